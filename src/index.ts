@@ -1,0 +1,8 @@
+/**
+ * tracetrain — train AI agents from their own traces.
+ *
+ * This entry point is the whole public API. Records and wire payloads are zod schemas
+ * (`RolloutSchema`, `SpanSchema`, …) with their TypeScript types inferred from them.
+ */
+export * from "./types/index.js";
+export * from "./store/index.js";

@@ -1,0 +1,350 @@
+import type {
+  Attempt,
+  AttemptRef,
+  JsonObject,
+  Page,
+  ParsedRolloutQuery,
+  ParsedSpanInput,
+  ResourcesMap,
+  ResourcesSnapshot,
+  Rollout,
+  RolloutConfig,
+  RolloutStatus,
+  Span,
+  StoreStats,
+  Worker,
+} from "../types/index.js";
+import { NotFoundError } from "../types/index.js";
+import { BaseStore, type StoreOptions } from "./base-store.js";
+import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "./engine.js";
+import {
+  type RolloutKey,
+  compareRolloutKeys,
+  decodeRolloutCursor,
+  decodeSpanCursor,
+  encodeRolloutCursor,
+  encodeSpanCursor,
+  matchesRolloutFilters,
+  sortValue,
+} from "./ordering.js";
+import { type RolloutChange, isAttemptActive, isRolloutQueued, recordActivity } from "./state-machine.js";
+
+interface RolloutEntry {
+  /** Creation order, 1-based; `ordered[seq - 1]` is this entry. */
+  seq: number;
+  rollout: Rollout;
+}
+
+interface SpanBucket {
+  spans: Span[];
+  ids: Set<string>;
+}
+
+interface WorkerEntry {
+  firstSeenAt: number;
+  lastSeenAt: number;
+  lastDequeueAt: number | null;
+  stats: JsonObject | null;
+}
+
+/**
+ * Keeps everything in JavaScript maps. Each method runs start to finish within one turn of the
+ * event loop (nothing is awaited inside), which is what makes it atomic. Stored records are
+ * frozen, so a caller cannot change stored state by mutating what a query returned.
+ */
+export class MemoryEngine implements StorageEngine {
+  private readonly rollouts = new Map<string, RolloutEntry>();
+  private readonly ordered: RolloutEntry[] = [];
+  /** Whether creation times never went backwards, so creation order is createdAt order. */
+  private createdAtMonotonic = true;
+  /** Queued rollout ids; Map iteration order is queue order, and delete is O(1). */
+  private readonly queue = new Map<string, true>();
+  private readonly attemptOwners = new Map<string, string>();
+  private readonly activeAttempts = new Map<string, string>();
+  private readonly spans = new Map<string, SpanBucket>();
+  private spanTotal = 0;
+  private attemptTotal = 0;
+  private readonly statusCounts: Record<RolloutStatus, number> = {
+    queuing: 0,
+    running: 0,
+    requeuing: 0,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+  };
+  private readonly resources = new Map<string, ResourcesSnapshot>();
+  private latest: ResourcesSnapshot | undefined;
+  private readonly workerEntries = new Map<string, WorkerEntry>();
+
+  async insertRollouts(rollouts: Rollout[]): Promise<Array<{ rollout: Rollout; created: boolean }>> {
+    return rollouts.map((rollout) => {
+      const existing = this.rollouts.get(rollout.rolloutId);
+      if (existing) return { rollout: existing.rollout, created: false };
+      const last = this.ordered.at(-1);
+      if (last && rollout.createdAt < last.rollout.createdAt) this.createdAtMonotonic = false;
+      const entry: RolloutEntry = { seq: this.ordered.length + 1, rollout: freezeRollout(rollout) };
+      this.rollouts.set(rollout.rolloutId, entry);
+      this.ordered.push(entry);
+      this.statusCounts[rollout.status]++;
+      if (isRolloutQueued(rollout.status)) this.queue.set(rollout.rolloutId, true);
+      for (const attempt of rollout.attempts) this.indexAttempt(attempt, true);
+      return { rollout: entry.rollout, created: true };
+    });
+  }
+
+  async claimRollouts<C extends RolloutChange>(limit: number, claim: (rollout: Rollout) => C): Promise<C[]> {
+    const ids: string[] = [];
+    for (const id of this.queue.keys()) {
+      if (ids.length >= limit) break;
+      ids.push(id);
+    }
+    return ids.map((id) => this.apply(this.entry(id), claim));
+  }
+
+  async updateRollout<C extends RolloutChange>(rolloutId: string, step: (rollout: Rollout) => C): Promise<C> {
+    return this.apply(this.entry(rolloutId), step);
+  }
+
+  private entry(rolloutId: string): RolloutEntry {
+    const entry = this.rollouts.get(rolloutId);
+    if (!entry) throw new NotFoundError("rollout", rolloutId);
+    return entry;
+  }
+
+  private apply<C extends RolloutChange>(entry: RolloutEntry, step: (rollout: Rollout) => C): C {
+    const before = entry.rollout;
+    const change = step(before);
+    if (!change.changed) return change;
+    const after = freezeRollout(change.rollout);
+    entry.rollout = after;
+    this.statusCounts[before.status]--;
+    this.statusCounts[after.status]++;
+    if (!isRolloutQueued(after.status)) this.queue.delete(after.rolloutId);
+    else if (!isRolloutQueued(before.status)) this.queue.set(after.rolloutId, true);
+    if (change.attempt) this.indexAttempt(change.attempt, !this.attemptOwners.has(change.attempt.attemptId));
+    return { ...change, rollout: after };
+  }
+
+  private indexAttempt(attempt: Attempt, isNew: boolean): void {
+    if (isNew) {
+      this.attemptTotal++;
+      this.attemptOwners.set(attempt.attemptId, attempt.rolloutId);
+    }
+    if (isAttemptActive(attempt.status)) this.activeAttempts.set(attempt.attemptId, attempt.rolloutId);
+    else this.activeAttempts.delete(attempt.attemptId);
+  }
+
+  async getRollout(rolloutId: string): Promise<Rollout | undefined> {
+    return this.rollouts.get(rolloutId)?.rollout;
+  }
+
+  async getRollouts(rolloutIds: readonly string[]): Promise<Rollout[]> {
+    return rolloutIds.flatMap((id) => {
+      const entry = this.rollouts.get(id);
+      return entry ? [entry.rollout] : [];
+    });
+  }
+
+  async queryRollouts(query: ParsedRolloutQuery): Promise<Page<Rollout>> {
+    const after = query.cursor === undefined ? undefined : decodeRolloutCursor(query.cursor);
+    const keyOf = (entry: RolloutEntry): RolloutKey => ({ value: sortValue(entry.rollout, query.sortBy), seq: entry.seq });
+    const inPage = (entry: RolloutEntry) =>
+      matchesRolloutFilters(entry.rollout, query) && (after === undefined || compareRolloutKeys(keyOf(entry), after, query.order) > 0);
+    const page: RolloutEntry[] = [];
+    if (query.sortBy === "createdAt" && this.createdAtMonotonic) {
+      // Creation order already is the sort order: walk it, no sorting.
+      const step = query.order === "asc" ? 1 : -1;
+      for (let i = query.order === "asc" ? 0 : this.ordered.length - 1; i >= 0 && i < this.ordered.length; i += step) {
+        const entry = this.ordered[i]!;
+        if (!inPage(entry)) continue;
+        page.push(entry);
+        if (page.length > query.limit) break;
+      }
+    } else {
+      const sorted = this.ordered.filter(inPage).sort((a, b) => compareRolloutKeys(keyOf(a), keyOf(b), query.order));
+      page.push(...sorted.slice(0, query.limit + 1));
+    }
+    const hasMore = page.length > query.limit;
+    const items = page.slice(0, query.limit);
+    const last = items.at(-1);
+    return { items: items.map((e) => e.rollout), nextCursor: hasMore && last ? encodeRolloutCursor(keyOf(last)) : null };
+  }
+
+  async appendSpans(spans: ParsedSpanInput[], now: number): Promise<AppendedSpans[]> {
+    const groups = groupByAttempt(spans);
+    // Check every target before storing anything: the batch is all or nothing.
+    const targets = groups.map((group) => ({ attempt: this.findAttempt(group[0]!), group }));
+    return targets.map(({ attempt, group }) => {
+      const attemptId = attempt.attemptId;
+      let bucket = this.spans.get(attemptId);
+      if (!bucket) this.spans.set(attemptId, (bucket = { spans: [], ids: new Set() }));
+      let sequence = attempt.spanCount;
+      let duplicates = 0;
+      for (const span of group) {
+        if (bucket.ids.has(span.spanId)) {
+          duplicates++;
+          continue;
+        }
+        bucket.ids.add(span.spanId);
+        bucket.spans.push(freezeSpan({ ...span, sequence: ++sequence }));
+      }
+      const added = sequence - attempt.spanCount;
+      this.spanTotal += added;
+      const activity = recordActivity(attempt, now);
+      this.replaceAttempt({ ...(activity?.attempt ?? attempt), spanCount: sequence });
+      return { rolloutId: attempt.rolloutId, attemptId, added, duplicates, lastSequence: sequence, activity: activity?.event ?? null };
+    });
+  }
+
+  /** The stored attempt a reference names; NotFoundError unless it exists and belongs to that rollout. */
+  private findAttempt(ref: AttemptRef): Attempt {
+    const owner = this.attemptOwners.get(ref.attemptId);
+    const attempt = owner === ref.rolloutId ? this.rollouts.get(owner)?.rollout.attempts.find((a) => a.attemptId === ref.attemptId) : undefined;
+    if (!attempt) {
+      throw new NotFoundError("attempt", ref.attemptId, `attempt '${ref.attemptId}' not found in rollout '${ref.rolloutId}'`);
+    }
+    return attempt;
+  }
+
+  /** Swaps in a new version of an attempt that did not change status class (heartbeat, span count). */
+  private replaceAttempt(attempt: Attempt): void {
+    const entry = this.entry(attempt.rolloutId);
+    entry.rollout = freezeRollout({
+      ...entry.rollout,
+      attempts: entry.rollout.attempts.map((a) => (a.attemptId === attempt.attemptId ? attempt : a)),
+    });
+    this.indexAttempt(attempt, false);
+  }
+
+  async querySpans(query: ResolvedSpanQuery): Promise<Page<Span>> {
+    const rollout = this.entry(query.rolloutId).rollout;
+    const after = query.cursor === undefined ? undefined : decodeSpanCursor(query.cursor);
+    const attempts = query.attemptId === undefined ? rollout.attempts : rollout.attempts.filter((a) => a.attemptId === query.attemptId);
+    const items: Span[] = [];
+    let lastKey: { attemptSeq: number; seq: number } | undefined;
+    for (const attempt of attempts) {
+      if (after && attempt.sequence < after.attemptSeq) continue;
+      const list = this.spans.get(attempt.attemptId)?.spans ?? [];
+      const start = after && attempt.sequence === after.attemptSeq ? after.seq : 0;
+      for (let i = start; i < list.length; i++) {
+        const span = list[i]!;
+        if (query.name !== undefined && span.name !== query.name) continue;
+        if (query.namePrefix !== undefined && !span.name.startsWith(query.namePrefix)) continue;
+        if (items.length === query.limit) {
+          return { items, nextCursor: lastKey ? encodeSpanCursor(lastKey) : null };
+        }
+        items.push(span);
+        lastKey = { attemptSeq: attempt.sequence, seq: span.sequence };
+      }
+    }
+    return { items, nextCursor: null };
+  }
+
+  async touchAttempts(refs: readonly AttemptRef[], now: number): Promise<TouchedAttempt[]> {
+    const attempts = refs.map((ref) => this.findAttempt(ref));
+    return attempts.map((stale) => {
+      // Re-read: the same attempt may appear twice in one heartbeat.
+      const attempt = this.findAttempt(stale);
+      const activity = recordActivity(attempt, now);
+      if (activity) this.replaceAttempt(activity.attempt);
+      const status = activity?.attempt.status ?? attempt.status;
+      return { rolloutId: attempt.rolloutId, attemptId: attempt.attemptId, status, activity: activity?.event ?? null };
+    });
+  }
+
+  async listActiveAttempts(): Promise<Array<{ attempt: Attempt; config: RolloutConfig }>> {
+    return [...this.activeAttempts].map(([attemptId, rolloutId]) => {
+      const rollout = this.entry(rolloutId).rollout;
+      return { attempt: rollout.attempts.find((a) => a.attemptId === attemptId)!, config: rollout.config };
+    });
+  }
+
+  async insertResources(input: { resourcesId: string; createdAt: number; resources: ResourcesMap }): Promise<{
+    snapshot: ResourcesSnapshot;
+    created: boolean;
+  }> {
+    const existing = this.resources.get(input.resourcesId);
+    if (existing) return { snapshot: existing, created: false };
+    const snapshot: ResourcesSnapshot = deepFreeze({ ...input, version: this.resources.size + 1 });
+    this.resources.set(snapshot.resourcesId, snapshot);
+    this.latest = snapshot;
+    return { snapshot, created: true };
+  }
+
+  async getResources(resourcesId: string): Promise<ResourcesSnapshot | undefined> {
+    return this.resources.get(resourcesId);
+  }
+
+  async latestResources(): Promise<ResourcesSnapshot | undefined> {
+    return this.latest;
+  }
+
+  async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {
+    const entry = this.workerEntries.get(workerId) ?? { firstSeenAt: now, lastSeenAt: now, lastDequeueAt: null, stats: null };
+    entry.lastSeenAt = Math.max(entry.lastSeenAt, now);
+    if (update.dequeued) entry.lastDequeueAt = now;
+    if (update.stats !== undefined) entry.stats = update.stats;
+    this.workerEntries.set(workerId, entry);
+  }
+
+  async listWorkers(): Promise<Worker[]> {
+    const active = new Map<string, number>();
+    for (const { attempt } of await this.listActiveAttempts()) {
+      if (attempt.workerId !== null) active.set(attempt.workerId, (active.get(attempt.workerId) ?? 0) + 1);
+    }
+    return [...this.workerEntries].map(([workerId, entry]) => {
+      const activeAttempts = active.get(workerId) ?? 0;
+      return { workerId, status: activeAttempts > 0 ? "busy" : "idle", activeAttempts, ...entry };
+    });
+  }
+
+  async stats(): Promise<Omit<StoreStats, "uptimeMs">> {
+    return {
+      rollouts: { total: this.rollouts.size, ...this.statusCounts },
+      attempts: { total: this.attemptTotal, active: this.activeAttempts.size },
+      spans: this.spanTotal,
+      resources: this.resources.size,
+      workers: this.workerEntries.size,
+      queueDepth: this.queue.size,
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** An in-memory store: fast and dependency-free, for tests, notebooks and single-process runs. Nothing survives the process. */
+export class MemoryStore extends BaseStore {
+  constructor(options: StoreOptions = {}) {
+    super(new MemoryEngine(), options);
+  }
+}
+
+function freezeRollout(rollout: Rollout): Rollout {
+  for (const attempt of rollout.attempts) {
+    if (!Object.isFrozen(attempt)) {
+      if (attempt.error) Object.freeze(attempt.error);
+      Object.freeze(attempt);
+    }
+  }
+  Object.freeze(rollout.attempts);
+  Object.freeze(rollout.config.retryOn);
+  Object.freeze(rollout.config);
+  return Object.freeze(rollout);
+}
+
+function freezeSpan(span: Span): Span {
+  Object.freeze(span.status);
+  for (const event of span.events) Object.freeze(event);
+  for (const link of span.links) Object.freeze(link);
+  Object.freeze(span.events);
+  Object.freeze(span.links);
+  return Object.freeze(span);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

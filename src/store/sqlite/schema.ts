@@ -1,0 +1,104 @@
+import type Database from "better-sqlite3";
+import { ConflictError } from "../../types/index.js";
+
+/**
+ * Schema migrations, applied in order on open and recorded in `PRAGMA user_version`. Append new
+ * migrations; never edit a released one.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: initial schema.
+  `
+  CREATE TABLE rollouts (
+    seq          INTEGER PRIMARY KEY,          -- creation order
+    rollout_id   TEXT NOT NULL UNIQUE,
+    input        TEXT NOT NULL,                -- JSON
+    mode         TEXT NOT NULL,
+    resources_id TEXT,
+    status       TEXT NOT NULL,
+    config       TEXT NOT NULL,                -- JSON
+    metadata     TEXT NOT NULL,                -- JSON
+    created_at   REAL NOT NULL,
+    ended_at     REAL,
+    final_reward REAL,
+    queue_pos    INTEGER                       -- set while queuing/requeuing; lower is served first
+  );
+  CREATE INDEX rollouts_queue   ON rollouts (queue_pos) WHERE queue_pos IS NOT NULL;
+  CREATE INDEX rollouts_status  ON rollouts (status);
+  CREATE INDEX rollouts_created ON rollouts (created_at, seq);
+  CREATE INDEX rollouts_ended   ON rollouts (ended_at, seq);
+  CREATE INDEX rollouts_reward  ON rollouts (final_reward, seq);
+
+  CREATE TABLE attempts (
+    attempt_id        TEXT PRIMARY KEY,
+    rollout_id        TEXT NOT NULL,
+    sequence          INTEGER NOT NULL,
+    worker_id         TEXT,
+    status            TEXT NOT NULL,
+    started_at        REAL NOT NULL,
+    ended_at          REAL,
+    last_heartbeat_at REAL NOT NULL,
+    error_kind        TEXT,
+    error_message     TEXT,
+    final_reward      REAL,
+    span_count        INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (rollout_id, sequence)
+  );
+  CREATE INDEX attempts_active ON attempts (status) WHERE status IN ('preparing', 'running');
+
+  CREATE TABLE spans (
+    id          INTEGER PRIMARY KEY,
+    rollout_id  TEXT NOT NULL,
+    attempt_seq INTEGER NOT NULL,
+    sequence    INTEGER NOT NULL,
+    attempt_id  TEXT NOT NULL,
+    span_id     TEXT NOT NULL,
+    trace_id    TEXT NOT NULL,
+    parent_id   TEXT,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    start_time  REAL NOT NULL,
+    end_time    REAL NOT NULL,
+    status      TEXT NOT NULL,                 -- JSON
+    attributes  TEXT NOT NULL,                 -- JSON
+    events      TEXT NOT NULL,                 -- JSON
+    links       TEXT NOT NULL                  -- JSON
+  );
+  CREATE UNIQUE INDEX spans_order    ON spans (rollout_id, attempt_seq, sequence);
+  CREATE UNIQUE INDEX spans_identity ON spans (attempt_id, span_id);
+
+  CREATE TABLE resources (
+    version      INTEGER PRIMARY KEY,
+    resources_id TEXT NOT NULL UNIQUE,
+    created_at   REAL NOT NULL,
+    resources    TEXT NOT NULL                 -- JSON
+  );
+
+  CREATE TABLE workers (
+    worker_id       TEXT PRIMARY KEY,
+    first_seen_at   REAL NOT NULL,
+    last_seen_at    REAL NOT NULL,
+    last_dequeue_at REAL,
+    stats           TEXT                       -- JSON
+  );
+  `,
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the database up to {@link SCHEMA_VERSION}, each migration in its own transaction. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new ConflictError(
+      `this database has schema version ${current}, newer than this tracetrain understands (${SCHEMA_VERSION}); upgrade tracetrain`,
+      { schemaVersion: current, supported: SCHEMA_VERSION },
+    );
+  }
+  for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version - 1]!);
+      db.pragma(`user_version = ${version}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,28 @@
+import { z } from "zod";
+
+/**
+ * An identifier a caller may choose (rollout, resources and worker ids). Restricted to characters
+ * that are safe in URL paths, file names and log lines, so an id never needs escaping anywhere.
+ */
+export const IdSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(128, "must be at most 128 characters")
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "may contain only letters, digits and . _ : - (and must start with a letter or digit)");
+
+/** Milliseconds since the Unix epoch (fractions allowed, for sub-millisecond span timing). */
+export const TimestampSchema = z.number().finite().nonnegative();
+
+/** A non-negative whole number of milliseconds. */
+export const DurationMsSchema = z.number().int().positive().max(2_147_483_647);
+
+/** Where a rollout's data belongs: training, validation or held-out test. */
+export const RolloutModeSchema = z.enum(["train", "val", "test"]);
+export type RolloutMode = z.infer<typeof RolloutModeSchema>;
+
+/** Identifies one attempt of one rollout. */
+export const AttemptRefSchema = z.object({
+  rolloutId: IdSchema,
+  attemptId: IdSchema,
+});
+export type AttemptRef = z.infer<typeof AttemptRefSchema>;

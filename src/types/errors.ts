@@ -1,0 +1,92 @@
+import { z } from "zod";
+import { type JsonValue, JsonValueSchema } from "./json.js";
+
+/** Machine-readable error codes. Over HTTP they map to 404, 409, 400, 503, 504, 401, 413 and 500. */
+export const ErrorCodeSchema = z.enum([
+  "not_found",
+  "conflict",
+  "validation",
+  "closed",
+  "timeout",
+  "unauthorized",
+  "payload_too_large",
+  "internal",
+]);
+export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
+
+/** The JSON body of every error response of the store server. */
+export const ErrorBodySchema = z.object({
+  error: z.object({
+    code: ErrorCodeSchema,
+    message: z.string(),
+    details: JsonValueSchema.optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+/** Base class of every error tracetrain throws on purpose. Check `code`, not the message. */
+export class TracetrainError extends Error {
+  readonly code: ErrorCode;
+  readonly details: JsonValue | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: JsonValue, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+  }
+}
+
+/** The kinds of records a store holds, used in error messages and details. */
+export type EntityKind = "rollout" | "attempt" | "resources" | "worker";
+
+/** A rollout, attempt, resources snapshot or worker id that the store does not know. */
+export class NotFoundError extends TracetrainError {
+  readonly entity: EntityKind;
+  readonly id: string;
+
+  constructor(entity: EntityKind, id: string, message = `${entity} '${id}' not found`) {
+    super("not_found", message, { entity, id });
+    this.entity = entity;
+    this.id = id;
+  }
+}
+
+/** The request is well-formed but not allowed in the current state (e.g. completing a timed-out attempt). */
+export class ConflictError extends TracetrainError {
+  constructor(message: string, details?: JsonValue) {
+    super("conflict", message, details);
+  }
+}
+
+/** One problem in a rejected payload: where (`spans[3].attributes.foo`) and what was expected. */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/** A payload failed its schema. `issues` lists every problem with its path. */
+export class ValidationError extends TracetrainError {
+  readonly issues: ValidationIssue[];
+
+  constructor(what: string, issues: ValidationIssue[]) {
+    const first = issues[0];
+    const where = first && first.path ? `${first.path}: ` : "";
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more issue${issues.length > 2 ? "s" : ""})` : "";
+    super("validation", `invalid ${what}: ${where}${first?.message ?? "invalid value"}${more}`, {
+      issues: issues.map((i) => ({ path: i.path, message: i.message })),
+    });
+    this.issues = issues;
+  }
+}
+
+/** The store (or client) was closed; no further calls are accepted. */
+export class StoreClosedError extends TracetrainError {
+  constructor(message = "the store is closed") {
+    super("closed", message);
+  }
+}

@@ -1,0 +1,55 @@
+import { z } from "zod";
+import { AttemptErrorSchema, AttemptStatusSchema } from "./attempt.js";
+import { IdSchema, TimestampSchema } from "./common.js";
+import { RolloutStatusSchema } from "./rollout.js";
+
+export const RolloutStatusEventSchema = z.object({
+  type: z.literal("rollout"),
+  rolloutId: IdSchema,
+  status: RolloutStatusSchema,
+  /** `null` when the rollout was just created. */
+  previous: RolloutStatusSchema.nullable(),
+  at: TimestampSchema,
+});
+export type RolloutStatusEvent = z.infer<typeof RolloutStatusEventSchema>;
+
+export const AttemptStatusEventSchema = z.object({
+  type: z.literal("attempt"),
+  rolloutId: IdSchema,
+  attemptId: IdSchema,
+  sequence: z.number().int().min(1),
+  workerId: IdSchema.nullable(),
+  status: AttemptStatusSchema,
+  /** `null` when the attempt was just created. */
+  previous: AttemptStatusSchema.nullable(),
+  error: AttemptErrorSchema.nullable(),
+  at: TimestampSchema,
+});
+export type AttemptStatusEvent = z.infer<typeof AttemptStatusEventSchema>;
+
+export const SpansAddedEventSchema = z.object({
+  type: z.literal("spans"),
+  rolloutId: IdSchema,
+  attemptId: IdSchema,
+  count: z.number().int().min(1),
+  lastSequence: z.number().int().min(1),
+  at: TimestampSchema,
+});
+export type SpansAddedEvent = z.infer<typeof SpansAddedEventSchema>;
+
+export const ResourcesAddedEventSchema = z.object({
+  type: z.literal("resources"),
+  resourcesId: IdSchema,
+  version: z.number().int().min(1),
+  at: TimestampSchema,
+});
+export type ResourcesAddedEvent = z.infer<typeof ResourcesAddedEventSchema>;
+
+/** Everything a store announces; also the payload of the server's event stream. */
+export const StoreEventSchema = z.discriminatedUnion("type", [
+  RolloutStatusEventSchema,
+  AttemptStatusEventSchema,
+  SpansAddedEventSchema,
+  ResourcesAddedEventSchema,
+]);
+export type StoreEvent = z.infer<typeof StoreEventSchema>;
