@@ -1,0 +1,963 @@
+/**
+ * The Store conformance suite: one set of behaviours every backend must show. A backend's test
+ * file calls `describeStoreConformance(name, factory)`; the factory opens a fresh, empty store.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { SpanInput, Store, StoreEventMap, StoreOptions } from "../../src/index.js";
+import { ConflictError, NotFoundError, StoreClosedError, ValidationError } from "../../src/index.js";
+import { makeSpan, expectCode, sleep } from "./helpers.js";
+
+export interface StoreFactory {
+  /** Opens a new, empty store. */
+  open(options?: StoreOptions): Promise<Store>;
+  /** Whether the store's `sweep()` can be called directly (in-process stores). */
+  sweepable?: boolean;
+}
+
+type Sweepable = Store & { sweep(): Promise<number> };
+
+export function describeStoreConformance(name: string, factory: StoreFactory): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    const opened: Store[] = [];
+
+    async function open(options: StoreOptions = { watchdogIntervalMs: false }): Promise<Store> {
+      const s = await factory.open(options);
+      opened.push(s);
+      return s;
+    }
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
+    afterEach(async () => {
+      vi.useRealTimers();
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    /** Enqueues one rollout and claims it. */
+    async function claimOne(request: Parameters<Store["enqueue"]>[0] = { input: "task" }, workerId = "w1") {
+      const rollout = await store.enqueue(request);
+      const [claimed] = await store.dequeue({ workerId });
+      expect(claimed?.rollout.rolloutId).toBe(rollout.rolloutId);
+      return claimed!;
+    }
+
+    // ---- lifecycle -------------------------------------------------------------------------
+
+    describe("lifecycle", () => {
+      it("enqueues a rollout with sensible defaults", async () => {
+        const before = Date.now();
+        const rollout = await store.enqueue({ input: { question: "2+2?" } });
+        expect(rollout).toMatchObject({
+          input: { question: "2+2?" },
+          mode: "train",
+          status: "queuing",
+          resourcesId: null,
+          metadata: {},
+          endedAt: null,
+          finalReward: null,
+          attempts: [],
+          config: { maxAttempts: 1, retryOn: ["infra_error", "unresponsive"] },
+        });
+        expect(rollout.rolloutId).toMatch(/^ro-[0-9a-f]{16}$/);
+        expect(rollout.createdAt).toBeGreaterThanOrEqual(before);
+        expect(await store.getRollout(rollout.rolloutId)).toEqual(rollout);
+      });
+
+      it("runs queuing → running → succeeded, recording the attempt, worker and reward", async () => {
+        const rollout = await store.enqueue({ input: 1, mode: "val", metadata: { source: "unit" } });
+        const [claimed] = await store.dequeue({ workerId: "worker-a" });
+        expect(claimed!.rollout.status).toBe("running");
+        expect(claimed!.attempt).toMatchObject({
+          rolloutId: rollout.rolloutId,
+          sequence: 1,
+          workerId: "worker-a",
+          status: "preparing",
+          endedAt: null,
+          error: null,
+          spanCount: 0,
+        });
+        expect(claimed!.attempt.attemptId).toMatch(/^at-[0-9a-f]{16}$/);
+
+        const beat = await store.heartbeat({ workerId: "worker-a", attempts: [claimed!.attempt] });
+        expect(beat.attempts).toEqual([{ rolloutId: rollout.rolloutId, attemptId: claimed!.attempt.attemptId, status: "running" }]);
+
+        const done = await store.completeAttempt(rollout.rolloutId, claimed!.attempt.attemptId, { status: "succeeded", finalReward: 0.75 });
+        expect(done.attempt).toMatchObject({ status: "succeeded", finalReward: 0.75 });
+        expect(done.attempt.endedAt).not.toBeNull();
+        expect(done.rollout).toMatchObject({ status: "succeeded", finalReward: 0.75, mode: "val", metadata: { source: "unit" } });
+        expect(done.rollout.endedAt).not.toBeNull();
+        const stored = await store.getRollout(rollout.rolloutId);
+        expect(stored).toEqual(done.rollout);
+        expect(stored.attempts).toHaveLength(1);
+      });
+
+      it("succeeds without a reward, leaving finalReward null", async () => {
+        const { rollout, attempt } = await claimOne();
+        const done = await store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "succeeded" });
+        expect(done.rollout).toMatchObject({ status: "succeeded", finalReward: null });
+      });
+
+      it("fails on an agent error with the default policy, keeping the error", async () => {
+        const { rollout, attempt } = await claimOne();
+        const done = await store.completeAttempt(rollout.rolloutId, attempt.attemptId, {
+          status: "failed",
+          error: { kind: "agent_error", message: "boom" },
+          finalReward: 0,
+        });
+        expect(done.attempt).toMatchObject({ status: "failed", error: { kind: "agent_error", message: "boom" } });
+        expect(done.rollout).toMatchObject({ status: "failed", finalReward: 0 });
+      });
+
+      it("treats a repeated identical completion as a no-op and a different one as a conflict", async () => {
+        const { rollout, attempt } = await claimOne();
+        const first = await store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "succeeded", finalReward: 1 });
+        const again = await store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "succeeded", finalReward: 1 });
+        expect(again.rollout).toEqual(first.rollout);
+        await expectCode(
+          store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "failed", error: { kind: "agent_error", message: "late" } }),
+          ConflictError,
+        );
+        expect(await store.getRollout(rollout.rolloutId)).toEqual(first.rollout);
+      });
+
+      it("dequeues oldest first, honours limit, and returns [] when empty", async () => {
+        const rollouts = await store.enqueueMany([{ input: 1 }, { input: 2 }, { input: 3 }]);
+        expect(rollouts.map((r) => r.input)).toEqual([1, 2, 3]);
+        const firstTwo = await store.dequeue({ workerId: "w", limit: 2 });
+        expect(firstTwo.map((c) => c.rollout.input)).toEqual([1, 2]);
+        const last = await store.dequeue({ workerId: "w", limit: 10 });
+        expect(last.map((c) => c.rollout.input)).toEqual([3]);
+        expect(await store.dequeue({ workerId: "w" })).toEqual([]);
+        expect(await store.dequeue()).toEqual([]);
+      });
+
+      it("dequeues without a worker id", async () => {
+        await store.enqueue({ input: "anon" });
+        const [claimed] = await store.dequeue();
+        expect(claimed!.attempt.workerId).toBeNull();
+      });
+
+      it("enqueues idempotently when the caller supplies rolloutId", async () => {
+        const events: string[] = [];
+        store.events.on("rollout", (e) => events.push(`${e.rolloutId}:${e.status}`));
+        const first = await store.enqueue({ input: "a", rolloutId: "job-1" });
+        const second = await store.enqueue({ input: "DIFFERENT", rolloutId: "job-1" });
+        expect(second).toEqual(first);
+        const batch = await store.enqueueMany([
+          { input: "b", rolloutId: "job-2" },
+          { input: "b again", rolloutId: "job-2" },
+          { input: "a again", rolloutId: "job-1" },
+        ]);
+        expect(batch[0]!.input).toBe("b");
+        expect(batch[1]).toEqual(batch[0]);
+        expect(batch[2]).toEqual(first);
+        expect(events).toEqual(["job-1:queuing", "job-2:queuing"]);
+        expect((await store.stats()).rollouts.total).toBe(2);
+        const claimed = await store.dequeue({ limit: 10 });
+        expect(claimed.map((c) => c.rollout.rolloutId)).toEqual(["job-1", "job-2"]);
+      });
+
+      it("starts a rollout directly, bypassing the queue, idempotently by id", async () => {
+        await store.enqueue({ input: "queued" });
+        const started = await store.startRollout({ input: "online", rolloutId: "online-1", workerId: "w-online" });
+        expect(started.rollout).toMatchObject({ rolloutId: "online-1", status: "running" });
+        expect(started.attempt).toMatchObject({ sequence: 1, status: "preparing", workerId: "w-online" });
+        const again = await store.startRollout({ input: "online", rolloutId: "online-1" });
+        expect(again.attempt.attemptId).toBe(started.attempt.attemptId);
+        const [claimed] = await store.dequeue({ limit: 5 });
+        expect(claimed!.rollout.input).toBe("queued");
+        await store.enqueue({ input: "q", rolloutId: "queued-2" });
+        await expectCode(store.startRollout({ input: "q", rolloutId: "queued-2" }), ConflictError);
+        const done = await store.completeAttempt("online-1", started.attempt.attemptId, { status: "succeeded", finalReward: 2 });
+        expect(done.rollout.status).toBe("succeeded");
+      });
+
+      it("throws NotFoundError for unknown rollouts and attempts", async () => {
+        await expectCode(store.getRollout("ro-missing"), NotFoundError);
+        await expectCode(store.completeAttempt("ro-missing", "at-missing", { status: "succeeded" }), NotFoundError);
+        const { rollout } = await claimOne();
+        await expectCode(store.completeAttempt(rollout.rolloutId, "at-missing", { status: "succeeded" }), NotFoundError);
+        await expectCode(store.cancelRollout("ro-missing"), NotFoundError);
+        await expectCode(store.heartbeat({ workerId: "w", attempts: [{ rolloutId: rollout.rolloutId, attemptId: "at-nope" }] }), NotFoundError);
+        await expectCode(store.querySpans({ rolloutId: "ro-missing" }), NotFoundError);
+        await expectCode(store.querySpans({ rolloutId: rollout.rolloutId, attemptId: "at-nope" }), NotFoundError);
+      });
+
+      it("does not let an attempt be addressed through another rollout", async () => {
+        const a = await claimOne({ input: "a" });
+        const b = await claimOne({ input: "b" });
+        await expectCode(store.completeAttempt(b.rollout.rolloutId, a.attempt.attemptId, { status: "succeeded" }), NotFoundError);
+        await expectCode(store.addSpans([makeSpan({ rolloutId: b.rollout.rolloutId, attemptId: a.attempt.attemptId })]), NotFoundError);
+        expect((await store.getRollout(a.rollout.rolloutId)).status).toBe("running");
+      });
+    });
+
+    // ---- retries -----------------------------------------------------------------------------
+
+    describe("retry policy", () => {
+      it("retries an infrastructure failure; the failed attempt's spans stay queryable but outside the trajectory", async () => {
+        const rollout = await store.enqueue({ input: "x", config: { maxAttempts: 3 } });
+        const [first] = await store.dequeue({ workerId: "w1" });
+        await store.addSpans([makeSpan(first!, { name: "first.llm" }), makeSpan(first!, { name: "first.tool" })]);
+        const failed = await store.completeAttempt(rollout.rolloutId, first!.attempt.attemptId, {
+          status: "failed",
+          error: { kind: "infra_error", message: "resource fetch failed" },
+        });
+        expect(failed.rollout.status).toBe("requeuing");
+        expect(failed.rollout.endedAt).toBeNull();
+        expect(failed.attempt.status).toBe("failed");
+
+        const [second] = await store.dequeue({ workerId: "w2" });
+        expect(second!.rollout.rolloutId).toBe(rollout.rolloutId);
+        expect(second!.attempt).toMatchObject({ sequence: 2, workerId: "w2", status: "preparing" });
+        await store.addSpans([makeSpan(second!, { name: "second.llm" })]);
+        const done = await store.completeAttempt(rollout.rolloutId, second!.attempt.attemptId, { status: "succeeded", finalReward: 1 });
+        expect(done.rollout).toMatchObject({ status: "succeeded", finalReward: 1 });
+        expect(done.rollout.attempts.map((a) => a.status)).toEqual(["failed", "succeeded"]);
+
+        const latest = await store.querySpans({ rolloutId: rollout.rolloutId, attemptId: "latest" });
+        expect(latest.items.map((s) => s.name)).toEqual(["second.llm"]);
+        const old = await store.querySpans({ rolloutId: rollout.rolloutId, attemptId: first!.attempt.attemptId });
+        expect(old.items.map((s) => s.name)).toEqual(["first.llm", "first.tool"]);
+        const all = await store.querySpans({ rolloutId: rollout.rolloutId });
+        expect(all.items.map((s) => [s.attemptId, s.sequence])).toEqual([
+          [first!.attempt.attemptId, 1],
+          [first!.attempt.attemptId, 2],
+          [second!.attempt.attemptId, 1],
+        ]);
+      });
+
+      it("does not retry agent errors by default, even with attempts left", async () => {
+        const { rollout, attempt } = await claimOne({ input: "x", config: { maxAttempts: 3 } });
+        const done = await store.completeAttempt(rollout.rolloutId, attempt.attemptId, {
+          status: "failed",
+          error: { kind: "agent_error", message: "wrong answer" },
+        });
+        expect(done.rollout.status).toBe("failed");
+        expect(await store.dequeue()).toEqual([]);
+      });
+
+      it("retries agent errors when retryOn says so, until maxAttempts is used up", async () => {
+        const rollout = await store.enqueue({ input: "x", config: { maxAttempts: 2, retryOn: ["agent_error"] } });
+        for (const expected of ["requeuing", "failed"] as const) {
+          const [claimed] = await store.dequeue();
+          const done = await store.completeAttempt(rollout.rolloutId, claimed!.attempt.attemptId, {
+            status: "failed",
+            error: { kind: "agent_error", message: "no" },
+          });
+          expect(done.rollout.status).toBe(expected);
+        }
+        const final = await store.getRollout(rollout.rolloutId);
+        expect(final.attempts.map((a) => a.sequence)).toEqual([1, 2]);
+        expect(final.endedAt).not.toBeNull();
+        expect(await store.dequeue()).toEqual([]);
+      });
+
+      it("maps runner-reported timeout and unresponsive failures to attempt statuses and retries per policy", async () => {
+        const rollout = await store.enqueue({ input: "x", config: { maxAttempts: 3, retryOn: ["timeout"] } });
+        const [a1] = await store.dequeue();
+        const r1 = await store.completeAttempt(rollout.rolloutId, a1!.attempt.attemptId, {
+          status: "failed",
+          error: { kind: "timeout", message: "agent exceeded its budget" },
+        });
+        expect(r1.attempt.status).toBe("timeout");
+        expect(r1.rollout.status).toBe("requeuing");
+        const [a2] = await store.dequeue();
+        const r2 = await store.completeAttempt(rollout.rolloutId, a2!.attempt.attemptId, {
+          status: "failed",
+          error: { kind: "unresponsive", message: "lost" },
+        });
+        expect(r2.attempt.status).toBe("unresponsive");
+        expect(r2.rollout.status).toBe("failed");
+      });
+
+      it("re-queues a retried rollout behind work that was already waiting", async () => {
+        const retried = await store.enqueue({ input: "retried", config: { maxAttempts: 2 } });
+        const [claimed] = await store.dequeue();
+        await store.enqueue({ input: "waiting" });
+        await store.completeAttempt(retried.rolloutId, claimed!.attempt.attemptId, {
+          status: "failed",
+          error: { kind: "infra_error", message: "x" },
+        });
+        const next = await store.dequeue({ limit: 2 });
+        expect(next.map((c) => c.rollout.input)).toEqual(["waiting", "retried"]);
+      });
+    });
+
+    // ---- watchdog ----------------------------------------------------------------------------
+
+    describe("watchdog", () => {
+      it.runIf(factory.sweepable ?? true)("marks an attempt past timeoutMs as timeout and rejects its late success", async () => {
+        vi.useFakeTimers({ toFake: ["Date"] });
+        vi.setSystemTime(1_000_000);
+        const s = store as Sweepable;
+        const { rollout, attempt } = await claimOne({ input: "slow", config: { timeoutMs: 5_000 } });
+        vi.setSystemTime(1_004_999);
+        expect(await s.sweep()).toBe(0);
+        vi.setSystemTime(1_005_000);
+        expect(await s.sweep()).toBe(1);
+        const timedOut = await store.getRollout(rollout.rolloutId);
+        expect(timedOut.status).toBe("failed");
+        expect(timedOut.attempts[0]).toMatchObject({ status: "timeout", endedAt: 1_005_000, error: { kind: "timeout" } });
+        await expectCode(store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "succeeded", finalReward: 1 }), ConflictError);
+        expect(await store.getRollout(rollout.rolloutId)).toEqual(timedOut);
+        const beat = await store.heartbeat({ workerId: "w1", attempts: [attempt] });
+        expect(beat.attempts[0]!.status).toBe("timeout");
+      });
+
+      it.runIf(factory.sweepable ?? true)("marks a silent attempt unresponsive; heartbeats and spans keep it alive", async () => {
+        vi.useFakeTimers({ toFake: ["Date"] });
+        vi.setSystemTime(2_000_000);
+        const s = store as Sweepable;
+        const claimed = await claimOne({ input: "quiet", config: { heartbeatTimeoutMs: 1_000, maxAttempts: 2 } });
+        vi.setSystemTime(2_000_900);
+        await store.heartbeat({ workerId: "w1", attempts: [claimed.attempt] });
+        vi.setSystemTime(2_001_800);
+        await store.addSpans([makeSpan(claimed)]);
+        vi.setSystemTime(2_002_700);
+        expect(await s.sweep()).toBe(0);
+        vi.setSystemTime(2_002_800);
+        expect(await s.sweep()).toBe(1);
+        const rollout = await store.getRollout(claimed.rollout.rolloutId);
+        expect(rollout.status).toBe("requeuing");
+        expect(rollout.attempts[0]).toMatchObject({ status: "unresponsive", error: { kind: "unresponsive" } });
+        const [retry] = await store.dequeue();
+        expect(retry!.attempt.sequence).toBe(2);
+        // A late span for the dead attempt is kept for inspection but revives nothing.
+        await store.addSpans([makeSpan(claimed, { name: "late" })]);
+        const after = await store.getRollout(claimed.rollout.rolloutId);
+        expect(after.attempts[0]!.status).toBe("unresponsive");
+        expect(after.attempts[0]!.spanCount).toBe(2);
+        expect(after.status).toBe("running");
+      });
+
+      it("runs on its own timer and stops when the store closes", async () => {
+        const timed = await open({ watchdogIntervalMs: 10 });
+        const rollout = await timed.enqueue({ input: "x", config: { timeoutMs: 30 } });
+        await timed.dequeue();
+        const [ended] = await timed.waitForRollouts([rollout.rolloutId], { timeoutMs: 10_000 });
+        expect(ended!.status).toBe("failed");
+        expect(ended!.attempts[0]!.status).toBe("timeout");
+      });
+    });
+
+    // ---- cancellation ------------------------------------------------------------------------
+
+    describe("cancellation", () => {
+      it("cancels a queued rollout so it is never handed out", async () => {
+        const rollout = await store.enqueue({ input: "x" });
+        const cancelled = await store.cancelRollout(rollout.rolloutId);
+        expect(cancelled).toMatchObject({ status: "cancelled", attempts: [] });
+        expect(cancelled.endedAt).not.toBeNull();
+        expect(await store.dequeue()).toEqual([]);
+        expect(await store.cancelRollout(rollout.rolloutId)).toEqual(cancelled);
+      });
+
+      it("cancels a running rollout and tells its worker through the heartbeat", async () => {
+        const { rollout, attempt } = await claimOne();
+        const cancelled = await store.cancelRollout(rollout.rolloutId, { reason: "user pressed stop" });
+        expect(cancelled.status).toBe("cancelled");
+        expect(cancelled.attempts[0]).toMatchObject({ status: "cancelled", error: { kind: "cancelled", message: "user pressed stop" } });
+        const beat = await store.heartbeat({ workerId: "w1", attempts: [attempt] });
+        expect(beat.attempts[0]!.status).toBe("cancelled");
+        await expectCode(store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "succeeded" }), ConflictError);
+      });
+
+      it("refuses to cancel a rollout that has ended", async () => {
+        const { rollout, attempt } = await claimOne();
+        await store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "succeeded" });
+        await expectCode(store.cancelRollout(rollout.rolloutId), ConflictError);
+      });
+
+      it("never retries a cancelled rollout", async () => {
+        const { rollout } = await claimOne({ input: "x", config: { maxAttempts: 5, retryOn: ["agent_error", "infra_error", "timeout", "unresponsive"] } });
+        await store.cancelRollout(rollout.rolloutId);
+        expect(await store.dequeue()).toEqual([]);
+      });
+    });
+
+    // ---- concurrency -------------------------------------------------------------------------
+
+    describe("concurrency", () => {
+      it("never hands one rollout to two of 50 concurrent workers", async () => {
+        const total = 300;
+        await store.enqueueMany(Array.from({ length: total }, (_, i) => ({ input: i })));
+        const seen: string[] = [];
+        await Promise.all(
+          Array.from({ length: 50 }, async (_, w) => {
+            for (;;) {
+              const claimed = await store.dequeue({ workerId: `w${w}`, limit: 1 + (w % 3) });
+              if (claimed.length === 0) return;
+              for (const c of claimed) {
+                seen.push(c.rollout.rolloutId);
+                await store.completeAttempt(c.rollout.rolloutId, c.attempt.attemptId, { status: "succeeded" });
+              }
+            }
+          }),
+        );
+        expect(seen).toHaveLength(total);
+        expect(new Set(seen).size).toBe(total);
+        const stats = await store.stats();
+        expect(stats.rollouts.succeeded).toBe(total);
+        expect(stats.attempts.total).toBe(total);
+      });
+
+      it("wakes 50 long-polling workers as work arrives, each rollout exactly once", async () => {
+        const seen: string[] = [];
+        const workers = Array.from({ length: 50 }, async (_, w) => {
+          const claimed = await store.dequeue({ workerId: `w${w}`, waitMs: 10_000 });
+          for (const c of claimed) seen.push(c.rollout.rolloutId);
+        });
+        await sleep(20);
+        await store.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ input: i })));
+        await Promise.all(workers);
+        expect(seen).toHaveLength(50);
+        expect(new Set(seen).size).toBe(50);
+      });
+    });
+
+    // ---- long-poll ---------------------------------------------------------------------------
+
+    describe("long-poll dequeue", () => {
+      it("wakes as soon as work arrives, long before waitMs", async () => {
+        const started = performance.now();
+        const waiting = store.dequeue({ workerId: "w", waitMs: 30_000 });
+        await sleep(30);
+        await store.enqueue({ input: "late" });
+        const claimed = await waiting;
+        expect(claimed.map((c) => c.rollout.input)).toEqual(["late"]);
+        expect(performance.now() - started).toBeLessThan(10_000);
+      });
+
+      it("returns [] once waitMs passes with no work", async () => {
+        expect(await store.dequeue({ workerId: "w", waitMs: 50 })).toEqual([]);
+      });
+
+      it("is woken by a requeued rollout", async () => {
+        const rollout = await store.enqueue({ input: "x", config: { maxAttempts: 2 } });
+        const [claimed] = await store.dequeue();
+        const waiting = store.dequeue({ waitMs: 30_000 });
+        await sleep(20);
+        await store.completeAttempt(rollout.rolloutId, claimed!.attempt.attemptId, { status: "failed", error: { kind: "infra_error", message: "x" } });
+        const [retry] = await waiting;
+        expect(retry!.attempt.sequence).toBe(2);
+      });
+
+      it("stops early when its signal aborts", async () => {
+        const controller = new AbortController();
+        const waiting = store.dequeue({ waitMs: 30_000 }, { signal: controller.signal });
+        await sleep(20);
+        controller.abort();
+        expect(await waiting).toEqual([]);
+      });
+    });
+
+    // ---- spans -------------------------------------------------------------------------------
+
+    describe("spans", () => {
+      it("assigns sequences 1..n per attempt in arrival order and skips duplicate span ids", async () => {
+        const claimed = await claimOne();
+        const spans = Array.from({ length: 5 }, (_, i) => makeSpan(claimed, { name: `s${i}` }));
+        expect(await store.addSpans(spans.slice(0, 3))).toEqual({ added: 3, duplicates: 0 });
+        expect(await store.addSpans([spans[1]!, spans[3]!, spans[4]!, spans[4]!])).toEqual({ added: 2, duplicates: 2 });
+        const page = await store.querySpans({ rolloutId: claimed.rollout.rolloutId });
+        expect(page.items.map((s) => [s.name, s.sequence])).toEqual([
+          ["s0", 1],
+          ["s1", 2],
+          ["s2", 3],
+          ["s3", 4],
+          ["s4", 5],
+        ]);
+        expect(page.nextCursor).toBeNull();
+        expect((await store.getRollout(claimed.rollout.rolloutId)).attempts[0]!.spanCount).toBe(5);
+      });
+
+      it("stores every field of a span as sent", async () => {
+        const claimed = await claimOne();
+        const span: SpanInput = {
+          ...makeSpan(claimed, { name: "gen_ai.chat" }),
+          parentId: "00000000000000aa",
+          kind: "client",
+          startTime: 1700000000000.25,
+          endTime: 1700000000123.5,
+          status: { code: "error", message: "rate limited" },
+          attributes: {
+            "gen_ai.request.model": "m",
+            "gen_ai.usage.input_tokens": 12,
+            "tracetrain.llm.prompt_token_ids": [1, 2, 3],
+            nested: { messages: [{ role: "user", content: "hi" }], flag: true, none: null },
+          },
+          events: [{ name: "retry", time: 1700000000001, attributes: { attempt: 2 } }],
+          links: [{ traceId: "0000000000000000000000000000abcd", spanId: "00000000000000bb", attributes: {} }],
+        };
+        await store.addSpans([span]);
+        const [stored] = (await store.querySpans({ rolloutId: claimed.rollout.rolloutId })).items;
+        expect(stored).toEqual({ ...span, sequence: 1 });
+      });
+
+      it("accepts a batch spanning several attempts and rollouts", async () => {
+        const a = await claimOne({ input: "a" });
+        const b = await claimOne({ input: "b" });
+        const result = await store.addSpans([makeSpan(a), makeSpan(b), makeSpan(a), makeSpan(b), makeSpan(b)]);
+        expect(result).toEqual({ added: 5, duplicates: 0 });
+        expect((await store.querySpans({ rolloutId: a.rollout.rolloutId })).items.map((s) => s.sequence)).toEqual([1, 2]);
+        expect((await store.querySpans({ rolloutId: b.rollout.rolloutId })).items.map((s) => s.sequence)).toEqual([1, 2, 3]);
+      });
+
+      it("stores nothing from a batch that names an unknown attempt", async () => {
+        const a = await claimOne();
+        await expectCode(
+          store.addSpans([makeSpan(a), makeSpan({ rolloutId: a.rollout.rolloutId, attemptId: "at-unknown" })]),
+          NotFoundError,
+        );
+        expect((await store.querySpans({ rolloutId: a.rollout.rolloutId })).items).toEqual([]);
+        expect((await store.stats()).spans).toBe(0);
+      });
+
+      it("pages with cursors and filters by name and name prefix", async () => {
+        const claimed = await claimOne();
+        const names = Array.from({ length: 25 }, (_, i) => (i % 5 === 0 ? "tracetrain.reward" : i % 2 ? "gen_ai.chat" : "tool.call"));
+        await store.addSpans(names.map((name) => makeSpan(claimed, { name })));
+        const collected: number[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.querySpans({ rolloutId: claimed.rollout.rolloutId, limit: 10, ...(cursor ? { cursor } : {}) });
+          collected.push(...page.items.map((s) => s.sequence));
+          cursor = page.nextCursor ?? undefined;
+          pages++;
+        } while (cursor);
+        expect(pages).toBe(3);
+        expect(collected).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+
+        const rewards = await store.querySpans({ rolloutId: claimed.rollout.rolloutId, name: "tracetrain.reward" });
+        expect(rewards.items.map((s) => s.sequence)).toEqual([1, 6, 11, 16, 21]);
+        const prefixed = await store.querySpans({ rolloutId: claimed.rollout.rolloutId, namePrefix: "gen_ai.", limit: 3 });
+        expect(prefixed.items.map((s) => s.sequence)).toEqual([2, 4, 8]);
+        const next = await store.querySpans({ rolloutId: claimed.rollout.rolloutId, namePrefix: "gen_ai.", limit: 3, cursor: prefixed.nextCursor! });
+        expect(next.items.map((s) => s.sequence)).toEqual([10, 12, 14]);
+      });
+
+      it("returns no spans for 'latest' on a rollout that has no attempt yet", async () => {
+        const rollout = await store.enqueue({ input: "x" });
+        expect(await store.querySpans({ rolloutId: rollout.rolloutId, attemptId: "latest" })).toEqual({ items: [], nextCursor: null });
+      });
+
+      it("rejects a tampered cursor with a ValidationError", async () => {
+        const claimed = await claimOne();
+        for (const cursor of ["not-a-cursor", Buffer.from('["x",1]').toString("base64url"), Buffer.from("[1]").toString("base64url")]) {
+          await expectCode(store.querySpans({ rolloutId: claimed.rollout.rolloutId, cursor }), ValidationError);
+          await expectCode(store.queryRollouts({ cursor }), ValidationError);
+        }
+      });
+    });
+
+    // ---- queries -----------------------------------------------------------------------------
+
+    describe("rollout queries", () => {
+      it("filters by status, mode, id prefix and creation time", async () => {
+        vi.useFakeTimers({ toFake: ["Date"] });
+        const ids: string[] = [];
+        for (let i = 0; i < 12; i++) {
+          vi.setSystemTime(10_000 + i * 100);
+          ids.push((await store.enqueue({ input: i, rolloutId: `${i % 2 ? "odd" : "even"}-${String(i).padStart(2, "0")}`, mode: i % 3 === 0 ? "val" : "train" })).rolloutId);
+        }
+        const claimed = await store.dequeue({ limit: 3 });
+        await store.completeAttempt(claimed[0]!.rollout.rolloutId, claimed[0]!.attempt.attemptId, { status: "succeeded" });
+        await store.cancelRollout(ids[11]!);
+
+        const q = async (query: Parameters<Store["queryRollouts"]>[0]) => (await store.queryRollouts(query)).items.map((r) => r.input);
+        expect(await q({ status: ["running"] })).toEqual([1, 2]);
+        expect(await q({ status: ["succeeded", "cancelled"] })).toEqual([0, 11]);
+        expect(await q({ mode: ["val"] })).toEqual([0, 3, 6, 9]);
+        expect(await q({ idPrefix: "odd-" })).toEqual([1, 3, 5, 7, 9, 11]);
+        expect(await q({ idPrefix: "odd-1" })).toEqual([11]);
+        expect(await q({ createdAfter: 10_300, createdBefore: 10_600 })).toEqual([3, 4, 5]);
+        expect(await q({ mode: ["train"], idPrefix: "even", status: ["queuing"] })).toEqual([4, 8, 10]);
+        expect(await q({ idPrefix: "nothing" })).toEqual([]);
+      });
+
+      it("pages through every rollout exactly once, in either direction", async () => {
+        const created = await store.enqueueMany(Array.from({ length: 23 }, (_, i) => ({ input: i })));
+        for (const order of ["asc", "desc"] as const) {
+          const seen: unknown[] = [];
+          let cursor: string | null = null;
+          do {
+            const page: Awaited<ReturnType<Store["queryRollouts"]>> = await store.queryRollouts({ limit: 5, order, ...(cursor ? { cursor } : {}) });
+            seen.push(...page.items.map((r) => r.input));
+            cursor = page.nextCursor;
+          } while (cursor);
+          const expected = created.map((r) => r.input);
+          expect(seen).toEqual(order === "asc" ? expected : [...expected].reverse());
+        }
+      });
+
+      it("sorts by finalReward and endedAt with unfinished rollouts last", async () => {
+        vi.useFakeTimers({ toFake: ["Date"] });
+        vi.setSystemTime(50_000);
+        await store.enqueueMany(Array.from({ length: 6 }, (_, i) => ({ input: i })));
+        const claimed = await store.dequeue({ limit: 4 });
+        const rewards = [0.5, 0.9, 0.1, 0.9];
+        for (const [i, c] of claimed.entries()) {
+          vi.setSystemTime(60_000 - i * 1000);
+          await store.completeAttempt(c.rollout.rolloutId, c.attempt.attemptId, { status: "succeeded", finalReward: rewards[i]! });
+        }
+        const inputs = async (query: Parameters<Store["queryRollouts"]>[0]) => {
+          const out: unknown[] = [];
+          let cursor: string | null = null;
+          do {
+            const page: Awaited<ReturnType<Store["queryRollouts"]>> = await store.queryRollouts({ ...query, limit: 2, ...(cursor ? { cursor } : {}) });
+            out.push(...page.items.map((r) => r.input));
+            cursor = page.nextCursor;
+          } while (cursor);
+          return out;
+        };
+        expect(await inputs({ sortBy: "finalReward", order: "desc" })).toEqual([3, 1, 0, 2, 5, 4]);
+        expect(await inputs({ sortBy: "finalReward", order: "asc" })).toEqual([2, 0, 1, 3, 4, 5]);
+        expect(await inputs({ sortBy: "endedAt", order: "asc" })).toEqual([3, 2, 1, 0, 4, 5]);
+        expect(await inputs({ sortBy: "endedAt", order: "desc" })).toEqual([0, 1, 2, 3, 5, 4]);
+      });
+    });
+
+    // ---- resources ---------------------------------------------------------------------------
+
+    describe("resources", () => {
+      const prompt = { kind: "prompt_template", template: "You are {{role}}.", engine: "mustache" } as const;
+      const llm = { kind: "llm", baseUrl: "http://127.0.0.1:8000/v1", model: "m" } as const;
+
+      it("versions immutable snapshots and tracks the latest", async () => {
+        await expectCode(store.getResources("latest"), NotFoundError);
+        const v1 = await store.addResources({ system: prompt, main: llm });
+        const v2 = await store.addResources({ system: { ...prompt, template: "You are careful." } });
+        expect(v1).toMatchObject({ version: 1, resources: { system: prompt, main: llm } });
+        expect(v1.resourcesId).toMatch(/^rs-[0-9a-f]{16}$/);
+        expect(v2.version).toBe(2);
+        expect(await store.getResources("latest")).toEqual(v2);
+        expect(await store.getResources(v1.resourcesId)).toEqual(v1);
+        await expectCode(store.getResources("rs-missing"), NotFoundError);
+      });
+
+      it("fills defaults and is idempotent with a caller-chosen id", async () => {
+        const snapshot = await store.addResources({ p: { kind: "prompt_template", template: "{x}" }, cfg: { kind: "json", value: { k: [1] } } }, { resourcesId: "round-1" });
+        expect(snapshot.resources.p).toEqual({ kind: "prompt_template", template: "{x}", engine: "mustache" });
+        const again = await store.addResources({ p: { kind: "prompt_template", template: "OTHER" } }, { resourcesId: "round-1" });
+        expect(again).toEqual(snapshot);
+        expect((await store.stats()).resources).toBe(1);
+      });
+
+      it("stamps rollouts with the latest snapshot, or the one they name", async () => {
+        const none = await store.enqueue({ input: 0 });
+        expect(none.resourcesId).toBeNull();
+        const v1 = await store.addResources({ system: prompt });
+        const v2 = await store.addResources({ system: prompt });
+        expect((await store.enqueue({ input: 1 })).resourcesId).toBe(v2.resourcesId);
+        expect((await store.enqueue({ input: 2, resourcesId: v1.resourcesId })).resourcesId).toBe(v1.resourcesId);
+        await expectCode(store.enqueue({ input: 3, resourcesId: "rs-nope" }), NotFoundError);
+        await expectCode(store.enqueueMany([{ input: 4 }, { input: 5, resourcesId: "rs-nope" }]), NotFoundError);
+        expect((await store.stats()).rollouts.total).toBe(3);
+      });
+
+      it("rejects malformed resources with the path of the problem", async () => {
+        const bad = async (resources: unknown, path: string) => {
+          const error = await expectCode(store.addResources(resources as never), ValidationError);
+          expect(error.issues[0]!.path).toBe(path);
+        };
+        await bad({ main: { kind: "llm", baseUrl: "not a url", model: "m" } }, "main.baseUrl");
+        await bad({ main: { kind: "llm", baseUrl: "ftp://x", model: "m" } }, "main.baseUrl");
+        await bad({ p: { kind: "prompt_template", template: "x", engine: "jinja" } }, "p.engine");
+        await bad({ p: { kind: "mystery" } }, "p.kind");
+        await bad({ p: { kind: "json" } }, "p.value");
+        await bad({ "bad name!": { kind: "json", value: 1 } }, '["bad name!"]');
+        await bad([], "");
+      });
+    });
+
+    // ---- waiting -----------------------------------------------------------------------------
+
+    describe("waitForRollouts", () => {
+      it("returns at once for rollouts that already ended", async () => {
+        const { rollout, attempt } = await claimOne();
+        await store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "succeeded" });
+        const ended = await store.waitForRollouts([rollout.rolloutId], { timeoutMs: 0 });
+        expect(ended.map((r) => r.status)).toEqual(["succeeded"]);
+      });
+
+      it("wakes the moment the last rollout ends and returns them in the order asked", async () => {
+        const rollouts = await store.enqueueMany([{ input: 1 }, { input: 2 }]);
+        const claimed = await store.dequeue({ limit: 2 });
+        const waiting = store.waitForRollouts([rollouts[1]!.rolloutId, rollouts[0]!.rolloutId]);
+        let settled = false;
+        void waiting.then(() => (settled = true));
+        await store.completeAttempt(claimed[0]!.rollout.rolloutId, claimed[0]!.attempt.attemptId, { status: "succeeded" });
+        await sleep(20);
+        expect(settled).toBe(false);
+        await store.completeAttempt(claimed[1]!.rollout.rolloutId, claimed[1]!.attempt.attemptId, {
+          status: "failed",
+          error: { kind: "agent_error", message: "x" },
+        });
+        const ended = await waiting;
+        expect(ended.map((r) => r.input)).toEqual([2, 1]);
+        expect(ended.map((r) => r.status)).toEqual(["failed", "succeeded"]);
+      });
+
+      it("returns only the ended ones when the timeout passes", async () => {
+        const rollouts = await store.enqueueMany([{ input: 1 }, { input: 2 }]);
+        await store.cancelRollout(rollouts[0]!.rolloutId);
+        const ended = await store.waitForRollouts(rollouts.map((r) => r.rolloutId), { timeoutMs: 50 });
+        expect(ended.map((r) => r.input)).toEqual([1]);
+      });
+
+      it("does not wake on a retry, only on the real end", async () => {
+        const rollout = await store.enqueue({ input: 1, config: { maxAttempts: 2 } });
+        const [first] = await store.dequeue();
+        const waiting = store.waitForRollouts([rollout.rolloutId], { timeoutMs: 30_000 });
+        await store.completeAttempt(rollout.rolloutId, first!.attempt.attemptId, { status: "failed", error: { kind: "infra_error", message: "x" } });
+        const [second] = await store.dequeue();
+        await store.completeAttempt(rollout.rolloutId, second!.attempt.attemptId, { status: "succeeded", finalReward: 3 });
+        const [ended] = await waiting;
+        expect(ended).toMatchObject({ status: "succeeded", finalReward: 3 });
+      });
+
+      it("rejects unknown ids and stops early on abort", async () => {
+        await expectCode(store.waitForRollouts(["ro-unknown"], { timeoutMs: 10 }), NotFoundError);
+        const rollout = await store.enqueue({ input: 1 });
+        const controller = new AbortController();
+        const waiting = store.waitForRollouts([rollout.rolloutId], { signal: controller.signal });
+        await sleep(10);
+        controller.abort();
+        expect(await waiting).toEqual([]);
+      });
+    });
+
+    // ---- events ------------------------------------------------------------------------------
+
+    describe("events", () => {
+      it("announces every status change, span batch and snapshot, after it is stored", async () => {
+        const log: string[] = [];
+        const listen = <K extends keyof StoreEventMap>(name: K, format: (...args: StoreEventMap[K]) => string) =>
+          store.events.on(name, ((...args: StoreEventMap[K]) => log.push(format(...args))) as never);
+        listen("rollout", (e) => `rollout ${e.previous ?? "-"}→${e.status}`);
+        listen("attempt", (e) => `attempt#${e.sequence} ${e.previous ?? "-"}→${e.status}`);
+        listen("spans", (e) => `spans +${e.count} last=${e.lastSequence}`);
+        listen("resources", (e) => `resources v${e.version}`);
+
+        await store.addResources({ x: { kind: "json", value: 1 } });
+        const rollout = await store.enqueue({ input: 1, config: { maxAttempts: 2 } });
+        const [a1] = await store.dequeue();
+        await store.addSpans([makeSpan(a1!), makeSpan(a1!)]);
+        await store.addSpans([makeSpan(a1!)]);
+        await store.completeAttempt(rollout.rolloutId, a1!.attempt.attemptId, { status: "failed", error: { kind: "infra_error", message: "x" } });
+        const [a2] = await store.dequeue();
+        await store.heartbeat({ workerId: "w", attempts: [a2!.attempt] });
+        await store.completeAttempt(rollout.rolloutId, a2!.attempt.attemptId, { status: "succeeded" });
+
+        expect(log).toEqual([
+          "resources v1",
+          "rollout -→queuing",
+          "rollout queuing→running",
+          "attempt#1 -→preparing",
+          "attempt#1 preparing→running",
+          "spans +2 last=2",
+          "spans +1 last=3",
+          "attempt#1 running→failed",
+          "rollout running→requeuing",
+          "rollout requeuing→running",
+          "attempt#2 -→preparing",
+          "attempt#2 preparing→running",
+          "attempt#2 running→succeeded",
+          "rollout running→succeeded",
+        ]);
+      });
+
+      it("reports a throwing listener without failing the call", async () => {
+        const errors: string[] = [];
+        const quiet = await open({
+          watchdogIntervalMs: false,
+          logger: { debug() {}, info() {}, warn() {}, error: (message) => errors.push(message) },
+        });
+        quiet.events.on("rollout", () => {
+          throw new Error("listener bug");
+        });
+        const rollout = await quiet.enqueue({ input: 1 });
+        expect((await quiet.getRollout(rollout.rolloutId)).status).toBe("queuing");
+        expect(errors.join("\n")).toMatch(/listener threw/);
+      });
+    });
+
+    // ---- workers and stats -------------------------------------------------------------------
+
+    describe("workers and stats", () => {
+      it("tracks workers from dequeues and heartbeats", async () => {
+        await store.enqueueMany([{ input: 1 }, { input: 2 }]);
+        const claimed = await store.dequeue({ workerId: "runner-1", limit: 2 });
+        await store.heartbeat({ workerId: "runner-2", stats: { host: "b", load: 0.5 } });
+        await store.completeAttempt(claimed[0]!.rollout.rolloutId, claimed[0]!.attempt.attemptId, { status: "succeeded" });
+        const workers = await store.workers();
+        const byId = Object.fromEntries(workers.map((w) => [w.workerId, w]));
+        expect(byId["runner-1"]).toMatchObject({ status: "busy", activeAttempts: 1, stats: null });
+        expect(byId["runner-1"]!.lastDequeueAt).not.toBeNull();
+        expect(byId["runner-2"]).toMatchObject({ status: "idle", activeAttempts: 0, lastDequeueAt: null, stats: { host: "b", load: 0.5 } });
+      });
+
+      it("counts rollouts by status, attempts, spans, resources and the queue", async () => {
+        await store.addResources({ x: { kind: "json", value: 1 } });
+        await store.enqueueMany([{ input: 1 }, { input: 2 }, { input: 3 }]);
+        const [claimed] = await store.dequeue({ workerId: "w" });
+        await store.addSpans([makeSpan(claimed!), makeSpan(claimed!)]);
+        const stats = await store.stats();
+        expect(stats).toMatchObject({
+          rollouts: { total: 3, queuing: 2, running: 1, requeuing: 0, succeeded: 0, failed: 0, cancelled: 0 },
+          attempts: { total: 1, active: 1 },
+          spans: 2,
+          resources: 1,
+          workers: 1,
+          queueDepth: 2,
+        });
+        expect(stats.uptimeMs).toBeGreaterThanOrEqual(0);
+      });
+    });
+
+    // ---- hostile input -----------------------------------------------------------------------
+
+    describe("bad input", () => {
+      it("rejects malformed enqueue requests with the path of the problem", async () => {
+        const cases: Array<[unknown, string]> = [
+          [{ input: () => 1 }, "input"],
+          [{ input: { deep: { fn: Symbol("x") } } }, "input.deep.fn"],
+          [{ input: { n: Number.NaN } }, "input.n"],
+          [{ input: new Date() }, "input"],
+          [{ input: 1, mode: "training" }, "mode"],
+          [{ input: 1, config: { maxAttempt: 3 } }, "config"],
+          [{ input: 1, config: { maxAttempts: 0 } }, "config.maxAttempts"],
+          [{ input: 1, config: { retryOn: ["cancelled"] } }, "config.retryOn[0]"],
+          [{ input: 1, config: { timeoutMs: -5 } }, "config.timeoutMs"],
+          [{ input: 1, rolloutId: "../etc/passwd" }, "rolloutId"],
+          [{ input: 1, rolloutId: "" }, "rolloutId"],
+          [{ input: 1, rolloutId: "x".repeat(200) }, "rolloutId"],
+          [{ input: 1, metadata: [] }, "metadata"],
+          [{ input: 1, extra: true }, ""],
+          [{}, "input"],
+          [null, ""],
+          ["just a string", ""],
+        ];
+        for (const [request, path] of cases) {
+          const error = await expectCode(store.enqueue(request as never), ValidationError);
+          expect(error.issues[0]!.path, JSON.stringify(request)).toBe(path);
+          expect(error.message).toMatch(/^invalid enqueue request/);
+        }
+        expect((await store.stats()).rollouts.total).toBe(0);
+      });
+
+      it("rejects a circular or absurdly deep input instead of overflowing", async () => {
+        const circular: Record<string, unknown> = { a: 1 };
+        circular.self = circular;
+        await expectCode(store.enqueue({ input: circular as never }), ValidationError);
+        let deep: unknown = 1;
+        for (let i = 0; i < 10_000; i++) deep = [deep];
+        await expectCode(store.enqueue({ input: deep as never }), ValidationError);
+      });
+
+      it("rejects malformed spans, naming the span and field, and stores none of the batch", async () => {
+        const claimed = await claimOne();
+        const good = makeSpan(claimed);
+        const cases: Array<[unknown, string]> = [
+          [{ ...good, traceId: "XYZ" }, "[1].traceId"],
+          [{ ...good, traceId: "0".repeat(32) }, "[1].traceId"],
+          [{ ...good, spanId: "abc" }, "[1].spanId"],
+          [{ ...good, name: "" }, "[1].name"],
+          [{ ...good, startTime: "yesterday" }, "[1].startTime"],
+          [{ ...good, endTime: good.startTime - 1 }, "[1].endTime"],
+          [{ ...good, kind: "sideways" }, "[1].kind"],
+          [{ ...good, attributes: { ok: 1, bad: { inner: Number.POSITIVE_INFINITY } } }, '[1].attributes.bad.inner'],
+          [{ ...good, attributes: { "gen_ai.x": () => 1 } }, '[1].attributes["gen_ai.x"]'],
+          [{ ...good, events: [{ name: "e" }] }, "[1].events[0].time"],
+          [{ ...good, sequence: 5 }, "[1]"],
+        ];
+        for (const [span, path] of cases) {
+          const error = await expectCode(store.addSpans([makeSpan(claimed), span as SpanInput]), ValidationError);
+          expect(error.issues[0]!.path, path).toBe(path);
+        }
+        await expectCode(store.addSpans("nope" as never), ValidationError);
+        expect((await store.stats()).spans).toBe(0);
+      });
+
+      it("rejects bad completions, queries and options with typed errors", async () => {
+        const { rollout, attempt } = await claimOne();
+        const rejects = (p: Promise<unknown>) => expectCode(p, ValidationError);
+        await rejects(store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "failed" } as never));
+        await rejects(store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "succeeded", finalReward: Number.NaN }));
+        await rejects(store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "done" } as never));
+        await rejects(store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "failed", error: { kind: "oops", message: "" } } as never));
+        await rejects(store.completeAttempt("bad id", attempt.attemptId, { status: "succeeded" }));
+        await rejects(store.dequeue({ limit: 0 }));
+        await rejects(store.dequeue({ waitMs: -1 }));
+        await rejects(store.dequeue({ workerId: "has space" }));
+        await rejects(store.queryRollouts({ limit: 100_000 }));
+        await rejects(store.queryRollouts({ sortBy: "input" } as never));
+        await rejects(store.queryRollouts({ status: ["done"] } as never));
+        await rejects(store.querySpans({ rolloutId: rollout.rolloutId, limit: -1 }));
+        await rejects(store.heartbeat({ attempts: [] } as never));
+        await rejects(store.waitForRollouts([], { timeoutMs: 10 }));
+        await rejects(store.getRollout(42 as never));
+        await rejects(store.cancelRollout(rollout.rolloutId, { reason: 7 } as never));
+        expect((await store.getRollout(rollout.rolloutId)).status).toBe("running");
+      });
+
+      it("truncates an enormous error message instead of losing the completion", async () => {
+        const { rollout, attempt } = await claimOne();
+        const done = await store.completeAttempt(rollout.rolloutId, attempt.attemptId, {
+          status: "failed",
+          error: { kind: "agent_error", message: "x".repeat(100_000) },
+        });
+        expect(done.attempt.error!.message.length).toBeLessThan(17_000);
+        expect(done.attempt.error!.message).toMatch(/truncated 83616 chars/);
+      });
+    });
+
+    // ---- isolation and lifecycle -------------------------------------------------------------
+
+    describe("isolation", () => {
+      it("keeps stored data independent of the caller's objects", async () => {
+        const input = { list: [1, 2], nested: { a: "b" } };
+        const rollout = await store.enqueue({ input, metadata: { tag: "t" } });
+        input.list.push(3);
+        input.nested.a = "changed";
+        const returned = await store.getRollout(rollout.rolloutId);
+        try {
+          (returned.input as { list: number[] }).list.push(99);
+          (returned.metadata as Record<string, unknown>).tag = "mutated";
+        } catch {
+          // Frozen records (memory store) refuse the mutation outright; either way the store must not change.
+        }
+        const fresh = await store.getRollout(rollout.rolloutId);
+        expect(fresh.input).toEqual({ list: [1, 2], nested: { a: "b" } });
+        expect(fresh.metadata).toEqual({ tag: "t" });
+      });
+
+      it("drops undefined object properties the way JSON does", async () => {
+        const rollout = await store.enqueue({ input: { keep: 1, drop: undefined } as never, metadata: { gone: undefined } as never });
+        expect(rollout.input).toEqual({ keep: 1 });
+        expect(Object.keys(rollout.input as object)).toEqual(["keep"]);
+        expect(Object.keys(rollout.metadata)).toEqual([]);
+      });
+
+      it("fails every call after close with StoreClosedError, and wakes pending waits with it", async () => {
+        const closing = await open();
+        const rollout = await closing.enqueue({ input: 1 });
+        await closing.dequeue();
+        const polling = closing.dequeue({ waitMs: 30_000 });
+        const waiting = closing.waitForRollouts([rollout.rolloutId]);
+        await sleep(10);
+        await closing.close();
+        await expectCode(polling, StoreClosedError);
+        await expectCode(waiting, StoreClosedError);
+        await expectCode(closing.enqueue({ input: 2 }), StoreClosedError);
+        await expectCode(closing.getRollout(rollout.rolloutId), StoreClosedError);
+        await closing.close();
+      });
+    });
+  });
+}

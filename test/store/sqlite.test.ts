@@ -1,0 +1,115 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConflictError, MemoryStore, SqliteStore, ValidationError, createStore } from "../../src/index.js";
+import { describeStoreConformance } from "./conformance.js";
+import { expectCode, makeSpan } from "./helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tracetrain-sqlite-"));
+let n = 0;
+const freshPath = () => join(dir, `store-${++n}.db`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeStoreConformance("SqliteStore", {
+  open: async (options) => new SqliteStore(freshPath(), options),
+});
+
+describe("SqliteStore durability", () => {
+  it("reopens a file with everything from the previous session", async () => {
+    const path = freshPath();
+    const first = new SqliteStore(path, { watchdogIntervalMs: false });
+    const resources = await first.addResources({ p: { kind: "prompt_template", template: "hi {{x}}" } });
+    const [retried, waiting] = await first.enqueueMany([{ input: "retried", config: { maxAttempts: 2 } }, { input: "waits" }]);
+    const [claimed] = await first.dequeue({ workerId: "w1" });
+    expect(claimed!.rollout.rolloutId).toBe(retried!.rolloutId);
+    await first.addSpans([makeSpan(claimed!), makeSpan(claimed!)]);
+    await first.completeAttempt(retried!.rolloutId, claimed!.attempt.attemptId, {
+      status: "failed",
+      error: { kind: "infra_error", message: "x" },
+    });
+    const before = await first.queryRollouts();
+    await first.close();
+
+    const second = new SqliteStore(path, { watchdogIntervalMs: false });
+    expect(await second.queryRollouts()).toEqual(before);
+    expect(await second.getResources("latest")).toEqual(resources);
+    expect((await second.querySpans({ rolloutId: retried!.rolloutId })).items).toHaveLength(2);
+    // The queue survives too, in order: the retried rollout waits behind the one that was already waiting.
+    const next = await second.dequeue({ limit: 5 });
+    expect(next.map((c) => c.rollout.rolloutId)).toEqual([waiting!.rolloutId, retried!.rolloutId]);
+    expect(next[1]!.attempt.sequence).toBe(2);
+    expect((await second.workers()).map((w) => w.workerId)).toEqual(["w1"]);
+    await second.close();
+  });
+
+  it("keeps every acknowledged call after the writing process is killed with SIGKILL", async () => {
+    const path = freshPath();
+    const fixture = fileURLToPath(new URL("./fixtures/sqlite-writer.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", fixture, path], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const acked = { enqueued: new Set<string>(), spans: new Map<string, string>(), completed: new Set<string>() };
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    for await (const line of createInterface({ input: child.stdout })) {
+      const [what, rolloutId, attemptId] = line.split(" ");
+      if (what === "enqueued") acked.enqueued.add(rolloutId!);
+      if (what === "spans") acked.spans.set(rolloutId!, attemptId!);
+      if (what === "completed") acked.completed.add(rolloutId!);
+      // Kill it in the middle of its work, not at a quiet moment.
+      if (acked.completed.size === 150 && !child.killed) child.kill("SIGKILL");
+    }
+    expect(await exited, stderr).toBe("SIGKILL");
+    expect(acked.completed.size).toBeGreaterThanOrEqual(150);
+
+    const store = new SqliteStore(path, { watchdogIntervalMs: false });
+    for (const rolloutId of acked.enqueued) {
+      const rollout = await store.getRollout(rolloutId);
+      expect(rollout.input).toEqual({ i: Number(rolloutId.split("-")[1]) });
+      if (acked.completed.has(rolloutId)) expect(rollout).toMatchObject({ status: "succeeded", finalReward: Number(rolloutId.split("-")[1]) });
+      expect(rollout.attempts.length).toBeLessThanOrEqual(1);
+    }
+    for (const [rolloutId, attemptId] of acked.spans) {
+      const spans = await store.querySpans({ rolloutId, attemptId });
+      expect(spans.items.map((s) => s.sequence)).toEqual([1, 2, 3]);
+    }
+    const stats = await store.stats();
+    // Nothing was duplicated: at most one unacknowledged rollout beyond the acknowledged ones.
+    expect(stats.rollouts.total - acked.enqueued.size).toBeLessThanOrEqual(1);
+    expect(stats.spans - acked.spans.size * 3).toBeLessThanOrEqual(3);
+    await store.close();
+  }, 60_000);
+
+  it("refuses a database written by a newer schema", async () => {
+    const path = freshPath();
+    await new SqliteStore(path, { watchdogIntervalMs: false }).close();
+    const db = new Database(path);
+    db.pragma("user_version = 999");
+    db.close();
+    expect(() => new SqliteStore(path, { watchdogIntervalMs: false })).toThrow(ConflictError);
+  });
+});
+
+describe("createStore", () => {
+  it("opens memory and sqlite stores from a string", async () => {
+    const memory = createStore("memory", { watchdogIntervalMs: false });
+    expect(memory).toBeInstanceOf(MemoryStore);
+    const file = createStore(`sqlite:${join(dir, "nested", "deeper", "created.db")}`, { watchdogIntervalMs: false });
+    expect(file).toBeInstanceOf(SqliteStore);
+    await file.enqueue({ input: 1 });
+    const inMemory = createStore("sqlite::memory:", { watchdogIntervalMs: false });
+    expect((await inMemory.stats()).rollouts.total).toBe(0);
+    await Promise.all([memory.close(), file.close(), inMemory.close()]);
+  });
+
+  it("explains what it expected for an unknown store string", async () => {
+    for (const spec of ["", "sqlite:", "redis://x", "mem"]) {
+      const error = await expectCode(Promise.resolve().then(() => createStore(spec)), ValidationError);
+      expect(error.message).toMatch(/expected "memory" or "sqlite:PATH"|path is empty/);
+    }
+  });
+});
