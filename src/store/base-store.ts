@@ -11,7 +11,6 @@ import {
   NotFoundError,
   ResourcesMapSchema,
   RolloutQuerySchema,
-  SpanInputSchema,
   SpanQuerySchema,
   StartRolloutRequestSchema,
   StoreClosedError,
@@ -19,6 +18,7 @@ import {
   WaitRequestSchema,
   consoleLogger,
   parseOrThrow,
+  parseSpanBatch,
 } from "../types/index.js";
 import type {
   AddResourcesOptions,
@@ -64,7 +64,6 @@ import { Watchdog } from "./watchdog.js";
 import { WorkSignal } from "./work-signal.js";
 import { z } from "zod";
 
-const SpanBatchSchema = z.array(SpanInputSchema).max(100_000);
 const EnqueueBatchSchema = z.array(EnqueueRequestSchema).max(100_000);
 const RolloutIdSchema = IdSchema;
 
@@ -194,7 +193,7 @@ export class BaseStore implements Store {
   // ---- attempts ----------------------------------------------------------------------------
 
   async addSpans(spans: SpanInput[]): Promise<AddSpansResult> {
-    const parsed = parseOrThrow(SpanBatchSchema, spans, "spans");
+    const parsed = parseSpanBatch(spans);
     this.assertOpen();
     if (parsed.length === 0) return { added: 0, duplicates: 0 };
     const now = Date.now();

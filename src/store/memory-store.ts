@@ -1,6 +1,7 @@
 import type {
   Attempt,
   AttemptRef,
+  AttemptStatusEvent,
   JsonObject,
   Page,
   ParsedRolloutQuery,
@@ -14,7 +15,7 @@ import type {
   StoreStats,
   Worker,
 } from "../types/index.js";
-import { NotFoundError } from "../types/index.js";
+import { NotFoundError, cloneJson } from "../types/index.js";
 import { BaseStore, type StoreOptions } from "./base-store.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "./engine.js";
 import {
@@ -32,6 +33,7 @@ import { type RolloutChange, isAttemptActive, isRolloutQueued, recordActivity } 
 interface RolloutEntry {
   /** Creation order, 1-based; `ordered[seq - 1]` is this entry. */
   seq: number;
+  /** Private: shares no object with any caller; its attempts are updated in place on the hot path. */
   rollout: Rollout;
 }
 
@@ -49,8 +51,9 @@ interface WorkerEntry {
 
 /**
  * Keeps everything in JavaScript maps. Each method runs start to finish within one turn of the
- * event loop (nothing is awaited inside), which is what makes it atomic. Stored records are
- * frozen, so a caller cannot change stored state by mutating what a query returned.
+ * event loop (nothing is awaited inside), which is what makes it atomic. Everything kept is a
+ * private copy and everything handed out is a fresh copy (`cloneJson`), so neither a caller
+ * changing its objects later nor a caller changing a result can change stored data.
  */
 export class MemoryEngine implements StorageEngine {
   private readonly rollouts = new Map<string, RolloutEntry>();
@@ -79,16 +82,16 @@ export class MemoryEngine implements StorageEngine {
   async insertRollouts(rollouts: Rollout[]): Promise<Array<{ rollout: Rollout; created: boolean }>> {
     return rollouts.map((rollout) => {
       const existing = this.rollouts.get(rollout.rolloutId);
-      if (existing) return { rollout: existing.rollout, created: false };
+      if (existing) return { rollout: cloneJson(existing.rollout), created: false };
       const last = this.ordered.at(-1);
       if (last && rollout.createdAt < last.rollout.createdAt) this.createdAtMonotonic = false;
-      const entry: RolloutEntry = { seq: this.ordered.length + 1, rollout: freezeRollout(rollout) };
+      const entry: RolloutEntry = { seq: this.ordered.length + 1, rollout: cloneJson(rollout) };
       this.rollouts.set(rollout.rolloutId, entry);
       this.ordered.push(entry);
       this.statusCounts[rollout.status]++;
       if (isRolloutQueued(rollout.status)) this.queue.set(rollout.rolloutId, true);
-      for (const attempt of rollout.attempts) this.indexAttempt(attempt, true);
-      return { rollout: entry.rollout, created: true };
+      for (const attempt of entry.rollout.attempts) this.indexAttempt(attempt, true);
+      return { rollout: cloneJson(entry.rollout), created: true };
     });
   }
 
@@ -111,18 +114,24 @@ export class MemoryEngine implements StorageEngine {
     return entry;
   }
 
+  /**
+   * Runs a state-machine step and keeps its result. The step sees attempt copies (it must not be
+   * able to touch private state) but shares the private JSON, which no step modifies; the caller
+   * gets a full copy.
+   */
   private apply<C extends RolloutChange>(entry: RolloutEntry, step: (rollout: Rollout) => C): C {
     const before = entry.rollout;
-    const change = step(before);
-    if (!change.changed) return change;
-    const after = freezeRollout(change.rollout);
+    const change = step({ ...before, attempts: before.attempts.map((a) => ({ ...a })) });
+    if (!change.changed) return { ...change, rollout: cloneJson(change.rollout), attempt: cloneJson(change.attempt) };
+    const after: Rollout = { ...change.rollout, attempts: change.rollout.attempts.map((a) => ({ ...a })) };
     entry.rollout = after;
     this.statusCounts[before.status]--;
     this.statusCounts[after.status]++;
     if (!isRolloutQueued(after.status)) this.queue.delete(after.rolloutId);
     else if (!isRolloutQueued(before.status)) this.queue.set(after.rolloutId, true);
-    if (change.attempt) this.indexAttempt(change.attempt, !this.attemptOwners.has(change.attempt.attemptId));
-    return { ...change, rollout: after };
+    const changed = change.attempt && after.attempts.find((a) => a.attemptId === change.attempt!.attemptId);
+    if (changed) this.indexAttempt(changed, !this.attemptOwners.has(changed.attemptId));
+    return { ...change, rollout: cloneJson(after), attempt: cloneJson(change.attempt) };
   }
 
   private indexAttempt(attempt: Attempt, isNew: boolean): void {
@@ -135,13 +144,14 @@ export class MemoryEngine implements StorageEngine {
   }
 
   async getRollout(rolloutId: string): Promise<Rollout | undefined> {
-    return this.rollouts.get(rolloutId)?.rollout;
+    const entry = this.rollouts.get(rolloutId);
+    return entry && cloneJson(entry.rollout);
   }
 
   async getRollouts(rolloutIds: readonly string[]): Promise<Rollout[]> {
     return rolloutIds.flatMap((id) => {
       const entry = this.rollouts.get(id);
-      return entry ? [entry.rollout] : [];
+      return entry ? [cloneJson(entry.rollout)] : [];
     });
   }
 
@@ -167,36 +177,36 @@ export class MemoryEngine implements StorageEngine {
     const hasMore = page.length > query.limit;
     const items = page.slice(0, query.limit);
     const last = items.at(-1);
-    return { items: items.map((e) => e.rollout), nextCursor: hasMore && last ? encodeRolloutCursor(keyOf(last)) : null };
+    return { items: items.map((e) => cloneJson(e.rollout)), nextCursor: hasMore && last ? encodeRolloutCursor(keyOf(last)) : null };
   }
 
   async appendSpans(spans: ParsedSpanInput[], now: number): Promise<AppendedSpans[]> {
-    const groups = groupByAttempt(spans);
     // Check every target before storing anything: the batch is all or nothing.
-    const targets = groups.map((group) => ({ attempt: this.findAttempt(group[0]!), group }));
+    const targets = groupByAttempt(spans).map((group) => ({ attempt: this.findAttempt(group[0]!), group }));
     return targets.map(({ attempt, group }) => {
-      const attemptId = attempt.attemptId;
-      let bucket = this.spans.get(attemptId);
-      if (!bucket) this.spans.set(attemptId, (bucket = { spans: [], ids: new Set() }));
-      let sequence = attempt.spanCount;
-      let duplicates = 0;
+      let bucket = this.spans.get(attempt.attemptId);
+      if (!bucket) this.spans.set(attempt.attemptId, (bucket = { spans: [], ids: new Set() }));
+      const before = attempt.spanCount;
       for (const span of group) {
-        if (bucket.ids.has(span.spanId)) {
-          duplicates++;
-          continue;
-        }
+        if (bucket.ids.has(span.spanId)) continue;
         bucket.ids.add(span.spanId);
-        bucket.spans.push(freezeSpan({ ...span, sequence: ++sequence }));
+        // Parsed spans are already private copies (parseSpanBatch), so no further copy is needed.
+        bucket.spans.push({ ...span, sequence: ++attempt.spanCount });
       }
-      const added = sequence - attempt.spanCount;
+      const added = attempt.spanCount - before;
       this.spanTotal += added;
-      const activity = recordActivity(attempt, now);
-      this.replaceAttempt({ ...(activity?.attempt ?? attempt), spanCount: sequence });
-      return { rolloutId: attempt.rolloutId, attemptId, added, duplicates, lastSequence: sequence, activity: activity?.event ?? null };
+      return {
+        rolloutId: attempt.rolloutId,
+        attemptId: attempt.attemptId,
+        added,
+        duplicates: group.length - added,
+        lastSequence: attempt.spanCount,
+        activity: this.touch(attempt, now),
+      };
     });
   }
 
-  /** The stored attempt a reference names; NotFoundError unless it exists and belongs to that rollout. */
+  /** The private attempt a reference names; NotFoundError unless it exists and belongs to that rollout. */
   private findAttempt(ref: AttemptRef): Attempt {
     const owner = this.attemptOwners.get(ref.attemptId);
     const attempt = owner === ref.rolloutId ? this.rollouts.get(owner)?.rollout.attempts.find((a) => a.attemptId === ref.attemptId) : undefined;
@@ -206,14 +216,13 @@ export class MemoryEngine implements StorageEngine {
     return attempt;
   }
 
-  /** Swaps in a new version of an attempt that did not change status class (heartbeat, span count). */
-  private replaceAttempt(attempt: Attempt): void {
-    const entry = this.entry(attempt.rolloutId);
-    entry.rollout = freezeRollout({
-      ...entry.rollout,
-      attempts: entry.rollout.attempts.map((a) => (a.attemptId === attempt.attemptId ? attempt : a)),
-    });
-    this.indexAttempt(attempt, false);
+  /** Applies a sign of life to a private attempt in place (the hot path: no copies). */
+  private touch(attempt: Attempt, now: number): AttemptStatusEvent | null {
+    const activity = recordActivity(attempt, now);
+    if (!activity) return null;
+    attempt.status = activity.attempt.status;
+    attempt.lastHeartbeatAt = activity.attempt.lastHeartbeatAt;
+    return activity.event;
   }
 
   async querySpans(query: ResolvedSpanQuery): Promise<Page<Span>> {
@@ -221,7 +230,7 @@ export class MemoryEngine implements StorageEngine {
     const after = query.cursor === undefined ? undefined : decodeSpanCursor(query.cursor);
     const attempts = query.attemptId === undefined ? rollout.attempts : rollout.attempts.filter((a) => a.attemptId === query.attemptId);
     const items: Span[] = [];
-    let lastKey: { attemptSeq: number; seq: number } | undefined;
+    let lastKey = { attemptSeq: 0, seq: 0 };
     for (const attempt of attempts) {
       if (after && attempt.sequence < after.attemptSeq) continue;
       const list = this.spans.get(attempt.attemptId)?.spans ?? [];
@@ -230,10 +239,8 @@ export class MemoryEngine implements StorageEngine {
         const span = list[i]!;
         if (query.name !== undefined && span.name !== query.name) continue;
         if (query.namePrefix !== undefined && !span.name.startsWith(query.namePrefix)) continue;
-        if (items.length === query.limit) {
-          return { items, nextCursor: lastKey ? encodeSpanCursor(lastKey) : null };
-        }
-        items.push(span);
+        if (items.length === query.limit) return { items, nextCursor: encodeSpanCursor(lastKey) };
+        items.push(cloneJson(span));
         lastKey = { attemptSeq: attempt.sequence, seq: span.sequence };
       }
     }
@@ -242,20 +249,16 @@ export class MemoryEngine implements StorageEngine {
 
   async touchAttempts(refs: readonly AttemptRef[], now: number): Promise<TouchedAttempt[]> {
     const attempts = refs.map((ref) => this.findAttempt(ref));
-    return attempts.map((stale) => {
-      // Re-read: the same attempt may appear twice in one heartbeat.
-      const attempt = this.findAttempt(stale);
-      const activity = recordActivity(attempt, now);
-      if (activity) this.replaceAttempt(activity.attempt);
-      const status = activity?.attempt.status ?? attempt.status;
-      return { rolloutId: attempt.rolloutId, attemptId: attempt.attemptId, status, activity: activity?.event ?? null };
+    return attempts.map((attempt) => {
+      const activity = this.touch(attempt, now);
+      return { rolloutId: attempt.rolloutId, attemptId: attempt.attemptId, status: attempt.status, activity };
     });
   }
 
   async listActiveAttempts(): Promise<Array<{ attempt: Attempt; config: RolloutConfig }>> {
     return [...this.activeAttempts].map(([attemptId, rolloutId]) => {
       const rollout = this.entry(rolloutId).rollout;
-      return { attempt: rollout.attempts.find((a) => a.attemptId === attemptId)!, config: rollout.config };
+      return cloneJson({ attempt: rollout.attempts.find((a) => a.attemptId === attemptId)!, config: rollout.config });
     });
   }
 
@@ -264,26 +267,26 @@ export class MemoryEngine implements StorageEngine {
     created: boolean;
   }> {
     const existing = this.resources.get(input.resourcesId);
-    if (existing) return { snapshot: existing, created: false };
-    const snapshot: ResourcesSnapshot = deepFreeze({ ...input, version: this.resources.size + 1 });
+    if (existing) return { snapshot: cloneJson(existing), created: false };
+    const snapshot: ResourcesSnapshot = cloneJson({ ...input, version: this.resources.size + 1 });
     this.resources.set(snapshot.resourcesId, snapshot);
     this.latest = snapshot;
-    return { snapshot, created: true };
+    return { snapshot: cloneJson(snapshot), created: true };
   }
 
   async getResources(resourcesId: string): Promise<ResourcesSnapshot | undefined> {
-    return this.resources.get(resourcesId);
+    return cloneJson(this.resources.get(resourcesId));
   }
 
   async latestResources(): Promise<ResourcesSnapshot | undefined> {
-    return this.latest;
+    return cloneJson(this.latest);
   }
 
   async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {
     const entry = this.workerEntries.get(workerId) ?? { firstSeenAt: now, lastSeenAt: now, lastDequeueAt: null, stats: null };
     entry.lastSeenAt = Math.max(entry.lastSeenAt, now);
     if (update.dequeued) entry.lastDequeueAt = now;
-    if (update.stats !== undefined) entry.stats = update.stats;
+    if (update.stats !== undefined) entry.stats = cloneJson(update.stats);
     this.workerEntries.set(workerId, entry);
   }
 
@@ -294,7 +297,7 @@ export class MemoryEngine implements StorageEngine {
     }
     return [...this.workerEntries].map(([workerId, entry]) => {
       const activeAttempts = active.get(workerId) ?? 0;
-      return { workerId, status: activeAttempts > 0 ? "busy" : "idle", activeAttempts, ...entry };
+      return cloneJson({ workerId, status: activeAttempts > 0 ? "busy" : "idle", activeAttempts, ...entry });
     });
   }
 
@@ -317,34 +320,4 @@ export class MemoryStore extends BaseStore {
   constructor(options: StoreOptions = {}) {
     super(new MemoryEngine(), options);
   }
-}
-
-function freezeRollout(rollout: Rollout): Rollout {
-  for (const attempt of rollout.attempts) {
-    if (!Object.isFrozen(attempt)) {
-      if (attempt.error) Object.freeze(attempt.error);
-      Object.freeze(attempt);
-    }
-  }
-  Object.freeze(rollout.attempts);
-  Object.freeze(rollout.config.retryOn);
-  Object.freeze(rollout.config);
-  return Object.freeze(rollout);
-}
-
-function freezeSpan(span: Span): Span {
-  Object.freeze(span.status);
-  for (const event of span.events) Object.freeze(event);
-  for (const link of span.links) Object.freeze(link);
-  Object.freeze(span.events);
-  Object.freeze(span.links);
-  return Object.freeze(span);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }

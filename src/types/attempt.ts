@@ -30,7 +30,7 @@ export const AttemptErrorSchema = z.strictObject({
 export type AttemptError = z.infer<typeof AttemptErrorSchema>;
 
 /** An outcome reward: any finite number. */
-export const RewardSchema = z.number().finite();
+export const RewardSchema = z.number();
 
 export const AttemptSchema = z.object({
   rolloutId: IdSchema,

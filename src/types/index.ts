@@ -6,6 +6,7 @@ export * from "./task.js";
 export * from "./attempt.js";
 export * from "./rollout.js";
 export * from "./span.js";
+export * from "./span-batch.js";
 export * from "./resources.js";
 export * from "./worker.js";
 export * from "./transition.js";

@@ -10,93 +10,132 @@ const MAX_DEPTH = 64;
 
 type PathSegment = string | number;
 
-interface JsonProblem {
+/** Where the first non-JSON value sits inside a value, and what is wrong with it. */
+export interface JsonProblem {
   path: PathSegment[];
   message: string;
 }
 
-/**
- * Validates `value` as JSON and returns a normalized, deep-frozen copy.
- *
- * Why a hand-written walk rather than `z.json()`: spans carry dozens of attributes and the store
- * validates every one of them; this walk is about twice as fast, copies in the same pass (so a
- * caller mutating its object later cannot change stored data) and reports the exact sub-path of
- * the first bad value. `undefined` object properties are dropped, exactly as `JSON.stringify`
- * does, so every backend stores the same thing.
- */
-export function normalizeJson(value: unknown): { ok: true; value: JsonValue } | { ok: false; problem: JsonProblem } {
-  const path: PathSegment[] = [];
-  let problem: JsonProblem | undefined;
-
-  const fail = (message: string): undefined => {
-    problem = { path: [...path], message };
-    return undefined;
-  };
-
-  const walk = (v: unknown, depth: number): JsonValue | undefined => {
-    if (v === null || typeof v === "string" || typeof v === "boolean") return v;
-    if (typeof v === "number") {
-      return Number.isFinite(v) ? v : fail(`expected a finite number, got ${String(v)}`);
-    }
-    if (typeof v !== "object") return fail(`expected a JSON value, got ${typeof v}`);
-    if (depth >= MAX_DEPTH) return fail(`nested deeper than ${MAX_DEPTH} levels (is the value circular?)`);
-    if (Array.isArray(v)) {
-      const out: JsonValue[] = new Array(v.length);
-      for (let i = 0; i < v.length; i++) {
-        path.push(i);
-        const item = walk(v[i], depth + 1);
-        if (item === undefined) return undefined;
-        out[i] = item;
-        path.pop();
-      }
-      return Object.freeze(out) as JsonValue[];
-    }
-    const proto: unknown = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) {
-      const kind = (v as { constructor?: { name?: string } }).constructor?.name ?? "object";
-      return fail(`expected a plain object, got ${kind}`);
-    }
-    const out: JsonObject = {};
-    for (const key of Object.keys(v)) {
-      const raw = (v as Record<string, unknown>)[key];
-      if (raw === undefined) continue;
-      path.push(key);
-      const item = walk(raw, depth + 1);
-      if (item === undefined) return undefined;
-      out[key] = item;
-      path.pop();
-    }
-    return Object.freeze(out);
-  };
-
-  const result = walk(value, 0);
-  if (result === undefined) {
-    return { ok: false, problem: problem ?? { path: [], message: "expected a JSON value, got undefined" } };
-  }
-  return { ok: true, value: result };
+function isPlainObject(v: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
-/** Any JSON value. Parsing returns a normalized, frozen copy (see {@link normalizeJson}). */
-export const JsonValueSchema = z.unknown().transform((value, ctx): JsonValue => {
-  const result = normalizeJson(value);
-  if (result.ok) return result.value;
-  ctx.addIssue({ code: "custom", message: result.problem.message, path: result.problem.path, input: value });
-  return z.NEVER;
-});
-
-/** A JSON object (string keys, JSON values). Parsing returns a normalized, frozen copy. */
-export const JsonObjectSchema = z.unknown().transform((value, ctx): JsonObject => {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    ctx.addIssue({ code: "custom", message: `expected an object, got ${describe(value)}`, input: value });
-    return z.NEVER;
+/**
+ * Whether `v` is JSON: the fast check that runs on every span attribute, so it allocates nothing.
+ * `undefined` object properties are allowed (they are dropped on storage, as `JSON.stringify` does).
+ */
+function isJson(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(v);
+    case "object": {
+      if (v === null) return true;
+      if (depth >= MAX_DEPTH) return false;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!isJson(v[i], depth + 1)) return false;
+        return true;
+      }
+      if (!isPlainObject(v)) return false;
+      for (const key in v) {
+        const child = (v as Record<string, unknown>)[key];
+        if (child !== undefined && !isJson(child, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
   }
-  const result = normalizeJson(value);
-  if (result.ok) return result.value as JsonObject;
-  ctx.addIssue({ code: "custom", message: result.problem.message, path: result.problem.path, input: value });
-  return z.NEVER;
-});
+}
+
+/** The slow path, run only once `isJson` said no: walks again to name the first bad value and its path. */
+function locateProblem(v: unknown, path: PathSegment[], depth: number): JsonProblem | null {
+  const here = (message: string): JsonProblem => ({ path: [...path], message });
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return null;
+    case "number":
+      return Number.isFinite(v) ? null : here(`expected a finite number, got ${String(v)}`);
+    case "object": {
+      if (v === null) return null;
+      if (depth >= MAX_DEPTH) return here(`nested deeper than ${MAX_DEPTH} levels (is the value circular?)`);
+      if (!Array.isArray(v) && !isPlainObject(v)) {
+        return here(`expected a plain object, got ${(v as { constructor?: { name?: string } }).constructor?.name ?? "object"}`);
+      }
+      const entries: Array<[PathSegment, unknown]> = Array.isArray(v)
+        ? v.map((item, i) => [i, item])
+        : Object.entries(v).filter(([, child]) => child !== undefined);
+      for (const [key, child] of entries) {
+        path.push(key);
+        const problem = locateProblem(child, path, depth + 1);
+        path.pop();
+        if (problem) return problem;
+      }
+      return null;
+    }
+    default:
+      return here(`expected a JSON value, got ${typeof v}`);
+  }
+}
+
+/** The first problem that keeps `value` from being JSON, or `null` if it is JSON. Allocates nothing when it is. */
+export function findJsonProblem(value: unknown): JsonProblem | null {
+  if (isJson(value, 0)) return null;
+  return locateProblem(value, [], 0) ?? { path: [], message: "expected a JSON value" };
+}
+
+/**
+ * A deep copy of a JSON-shaped value (any record the schemas accept), dropping `undefined`
+ * properties exactly as `JSON.stringify` does. Stores copy what they keep and what they hand out
+ * with this, so stored data never shares objects with callers. Several times faster than a JSON
+ * round trip or `structuredClone`.
+ */
+export function cloneJson<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneJson(value[i]);
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key in value) {
+    const child: unknown = value[key];
+    if (child !== undefined) out[key] = typeof child === "object" && child !== null ? cloneJson(child) : child;
+  }
+  return out as T;
+}
+
+type IssueSink = { addIssue(issue: { code: "custom"; message: string; path: PathSegment[]; input: unknown }): void };
+
+function reportProblem(ctx: IssueSink, problem: JsonProblem, input: unknown): void {
+  ctx.addIssue({ code: "custom", message: problem.message, path: problem.path, input });
+}
 
 function describe(value: unknown): string {
   if (value === null) return "null";
   return Array.isArray(value) ? "array" : typeof value;
 }
+
+/**
+ * Any JSON value. Checked in place, not copied: validation runs on every span attribute, the
+ * hottest payload in the system. Stores copy (or serialize) what they keep before a call returns,
+ * which also drops `undefined` properties the way `JSON.stringify` does.
+ */
+export const JsonValueSchema = z.custom<JsonValue>().superRefine((value, ctx) => {
+  const problem = findJsonProblem(value);
+  if (problem) reportProblem(ctx, problem, value);
+});
+
+/** A JSON object (string keys, JSON values), checked in place like {@link JsonValueSchema}. */
+export const JsonObjectSchema = z.custom<JsonObject>().superRefine((value, ctx) => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    ctx.addIssue({ code: "custom", message: `expected an object, got ${describe(value)}`, input: value });
+    return;
+  }
+  const problem = findJsonProblem(value);
+  if (problem) reportProblem(ctx, problem, value);
+});

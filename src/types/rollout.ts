@@ -46,7 +46,7 @@ export const RolloutSchema = z.object({
   createdAt: TimestampSchema,
   endedAt: TimestampSchema.nullable(),
   /** The outcome reward of the last attempt, once the rollout has ended. */
-  finalReward: z.number().finite().nullable(),
+  finalReward: z.number().nullable(),
   /** All attempts, oldest first. The last one is the rollout's trajectory. */
   attempts: z.array(AttemptSchema),
 });

@@ -2,18 +2,16 @@ import { z } from "zod";
 import { IdSchema, TimestampSchema } from "./common.js";
 import { type JsonObject, JsonObjectSchema } from "./json.js";
 
-const notAllZeros = (id: string) => !/^0+$/.test(id);
-
-/** OTel trace id: 32 lowercase hex characters, not all zero (the all-zero id means "invalid" in OTel). */
-export const TraceIdSchema = z
-  .string()
-  .regex(/^[0-9a-f]{32}$/, "expected 32 lowercase hex characters")
-  .refine(notAllZeros, "must not be all zeros");
+// One regex each (the lookahead rejects all zeros, OTel's "invalid" id): these run on every span.
+export const TRACE_ID_PATTERN = /^(?!0{32})[0-9a-f]{32}$/;
+export const SPAN_ID_PATTERN = /^(?!0{16})[0-9a-f]{16}$/;
+/** OTel trace id: 32 lowercase hex characters, not all zero. */
+export const TraceIdSchema = z.string().regex(TRACE_ID_PATTERN, "expected 32 lowercase hex characters, not all zero");
 /** OTel span id: 16 lowercase hex characters, not all zero. */
-export const SpanIdSchema = z
-  .string()
-  .regex(/^[0-9a-f]{16}$/, "expected 16 lowercase hex characters")
-  .refine(notAllZeros, "must not be all zeros");
+export const SpanIdSchema = z.string().regex(SPAN_ID_PATTERN, "expected 16 lowercase hex characters, not all zero");
+
+export const MAX_SPAN_NAME_LENGTH = 1024;
+export const MAX_SPAN_EVENTS = 10_000;
 
 /** OpenTelemetry span kinds, lower-cased. */
 export const SpanKindSchema = z.enum(["internal", "server", "client", "producer", "consumer"]);
@@ -25,11 +23,11 @@ export const SpanStatusSchema = z.strictObject({
 });
 export type SpanStatus = z.infer<typeof SpanStatusSchema>;
 
-const EMPTY_ATTRIBUTES: JsonObject = Object.freeze({});
+export const EMPTY_ATTRIBUTES: JsonObject = Object.freeze({});
 
 /**
  * Span attributes. Unlike OTel's flat primitives, values may be any JSON (message lists, tool
- * schemas); OTLP export flattens them. Keys are the names in the conventions module.
+ * schemas); OTLP export flattens them.
  */
 export const AttributesSchema = JsonObjectSchema;
 export type Attributes = z.infer<typeof AttributesSchema>;
@@ -54,15 +52,15 @@ const spanFields = {
   traceId: TraceIdSchema,
   spanId: SpanIdSchema,
   parentId: SpanIdSchema.nullable().default(null),
-  name: z.string().min(1).max(1024),
+  name: z.string().min(1).max(MAX_SPAN_NAME_LENGTH),
   kind: SpanKindSchema.default("internal"),
   /** Milliseconds since the epoch. */
   startTime: TimestampSchema,
   endTime: TimestampSchema,
   status: SpanStatusSchema.default({ code: "unset" }),
   attributes: AttributesSchema.default(EMPTY_ATTRIBUTES),
-  events: z.array(SpanEventSchema).max(10_000).default([]),
-  links: z.array(SpanLinkSchema).max(10_000).default([]),
+  events: z.array(SpanEventSchema).max(MAX_SPAN_EVENTS).default([]),
+  links: z.array(SpanLinkSchema).max(MAX_SPAN_EVENTS).default([]),
 };
 
 const endsAfterStart = (span: { startTime: number; endTime: number }) => span.endTime >= span.startTime;

@@ -37,7 +37,7 @@ export const TransitionSchema = z.object({
     logprobs: z.array(z.number()).optional(),
     finishReason: z.string().optional(),
   }),
-  reward: z.number().finite().optional(),
+  reward: z.number().optional(),
   policyVersion: z.union([z.string(), z.number().int()]).optional(),
   textOnly: z.boolean(),
 });
@@ -48,6 +48,6 @@ export const TrajectorySchema = z.object({
   rolloutId: IdSchema,
   attemptId: IdSchema,
   transitions: z.array(TransitionSchema),
-  finalReward: z.number().finite().optional(),
+  finalReward: z.number().optional(),
 });
 export type Trajectory = z.infer<typeof TrajectorySchema>;

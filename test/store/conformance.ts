@@ -926,15 +926,42 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         input.list.push(3);
         input.nested.a = "changed";
         const returned = await store.getRollout(rollout.rolloutId);
-        try {
-          (returned.input as { list: number[] }).list.push(99);
-          (returned.metadata as Record<string, unknown>).tag = "mutated";
-        } catch {
-          // Frozen records (memory store) refuse the mutation outright; either way the store must not change.
-        }
+        (returned.input as { list: number[] }).list.push(99);
+        (returned.metadata as Record<string, unknown>).tag = "mutated";
+        returned.attempts.push(returned.attempts[0]!);
+        returned.config.retryOn.push("agent_error");
         const fresh = await store.getRollout(rollout.rolloutId);
         expect(fresh.input).toEqual({ list: [1, 2], nested: { a: "b" } });
         expect(fresh.metadata).toEqual({ tag: "t" });
+        expect(fresh.config.retryOn).toEqual(["infra_error", "unresponsive"]);
+      });
+
+      it("keeps stored spans independent of the caller's objects, even if changed before the call settles", async () => {
+        const claimed = await claimOne();
+        const span = makeSpan(claimed, { attributes: { list: [1], nested: { k: "v" } }, events: [{ name: "e", time: 1, attributes: { a: 1 } }] });
+        const pending = store.addSpans([span]);
+        (span.attributes!.list as number[]).push(2);
+        (span.attributes!.nested as Record<string, string>).k = "changed";
+        span.events![0]!.attributes!.a = 2;
+        await pending;
+        const [stored] = (await store.querySpans({ rolloutId: claimed.rollout.rolloutId })).items;
+        expect(stored!.attributes).toEqual({ list: [1], nested: { k: "v" } });
+        expect(stored!.events[0]!.attributes).toEqual({ a: 1 });
+        (stored!.attributes.list as number[]).push(3);
+        const [again] = (await store.querySpans({ rolloutId: claimed.rollout.rolloutId })).items;
+        expect(again!.attributes).toEqual({ list: [1], nested: { k: "v" } });
+      });
+
+      it("hands out resources and completions that callers may change freely", async () => {
+        const snapshot = await store.addResources({ cfg: { kind: "json", value: { k: [1] } } });
+        ((snapshot.resources.cfg as unknown as { value: { k: number[] } }).value.k).push(2);
+        expect((await store.getResources(snapshot.resourcesId)).resources.cfg).toEqual({ kind: "json", value: { k: [1] } });
+        const { rollout, attempt } = await claimOne();
+        const done = await store.completeAttempt(rollout.rolloutId, attempt.attemptId, { status: "succeeded", finalReward: 1 });
+        done.attempt.finalReward = 99;
+        done.rollout.attempts[0]!.status = "failed";
+        const stored = await store.getRollout(rollout.rolloutId);
+        expect(stored.attempts[0]).toMatchObject({ status: "succeeded", finalReward: 1 });
       });
 
       it("drops undefined object properties the way JSON does", async () => {

@@ -22,7 +22,7 @@ import type {
   StoreStats,
   Worker,
 } from "../../types/index.js";
-import { NotFoundError } from "../../types/index.js";
+import { NotFoundError, cloneJson } from "../../types/index.js";
 import { BaseStore, type StoreOptions } from "../base-store.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
 import { decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
@@ -203,7 +203,7 @@ export class SqliteEngine implements StorageEngine {
           queue_pos: queuePos,
         });
         for (const attempt of rollout.attempts) this.sql.upsertAttempt.run(attemptRow(attempt));
-        return { rollout, created: true };
+        return { rollout: cloneJson(rollout), created: true };
       });
     });
   }

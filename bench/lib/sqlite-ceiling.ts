@@ -1,0 +1,94 @@
+/**
+ * The raw better-sqlite3 ceiling for span ingestion: the fastest this process can durably put the
+ * benchmark's spans into SQLite, with none of the store's work (validation, attempt lookup and
+ * update, unique indexes, events). A store's span rate divided by this says how much it adds.
+ */
+import Database from "better-sqlite3";
+import type { ParsedSpanInput } from "../../src/index.js";
+import { SPANS_PER_ROLLOUT, nextTraceId, rewardFor, rolloutBatches } from "./spans.js";
+
+// The columns of the store's `spans` table (src/store/sqlite/schema.ts), minus its two unique indexes.
+const SCHEMA = `
+  CREATE TABLE spans (
+    id          INTEGER PRIMARY KEY,
+    rollout_id  TEXT NOT NULL,
+    attempt_seq INTEGER NOT NULL,
+    sequence    INTEGER NOT NULL,
+    attempt_id  TEXT NOT NULL,
+    span_id     TEXT NOT NULL,
+    trace_id    TEXT NOT NULL,
+    parent_id   TEXT,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    start_time  REAL NOT NULL,
+    end_time    REAL NOT NULL,
+    status      TEXT NOT NULL,
+    attributes  TEXT NOT NULL,
+    events      TEXT NOT NULL,
+    links       TEXT NOT NULL
+  )`;
+
+const INSERT = `INSERT INTO spans (rollout_id, attempt_seq, sequence, attempt_id, span_id, trace_id, parent_id, name, kind,
+  start_time, end_time, status, attributes, events, links) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** Opens `filename` with the pragmas SqliteStore uses, so only the store's own work differs. */
+function openLikeSqliteStore(filename: string): Database.Database {
+  const db = new Database(filename);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  db.exec(SCHEMA);
+  return db;
+}
+
+/**
+ * Inserts `spanCount` spans into a fresh database at `filename` and returns spans per second.
+ * Spans are generated and sent exactly as the store benchmark's runners send them (one
+ * transaction per batch: 3, 3, 3 then 1 span per rollout), JSON serialization included, so the
+ * comparison is like for like.
+ */
+export function measureSqliteCeiling(filename: string, spanCount: number): number {
+  const db = openLikeSqliteStore(filename);
+  try {
+    const insert = db.prepare(INSERT);
+    const insertBatch = db.transaction((spans: ParsedSpanInput[], firstSequence: number) => {
+      spans.forEach((span, i) => insert.run(...spanRow(span, firstSequence + i)));
+    });
+    const started = performance.now();
+    let written = 0;
+    for (let n = 0; written < spanCount; n++) {
+      const target = { rolloutId: `ro-ceiling-${n}`, attemptId: `at-ceiling-${n}` };
+      for (const batch of rolloutBatches(target, nextTraceId(), rewardFor(n))) {
+        const spans = batch.slice(0, spanCount - written);
+        if (spans.length === 0) break;
+        // BEGIN IMMEDIATE, like the store's write transactions.
+        insertBatch.immediate(spans, (written % SPANS_PER_ROLLOUT) + 1);
+        written += spans.length;
+      }
+    }
+    return written / ((performance.now() - started) / 1000);
+  } finally {
+    db.close();
+  }
+}
+
+/** The values the store writes for a span (attempt_seq is 1: every benchmark attempt is a first attempt). */
+function spanRow(span: ParsedSpanInput, sequence: number) {
+  return [
+    span.rolloutId,
+    1,
+    sequence,
+    span.attemptId,
+    span.spanId,
+    span.traceId,
+    span.parentId,
+    span.name,
+    span.kind,
+    span.startTime,
+    span.endTime,
+    JSON.stringify(span.status),
+    JSON.stringify(span.attributes),
+    JSON.stringify(span.events),
+    JSON.stringify(span.links),
+  ] as const;
+}
