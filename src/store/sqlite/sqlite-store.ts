@@ -22,11 +22,12 @@ import type {
   StoreStats,
   Worker,
 } from "../../types/index.js";
-import { NotFoundError, cloneJson } from "../../types/index.js";
+import { NotFoundError } from "../../types/index.js";
 import { BaseStore, type StoreOptions } from "../base-store.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
 import { decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
 import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
+import { GroupCommit } from "./group-commit.js";
 import { migrate } from "./schema.js";
 
 interface RolloutRow {
@@ -45,8 +46,10 @@ interface RolloutRow {
 }
 
 interface AttemptRow {
+  row?: number;
   attempt_id: string;
   rollout_id: string;
+  rollout_seq: number;
   sequence: number;
   worker_id: string | null;
   status: string;
@@ -86,11 +89,25 @@ interface WorkerRow {
   active: number;
 }
 
+interface ResourcesRow {
+  version: number;
+  resources_id: string;
+  created_at: number;
+  resources: string;
+}
+
+/** An attempt with the row numbers its spans are keyed by. */
+interface AttemptRecord {
+  attempt: Attempt;
+  row: number;
+  rolloutSeq: number;
+}
+
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions extends StoreOptions {
   /**
    * `"normal"` (default): a committed call survives a crash of the process; with WAL this costs
-   * no fsync per call. `"full"`: it also survives power loss, at the price of an fsync per call.
+   * no fsync per call. `"full"`: it also survives power loss, at the price of an fsync per commit.
    */
   durability?: "normal" | "full";
 }
@@ -99,14 +116,17 @@ const ACTIVE = "status IN ('preparing', 'running')";
 const ROLLOUT_SORT_COLUMNS = { createdAt: "created_at", endedAt: "ended_at", finalReward: "final_reward" } as const;
 
 /**
- * SQLite persistence through better-sqlite3: WAL journal, prepared statements, one transaction
- * per call (so every acknowledged call is on disk), spans inserted in batches inside it. Calls are
- * synchronous under the hood, so each runs atomically with respect to the event loop; write
- * transactions are `BEGIN IMMEDIATE`, so a second process on the same file is safe too.
+ * SQLite persistence through better-sqlite3: WAL journal, prepared statements, and group commit —
+ * the write calls of one event-loop turn share a transaction, each in its own savepoint, and none
+ * is acknowledged before the commit. Anything that depends on the caller's objects is serialized
+ * when the call is made, not when the group commits. Write transactions are `BEGIN IMMEDIATE`,
+ * so a second process on the same file is safe too.
  */
 export class SqliteEngine implements StorageEngine {
   private readonly db: Database.Database;
   private readonly sql;
+  private readonly writes: GroupCommit;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(filename: string, options: { durability?: "normal" | "full" } = {}) {
     if (filename !== ":memory:") mkdirSync(dirname(resolve(filename)), { recursive: true });
@@ -114,8 +134,12 @@ export class SqliteEngine implements StorageEngine {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`);
     this.db.pragma("busy_timeout = 5000");
+    // Checkpoint the WAL every ~40 MB instead of every 4 MB: pages rewritten many times between
+    // checkpoints (indexes, the attempts table) are copied into the database once.
+    this.db.pragma("wal_autocheckpoint = 10000");
     migrate(this.db);
     this.sql = this.prepare();
+    this.writes = new GroupCommit(this.db);
   }
 
   private prepare() {
@@ -123,6 +147,7 @@ export class SqliteEngine implements StorageEngine {
     return {
       rolloutById: db.prepare("SELECT * FROM rollouts WHERE rollout_id = ?"),
       rolloutsByIds: db.prepare("SELECT * FROM rollouts WHERE rollout_id IN (SELECT value FROM json_each(?))"),
+      rolloutSeq: db.prepare("SELECT seq FROM rollouts WHERE rollout_id = ?").pluck(),
       attemptsOf: db.prepare("SELECT * FROM attempts WHERE rollout_id = ? ORDER BY sequence"),
       attemptsOfMany: db.prepare("SELECT * FROM attempts WHERE rollout_id IN (SELECT value FROM json_each(?)) ORDER BY sequence"),
       attemptById: db.prepare("SELECT * FROM attempts WHERE attempt_id = ?"),
@@ -133,20 +158,21 @@ export class SqliteEngine implements StorageEngine {
       updateRollout: db.prepare(
         "UPDATE rollouts SET status = @status, ended_at = @ended_at, final_reward = @final_reward, queue_pos = @queue_pos WHERE rollout_id = @rollout_id",
       ),
-      nextQueuePos: db.prepare("SELECT COALESCE(MAX(queue_pos), 0) + 1 AS pos FROM rollouts WHERE queue_pos IS NOT NULL"),
+      nextQueuePos: db.prepare("SELECT COALESCE(MAX(queue_pos), 0) + 1 FROM rollouts WHERE queue_pos IS NOT NULL").pluck(),
       queued: db.prepare("SELECT * FROM rollouts WHERE queue_pos IS NOT NULL ORDER BY queue_pos LIMIT ?"),
       upsertAttempt: db.prepare(
-        `INSERT INTO attempts (attempt_id, rollout_id, sequence, worker_id, status, started_at, ended_at, last_heartbeat_at, error_kind, error_message, final_reward, span_count)
-         VALUES (@attempt_id, @rollout_id, @sequence, @worker_id, @status, @started_at, @ended_at, @last_heartbeat_at, @error_kind, @error_message, @final_reward, @span_count)
+        `INSERT INTO attempts (attempt_id, rollout_id, rollout_seq, sequence, worker_id, status, started_at, ended_at, last_heartbeat_at, error_kind, error_message, final_reward, span_count)
+         VALUES (@attempt_id, @rollout_id, @rollout_seq, @sequence, @worker_id, @status, @started_at, @ended_at, @last_heartbeat_at, @error_kind, @error_message, @final_reward, @span_count)
          ON CONFLICT (attempt_id) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at,
            last_heartbeat_at = excluded.last_heartbeat_at, error_kind = excluded.error_kind, error_message = excluded.error_message,
            final_reward = excluded.final_reward, span_count = excluded.span_count`,
       ),
-      touchAttempt: db.prepare("UPDATE attempts SET status = ?, last_heartbeat_at = ?, span_count = ? WHERE attempt_id = ?"),
+      touchAttempt: db.prepare("UPDATE attempts SET status = ?, last_heartbeat_at = ?, span_count = ? WHERE row = ?"),
       insertSpan: db.prepare(
-        `INSERT INTO spans (rollout_id, attempt_seq, sequence, attempt_id, span_id, trace_id, parent_id, name, kind, start_time, end_time, status, attributes, events, links)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (attempt_id, span_id) DO NOTHING`,
+        `INSERT INTO spans (rollout_seq, attempt_seq, sequence, attempt_row, rollout_id, attempt_id, span_id, trace_id, parent_id, name, kind,
+                            start_time, end_time, status, attributes, events, links)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (attempt_row, span_id) DO NOTHING`,
       ),
       activeAttempts: db.prepare(`SELECT a.*, r.config AS config FROM attempts a JOIN rollouts r USING (rollout_id) WHERE a.${ACTIVE}`),
       resourcesById: db.prepare("SELECT * FROM resources WHERE resources_id = ?"),
@@ -171,65 +197,56 @@ export class SqliteEngine implements StorageEngine {
     };
   }
 
-  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back if it throws. */
-  private write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+  /** A prepared statement for SQL built from a query's shape; there are only a few shapes, so each is prepared once. */
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
   }
 
   // ---- rollouts ----------------------------------------------------------------------------
 
   async insertRollouts(rollouts: Rollout[]): Promise<Array<{ rollout: Rollout; created: boolean }>> {
-    return this.write(() => {
+    const rows = rollouts.map(rolloutRow);
+    return this.writes.run(() => {
       let nextPos: number | undefined;
-      return rollouts.map((rollout) => {
+      return rollouts.map((rollout, i) => {
         const existing = this.sql.rolloutById.get(rollout.rolloutId) as RolloutRow | undefined;
         if (existing) return { rollout: this.load(existing), created: false };
-        let queuePos: number | null = null;
+        const row = rows[i]!;
         if (isRolloutQueued(rollout.status)) {
           nextPos ??= this.nextQueuePos();
-          queuePos = nextPos++;
+          row.queue_pos = nextPos++;
         }
-        this.sql.insertRollout.run({
-          rollout_id: rollout.rolloutId,
-          input: JSON.stringify(rollout.input),
-          mode: rollout.mode,
-          resources_id: rollout.resourcesId,
-          status: rollout.status,
-          config: JSON.stringify(rollout.config),
-          metadata: JSON.stringify(rollout.metadata),
-          created_at: rollout.createdAt,
-          ended_at: rollout.endedAt,
-          final_reward: rollout.finalReward,
-          queue_pos: queuePos,
-        });
-        for (const attempt of rollout.attempts) this.sql.upsertAttempt.run(attemptRow(attempt));
-        return { rollout: cloneJson(rollout), created: true };
+        const seq = Number(this.sql.insertRollout.run(row).lastInsertRowid);
+        for (const attempt of rollout.attempts) this.sql.upsertAttempt.run(attemptRow(attempt, seq));
+        return { rollout: this.load({ ...row, seq }), created: true };
       });
     });
   }
 
   private nextQueuePos(): number {
-    return (this.sql.nextQueuePos.get() as { pos: number }).pos;
+    return this.sql.nextQueuePos.get() as number;
   }
 
   async claimRollouts<C extends RolloutChange>(limit: number, claim: (rollout: Rollout) => C): Promise<C[]> {
-    return this.write(() => {
+    return this.writes.run(() => {
       const rows = this.sql.queued.all(limit) as RolloutRow[];
-      return rows.map((row) => this.persist(this.load(row), claim));
+      return rows.map((row) => this.persist(row, claim));
     });
   }
 
   async updateRollout<C extends RolloutChange>(rolloutId: string, step: (rollout: Rollout) => C): Promise<C> {
-    return this.write(() => {
+    return this.writes.run(() => {
       const row = this.sql.rolloutById.get(rolloutId) as RolloutRow | undefined;
       if (!row) throw new NotFoundError("rollout", rolloutId);
-      return this.persist(this.load(row), step);
+      return this.persist(row, step);
     });
   }
 
-  /** Applies a state-machine step to a loaded rollout and writes what changed. Call inside a transaction. */
-  private persist<C extends RolloutChange>(before: Rollout, step: (rollout: Rollout) => C): C {
-    const change = step(before);
+  /** Applies a state-machine step to a stored rollout and writes what changed. Runs inside a transaction. */
+  private persist<C extends RolloutChange>(row: RolloutRow, step: (rollout: Rollout) => C): C {
+    const change = step(this.load(row));
     if (!change.changed) return change;
     const after = change.rollout;
     // No transition goes from one queued status to another, so entering the queue always means the back of it.
@@ -240,7 +257,7 @@ export class SqliteEngine implements StorageEngine {
       final_reward: after.finalReward,
       queue_pos: isRolloutQueued(after.status) ? this.nextQueuePos() : null,
     });
-    if (change.attempt) this.sql.upsertAttempt.run(attemptRow(change.attempt));
+    if (change.attempt) this.sql.upsertAttempt.run(attemptRow(change.attempt, row.seq));
     return change;
   }
 
@@ -317,15 +334,13 @@ export class SqliteEngine implements StorageEngine {
         where.push(`(${column} IS NULL AND seq ${beyond} @afterSeq)`);
       } else {
         // Nulls come last in both directions, so every null row is still ahead of a non-null cursor.
-        where.push(
-          `(${column} IS NULL OR ${column} ${beyond} @afterValue OR (${column} = @afterValue AND seq ${beyond} @afterSeq))`,
-        );
+        where.push(`(${column} IS NULL OR ${column} ${beyond} @afterValue OR (${column} = @afterValue AND seq ${beyond} @afterSeq))`);
         params.afterValue = after.value;
       }
     }
     const sql = `SELECT * FROM rollouts ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
                  ORDER BY (${column} IS NULL), ${column} ${direction}, seq ${direction} LIMIT @limit`;
-    const rows = this.db.prepare(sql).all(params) as RolloutRow[];
+    const rows = this.statement(sql).all(params) as RolloutRow[];
     const hasMore = rows.length > query.limit;
     const pageRows = rows.slice(0, query.limit);
     const last = pageRows.at(-1);
@@ -338,33 +353,17 @@ export class SqliteEngine implements StorageEngine {
   // ---- spans and heartbeats ----------------------------------------------------------------
 
   async appendSpans(spans: ParsedSpanInput[], now: number): Promise<AppendedSpans[]> {
-    return this.write(() =>
-      groupByAttempt(spans).map((group) => {
-        const attempt = this.findAttempt(group[0]!);
+    const groups = groupByAttempt(spans).map((group) => group.map(spanColumns));
+    return this.writes.run(() =>
+      groups.map((group) => {
+        const { attempt, row, rolloutSeq } = this.findAttempt(group[0]!);
         let sequence = attempt.spanCount;
         for (const span of group) {
-          const inserted = this.sql.insertSpan.run(
-            attempt.rolloutId,
-            attempt.sequence,
-            sequence + 1,
-            attempt.attemptId,
-            span.spanId,
-            span.traceId,
-            span.parentId,
-            span.name,
-            span.kind,
-            span.startTime,
-            span.endTime,
-            JSON.stringify(span.status),
-            JSON.stringify(span.attributes),
-            JSON.stringify(span.events),
-            JSON.stringify(span.links),
-          );
-          sequence += inserted.changes;
+          sequence += this.sql.insertSpan.run(rolloutSeq, attempt.sequence, sequence + 1, row, ...span.columns).changes;
         }
         const activity = recordActivity(attempt, now);
         const touched = activity?.attempt ?? attempt;
-        this.sql.touchAttempt.run(touched.status, touched.lastHeartbeatAt, sequence, attempt.attemptId);
+        this.sql.touchAttempt.run(touched.status, touched.lastHeartbeatAt, sequence, row);
         const added = sequence - attempt.spanCount;
         return {
           rolloutId: attempt.rolloutId,
@@ -379,20 +378,21 @@ export class SqliteEngine implements StorageEngine {
   }
 
   /** The stored attempt a reference names; NotFoundError unless it exists and belongs to that rollout. */
-  private findAttempt(ref: AttemptRef): Attempt {
+  private findAttempt(ref: AttemptRef): AttemptRecord {
     const row = this.sql.attemptById.get(ref.attemptId) as AttemptRow | undefined;
     if (!row || row.rollout_id !== ref.rolloutId) {
       throw new NotFoundError("attempt", ref.attemptId, `attempt '${ref.attemptId}' not found in rollout '${ref.rolloutId}'`);
     }
-    return attemptFromRow(row);
+    return { attempt: attemptFromRow(row), row: row.row!, rolloutSeq: row.rollout_seq };
   }
 
   async querySpans(query: ResolvedSpanQuery): Promise<Page<Span>> {
-    const where = ["rollout_id = @rolloutId"];
-    const params: Record<string, unknown> = { rolloutId: query.rolloutId, limit: query.limit + 1 };
+    const where = ["rollout_seq = @rolloutSeq"];
+    const params: Record<string, unknown> = { rolloutSeq: this.sql.rolloutSeq.get(query.rolloutId), limit: query.limit + 1 };
+    if (params.rolloutSeq === undefined) throw new NotFoundError("rollout", query.rolloutId);
     if (query.attemptId !== undefined) {
       where.push("attempt_seq = @attemptSeq");
-      params.attemptSeq = this.findAttempt({ rolloutId: query.rolloutId, attemptId: query.attemptId }).sequence;
+      params.attemptSeq = this.findAttempt({ rolloutId: query.rolloutId, attemptId: query.attemptId }).attempt.sequence;
     }
     if (query.name !== undefined) {
       where.push("name = @name");
@@ -409,7 +409,7 @@ export class SqliteEngine implements StorageEngine {
       params.afterSeq = after.seq;
     }
     const sql = `SELECT * FROM spans WHERE ${where.join(" AND ")} ORDER BY attempt_seq, sequence LIMIT @limit`;
-    const rows = this.db.prepare(sql).all(params) as SpanRow[];
+    const rows = this.statement(sql).all(params) as SpanRow[];
     const hasMore = rows.length > query.limit;
     const pageRows = rows.slice(0, query.limit);
     const last = pageRows.at(-1);
@@ -420,13 +420,11 @@ export class SqliteEngine implements StorageEngine {
   }
 
   async touchAttempts(refs: readonly AttemptRef[], now: number): Promise<TouchedAttempt[]> {
-    return this.write(() =>
+    return this.writes.run(() =>
       refs.map((ref) => {
-        const attempt = this.findAttempt(ref);
+        const { attempt, row } = this.findAttempt(ref);
         const activity = recordActivity(attempt, now);
-        if (activity) {
-          this.sql.touchAttempt.run(activity.attempt.status, activity.attempt.lastHeartbeatAt, attempt.spanCount, attempt.attemptId);
-        }
+        if (activity) this.sql.touchAttempt.run(activity.attempt.status, activity.attempt.lastHeartbeatAt, attempt.spanCount, row);
         return {
           rolloutId: attempt.rolloutId,
           attemptId: attempt.attemptId,
@@ -448,10 +446,11 @@ export class SqliteEngine implements StorageEngine {
     snapshot: ResourcesSnapshot;
     created: boolean;
   }> {
-    return this.write(() => {
+    const resources = JSON.stringify(input.resources);
+    return this.writes.run(() => {
       const existing = this.sql.resourcesById.get(input.resourcesId) as ResourcesRow | undefined;
       if (existing) return { snapshot: resourcesFromRow(existing), created: false };
-      this.sql.insertResources.run(input.resourcesId, input.createdAt, JSON.stringify(input.resources));
+      this.sql.insertResources.run(input.resourcesId, input.createdAt, resources);
       return { snapshot: resourcesFromRow(this.sql.resourcesById.get(input.resourcesId) as ResourcesRow), created: true };
     });
   }
@@ -467,12 +466,13 @@ export class SqliteEngine implements StorageEngine {
   }
 
   async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {
-    this.sql.recordWorker.run({
+    const params = {
       id: workerId,
       now,
       dequeue_at: update.dequeued ? now : null,
       stats: update.stats === undefined ? null : JSON.stringify(update.stats),
-    });
+    };
+    await this.writes.run(() => this.sql.recordWorker.run(params));
   }
 
   async listWorkers(): Promise<Worker[]> {
@@ -505,7 +505,9 @@ export class SqliteEngine implements StorageEngine {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.writes.flush();
+    this.db.close();
   }
 }
 
@@ -521,11 +523,43 @@ export class SqliteStore extends BaseStore {
   }
 }
 
-interface ResourcesRow {
-  version: number;
-  resources_id: string;
-  created_at: number;
-  resources: string;
+function rolloutRow(rollout: Rollout): Omit<RolloutRow, "seq"> {
+  return {
+    rollout_id: rollout.rolloutId,
+    input: JSON.stringify(rollout.input),
+    mode: rollout.mode,
+    resources_id: rollout.resourcesId,
+    status: rollout.status,
+    config: JSON.stringify(rollout.config),
+    metadata: JSON.stringify(rollout.metadata),
+    created_at: rollout.createdAt,
+    ended_at: rollout.endedAt,
+    final_reward: rollout.finalReward,
+    queue_pos: null,
+  };
+}
+
+/** A span's own columns (everything but the keys the store assigns), serialized when the call is made. */
+function spanColumns(span: ParsedSpanInput): AttemptRef & { columns: unknown[] } {
+  return {
+    rolloutId: span.rolloutId,
+    attemptId: span.attemptId,
+    columns: [
+      span.rolloutId,
+      span.attemptId,
+      span.spanId,
+      span.traceId,
+      span.parentId,
+      span.name,
+      span.kind,
+      span.startTime,
+      span.endTime,
+      JSON.stringify(span.status),
+      JSON.stringify(span.attributes),
+      span.events.length === 0 ? "[]" : JSON.stringify(span.events),
+      span.links.length === 0 ? "[]" : JSON.stringify(span.links),
+    ],
+  };
 }
 
 function resourcesFromRow(row: ResourcesRow): ResourcesSnapshot {
@@ -537,10 +571,11 @@ function resourcesFromRow(row: ResourcesRow): ResourcesSnapshot {
   };
 }
 
-function attemptRow(attempt: Attempt): AttemptRow {
+function attemptRow(attempt: Attempt, rolloutSeq: number): AttemptRow {
   return {
     attempt_id: attempt.attemptId,
     rollout_id: attempt.rolloutId,
+    rollout_seq: rolloutSeq,
     sequence: attempt.sequence,
     worker_id: attempt.workerId,
     status: attempt.status,
