@@ -11,9 +11,11 @@ import { SPANS_PER_ROLLOUT, nextTraceId, rewardFor, rolloutBatches } from "./spa
 const SCHEMA = `
   CREATE TABLE spans (
     id          INTEGER PRIMARY KEY,
-    rollout_id  TEXT NOT NULL,
+    rollout_seq INTEGER NOT NULL,
     attempt_seq INTEGER NOT NULL,
     sequence    INTEGER NOT NULL,
+    attempt_row INTEGER NOT NULL,
+    rollout_id  TEXT NOT NULL,
     attempt_id  TEXT NOT NULL,
     span_id     TEXT NOT NULL,
     trace_id    TEXT NOT NULL,
@@ -28,8 +30,8 @@ const SCHEMA = `
     links       TEXT NOT NULL
   )`;
 
-const INSERT = `INSERT INTO spans (rollout_id, attempt_seq, sequence, attempt_id, span_id, trace_id, parent_id, name, kind,
-  start_time, end_time, status, attributes, events, links) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT = `INSERT INTO spans (rollout_seq, attempt_seq, sequence, attempt_row, rollout_id, attempt_id, span_id, trace_id, parent_id,
+  name, kind, start_time, end_time, status, attributes, events, links) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** Opens `filename` with the pragmas SqliteStore uses, so only the store's own work differs. */
 function openLikeSqliteStore(filename: string): Database.Database {
@@ -51,13 +53,15 @@ export function measureSqliteCeiling(filename: string, spanCount: number): numbe
   const db = openLikeSqliteStore(filename);
   try {
     const insert = db.prepare(INSERT);
+    let rolloutNumber = 0;
     const insertBatch = db.transaction((spans: ParsedSpanInput[], firstSequence: number) => {
-      spans.forEach((span, i) => insert.run(...spanRow(span, firstSequence + i)));
+      spans.forEach((span, i) => insert.run(...spanRow(span, rolloutNumber, firstSequence + i)));
     });
     const started = performance.now();
     let written = 0;
     for (let n = 0; written < spanCount; n++) {
       const target = { rolloutId: `ro-ceiling-${n}`, attemptId: `at-ceiling-${n}` };
+      rolloutNumber = n + 1;
       for (const batch of rolloutBatches(target, nextTraceId(), rewardFor(n))) {
         const spans = batch.slice(0, spanCount - written);
         if (spans.length === 0) break;
@@ -72,12 +76,17 @@ export function measureSqliteCeiling(filename: string, spanCount: number): numbe
   }
 }
 
-/** The values the store writes for a span (attempt_seq is 1: every benchmark attempt is a first attempt). */
-function spanRow(span: ParsedSpanInput, sequence: number) {
+/**
+ * The values the store writes for a span. Every benchmark attempt is its rollout's first, so the
+ * rollout and attempt row numbers coincide and attempt_seq is 1.
+ */
+function spanRow(span: ParsedSpanInput, rolloutNumber: number, sequence: number) {
   return [
-    span.rolloutId,
+    rolloutNumber,
     1,
     sequence,
+    rolloutNumber,
+    span.rolloutId,
     span.attemptId,
     span.spanId,
     span.traceId,

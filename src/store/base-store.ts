@@ -71,7 +71,8 @@ const RolloutIdSchema = IdSchema;
 export interface StoreOptions {
   /**
    * How often the watchdog looks for timed-out and silent attempts, in ms (default 1000).
-   * `false` disables the timer; call {@link BaseStore.sweep} yourself.
+   * `false` leaves the timer off: call {@link BaseStore.sweep} yourself, or start it later
+   * with {@link BaseStore.startWatchdog}.
    */
   watchdogIntervalMs?: number | false;
   /** Receives errors that must not reach the caller, such as a throwing event listener. */
@@ -89,7 +90,7 @@ export class BaseStore implements Store {
   private readonly workSignal = new WorkSignal();
   private readonly completionWaiters = new Map<string, Set<() => void>>();
   private readonly closeController = new AbortController();
-  private readonly watchdog: Watchdog | null;
+  private readonly watchdog: Watchdog;
   private readonly startedAt = performance.now();
 
   constructor(
@@ -101,8 +102,8 @@ export class BaseStore implements Store {
     if (interval !== false && !(Number.isFinite(interval) && interval > 0)) {
       throw new ValidationError("store options", [{ path: "watchdogIntervalMs", message: "expected a positive number of ms or false" }]);
     }
-    this.watchdog = interval === false ? null : new Watchdog(() => this.sweep(), interval, this.logger);
-    this.watchdog?.start();
+    this.watchdog = new Watchdog(() => this.sweep(), interval === false ? 1000 : interval, this.logger);
+    if (interval !== false) this.watchdog.start();
   }
 
   // ---- queue -------------------------------------------------------------------------------
@@ -404,13 +405,27 @@ export class BaseStore implements Store {
 
   /** Whether the watchdog timer is running. */
   get watchdogActive(): boolean {
-    return this.watchdog?.active ?? false;
+    return this.watchdog.active;
+  }
+
+  /** Starts the watchdog timer if it is not running. */
+  startWatchdog(): void {
+    this.assertOpen();
+    this.watchdog.start();
+  }
+
+  /**
+   * Stops the watchdog timer (e.g. when another process sweeps the same database); resolves once
+   * a sweep under way has finished. Attempts then only time out through {@link sweep}.
+   */
+  async stopWatchdog(): Promise<void> {
+    await this.watchdog.stop();
   }
 
   async close(): Promise<void> {
     if (this.closeController.signal.aborted) return;
     this.closeController.abort();
-    await this.watchdog?.stop();
+    await this.watchdog.stop();
     this.workSignal.close();
     await this.engine.close();
   }

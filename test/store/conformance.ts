@@ -334,12 +334,30 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         expect(after.status).toBe("running");
       });
 
-      it("runs on its own timer and stops when the store closes", async () => {
+      it("runs on its own timer, with no other call needed", async () => {
         const timed = await open({ watchdogIntervalMs: 10 });
         const rollout = await timed.enqueue({ input: "x", config: { timeoutMs: 30 } });
         await timed.dequeue();
         const [ended] = await timed.waitForRollouts([rollout.rolloutId], { timeoutMs: 10_000 });
         expect(ended!.status).toBe("failed");
+        expect(ended!.attempts[0]!.status).toBe("timeout");
+      });
+
+      it.runIf(factory.sweepable ?? true)("can be stopped and started again", async () => {
+        const timed = (await open({ watchdogIntervalMs: 10 })) as Store & {
+          stopWatchdog(): Promise<void>;
+          startWatchdog(): void;
+          watchdogActive: boolean;
+        };
+        expect(timed.watchdogActive).toBe(true);
+        await timed.stopWatchdog();
+        expect(timed.watchdogActive).toBe(false);
+        const rollout = await timed.enqueue({ input: "x", config: { timeoutMs: 20 } });
+        await timed.dequeue();
+        await sleep(100);
+        expect((await timed.getRollout(rollout.rolloutId)).status).toBe("running");
+        timed.startWatchdog();
+        const [ended] = await timed.waitForRollouts([rollout.rolloutId], { timeoutMs: 10_000 });
         expect(ended!.attempts[0]!.status).toBe("timeout");
       });
     });
