@@ -29,7 +29,7 @@ export const AttemptErrorSchema = z.strictObject({
 });
 export type AttemptError = z.infer<typeof AttemptErrorSchema>;
 
-/** An outcome reward: any finite number. */
+/** An outcome reward, which may be whatever finite number. */
 export const RewardSchema = z.number();
 
 export const AttemptSchema = z.object({
