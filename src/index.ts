@@ -6,3 +6,4 @@
  */
 export * from "./types/index.js";
 export * from "./store/index.js";
+export * from "./tracer/index.js";

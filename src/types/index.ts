@@ -13,3 +13,4 @@ export * from "./transition.js";
 export * from "./queries.js";
 export * from "./events.js";
 export * from "./logger.js";
+export * from "./trace-report.js";

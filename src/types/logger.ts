@@ -10,16 +10,17 @@ export interface Logger {
 }
 
 const write =
-  (sink: (...args: unknown[]) => void, level: string) =>
+  (level: "warn" | "error") =>
   (message: string, context?: Record<string, unknown>): void => {
-    if (context === undefined) sink(`[tracetrain] ${level} ${message}`);
-    else sink(`[tracetrain] ${level} ${message}`, context);
+    // Looked up at call time, so a console replaced later (tests, log shippers) is honoured.
+    if (context === undefined) console[level](`[tracetrain] ${level} ${message}`);
+    else console[level](`[tracetrain] ${level} ${message}`, context);
   };
 
 /** Logs warnings and errors to the console; debug and info are dropped. */
 export const consoleLogger: Logger = {
   debug: () => {},
   info: () => {},
-  warn: write(console.warn, "warn"),
-  error: write(console.error, "error"),
+  warn: write("warn"),
+  error: write("error"),
 };

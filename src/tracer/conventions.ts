@@ -1,0 +1,132 @@
+/**
+ * Every span name and attribute key tracetrain writes or reads, in one place.
+ *
+ * LLM calls, agents and tools follow the OpenTelemetry GenAI semantic conventions (`gen_ai.*`).
+ * What those conventions lack — exact token ids, logprobs, reward semantics, which layer saw a
+ * call — lives under `tracetrain.*`.
+ */
+
+/** Span names tracetrain gives its own spans. LLM, agent and tool spans use OTel's `{operation} {name}` form. */
+export const SpanNames = {
+  rollout: "tracetrain.rollout",
+  reward: "tracetrain.reward",
+  message: "tracetrain.message",
+  object: "tracetrain.object",
+  exception: "tracetrain.exception",
+} as const;
+
+/** What a span represents; written to {@link Attr.spanType} so adapters never guess from names. */
+export const SpanTypes = {
+  rollout: "rollout",
+  /** One call to a model: request, response, usage, token ids. */
+  llm: "llm",
+  /** A framework's wrapper around a model call that a lower layer recorded in full (see `tracetrain.llm.recorded_by`). */
+  llmRun: "llm_run",
+  agent: "agent",
+  tool: "tool",
+  chain: "chain",
+  retriever: "retriever",
+  handoff: "handoff",
+  operation: "operation",
+  reward: "reward",
+  message: "message",
+  object: "object",
+  exception: "exception",
+} as const;
+export type SpanType = (typeof SpanTypes)[keyof typeof SpanTypes];
+
+/** Which instrumentation produced a span; reported per layer in the coverage report. */
+export const Layers = ["tracer", "emitter", "openai", "fetch", "langchain", "agents", "otel"] as const;
+export type Layer = (typeof Layers)[number];
+
+/** Attribute keys. */
+export const Attr = {
+  // tracetrain.*
+  spanType: "tracetrain.span.type",
+  layer: "tracetrain.layer",
+  rolloutId: "tracetrain.rollout_id",
+  attemptId: "tracetrain.attempt_id",
+  agentName: "tracetrain.agent.name",
+  /** Set on a span that was still open when its trace ended and was closed by the tracer. */
+  incomplete: "tracetrain.span.incomplete",
+  promptTokenIds: "tracetrain.llm.prompt_token_ids",
+  /** One list of token ids per choice (`n` > 1 gives several). */
+  responseTokenIds: "tracetrain.llm.response_token_ids",
+  /** One list of per-token logprobs per choice, aligned with the response tokens. */
+  logprobs: "tracetrain.llm.logprobs",
+  policyVersion: "tracetrain.llm.policy_version",
+  /** On a framework's model-call span: the layer that recorded the same call in full (its child). */
+  recordedBy: "tracetrain.llm.recorded_by",
+  /** The request path the call went to, e.g. `/v1/chat/completions`. */
+  endpoint: "tracetrain.llm.endpoint",
+  /** The error body an LLM server returned with a failed call. */
+  errorBody: "tracetrain.llm.error_body",
+  rewardValue: "tracetrain.reward.value",
+  rewardName: "tracetrain.reward.name",
+  /** Several named reward dimensions `{name → value}`; `tracetrain.reward.value` holds the primary one. */
+  rewardValues: "tracetrain.reward.values",
+  rewardFinal: "tracetrain.reward.final",
+  rewardCallId: "tracetrain.reward.call_id",
+  messageBody: "tracetrain.message.body",
+  objectJson: "tracetrain.object.json",
+  operationInput: "tracetrain.operation.input",
+  operationOutput: "tracetrain.operation.output",
+  /** The framework's own id for a run (LangChain run id, Agents SDK span id), for joining. */
+  frameworkRunId: "tracetrain.framework.run_id",
+
+  // OpenTelemetry GenAI
+  operationName: "gen_ai.operation.name",
+  providerName: "gen_ai.provider.name",
+  requestModel: "gen_ai.request.model",
+  requestTemperature: "gen_ai.request.temperature",
+  requestTopP: "gen_ai.request.top_p",
+  requestMaxTokens: "gen_ai.request.max_tokens",
+  requestChoiceCount: "gen_ai.request.choice.count",
+  requestStream: "gen_ai.request.stream",
+  requestSeed: "gen_ai.request.seed",
+  requestStopSequences: "gen_ai.request.stop_sequences",
+  responseId: "gen_ai.response.id",
+  responseModel: "gen_ai.response.model",
+  responseFinishReasons: "gen_ai.response.finish_reasons",
+  timeToFirstChunk: "gen_ai.response.time_to_first_chunk",
+  usageInputTokens: "gen_ai.usage.input_tokens",
+  usageOutputTokens: "gen_ai.usage.output_tokens",
+  inputMessages: "gen_ai.input.messages",
+  outputMessages: "gen_ai.output.messages",
+  systemInstructions: "gen_ai.system_instructions",
+  toolDefinitions: "gen_ai.tool.definitions",
+  genAiAgentName: "gen_ai.agent.name",
+  toolName: "gen_ai.tool.name",
+  toolCallId: "gen_ai.tool.call.id",
+  toolCallArguments: "gen_ai.tool.call.arguments",
+  toolCallResult: "gen_ai.tool.call.result",
+  errorType: "error.type",
+  serverAddress: "server.address",
+  serverPort: "server.port",
+  exceptionType: "exception.type",
+  exceptionMessage: "exception.message",
+  exceptionStacktrace: "exception.stacktrace",
+  evaluationName: "gen_ai.evaluation.name",
+  evaluationScore: "gen_ai.evaluation.score.value",
+} as const;
+
+/** OTel GenAI operation names tracetrain writes. */
+export const Operations = {
+  chat: "chat",
+  textCompletion: "text_completion",
+  invokeAgent: "invoke_agent",
+  executeTool: "execute_tool",
+} as const;
+
+/** OTel event names. */
+export const EventNames = {
+  exception: "exception",
+  /** Rewards are mirrored as this event on OTLP export, so observability tools show them. */
+  evaluationResult: "gen_ai.evaluation.result",
+  firstChunk: "gen_ai.content.first_chunk",
+} as const;
+
+/** OTel GenAI span name for an LLM call: `{operation} {model}`. */
+export function llmSpanName(operation: string, model: string | undefined): string {
+  return model ? `${operation} ${model}` : operation;
+}

@@ -1,0 +1,126 @@
+/**
+ * The one shape every layer records an LLM call in. Whatever an instrumentation sees — an openai
+ * SDK call, raw HTTP, a LangChain run, an Agents SDK generation, an OTel span in another dialect —
+ * it converts to {@link LlmRequest} / {@link LlmResponse} and records them here, so an LLM-call
+ * span looks the same whichever layer wrote it, and adapters read one format.
+ *
+ * Messages are OpenAI chat messages (`{role, content, tool_calls?, tool_call_id?, name?}`).
+ */
+import type { ChatMessage, JsonObject, JsonValue } from "../types/index.js";
+import type { ActiveSpan } from "./active-span.js";
+import { Attr, type Layer, Operations, SpanTypes, llmSpanName } from "./conventions.js";
+import { nowMs } from "./ids.js";
+import { startSpan } from "./spans.js";
+
+export interface LlmRequest {
+  /** `chat` for chat-style APIs (chat completions, responses, messages), `text_completion` for legacy completions. */
+  operation: typeof Operations.chat | typeof Operations.textCompletion;
+  /** `openai`, `anthropic`, … (OTel `gen_ai.provider.name`). */
+  provider?: string;
+  model?: string;
+  /** Chat messages sent (the system prompt included, as a `system` message). */
+  messages?: ChatMessage[];
+  /** For text completions: the prompt. */
+  prompt?: string | string[];
+  /** Tool definitions as sent (OpenAI function-tool shape where possible). */
+  tools?: JsonValue[];
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  /** `n`: how many choices were asked for. */
+  choiceCount?: number;
+  stream?: boolean;
+  seed?: number;
+  stop?: string[];
+  /** Where the request went, e.g. `/v1/chat/completions`, and the server. */
+  endpoint?: string;
+  serverAddress?: string;
+  serverPort?: number;
+}
+
+export interface LlmChoice {
+  message: ChatMessage;
+  finishReason?: string;
+  /** Exact token ids of this choice, when the engine returned them (vLLM `return_token_ids`). */
+  tokenIds?: number[];
+  /** Logprob of each generated token, aligned with the tokens. */
+  logprobs?: number[];
+}
+
+export interface LlmResponse {
+  id?: string;
+  model?: string;
+  choices: LlmChoice[];
+  inputTokens?: number;
+  outputTokens?: number;
+  /** Exact prompt token ids, when the engine returned them. */
+  promptTokenIds?: number[];
+}
+
+/** Starts an LLM-call span for `request` in the current rollout (undefined outside a trace). */
+export function startLlmSpan(layer: Layer, request: LlmRequest, options: { startTime?: number; parent?: ActiveSpan } = {}): ActiveSpan | undefined {
+  const span = startSpan(llmSpanName(request.operation, request.model), {
+    layer,
+    type: SpanTypes.llm,
+    kind: "client",
+    ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
+    ...(options.parent === undefined ? {} : { parent: options.parent }),
+  });
+  if (span) recordLlmRequest(span, request);
+  return span;
+}
+
+export function recordLlmRequest(span: ActiveSpan, request: LlmRequest): void {
+  span.setAttributes({
+    [Attr.operationName]: request.operation,
+    [Attr.providerName]: request.provider,
+    [Attr.requestModel]: request.model,
+    [Attr.inputMessages]: request.messages ?? (request.prompt === undefined ? undefined : promptAsMessages(request.prompt)),
+    [Attr.toolDefinitions]: request.tools && request.tools.length > 0 ? request.tools : undefined,
+    [Attr.requestTemperature]: request.temperature,
+    [Attr.requestTopP]: request.topP,
+    [Attr.requestMaxTokens]: request.maxTokens,
+    [Attr.requestChoiceCount]: request.choiceCount,
+    [Attr.requestStream]: request.stream,
+    [Attr.requestSeed]: request.seed,
+    [Attr.requestStopSequences]: request.stop,
+    [Attr.endpoint]: request.endpoint,
+    [Attr.serverAddress]: request.serverAddress,
+    [Attr.serverPort]: request.serverPort,
+  });
+}
+
+/** A legacy completion prompt as the user messages it amounts to, so adapters see one format. */
+function promptAsMessages(prompt: string | string[]): ChatMessage[] {
+  return (Array.isArray(prompt) ? prompt : [prompt]).map((content) => ({ role: "user", content }));
+}
+
+/** Records the response and ends the span. */
+export function recordLlmResponse(span: ActiveSpan, response: LlmResponse, endTime?: number): void {
+  const tokenIds = response.choices.map((c) => c.tokenIds);
+  const logprobs = response.choices.map((c) => c.logprobs);
+  span.setAttributes({
+    [Attr.responseId]: response.id,
+    [Attr.responseModel]: response.model,
+    [Attr.responseFinishReasons]: response.choices.map((c) => c.finishReason ?? null),
+    [Attr.outputMessages]: response.choices.map((c) => ({ ...c.message, ...(c.finishReason ? { finish_reason: c.finishReason } : {}) })),
+    [Attr.usageInputTokens]: response.inputTokens,
+    [Attr.usageOutputTokens]: response.outputTokens,
+    [Attr.promptTokenIds]: response.promptTokenIds,
+    [Attr.responseTokenIds]: tokenIds.every((ids) => ids !== undefined) && tokenIds.length > 0 ? tokenIds : undefined,
+    [Attr.logprobs]: logprobs.every((lp) => lp !== undefined) && logprobs.length > 0 ? logprobs : undefined,
+  });
+  span.setStatus("ok").end(endTime);
+}
+
+/** Records a failed call (an HTTP error, a thrown SDK error, an aborted stream) and ends the span. */
+export function recordLlmError(span: ActiveSpan, error: unknown, details: { status?: number; body?: JsonObject } = {}): void {
+  span.setAttribute(Attr.errorType, details.status !== undefined ? String(details.status) : error instanceof Error ? error.name : typeof error);
+  if (details.body !== undefined) span.setAttribute(Attr.errorBody, details.body);
+  span.recordException(error).end();
+}
+
+/** Marks the moment the first streamed chunk arrived (OTel: seconds from the request). */
+export function recordFirstChunk(span: ActiveSpan): void {
+  if (span.getAttribute(Attr.timeToFirstChunk) === undefined) span.setAttribute(Attr.timeToFirstChunk, (nowMs() - span.startTime) / 1000);
+}

@@ -1,0 +1,115 @@
+import type { SpanInput, TraceReport } from "../types/index.js";
+import type { ActiveSpan } from "./active-span.js";
+import { Attr, SpanTypes } from "./conventions.js";
+import { newTraceId, nowMs } from "./ids.js";
+import type { SpanBuffer } from "./span-buffer.js";
+
+/** The rollout attempt a trace records. */
+export interface TraceTarget {
+  rolloutId: string;
+  attemptId: string;
+}
+
+interface LayerCounts {
+  spans: number;
+  llmCalls: number;
+}
+
+/**
+ * Everything one traced rollout attempt accumulates: its open spans, its buffer to the sink, the
+ * counts behind its report, and (optionally) a copy of its spans for `lastTrace()`.
+ */
+export class TraceState {
+  readonly traceId = newTraceId();
+  readonly startedAt = nowMs();
+  private readonly open = new Set<ActiveSpan>();
+  readonly spans: SpanInput[] | undefined;
+  private readonly layers = new Map<string, LayerCounts>();
+  private spanCount = 0;
+  private llmCalls = 0;
+  private llmCallsWithTokenIds = 0;
+  private rewards = 0;
+  private finalRewards = 0;
+  private incomplete = 0;
+  private late = 0;
+  finalReward: number | null = null;
+  ended = false;
+
+  constructor(
+    readonly target: TraceTarget,
+    readonly buffer: SpanBuffer,
+    keepSpans: boolean,
+  ) {
+    this.spans = keepSpans ? [] : undefined;
+  }
+
+  spanStarted(span: ActiveSpan): void {
+    this.open.add(span);
+  }
+
+  spanEnded(span: ActiveSpan): void {
+    this.open.delete(span);
+    const input = span.toSpanInput();
+    this.count(input);
+    this.spans?.push(input);
+    if (this.ended) this.late++;
+    this.buffer.add(input);
+  }
+
+  private count(span: SpanInput): void {
+    const attributes = span.attributes ?? {};
+    const layer = String(attributes[Attr.layer] ?? "unknown");
+    const counts = this.layers.get(layer) ?? { spans: 0, llmCalls: 0 };
+    this.layers.set(layer, counts);
+    counts.spans++;
+    this.spanCount++;
+    const type = attributes[Attr.spanType];
+    if (type === SpanTypes.llm) {
+      counts.llmCalls++;
+      this.llmCalls++;
+      if (attributes[Attr.responseTokenIds] !== undefined || attributes[Attr.promptTokenIds] !== undefined) this.llmCallsWithTokenIds++;
+    } else if (type === SpanTypes.reward) {
+      this.rewards++;
+    }
+  }
+
+  recordFinalReward(value: number): void {
+    this.finalReward = value;
+    this.finalRewards++;
+  }
+
+  /** Closes spans the agent left open (marking them incomplete); the root span stays for the caller. */
+  closeOpenSpans(root: ActiveSpan): void {
+    for (const span of [...this.open]) {
+      if (span === root) continue;
+      this.incomplete++;
+      span.setAttribute(Attr.incomplete, true).end();
+    }
+  }
+
+  report(agentError: unknown, warnings: string[]): TraceReport {
+    const stats = this.buffer.stats;
+    const all = [...warnings];
+    if (this.llmCalls === 0) all.push(`rollout ${this.target.rolloutId} recorded no LLM call`);
+    if (this.finalRewards > 1) all.push(`rollout ${this.target.rolloutId} emitted ${this.finalRewards} final rewards; the last one (${this.finalReward}) counts`);
+    if (this.incomplete > 0) all.push(`rollout ${this.target.rolloutId} left ${this.incomplete} span(s) open; they were closed when the trace ended`);
+    if (stats.dropped > 0) all.push(`rollout ${this.target.rolloutId}: ${stats.dropped} span(s) could not be delivered (${stats.errors.join("; ")})`);
+    if (this.late > 0) all.push(`rollout ${this.target.rolloutId}: ${this.late} span(s) ended after the trace had finished`);
+    return {
+      rolloutId: this.target.rolloutId,
+      attemptId: this.target.attemptId,
+      traceId: this.traceId,
+      durationMs: nowMs() - this.startedAt,
+      spans: this.spanCount,
+      llmCalls: this.llmCalls,
+      llmCallsWithTokenIds: this.llmCallsWithTokenIds,
+      layers: Object.fromEntries(this.layers),
+      rewards: this.rewards,
+      finalReward: this.finalReward,
+      incompleteSpans: this.incomplete,
+      delivery: { ...stats, errors: [...stats.errors] },
+      agentError: agentError === undefined ? null : agentError instanceof Error ? `${agentError.name}: ${agentError.message}` : String(agentError),
+      warnings: all,
+    };
+  }
+}
