@@ -7,3 +7,6 @@
 export * from "./types/index.js";
 export * from "./store/index.js";
 export * from "./tracer/index.js";
+export * from "./runner/index.js";
+export * from "./algorithms/index.js";
+export * from "./trainer/index.js";

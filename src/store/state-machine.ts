@@ -84,7 +84,7 @@ export interface RolloutChange {
 }
 
 function rolloutEvent(rollout: Rollout, previous: RolloutStatus | null, at: number): RolloutStatusEvent {
-  return { type: "rollout", rolloutId: rollout.rolloutId, status: rollout.status, previous, at };
+  return { type: "rollout", rolloutId: rollout.rolloutId, status: rollout.status, previous, finalReward: rollout.finalReward, at };
 }
 
 function attemptEvent(attempt: Attempt, previous: AttemptStatus | null, at: number): AttemptStatusEvent {

@@ -9,6 +9,8 @@ export const RolloutStatusEventSchema = z.object({
   status: RolloutStatusSchema,
   /** `null` when the rollout was just created. */
   previous: RolloutStatusSchema.nullable(),
+  /** The outcome reward, once the rollout has ended with one. */
+  finalReward: z.number().nullable(),
   at: TimestampSchema,
 });
 export type RolloutStatusEvent = z.infer<typeof RolloutStatusEventSchema>;

@@ -14,3 +14,4 @@ export * from "./queries.js";
 export * from "./events.js";
 export * from "./logger.js";
 export * from "./trace-report.js";
+export * from "./prompt-template.js";

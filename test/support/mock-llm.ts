@@ -87,6 +87,15 @@ export interface MockLlmOptions {
 /** Default responder: `echo: <last user message>`. */
 export const echoResponder: Responder = ({ lastUserText }) => ({ text: `echo: ${lastUserText}` });
 
+/**
+ * A responder that gives `replies` in order, one per call, then falls back to `then` (the echo
+ * responder by default). Its counter is its own, so it works whatever the server's index is.
+ */
+export function replySequence(replies: Reply[], then: Responder = echoResponder): Responder {
+  let next = 0;
+  return (request) => replies[next++] ?? then(request);
+}
+
 export async function startMockLlm(options: MockLlmOptions = {}): Promise<MockLlm> {
   const state: ServerState = {
     responder: options.responder,
@@ -196,13 +205,22 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
 async function askResponder(state: ServerState, request: ResponderRequest): Promise<Reply> {
   try {
     const reply: unknown = await (state.responder ?? echoResponder)(request);
-    if (isRecord(reply) && (typeof reply.text === "string" || Array.isArray(reply.toolCalls) || isRecord(reply.error))) {
-      return reply as unknown as Reply;
-    }
+    if (isValidReply(reply)) return reply;
     return { error: { status: 500, message: `mock responder returned an invalid reply: ${safeJson(reply)}` } };
   } catch (err) {
     return { error: { status: 500, message: `mock responder threw: ${String(err)}`, type: "server_error" } };
   }
+}
+
+/** Runtime check of a responder's result (responders may be written loosely in tests). */
+function isValidReply(reply: unknown): reply is Reply {
+  if (!isRecord(reply)) return false;
+  if (isRecord(reply.error)) return typeof reply.error.status === "number" && typeof reply.error.message === "string";
+  const textOk = reply.text === undefined || typeof reply.text === "string";
+  if (reply.toolCalls !== undefined) {
+    return textOk && Array.isArray(reply.toolCalls) && reply.toolCalls.every((c) => isRecord(c) && typeof c.name === "string");
+  }
+  return typeof reply.text === "string";
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -261,7 +279,12 @@ function openAiErrorType(status: number): string {
 
 function sendOpenAiError(res: ServerResponse, status: number, message: string, type?: string, code?: string): void {
   sendJson(res, status, {
-    error: { message, type: type ?? openAiErrorType(status), param: null, code: code ?? (status === 429 ? "rate_limit_exceeded" : null) },
+    error: {
+      message,
+      type: type ?? openAiErrorType(status),
+      param: null,
+      code: code ?? (status === 429 ? "rate_limit_exceeded" : null),
+    },
   });
 }
 
@@ -778,23 +801,23 @@ interface LegacyPrompt {
   ids: number[];
 }
 
-/** `prompt` may be a string, an array of strings, an array of token ids, or an array of those. */
+/** `prompt` may be a string, an array of strings, an array of token ids, or an array of those.
+ * Returns the prompts, or the 400 message when the prompt is missing or invalid. */
 function legacyPrompts(prompt: unknown): LegacyPrompt[] | string {
-  const fromIds = (ids: number[]): LegacyPrompt | string => {
-    const text = detokenize(ids);
-    return text === undefined ? `Invalid token id in prompt.` : { text, ids };
-  };
   const isIds = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x));
-  let prompts: Array<LegacyPrompt | string>;
-  if (typeof prompt === "string") prompts = [{ text: prompt, ids: tokenize(prompt) }];
-  else if (isIds(prompt)) prompts = [fromIds(prompt)];
-  else if (Array.isArray(prompt) && prompt.length > 0 && prompt.every((p) => typeof p === "string" || isIds(p))) {
-    prompts = prompt.map((p: string | number[]) => (typeof p === "string" ? { text: p, ids: tokenize(p) } : fromIds(p)));
-  } else {
-    return "Missing required parameter: 'prompt' (a string, an array of strings, or token ids).";
+  const one = (p: unknown): LegacyPrompt | undefined => {
+    if (typeof p === "string") return { text: p, ids: tokenize(p) };
+    if (!isIds(p)) return undefined;
+    const text = detokenize(p);
+    return text === undefined ? undefined : { text, ids: p };
+  };
+  // A flat array of integers is one tokenised prompt, any other array is a batch.
+  const items: unknown[] = Array.isArray(prompt) && !isIds(prompt) ? prompt : [prompt];
+  const prompts = items.map(one);
+  if (items.length === 0 || prompts.some((p) => p === undefined)) {
+    return "Invalid 'prompt': expected a string, an array of strings, or token ids from the vocabulary.";
   }
-  const bad = prompts.find((p): p is string => typeof p === "string");
-  return bad ?? (prompts as LegacyPrompt[]);
+  return prompts.filter((p): p is LegacyPrompt => p !== undefined);
 }
 
 interface LegacyChoice extends ChoiceOutput {
@@ -804,7 +827,9 @@ interface LegacyChoice extends ChoiceOutput {
 async function handleCompletions(call: LlmCall): Promise<void> {
   const { res, body, index } = call;
   const prompts = legacyPrompts(body.prompt);
-  if (typeof prompts === "string") return sendOpenAiError(res, 400, prompts, undefined, "missing_required_parameter");
+  if (typeof prompts === "string") {
+    return sendOpenAiError(res, 400, prompts, undefined, body.prompt === undefined ? "missing_required_parameter" : "invalid_value");
+  }
 
   const n = positiveInt(body.n) ?? 1;
   const maxTokens = positiveInt(body.max_tokens);
@@ -828,7 +853,13 @@ async function handleCompletions(call: LlmCall): Promise<void> {
     returnTokenIds: body.return_token_ids === true,
     logprobs: nonNegativeInt(body.logprobs),
   };
-  const base = { id: `cmpl-${index}`, object: "text_completion", created: MOCK_EPOCH + index, model: modelOf(body), system_fingerprint: "fp_mock" };
+  const base = {
+    id: `cmpl-${index}`,
+    object: "text_completion",
+    created: MOCK_EPOCH + index,
+    model: modelOf(body),
+    system_fingerprint: "fp_mock",
+  };
   const finish = (c: ChoiceOutput) => (c.truncated ? "length" : "stop");
 
   if (body.stream !== true) {
@@ -937,7 +968,8 @@ function functionItemId(call: LlmCall, j: number): string {
 function outputTextPart(call: LlmCall, output: ChoiceOutput, text: string): Record<string, unknown> {
   const topK = responsesTopLogprobs(call.body);
   const textIds = output.segments.flatMap((s) => s.ids);
-  return { type: "output_text", text, annotations: [], logprobs: topK === undefined || text === "" ? [] : logprobEntries(textIds, topK) };
+  const logprobs = topK === undefined || text === "" ? [] : logprobEntries(textIds, topK);
+  return { type: "output_text", text, annotations: [], logprobs };
 }
 
 /** A message item is produced when there is text, or when there is nothing else to produce. */
@@ -970,7 +1002,12 @@ function functionCallItem(call: LlmCall, tc: ResolvedToolCall, j: number, done: 
  * The Response object. `stage` "initial" is the in-progress snapshot sent in response.created /
  * response.in_progress (no output, no usage); "final" is the completed (or incomplete) response.
  */
-function responseObject(call: LlmCall, output: ChoiceOutput, inputTokens: number, stage: "initial" | "final"): Record<string, unknown> {
+function responseObject(
+  call: LlmCall,
+  output: ChoiceOutput,
+  inputTokens: number,
+  stage: "initial" | "final",
+): Record<string, unknown> {
   const { body, index } = call;
   const final = stage === "final";
   const items = [

@@ -1,0 +1,66 @@
+import type { Rollout, RolloutMode, Task } from "../types/index.js";
+import type { Algorithm, AlgorithmContext } from "./algorithm.js";
+import { runBatch } from "./rollout-batch.js";
+
+/** The score of one task. */
+export interface TaskScore {
+  task: Task;
+  rolloutId: string;
+  status: Rollout["status"];
+  /** The outcome reward, or null if the rollout failed or gave none. */
+  reward: number | null;
+}
+
+/** What an evaluation measured. */
+export interface EvaluationResult {
+  /** Mean reward over the tasks that produced one (failures and missing rewards are excluded and counted). */
+  meanReward: number | null;
+  /** Mean reward counting a failed or reward-less rollout as 0 — the stricter figure. */
+  meanRewardWithFailuresAsZero: number;
+  tasks: TaskScore[];
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  /** Succeeded rollouts that produced no reward. */
+  missingRewards: number;
+}
+
+/** Scores a set of rollouts. */
+export function summarize(rollouts: readonly Rollout[]): EvaluationResult {
+  const scores = rollouts.map((r) => ({ task: r.input, rolloutId: r.rolloutId, status: r.status, reward: r.status === "succeeded" ? r.finalReward : null }));
+  const rewards = scores.map((s) => s.reward).filter((r): r is number => r !== null);
+  const count = (status: Rollout["status"]) => scores.filter((s) => s.status === status).length;
+  return {
+    meanReward: rewards.length > 0 ? rewards.reduce((a, b) => a + b, 0) / rewards.length : null,
+    meanRewardWithFailuresAsZero: scores.length > 0 ? rewards.reduce((a, b) => a + b, 0) / scores.length : 0,
+    tasks: scores,
+    succeeded: count("succeeded"),
+    failed: count("failed"),
+    cancelled: count("cancelled"),
+    missingRewards: scores.filter((s) => s.status === "succeeded" && s.reward === null).length,
+  };
+}
+
+/**
+ * The baseline: runs the agent once on every task with the initial resources and reports the
+ * rewards — no learning. As the algorithm of `fit`, it evaluates `val` (or `train` when there is
+ * no validation set).
+ */
+export function evaluate(options: { mode?: RolloutMode } = {}): Algorithm<EvaluationResult> {
+  return {
+    name: "evaluate",
+    async run(ctx: AlgorithmContext): Promise<EvaluationResult> {
+      const tasks = ctx.val.length > 0 ? ctx.val : ctx.train;
+      const mode = options.mode ?? (ctx.val.length > 0 ? "val" : "train");
+      ctx.progress.phase(`evaluating ${tasks.length} tasks`, tasks.length);
+      const rollouts = await runBatch(ctx, tasks, { mode, ...(ctx.initialResources ? { resourcesId: ctx.initialResources.resourcesId } : {}) });
+      const result = summarize(rollouts);
+      ctx.progress.note(`mean reward ${result.meanReward === null ? "n/a" : result.meanReward.toFixed(4)} over ${rewardsCount(result)} of ${tasks.length} tasks`);
+      return result;
+    },
+  };
+}
+
+function rewardsCount(result: EvaluationResult): number {
+  return result.tasks.filter((t) => t.reward !== null).length;
+}

@@ -1,0 +1,3 @@
+export type { Algorithm, AlgorithmContext, ProgressReporter } from "./algorithm.js";
+export { evaluate, summarize, type EvaluationResult, type TaskScore } from "./evaluate.js";
+export { runBatch, type BatchOptions } from "./rollout-batch.js";

@@ -1,0 +1,60 @@
+import type { JsonValue, LlmResource, ResourcesMap, RolloutMode } from "../types/index.js";
+import { ValidationError } from "../types/index.js";
+import type { PromptTemplate } from "../types/prompt-template.js";
+
+/** What an agent gets besides its task: where it is, what it may use, and when to stop. */
+export interface AgentContext {
+  readonly rollout: { readonly rolloutId: string; readonly attemptId: string; readonly mode: RolloutMode };
+  /** Every resource of the rollout's snapshot, by name. */
+  readonly resources: ResourcesMap;
+  /** The LLM resource `name`, or the only LLM resource when no name is given. */
+  llm(name?: string): LlmResource;
+  /** The prompt template resource `name`, or the only one when no name is given. */
+  prompt(name?: string): PromptTemplate;
+  /** The value of the JSON resource `name`. */
+  json(name: string): JsonValue;
+  /** Fires when the attempt is cancelled, times out or the runner shuts down. Pass it to your fetch/SDK calls. */
+  readonly signal: AbortSignal;
+}
+
+/** An agent's function: returns the outcome reward, or nothing when it emits rewards itself. */
+export type AgentFunction<T> = (task: T, ctx: AgentContext) => Promise<number | void> | number | void;
+
+export interface AgentOptions {
+  /** The agent's name (default: the function's name, or `"agent"`). */
+  name?: string;
+  /** Resource names the agent needs; checked against the resources before any rollout runs. */
+  resources?: string[];
+}
+
+const AGENT = Symbol.for("tracetrain.agent");
+
+/** A wrapped agent, ready for a Runner or a Trainer. */
+export interface Agent<T = unknown> {
+  readonly [AGENT]: true;
+  readonly name: string;
+  readonly requiredResources: readonly string[];
+  run(task: T, ctx: AgentContext): Promise<number | void>;
+}
+
+/**
+ * Wraps an existing agent function — unchanged — for training. The function receives the task
+ * and a context (resources, rollout ids, an abort signal); it may return the outcome reward or
+ * call `emitReward` itself.
+ */
+export function agent<T = unknown>(fn: AgentFunction<T>, options: AgentOptions = {}): Agent<T> {
+  if (typeof fn !== "function") {
+    throw new ValidationError("agent", [{ path: "fn", message: `expected the agent function, got ${fn === null ? "null" : typeof fn}` }]);
+  }
+  return {
+    [AGENT]: true,
+    name: options.name ?? (fn.name || "agent"),
+    requiredResources: [...(options.resources ?? [])],
+    run: async (task, ctx) => fn(task, ctx),
+  };
+}
+
+/** Whether `value` was made by {@link agent}. */
+export function isAgent(value: unknown): value is Agent<unknown> {
+  return typeof value === "object" && value !== null && (value as { [AGENT]?: unknown })[AGENT] === true;
+}

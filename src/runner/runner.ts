@@ -1,0 +1,391 @@
+import { hostname } from "node:os";
+import type {
+  AttemptCompletion,
+  AttemptedRollout,
+  Logger,
+  ResourcesMap,
+  ResourcesMapInput,
+  Rollout,
+  RolloutMode,
+  SpanInput,
+  TraceReport,
+} from "../types/index.js";
+import { ConflictError, StoreClosedError, TracetrainError, ValidationError, consoleLogger } from "../types/index.js";
+import type { Store } from "../store/index.js";
+import { isAttemptActive } from "../store/index.js";
+import { Tracer } from "../tracer/index.js";
+import { currentFrame } from "../tracer/context.js";
+import { emitReward } from "../tracer/emitters.js";
+import { type Agent, isAgent } from "./agent.js";
+import { createAgentContext } from "./agent-context.js";
+import { type RunnerHooks, callHook } from "./hooks.js";
+
+export interface RunnerOptions<T> {
+  store: Store;
+  agent: Agent<T>;
+  /** Records the agent's spans into the store (default: a new Tracer). */
+  tracer?: Tracer;
+  /** Rollouts run at once on this runner (default 8). */
+  concurrency?: number;
+  /** How the store knows this runner (default `runner-<host>-<pid>-<random>`). */
+  workerId?: string;
+  /** How often running attempts are reported alive and checked for cancellation (default 5000 ms). */
+  heartbeatIntervalMs?: number;
+  /** Longest single long-poll for work (default 30000 ms); a new one starts at once when it ends. */
+  pollWaitMs?: number;
+  hooks?: RunnerHooks;
+  logger?: Logger;
+}
+
+/** Why a running agent's signal fired. */
+export type AbortCause = "timeout" | "cancelled" | "shutdown";
+
+/** Counts of what a runner did. */
+export interface RunnerStats {
+  started: number;
+  succeeded: number;
+  failed: number;
+  /** Attempts that ended elsewhere (cancelled, timed out by the watchdog) before the agent finished. */
+  superseded: number;
+  running: number;
+}
+
+/** What `step()` returns: the stored rollout after the attempt, and what the tracer saw. */
+export interface StepResult {
+  rollout: Rollout;
+  report: TraceReport;
+  spans: SpanInput[];
+}
+
+interface Execution {
+  claimed: AttemptedRollout;
+  controller: AbortController;
+  /** Set once the attempt's outcome has been sent to the store (by the agent's end, a timeout or the shutdown). */
+  completed: boolean;
+  /** Settles when the attempt is over, with what happened (undefined if the agent never ran). */
+  result: Promise<ExecutionResult | undefined>;
+}
+
+interface ExecutionResult extends StepResult {
+  /** What the agent threw, if it did. */
+  error: unknown;
+}
+
+/**
+ * Pulls rollouts from a store and runs the agent on them, `concurrency` at a time on this event
+ * loop. For each one it resolves the resources, runs the agent under the tracer, keeps the attempt
+ * alive with heartbeats, and completes it with the outcome reward — or with an error that says
+ * whose fault it was: an exception thrown by the agent is `agent_error`; unavailable resources or
+ * a shutdown mid-run are `infra_error`; a timeout is `timeout`. The agent's `ctx.signal` fires on
+ * timeout, cancellation and shutdown.
+ */
+export class Runner<T = unknown> {
+  readonly workerId: string;
+  private readonly store: Store;
+  private readonly agent: Agent<T>;
+  private readonly tracer: Tracer;
+  private readonly concurrency: number;
+  private readonly heartbeatIntervalMs: number;
+  private readonly pollWaitMs: number;
+  private readonly hooks: RunnerHooks;
+  private readonly logger: Logger;
+  private readonly executions = new Map<string, Execution>();
+  private readonly resources = new Map<string, Promise<ResourcesMap>>();
+  private readonly warned = new Set<string>();
+  private stopController = new AbortController();
+  private slotFreed: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  readonly stats: RunnerStats = { started: 0, succeeded: 0, failed: 0, superseded: 0, running: 0 };
+
+  constructor(options: RunnerOptions<T>) {
+    if (!isAgent(options.agent)) {
+      throw new ValidationError("runner options", [{ path: "agent", message: "expected an agent made with agent(fn)" }]);
+    }
+    const concurrency = options.concurrency ?? 8;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new ValidationError("runner options", [{ path: "concurrency", message: `expected a whole number ≥ 1, got ${String(concurrency)}` }]);
+    }
+    this.store = options.store;
+    this.agent = options.agent;
+    this.logger = options.logger ?? consoleLogger;
+    this.tracer = options.tracer ?? new Tracer({ logger: this.logger });
+    this.concurrency = concurrency;
+    this.workerId = options.workerId ?? `runner-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
+    this.pollWaitMs = options.pollWaitMs ?? 30_000;
+    this.hooks = options.hooks ?? {};
+  }
+
+  /**
+   * Runs until `stop()` is called, `signal` aborts or the store closes; resolves once every
+   * started rollout has ended. Waits for work by long-polling the store — never by sleeping.
+   */
+  run(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.loop) throw new ConflictError("this runner is already running");
+    this.stopController = new AbortController();
+    options.signal?.addEventListener("abort", () => void this.stop(), { once: true });
+    this.loop = this.pull().finally(() => (this.loop = undefined));
+    return this.loop;
+  }
+
+  /**
+   * Stops pulling work and aborts running agents (their signal fires with cause `shutdown`). Agents
+   * still running after `graceMs` have their attempts failed as `infra_error`, so the store can
+   * retry them elsewhere; spans recorded so far are flushed. Resolves when the runner has stopped.
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (!this.stopController.signal.aborted) this.stopController.abort();
+    for (const execution of this.executions.values()) execution.controller.abort("shutdown" satisfies AbortCause);
+    const settled = Promise.all([...this.executions.values()].map((e) => e.result));
+    const graceMs = options.graceMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => (timer = setTimeout(() => resolve("expired"), graceMs)));
+    if ((await Promise.race([settled, expired])) === "expired") {
+      await Promise.all(
+        [...this.executions.values()].map((e) =>
+          this.finish(e, { status: "failed", error: { kind: "infra_error", message: `the runner shut down and the agent did not stop within ${graceMs} ms` } }),
+        ),
+      );
+    }
+    clearTimeout(timer);
+    await this.loop;
+  }
+
+  private async pull(): Promise<void> {
+    const heartbeat = setInterval(() => void this.heartbeat(), this.heartbeatIntervalMs);
+    heartbeat.unref();
+    let backoffMs = 100;
+    try {
+      while (!this.stopController.signal.aborted) {
+        await this.freeSlot();
+        if (this.stopController.signal.aborted) break;
+        let claimed: AttemptedRollout[];
+        try {
+          claimed = await this.store.dequeue(
+            { workerId: this.workerId, limit: this.concurrency - this.executions.size, waitMs: this.pollWaitMs },
+            { signal: this.stopController.signal },
+          );
+          backoffMs = 100;
+        } catch (error) {
+          if (error instanceof StoreClosedError) break;
+          // A store outage: retry with backoff rather than crash the runner.
+          this.logger.warn(`dequeue failed; retrying in ${backoffMs} ms`, { error });
+          await sleep(backoffMs, this.stopController.signal);
+          backoffMs = Math.min(backoffMs * 2, 5000);
+          continue;
+        }
+        for (const item of claimed) this.launch(item);
+      }
+    } finally {
+      clearInterval(heartbeat);
+      await Promise.all([...this.executions.values()].map((e) => e.result));
+    }
+  }
+
+  /** Resolves when fewer than `concurrency` rollouts are running (or the runner is stopping). */
+  private freeSlot(): Promise<void> {
+    if (this.executions.size < this.concurrency) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.slotFreed = resolve;
+      this.stopController.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  }
+
+  private launch(claimed: AttemptedRollout): Execution {
+    const execution: Execution = { claimed, controller: new AbortController(), completed: false, result: Promise.resolve(undefined) };
+    this.executions.set(claimed.attempt.attemptId, execution);
+    this.stats.started++;
+    this.stats.running++;
+    execution.result = this.execute(execution)
+      .catch((error: unknown) => {
+        this.logger.error("internal error while running a rollout", { error, rolloutId: claimed.rollout.rolloutId });
+        return undefined;
+      })
+      .finally(() => {
+        this.executions.delete(claimed.attempt.attemptId);
+        this.stats.running--;
+        const wake = this.slotFreed;
+        this.slotFreed = undefined;
+        wake?.();
+      });
+    return execution;
+  }
+
+  /** One attempt, start to finish. Never throws: every outcome ends in a completion (or a report why not). */
+  private async execute(execution: Execution): Promise<ExecutionResult | undefined> {
+    const { rollout, attempt } = execution.claimed;
+    const timeout = this.armTimeout(execution);
+    try {
+      let resources: ResourcesMap;
+      try {
+        resources = await this.resolveResources(rollout.resourcesId);
+      } catch (error) {
+        await this.finish(execution, { status: "failed", error: { kind: "infra_error", message: `could not load resources '${rollout.resourcesId}': ${messageOf(error)}` } });
+        return undefined;
+      }
+      await callHook(this.hooks, "onRolloutStart", { rollout, attempt }, this.logger);
+      const ctx = createAgentContext({ ...attempt, mode: rollout.mode, resources, signal: execution.controller.signal });
+      const outcome = await this.tracer.capture({ rolloutId: rollout.rolloutId, attemptId: attempt.attemptId, sink: this.store, agentName: this.agent.name }, async () =>
+        this.settleReward(await this.agent.run(rollout.input as T, ctx)),
+      );
+      await callHook(this.hooks, "onTraceEnd", { rollout, attempt, spans: outcome.spans, report: outcome.report }, this.logger);
+      const completion = this.completionFor(execution, outcome.ok ? undefined : outcome.error, outcome.report);
+      const ended = await this.finish(execution, completion);
+      if (ended) await callHook(this.hooks, "onRolloutEnd", { rollout: ended.rollout, attempt: ended.attempt }, this.logger);
+      return {
+        rollout: ended?.rollout ?? (await this.store.getRollout(rollout.rolloutId)),
+        report: outcome.report,
+        spans: outcome.spans,
+        error: outcome.ok ? undefined : outcome.error,
+      };
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  /**
+   * The outcome reward: a number the agent returned becomes a final reward span (so spans and the
+   * attempt agree) — unless the agent already emitted a final reward, in which case that one counts
+   * and a warning says the returned number was ignored. Runs inside the trace.
+   */
+  private settleReward(value: number | void): void {
+    if (value === undefined) return;
+    if (typeof value !== "number") {
+      this.warnOnce("non-number", `agent '${this.agent.name}' returned a ${typeof value}; only a number (the reward) or nothing is used`);
+      return;
+    }
+    if (currentFrame()?.trace.finalReward !== null) {
+      this.warnOnce("both", `agent '${this.agent.name}' both emitted a final reward and returned ${value}; the emitted reward counts, the returned number is ignored`);
+      return;
+    }
+    emitReward(value, { final: true });
+  }
+
+  private completionFor(execution: Execution, error: unknown, report: TraceReport): AttemptCompletion {
+    const finalReward = report.finalReward ?? undefined;
+    const reward = finalReward === undefined ? {} : { finalReward };
+    if (error === undefined) return { status: "succeeded", ...reward };
+    const cause = execution.controller.signal.reason as AbortCause | undefined;
+    if (execution.controller.signal.aborted && cause === "shutdown") {
+      return { status: "failed", error: { kind: "infra_error", message: "the runner shut down while the agent was running" }, ...reward };
+    }
+    if (execution.controller.signal.aborted && cause === "timeout") {
+      return { status: "failed", error: { kind: "timeout", message: `the agent exceeded its timeout: ${messageOf(error)}` }, ...reward };
+    }
+    return { status: "failed", error: { kind: "agent_error", message: error instanceof Error ? (error.stack ?? error.message) : messageOf(error) }, ...reward };
+  }
+
+  /**
+   * Sends an attempt's outcome once. An attempt that already ended in the store (timed out by the
+   * watchdog, cancelled) rejects it with a conflict: that is expected, not an error.
+   */
+  private async finish(execution: Execution, completion: AttemptCompletion): Promise<AttemptedRollout | undefined> {
+    if (execution.completed) return undefined;
+    execution.completed = true;
+    const { rollout, attempt } = execution.claimed;
+    try {
+      const ended = await this.store.completeAttempt(rollout.rolloutId, attempt.attemptId, completion);
+      if (ended.attempt.status === "succeeded") this.stats.succeeded++;
+      else this.stats.failed++;
+      return ended;
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        this.stats.superseded++;
+        this.logger.debug("the attempt had already ended; its late outcome was discarded", { rolloutId: rollout.rolloutId, attemptId: attempt.attemptId });
+        return undefined;
+      }
+      this.logger.error("could not complete the attempt; the store's watchdog will mark it", { error, rolloutId: rollout.rolloutId });
+      return undefined;
+    }
+  }
+
+  /**
+   * The attempt's own deadline: the agent's signal fires, and the attempt is marked `timeout`
+   * right away — an agent that ignores its signal cannot turn it into a late success.
+   */
+  private armTimeout(execution: Execution): NodeJS.Timeout | undefined {
+    const { rollout, attempt } = execution.claimed;
+    if (rollout.config.timeoutMs === undefined) return undefined;
+    const remaining = Math.max(0, attempt.startedAt + rollout.config.timeoutMs - Date.now());
+    const timer = setTimeout(() => {
+      execution.controller.abort("timeout" satisfies AbortCause);
+      void this.finish(execution, { status: "failed", error: { kind: "timeout", message: `the agent ran longer than its timeoutMs of ${rollout.config.timeoutMs} ms` } });
+    }, remaining);
+    timer.unref();
+    return timer;
+  }
+
+  /** Reports running attempts alive, and aborts those the store says have ended (cancelled, timed out). */
+  private async heartbeat(): Promise<void> {
+    const attempts = [...this.executions.values()].map((e) => ({ rolloutId: e.claimed.rollout.rolloutId, attemptId: e.claimed.attempt.attemptId }));
+    if (attempts.length === 0) return;
+    try {
+      const result = await this.store.heartbeat({ workerId: this.workerId, attempts });
+      for (const { attemptId, status } of result.attempts) {
+        if (isAttemptActive(status)) continue;
+        const execution = this.executions.get(attemptId);
+        if (!execution || execution.controller.signal.aborted) continue;
+        execution.completed = true;
+        execution.controller.abort((status === "timeout" ? "timeout" : "cancelled") satisfies AbortCause);
+      }
+    } catch (error) {
+      this.logger.warn("heartbeat failed; will retry", { error });
+    }
+  }
+
+  /** Resources snapshots never change, so each is fetched once per runner. */
+  private resolveResources(resourcesId: string | null): Promise<ResourcesMap> {
+    if (resourcesId === null) return Promise.resolve({});
+    let pending = this.resources.get(resourcesId);
+    if (!pending) {
+      pending = this.store.getResources(resourcesId).then((snapshot) => snapshot.resources);
+      pending.catch(() => this.resources.delete(resourcesId));
+      this.resources.set(resourcesId, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Runs one rollout right now, bypassing the queue — for debugging an agent. `resources` may be
+   * a resources map (published as a new snapshot) or the id of an existing one. Throws what the
+   * agent threw, after recording it.
+   */
+  async step(task: T, options: { resources?: ResourcesMapInput | string; mode?: RolloutMode } = {}): Promise<StepResult> {
+    const resourcesId =
+      options.resources === undefined
+        ? undefined
+        : typeof options.resources === "string"
+          ? options.resources
+          : (await this.store.addResources(options.resources)).resourcesId;
+    const claimed = await this.store.startRollout({
+      input: task as never,
+      mode: options.mode ?? "train",
+      workerId: this.workerId,
+      ...(resourcesId === undefined ? {} : { resourcesId }),
+    });
+    const result = await this.launch(claimed).result;
+    if (!result) {
+      const stored = await this.store.getRollout(claimed.rollout.rolloutId);
+      throw new TracetrainError("internal", `the rollout could not run: ${stored.attempts.at(-1)?.error?.message ?? "unknown reason"}`);
+    }
+    if (result.error !== undefined) throw result.error;
+    return { rollout: result.rollout, report: result.report, spans: result.spans };
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.logger.warn(`${message} (reported once per runner)`);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}

@@ -1,0 +1,116 @@
+import type { ProgressReporter } from "../algorithms/algorithm.js";
+
+/** How progress is shown: a live bar, plain log lines, JSON lines, or not at all. */
+export type ProgressMode = "auto" | "bar" | "plain" | "json" | false;
+
+interface Counts {
+  total: number;
+  done: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  rewardSum: number;
+  rewarded: number;
+}
+
+/**
+ * Progress on stderr, so stdout stays the program's own. `auto` draws a live bar on a terminal
+ * and writes plain lines (every 10% or 5 s) when piped or under CI.
+ */
+export class Progress implements ProgressReporter {
+  private label = "";
+  private counts: Counts = Progress.empty(0);
+  private startedAt = performance.now();
+  private lastDraw = 0;
+  private lastLine = 0;
+  private lastDecile = -1;
+  private readonly mode: Exclude<ProgressMode, "auto">;
+
+  constructor(
+    mode: ProgressMode = "auto",
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
+  ) {
+    this.mode = mode === "auto" ? (out.isTTY && !process.env.CI ? "bar" : "plain") : mode;
+  }
+
+  private static empty(total: number): Counts {
+    return { total, done: 0, succeeded: 0, failed: 0, cancelled: 0, rewardSum: 0, rewarded: 0 };
+  }
+
+  phase(label: string, total: number): void {
+    this.finishBar();
+    this.label = label;
+    this.counts = Progress.empty(total);
+    this.startedAt = performance.now();
+    this.lastDecile = -1;
+    this.emit("phase", `${label}`);
+  }
+
+  rolloutEnded(status: "succeeded" | "failed" | "cancelled", reward: number | null): void {
+    const c = this.counts;
+    c.done++;
+    c[status]++;
+    if (reward !== null) {
+      c.rewardSum += reward;
+      c.rewarded++;
+    }
+    this.tick();
+  }
+
+  note(message: string): void {
+    this.finishBar();
+    this.emit("note", message);
+  }
+
+  /** Ends the current bar line (the trainer calls this when the run ends). */
+  close(): void {
+    this.finishBar();
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const c = this.counts;
+    const complete = c.done >= c.total;
+    if (this.mode === "bar") {
+      if (complete || now - this.lastDraw > 100) {
+        this.lastDraw = now;
+        this.out.write(`\r${this.summary()}\x1b[K`);
+      }
+    } else if (this.mode === "plain" || this.mode === "json") {
+      const decile = c.total > 0 ? Math.floor((10 * c.done) / c.total) : 0;
+      if (complete || decile > this.lastDecile || now - this.lastLine > 5000) {
+        this.lastDecile = decile;
+        this.lastLine = now;
+        this.emit("progress", this.summary());
+      }
+    }
+  }
+
+  private summary(): string {
+    const c = this.counts;
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    const rate = seconds > 0 ? c.done / seconds : 0;
+    const width = 24;
+    const filled = c.total > 0 ? Math.round((width * Math.min(c.done, c.total)) / c.total) : 0;
+    const bar = this.mode === "bar" ? `[${"█".repeat(filled)}${"░".repeat(width - filled)}] ` : "";
+    const mean = c.rewarded > 0 ? (c.rewardSum / c.rewarded).toFixed(3) : "n/a";
+    return `${this.label}: ${bar}${c.done}/${c.total} · ${c.failed} failed${c.cancelled ? ` · ${c.cancelled} cancelled` : ""} · mean reward ${mean} · ${rate.toFixed(1)}/s`;
+  }
+
+  private emit(kind: "phase" | "progress" | "note", message: string): void {
+    if (this.mode === false || this.mode === "bar" && kind === "progress") return;
+    if (this.mode === "json") {
+      const c = this.counts;
+      this.out.write(`${JSON.stringify({ kind, label: this.label, message, done: c.done, total: c.total, failed: c.failed, meanReward: c.rewarded ? c.rewardSum / c.rewarded : null })}\n`);
+    } else {
+      this.out.write(`[tracetrain] ${message}\n`);
+    }
+  }
+
+  private finishBar(): void {
+    if (this.mode === "bar" && this.counts.done > 0) {
+      this.out.write(`\r${this.summary()}\x1b[K\n`);
+      this.counts = Progress.empty(this.counts.total);
+    }
+  }
+}

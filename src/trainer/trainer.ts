@@ -1,0 +1,249 @@
+import type { Logger, ResourcesMapInput, ResourcesSnapshot, RolloutConfigInput, RolloutMode, RolloutStatusEvent, SpanInput, Task, TraceReport, Rollout } from "../types/index.js";
+import { ConflictError, ValidationError, consoleLogger, findJsonProblem, formatPath } from "../types/index.js";
+import { type Store, createStore, isRolloutTerminal } from "../store/index.js";
+import { Tracer } from "../tracer/index.js";
+import { type Agent, isAgent } from "../runner/agent.js";
+import type { RunnerHooks } from "../runner/hooks.js";
+import { Runner } from "../runner/runner.js";
+import type { Algorithm } from "../algorithms/algorithm.js";
+import { type EvaluationResult, evaluate } from "../algorithms/evaluate.js";
+import { Progress, type ProgressMode } from "./progress.js";
+import { formatSpanTree } from "./span-tree.js";
+
+/** Where the trainer keeps its store when none is given. */
+export const DEFAULT_STORE = "sqlite:./.tracetrain/tracetrain.db";
+
+export interface TrainerOptions {
+  /** What to run (default: the `evaluate` baseline). */
+  algorithm?: Algorithm;
+  /** A store, or a store URL: `"memory"`, `"sqlite:PATH"` (default {@link DEFAULT_STORE}). */
+  store?: Store | string;
+  /** Rollouts run at once in this process (default 8). */
+  runners?: number;
+  /** Resources published before the algorithm starts (prompt templates, LLM endpoints, JSON). */
+  initialResources?: ResourcesMapInput;
+  /** Config of every rollout the algorithm enqueues (timeouts, retries). */
+  rolloutConfig?: RolloutConfigInput;
+  hooks?: RunnerHooks;
+  tracer?: Tracer;
+  /** `"auto"` (default): a live bar on a terminal, plain lines when piped or under CI. */
+  progress?: ProgressMode;
+  logger?: Logger;
+  /** How long running agents get to stop after Ctrl-C before their attempts are failed (default 10000 ms). */
+  graceMs?: number;
+  /** Install Ctrl-C / SIGTERM handlers during a run (default true). */
+  handleSignals?: boolean;
+}
+
+/** What `fit` returns. */
+export interface FitResult<R> {
+  algorithm: string;
+  /** What the algorithm returned (e.g. the evaluation, the best prompt). */
+  result: R;
+  /** The latest resources snapshot when the run ended: what the algorithm published last. */
+  resources: ResourcesSnapshot | undefined;
+  /** True if the run was stopped by a signal before the algorithm finished. */
+  interrupted: boolean;
+}
+
+/** One rollout run by `dev`, with everything recorded. */
+export interface DevRollout<T> {
+  task: T;
+  rollout: Rollout;
+  report: TraceReport;
+  spans: SpanInput[];
+  /** The agent's error, if it threw. */
+  error: unknown;
+}
+
+/**
+ * Wires an agent, a store, runners and an algorithm together. `fit` runs the algorithm with
+ * runners executing its rollouts in this process; `evaluate` scores the agent without learning;
+ * `dev` runs a few rollouts and prints their traces.
+ */
+export class Trainer {
+  readonly tracer: Tracer;
+  private readonly logger: Logger;
+  private readonly spec: Store | string;
+  private storePromise: Promise<Store> | undefined;
+  private ownsStore = false;
+
+  constructor(private readonly options: TrainerOptions = {}) {
+    const runners = options.runners ?? 8;
+    if (!Number.isInteger(runners) || runners < 1) {
+      throw new ValidationError("trainer options", [
+        { path: "runners", message: `expected a whole number ≥ 1 of concurrent rollouts, got ${JSON.stringify(runners)} (worker processes are not available in this version)` },
+      ]);
+    }
+    this.logger = options.logger ?? consoleLogger;
+    this.tracer = options.tracer ?? new Tracer({ logger: this.logger });
+    this.spec = options.store ?? DEFAULT_STORE;
+  }
+
+  /** The store this trainer uses (opened on first use). */
+  store(): Promise<Store> {
+    this.storePromise ??= Promise.resolve().then(() => {
+      if (typeof this.spec !== "string") return this.spec;
+      this.ownsStore = true;
+      return createStore(this.spec, { logger: this.logger });
+    });
+    return this.storePromise;
+  }
+
+  /** Runs the algorithm over the datasets. */
+  async fit<T, R = unknown>(agent: Agent<T>, datasets: { train?: readonly T[]; val?: readonly T[] }): Promise<FitResult<R>> {
+    const algorithm = (this.options.algorithm ?? evaluate()) as Algorithm<R>;
+    return this.run(agent, algorithm, datasets.train ?? [], datasets.val ?? []);
+  }
+
+  /** Runs the agent once per task with the initial resources and reports the rewards. No learning. */
+  async evaluate<T>(agent: Agent<T>, dataset: readonly T[], options: { mode?: RolloutMode } = {}): Promise<EvaluationResult> {
+    const { result } = await this.run(agent, evaluate({ mode: options.mode ?? "test" }), [], dataset);
+    return result;
+  }
+
+  /**
+   * Runs the agent on a few tasks, one at a time, and prints each trace as a tree — for checking
+   * that the tracer sees what you expect before a long run. Agent errors are reported, not thrown.
+   */
+  async dev<T>(agent: Agent<T>, tasks: readonly T[]): Promise<Array<DevRollout<T>>> {
+    checkAgent(agent);
+    checkTasks("tasks", tasks, true);
+    const store = await this.store();
+    const snapshot = await this.publishInitialResources(store, agent);
+    const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, ...(this.options.hooks ? { hooks: this.options.hooks } : {}) });
+    const out: Array<DevRollout<T>> = [];
+    for (const task of tasks) {
+      try {
+        const step = await runner.step(task, snapshot ? { resources: snapshot.resourcesId, mode: "train" } : { mode: "train" });
+        out.push({ task, ...step, error: undefined });
+      } catch (error) {
+        const last = this.tracer.lastTrace();
+        if (!last) throw error;
+        out.push({ task, rollout: await store.getRollout(last.report.rolloutId), report: last.report, spans: last.spans, error });
+      }
+      const entry = out.at(-1)!;
+      process.stderr.write(`${formatSpanTree(entry.spans, entry.report)}\n`);
+    }
+    return out;
+  }
+
+  private async run<T, R>(agent: Agent<T>, algorithm: Algorithm<R>, train: readonly T[], val: readonly T[]): Promise<FitResult<R>> {
+    checkAgent(agent);
+    checkTasks("train", train, false);
+    checkTasks("val", val, false);
+    if (train.length === 0 && val.length === 0) {
+      throw new ValidationError("datasets", [{ path: "train", message: "both train and val are empty: give at least one task" }]);
+    }
+    const store = await this.store();
+    const initialResources = await this.publishInitialResources(store, agent);
+    const progress = new Progress(this.options.progress ?? "auto");
+    const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, concurrency: this.options.runners ?? 8, ...(this.options.hooks ? { hooks: this.options.hooks } : {}) });
+    const interrupt = new AbortController();
+    const created = new Set<string>();
+    const track = (event: RolloutStatusEvent) => {
+      if (event.previous === null) created.add(event.rolloutId);
+    };
+    store.events.on("rollout", track);
+    const releaseSignals = this.options.handleSignals === false ? () => {} : onSignals(() => interrupt.abort(), this.logger);
+    const running = runner.run();
+    try {
+      const result = await algorithm.run({
+        store,
+        train: train as readonly Task[],
+        val: val as readonly Task[],
+        initialResources,
+        rolloutConfig: this.options.rolloutConfig ?? {},
+        logger: this.logger,
+        progress,
+        signal: interrupt.signal,
+      });
+      if (interrupt.signal.aborted) await cancelUnfinished(store, created);
+      return { algorithm: algorithm.name, result, resources: await latestResources(store), interrupted: interrupt.signal.aborted };
+    } finally {
+      await runner.stop({ graceMs: this.options.graceMs ?? 10_000 });
+      await running;
+      store.events.off("rollout", track);
+      releaseSignals();
+      progress.close();
+    }
+  }
+
+  /** Publishes `initialResources` (if any) and checks the agent's declared resources exist. */
+  private async publishInitialResources(store: Store, agent: Agent<unknown>): Promise<ResourcesSnapshot | undefined> {
+    const snapshot = this.options.initialResources === undefined ? undefined : await store.addResources(this.options.initialResources);
+    const missing = agent.requiredResources.filter((name) => !snapshot || !(name in snapshot.resources));
+    if (missing.length > 0) {
+      const available = snapshot ? Object.keys(snapshot.resources).join(", ") || "none" : "none (no initialResources given)";
+      throw new ValidationError(
+        "initialResources",
+        missing.map((name) => ({ path: name, message: `agent '${agent.name}' needs resource '${name}', which initialResources does not define (defined: ${available})` })),
+      );
+    }
+    return snapshot;
+  }
+
+  /** Closes the store if this trainer opened it. */
+  async close(): Promise<void> {
+    if (this.ownsStore && this.storePromise) await (await this.storePromise).close();
+  }
+}
+
+function checkAgent(agent: unknown): void {
+  if (!isAgent(agent)) {
+    throw new ValidationError("agent", [{ path: "agent", message: "expected an agent made with agent(fn) — wrap your function: agent(async (task, ctx) => …)" }]);
+  }
+}
+
+/** Every task must be JSON: checked before any rollout runs, naming the first bad value. */
+function checkTasks(name: string, tasks: unknown, requireOne: boolean): void {
+  if (!Array.isArray(tasks)) throw new ValidationError("datasets", [{ path: name, message: `expected an array of tasks, got ${typeof tasks}` }]);
+  if (requireOne && tasks.length === 0) throw new ValidationError("datasets", [{ path: name, message: "expected at least one task" }]);
+  tasks.forEach((task, i) => {
+    const problem = findJsonProblem(task);
+    if (problem) throw new ValidationError("datasets", [{ path: formatPath([name, i, ...problem.path]), message: `task is not JSON-serialisable: ${problem.message}` }]);
+  });
+}
+
+async function latestResources(store: Store): Promise<ResourcesSnapshot | undefined> {
+  try {
+    return await store.getResources("latest");
+  } catch {
+    return undefined;
+  }
+}
+
+/** After an interruption: cancel what this run created and has not ended, so nothing is left queued. */
+async function cancelUnfinished(store: Store, ids: Set<string>): Promise<void> {
+  for (const id of ids) {
+    try {
+      const rollout = await store.getRollout(id);
+      if (!isRolloutTerminal(rollout.status)) await store.cancelRollout(id, { reason: "the training run was interrupted" });
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+}
+
+/**
+ * Ctrl-C / SIGTERM: the first asks for a clean stop; a second one forces the exit. Returns the
+ * function that removes the handlers.
+ */
+function onSignals(stop: () => void, logger: Logger): () => void {
+  let count = 0;
+  const handler = (signal: NodeJS.Signals) => {
+    count++;
+    if (count === 1) {
+      logger.warn(`${signal}: stopping — running agents are being aborted; press Ctrl-C again to force exit`);
+      stop();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+}

@@ -1,0 +1,244 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  ConflictError,
+  MemoryStore,
+  NotFoundError,
+  Runner,
+  ValidationError,
+  agent,
+  emitMessage,
+  emitReward,
+  type AgentContext,
+  type Store,
+} from "../../src/index.js";
+import { deferred } from "../store/helpers.js";
+
+const quiet = { debug() {}, info() {}, warn: vi.fn(), error: vi.fn() };
+const stores: Store[] = [];
+function newStore(): MemoryStore {
+  const store = new MemoryStore({ watchdogIntervalMs: 20 });
+  stores.push(store);
+  return store;
+}
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+  vi.clearAllMocks();
+});
+
+/** Runs a runner until `rollouts` have ended, then stops it. */
+async function drain(store: Store, runner: Runner<never>, ids: string[]) {
+  const running = runner.run();
+  const ended = await store.waitForRollouts(ids, { timeoutMs: 15_000 });
+  await runner.stop({ graceMs: 2000 });
+  await running;
+  return ended;
+}
+
+describe("Runner", () => {
+  it("runs queued rollouts concurrently, records spans and completes them with the returned reward", async () => {
+    const store = newStore();
+    let inFlight = 0;
+    let peak = 0;
+    const scorer = agent(
+      async (task: { n: number }, ctx: AgentContext) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        emitMessage(`task ${task.n} in ${ctx.rollout.rolloutId}`);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return task.n / 10;
+      },
+      { name: "scorer" },
+    );
+    const rollouts = await store.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ input: { n } })));
+    const runner = new Runner({ store, agent: scorer, concurrency: 4, logger: quiet });
+    const ended = await drain(store, runner as Runner<never>, rollouts.map((r) => r.rolloutId));
+    expect(ended.map((r) => [r.status, r.finalReward])).toEqual(Array.from({ length: 20 }, (_, n) => ["succeeded", n / 10]));
+    expect(peak).toBe(4);
+    const spans = await store.querySpans({ rolloutId: rollouts[3]!.rolloutId, attemptId: "latest" });
+    const names = spans.items.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(["tracetrain.message", "tracetrain.reward", "tracetrain.rollout"]));
+    expect(spans.items.find((s) => s.name === "tracetrain.message")!.attributes["tracetrain.message.body"]).toBe(`task 3 in ${rollouts[3]!.rolloutId}`);
+    expect(runner.stats).toMatchObject({ started: 20, succeeded: 20, failed: 0, running: 0 });
+  });
+
+  it("gives the agent its resources, LLM and prompt", async () => {
+    const store = newStore();
+    const snapshot = await store.addResources({
+      system: { kind: "prompt_template", template: "You book rooms for {{who}}.", engine: "mustache" },
+      main: { kind: "llm", baseUrl: "http://127.0.0.1:9/v1", model: "m-1" },
+      cfg: { kind: "json", value: { threshold: 0.5 } },
+    });
+    const seen: unknown[] = [];
+    const reader = agent(async (_task: null, ctx: AgentContext) => {
+      seen.push(ctx.prompt().format({ who: "Ada" }), ctx.llm().model, ctx.llm("main").baseUrl, ctx.json("cfg"), ctx.rollout.mode, Object.keys(ctx.resources));
+      expect(() => ctx.llm("system")).toThrow(/resource 'system' is a prompt_template, not a llm; available: system \(prompt_template\), main \(llm\), cfg \(json\)/);
+      expect(() => ctx.prompt("nope")).toThrow(NotFoundError);
+      return 1;
+    });
+    const rollout = await store.enqueue({ input: null, mode: "val", resourcesId: snapshot.resourcesId });
+    const [ended] = await drain(store, new Runner({ store, agent: reader, logger: quiet }) as Runner<never>, [rollout.rolloutId]);
+    expect(ended!.status).toBe("succeeded");
+    expect(seen).toEqual(["You book rooms for Ada.", "m-1", "http://127.0.0.1:9/v1", { threshold: 0.5 }, "val", ["system", "main", "cfg"]]);
+  });
+
+  it("resolves the resources version each rollout was enqueued with", async () => {
+    const store = newStore();
+    const v1 = await store.addResources({ p: { kind: "prompt_template", template: "v1" } });
+    const first = await store.enqueue({ input: 1 });
+    await store.addResources({ p: { kind: "prompt_template", template: "v2" } });
+    const second = await store.enqueue({ input: 2 });
+    const pinned = await store.enqueue({ input: 3, resourcesId: v1.resourcesId });
+    const seen = new Map<unknown, string>();
+    const reader = agent(async (task: number, ctx: AgentContext) => void seen.set(task, ctx.prompt().template));
+    await drain(store, new Runner({ store, agent: reader, logger: quiet }) as Runner<never>, [first.rolloutId, second.rolloutId, pinned.rolloutId]);
+    expect(Object.fromEntries(seen)).toEqual({ 1: "v1", 2: "v2", 3: "v1" });
+  });
+
+  it("classifies an exception thrown by the agent as agent_error, keeping the message", async () => {
+    const store = newStore();
+    const failing = agent(async () => {
+      throw new RangeError("the answer was off by one");
+    });
+    const rollout = await store.enqueue({ input: 1, config: { maxAttempts: 3 } });
+    const [ended] = await drain(store, new Runner({ store, agent: failing, logger: quiet }) as Runner<never>, [rollout.rolloutId]);
+    expect(ended!.status).toBe("failed");
+    expect(ended!.attempts).toHaveLength(1); // agent errors are not retried by default
+    expect(ended!.attempts[0]!.error).toMatchObject({ kind: "agent_error" });
+    expect(ended!.attempts[0]!.error!.message).toMatch(/RangeError: the answer was off by one/);
+  });
+
+  it("classifies unavailable resources as infra_error and retries them", async () => {
+    const store = newStore();
+    const snapshot = await store.addResources({ p: { kind: "prompt_template", template: "x" } });
+    let fail = true;
+    const original = store.getResources.bind(store);
+    store.getResources = async (id: string) => {
+      if (fail) {
+        fail = false;
+        throw new Error("store unreachable");
+      }
+      return original(id);
+    };
+    const rollout = await store.enqueue({ input: 1, resourcesId: snapshot.resourcesId, config: { maxAttempts: 2 } });
+    const [ended] = await drain(store, new Runner({ store, agent: agent(async () => 1), logger: quiet }) as Runner<never>, [rollout.rolloutId]);
+    expect(ended!.status).toBe("succeeded");
+    expect(ended!.attempts.map((a) => [a.status, a.error?.kind ?? null])).toEqual([
+      ["failed", "infra_error"],
+      ["succeeded", null],
+    ]);
+    expect(ended!.attempts[0]!.error!.message).toMatch(/could not load resources .*store unreachable/);
+  });
+
+  it("counts an emitted final reward once and warns when the agent also returns one", async () => {
+    const store = newStore();
+    const both = agent(async () => {
+      emitReward(0.25);
+      return 0.9;
+    });
+    const rollout = await store.enqueue({ input: 1 });
+    const [ended] = await drain(store, new Runner({ store, agent: both, logger: quiet }) as Runner<never>, [rollout.rolloutId]);
+    expect(ended!.finalReward).toBe(0.25);
+    const rewards = await store.querySpans({ rolloutId: rollout.rolloutId, name: "tracetrain.reward" });
+    expect(rewards.items).toHaveLength(1);
+    expect(quiet.warn.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/both emitted a final reward and returned 0.9; the emitted reward counts/);
+  });
+
+  it("times an agent out through its signal, and a late result from one that ignores it is rejected", async () => {
+    const store = newStore();
+    const reasons: unknown[] = [];
+    let stubbornFinished = false;
+    const polite = agent(async (_task: string, ctx: AgentContext) => {
+      await new Promise((_resolve, reject) => ctx.signal.addEventListener("abort", () => reject(new Error(`aborted: ${String(ctx.signal.reason)}`))));
+      reasons.push(ctx.signal.reason);
+    });
+    const stubborn = agent(async (task: string, ctx: AgentContext) => {
+      if (task === "polite") return polite.run(task, ctx);
+      await new Promise((r) => setTimeout(r, 300)); // ignores the signal
+      stubbornFinished = true;
+      return 1;
+    });
+    const rollouts = await store.enqueueMany([
+      { input: "polite", config: { timeoutMs: 50 } },
+      { input: "stubborn", config: { timeoutMs: 50 } },
+    ]);
+    const runner = new Runner({ store, agent: stubborn, logger: quiet });
+    const running = runner.run();
+    const ended = await store.waitForRollouts(rollouts.map((r) => r.rolloutId), { timeoutMs: 10_000 });
+    expect(ended.map((r) => [r.status, r.attempts[0]!.status])).toEqual([
+      ["failed", "timeout"],
+      ["failed", "timeout"],
+    ]);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(stubbornFinished).toBe(true);
+    const after = await store.getRollout(rollouts[1]!.rolloutId);
+    expect(after).toMatchObject({ status: "failed", finalReward: null });
+    expect(after.attempts[0]!.status).toBe("timeout");
+    await runner.stop();
+    await running;
+  });
+
+  it("aborts a cancelled rollout's agent through its signal", async () => {
+    const store = newStore();
+    let sawAbort = false;
+    const started = deferred();
+    const waiting = agent(async (_task: number, ctx: AgentContext) => {
+      started.resolve();
+      await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
+      sawAbort = ctx.signal.aborted && ctx.signal.reason === "cancelled";
+    });
+    const rollout = await store.enqueue({ input: 1 });
+    const runner = new Runner({ store, agent: waiting, heartbeatIntervalMs: 20, logger: quiet });
+    const running = runner.run();
+    await started.promise;
+    await store.cancelRollout(rollout.rolloutId);
+    await vi.waitFor(() => expect(sawAbort).toBe(true), { timeout: 5000 });
+    await runner.stop();
+    await running;
+    expect((await store.getRollout(rollout.rolloutId)).attempts[0]!.status).toBe("cancelled");
+    expect(runner.stats.superseded).toBe(0); // the runner knew: it did not even try to complete it
+  });
+
+  it("on stop, aborts running agents and fails the stragglers as infra_error after the grace period", async () => {
+    const store = newStore();
+    const started = deferred();
+    const deaf = agent(async () => {
+      started.resolve();
+      await new Promise((r) => setTimeout(r, 1000));
+      return 1;
+    });
+    const rollout = await store.enqueue({ input: 1, config: { maxAttempts: 2 } });
+    const runner = new Runner({ store, agent: deaf, logger: quiet });
+    const running = runner.run();
+    await started.promise;
+    const t0 = performance.now();
+    await runner.stop({ graceMs: 50 });
+    await running;
+    expect(performance.now() - t0).toBeLessThan(1500);
+    const after = await store.getRollout(rollout.rolloutId);
+    expect(after.status).toBe("requeuing"); // an infra failure: another runner may retry it
+    expect(after.attempts[0]).toMatchObject({ status: "failed", error: { kind: "infra_error" } });
+  });
+
+  it("step() runs one rollout directly for debugging, and rethrows the agent's error", async () => {
+    const store = newStore();
+    const runner = new Runner({ store, agent: agent(async (task: number, ctx: AgentContext) => task * Number(ctx.json("k"))), logger: quiet });
+    const result = await runner.step(3, { resources: { k: { kind: "json", value: 2 } } });
+    expect(result.rollout).toMatchObject({ status: "succeeded", finalReward: 6, input: 3 });
+    expect(result.report.finalReward).toBe(6);
+    const boom = new Error("debug me");
+    const failing = new Runner({ store, agent: agent(async () => { throw boom; }), logger: quiet });
+    await expect(failing.step(1)).rejects.toBe(boom);
+  });
+
+  it("rejects bad construction with typed errors", () => {
+    const store = newStore();
+    expect(() => new Runner({ store, agent: (() => 1) as never })).toThrow(ValidationError);
+    expect(() => new Runner({ store, agent: agent(async () => 1), concurrency: 0 })).toThrow(/concurrency/);
+    expect(() => agent("nope" as never)).toThrow(/expected the agent function, got string/);
+    const runner = new Runner({ store, agent: agent(async () => 1), logger: quiet });
+    const running = runner.run();
+    expect(() => runner.run()).toThrow(ConflictError);
+    return runner.stop().then(() => running);
+  });
+});
