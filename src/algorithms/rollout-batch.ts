@@ -30,16 +30,26 @@ export async function runBatch(ctx: AlgorithmContext, tasks: readonly Task[], op
   };
   ctx.store.events.on("rollout", onEnd);
   try {
-    const enqueued = await ctx.store.enqueueMany(requests);
+    const enqueued: Rollout[] = [];
+    for (const chunk of chunks(requests)) enqueued.push(...(await ctx.store.enqueueMany(chunk)));
     for (const r of enqueued) if (!isRolloutTerminal(r.status)) wanted.add(r.rolloutId);
-    const ended = await ctx.store.waitForRollouts(
-      enqueued.map((r) => r.rolloutId),
-      { signal: ctx.signal },
-    );
+    // Waiting chunk by chunk changes nothing about when rollouts run: they all are queued already.
+    const ended: Rollout[] = [];
+    for (const chunk of chunks(enqueued)) {
+      ended.push(...(await ctx.store.waitForRollouts(chunk.map((r) => r.rolloutId), { signal: ctx.signal })));
+      if (ctx.signal.aborted) break;
+    }
     // Rollouts that ended before we started listening (a fast remote runner) are counted here.
     for (const rollout of ended) if (wanted.has(rollout.rolloutId)) onEnd({ type: "rollout", rolloutId: rollout.rolloutId, status: rollout.status, previous: null, finalReward: rollout.finalReward, at: rollout.endedAt ?? 0 });
     return ended;
   } finally {
     ctx.store.events.off("rollout", onEnd);
   }
+}
+
+/** The store takes at most 10,000 ids per wait (and bounded batches per enqueue): split large datasets. */
+function chunks<T>(items: readonly T[], size = 10_000): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }

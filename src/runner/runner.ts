@@ -185,9 +185,14 @@ export class Runner<T = unknown> {
   /** Resolves when fewer than `concurrency` rollouts are running (or the runner is stopping). */
   private freeSlot(): Promise<void> {
     if (this.executions.size < this.concurrency) return Promise.resolve();
+    const signal = this.stopController.signal;
     return new Promise((resolve) => {
-      this.slotFreed = resolve;
-      this.stopController.signal.addEventListener("abort", () => resolve(), { once: true });
+      const done = () => {
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      this.slotFreed = done;
+      signal.addEventListener("abort", done, { once: true });
     });
   }
 
@@ -385,7 +390,12 @@ function messageOf(error: unknown): string {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
   });
 }
