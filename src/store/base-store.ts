@@ -25,7 +25,6 @@ import type {
   AddSpansResult,
   AttemptCompletion,
   AttemptedRollout,
-  AttemptStatusEvent,
   CancelOptions,
   DequeueRequest,
   EnqueueRequest,
@@ -38,11 +37,11 @@ import type {
   ResourcesSnapshot,
   Rollout,
   RolloutQuery,
-  RolloutStatusEvent,
   Span,
   SpanInput,
   SpanQuery,
   StartRolloutRequest,
+  StoreEvent,
   StoreStats,
   Worker,
 } from "../types/index.js";
@@ -104,6 +103,7 @@ export class BaseStore implements Store {
     }
     this.watchdog = new Watchdog(() => this.sweep(), interval === false ? 1000 : interval, this.logger);
     if (interval !== false) this.watchdog.start();
+    engine.subscribe?.((event) => this.dispatch([event], false));
   }
 
   // ---- queue -------------------------------------------------------------------------------
@@ -204,17 +204,11 @@ export class BaseStore implements Store {
     for (const group of appended) {
       added += group.added;
       duplicates += group.duplicates;
-      if (group.activity) this.publish([group.activity]);
+      const events: StoreEvent[] = group.activity ? [group.activity] : [];
       if (group.added > 0) {
-        this.emit("spans", {
-          type: "spans",
-          rolloutId: group.rolloutId,
-          attemptId: group.attemptId,
-          count: group.added,
-          lastSequence: group.lastSequence,
-          at: now,
-        });
+        events.push({ type: "spans", rolloutId: group.rolloutId, attemptId: group.attemptId, count: group.added, lastSequence: group.lastSequence, at: now });
       }
+      this.publish(events);
     }
     return { added, duplicates };
   }
@@ -310,7 +304,7 @@ export class BaseStore implements Store {
       createdAt: now,
       resources: parsed,
     });
-    if (created) this.emit("resources", { type: "resources", resourcesId: snapshot.resourcesId, version: snapshot.version, at: now });
+    if (created) this.publish([{ type: "resources", resourcesId: snapshot.resourcesId, version: snapshot.version, at: now }]);
     return snapshot;
   }
 
@@ -434,29 +428,32 @@ export class BaseStore implements Store {
     if (this.closeController.signal.aborted) throw new StoreClosedError();
   }
 
-  /** Announces status changes, waking long-pollers for requeued work and waiters for ended rollouts. */
-  private publish(events: ReadonlyArray<RolloutStatusEvent | AttemptStatusEvent>): void {
+  /** Announces changes made here: to listeners, waiters and long-pollers, and to other processes sharing the backend. */
+  private publish(events: readonly StoreEvent[]): void {
+    if (events.length > 0) this.dispatch(events, true);
+  }
+
+  /** Delivers events — made here (`local`) or reported by the engine from another process. */
+  private dispatch(events: readonly StoreEvent[], local: boolean): void {
     let queued = 0;
     for (const event of events) {
-      if (event.type === "attempt") {
-        this.emit("attempt", event);
-        continue;
-      }
-      this.emit("rollout", event);
+      this.emit(event);
+      if (event.type !== "rollout") continue;
       if (isRolloutQueued(event.status)) queued++;
       if (isRolloutTerminal(event.status)) {
         for (const listener of this.completionWaiters.get(event.rolloutId) ?? []) listener();
       }
     }
     if (queued > 0) this.workSignal.notify(queued);
+    if (local) this.engine.announce?.(events);
   }
 
   /** Emits an event; a throwing listener is reported, never allowed to fail a store call that already succeeded. */
-  private emit<K extends keyof StoreEventMap>(name: K, ...args: StoreEventMap[K]): void {
+  private emit(event: StoreEvent): void {
     try {
-      (this.events.emit as (event: K, ...a: StoreEventMap[K]) => boolean)(name, ...args);
+      (this.events.emit as (name: StoreEvent["type"], payload: StoreEvent) => boolean)(event.type, event);
     } catch (error) {
-      this.logger.error(`a '${name}' event listener threw; the store call itself succeeded`, { error });
+      this.logger.error(`a '${event.type}' event listener threw; the store call itself succeeded`, { error });
     }
   }
 }

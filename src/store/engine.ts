@@ -20,6 +20,7 @@ import type {
   Rollout,
   RolloutConfig,
   Span,
+  StoreEvent,
   StoreStats,
   Worker,
 } from "../types/index.js";
@@ -97,6 +98,14 @@ export interface StorageEngine {
 
   stats(): Promise<Omit<StoreStats, "uptimeMs">>;
   close(): Promise<void>;
+
+  /**
+   * For backends several processes share (PostgreSQL): deliver the events that happened in the
+   * other processes, so long-polls, waits and event listeners here wake for their changes too.
+   */
+  subscribe?(listener: (event: StoreEvent) => void): void;
+  /** The counterpart of `subscribe`: tell the other processes about events that happened here. */
+  announce?(events: readonly StoreEvent[]): void;
 }
 
 /**
