@@ -1,25 +1,5 @@
 import { EventEmitter } from "eventemitter3";
-import {
-  AddResourcesOptionsSchema,
-  AttemptCompletionSchema,
-  CancelOptionsSchema,
-  ConflictError,
-  DequeueRequestSchema,
-  EnqueueRequestSchema,
-  HeartbeatRequestSchema,
-  IdSchema,
-  NotFoundError,
-  ResourcesMapSchema,
-  RolloutQuerySchema,
-  SpanQuerySchema,
-  StartRolloutRequestSchema,
-  StoreClosedError,
-  ValidationError,
-  WaitRequestSchema,
-  consoleLogger,
-  parseOrThrow,
-  parseSpanBatch,
-} from "../types/index.js";
+import { ConflictError, NotFoundError, StoreClosedError, ValidationError, consoleLogger } from "../types/index.js";
 import type {
   AddResourcesOptions,
   AddSpansResult,
@@ -47,6 +27,7 @@ import type {
 } from "../types/index.js";
 import type { StorageEngine } from "./engine.js";
 import { newId } from "./ids.js";
+import { parseRequest } from "./requests.js";
 import {
   type AttemptChange,
   cancelRollout,
@@ -61,10 +42,7 @@ import {
 import type { Store, StoreEventMap, StoreEvents, WaitOptions } from "./store.js";
 import { Watchdog } from "./watchdog.js";
 import { WorkSignal } from "./work-signal.js";
-import { z } from "zod";
 
-const EnqueueBatchSchema = z.array(EnqueueRequestSchema).max(100_000);
-const RolloutIdSchema = IdSchema;
 
 /** Options shared by every store built on a storage engine. */
 export interface StoreOptions {
@@ -109,12 +87,12 @@ export class BaseStore implements Store {
   // ---- queue -------------------------------------------------------------------------------
 
   async enqueue(request: EnqueueRequest): Promise<Rollout> {
-    const [rollout] = await this.insertNew([parseOrThrow(EnqueueRequestSchema, request, "enqueue request")]);
+    const [rollout] = await this.insertNew([parseRequest.enqueue(request)]);
     return rollout!;
   }
 
   async enqueueMany(requests: EnqueueRequest[]): Promise<Rollout[]> {
-    return this.insertNew(parseOrThrow(EnqueueBatchSchema, requests, "enqueueMany requests"));
+    return this.insertNew(parseRequest.enqueueMany(requests));
   }
 
   private async insertNew(requests: ParsedEnqueueRequest[]): Promise<Rollout[]> {
@@ -143,7 +121,7 @@ export class BaseStore implements Store {
   }
 
   async dequeue(request: DequeueRequest = {}, options: WaitOptions = {}): Promise<AttemptedRollout[]> {
-    const { workerId, limit, waitMs } = parseOrThrow(DequeueRequestSchema, request, "dequeue request");
+    const { workerId, limit, waitMs } = parseRequest.dequeue(request);
     this.assertOpen();
     const deadline = performance.now() + waitMs;
     if (workerId !== undefined) await this.engine.recordWorker(workerId, Date.now(), { dequeued: true });
@@ -165,7 +143,7 @@ export class BaseStore implements Store {
   }
 
   async startRollout(request: StartRolloutRequest): Promise<AttemptedRollout> {
-    const parsed = parseOrThrow(StartRolloutRequestSchema, request, "startRollout request");
+    const parsed = parseRequest.startRollout(request);
     this.assertOpen();
     const now = Date.now();
     const [resourcesId] = await this.resolveResourcesIds([parsed]);
@@ -194,7 +172,7 @@ export class BaseStore implements Store {
   // ---- attempts ----------------------------------------------------------------------------
 
   async addSpans(spans: SpanInput[]): Promise<AddSpansResult> {
-    const parsed = parseSpanBatch(spans);
+    const parsed = parseRequest.spans(spans);
     this.assertOpen();
     if (parsed.length === 0) return { added: 0, duplicates: 0 };
     const now = Date.now();
@@ -214,7 +192,7 @@ export class BaseStore implements Store {
   }
 
   async heartbeat(request: HeartbeatRequest): Promise<HeartbeatResult> {
-    const { workerId, attempts, stats } = parseOrThrow(HeartbeatRequestSchema, request, "heartbeat request");
+    const { workerId, attempts, stats } = parseRequest.heartbeat(request);
     this.assertOpen();
     const now = Date.now();
     const touched = attempts.length > 0 ? await this.engine.touchAttempts(attempts, now) : [];
@@ -224,9 +202,9 @@ export class BaseStore implements Store {
   }
 
   async completeAttempt(rolloutId: string, attemptId: string, completion: AttemptCompletion): Promise<AttemptedRollout> {
-    parseOrThrow(RolloutIdSchema, rolloutId, "rolloutId");
-    parseOrThrow(IdSchema, attemptId, "attemptId");
-    const parsed = parseOrThrow(AttemptCompletionSchema, completion, "attempt completion");
+    parseRequest.rolloutId(rolloutId);
+    parseRequest.attemptId(attemptId);
+    const parsed = parseRequest.completion(completion);
     this.assertOpen();
     const now = Date.now();
     const change = await this.engine.updateRollout(rolloutId, (r) => completeAttempt(r, attemptId, parsed, now));
@@ -235,8 +213,8 @@ export class BaseStore implements Store {
   }
 
   async cancelRollout(rolloutId: string, options: CancelOptions = {}): Promise<Rollout> {
-    parseOrThrow(RolloutIdSchema, rolloutId, "rolloutId");
-    const { reason } = parseOrThrow(CancelOptionsSchema, options, "cancel options");
+    parseRequest.rolloutId(rolloutId);
+    const { reason } = parseRequest.cancel(options);
     this.assertOpen();
     const now = Date.now();
     const change = await this.engine.updateRollout(rolloutId, (r) => cancelRollout(r, reason, now));
@@ -265,7 +243,7 @@ export class BaseStore implements Store {
   // ---- reads -------------------------------------------------------------------------------
 
   async getRollout(rolloutId: string): Promise<Rollout> {
-    parseOrThrow(RolloutIdSchema, rolloutId, "rolloutId");
+    parseRequest.rolloutId(rolloutId);
     this.assertOpen();
     const rollout = await this.engine.getRollout(rolloutId);
     if (!rollout) throw new NotFoundError("rollout", rolloutId);
@@ -273,13 +251,13 @@ export class BaseStore implements Store {
   }
 
   async queryRollouts(query: RolloutQuery = {}): Promise<Page<Rollout>> {
-    const parsed = parseOrThrow(RolloutQuerySchema, query, "rollout query");
+    const parsed = parseRequest.rolloutQuery(query);
     this.assertOpen();
     return this.engine.queryRollouts(parsed);
   }
 
   async querySpans(query: SpanQuery): Promise<Page<Span>> {
-    const { attemptId, ...rest } = parseOrThrow(SpanQuerySchema, query, "span query");
+    const { attemptId, ...rest } = parseRequest.spanQuery(query);
     const rollout = await this.getRollout(rest.rolloutId);
     if (attemptId === undefined) return this.engine.querySpans(rest);
     if (attemptId === "latest") {
@@ -295,8 +273,8 @@ export class BaseStore implements Store {
   // ---- resources ---------------------------------------------------------------------------
 
   async addResources(resources: ResourcesMapInput, options: AddResourcesOptions = {}): Promise<ResourcesSnapshot> {
-    const parsed = parseOrThrow(ResourcesMapSchema, resources, "resources");
-    const { resourcesId } = parseOrThrow(AddResourcesOptionsSchema, options, "addResources options");
+    const parsed = parseRequest.resources(resources);
+    const { resourcesId } = parseRequest.addResourcesOptions(options);
     this.assertOpen();
     const now = Date.now();
     const { snapshot, created } = await this.engine.insertResources({
@@ -309,7 +287,7 @@ export class BaseStore implements Store {
   }
 
   async getResources(resourcesId: string): Promise<ResourcesSnapshot> {
-    parseOrThrow(IdSchema, resourcesId, "resourcesId");
+    parseRequest.resourcesId(resourcesId);
     this.assertOpen();
     if (resourcesId === "latest") {
       const latest = await this.engine.latestResources();
@@ -325,7 +303,7 @@ export class BaseStore implements Store {
 
   async waitForRollouts(rolloutIds: string[], options: WaitOptions & { timeoutMs?: number } = {}): Promise<Rollout[]> {
     const { signal, ...rest } = options;
-    const parsed = parseOrThrow(WaitRequestSchema, { rolloutIds, ...rest }, "waitForRollouts request");
+    const parsed = parseRequest.wait({ rolloutIds, ...rest });
     this.assertOpen();
     const ids = [...new Set(parsed.rolloutIds)];
     const pending = new Set(ids);

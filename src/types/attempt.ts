@@ -20,8 +20,13 @@ export type ErrorKind = z.infer<typeof ErrorKindSchema>;
 /** Error messages longer than this are truncated, never rejected: losing a completion over a long stack trace would be worse. */
 const MAX_ERROR_MESSAGE = 16_384;
 
+/** Truncated text stays within `limit` (marker included), so truncating twice changes nothing. */
 const truncated = (limit: number) =>
-  z.string().transform((s) => (s.length > limit ? `${s.slice(0, limit)}… [truncated ${s.length - limit} chars]` : s));
+  z.string().transform((s) => {
+    if (s.length <= limit) return s;
+    const marker = `… [truncated ${s.length} chars to ${limit}]`;
+    return s.slice(0, limit - marker.length) + marker;
+  });
 
 export const AttemptErrorSchema = z.strictObject({
   kind: ErrorKindSchema,

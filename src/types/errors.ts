@@ -1,12 +1,13 @@
 import { z } from "zod";
 import { type JsonValue, JsonValueSchema } from "./json.js";
 
-/** Machine-readable error codes. Over HTTP they map to 404, 409, 400, 503, 504, 401, 413 and 500. */
+/** Machine-readable error codes. Over HTTP they map to 404, 409, 400, 503, 503, 504, 401, 413 and 500. */
 export const ErrorCodeSchema = z.enum([
   "not_found",
   "conflict",
   "validation",
   "closed",
+  "unavailable",
   "timeout",
   "unauthorized",
   "payload_too_large",
@@ -88,5 +89,12 @@ export class ValidationError extends TracetrainError {
 export class StoreClosedError extends TracetrainError {
   constructor(message = "the store is closed") {
     super("closed", message);
+  }
+}
+
+/** The store could not be reached (a server down or restarting). Retrying later may succeed. */
+export class StoreUnavailableError extends TracetrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("unavailable", message, undefined, options);
   }
 }

@@ -1,0 +1,312 @@
+/**
+ * The store over HTTP: one process owns a store and serves it to runners, trainers and dashboards
+ * on other machines.
+ *
+ * Built on `node:http` rather than Fastify on purpose: the API is a small fixed set of JSON routes
+ * whose bodies the store already validates with zod, and what matters is precise control of
+ * connection lifecycles — long-polls that end when the client hangs up, server-sent events with
+ * backpressure, graceful shutdown that releases every waiter — plus a hot path with nothing in it
+ * but the store call. That is less code on raw `http` than on a framework, and no dependency.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger, StoreEvent } from "../types/index.js";
+import { TracetrainError, ValidationError, consoleLogger, parseOrThrow } from "../types/index.js";
+import type { Store } from "../store/index.js";
+import { errorBody } from "./http-errors.js";
+import { ServerMetrics } from "./metrics.js";
+import {
+  AddResourcesBodySchema,
+  AddSpansBodySchema,
+  EnqueueBodySchema,
+  MAX_POLL_MS,
+  Routes,
+  WaitBodySchema,
+  rolloutQueryFromParams,
+  spanQueryFromParams,
+} from "./protocol.js";
+import { type Params, Router } from "./router.js";
+
+export interface StoreServerOptions {
+  store: Store;
+  /** Interface to bind (default `127.0.0.1`). Binding anything but loopback requires a token or `insecure`. */
+  host?: string;
+  /** Port (default 4747; 0 picks a free one). */
+  port?: number;
+  /** When set, every route except `/healthz` requires `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Allow a non-loopback bind without a token (a trusted private network only). */
+  insecure?: boolean;
+  /** Largest request body accepted (default 32 MiB); larger ones get 413. */
+  bodyLimitBytes?: number;
+  /** Close the store when the server closes (default false: whoever opened the store closes it). */
+  closeStore?: boolean;
+  /** Extra route handlers (e.g. OTLP ingest), keyed by route name. */
+  extraRoutes?: ExtraRoute[];
+  logger?: Logger;
+}
+
+/** An additional route; the handler owns the response. */
+export interface ExtraRoute {
+  method: string;
+  path: string;
+  handle(request: IncomingMessage, response: ServerResponse, body: Buffer): Promise<void>;
+}
+
+export interface StoreServer {
+  /** The base URL, e.g. `http://127.0.0.1:4747`. */
+  readonly url: string;
+  readonly metrics: ServerMetrics;
+  /** Stops accepting connections, ends event streams and long-polls, waits for in-flight requests. */
+  close(): Promise<void>;
+}
+
+interface Call {
+  params: Params;
+  query: URLSearchParams;
+  body: unknown;
+  /** Fires when the client hangs up or the server shuts down. */
+  signal: AbortSignal;
+  response: ServerResponse;
+}
+
+/** A handler returns the JSON to send, or STREAMING when it wrote the response itself. */
+type Handler = (call: Call) => Promise<unknown>;
+const STREAMING = Symbol("streaming");
+
+/** Starts serving `store`; resolves once listening. */
+export async function startStoreServer(options: StoreServerOptions): Promise<StoreServer> {
+  const host = options.host ?? "127.0.0.1";
+  if (!options.token && !options.insecure && !isLoopback(host)) {
+    throw new ValidationError("server options", [
+      { path: "host", message: `refusing to serve on ${host} without a token: set --token (or TRACETRAIN_TOKEN), or pass --insecure on a trusted network` },
+    ]);
+  }
+  const logger = options.logger ?? consoleLogger;
+  const { store } = options;
+  const metrics = new ServerMetrics();
+  const shutdown = new AbortController();
+  const bodyLimit = options.bodyLimitBytes ?? 32 * 1024 * 1024;
+  const tokenDigest = options.token ? digest(options.token) : undefined;
+  const router = buildRouter(store, metrics, shutdown.signal);
+  const extra = new Router<ExtraRoute>();
+  for (const route of options.extraRoutes ?? []) extra.add(route.method, route.path, route);
+  const inFlight = new Set<Promise<void>>();
+
+  const server: Server = createServer((request, response) => {
+    const done = handle(request, response).catch((error: unknown) => logger.error("unexpected failure answering a request", { error }));
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+  });
+  // Long-polls hold requests open up to MAX_POLL_MS; everything else is far quicker.
+  server.requestTimeout = MAX_POLL_MS + 30_000;
+  server.headersTimeout = 30_000;
+  server.keepAliveTimeout = 65_000;
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const method = request.method ?? "GET";
+    let route = "unmatched";
+    let status = 500;
+    try {
+      const url = new URL(request.url ?? "/", "http://store");
+      if (url.pathname === "/healthz") {
+        route = "/healthz";
+        status = sendJson(response, 200, { status: "ok" });
+        return;
+      }
+      if (tokenDigest && !authorized(request, tokenDigest)) throw new TracetrainError("unauthorized", "missing or wrong bearer token");
+      if (url.pathname === "/metrics" && method === "GET") {
+        route = "/metrics";
+        const text = metrics.render(await store.stats());
+        response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(text);
+        status = 200;
+        return;
+      }
+      const extraMatch = extra.match(method, url.pathname);
+      if (extraMatch && extraMatch !== "method") {
+        route = extraMatch.pattern;
+        await extraMatch.handler.handle(request, response, await readBody(request, bodyLimit));
+        status = response.statusCode;
+        return;
+      }
+      const match = router.match(method, url.pathname);
+      if (match === undefined) throw new TracetrainError("not_found", `no route ${method} ${url.pathname}`);
+      if (match === "method") throw new TracetrainError("not_found", `${url.pathname} does not accept ${method}`);
+      route = match.pattern;
+      const body = method === "POST" ? parseJson(await readBody(request, bodyLimit)) : undefined;
+      const signal = disconnectSignal(response, shutdown.signal);
+      const result = await match.handler({ params: match.params, query: url.searchParams, body, signal, response });
+      status = result === STREAMING ? 200 : sendJson(response, 200, result);
+    } catch (error) {
+      const { status: code, body } = errorBody(error);
+      if (code === 500) logger.error("internal error", { error, method, url: request.url });
+      status = response.headersSent ? response.statusCode : sendJson(response, code, body);
+      if (code === 413) request.resume(); // drain the rest so the connection can be reused or closed cleanly
+    } finally {
+      metrics.observe(route, method, status, (performance.now() - started) / 1000);
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 4747, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+
+  return {
+    url,
+    metrics,
+    async close() {
+      if (shutdown.signal.aborted) return;
+      shutdown.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.allSettled([...inFlight]);
+      server.closeAllConnections();
+      await closed;
+      if (options.closeStore) await store.close();
+    },
+  };
+}
+
+function buildRouter(store: Store, metrics: ServerMetrics, shutdown: AbortSignal): Router<Handler> {
+  const router = new Router<Handler>();
+  const add = (name: keyof typeof Routes, handler: Handler) => router.add(Routes[name].method, Routes[name].path, handler);
+  const param = (call: Call, name: string) => call.params[name] ?? "";
+
+  add("enqueue", async ({ body }) => {
+    const envelope = parseOrThrow(EnqueueBodySchema, body, "enqueue body");
+    // `{rollout}` and `{rollouts}` reach enqueue and enqueueMany, so errors name the call the client made.
+    if ("rollout" in envelope) return { rollouts: [await store.enqueue(envelope.rollout as never)] };
+    return { rollouts: await store.enqueueMany(envelope.rollouts as never) };
+  });
+  add("startRollout", async ({ body }) => store.startRollout(body as never));
+  add("queryRollouts", async ({ query }) => store.queryRollouts(rolloutQueryFromParams(query)));
+  add("getRollout", async (call) => store.getRollout(param(call, "rolloutId")));
+  add("cancelRollout", async (call) => store.cancelRollout(param(call, "rolloutId"), (call.body ?? {}) as never));
+  add("completeAttempt", async (call) => store.completeAttempt(param(call, "rolloutId"), param(call, "attemptId"), call.body as never));
+  add("querySpans", async (call) => store.querySpans(spanQueryFromParams(param(call, "rolloutId"), call.query)));
+  add("dequeue", async ({ body, signal }) => ({ claimed: await store.dequeue(capWait(body, "waitMs") as never, { signal }) }));
+  add("addSpans", async ({ body }) => {
+    const { spans } = parseOrThrow(AddSpansBodySchema, body, "spans body");
+    const result = await store.addSpans(spans as never);
+    metrics.spansIngested += result.added;
+    return result;
+  });
+  add("heartbeat", async ({ body }) => store.heartbeat(body as never));
+  add("addResources", async ({ body }) => {
+    const { resources, resourcesId } = parseOrThrow(AddResourcesBodySchema, body, "resources body");
+    return store.addResources(resources as never, resourcesId === undefined ? {} : { resourcesId });
+  });
+  add("getResources", async (call) => store.getResources(param(call, "resourcesId")));
+  add("waitForRollouts", async ({ body, signal }) => {
+    const { rolloutIds, timeoutMs } = parseOrThrow(WaitBodySchema, capWait(body, "timeoutMs"), "wait body");
+    return { rollouts: await store.waitForRollouts(rolloutIds as string[], { timeoutMs: timeoutMs as number, signal }) };
+  });
+  add("workers", async () => ({ workers: await store.workers() }));
+  add("stats", async () => store.stats());
+  add("events", async (call) => streamEvents(store, call, shutdown));
+  return router;
+}
+
+/** Long-polls are capped so one request never holds a connection for long; clients simply poll again. */
+function capWait(body: unknown, key: "waitMs" | "timeoutMs"): unknown {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return body;
+  const value = (body as Record<string, unknown>)[key];
+  if (value === undefined) return key === "timeoutMs" ? { ...body, [key]: MAX_POLL_MS } : body;
+  return typeof value === "number" && value > MAX_POLL_MS ? { ...body, [key]: MAX_POLL_MS } : body;
+}
+
+/** A slow reader that lets this much pile up is disconnected rather than allowed to exhaust memory. */
+const MAX_EVENT_BACKLOG = 8 * 1024 * 1024;
+
+/** `GET /v1/events[?types=rollout,attempt]`: store events as server-sent events until the client leaves. */
+async function streamEvents(store: Store, { query, signal, response }: Call, shutdown: AbortSignal): Promise<typeof STREAMING> {
+  const wanted = new Set((query.get("types") ?? "rollout,attempt,spans,resources").split(",").filter(Boolean));
+  const unknown = [...wanted].filter((t) => !["rollout", "attempt", "spans", "resources"].includes(t));
+  if (unknown.length > 0) throw new ValidationError("events query", [{ path: "types", message: `unknown event types: ${unknown.join(", ")}` }]);
+  response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  response.write(": connected\n\n");
+  await new Promise<void>((resolve) => {
+    const send = (event: StoreEvent) => {
+      if (response.writableLength > MAX_EVENT_BACKLOG) {
+        response.end("event: error\ndata: {\"message\":\"too slow: the event stream was closed\"}\n\n");
+        return finish();
+      }
+      response.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    };
+    const keepAlive = setInterval(() => response.write(": keep-alive\n\n"), 15_000);
+    const types = [...wanted] as Array<StoreEvent["type"]>;
+    for (const type of types) store.events.on(type, send as never);
+    const finish = () => {
+      clearInterval(keepAlive);
+      for (const type of types) store.events.off(type, send as never);
+      signal.removeEventListener("abort", finish);
+      if (!response.writableEnded) response.end();
+      resolve();
+    };
+    signal.addEventListener("abort", finish, { once: true });
+    if (shutdown.aborted) finish();
+  });
+  return STREAMING;
+}
+
+/** Aborts when the client disconnects before the response is finished, or the server shuts down. */
+function disconnectSignal(response: ServerResponse, shutdown: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  response.once("close", () => {
+    if (!response.writableFinished) controller.abort();
+  });
+  return AbortSignal.any([controller.signal, shutdown]);
+}
+
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(request.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function tooLarge(limit: number): TracetrainError {
+  return new TracetrainError("payload_too_large", `request body over ${limit} bytes; send smaller batches`);
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (error) {
+    throw new ValidationError("request body", [{ path: "", message: `not valid JSON (${(error as Error).message})` }]);
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): number {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) }).end(text);
+  return status;
+}
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/** Constant-time token check (digests have equal length, so timing reveals nothing about the token). */
+function authorized(request: IncomingMessage, expected: Buffer): boolean {
+  const header = request.headers.authorization ?? "";
+  const match = /^Bearer (.+)$/.exec(header);
+  return match !== null && timingSafeEqual(digest(match[1]!), expected);
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}

@@ -1,0 +1,44 @@
+/**
+ * Validation of every Store call's arguments, in one place. BaseStore runs these on every call;
+ * HttpStore runs the same ones before sending, so a remote store rejects bad input with exactly
+ * the errors an in-process store gives — and nothing is lost in JSON on the way (a NaN, a Date,
+ * a function are rejected, not silently turned into null, a string or nothing).
+ */
+import { z } from "zod";
+import {
+  AddResourcesOptionsSchema,
+  AttemptCompletionSchema,
+  CancelOptionsSchema,
+  DequeueRequestSchema,
+  EnqueueRequestSchema,
+  HeartbeatRequestSchema,
+  IdSchema,
+  ResourcesMapSchema,
+  RolloutQuerySchema,
+  SpanQuerySchema,
+  StartRolloutRequestSchema,
+  WaitRequestSchema,
+  parseOrThrow,
+  parseSpanBatch,
+} from "../types/index.js";
+
+const EnqueueBatchSchema = z.array(EnqueueRequestSchema).max(100_000);
+
+export const parseRequest = {
+  enqueue: (value: unknown) => parseOrThrow(EnqueueRequestSchema, value, "enqueue request"),
+  enqueueMany: (value: unknown) => parseOrThrow(EnqueueBatchSchema, value, "enqueueMany requests"),
+  dequeue: (value: unknown) => parseOrThrow(DequeueRequestSchema, value, "dequeue request"),
+  startRollout: (value: unknown) => parseOrThrow(StartRolloutRequestSchema, value, "startRollout request"),
+  spans: parseSpanBatch,
+  heartbeat: (value: unknown) => parseOrThrow(HeartbeatRequestSchema, value, "heartbeat request"),
+  completion: (value: unknown) => parseOrThrow(AttemptCompletionSchema, value, "attempt completion"),
+  cancel: (value: unknown) => parseOrThrow(CancelOptionsSchema, value, "cancel options"),
+  rolloutId: (value: unknown) => parseOrThrow(IdSchema, value, "rolloutId"),
+  attemptId: (value: unknown) => parseOrThrow(IdSchema, value, "attemptId"),
+  resourcesId: (value: unknown) => parseOrThrow(IdSchema, value, "resourcesId"),
+  rolloutQuery: (value: unknown) => parseOrThrow(RolloutQuerySchema, value, "rollout query"),
+  spanQuery: (value: unknown) => parseOrThrow(SpanQuerySchema, value, "span query"),
+  resources: (value: unknown) => parseOrThrow(ResourcesMapSchema, value, "resources"),
+  addResourcesOptions: (value: unknown) => parseOrThrow(AddResourcesOptionsSchema, value, "addResources options"),
+  wait: (value: unknown) => parseOrThrow(WaitRequestSchema, value, "waitForRollouts request"),
+};

@@ -1,0 +1,35 @@
+import { afterAll } from "vitest";
+import { HttpStore, MemoryStore, type StoreOptions, startStoreServer } from "../../src/index.js";
+import { describeStoreConformance } from "./conformance.js";
+
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+
+/**
+ * An HttpStore talking to a real server on loopback, backed by a MemoryStore. The server and its
+ * store live in this process, so the watchdog tests may call the backing store's sweep() and use
+ * fake clocks; everything else crosses HTTP.
+ */
+async function open(options: StoreOptions = {}) {
+  const backing = new MemoryStore(options);
+  const server = await startStoreServer({ store: backing, port: 0 });
+  const client = new HttpStore(server.url, { retryDelaysMs: [], ...(options.logger ? { logger: options.logger } : {}) });
+  const closeClient = client.close.bind(client);
+  Object.assign(client, {
+    sweep: () => backing.sweep(),
+    stopWatchdog: () => backing.stopWatchdog(),
+    startWatchdog: () => backing.startWatchdog(),
+    close: async () => {
+      await closeClient();
+      await server.close();
+      await backing.close();
+    },
+  });
+  Object.defineProperty(client, "watchdogActive", { get: () => backing.watchdogActive });
+  cleanups.push(() => client.close());
+  return client;
+}
+
+describeStoreConformance("HttpStore (over a MemoryStore)", { open, remoteEvents: true });
