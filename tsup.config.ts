@@ -1,7 +1,8 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // The worker entry is separate: worker processes run it directly (see src/runner/worker-pool.ts).
+  entry: { index: "src/index.ts", "worker-main": "src/runner/worker-main.ts" },
   format: ["esm"],
   target: "node20",
   dts: true,

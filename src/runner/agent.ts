@@ -25,6 +25,11 @@ export interface AgentOptions {
   name?: string;
   /** Resource names the agent needs; checked against the resources before any rollout runs. */
   resources?: string[];
+  /**
+   * The module that exports this agent — pass `import.meta.url`. Worker processes and remote
+   * runners import it to get the agent (they find it among the module's exports by name).
+   */
+  module?: string | URL;
 }
 
 const AGENT = Symbol.for("tracetrain.agent");
@@ -34,6 +39,8 @@ export interface Agent<T = unknown> {
   readonly [AGENT]: true;
   readonly name: string;
   readonly requiredResources: readonly string[];
+  /** The URL of the module exporting this agent, when given. */
+  readonly module: string | undefined;
   run(task: T, ctx: AgentContext): Promise<number | void>;
 }
 
@@ -50,6 +57,7 @@ export function agent<T = unknown>(fn: AgentFunction<T>, options: AgentOptions =
     [AGENT]: true,
     name: options.name ?? (fn.name || "agent"),
     requiredResources: [...(options.resources ?? [])],
+    module: options.module === undefined ? undefined : String(options.module),
     run: async (task, ctx) => fn(task, ctx),
   };
 }
@@ -57,4 +65,17 @@ export function agent<T = unknown>(fn: AgentFunction<T>, options: AgentOptions =
 /** Whether `value` was made by {@link agent}. */
 export function isAgent(value: unknown): value is Agent<unknown> {
   return typeof value === "object" && value !== null && (value as { [AGENT]?: unknown })[AGENT] === true;
+}
+
+/**
+ * The agent a module exports: the one named `name` if given, else the only agent it exports.
+ * Errors say what the module does export, so a wrong path or name is quick to fix.
+ */
+export function findAgent(exports: Record<string, unknown>, name: string | undefined, where: string): Agent<unknown> {
+  const agents = Object.values(exports).filter(isAgent);
+  const found = name === undefined ? (agents.length === 1 ? agents[0] : undefined) : agents.find((a) => a.name === name);
+  if (found) return found;
+  const list = agents.map((a) => `'${a.name}'`).join(", ") || "none";
+  const wanted = name === undefined ? (agents.length > 1 ? "exactly one agent (name the one you want)" : "an agent made with agent(fn)") : `an agent named '${name}'`;
+  throw new ValidationError("agent module", [{ path: where, message: `expected ${wanted}; the module exports these agents: ${list}` }]);
 }

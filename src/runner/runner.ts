@@ -320,12 +320,15 @@ export class Runner<T = unknown> {
     return timer;
   }
 
-  /** Reports running attempts alive, and aborts those the store says have ended (cancelled, timed out). */
+  /**
+   * Reports this runner and its running attempts alive (with a little about itself, for
+   * dashboards), and aborts attempts the store says have ended (cancelled, timed out).
+   */
   private async heartbeat(): Promise<void> {
     const attempts = [...this.executions.values()].map((e) => ({ rolloutId: e.claimed.rollout.rolloutId, attemptId: e.claimed.attempt.attemptId }));
-    if (attempts.length === 0) return;
+    const stats = { host: hostname(), pid: process.pid, running: attempts.length, concurrency: this.concurrency, agent: this.agent.name };
     try {
-      const result = await this.store.heartbeat({ workerId: this.workerId, attempts });
+      const result = await this.store.heartbeat({ workerId: this.workerId, attempts, stats });
       for (const { attemptId, status } of result.attempts) {
         if (isAttemptActive(status)) continue;
         const execution = this.executions.get(attemptId);

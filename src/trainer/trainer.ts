@@ -5,6 +5,9 @@ import { Tracer } from "../tracer/index.js";
 import { type Agent, isAgent } from "../runner/agent.js";
 import type { RunnerHooks } from "../runner/hooks.js";
 import { Runner } from "../runner/runner.js";
+import { WorkerPool } from "../runner/worker-pool.js";
+import { startStoreServer } from "../server/store-server.js";
+import { randomUUID } from "node:crypto";
 import type { Algorithm } from "../algorithms/algorithm.js";
 import { type EvaluationResult, evaluate } from "../algorithms/evaluate.js";
 import { Progress, type ProgressMode } from "./progress.js";
@@ -18,8 +21,15 @@ export interface TrainerOptions {
   algorithm?: Algorithm;
   /** A store, or a store URL: `"memory"`, `"sqlite:PATH"` (default {@link DEFAULT_STORE}). */
   store?: Store | string;
-  /** Rollouts run at once in this process (default 8). */
-  runners?: number;
+  /**
+   * Where rollouts run: a number N runs N at once in this process (default 8);
+   * `{ processes: P, concurrency: C }` runs them in P worker processes, C at a time each, over a
+   * store server the trainer starts on loopback. Worker processes import the agent from its
+   * module, so declare it: `agent(fn, { module: import.meta.url })`.
+   */
+  runners?: number | { processes: number; concurrency?: number };
+  /** How often runners report their attempts alive (default 5000 ms). */
+  heartbeatIntervalMs?: number;
   /** Resources published before the algorithm starts (prompt templates, LLM endpoints, JSON). */
   initialResources?: ResourcesMapInput;
   /** Config of every rollout the algorithm enqueues (timeouts, retries). */
@@ -69,12 +79,7 @@ export class Trainer {
   private ownsStore = false;
 
   constructor(private readonly options: TrainerOptions = {}) {
-    const runners = options.runners ?? 8;
-    if (!Number.isInteger(runners) || runners < 1) {
-      throw new ValidationError("trainer options", [
-        { path: "runners", message: `expected a whole number ≥ 1 of concurrent rollouts, got ${JSON.stringify(runners)} (worker processes are not available in this version)` },
-      ]);
-    }
+    checkRunners(options.runners ?? 8);
     this.logger = options.logger ?? consoleLogger;
     this.tracer = options.tracer ?? new Tracer({ logger: this.logger });
     this.spec = options.store ?? DEFAULT_STORE;
@@ -138,7 +143,6 @@ export class Trainer {
     const store = await this.store();
     const initialResources = await this.publishInitialResources(store, agent);
     const progress = new Progress(this.options.progress ?? "auto");
-    const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, concurrency: this.options.runners ?? 8, ...(this.options.hooks ? { hooks: this.options.hooks } : {}) });
     const interrupt = new AbortController();
     const created = new Set<string>();
     const track = (event: RolloutStatusEvent) => {
@@ -146,14 +150,15 @@ export class Trainer {
     };
     store.events.on("rollout", track);
     const releaseSignals = this.options.handleSignals === false ? () => {} : onSignals(() => interrupt.abort(), this.logger);
-    const running = runner.run();
+    let executor: Executor | undefined;
     try {
+      executor = await this.startExecutor(store, agent as Agent<unknown>, () => interrupt.abort());
       const result = await algorithm.run({
         store,
         train: train as readonly Task[],
         val: val as readonly Task[],
         initialResources,
-        rolloutConfig: this.options.rolloutConfig ?? {},
+        rolloutConfig: this.options.rolloutConfig ?? executor.defaultRolloutConfig,
         logger: this.logger,
         progress,
         signal: interrupt.signal,
@@ -161,11 +166,54 @@ export class Trainer {
       if (interrupt.signal.aborted) await cancelUnfinished(store, created);
       return { algorithm: algorithm.name, result, resources: await latestResources(store), interrupted: interrupt.signal.aborted };
     } finally {
-      await runner.stop({ graceMs: this.options.graceMs ?? 10_000 });
-      await running;
+      await executor?.stop();
       store.events.off("rollout", track);
       releaseSignals();
       progress.close();
+    }
+  }
+
+  /** Starts whatever runs the rollouts: a Runner in this process, or worker processes behind a store server. */
+  private async startExecutor(store: Store, agent: Agent<unknown>, interrupt: () => void): Promise<Executor> {
+    const graceMs = this.options.graceMs ?? 10_000;
+    const heartbeat = this.options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: this.options.heartbeatIntervalMs };
+    const runners = this.options.runners ?? 8;
+    if (typeof runners === "number") {
+      const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, concurrency: runners, ...heartbeat, ...(this.options.hooks ? { hooks: this.options.hooks } : {}) });
+      const running = runner.run();
+      const stop = async () => {
+        await runner.stop({ graceMs });
+        await running;
+      };
+      return { defaultRolloutConfig: {}, stop };
+    }
+    const token = randomUUID();
+    const server = await startStoreServer({ store, port: 0, token, logger: this.logger });
+    try {
+      const pool = await WorkerPool.start({
+        storeUrl: server.url,
+        token,
+        agent,
+        processes: runners.processes,
+        concurrency: runners.concurrency ?? 8,
+        graceMs,
+        logger: this.logger,
+        onAllExited: (reason) => {
+          this.logger.error(`${reason}; stopping the run`);
+          interrupt();
+        },
+        ...heartbeat,
+      });
+      // Worker processes can die: without a heartbeat timeout their attempts would stay running forever.
+      const defaultRolloutConfig: RolloutConfigInput = { heartbeatTimeoutMs: 15_000, maxAttempts: 3, retryOn: ["infra_error", "unresponsive"] };
+      const stop = async () => {
+        await pool.stop();
+        await server.close();
+      };
+      return { defaultRolloutConfig, pids: pool.pids, stop };
+    } catch (error) {
+      await server.close();
+      throw error;
     }
   }
 
@@ -187,6 +235,28 @@ export class Trainer {
   async close(): Promise<void> {
     if (this.ownsStore && this.storePromise) await (await this.storePromise).close();
   }
+}
+
+/** What runs the rollouts of one `fit`. */
+interface Executor {
+  /** Rollout config used when the trainer was given none (worker processes need a heartbeat timeout). */
+  defaultRolloutConfig: RolloutConfigInput;
+  /** Worker process ids, in process mode. */
+  pids?: number[];
+  stop(): Promise<void>;
+}
+
+function checkRunners(runners: unknown): void {
+  const bad = (path: string, message: string) => new ValidationError("trainer options", [{ path, message }]);
+  const whole = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n >= 1;
+  if (typeof runners === "number") {
+    if (!whole(runners)) throw bad("runners", `expected a whole number ≥ 1 of concurrent rollouts, got ${runners}`);
+    return;
+  }
+  if (typeof runners !== "object" || runners === null) throw bad("runners", "expected a number, or { processes, concurrency }");
+  const { processes, concurrency } = runners as { processes?: unknown; concurrency?: unknown };
+  if (!whole(processes)) throw bad("runners.processes", `expected a whole number ≥ 1 of worker processes, got ${String(processes)}`);
+  if (concurrency !== undefined && !whole(concurrency)) throw bad("runners.concurrency", `expected a whole number ≥ 1, got ${String(concurrency)}`);
 }
 
 function checkAgent(agent: unknown): void {
