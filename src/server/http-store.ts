@@ -293,7 +293,10 @@ export class HttpStore implements Store {
         },
       );
       request.on("timeout", () => request.destroy(Object.assign(new Error(`request timed out after ${options.timeoutMs ?? this.timeoutMs} ms`), { code: "ETIMEDOUT" })));
-      request.on("error", reject);
+      request.on("error", (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed just as we reused it: the request never arrived.
+        reject(request.reusedSocket && error.code === "ECONNRESET" ? Object.assign(error, { notDelivered: true }) : error);
+      });
       request.end(body);
     }).catch((error: unknown) => {
       if (signal.aborted && options.signal?.aborted) return { status: 200, json: abortedAnswer(options.schema) };
@@ -453,8 +456,8 @@ function abortedAnswer(schema: z.ZodType): unknown {
 
 /** Errors that prove the request never reached the server, so even a non-idempotent call may be resent. */
 function isNotDelivered(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
+  const { code, notDelivered } = error as { code?: unknown; notDelivered?: unknown };
+  return notDelivered === true || code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
 }
 
 function messageOf(error: unknown): string {

@@ -95,7 +95,9 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   const inFlight = new Set<Promise<void>>();
 
   const server: Server = createServer((request, response) => {
-    const done = handle(request, response).catch((error: unknown) => logger.error("unexpected failure answering a request", { error }));
+    const handled = handle(request, response).catch((error: unknown) => logger.error("unexpected failure answering a request", { error }));
+    // In flight until the response is fully written out (or the connection dropped), not merely handled.
+    const done = Promise.all([handled, new Promise((resolve) => response.once("close", resolve))]).then(() => undefined);
     inFlight.add(done);
     void done.finally(() => inFlight.delete(done));
   });
@@ -168,8 +170,11 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await Promise.allSettled([...inFlight]);
-      server.closeAllConnections();
+      // Every answer is out; keep-alive sockets are idle now and close cleanly.
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 2000);
       await closed;
+      clearTimeout(force);
       if (options.closeStore) await store.close();
     },
   };

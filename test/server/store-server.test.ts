@@ -1,0 +1,166 @@
+import { request } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HttpStore, MemoryStore, NotFoundError, Routes, type StoreServer, ValidationError, startStoreServer } from "../../src/index.js";
+
+/** A raw HTTP exchange, so tests can send what no well-behaved client would. */
+function raw(url: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, url), { method, headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const samplePath = (path: string) => path.replace(":rolloutId", "ro-1").replace(":attemptId", "at-1").replace(":resourcesId", "latest");
+
+describe("store server", () => {
+  let store: MemoryStore;
+  let server: StoreServer;
+  beforeAll(async () => {
+    store = new MemoryStore({ watchdogIntervalMs: false });
+    server = await startStoreServer({ store, port: 0, bodyLimitBytes: 64 * 1024 });
+  });
+  afterAll(async () => {
+    await server.close();
+    await store.close();
+  });
+
+  it("answers health checks and serves Prometheus metrics", async () => {
+    expect(JSON.parse((await raw(server.url, "GET", "/healthz")).text)).toEqual({ status: "ok" });
+    await store.enqueue({ input: 1 });
+    await raw(server.url, "GET", "/v1/stats");
+    const metrics = await raw(server.url, "GET", "/metrics");
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers["content-type"]).toMatch(/text\/plain/);
+    expect(metrics.text).toMatch(/tracetrain_http_requests_total\{route="\/v1\/stats",method="GET",status="200"\} 1/);
+    expect(metrics.text).toMatch(/tracetrain_rollouts\{status="queuing"\} 1/);
+    expect(metrics.text).toMatch(/tracetrain_queue_depth 1/);
+    expect(metrics.text).toMatch(/tracetrain_http_request_duration_seconds_bucket\{route="\/v1\/stats",method="GET",le="\+Inf"\} 1/);
+  });
+
+  it("answers mistakes with typed JSON errors and the right status, never a 500", async () => {
+    const cases: Array<[string, string, string | undefined, number, string]> = [
+      ["GET", "/v1/nope", undefined, 404, "not_found"],
+      ["DELETE", "/v1/rollouts", undefined, 404, "not_found"],
+      ["GET", "/v1/rollouts/ro-missing", undefined, 404, "not_found"],
+      ["POST", "/v1/rollouts", "{not json", 400, "validation"],
+      ["POST", "/v1/rollouts", JSON.stringify({ rollouts: "x" }), 400, "validation"],
+      ["POST", "/v1/rollouts", JSON.stringify({ rollout: { input: 1, mode: "nope" } }), 400, "validation"],
+      ["GET", "/v1/rollouts?limit=abc", undefined, 400, "validation"],
+      ["GET", "/v1/rollouts?bogus=1", undefined, 400, "validation"],
+      ["GET", "/v1/rollouts/%E0%A4%A", undefined, 404, "not_found"],
+      ["POST", "/v1/spans", JSON.stringify({ spans: [{}] }), 400, "validation"],
+      ["POST", "/v1/dequeue", JSON.stringify({ limit: -1 }), 400, "validation"],
+      ["POST", "/v1/rollouts/ro-1/attempts/at-1/complete", JSON.stringify({ status: "succeeded" }), 404, "not_found"],
+      ["POST", "/v1/wait", JSON.stringify({ rolloutIds: [] }), 400, "validation"],
+      ["GET", "/v1/events?types=bogus", undefined, 400, "validation"],
+    ];
+    for (const [method, path, body, status, code] of cases) {
+      const response = await raw(server.url, method, path, body);
+      expect(response.status, `${method} ${path}`).toBe(status);
+      const parsed = JSON.parse(response.text) as { error: { code: string; message: string } };
+      expect(parsed.error.code, `${method} ${path}`).toBe(code);
+      expect(parsed.error.message.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("rejects bodies over the limit with 413", async () => {
+    const big = JSON.stringify({ rollouts: [{ input: "x".repeat(100 * 1024) }] });
+    const response = await raw(server.url, "POST", "/v1/rollouts", big);
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.text).error.code).toBe("payload_too_large");
+    expect((await raw(server.url, "GET", "/healthz")).status).toBe(200);
+  });
+
+  it("rebuilds typed errors on the client", async () => {
+    const client = new HttpStore(server.url, { retryDelaysMs: [] });
+    await expect(client.getRollout("ro-nothing")).rejects.toBeInstanceOf(NotFoundError);
+    const error = await client.enqueue({ input: 1, config: { maxAttempts: 0 } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues[0]!.path).toBe("config.maxAttempts");
+    await client.close();
+  });
+
+  it("streams store events as server-sent events", async () => {
+    const received: string[] = [];
+    const controller = new AbortController();
+    const done = new Promise<void>((resolve) => {
+      const req = request(new URL("/v1/events?types=rollout", server.url), { signal: controller.signal }, (res) => {
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          received.push(chunk);
+          if (received.join("").includes("event: rollout")) resolve();
+        });
+      });
+      req.on("error", () => resolve());
+      req.end();
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const rollout = await store.enqueue({ input: "sse" });
+    await done;
+    controller.abort();
+    const text = received.join("");
+    expect(text).toMatch(/^: connected/);
+    const data = /event: rollout\ndata: (.*)\n/.exec(text)![1]!;
+    expect(JSON.parse(data)).toMatchObject({ type: "rollout", rolloutId: rollout.rolloutId, status: "queuing", previous: null });
+  });
+
+  it("ends long-polls at once when it shuts down, and refuses new connections after", async () => {
+    const own = new MemoryStore({ watchdogIntervalMs: false });
+    const s = await startStoreServer({ store: own, port: 0, closeStore: true });
+    const client = new HttpStore(s.url, { retryDelaysMs: [] });
+    const polling = client.dequeue({ waitMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    await s.close();
+    // The poll ends at once: with nothing, or (when it re-polls the closed server) as unavailable.
+    const outcome = await polling.then((claimed) => claimed, (error: unknown) => error);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    if (Array.isArray(outcome)) expect(outcome).toEqual([]);
+    else expect(String(outcome)).toMatch(/unavailable/);
+    await expect(client.stats()).rejects.toThrow(/unavailable/);
+    await client.close();
+  });
+});
+
+describe("store server authentication", () => {
+  let store: MemoryStore;
+  let server: StoreServer;
+  beforeAll(async () => {
+    store = new MemoryStore({ watchdogIntervalMs: false });
+    server = await startStoreServer({ store, port: 0, token: "s3cret-token" });
+  });
+  afterAll(async () => {
+    await server.close();
+    await store.close();
+  });
+
+  it("requires the bearer token on every route except /healthz", async () => {
+    for (const route of [...Object.values(Routes), { method: "GET", path: "/metrics" }]) {
+      for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "s3cret-token" }, { authorization: "Bearer " }]) {
+        const response = await raw(server.url, route.method, samplePath(route.path), route.method === "POST" ? "{}" : undefined, headers);
+        expect(response.status, `${route.method} ${route.path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(JSON.parse(response.text).error.code).toBe("unauthorized");
+      }
+    }
+    expect((await raw(server.url, "GET", "/healthz")).status).toBe(200);
+  });
+
+  it("lets a client with the token in", async () => {
+    const client = new HttpStore(server.url, { token: "s3cret-token", retryDelaysMs: [] });
+    const rollout = await client.enqueue({ input: 1 });
+    expect((await client.getRollout(rollout.rolloutId)).status).toBe("queuing");
+    await client.close();
+  });
+
+  it("refuses to bind a non-loopback address without a token unless told it is safe", async () => {
+    await expect(startStoreServer({ store, host: "0.0.0.0", port: 0 })).rejects.toThrow(/without a token/);
+    const open = await startStoreServer({ store, host: "0.0.0.0", port: 0, insecure: true });
+    await open.close();
+  });
+});
