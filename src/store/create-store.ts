@@ -1,6 +1,7 @@
 import { ValidationError } from "../types/index.js";
 import type { StoreOptions } from "./base-store.js";
 import { MemoryStore } from "./memory-store.js";
+import { PostgresStore, type PostgresStoreOptions } from "./postgres/postgres-store.js";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
@@ -8,18 +9,29 @@ import type { Store } from "./store.js";
  * Opens a store from a URL-like string:
  * - `"memory"` — {@link MemoryStore};
  * - `"sqlite:PATH"` — {@link SqliteStore} on PATH (relative to the working directory; parent
- *   folders are created), or `"sqlite::memory:"` for a private in-memory SQLite database.
+ *   folders are created), or `"sqlite::memory:"` for a private in-memory SQLite database;
+ * - `"postgres://…"` or `"postgresql://…"` — {@link PostgresStore} on that database (a libpq-style
+ *   URL: user, password, host, port, database and parameters such as `sslmode`); `options.schema`
+ *   picks the schema (default "tracetrain"). It connects on first use, not here.
+ *
+ * Options that do not apply to the chosen backend are ignored.
  */
-export function createStore(spec: string, options: StoreOptions & SqliteStoreOptions = {}): Store {
-  if (spec === "memory") return new MemoryStore(options);
+export function createStore(spec: string, options: StoreOptions & SqliteStoreOptions & PostgresStoreOptions = {}): Store {
+  const { durability, schema, pool, ...common } = options;
+  if (spec === "memory") return new MemoryStore(common);
   if (spec.startsWith("sqlite:")) {
     const path = spec.slice("sqlite:".length);
     if (path.length === 0) throw invalid(spec, "the SQLite path is empty");
-    return new SqliteStore(path, options);
+    return new SqliteStore(path, durability === undefined ? common : { ...common, durability });
   }
-  throw invalid(spec, 'expected "memory" or "sqlite:PATH"');
+  if (spec.startsWith("postgres://") || spec.startsWith("postgresql://")) {
+    return new PostgresStore(spec, { ...common, ...(schema === undefined ? {} : { schema }), ...(pool === undefined ? {} : { pool }) });
+  }
+  throw invalid(spec, 'expected "memory", "sqlite:PATH" or "postgres://…"');
 }
 
+/** The message quotes the spec with any password masked: a mistyped URL must not leak a secret into logs. */
 function invalid(spec: string, message: string): ValidationError {
-  return new ValidationError("store URL", [{ path: "store", message: `${message} (got ${JSON.stringify(spec)})` }]);
+  const shown = spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, "$1***@");
+  return new ValidationError("store URL", [{ path: "store", message: `${message} (got ${JSON.stringify(shown)})` }]);
 }

@@ -1010,9 +1010,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         const polling = closing.dequeue({ waitMs: 30_000 });
         const waiting = closing.waitForRollouts([rollout.rolloutId]);
         await sleep(10);
+        // Observe the waits before closing: they reject as close() begins, and a backend whose
+        // close takes real I/O (a connection pool) would otherwise leave those rejections unhandled.
+        const polled = expectCode(polling, StoreClosedError);
+        const waited = expectCode(waiting, StoreClosedError);
         await closing.close();
-        await expectCode(polling, StoreClosedError);
-        await expectCode(waiting, StoreClosedError);
+        await polled;
+        await waited;
         await expectCode(closing.enqueue({ input: 2 }), StoreClosedError);
         await expectCode(closing.getRollout(rollout.rolloutId), StoreClosedError);
         await closing.close();

@@ -107,9 +107,10 @@ describe("createStore", () => {
   });
 
   it("explains what it expected for an unknown store string", async () => {
-    for (const spec of ["", "sqlite:", "redis://x", "mem"]) {
+    for (const spec of ["", "sqlite:", "redis://x", "mem", "postgres:x", "mysql://u:pw@h/db"]) {
       const error = await expectCode(Promise.resolve().then(() => createStore(spec)), ValidationError);
-      expect(error.message).toMatch(/expected "memory" or "sqlite:PATH"|path is empty/);
+      expect(error.message).toMatch(/expected "memory", "sqlite:PATH" or "postgres:\/\/…"|path is empty/);
+      expect(error.message, "a password in a mistyped URL is masked").not.toContain(":pw@");
     }
   });
 });

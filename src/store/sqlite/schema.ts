@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { ConflictError } from "../../types/index.js";
+import { newerSchemaError } from "../schema-version.js";
 
 /**
  * Schema migrations, applied in order on open and recorded in `PRAGMA user_version`. Append new
@@ -96,12 +96,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /** Brings the database up to {@link SCHEMA_VERSION}, each migration in its own transaction. */
 export function migrate(db: Database.Database): void {
   const current = db.pragma("user_version", { simple: true }) as number;
-  if (current > SCHEMA_VERSION) {
-    throw new ConflictError(
-      `this database has schema version ${current}, newer than this tracetrain understands (${SCHEMA_VERSION}); upgrade tracetrain`,
-      { schemaVersion: current, supported: SCHEMA_VERSION },
-    );
-  }
+  if (current > SCHEMA_VERSION) throw newerSchemaError(current, SCHEMA_VERSION);
   for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version - 1]!);

@@ -1,0 +1,695 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import type {
+  Attempt,
+  AttemptRef,
+  JsonObject,
+  Logger,
+  Page,
+  ParsedRolloutQuery,
+  ParsedSpanInput,
+  ResourcesMap,
+  ResourcesSnapshot,
+  Rollout,
+  RolloutConfig,
+  RolloutStatus,
+  Span,
+  StoreEvent,
+  StoreStats,
+  Worker,
+} from "../../types/index.js";
+import { NotFoundError, StoreClosedError, TracetrainError, ValidationError, cloneJson, consoleLogger } from "../../types/index.js";
+import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
+import { decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
+import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
+import { channelFor, decodeAnnouncement, encodeAnnouncements } from "./announcements.js";
+import {
+  type PostgresPoolOptions,
+  checkConnectionString,
+  clientConfig,
+  createPool,
+  describeTarget,
+  isConnectionError,
+  unavailable,
+} from "./connection.js";
+import { quoteSchema } from "./identifiers.js";
+import { ListenConnection } from "./listen-connection.js";
+import {
+  type AttemptRow,
+  type ResourcesRow,
+  type RolloutRow,
+  type RolloutWithAttemptsRow,
+  type SpanColumns,
+  type SpanRow,
+  type WorkerRow,
+  attemptColumns,
+  attemptFromRow,
+  resourcesFromRow,
+  rolloutFromRow,
+  spanColumns,
+  spanFromRow,
+} from "./rows.js";
+import { migrate } from "./schema.js";
+import { type Statement, type Statements, statements } from "./statements.js";
+
+export interface PostgresEngineOptions {
+  /** The schema holding this store's tables (default "tracetrain"); stores in different schemas share nothing. */
+  schema?: string;
+  pool?: PostgresPoolOptions;
+  logger?: Logger;
+}
+
+const ROLLOUT_SORT_COLUMNS = { createdAt: "created_at", endedAt: "ended_at", finalReward: "final_reward" } as const;
+/** Span inserts are split so no statement's parameters grow huge: at most this many rows… */
+const SPAN_CHUNK_ROWS = 2000;
+/** …or about this many bytes of span data. */
+const SPAN_CHUNK_BYTES = 16 * 1024 * 1024;
+/** Deadlocks and serialization failures are retried this many times in all; nothing was committed. */
+const TRANSACTION_TRIES = 3;
+
+/**
+ * PostgreSQL persistence over a `pg.Pool`, for several processes ("replicas") sharing one
+ * database. Every method is one transaction (or one autocommit statement): read with row locks,
+ * run the pure state-machine step, write what changed, commit. Dequeuers take rows with
+ * `FOR UPDATE SKIP LOCKED`, so replicas never hand out the same rollout and never wait for each
+ * other. Events cross processes with LISTEN/NOTIFY on a channel per schema.
+ *
+ * Construction is synchronous and connects nothing; the first call connects and migrates, and
+ * every call waits for that.
+ */
+export class PostgresEngine implements StorageEngine {
+  private readonly schema: string;
+  private readonly quoted: string;
+  private readonly sql: Statements;
+  private readonly config: pg.ClientConfig;
+  private readonly pool: pg.Pool;
+  private readonly target: string;
+  private readonly logger: Logger;
+  /** Identifies this engine's own announcements, which PostgreSQL also delivers back to it. */
+  private readonly origin = randomUUID();
+  private readonly channel: string;
+  private opening: Promise<void> | undefined;
+  private readonly listeners: Array<(event: StoreEvent) => void> = [];
+  private listen: ListenConnection | undefined;
+  private outbox: StoreEvent[] = [];
+  private sending: Promise<void> | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(connectionString: string, options: PostgresEngineOptions = {}) {
+    this.schema = options.schema ?? "tracetrain";
+    checkConnectionString(connectionString);
+    this.quoted = quoteSchema(this.schema);
+    this.sql = statements(this.quoted);
+    this.channel = channelFor(this.schema);
+    this.logger = options.logger ?? consoleLogger;
+    this.target = describeTarget(connectionString);
+    this.config = clientConfig(connectionString, options.pool ?? {});
+    this.pool = createPool(this.config, options.pool ?? {}, this.logger, this.target);
+  }
+
+  // ---- connection, transactions and errors -------------------------------------------------
+
+  /** Connects and migrates once; a failure is reported to the calls that waited and retried by the next call. */
+  private ready(): Promise<void> {
+    if (!this.opening) {
+      const opening = this.open();
+      this.opening = opening;
+      opening.catch(() => {
+        if (this.opening === opening) this.opening = undefined;
+      });
+    }
+    return this.opening;
+  }
+
+  private async open(): Promise<void> {
+    const client = await this.checkout();
+    let broken: Error | undefined;
+    try {
+      await migrate(client, this.schema, this.quoted);
+    } catch (error) {
+      if (isConnectionError(error)) broken = error as Error;
+      throw this.translate(error);
+    } finally {
+      client.release(broken);
+    }
+    // Listen before the first call runs, so no announcement made after that call is missed.
+    if (this.listen) {
+      try {
+        await this.listen.start();
+      } catch (error) {
+        throw this.translate(error);
+      }
+    }
+  }
+
+  private async checkout(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw this.closed ? new StoreClosedError() : unavailable(this.target, error);
+    }
+  }
+
+  /** One autocommit statement. */
+  private async query<R extends pg.QueryResultRow>(sql: Statement | string, values: unknown[] = []): Promise<R[]> {
+    await this.ready();
+    try {
+      const config = typeof sql === "string" ? { text: sql, values } : { ...sql, values };
+      return (await this.pool.query<R>(config)).rows;
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  /**
+   * Runs `work` in one transaction (READ COMMITTED; atomicity comes from row locks). A deadlock or
+   * serialization failure rolls everything back and runs `work` again, so `work` must only depend
+   * on what it reads — true of every state-machine step.
+   */
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    await this.ready();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transactionOnce(work);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (attempt < TRANSACTION_TRIES && (code === "40P01" || code === "40001")) continue;
+        throw this.translate(error);
+      }
+    }
+  }
+
+  private async transactionOnce<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.checkout();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackError) {
+        // The connection is unusable; release it with the error so the pool discards it.
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** The error a caller should see: typed errors as they are, an unreachable server as StoreUnavailableError. */
+  private translate(error: unknown): unknown {
+    if (error instanceof TracetrainError) return error;
+    if (this.closed) return new StoreClosedError();
+    if (isConnectionError(error)) return unavailable(this.target, error);
+    const code = (error as { code?: unknown }).code;
+    // NUL cannot be stored in PostgreSQL text or jsonb (\u0000 in JSON, 0x00 in text).
+    if (code === "22P05" || code === "22021") {
+      return new ValidationError("data for PostgreSQL", [
+        { path: "", message: `PostgreSQL cannot store the NUL character (\\u0000) in text or JSON: ${(error as Error).message}` },
+      ]);
+    }
+    return error;
+  }
+
+  // ---- rollouts ----------------------------------------------------------------------------
+
+  async insertRollouts(rollouts: Rollout[]): Promise<Array<{ rollout: Rollout; created: boolean }>> {
+    if (rollouts.length === 0) return [];
+    // Copy and serialize now: the caller's objects may change once this call awaits.
+    const firstOf = new Map<string, number>();
+    rollouts.forEach((r, i) => {
+      if (!firstOf.has(r.rolloutId)) firstOf.set(r.rolloutId, i);
+    });
+    const candidates = [...firstOf.values()].map((i) => {
+      const rollout = cloneJson(rollouts[i]!);
+      return { rollout, input: JSON.stringify(rollout.input), config: JSON.stringify(rollout.config), metadata: JSON.stringify(rollout.metadata) };
+    });
+    const queuedCount = candidates.filter((c) => isRolloutQueued(c.rollout.status)).length;
+
+    const outcome = await this.transaction(async (client) => {
+      // Creation numbers and queue positions come from sequences; sorted, they follow the batch order.
+      const keys = (await client.query<{ seq: number; pos: number | null }>({ ...this.sql.allocate, values: [candidates.length, queuedCount] })).rows;
+      const seqs = keys.map((k) => k.seq).sort((a, b) => a - b);
+      const positions = keys.flatMap((k) => (k.pos === null ? [] : [k.pos])).sort((a, b) => a - b);
+      let nextPosition = 0;
+      const rows = candidates.map((c, i) => ({
+        ...c,
+        seq: seqs[i]!,
+        queuePos: isRolloutQueued(c.rollout.status) ? positions[nextPosition++]! : null,
+      }));
+      // Insert in id order: concurrent batches sharing ids then wait for each other in one order
+      // and cannot deadlock. The batch order is already carried by seq and queue_pos.
+      const byId = [...rows].sort((a, b) => compareText(a.rollout.rolloutId, b.rollout.rolloutId));
+      const columns: unknown[][] = Array.from({ length: 12 }, () => []);
+      for (const row of byId) {
+        const r = row.rollout;
+        const values = [row.seq, r.rolloutId, row.input, r.mode, r.resourcesId, r.status, row.config, row.metadata, r.createdAt, r.endedAt, r.finalReward, row.queuePos];
+        values.forEach((value, i) => columns[i]!.push(value));
+      }
+      const inserted = await client.query<{ rollout_id: string }>({ ...this.sql.insertRollouts, values: columns });
+      const created = new Set(inserted.rows.map((r) => r.rollout_id));
+      const attempts = rows
+        .filter((row) => created.has(row.rollout.rolloutId))
+        .flatMap((row) => row.rollout.attempts.map((attempt) => ({ attempt, rolloutSeq: row.seq })));
+      if (attempts.length > 0) await client.query({ ...this.sql.upsertAttempts, values: attemptColumns(attempts) });
+      const existingIds = candidates.map((c) => c.rollout.rolloutId).filter((id) => !created.has(id));
+      const existing = existingIds.length > 0 ? await this.loadRollouts(client, existingIds) : [];
+      return { created, existing: new Map(existing.map((r) => [r.rolloutId, r])) };
+    });
+
+    const createdRollouts = new Map(candidates.map((c) => [c.rollout.rolloutId, c.rollout]));
+    return rollouts.map((r, i) => {
+      if (outcome.created.has(r.rolloutId)) {
+        return { rollout: cloneJson(createdRollouts.get(r.rolloutId)!), created: firstOf.get(r.rolloutId) === i };
+      }
+      const stored = outcome.existing.get(r.rolloutId);
+      // Rows are never deleted, so a conflicting id is always there to read.
+      if (!stored) throw new Error(`rollout '${r.rolloutId}' conflicted on insert but could not be read`);
+      return { rollout: cloneJson(stored), created: false };
+    });
+  }
+
+  async claimRollouts<C extends RolloutChange>(limit: number, claim: (rollout: Rollout) => C): Promise<C[]> {
+    return this.transaction(async (client) => {
+      const rows = (await client.query<RolloutRow>({ ...this.sql.claimable, values: [limit] })).rows;
+      if (rows.length === 0) return [];
+      // Only a requeued rollout has attempts; a fresh one needs no second query. Existing attempts
+      // are not locked: a claim only adds one, and needs the rollout lock (held) to do so.
+      const requeued = rows.filter((row) => row.status === "requeuing").map((row) => row.seq);
+      const attempts = new Map<number, Attempt[]>(rows.map((row) => [row.seq, []]));
+      if (requeued.length > 0) {
+        for (const a of (await client.query<AttemptRow>({ ...this.sql.attemptsOf, values: [requeued] })).rows) {
+          attempts.get(a.rollout_seq)!.push(attemptFromRow(a));
+        }
+      }
+      const changes = rows.map((row) => ({ seq: row.seq, change: claim(rolloutFromRow(row, attempts.get(row.seq)!)) }));
+      await this.persist(client, changes);
+      return changes.map((c) => c.change);
+    });
+  }
+
+  async updateRollout<C extends RolloutChange>(rolloutId: string, step: (rollout: Rollout) => C): Promise<C> {
+    return this.transaction(async (client) => {
+      // The attempts are locked too: span appends and heartbeats update attempt rows, and the step's
+      // result is written back whole.
+      const row = (await client.query<RolloutWithAttemptsRow>({ ...this.sql.lockRollout, values: [rolloutId] })).rows[0];
+      if (!row) throw new NotFoundError("rollout", rolloutId);
+      const change = step(withAttempts(row));
+      await this.persist(client, [{ seq: row.seq, change }]);
+      return change;
+    });
+  }
+
+  /** Writes the steps that changed something, inside the caller's transaction. */
+  private async persist(client: pg.PoolClient, changes: ReadonlyArray<{ seq: number; change: RolloutChange }>): Promise<void> {
+    const changed = changes.filter((c) => c.change.changed);
+    if (changed.length === 0) return;
+    const attempts = changed.flatMap(({ seq, change }) => (change.attempt ? [{ attempt: change.attempt, rolloutSeq: seq }] : []));
+    const rollouts: unknown[][] = [[], [], [], [], []];
+    for (const { seq, change } of changed) {
+      const r = change.rollout;
+      // No transition goes from one queued status to another, so entering the queue always means its back.
+      [seq, r.status, r.endedAt, r.finalReward, isRolloutQueued(r.status)].forEach((value, i) => rollouts[i]!.push(value));
+    }
+    await client.query({ ...this.sql.persist, values: [...attemptColumns(attempts), ...rollouts] });
+  }
+
+  private async loadRollouts(client: pg.ClientBase, rolloutIds: readonly string[]): Promise<Rollout[]> {
+    const rows = (await client.query<RolloutWithAttemptsRow>({ ...this.sql.rolloutsByIds, values: [rolloutIds] })).rows;
+    return rows.map(withAttempts);
+  }
+
+  async getRollout(rolloutId: string): Promise<Rollout | undefined> {
+    const [row] = await this.query<RolloutWithAttemptsRow>(this.sql.rolloutById, [rolloutId]);
+    return row && withAttempts(row);
+  }
+
+  async getRollouts(rolloutIds: readonly string[]): Promise<Rollout[]> {
+    if (rolloutIds.length === 0) return [];
+    return (await this.query<RolloutWithAttemptsRow>(this.sql.rolloutsByIds, [rolloutIds])).map(withAttempts);
+  }
+
+  async queryRollouts(query: ParsedRolloutQuery): Promise<Page<Rollout>> {
+    const params: unknown[] = [];
+    const param = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const where: string[] = [];
+    if (query.status) where.push(`r.status = ANY(${param(query.status)}::text[])`);
+    if (query.mode) where.push(`r.mode = ANY(${param(query.mode)}::text[])`);
+    if (query.idPrefix !== undefined) where.push(`starts_with(r.rollout_id, ${param(query.idPrefix)})`);
+    if (query.createdAfter !== undefined) where.push(`r.created_at >= ${param(query.createdAfter)}::float8`);
+    if (query.createdBefore !== undefined) where.push(`r.created_at < ${param(query.createdBefore)}::float8`);
+    // The column and direction come from fixed tables, never from the caller's text.
+    const column = `r.${ROLLOUT_SORT_COLUMNS[query.sortBy]}`;
+    const direction = query.order === "asc" ? "ASC" : "DESC";
+    const beyond = query.order === "asc" ? ">" : "<";
+    if (query.cursor !== undefined) {
+      const after = decodeRolloutCursor(query.cursor);
+      const seq = param(after.seq);
+      if (after.value === null) {
+        where.push(`(${column} IS NULL AND r.seq ${beyond} ${seq}::bigint)`);
+      } else {
+        // Nulls come last in both directions, so every null row is still ahead of a non-null cursor.
+        const value = param(after.value);
+        where.push(`(${column} IS NULL OR ${column} ${beyond} ${value}::float8 OR (${column} = ${value}::float8 AND r.seq ${beyond} ${seq}::bigint))`);
+      }
+    }
+    const limit = param(query.limit + 1);
+    const text = `${this.sql.rolloutSelect} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+                  ORDER BY ${column} ${direction} NULLS LAST, r.seq ${direction} LIMIT ${limit}`;
+    const rows = await this.query<RolloutWithAttemptsRow>(text, params);
+    const hasMore = rows.length > query.limit;
+    const pageRows = rows.slice(0, query.limit);
+    const last = pageRows.at(-1);
+    const lastValue = last ? (query.sortBy === "createdAt" ? last.created_at : query.sortBy === "endedAt" ? last.ended_at : last.final_reward) : null;
+    return {
+      items: pageRows.map(withAttempts),
+      nextCursor: hasMore && last ? encodeRolloutCursor({ value: lastValue, seq: last.seq }) : null,
+    };
+  }
+
+  // ---- spans and heartbeats ----------------------------------------------------------------
+
+  async appendSpans(spans: ParsedSpanInput[], now: number): Promise<AppendedSpans[]> {
+    const groups = groupByAttempt(spans).map((group) => group.map(spanColumns));
+    return this.transaction(async (client) => {
+      const locked = await this.lockAttempts(client, groups.map((group) => group[0]!));
+      // Check every target before storing anything: the batch is all or nothing.
+      const targets = groups.map((group) => ({ row: locked.get(group[0]!.attemptId)!, group }));
+      const existing = await this.existingSpanIds(client, targets);
+      const rows: unknown[][] = [];
+      const touched: unknown[][] = [[], [], [], []];
+      const results = targets.map(({ row, group }): AppendedSpans => {
+        const attempt = attemptFromRow(row);
+        let sequence = attempt.spanCount;
+        for (const span of group) {
+          const key = `${row.id}/${span.spanId}`;
+          if (existing.has(key)) continue;
+          existing.add(key);
+          sequence++;
+          rows.push([row.rollout_seq, row.sequence, sequence, row.id, span.rolloutId, span.attemptId, span.spanId, ...span.values, span.bytes]);
+        }
+        const activity = recordActivity(attempt, now);
+        const after = activity?.attempt ?? attempt;
+        const added = sequence - attempt.spanCount;
+        if (added > 0 || activity) [row.id, after.status, after.lastHeartbeatAt, sequence].forEach((value, i) => touched[i]!.push(value));
+        return {
+          rolloutId: attempt.rolloutId,
+          attemptId: attempt.attemptId,
+          added,
+          duplicates: group.length - added,
+          lastSequence: sequence,
+          activity: activity?.event ?? null,
+        };
+      });
+      const chunks = [...chunkSpanRows(rows)];
+      const last = chunks.pop();
+      for (const chunk of chunks) await client.query({ ...this.sql.insertSpans, values: chunk });
+      if (last) await client.query({ ...this.sql.insertSpansAndTouch, values: [...last, ...touched] });
+      else if (touched[0]!.length > 0) await client.query({ ...this.sql.touchAttempts, values: touched });
+      return results;
+    });
+  }
+
+  /**
+   * Locks the attempts the references name, in id order; NotFoundError (changing nothing) unless
+   * each exists and belongs to the rollout named with it.
+   */
+  private async lockAttempts(client: pg.PoolClient, refs: readonly AttemptRef[]): Promise<Map<string, AttemptRow>> {
+    const ids = [...new Set(refs.map((ref) => ref.attemptId))];
+    const rows = (await client.query<AttemptRow>({ ...this.sql.lockAttempts, values: [ids] })).rows;
+    const byId = new Map(rows.map((row) => [row.attempt_id, row]));
+    for (const ref of refs) {
+      if (byId.get(ref.attemptId)?.rollout_id !== ref.rolloutId) {
+        throw new NotFoundError("attempt", ref.attemptId, `attempt '${ref.attemptId}' not found in rollout '${ref.rolloutId}'`);
+      }
+    }
+    return byId;
+  }
+
+  /** `attemptRow/spanId` of the batch's spans that are already stored; only attempts with spans can have any. */
+  private async existingSpanIds(client: pg.PoolClient, targets: ReadonlyArray<{ row: AttemptRow; group: SpanColumns[] }>): Promise<Set<string>> {
+    const existing = new Set<string>();
+    const withSpans = targets.filter((t) => t.row.span_count > 0);
+    if (withSpans.length === 0) return existing;
+    const attemptRefs = withSpans.map((t) => t.row.id);
+    const spanIds = [...new Set(withSpans.flatMap((t) => t.group.map((span) => span.spanId)))];
+    const rows = (await client.query<{ attempt_ref: number; span_id: string }>({ ...this.sql.existingSpanIds, values: [attemptRefs, spanIds] })).rows;
+    for (const row of rows) existing.add(`${row.attempt_ref}/${row.span_id}`);
+    return existing;
+  }
+
+  async querySpans(query: ResolvedSpanQuery): Promise<Page<Span>> {
+    const [keys] = await this.query<{ seq: number; attempt_seq: number | null }>(this.sql.spanKeys, [query.rolloutId, query.attemptId ?? null]);
+    if (!keys) throw new NotFoundError("rollout", query.rolloutId);
+    const params: unknown[] = [keys.seq];
+    const param = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const where = ["rollout_seq = $1"];
+    if (query.attemptId !== undefined) {
+      if (keys.attempt_seq === null) {
+        throw new NotFoundError("attempt", query.attemptId, `attempt '${query.attemptId}' not found in rollout '${query.rolloutId}'`);
+      }
+      where.push(`attempt_seq = ${param(keys.attempt_seq)}::int`);
+    }
+    if (query.name !== undefined) where.push(`name = ${param(query.name)}`);
+    if (query.namePrefix !== undefined) where.push(`starts_with(name, ${param(query.namePrefix)})`);
+    if (query.cursor !== undefined) {
+      const after = decodeSpanCursor(query.cursor);
+      where.push(`(attempt_seq, sequence) > (${param(after.attemptSeq)}::int, ${param(after.seq)}::int)`);
+    }
+    const text = `SELECT rollout_id, attempt_seq, sequence, attempt_id, span_id, trace_id, parent_id, name, kind, start_time, end_time,
+                         status, attributes, events, links
+                  FROM ${this.quoted}.spans WHERE ${where.join(" AND ")} ORDER BY attempt_seq, sequence LIMIT ${param(query.limit + 1)}`;
+    const rows = await this.query<SpanRow>(text, params);
+    const hasMore = rows.length > query.limit;
+    const pageRows = rows.slice(0, query.limit);
+    const last = pageRows.at(-1);
+    return {
+      items: pageRows.map(spanFromRow),
+      nextCursor: hasMore && last ? encodeSpanCursor({ attemptSeq: last.attempt_seq, seq: last.sequence }) : null,
+    };
+  }
+
+  async touchAttempts(refs: readonly AttemptRef[], now: number): Promise<TouchedAttempt[]> {
+    return this.transaction(async (client) => {
+      const locked = await this.lockAttempts(client, refs);
+      // A heartbeat may name an attempt twice; the second sees what the first did.
+      const current = new Map([...locked].map(([id, row]) => [id, attemptFromRow(row)]));
+      const dirty = new Set<string>();
+      const results = refs.map((ref): TouchedAttempt => {
+        const attempt = current.get(ref.attemptId)!;
+        const activity = recordActivity(attempt, now);
+        if (activity) {
+          current.set(ref.attemptId, activity.attempt);
+          dirty.add(ref.attemptId);
+        }
+        return { rolloutId: attempt.rolloutId, attemptId: attempt.attemptId, status: activity?.attempt.status ?? attempt.status, activity: activity?.event ?? null };
+      });
+      if (dirty.size > 0) {
+        const columns: unknown[][] = [[], [], [], []];
+        for (const id of dirty) {
+          const a = current.get(id)!;
+          [locked.get(id)!.id, a.status, a.lastHeartbeatAt, a.spanCount].forEach((value, i) => columns[i]!.push(value));
+        }
+        await client.query({ ...this.sql.touchAttempts, values: columns });
+      }
+      return results;
+    });
+  }
+
+  async listActiveAttempts(): Promise<Array<{ attempt: Attempt; config: RolloutConfig }>> {
+    const rows = await this.query<AttemptRow & { config: RolloutConfig }>(this.sql.activeAttempts);
+    return rows.map((row) => ({ attempt: attemptFromRow(row), config: row.config }));
+  }
+
+  // ---- resources, workers, stats -----------------------------------------------------------
+
+  async insertResources(input: { resourcesId: string; createdAt: number; resources: ResourcesMap }): Promise<{
+    snapshot: ResourcesSnapshot;
+    created: boolean;
+  }> {
+    const resources = JSON.stringify(input.resources);
+    return this.transaction(async (client) => {
+      await client.query(this.sql.lockResources);
+      const [existing] = (await client.query<ResourcesRow>({ ...this.sql.resourcesById, values: [input.resourcesId] })).rows;
+      if (existing) return { snapshot: resourcesFromRow(existing), created: false };
+      const [row] = (await client.query<ResourcesRow>({ ...this.sql.insertResources, values: [input.resourcesId, input.createdAt, resources] })).rows;
+      return { snapshot: resourcesFromRow(row!), created: true };
+    });
+  }
+
+  async getResources(resourcesId: string): Promise<ResourcesSnapshot | undefined> {
+    const [row] = await this.query<ResourcesRow>(this.sql.resourcesById, [resourcesId]);
+    return row && resourcesFromRow(row);
+  }
+
+  async latestResources(): Promise<ResourcesSnapshot | undefined> {
+    const [row] = await this.query<ResourcesRow>(this.sql.latestResources);
+    return row && resourcesFromRow(row);
+  }
+
+  async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {
+    const stats = update.stats === undefined ? null : JSON.stringify(update.stats);
+    await this.query(this.sql.recordWorker, [workerId, now, update.dequeued ? now : null, stats]);
+  }
+
+  async listWorkers(): Promise<Worker[]> {
+    return (await this.query<WorkerRow>(this.sql.workers)).map((row) => ({
+      workerId: row.worker_id,
+      status: row.active > 0 ? "busy" : "idle",
+      firstSeenAt: row.first_seen_at,
+      lastSeenAt: row.last_seen_at,
+      lastDequeueAt: row.last_dequeue_at,
+      activeAttempts: row.active,
+      stats: row.stats,
+    }));
+  }
+
+  async stats(): Promise<Omit<StoreStats, "uptimeMs">> {
+    const [c] = await this.query<{
+      by_status: Partial<Record<RolloutStatus, number>>;
+      attempts: number;
+      active: number;
+      spans: number;
+      resources: number;
+      workers: number;
+      queued: number;
+    }>(this.sql.stats);
+    const rollouts = { total: 0, queuing: 0, running: 0, requeuing: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    for (const [status, n] of Object.entries(c!.by_status) as Array<[RolloutStatus, number]>) {
+      rollouts[status] = n;
+      rollouts.total += n;
+    }
+    return {
+      rollouts,
+      attempts: { total: c!.attempts, active: c!.active },
+      spans: c!.spans,
+      resources: c!.resources,
+      workers: c!.workers,
+      queueDepth: c!.queued,
+    };
+  }
+
+  // ---- events across processes -------------------------------------------------------------
+
+  /**
+   * Delivers events announced by other engines on the same schema (other processes, or other
+   * stores in this one). Uses one dedicated LISTEN connection, opened with the pool on first use.
+   */
+  subscribe(listener: (event: StoreEvent) => void): void {
+    this.listeners.push(listener);
+    if (this.listen) return;
+    this.listen = new ListenConnection({
+      newClient: () => new pg.Client(this.config),
+      channel: this.channel,
+      onPayload: (payload) => this.receive(payload),
+      logger: this.logger,
+      target: this.target,
+    });
+    // BaseStore subscribes before any call, so open() starts it; a later subscriber starts it here.
+    if (this.opening) {
+      void this.opening
+        .then(() => this.listen?.start())
+        .catch((error: unknown) => this.logger.error(`could not LISTEN for events from other processes on ${this.target}`, { error }));
+    }
+  }
+
+  private receive(payload: string): void {
+    const announcement = decodeAnnouncement(payload);
+    if (!announcement.ok) {
+      this.logger.warn(`ignored a malformed event notification on channel "${this.channel}": ${announcement.reason}`);
+      return;
+    }
+    if (announcement.origin === this.origin) return;
+    for (const event of announcement.events) {
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.logger.error("an event listener failed on an event from another process", { error });
+        }
+      }
+    }
+  }
+
+  /**
+   * Sends events to the other engines with NOTIFY, after the change they describe committed.
+   * Events queue here while a send is in flight and go out together in the next one, in order;
+   * a failed send is logged, never thrown (the change itself is stored).
+   */
+  announce(events: readonly StoreEvent[]): void {
+    if (this.closed || events.length === 0) return;
+    this.outbox.push(...events);
+    this.sending ??= this.sendOutbox();
+  }
+
+  private async sendOutbox(): Promise<void> {
+    try {
+      while (this.outbox.length > 0) {
+        const events = this.outbox;
+        this.outbox = [];
+        try {
+          await this.pool.query({ ...this.sql.notify, values: [this.channel, encodeAnnouncements(this.origin, events)] });
+        } catch (error) {
+          this.logger.warn(`could not announce ${events.length} event(s) to other processes through ${this.target}`, { error });
+        }
+      }
+    } finally {
+      this.sending = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Let opening and pending announcements finish first: events of calls that succeeded still go out.
+      await this.opening?.catch(() => undefined);
+      await this.sending;
+      this.closed = true;
+      await this.listen?.stop();
+      await this.pool.end();
+    })();
+    return this.closing;
+  }
+}
+
+function withAttempts(row: RolloutWithAttemptsRow): Rollout {
+  return rolloutFromRow(row, row.attempts.map(attemptFromRow));
+}
+
+/** One fixed order for ids (ASCII by their schema), so every inserting transaction takes row locks in the same order. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Turns span rows (17 columns plus a size estimate) into per-column arrays for the unnest insert,
+ * a chunk at a time so a very large batch never becomes one enormous statement.
+ */
+function* chunkSpanRows(rows: readonly unknown[][]): Generator<unknown[][]> {
+  let start = 0;
+  while (start < rows.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < rows.length && end - start < SPAN_CHUNK_ROWS && (end === start || bytes < SPAN_CHUNK_BYTES)) {
+      bytes += rows[end]![17] as number;
+      end++;
+    }
+    const columns: unknown[][] = Array.from({ length: 17 }, () => []);
+    for (let i = start; i < end; i++) {
+      const row = rows[i]!;
+      for (let c = 0; c < 17; c++) columns[c]!.push(row[c]);
+    }
+    yield columns;
+    start = end;
+  }
+}

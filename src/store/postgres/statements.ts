@@ -1,0 +1,154 @@
+import { createHash } from "node:crypto";
+
+/** SQL text with a stable name: pg prepares a named statement once per connection and reuses it. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+/** Names a statement after its text, so every distinct text (one per schema) gets its own name. */
+export function statement(text: string): Statement {
+  return { name: `tt_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`, text };
+}
+
+const ACTIVE = "status IN ('preparing', 'running')";
+
+// Explicit column lists, never `*`: a prepared statement whose result columns change (a later
+// migration adding a column while older replicas still run) fails with "cached plan must not
+// change result type", while an explicit list keeps working.
+const ROLLOUT_FIELDS = ["seq", "rollout_id", "input", "mode", "resources_id", "status", "config", "metadata", "created_at", "ended_at", "final_reward", "queue_pos"];
+const ATTEMPT_FIELDS = ["id", "attempt_id", "rollout_id", "rollout_seq", "sequence", "worker_id", "status", "started_at", "ended_at", "last_heartbeat_at", "error_kind", "error_message", "final_reward", "span_count"];
+const columns = (fields: readonly string[], alias?: string) => fields.map((f) => (alias ? `${alias}.${f}` : f)).join(", ");
+const ROLLOUT = columns(ROLLOUT_FIELDS);
+const ATTEMPT = columns(ATTEMPT_FIELDS);
+const RESOURCES = "version, resources_id, created_at, resources";
+
+const ATTEMPT_COLUMNS =
+  "attempt_id, rollout_id, rollout_seq, sequence, worker_id, status, started_at, ended_at, last_heartbeat_at, error_kind, error_message, final_reward, span_count";
+const ATTEMPT_UNNEST =
+  "unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::float8[], $10::text[], $11::text[], $12::float8[], $13::int[])";
+
+/**
+ * Every fixed statement of the engine, for one quoted schema name (the only text ever
+ * interpolated; values are always parameters). Batch writes pass one array per column and
+ * `unnest` them, so one statement text serves any number of rows.
+ */
+export function statements(s: string) {
+  // A rollout with its attempts as a JSON array: one query, one snapshot, one round trip.
+  const rolloutSelect = `SELECT ${columns(ROLLOUT_FIELDS, "r")},
+      COALESCE((SELECT json_agg(json_build_object(${ATTEMPT_FIELDS.map((f) => `'${f}', a.${f}`).join(", ")}) ORDER BY a.sequence)
+                FROM ${s}.attempts a WHERE a.rollout_seq = r.seq), '[]'::json) AS attempts
+    FROM ${s}.rollouts r`;
+  const upsertAttempts = `INSERT INTO ${s}.attempts (${ATTEMPT_COLUMNS}) SELECT * FROM ${ATTEMPT_UNNEST}
+    ON CONFLICT (attempt_id) DO UPDATE SET status = EXCLUDED.status, ended_at = EXCLUDED.ended_at,
+      last_heartbeat_at = EXCLUDED.last_heartbeat_at, error_kind = EXCLUDED.error_kind, error_message = EXCLUDED.error_message,
+      final_reward = EXCLUDED.final_reward, span_count = EXCLUDED.span_count`;
+  const insertSpans = `INSERT INTO ${s}.spans (rollout_seq, attempt_seq, sequence, attempt_ref, rollout_id, attempt_id, span_id, trace_id, parent_id,
+                             name, kind, start_time, end_time, status, attributes, events, links)
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                         $10::text[], $11::text[], $12::float8[], $13::float8[], $14::jsonb[], $15::jsonb[], $16::jsonb[], $17::jsonb[])`;
+  const touchAttempts = (p: number) => `UPDATE ${s}.attempts a SET status = u.status, last_heartbeat_at = u.heartbeat, span_count = u.span_count
+    FROM unnest($${p}::bigint[], $${p + 1}::text[], $${p + 2}::float8[], $${p + 3}::int[]) AS u(id, status, heartbeat, span_count) WHERE a.id = u.id`;
+  return {
+    rolloutSelect,
+    rolloutById: statement(`${rolloutSelect} WHERE r.rollout_id = $1`),
+    rolloutsByIds: statement(`${rolloutSelect} WHERE r.rollout_id = ANY($1::text[])`),
+
+    /** `$1` creation numbers and the first `$2` of them also a queue position; the caller sorts each list. */
+    allocate: statement(
+      `SELECT nextval('${s}.rollout_seq') AS seq, CASE WHEN i <= $2 THEN nextval('${s}.queue_pos') END AS pos FROM generate_series(1, $1::int) AS i`,
+    ),
+    insertRollouts: statement(
+      `INSERT INTO ${s}.rollouts (seq, rollout_id, input, mode, resources_id, status, config, metadata, created_at, ended_at, final_reward, queue_pos)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[],
+                            $9::float8[], $10::float8[], $11::float8[], $12::bigint[])
+       ON CONFLICT (rollout_id) DO NOTHING RETURNING rollout_id`,
+    ),
+    upsertAttempts: statement(upsertAttempts),
+
+    /**
+     * The queue head, skipping rows another transaction has locked: concurrent dequeuers (here or in
+     * other replicas) each take different rollouts and never wait for one another.
+     */
+    claimable: statement(`SELECT ${ROLLOUT} FROM ${s}.rollouts WHERE queue_pos IS NOT NULL ORDER BY queue_pos LIMIT $1 FOR UPDATE SKIP LOCKED`),
+    attemptsOf: statement(`SELECT ${ATTEMPT} FROM ${s}.attempts WHERE rollout_seq = ANY($1::bigint[]) ORDER BY rollout_seq, sequence`),
+    /**
+     * Locks a rollout, then its attempts, in one round trip. Attempts are always locked in attempt
+     * id order (here and in {@link lockAttempts}), so transactions locking overlapping sets of
+     * attempts cannot deadlock.
+     */
+    lockRollout: statement(
+      `WITH r AS (SELECT ${ROLLOUT} FROM ${s}.rollouts WHERE rollout_id = $1 FOR UPDATE)
+       SELECT r.*, COALESCE((SELECT json_agg(json_build_object(${ATTEMPT_FIELDS.map((f) => `'${f}', a.${f}`).join(", ")}) ORDER BY a.sequence)
+                             FROM (SELECT ${ATTEMPT} FROM ${s}.attempts WHERE rollout_seq = r.seq ORDER BY attempt_id COLLATE "C" FOR UPDATE) a), '[]'::json) AS attempts
+       FROM r`,
+    ),
+    lockAttempts: statement(`SELECT ${ATTEMPT} FROM ${s}.attempts WHERE attempt_id = ANY($1::text[]) ORDER BY attempt_id COLLATE "C" FOR UPDATE`),
+
+    /**
+     * Writes state-machine steps: the rollouts' new status (a rollout that enters the queue gets a
+     * fresh position at its back) and the attempts they created or changed, in one statement.
+     */
+    persist: statement(
+      `WITH changed AS (
+         UPDATE ${s}.rollouts r SET status = u.status, ended_at = u.ended_at, final_reward = u.final_reward,
+           queue_pos = CASE WHEN u.queued THEN nextval('${s}.queue_pos') END
+         FROM unnest($14::bigint[], $15::text[], $16::float8[], $17::float8[], $18::boolean[]) AS u(seq, status, ended_at, final_reward, queued)
+         WHERE r.seq = u.seq
+       )
+       ${upsertAttempts}`,
+    ),
+
+    existingSpanIds: statement(`SELECT attempt_ref, span_id FROM ${s}.spans WHERE attempt_ref = ANY($1::bigint[]) AND span_id = ANY($2::text[])`),
+    insertSpans: statement(insertSpans),
+    touchAttempts: statement(touchAttempts(1)),
+    /** The last (usually only) chunk of an append and the attempts' new counts and heartbeats, in one round trip. */
+    insertSpansAndTouch: statement(`WITH inserted AS (${insertSpans}) ${touchAttempts(18)}`),
+    /** The rollout's number and, if `$2` names one of its attempts, that attempt's sequence. */
+    spanKeys: statement(
+      `SELECT r.seq, a.sequence AS attempt_seq FROM ${s}.rollouts r
+       LEFT JOIN ${s}.attempts a ON a.rollout_seq = r.seq AND a.attempt_id = $2 WHERE r.rollout_id = $1`,
+    ),
+    activeAttempts: statement(`SELECT ${columns(ATTEMPT_FIELDS, "a")}, r.config FROM ${s}.attempts a JOIN ${s}.rollouts r ON r.seq = a.rollout_seq WHERE a.${ACTIVE}`),
+
+    resourcesById: statement(`SELECT ${RESOURCES} FROM ${s}.resources WHERE resources_id = $1`),
+    latestResources: statement(`SELECT ${RESOURCES} FROM ${s}.resources ORDER BY version DESC LIMIT 1`),
+    /**
+     * Versions are MAX+1 under this lock rather than from a sequence: a sequence would leave gaps
+     * (a rolled-back or idempotent repeat still consumes a value), and versions are meant to count
+     * 1, 2, 3 like the other engines'. Snapshots are rare, so serializing their writers costs
+     * nothing; the lock mode still lets readers through.
+     */
+    lockResources: `LOCK TABLE ${s}.resources IN SHARE ROW EXCLUSIVE MODE`,
+    insertResources: statement(
+      `INSERT INTO ${s}.resources (version, resources_id, created_at, resources)
+       SELECT COALESCE(MAX(version), 0) + 1, $1, $2, $3::jsonb FROM ${s}.resources RETURNING ${RESOURCES}`,
+    ),
+
+    recordWorker: statement(
+      `INSERT INTO ${s}.workers AS w (worker_id, first_seen_at, last_seen_at, last_dequeue_at, stats) VALUES ($1, $2, $2, $3, $4::jsonb)
+       ON CONFLICT (worker_id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at),
+         last_dequeue_at = COALESCE(EXCLUDED.last_dequeue_at, w.last_dequeue_at), stats = COALESCE(EXCLUDED.stats, w.stats)`,
+    ),
+    workers: statement(
+      `SELECT w.worker_id, w.first_seen_at, w.last_seen_at, w.last_dequeue_at, w.stats, COALESCE(a.n, 0) AS active FROM ${s}.workers w
+       LEFT JOIN (SELECT worker_id, count(*) AS n FROM ${s}.attempts WHERE ${ACTIVE} GROUP BY worker_id) a USING (worker_id)
+       ORDER BY w.first_seen_at, w.worker_id COLLATE "C"`,
+    ),
+    /** Spans are counted from the attempts' span counts, which equal their span rows: far cheaper than counting spans. */
+    stats: statement(
+      `SELECT (SELECT COALESCE(json_object_agg(status, n), '{}'::json) FROM (SELECT status, count(*) AS n FROM ${s}.rollouts GROUP BY status) t) AS by_status,
+              (SELECT count(*) FROM ${s}.attempts) AS attempts,
+              (SELECT count(*) FROM ${s}.attempts WHERE ${ACTIVE}) AS active,
+              (SELECT COALESCE(sum(span_count), 0) FROM ${s}.attempts) AS spans,
+              (SELECT count(*) FROM ${s}.resources) AS resources,
+              (SELECT count(*) FROM ${s}.workers) AS workers,
+              (SELECT count(*) FROM ${s}.rollouts WHERE queue_pos IS NOT NULL) AS queued`,
+    ),
+
+    /** One NOTIFY per payload, all in one statement: delivered together, in order. */
+    notify: statement(`SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload`),
+  };
+}
+
+export type Statements = ReturnType<typeof statements>;
