@@ -36,10 +36,13 @@ async function main(): Promise<void> {
   const store = new HttpStore(storeUrl, process.env.TRACETRAIN_TOKEN ? { token: process.env.TRACETRAIN_TOKEN } : {});
   const concurrency = numberFrom("TRACETRAIN_CONCURRENCY");
   const heartbeatIntervalMs = numberFrom("TRACETRAIN_HEARTBEAT_MS");
+  const tracer = new Tracer();
+  // The same hooks as the trainer's default: the agent's LLM calls are recorded without changes.
+  await tracer.instrument();
   const runner = new Runner({
     store,
     agent,
-    tracer: new Tracer(),
+    tracer,
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs }),
     ...(process.env.TRACETRAIN_WORKER_ID ? { workerId: process.env.TRACETRAIN_WORKER_ID } : {}),

@@ -29,7 +29,7 @@ export class ActiveSpan {
 
   constructor(
     readonly trace: TraceState,
-    readonly name: string,
+    private spanName: string,
     readonly parentId: string | null,
     readonly kind: SpanKind = "internal",
     startTime?: number,
@@ -39,6 +39,16 @@ export class ActiveSpan {
 
   get ended(): boolean {
     return this.endTime !== undefined;
+  }
+
+  get name(): string {
+    return this.spanName;
+  }
+
+  /** Renames the span before it ends (frameworks often learn the model only after a call started). */
+  updateName(name: string): this {
+    if (this.endTime === undefined) this.spanName = name;
+    return this;
   }
 
   setAttribute(key: string, value: unknown): this {
@@ -90,7 +100,7 @@ export class ActiveSpan {
       traceId: this.trace.traceId,
       spanId: this.spanId,
       parentId: this.parentId,
-      name: this.name,
+      name: this.spanName,
       kind: this.kind,
       startTime: this.startTime,
       endTime: this.endTime ?? this.startTime,

@@ -42,3 +42,11 @@ export function withSuppressed<T>(layer: Layer, fn: () => T): T {
   const frame = storage.getStore();
   return frame ? storage.run({ ...frame, suppressed: layer }, fn) : fn();
 }
+
+/**
+ * Runs `fn` outside any traced rollout — for the tracer's own work (delivering spans), so that
+ * its HTTP calls are never themselves recorded into the rollout that triggered them.
+ */
+export function outsideTrace<T>(fn: () => T): T {
+  return storage.exit(fn);
+}

@@ -73,6 +73,16 @@ export const Attr = {
   operationOutput: "tracetrain.operation.output",
   /** The framework's own id for a run (LangChain run id, Agents SDK span id), for joining. */
   frameworkRunId: "tracetrain.framework.run_id",
+  /** On a `retriever` span: the query, and the documents found (`{pageContent, metadata, id?}`). */
+  retrievalQuery: "tracetrain.retrieval.query",
+  retrievalDocuments: "tracetrain.retrieval.documents",
+  /** The name an OTel span had when its mirror was renamed (LLM calls are named `{operation} {model}`). */
+  otelSpanName: "tracetrain.otel.span_name",
+  /** A framework span's own data where no GenAI attribute fits (an Agents SDK guardrail's `{name, triggered}`, a custom span's data). */
+  frameworkSpanData: "tracetrain.framework.span_data",
+  /** On a `handoff` span: the agent handing off, and the agent taking over. */
+  handoffFrom: "tracetrain.handoff.from",
+  handoffTo: "tracetrain.handoff.to",
 
   // OpenTelemetry GenAI
   operationName: "gen_ai.operation.name",

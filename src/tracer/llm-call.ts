@@ -58,13 +58,18 @@ export interface LlmResponse {
 }
 
 /** Starts an LLM-call span for `request` in the current rollout (undefined outside a trace). */
-export function startLlmSpan(layer: Layer, request: LlmRequest, options: { startTime?: number; parent?: ActiveSpan } = {}): ActiveSpan | undefined {
+export function startLlmSpan(
+  layer: Layer,
+  request: LlmRequest,
+  options: { startTime?: number; parent?: ActiveSpan; agentName?: string } = {},
+): ActiveSpan | undefined {
   const span = startSpan(llmSpanName(request.operation, request.model), {
     layer,
     type: SpanTypes.llm,
     kind: "client",
     ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
     ...(options.parent === undefined ? {} : { parent: options.parent }),
+    ...(options.agentName === undefined ? {} : { agentName: options.agentName }),
   });
   if (span) recordLlmRequest(span, request);
   return span;

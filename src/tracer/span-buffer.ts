@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError, StoreClosedError, ValidationError } from "../types/index.js";
 import type { SpanInput } from "../types/index.js";
+import { outsideTrace } from "./context.js";
 
 /** Where finished spans go. A `Store` is a sink; so is anything with the same `addSpans`. */
 export interface SpanSink {
@@ -61,7 +62,7 @@ export class SpanBuffer {
     const batch = this.pending;
     if (batch.length > 0) {
       this.pending = [];
-      this.chain = this.chain.then(() => this.deliver(batch));
+      this.chain = this.chain.then(() => outsideTrace(() => this.deliver(batch)));
     }
     return this.chain;
   }

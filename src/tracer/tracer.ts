@@ -1,6 +1,8 @@
 import type { JsonObject, Logger, SpanInput, TraceReport } from "../types/index.js";
 import { ValidationError, consoleLogger } from "../types/index.js";
 import { ActiveSpan } from "./active-span.js";
+import { type InstallResult, acquire, release } from "./instrumentation.js";
+import { type InstrumentOptions, type InstrumentationName, builtinInstrumentations, instrumentedByDefault } from "./instrumentations/index.js";
 import { runInFrame } from "./context.js";
 import { Attr, SpanNames, SpanTypes } from "./conventions.js";
 import { SpanBuffer, type SpanSink } from "./span-buffer.js";
@@ -45,6 +47,7 @@ export class Tracer {
   readonly logger: Logger;
   private readonly warned = new Set<string>();
   private last: { report: TraceReport; spans: SpanInput[] } | undefined;
+  private readonly acquired = new Set<InstrumentationName>();
 
   constructor(options: TracerOptions = {}) {
     this.sink = options.sink;
@@ -104,6 +107,38 @@ export class Tracer {
     });
     trace.spanStarted(root);
     return root;
+  }
+
+  /**
+   * Hooks the agent frameworks installed in this process so their calls are recorded without any
+   * change to agent code: the openai SDK, `fetch`, LangChain.js and the OpenAI Agents SDK by
+   * default, and OpenTelemetry with `{ otel: true }` (see {@link InstrumentOptions}); pass
+   * `{ name: false }` to leave one out. A framework that is not installed is skipped, with the
+   * reason in the result. Hooks are shared process-wide and record only inside traced rollouts;
+   * `uninstrument()` removes them.
+   */
+  async instrument(options: InstrumentOptions = {}): Promise<Record<InstrumentationName, InstallResult | { installed: false; reason: "disabled" }>> {
+    const results = {} as Record<InstrumentationName, InstallResult | { installed: false; reason: "disabled" }>;
+    for (const [name, create] of Object.entries(builtinInstrumentations) as Array<[InstrumentationName, () => import("./instrumentation.js").Instrumentation]>) {
+      if (!(options[name] ?? instrumentedByDefault[name])) {
+        results[name] = { installed: false, reason: "disabled" };
+        continue;
+      }
+      if (this.acquired.has(name)) {
+        results[name] = { installed: true };
+        continue;
+      }
+      const result = await acquire(create());
+      if (result.installed) this.acquired.add(name);
+      results[name] = result;
+    }
+    return results;
+  }
+
+  /** Releases the instrumentations this tracer installed (each is removed when its last user releases it). */
+  uninstrument(): void {
+    for (const name of this.acquired) release(name);
+    this.acquired.clear();
   }
 
   /** The report and spans of the trace that finished last. */

@@ -1,7 +1,7 @@
 import type { Logger, ResourcesMapInput, ResourcesSnapshot, RolloutConfigInput, RolloutMode, RolloutStatusEvent, SpanInput, Task, TraceReport, Rollout } from "../types/index.js";
 import { ConflictError, ValidationError, consoleLogger, findJsonProblem, formatPath } from "../types/index.js";
 import { type Store, createStore, isRolloutTerminal } from "../store/index.js";
-import { Tracer } from "../tracer/index.js";
+import { type InstrumentOptions, Tracer } from "../tracer/index.js";
 import { type Agent, isAgent } from "../runner/agent.js";
 import type { RunnerHooks } from "../runner/hooks.js";
 import { Runner } from "../runner/runner.js";
@@ -43,6 +43,13 @@ export interface TrainerOptions {
   graceMs?: number;
   /** Install Ctrl-C / SIGTERM handlers during a run (default true). */
   handleSignals?: boolean;
+  /**
+   * Hook the agent frameworks in this process so their LLM calls are recorded (default true: the
+   * openai SDK, fetch, LangChain.js, the OpenAI Agents SDK). Pass options to choose, e.g.
+   * `{ otel: true }` to also mirror OpenTelemetry spans, or `false` to record only what the agent
+   * emits itself.
+   */
+  instrument?: boolean | InstrumentOptions;
 }
 
 /** What `fit` returns. */
@@ -77,12 +84,20 @@ export class Trainer {
   private readonly spec: Store | string;
   private storePromise: Promise<Store> | undefined;
   private ownsStore = false;
+  private instrumented: Promise<unknown> | undefined;
 
   constructor(private readonly options: TrainerOptions = {}) {
     checkRunners(options.runners ?? 8);
     this.logger = options.logger ?? consoleLogger;
     this.tracer = options.tracer ?? new Tracer({ logger: this.logger });
     this.spec = options.store ?? DEFAULT_STORE;
+  }
+
+  /** Installs the instrumentations once per trainer (see {@link TrainerOptions.instrument}). */
+  private instrument(): Promise<unknown> {
+    const option = this.options.instrument ?? true;
+    this.instrumented ??= option === false ? Promise.resolve() : this.tracer.instrument(option === true ? {} : option);
+    return this.instrumented;
   }
 
   /** The store this trainer uses (opened on first use). */
@@ -114,6 +129,7 @@ export class Trainer {
   async dev<T>(agent: Agent<T>, tasks: readonly T[]): Promise<Array<DevRollout<T>>> {
     checkAgent(agent);
     checkTasks("tasks", tasks, true);
+    await this.instrument();
     const store = await this.store();
     const snapshot = await this.publishInitialResources(store, agent);
     const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, ...(this.options.hooks ? { hooks: this.options.hooks } : {}) });
@@ -140,6 +156,7 @@ export class Trainer {
     if (train.length === 0 && val.length === 0) {
       throw new ValidationError("datasets", [{ path: "train", message: "both train and val are empty: give at least one task" }]);
     }
+    await this.instrument();
     const store = await this.store();
     const initialResources = await this.publishInitialResources(store, agent);
     const progress = new Progress(this.options.progress ?? "auto");
@@ -231,8 +248,9 @@ export class Trainer {
     return snapshot;
   }
 
-  /** Closes the store if this trainer opened it. */
+  /** Removes the instrumentations this trainer installed and closes the store if it opened it. */
   async close(): Promise<void> {
+    if (this.instrumented) this.tracer.uninstrument();
     if (this.ownsStore && this.storePromise) await (await this.storePromise).close();
   }
 }

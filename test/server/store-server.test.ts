@@ -142,7 +142,8 @@ describe("store server authentication", () => {
 
   it("requires the bearer token on every route except /healthz", async () => {
     for (const route of [...Object.values(Routes), { method: "GET", path: "/metrics" }]) {
-      for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "s3cret-token" }, { authorization: "Bearer " }]) {
+      const variants: Array<Record<string, string>> = [{}, { authorization: "Bearer wrong" }, { authorization: "s3cret-token" }, { authorization: "Bearer " }];
+      for (const headers of variants) {
         const response = await raw(server.url, route.method, samplePath(route.path), route.method === "POST" ? "{}" : undefined, headers);
         expect(response.status, `${route.method} ${route.path} ${JSON.stringify(headers)}`).toBe(401);
         expect(JSON.parse(response.text).error.code).toBe("unauthorized");

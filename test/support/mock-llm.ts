@@ -108,7 +108,7 @@ export async function startMockLlm(options: MockLlmOptions = {}): Promise<MockLl
     handle(state, req, res).catch((err: unknown) => failHard(res, err));
   });
   // Keep-alive sockets would otherwise hold vitest open after the tests finish.
-  server.keepAliveTimeout = 1_000;
+  server.keepAliveTimeout = 10_000; // above undici's 4 s idle threshold, so clients reuse connections
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());

@@ -1,0 +1,338 @@
+/**
+ * The LangChain.js layer (LangChain, LangGraph, `createAgent`), with no change to agent code.
+ *
+ * Every LangChain run — a chain, a graph node, a model call, a tool — builds its callback manager
+ * through `CallbackManager.configure` / `_configureSync`. While a traced rollout is current, the
+ * patched versions add our handler to the manager they return (child managers inherit it, and it
+ * is never added twice); outside a trace they change nothing. The handler hands each run to the
+ * {@link RunRecorder}, which maps LangChain's run tree to spans.
+ *
+ * A bridge makes the innermost LangChain run the parent of spans other layers start inside it —
+ * above all the openai SDK layer's span when ChatOpenAI calls the SDK, which then records the call
+ * exactly while the LangChain model span above it becomes its `llm_run` wrapper. LangChain's own
+ * context (its AsyncLocalStorage) knows the current chain or tool run but not the model run, so
+ * model generations (`BaseChatModel` / `BaseLLM`) are wrapped in a scope of their own.
+ *
+ * Handler callbacks are awaited (`awaitHandlers`): run in the background, they would lose the
+ * rollout's context and start spans after the model call they describe had begun.
+ */
+import { createRequire } from "node:module";
+import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { addBridge } from "../bridges.js";
+import { currentFrame } from "../context.js";
+import type { Instrumentation, InstallResult } from "../instrumentation.js";
+import { consoleLogger } from "../../types/index.js";
+import { chatRequest, completionRequest } from "./langchain-messages.js";
+import { type RunStart, RunRecorder, modelCallScope } from "./langchain-runs.js";
+
+/** The handler's name: how a manager that already has it (from any copy of LangChain) is recognised. */
+export const LANGCHAIN_HANDLER_NAME = "tracetrain";
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+type Rec = Record<string, unknown>;
+type HandlerBase = typeof BaseCallbackHandler;
+
+/** The parts of one copy of `@langchain/core` (its ESM or its CommonJS build) that get hooked. */
+interface LangChainCopy {
+  callbackManager: Rec;
+  handlerBase: HandlerBase;
+  /** `AsyncLocalStorageProviderSingleton`: LangChain's own notion of the current run. */
+  context: Rec | undefined;
+  chatModelPrototype: Rec | undefined;
+  llmPrototype: Rec | undefined;
+}
+
+const MODULES = {
+  manager: "@langchain/core/callbacks/manager",
+  base: "@langchain/core/callbacks/base",
+  singletons: "@langchain/core/singletons",
+  chatModels: "@langchain/core/language_models/chat_models",
+  llms: "@langchain/core/language_models/llms",
+} as const;
+
+function isRec(value: unknown): value is Rec {
+  return (typeof value === "object" || typeof value === "function") && value !== null;
+}
+
+function field(value: unknown, key: string): unknown {
+  return isRec(value) ? value[key] : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+export function createLangChainInstrumentation(): Instrumentation {
+  let uninstallAll: (() => void) | undefined;
+  return {
+    name: "langchain",
+    async install(): Promise<InstallResult> {
+      if (uninstallAll) return { installed: true };
+      let copies: LangChainCopy[];
+      try {
+        copies = await loadLangChain();
+      } catch (error) {
+        return { installed: false, reason: `@langchain/core could not be loaded: ${error instanceof Error ? error.message : String(error)}` };
+      }
+      if (copies.length === 0) return { installed: false, reason: "@langchain/core has no CallbackManager with _configureSync or configure" };
+      uninstallAll = hook(copies);
+      return { installed: true };
+    },
+    uninstall(): void {
+      uninstallAll?.();
+      uninstallAll = undefined;
+    },
+  };
+}
+
+/**
+ * The ESM build, and the CommonJS build when something already loaded it: they are separate copies
+ * with separate classes. (Loading the CommonJS copy just in case would cost ~200 ms per process.)
+ */
+async function loadLangChain(): Promise<LangChainCopy[]> {
+  // Computed specifiers keep bundlers from inlining the optional package.
+  const load = (name: string): Promise<unknown> => import(name) as Promise<unknown>;
+  const [manager, base, singletons, chatModels, llms] = await Promise.all([
+    load(MODULES.manager),
+    load(MODULES.base),
+    load(MODULES.singletons).catch(() => undefined),
+    load(MODULES.chatModels).catch(() => undefined),
+    load(MODULES.llms).catch(() => undefined),
+  ]);
+  const copies: LangChainCopy[] = [];
+  const esm = copyOf(manager, base, singletons, chatModels, llms);
+  if (esm) copies.push(esm);
+  const cjs = loadedCommonJsCopy();
+  if (cjs && cjs.callbackManager !== esm?.callbackManager) copies.push(cjs);
+  return copies;
+}
+
+function loadedCommonJsCopy(): LangChainCopy | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    if (require.cache[require.resolve(MODULES.manager)] === undefined) return undefined;
+    const optional = (name: string): unknown => {
+      try {
+        return require(name) as unknown;
+      } catch {
+        return undefined;
+      }
+    };
+    return copyOf(require(MODULES.manager), require(MODULES.base), optional(MODULES.singletons), optional(MODULES.chatModels), optional(MODULES.llms));
+  } catch {
+    return undefined;
+  }
+}
+
+function copyOf(manager: unknown, base: unknown, singletons: unknown, chatModels: unknown, llms: unknown): LangChainCopy | undefined {
+  const callbackManager = field(manager, "CallbackManager");
+  const handlerBase = field(base, "BaseCallbackHandler");
+  if (!isRec(callbackManager) || typeof handlerBase !== "function") return undefined;
+  if (typeof callbackManager._configureSync !== "function" && typeof callbackManager.configure !== "function") return undefined;
+  const context = field(singletons, "AsyncLocalStorageProviderSingleton");
+  const chatModelPrototype = field(field(chatModels, "BaseChatModel"), "prototype");
+  const llmPrototype = field(field(llms, "BaseLLM"), "prototype");
+  return {
+    callbackManager,
+    handlerBase: handlerBase as HandlerBase,
+    context: isRec(context) ? context : undefined,
+    chatModelPrototype: isRec(chatModelPrototype) ? chatModelPrototype : undefined,
+    llmPrototype: isRec(llmPrototype) ? llmPrototype : undefined,
+  };
+}
+
+/** Installs every hook; returns how to remove them all. */
+function hook(copies: LangChainCopy[]): () => void {
+  const state = { active: true };
+  const recorder = new RunRecorder();
+  const restorers: Array<() => void> = [];
+  for (const copy of copies) {
+    const handler = createHandler(copy.handlerBase, recorder);
+    const join = joinManagers(state, handler);
+    // `configure` delegates to `_configureSync` today; both are patched in case that changes (joining twice is a no-op).
+    for (const key of ["_configureSync", "configure"]) restorers.push(patch(copy.callbackManager, key, join));
+    for (const prototype of [copy.chatModelPrototype, copy.llmPrototype]) {
+      if (!prototype) continue;
+      restorers.push(patch(prototype, "_generateUncached", (original) => scopedCall(state, original)));
+      restorers.push(patch(prototype, "_streamIterator", (original) => scopedIterator(state, original)));
+    }
+  }
+  const contexts = copies.flatMap((copy) => (copy.context ? [copy.context] : []));
+  const removeBridge = addBridge((trace) => {
+    try {
+      return recorder.currentRun(trace, currentLangChainRun(contexts));
+    } catch {
+      return undefined;
+    }
+  });
+  return () => {
+    state.active = false;
+    removeBridge();
+    for (const restore of restorers.reverse()) restore();
+  };
+}
+
+/**
+ * Replaces `target[key]` with `wrap(original)`; returns how to put the original back. If someone
+ * wrapped it again after us, their wrapper stays and ours (now inactive) passes calls through.
+ */
+function patch(target: Rec, key: string, wrap: (original: Method) => Method): () => void {
+  const original = target[key];
+  if (typeof original !== "function") return () => {};
+  const own = Object.prototype.hasOwnProperty.call(target, key);
+  const wrapper = wrap(original as Method);
+  target[key] = wrapper;
+  return () => {
+    if (target[key] !== wrapper) return;
+    if (own) target[key] = original;
+    else delete target[key];
+  };
+}
+
+/** The `configure` wrapper: inside a trace, the returned manager includes our handler. */
+function joinManagers(state: { active: boolean }, handler: BaseCallbackHandler): (original: Method) => Method {
+  return (original) =>
+    function (this: unknown, ...args: unknown[]): unknown {
+      if (!state.active || currentFrame() === undefined) return original.apply(this, args);
+      // With no handlers at all LangChain returns no manager and drops the tags and metadata
+      // (LangGraph's node names among them); an empty list makes it build one we can join.
+      if (args[0] === undefined && args[1] === undefined) args[0] = [];
+      const manager = original.apply(this, args);
+      const handlers = field(manager, "handlers");
+      const addHandler = field(manager, "addHandler");
+      if (Array.isArray(handlers) && typeof addHandler === "function" && !handlers.some((h) => field(h, "name") === LANGCHAIN_HANDLER_NAME)) {
+        addHandler.call(manager, handler, true);
+      }
+      return manager;
+    };
+}
+
+/** A model generation, run in a model-call scope of its own (see {@link modelCallScope}). */
+function scopedCall(state: { active: boolean }, original: Method): Method {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    if (!state.active || currentFrame() === undefined) return original.apply(this, args);
+    return modelCallScope()(() => original.apply(this, args));
+  };
+}
+
+/**
+ * A streaming generation: an async generator's body runs in the context of whoever calls `next()`,
+ * so each step is entered in the same scope.
+ */
+function scopedIterator(state: { active: boolean }, original: Method): Method {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    if (!state.active || currentFrame() === undefined) return original.apply(this, args);
+    const enter = modelCallScope();
+    const iterator = enter(() => original.apply(this, args));
+    if (!isAsyncIterator(iterator)) return iterator;
+    const scoped: AsyncIterableIterator<unknown> = {
+      next: (...value: [] | [unknown]) => enter(() => iterator.next(...value)),
+      return: (value?: unknown) => enter(() => (iterator.return ? iterator.return(value) : Promise.resolve({ done: true as const, value }))),
+      throw: (error?: unknown) => enter(() => (iterator.throw ? iterator.throw(error) : Promise.reject(error))),
+      [Symbol.asyncIterator]: () => scoped,
+    };
+    return scoped;
+  };
+}
+
+function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {
+  return isRec(value) && typeof value.next === "function";
+}
+
+/** The run LangChain's own context says is current: the parent run id its current config's callbacks carry. */
+function currentLangChainRun(contexts: Rec[]): string | undefined {
+  for (const context of contexts) {
+    const getConfig = context.getRunnableConfig;
+    if (typeof getConfig !== "function") continue;
+    const callbacks = field(getConfig.call(context), "callbacks");
+    if (callbacks === undefined || Array.isArray(callbacks)) continue;
+    const getParentRunId = field(callbacks, "getParentRunId");
+    const runId = typeof getParentRunId === "function" ? str(getParentRunId.call(callbacks)) : str(field(callbacks, "_parentRunId"));
+    if (runId !== undefined) return runId;
+  }
+  return undefined;
+}
+
+let warnedHandlerError = false;
+
+/** Recording must never break the agent: a failure is logged once and otherwise ignored. */
+function guard(what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    if (warnedHandlerError) return;
+    warnedHandlerError = true;
+    consoleLogger.warn(`tracetrain's LangChain handler failed in ${what} and skipped it (reported once): ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function runStart(runId: string, parentRunId: unknown, serialized: unknown, tags: unknown, metadata: unknown, runName: unknown): RunStart {
+  return { runId, parentRunId: str(parentRunId), serialized, tags, metadata, runName: str(runName) };
+}
+
+/** Our callback handler, as a subclass of the given copy's `BaseCallbackHandler`; it forwards each callback to the recorder. */
+function createHandler(Base: HandlerBase, recorder: RunRecorder): BaseCallbackHandler {
+  class TracetrainCallbackHandler extends Base {
+    override name = LANGCHAIN_HANDLER_NAME;
+    override awaitHandlers = true;
+    override raiseError = false;
+
+    // One handler per copy of LangChain: a copy would be a second handler in the same manager.
+    override copy(): BaseCallbackHandler {
+      return this;
+    }
+
+    // The order LangChain calls it with (its type declaration lists `runType` fourth and the parent last).
+    override handleChainStart(chain: unknown, _inputs: unknown, runId: string, parentRunId?: string, tags?: string[], metadata?: Record<string, unknown>, _runType?: string, runName?: string): void {
+      guard("handleChainStart", () => recorder.chainStarted(runStart(runId, parentRunId, chain, tags, metadata, runName)));
+    }
+    override handleChainEnd(_outputs: unknown, runId: string): void {
+      guard("handleChainEnd", () => recorder.runEnded(runId));
+    }
+    override handleChainError(error: unknown, runId: string): void {
+      guard("handleChainError", () => recorder.runFailed(runId, error));
+    }
+
+    override handleChatModelStart(llm: unknown, messages: unknown[][], runId: string, parentRunId?: string, extraParams?: Record<string, unknown>, tags?: string[], metadata?: Record<string, unknown>, runName?: string): void {
+      // The manager gives each prompt its own run, so a run has exactly one message list.
+      guard("handleChatModelStart", () => recorder.llmStarted(runStart(runId, parentRunId, llm, tags, metadata, runName), chatRequest(messages[0] ?? [], extraParams, metadata)));
+    }
+    override handleLLMStart(llm: unknown, prompts: string[], runId: string, parentRunId?: string, extraParams?: Record<string, unknown>, tags?: string[], metadata?: Record<string, unknown>, runName?: string): void {
+      guard("handleLLMStart", () => recorder.llmStarted(runStart(runId, parentRunId, llm, tags, metadata, runName), completionRequest(prompts[0], extraParams, metadata)));
+    }
+    override handleLLMNewToken(_token: string, _index: unknown, runId: string): void {
+      guard("handleLLMNewToken", () => recorder.llmToken(runId));
+    }
+    // The stream-event protocol some handlers (LangGraph's "messages" stream mode) switch models to.
+    override handleChatModelStreamEvent(_event: unknown, runId: string): void {
+      guard("handleChatModelStreamEvent", () => recorder.llmToken(runId));
+    }
+    override handleLLMEnd(output: unknown, runId: string): void {
+      guard("handleLLMEnd", () => recorder.llmEnded(runId, output));
+    }
+    override handleLLMError(error: unknown, runId: string): void {
+      guard("handleLLMError", () => recorder.llmFailed(runId, error));
+    }
+
+    override handleToolStart(tool: unknown, input: string, runId: string, parentRunId?: string, tags?: string[], metadata?: Record<string, unknown>, runName?: string, toolCallId?: string): void {
+      guard("handleToolStart", () => recorder.toolStarted(runStart(runId, parentRunId, tool, tags, metadata, runName), input, toolCallId));
+    }
+    override handleToolEnd(output: unknown, runId: string): void {
+      guard("handleToolEnd", () => recorder.toolEnded(runId, output));
+    }
+    override handleToolError(error: unknown, runId: string): void {
+      guard("handleToolError", () => recorder.runFailed(runId, error));
+    }
+
+    override handleRetrieverStart(retriever: unknown, query: string, runId: string, parentRunId?: string, tags?: string[], metadata?: Record<string, unknown>, name?: string): void {
+      guard("handleRetrieverStart", () => recorder.retrieverStarted(runStart(runId, parentRunId, retriever, tags, metadata, name), query));
+    }
+    override handleRetrieverEnd(documents: unknown, runId: string): void {
+      guard("handleRetrieverEnd", () => recorder.retrieverEnded(runId, documents));
+    }
+    override handleRetrieverError(error: unknown, runId: string): void {
+      guard("handleRetrieverError", () => recorder.runFailed(runId, error));
+    }
+  }
+  return new TracetrainCallbackHandler();
+}

@@ -1,0 +1,331 @@
+/**
+ * Export to any OpenTelemetry collector or backend over OTLP/HTTP with the JSON encoding, so a
+ * rollout's spans — LLM calls, tools, rewards — show up in Jaeger, Tempo, Phoenix, Langfuse, ….
+ *
+ * `createOtlpSink` is a {@link SpanSink}: give it to a Tracer directly, or next to the store with
+ * {@link teeSinks}.
+ */
+import type { JsonValue, Logger, SpanInput, SpanKind, SpanStatus } from "../types/index.js";
+import { consoleLogger } from "../types/index.js";
+import { withSuppressed } from "./context.js";
+import { Attr, EventNames, SpanTypes } from "./conventions.js";
+import type { DeliveryStats, SpanSink } from "./span-buffer.js";
+
+export interface OtlpSinkOptions {
+  /** The collector: a full `…/v1/traces` URL, or its base URL (`http://localhost:4318`). */
+  url: string;
+  /** Extra request headers (authentication). */
+  headers?: Record<string, string>;
+  /** `service.name` of the exported resource (default `tracetrain`). */
+  serviceName?: string;
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Receives partial-success warnings from the collector (default: the console). */
+  logger?: Logger;
+}
+
+// --- OTLP JSON types (opentelemetry-proto, JSON mapping) ---
+
+/** An OTLP `AnyValue`: exactly one field set; 64-bit integers are decimal strings. */
+export type OtlpAnyValue =
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { intValue: string }
+  | { doubleValue: number }
+  | { arrayValue: { values: OtlpAnyValue[] } }
+  | { kvlistValue: { values: OtlpKeyValue[] } }
+  | Record<string, never>;
+
+export interface OtlpKeyValue {
+  key: string;
+  value: OtlpAnyValue;
+}
+
+export interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: OtlpKeyValue[];
+  events: { timeUnixNano: string; name: string; attributes: OtlpKeyValue[] }[];
+  links: { traceId: string; spanId: string; attributes: OtlpKeyValue[] }[];
+  status: { code: number; message?: string };
+}
+
+export interface OtlpTraceRequest {
+  resourceSpans: {
+    resource: { attributes: OtlpKeyValue[] };
+    scopeSpans: { scope: { name: string }; spans: OtlpSpan[] }[];
+  }[];
+}
+
+/** OTLP `Span.SpanKind` (0 is UNSPECIFIED). */
+const KIND: Record<SpanKind, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+/** OTLP `Status.StatusCode`. */
+const STATUS: Record<SpanStatus["code"], number> = { unset: 0, ok: 1, error: 2 };
+
+/**
+ * Attributes whose numbers are doubles (in lists and objects too). JavaScript has one number
+ * type, so a reward of exactly 1 or a logprob of 0 would otherwise go out as an integer, which
+ * backends then store and chart apart from 0.5.
+ */
+const DOUBLE_KEYS: ReadonlySet<string> = new Set([
+  Attr.evaluationScore,
+  Attr.rewardValue,
+  Attr.rewardValues,
+  Attr.logprobs,
+  Attr.requestTemperature,
+  Attr.requestTopP,
+  Attr.timeToFirstChunk,
+]);
+
+export const SCOPE_NAME = "tracetrain";
+
+/**
+ * A sink that sends spans to an OTLP/HTTP collector as JSON (`POST …/v1/traces`). One resource
+ * per rollout attempt (`service.name`, `tracetrain.rollout_id`, `tracetrain.attempt_id`), one
+ * scope `tracetrain`. Attribute values keep their structure: lists become `arrayValue`, objects
+ * `kvlistValue`. Reward spans carry a `gen_ai.evaluation.result` event (added here if missing).
+ *
+ * A non-2xx answer rejects with an Error naming the status and the collector's body; under a
+ * Tracer the span buffer then retries the batch and, after its last retry, drops and reports it.
+ */
+export function createOtlpSink(options: OtlpSinkOptions): SpanSink {
+  const url = tracesUrl(options.url);
+  const headers = { ...options.headers, "content-type": "application/json" };
+  const serviceName = options.serviceName ?? "tracetrain";
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const logger = options.logger ?? consoleLogger;
+  return {
+    async addSpans(spans: SpanInput[]): Promise<void> {
+      if (spans.length === 0) return;
+      const body = JSON.stringify(toOtlpRequest(spans, serviceName));
+      // The export itself is never recorded, even when delivery runs inside a rollout's context.
+      const response = await withSuppressed("fetch", () => fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(timeoutMs) }));
+      const text = await response.text();
+      if (!response.ok) throw new Error(`OTLP export to ${url} failed: HTTP ${response.status}${text ? `: ${text.slice(0, 500)}` : ""}`);
+      reportPartialSuccess(text, url, logger);
+    },
+  };
+}
+
+/** `http://host:4318` → `http://host:4318/v1/traces`; a URL already ending in `/v1/traces` is kept. */
+export function tracesUrl(url: string): string {
+  const trimmed = url.replace(/\/+$/, "");
+  return trimmed.endsWith("/v1/traces") ? trimmed : `${trimmed}/v1/traces`;
+}
+
+/** A collector that accepted only part of a request says so in a 200 body (`partialSuccess`). */
+function reportPartialSuccess(text: string, url: string, logger: Logger): void {
+  if (!text.includes("partialSuccess")) return;
+  try {
+    const partial = (JSON.parse(text) as { partialSuccess?: { rejectedSpans?: string | number; errorMessage?: string } }).partialSuccess;
+    if (partial && Number(partial.rejectedSpans ?? 0) > 0) {
+      logger.warn(`OTLP collector ${url} rejected ${partial.rejectedSpans} span(s)${partial.errorMessage ? `: ${partial.errorMessage}` : ""}`);
+    }
+  } catch {
+    // A body that is not JSON carries no partial-success report.
+  }
+}
+
+/** Spans as an OTLP `ExportTraceServiceRequest`, one resource per rollout attempt. */
+export function toOtlpRequest(spans: readonly SpanInput[], serviceName = "tracetrain"): OtlpTraceRequest {
+  const byAttempt = new Map<string, SpanInput[]>();
+  for (const span of spans) {
+    const key = `${span.rolloutId}\u0000${span.attemptId}`;
+    const group = byAttempt.get(key);
+    if (group) group.push(span);
+    else byAttempt.set(key, [span]);
+  }
+  return {
+    resourceSpans: [...byAttempt.values()].map((group) => ({
+      resource: {
+        attributes: keyValues({ "service.name": serviceName, [Attr.rolloutId]: group[0]!.rolloutId, [Attr.attemptId]: group[0]!.attemptId }),
+      },
+      scopeSpans: [{ scope: { name: SCOPE_NAME }, spans: group.map(toOtlpSpan) }],
+    })),
+  };
+}
+
+export function toOtlpSpan(span: SpanInput): OtlpSpan {
+  const attributes = span.attributes ?? {};
+  const status = span.status ?? { code: "unset" };
+  return {
+    traceId: span.traceId,
+    spanId: span.spanId,
+    ...(span.parentId ? { parentSpanId: span.parentId } : {}),
+    name: span.name,
+    kind: KIND[span.kind ?? "internal"],
+    startTimeUnixNano: msToUnixNano(span.startTime),
+    endTimeUnixNano: msToUnixNano(span.endTime),
+    attributes: keyValues(attributes),
+    events: eventsOf(span).map((event) => ({ timeUnixNano: msToUnixNano(event.time), name: event.name, attributes: keyValues(event.attributes ?? {}) })),
+    links: (span.links ?? []).map((link) => ({ traceId: link.traceId, spanId: link.spanId, attributes: keyValues(link.attributes ?? {}) })),
+    status: { code: STATUS[status.code], ...(status.message === undefined ? {} : { message: status.message }) },
+  };
+}
+
+/** A reward span's events, with the evaluation event observability tools read rewards from. */
+type EventInput = NonNullable<SpanInput["events"]>[number];
+
+function eventsOf(span: SpanInput): EventInput[] {
+  const events = span.events ?? [];
+  const attributes = span.attributes ?? {};
+  const value = attributes[Attr.rewardValue];
+  if (attributes[Attr.spanType] !== SpanTypes.reward || typeof value !== "number" || events.some((e) => e.name === EventNames.evaluationResult)) return events;
+  const name = attributes[Attr.rewardName];
+  return [...events, { name: EventNames.evaluationResult, time: span.endTime, attributes: { [Attr.evaluationName]: typeof name === "string" ? name : "reward", [Attr.evaluationScore]: value } }];
+}
+
+/**
+ * Epoch milliseconds (a float with sub-millisecond digits) as decimal nanoseconds. Computed in
+ * two parts: `ms * 1e6` as one float would exceed 2^53 and lose the last digits.
+ */
+export function msToUnixNano(ms: number): string {
+  const whole = Math.floor(ms);
+  const nanos = Math.round((ms - whole) * 1e6);
+  return (BigInt(whole) * 1_000_000n + BigInt(nanos)).toString();
+}
+
+function keyValues(attributes: Record<string, JsonValue | undefined>, doubles = false): OtlpKeyValue[] {
+  const out: OtlpKeyValue[] = [];
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value !== undefined) out.push({ key, value: anyValue(value, doubles || DOUBLE_KEYS.has(key)) });
+  }
+  return out;
+}
+
+/**
+ * A JSON value as an OTLP `AnyValue`: integers as `intValue` (a decimal string, as the JSON
+ * mapping of int64 requires) unless `doubles`, lists as `arrayValue`, objects as `kvlistValue`,
+ * `null` as the empty AnyValue.
+ */
+export function anyValue(value: JsonValue, doubles = false): OtlpAnyValue {
+  switch (typeof value) {
+    case "string":
+      return { stringValue: value };
+    case "boolean":
+      return { boolValue: value };
+    case "number":
+      return !doubles && Number.isSafeInteger(value) ? { intValue: String(value) } : { doubleValue: value };
+  }
+  if (value === null) return {};
+  if (Array.isArray(value)) return { arrayValue: { values: value.map((item) => anyValue(item, doubles)) } };
+  return { kvlistValue: { values: keyValues(value, doubles) } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tee
+// ---------------------------------------------------------------------------------------------
+
+export interface TeeOptions {
+  /** Where failures of the secondary sinks are reported (default: the console). */
+  logger?: Logger;
+  /** Delays between retries of a failed secondary send (default 100, 1000, 5000 ms), then the spans are dropped for that sink. */
+  retryDelaysMs?: readonly number[];
+}
+
+/** A sink that delivers to several; see {@link teeSinks}. */
+export interface TeeSink extends SpanSink {
+  /** Resolves when every secondary send started so far has been delivered or dropped. */
+  flush(): Promise<void>;
+  /** What happened to the spans sent to each secondary sink (index 0 is the first secondary). */
+  readonly secondaryStats: readonly DeliveryStats[];
+}
+
+/**
+ * Delivers every batch to all `sinks` at once — typically the store first, then an OTLP
+ * collector. The first sink is the **primary**: `addSpans` resolves or rejects as it does, so a
+ * Tracer's retries, drops and report describe the primary (the store, the data training needs).
+ *
+ * The others are **secondaries**, delivered in the background: a failed send is retried on their
+ * own schedule and, after the last retry, dropped and reported through the logger and
+ * {@link TeeSink.secondaryStats}. A secondary that is slow or down never delays or fails the
+ * primary — a collector outage does not stall training — and call {@link TeeSink.flush} before
+ * the process exits to let their last sends finish. When the primary fails and the batch is
+ * retried, each secondary still receives each span once.
+ */
+export function teeSinks(...sinks: SpanSink[]): TeeSink;
+export function teeSinks(...args: [...sinks: SpanSink[], options: TeeOptions]): TeeSink;
+export function teeSinks(...args: (SpanSink | TeeOptions)[]): TeeSink {
+  const last = args[args.length - 1];
+  const options: TeeOptions = last !== undefined && !isSink(last) ? last : {};
+  const [primary, ...secondaries] = args.filter(isSink);
+  if (!primary) throw new TypeError("teeSinks needs at least one sink");
+  const logger = options.logger ?? consoleLogger;
+  const delays = options.retryDelaysMs ?? [100, 1000, 5000];
+  const lanes = secondaries.map((sink, index) => new SecondaryLane(sink, index + 1, delays, logger));
+  return {
+    addSpans(spans: SpanInput[]): Promise<unknown> {
+      for (const lane of lanes) lane.enqueue(spans);
+      return primary.addSpans(spans);
+    },
+    async flush(): Promise<void> {
+      await Promise.all(lanes.map((lane) => lane.idle()));
+    },
+    get secondaryStats(): readonly DeliveryStats[] {
+      return lanes.map((lane) => ({ ...lane.stats, errors: [...lane.stats.errors] }));
+    },
+  };
+}
+
+function isSink(value: SpanSink | TeeOptions): value is SpanSink {
+  return typeof (value as { addSpans?: unknown }).addSpans === "function";
+}
+
+const MAX_ERRORS = 10;
+
+/** One secondary sink's own serialized delivery, with its own retries. */
+class SecondaryLane {
+  /** Spans already queued for this sink: a batch the primary failed comes back, and must not be sent twice. */
+  private readonly queued = new WeakSet<SpanInput>();
+  private chain: Promise<void> = Promise.resolve();
+  readonly stats: DeliveryStats = { sent: 0, dropped: 0, retries: 0, errors: [] };
+
+  constructor(
+    private readonly sink: SpanSink,
+    private readonly position: number,
+    private readonly delays: readonly number[],
+    private readonly logger: Logger,
+  ) {}
+
+  enqueue(spans: SpanInput[]): void {
+    const fresh = spans.filter((span) => !this.queued.has(span));
+    if (fresh.length === 0) return;
+    for (const span of fresh) this.queued.add(span);
+    this.chain = this.chain.then(() => this.deliver(fresh));
+  }
+
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private async deliver(spans: SpanInput[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.sink.addSpans(spans);
+        this.stats.sent += spans.length;
+        return;
+      } catch (error) {
+        const delay = this.delays[attempt];
+        if (delay === undefined) return this.drop(spans.length, error);
+        this.stats.retries++;
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
+    }
+  }
+
+  private drop(count: number, error: unknown): void {
+    this.stats.dropped += count;
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const message = `secondary span sink #${this.position} dropped ${count} span(s) after ${this.delays.length} retries (${reason})`;
+    // A collector that stays down fails every batch: warn once per cause, count the rest.
+    if (this.stats.errors.includes(reason)) return this.logger.debug(message);
+    if (this.stats.errors.length < MAX_ERRORS) this.stats.errors.push(reason);
+    this.logger.warn(`${message}; further drops for this cause are counted in secondaryStats`);
+  }
+}
