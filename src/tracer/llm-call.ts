@@ -100,8 +100,11 @@ function promptAsMessages(prompt: string | string[]): ChatMessage[] {
   return (Array.isArray(prompt) ? prompt : [prompt]).map((content) => ({ role: "user", content }));
 }
 
-/** Records the response and ends the span. */
-export function recordLlmResponse(span: ActiveSpan, response: LlmResponse, endTime?: number): void {
+/**
+ * Records the response and ends the span — or, with `end: false`, only records what arrived (a
+ * stream cut short is recorded this way before its error ends the span).
+ */
+export function recordLlmResponse(span: ActiveSpan, response: LlmResponse, options: { endTime?: number; end?: boolean } = {}): void {
   const tokenIds = response.choices.map((c) => c.tokenIds);
   const logprobs = response.choices.map((c) => c.logprobs);
   span.setAttributes({
@@ -115,7 +118,7 @@ export function recordLlmResponse(span: ActiveSpan, response: LlmResponse, endTi
     [Attr.responseTokenIds]: tokenIds.every((ids) => ids !== undefined) && tokenIds.length > 0 ? tokenIds : undefined,
     [Attr.logprobs]: logprobs.every((lp) => lp !== undefined) && logprobs.length > 0 ? logprobs : undefined,
   });
-  span.setStatus("ok").end(endTime);
+  if (options.end !== false) span.setStatus("ok").end(options.endTime);
 }
 
 /** Records a failed call (an HTTP error, a thrown SDK error, an aborted stream) and ends the span. */

@@ -84,6 +84,9 @@ export class Tracer {
       result = { ok: false, error };
       root.recordException(error);
     }
+    // One macrotask of grace: a layer that reads a response copy in the background (fetch) may
+    // be recording the last call right now; let it end its span before leftovers are closed.
+    await new Promise((resolve) => setImmediate(resolve));
     trace.closeOpenSpans(root);
     root.end();
     trace.ended = true;

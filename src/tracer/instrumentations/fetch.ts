@@ -297,25 +297,7 @@ export function finishStream(span: ActiveSpan, accumulator: StreamAccumulator): 
  * response attributes of what did arrive, then the error, which ends the span.
  */
 export function recordPartialFailure(span: ActiveSpan, accumulator: StreamAccumulator, error: unknown, body?: JsonObject): void {
-  if (accumulator.received) recordLlmResponse(withoutEnding(span), accumulator.result());
+  if (accumulator.received) recordLlmResponse(span, accumulator.result(), { end: false });
   recordLlmError(span, error, body === undefined ? {} : { body });
 }
 
-/**
- * A view of `span` whose status and end are left alone, so `recordLlmResponse` writes its
- * attributes (the one response layout) without ending the span.
- * TODO(core): an `{ end: false }` option on `recordLlmResponse` would make this view unnecessary.
- */
-function withoutEnding(span: ActiveSpan): ActiveSpan {
-  const view = {
-    setAttributes(attributes: Record<string, unknown>) {
-      span.setAttributes(attributes);
-      return view;
-    },
-    setStatus() {
-      return view;
-    },
-    end() {},
-  };
-  return view as unknown as ActiveSpan;
-}

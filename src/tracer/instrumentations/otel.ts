@@ -207,7 +207,7 @@ function endMirror(mirror: Mirror, span: OtelReadableSpanLike): void {
       target.setAttribute(Attr.errorType, errorTypeOf(attributes, events)).setStatus("error", span.status.message).end(endTime);
       return;
     }
-    recordLlmResponse(target, llmResponseOf(attributes, dialect), endTime);
+    recordLlmResponse(target, llmResponseOf(attributes, dialect), { endTime });
     return;
   }
   if (type === SpanTypes.tool) {
