@@ -1,8 +1,9 @@
 /**
  * Runner benchmark: empty-agent rollouts per second through `Trainer.fit` (the `evaluate`
- * algorithm) in this process, against a memory store and an on-disk SQLite store. Everything the
- * trainer normally does runs: enqueue, long-poll dequeue, the tracer (root span + reward span per
- * rollout), heartbeats, completion and event-driven waiting. Prints one JSON line per store.
+ * algorithm), in this process against a memory store and an on-disk SQLite store, and in worker
+ * processes (2 workers over the loopback store server). Everything the trainer normally does runs:
+ * enqueue, long-poll dequeue, the tracer (root span + reward span per rollout), heartbeats,
+ * completion and event-driven waiting. Prints one JSON line per case.
  *
  *   npm run bench -- runner [--rollouts N] [--runners N]
  */
@@ -10,10 +11,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { MemoryStore, SqliteStore, type Store, Trainer, agent } from "../src/index.js";
+import { MemoryStore, SqliteStore, type Store, Trainer, type TrainerOptions } from "../src/index.js";
+import { emptyAgent } from "./lib/empty-agent.js";
 import { round } from "./lib/stats.js";
 
-const empty = agent(async (task: number) => task % 2, { name: "empty" });
+const PROCESSES = 2;
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, strict: true, options: { rollouts: { type: "string" }, runners: { type: "string" } } });
@@ -29,17 +31,25 @@ export async function main(args: string[]): Promise<void> {
         `${JSON.stringify({ bench: "runner", mode: "in-process", store, runners, rollouts, rollouts_per_s: round(rollouts / seconds) })}\n`,
       );
     }
+    // Worker processes: each runs `runners / PROCESSES` rollouts at once; rollouts and spans cross HTTP.
+    const pool = { processes: PROCESSES, concurrency: Math.max(1, Math.floor(runners / PROCESSES)) };
+    const processRollouts = Math.min(rollouts, 10_000);
+    await fitOnce(new MemoryStore(), 1000, pool);
+    const seconds = await fitOnce(new SqliteStore(join(dir, "processes.db")), processRollouts, pool);
+    process.stdout.write(
+      `${JSON.stringify({ bench: "runner", mode: "processes", store: "sqlite", processes: PROCESSES, runners, rollouts: processRollouts, rollouts_per_s: round(processRollouts / seconds) })}\n`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** One `fit` over `count` tasks; returns its wall time in seconds after checking every rollout succeeded. */
-async function fitOnce(store: Store, count: number, runners: number): Promise<number> {
+async function fitOnce(store: Store, count: number, runners: NonNullable<TrainerOptions["runners"]>): Promise<number> {
   const quiet = { debug() {}, info() {}, warn() {}, error: (m: string) => process.stderr.write(`${m}\n`) };
   const trainer = new Trainer({ store, runners, progress: false, logger: quiet, handleSignals: false });
   const started = performance.now();
-  await trainer.fit(empty, { train: Array.from({ length: count }, (_, i) => i) });
+  await trainer.fit(emptyAgent, { train: Array.from({ length: count }, (_, i) => i) });
   const seconds = (performance.now() - started) / 1000;
   const stats = await store.stats();
   if (stats.rollouts.succeeded !== count) throw new Error(`only ${stats.rollouts.succeeded} of ${count} rollouts succeeded`);
