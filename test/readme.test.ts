@@ -1,12 +1,14 @@
 /**
  * Everything the README shows must work as written: each ```ts block runs here, importing
- * "tracetrain" exactly as a user would, in a scratch working directory.
+ * "tracetrain" exactly as a user would, in a scratch working directory, against the deterministic
+ * LLM server (through OPENAI_BASE_URL, as a user would point it at a real endpoint).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type MockLlm, startMockLlm } from "./support/mock-llm.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const readme = readFileSync(join(root, "README.md"), "utf8");
@@ -14,19 +16,43 @@ const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 const scratch = join(root, "test", ".tmp");
 mkdirSync(scratch, { recursive: true });
 const cwd = mkdtempSync(join(tmpdir(), "tracetrain-readme-"));
-afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+/** What each example prints (against the echoing test LLM), keyed by a line only that example has. */
+const EXPECTED: Array<[marker: string, printed: RegExp]> = [
+  // The echoing test LLM repeats the question, so neither answer is right: a real score of 0.
+  ['const quiz = agent(', /^mean reward 0 over 2 rollouts$/],
+  ['const solver = agent(', /^1 1$/],
+  ["const summarizer = agent(", /^1 .*fetch.*otel/],
+  ["const writerAgent = agent(", /^researcher,writer$/],
+  ["const support = agent(", /^true 1$/],
+  ['createStore("sqlite:./runs/tracetrain.db")', /^succeeded 1 1$/],
+  ["startStoreServer({ store: new MemoryStore()", /^succeeded$/],
+];
+
+let llm: MockLlm;
+beforeAll(async () => {
+  llm = await startMockLlm();
+  process.env.OPENAI_BASE_URL = llm.baseUrl;
+  process.env.OPENAI_API_KEY = "test";
+});
+afterAll(async () => {
+  await llm.close();
+  rmSync(cwd, { recursive: true, force: true });
+});
 
 describe("README", () => {
-  it("has TypeScript examples", () => {
-    expect(blocks.length).toBeGreaterThan(0);
+  it("has the TypeScript examples this test knows", () => {
+    expect(blocks.length).toBe(EXPECTED.length);
+    for (const [marker] of EXPECTED) expect(blocks.filter((b) => b.includes(marker)), marker).toHaveLength(1);
   });
 
   blocks.forEach((code, i) => {
     it(`runs example ${i + 1} as written`, async () => {
       const file = join(scratch, `readme-example-${i + 1}.ts`);
       writeFileSync(file, code);
-      const printed: unknown[][] = [];
-      const log = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void printed.push(args));
+      const printed: string[] = [];
+      const log = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void printed.push(args.join(" ")));
+      const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
       const previous = process.cwd();
       process.chdir(cwd);
       try {
@@ -34,9 +60,11 @@ describe("README", () => {
       } finally {
         process.chdir(previous);
         log.mockRestore();
+        stderr.mockRestore();
       }
-      expect(printed.length, "the example should print its result").toBeGreaterThan(0);
-      if (i === 0) expect(printed[0]).toEqual(["succeeded", 1, 1]);
-    });
+      const expected = EXPECTED.find(([marker]) => code.includes(marker));
+      expect(printed, "the example should print its result").toHaveLength(1);
+      expect(printed[0]).toMatch(expected![1]);
+    }, 30_000);
   });
 });
