@@ -7,6 +7,7 @@
 export * from "./types/index.js";
 export * from "./store/index.js";
 export * from "./server/index.js";
+export { createStore } from "./create-store.js";
 export * from "./tracer/index.js";
 export * from "./runner/index.js";
 export * from "./algorithms/index.js";

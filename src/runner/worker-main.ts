@@ -1,13 +1,8 @@
 /**
- * The entry point of a worker process: joins a store over HTTP and runs an agent imported from its
- * module until told to stop (SIGTERM/SIGINT). Started by the Trainer's process mode and by
- * `tracetrain runner`; configured through the environment so nothing secret shows in `ps`.
+ * The entry point of a trainer's worker process. Configured through the environment (set by
+ * WorkerPool), so no secret shows in `ps`; reports readiness or failure to its parent over IPC.
  */
-import { pathToFileURL } from "node:url";
-import { HttpStore } from "../server/http-store.js";
-import { Tracer } from "../tracer/tracer.js";
-import { findAgent } from "./agent.js";
-import { Runner } from "./runner.js";
+import { runWorker } from "./worker.js";
 
 export interface WorkerEnvironment {
   TRACETRAIN_STORE_URL: string;
@@ -26,34 +21,27 @@ function required(name: keyof WorkerEnvironment): string {
   return value;
 }
 
-const numberFrom = (name: keyof WorkerEnvironment): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
+const optional = (name: keyof WorkerEnvironment) => process.env[name] || undefined;
+const numberFrom = (name: keyof WorkerEnvironment) => (process.env[name] ? Number(process.env[name]) : undefined);
 
-async function main(): Promise<void> {
-  const storeUrl = required("TRACETRAIN_STORE_URL");
-  const modulePath = required("TRACETRAIN_AGENT_MODULE");
-  const moduleUrl = /^[a-z]+:/i.test(modulePath) ? modulePath : pathToFileURL(modulePath).href;
-  const agent = findAgent((await import(moduleUrl)) as Record<string, unknown>, process.env.TRACETRAIN_AGENT_NAME, modulePath);
-  const store = new HttpStore(storeUrl, process.env.TRACETRAIN_TOKEN ? { token: process.env.TRACETRAIN_TOKEN } : {});
+function main(): Promise<void> {
   const concurrency = numberFrom("TRACETRAIN_CONCURRENCY");
   const heartbeatIntervalMs = numberFrom("TRACETRAIN_HEARTBEAT_MS");
-  const tracer = new Tracer();
-  // The same hooks as the trainer's default: the agent's LLM calls are recorded without changes.
-  await tracer.instrument();
-  const runner = new Runner({
-    store,
-    agent,
-    tracer,
+  const graceMs = numberFrom("TRACETRAIN_GRACE_MS");
+  const agentName = optional("TRACETRAIN_AGENT_NAME");
+  const token = optional("TRACETRAIN_TOKEN");
+  const workerId = optional("TRACETRAIN_WORKER_ID");
+  return runWorker({
+    storeUrl: required("TRACETRAIN_STORE_URL"),
+    agentModule: required("TRACETRAIN_AGENT_MODULE"),
+    ...(agentName === undefined ? {} : { agentName }),
+    ...(token === undefined ? {} : { token }),
+    ...(workerId === undefined ? {} : { workerId }),
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs }),
-    ...(process.env.TRACETRAIN_WORKER_ID ? { workerId: process.env.TRACETRAIN_WORKER_ID } : {}),
+    ...(graceMs === undefined ? {} : { graceMs }),
+    onReady: (info) => process.send?.({ type: "ready", ...info }),
   });
-  const stop = () => void runner.stop({ graceMs: numberFrom("TRACETRAIN_GRACE_MS") ?? 5000 });
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
-  const running = runner.run();
-  process.send?.({ type: "ready", workerId: runner.workerId, agent: agent.name });
-  await running;
-  await store.close();
 }
 
 main().then(

@@ -5,5 +5,4 @@ export { MemoryStore } from "./memory-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite/sqlite-store.js";
 export { PostgresStore, type PostgresStoreOptions } from "./postgres/postgres-store.js";
 export type { PostgresPoolOptions, PostgresSslOptions } from "./postgres/connection.js";
-export { createStore } from "./create-store.js";
 export { isAttemptActive, isRolloutQueued, isRolloutTerminal } from "./state-machine.js";

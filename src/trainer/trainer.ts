@@ -1,6 +1,7 @@
 import type { Logger, ResourcesMapInput, ResourcesSnapshot, RolloutConfigInput, RolloutMode, RolloutStatusEvent, SpanInput, Task, TraceReport, Rollout } from "../types/index.js";
 import { ConflictError, ValidationError, consoleLogger, findJsonProblem, formatPath } from "../types/index.js";
-import { type Store, createStore, isRolloutTerminal } from "../store/index.js";
+import { type Store, isRolloutTerminal } from "../store/index.js";
+import { createStore } from "../create-store.js";
 import { type InstrumentOptions, Tracer } from "../tracer/index.js";
 import { type Agent, isAgent } from "../runner/agent.js";
 import type { RunnerHooks } from "../runner/hooks.js";
@@ -19,7 +20,7 @@ export const DEFAULT_STORE = "sqlite:./.tracetrain/tracetrain.db";
 export interface TrainerOptions {
   /** What to run (default: the `evaluate` baseline). */
   algorithm?: Algorithm;
-  /** A store, or a store URL: `"memory"`, `"sqlite:PATH"` (default {@link DEFAULT_STORE}). */
+  /** A store, or a store URL: `"memory"`, `"sqlite:PATH"` (default {@link DEFAULT_STORE}), `"postgres://…"`, `"http://…"`. */
   store?: Store | string;
   /**
    * Where rollouts run: a number N runs N at once in this process (default 8);

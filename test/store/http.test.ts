@@ -1,5 +1,5 @@
-import { afterAll } from "vitest";
-import { HttpStore, MemoryStore, type StoreOptions, startStoreServer } from "../../src/index.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { HttpStore, MemoryStore, type StoreOptions, createStore, startStoreServer } from "../../src/index.js";
 import { describeStoreConformance } from "./conformance.js";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -33,3 +33,17 @@ async function open(options: StoreOptions = {}) {
 }
 
 describeStoreConformance("HttpStore (over a MemoryStore)", { open, remoteEvents: true });
+
+describe("createStore over HTTP", () => {
+  it("opens an HttpStore from an http:// URL, with a token", async () => {
+    const backing = new MemoryStore({ watchdogIntervalMs: false });
+    const server = await startStoreServer({ store: backing, port: 0, token: "t0ken" });
+    const store = createStore(server.url, { token: "t0ken", retryDelaysMs: [] });
+    expect(store).toBeInstanceOf(HttpStore);
+    const rollout = await store.enqueue({ input: "over http" });
+    expect((await backing.getRollout(rollout.rolloutId)).input).toBe("over http");
+    await store.close();
+    await server.close();
+    await backing.close();
+  });
+});

@@ -109,7 +109,7 @@ describe("createStore", () => {
   it("explains what it expected for an unknown store string", async () => {
     for (const spec of ["", "sqlite:", "redis://x", "mem", "postgres:x", "mysql://u:pw@h/db"]) {
       const error = await expectCode(Promise.resolve().then(() => createStore(spec)), ValidationError);
-      expect(error.message).toMatch(/expected "memory", "sqlite:PATH" or "postgres:\/\/…"|path is empty/);
+      expect(error.message).toMatch(/expected "memory", "sqlite:PATH", "postgres:\/\/…" or "http\(s\):\/\/…"|path is empty/);
       expect(error.message, "a password in a mistyped URL is masked").not.toContain(":pw@");
     }
   });

@@ -1,0 +1,50 @@
+import { ValidationError } from "./types/index.js";
+import { HttpStore, type HttpStoreOptions } from "./server/http-store.js";
+import type { StoreOptions } from "./store/base-store.js";
+import { MemoryStore } from "./store/memory-store.js";
+import { PostgresStore, type PostgresStoreOptions } from "./store/postgres/postgres-store.js";
+import { SqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
+import type { Store } from "./store/store.js";
+
+/**
+ * Opens a store from a URL-like string:
+ * - `"memory"` — {@link MemoryStore};
+ * - `"sqlite:PATH"` — {@link SqliteStore} on PATH (relative to the working directory; parent
+ *   folders are created), or `"sqlite::memory:"` for a private in-memory SQLite database;
+ * - `"postgres://…"` or `"postgresql://…"` — {@link PostgresStore} on that database (a libpq-style
+ *   URL: user, password, host, port, database and parameters such as `sslmode`); `options.schema`
+ *   picks the schema (default "tracetrain"). It connects on first use, not here;
+ * - `"http://…"` or `"https://…"` — {@link HttpStore}, a store served by `startStoreServer`
+ *   (`options.token`, or `TRACETRAIN_TOKEN`, for a server that requires one).
+ *
+ * Options that do not apply to the chosen backend are ignored.
+ *
+ * (This sits above the store layer, not in it, because it also knows the HTTP client.)
+ */
+export function createStore(spec: string, options: StoreOptions & SqliteStoreOptions & PostgresStoreOptions & HttpStoreOptions = {}): Store {
+  const { durability, schema, pool, token, retryDelaysMs, requestTimeoutMs, ...common } = options;
+  if (spec.startsWith("http://") || spec.startsWith("https://")) {
+    return new HttpStore(spec, {
+      ...(token === undefined ? {} : { token }),
+      ...(retryDelaysMs === undefined ? {} : { retryDelaysMs }),
+      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+      ...(common.logger === undefined ? {} : { logger: common.logger }),
+    });
+  }
+  if (spec === "memory") return new MemoryStore(common);
+  if (spec.startsWith("sqlite:")) {
+    const path = spec.slice("sqlite:".length);
+    if (path.length === 0) throw invalid(spec, "the SQLite path is empty");
+    return new SqliteStore(path, durability === undefined ? common : { ...common, durability });
+  }
+  if (spec.startsWith("postgres://") || spec.startsWith("postgresql://")) {
+    return new PostgresStore(spec, { ...common, ...(schema === undefined ? {} : { schema }), ...(pool === undefined ? {} : { pool }) });
+  }
+  throw invalid(spec, 'expected "memory", "sqlite:PATH", "postgres://…" or "http(s)://…"');
+}
+
+/** The message quotes the spec with any password masked: a mistyped URL must not leak a secret into logs. */
+function invalid(spec: string, message: string): ValidationError {
+  const shown = spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, "$1***@");
+  return new ValidationError("store URL", [{ path: "store", message: `${message} (got ${JSON.stringify(shown)})` }]);
+}
