@@ -23,7 +23,8 @@ export interface TrainerOptions {
   /** A store, or a store URL: `"memory"`, `"sqlite:PATH"` (default {@link DEFAULT_STORE}), `"postgres://…"`, `"http://…"`. */
   store?: Store | string;
   /**
-   * Where rollouts run: a number N runs N at once in this process (default 8);
+   * Where rollouts run: a number N runs N at once in this process (default 8); 0 runs none here
+   * (runners elsewhere — `tracetrain runner` — serve the store);
    * `{ processes: P, concurrency: C }` runs them in P worker processes, C at a time each, over a
    * store server the trainer starts on loopback. Worker processes import the agent from its
    * module, so declare it: `agent(fn, { module: import.meta.url })`.
@@ -196,6 +197,7 @@ export class Trainer {
     const graceMs = this.options.graceMs ?? 10_000;
     const heartbeat = this.options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: this.options.heartbeatIntervalMs };
     const runners = this.options.runners ?? 8;
+    if (runners === 0) return { defaultRolloutConfig: {}, stop: async () => {} };
     if (typeof runners === "number") {
       const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, concurrency: runners, ...heartbeat, ...(this.options.hooks ? { hooks: this.options.hooks } : {}) });
       const running = runner.run();
@@ -269,7 +271,7 @@ function checkRunners(runners: unknown): void {
   const bad = (path: string, message: string) => new ValidationError("trainer options", [{ path, message }]);
   const whole = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n >= 1;
   if (typeof runners === "number") {
-    if (!whole(runners)) throw bad("runners", `expected a whole number ≥ 1 of concurrent rollouts, got ${runners}`);
+    if (runners !== 0 && !whole(runners)) throw bad("runners", `expected a whole number of concurrent rollouts (0 for none here), got ${runners}`);
     return;
   }
   if (typeof runners !== "object" || runners === null) throw bad("runners", "expected a number, or { processes, concurrency }");

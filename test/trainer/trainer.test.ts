@@ -121,7 +121,8 @@ describe("Trainer", () => {
     await expect(trainer.fit(guesser, { train: "tasks" as never })).rejects.toThrow(ValidationError);
     const noResources = new Trainer({ store, progress: false, logger: quiet });
     await expect(noResources.evaluate(guesser, tasks(1))).rejects.toThrow(/agent 'guesser' needs resource 'system', which initialResources does not define/);
-    expect(() => new Trainer({ runners: 0 })).toThrow(/runners/);
+    expect(() => new Trainer({ runners: -1 })).toThrow(/runners/);
+    expect(() => new Trainer({ runners: 2.5 })).toThrow(/runners/);
     expect((await store.stats()).rollouts.total).toBe(0);
     await store.close();
   });
