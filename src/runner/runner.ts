@@ -19,6 +19,7 @@ import { emitReward } from "../tracer/emitters.js";
 import { type Agent, isAgent } from "./agent.js";
 import { createAgentContext } from "./agent-context.js";
 import { type RunnerHooks, callHook } from "./hooks.js";
+import { sleep } from "../util/sleep.js";
 
 export interface RunnerOptions<T> {
   store: Store;
@@ -389,16 +390,4 @@ export class Runner<T = unknown> {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

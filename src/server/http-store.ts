@@ -49,6 +49,7 @@ import {
   WorkersResponseSchema,
   toSearchParams,
 } from "./protocol.js";
+import { sleep } from "../util/sleep.js";
 
 export interface HttpStoreOptions {
   /** Bearer token, when the server requires one (default: `TRACETRAIN_TOKEN` from the environment). */
@@ -469,16 +470,4 @@ async function readAll(response: IncomingMessage): Promise<string> {
   let text = "";
   for await (const chunk of response) text += chunk as string;
   return text;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -21,6 +21,7 @@ import type {
 import { NotFoundError, StoreClosedError, TracetrainError, ValidationError, cloneJson, consoleLogger } from "../../types/index.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
 import { decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
+import { attemptFromRow, pageFromRows } from "../sql-rows.js";
 import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
 import { channelFor, decodeAnnouncement, encodeAnnouncements } from "./announcements.js";
 import {
@@ -43,7 +44,6 @@ import {
   type SpanRow,
   type WorkerRow,
   attemptColumns,
-  attemptFromRow,
   resourcesFromRow,
   rolloutFromRow,
   spanColumns,
@@ -365,14 +365,8 @@ export class PostgresEngine implements StorageEngine {
     const text = `${this.sql.rolloutSelect} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
                   ORDER BY ${column} ${direction} NULLS LAST, r.seq ${direction} LIMIT ${limit}`;
     const rows = await this.query<RolloutWithAttemptsRow>(text, params);
-    const hasMore = rows.length > query.limit;
-    const pageRows = rows.slice(0, query.limit);
-    const last = pageRows.at(-1);
-    const lastValue = last ? (query.sortBy === "createdAt" ? last.created_at : query.sortBy === "endedAt" ? last.ended_at : last.final_reward) : null;
-    return {
-      items: pageRows.map(withAttempts),
-      nextCursor: hasMore && last ? encodeRolloutCursor({ value: lastValue, seq: last.seq }) : null,
-    };
+    const sortValue = (row: RolloutWithAttemptsRow) => (query.sortBy === "createdAt" ? row.created_at : query.sortBy === "endedAt" ? row.ended_at : row.final_reward);
+    return pageFromRows(rows, query.limit, withAttempts, (last) => encodeRolloutCursor({ value: sortValue(last), seq: last.seq }));
   }
 
   // ---- spans and heartbeats ----------------------------------------------------------------
@@ -471,13 +465,7 @@ export class PostgresEngine implements StorageEngine {
                          status, attributes, events, links
                   FROM ${this.quoted}.spans WHERE ${where.join(" AND ")} ORDER BY attempt_seq, sequence LIMIT ${param(query.limit + 1)}`;
     const rows = await this.query<SpanRow>(text, params);
-    const hasMore = rows.length > query.limit;
-    const pageRows = rows.slice(0, query.limit);
-    const last = pageRows.at(-1);
-    return {
-      items: pageRows.map(spanFromRow),
-      nextCursor: hasMore && last ? encodeSpanCursor({ attemptSeq: last.attempt_seq, seq: last.sequence }) : null,
-    };
+    return pageFromRows(rows, query.limit, spanFromRow, (last) => encodeSpanCursor({ attemptSeq: last.attempt_seq, seq: last.sequence }));
   }
 
   async touchAttempts(refs: readonly AttemptRef[], now: number): Promise<TouchedAttempt[]> {

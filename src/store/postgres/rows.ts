@@ -5,8 +5,6 @@
  */
 import type {
   Attempt,
-  AttemptStatus,
-  ErrorKind,
   JsonObject,
   JsonValue,
   ParsedSpanInput,
@@ -19,6 +17,7 @@ import type {
   Span,
   SpanKind,
 } from "../../types/index.js";
+import type { AttemptColumns } from "../sql-rows.js";
 
 export interface RolloutRow {
   seq: number;
@@ -40,21 +39,9 @@ export interface RolloutWithAttemptsRow extends RolloutRow {
   attempts: AttemptRow[];
 }
 
-export interface AttemptRow {
+export interface AttemptRow extends AttemptColumns {
   id: number;
-  attempt_id: string;
-  rollout_id: string;
   rollout_seq: number;
-  sequence: number;
-  worker_id: string | null;
-  status: string;
-  started_at: number;
-  ended_at: number | null;
-  last_heartbeat_at: number;
-  error_kind: string | null;
-  error_message: string | null;
-  final_reward: number | null;
-  span_count: number;
 }
 
 export interface SpanRow {
@@ -107,21 +94,6 @@ export function rolloutFromRow(row: RolloutRow, attempts: Attempt[]): Rollout {
   };
 }
 
-export function attemptFromRow(row: AttemptRow): Attempt {
-  return {
-    rolloutId: row.rollout_id,
-    attemptId: row.attempt_id,
-    sequence: row.sequence,
-    workerId: row.worker_id,
-    status: row.status as AttemptStatus,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    lastHeartbeatAt: row.last_heartbeat_at,
-    error: row.error_kind === null ? null : { kind: row.error_kind as ErrorKind, message: row.error_message ?? "" },
-    finalReward: row.final_reward,
-    spanCount: row.span_count,
-  };
-}
 
 export function spanFromRow(row: SpanRow): Span {
   return {

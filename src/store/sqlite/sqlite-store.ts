@@ -4,8 +4,6 @@ import Database from "better-sqlite3";
 import type {
   Attempt,
   AttemptRef,
-  AttemptStatus,
-  ErrorKind,
   JsonObject,
   JsonValue,
   Page,
@@ -29,6 +27,7 @@ import { decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanC
 import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrate } from "./schema.js";
+import { type AttemptColumns, attemptFromRow, pageFromRows } from "../sql-rows.js";
 
 interface RolloutRow {
   seq: number;
@@ -45,21 +44,9 @@ interface RolloutRow {
   queue_pos: number | null;
 }
 
-interface AttemptRow {
+interface AttemptRow extends AttemptColumns {
   row?: number;
-  attempt_id: string;
-  rollout_id: string;
   rollout_seq: number;
-  sequence: number;
-  worker_id: string | null;
-  status: string;
-  started_at: number;
-  ended_at: number | null;
-  last_heartbeat_at: number;
-  error_kind: string | null;
-  error_message: string | null;
-  final_reward: number | null;
-  span_count: number;
 }
 
 interface SpanRow {
@@ -341,13 +328,8 @@ export class SqliteEngine implements StorageEngine {
     const sql = `SELECT * FROM rollouts ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
                  ORDER BY (${column} IS NULL), ${column} ${direction}, seq ${direction} LIMIT @limit`;
     const rows = this.statement(sql).all(params) as RolloutRow[];
-    const hasMore = rows.length > query.limit;
-    const pageRows = rows.slice(0, query.limit);
-    const last = pageRows.at(-1);
-    return {
-      items: this.loadMany(pageRows),
-      nextCursor: hasMore && last ? encodeRolloutCursor({ value: last[column], seq: last.seq }) : null,
-    };
+    const page = pageFromRows(rows, query.limit, (row) => row, (last) => encodeRolloutCursor({ value: last[column], seq: last.seq }));
+    return { items: this.loadMany(page.items), nextCursor: page.nextCursor };
   }
 
   // ---- spans and heartbeats ----------------------------------------------------------------
@@ -410,13 +392,7 @@ export class SqliteEngine implements StorageEngine {
     }
     const sql = `SELECT * FROM spans WHERE ${where.join(" AND ")} ORDER BY attempt_seq, sequence LIMIT @limit`;
     const rows = this.statement(sql).all(params) as SpanRow[];
-    const hasMore = rows.length > query.limit;
-    const pageRows = rows.slice(0, query.limit);
-    const last = pageRows.at(-1);
-    return {
-      items: pageRows.map(spanFromRow),
-      nextCursor: hasMore && last ? encodeSpanCursor({ attemptSeq: last.attempt_seq, seq: last.sequence }) : null,
-    };
+    return pageFromRows(rows, query.limit, spanFromRow, (last) => encodeSpanCursor({ attemptSeq: last.attempt_seq, seq: last.sequence }));
   }
 
   async touchAttempts(refs: readonly AttemptRef[], now: number): Promise<TouchedAttempt[]> {
@@ -589,21 +565,6 @@ function attemptRow(attempt: Attempt, rolloutSeq: number): AttemptRow {
   };
 }
 
-function attemptFromRow(row: AttemptRow): Attempt {
-  return {
-    rolloutId: row.rollout_id,
-    attemptId: row.attempt_id,
-    sequence: row.sequence,
-    workerId: row.worker_id,
-    status: row.status as AttemptStatus,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    lastHeartbeatAt: row.last_heartbeat_at,
-    error: row.error_kind === null ? null : { kind: row.error_kind as ErrorKind, message: row.error_message ?? "" },
-    finalReward: row.final_reward,
-    spanCount: row.span_count,
-  };
-}
 
 function spanFromRow(row: SpanRow): Span {
   return {
