@@ -24,3 +24,28 @@ export const consoleLogger: Logger = {
   warn: write("warn"),
   error: write("error"),
 };
+
+/**
+ * Structured logs: one JSON object per line on stderr (`{time, level, message, ...context}`), for
+ * log shippers. Errors in the context are written as `{name, message, stack}`.
+ */
+export function jsonLogger(options: { level?: "debug" | "info" | "warn" | "error"; write?: (line: string) => void } = {}): Logger {
+  const levels = ["debug", "info", "warn", "error"] as const;
+  const threshold = levels.indexOf(options.level ?? "info");
+  const write = options.write ?? ((line: string) => void process.stderr.write(line));
+  const log = (level: (typeof levels)[number]) => (message: string, context?: Record<string, unknown>) => {
+    if (levels.indexOf(level) < threshold) return;
+    const fields: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(context ?? {})) {
+      fields[key] = value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value;
+    }
+    let line: string;
+    try {
+      line = JSON.stringify({ time: new Date().toISOString(), level, message, ...fields });
+    } catch {
+      line = JSON.stringify({ time: new Date().toISOString(), level, message, context: "[not serializable]" });
+    }
+    write(`${line}\n`);
+  };
+  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+}
