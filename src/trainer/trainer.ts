@@ -197,7 +197,8 @@ export class Trainer {
     const graceMs = this.options.graceMs ?? 10_000;
     const heartbeat = this.options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: this.options.heartbeatIntervalMs };
     const runners = this.options.runners ?? 8;
-    if (runners === 0) return { defaultRolloutConfig: {}, stop: async () => {} };
+    // Runners elsewhere can die like worker processes can: same default heartbeat timeout and retries.
+    if (runners === 0) return { defaultRolloutConfig: REMOTE_ROLLOUT_CONFIG, stop: async () => {} };
     if (typeof runners === "number") {
       const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, concurrency: runners, ...heartbeat, ...(this.options.hooks ? { hooks: this.options.hooks } : {}) });
       const running = runner.run();
@@ -257,6 +258,12 @@ export class Trainer {
     if (this.ownsStore && this.storePromise) await (await this.storePromise).close();
   }
 }
+
+/**
+ * Rollout config when runners run in other processes and none was given: such runners can die,
+ * and without a heartbeat timeout their attempts would stay `running` forever.
+ */
+const REMOTE_ROLLOUT_CONFIG: RolloutConfigInput = { heartbeatTimeoutMs: 15_000, maxAttempts: 3, retryOn: ["infra_error", "unresponsive"] };
 
 /** What runs the rollouts of one `fit`. */
 interface Executor {
