@@ -17,6 +17,8 @@ export class ServerMetrics {
   private readonly requests = new Map<string, number>();
   private readonly latency = new Map<string, Histogram>();
   spansIngested = 0;
+  /** Spans an OTLP request carried that were not stored (no rollout ids, invalid, unknown attempt). */
+  otlpSpansRejected = 0;
 
   observe(route: string, method: string, status: number, seconds: number): void {
     const key = `route="${route}",method="${method}",status="${status}"`;
@@ -46,6 +48,7 @@ export class ServerMetrics {
     lines.push("# HELP tracetrain_queue_depth Rollouts waiting to be claimed.", "# TYPE tracetrain_queue_depth gauge", `tracetrain_queue_depth ${stats.queueDepth}`);
     lines.push("# HELP tracetrain_active_attempts Attempts preparing or running.", "# TYPE tracetrain_active_attempts gauge", `tracetrain_active_attempts ${stats.attempts.active}`);
     lines.push("# HELP tracetrain_spans_ingested_total Spans stored through this server.", "# TYPE tracetrain_spans_ingested_total counter", `tracetrain_spans_ingested_total ${this.spansIngested}`);
+    lines.push("# HELP tracetrain_otlp_spans_rejected_total Spans in OTLP requests that were not stored.", "# TYPE tracetrain_otlp_spans_rejected_total counter", `tracetrain_otlp_spans_rejected_total ${this.otlpSpansRejected}`);
     lines.push("# HELP tracetrain_spans_stored Spans in the store.", "# TYPE tracetrain_spans_stored gauge", `tracetrain_spans_stored ${stats.spans}`);
     return `${lines.join("\n")}\n`;
   }

@@ -16,6 +16,7 @@ import { TracetrainError, ValidationError, consoleLogger, parseOrThrow } from ".
 import type { Store } from "../store/index.js";
 import { errorBody } from "./http-errors.js";
 import { ServerMetrics } from "./metrics.js";
+import { createOtlpIngestRoute } from "./otlp-ingest.js";
 import {
   AddResourcesBodySchema,
   AddSpansBodySchema,
@@ -42,16 +43,27 @@ export interface StoreServerOptions {
   bodyLimitBytes?: number;
   /** Close the store when the server closes (default false: whoever opened the store closes it). */
   closeStore?: boolean;
-  /** Extra route handlers (e.g. OTLP ingest), keyed by route name. */
+  /**
+   * Extra route handlers. OTLP/HTTP trace ingest (`POST /v1/traces`, see `createOtlpIngestRoute`)
+   * is served by default; a route of yours for that method and path replaces it.
+   */
   extraRoutes?: ExtraRoute[];
   logger?: Logger;
 }
 
-/** An additional route; the handler owns the response. */
+/** An additional route; the handler owns the response (or throws a TracetrainError for the usual JSON error). */
 export interface ExtraRoute {
   method: string;
   path: string;
-  handle(request: IncomingMessage, response: ServerResponse, body: Buffer): Promise<void>;
+  handle(request: IncomingMessage, response: ServerResponse, body: Buffer, context: ExtraRouteContext): Promise<void>;
+}
+
+/** What the server lends an extra route besides the request. */
+export interface ExtraRouteContext {
+  /** The server's metrics (e.g. to count the spans a route ingested). */
+  metrics: ServerMetrics;
+  /** The server's body limit, for a route that inflates bodies to hold the result to it too. */
+  bodyLimitBytes: number;
 }
 
 export interface StoreServer {
@@ -91,7 +103,8 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   const tokenDigest = options.token ? digest(options.token) : undefined;
   const router = buildRouter(store, metrics, shutdown.signal);
   const extra = new Router<ExtraRoute>();
-  for (const route of options.extraRoutes ?? []) extra.add(route.method, route.path, route);
+  for (const route of withDefaultRoutes(store, options.extraRoutes ?? [])) extra.add(route.method, route.path, route);
+  const routeContext: ExtraRouteContext = { metrics, bodyLimitBytes: bodyLimit };
   const inFlight = new Set<Promise<void>>();
 
   const server: Server = createServer((request, response) => {
@@ -129,7 +142,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       const extraMatch = extra.match(method, url.pathname);
       if (extraMatch && extraMatch !== "method") {
         route = extraMatch.pattern;
-        await extraMatch.handler.handle(request, response, await readBody(request, bodyLimit));
+        await extraMatch.handler.handle(request, response, await readBody(request, bodyLimit), routeContext);
         status = response.statusCode;
         return;
       }
@@ -218,6 +231,12 @@ function buildRouter(store: Store, metrics: ServerMetrics, shutdown: AbortSignal
   add("stats", async () => store.stats());
   add("events", async (call) => streamEvents(store, call, shutdown));
   return router;
+}
+
+/** OTLP ingest is served unless the caller brings its own route for `POST /v1/traces`. */
+function withDefaultRoutes(store: Store, routes: readonly ExtraRoute[]): ExtraRoute[] {
+  const { method, path } = Routes.otlpTraces;
+  return routes.some((r) => r.method === method && r.path === path) ? [...routes] : [...routes, createOtlpIngestRoute(store)];
 }
 
 /** Long-polls are capped so one request never holds a connection for long; clients simply poll again. */

@@ -62,10 +62,10 @@ export interface OtlpTraceRequest {
   }[];
 }
 
-/** OTLP `Span.SpanKind` (0 is UNSPECIFIED). */
-const KIND: Record<SpanKind, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+/** OTLP `Span.SpanKind` (0 is UNSPECIFIED). Shared with OTLP ingest, which reads it backwards. */
+export const OTLP_SPAN_KIND: Readonly<Record<SpanKind, number>> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
 /** OTLP `Status.StatusCode`. */
-const STATUS: Record<SpanStatus["code"], number> = { unset: 0, ok: 1, error: 2 };
+export const OTLP_STATUS_CODE: Readonly<Record<SpanStatus["code"], number>> = { unset: 0, ok: 1, error: 2 };
 
 /**
  * Attributes whose numbers are doubles (in lists and objects too). JavaScript has one number
@@ -158,13 +158,13 @@ export function toOtlpSpan(span: SpanInput): OtlpSpan {
     spanId: span.spanId,
     ...(span.parentId ? { parentSpanId: span.parentId } : {}),
     name: span.name,
-    kind: KIND[span.kind ?? "internal"],
+    kind: OTLP_SPAN_KIND[span.kind ?? "internal"],
     startTimeUnixNano: msToUnixNano(span.startTime),
     endTimeUnixNano: msToUnixNano(span.endTime),
     attributes: keyValues(attributes),
     events: eventsOf(span).map((event) => ({ timeUnixNano: msToUnixNano(event.time), name: event.name, attributes: keyValues(event.attributes ?? {}) })),
     links: (span.links ?? []).map((link) => ({ traceId: link.traceId, spanId: link.spanId, attributes: keyValues(link.attributes ?? {}) })),
-    status: { code: STATUS[status.code], ...(status.message === undefined ? {} : { message: status.message }) },
+    status: { code: OTLP_STATUS_CODE[status.code], ...(status.message === undefined ? {} : { message: status.message }) },
   };
 }
 
@@ -188,6 +188,16 @@ export function msToUnixNano(ms: number): string {
   const whole = Math.floor(ms);
   const nanos = Math.round((ms - whole) * 1e6);
   return (BigInt(whole) * 1_000_000n + BigInt(nanos)).toString();
+}
+
+/**
+ * The inverse of {@link msToUnixNano}: nanoseconds since the epoch (exact, as OTLP's fixed64 or
+ * decimal string carries them) as epoch milliseconds with the sub-millisecond part as a fraction.
+ * Split for the same reason: `Number(nanos) / 1e6` would round the nanoseconds to a float first.
+ */
+export function unixNanoToMs(nanos: bigint): number {
+  const whole = nanos / 1_000_000n;
+  return Number(whole) + Number(nanos - whole * 1_000_000n) / 1e6;
 }
 
 function keyValues(attributes: Record<string, JsonValue | undefined>, doubles = false): OtlpKeyValue[] {
