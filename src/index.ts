@@ -11,4 +11,5 @@ export { createStore } from "./create-store.js";
 export * from "./tracer/index.js";
 export * from "./runner/index.js";
 export * from "./algorithms/index.js";
+export * from "./adapters/index.js";
 export * from "./trainer/index.js";

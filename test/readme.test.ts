@@ -25,6 +25,11 @@ const EXPECTED: Array<[marker: string, printed: RegExp]> = [
   ["const summarizer = agent(", /^1 .*fetch.*otel/],
   ["const writerAgent = agent(", /^researcher,writer$/],
   ["const support = agent(", /^true 1$/],
+  // From traces to training data: one example per credit policy.
+  ["const pipeline = agent(", /^writer 1 final textOnly=true$/],
+  ["const drafter = agent(", /^none 1$/],
+  ["const stepwise = agent(", /^1\.4 1$/],
+  ["const labeler = agent(", /^1 1$/],
   ['createStore("sqlite:./runs/tracetrain.db")', /^succeeded 1 1$/],
   ["startStoreServer({ store: new MemoryStore()", /^succeeded$/],
 ];

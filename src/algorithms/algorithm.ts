@@ -1,5 +1,6 @@
 import type { Logger, ResourcesSnapshot, RolloutConfigInput, Task } from "../types/index.js";
 import type { Store } from "../store/index.js";
+import type { TraceAdapter } from "../adapters/trace-adapter.js";
 
 /** How an algorithm reports progress; the trainer shows it as a bar or as log lines. */
 export interface ProgressReporter {
@@ -18,6 +19,8 @@ export interface AlgorithmContext {
   val: readonly Task[];
   /** The snapshot published from the trainer's `initialResources` (undefined if none were given). */
   initialResources: ResourcesSnapshot | undefined;
+  /** How spans become training data (the trainer's `adapter` option): use it to read trajectories. */
+  adapter: TraceAdapter;
   /** Config applied to every rollout the algorithm enqueues unless it says otherwise. */
   rolloutConfig: RolloutConfigInput;
   logger: Logger;

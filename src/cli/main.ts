@@ -4,15 +4,20 @@
  *
  *   tracetrain store serve [--store URL] [--host H] [--port P] [--token T] [--insecure]
  *   tracetrain runner --store URL --agent PATH [--name AGENT] [--concurrency N] [--token T]
+ *   tracetrain export --store URL --format chat|tokens [--mode M] [--agent NAME] [--min-reward X] [--top-k N] [--out FILE] …
  *
  * Tokens may also come from TRACETRAIN_TOKEN (better: they then stay out of `ps` and shell history).
  */
 import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { once } from "node:events";
 import { parseArgs } from "node:util";
+import { creditPolicyFromName } from "../adapters/credit.js";
 import { createStore } from "../create-store.js";
 import { runWorker } from "../runner/worker.js";
 import { startStoreServer } from "../server/store-server.js";
-import { TracetrainError, ValidationError } from "../types/index.js";
+import { RolloutModeSchema, type RolloutMode, TracetrainError, ValidationError } from "../types/index.js";
+import { describeExport, exportFromStore } from "./export.js";
 
 const USAGE = `usage:
   tracetrain store serve [--store URL] [--host HOST] [--port PORT] [--token TOKEN] [--insecure]
@@ -21,12 +26,22 @@ const USAGE = `usage:
       token (--token or TRACETRAIN_TOKEN) unless --insecure.
   tracetrain runner --store URL --agent PATH [--name AGENT] [--concurrency N] [--token TOKEN]
       Join a store server and run rollouts with the agent exported by PATH (a .js module, or a .ts
-      module when tsx is installed). --name picks the agent if the module exports several.`;
+      module when tsx is installed). --name picks the agent if the module exports several.
+  tracetrain export --store URL --format chat|tokens [--mode train|val|test] [--agent NAME]
+                    [--min-reward X] [--top-k N] [--credit POLICY] [--per call|conversation]
+                    [--max-length N] [--out FILE] [--token TOKEN]
+      Write the succeeded rollouts' trajectories as JSONL (to FILE, or stdout): "chat" is OpenAI
+      fine-tuning records for SFT, "tokens" is token samples for RL (prompt_ids, response_ids,
+      response_mask, logprobs, reward, rollout_id, group_id, policy_version; only calls with
+      exact token ids). --mode and --agent may repeat. --top-k keeps the k best rollouts of each
+      task. --credit: final (default), lastCall, perCall or discounted:γ. A summary of what was
+      exported and left out goes to stderr.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   if (command === "store" && sub === "serve") return serve(rest);
   if (command === "runner") return runner([sub ?? "", ...rest].filter((a) => a !== ""));
+  if (command === "export") return exportCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 1 : 0;
@@ -97,6 +112,70 @@ async function runner(args: string[]): Promise<number> {
     ...(token ? { token } : {}),
     onReady: ({ workerId, agent }) => process.stdout.write(`runner ${workerId} running agent '${agent}' against ${values.store}\n`),
   });
+  return 0;
+}
+
+async function exportCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      store: { type: "string" },
+      format: { type: "string" },
+      mode: { type: "string", multiple: true },
+      agent: { type: "string", multiple: true },
+      "min-reward": { type: "string" },
+      "top-k": { type: "string" },
+      credit: { type: "string", default: "final" },
+      per: { type: "string", default: "conversation" },
+      "max-length": { type: "string" },
+      out: { type: "string" },
+      token: { type: "string" },
+    },
+  });
+  const invalid = (path: string, message: string) => new ValidationError("command line", [{ path, message }]);
+  if (!values.store) throw invalid("--store", `required\n${USAGE}`);
+  const format = values.format;
+  if (format !== "chat" && format !== "tokens") throw invalid("--format", `expected chat or tokens, got ${format ?? "nothing"}`);
+  const modes = (values.mode ?? []).flatMap((m) => m.split(",")).map((m): RolloutMode => {
+    const parsed = RolloutModeSchema.safeParse(m.trim());
+    if (!parsed.success) throw invalid("--mode", `expected train, val or test, got ${m}`);
+    return parsed.data;
+  });
+  const number = (flag: string, text: string | undefined, whole: boolean): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (text.trim() === "" || !Number.isFinite(n) || (whole && (!Number.isInteger(n) || n < 1))) throw invalid(flag, `expected ${whole ? "a whole number ≥ 1" : "a number"}, got ${text}`);
+    return n;
+  };
+  const minReward = number("--min-reward", values["min-reward"], false);
+  const topK = number("--top-k", values["top-k"], true);
+  const maxLength = number("--max-length", values["max-length"], true);
+  if (values.per !== "call" && values.per !== "conversation") throw invalid("--per", `expected call or conversation, got ${values.per}`);
+  const credit = creditPolicyFromName(values.credit);
+  const token = values.token ?? process.env.TRACETRAIN_TOKEN;
+
+  const file = values.out === undefined ? undefined : createWriteStream(values.out);
+  // Fail on an unwritable --out before reading anything (an 'error' event would otherwise crash us later).
+  if (file) await once(file, "open");
+  const store = createStore(values.store, token ? { token } : {});
+  try {
+    const summary = await exportFromStore(
+      store,
+      { format, modes, agents: values.agent, minReward, topK, credit, per: values.per, maxLength },
+      file ?? process.stdout,
+    );
+    process.stderr.write(`${describeExport(summary, format)}\n`);
+  } finally {
+    if (file) {
+      file.end();
+      await once(file, "finish");
+    } else {
+      // process.exit follows: let what was written to stdout drain first.
+      await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+    }
+    await store.close();
+  }
   return 0;
 }
 

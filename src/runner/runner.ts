@@ -260,7 +260,10 @@ export class Runner<T = unknown> {
       this.warnOnce("non-number", `agent '${this.agent.name}' returned a ${typeof value}; only a number (the reward) or nothing is used`);
       return;
     }
-    if (currentFrame()?.trace.finalReward !== null) {
+    const emitted = currentFrame()?.trace.finalReward;
+    if (emitted !== null) {
+      // `return withReward(judge)` returns the very reward it emitted: nothing to warn about.
+      if (emitted === value) return;
       this.warnOnce("both", `agent '${this.agent.name}' both emitted a final reward and returned ${value}; the emitted reward counts, the returned number is ignored`);
       return;
     }

@@ -7,7 +7,7 @@ import { ValidationError, consoleLogger } from "../types/index.js";
 import { describeError } from "./active-span.js";
 import { currentFrame } from "./context.js";
 import { Attr, EventNames, Operations, SpanNames, SpanTypes } from "./conventions.js";
-import { startSpan, withSpan } from "./spans.js";
+import { runInSpan, startSpan, withSpan } from "./spans.js";
 
 const warned = new Set<string>();
 
@@ -57,6 +57,36 @@ export function emitReward(value: number | Record<string, number>, options: Rewa
   span.addEvent(EventNames.evaluationResult, { [Attr.evaluationName]: primary.name, [Attr.evaluationScore]: primary.value });
   span.end();
   if (final) frame.trace.recordFinalReward(primary.value);
+}
+
+/**
+ * Runs a reward function — one that may itself call an LLM, e.g. a judge — inside a reward span,
+ * and records the number (or named values) it returns as the reward, with the same options as
+ * {@link emitReward}. LLM calls made inside are children of the reward span, so adapters can tell
+ * a judge from the policy (`excludeCallsInsideRewards`). Returns what `fn` returned; if `fn`
+ * throws, the span records the error, no reward is recorded, and the error is rethrown.
+ */
+export async function withReward<V extends number | Record<string, number>>(fn: () => V | Promise<V>, options: RewardOptions = {}): Promise<V> {
+  const frame = currentFrame();
+  if (!frame) {
+    outsideTrace("withReward");
+    return fn();
+  }
+  const span = startSpan(SpanNames.reward, { layer: "emitter", type: SpanTypes.reward, attributes: { [Attr.rewardCallId]: options.callId } });
+  if (!span) return fn();
+  try {
+    const value = await runInSpan(span, fn);
+    const { primary, values } = rewardValues(value, options);
+    const final = options.final ?? options.callId === undefined;
+    span.setAttributes({ [Attr.rewardValue]: primary.value, [Attr.rewardName]: primary.name, [Attr.rewardValues]: values, [Attr.rewardFinal]: final });
+    span.addEvent(EventNames.evaluationResult, { [Attr.evaluationName]: primary.name, [Attr.evaluationScore]: primary.value });
+    span.end();
+    if (final) frame.trace.recordFinalReward(primary.value);
+    return value;
+  } catch (error) {
+    span.recordException(error).end();
+    throw error;
+  }
 }
 
 /** Validates a reward up front: a NaN reward is a bug in the agent's scoring, better caught at once. */

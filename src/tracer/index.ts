@@ -1,5 +1,5 @@
 export { Tracer, type TracerOptions, type TraceOptions, type TraceOutcome } from "./tracer.js";
-export { emitReward, emitMessage, emitObject, emitException, operation, withAgent, type RewardOptions } from "./emitters.js";
+export { emitReward, withReward, emitMessage, emitObject, emitException, operation, withAgent, type RewardOptions } from "./emitters.js";
 export type { SpanSink, DeliveryStats } from "./span-buffer.js";
 export type { TraceTarget } from "./trace-state.js";
 export { Attr, SpanNames, SpanTypes, Layers, Operations, EventNames, type SpanType, type Layer } from "./conventions.js";

@@ -10,6 +10,7 @@ import { WorkerPool } from "../runner/worker-pool.js";
 import { startStoreServer } from "../server/store-server.js";
 import { randomUUID } from "node:crypto";
 import type { Algorithm } from "../algorithms/algorithm.js";
+import { TraceAdapter } from "../adapters/trace-adapter.js";
 import { type EvaluationResult, evaluate } from "../algorithms/evaluate.js";
 import { Progress, type ProgressMode } from "./progress.js";
 import { formatSpanTree } from "./span-tree.js";
@@ -36,6 +37,8 @@ export interface TrainerOptions {
   initialResources?: ResourcesMapInput;
   /** Config of every rollout the algorithm enqueues (timeouts, retries). */
   rolloutConfig?: RolloutConfigInput;
+  /** How the algorithm turns spans into training data: agents to train, credit policy (default: every agent, `finalCredit`). */
+  adapter?: TraceAdapter;
   hooks?: RunnerHooks;
   tracer?: Tracer;
   /** `"auto"` (default): a live bar on a terminal, plain lines when piped or under CI. */
@@ -177,6 +180,7 @@ export class Trainer {
         train: train as readonly Task[],
         val: val as readonly Task[],
         initialResources,
+        adapter: this.options.adapter ?? new TraceAdapter(),
         rolloutConfig: this.options.rolloutConfig ?? executor.defaultRolloutConfig,
         logger: this.logger,
         progress,

@@ -10,6 +10,7 @@ export * from "./span-batch.js";
 export * from "./resources.js";
 export * from "./worker.js";
 export * from "./transition.js";
+export * from "./training-sample.js";
 export * from "./queries.js";
 export * from "./events.js";
 export * from "./logger.js";

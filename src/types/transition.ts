@@ -40,6 +40,18 @@ export const TransitionSchema = z.object({
   reward: z.number().optional(),
   policyVersion: z.union([z.string(), z.number().int()]).optional(),
   textOnly: z.boolean(),
+  /** The credit-assignment policy that computed `reward` (e.g. `"final"`, `"discounted(0.9)"`). */
+  creditPolicy: z.string().optional(),
+  /** The intermediate reward(s) attached to this call (summed), before any credit policy. */
+  intermediateReward: z.number().optional(),
+  /** The task group the rollout belongs to (rollouts of one task compare against each other). */
+  groupId: z.string().optional(),
+  /** The call's place among the attempt's LLM calls (0-based, duplicates removed). */
+  position: z.number().int().nonnegative().optional(),
+  /** Which choice of an `n` > 1 call this is (absent for single-choice calls). */
+  choiceIndex: z.number().int().nonnegative().optional(),
+  /** Tool definitions sent with the request. */
+  tools: z.array(JsonValueSchema).optional(),
 });
 export type Transition = z.infer<typeof TransitionSchema>;
 
@@ -49,5 +61,8 @@ export const TrajectorySchema = z.object({
   attemptId: IdSchema,
   transitions: z.array(TransitionSchema),
   finalReward: z.number().optional(),
+  /** The credit-assignment policy behind the transitions' rewards. */
+  creditPolicy: z.string().optional(),
+  groupId: z.string().optional(),
 });
 export type Trajectory = z.infer<typeof TrajectorySchema>;

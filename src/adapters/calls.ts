@@ -1,0 +1,317 @@
+/**
+ * Call extraction: the LLM calls of one attempt, each counted once, with its agent, its place and
+ * whether it is training data.
+ *
+ * - **What is a call**: a span of type `llm` (or, from foreign OpenTelemetry data without a
+ *   tracetrain type, a span whose `gen_ai.operation.name` is `chat`, `text_completion` or
+ *   `generate_content`). An `llm_run` span is a framework's wrapper of a call a lower layer
+ *   recorded in full, and never a call itself.
+ * - **Once**: calls with the same `gen_ai.response.id` are one call. The record kept is the one
+ *   with the most exact data (response token ids, then prompt token ids, then logprobs), then the
+ *   innermost (closest to the wire), then the earliest; fields it lacks are taken from the others.
+ *   An LLM span without a response id that has another call beneath it is a wrapper too.
+ * - **Agent**: the call's own `tracetrain.agent.name` (set by the tracer from `withAgent`, a
+ *   LangGraph node or an Agents SDK agent), else its `gen_ai.agent.name`, else the nearest
+ *   enclosing agent span's name.
+ * - **Selected** when it ran outside any reward span (unless `excludeCallsInsideRewards: false`)
+ *   and, if `agents` is given, its agent matches.
+ */
+import { Attr, SpanNames, SpanTypes } from "../tracer/conventions.js";
+import type { ChatMessage, JsonValue } from "../types/index.js";
+import { AttributeReader } from "./attributes.js";
+import type { DiagnosticsCollector } from "./diagnostics.js";
+import { type SpanNode, type SpanTree, isDescendant } from "./span-tree.js";
+import { type ToolUse, attachToolUses } from "./tool-uses.js";
+
+/** One choice of a call's response. */
+export interface CallChoice {
+  /** The response message (without `finish_reason`, which is {@link CallChoice.finishReason}). */
+  message?: ChatMessage;
+  finishReason?: string;
+  /** Exact response token ids, when the engine returned them. */
+  tokenIds?: number[];
+  /** One logprob per response token. */
+  logprobs?: number[];
+}
+
+/** Why a found call is not training data. */
+export type CallExclusion = "agent_not_selected" | "no_agent_name" | "inside_reward";
+
+/** An LLM call as adapters see it. */
+export interface ExtractedCall {
+  /** The span id of the record kept. */
+  readonly callId: string;
+  readonly node: SpanNode;
+  /** Span ids of other records of this call (duplicates, wrappers): a reward's `call_id` may name any of them. */
+  readonly aliases: string[];
+  readonly responseId: string | undefined;
+  /** Place among the attempt's calls (0-based). */
+  readonly position: number;
+  readonly agentName: string | undefined;
+  readonly model: string | undefined;
+  readonly promptMessages: ChatMessage[] | undefined;
+  readonly tools: JsonValue[] | undefined;
+  readonly promptTokenIds: number[] | undefined;
+  readonly choices: CallChoice[];
+  readonly policyVersion: string | number | undefined;
+  /** Whether the call ran inside a reward span (e.g. an LLM judge). */
+  readonly insideReward: boolean;
+  readonly selected: boolean;
+  readonly exclusion: CallExclusion | undefined;
+  /** The tool calls its response asked for, with the tool spans that ran them when found. */
+  readonly toolUses: ToolUse[];
+}
+
+/** Which calls become training data. */
+export interface CallSelectionOptions {
+  /**
+   * Only calls of these agents (exact names, or a RegExp tested on the name) become training
+   * data — selective optimization of some agents of a multi-agent system. Default: every agent.
+   */
+  agents?: readonly string[] | RegExp | undefined;
+  /** Leave out calls made inside a reward span (an LLM judge is not the policy). Default true. */
+  excludeCallsInsideRewards?: boolean | undefined;
+}
+
+const LLM_OPERATIONS = new Set(["chat", "text_completion", "generate_content"]);
+
+/** A call candidate read from one span, before deduplication. */
+interface Raw {
+  node: SpanNode;
+  responseId: string | undefined;
+  ownAgent: string | undefined;
+  model: string | undefined;
+  promptMessages: ChatMessage[] | undefined;
+  tools: JsonValue[] | undefined;
+  promptTokenIds: number[] | undefined;
+  choices: CallChoice[];
+  policyVersion: string | number | undefined;
+  /** Whether another usable call sits beneath this span. */
+  hasCallBelow: boolean;
+}
+
+/** Extracts the calls of one attempt's tree, in order. Drops are reported to `diagnostics`. */
+export function extractCalls(tree: SpanTree, options: CallSelectionOptions, diagnostics: DiagnosticsCollector): ExtractedCall[] {
+  const raws = readCandidates(tree, diagnostics);
+  const kept = deduplicate(raws, diagnostics);
+  const excludeInsideRewards = options.excludeCallsInsideRewards !== false;
+  const matches = agentMatcher(options.agents);
+  const calls: ExtractedCall[] = [];
+  for (const { primary, others } of kept) {
+    const agentName = primary.ownAgent ?? firstDefined(others, (o) => o.ownAgent) ?? enclosingAgent(primary.node);
+    const insideReward = isInsideReward(primary.node);
+    let exclusion: CallExclusion | undefined;
+    if (insideReward && excludeInsideRewards) exclusion = "inside_reward";
+    else if (matches !== undefined && agentName === undefined) exclusion = "no_agent_name";
+    else if (matches !== undefined && !matches(agentName!)) exclusion = "agent_not_selected";
+    if (exclusion !== undefined) diagnostics.drop(primary.node.spanId, exclusion, exclusionDetail(exclusion, agentName));
+    calls.push({
+      callId: primary.node.spanId,
+      node: primary.node,
+      aliases: [...new Set([...others.map((o) => o.node.spanId), ...wrapperIds(primary.node)])],
+      responseId: primary.responseId,
+      position: calls.length,
+      agentName,
+      model: primary.model ?? firstDefined(others, (o) => o.model),
+      promptMessages: primary.promptMessages ?? firstDefined(others, (o) => o.promptMessages),
+      tools: primary.tools ?? firstDefined(others, (o) => o.tools),
+      promptTokenIds: primary.promptTokenIds ?? firstDefined(others, (o) => o.promptTokenIds),
+      choices: primary.choices,
+      policyVersion: primary.policyVersion ?? firstDefined(others, (o) => o.policyVersion),
+      insideReward,
+      selected: exclusion === undefined,
+      exclusion,
+      toolUses: [],
+    });
+  }
+  attachToolUses(tree, calls);
+  return calls;
+}
+
+function exclusionDetail(exclusion: CallExclusion, agentName: string | undefined): string {
+  if (exclusion === "inside_reward") return "the call ran inside a reward span (an LLM judge is not the policy)";
+  if (exclusion === "no_agent_name") return "agents were selected and the call has no agent name";
+  return `agent '${agentName}' is not selected`;
+}
+
+function firstDefined<T, V>(items: readonly T[], get: (item: T) => V | undefined): V | undefined {
+  for (const item of items) {
+    const value = get(item);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+function isCallSpan(node: SpanNode): boolean {
+  if (node.type === SpanTypes.llm) return true;
+  if (node.type !== undefined) return false;
+  const operation = node.span?.attributes?.[Attr.operationName];
+  return typeof operation === "string" && LLM_OPERATIONS.has(operation);
+}
+
+/** Reads every call span; drops wrappers, failed calls and calls without a response. */
+function readCandidates(tree: SpanTree, diagnostics: DiagnosticsCollector): Raw[] {
+  const usable: Raw[] = [];
+  for (const node of tree.nodes) {
+    const span = node.span!;
+    if (node.type === SpanTypes.llmRun) {
+      const by = span.attributes?.[Attr.recordedBy];
+      diagnostics.drop(node.spanId, "wrapper_call", `a framework's record of a call that ${typeof by === "string" ? `the ${by} layer` : "a lower layer"} recorded in full`);
+      continue;
+    }
+    if (!isCallSpan(node)) continue;
+    if (span.status?.code === "error") {
+      const type = span.attributes?.[Attr.errorType];
+      diagnostics.drop(node.spanId, "failed_call", `the call failed${typeof type === "string" ? ` (${type})` : ""}${span.status.message ? `: ${span.status.message}` : ""}`);
+      continue;
+    }
+    const raw = readCall(node, diagnostics);
+    if (raw.choices.length === 0) {
+      diagnostics.drop(node.spanId, "no_response", "the call recorded no output message and no response token ids");
+      continue;
+    }
+    usable.push(raw);
+  }
+  // A call span with another call beneath it wraps that call (a layer the tracer did not mark).
+  const bySpan = new Map<SpanNode, Raw>(usable.map((r) => [r.node, r]));
+  for (const raw of usable) {
+    for (let p = raw.node.parent; p !== undefined; p = p.parent) {
+      const outer = bySpan.get(p);
+      if (outer !== undefined) outer.hasCallBelow = true;
+    }
+  }
+  return usable;
+}
+
+function readCall(node: SpanNode, diagnostics: DiagnosticsCollector): Raw {
+  const r = new AttributeReader(node.span!.attributes, node.spanId, diagnostics);
+  const outputs = r.messages(Attr.outputMessages) ?? [];
+  const finishReasons = r.has(Attr.responseFinishReasons) ? r.stringList(Attr.responseFinishReasons) : undefined;
+  const tokenLists = r.tokenIdLists(Attr.responseTokenIds);
+  const logprobLists = r.has(Attr.logprobs) ? r.numberLists(Attr.logprobs) : undefined;
+  const count = Math.max(outputs.length, tokenLists?.length ?? 0);
+  const choices: CallChoice[] = [];
+  for (let i = 0; i < count; i++) {
+    const choice: CallChoice = {};
+    const output = outputs[i];
+    if (output !== undefined) {
+      const { finish_reason: finish, ...message } = output as ChatMessage & { finish_reason?: unknown };
+      choice.message = message;
+      if (typeof finish === "string") choice.finishReason = finish;
+    }
+    const reason = finishReasons?.[i];
+    if (choice.finishReason === undefined && reason !== undefined) choice.finishReason = reason;
+    const ids = tokenLists?.[i];
+    if (ids !== undefined) choice.tokenIds = ids;
+    const logprobs = logprobLists?.[i];
+    if (logprobs !== undefined) {
+      if (ids !== undefined && logprobs.length !== ids.length) {
+        diagnostics.malformed(node.spanId, Attr.logprobs, `choice ${i} has ${logprobs.length} logprobs for ${ids.length} tokens`);
+      } else {
+        choice.logprobs = logprobs;
+      }
+    }
+    if (choice.message !== undefined || choice.tokenIds !== undefined) choices.push(choice);
+  }
+  return {
+    node,
+    responseId: r.string(Attr.responseId),
+    ownAgent: r.string(Attr.agentName) ?? r.string(Attr.genAiAgentName),
+    model: r.string(Attr.responseModel) ?? r.string(Attr.requestModel),
+    promptMessages: r.messages(Attr.inputMessages),
+    tools: r.jsonArray(Attr.toolDefinitions),
+    promptTokenIds: r.tokenIds(Attr.promptTokenIds),
+    choices,
+    policyVersion: r.policyVersion(Attr.policyVersion),
+    hasCallBelow: false,
+  };
+}
+
+/** How much exact data a record of a call holds: the record kept is the richest. */
+function richness(raw: Raw): number {
+  const first = raw.choices[0];
+  return (first?.tokenIds !== undefined ? 4 : 0) + (raw.promptTokenIds !== undefined ? 2 : 0) + (first?.logprobs !== undefined ? 1 : 0);
+}
+
+function depth(node: SpanNode): number {
+  let d = 0;
+  for (let p = node.parent; p !== undefined; p = p.parent) d++;
+  return d;
+}
+
+/** Groups records of one call (same response id) and picks the one to keep; wrappers are dropped. */
+function deduplicate(raws: readonly Raw[], diagnostics: DiagnosticsCollector): Array<{ primary: Raw; others: Raw[] }> {
+  const groups = new Map<string, Raw[]>();
+  const out: Array<{ primary: Raw; others: Raw[] }> = [];
+  for (const raw of raws) {
+    if (raw.responseId === undefined) {
+      if (raw.hasCallBelow) {
+        diagnostics.drop(raw.node.spanId, "wrapper_call", "an LLM span without a response id around another recorded call");
+        continue;
+      }
+      out.push({ primary: raw, others: [] });
+      continue;
+    }
+    const group = groups.get(raw.responseId);
+    if (group === undefined) {
+      const entry = { primary: raw, others: [] as Raw[] };
+      groups.set(raw.responseId, entry.others);
+      out.push(entry);
+    }
+    group?.push(raw);
+  }
+  for (const entry of out) {
+    if (entry.others.length === 0) continue;
+    const all = [entry.primary, ...entry.others];
+    let best = all[0]!;
+    for (const candidate of all.slice(1)) {
+      const byData = richness(candidate) - richness(best);
+      if (byData > 0 || (byData === 0 && (isDescendant(candidate.node, best.node) || (!isDescendant(best.node, candidate.node) && depth(candidate.node) > depth(best.node))))) best = candidate;
+    }
+    entry.primary = best;
+    entry.others = all.filter((r) => r !== best);
+    for (const other of entry.others) {
+      diagnostics.drop(other.node.spanId, "duplicate_call", `another record of call ${best.responseId} (kept: span ${best.node.spanId})`);
+    }
+  }
+  // Keep call order: a group is placed where its kept record is.
+  out.sort((a, b) => a.primary.node.order - b.primary.node.order);
+  return out;
+}
+
+/** Wrapper spans directly around a call (`llm_run`, or an LLM span dropped as a wrapper). */
+function wrapperIds(node: SpanNode): string[] {
+  const ids: string[] = [];
+  for (let p = node.parent; p !== undefined && (p.type === SpanTypes.llmRun || p.type === SpanTypes.llm); p = p.parent) ids.push(p.spanId);
+  return ids;
+}
+
+/** The nearest enclosing agent's name, for calls that do not carry one. */
+function enclosingAgent(node: SpanNode): string | undefined {
+  for (let p = node.parent; p !== undefined; p = p.parent) {
+    if (p.span === undefined) continue;
+    // Not reported here: the span's own malformed values are not this call's problem.
+    const r = new AttributeReader(p.span.attributes, p.spanId, undefined);
+    const name = p.type === SpanTypes.agent ? (r.string(Attr.genAiAgentName) ?? r.string(Attr.agentName)) : r.string(Attr.agentName);
+    if (name !== undefined) return name;
+  }
+  return undefined;
+}
+
+function isInsideReward(node: SpanNode): boolean {
+  for (let p = node.parent; p !== undefined; p = p.parent) {
+    if (p.type === SpanTypes.reward || (p.type === undefined && p.span?.name === SpanNames.reward)) return true;
+  }
+  return false;
+}
+
+/** A predicate for the `agents` option (a RegExp's `g`/`y` state is never used: matching must not depend on history). */
+function agentMatcher(agents: CallSelectionOptions["agents"]): ((name: string) => boolean) | undefined {
+  if (agents === undefined) return undefined;
+  if (agents instanceof RegExp) {
+    const re = new RegExp(agents.source, agents.flags.replace(/[gy]/g, ""));
+    return (name) => re.test(name);
+  }
+  const names = new Set(agents);
+  return (name) => names.has(name);
+}

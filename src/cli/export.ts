@@ -1,0 +1,126 @@
+/**
+ * `tracetrain export`: reads ended rollouts and their trajectories (latest attempt's spans) from a
+ * store, page by page, turns them into training records with the adapters, and writes JSONL.
+ * The store reading and the writing live here; what the records are is the adapters' business.
+ */
+import { type ChatSample, chatSamplesOf } from "../adapters/chat-messages.js";
+import type { CreditPolicy } from "../adapters/credit.js";
+import { type AdapterDiagnostics, type DiagnosticsSummary, summarizeDiagnostics } from "../adapters/diagnostics.js";
+import { type ExportItem, filterForExport, toTokenRecord } from "../adapters/export-formats.js";
+import { type JsonlSink, writeJsonl } from "../adapters/export-writer.js";
+import { mergeTransitions } from "../adapters/merge.js";
+import { contextFromRollout } from "../adapters/span-input.js";
+import { TraceAdapter } from "../adapters/trace-adapter.js";
+import type { Store } from "../store/store.js";
+import type { MergedSample, Rollout, RolloutMode, Span } from "../types/index.js";
+
+/** What to export. */
+export interface ExportOptions {
+  format: "chat" | "tokens";
+  /** Rollout modes to read (default: all). */
+  modes?: RolloutMode[] | undefined;
+  /** Only these agents' calls. */
+  agents?: string[] | undefined;
+  /** Keep records whose reward is at least this. */
+  minReward?: number | undefined;
+  /** Keep the records of the k best rollouts (by final reward) of each task group. */
+  topK?: number | undefined;
+  credit?: CreditPolicy | undefined;
+  /** Chat records per call or per conversation (default). */
+  per?: "call" | "conversation" | undefined;
+  maxLength?: number | undefined;
+}
+
+/** What an export did. */
+export interface ExportSummary {
+  rollouts: number;
+  records: number;
+  diagnostics: DiagnosticsSummary;
+}
+
+const ROLLOUT_PAGE = 100;
+const SPAN_PAGE = 1000;
+
+type Item = ExportItem & { record: unknown };
+
+/**
+ * Exports the store's succeeded rollouts (failed and cancelled ones are not training data) as
+ * JSONL records to `out`. Without `topK` records stream out as rollouts are read; with it, they
+ * are held until every rollout of every group has been ranked.
+ */
+export async function exportFromStore(store: Store, options: ExportOptions, out: JsonlSink): Promise<ExportSummary> {
+  const adapter = new TraceAdapter({ agents: options.agents, credit: options.credit, chat: options.per, maxLength: options.maxLength });
+  const diagnostics: AdapterDiagnostics[] = [];
+  const rolloutRewards = new Map<string, number>();
+  const held: Item[] = [];
+  let rollouts = 0;
+  let records = 0;
+
+  for await (const rollout of succeededRollouts(store, options.modes)) {
+    rollouts++;
+    const context = contextFromRollout(rollout);
+    if (context.finalReward !== undefined && context.finalReward !== null) rolloutRewards.set(rollout.rolloutId, context.finalReward);
+    const [attempt] = adapter.attempts(await trajectorySpans(store, rollout.rolloutId), context);
+    if (attempt === undefined) continue; // a rollout that recorded no span at all
+    let items: Item[];
+    if (options.format === "chat") {
+      diagnostics.push(attempt.diagnostics);
+      items = chatSamplesOf(attempt, options.per ?? "conversation").map((s: ChatSample) => ({ rolloutId: s.rolloutId, groupId: s.groupId, reward: s.reward, record: s.record }));
+    } else {
+      const merged = mergeTransitions(attempt.trajectory.transitions, { maxLength: options.maxLength, credit: options.credit });
+      const stats = merged.attempts[0];
+      diagnostics.push(stats === undefined ? attempt.diagnostics : { ...attempt.diagnostics, merge: { ...stats } });
+      items = merged.samples.map((s: MergedSample) => ({ rolloutId: s.rolloutId, groupId: s.groupId, reward: s.reward, record: toTokenRecord(s) }));
+    }
+    if (options.topK === undefined) {
+      records += await writeJsonl(filterForExport(items, { minReward: options.minReward }).map((i) => i.record), out);
+    } else {
+      held.push(...items);
+    }
+  }
+  if (options.topK !== undefined) {
+    const kept = filterForExport(held, { minReward: options.minReward, topK: options.topK, rolloutReward: (id) => rolloutRewards.get(id) });
+    records += await writeJsonl(kept.map((i) => i.record), out);
+  }
+  return { rollouts, records, diagnostics: summarizeDiagnostics(diagnostics) };
+}
+
+/** Succeeded rollouts, oldest first, following the store's cursor. */
+async function* succeededRollouts(store: Store, modes: RolloutMode[] | undefined): AsyncGenerator<Rollout> {
+  let cursor: string | undefined;
+  do {
+    const page = await store.queryRollouts({ status: ["succeeded"], limit: ROLLOUT_PAGE, ...(modes && modes.length > 0 ? { mode: modes } : {}), ...(cursor ? { cursor } : {}) });
+    yield* page.items;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+}
+
+/** The spans of a rollout's latest attempt (its trajectory), every page. */
+async function trajectorySpans(store: Store, rolloutId: string): Promise<Span[]> {
+  const spans: Span[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.querySpans({ rolloutId, attemptId: "latest", limit: SPAN_PAGE, ...(cursor ? { cursor } : {}) });
+    spans.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return spans;
+}
+
+/** One line for a person: what was exported and what was left out. */
+export function describeExport(summary: ExportSummary, format: ExportOptions["format"]): string {
+  const d = summary.diagnostics;
+  // Second records of one call are not losses: the call is counted once. Say so apart.
+  const counted = (["duplicate_call", "wrapper_call"] as const).reduce((n, reason) => n + (d.dropped[reason] ?? 0), 0);
+  const dropped = Object.entries(d.dropped)
+    .filter(([reason]) => reason !== "duplicate_call" && reason !== "wrapper_call")
+    .map(([reason, n]) => `${reason.replaceAll("_", " ")} ${n}`)
+    .join(", ");
+  const merge = format === "tokens" && d.mergeRatio !== null ? `; merge ratio ${d.mergeRatio.toFixed(2)} (${d.mismatches} mismatches)` : "";
+  return (
+    `exported ${summary.records} ${format} record(s) from ${summary.rollouts} rollout(s): ` +
+    `${d.callsFound} LLM calls found${counted > 0 ? ` (${counted} more records of them counted once)` : ""}, ${d.callsSelected} selected, ${d.callsWithTokenIds} with token ids` +
+    `${d.emptyAttempts > 0 ? `, ${d.emptyAttempts} rollout(s) gave nothing` : ""}${d.attemptsWithoutReward > 0 ? `, ${d.attemptsWithoutReward} without reward` : ""}${merge}` +
+    `${dropped ? `; left out: ${dropped}` : ""}`
+  );
+}
