@@ -11,6 +11,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Logger, StoreEvent } from "../types/index.js";
 import { TracetrainError, ValidationError, consoleLogger, parseOrThrow } from "../types/index.js";
 import type { Store } from "../store/index.js";
@@ -114,6 +115,12 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     inFlight.add(done);
     void done.finally(() => inFlight.delete(done));
   });
+  // HTTP that Node's parser itself rejects (no Host, malformed headers, headers too large) gets our
+  // JSON error body too, instead of Node's bare status line.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
+  server.on("checkExpectation", (request, response) => {
+    sendJson(response, 417, new TracetrainError("validation", `unsupported Expect header: ${request.headers.expect}`).toJSON());
+  });
   // Long-polls hold requests open up to MAX_POLL_MS; everything else is far quicker.
   server.requestTimeout = MAX_POLL_MS + 30_000;
   server.headersTimeout = 30_000;
@@ -125,7 +132,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     let route = "unmatched";
     let status = 500;
     try {
-      const url = new URL(request.url ?? "/", "http://store");
+      const url = requestUrl(request.url);
       if (url.pathname === "/healthz") {
         route = "/healthz";
         status = sendJson(response, 200, { status: "ok" });
@@ -155,6 +162,11 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       const result = await match.handler({ params: match.params, query: url.searchParams, body, signal, response });
       status = result === STREAMING ? 200 : sendJson(response, 200, result);
     } catch (error) {
+      if (error instanceof ClientGone) {
+        // Nothing failed here and nobody is left to answer: not an error, not a 5xx.
+        status = CLIENT_CLOSED;
+        return;
+      }
       const { status: code, body } = errorBody(error);
       if (code === 500) logger.error("internal error", { error, method, url: request.url });
       status = response.headersSent ? response.statusCode : sendJson(response, code, body);
@@ -290,17 +302,49 @@ function disconnectSignal(response: ServerResponse, shutdown: AbortSignal): Abor
   return AbortSignal.any([controller.signal, shutdown]);
 }
 
+/** Status recorded in metrics for a request whose client hung up before it was answered (nginx's convention). */
+const CLIENT_CLOSED = 499;
+
+/** The client went away mid-request: there is no one to answer. */
+class ClientGone extends Error {}
+
 async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(request.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of request) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw tooLarge(limit);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof TracetrainError) throw error;
+    // `for await` over a request whose client disconnected rejects with "aborted" (ECONNRESET).
+    throw new ClientGone((error as Error).message);
   }
   return Buffer.concat(chunks);
+}
+
+/** The request's URL; a target Node accepts but the URL parser rejects (`//[`, a bad port) is the client's mistake. */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? "/", "http://store");
+  } catch {
+    throw new ValidationError("request", [{ path: "url", message: `not a valid request target: ${JSON.stringify(String(target).slice(0, 200))}` }]);
+  }
+}
+
+/** Answers a request Node's HTTP parser rejected with our JSON error body, then closes the connection. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || error.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const [status, reason] = error.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : [400, "Bad Request"];
+  const body = JSON.stringify(new TracetrainError("validation", `malformed HTTP request (${error.code ?? error.message})`).toJSON());
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 function tooLarge(limit: number): TracetrainError {

@@ -10,10 +10,11 @@ export function encodeCursor(values: CursorValues): string {
 
 /**
  * Decodes a cursor issued by {@link encodeCursor} with `shape` describing each position
- * (`"number"`, `"string"`, or `"number?"` for a number that may be null). Anything else — a
+ * (`"number"`, `"int"` for a non-negative safe integer, `"string"`, or `"number?"` for a number
+ * that may be null). Anything else — a
  * cursor from another query, tampered with, or garbage — is a ValidationError, never a crash.
  */
-export function decodeCursor(cursor: string, shape: ReadonlyArray<"number" | "string" | "number?">): Array<string | number | null> {
+export function decodeCursor(cursor: string, shape: ReadonlyArray<"number" | "int" | "string" | "number?">): Array<string | number | null> {
   const invalid = () =>
     new ValidationError("cursor", [{ path: "cursor", message: "is not a cursor issued for this query; pass nextCursor back unchanged" }]);
   let values: unknown;
@@ -28,9 +29,11 @@ export function decodeCursor(cursor: string, shape: ReadonlyArray<"number" | "st
     const ok =
       expected === "string"
         ? typeof value === "string"
-        : typeof value === "number"
-          ? Number.isFinite(value)
-          : expected === "number?" && value === null;
+        : expected === "int"
+          ? Number.isSafeInteger(value) && (value as number) >= 0
+          : typeof value === "number"
+            ? Number.isFinite(value)
+            : expected === "number?" && value === null;
     if (!ok) throw invalid();
   });
   return values as Array<string | number | null>;

@@ -45,7 +45,7 @@ export function encodeRolloutCursor(key: RolloutKey): string {
 }
 
 export function decodeRolloutCursor(cursor: string): RolloutKey {
-  const [value, seq] = decodeCursor(cursor, ["number?", "number"]);
+  const [value, seq] = decodeCursor(cursor, ["number?", "int"]);
   return { value: value as number | null, seq: seq as number };
 }
 
@@ -60,6 +60,6 @@ export function encodeSpanCursor(key: SpanKey): string {
 }
 
 export function decodeSpanCursor(cursor: string): SpanKey {
-  const [attemptSeq, seq] = decodeCursor(cursor, ["number", "number"]);
+  const [attemptSeq, seq] = decodeCursor(cursor, ["int", "int"]);
   return { attemptSeq: attemptSeq as number, seq: seq as number };
 }

@@ -16,6 +16,8 @@ export function toJsonValue(value: unknown): JsonValue {
 function convert(value: unknown, depth: number, seen: Set<object>): JsonValue {
   switch (typeof value) {
     case "string":
+      // Invalid Unicode (a lone surrogate) would be rejected by the store; replace it here instead.
+      return value.isWellFormed() ? value : value.toWellFormed();
     case "boolean":
       return value;
     case "number":
@@ -58,7 +60,10 @@ function convertObject(object: object, depth: number, seen: Set<object>): JsonVa
   for (const key of Object.keys(object)) {
     const child = (object as Record<string, unknown>)[key];
     if (child === undefined || typeof child === "function" || typeof child === "symbol") continue;
-    out[key] = convert(child, depth + 1, seen);
+    const value = convert(child, depth + 1, seen);
+    // Define rather than assign: assigning `__proto__` would set the prototype, not the key.
+    if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { IdSchema, TimestampSchema } from "./common.js";
+import { IdSchema, TextSchema, TimestampSchema } from "./common.js";
 
 /**
  * Attempt status. `preparing` (claimed, agent not started) → `running` (first heartbeat or span)
@@ -22,7 +22,7 @@ const MAX_ERROR_MESSAGE = 16_384;
 
 /** Truncated text stays within `limit` (marker included), so truncating twice changes nothing. */
 const truncated = (limit: number) =>
-  z.string().transform((s) => {
+  TextSchema.transform((s) => {
     if (s.length <= limit) return s;
     const marker = `… [truncated ${s.length} chars to ${limit}]`;
     return s.slice(0, limit - marker.length) + marker;

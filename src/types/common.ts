@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LONE_SURROGATE } from "./json.js";
 
 /**
  * An identifier a caller may choose (rollout, resources and worker ids). Restricted to characters
@@ -17,6 +18,9 @@ export const IdSchema = z
 export function isId(value: unknown): value is string {
   return typeof value === "string" && value.length <= MAX_ID_LENGTH && ID_PATTERN.test(value);
 }
+
+/** Text that every backend can store unchanged: a string that is valid Unicode (no lone surrogate). */
+export const TextSchema = z.string().refine((s) => s.isWellFormed(), LONE_SURROGATE);
 
 /** Milliseconds since the Unix epoch (fractions allowed, for sub-millisecond span timing). */
 export const TimestampSchema = z.number().nonnegative();

@@ -10,6 +10,12 @@ const MAX_DEPTH = 64;
 
 type PathSegment = string | number;
 
+/**
+ * Text must be valid Unicode: a lone UTF-16 surrogate cannot be stored as UTF-8 (SQLite would
+ * silently turn it into U+FFFD, PostgreSQL refuses it), so every backend rejects it the same way.
+ */
+export const LONE_SURROGATE = "contains a lone UTF-16 surrogate, which is not valid Unicode text";
+
 /** Where the first non-JSON value sits inside a value, and what is wrong with it. */
 export interface JsonProblem {
   path: PathSegment[];
@@ -28,6 +34,7 @@ function isPlainObject(v: object): boolean {
 function isJson(v: unknown, depth: number): boolean {
   switch (typeof v) {
     case "string":
+      return v.isWellFormed();
     case "boolean":
       return true;
     case "number":
@@ -42,7 +49,7 @@ function isJson(v: unknown, depth: number): boolean {
       if (!isPlainObject(v)) return false;
       for (const key in v) {
         const child = (v as Record<string, unknown>)[key];
-        if (child !== undefined && !isJson(child, depth + 1)) return false;
+        if (!key.isWellFormed() || (child !== undefined && !isJson(child, depth + 1))) return false;
       }
       return true;
     }
@@ -56,6 +63,7 @@ function locateProblem(v: unknown, path: PathSegment[], depth: number): JsonProb
   const here = (message: string): JsonProblem => ({ path: [...path], message });
   switch (typeof v) {
     case "string":
+      return v.isWellFormed() ? null : here(LONE_SURROGATE);
     case "boolean":
       return null;
     case "number":
@@ -66,6 +74,8 @@ function locateProblem(v: unknown, path: PathSegment[], depth: number): JsonProb
       if (!Array.isArray(v) && !isPlainObject(v)) {
         return here(`expected a plain object, got ${(v as { constructor?: { name?: string } }).constructor?.name ?? "object"}`);
       }
+      const badKey = Array.isArray(v) ? undefined : Object.keys(v).find((key) => !key.isWellFormed());
+      if (badKey !== undefined) return here(`key ${JSON.stringify(badKey)} ${LONE_SURROGATE}`);
       const entries: Array<[PathSegment, unknown]> = Array.isArray(v)
         ? v.map((item, i) => [i, item])
         : Object.entries(v).filter(([, child]) => child !== undefined);
@@ -104,7 +114,11 @@ export function cloneJson<T>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const key in value) {
     const child: unknown = value[key];
-    if (child !== undefined) out[key] = typeof child === "object" && child !== null ? cloneJson(child) : child;
+    if (child === undefined) continue;
+    const copy = typeof child === "object" && child !== null ? cloneJson(child) : child;
+    // `out.__proto__ = x` would set the prototype instead of the key JSON.parse made an own property.
+    if (key === "__proto__") Object.defineProperty(out, key, { value: copy, enumerable: true, writable: true, configurable: true });
+    else out[key] = copy;
   }
   return out as T;
 }

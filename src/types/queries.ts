@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AttemptRefSchema, IdSchema, RolloutModeSchema, TimestampSchema } from "./common.js";
+import { AttemptRefSchema, IdSchema, RolloutModeSchema, TextSchema, TimestampSchema } from "./common.js";
 import { AttemptStatusSchema } from "./attempt.js";
 import { JsonObjectSchema } from "./json.js";
 import { RolloutStatusSchema } from "./rollout.js";
@@ -92,7 +92,7 @@ export const AddResourcesOptionsSchema = z.strictObject({
 export type AddResourcesOptions = z.input<typeof AddResourcesOptionsSchema>;
 
 export const CancelOptionsSchema = z.strictObject({
-  reason: z.string().max(4096).optional(),
+  reason: TextSchema.max(4096).optional(),
 });
 export type CancelOptions = z.input<typeof CancelOptionsSchema>;
 

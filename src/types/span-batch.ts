@@ -64,6 +64,7 @@ function asStrictRecord(value: unknown, allowed: ReadonlySet<string>): Fields | 
   return value as Fields;
 }
 
+const isText = (v: unknown): v is string => typeof v === "string" && v.isWellFormed();
 const isTimestamp = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
 const isTraceId = (v: unknown): v is string => typeof v === "string" && TRACE_ID_PATTERN.test(v);
 const isSpanId = (v: unknown): v is string => typeof v === "string" && SPAN_ID_PATTERN.test(v);
@@ -80,7 +81,7 @@ function statusOf(value: unknown): SpanStatus | undefined {
   const status = asStrictRecord(value, STATUS_KEYS);
   if (!status || !STATUS_CODES.has(status.code)) return undefined;
   if (!("message" in status)) return { code: status.code as SpanStatus["code"] };
-  return typeof status.message === "string" ? { code: status.code as SpanStatus["code"], message: status.message } : undefined;
+  return isText(status.message) ? { code: status.code as SpanStatus["code"], message: status.message } : undefined;
 }
 
 /** Parses each item with `item`; undefined if any fails or there are too many. Absent means []. */
@@ -98,7 +99,7 @@ function listOf<T>(value: unknown, item: (v: unknown) => T | undefined): T[] | u
 
 function eventOf(value: unknown): ParsedSpanInput["events"][number] | undefined {
   const event = asStrictRecord(value, EVENT_KEYS);
-  if (!event || typeof event.name !== "string" || event.name.length === 0 || !isTimestamp(event.time)) return undefined;
+  if (!event || !isText(event.name) || event.name.length === 0 || !isTimestamp(event.time)) return undefined;
   const attributes = attributesOf(event.attributes);
   return attributes && { name: event.name, time: event.time, attributes };
 }
@@ -116,7 +117,7 @@ function fastSpan(value: unknown): ParsedSpanInput | undefined {
   if (!s) return undefined;
   const { rolloutId, attemptId, traceId, spanId, name, startTime, endTime } = s;
   if (!isId(rolloutId) || !isId(attemptId) || !isTraceId(traceId) || !isSpanId(spanId)) return undefined;
-  if (typeof name !== "string" || name.length === 0 || name.length > MAX_SPAN_NAME_LENGTH) return undefined;
+  if (!isText(name) || name.length === 0 || name.length > MAX_SPAN_NAME_LENGTH) return undefined;
   if (!isTimestamp(startTime) || !isTimestamp(endTime) || endTime < startTime) return undefined;
   const parentId = s.parentId === undefined ? null : s.parentId;
   if (parentId !== null && !isSpanId(parentId)) return undefined;

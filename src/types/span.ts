@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { IdSchema, TimestampSchema } from "./common.js";
+import { IdSchema, TextSchema, TimestampSchema } from "./common.js";
 import { type JsonObject, JsonObjectSchema } from "./json.js";
 
 // One regex each (the lookahead rejects all zeros, OTel's "invalid" id): these run on every span.
@@ -19,7 +19,7 @@ export type SpanKind = z.infer<typeof SpanKindSchema>;
 
 export const SpanStatusSchema = z.strictObject({
   code: z.enum(["unset", "ok", "error"]),
-  message: z.string().optional(),
+  message: TextSchema.optional(),
 });
 export type SpanStatus = z.infer<typeof SpanStatusSchema>;
 
@@ -33,7 +33,7 @@ export const AttributesSchema = JsonObjectSchema;
 export type Attributes = z.infer<typeof AttributesSchema>;
 
 export const SpanEventSchema = z.strictObject({
-  name: z.string().min(1),
+  name: TextSchema.min(1),
   time: TimestampSchema,
   attributes: AttributesSchema.default(EMPTY_ATTRIBUTES),
 });
@@ -52,7 +52,7 @@ const spanFields = {
   traceId: TraceIdSchema,
   spanId: SpanIdSchema,
   parentId: SpanIdSchema.nullable().default(null),
-  name: z.string().min(1).max(MAX_SPAN_NAME_LENGTH),
+  name: TextSchema.min(1).max(MAX_SPAN_NAME_LENGTH),
   kind: SpanKindSchema.default("internal"),
   /** Milliseconds since the epoch. */
   startTime: TimestampSchema,
