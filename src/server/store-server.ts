@@ -108,7 +108,8 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   const routeContext: ExtraRouteContext = { metrics, bodyLimitBytes: bodyLimit };
   const inFlight = new Set<Promise<void>>();
 
-  const server: Server = createServer((request, response) => {
+  // requireHostHeader off: a request without Host is answered by handle() with our JSON error, not Node's bare 400.
+  const server: Server = createServer({ requireHostHeader: false }, (request, response) => {
     const handled = handle(request, response).catch((error: unknown) => logger.error("unexpected failure answering a request", { error }));
     // In flight until the response is fully written out (or the connection dropped), not merely handled.
     const done = Promise.all([handled, new Promise((resolve) => response.once("close", resolve))]).then(() => undefined);
@@ -132,6 +133,9 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     let route = "unmatched";
     let status = 500;
     try {
+      if (request.httpVersionMajor === 1 && request.httpVersionMinor === 1 && request.headers.host === undefined) {
+        throw new ValidationError("request", [{ path: "host", message: "an HTTP/1.1 request needs a Host header" }]);
+      }
       const url = requestUrl(request.url);
       if (url.pathname === "/healthz") {
         route = "/healthz";
@@ -296,9 +300,20 @@ async function streamEvents(store: Store, { query, signal, response }: Call, shu
 /** Aborts when the client disconnects before the response is finished, or the server shuts down. */
 function disconnectSignal(response: ServerResponse, shutdown: AbortSignal): AbortSignal {
   const controller = new AbortController();
-  response.once("close", () => {
-    if (!response.writableFinished) controller.abort();
-  });
+  const socket = response.socket;
+  // A client can hang up before its request is even handled: then "close" has already happened.
+  if (socket === null || socket.destroyed || socket.readableEnded) {
+    controller.abort();
+  } else {
+    const gone = () => {
+      if (!response.writableFinished) controller.abort();
+    };
+    response.once("close", gone);
+    // The server keeps a half-closed socket open until it has answered, so a client's hang-up
+    // shows first as the end of what it sends: an HTTP client waiting for an answer sends nothing more.
+    socket.once("end", gone);
+    response.once("finish", () => socket.off("end", gone));
+  }
   return AbortSignal.any([controller.signal, shutdown]);
 }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { EventEmitter } from "eventemitter3";
 import { ConflictError, NotFoundError, StoreClosedError, ValidationError, consoleLogger } from "../types/index.js";
 import type {
@@ -38,6 +39,7 @@ import {
   expireAttempt,
   isRolloutQueued,
   isRolloutTerminal,
+  releaseClaim,
 } from "./state-machine.js";
 import type { Store, StoreEventMap, StoreEvents, WaitOptions } from "./store.js";
 import { Watchdog } from "./watchdog.js";
@@ -75,6 +77,9 @@ export class BaseStore implements Store {
     options: StoreOptions = {},
   ) {
     this.logger = options.logger ?? consoleLogger;
+    // Every wait in progress listens for the store closing (and stops when it ends): many
+    // concurrent waits are normal, not the leak Node would warn about past ten listeners.
+    setMaxListeners(0, this.closeController.signal);
     const interval = options.watchdogIntervalMs ?? 1000;
     if (interval !== false && !(Number.isFinite(interval) && interval > 0)) {
       throw new ValidationError("store options", [{ path: "watchdogIntervalMs", message: "expected a positive number of ms or false" }]);
@@ -126,6 +131,8 @@ export class BaseStore implements Store {
     const deadline = performance.now() + waitMs;
     if (workerId !== undefined) await this.engine.recordWorker(workerId, Date.now(), { dequeued: true });
     for (;;) {
+      // An aborted dequeue must not take work: whoever aborted it will not run what it claims.
+      if (options.signal?.aborted) return [];
       const seen = this.workSignal.current;
       const now = Date.now();
       const changes = await this.engine.claimRollouts(limit, (rollout) =>
@@ -133,6 +140,12 @@ export class BaseStore implements Store {
       );
       if (changes.length > 0) {
         for (const change of changes) this.publish(change.events);
+        if (options.signal) {
+          // Let I/O already received run first — above all a client's hang-up, which aborts the
+          // signal — so a claim made for a dequeuer that just left is noticed and given back.
+          await new Promise((resolve) => setImmediate(resolve));
+          if (options.signal.aborted) return this.releaseClaims(changes);
+        }
         return changes.map(toAttempted);
       }
       const remaining = deadline - performance.now();
@@ -140,6 +153,16 @@ export class BaseStore implements Store {
       await this.workSignal.wait(seen, remaining, options.signal);
       this.assertOpen();
     }
+  }
+
+  /** Puts claims nobody will run back in the queue (see `releaseClaim`). */
+  private async releaseClaims(changes: readonly AttemptChange[]): Promise<AttemptedRollout[]> {
+    const now = Date.now();
+    for (const { attempt } of changes) {
+      const released = await this.engine.updateRollout(attempt.rolloutId, (r) => releaseClaim(r, attempt.attemptId, now));
+      this.publish(released.events);
+    }
+    return [];
   }
 
   async startRollout(request: StartRolloutRequest): Promise<AttemptedRollout> {

@@ -4,7 +4,6 @@
  * the errors an in-process store gives — and nothing is lost in JSON on the way (a NaN, a Date,
  * a function are rejected, not silently turned into null, a string or nothing).
  */
-import { z } from "zod";
 import {
   AddResourcesOptionsSchema,
   AttemptCompletionSchema,
@@ -18,15 +17,15 @@ import {
   SpanQuerySchema,
   StartRolloutRequestSchema,
   WaitRequestSchema,
+  parseListOrThrow,
   parseOrThrow,
   parseSpanBatch,
 } from "../types/index.js";
 
-const EnqueueBatchSchema = z.array(EnqueueRequestSchema).max(100_000);
 
 export const parseRequest = {
   enqueue: (value: unknown) => parseOrThrow(EnqueueRequestSchema, value, "enqueue request"),
-  enqueueMany: (value: unknown) => parseOrThrow(EnqueueBatchSchema, value, "enqueueMany requests"),
+  enqueueMany: (value: unknown) => parseListOrThrow(EnqueueRequestSchema, value, 100_000, "enqueueMany requests"),
   dequeue: (value: unknown) => parseOrThrow(DequeueRequestSchema, value, "dequeue request"),
   startRollout: (value: unknown) => parseOrThrow(StartRolloutRequestSchema, value, "startRollout request"),
   spans: parseSpanBatch,

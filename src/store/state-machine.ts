@@ -201,11 +201,14 @@ function findAttempt(rollout: Rollout, attemptId: string): Attempt {
   return attempt;
 }
 
-/** Ends an active attempt and settles the rollout: succeeded, failed, requeued for a retry, or cancelled. */
+/**
+ * Ends an active attempt and settles the rollout: succeeded, failed, requeued for a retry, or
+ * cancelled. `requeue` forces a retry whatever the policy says (a claim released unused).
+ */
 function endAttempt(
   rollout: Rollout,
   attempt: Attempt,
-  outcome: { status: AttemptStatus; error: AttemptError | null; finalReward: number | null },
+  outcome: { status: AttemptStatus; error: AttemptError | null; finalReward: number | null; requeue?: boolean },
   now: number,
 ): AttemptChange {
   assertAttemptTransition(attempt, outcome.status);
@@ -213,7 +216,7 @@ function endAttempt(
   const nextStatus: RolloutStatus =
     outcome.status === "succeeded" || outcome.status === "cancelled"
       ? outcome.status
-      : shouldRetry(rollout.config, ended)
+      : outcome.requeue || shouldRetry(rollout.config, ended)
         ? "requeuing"
         : "failed";
   assertRolloutTransition(rollout, nextStatus);
@@ -252,6 +255,19 @@ export function completeAttempt(rollout: Rollout, attemptId: string, completion:
     },
     now,
   );
+}
+
+/**
+ * Gives back a claim nobody will run — the dequeuer went away (its long-poll was aborted, its HTTP
+ * client hung up) before the agent started. The attempt ends as an `infra_error` and the rollout
+ * goes back to the queue regardless of its retry policy, since the attempt never ran. A no-op if
+ * the attempt has moved on (it started running, or ended) meanwhile.
+ */
+export function releaseClaim(rollout: Rollout, attemptId: string, now: number): AttemptChange {
+  const attempt = findAttempt(rollout, attemptId);
+  if (attempt.status !== "preparing") return unchanged(rollout, attempt);
+  const error: AttemptError = { kind: "infra_error", message: "claim released: the worker that dequeued it went away before starting it" };
+  return endAttempt(rollout, attempt, { status: "failed", error, finalReward: null, requeue: true }, now);
 }
 
 /** Which deadline, if any, an active attempt has passed at `now`. Wall-clock timeout is checked first. */

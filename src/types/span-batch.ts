@@ -7,7 +7,6 @@
  * always carry zod's paths and messages. It is about five times faster than zod on a span with
  * twenty attributes.
  */
-import { z } from "zod";
 import { isId } from "./common.js";
 import { type JsonObject, cloneJson, findJsonProblem } from "./json.js";
 import {
@@ -21,11 +20,10 @@ import {
   type SpanStatus,
   TRACE_ID_PATTERN,
 } from "./span.js";
-import { parseOrThrow } from "./validate.js";
+import { parseListOrThrow } from "./validate.js";
 
 export const MAX_SPAN_BATCH = 100_000;
 
-const SpanBatchSchema = z.array(SpanInputSchema).max(MAX_SPAN_BATCH);
 
 const SPAN_KEYS = new Set(["rolloutId", "attemptId", "traceId", "spanId", "parentId", "name", "kind", "startTime", "endTime", "status", "attributes", "events", "links"]);
 const STATUS_KEYS = new Set(["code", "message"]);
@@ -52,7 +50,7 @@ export function parseSpanBatch(value: unknown): ParsedSpanInput[] {
     if (i === value.length) return out;
   }
   // Something is unusual or wrong: let the schema decide, and own what it returns.
-  return parseOrThrow(SpanBatchSchema, value, "spans").map(cloneJson);
+  return parseListOrThrow(SpanInputSchema, value, MAX_SPAN_BATCH, "spans").map(cloneJson);
 }
 
 type Fields = Record<string, unknown>;
