@@ -79,8 +79,8 @@ interface Call {
   params: Params;
   query: URLSearchParams;
   body: unknown;
-  /** Fires when the client hangs up or the server shuts down. */
-  signal: AbortSignal;
+  /** Fires when the client hangs up or the server shuts down (created when first read). */
+  readonly signal: AbortSignal;
   response: ServerResponse;
 }
 
@@ -162,8 +162,18 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       if (match === "method") throw new TracetrainError("not_found", `${url.pathname} does not accept ${method}`);
       route = match.pattern;
       const body = method === "POST" ? parseJson(await readBody(request, bodyLimit)) : undefined;
-      const signal = disconnectSignal(response, shutdown.signal);
-      const result = await match.handler({ params: match.params, query: url.searchParams, body, signal, response });
+      // Only long-polls and streams need to know about a hang-up: build that signal on first use.
+      let signal: AbortSignal | undefined;
+      const call: Call = {
+        params: match.params,
+        query: url.searchParams,
+        body,
+        response,
+        get signal() {
+          return (signal ??= disconnectSignal(response, shutdown.signal));
+        },
+      };
+      const result = await match.handler(call);
       status = result === STREAMING ? 200 : sendJson(response, 200, result);
     } catch (error) {
       if (error instanceof ClientGone) {
