@@ -692,9 +692,13 @@ function byIndex<T>(map: Map<number, T>): T[] {
   return [...map.entries()].sort((a, b) => a[0] - b[0]).map(([, value]) => value);
 }
 
-/** Chat completion chunks (`chat.completion.chunk`). */
-export class ChatChunkAccumulator extends BaseAccumulator {
-  private readonly states = new Map<number, ChatChoiceState>();
+/**
+ * Streams of OpenAI-style chunks with `choices[]` (chat completions, legacy completions): the
+ * shared bookkeeping — errors, header fields, one state per choice index, finish reasons, token ids
+ * and logprobs arriving in pieces; subclasses say what else a choice delta carries.
+ */
+abstract class PerChoiceAccumulator<S extends { finishReason: string | undefined; tokens: TokenTrail }> extends BaseAccumulator {
+  protected readonly states = new Map<number, S>();
 
   get complete(): boolean {
     return this.states.size > 0 && [...this.states.values()].every((s) => s.finishReason !== undefined);
@@ -711,17 +715,28 @@ export class ChatChunkAccumulator extends BaseAccumulator {
       if (!isRecord(choice)) continue;
       const index = int(choice.index) ?? position;
       let state = this.states.get(index);
-      if (!state) {
-        state = { role: undefined, content: undefined, refusal: undefined, reasoning: undefined, toolCalls: new Map(), finishReason: undefined, tokens: new TokenTrail() };
-        this.states.set(index, state);
-      }
+      if (!state) this.states.set(index, (state = this.newState()));
       this.promptTokenIds ??= tokenIds(choice.prompt_token_ids);
-      const delta = choice.delta;
-      if (isRecord(delta)) this.acceptDelta(state, delta);
+      this.acceptChoice(state, choice);
       state.finishReason = str(choice.finish_reason) ?? state.finishReason;
       state.tokens.addIds(choice.token_ids);
       state.tokens.addLogprobs(choice.logprobs);
     }
+  }
+
+  protected abstract newState(): S;
+  /** Folds what this kind of chunk carries for one choice (beyond finish reason and tokens) into its state. */
+  protected abstract acceptChoice(state: S, choice: Rec): void;
+}
+
+/** Chat completion chunks (`chat.completion.chunk`). */
+export class ChatChunkAccumulator extends PerChoiceAccumulator<ChatChoiceState> {
+  protected newState(): ChatChoiceState {
+    return { role: undefined, content: undefined, refusal: undefined, reasoning: undefined, toolCalls: new Map(), finishReason: undefined, tokens: new TokenTrail() };
+  }
+
+  protected acceptChoice(state: ChatChoiceState, choice: Rec): void {
+    if (isRecord(choice.delta)) this.acceptDelta(state, choice.delta);
   }
 
   private acceptDelta(state: ChatChoiceState, delta: Rec): void {
@@ -769,34 +784,13 @@ interface CompletionChoiceState {
 }
 
 /** Legacy completion chunks (`text_completion`). */
-export class CompletionChunkAccumulator extends BaseAccumulator {
-  private readonly states = new Map<number, CompletionChoiceState>();
-
-  get complete(): boolean {
-    return this.states.size > 0 && [...this.states.values()].every((s) => s.finishReason !== undefined);
+export class CompletionChunkAccumulator extends PerChoiceAccumulator<CompletionChoiceState> {
+  protected newState(): CompletionChoiceState {
+    return { text: "", finishReason: undefined, tokens: new TokenTrail() };
   }
 
-  protected accept(data: Rec): void {
-    if (data.error !== undefined && data.error !== null) {
-      this.error = streamError(data, "stream error");
-      return;
-    }
-    this.received = true;
-    this.header(data);
-    for (const [position, choice] of list(data.choices).entries()) {
-      if (!isRecord(choice)) continue;
-      const index = int(choice.index) ?? position;
-      let state = this.states.get(index);
-      if (!state) {
-        state = { text: "", finishReason: undefined, tokens: new TokenTrail() };
-        this.states.set(index, state);
-      }
-      this.promptTokenIds ??= tokenIds(choice.prompt_token_ids);
-      state.text += str(choice.text) ?? "";
-      state.finishReason = str(choice.finish_reason) ?? state.finishReason;
-      state.tokens.addIds(choice.token_ids);
-      state.tokens.addLogprobs(choice.logprobs);
-    }
+  protected acceptChoice(state: CompletionChoiceState, choice: Rec): void {
+    state.text += str(choice.text) ?? "";
   }
 
   protected choices(): LlmChoice[] {
