@@ -288,7 +288,7 @@ export class BaseStore implements Store {
       return latest ? this.engine.querySpans({ ...rest, attemptId: latest.attemptId }) : { items: [], nextCursor: null };
     }
     if (!rollout.attempts.some((a) => a.attemptId === attemptId)) {
-      throw new NotFoundError("attempt", attemptId, `attempt '${attemptId}' not found in rollout '${rollout.rolloutId}'`);
+      throw NotFoundError.attempt(rollout.rolloutId, attemptId);
     }
     return this.engine.querySpans({ ...rest, attemptId });
   }

@@ -211,7 +211,7 @@ export class MemoryEngine implements StorageEngine {
     const owner = this.attemptOwners.get(ref.attemptId);
     const attempt = owner === ref.rolloutId ? this.rollouts.get(owner)?.rollout.attempts.find((a) => a.attemptId === ref.attemptId) : undefined;
     if (!attempt) {
-      throw new NotFoundError("attempt", ref.attemptId, `attempt '${ref.attemptId}' not found in rollout '${ref.rolloutId}'`);
+      throw NotFoundError.attempt(ref.rolloutId, ref.attemptId);
     }
     return attempt;
   }

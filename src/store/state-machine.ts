@@ -196,7 +196,7 @@ export function shouldRetry(config: RolloutConfig, attempt: Attempt): boolean {
 function findAttempt(rollout: Rollout, attemptId: string): Attempt {
   const attempt = rollout.attempts.find((a) => a.attemptId === attemptId);
   if (!attempt) {
-    throw new NotFoundError("attempt", attemptId, `attempt '${attemptId}' not found in rollout '${rollout.rolloutId}'`);
+    throw NotFoundError.attempt(rollout.rolloutId, attemptId);
   }
   return attempt;
 }

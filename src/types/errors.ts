@@ -55,6 +55,11 @@ export class NotFoundError extends TracetrainError {
     this.entity = entity;
     this.id = id;
   }
+
+  /** An attempt that does not exist, or not in the rollout named with it. */
+  static attempt(rolloutId: string, attemptId: string): NotFoundError {
+    return new NotFoundError("attempt", attemptId, `attempt '${attemptId}' not found in rollout '${rolloutId}'`);
+  }
 }
 
 /** The request is well-formed but not allowed in the current state (e.g. completing a timed-out attempt). */

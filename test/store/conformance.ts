@@ -54,6 +54,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       return claimed!;
     }
 
+    /** Enqueues and claims `n` rollouts, one after another. */
+    async function claimMany(n: number) {
+      const claimed = [];
+      for (let i = 0; i < n; i++) claimed.push(await claimOne({ input: i }, `w${i}`));
+      return claimed;
+    }
+
     // ---- lifecycle -------------------------------------------------------------------------
 
     describe("lifecycle", () => {
@@ -445,6 +452,69 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         await Promise.all(workers);
         expect(seen).toHaveLength(50);
         expect(new Set(seen).size).toBe(50);
+      });
+
+      // Backends may serve concurrent calls together (PostgreSQL batches them into one
+      // transaction); each call must still behave as if it ran alone.
+
+      it("numbers 20 concurrent span batches to one attempt 1..n, storing a span id sent twice once", async () => {
+        const claimed = await claimOne();
+        const pool = Array.from({ length: 62 }, (_, i) => makeSpan(claimed, { name: `s${i}` }));
+        // Each call sends 5 spans; calls overlap, so 38 of the 100 sent are repeats.
+        const calls = Array.from({ length: 20 }, (_, c) => pool.slice(c * 3, c * 3 + 5));
+        const results = await Promise.all(calls.map((spans) => store.addSpans(spans)));
+        const unique = new Set(calls.flat().map((s) => s.spanId)).size;
+        expect(unique).toBe(62);
+        expect(results.reduce((sum, r) => sum + r.added, 0)).toBe(unique);
+        expect(results.reduce((sum, r) => sum + r.added + r.duplicates, 0)).toBe(100);
+        const stored = (await store.querySpans({ rolloutId: claimed.rollout.rolloutId, limit: 1000 })).items;
+        expect(stored.map((s) => s.sequence)).toEqual(Array.from({ length: unique }, (_, i) => i + 1));
+        expect(new Set(stored.map((s) => s.spanId)).size).toBe(unique);
+        expect((await store.getRollout(claimed.rollout.rolloutId)).attempts[0]!.spanCount).toBe(unique);
+      });
+
+      it("fails only the concurrent calls that name an unknown attempt or rollout", async () => {
+        const claimed = await claimMany(8);
+        const outcomes = await Promise.allSettled(
+          claimed.flatMap((c, i) => [
+            store.addSpans([makeSpan(c), makeSpan(c)]),
+            store.addSpans([makeSpan(c), makeSpan({ rolloutId: c.rollout.rolloutId, attemptId: `at-missing-${i}` })]),
+            store.completeAttempt(`ro-missing-${i}`, c.attempt.attemptId, { status: "succeeded" }),
+            store.completeAttempt(c.rollout.rolloutId, `at-missing-${i}`, { status: "succeeded" }),
+          ]),
+        );
+        outcomes.forEach((outcome, i) => {
+          if (i % 4 === 0) expect(outcome).toEqual({ status: "fulfilled", value: { added: 2, duplicates: 0 } });
+          else expect(outcome.status === "rejected" && outcome.reason).toBeInstanceOf(NotFoundError);
+        });
+        for (const c of claimed) {
+          const rollout = await store.getRollout(c.rollout.rolloutId);
+          expect(rollout.status).toBe("running");
+          expect(rollout.attempts[0]!.spanCount).toBe(2);
+        }
+        expect((await store.stats()).spans).toBe(16);
+      });
+
+      it("settles each rollout once when completions and cancellations race", async () => {
+        const claimed = await claimMany(12);
+        const outcomes = await Promise.all(
+          claimed.map(async (c, i) => {
+            const complete = () => store.completeAttempt(c.rollout.rolloutId, c.attempt.attemptId, { status: "succeeded", finalReward: i });
+            const cancel = () => store.cancelRollout(c.rollout.rolloutId);
+            // Alternate which call goes first, so both orders race.
+            const [first, second] = await Promise.allSettled(i % 2 ? [complete(), cancel()] : [cancel(), complete()]);
+            return i % 2 ? { completed: first!, cancelled: second! } : { completed: second!, cancelled: first! };
+          }),
+        );
+        for (const [i, { completed, cancelled }] of outcomes.entries()) {
+          // Exactly one wins; the loser sees a conflict; the stored rollout agrees with the winner.
+          expect([completed.status, cancelled.status].sort()).toEqual(["fulfilled", "rejected"]);
+          const loser = completed.status === "rejected" ? completed : cancelled;
+          expect(loser.status === "rejected" && loser.reason).toBeInstanceOf(ConflictError);
+          const rollout = await store.getRollout(claimed[i]!.rollout.rolloutId);
+          if (completed.status === "fulfilled") expect([rollout.status, rollout.finalReward]).toEqual(["succeeded", i]);
+          else expect(rollout.status).toBe("cancelled");
+        }
       });
     });
 

@@ -276,6 +276,52 @@ describe.skipIf(!url)("PostgresStore", () => {
     });
   });
 
+  // Concurrent calls of one kind share a transaction. A batch that fails as a whole is retried call
+  // by call (and says so at debug level); the conformance suite checks the results, these check
+  // that batches really are shared and split only when a call's own data is at fault.
+  describe("batched calls", () => {
+    const splits = (logger: { lines: string[] }) => logger.lines.filter((line) => line.includes("retrying each call alone"));
+
+    it("serves concurrent appends, completions and claims in shared transactions without splitting them", async () => {
+      const logger = capture();
+      const store = open(freshSchema(), { logger });
+      await store.enqueueMany(Array.from({ length: 40 }, (_, i) => ({ input: i })));
+      const claimed = (await Promise.all(Array.from({ length: 20 }, (_, w) => store.dequeue({ workerId: `w${w}`, limit: 2 })))).flat();
+      expect(new Set(claimed.map((c) => c.rollout.rolloutId)).size).toBe(40);
+      // Two calls per attempt, overlapping by one span id: the second must see the first's spans.
+      await Promise.all(
+        claimed.flatMap((c) => {
+          const spans = [makeSpan(c), makeSpan(c), makeSpan(c)];
+          return [store.addSpans(spans.slice(0, 2)), store.addSpans(spans.slice(1))];
+        }),
+      );
+      await Promise.all(claimed.map((c, i) => store.completeAttempt(c.rollout.rolloutId, c.attempt.attemptId, { status: "succeeded", finalReward: i })));
+      expect(splits(logger)).toEqual([]);
+      for (const [i, c] of claimed.entries()) {
+        const rollout = await store.getRollout(c.rollout.rolloutId);
+        expect([rollout.status, rollout.finalReward, rollout.attempts[0]!.spanCount]).toEqual(["succeeded", i, 3]);
+        const spans = (await store.querySpans({ rolloutId: c.rollout.rolloutId })).items;
+        expect(spans.map((s) => s.sequence)).toEqual([1, 2, 3]);
+      }
+      const workers = await store.workers();
+      expect(workers.map((w) => w.workerId).sort()).toEqual(Array.from({ length: 20 }, (_, w) => `w${w}`).sort());
+    });
+
+    it("fails only the call whose data PostgreSQL rejects, however many shared its transaction", async () => {
+      const logger = capture();
+      const store = open(freshSchema(), { logger });
+      await store.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ input: i })));
+      const claimed = await store.dequeue({ limit: 10 });
+      const outcomes = await Promise.allSettled(
+        claimed.map((c, i) => store.addSpans([makeSpan(c, { name: i === 3 ? "nul\u0000name" : "ok" })])),
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(claimed.map((_, i) => (i === 3 ? "rejected" : "fulfilled")));
+      expect((outcomes[3] as PromiseRejectedResult).reason).toBeInstanceOf(ValidationError);
+      expect(splits(logger)).toHaveLength(1);
+      expect((await store.stats()).spans).toBe(9);
+    });
+  });
+
   describe("large batches", () => {
     it("stores a batch bigger than one insert chunk in order, as one all-or-nothing call", async () => {
       const store = open(freshSchema());

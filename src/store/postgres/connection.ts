@@ -63,6 +63,8 @@ export function createPool(config: pg.ClientConfig, options: PostgresPoolOptions
   }
   const pool = new pg.Pool({
     ...shared,
+    // Lets a transaction send statements that do not wait on each other in one round trip (see transaction.ts).
+    pipeline: true,
     max: options.max ?? 10,
     idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
     Client: BoundedConnectClient,

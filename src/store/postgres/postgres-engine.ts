@@ -18,12 +18,13 @@ import type {
   StoreStats,
   Worker,
 } from "../../types/index.js";
-import { NotFoundError, StoreClosedError, TracetrainError, ValidationError, cloneJson, consoleLogger } from "../../types/index.js";
+import { NotFoundError, StoreClosedError, StoreUnavailableError, TracetrainError, ValidationError, cloneJson, consoleLogger } from "../../types/index.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
 import { decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
 import { attemptFromRow, pageFromRows } from "../sql-rows.js";
 import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
 import { channelFor, decodeAnnouncement, encodeAnnouncements } from "./announcements.js";
+import { type CallOutcome, Coalescer } from "./coalescer.js";
 import {
   type PostgresPoolOptions,
   checkConnectionString,
@@ -51,6 +52,7 @@ import {
 } from "./rows.js";
 import { migrate } from "./schema.js";
 import { type Statement, type Statements, statements } from "./statements.js";
+import { PipelinedTransaction } from "./transaction.js";
 
 export interface PostgresEngineOptions {
   /** The schema holding this store's tables (default "tracetrain"); stores in different schemas share nothing. */
@@ -66,13 +68,45 @@ const SPAN_CHUNK_ROWS = 2000;
 const SPAN_CHUNK_BYTES = 16 * 1024 * 1024;
 /** Deadlocks and serialization failures are retried this many times in all; nothing was committed. */
 const TRANSACTION_TRIES = 3;
+/** Most calls one batched transaction serves. */
+const MAX_BATCH = 128;
+
+interface AppendCall {
+  groups: SpanColumns[][];
+  now: number;
+}
+interface ClaimCall {
+  limit: number;
+  claim: (rollout: Rollout) => RolloutChange;
+}
+interface UpdateCall {
+  rolloutId: string;
+  step: (rollout: Rollout) => RolloutChange;
+}
+interface WorkerUpdate {
+  workerId: string;
+  seenAt: number;
+  dequeuedAt: number | null;
+  stats: string | null;
+}
+/** A rollout's state after a transaction's steps, and the attempts they changed. */
+interface RolloutWrite {
+  seq: number;
+  rollout: Rollout;
+  attempts: Attempt[];
+}
 
 /**
  * PostgreSQL persistence over a `pg.Pool`, for several processes ("replicas") sharing one
- * database. Every method is one transaction (or one autocommit statement): read with row locks,
+ * database. Every call runs in one transaction (or one autocommit statement): read with row locks,
  * run the pure state-machine step, write what changed, commit. Dequeuers take rows with
  * `FOR UPDATE SKIP LOCKED`, so replicas never hand out the same rollout and never wait for each
  * other. Events cross processes with LISTEN/NOTIFY on a channel per schema.
+ *
+ * Throughput comes from doing fewer round trips, not faster SQL: concurrent calls of the hot kinds
+ * (span appends, claims, rollout updates, worker sightings) share one transaction ({@link Coalescer}),
+ * and a transaction pipelines its statements ({@link PipelinedTransaction}) — typically two round
+ * trips for a whole batch of calls. Each call still succeeds or fails on its own.
  *
  * Construction is synchronous and connects nothing; the first call connects and migrates, and
  * every call waits for that.
@@ -95,6 +129,13 @@ export class PostgresEngine implements StorageEngine {
   private sending: Promise<void> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
+
+  // The hot calls are coalesced: calls that arrive while earlier ones run share one transaction.
+  // The in-flight limits keep a share of the pool for everything else.
+  private readonly appends = this.coalescer<AppendCall, AppendedSpans[]>("span appends", 4, (calls) => this.appendBatch(calls));
+  private readonly claims = this.coalescer<ClaimCall, RolloutChange[]>("claims", 2, (calls) => this.claimBatch(calls));
+  private readonly updates = this.coalescer<UpdateCall, RolloutChange>("rollout updates", 2, (calls) => this.updateBatch(calls));
+  private readonly workerUpdates = this.coalescer<WorkerUpdate, void>("worker updates", 1, (calls) => this.recordWorkerBatch(calls));
 
   constructor(connectionString: string, options: PostgresEngineOptions = {}) {
     this.schema = options.schema ?? "tracetrain";
@@ -163,11 +204,12 @@ export class PostgresEngine implements StorageEngine {
   }
 
   /**
-   * Runs `work` in one transaction (READ COMMITTED; atomicity comes from row locks). A deadlock or
-   * serialization failure rolls everything back and runs `work` again, so `work` must only depend
-   * on what it reads — true of every state-machine step.
+   * Runs `work` in one transaction (READ COMMITTED; atomicity comes from row locks), committing when
+   * it returns unless it committed with its last statement. A deadlock or serialization failure
+   * rolls everything back and runs `work` again, so `work` must only depend on what it reads — true
+   * of every state-machine step.
    */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async transaction<T>(work: (tx: PipelinedTransaction) => Promise<T>): Promise<T> {
     await this.ready();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -180,17 +222,17 @@ export class PostgresEngine implements StorageEngine {
     }
   }
 
-  private async transactionOnce<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async transactionOnce<T>(work: (tx: PipelinedTransaction) => Promise<T>): Promise<T> {
     const client = await this.checkout();
+    const tx = new PipelinedTransaction(client);
     let broken: Error | undefined;
     try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
+      const result = await work(tx);
+      await tx.commit();
       return result;
     } catch (error) {
       try {
-        await client.query("ROLLBACK");
+        await tx.rollback();
       } catch (rollbackError) {
         // The connection is unusable; release it with the error so the pool discards it.
         broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
@@ -216,6 +258,16 @@ export class PostgresEngine implements StorageEngine {
     return error;
   }
 
+  private coalescer<I, O>(kind: string, maxInFlight: number, execute: (calls: I[]) => Promise<Array<CallOutcome<O>>>): Coalescer<I, O> {
+    return new Coalescer(execute, {
+      maxInFlight,
+      maxBatch: MAX_BATCH,
+      // Nothing was stored; each call now runs alone, so only the one at fault fails.
+      splitOnFailure: (error) => !(error instanceof StoreUnavailableError || error instanceof StoreClosedError),
+      onSplit: (error, calls) => this.logger.debug(`a batch of ${calls} ${kind} failed as a whole; retrying each call alone`, { error }),
+    });
+  }
+
   // ---- rollouts ----------------------------------------------------------------------------
 
   async insertRollouts(rollouts: Rollout[]): Promise<Array<{ rollout: Rollout; created: boolean }>> {
@@ -231,9 +283,9 @@ export class PostgresEngine implements StorageEngine {
     });
     const queuedCount = candidates.filter((c) => isRolloutQueued(c.rollout.status)).length;
 
-    const outcome = await this.transaction(async (client) => {
+    const outcome = await this.transaction(async (tx) => {
       // Creation numbers and queue positions come from sequences; sorted, they follow the batch order.
-      const keys = (await client.query<{ seq: number; pos: number | null }>({ ...this.sql.allocate, values: [candidates.length, queuedCount] })).rows;
+      const keys = (await tx.query<{ seq: number; pos: number | null }>({ ...this.sql.allocate, values: [candidates.length, queuedCount] })).rows;
       const seqs = keys.map((k) => k.seq).sort((a, b) => a - b);
       const positions = keys.flatMap((k) => (k.pos === null ? [] : [k.pos])).sort((a, b) => a - b);
       let nextPosition = 0;
@@ -251,14 +303,15 @@ export class PostgresEngine implements StorageEngine {
         const values = [row.seq, r.rolloutId, row.input, r.mode, r.resourcesId, r.status, row.config, row.metadata, r.createdAt, r.endedAt, r.finalReward, row.queuePos];
         values.forEach((value, i) => columns[i]!.push(value));
       }
-      const inserted = await client.query<{ rollout_id: string }>({ ...this.sql.insertRollouts, values: columns });
+      const inserted = await tx.query<{ rollout_id: string }>({ ...this.sql.insertRollouts, values: columns });
       const created = new Set(inserted.rows.map((r) => r.rollout_id));
       const attempts = rows
         .filter((row) => created.has(row.rollout.rolloutId))
         .flatMap((row) => row.rollout.attempts.map((attempt) => ({ attempt, rolloutSeq: row.seq })));
-      if (attempts.length > 0) await client.query({ ...this.sql.upsertAttempts, values: attemptColumns(attempts) });
+      // The attempts and the rows that were already there do not depend on each other: one round trip.
+      if (attempts.length > 0) void tx.query({ ...this.sql.upsertAttempts, values: attemptColumns(attempts) });
       const existingIds = candidates.map((c) => c.rollout.rolloutId).filter((id) => !created.has(id));
-      const existing = existingIds.length > 0 ? await this.loadRollouts(client, existingIds) : [];
+      const existing = existingIds.length > 0 ? await this.loadRollouts(tx, existingIds) : [];
       return { created, existing: new Map(existing.map((r) => [r.rolloutId, r])) };
     });
 
@@ -275,52 +328,100 @@ export class PostgresEngine implements StorageEngine {
   }
 
   async claimRollouts<C extends RolloutChange>(limit: number, claim: (rollout: Rollout) => C): Promise<C[]> {
-    return this.transaction(async (client) => {
-      const rows = (await client.query<RolloutRow>({ ...this.sql.claimable, values: [limit] })).rows;
-      if (rows.length === 0) return [];
+    // The changes are the ones `claim` returned, so they are C.
+    return (await this.claims.run({ limit, claim })) as C[];
+  }
+
+  /**
+   * Claims for several calls in one transaction: the queue head for all of them in one statement,
+   * shared out in call order, each taking up to its limit.
+   */
+  private claimBatch(calls: readonly ClaimCall[]): Promise<Array<CallOutcome<RolloutChange[]>>> {
+    return this.transaction(async (tx) => {
+      const total = calls.reduce((sum, call) => sum + call.limit, 0);
+      const rows = (await tx.query<RolloutRow>({ ...this.sql.claimable, values: [total] })).rows;
+      if (rows.length === 0) return calls.map(() => ({ ok: true, value: [] }));
       // Only a requeued rollout has attempts; a fresh one needs no second query. Existing attempts
       // are not locked: a claim only adds one, and needs the rollout lock (held) to do so.
       const requeued = rows.filter((row) => row.status === "requeuing").map((row) => row.seq);
       const attempts = new Map<number, Attempt[]>(rows.map((row) => [row.seq, []]));
       if (requeued.length > 0) {
-        for (const a of (await client.query<AttemptRow>({ ...this.sql.attemptsOf, values: [requeued] })).rows) {
+        for (const a of (await tx.query<AttemptRow>({ ...this.sql.attemptsOf, values: [requeued] })).rows) {
           attempts.get(a.rollout_seq)!.push(attemptFromRow(a));
         }
       }
-      const changes = rows.map((row) => ({ seq: row.seq, change: claim(rolloutFromRow(row, attempts.get(row.seq)!)) }));
-      await this.persist(client, changes);
-      return changes.map((c) => c.change);
+      const writes: RolloutWrite[] = [];
+      let next = 0;
+      const outcomes = calls.map(({ limit, claim }): CallOutcome<RolloutChange[]> => {
+        const mine = rows.slice(next, next + limit);
+        next += mine.length;
+        const changes = mine.map((row) => {
+          const change = claim(rolloutFromRow(row, attempts.get(row.seq)!));
+          if (change.changed) writes.push({ seq: row.seq, rollout: change.rollout, attempts: change.attempt ? [change.attempt] : [] });
+          return change;
+        });
+        return { ok: true, value: changes };
+      });
+      await this.commitWrites(tx, writes);
+      return outcomes;
     });
   }
 
   async updateRollout<C extends RolloutChange>(rolloutId: string, step: (rollout: Rollout) => C): Promise<C> {
-    return this.transaction(async (client) => {
-      // The attempts are locked too: span appends and heartbeats update attempt rows, and the step's
+    // The change is the one `step` returned, so it is C.
+    return (await this.updates.run({ rolloutId, step })) as C;
+  }
+
+  /**
+   * State-machine steps for several calls in one transaction. Steps on the same rollout apply in
+   * call order, each to what the one before left; a step that throws, or names a rollout that does
+   * not exist, fails alone and changes nothing.
+   */
+  private updateBatch(calls: readonly UpdateCall[]): Promise<Array<CallOutcome<RolloutChange>>> {
+    return this.transaction(async (tx) => {
+      const ids = [...new Set(calls.map((call) => call.rolloutId))];
+      // The attempts are locked too: span appends and heartbeats update attempt rows, and a step's
       // result is written back whole.
-      const row = (await client.query<RolloutWithAttemptsRow>({ ...this.sql.lockRollout, values: [rolloutId] })).rows[0];
-      if (!row) throw new NotFoundError("rollout", rolloutId);
-      const change = step(withAttempts(row));
-      await this.persist(client, [{ seq: row.seq, change }]);
-      return change;
+      const rows = (await tx.query<RolloutWithAttemptsRow>({ ...this.sql.lockRollouts, values: [ids] })).rows;
+      const current = new Map(rows.map((row) => [row.rollout_id, { seq: row.seq, rollout: withAttempts(row), changedAttempts: new Set<string>(), changed: false }]));
+      const outcomes = calls.map(({ rolloutId, step }): CallOutcome<RolloutChange> => {
+        const entry = current.get(rolloutId);
+        if (!entry) return { ok: false, error: new NotFoundError("rollout", rolloutId) };
+        let change: RolloutChange;
+        try {
+          change = step(entry.rollout);
+        } catch (error) {
+          return { ok: false, error };
+        }
+        if (change.changed) {
+          entry.rollout = change.rollout;
+          entry.changed = true;
+          if (change.attempt) entry.changedAttempts.add(change.attempt.attemptId);
+        }
+        return { ok: true, value: change };
+      });
+      const writes = [...current.values()]
+        .filter((entry) => entry.changed)
+        .map(({ seq, rollout, changedAttempts }) => ({ seq, rollout, attempts: rollout.attempts.filter((a) => changedAttempts.has(a.attemptId)) }));
+      await this.commitWrites(tx, writes);
+      return outcomes;
     });
   }
 
-  /** Writes the steps that changed something, inside the caller's transaction. */
-  private async persist(client: pg.PoolClient, changes: ReadonlyArray<{ seq: number; change: RolloutChange }>): Promise<void> {
-    const changed = changes.filter((c) => c.change.changed);
-    if (changed.length === 0) return;
-    const attempts = changed.flatMap(({ seq, change }) => (change.attempt ? [{ attempt: change.attempt, rolloutSeq: seq }] : []));
+  /** Writes rollouts' new states and the attempts that changed, and commits, in one round trip. */
+  private async commitWrites(tx: PipelinedTransaction, writes: readonly RolloutWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    const attempts = writes.flatMap(({ seq, attempts }) => attempts.map((attempt) => ({ attempt, rolloutSeq: seq })));
     const rollouts: unknown[][] = [[], [], [], [], []];
-    for (const { seq, change } of changed) {
-      const r = change.rollout;
+    for (const { seq, rollout: r } of writes) {
       // No transition goes from one queued status to another, so entering the queue always means its back.
       [seq, r.status, r.endedAt, r.finalReward, isRolloutQueued(r.status)].forEach((value, i) => rollouts[i]!.push(value));
     }
-    await client.query({ ...this.sql.persist, values: [...attemptColumns(attempts), ...rollouts] });
+    await tx.commitWith({ ...this.sql.persist, values: [...attemptColumns(attempts), ...rollouts] });
   }
 
-  private async loadRollouts(client: pg.ClientBase, rolloutIds: readonly string[]): Promise<Rollout[]> {
-    const rows = (await client.query<RolloutWithAttemptsRow>({ ...this.sql.rolloutsByIds, values: [rolloutIds] })).rows;
+  private async loadRollouts(tx: PipelinedTransaction, rolloutIds: readonly string[]): Promise<Rollout[]> {
+    const rows = (await tx.query<RolloutWithAttemptsRow>({ ...this.sql.rolloutsByIds, values: [rolloutIds] })).rows;
     return rows.map(withAttempts);
   }
 
@@ -372,72 +473,70 @@ export class PostgresEngine implements StorageEngine {
   // ---- spans and heartbeats ----------------------------------------------------------------
 
   async appendSpans(spans: ParsedSpanInput[], now: number): Promise<AppendedSpans[]> {
-    const groups = groupByAttempt(spans).map((group) => group.map(spanColumns));
-    return this.transaction(async (client) => {
-      const locked = await this.lockAttempts(client, groups.map((group) => group[0]!));
-      // Check every target before storing anything: the batch is all or nothing.
-      const targets = groups.map((group) => ({ row: locked.get(group[0]!.attemptId)!, group }));
-      const existing = await this.existingSpanIds(client, targets);
-      const rows: unknown[][] = [];
-      const touched: unknown[][] = [[], [], [], []];
-      const results = targets.map(({ row, group }): AppendedSpans => {
-        const attempt = attemptFromRow(row);
-        let sequence = attempt.spanCount;
-        for (const span of group) {
-          const key = `${row.id}/${span.spanId}`;
-          if (existing.has(key)) continue;
-          existing.add(key);
-          sequence++;
-          rows.push([row.rollout_seq, row.sequence, sequence, row.id, span.rolloutId, span.attemptId, span.spanId, ...span.values, span.bytes]);
-        }
-        const activity = recordActivity(attempt, now);
-        const after = activity?.attempt ?? attempt;
-        const added = sequence - attempt.spanCount;
-        if (added > 0 || activity) [row.id, after.status, after.lastHeartbeatAt, sequence].forEach((value, i) => touched[i]!.push(value));
-        return {
-          rolloutId: attempt.rolloutId,
-          attemptId: attempt.attemptId,
-          added,
-          duplicates: group.length - added,
-          lastSequence: sequence,
-          activity: activity?.event ?? null,
-        };
-      });
-      const chunks = [...chunkSpanRows(rows)];
-      const last = chunks.pop();
-      for (const chunk of chunks) await client.query({ ...this.sql.insertSpans, values: chunk });
-      if (last) await client.query({ ...this.sql.insertSpansAndTouch, values: [...last, ...touched] });
-      else if (touched[0]!.length > 0) await client.query({ ...this.sql.touchAttempts, values: touched });
-      return results;
-    });
+    // Serialize now: the caller's objects may change once this call waits for its batch.
+    return this.appends.run({ groups: groupByAttempt(spans).map((group) => group.map(spanColumns)), now });
   }
 
   /**
-   * Locks the attempts the references name, in id order; NotFoundError (changing nothing) unless
-   * each exists and belongs to the rollout named with it.
+   * Appends for several calls in one transaction: one round trip locks every attempt named and
+   * finds which span ids are already stored, the next inserts and commits. Calls apply in order, so
+   * a later call sees the spans an earlier one added. A call naming an attempt that does not exist
+   * fails alone and stores nothing.
    */
-  private async lockAttempts(client: pg.PoolClient, refs: readonly AttemptRef[]): Promise<Map<string, AttemptRow>> {
-    const ids = [...new Set(refs.map((ref) => ref.attemptId))];
-    const rows = (await client.query<AttemptRow>({ ...this.sql.lockAttempts, values: [ids] })).rows;
-    const byId = new Map(rows.map((row) => [row.attempt_id, row]));
-    for (const ref of refs) {
-      if (byId.get(ref.attemptId)?.rollout_id !== ref.rolloutId) {
-        throw new NotFoundError("attempt", ref.attemptId, `attempt '${ref.attemptId}' not found in rollout '${ref.rolloutId}'`);
-      }
-    }
-    return byId;
+  private appendBatch(calls: readonly AppendCall[]): Promise<Array<CallOutcome<AppendedSpans[]>>> {
+    return this.transaction(async (tx) => {
+      const allGroups = calls.flatMap((call) => call.groups);
+      // The existing-span check runs after the locks are taken, so no other transaction can add
+      // spans to these attempts in between.
+      const [locked, existing] = await Promise.all([this.lockAttempts(tx, allGroups.map((group) => group[0]!)), this.existingSpanIds(tx, allGroups)]);
+      const current = new Map<string, Attempt>();
+      const rows: unknown[][] = [];
+      const outcomes = calls.map(({ groups, now }): CallOutcome<AppendedSpans[]> => {
+        const missing = groups.find((group) => locked.get(group[0]!.attemptId)?.rollout_id !== group[0]!.rolloutId)?.[0];
+        if (missing) return { ok: false, error: NotFoundError.attempt(missing.rolloutId, missing.attemptId) };
+        const results = groups.map((group): AppendedSpans => {
+          const row = locked.get(group[0]!.attemptId)!;
+          const attempt = current.get(row.attempt_id) ?? attemptFromRow(row);
+          let sequence = attempt.spanCount;
+          for (const span of group) {
+            const key = `${row.id}/${span.spanId}`;
+            if (existing.has(key)) continue;
+            existing.add(key);
+            sequence++;
+            rows.push([row.rollout_seq, row.sequence, sequence, row.id, span.rolloutId, span.attemptId, span.spanId, ...span.values, span.bytes]);
+          }
+          const activity = recordActivity(attempt, now);
+          const added = sequence - attempt.spanCount;
+          if (added > 0 || activity) current.set(row.attempt_id, { ...(activity?.attempt ?? attempt), spanCount: sequence });
+          return { rolloutId: attempt.rolloutId, attemptId: attempt.attemptId, added, duplicates: group.length - added, lastSequence: sequence, activity: activity?.event ?? null };
+        });
+        return { ok: true, value: results };
+      });
+      const touched: unknown[][] = [[], [], [], []];
+      for (const [attemptId, a] of current) [locked.get(attemptId)!.id, a.status, a.lastHeartbeatAt, a.spanCount].forEach((value, i) => touched[i]!.push(value));
+      const chunks = [...chunkSpanRows(rows)];
+      const last = chunks.pop();
+      // Earlier chunks are not waited for: commit fails if any of them did.
+      for (const chunk of chunks) void tx.query({ ...this.sql.insertSpans, values: chunk });
+      if (last) await tx.commitWith({ ...this.sql.insertSpansAndTouch, values: [...last, ...touched] });
+      else if (touched[0]!.length > 0) await tx.commitWith({ ...this.sql.touchAttempts, values: touched });
+      return outcomes;
+    });
   }
 
-  /** `attemptRow/spanId` of the batch's spans that are already stored; only attempts with spans can have any. */
-  private async existingSpanIds(client: pg.PoolClient, targets: ReadonlyArray<{ row: AttemptRow; group: SpanColumns[] }>): Promise<Set<string>> {
-    const existing = new Set<string>();
-    const withSpans = targets.filter((t) => t.row.span_count > 0);
-    if (withSpans.length === 0) return existing;
-    const attemptRefs = withSpans.map((t) => t.row.id);
-    const spanIds = [...new Set(withSpans.flatMap((t) => t.group.map((span) => span.spanId)))];
-    const rows = (await client.query<{ attempt_ref: number; span_id: string }>({ ...this.sql.existingSpanIds, values: [attemptRefs, spanIds] })).rows;
-    for (const row of rows) existing.add(`${row.attempt_ref}/${row.span_id}`);
-    return existing;
+  /** Locks the attempts the references name, in id order, and returns those that exist by attempt id. */
+  private async lockAttempts(tx: PipelinedTransaction, refs: readonly AttemptRef[]): Promise<Map<string, AttemptRow>> {
+    const ids = [...new Set(refs.map((ref) => ref.attemptId))];
+    const rows = (await tx.query<AttemptRow>({ ...this.sql.lockAttempts, values: [ids] })).rows;
+    return new Map(rows.map((row) => [row.attempt_id, row]));
+  }
+
+  /** `attemptRow/spanId` of the batch's spans that are already stored. */
+  private async existingSpanIds(tx: PipelinedTransaction, groups: ReadonlyArray<readonly SpanColumns[]>): Promise<Set<string>> {
+    const attemptIds = [...new Set(groups.map((group) => group[0]!.attemptId))];
+    const spanIds = [...new Set(groups.flatMap((group) => group.map((span) => span.spanId)))];
+    const rows = (await tx.query<{ attempt_ref: number; span_id: string }>({ ...this.sql.existingSpanIds, values: [attemptIds, spanIds] })).rows;
+    return new Set(rows.map((row) => `${row.attempt_ref}/${row.span_id}`));
   }
 
   async querySpans(query: ResolvedSpanQuery): Promise<Page<Span>> {
@@ -451,7 +550,7 @@ export class PostgresEngine implements StorageEngine {
     const where = ["rollout_seq = $1"];
     if (query.attemptId !== undefined) {
       if (keys.attempt_seq === null) {
-        throw new NotFoundError("attempt", query.attemptId, `attempt '${query.attemptId}' not found in rollout '${query.rolloutId}'`);
+        throw NotFoundError.attempt(query.rolloutId, query.attemptId);
       }
       where.push(`attempt_seq = ${param(keys.attempt_seq)}::int`);
     }
@@ -469,8 +568,10 @@ export class PostgresEngine implements StorageEngine {
   }
 
   async touchAttempts(refs: readonly AttemptRef[], now: number): Promise<TouchedAttempt[]> {
-    return this.transaction(async (client) => {
-      const locked = await this.lockAttempts(client, refs);
+    return this.transaction(async (tx) => {
+      const locked = await this.lockAttempts(tx, refs);
+      const missing = refs.find((ref) => locked.get(ref.attemptId)?.rollout_id !== ref.rolloutId);
+      if (missing) throw NotFoundError.attempt(missing.rolloutId, missing.attemptId);
       // A heartbeat may name an attempt twice; the second sees what the first did.
       const current = new Map([...locked].map(([id, row]) => [id, attemptFromRow(row)]));
       const dirty = new Set<string>();
@@ -489,7 +590,7 @@ export class PostgresEngine implements StorageEngine {
           const a = current.get(id)!;
           [locked.get(id)!.id, a.status, a.lastHeartbeatAt, a.spanCount].forEach((value, i) => columns[i]!.push(value));
         }
-        await client.query({ ...this.sql.touchAttempts, values: columns });
+        await tx.commitWith({ ...this.sql.touchAttempts, values: columns });
       }
       return results;
     });
@@ -507,11 +608,11 @@ export class PostgresEngine implements StorageEngine {
     created: boolean;
   }> {
     const resources = JSON.stringify(input.resources);
-    return this.transaction(async (client) => {
-      await client.query(this.sql.lockResources);
-      const [existing] = (await client.query<ResourcesRow>({ ...this.sql.resourcesById, values: [input.resourcesId] })).rows;
+    return this.transaction(async (tx) => {
+      void tx.query({ text: this.sql.lockResources });
+      const [existing] = (await tx.query<ResourcesRow>({ ...this.sql.resourcesById, values: [input.resourcesId] })).rows;
       if (existing) return { snapshot: resourcesFromRow(existing), created: false };
-      const [row] = (await client.query<ResourcesRow>({ ...this.sql.insertResources, values: [input.resourcesId, input.createdAt, resources] })).rows;
+      const [row] = (await tx.commitWith<ResourcesRow>({ ...this.sql.insertResources, values: [input.resourcesId, input.createdAt, resources] })).rows;
       return { snapshot: resourcesFromRow(row!), created: true };
     });
   }
@@ -528,7 +629,26 @@ export class PostgresEngine implements StorageEngine {
 
   async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {
     const stats = update.stats === undefined ? null : JSON.stringify(update.stats);
-    await this.query(this.sql.recordWorker, [workerId, now, update.dequeued ? now : null, stats]);
+    await this.workerUpdates.run({ workerId, seenAt: now, dequeuedAt: update.dequeued ? now : null, stats });
+  }
+
+  /** Worker updates of several calls in one statement, merged per worker as if applied in call order. */
+  private async recordWorkerBatch(calls: readonly WorkerUpdate[]): Promise<Array<CallOutcome<void>>> {
+    const merged = new Map<string, { firstSeenAt: number; seenAt: number; dequeuedAt: number | null; stats: string | null }>();
+    for (const call of calls) {
+      const before = merged.get(call.workerId);
+      merged.set(call.workerId, {
+        firstSeenAt: Math.min(before?.firstSeenAt ?? call.seenAt, call.seenAt),
+        seenAt: Math.max(before?.seenAt ?? call.seenAt, call.seenAt),
+        dequeuedAt: call.dequeuedAt ?? before?.dequeuedAt ?? null,
+        stats: call.stats ?? before?.stats ?? null,
+      });
+    }
+    // In id order, so concurrent batches lock worker rows in one order and cannot deadlock.
+    const ids = [...merged.keys()].sort(compareText);
+    const values = [ids, ...(["firstSeenAt", "seenAt", "dequeuedAt", "stats"] as const).map((field) => ids.map((id) => merged.get(id)![field]))];
+    await this.query(this.sql.recordWorkers, values);
+    return calls.map(() => ({ ok: true, value: undefined }));
   }
 
   async listWorkers(): Promise<Worker[]> {
@@ -639,7 +759,9 @@ export class PostgresEngine implements StorageEngine {
 
   async close(): Promise<void> {
     this.closing ??= (async () => {
-      // Let opening and pending announcements finish first: events of calls that succeeded still go out.
+      // Let calls already made, opening and pending announcements finish first: events of calls
+      // that succeeded still go out.
+      await Promise.all([this.appends, this.claims, this.updates, this.workerUpdates].map((coalescer) => coalescer.drain()));
       await this.opening?.catch(() => undefined);
       await this.sending;
       this.closed = true;

@@ -73,14 +73,15 @@ export function statements(s: string) {
     claimable: statement(`SELECT ${ROLLOUT} FROM ${s}.rollouts WHERE queue_pos IS NOT NULL ORDER BY queue_pos LIMIT $1 FOR UPDATE SKIP LOCKED`),
     attemptsOf: statement(`SELECT ${ATTEMPT} FROM ${s}.attempts WHERE rollout_seq = ANY($1::bigint[]) ORDER BY rollout_seq, sequence`),
     /**
-     * Locks a rollout, then its attempts, in one round trip. Attempts are always locked in attempt
-     * id order (here and in {@link lockAttempts}), so transactions locking overlapping sets of
-     * attempts cannot deadlock.
+     * Locks rollouts (in rollout id order), then their attempts (in attempt id order, as
+     * {@link lockAttempts} does), in one round trip. Every transaction takes row locks of one kind
+     * in one order, so transactions locking overlapping sets cannot deadlock.
      */
-    lockRollout: statement(
-      `WITH r AS (SELECT ${ROLLOUT} FROM ${s}.rollouts WHERE rollout_id = $1 FOR UPDATE)
+    lockRollouts: statement(
+      `WITH r AS MATERIALIZED (SELECT ${ROLLOUT} FROM ${s}.rollouts WHERE rollout_id = ANY($1::text[]) ORDER BY rollout_id COLLATE "C" FOR UPDATE),
+            a AS MATERIALIZED (SELECT ${ATTEMPT} FROM ${s}.attempts WHERE rollout_seq IN (SELECT seq FROM r) ORDER BY attempt_id COLLATE "C" FOR UPDATE)
        SELECT r.*, COALESCE((SELECT json_agg(json_build_object(${ATTEMPT_FIELDS.map((f) => `'${f}', a.${f}`).join(", ")}) ORDER BY a.sequence)
-                             FROM (SELECT ${ATTEMPT} FROM ${s}.attempts WHERE rollout_seq = r.seq ORDER BY attempt_id COLLATE "C" FOR UPDATE) a), '[]'::json) AS attempts
+                             FROM a WHERE a.rollout_seq = r.seq), '[]'::json) AS attempts
        FROM r`,
     ),
     lockAttempts: statement(`SELECT ${ATTEMPT} FROM ${s}.attempts WHERE attempt_id = ANY($1::text[]) ORDER BY attempt_id COLLATE "C" FOR UPDATE`),
@@ -99,7 +100,11 @@ export function statements(s: string) {
        ${upsertAttempts}`,
     ),
 
-    existingSpanIds: statement(`SELECT attempt_ref, span_id FROM ${s}.spans WHERE attempt_ref = ANY($1::bigint[]) AND span_id = ANY($2::text[])`),
+    /** Which of the span ids `$2` the attempts `$1` (by attempt id) already have. */
+    existingSpanIds: statement(
+      `SELECT attempt_ref, span_id FROM ${s}.spans
+       WHERE attempt_ref = ANY(ARRAY(SELECT id FROM ${s}.attempts WHERE attempt_id = ANY($1::text[]))) AND span_id = ANY($2::text[])`,
+    ),
     insertSpans: statement(insertSpans),
     touchAttempts: statement(touchAttempts(1)),
     /** The last (usually only) chunk of an append and the attempts' new counts and heartbeats, in one round trip. */
@@ -125,8 +130,10 @@ export function statements(s: string) {
        SELECT COALESCE(MAX(version), 0) + 1, $1, $2, $3::jsonb FROM ${s}.resources RETURNING ${RESOURCES}`,
     ),
 
-    recordWorker: statement(
-      `INSERT INTO ${s}.workers AS w (worker_id, first_seen_at, last_seen_at, last_dequeue_at, stats) VALUES ($1, $2, $2, $3, $4::jsonb)
+    /** Upserts workers `$1` (in id order, one row each) with their first and last sightings, last dequeue and stats. */
+    recordWorkers: statement(
+      `INSERT INTO ${s}.workers AS w (worker_id, first_seen_at, last_seen_at, last_dequeue_at, stats)
+       SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::jsonb[])
        ON CONFLICT (worker_id) DO UPDATE SET last_seen_at = GREATEST(w.last_seen_at, EXCLUDED.last_seen_at),
          last_dequeue_at = COALESCE(EXCLUDED.last_dequeue_at, w.last_dequeue_at), stats = COALESCE(EXCLUDED.stats, w.stats)`,
     ),

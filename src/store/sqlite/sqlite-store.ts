@@ -363,7 +363,7 @@ export class SqliteEngine implements StorageEngine {
   private findAttempt(ref: AttemptRef): AttemptRecord {
     const row = this.sql.attemptById.get(ref.attemptId) as AttemptRow | undefined;
     if (!row || row.rollout_id !== ref.rolloutId) {
-      throw new NotFoundError("attempt", ref.attemptId, `attempt '${ref.attemptId}' not found in rollout '${ref.rolloutId}'`);
+      throw NotFoundError.attempt(ref.rolloutId, ref.attemptId);
     }
     return { attempt: attemptFromRow(row), row: row.row!, rolloutSeq: row.rollout_seq };
   }
