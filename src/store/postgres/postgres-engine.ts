@@ -83,6 +83,10 @@ interface UpdateCall {
   rolloutId: string;
   step: (rollout: Rollout) => RolloutChange;
 }
+interface InsertedSpanRow {
+  attempt_ref: number;
+  span_id: string;
+}
 interface WorkerUpdate {
   workerId: string;
   seenAt: number;
@@ -478,50 +482,66 @@ export class PostgresEngine implements StorageEngine {
   }
 
   /**
-   * Appends for several calls in one transaction: one round trip locks every attempt named and
-   * finds which span ids are already stored, the next inserts and commits. Calls apply in order, so
-   * a later call sees the spans an earlier one added. A call naming an attempt that does not exist
-   * fails alone and stores nothing.
+   * Appends for several calls in one transaction of two round trips: the first locks every attempt
+   * named; the second inserts the spans not stored yet, numbering them after each attempt's last,
+   * updates the attempts and commits. Calls apply in order, so a span id sent by two calls is
+   * stored for the first and is a duplicate for the second. A call naming an attempt that does not
+   * exist fails alone and stores nothing.
    */
   private appendBatch(calls: readonly AppendCall[]): Promise<Array<CallOutcome<AppendedSpans[]>>> {
     return this.transaction(async (tx) => {
-      const allGroups = calls.flatMap((call) => call.groups);
-      // The existing-span check runs after the locks are taken, so no other transaction can add
-      // spans to these attempts in between.
-      const [locked, existing] = await Promise.all([this.lockAttempts(tx, allGroups.map((group) => group[0]!)), this.existingSpanIds(tx, allGroups)]);
-      const current = new Map<string, Attempt>();
+      const locked = await this.lockAttempts(tx, calls.flatMap((call) => call.groups.map((group) => group[0]!)));
+      // Status and heartbeat follow from the locked rows alone; the attempts' span counts are
+      // added to in SQL, from the spans actually inserted.
+      const touched = new Map<string, Attempt>();
       const rows: unknown[][] = [];
-      const outcomes = calls.map(({ groups, now }): CallOutcome<AppendedSpans[]> => {
+      const accepted = calls.map(({ groups, now }) => {
         const missing = groups.find((group) => locked.get(group[0]!.attemptId)?.rollout_id !== group[0]!.rolloutId)?.[0];
-        if (missing) return { ok: false, error: NotFoundError.attempt(missing.rolloutId, missing.attemptId) };
-        const results = groups.map((group): AppendedSpans => {
+        if (missing) return { error: NotFoundError.attempt(missing.rolloutId, missing.attemptId) };
+        const activities = groups.map((group) => {
           const row = locked.get(group[0]!.attemptId)!;
-          const attempt = current.get(row.attempt_id) ?? attemptFromRow(row);
-          let sequence = attempt.spanCount;
-          for (const span of group) {
-            const key = `${row.id}/${span.spanId}`;
-            if (existing.has(key)) continue;
-            existing.add(key);
-            sequence++;
-            rows.push([row.rollout_seq, row.sequence, sequence, row.id, span.rolloutId, span.attemptId, span.spanId, ...span.values, span.bytes]);
-          }
+          for (const span of group) rows.push([row.rollout_seq, row.sequence, row.id, span.rolloutId, span.attemptId, span.spanId, ...span.values, span.bytes]);
+          const attempt = touched.get(row.attempt_id) ?? attemptFromRow(row);
           const activity = recordActivity(attempt, now);
-          const added = sequence - attempt.spanCount;
-          if (added > 0 || activity) current.set(row.attempt_id, { ...(activity?.attempt ?? attempt), spanCount: sequence });
-          return { rolloutId: attempt.rolloutId, attemptId: attempt.attemptId, added, duplicates: group.length - added, lastSequence: sequence, activity: activity?.event ?? null };
+          touched.set(row.attempt_id, activity?.attempt ?? attempt);
+          return activity?.event ?? null;
         });
-        return { ok: true, value: results };
+        return { groups, activities };
       });
-      const touched: unknown[][] = [[], [], [], []];
-      for (const [attemptId, a] of current) [locked.get(attemptId)!.id, a.status, a.lastHeartbeatAt, a.spanCount].forEach((value, i) => touched[i]!.push(value));
-      const chunks = [...chunkSpanRows(rows)];
-      const last = chunks.pop();
-      // Earlier chunks are not waited for: commit fails if any of them did.
-      for (const chunk of chunks) void tx.query({ ...this.sql.insertSpans, values: chunk });
-      if (last) await tx.commitWith({ ...this.sql.insertSpansAndTouch, values: [...last, ...touched] });
-      else if (touched[0]!.length > 0) await tx.commitWith({ ...this.sql.touchAttempts, values: touched });
-      return outcomes;
+      const inserted = rows.length === 0 ? new Set<string>() : await this.insertSpans(tx, rows, touched, locked);
+
+      // Replay the batch in order to tell each call what it added: the first sender of a span id
+      // that was inserted added it; every other sender sent a duplicate.
+      const counts = new Map([...touched.keys()].map((attemptId) => [attemptId, locked.get(attemptId)!.span_count]));
+      return accepted.map((call): CallOutcome<AppendedSpans[]> => {
+        if ("error" in call) return { ok: false, error: call.error };
+        const value = call.groups.map((group, g): AppendedSpans => {
+          const row = locked.get(group[0]!.attemptId)!;
+          let added = 0;
+          for (const span of group) if (inserted.delete(`${row.id}/${span.spanId}`)) added++;
+          const lastSequence = counts.get(row.attempt_id)! + added;
+          counts.set(row.attempt_id, lastSequence);
+          return { rolloutId: row.rollout_id, attemptId: row.attempt_id, added, duplicates: group.length - added, lastSequence, activity: call.activities[g]! };
+        });
+        return { ok: true, value };
+      });
     });
+  }
+
+  /**
+   * Inserts span rows not stored yet and updates the attempts (status, heartbeat, span count), then
+   * commits; returns `attemptRow/spanId` of the spans inserted.
+   */
+  private async insertSpans(tx: PipelinedTransaction, rows: unknown[][], touched: Map<string, Attempt>, locked: Map<string, AttemptRow>): Promise<Set<string>> {
+    const touch: unknown[][] = [[], [], []];
+    for (const [attemptId, a] of touched) [locked.get(attemptId)!.id, a.status, a.lastHeartbeatAt].forEach((value, i) => touch[i]!.push(value));
+    // Each chunk sees the spans and counts the chunks before it wrote.
+    const chunks = [...chunkSpanRows(rows)];
+    const results = chunks.map((chunk, i) => {
+      const query = { ...this.sql.appendSpans, values: [...chunk, ...touch] };
+      return i < chunks.length - 1 ? tx.query<InsertedSpanRow>(query) : tx.commitWith<InsertedSpanRow>(query);
+    });
+    return new Set((await Promise.all(results)).flatMap((result) => result.rows.map((row) => `${row.attempt_ref}/${row.span_id}`)));
   }
 
   /** Locks the attempts the references name, in id order, and returns those that exist by attempt id. */
@@ -529,14 +549,6 @@ export class PostgresEngine implements StorageEngine {
     const ids = [...new Set(refs.map((ref) => ref.attemptId))];
     const rows = (await tx.query<AttemptRow>({ ...this.sql.lockAttempts, values: [ids] })).rows;
     return new Map(rows.map((row) => [row.attempt_id, row]));
-  }
-
-  /** `attemptRow/spanId` of the batch's spans that are already stored. */
-  private async existingSpanIds(tx: PipelinedTransaction, groups: ReadonlyArray<readonly SpanColumns[]>): Promise<Set<string>> {
-    const attemptIds = [...new Set(groups.map((group) => group[0]!.attemptId))];
-    const spanIds = [...new Set(groups.flatMap((group) => group.map((span) => span.spanId)))];
-    const rows = (await tx.query<{ attempt_ref: number; span_id: string }>({ ...this.sql.existingSpanIds, values: [attemptIds, spanIds] })).rows;
-    return new Set(rows.map((row) => `${row.attempt_ref}/${row.span_id}`));
   }
 
   async querySpans(query: ResolvedSpanQuery): Promise<Page<Span>> {
@@ -782,22 +794,23 @@ function compareText(a: string, b: string): number {
 }
 
 /**
- * Turns span rows (17 columns plus a size estimate) into per-column arrays for the unnest insert,
- * a chunk at a time so a very large batch never becomes one enormous statement.
+ * Turns span rows (columns, then a size estimate last) into per-column arrays for the unnest
+ * insert, a chunk at a time so a very large batch never becomes one enormous statement.
  */
 function* chunkSpanRows(rows: readonly unknown[][]): Generator<unknown[][]> {
+  const width = (rows[0]?.length ?? 1) - 1;
   let start = 0;
   while (start < rows.length) {
     let end = start;
     let bytes = 0;
     while (end < rows.length && end - start < SPAN_CHUNK_ROWS && (end === start || bytes < SPAN_CHUNK_BYTES)) {
-      bytes += rows[end]![17] as number;
+      bytes += rows[end]![width] as number;
       end++;
     }
-    const columns: unknown[][] = Array.from({ length: 17 }, () => []);
+    const columns: unknown[][] = Array.from({ length: width }, () => []);
     for (let i = start; i < end; i++) {
       const row = rows[i]!;
-      for (let c = 0; c < 17; c++) columns[c]!.push(row[c]);
+      for (let c = 0; c < width; c++) columns[c]!.push(row[c]);
     }
     yield columns;
     start = end;

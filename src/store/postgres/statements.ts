@@ -43,12 +43,37 @@ export function statements(s: string) {
     ON CONFLICT (attempt_id) DO UPDATE SET status = EXCLUDED.status, ended_at = EXCLUDED.ended_at,
       last_heartbeat_at = EXCLUDED.last_heartbeat_at, error_kind = EXCLUDED.error_kind, error_message = EXCLUDED.error_message,
       final_reward = EXCLUDED.final_reward, span_count = EXCLUDED.span_count`;
-  const insertSpans = `INSERT INTO ${s}.spans (rollout_seq, attempt_seq, sequence, attempt_ref, rollout_id, attempt_id, span_id, trace_id, parent_id,
-                             name, kind, start_time, end_time, status, attributes, events, links)
-    SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                         $10::text[], $11::text[], $12::float8[], $13::float8[], $14::jsonb[], $15::jsonb[], $16::jsonb[], $17::jsonb[])`;
-  const touchAttempts = (p: number) => `UPDATE ${s}.attempts a SET status = u.status, last_heartbeat_at = u.heartbeat, span_count = u.span_count
-    FROM unnest($${p}::bigint[], $${p + 1}::text[], $${p + 2}::float8[], $${p + 3}::int[]) AS u(id, status, heartbeat, span_count) WHERE a.id = u.id`;
+  /**
+   * Inserts spans ($1–$16, one array per column, in arrival order) except those whose id the
+   * attempt already has or that repeat an earlier row's, numbering them after the attempt's last
+   * span; then sets the attempts' status and heartbeat ($17–$19) and adds the inserted spans to
+   * their counts. Returns the spans inserted. The attempts must be locked by the caller.
+   */
+  const appendSpans = `WITH input AS (
+      SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                           $9::text[], $10::text[], $11::float8[], $12::float8[], $13::jsonb[], $14::jsonb[], $15::jsonb[], $16::jsonb[])
+        WITH ORDINALITY AS i(rollout_seq, attempt_seq, attempt_ref, rollout_id, attempt_id, span_id, trace_id, parent_id,
+                             name, kind, start_time, end_time, status, attributes, events, links, ord)
+    ), fresh AS (
+      SELECT DISTINCT ON (i.attempt_ref, i.span_id) i.* FROM input i
+      WHERE NOT EXISTS (SELECT 1 FROM ${s}.spans x WHERE x.attempt_ref = i.attempt_ref AND x.span_id = i.span_id)
+      ORDER BY i.attempt_ref, i.span_id, i.ord
+    ), inserted AS (
+      INSERT INTO ${s}.spans (rollout_seq, attempt_seq, sequence, attempt_ref, rollout_id, attempt_id, span_id, trace_id, parent_id,
+                              name, kind, start_time, end_time, status, attributes, events, links)
+      SELECT f.rollout_seq, f.attempt_seq, a.span_count + row_number() OVER (PARTITION BY f.attempt_ref ORDER BY f.ord),
+             f.attempt_ref, f.rollout_id, f.attempt_id, f.span_id, f.trace_id, f.parent_id, f.name, f.kind, f.start_time, f.end_time,
+             f.status, f.attributes, f.events, f.links
+      FROM fresh f JOIN ${s}.attempts a ON a.id = f.attempt_ref
+      RETURNING attempt_ref, span_id
+    ), added AS (
+      SELECT attempt_ref, count(*)::int AS n FROM inserted GROUP BY attempt_ref
+    ), touched AS (
+      UPDATE ${s}.attempts a SET status = t.status, last_heartbeat_at = t.heartbeat, span_count = a.span_count + COALESCE(added.n, 0)
+      FROM unnest($17::bigint[], $18::text[], $19::float8[]) AS t(id, status, heartbeat) LEFT JOIN added ON added.attempt_ref = t.id
+      WHERE a.id = t.id
+    )
+    SELECT attempt_ref, span_id FROM inserted`;
   return {
     rolloutSelect,
     rolloutById: statement(`${rolloutSelect} WHERE r.rollout_id = $1`),
@@ -100,15 +125,11 @@ export function statements(s: string) {
        ${upsertAttempts}`,
     ),
 
-    /** Which of the span ids `$2` the attempts `$1` (by attempt id) already have. */
-    existingSpanIds: statement(
-      `SELECT attempt_ref, span_id FROM ${s}.spans
-       WHERE attempt_ref = ANY(ARRAY(SELECT id FROM ${s}.attempts WHERE attempt_id = ANY($1::text[]))) AND span_id = ANY($2::text[])`,
+    appendSpans: statement(appendSpans),
+    touchAttempts: statement(
+      `UPDATE ${s}.attempts a SET status = u.status, last_heartbeat_at = u.heartbeat, span_count = u.span_count
+       FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::int[]) AS u(id, status, heartbeat, span_count) WHERE a.id = u.id`,
     ),
-    insertSpans: statement(insertSpans),
-    touchAttempts: statement(touchAttempts(1)),
-    /** The last (usually only) chunk of an append and the attempts' new counts and heartbeats, in one round trip. */
-    insertSpansAndTouch: statement(`WITH inserted AS (${insertSpans}) ${touchAttempts(18)}`),
     /** The rollout's number and, if `$2` names one of its attempts, that attempt's sequence. */
     spanKeys: statement(
       `SELECT r.seq, a.sequence AS attempt_seq FROM ${s}.rollouts r
