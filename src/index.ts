@@ -13,3 +13,4 @@ export * from "./runner/index.js";
 export * from "./algorithms/index.js";
 export * from "./adapters/index.js";
 export * from "./trainer/index.js";
+export * from "./gateway/index.js";

@@ -10,6 +10,8 @@ export function createAgentContext(init: {
   mode: RolloutMode;
   resources: ResourcesMap;
   signal: AbortSignal;
+  /** The API key for a rollout-scoped LLM resource (a gateway's per-rollout key), if the runner can mint one. */
+  llmKey?: (ids: { rolloutId: string; attemptId: string }) => string | undefined;
 }): AgentContext {
   const { resources } = init;
   const pick = <K extends Resource["kind"]>(kind: K, name: string | undefined): Extract<Resource, { kind: K }> => {
@@ -27,11 +29,28 @@ export function createAgentContext(init: {
     rollout: { rolloutId: init.rolloutId, attemptId: init.attemptId, mode: init.mode },
     resources,
     signal: init.signal,
-    llm: (name?: string): LlmResource => pick("llm", name),
+    llm: (name?: string): LlmResource => scopeLlm(pick("llm", name), init),
     prompt: (name?: string): PromptTemplate => PromptTemplate.from(pick("prompt_template", name)),
     json: (name: string): JsonValue => pick("json", name).value,
   };
 }
+
+/**
+ * An LLM resource whose base URL holds `{rolloutId}` / `{attemptId}` (a gateway's, see
+ * `Gateway.llmResource`) is filled in for this attempt, so the agent's calls are attributed to it;
+ * it gets a per-rollout key too when the runner can mint one and the resource names no key.
+ */
+function scopeLlm(resource: LlmResource, init: { rolloutId: string; attemptId: string; llmKey?: (ids: { rolloutId: string; attemptId: string }) => string | undefined }): LlmResource {
+  if (!PLACEHOLDER.test(resource.baseUrl)) return resource;
+  const ids = { rolloutId: init.rolloutId, attemptId: init.attemptId };
+  // A URL that went through the URL parser has its braces percent-encoded; both forms are filled.
+  const baseUrl = resource.baseUrl.replace(PLACEHOLDERS, (_, name: string) => encodeURIComponent(ids[name as keyof typeof ids]));
+  const apiKey = resource.apiKey ?? init.llmKey?.(ids);
+  return { ...resource, baseUrl, ...(apiKey === undefined ? {} : { apiKey }) };
+}
+
+const PLACEHOLDER = /(?:\{|%7[Bb])(?:rolloutId|attemptId)(?:\}|%7[Dd])/;
+const PLACEHOLDERS = /(?:\{|%7[Bb])(rolloutId|attemptId)(?:\}|%7[Dd])/g;
 
 function describe(resources: ResourcesMap): string {
   const entries = Object.entries(resources);

@@ -13,7 +13,7 @@ import type {
 import { ConflictError, StoreClosedError, TracetrainError, ValidationError, consoleLogger } from "../types/index.js";
 import type { Store } from "../store/index.js";
 import { isAttemptActive } from "../store/index.js";
-import { Tracer } from "../tracer/index.js";
+import { Attr, SpanNames, Tracer } from "../tracer/index.js";
 import { currentFrame } from "../tracer/context.js";
 import { emitReward } from "../tracer/emitters.js";
 import { type Agent, isAgent } from "./agent.js";
@@ -79,6 +79,14 @@ interface ExecutionResult extends StepResult {
  * whose fault it was: an exception thrown by the agent is `agent_error`; unavailable resources or
  * a shutdown mid-run are `infra_error`; a timeout is `timeout`. The agent's `ctx.signal` fires on
  * timeout, cancellation and shutdown.
+ *
+ * The outcome reward is the last final reward the agent emitted in process (`emitReward`,
+ * `withReward`), else the number it returned. When there is neither, the runner looks in the
+ * store for final reward spans recorded from outside the process — by code without the SDK that
+ * posted to the store server's reward route (`POST /v1/rollouts/:rolloutId/attempts/:attemptId/rewards`)
+ * or sent `tracetrain.reward` spans over OTLP — and uses the last one's value. That lookup costs
+ * one query and happens only then; if it fails, the attempt completes without a reward and a
+ * warning is logged.
  */
 export class Runner<T = unknown> {
   readonly workerId: string;
@@ -235,7 +243,8 @@ export class Runner<T = unknown> {
         this.settleReward(await this.agent.run(rollout.input as T, ctx)),
       );
       await callHook(this.hooks, "onTraceEnd", { rollout, attempt, spans: outcome.spans, report: outcome.report }, this.logger);
-      const completion = this.completionFor(execution, outcome.ok ? undefined : outcome.error, outcome.report);
+      const finalReward = outcome.report.finalReward ?? (await this.externalFinalReward(execution));
+      const completion = this.completionFor(execution, outcome.ok ? undefined : outcome.error, finalReward);
       const ended = await this.finish(execution, completion);
       if (ended) await callHook(this.hooks, "onRolloutEnd", { rollout: ended.rollout, attempt: ended.attempt }, this.logger);
       return {
@@ -270,9 +279,41 @@ export class Runner<T = unknown> {
     emitReward(value, { final: true });
   }
 
-  private completionFor(execution: Execution, error: unknown, report: TraceReport): AttemptCompletion {
-    const finalReward = report.finalReward ?? undefined;
-    const reward = finalReward === undefined ? {} : { finalReward };
+  /**
+   * The final reward recorded for this attempt from outside the process, when the agent emitted
+   * none itself: the value of its last (highest sequence) reward span marked final. Null when there
+   * is none, when the attempt already ended (nothing more will be sent), or when the store cannot
+   * be asked — a reward lookup never fails an attempt whose agent ran.
+   */
+  private async externalFinalReward(execution: Execution): Promise<number | null> {
+    if (execution.completed) return null;
+    const { rollout, attempt } = execution.claimed;
+    const query = { rolloutId: rollout.rolloutId, attemptId: attempt.attemptId, name: SpanNames.reward };
+    let last: { sequence: number; value: number } | null = null;
+    try {
+      for (let cursor: string | undefined; ; ) {
+        const page = await this.store.querySpans(cursor === undefined ? query : { ...query, cursor });
+        for (const span of page.items) {
+          const value = span.attributes[Attr.rewardValue];
+          if (span.attributes[Attr.rewardFinal] !== true || typeof value !== "number" || !Number.isFinite(value)) continue;
+          if (last === null || span.sequence > last.sequence) last = { sequence: span.sequence, value };
+        }
+        if (page.nextCursor === null) break;
+        cursor = page.nextCursor;
+      }
+    } catch (error) {
+      this.logger.warn("could not look up rewards recorded over HTTP; completing the attempt without a reward", {
+        error,
+        rolloutId: rollout.rolloutId,
+        attemptId: attempt.attemptId,
+      });
+      return null;
+    }
+    return last?.value ?? null;
+  }
+
+  private completionFor(execution: Execution, error: unknown, finalReward: number | null): AttemptCompletion {
+    const reward = finalReward === null ? {} : { finalReward };
     if (error === undefined) return { status: "succeeded", ...reward };
     const cause = execution.controller.signal.reason as AbortCause | undefined;
     if (execution.controller.signal.aborted && cause === "shutdown") {

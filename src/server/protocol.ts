@@ -8,6 +8,7 @@ import {
   AddSpansResultSchema,
   AttemptedRolloutSchema,
   HeartbeatResultSchema,
+  RecordRewardResultSchema,
   ResourcesSnapshotSchema,
   RolloutSchema,
   SpanSchema,
@@ -28,6 +29,7 @@ export const Routes = {
   getRollout: { method: "GET", path: "/v1/rollouts/:rolloutId" },
   cancelRollout: { method: "POST", path: "/v1/rollouts/:rolloutId/cancel" },
   completeAttempt: { method: "POST", path: "/v1/rollouts/:rolloutId/attempts/:attemptId/complete" },
+  recordReward: { method: "POST", path: "/v1/rollouts/:rolloutId/attempts/:attemptId/rewards" },
   querySpans: { method: "GET", path: "/v1/rollouts/:rolloutId/spans" },
   dequeue: { method: "POST", path: "/v1/dequeue" },
   addSpans: { method: "POST", path: "/v1/spans" },
@@ -58,7 +60,7 @@ export const WorkersResponseSchema = z.object({ workers: z.array(WorkerSchema) }
 export const RolloutPageSchema = pageSchema(RolloutSchema);
 export const SpanPageSchema = pageSchema(SpanSchema);
 export const HealthSchema = z.object({ status: z.literal("ok") });
-export { AddSpansResultSchema, AttemptedRolloutSchema, HeartbeatResultSchema, ResourcesSnapshotSchema, RolloutSchema, StoreStatsSchema };
+export { AddSpansResultSchema, AttemptedRolloutSchema, HeartbeatResultSchema, RecordRewardResultSchema, ResourcesSnapshotSchema, RolloutSchema, StoreStatsSchema };
 
 // ---- queries in URLs ------------------------------------------------------------------------
 

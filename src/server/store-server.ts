@@ -8,10 +8,8 @@
  * backpressure, graceful shutdown that releases every waiter — plus a hot path with nothing in it
  * but the store call. That is less code on raw `http` than on a framework, and no dependency.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Duplex } from "node:stream";
 import type { Logger, StoreEvent } from "../types/index.js";
 import { TracetrainError, ValidationError, consoleLogger, parseOrThrow } from "../types/index.js";
 import type { Store } from "../store/index.js";
@@ -28,7 +26,9 @@ import {
   rolloutQueryFromParams,
   spanQueryFromParams,
 } from "./protocol.js";
+import { recordReward } from "./reward-route.js";
 import { type Params, Router } from "./router.js";
+import { CLIENT_CLOSED, ClientGone, answerClientError, bearerToken, checkExposure, readBody, requestUrl, tokenDigest, tokenMatches } from "./http-common.js";
 
 export interface StoreServerOptions {
   store: Store;
@@ -91,17 +91,13 @@ const STREAMING = Symbol("streaming");
 /** Starts serving `store`; resolves once listening. */
 export async function startStoreServer(options: StoreServerOptions): Promise<StoreServer> {
   const host = options.host ?? "127.0.0.1";
-  if (!options.token && !options.insecure && !isLoopback(host)) {
-    throw new ValidationError("server options", [
-      { path: "host", message: `refusing to serve on ${host} without a token: set --token (or TRACETRAIN_TOKEN), or pass --insecure on a trusted network` },
-    ]);
-  }
+  checkExposure("server", host, options.token, options.insecure);
   const logger = options.logger ?? consoleLogger;
   const { store } = options;
   const metrics = new ServerMetrics();
   const shutdown = new AbortController();
   const bodyLimit = options.bodyLimitBytes ?? 32 * 1024 * 1024;
-  const tokenDigest = options.token ? digest(options.token) : undefined;
+  const tokenCheck = options.token ? tokenDigest(options.token) : undefined;
   const router = buildRouter(store, metrics, shutdown.signal);
   const extra = new Router<ExtraRoute>();
   for (const route of withDefaultRoutes(store, options.extraRoutes ?? [])) extra.add(route.method, route.path, route);
@@ -142,7 +138,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
         status = sendJson(response, 200, { status: "ok" });
         return;
       }
-      if (tokenDigest && !authorized(request, tokenDigest)) throw new TracetrainError("unauthorized", "missing or wrong bearer token");
+      if (tokenCheck && !tokenMatches(bearerToken(request), tokenCheck)) throw new TracetrainError("unauthorized", "missing or wrong bearer token");
       if (url.pathname === "/metrics" && method === "GET") {
         route = "/metrics";
         const text = metrics.render(await store.stats());
@@ -235,6 +231,11 @@ function buildRouter(store: Store, metrics: ServerMetrics, shutdown: AbortSignal
   add("getRollout", async (call) => store.getRollout(param(call, "rolloutId")));
   add("cancelRollout", async (call) => store.cancelRollout(param(call, "rolloutId"), (call.body ?? {}) as never));
   add("completeAttempt", async (call) => store.completeAttempt(param(call, "rolloutId"), param(call, "attemptId"), call.body as never));
+  add("recordReward", async (call) => {
+    const result = await recordReward(store, param(call, "rolloutId"), param(call, "attemptId"), call.body);
+    metrics.spansIngested++;
+    return result;
+  });
   add("querySpans", async (call) => store.querySpans(spanQueryFromParams(param(call, "rolloutId"), call.query)));
   add("dequeue", async ({ body, signal }) => ({ claimed: await store.dequeue(capWait(body, "waitMs") as never, { signal }) }));
   add("addSpans", async ({ body }) => {
@@ -328,54 +329,6 @@ function disconnectSignal(response: ServerResponse, shutdown: AbortSignal): Abor
 }
 
 /** Status recorded in metrics for a request whose client hung up before it was answered (nginx's convention). */
-const CLIENT_CLOSED = 499;
-
-/** The client went away mid-request: there is no one to answer. */
-class ClientGone extends Error {}
-
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(request.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of request) {
-      size += (chunk as Buffer).length;
-      if (size > limit) throw tooLarge(limit);
-      chunks.push(chunk as Buffer);
-    }
-  } catch (error) {
-    if (error instanceof TracetrainError) throw error;
-    // `for await` over a request whose client disconnected rejects with "aborted" (ECONNRESET).
-    throw new ClientGone((error as Error).message);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** The request's URL; a target Node accepts but the URL parser rejects (`//[`, a bad port) is the client's mistake. */
-function requestUrl(target: string | undefined): URL {
-  try {
-    return new URL(target ?? "/", "http://store");
-  } catch {
-    throw new ValidationError("request", [{ path: "url", message: `not a valid request target: ${JSON.stringify(String(target).slice(0, 200))}` }]);
-  }
-}
-
-/** Answers a request Node's HTTP parser rejected with our JSON error body, then closes the connection. */
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable || error.code === "ECONNRESET") {
-    socket.destroy();
-    return;
-  }
-  const [status, reason] = error.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : [400, "Bad Request"];
-  const body = JSON.stringify(new TracetrainError("validation", `malformed HTTP request (${error.code ?? error.message})`).toJSON());
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-}
-
-function tooLarge(limit: number): TracetrainError {
-  return new TracetrainError("payload_too_large", `request body over ${limit} bytes; send smaller batches`);
-}
-
 function parseJson(body: Buffer): unknown {
   if (body.length === 0) return undefined;
   try {
@@ -391,15 +344,3 @@ function sendJson(response: ServerResponse, status: number, body: unknown): numb
   return status;
 }
 
-const digest = (value: string) => createHash("sha256").update(value).digest();
-
-/** Constant-time token check (digests have equal length, so timing reveals nothing about the token). */
-function authorized(request: IncomingMessage, expected: Buffer): boolean {
-  const header = request.headers.authorization ?? "";
-  const match = /^Bearer (.+)$/.exec(header);
-  return match !== null && timingSafeEqual(digest(match[1]!), expected);
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}

@@ -35,8 +35,12 @@ export const SpanTypes = {
 } as const;
 export type SpanType = (typeof SpanTypes)[keyof typeof SpanTypes];
 
-/** Which instrumentation produced a span; reported per layer in the coverage report. */
-export const Layers = ["tracer", "emitter", "openai", "fetch", "langchain", "agents", "otel"] as const;
+/**
+ * Which instrumentation produced a span; reported per layer in the coverage report. `external`
+ * marks spans the store server records on behalf of code without the tracetrain SDK (an agent in
+ * another language that posts its reward over HTTP).
+ */
+export const Layers = ["tracer", "emitter", "openai", "fetch", "langchain", "agents", "otel", "external", "gateway"] as const;
 export type Layer = (typeof Layers)[number];
 
 /** Attribute keys. */
@@ -61,6 +65,13 @@ export const Attr = {
   endpoint: "tracetrain.llm.endpoint",
   /** The error body an LLM server returned with a failed call. */
   errorBody: "tracetrain.llm.error_body",
+  /** Set on a call recorded without exact token ids (its transitions are text only: never tokenize them and pretend). */
+  textOnly: "tracetrain.llm.text_only",
+  /** Why token data the server sent was not recorded (e.g. logprobs misaligned with the token ids). */
+  captureWarning: "tracetrain.llm.capture_warning",
+  /** On a gateway call: the upstream that answered, and how many times the call was retried on the way. */
+  gatewayUpstream: "tracetrain.gateway.upstream",
+  gatewayRetries: "tracetrain.gateway.retries",
   rewardValue: "tracetrain.reward.value",
   rewardName: "tracetrain.reward.name",
   /** Several named reward dimensions `{name → value}`; `tracetrain.reward.value` holds the primary one. */

@@ -3,9 +3,10 @@
  * span in that rollout; outside one it does nothing (and says so once), so the same agent code
  * runs unchanged in a unit test.
  */
-import { ValidationError, consoleLogger } from "../types/index.js";
-import { describeError } from "./active-span.js";
-import { currentFrame } from "./context.js";
+import type { JsonValue } from "../types/index.js";
+import { ValidationError, consoleLogger, parseRewardValue } from "../types/index.js";
+import { type ActiveSpan, describeError } from "./active-span.js";
+import { type ContextFrame, currentFrame } from "./context.js";
 import { Attr, EventNames, Operations, SpanNames, SpanTypes } from "./conventions.js";
 import { runInSpan, startSpan, withSpan } from "./spans.js";
 
@@ -31,32 +32,64 @@ export interface RewardOptions {
   primary?: string;
 }
 
+/** A validated reward as a reward span records it: the one place that turns a value and options into attributes. */
+export interface RewardRecord {
+  /** The reward's value (with several named values, the primary one): the outcome reward when final. */
+  readonly value: number;
+  readonly final: boolean;
+  /** The reward span's `tracetrain.reward.*` attributes (absent options left out). */
+  readonly attributes: Record<string, JsonValue>;
+  /** The `gen_ai.evaluation.result` event that mirrors the reward, so any OTel tool shows it as a score. */
+  readonly event: { readonly name: string; readonly attributes: Record<string, JsonValue> };
+}
+
+/**
+ * Validates a reward and computes what its span records — without recording anything. Shared by
+ * {@link emitReward}, {@link withReward} and the store server's reward route, so a reward posted
+ * over HTTP is the very same span an in-process emitter writes. Throws a ValidationError naming
+ * `value` or `primary` when the reward is not valid.
+ */
+export function rewardRecord(value: unknown, options: RewardOptions = {}): RewardRecord {
+  const checked = parseRewardValue(value);
+  let name: string;
+  let primary: number;
+  if (typeof checked === "number") {
+    name = options.name ?? "reward";
+    primary = checked;
+  } else {
+    name = options.primary ?? Object.keys(checked)[0]!;
+    // Own keys only: `primary: "toString"` must not pick up what every object inherits.
+    if (!Object.hasOwn(checked, name)) {
+      throw new ValidationError("reward", [{ path: "primary", message: `primary '${name}' is not one of ${Object.keys(checked).join(", ")}` }]);
+    }
+    primary = checked[name]!;
+  }
+  const final = options.final ?? options.callId === undefined;
+  const attributes: Record<string, JsonValue> = { [Attr.rewardValue]: primary, [Attr.rewardName]: name };
+  if (typeof checked !== "number") attributes[Attr.rewardValues] = { ...checked };
+  attributes[Attr.rewardFinal] = final;
+  if (options.callId !== undefined) attributes[Attr.rewardCallId] = options.callId;
+  return {
+    value: primary,
+    final,
+    attributes,
+    event: { name: EventNames.evaluationResult, attributes: { [Attr.evaluationName]: name, [Attr.evaluationScore]: primary } },
+  };
+}
+
 /**
  * Records a reward. Pass one number, or several named values (`{accuracy: 1, brevity: 0.4}`),
  * of which `primary` (default the first) is the reward's value. A final reward becomes the
  * attempt's outcome reward when the runner completes it; if several are emitted, the last counts.
  */
 export function emitReward(value: number | Record<string, number>, options: RewardOptions = {}): void {
-  const { primary, values } = rewardValues(value, options);
+  // Validated even outside a trace: a bad reward is a bug in the agent's scoring, caught in its unit tests too.
+  const reward = rewardRecord(value, options);
   const frame = currentFrame();
   if (!frame) return outsideTrace("emitReward");
-  const final = options.final ?? options.callId === undefined;
-  const span = startSpan(SpanNames.reward, {
-    layer: "emitter",
-    type: SpanTypes.reward,
-    attributes: {
-      [Attr.rewardValue]: primary.value,
-      [Attr.rewardName]: primary.name,
-      [Attr.rewardValues]: values,
-      [Attr.rewardFinal]: final,
-      [Attr.rewardCallId]: options.callId,
-    },
-  });
+  const span = startSpan(SpanNames.reward, { layer: "emitter", type: SpanTypes.reward, attributes: reward.attributes });
   if (!span) return;
-  // Mirrors the reward as OTel's evaluation event, so any OTel tool shows it as a score.
-  span.addEvent(EventNames.evaluationResult, { [Attr.evaluationName]: primary.name, [Attr.evaluationScore]: primary.value });
-  span.end();
-  if (final) frame.trace.recordFinalReward(primary.value);
+  recordReward(span, reward, frame);
 }
 
 /**
@@ -76,12 +109,9 @@ export async function withReward<V extends number | Record<string, number>>(fn: 
   if (!span) return fn();
   try {
     const value = await runInSpan(span, fn);
-    const { primary, values } = rewardValues(value, options);
-    const final = options.final ?? options.callId === undefined;
-    span.setAttributes({ [Attr.rewardValue]: primary.value, [Attr.rewardName]: primary.name, [Attr.rewardValues]: values, [Attr.rewardFinal]: final });
-    span.addEvent(EventNames.evaluationResult, { [Attr.evaluationName]: primary.name, [Attr.evaluationScore]: primary.value });
-    span.end();
-    if (final) frame.trace.recordFinalReward(primary.value);
+    const reward = rewardRecord(value, options);
+    span.setAttributes(reward.attributes);
+    recordReward(span, reward, frame);
     return value;
   } catch (error) {
     span.recordException(error).end();
@@ -89,20 +119,11 @@ export async function withReward<V extends number | Record<string, number>>(fn: 
   }
 }
 
-/** Validates a reward up front: a NaN reward is a bug in the agent's scoring, better caught at once. */
-function rewardValues(value: number | Record<string, number>, options: RewardOptions) {
-  const invalid = (message: string) => new ValidationError("reward", [{ path: "value", message }]);
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw invalid(`expected a finite number, got ${value}`);
-    return { primary: { name: options.name ?? "reward", value }, values: undefined };
-  }
-  const entries = typeof value === "object" && value !== null ? Object.entries(value) : [];
-  if (entries.length === 0) throw invalid("expected a number or a non-empty {name: number} object");
-  const bad = entries.find(([, v]) => typeof v !== "number" || !Number.isFinite(v));
-  if (bad) throw invalid(`'${bad[0]}' must be a finite number, got ${String(bad[1])}`);
-  const name = options.primary ?? entries[0]![0];
-  if (!(name in value)) throw invalid(`primary '${name}' is not one of ${entries.map(([k]) => k).join(", ")}`);
-  return { primary: { name, value: value[name]! }, values: value };
+/** Ends a reward span with its event, and makes a final reward the trace's outcome reward. */
+function recordReward(span: ActiveSpan, reward: RewardRecord, frame: ContextFrame): void {
+  span.addEvent(reward.event.name, reward.event.attributes);
+  span.end();
+  if (reward.final) frame.trace.recordFinalReward(reward.value);
 }
 
 /** Records a free-form message (a log line that belongs to the rollout). */

@@ -106,7 +106,14 @@ function promptAsMessages(prompt: string | string[]): ChatMessage[] {
  */
 export function recordLlmResponse(span: ActiveSpan, response: LlmResponse, options: { endTime?: number; end?: boolean } = {}): void {
   const tokenIds = response.choices.map((c) => c.tokenIds);
-  const logprobs = response.choices.map((c) => c.logprobs);
+  const warnings: string[] = [];
+  // Logprobs are only usable aligned one to one with the tokens; misaligned ones are left out, never recorded wrong.
+  const logprobs = response.choices.map((c, i) => {
+    if (c.logprobs === undefined || c.tokenIds === undefined || c.logprobs.length === c.tokenIds.length) return c.logprobs;
+    warnings.push(`choice ${i}: ${c.logprobs.length} logprobs for ${c.tokenIds.length} token ids; logprobs not recorded`);
+    return undefined;
+  });
+  if (warnings.length > 0) span.setAttribute(Attr.captureWarning, warnings.join("; "));
   span.setAttributes({
     [Attr.responseId]: response.id,
     [Attr.responseModel]: response.model,

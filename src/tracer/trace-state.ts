@@ -20,7 +20,6 @@ interface LayerCounts {
  * counts behind its report, and (optionally) a copy of its spans for `lastTrace()`.
  */
 export class TraceState {
-  readonly traceId = newTraceId();
   readonly startedAt = nowMs();
   private readonly open = new Set<ActiveSpan>();
   readonly spans: SpanInput[] | undefined;
@@ -39,6 +38,8 @@ export class TraceState {
     readonly target: TraceTarget,
     readonly buffer: SpanBuffer,
     keepSpans: boolean,
+    /** Given when the trace continues one started elsewhere (a W3C `traceparent`). */
+    readonly traceId: string = newTraceId(),
   ) {
     this.spans = keepSpans ? [] : undefined;
   }

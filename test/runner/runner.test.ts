@@ -1,17 +1,25 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   ConflictError,
   MemoryStore,
   NotFoundError,
   Runner,
+  StoreUnavailableError,
   ValidationError,
   agent,
   emitMessage,
   emitReward,
+  startStoreServer,
   type AgentContext,
+  type Page,
+  type Span,
+  type SpanQuery,
   type Store,
+  type StoreServer,
 } from "../../src/index.js";
-import { deferred } from "../store/helpers.js";
+import { deferred, makeSpan } from "../store/helpers.js";
 
 const quiet = { debug() {}, info() {}, warn: vi.fn(), error: vi.fn() };
 const stores: Store[] = [];
@@ -240,5 +248,115 @@ describe("Runner", () => {
     const running = runner.run();
     expect(() => runner.run()).toThrow(ConflictError);
     return runner.stop().then(() => running);
+  });
+});
+
+/** A real MemoryStore that counts span queries (and can be told to fail them), to watch the runner's reward lookup. */
+class CountingStore extends MemoryStore {
+  spanQueries = 0;
+  failSpanQueries = false;
+
+  override async querySpans(query: SpanQuery): Promise<Page<Span>> {
+    this.spanQueries++;
+    if (this.failSpanQueries) throw new StoreUnavailableError("the store is down for span queries");
+    return super.querySpans(query);
+  }
+}
+
+const run = promisify(execFile);
+
+/**
+ * What an agent in another language does: a child process that knows its attempt only from the
+ * environment and records rewards with curl (no tracetrain code on its side). Posts each body in turn.
+ */
+function postRewards(ctx: AgentContext, storeUrl: string, bodies: string[]): Promise<unknown> {
+  const script = bodies
+    .map((_, i) => `curl -sS --fail-with-body -X POST "$STORE_URL/v1/rollouts/$ROLLOUT_ID/attempts/$ATTEMPT_ID/rewards" -H 'content-type: application/json' -d "$BODY_${i}"`)
+    .join(" && ");
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", STORE_URL: storeUrl, ROLLOUT_ID: ctx.rollout.rolloutId, ATTEMPT_ID: ctx.rollout.attemptId };
+  bodies.forEach((body, i) => (env[`BODY_${i}`] = body));
+  return run("/bin/sh", ["-c", script], { env, signal: ctx.signal });
+}
+
+describe("Runner: rewards recorded outside the process", () => {
+  const servers: StoreServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  async function serve(store: Store): Promise<string> {
+    const server = await startStoreServer({ store, port: 0, logger: quiet });
+    servers.push(server);
+    return server.url;
+  }
+  function countingStore(): CountingStore {
+    const store = new CountingStore({ watchdogIntervalMs: 20 });
+    stores.push(store);
+    return store;
+  }
+
+  it("uses the last final reward a child process posted over HTTP when the agent returns nothing", async () => {
+    const store = countingStore();
+    const url = await serve(store);
+    const external = agent(async (_task: string, ctx: AgentContext) => {
+      // A first final reward, a later final one (which counts), then one for a single call (which does not).
+      await postRewards(ctx, url, ['{"value": 0.1}', '{"value": {"pass": 0.625, "style": 1}}', '{"value": 0.9, "callId": "0123456789abcdef"}']);
+    });
+    const rollout = await store.enqueue({ input: "external" });
+    const [ended] = await drain(store, new Runner({ store, agent: external, logger: quiet }) as Runner<never>, [rollout.rolloutId]);
+    expect(ended).toMatchObject({ status: "succeeded", finalReward: 0.625 });
+    expect(ended!.attempts[0]).toMatchObject({ status: "succeeded", finalReward: 0.625 });
+    expect(store.spanQueries).toBe(1);
+    const rewards = await store.querySpans({ rolloutId: rollout.rolloutId, name: "tracetrain.reward" });
+    expect(rewards.items.map((s) => [s.attributes["tracetrain.layer"], s.attributes["tracetrain.reward.final"]])).toEqual([
+      ["external", true],
+      ["external", true],
+      ["external", false],
+    ]);
+    expect(quiet.warn.mock.calls.map((c) => String(c[0])).join("\n")).not.toMatch(/could not look up/);
+  });
+
+  it("pages through every reward span to find the last final one", async () => {
+    const store = countingStore();
+    const many = agent(async (_task: string, ctx: AgentContext) => {
+      // More reward spans than one page holds (1000), as a chatty external scorer might record.
+      const spans = Array.from({ length: 2100 }, (_, i) =>
+        makeSpan(ctx.rollout, { name: "tracetrain.reward", attributes: { "tracetrain.reward.value": i, "tracetrain.reward.final": i % 7 === 3 } }),
+      );
+      await store.addSpans(spans);
+    });
+    const rollout = await store.enqueue({ input: "many" });
+    const [ended] = await drain(store, new Runner({ store, agent: many, logger: quiet }) as Runner<never>, [rollout.rolloutId]);
+    const lastFinal = Array.from({ length: 2100 }, (_, i) => i).filter((i) => i % 7 === 3).at(-1);
+    expect(ended!.finalReward).toBe(lastFinal);
+    expect(store.spanQueries).toBe(3);
+  });
+
+  it("lets an in-process final reward win, without looking anything up", async () => {
+    const store = countingStore();
+    const url = await serve(store);
+    const both = agent(async (_task: string, ctx: AgentContext) => {
+      await postRewards(ctx, url, ['{"value": 0.9}']);
+      emitReward(0.3);
+    });
+    const returns = agent(async (_task: string, ctx: AgentContext) => {
+      await postRewards(ctx, url, ['{"value": 0.9}']);
+      return 0.4;
+    });
+    const first = await store.enqueue({ input: "emits" });
+    const [emitted] = await drain(store, new Runner({ store, agent: both, logger: quiet }) as Runner<never>, [first.rolloutId]);
+    const second = await store.enqueue({ input: "returns" });
+    const [returned] = await drain(store, new Runner({ store, agent: returns, logger: quiet }) as Runner<never>, [second.rolloutId]);
+    expect([emitted!.finalReward, returned!.finalReward]).toEqual([0.3, 0.4]);
+    expect(store.spanQueries).toBe(0);
+  });
+
+  it("completes the attempt without a reward, and warns, when the lookup fails", async () => {
+    const store = countingStore();
+    store.failSpanQueries = true;
+    const rollout = await store.enqueue({ input: "silent" });
+    const [ended] = await drain(store, new Runner({ store, agent: agent(async () => {}), logger: quiet }) as Runner<never>, [rollout.rolloutId]);
+    expect(ended).toMatchObject({ status: "succeeded", finalReward: null });
+    expect(store.spanQueries).toBe(1);
+    expect(quiet.warn.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/could not look up rewards recorded over HTTP/);
   });
 });

@@ -36,6 +36,7 @@ import {
   DequeueResponseSchema,
   EnqueueResponseSchema,
   HeartbeatResultSchema,
+  RecordRewardResultSchema,
   ResourcesSnapshotSchema,
   RolloutPageSchema,
   RolloutSchema,
@@ -165,6 +166,11 @@ class Model {
     const added = AddSpansResultSchema.safeParse(json);
     if (added.success) {
       this.spans += added.data.added;
+      return;
+    }
+    // A reward recorded over HTTP is one new span.
+    if (RecordRewardResultSchema.safeParse(json).success) {
+      this.spans += 1;
       return;
     }
     const snapshot = ResourcesSnapshotSchema.safeParse(json);
@@ -346,6 +352,17 @@ class Fuzzer {
     return obj([["status", "failed"], ["error", obj([["kind", this.rng.pick(ERROR_KINDS)], ["message", this.rng.pick(["boom", "x".repeat(20_000), "😀"])]])], ...reward]);
   }
 
+  private rewardBody(): Fuzzy {
+    const named = this.rng.chance(0.4);
+    const entries: Array<readonly [string, Fuzzy]> = [["value", named ? obj([["accuracy", this.rng.pick([0, 1, 0.5])], ["brevity", -2]]) : this.rng.pick([0, 1, 0.25, -3, 1e300])]];
+    if (named && this.rng.chance(0.5)) entries.push(["primary", this.rng.pick(["accuracy", "brevity"])]);
+    if (!named && this.rng.chance(0.3)) entries.push(["name", this.rng.pick(["score", "名前"])]);
+    if (this.rng.chance(0.3)) entries.push(["callId", this.spanId()]);
+    if (this.rng.chance(0.3)) entries.push(["final", this.rng.chance(0.5)]);
+    if (this.rng.chance(0.3)) entries.push(["time", 1_700_000_000_000 + this.rng.int(1000)]);
+    return obj(entries);
+  }
+
   /** A request the server should accept (or refuse for a reason of state: unknown id, conflict). */
   validRequest(): Request {
     const kind = this.rng.weighted<string>([
@@ -355,6 +372,7 @@ class Fuzzer {
       [6, "addSpans"],
       [2, "heartbeat"],
       [4, "complete"],
+      [3, "reward"],
       [1, "cancel"],
       [1, "addResources"],
       [1, "startRollout"],
@@ -392,6 +410,10 @@ class Fuzzer {
       case "complete": {
         const a = attempt();
         return { method: "POST", path: `/v1/rollouts/${a.rolloutId}/attempts/${a.attemptId}/complete`, body: this.completion() };
+      }
+      case "reward": {
+        const a = attempt();
+        return { method: "POST", path: `/v1/rollouts/${a.rolloutId}/attempts/${a.attemptId}/rewards`, body: this.rewardBody() };
       }
       case "cancel":
         return { method: "POST", path: `/v1/rollouts/${this.knownRollout()}/cancel`, body: this.rng.chance(0.5) ? obj([["reason", "fuzz"]]) : obj([]) };

@@ -5,7 +5,7 @@ import { Agent, run, setDefaultOpenAIClient, setOpenAIAPI, setTracingDisabled, t
 import { generateText, streamText } from "ai";
 import { createOpenAI } from "@ai-sdk/openai";
 import { z } from "zod";
-import { replySequence, startMockLlm, tokenize, type MockLlm } from "./mock-llm.js";
+import { failFirst, replySequence, startMockLlm, tokenize, type MockLlm, type Reply } from "./mock-llm.js";
 
 let llm: MockLlm;
 let client: OpenAI;
@@ -17,6 +17,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   llm.script(undefined);
+  llm.setChunkDelay(0);
 });
 
 afterAll(async () => {
@@ -686,5 +687,214 @@ describe("robustness", () => {
     const closing = Date.now();
     await slow.close();
     expect(Date.now() - closing).toBeLessThan(1_000);
+  });
+});
+
+describe("fault injection and pacing", () => {
+  /** Node timers may fire up to a millisecond early, so bounds allow that much per interval. */
+  const minElapsed = (intervals: number, delayMs: number) => intervals * (delayMs - 1);
+
+  async function connectionError(promise: Promise<unknown>): Promise<unknown> {
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+    return error;
+  }
+
+  it("chunkDelayMs spaces the chunks of a chat stream without changing them", async () => {
+    const delayMs = 25;
+    const paced = await startMockLlm({ chunkDelayMs: delayMs, responder: () => ({ text: "one two three four five" }) });
+    try {
+      const pacedClient = new OpenAI({ baseURL: paced.baseUrl, apiKey: "test", maxRetries: 0 });
+      const started = performance.now();
+      const stream = await pacedClient.chat.completions.create({ model: "m", stream: true, messages: [{ role: "user", content: "x" }] });
+      const arrivals: number[] = [];
+      let content = "";
+      for await (const chunk of stream) {
+        arrivals.push(performance.now());
+        content += chunk.choices[0]?.delta.content ?? "";
+      }
+      expect(content).toBe("one two three four five");
+      const chunks = arrivals.length; // role + one per token + finish; [DONE] follows, unseen by the SDK
+      expect(chunks).toBe(tokenize(content).length + 2);
+      const first = arrivals[0] ?? 0;
+      const last = arrivals.at(-1) ?? 0;
+      // The server cannot send the last chunk sooner than this after the request started...
+      expect(last - started).toBeGreaterThanOrEqual(minElapsed(chunks - 1, delayMs));
+      // ...and the chunks must arrive spread out, not in one burst (loose: the client may lag).
+      expect(last - first).toBeGreaterThanOrEqual(minElapsed(chunks - 1, delayMs) / 2);
+    } finally {
+      await paced.close();
+    }
+  });
+
+  it("setChunkDelay paces every streaming API", async () => {
+    const delayMs = 10;
+    llm.setChunkDelay(delayMs);
+    llm.script(() => ({ text: "a b" }));
+    const requests: Array<[string, Record<string, unknown>]> = [
+      ["/chat/completions", { model: "m", messages: [{ role: "user", content: "x" }] }],
+      ["/completions", { model: "m", prompt: "x" }],
+      ["/responses", { model: "m", input: "x" }],
+      ["/messages", { model: "c", max_tokens: 10, messages: [{ role: "user", content: "x" }] }],
+    ];
+    for (const [path, body] of requests) {
+      const started = performance.now();
+      const events = await readSse(await post(path, { ...body, stream: true }));
+      const elapsed = performance.now() - started;
+      expect(events.length).toBeGreaterThan(3);
+      expect(elapsed, path).toBeGreaterThanOrEqual(minElapsed(events.length - 1, delayMs));
+      // The stream is still complete: each API's own last event.
+      expect([events.at(-1)?.data, events.at(-1)?.event]).toContainEqual(
+        { "/chat/completions": "[DONE]", "/completions": "[DONE]", "/responses": "response.completed", "/messages": "message_stop" }[path],
+      );
+    }
+  });
+
+  it("break_stream delivers exactly afterEvents chunks to the openai SDK, then fails the stream", async () => {
+    for (const delayMs of [0, 5]) {
+      llm.setChunkDelay(delayMs);
+      llm.script(() => ({ text: "one two three four five six", fault: { kind: "break_stream", afterEvents: 3 } }));
+      const stream = await client.chat.completions.create({ model: "m", stream: true, messages: [{ role: "user", content: "x" }] });
+      let received = 0;
+      const error = await (async () => {
+        for await (const chunk of stream) {
+          expect(chunk.object).toBe("chat.completion.chunk");
+          received++;
+        }
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, `delay ${delayMs}`).toBeInstanceOf(Error);
+      expect(received, `delay ${delayMs}`).toBe(3);
+    }
+  });
+
+  it("break_stream cuts the Responses and Anthropic streams too, and afterEvents 0 sends only the headers", async () => {
+    llm.script(() => ({ text: "some streamed text", fault: { kind: "break_stream", afterEvents: 4 } }));
+    const stream = await client.responses.create({ model: "m", input: "x", stream: true });
+    const types: string[] = [];
+    const error = await (async () => {
+      for await (const event of stream) types.push(event.type);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(types).toEqual(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]);
+
+    llm.script(() => ({ text: "some streamed text", fault: { kind: "break_stream", afterEvents: 0 } }));
+    const response = await post("/messages", { model: "c", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    await expect(response.text()).rejects.toThrow();
+  });
+
+  it("drop_connection fails streamed and non-streamed calls with a connection error, recorded, and the server keeps serving", async () => {
+    const before = llm.requests.length;
+    llm.script(() => ({ text: "never sent", fault: { kind: "drop_connection" } }));
+    await connectionError(client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "plain" }] }));
+    await connectionError(client.chat.completions.create({ model: "m", stream: true, messages: [{ role: "user", content: "streamed" }] }));
+    llm.script(() => ({ toolCalls: [{ name: "f", arguments: {} }], fault: { kind: "drop_connection" } }));
+    await connectionError(client.responses.create({ model: "m", input: "tools" }));
+    expect(llm.requests.slice(before).map((r) => [r.path, field(r.body, "stream") ?? false])).toEqual([
+      ["/v1/chat/completions", false],
+      ["/v1/chat/completions", true],
+      ["/v1/responses", false],
+    ]);
+
+    llm.script(undefined);
+    const ok = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "after" }] });
+    expect(ok.choices[0]?.message.content).toBe("echo: after");
+  });
+
+  it("break_stream on a non-streamed request drops the connection, for legacy completions too", async () => {
+    llm.script(() => ({ text: "x", fault: { kind: "break_stream", afterEvents: 2 } }));
+    await connectionError(client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] }));
+    await connectionError(client.completions.create({ model: "m", prompt: "x" }));
+  });
+
+  it("retryAfter sets the Retry-After header in both error formats", async () => {
+    llm.script(() => ({ error: { status: 429, message: "slow down", retryAfter: 7 } }));
+    const openAi = await post("/chat/completions", { model: "m", messages: [{ role: "user", content: "x" }] });
+    expect(openAi.status).toBe(429);
+    expect(openAi.headers.get("retry-after")).toBe("7");
+    expect(await openAi.json()).toMatchObject({ error: { message: "slow down", code: "rate_limit_exceeded" } });
+
+    llm.script(() => ({ error: { status: 529, message: "overloaded", retryAfter: 0 } }));
+    const anthropic = await post("/messages", { model: "c", max_tokens: 10, messages: [{ role: "user", content: "x" }] });
+    expect(anthropic.headers.get("retry-after")).toBe("0");
+    expect(await anthropic.json()).toEqual({ type: "error", error: { type: "overloaded_error", message: "overloaded" } });
+
+    llm.script(() => ({ error: { status: 500, message: "plain" } }));
+    const plain = await post("/chat/completions", { model: "m", messages: [{ role: "user", content: "x" }] });
+    expect(plain.headers.get("retry-after")).toBeNull();
+    await plain.body?.cancel();
+  });
+
+  it("failFirst answers the first N calls with the failure, then normally", async () => {
+    llm.script(failFirst(2, { error: { status: 503, message: "warming up", retryAfter: 1 } }));
+    const statuses: number[] = [];
+    for (const content of ["a", "b", "c", "d"]) {
+      const response = await post("/chat/completions", { model: "m", messages: [{ role: "user", content }] });
+      statuses.push(response.status);
+      await response.body?.cancel();
+    }
+    expect(statuses).toEqual([503, 503, 200, 200]);
+
+    llm.script(failFirst(1, { text: "unsent", fault: { kind: "drop_connection" } }, () => ({ text: "recovered" })));
+    await connectionError(client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] }));
+    const ok = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] });
+    expect(ok.choices[0]?.message.content).toBe("recovered");
+  });
+
+  it("rejects malformed faults and retryAfter values with a 500", async () => {
+    const invalid: unknown[] = [
+      { text: "x", fault: { kind: "explode" } },
+      { text: "x", fault: { kind: "break_stream" } },
+      { text: "x", fault: { kind: "break_stream", afterEvents: -1 } },
+      { text: "x", fault: "drop_connection" },
+      { error: { status: 429, message: "x", retryAfter: "soon" } },
+    ];
+    for (const reply of invalid) {
+      llm.script(() => reply as Reply);
+      const response = await post("/chat/completions", { model: "m", messages: [{ role: "user", content: "x" }] });
+      expect(response.status, JSON.stringify(reply)).toBe(500);
+      expect(await response.json()).toMatchObject({ error: { message: expect.stringContaining("invalid reply") } });
+    }
+  });
+
+  it("stops a paced stream when the client disconnects and still closes promptly", async () => {
+    const paced = await startMockLlm({ chunkDelayMs: 20, responder: () => ({ text: "word ".repeat(200) }) });
+    const abort = new AbortController();
+    const response = await fetch(`${paced.baseUrl}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "x" }] }),
+      signal: abort.signal,
+    });
+    const reader = response.body?.getReader();
+    const first = await reader?.read();
+    expect(first?.done).toBe(false);
+    abort.abort();
+    // A few more ticks of the (now stopped) writer: nothing may throw or reject.
+    await new Promise((resolve) => setTimeout(resolve, 80));
+
+    const pacedClient = new OpenAI({ baseURL: paced.baseUrl, apiKey: "test", maxRetries: 0 });
+    paced.script(() => ({ text: "still fine" }));
+    const ok = await pacedClient.chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] });
+    expect(ok.choices[0]?.message.content).toBe("still fine");
+    const closing = Date.now();
+    await paced.close();
+    expect(Date.now() - closing).toBeLessThan(1_000);
+  });
+
+  it("rejects a negative or non-finite chunk delay", async () => {
+    expect(() => llm.setChunkDelay(-1)).toThrow(RangeError);
+    expect(() => llm.setChunkDelay(Number.NaN)).toThrow(RangeError);
+    await expect(startMockLlm({ chunkDelayMs: -5 })).rejects.toThrow(RangeError);
   });
 });

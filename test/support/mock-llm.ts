@@ -10,7 +10,7 @@
  * epoch, token ids from the real `o200k_base` tokenizer (loaded from the npm package, never the
  * network), and logprobs from the token ids.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { get_encoding, type Tiktoken } from "@dqbd/tiktoken";
 
@@ -26,21 +26,36 @@ export interface MockToolCall {
   id?: string;
 }
 
+/**
+ * A transport failure instead of (part of) a reply, for testing clients and proxies against
+ * flaky upstreams. The request is still recorded in `MockLlm.requests`.
+ *
+ * - `drop_connection`: the socket is destroyed before any response byte is sent (clients see
+ *   "socket hang up", ECONNRESET or "other side closed").
+ * - `break_stream`: for `stream: true` requests, the headers and the first `afterEvents` events are
+ *   sent, then the socket is closed without the final event or the end of the chunked body. For
+ *   other requests it behaves like `drop_connection`.
+ */
+export type Fault = { kind: "drop_connection" } | { kind: "break_stream"; afterEvents: number };
+
 /** Plain assistant text. */
 export interface TextReply {
   text: string;
+  fault?: Fault;
 }
 
 /** The model calls tools, optionally with some text before the calls. */
 export interface ToolCallsReply {
   toolCalls: MockToolCall[];
   text?: string;
+  fault?: Fault;
 }
 
 /** An HTTP error in the endpoint's own error format (OpenAI's `{error:{message,type,param,code}}`,
- * or Anthropic's `{type:"error",error:{type,message}}` on `/v1/messages`). */
+ * or Anthropic's `{type:"error",error:{type,message}}` on `/v1/messages`). `retryAfter` (seconds)
+ * adds a `Retry-After` header, as rate-limited and overloaded APIs send. */
 export interface ErrorReply {
-  error: { status: number; message: string; type?: string; code?: string };
+  error: { status: number; message: string; type?: string; code?: string; retryAfter?: number };
 }
 
 export type Reply = TextReply | ToolCallsReply | ErrorReply;
@@ -75,6 +90,8 @@ export interface MockLlm {
   requests: RecordedRequest[];
   /** Replace the responder; `undefined` restores the default echo responder. */
   script(fn: Responder | undefined): void;
+  /** Sets `chunkDelayMs` for streams that start from now on. */
+  setChunkDelay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -82,6 +99,9 @@ export interface MockLlmOptions {
   responder?: Responder;
   /** Artificial delay before every response, in milliseconds. */
   latencyMs?: number;
+  /** Pause between consecutive server-sent events of a streamed response, in milliseconds (the
+   * first event follows the headers at once). 0, the default, writes the whole stream at once. */
+  chunkDelayMs?: number;
 }
 
 /** Default responder: `echo: <last user message>`. */
@@ -96,10 +116,21 @@ export function replySequence(replies: Reply[], then: Responder = echoResponder)
   return (request) => replies[next++] ?? then(request);
 }
 
+/**
+ * A responder that answers its first `count` calls with `reply` (say a 503 or a dropped
+ * connection), then defers to `then`: the shape of a transient upstream outage, for retry tests.
+ * Like `replySequence` it counts its own calls; a batched legacy completion asks once per prompt.
+ */
+export function failFirst(count: number, reply: Reply, then: Responder = echoResponder): Responder {
+  let calls = 0;
+  return (request) => (calls++ < count ? reply : then(request));
+}
+
 export async function startMockLlm(options: MockLlmOptions = {}): Promise<MockLlm> {
   const state: ServerState = {
     responder: options.responder,
     latencyMs: options.latencyMs ?? 0,
+    chunkDelayMs: checkedDelay(options.chunkDelayMs ?? 0),
     requests: [],
     llmRequestCount: 0,
   };
@@ -122,6 +153,9 @@ export async function startMockLlm(options: MockLlmOptions = {}): Promise<MockLl
     script(fn) {
       state.responder = fn;
     },
+    setChunkDelay(ms) {
+      state.chunkDelayMs = checkedDelay(ms);
+    },
     close() {
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -138,8 +172,15 @@ export async function startMockLlm(options: MockLlmOptions = {}): Promise<MockLl
 interface ServerState {
   responder: Responder | undefined;
   latencyMs: number;
+  chunkDelayMs: number;
   requests: RecordedRequest[];
   llmRequestCount: number;
+}
+
+/** A typo like `-5` or `NaN` would otherwise silently mean "no delay" and hide a broken test. */
+function checkedDelay(ms: number): number {
+  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`chunk delay must be a non-negative number of ms, got ${ms}`);
+  return ms;
 }
 
 /** What an endpoint handler gets: the validated body plus a way to ask the responder. */
@@ -150,6 +191,10 @@ interface LlmCall {
   /** The request counter value for this request; all ids derive from it. */
   index: number;
   ask(lastUserText: string): Promise<Reply>;
+  /** The first fault among the replies `ask` returned (a batched legacy completion asks several times). */
+  fault: Fault | undefined;
+  /** Read when a stream starts, so that `setChunkDelay` affects the streams that follow it. */
+  chunkDelayMs(): number;
 }
 
 /** Fixed epoch so that `created` fields are deterministic (2023-11-14). */
@@ -192,13 +237,20 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
   }
   const body = parsed.value;
   const index = state.llmRequestCount++;
-  await handler({
+  const call: LlmCall = {
     res,
     path,
     body,
     index,
-    ask: (lastUserText) => askResponder(state, { path, body, index, lastUserText }),
-  });
+    fault: undefined,
+    chunkDelayMs: () => state.chunkDelayMs,
+    ask: async (lastUserText) => {
+      const reply = await askResponder(state, { path, body, index, lastUserText });
+      if (!("error" in reply)) call.fault ??= reply.fault;
+      return reply;
+    },
+  };
+  await handler(call);
 }
 
 /** Calls the scripted (or default) responder; a throwing or nonsensical responder becomes a 500. */
@@ -215,12 +267,41 @@ async function askResponder(state: ServerState, request: ResponderRequest): Prom
 /** Runtime check of a responder's result (responders may be written loosely in tests). */
 function isValidReply(reply: unknown): reply is Reply {
   if (!isRecord(reply)) return false;
-  if (isRecord(reply.error)) return typeof reply.error.status === "number" && typeof reply.error.message === "string";
+  if (isRecord(reply.error)) return isValidError(reply.error);
+  if (reply.fault !== undefined && !isValidFault(reply.fault)) return false;
   const textOk = reply.text === undefined || typeof reply.text === "string";
   if (reply.toolCalls !== undefined) {
     return textOk && Array.isArray(reply.toolCalls) && reply.toolCalls.every((c) => isRecord(c) && typeof c.name === "string");
   }
   return typeof reply.text === "string";
+}
+
+function isValidError(error: Record<string, unknown>): boolean {
+  const retryOk = error.retryAfter === undefined || (typeof error.retryAfter === "number" && Number.isFinite(error.retryAfter) && error.retryAfter >= 0);
+  return typeof error.status === "number" && typeof error.message === "string" && retryOk;
+}
+
+function isValidFault(fault: unknown): fault is Fault {
+  if (!isRecord(fault)) return false;
+  if (fault.kind === "drop_connection") return true;
+  return fault.kind === "break_stream" && nonNegativeInt(fault.afterEvents) !== undefined;
+}
+
+/**
+ * Carries out a fault that leaves no response at all: `drop_connection`, or `break_stream` on a
+ * request that is not streamed. Returns whether the connection was dropped (the handler stops).
+ */
+function dropForFault(call: LlmCall): boolean {
+  const { fault } = call;
+  if (fault === undefined || (fault.kind === "break_stream" && call.body.stream === true)) return false;
+  call.res.destroy();
+  return true;
+}
+
+/** Starts a streamed response, paced by the chunk delay and cut short by a `break_stream` fault. */
+function openStream(call: LlmCall): SseWriter {
+  const breakAfter = call.fault?.kind === "break_stream" ? call.fault.afterEvents : undefined;
+  return new SseWriter(call.res, { chunkDelayMs: call.chunkDelayMs(), breakAfter });
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -259,10 +340,11 @@ function failHard(res: ServerResponse, err: unknown): void {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, requestId?: string): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, requestId?: string, headers: OutgoingHttpHeaders = {}): void {
   if (res.destroyed) return;
   const payload = JSON.stringify(body);
   res.writeHead(status, {
+    ...headers,
     "content-type": "application/json",
     "content-length": Buffer.byteLength(payload),
     // The openai SDK exposes this as `_request_id`.
@@ -277,15 +359,19 @@ function openAiErrorType(status: number): string {
   return "invalid_request_error";
 }
 
-function sendOpenAiError(res: ServerResponse, status: number, message: string, type?: string, code?: string): void {
-  sendJson(res, status, {
+function openAiErrorBody(status: number, message: string, type?: string, code?: string): Record<string, unknown> {
+  return {
     error: {
       message,
       type: type ?? openAiErrorType(status),
       param: null,
       code: code ?? (status === 429 ? "rate_limit_exceeded" : null),
     },
-  });
+  };
+}
+
+function sendOpenAiError(res: ServerResponse, status: number, message: string, type?: string, code?: string): void {
+  sendJson(res, status, openAiErrorBody(status, message, type, code));
 }
 
 function anthropicErrorType(status: number): string {
@@ -301,14 +387,51 @@ function anthropicErrorType(status: number): string {
   return types[status] ?? (status >= 500 ? "api_error" : "invalid_request_error");
 }
 
-function sendAnthropicError(res: ServerResponse, status: number, message: string, type?: string): void {
-  sendJson(res, status, { type: "error", error: { type: type ?? anthropicErrorType(status), message } });
+function anthropicErrorBody(status: number, message: string, type?: string): Record<string, unknown> {
+  return { type: "error", error: { type: type ?? anthropicErrorType(status), message } };
 }
 
-/** Server-sent events. OpenAI chat/completions use bare `data:` lines; Responses and Anthropic name each event. */
+function sendAnthropicError(res: ServerResponse, status: number, message: string, type?: string): void {
+  sendJson(res, status, anthropicErrorBody(status, message, type));
+}
+
+/** A responder's error reply, in the format of the endpoint that was called. */
+function sendErrorReply(call: LlmCall, { error }: ErrorReply): void {
+  const body = call.path === "/v1/messages"
+    ? anthropicErrorBody(error.status, error.message, error.type)
+    : openAiErrorBody(error.status, error.message, error.type, error.code);
+  const headers = error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) };
+  sendJson(call.res, error.status, body, undefined, headers);
+}
+
+interface SseOptions {
+  /** Milliseconds between consecutive events; 0 writes each event as soon as it is produced. */
+  chunkDelayMs: number;
+  /** Cut the connection after this many events (a `break_stream` fault). */
+  breakAfter: number | undefined;
+}
+
+/**
+ * Server-sent events. OpenAI chat/completions use bare `data:` lines; Responses and Anthropic name
+ * each event. Handlers produce a whole stream synchronously; with a chunk delay the events wait in
+ * a queue that a timer drains one event per tick, so that clients see a realistically paced stream.
+ */
 class SseWriter {
-  constructor(private readonly res: ServerResponse) {
+  private readonly queue: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private sent = 0;
+  private ending = false;
+  /** Set once the stream is over (ended, broken or disconnected): everything after is dropped. */
+  private stopped = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly options: SseOptions,
+  ) {
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+    // A client that hangs up must not leave a timer writing into a dead socket.
+    res.once("close", () => this.stop());
+    if (options.breakAfter === 0) this.breakConnection();
   }
   data(payload: unknown): void {
     this.write(`data: ${JSON.stringify(payload)}\n\n`);
@@ -319,12 +442,63 @@ class SseWriter {
   done(): void {
     this.write("data: [DONE]\n\n");
   }
+  /** Ends the response once every queued event is written. */
   end(): void {
-    if (!this.res.destroyed) this.res.end();
+    this.ending = true;
+    if (this.queue.length === 0) this.finish();
   }
   private write(text: string): void {
-    if (!this.res.destroyed) this.res.write(text);
+    if (this.stopped) return;
+    if (this.options.chunkDelayMs <= 0) return this.send(text);
+    this.queue.push(text);
+    if (this.timer === undefined) this.sendNext();
   }
+  /** Writes the head of the queue and books the next slot; an idle writer thus sends at once. */
+  private sendNext(): void {
+    this.timer = undefined;
+    const text = this.queue.shift();
+    if (text === undefined || this.stopped) return;
+    this.send(text);
+    if (this.queue.length === 0 && this.ending) return this.finish();
+    // Unref'd: a stream nobody waits for must not keep the test process alive.
+    if (!this.stopped) this.timer = setTimeout(() => this.sendNext(), this.options.chunkDelayMs).unref();
+  }
+  private send(text: string): void {
+    if (this.stopped || this.res.destroyed) return;
+    this.res.write(text);
+    this.sent++;
+    if (this.sent === this.options.breakAfter) this.breakConnection();
+  }
+  private finish(): void {
+    if (this.stopped) return;
+    this.stop();
+    if (!this.res.destroyed) this.res.end();
+  }
+  private breakConnection(): void {
+    this.stop();
+    closeAfterFlush(this.res);
+  }
+  private stop(): void {
+    this.stopped = true;
+    this.queue.length = 0;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/**
+ * Closes the connection mid-response, but only after what was already written reaches the client:
+ * `res.destroy()` would discard writes still corked in the socket (the http module corks until the
+ * next tick), and the client must see exactly the events sent before the break. `end()` flushes
+ * them and sends FIN without the chunked body's terminator, so the client sees a truncated body.
+ */
+function closeAfterFlush(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket === null || socket.destroyed) return void res.destroy();
+  // `headersSent` turns true at writeHead, before anything is written; when no event was sent yet
+  // the headers are still buffered, and flushing them again later writes nothing.
+  res.flushHeaders();
+  socket.end(() => socket.destroy());
 }
 
 function handleModels(res: ServerResponse): void {
@@ -650,7 +824,8 @@ async function handleChatCompletions(call: LlmCall): Promise<void> {
   }
   const turns = chatTurns(body.messages);
   const reply = await call.ask(lastUserText(turns));
-  if ("error" in reply) return sendOpenAiError(res, reply.error.status, reply.error.message, reply.error.type, reply.error.code);
+  if ("error" in reply) return sendErrorReply(call, reply);
+  if (dropForFault(call)) return;
 
   const n = positiveInt(body.n) ?? 1;
   const maxTokens = positiveInt(body.max_completion_tokens) ?? positiveInt(body.max_tokens);
@@ -741,7 +916,7 @@ function streamChatCompletion(
   usage: Record<string, unknown>,
   options: ChatOptions,
 ): void {
-  const sse = new SseWriter(call.res);
+  const sse = openStream(call);
   const includeUsage = includeUsageInStream(call.body);
   let first = true;
   const emit = (index: number, delta: Record<string, unknown>, ids: number[], finishReason: string | null = null) => {
@@ -838,13 +1013,14 @@ async function handleCompletions(call: LlmCall): Promise<void> {
   const choices: LegacyChoice[] = [];
   for (const prompt of prompts) {
     const reply = await call.ask(prompt.text);
-    if ("error" in reply) return sendOpenAiError(res, reply.error.status, reply.error.message, reply.error.type, reply.error.code);
+    if ("error" in reply) return sendErrorReply(call, reply);
     // Legacy completions have no tool calls: a scripted tool call is generated as its rendered text.
     const asText: TextReply = "toolCalls" in reply
       ? { text: (reply.text ?? "") + reply.toolCalls.map((c) => renderToolCall(c.name, serializeArguments(c.arguments))).join("") }
       : reply;
     for (let i = 0; i < n; i++) choices.push({ ...resolveChoice(asText, i, () => "", maxTokens), prompt });
   }
+  if (dropForFault(call)) return;
 
   const promptTokens = prompts.reduce((sum, p) => sum + p.ids.length, 0);
   const completionTokens = choices.reduce((sum, c) => sum + c.ids.length, 0);
@@ -882,7 +1058,7 @@ async function handleCompletions(call: LlmCall): Promise<void> {
     );
   }
 
-  const sse = new SseWriter(res);
+  const sse = openStream(call);
   const includeUsage = includeUsageInStream(body);
   choices.forEach((c, i) => {
     let first = true;
@@ -943,7 +1119,8 @@ async function handleResponses(call: LlmCall): Promise<void> {
   }
   const turns = responsesTurns(body);
   const reply = await call.ask(lastUserText(turns));
-  if ("error" in reply) return sendOpenAiError(res, reply.error.status, reply.error.message, reply.error.type, reply.error.code);
+  if ("error" in reply) return sendErrorReply(call, reply);
+  if (dropForFault(call)) return;
 
   const output = resolveChoice(reply, 0, (j) => `call_${index}_0_${j}`, positiveInt(body.max_output_tokens));
   const promptIds = tokenize(renderPrompt(turns, body.tools));
@@ -1058,7 +1235,7 @@ function responseObject(
 
 /** The Responses streaming event sequence, each event numbered with `sequence_number`. */
 function streamResponse(call: LlmCall, output: ChoiceOutput, inputTokens: number): void {
-  const sse = new SseWriter(call.res);
+  const sse = openStream(call);
   let sequence = 0;
   const emit = (type: string, fields: Record<string, unknown>) => sse.event(type, { type, ...fields, sequence_number: sequence++ });
   const initial = responseObject(call, output, inputTokens, "initial");
@@ -1114,7 +1291,8 @@ async function handleAnthropicMessages(call: LlmCall): Promise<void> {
 
   const turns = anthropicTurns(body);
   const reply = await call.ask(lastUserText(turns));
-  if ("error" in reply) return sendAnthropicError(res, reply.error.status, reply.error.message, reply.error.type);
+  if ("error" in reply) return sendErrorReply(call, reply);
+  if (dropForFault(call)) return;
 
   const output = resolveChoice(reply, 0, (j) => `toolu_${index}_${j}`, maxTokens);
   const inputTokens = tokenize(renderPrompt(turns, body.tools)).length;
@@ -1151,7 +1329,7 @@ async function handleAnthropicMessages(call: LlmCall): Promise<void> {
   };
   if (body.stream !== true) return sendJson(res, 200, message);
 
-  const sse = new SseWriter(res);
+  const sse = openStream(call);
   const emit = (type: string, fields: Record<string, unknown> = {}) => sse.event(type, { type, ...fields });
   emit("message_start", {
     message: { ...message, content: [], stop_reason: null, usage: { ...message.usage, output_tokens: 1 } },

@@ -15,7 +15,7 @@ import { toJsonValue } from "../attribute-value.js";
 import { currentFrame } from "../context.js";
 import { nowMs } from "../ids.js";
 import type { Instrumentation, InstallResult } from "../instrumentation.js";
-import { recordFirstChunk, recordLlmError, recordLlmResponse, startLlmSpan } from "../llm-call.js";
+import { type LlmResponse, recordFirstChunk, recordLlmError, recordLlmResponse, startLlmSpan } from "../llm-call.js";
 import { type StreamAccumulator, type WireApi, createAccumulator, providerOf, requestFromBody, responseFromBody, wireApiOfPath } from "./openai-wire.js";
 import { SseParser, type SseEvent } from "./sse.js";
 
@@ -280,11 +280,18 @@ async function recordEventStream(span: ActiveSpan, api: WireApi, copy: Response)
   finishStream(span, accumulator);
 }
 
-/** Ends a stream's span: its response, or what arrived and the error the stream reported in-band. */
-export function finishStream(span: ActiveSpan, accumulator: StreamAccumulator): void {
+/**
+ * Ends a stream's span: its response (through `record`, by default recorded as is), or what
+ * arrived and the error the stream reported in-band.
+ */
+export function finishStream(
+  span: ActiveSpan,
+  accumulator: StreamAccumulator,
+  record: (response: LlmResponse) => void = (response) => recordLlmResponse(span, response),
+): void {
   const failure = accumulator.error;
   if (failure === undefined) {
-    recordLlmResponse(span, accumulator.result());
+    record(accumulator.result());
     return;
   }
   const error = new Error(failure.message);

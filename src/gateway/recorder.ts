@@ -1,0 +1,74 @@
+/**
+ * Records the calls the gateway forwards as LLM-call spans, in the same shape the in-process
+ * tracer writes (so adapters read both alike), and delivers them to the store in batches.
+ */
+import { ActiveSpan } from "../tracer/active-span.js";
+import { Attr, SpanTypes, llmSpanName } from "../tracer/conventions.js";
+import { nowMs } from "../tracer/ids.js";
+import { type LlmRequest, type LlmResponse, recordLlmRequest, recordLlmResponse } from "../tracer/llm-call.js";
+import { SpanBuffer, type SpanSink } from "../tracer/span-buffer.js";
+import { TraceState } from "../tracer/trace-state.js";
+import type { Logger } from "../types/index.js";
+import type { Scope } from "./scope.js";
+
+export interface CallDetails {
+  scope: Scope;
+  request: LlmRequest;
+  /** The W3C `traceparent` the client sent, if any: the call then joins the client's trace. */
+  traceparent: string | undefined;
+  policyVersion: string | number | undefined;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
+
+export class CallRecorder {
+  private readonly buffer: SpanBuffer;
+  private reportedDrops = 0;
+
+  constructor(
+    sink: SpanSink,
+    private readonly logger: Logger,
+  ) {
+    this.buffer = new SpanBuffer(sink, { batchSize: 256, flushIntervalMs: 100, retryDelaysMs: [100, 500, 2000, 5000] });
+  }
+
+  /** Starts the span of one call, with its request recorded. */
+  start(details: CallDetails): ActiveSpan {
+    const parent = parseTraceparent(details.traceparent);
+    const trace = new TraceState({ rolloutId: details.scope.rolloutId, attemptId: details.scope.attemptId }, this.buffer, false, parent?.traceId);
+    const span = new ActiveSpan(trace, llmSpanName(details.request.operation, details.request.model), parent?.spanId ?? null, "client", nowMs());
+    span.setAttribute(Attr.layer, "gateway").setAttribute(Attr.spanType, SpanTypes.llm);
+    if (details.scope.agentName !== undefined) span.setAttribute(Attr.agentName, details.scope.agentName);
+    if (details.policyVersion !== undefined) span.setAttribute(Attr.policyVersion, details.policyVersion);
+    recordLlmRequest(span, details.request);
+    return span;
+  }
+
+  /** Records a response and ends the span; a call without exact token ids is marked text-only. */
+  finish(span: ActiveSpan, response: LlmResponse): void {
+    if (!response.choices.some((c) => c.tokenIds !== undefined)) span.setAttribute(Attr.textOnly, true);
+    recordLlmResponse(span, response);
+    this.reportDrops();
+  }
+
+  /** Delivers every span ended so far. */
+  flush(): Promise<void> {
+    return this.buffer.flush().then(() => this.reportDrops());
+  }
+
+  private reportDrops(): void {
+    const { dropped, errors } = this.buffer.stats;
+    if (dropped > this.reportedDrops) {
+      this.logger.error(`the gateway could not deliver ${dropped - this.reportedDrops} call span(s) to the store`, { errors });
+      this.reportedDrops = dropped;
+    }
+  }
+}
+
+function parseTraceparent(header: string | undefined): { traceId: string; spanId: string } | undefined {
+  const match = header === undefined ? null : TRACEPARENT.exec(header.trim());
+  if (!match || match[1] === ZERO_TRACE || match[2] === ZERO_SPAN) return undefined;
+  return { traceId: match[1]!, spanId: match[2]! };
+}

@@ -1,0 +1,148 @@
+/**
+ * Sending one request upstream, with retries for what a retry can fix: a connection that could
+ * not be made or was reset before any answer, 429 and 5xx answers. Retries happen before any
+ * byte reaches the agent, so the agent sees either one clean answer or the last failure.
+ */
+import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { sleep } from "../util/sleep.js";
+import type { Upstream } from "./upstreams.js";
+
+export interface RetryPolicy {
+  /** Tries in all, across the ranked upstreams (default 3). */
+  tries: number;
+  /** Delay before the first retry; doubles each time (default 100 ms). */
+  baseDelayMs: number;
+  /** The longest delay, also the most a `Retry-After` is honoured (default 2000 ms). */
+  maxDelayMs: number;
+}
+
+export interface UpstreamCall {
+  method: string;
+  /** From `/v1` on, with the query string. */
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer | undefined;
+  /** Aborts the call (the agent went away). */
+  signal: AbortSignal;
+  timeoutMs: number;
+}
+
+export type UpstreamOutcome =
+  | { ok: true; response: IncomingMessage; upstream: Upstream; retries: number }
+  | { ok: false; error: Error; upstream: Upstream; retries: number };
+
+/** Request headers never forwarded: hop-by-hop ones, the agent's credentials (for the gateway, not the upstream) and those recomputed here. */
+const DROPPED_REQUEST_HEADERS = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+  "authorization",
+  "x-api-key",
+  "accept-encoding",
+  "traceparent",
+  "tracestate",
+  "x-tracetrain-rollout-id",
+  "x-tracetrain-attempt-id",
+  "x-tracetrain-agent",
+]);
+
+/** The agent's headers worth forwarding (content type, API versions, SDK metadata). */
+export function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || DROPPED_REQUEST_HEADERS.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+export class UpstreamClient {
+  private readonly http = new HttpAgent({ keepAlive: true, maxSockets: 256 });
+  private readonly https = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
+
+  constructor(private readonly retry: RetryPolicy) {}
+
+  /**
+   * Sends `call` to the first upstream of `ranked`, moving down the list on each retry. Resolves
+   * with the first answer that needs no retry, or the last answer or error.
+   */
+  async send(ranked: readonly Upstream[], call: UpstreamCall): Promise<UpstreamOutcome> {
+    let retries = 0;
+    for (let tryNumber = 0; ; tryNumber++) {
+      const upstream = ranked[tryNumber % ranked.length]!;
+      const last = tryNumber + 1 >= this.retry.tries;
+      let retryAfterMs: number | undefined;
+      try {
+        const response = await this.once(upstream, call);
+        const status = response.statusCode ?? 0;
+        if (last || !(status === 429 || status >= 500)) return { ok: true, response, upstream, retries };
+        retryAfterMs = retryAfter(response.headers["retry-after"]);
+        response.resume(); // discard the body; the connection goes back to the pool
+      } catch (error) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        if (last || call.signal.aborted) return { ok: false, error: failure, upstream, retries };
+      }
+      retries++;
+      const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** tryNumber);
+      await sleep(Math.min(this.retry.maxDelayMs, Math.max(backoff, retryAfterMs ?? 0)), call.signal);
+      if (call.signal.aborted) return { ok: false, error: new Error("the client went away"), upstream, retries };
+    }
+  }
+
+  /** One exchange with one upstream, without retries: the JSON body of a 2xx answer, or an error. */
+  async sendOnce(upstream: Upstream, call: UpstreamCall): Promise<unknown> {
+    const response = await this.once(upstream, call);
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw new Error(`HTTP ${status} from ${call.method} ${call.path}: ${text.slice(0, 200)}`);
+    return JSON.parse(text) as unknown;
+  }
+
+  private once(upstream: Upstream, call: UpstreamCall): Promise<IncomingMessage> {
+    const url = new URL(upstream.base.pathname.replace(/\/+$/, "") + call.path, upstream.base);
+    const https = url.protocol === "https:";
+    const headers: Record<string, string> = { ...call.headers, ...upstream.headers, "accept-encoding": "identity" };
+    if (upstream.apiKey !== undefined) {
+      headers.authorization = `Bearer ${upstream.apiKey}`;
+      if (call.path.startsWith("/v1/messages")) headers["x-api-key"] = upstream.apiKey;
+    }
+    if (call.body !== undefined) headers["content-length"] = String(call.body.length);
+    return new Promise((resolve, reject) => {
+      const request = (https ? httpsRequest : httpRequest)(url, {
+        method: call.method,
+        headers,
+        agent: https ? this.https : this.http,
+        signal: call.signal,
+        timeout: call.timeoutMs,
+      });
+      request.once("response", resolve);
+      request.once("error", reject);
+      request.once("timeout", () => request.destroy(Object.assign(new Error(`no answer from upstream within ${call.timeoutMs} ms`), { code: "ETIMEDOUT" })));
+      request.end(call.body);
+    });
+  }
+
+  close(): void {
+    this.http.destroy();
+    this.https.destroy();
+  }
+}
+
+/** A `Retry-After` in seconds or as an HTTP date, in ms. */
+function retryAfter(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}

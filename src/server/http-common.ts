@@ -1,0 +1,86 @@
+/**
+ * HTTP plumbing shared by tracetrain's servers (the store server and the LLM gateway): reading a
+ * body under a limit, constant-time token checks, and answering requests Node's parser rejects.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { TracetrainError, ValidationError } from "../types/index.js";
+
+/** The client went away mid-request: there is no one to answer. */
+export class ClientGone extends Error {}
+
+/** The status logged for a request whose client hung up before it was answered (nginx's convention). */
+export const CLIENT_CLOSED = 499;
+
+export function tooLarge(limit: number): TracetrainError {
+  return new TracetrainError("payload_too_large", `request body over ${limit} bytes; send smaller batches`);
+}
+
+/** Reads a request body, refusing (before reading, when the length is declared) more than `limit` bytes. */
+export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(request.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of request) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw tooLarge(limit);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof TracetrainError) throw error;
+    // `for await` over a request whose client disconnected rejects with "aborted" (ECONNRESET).
+    throw new ClientGone((error as Error).message);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The request's URL; a target Node accepts but the URL parser rejects (`//[`, a bad port) is the client's mistake. */
+export function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? "/", "http://server");
+  } catch {
+    throw new ValidationError("request", [{ path: "url", message: `not a valid request target: ${JSON.stringify(String(target).slice(0, 200))}` }]);
+  }
+}
+
+/** Answers a request Node's HTTP parser rejected with a JSON error body, then closes the connection. */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || error.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const [status, reason] = error.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : [400, "Bad Request"];
+  const body = JSON.stringify(new TracetrainError("validation", `malformed HTTP request (${error.code ?? error.message})`).toJSON());
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/** A token's digest; comparing digests (always of equal length) in constant time reveals nothing about the token. */
+export function tokenDigest(token: string): Buffer {
+  return createHash("sha256").update(token).digest();
+}
+
+/** Whether `presented` is the token whose digest is `expected`, in constant time. */
+export function tokenMatches(presented: string | undefined, expected: Buffer): boolean {
+  return presented !== undefined && timingSafeEqual(tokenDigest(presented), expected);
+}
+
+/** The token of an `Authorization: Bearer …` header. */
+export function bearerToken(request: IncomingMessage): string | undefined {
+  const match = /^Bearer (.+)$/.exec(request.headers.authorization ?? "");
+  return match?.[1];
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+/** Refuses to listen beyond this machine without a token, unless the operator said the network is trusted. */
+export function checkExposure(what: string, host: string, token: string | undefined, insecure: boolean | undefined): void {
+  if (token || insecure || isLoopback(host)) return;
+  throw new ValidationError(`${what} options`, [
+    { path: "host", message: `refusing to serve on ${host} without a token: set --token (or TRACETRAIN_TOKEN), or pass --insecure on a trusted network` },
+  ]);
+}

@@ -1,0 +1,305 @@
+/**
+ * The LLM gateway with the real `openai` client in front and the deterministic mock LLM behind:
+ * what the agent receives, and what the gateway records.
+ */
+import OpenAI from "openai";
+import { afterEach, describe, expect, it } from "vitest";
+import { Attr } from "../../src/index.js";
+import { attr, callSpans, claim, clientFor, type Rig, startRig } from "./helpers.js";
+
+let rig: Rig;
+
+afterEach(async () => {
+  await rig?.close();
+});
+
+async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of stream) out.push(item);
+  return out;
+}
+
+type Vllm = { return_token_ids?: boolean };
+type TokenAnswer = { prompt_token_ids: number[]; choices: Array<{ token_ids: number[]; logprobs: { content: Array<{ logprob: number }> } }> };
+
+describe("chat completions", () => {
+  it("answers exactly as the upstream does and records the exact token ids and logprobs", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    const request = { model: "m", messages: [{ role: "user" as const, content: "hello there" }] };
+    const viaGateway = await clientFor(rig.gateway, scope).chat.completions.create(request);
+    const plain = await rig.direct.chat.completions.create(request);
+    expect(viaGateway).toEqual(plain);
+    expect(viaGateway.choices[0]!.logprobs).toBeNull();
+    expect(viaGateway).not.toHaveProperty("prompt_token_ids");
+
+    // What the engine sampled, asked for directly:
+    const exact = (await rig.direct.chat.completions.create({ ...request, return_token_ids: true, logprobs: true } as typeof request & Vllm)) as unknown as TokenAnswer;
+    const [span] = await callSpans(rig, scope);
+    expect(span).toBeDefined();
+    expect(attr(span!, Attr.promptTokenIds)).toEqual(exact.prompt_token_ids);
+    expect(attr(span!, Attr.responseTokenIds)).toEqual([exact.choices[0]!.token_ids]);
+    expect(attr(span!, Attr.logprobs)).toEqual([exact.choices[0]!.logprobs.content.map((t) => t.logprob)]);
+    expect(attr(span!, Attr.outputMessages)).toEqual([{ role: "assistant", content: "echo: hello there", finish_reason: "stop" }]);
+    expect(attr(span!, Attr.layer)).toBe("gateway");
+    expect(attr(span!, Attr.textOnly)).toBeUndefined();
+    expect(span!.status.code).toBe("ok");
+  });
+
+  it("streams chunk for chunk as the upstream does and records the assembled call", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    const request = { model: "m", messages: [{ role: "user" as const, content: "stream me" }], stream: true as const };
+    const viaGateway = await collect(await clientFor(rig.gateway, scope).chat.completions.create(request));
+    const plain = await collect(await rig.direct.chat.completions.create(request));
+    expect(viaGateway).toEqual(plain);
+    const exact = (await rig.direct.chat.completions.create({ model: "m", messages: request.messages, return_token_ids: true } as never)) as unknown as TokenAnswer;
+    const [span] = await callSpans(rig, scope);
+    expect(attr(span!, Attr.responseTokenIds)).toEqual([exact.choices[0]!.token_ids]);
+    expect(attr(span!, Attr.promptTokenIds)).toEqual(exact.prompt_token_ids);
+    expect(attr(span!, Attr.outputMessages)).toEqual([{ role: "assistant", content: "echo: stream me", finish_reason: "stop" }]);
+    expect(attr(span!, Attr.timeToFirstChunk)).toBeTypeOf("number");
+  });
+
+  it("gives an agent that asked for logprobs its logprobs", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    const request = { model: "m", messages: [{ role: "user" as const, content: "hi" }], logprobs: true, top_logprobs: 2 };
+    const viaGateway = await clientFor(rig.gateway, scope).chat.completions.create(request);
+    expect(viaGateway).toEqual(await rig.direct.chat.completions.create(request));
+    expect(viaGateway.choices[0]!.logprobs?.content?.length).toBeGreaterThan(0);
+  });
+});
+
+describe("attribution", () => {
+  it("rejects calls for a rollout that does not exist (404) or an attempt that has ended (409)", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    const unknown = clientFor(rig.gateway, { rolloutId: "ro-nope", attemptId: scope.attemptId });
+    await expect(unknown.chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] })).rejects.toMatchObject({ status: 404 });
+    await rig.store.completeAttempt(scope.rolloutId, scope.attemptId, { status: "succeeded" });
+    const ended = clientFor(rig.gateway, scope);
+    await expect(ended.chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] })).rejects.toMatchObject({ status: 409 });
+    expect(rig.upstream.requests).toHaveLength(0);
+  });
+});
+
+describe("every endpoint", () => {
+  it("records tool calls, streamed and not", async () => {
+    rig = await startRig();
+    rig.upstream.script(() => ({ toolCalls: [{ name: "lookup", arguments: { city: "Paris" } }] }));
+    const scope = await claim(rig.store);
+    const client = clientFor(rig.gateway, scope);
+    const tools = [{ type: "function" as const, function: { name: "lookup", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    const whole = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "weather?" }], tools });
+    expect(whole.choices[0]!.message.tool_calls?.[0]).toMatchObject({ function: { name: "lookup", arguments: '{"city":"Paris"}' } });
+    await collect(await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "weather?" }], tools, stream: true }));
+    const spans = await callSpans(rig, scope);
+    expect(spans).toHaveLength(2);
+    for (const span of spans) {
+      const [message] = attr(span, Attr.outputMessages) as Array<{ tool_calls: Array<{ function: { name: string; arguments: string } }> }>;
+      expect(message!.tool_calls[0]!.function).toEqual({ name: "lookup", arguments: '{"city":"Paris"}' });
+      expect(attr(span, Attr.toolDefinitions)).toEqual(tools);
+      expect((attr(span, Attr.responseTokenIds) as number[][])[0]!.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("records every choice of n = 3, streamed and not", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    const client = clientFor(rig.gateway, scope);
+    const whole = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "three" }], n: 3 });
+    expect(whole.choices).toHaveLength(3);
+    await collect(await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "three" }], n: 3, stream: true }));
+    for (const span of await callSpans(rig, scope)) {
+      expect(attr(span, Attr.outputMessages)).toHaveLength(3);
+      expect(attr(span, Attr.responseTokenIds)).toHaveLength(3);
+      expect(attr(span, Attr.logprobs)).toHaveLength(3);
+    }
+  });
+
+  it("records legacy completions sent as token ids, streamed and not", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    const client = clientFor(rig.gateway, scope);
+    const promptIds = (await rig.direct.completions.create({ model: "m", prompt: "count to three", max_tokens: 5, return_token_ids: true } as never)) as unknown as {
+      choices: Array<{ prompt_token_ids: number[] }>;
+    };
+    const prompt = promptIds.choices[0]!.prompt_token_ids;
+    const whole = await client.completions.create({ model: "m", prompt, max_tokens: 5 });
+    expect(whole.choices[0]!.logprobs).toBeNull();
+    expect(whole.choices[0]).not.toHaveProperty("token_ids");
+    await collect(await client.completions.create({ model: "m", prompt, max_tokens: 5, stream: true }));
+    const spans = await callSpans(rig, scope);
+    expect(spans).toHaveLength(2);
+    for (const span of spans) {
+      expect(attr(span, Attr.operationName)).toBe("text_completion");
+      expect(attr(span, Attr.promptTokenIds)).toEqual(prompt);
+      expect((attr(span, Attr.responseTokenIds) as number[][])[0]!.length).toBeGreaterThan(0);
+      expect((attr(span, Attr.logprobs) as number[][])[0]!.length).toBe((attr(span, Attr.responseTokenIds) as number[][])[0]!.length);
+    }
+  });
+
+  it("records Responses API calls (text only: the API has no token ids)", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    const client = clientFor(rig.gateway, scope);
+    const whole = await client.responses.create({ model: "m", input: "hello responses" });
+    expect(whole).toEqual(await rig.direct.responses.create({ model: "m", input: "hello responses" }));
+    await collect(await client.responses.create({ model: "m", input: "hello responses", stream: true }));
+    const spans = await callSpans(rig, scope);
+    expect(spans).toHaveLength(2);
+    for (const span of spans) {
+      expect(attr(span, Attr.outputMessages)).toEqual([{ role: "assistant", content: "echo: hello responses", finish_reason: "stop" }]);
+      expect(attr(span, Attr.textOnly)).toBe(true);
+      expect(attr(span, Attr.responseTokenIds)).toBeUndefined();
+    }
+  });
+
+  it("passes Anthropic messages through and records them; lists models", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    const response = await fetch(`${rig.gateway.baseUrlFor(scope)}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "claude", max_tokens: 20, messages: [{ role: "user", content: "hi claude" }] }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { content: Array<{ text: string }> };
+    expect(body.content[0]!.text).toBe("echo: hi claude");
+    expect(rig.upstream.requests.at(-1)?.headers["anthropic-version"]).toBe("2023-06-01");
+    const [span] = await callSpans(rig, scope);
+    expect(attr(span!, Attr.providerName)).toBe("anthropic");
+    expect(attr(span!, Attr.textOnly)).toBe(true);
+
+    const models = await clientFor(rig.gateway, scope).models.list();
+    expect(models.data.map((m) => m.id)).toEqual(["mock-model"]);
+    expect(await callSpans(rig, scope)).toHaveLength(1);
+  });
+});
+
+describe("token capture", () => {
+  it("asks for token ids only in train mode unless told to always capture", async () => {
+    rig = await startRig();
+    const val = await claim(rig.store, "val");
+    await clientFor(rig.gateway, val).chat.completions.create({ model: "m", messages: [{ role: "user", content: "v" }] });
+    expect(rig.upstream.requests.at(-1)?.body).not.toHaveProperty("return_token_ids");
+    const [span] = await callSpans(rig, val);
+    expect(attr(span!, Attr.textOnly)).toBe(true);
+    await rig.close();
+
+    rig = await startRig({ captureTokens: "always" });
+    const val2 = await claim(rig.store, "val");
+    await clientFor(rig.gateway, val2).chat.completions.create({ model: "m", messages: [{ role: "user", content: "v" }] });
+    expect(rig.upstream.requests.at(-1)?.body).toMatchObject({ return_token_ids: true, logprobs: true });
+  });
+
+  it("probes each upstream at start, and never asks one that cannot give token ids", async () => {
+    rig = await startRig();
+    await rig.gateway.setUpstreams([{ url: rig.upstream.baseUrl }]);
+    expect(rig.gateway.upstreams()[0]!.capabilities).toEqual({ tokenIds: true, logprobs: true });
+    await rig.gateway.setUpstreams([{ url: rig.upstream.baseUrl, capabilities: { tokenIds: false, logprobs: false } }]);
+    const scope = await claim(rig.store);
+    await clientFor(rig.gateway, scope).chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] });
+    expect(rig.upstream.requests.at(-1)?.body).not.toHaveProperty("return_token_ids");
+    expect(attr((await callSpans(rig, scope))[0]!, Attr.textOnly)).toBe(true);
+  });
+
+  it("can leave the captured fields in the answers", async () => {
+    rig = await startRig({ stripCaptured: false });
+    const scope = await claim(rig.store);
+    const answer = await clientFor(rig.gateway, scope).chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] });
+    expect(answer).toHaveProperty("prompt_token_ids");
+    expect(answer.choices[0]!.logprobs).not.toBeNull();
+  });
+});
+
+describe("policy control", () => {
+  it("serves the policy's model, applies sampling per mode, and stamps the policy version", async () => {
+    rig = await startRig({ policy: { model: "policy-v1", sampling: { train: { temperature: 1.0 }, val: { temperature: 0 } }, policyVersion: 1 } });
+    const train = await claim(rig.store, "train");
+    const val = await claim(rig.store, "val");
+    await clientFor(rig.gateway, train).chat.completions.create({ model: "whatever", messages: [{ role: "user", content: "t" }], temperature: 0.3 });
+    expect(rig.upstream.requests.at(-1)?.body).toMatchObject({ model: "policy-v1", temperature: 1.0 });
+    rig.gateway.setPolicy({ model: "policy-v2", sampling: { val: { temperature: 0 } }, policyVersion: "v2" });
+    await clientFor(rig.gateway, val).chat.completions.create({ model: "whatever", messages: [{ role: "user", content: "v" }], temperature: 0.3 });
+    expect(rig.upstream.requests.at(-1)?.body).toMatchObject({ model: "policy-v2", temperature: 0 });
+    const [trainSpan] = await callSpans(rig, train);
+    const [valSpan] = await callSpans(rig, val);
+    expect([attr(trainSpan!, Attr.policyVersion), attr(trainSpan!, Attr.requestModel), attr(trainSpan!, Attr.requestTemperature)]).toEqual([1, "policy-v1", 1]);
+    expect([attr(valSpan!, Attr.policyVersion), attr(valSpan!, Attr.requestModel)]).toEqual(["v2", "policy-v2"]);
+    expect(() => rig.gateway.setPolicy({ sampling: { train: { stream: true } } })).toThrow(/cannot be a sampling override/);
+    expect(() => rig.gateway.setPolicy({ policyVersion: 1.5 } as never)).toThrow(/policyVersion/);
+  });
+
+  it("gives unmodified agents a resource whose base URL ctx.llm() scopes to each rollout", async () => {
+    rig = await startRig({ policy: { model: "served", policyVersion: 7 } });
+    const resource = rig.gateway.llmResource();
+    expect(resource).toEqual({ kind: "llm", baseUrl: `${rig.gateway.url}/rollout/{rolloutId}/attempt/{attemptId}/v1`, model: "served", policyVersion: 7 });
+    const snapshot = await rig.store.addResources({ main: resource });
+    const stored = snapshot.resources.main as typeof resource;
+    const { createAgentContext } = await import("../../src/runner/agent-context.js");
+    const scope = await claim(rig.store);
+    const ctx = createAgentContext({ ...scope, mode: "train", resources: snapshot.resources, signal: new AbortController().signal });
+    expect(ctx.llm().baseUrl).toBe(rig.gateway.baseUrlFor(scope));
+    expect(stored.baseUrl).toContain("{rolloutId}");
+    await new OpenAI({ baseURL: ctx.llm().baseUrl, apiKey: "unused", maxRetries: 0 }).chat.completions.create({ model: ctx.llm().model, messages: [{ role: "user", content: "x" }] });
+    expect(await callSpans(rig, scope)).toHaveLength(1);
+  });
+});
+
+describe("security", () => {
+  it("wants the gateway token, or the per-rollout key of the attempt it calls for", async () => {
+    rig = await startRig({ token: "gw-secret" });
+    const mine = await claim(rig.store);
+    const other = await claim(rig.store);
+    const ask = (scope: typeof mine, key: string) => clientFor(rig.gateway, scope, key).chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] });
+    await expect(ask(mine, "wrong")).rejects.toMatchObject({ status: 401 });
+    await expect(ask(mine, rig.gateway.keyFor(other))).rejects.toMatchObject({ status: 401 });
+    await expect(ask(mine, rig.gateway.keyFor(mine))).resolves.toBeDefined();
+    await expect(ask(mine, "gw-secret")).resolves.toBeDefined();
+    const unscoped = new OpenAI({ baseURL: `${rig.gateway.url}/v1`, apiKey: rig.gateway.keyFor(mine), maxRetries: 0 });
+    await expect(unscoped.models.list()).rejects.toMatchObject({ status: 401 });
+    expect(rig.upstream.requests).toHaveLength(2);
+    // The agent's key is for the gateway: it never goes upstream.
+    expect(rig.upstream.requests.every((r) => r.headers.authorization === undefined)).toBe(true);
+  });
+
+  it("sends the upstream's key upstream and never records or logs it", async () => {
+    const lines: string[] = [];
+    const log = (message: string, fields?: unknown) => void lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
+    rig = await startRig({ logger: { debug: log, info: log, warn: log, error: log } });
+    await rig.gateway.setUpstreams([{ url: rig.upstream.baseUrl, apiKey: "sk-upstream-secret", capabilities: { tokenIds: true, logprobs: true } }]);
+    const scope = await claim(rig.store);
+    await clientFor(rig.gateway, scope, "agent-key").chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] });
+    expect(rig.upstream.requests.at(-1)?.headers.authorization).toBe("Bearer sk-upstream-secret");
+    const spans = await callSpans(rig, scope);
+    expect(JSON.stringify(spans)).not.toContain("sk-upstream-secret");
+    expect(JSON.stringify(rig.gateway.upstreams())).not.toContain("sk-upstream-secret");
+    expect(lines.join("\n")).not.toContain("sk-upstream-secret");
+  });
+
+  it("refuses to listen beyond loopback without a token", async () => {
+    const { startGateway, MemoryStore } = await import("../../src/index.js");
+    await expect(startGateway({ store: new MemoryStore(), upstreams: [{ url: "http://127.0.0.1:1/v1" }], host: "0.0.0.0", port: 0, probe: false })).rejects.toThrow(/without a token/);
+  });
+
+  it("answers malformed requests with 4xx in the API's error format", async () => {
+    rig = await startRig({ bodyLimitBytes: 1000 });
+    const scope = await claim(rig.store);
+    const base = rig.gateway.baseUrlFor(scope);
+    const post = (path: string, body: string) => fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const bad = await post("/chat/completions", "{not json");
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { type: "validation", message: expect.stringContaining("not valid JSON") } });
+    expect((await post("/chat/completions", "[1,2]")).status).toBe(400);
+    expect((await post("/chat/completions", JSON.stringify({ model: "m", messages: [{ role: "user", content: "x".repeat(2000) }] }))).status).toBe(413);
+    const anthropic = await post("/messages", "{");
+    expect(await anthropic.json()).toMatchObject({ type: "error", error: { type: "validation" } });
+    expect((await fetch(`${rig.gateway.url}/rollout/bad%ZZ/attempt/a/v1/models`)).status).toBe(404);
+    expect((await fetch(`${rig.gateway.url}/elsewhere`)).status).toBe(404);
+    expect((await fetch(`${rig.gateway.url}/v1/models`, { headers: { "x-tracetrain-rollout-id": scope.rolloutId } })).status).toBe(404);
+    expect((await fetch(`${rig.gateway.url}/healthz`)).status).toBe(200);
+    expect(rig.upstream.requests).toHaveLength(0);
+  });
+});
