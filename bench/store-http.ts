@@ -24,7 +24,6 @@
  * are skipped with a note on stderr. `--profile DIR` runs the server child under `node --cpu-prof`
  * and writes its profiles to DIR.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -35,6 +34,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { type AttemptedRollout, HttpStore, type Logger, type ParsedSpanInput } from "../src/index.js";
+import { startChild } from "./lib/child.js";
 import { SPANS_PER_TURN, TURNS, nextTraceId, rewardFor, rewardSpan, turnSpans } from "./lib/spans.js";
 import { percentile, round } from "./lib/stats.js";
 
@@ -141,40 +141,17 @@ const quiet: Logger = { debug() {}, info() {}, warn() {}, error: (message) => pr
 
 // ---- the server child ------------------------------------------------------------------------
 
-interface Child {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Starts bench/lib/http-server-child.ts like this process was started (tsx), and waits for its URL. */
-async function startChild(args: string[], profileDir: string | undefined): Promise<Child> {
-  const profile = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`];
-  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, ...profile, CHILD, ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      text += chunk.toString();
-      const line = text.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve((JSON.parse(line) as { url: string }).url);
-    });
-    void exited.then((code) => reject(new Error(`the server child exited (${code}) before listening`)));
-  });
-  return {
-    url,
-    async stop() {
-      child.kill("SIGTERM");
-      const code = await exited;
-      if (code !== 0) throw new Error(`the server child exited with ${code}`);
-    },
-  };
+/** Starts bench/lib/http-server-child.ts and waits for its URL. */
+async function startServer(args: string[], profileDir: string | undefined): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = await startChild<{ url: string }>(CHILD, args, profileDir);
+  return { url: child.info.url, stop: () => child.stop() };
 }
 
 // ---- the ceiling ------------------------------------------------------------------------------
 
 /** Requests per second a bare echo server answers for `concurrency` clients sending a turn's span batch. */
 async function measureEchoCeiling(concurrency: number, profileDir: string | undefined): Promise<number> {
-  const child = await startChild(["echo"], profileDir);
+  const child = await startServer(["echo"], profileDir);
   const target = { rolloutId: "ro-echo", attemptId: "at-echo" };
   const body = JSON.stringify({ spans: turnSpans(target, nextTraceId(), 0) });
   const agents = Array.from({ length: Math.ceil(concurrency / RUNNERS_PER_CLIENT) }, () => new HttpAgent({ keepAlive: true, maxSockets: RUNNERS_PER_CLIENT }));
@@ -225,7 +202,7 @@ async function benchCase(backend: Backend, runners: number, turns: number, optio
   const dir = mkdtempSync(join(tmpdir(), "tracetrain-bench-store-http-"));
   const schema = `tt_bench_${randomBytes(6).toString("hex")}`;
   const args = backend === "sqlite" ? ["store", `sqlite:${join(dir, "store.db")}`] : ["store", url!, schema];
-  const child = await startChild(args, options.profileDir);
+  const child = await startServer(args, options.profileDir);
   try {
     const clients = Array.from({ length: Math.ceil(runners / RUNNERS_PER_CLIENT) }, () => new HttpStore(child.url, { logger: quiet, retryDelaysMs: [] }));
     try {

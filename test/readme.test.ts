@@ -32,6 +32,8 @@ const EXPECTED: Array<[marker: string, printed: RegExp]> = [
   ["const labeler = agent(", /^1 1$/],
   ['createStore("sqlite:./runs/tracetrain.db")', /^succeeded 1 1$/],
   ["startStoreServer({ store: new MemoryStore()", /^succeeded$/],
+  // The test LLM returns vLLM token ids, so the gateway records exact tokens.
+  ["const gateway = await startGateway({", /^true \d+ exact tokens$/],
 ];
 
 let llm: MockLlm;

@@ -5,6 +5,7 @@
  *   tracetrain store serve [--store URL] [--host H] [--port P] [--token T] [--insecure]
  *   tracetrain runner --store URL --agent PATH [--name AGENT] [--concurrency N] [--token T]
  *   tracetrain export --store URL --format chat|tokens [--mode M] [--agent NAME] [--min-reward X] [--top-k N] [--out FILE] …
+ *   tracetrain gateway --store URL --upstream URL [--upstream URL …] [--port P] [--token T] …
  *
  * Tokens may also come from TRACETRAIN_TOKEN (better: they then stay out of `ps` and shell history).
  */
@@ -15,6 +16,7 @@ import { parseArgs } from "node:util";
 import { creditPolicyFromName } from "../adapters/credit.js";
 import { createStore } from "../create-store.js";
 import { runWorker } from "../runner/worker.js";
+import { startGateway } from "../gateway/gateway.js";
 import { startStoreServer } from "../server/store-server.js";
 import { RolloutModeSchema, type RolloutMode, TracetrainError, ValidationError } from "../types/index.js";
 import { describeExport, exportFromStore } from "./export.js";
@@ -35,13 +37,24 @@ const USAGE = `usage:
       response_mask, logprobs, reward, rollout_id, group_id, policy_version; only calls with
       exact token ids). --mode and --agent may repeat. --top-k keeps the k best rollouts of each
       task. --credit: final (default), lastCall, perCall or discounted:γ. A summary of what was
-      exported and left out goes to stderr.`;
+      exported and left out goes to stderr.
+  tracetrain gateway --store URL --upstream URL [--upstream URL …] [--upstream-key KEY]
+                     [--host HOST] [--port PORT] [--token TOKEN] [--insecure] [--record-unscoped]
+                     [--capture train|always|never] [--skip-probe] [--store-token TOKEN]
+      Run the LLM gateway: an OpenAI-compatible proxy (default port 4748) that records every call
+      made under /rollout/{rolloutId}/attempt/{attemptId}/v1 into the store (a store server's
+      http(s):// URL, or sqlite:…, postgres://…), with exact token ids from upstreams that give
+      them (vLLM). --upstream repeats (calls of one rollout stick to one upstream); its key comes
+      from --upstream-key or TRACETRAIN_UPSTREAM_KEY and is never recorded. Agents authenticate
+      with --token (or TRACETRAIN_GATEWAY_TOKEN) or a per-rollout key; the store server's token is
+      --store-token or TRACETRAIN_TOKEN.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   if (command === "store" && sub === "serve") return serve(rest);
   if (command === "runner") return runner([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === "export") return exportCommand([sub ?? "", ...rest].filter((a) => a !== ""));
+  if (command === "gateway") return gatewayCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 1 : 0;
@@ -61,10 +74,7 @@ async function serve(args: string[]): Promise<number> {
       insecure: { type: "boolean", default: false },
     },
   });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ValidationError("command line", [{ path: "--port", message: `expected a port number, got ${values.port}` }]);
-  }
+  const port = parsePort(values.port);
   if (values.store.startsWith("http")) {
     throw new ValidationError("command line", [{ path: "--store", message: "serve a database (sqlite:…, postgres://…, memory), not another server" }]);
   }
@@ -81,6 +91,71 @@ async function serve(args: string[]): Promise<number> {
   process.stdout.write("stopping: finishing requests in flight…\n");
   await server.close();
   return 0;
+}
+
+async function gatewayCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      store: { type: "string" },
+      upstream: { type: "string", multiple: true },
+      "upstream-key": { type: "string" },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "4748" },
+      token: { type: "string" },
+      "store-token": { type: "string" },
+      insecure: { type: "boolean", default: false },
+      "record-unscoped": { type: "boolean", default: false },
+      capture: { type: "string", default: "train" },
+      "skip-probe": { type: "boolean", default: false },
+    },
+  });
+  if (!values.store || !values.upstream?.length) {
+    throw new ValidationError("command line", [{ path: values.store ? "--upstream" : "--store", message: `required\n${USAGE}` }]);
+  }
+  const port = parsePort(values.port);
+  const capture = values.capture;
+  if (capture !== "train" && capture !== "always" && capture !== "never") {
+    throw new ValidationError("command line", [{ path: "--capture", message: `expected train, always or never, got ${capture}` }]);
+  }
+  const token = values.token ?? process.env.TRACETRAIN_GATEWAY_TOKEN;
+  const storeToken = values["store-token"] ?? process.env.TRACETRAIN_TOKEN;
+  const upstreamKey = values["upstream-key"] ?? process.env.TRACETRAIN_UPSTREAM_KEY;
+  const store = createStore(values.store, storeToken ? { token: storeToken } : {});
+  try {
+    const gateway = await startGateway({
+      store,
+      upstreams: values.upstream.map((url) => ({ url, ...(upstreamKey ? { apiKey: upstreamKey } : {}) })),
+      host: values.host,
+      port,
+      insecure: values.insecure,
+      recordUnscoped: values["record-unscoped"],
+      captureTokens: capture,
+      probe: !values["skip-probe"],
+      ...(token ? { token } : {}),
+    });
+    process.stdout.write(`tracetrain gateway at ${gateway.url}${token ? " (token required)" : ""}, recording into ${redact(values.store)}\n`);
+    for (const upstream of gateway.upstreams()) {
+      process.stdout.write(`  upstream ${upstream.name}: ${redact(upstream.url)} (token ids: ${upstream.capabilities.tokenIds ? "yes" : "no"}, logprobs: ${upstream.capabilities.logprobs ? "yes" : "no"})\n`);
+    }
+    process.stdout.write(`  agents use OPENAI_BASE_URL=${gateway.url}/rollout/{rolloutId}/attempt/{attemptId}/v1\n`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", () => resolve());
+      process.once("SIGTERM", () => resolve());
+    });
+    process.stdout.write("stopping: finishing calls in flight…\n");
+    await gateway.close();
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError("command line", [{ path: "--port", message: `expected a port number, got ${text}` }]);
+  return port;
 }
 
 async function runner(args: string[]): Promise<number> {

@@ -53,6 +53,13 @@ export interface GatewayOptions {
   captureTokens?: "train" | "always" | "never";
   /** Take what the gateway asked for on its own out of the answers agents receive (default true). */
   stripCaptured?: boolean;
+  /**
+   * Finish each recorded answer only once its call is in the store (default true), so a rollout
+   * that ends right after its last call never misses that call. The answer's bytes still stream
+   * at once; only its end waits, for about one store write, shared by concurrent calls. `false`
+   * answers without waiting and delivers spans in the background (up to ~100 ms later).
+   */
+  answerWhenStored?: boolean;
   /** While paused: hold new calls until resumed (`wait`, default) or answer 429 with `Retry-After` (`reject`). */
   whilePaused?: WhilePaused;
   pauseRetryAfterSeconds?: number;
@@ -132,6 +139,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 600_000;
   const captureTokens = options.captureTokens ?? "train";
   const strip = options.stripCaptured ?? true;
+  const answerWhenStored = options.answerWhenStored ?? true;
   const tokenCheck = options.token === undefined ? undefined : tokenDigest(options.token);
   const counters = { requests: 0, recorded: 0, retries: 0, upstreamFailures: 0 };
   const inFlight = new Set<Promise<void>>();
@@ -209,9 +217,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (!outcome.ok) {
         counters.upstreamFailures++;
         if (span) recordLlmError(span, outcome.error);
+        if (span && answerWhenStored) await recorder.stored();
         if (!gone.aborted) sendError(response, parsed.path, 502, "upstream_unreachable", `upstream '${outcome.upstream.name}' failed: ${outcome.error.message}`);
       } else {
-        await relay({ upstream: outcome.response, agent: response, recording: span && api ? { api, span, recorder } : undefined, plan: strip ? plan : NOTHING_ADDED });
+        await relay({
+          upstream: outcome.response,
+          agent: response,
+          recording: span && api ? { api, span, recorder } : undefined,
+          plan: strip ? plan : NOTHING_ADDED,
+          answerWhenStored,
+        });
       }
       if (unscoped) await finishUnscopedRollout(unscoped, span);
     } finally {

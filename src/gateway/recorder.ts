@@ -53,6 +53,15 @@ export class CallRecorder {
     this.reportDrops();
   }
 
+  /**
+   * Resolves once the spans ended so far are in the store (or given up on, which is logged): the
+   * gateway finishes an answer only then, so a rollout completed after its agent's last call never
+   * misses that call. Concurrent callers share one delivery.
+   */
+  stored(): Promise<void> {
+    return this.buffer.flushShared().then(() => this.reportDrops());
+  }
+
   /** Delivers every span ended so far. */
   flush(): Promise<void> {
     return this.buffer.flush().then(() => this.reportDrops());

@@ -33,15 +33,18 @@ export interface RelayOptions {
   /** Present when the call is recorded. */
   recording: Recording | undefined;
   plan: CapturePlan;
+  /** Finish the answer only once the call's span is in the store. */
+  answerWhenStored: boolean;
 }
 
 /** Relays the answer; resolves when the agent has it all, or either side broke off. Never rejects. */
 export async function relay(options: RelayOptions): Promise<void> {
   const { upstream, agent, recording, plan } = options;
+  const stored = () => (recording && options.answerWhenStored ? recording.recorder.stored() : Promise.resolve());
   const status = upstream.statusCode ?? 502;
   const headers = passedHeaders(upstream);
   if (recording === undefined && !plan.tokenIds && !plan.logprobs) return pipeRaw(upstream, agent, status, headers);
-  if (status < 400 && (upstream.headers["content-type"] ?? "").includes("text/event-stream")) return relayStream(options, status, headers);
+  if (status < 400 && (upstream.headers["content-type"] ?? "").includes("text/event-stream")) return relayStream(options, status, headers, stored);
   const body = await readAll(upstream);
   if (body === undefined) {
     if (recording) recordLlmError(recording.span, new Error("the upstream answer broke off, or exceeded the size the gateway records"));
@@ -59,6 +62,7 @@ export async function relay(options: RelayOptions): Promise<void> {
     if (recording) recording.recorder.finish(recording.span, responseFromBody(recording.api, parsed));
     if (removeCaptured(parsed, plan)) out = Buffer.from(JSON.stringify(parsed));
   }
+  await stored();
   agent.writeHead(status, { ...headers, "content-length": out.length }).end(out);
 }
 
@@ -74,7 +78,7 @@ function pipeRaw(upstream: IncomingMessage, agent: ServerResponse, status: numbe
   });
 }
 
-function relayStream(options: RelayOptions, status: number, headers: OutgoingHttpHeaders): Promise<void> {
+function relayStream(options: RelayOptions, status: number, headers: OutgoingHttpHeaders, stored: () => Promise<void>): Promise<void> {
   const { upstream, agent, recording, plan } = options;
   const rewrite = plan.tokenIds || plan.logprobs;
   const accumulator = recording ? createAccumulator(recording.api) : undefined;
@@ -102,14 +106,17 @@ function relayStream(options: RelayOptions, status: number, headers: OutgoingHtt
   };
 
   return new Promise((resolve) => {
-    let settled = false;
-    const settle = (failure: Error | undefined) => {
-      if (settled) return;
-      settled = true;
+    let recorded = false;
+    const record = (failure: Error | undefined) => {
+      if (recorded) return;
+      recorded = true;
       if (recording) {
         if (failure) recordPartialFailure(recording.span, accumulator!, failure);
         else finishStream(recording.span, accumulator!, (response) => recording.recorder.finish(recording.span, response));
       }
+    };
+    const settle = (failure: Error) => {
+      record(failure);
       resolve();
     };
     upstream.on("data", (chunk: Buffer) => {
@@ -118,8 +125,12 @@ function relayStream(options: RelayOptions, status: number, headers: OutgoingHtt
     });
     upstream.once("end", () => {
       onEvents([...parser.push(decoder.decode()), ...parser.end()]);
-      agent.end();
-      settle(undefined);
+      // The end of the stream (everything before it is already out) waits until the call is stored.
+      record(undefined);
+      void stored().then(() => {
+        agent.end();
+        resolve();
+      });
     });
     upstream.once("error", (error) => {
       // The agent must see the stream break, not a clean end that would pass for a short answer.

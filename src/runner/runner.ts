@@ -36,6 +36,13 @@ export interface RunnerOptions<T> {
   pollWaitMs?: number;
   hooks?: RunnerHooks;
   logger?: Logger;
+  /**
+   * Mints the API key `ctx.llm()` hands an agent for a rollout-scoped LLM resource (a gateway's,
+   * see `Gateway.llmResource`) that names no key — e.g. `(ids) => gateway.keyFor(ids)`, or
+   * `scopedKey(token, ids)` on a machine that holds the gateway token. The key then works only for
+   * that rollout attempt.
+   */
+  llmKey?: (ids: { rolloutId: string; attemptId: string }) => string | undefined;
 }
 
 /** Why a running agent's signal fired. */
@@ -98,6 +105,7 @@ export class Runner<T = unknown> {
   private readonly pollWaitMs: number;
   private readonly hooks: RunnerHooks;
   private readonly logger: Logger;
+  private readonly llmKey: RunnerOptions<T>["llmKey"];
   private readonly executions = new Map<string, Execution>();
   private readonly resources = new Map<string, Promise<ResourcesMap>>();
   private readonly warned = new Set<string>();
@@ -123,6 +131,7 @@ export class Runner<T = unknown> {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
     this.pollWaitMs = options.pollWaitMs ?? 30_000;
     this.hooks = options.hooks ?? {};
+    this.llmKey = options.llmKey;
   }
 
   /**
@@ -238,7 +247,13 @@ export class Runner<T = unknown> {
         return undefined;
       }
       await callHook(this.hooks, "onRolloutStart", { rollout, attempt }, this.logger);
-      const ctx = createAgentContext({ ...attempt, mode: rollout.mode, resources, signal: execution.controller.signal });
+      const ctx = createAgentContext({
+        ...attempt,
+        mode: rollout.mode,
+        resources,
+        signal: execution.controller.signal,
+        ...(this.llmKey ? { llmKey: this.llmKey } : {}),
+      });
       const outcome = await this.tracer.capture({ rolloutId: rollout.rolloutId, attemptId: attempt.attemptId, sink: this.store, agentName: this.agent.name }, async () =>
         this.settleReward(await this.agent.run(rollout.input as T, ctx)),
       );

@@ -38,6 +38,8 @@ export class SpanBuffer {
   private pending: SpanInput[] = [];
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
+  /** A shared flush waiting for the delivery ahead of it (see {@link flushShared}). */
+  private queued: Promise<void> | undefined;
   readonly stats: DeliveryStats = { sent: 0, dropped: 0, retries: 0, errors: [] };
 
   constructor(
@@ -59,12 +61,35 @@ export class SpanBuffer {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    // A shared flush is already in line: it takes everything waiting when it starts, in order.
+    if (this.queued) return this.queued;
     const batch = this.pending;
     if (batch.length > 0) {
       this.pending = [];
       this.chain = this.chain.then(() => outsideTrace(() => this.deliver(batch)));
     }
     return this.chain;
+  }
+
+  /**
+   * Like {@link flush}, but shares one delivery with every caller until it starts: the batch is
+   * taken when the delivery ahead of it has finished, so callers that wait for their own span
+   * (the gateway answering only once a call is stored) pay one store round trip together, not
+   * one each in a queue.
+   */
+  flushShared(): Promise<void> {
+    if (this.queued) return this.queued;
+    const queued = this.chain.then(() => {
+      this.queued = undefined;
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      const batch = this.pending;
+      this.pending = [];
+      return batch.length > 0 ? outsideTrace(() => this.deliver(batch)) : undefined;
+    });
+    this.queued = queued;
+    this.chain = queued;
+    return queued;
   }
 
   private async deliver(batch: SpanInput[]): Promise<void> {

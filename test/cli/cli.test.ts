@@ -1,13 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { HttpStore, SqliteStore } from "../../src/index.js";
+import { freePort, startTracetrain } from "../support/processes.js";
 
-const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const agentModule = fileURLToPath(new URL("../trainer/fixtures/worker-agent.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-cli-"));
 const children: ChildProcess[] = [];
@@ -16,24 +15,7 @@ afterEach(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Starts `tracetrain ARGS` (from source, through tsx) and collects its output. */
-function tracetrain(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  const out = { text: "" };
-  child.stdout!.on("data", (c: Buffer) => (out.text += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (out.text += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, out, exited };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const tracetrain = (args: string[], env: Record<string, string> = {}) => startTracetrain(args, env, children);
 
 describe("tracetrain command", () => {
   it("prints usage and explains bad arguments", async () => {
@@ -47,6 +29,21 @@ describe("tracetrain command", () => {
     expect(await unknown.exited).toBe(2);
     expect(unknown.out.text).toMatch(/--port: expected a port number/);
     const exposed = tracetrain(["store", "serve", "--store", "memory", "--host", "0.0.0.0", "--port", "0"], { TRACETRAIN_TOKEN: "" });
+    expect(await exposed.exited).toBe(2);
+    expect(exposed.out.text).toMatch(/refusing to serve on 0\.0\.0\.0 without a token/);
+  });
+
+  it("explains bad gateway arguments", async () => {
+    const noUpstream = tracetrain(["gateway", "--store", "memory"]);
+    expect(await noUpstream.exited).toBe(2);
+    expect(noUpstream.out.text).toMatch(/--upstream: required/);
+    const capture = tracetrain(["gateway", "--store", "memory", "--upstream", "http://127.0.0.1:1/v1", "--capture", "sometimes"]);
+    expect(await capture.exited).toBe(2);
+    expect(capture.out.text).toMatch(/--capture: expected train, always or never/);
+    const badUrl = tracetrain(["gateway", "--store", "memory", "--upstream", "gpu-1:8000", "--skip-probe", "--port", "0"]);
+    expect(await badUrl.exited).toBe(2);
+    expect(badUrl.out.text).toContain("invalid gateway upstreams: [0].url: expected an http(s) URL");
+    const exposed = tracetrain(["gateway", "--store", "memory", "--upstream", "http://127.0.0.1:1/v1", "--skip-probe", "--host", "0.0.0.0", "--port", "0"], { TRACETRAIN_GATEWAY_TOKEN: "" });
     expect(await exposed.exited).toBe(2);
     expect(exposed.out.text).toMatch(/refusing to serve on 0\.0\.0\.0 without a token/);
   });

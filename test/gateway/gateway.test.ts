@@ -172,9 +172,20 @@ describe("every endpoint", () => {
     expect(attr(span!, Attr.providerName)).toBe("anthropic");
     expect(attr(span!, Attr.textOnly)).toBe(true);
 
+    const streamed = await fetch(`${rig.gateway.baseUrlFor(scope)}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "claude", max_tokens: 20, stream: true, messages: [{ role: "user", content: "stream, claude" }] }),
+    });
+    expect(streamed.headers.get("content-type")).toContain("text/event-stream");
+    expect(await streamed.text()).toContain("message_stop");
+    const spans = await callSpans(rig, scope);
+    expect(spans).toHaveLength(2);
+    expect(attr(spans[1]!, Attr.outputMessages)).toEqual([{ role: "assistant", content: "echo: stream, claude", finish_reason: "end_turn" }]);
+
     const models = await clientFor(rig.gateway, scope).models.list();
     expect(models.data.map((m) => m.id)).toEqual(["mock-model"]);
-    expect(await callSpans(rig, scope)).toHaveLength(1);
+    expect(await callSpans(rig, scope)).toHaveLength(2);
   });
 });
 

@@ -16,10 +16,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { cliPath, freePort } from "../support/processes.js";
 import {
   type AttemptedRollout,
   HttpStore,
@@ -49,7 +48,6 @@ describe.runIf(!url && inCI)("store-server replicas in CI", () => {
 });
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 // ---- the agent: counts its runs and records a few spans ---------------------------------------
 
@@ -174,17 +172,9 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** `tracetrain store serve` (from source, through tsx); resolves once it is listening. */
 async function serveProcess(storeUrl: string, port: number): Promise<{ child: ChildProcess; exited: Promise<unknown>; output: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "store", "serve", "--store", storeUrl, "--port", String(port)], {
+  const child = spawn(process.execPath, ["--import", "tsx", cliPath, "store", "serve", "--store", storeUrl, "--port", String(port)], {
     env: { ...process.env, TRACETRAIN_TOKEN: "" },
     stdio: ["ignore", "pipe", "pipe"],
   });

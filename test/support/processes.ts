@@ -1,0 +1,36 @@
+/** Starting the real `tracetrain` command in tests, and finding ports for it. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+export const cliPath = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+/** A port nothing listens on right now (for a child process to bind). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr together. */
+  out: { text: string };
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `tracetrain ARGS` from source (through tsx) and collects its output; the process is
+ * added to `children`, for the test file to kill in its cleanup.
+ */
+export function startTracetrain(args: string[], env: Record<string, string>, children: ChildProcess[]): CliProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", cliPath, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  const out = { text: "" };
+  child.stdout!.on("data", (c: Buffer) => (out.text += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (out.text += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, out, exited };
+}
