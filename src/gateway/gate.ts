@@ -17,6 +17,7 @@ export class GatewayPausedError extends TracetrainError {
 
 export class Gate {
   private paused = false;
+  private closed = false;
   private inFlight = 0;
   private waiting: Array<() => void> = [];
   private drained: Array<() => void> = [];
@@ -40,6 +41,7 @@ export class Gate {
    */
   async enter(signal?: AbortSignal): Promise<() => void> {
     while (this.paused) {
+      if (this.closed) throw new TracetrainError("closed", "the gateway is shutting down");
       if (this.whilePaused === "reject") throw new GatewayPausedError(this.retryAfterSeconds);
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => {
@@ -74,6 +76,12 @@ export class Gate {
 
   resume(): void {
     this.paused = false;
+    this.waiting.splice(0).forEach((wake) => wake());
+  }
+
+  /** Shutting down: calls held by a pause are turned away (503) instead of waiting for a resume that will not come. */
+  close(): void {
+    this.closed = true;
     this.waiting.splice(0).forEach((wake) => wake());
   }
 }

@@ -207,7 +207,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const outcome = await client.send(ranked, {
         method,
         path: parsed.path + url.search,
-        headers: forwardableHeaders(request.headers),
+        headers: upstreamHeaders(request, options.token === undefined),
         body: body === undefined ? raw : Buffer.from(JSON.stringify(body)),
         signal: gone,
         timeoutMs: upstreamTimeoutMs,
@@ -252,7 +252,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
   server.headersTimeout = 30_000;
-  server.requestTimeout = 0; // streams may legitimately run for minutes; the upstream timeout bounds silence
+  // Receiving a request (not answering it: streams may run for minutes) must not take forever.
+  server.requestTimeout = 120_000;
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -298,6 +299,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     flush: () => recorder.flush(),
     close() {
       closing ??= (async () => {
+        gate.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await Promise.allSettled([...inFlight]);
@@ -333,6 +335,22 @@ function hangUpSignal(response: ServerResponse): AbortSignal {
     if (!response.writableFinished) controller.abort(new ClientGone("the client went away"));
   });
   return controller.signal;
+}
+
+/**
+ * The agent's headers for the upstream. Its credentials are for the gateway when the gateway has a
+ * token; without one the gateway is transparent, and an agent's own key goes on to an upstream
+ * that has none configured (a configured key replaces it).
+ */
+function upstreamHeaders(request: IncomingMessage, passCredentials: boolean): Record<string, string> {
+  const headers = forwardableHeaders(request.headers);
+  if (passCredentials) {
+    for (const name of ["authorization", "x-api-key"]) {
+      const value = headerValue(request, name);
+      if (value !== undefined) headers[name] = value;
+    }
+  }
+  return headers;
 }
 
 function headerValue(request: IncomingMessage, name: string): string | undefined {

@@ -290,6 +290,14 @@ describe("security", () => {
     expect(lines.join("\n")).not.toContain("sk-upstream-secret");
   });
 
+  it("without a token of its own, passes the agent's key on to an upstream that has none", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    await clientFor(rig.gateway, scope, "sk-agent-own").chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] });
+    expect(rig.upstream.requests.at(-1)?.headers.authorization).toBe("Bearer sk-agent-own");
+    expect(JSON.stringify(await callSpans(rig, scope))).not.toContain("sk-agent-own");
+  });
+
   it("refuses to listen beyond loopback without a token", async () => {
     const { startGateway, MemoryStore } = await import("../../src/index.js");
     await expect(startGateway({ store: new MemoryStore(), upstreams: [{ url: "http://127.0.0.1:1/v1" }], host: "0.0.0.0", port: 0, probe: false })).rejects.toThrow(/without a token/);

@@ -63,6 +63,21 @@ describe("pause and resume", () => {
     rig.gateway.resume();
     await expect(ask(rig, scope, "after")).resolves.toBeDefined();
   });
+
+  it("turns held calls away (503) when it closes while paused", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    await rig.gateway.pause();
+    const held = fetch(`${rig.gateway.baseUrlFor(scope)}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }] }),
+    });
+    await expect.poll(() => rig.gateway.stats().requests).toBe(1);
+    await rig.gateway.close();
+    expect((await held).status).toBe(503);
+    expect(rig.upstream.requests).toHaveLength(0);
+  });
 });
 
 describe("upstream failures", () => {
