@@ -61,6 +61,17 @@ describe("chat completions", () => {
     expect(attr(span!, Attr.timeToFirstChunk)).toBeTypeOf("number");
   });
 
+  it("relays each streamed event as it arrives, never holding the stream back", async () => {
+    rig = await startRig({ mock: { chunkDelayMs: 40 } });
+    const scope = await claim(rig.store);
+    const stream = await clientFor(rig.gateway, scope).chat.completions.create({ model: "m", messages: [{ role: "user", content: "one two three four" }], stream: true });
+    const arrivals: number[] = [];
+    for await (const _chunk of stream) arrivals.push(performance.now());
+    // Events leave the upstream 40 ms apart; buffering anywhere would bunch them together.
+    expect(arrivals.length).toBeGreaterThan(4);
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(30 * (arrivals.length - 2));
+  });
+
   it("gives an agent that asked for logprobs its logprobs", async () => {
     rig = await startRig();
     const scope = await claim(rig.store);
