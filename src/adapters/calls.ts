@@ -54,12 +54,20 @@ export interface ExtractedCall {
   readonly promptTokenIds: number[] | undefined;
   readonly choices: CallChoice[];
   readonly policyVersion: string | number | undefined;
+  /** Tokens the server reported for the call (`gen_ai.usage.*`), when it did: what the call cost. */
+  readonly usage: CallUsage | undefined;
   /** Whether the call ran inside a reward span (e.g. an LLM judge). */
   readonly insideReward: boolean;
   readonly selected: boolean;
   readonly exclusion: CallExclusion | undefined;
   /** The tool calls its response asked for, with the tool spans that ran them when found. */
   readonly toolUses: ToolUse[];
+}
+
+/** Token usage as the server reported it. */
+export interface CallUsage {
+  inputTokens: number;
+  outputTokens: number;
 }
 
 /** Which calls become training data. */
@@ -86,6 +94,7 @@ interface Raw {
   promptTokenIds: number[] | undefined;
   choices: CallChoice[];
   policyVersion: string | number | undefined;
+  usage: CallUsage | undefined;
   /** Whether another usable call sits beneath this span. */
   hasCallBelow: boolean;
 }
@@ -118,6 +127,7 @@ export function extractCalls(tree: SpanTree, options: CallSelectionOptions, diag
       promptTokenIds: primary.promptTokenIds ?? firstDefined(others, (o) => o.promptTokenIds),
       choices: primary.choices,
       policyVersion: primary.policyVersion ?? firstDefined(others, (o) => o.policyVersion),
+      usage: primary.usage ?? firstDefined(others, (o) => o.usage),
       insideReward,
       selected: exclusion === undefined,
       exclusion,
@@ -223,8 +233,15 @@ function readCall(node: SpanNode, diagnostics: DiagnosticsCollector): Raw {
     promptTokenIds: r.tokenIds(Attr.promptTokenIds),
     choices,
     policyVersion: r.policyVersion(Attr.policyVersion),
+    usage: usageOf(r),
     hasCallBelow: false,
   };
+}
+
+function usageOf(r: AttributeReader): CallUsage | undefined {
+  const inputTokens = r.finiteNumber(Attr.usageInputTokens);
+  const outputTokens = r.finiteNumber(Attr.usageOutputTokens);
+  return inputTokens === undefined && outputTokens === undefined ? undefined : { inputTokens: inputTokens ?? 0, outputTokens: outputTokens ?? 0 };
 }
 
 /** How much exact data a record of a call holds: the record kept is the richest. */

@@ -4,7 +4,7 @@
  * numbered it) fit without conversion.
  */
 import { createHash } from "node:crypto";
-import type { AttemptRef, JsonValue, Rollout } from "../types/index.js";
+import { type AttemptRef, canonicalJson, type Rollout } from "../types/index.js";
 
 /** A span as adapters read it. `Span` and `SpanInput` both satisfy this. */
 export interface AdapterSpan {
@@ -88,12 +88,4 @@ export function contextFromRollout(rollout: Pick<Rollout, "input" | "metadata" |
   const latest = rollout.attempts.at(-1);
   const finalReward = latest?.finalReward ?? rollout.finalReward;
   return { groupId: groupIdOf(rollout), ...(finalReward === null || finalReward === undefined ? {} : { finalReward }) };
-}
-
-/** JSON with object keys sorted, so equal tasks digest equally whatever their key order. */
-function canonicalJson(value: JsonValue): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k]!)}`).join(",")}}`;
 }

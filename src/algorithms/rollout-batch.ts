@@ -15,14 +15,26 @@ export interface BatchOptions {
  * the progress reporter the moment it ends. Returns the ended rollouts in task order; if the run
  * is interrupted, only those that had ended.
  */
-export async function runBatch(ctx: AlgorithmContext, tasks: readonly Task[], options: BatchOptions): Promise<Rollout[]> {
-  const requests: EnqueueRequest[] = tasks.map((input) => ({
-    input,
-    mode: options.mode,
-    config: ctx.rolloutConfig,
-    ...(options.resourcesId === undefined ? {} : { resourcesId: options.resourcesId }),
-    ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
-  }));
+export function runBatch(ctx: AlgorithmContext, tasks: readonly Task[], options: BatchOptions): Promise<Rollout[]> {
+  return runRollouts(
+    ctx,
+    tasks.map((input) => ({
+      input,
+      mode: options.mode,
+      ...(options.resourcesId === undefined ? {} : { resourcesId: options.resourcesId }),
+      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+    })),
+  );
+}
+
+/**
+ * Enqueues these rollouts (each with the context's rollout config unless it names its own) and
+ * waits for all of them, like {@link runBatch}. A request with a `rolloutId` the store already has
+ * is not run again: its stored rollout is waited for and returned — which is what lets an
+ * algorithm resume a run after a crash.
+ */
+export async function runRollouts(ctx: AlgorithmContext, requests: readonly EnqueueRequest[]): Promise<Rollout[]> {
+  const withConfig = requests.map((request) => (request.config === undefined ? { ...request, config: ctx.rolloutConfig } : request));
   const wanted = new Set<string>();
   const onEnd = (event: RolloutStatusEvent) => {
     if (!isRolloutTerminal(event.status) || !wanted.delete(event.rolloutId)) return;
@@ -31,7 +43,7 @@ export async function runBatch(ctx: AlgorithmContext, tasks: readonly Task[], op
   ctx.store.events.on("rollout", onEnd);
   try {
     const enqueued: Rollout[] = [];
-    for (const chunk of chunks(requests)) enqueued.push(...(await ctx.store.enqueueMany(chunk)));
+    for (const chunk of chunks(withConfig)) enqueued.push(...(await ctx.store.enqueueMany(chunk)));
     for (const r of enqueued) if (!isRolloutTerminal(r.status)) wanted.add(r.rolloutId);
     // Waiting chunk by chunk changes nothing about when rollouts run: they all are queued already.
     const ended: Rollout[] = [];

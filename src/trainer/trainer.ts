@@ -9,6 +9,7 @@ import { Runner } from "../runner/runner.js";
 import { WorkerPool } from "../runner/worker-pool.js";
 import { startStoreServer } from "../server/store-server.js";
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { Algorithm } from "../algorithms/algorithm.js";
 import { TraceAdapter } from "../adapters/trace-adapter.js";
 import { type EvaluationResult, evaluate } from "../algorithms/evaluate.js";
@@ -166,6 +167,8 @@ export class Trainer {
     const initialResources = await this.publishInitialResources(store, agent);
     const progress = new Progress(this.options.progress ?? "auto");
     const interrupt = new AbortController();
+    // Every rollout wait and LLM call of the run listens to this one signal: hundreds, legitimately.
+    setMaxListeners(0, interrupt.signal);
     const created = new Set<string>();
     const track = (event: RolloutStatusEvent) => {
       if (event.previous === null) created.add(event.rolloutId);

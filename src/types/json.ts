@@ -153,3 +153,11 @@ export const JsonObjectSchema = z.custom<JsonObject>().superRefine((value, ctx) 
   const problem = findJsonProblem(value);
   if (problem) reportProblem(ctx, problem, value);
 });
+
+/** JSON with object keys sorted, so equal values compare and digest equally whatever their key order. */
+export function canonicalJson(value: JsonValue): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k]!)}`).join(",")}}`;
+}

@@ -1,0 +1,512 @@
+/**
+ * APO: automatic prompt optimization by textual gradients and beam search (after ProTeGi).
+ *
+ * Each round, every beam member runs a minibatch of training tasks; the optimizer model reads
+ * those runs (from their traces, through the adapter), writes a critique, and edits one template
+ * to answer it — `branchFactor` children per member. The children and the beam are then scored
+ * on validation tasks by successive halving, so clearly bad candidates stop after a few tasks and
+ * the leaders are compared on the same ones. The best `beamWidth` go on. At the end the leader
+ * and the seed run again on the same validation tasks, and only a gain whose 95% interval lies
+ * above zero is called an improvement.
+ */
+import { randomUUID } from "node:crypto";
+import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout } from "../../types/index.js";
+import { ValidationError } from "../../types/index.js";
+import { mapLimited } from "../../util/map-limited.js";
+import type { Algorithm, AlgorithmContext } from "../algorithm.js";
+import { Budget, type BudgetLimit, countTokens, type Spend } from "./budget.js";
+import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate, snapshotId } from "./candidates.js";
+import { type ChildSettings, type Proposal, proposeChild } from "./children.js";
+import { type EvaluationOptions, evaluateAll, type RoundEvaluation, Scoreboard, successiveHalving } from "./evaluation.js";
+import { describeRuns, rewardOf } from "./experiments.js";
+import { MeteredRollouts } from "./metered-rollouts.js";
+import { type APOOptions, parseOptions } from "./options.js";
+import { Optimizer } from "./optimizer.js";
+import { randomFor } from "./random.js";
+import { type Estimate, estimate, pairedDifference } from "./stats.js";
+
+/** Why the run ended. */
+export type StopReason = "completed" | BudgetLimit | "interrupted";
+
+/** What became of one child a round asked for. */
+export interface ChildRecord {
+  id: string;
+  parent: string;
+  /** The template it edits (absent when the optimizer failed before choosing). */
+  target?: string;
+  status: "evaluated" | "rejected" | "duplicate" | "failed" | "skipped";
+  /** Why it was rejected, a duplicate of which candidate, or the optimizer's error. */
+  detail?: string;
+  /** Repaired by rule or on a second try. */
+  repaired?: boolean;
+  /** Made by an earlier run of this runId and read back from the store. */
+  reused?: boolean;
+  critique?: string;
+  /** Its mean validation reward in the search (evaluated children only). */
+  score?: number;
+}
+
+/** A candidate's score as the search saw it: mean reward over the `n` validation tasks it ran. */
+export interface ArmScore {
+  id: string;
+  score: number;
+  n: number;
+}
+
+export interface RoundRecord {
+  round: number;
+  /** Each beam member's mean reward on its training minibatch. */
+  parents: Array<{ id: string; minibatchScore: number; rollouts: number }>;
+  children: ChildRecord[];
+  evaluation: { rollouts: number; fullCost: number; rungs: number[] };
+  /** The beam after the round, best first. */
+  beam: ArmScore[];
+}
+
+/** What `fit` returns as `result` for APO. */
+export interface APOResult {
+  runId: string;
+  /** The candidate the search ranked first, with its score in the final check. */
+  best: { candidateId: string; resourcesId: string; resources: ResourcesSnapshot["resources"]; score: number; ci95: number; n: number };
+  seed: { resourcesId: string; score: number; ci95: number; n: number };
+  /** best − seed per task, over the final check's tasks (null when the best is the seed or there was no check). */
+  improvement: (Estimate & { significant: boolean }) | null;
+  verdict: "improved" | "no significant improvement" | "not checked";
+  /** The verdict in a sentence. */
+  summary: string;
+  /** The snapshot published as `<runId>.best`: the best candidate if it improved, else the seed's resources. */
+  published: { resourcesId: string; candidate: string } | null;
+  history: RoundRecord[];
+  spend: Spend;
+  evaluation: { strategy: EvaluationOptions["strategy"]; rollouts: number; fullCost: number; saved: number };
+  edits: { proposed: number; evaluated: number; repaired: number; rejected: number; duplicates: number; failed: number };
+  /** Rollouts an earlier run of this runId had made that this one read back instead of running. */
+  reusedRollouts: number;
+  stoppedBecause: StopReason;
+}
+
+/**
+ * Automatic prompt optimization. Use as `new Trainer({ algorithm: new APO({ client: new OpenAI() }) })`;
+ * `fit(agent, { train, val })` returns an {@link APOResult}. See the README, "Optimizing prompts".
+ */
+export class APO implements Algorithm<APOResult> {
+  readonly name = "apo";
+  private readonly options: ReturnType<typeof parseOptions>;
+
+  constructor(options: APOOptions) {
+    this.options = parseOptions(options);
+  }
+
+  run(ctx: AlgorithmContext): Promise<APOResult> {
+    return new APORun(ctx, this.options).execute();
+  }
+}
+
+type Settings = ReturnType<typeof parseOptions>;
+
+class APORun {
+  private readonly budget: Budget;
+  private readonly history: RoundRecord[] = [];
+  private readonly edits = { proposed: 0, evaluated: 0, repaired: 0, rejected: 0, duplicates: 0, failed: 0 };
+  /** Candidate id by the text of its templates: an edit that recreates a known candidate is not evaluated twice. */
+  private readonly seen = new Map<string, string>();
+  private stoppedBecause: StopReason = "completed";
+  private evaluationRollouts = 0;
+  private evaluationFullCost = 0;
+
+  constructor(
+    private readonly ctx: AlgorithmContext,
+    private readonly settings: Settings,
+  ) {
+    this.budget = new Budget({ maxRollouts: settings.maxRollouts, maxOptimizerTokens: settings.maxOptimizerTokens, maxUsd: settings.maxUsd }, settings.priceTable);
+  }
+
+  async execute(): Promise<APOResult> {
+    const { snapshot, targets } = this.checkInputs();
+    const { ctx, settings } = this;
+    const runId = settings.runId ?? `apo-${randomUUID().slice(0, 8)}`;
+    const rollouts = await MeteredRollouts.open(ctx, runId, this.budget);
+    const board = new Scoreboard(rollouts, runId, ctx.val);
+    const evalTasks = Math.min(settings.evaluation.maxTasks ?? ctx.val.length, ctx.val.length);
+    const valOrder = randomFor(settings.seed, "val-order").shuffle(indices(ctx.val.length));
+    const finalTasks = valOrder.slice(0, evalTasks);
+    const seed = await seedCandidate(ctx.store, runId, snapshot);
+    const maxTemplateLength = settings.maxTemplateLength ?? Math.max(4000, 3 * Math.max(...targets.map((t) => templateText(seed, t).length)));
+    this.checkRolloutBudget(2 * finalTasks.length);
+    this.budget.reserve(2 * finalTasks.length);
+    this.seen.set(fingerprint(seed, targets), seed.id);
+    if (rollouts.found > 0) ctx.logger.info(`APO run ${runId}: resuming; the store has ${rollouts.found} of its rollouts, which will not run again`);
+    ctx.logger.info(this.projection(runId, targets, seed, evalTasks, finalTasks.length));
+
+    const children: ChildSettings = {
+      optimizer: new Optimizer(settings.client, { temperature: settings.temperature, maxOutputTokens: settings.maxOutputTokens }, this.budget, ctx.logger),
+      critiqueModel: settings.critiqueModel ?? settings.model,
+      editModel: settings.editModel ?? settings.model,
+      targets,
+      targetChoice: settings.targetChoice,
+      instructions: settings.instructions,
+      maxTemplateLength,
+      seed: settings.seed,
+      signal: ctx.signal,
+    };
+    let beam: Candidate[] = [seed];
+    for (let round = 1; round <= settings.rounds; round++) {
+      if (ctx.signal.aborted) break;
+      const next = await this.round(round, beam, { runId, rollouts, board, children, targets, valOrder, evalTasks });
+      beam = next.beam;
+      if (next.stoppedBy) {
+        this.stoppedBecause = next.stoppedBy;
+        ctx.logger.warn(`APO run ${runId}: stopped in round ${round}: the ${next.stoppedBy} budget is reached`);
+        break;
+      }
+    }
+    if (ctx.signal.aborted) this.stoppedBecause = "interrupted";
+    this.budget.release();
+    return this.finish({ runId, rollouts, board, seed, best: beam[0]!, finalTasks });
+  }
+
+  /** What APO needs from the trainer, checked before anything runs. */
+  private checkInputs(): { snapshot: ResourcesSnapshot; targets: string[] } {
+    const { ctx, settings } = this;
+    const snapshot = ctx.initialResources;
+    if (!snapshot) {
+      throw new ValidationError("APO", [{ path: "initialResources", message: "APO optimizes the prompt templates in the trainer's initialResources, and none were given" }]);
+    }
+    const templates = Object.keys(snapshot.resources).filter((name) => name !== CANDIDATE_RESOURCE && snapshot.resources[name]!.kind === "prompt_template");
+    const targets = settings.targets ?? templates;
+    const issues = [];
+    if (targets.length === 0) issues.push({ path: "initialResources", message: "has no prompt_template resource to optimize" });
+    for (const [i, name] of targets.entries()) {
+      const resource = snapshot.resources[name];
+      if (resource?.kind !== "prompt_template") {
+        const why = resource ? `is a '${resource.kind}' resource, not a prompt_template` : "is not in initialResources";
+        issues.push({ path: `targets[${i}]`, message: `'${name}' ${why} (prompt templates: ${templates.join(", ") || "none"})` });
+      }
+    }
+    if (ctx.train.length === 0) issues.push({ path: "train", message: "APO needs training tasks: it critiques the prompt from the agent's runs on them" });
+    if (ctx.val.length === 0) issues.push({ path: "val", message: "APO needs validation tasks: it scores candidate prompts on them" });
+    if (issues.length > 0) throw new ValidationError("APO", issues);
+    return { snapshot, targets: [...new Set(targets)] };
+  }
+
+  private checkRolloutBudget(finalCheck: number): void {
+    const { maxRollouts, gradientBatchSize, evaluation } = this.settings;
+    const least = finalCheck + gradientBatchSize + evaluation.startTasks;
+    if (maxRollouts !== undefined && maxRollouts < least) {
+      throw new ValidationError("APO options", [
+        { path: "maxRollouts", message: `${maxRollouts} is too few: one round needs ${gradientBatchSize + evaluation.startTasks} and the final check ${finalCheck} (the seed and the best on each validation task), so at least ${least}` },
+      ]);
+    }
+  }
+
+  /** One round: minibatch runs of every beam member, children from their critiques, evaluation, the next beam. */
+  private async round(round: number, beam: Candidate[], run: RunState): Promise<{ beam: Candidate[]; stoppedBy?: BudgetLimit }> {
+    const { ctx, settings } = this;
+    ctx.progress.phase(`round ${round}/${settings.rounds}: running ${beam.length} prompt(s) on training minibatches`, beam.length * Math.min(settings.gradientBatchSize, ctx.train.length));
+    const gradient = await this.runMinibatches(round, beam, run);
+    if (gradient.stoppedBy) return { beam, stoppedBy: gradient.stoppedBy };
+    if (ctx.signal.aborted) return { beam };
+
+    const described = new Map(
+      await Promise.all(beam.map(async (parent) => [parent.id, await describeRuns(ctx.store, ctx.adapter, gradient.byParent.get(parent.id)!)] as const)),
+    );
+    const requests = beam.flatMap((parent, i) =>
+      Array.from({ length: settings.branchFactor }, (_, j) => {
+        const slot = i * settings.branchFactor + j;
+        return {
+          id: `r${round}.${slot}`,
+          round,
+          parent,
+          target: run.targets[((round - 1) * beam.length * settings.branchFactor + slot) % run.targets.length]!,
+          experiments: described.get(parent.id)!,
+          score: mean(gradient.byParent.get(parent.id)!.map(rewardOf)),
+        };
+      }),
+    );
+    ctx.progress.phase(`round ${round}/${settings.rounds}: asking ${settings.critiqueModel ?? settings.model} for ${requests.length} edits`, 0);
+    const made = await this.makeChildren(requests, run);
+    const records = made.records;
+    if (made.stoppedBy) {
+      this.history.push({ round, parents: gradient.parents, children: records, evaluation: { rollouts: 0, fullCost: 0, rungs: [] }, beam: beam.map((c) => armScore(run.board, c)) });
+      return { beam, stoppedBy: made.stoppedBy };
+    }
+
+    const arms = [...beam, ...made.children];
+    ctx.progress.phase(`round ${round}/${settings.rounds}: scoring ${arms.length} candidates`, 0);
+    const evaluation = await this.evaluate(round, arms, run);
+    this.evaluationRollouts += evaluation.rollouts;
+    this.evaluationFullCost += evaluation.fullCost;
+    const next = evaluation.ranking.slice(0, settings.beamWidth);
+    const namespace = settings.evaluation.strategy === "full" ? `round${round}` : "";
+    for (const record of records) {
+      const arm = arms.find((a) => a.id === record.id);
+      if (arm) record.score = armScore(run.board, arm, namespace).score;
+    }
+    const beamScores = next.map((c) => armScore(run.board, c, namespace));
+    this.history.push({ round, parents: gradient.parents, children: records, evaluation: { rollouts: evaluation.rollouts, fullCost: evaluation.fullCost, rungs: evaluation.rungs }, beam: beamScores });
+    const leader = beamScores[0]!;
+    ctx.progress.note(`round ${round}: leader ${leader.id} scores ${leader.score.toFixed(3)} on ${leader.n} validation tasks (${evaluation.rollouts} evaluation rollouts)`);
+    return evaluation.stoppedBy ? { beam: next, stoppedBy: evaluation.stoppedBy } : { beam: next };
+  }
+
+  private async runMinibatches(round: number, beam: Candidate[], run: RunState) {
+    const { ctx, settings } = this;
+    const size = Math.min(settings.gradientBatchSize, ctx.train.length);
+    const plan = beam.flatMap((parent) =>
+      randomFor(settings.seed, `minibatch.${round}.${parent.id}`)
+        .shuffle(indices(ctx.train.length))
+        .slice(0, size)
+        .map((task, j): EnqueueRequest & { rolloutId: string } => ({
+          rolloutId: run.rollouts.idFor(`g${round}.${parent.id}.${j}`),
+          input: ctx.train[task]!,
+          mode: "train",
+          resourcesId: parent.resourcesId,
+          metadata: { apo: run.runId, candidate: parent.id, purpose: "critique" },
+        })),
+    );
+    const ran = await run.rollouts.run(plan);
+    if (ran.stoppedBy) return { stoppedBy: ran.stoppedBy, byParent: new Map<string, Rollout[]>(), parents: [] };
+    const byParent = new Map<string, Rollout[]>(beam.map((c) => [c.id, []]));
+    const ended = new Map(ran.ended.map((r) => [r.rolloutId, r]));
+    for (const [i, request] of plan.entries()) {
+      const rollout = ended.get(request.rolloutId);
+      if (rollout) byParent.get(beam[Math.floor(i / size)]!.id)!.push(rollout);
+    }
+    const parents = beam.map((c) => ({ id: c.id, minibatchScore: mean(byParent.get(c.id)!.map(rewardOf)), rollouts: byParent.get(c.id)!.length }));
+    return { byParent, parents };
+  }
+
+  /**
+   * Proposals are made concurrently, then taken in slot order — deduplicated and published — so
+   * the candidates a run makes do not depend on which optimizer call answered first.
+   */
+  private async makeChildren(requests: Array<Parameters<typeof proposeChild>[0]>, run: RunState) {
+    const { ctx, settings } = this;
+    let stop: BudgetLimit | undefined;
+    type Outcome = { kind: "found"; candidate: Candidate } | Proposal | { kind: "failed"; error: string } | { kind: "skipped" };
+    const outcomes = await mapLimited(requests, settings.concurrency, async (request): Promise<Outcome> => {
+      const found = await findCandidate(ctx.store, run.runId, request.id);
+      if (found) return { kind: "found", candidate: found };
+      if (stop || ctx.signal.aborted) return { kind: "skipped" };
+      try {
+        const proposal = await proposeChild(request, run.children);
+        if (proposal.kind === "stopped") stop ??= proposal.stoppedBy;
+        return proposal;
+      } catch (error) {
+        if (ctx.signal.aborted) return { kind: "skipped" };
+        return { kind: "failed", error: error instanceof Error ? error.message : String(error) };
+      }
+    });
+    const children: Candidate[] = [];
+    const records: ChildRecord[] = [];
+    for (const [i, outcome] of outcomes.entries()) {
+      const request = requests[i]!;
+      const base = { id: request.id, parent: request.parent.id };
+      switch (outcome.kind) {
+        case "found": {
+          for (const call of outcome.candidate.calls) this.budget.addOptimizerCall(call);
+          this.seen.set(fingerprint(outcome.candidate, run.targets), outcome.candidate.id);
+          children.push(outcome.candidate);
+          records.push({ ...base, target: outcome.candidate.target!, status: "evaluated", reused: true, critique: outcome.candidate.critique ?? "" });
+          this.edits.proposed++;
+          this.edits.evaluated++;
+          break;
+        }
+        case "proposal": {
+          this.edits.proposed++;
+          const key = fingerprint({ resources: childResources(request.parent, outcome.target, outcome.template) }, run.targets);
+          const twin = this.seen.get(key);
+          if (twin !== undefined) {
+            this.edits.duplicates++;
+            records.push({ ...base, target: outcome.target, status: "duplicate", detail: `same templates as ${twin}`, critique: outcome.critique });
+            break;
+          }
+          const candidate = await publishCandidate(ctx.store, run.runId, { id: request.id, round: request.round, target: outcome.target, template: outcome.template, critique: outcome.critique, calls: outcome.calls }, request.parent);
+          this.seen.set(key, candidate.id);
+          if (outcome.repaired) this.edits.repaired++;
+          this.edits.evaluated++;
+          children.push(candidate);
+          records.push({ ...base, target: outcome.target, status: "evaluated", repaired: outcome.repaired, critique: outcome.critique });
+          break;
+        }
+        case "rejected":
+          this.edits.proposed++;
+          this.edits.rejected++;
+          ctx.logger.warn(`APO: edit ${request.id} of '${outcome.target}' rejected: ${outcome.problem}`);
+          records.push({ ...base, target: outcome.target, status: "rejected", detail: outcome.problem });
+          break;
+        case "failed":
+          this.edits.failed++;
+          ctx.logger.warn(`APO: the optimizer call for ${request.id} failed: ${outcome.error}`);
+          records.push({ ...base, status: "failed", detail: outcome.error });
+          break;
+        case "stopped":
+        case "skipped":
+          records.push({ ...base, status: "skipped" });
+          break;
+      }
+    }
+    const failures = records.filter((r) => r.status === "failed");
+    if (failures.length > 0 && failures.length === requests.length) {
+      throw new Error(`APO: every optimizer call of the round failed (${failures.length}); the first error: ${failures[0]!.detail}`);
+    }
+    return { children, records, stoppedBy: stop };
+  }
+
+  private evaluate(round: number, arms: Candidate[], run: RunState): Promise<RoundEvaluation> {
+    const { evaluation, seed } = this.settings;
+    if (evaluation.strategy === "full") {
+      const batch = randomFor(seed, `batch.${round}`).shuffle(indices(this.ctx.val.length)).slice(0, run.evalTasks);
+      return evaluateAll(run.board, arms, batch, round);
+    }
+    return successiveHalving(run.board, arms, run.valOrder, { ...evaluation, maxTasks: run.evalTasks });
+  }
+
+  /** The final check, the verdict, and publishing the outcome. */
+  private async finish(state: { runId: string; rollouts: MeteredRollouts; board: Scoreboard; seed: Candidate; best: Candidate; finalTasks: number[] }): Promise<APOResult> {
+    const { ctx } = this;
+    const { runId, board, seed, best, finalTasks } = state;
+    let verdict: APOResult["verdict"] = "not checked";
+    let improvement: APOResult["improvement"] = null;
+    let published: APOResult["published"] = null;
+    let summary: string;
+    if (ctx.signal.aborted) {
+      summary = "interrupted before the final check: nothing was published";
+    } else {
+      const arms = best.id === seed.id ? [seed] : [best, seed];
+      ctx.progress.phase(`final check: ${arms.length === 1 ? "the seed" : "the best and the seed"} on ${finalTasks.length} validation tasks`, arms.length * finalTasks.length);
+      const checked = await board.ensure(arms, finalTasks, (c, t) => `f.${c.id}.${t}`, "final");
+      if (checked.stoppedBy) {
+        this.stoppedBecause = checked.stoppedBy;
+        summary = `the ${checked.stoppedBy} budget left no room for the final check: nothing was published`;
+      } else if (ctx.signal.aborted) {
+        this.stoppedBecause = "interrupted";
+        summary = "interrupted during the final check: nothing was published";
+      } else {
+        const seedRewards = board.rewardsOf(seed, finalTasks, "final");
+        const bestRewards = board.rewardsOf(best, finalTasks, "final");
+        improvement = best.id === seed.id ? null : pairedDifference(seedRewards, bestRewards);
+        verdict = improvement?.significant ? "improved" : "no significant improvement";
+        summary = verdictSentence(best, improvement, finalTasks.length);
+        const winner = verdict === "improved" ? best : seed;
+        const snapshot = await ctx.store.addResources(winner.resources, { resourcesId: snapshotId(runId, "best") });
+        published = { resourcesId: snapshot.resourcesId, candidate: winner.id };
+      }
+    }
+    const seedScore = estimate(finiteOnly(board.rewardsOf(seed, finalTasks, "final")));
+    const bestScore = estimate(finiteOnly(board.rewardsOf(best, finalTasks, "final")));
+    ctx.logger.info(`APO run ${runId}: ${summary}`);
+    if (published) ctx.progress.note(`published ${published.resourcesId} (${published.candidate})`);
+    const spend = this.budget.spend();
+    if (spend.unpricedModels.length > 0) ctx.logger.warn(`APO: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to APO)`);
+    return {
+      runId,
+      best: { candidateId: best.id, resourcesId: best.resourcesId, resources: best.resources, score: bestScore.mean, ci95: bestScore.ci95, n: bestScore.n },
+      seed: { resourcesId: seed.resourcesId, score: seedScore.mean, ci95: seedScore.ci95, n: seedScore.n },
+      improvement,
+      verdict,
+      summary,
+      published,
+      history: this.history,
+      spend,
+      evaluation: {
+        strategy: this.settings.evaluation.strategy,
+        rollouts: this.evaluationRollouts,
+        fullCost: this.evaluationFullCost,
+        saved: this.evaluationFullCost - this.evaluationRollouts,
+      },
+      edits: { ...this.edits },
+      reusedRollouts: state.rollouts.reused,
+      stoppedBecause: this.stoppedBecause,
+    };
+  }
+
+  /** The log line that says, before anything runs, how much the run may spend at most. */
+  private projection(runId: string, targets: string[], seed: Candidate, evalTasks: number, finalTasks: number): string {
+    const { settings, ctx } = this;
+    const { beamWidth: B, branchFactor: K, rounds } = settings;
+    const g = Math.min(settings.gradientBatchSize, ctx.train.length);
+    let beam = 1;
+    let rollouts = finalTasks * 2;
+    let calls = 0;
+    for (let r = 0; r < rounds; r++) {
+      const arms = beam + beam * K;
+      rollouts += beam * g + (settings.evaluation.strategy === "full" ? arms * evalTasks : halvingCost(arms, settings.evaluation, evalTasks));
+      calls += beam * K * 3; // a critique, an edit, and at most one retry
+      beam = Math.min(B, arms);
+    }
+    const longest = Math.max(...targets.map((t) => countTokens(templateText(seed, t))));
+    const perCall = Math.max(...settings.instructions.critique.map(countTokens)) + longest + 4000 + settings.maxOutputTokens; // 4000: the bounded run descriptions
+    const tokens = calls * perCall;
+    const price = settings.priceTable[settings.model];
+    const usd = price ? (calls * (perCall - settings.maxOutputTokens) * price.input + calls * settings.maxOutputTokens * price.output) / 1e6 : undefined;
+    const limits = [settings.maxRollouts && `maxRollouts ${settings.maxRollouts}`, settings.maxOptimizerTokens && `maxOptimizerTokens ${settings.maxOptimizerTokens}`, settings.maxUsd && `maxUsd $${settings.maxUsd}`].filter(Boolean);
+    return (
+      `APO run ${runId}: ${rounds} round(s), beam ${B}, ${K} children each, templates ${targets.join(", ")}. ` +
+      `At most ~${rollouts} rollouts (${finalTasks * 2} of them for the final check) and ~${calls} optimizer calls of ≤${perCall} tokens (≤${tokens} tokens` +
+      `${usd === undefined ? `; no price for ${settings.model}` : `, ≤$${usd.toFixed(2)}`}); the agent's own LLM cost is measured as it runs. ` +
+      (limits.length > 0 ? `Limits: ${limits.join(", ")}.` : "No budget limits set.")
+    );
+  }
+}
+
+interface RunState {
+  runId: string;
+  rollouts: MeteredRollouts;
+  board: Scoreboard;
+  children: ChildSettings;
+  targets: string[];
+  valOrder: number[];
+  evalTasks: number;
+}
+
+/** Most evaluation rollouts successive halving can take for `arms` candidates (nothing reused). */
+function halvingCost(arms: number, options: { startTasks: number; eta: number }, limit: number): number {
+  let n = Math.min(options.startTasks, limit);
+  let previous = 0;
+  let alive = arms;
+  let cost = 0;
+  for (;;) {
+    cost += alive * (n - previous);
+    if (alive <= 1 || n >= limit) return cost;
+    alive = Math.max(2, Math.ceil(alive / options.eta));
+    previous = n;
+    n = Math.min(limit, Math.ceil(n * options.eta));
+  }
+}
+
+function verdictSentence(best: Candidate, improvement: APOResult["improvement"], tasks: number): string {
+  if (improvement === null) return `no significant improvement: no candidate beat the seed prompt (final check on ${tasks} validation tasks)`;
+  const gain = `${signed(improvement.mean)} ± ${improvement.ci95.toFixed(3)} (95% CI, paired over ${improvement.n} tasks)`;
+  return improvement.significant ? `improved: ${best.id} beats the seed by ${gain}` : `no significant improvement: ${best.id} vs the seed is ${gain}, within the noise`;
+}
+
+function armScore(board: Scoreboard, candidate: Candidate, namespace = ""): ArmScore {
+  const tasks = board.tasksOf(candidate, namespace);
+  return { id: candidate.id, score: board.mean(candidate, tasks, namespace), n: tasks.length };
+}
+
+/** The candidate's optimizable templates as one key, to spot an edit that recreates a known candidate. */
+function fingerprint(candidate: Pick<Candidate, "resources">, targets: readonly string[]): string {
+  return JSON.stringify(targets.map((t) => templateText(candidate, t)));
+}
+
+function templateText(candidate: Pick<Candidate, "resources">, name: string): string {
+  return (candidate.resources[name] as PromptTemplateResource).template;
+}
+
+function indices(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function mean(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function finiteOnly(values: readonly number[]): number[] {
+  return values.filter((v) => !Number.isNaN(v));
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
+}

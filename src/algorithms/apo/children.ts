@@ -1,0 +1,112 @@
+/**
+ * Making one child of a beam member: a critique of the member's runs (the textual gradient), an
+ * edit of one template that applies it, and the checks an edit must pass. An edit that invents a
+ * placeholder is repaired by rule; one that drops a placeholder, comes back empty or grows past
+ * the length bound is sent back to the optimizer once with the problem stated, then rejected.
+ */
+import { PromptTemplate } from "../../types/prompt-template.js";
+import type { BudgetLimit } from "./budget.js";
+import { type Candidate, templateOf } from "./candidates.js";
+import type { MeteredCall, Optimizer } from "./optimizer.js";
+import { engineNote } from "./prompts.js";
+import { randomFor } from "./random.js";
+import { checkEdit, describeProblem, extractTemplate, repairAddedPlaceholders } from "./template-check.js";
+
+/** What a child is made from. */
+export interface ChildRequest {
+  id: string;
+  round: number;
+  parent: Candidate;
+  /** The template the critique is asked about (round-robin). */
+  target: string;
+  /** The parent's runs, described for the optimizer, and their mean reward. */
+  experiments: string;
+  score: number;
+}
+
+export interface ChildSettings {
+  optimizer: Optimizer;
+  critiqueModel: string;
+  editModel: string;
+  targets: readonly string[];
+  targetChoice: "blame" | "round-robin";
+  instructions: { critique: readonly string[]; edit: readonly string[] };
+  maxTemplateLength: number;
+  seed: number;
+  signal: AbortSignal;
+}
+
+export type Proposal =
+  | { kind: "proposal"; target: string; template: string; critique: string; calls: MeteredCall[]; repaired: boolean }
+  | { kind: "rejected"; target: string; problem: string; calls: MeteredCall[] }
+  | { kind: "stopped"; stoppedBy: BudgetLimit; calls: MeteredCall[] };
+
+/** Asks for a critique, then an edit, and checks it. Throws when the optimizer call itself fails. */
+export async function proposeChild(request: ChildRequest, settings: ChildSettings): Promise<Proposal> {
+  const calls: MeteredCall[] = [];
+  const critiquePrompt = render(pick(settings.instructions.critique, settings.seed, `critique.${request.id}`), {
+    target: request.target,
+    template: templateOf(request.parent, request.target).template,
+    targets: settings.targets.join(", "),
+    experiments: request.experiments,
+    score: request.score.toFixed(3),
+  });
+  const critiqueReply = await settings.optimizer.complete(settings.critiqueModel, critiquePrompt, settings.signal, callSeed(settings.seed, `critique.${request.id}`));
+  if (!critiqueReply.ok) return { kind: "stopped", stoppedBy: critiqueReply.stoppedBy, calls };
+  calls.push(critiqueReply.call);
+  const { critique, blamed } = splitBlame(critiqueReply.text);
+  const target = settings.targetChoice === "blame" && blamed !== undefined && settings.targets.includes(blamed) ? blamed : request.target;
+  const parentTemplate = templateOf(request.parent, target);
+  if (critique.trim() === "") return { kind: "rejected", target, problem: "the critique was empty", calls };
+
+  const editPrompt = render(pick(settings.instructions.edit, settings.seed, `edit.${request.id}`), {
+    target,
+    template: parentTemplate.template,
+    critique,
+    placeholders: placeholderList(parentTemplate.template, parentTemplate.engine),
+    engine: engineNote(parentTemplate.engine),
+  });
+  let feedback = "";
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const reply = await settings.optimizer.complete(settings.editModel, editPrompt + feedback, settings.signal, callSeed(settings.seed, `edit.${request.id}.${attempt}`));
+    if (!reply.ok) return { kind: "stopped", stoppedBy: reply.stoppedBy, calls };
+    calls.push(reply.call);
+    const raw = extractTemplate(reply.text);
+    let problem = checkEdit(parentTemplate, raw, settings.maxTemplateLength);
+    let template = raw;
+    if (problem?.kind === "placeholders" && problem.missing.length === 0) {
+      template = repairAddedPlaceholders(parentTemplate, raw);
+      problem = checkEdit(parentTemplate, template, settings.maxTemplateLength);
+    }
+    if (problem === undefined) return { kind: "proposal", target, template, critique, calls, repaired: template !== raw || attempt > 0 };
+    if (attempt === 1) return { kind: "rejected", target, problem: describeProblem(problem), calls };
+    feedback = `\n\nYour previous answer could not be used: ${describeProblem(problem)}. Answer again, following the rules above.`;
+  }
+  throw new Error("unreachable: the edit loop always returns");
+}
+
+/** The critique without its `TARGET: name` line, and the name it blames. */
+export function splitBlame(text: string): { critique: string; blamed: string | undefined } {
+  const pattern = /^[ \t*_#>-]*TARGET\s*:[\s*_`"'“]*([A-Za-z0-9][\w.:-]*?)[.*_`"'”]*[ \t.]*$/gim;
+  const matches = [...text.matchAll(pattern)];
+  return { critique: text.replace(pattern, "").trim(), blamed: matches.at(-1)?.[1] };
+}
+
+function placeholderList(template: string, engine: "mustache" | "fstring"): string {
+  const names = new PromptTemplate(template, engine).variables();
+  if (names.length === 0) return "(there are none)";
+  return names.map((name) => (engine === "mustache" ? `{{${name}}}` : `{${name}}`)).join(", ");
+}
+
+/** The sampling seed of one optimizer call: fixed by the run's seed and the call's place in the run. */
+function callSeed(seed: number, label: string): number {
+  return randomFor(seed, label).below(2 ** 31);
+}
+
+function pick(variants: readonly string[], seed: number, label: string): string {
+  return variants[randomFor(seed, label).below(variants.length)]!;
+}
+
+function render(instruction: string, vars: Record<string, string>): string {
+  return new PromptTemplate(instruction, "mustache").format(vars);
+}

@@ -1,0 +1,159 @@
+/**
+ * Scoring candidates on validation tasks, as a bandit: candidates are arms and every rollout is a
+ * pull. Successive halving (the default) runs every candidate on the first few tasks of one
+ * seeded order, keeps the better half, doubles the tasks, and so on — clearly bad candidates stop
+ * early, and the survivors are always compared on the same tasks (paired). Scores are kept per
+ * (candidate, task), so a beam member carried into the next round is never re-run on a task it
+ * has already done. `full` instead runs every candidate on a fresh batch of tasks each round, as
+ * Agent Lightning's APO does — kept as the reference the benchmark compares against.
+ */
+import type { EnqueueRequest, Task } from "../../types/index.js";
+import type { BudgetLimit } from "./budget.js";
+import type { MeteredRollouts } from "./metered-rollouts.js";
+import { rewardOf } from "./experiments.js";
+import type { Candidate } from "./candidates.js";
+
+export interface EvaluationOptions {
+  /** `successive-halving` (default) or `full`. */
+  strategy: "successive-halving" | "full";
+  /** Successive halving: tasks every candidate runs first (default 4). */
+  startTasks: number;
+  /** Successive halving: how much of the field each rung keeps (default 2, the half). */
+  eta: number;
+  /** The most validation tasks a candidate runs (default: all); for `full`, the batch each round. */
+  maxTasks: number;
+}
+
+export interface RoundEvaluation {
+  /** Every arm, best first. */
+  ranking: Candidate[];
+  /** New rollouts this evaluation ran. */
+  rollouts: number;
+  /** What evaluating every arm on every task the leaders were judged on would have cost in new rollouts. */
+  fullCost: number;
+  /** The task count of each rung (successive halving) or of the batch (full). */
+  rungs: number[];
+  stoppedBy?: BudgetLimit;
+}
+
+/** Runs evaluation rollouts and remembers each (candidate, validation task) reward. */
+export class Scoreboard {
+  private readonly rewards = new Map<string, Map<number, number>>();
+  /** Rollouts that failed or gave no reward (scored 0). */
+  unrewarded = 0;
+
+  constructor(
+    private readonly rollouts: MeteredRollouts,
+    private readonly runId: string,
+    private readonly val: readonly Task[],
+  ) {}
+
+  /**
+   * The candidate's rewards on these tasks, in order (NaN where not run). Rewards live in
+   * namespaces: the search shares one across rounds; a fresh measurement (the final check, the
+   * reference strategy's per-round batches) uses its own, so nothing earlier is reused.
+   */
+  rewardsOf(candidate: Candidate, tasks: readonly number[], namespace = ""): number[] {
+    const known = this.rewards.get(`${namespace}|${candidate.id}`);
+    return tasks.map((t) => known?.get(t) ?? Number.NaN);
+  }
+
+  mean(candidate: Candidate, tasks: readonly number[], namespace = ""): number {
+    const values = this.rewardsOf(candidate, tasks, namespace).filter((v) => !Number.isNaN(v));
+    return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+  }
+
+  /** Tasks (validation indices) this candidate has a reward for. */
+  tasksOf(candidate: Candidate, namespace = ""): number[] {
+    return [...(this.rewards.get(`${namespace}|${candidate.id}`)?.keys() ?? [])];
+  }
+
+  /**
+   * Runs each candidate on each task it has no reward for yet. `key` names the rollouts (stable
+   * ids make a resumed run find them). Returns how many rollouts that took, or the limit that
+   * stopped it before starting.
+   */
+  async ensure(
+    candidates: readonly Candidate[],
+    tasks: readonly number[],
+    key: (candidate: Candidate, task: number) => string,
+    namespace = "",
+  ): Promise<{ rollouts: number; stoppedBy?: BudgetLimit }> {
+    const missing: Array<{ candidate: Candidate; task: number; request: EnqueueRequest & { rolloutId: string } }> = [];
+    for (const candidate of candidates) {
+      const known = this.rewards.get(`${namespace}|${candidate.id}`);
+      for (const task of tasks) {
+        if (known?.has(task)) continue;
+        const rolloutId = this.rollouts.idFor(key(candidate, task));
+        missing.push({ candidate, task, request: { rolloutId, input: this.val[task]!, mode: "val", resourcesId: candidate.resourcesId, metadata: { apo: this.runId, candidate: candidate.id, purpose: "evaluate" } } });
+      }
+    }
+    const ran = await this.rollouts.run(missing.map((m) => m.request));
+    if (ran.stoppedBy) return { rollouts: 0, stoppedBy: ran.stoppedBy };
+    const byId = new Map(ran.ended.map((r) => [r.rolloutId, r]));
+    for (const { candidate, task, request } of missing) {
+      const rollout = byId.get(request.rolloutId);
+      if (!rollout) continue; // interrupted before it ended
+      if (rollout.status !== "succeeded" || rollout.finalReward === null) this.unrewarded++;
+      let known = this.rewards.get(`${namespace}|${candidate.id}`);
+      if (!known) this.rewards.set(`${namespace}|${candidate.id}`, (known = new Map()));
+      known.set(task, rewardOf(rollout));
+    }
+    return { rollouts: missing.length };
+  }
+}
+
+/** Ranks `arms` by mean reward on `tasks`; ties keep the given order (older candidates first). */
+function rank(board: Scoreboard, arms: readonly Candidate[], tasks: readonly number[], namespace = ""): Candidate[] {
+  return arms
+    .map((arm, order) => ({ arm, order, mean: board.mean(arm, tasks, namespace) }))
+    .sort((a, b) => (Number.isNaN(b.mean) ? -1 : Number.isNaN(a.mean) ? 1 : b.mean - a.mean) || a.order - b.order)
+    .map((entry) => entry.arm);
+}
+
+/**
+ * Successive halving over `order` (validation task indices in the run's seeded order): every arm
+ * runs the first `startTasks` tasks; the better 1/eta (never fewer than two) go on to eta× as
+ * many, and so on up to `maxTasks`. The ranking puts the last rung's arms first, then those
+ * dropped at each earlier rung, latest first. `keep` arms at least are ranked by the search.
+ */
+export async function successiveHalving(board: Scoreboard, arms: readonly Candidate[], order: readonly number[], options: EvaluationOptions): Promise<RoundEvaluation> {
+  const before = knownTasks(board, arms);
+  const limit = Math.min(options.maxTasks, order.length);
+  let n = Math.min(options.startTasks, limit);
+  let survivors = [...arms];
+  const eliminated: Candidate[][] = [];
+  const rungs: number[] = [];
+  let rollouts = 0;
+  for (;;) {
+    rungs.push(n);
+    const tasks = order.slice(0, n);
+    const ran = await board.ensure(survivors, tasks, (c, t) => `e.${c.id}.${t}`);
+    rollouts += ran.rollouts;
+    const ranked = rank(board, survivors, tasks);
+    if (ran.stoppedBy !== undefined || ranked.length <= 1 || n >= limit) {
+      const ranking = [...ranked, ...eliminated.reverse().flat()];
+      return { ranking, rollouts, fullCost: fullCost(before, arms, tasks), rungs, ...(ran.stoppedBy ? { stoppedBy: ran.stoppedBy } : {}) };
+    }
+    const kept = Math.max(2, Math.ceil(ranked.length / options.eta));
+    eliminated.push(ranked.slice(kept));
+    survivors = ranked.slice(0, kept);
+    n = Math.min(limit, Math.ceil(n * options.eta));
+  }
+}
+
+/** Every arm on one batch of tasks (the reference strategy). */
+export async function evaluateAll(board: Scoreboard, arms: readonly Candidate[], batch: readonly number[], round: number): Promise<RoundEvaluation> {
+  const namespace = `round${round}`;
+  const ran = await board.ensure(arms, batch, (c, t) => `e${round}.${c.id}.${t}`, namespace);
+  return { ranking: rank(board, arms, batch, namespace), rollouts: ran.rollouts, fullCost: ran.rollouts, rungs: [batch.length], ...(ran.stoppedBy ? { stoppedBy: ran.stoppedBy } : {}) };
+}
+
+function knownTasks(board: Scoreboard, arms: readonly Candidate[]): Map<string, Set<number>> {
+  return new Map(arms.map((arm) => [arm.id, new Set(board.tasksOf(arm))]));
+}
+
+/** Rollouts that running every arm on every one of `tasks` would have needed, from what was known before. */
+function fullCost(before: Map<string, Set<number>>, arms: readonly Candidate[], tasks: readonly number[]): number {
+  return arms.reduce((sum, arm) => sum + tasks.filter((t) => !before.get(arm.id)?.has(t)).length, 0);
+}

@@ -1,0 +1,89 @@
+/**
+ * Every rollout an APO run makes goes through here: named by a stable id (so a resumed run finds
+ * what it ran before instead of running it again), checked against the budget before it is
+ * enqueued, and priced after it ends from the token usage its LLM spans recorded.
+ */
+import type { EnqueueRequest, Rollout, RolloutStatus, Span } from "../../types/index.js";
+import type { Store } from "../../store/index.js";
+import type { AlgorithmContext } from "../algorithm.js";
+import { runRollouts } from "../rollout-batch.js";
+import type { Budget, BudgetLimit } from "./budget.js";
+
+export type MeteredResult = { ended: Rollout[]; stoppedBy?: undefined } | { ended?: undefined; stoppedBy: BudgetLimit };
+
+export class MeteredRollouts {
+  /** Rollouts this run found in the store from an earlier, interrupted run and did not run again. */
+  reused = 0;
+
+  private constructor(
+    private readonly ctx: AlgorithmContext,
+    private readonly runId: string,
+    private readonly budget: Budget,
+    /** Status of every rollout of this run the store had when the run (re)started. */
+    private readonly existing: ReadonlyMap<string, RolloutStatus>,
+  ) {}
+
+  static async open(ctx: AlgorithmContext, runId: string, budget: Budget): Promise<MeteredRollouts> {
+    const existing = new Map<string, RolloutStatus>();
+    let cursor: string | undefined;
+    do {
+      const page = await ctx.store.queryRollouts({ idPrefix: `${runId}.`, limit: 1000, ...(cursor ? { cursor } : {}) });
+      for (const rollout of page.items) existing.set(rollout.rolloutId, rollout.status);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return new MeteredRollouts(ctx, runId, budget, existing);
+  }
+
+  /** How many rollouts of this run the store already had. */
+  get found(): number {
+    return this.existing.size;
+  }
+
+  /**
+   * The rollout id for `key`. A rollout an interrupted run left cancelled cannot be enqueued again
+   * under its id, so it gets the next free `.rN` suffix and runs afresh.
+   */
+  idFor(key: string): string {
+    const base = `${this.runId}.${key}`;
+    let id = base;
+    for (let n = 2; this.existing.get(id) === "cancelled"; n++) id = `${base}.r${n}`;
+    return id;
+  }
+
+  /**
+   * Runs these rollouts (ids from {@link idFor}) unless that would pass a budget. Every rollout
+   * counts against `maxRollouts`, also one reused from an earlier run: a run's limits hold across
+   * its resumptions.
+   */
+  async run(requests: readonly EnqueueRequest[]): Promise<MeteredResult> {
+    if (requests.length === 0) return { ended: [] };
+    const stoppedBy = this.budget.wouldExceedRollouts(requests.length);
+    if (stoppedBy) return { stoppedBy };
+    this.budget.addRollouts(requests.length);
+    this.reused += requests.filter((r) => r.rolloutId !== undefined && this.existing.has(r.rolloutId)).length;
+    const ended = await runRollouts(this.ctx, requests);
+    for (const rollout of ended) await this.price(rollout);
+    return { ended };
+  }
+
+  /** Adds what the agent's own LLM calls cost, by the usage its spans recorded (calls seen by two layers count once). */
+  private async price(rollout: Rollout): Promise<void> {
+    const attempt = rollout.attempts.at(-1);
+    if (!attempt) return;
+    const spans = await spansOf(this.ctx.store, rollout.rolloutId, attempt.attemptId);
+    const calls = this.ctx.adapter.attempts(spans).flatMap((adapted) => adapted.calls);
+    this.budget.addRolloutUsage(calls.flatMap((call) => (call.usage ? [{ model: call.model ?? "unknown", ...call.usage }] : [])));
+  }
+}
+
+/** Every span of one attempt, page by page. */
+export async function spansOf(store: Store, rolloutId: string, attemptId: string): Promise<Span[]> {
+  const spans: Span[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.querySpans({ rolloutId, attemptId, limit: 1000, ...(cursor ? { cursor } : {}) });
+    spans.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return spans;
+}

@@ -1,0 +1,76 @@
+/**
+ * Runs APO on the room-selection task with the real example agent (openai SDK, tool calls) against
+ * the mock LLM, which serves both simulated models: requests with tools go to the agent model,
+ * the rest (APO's critiques and edits) to the optimizer model.
+ */
+import OpenAI from "openai";
+import { APO, type APOOptions, type APOResult, type FitResult, MemoryStore, type Store, Trainer } from "tracetrain";
+import { roomSelector, SEED_PROMPTS } from "../../examples/room-selector/agent.js";
+import { type MockLlm, type Responder, startMockLlm } from "./mock-llm.js";
+import { roomAgentModel, roomOptimizerModel, type RoomOptimizerModelOptions } from "./room-models.js";
+import { loadRooms, loadRoomTasks, type RoomTask } from "./room-world.js";
+
+export const rooms = loadRooms();
+const tasks = loadRoomTasks();
+/** A fixed split of the 57 tasks: every third for training, the rest to score on. */
+export const train = tasks.filter((_, i) => i % 3 === 0);
+export const val = tasks.filter((_, i) => i % 3 !== 0);
+
+export interface RigOptions {
+  optimizer?: Omit<RoomOptimizerModelOptions, "rooms">;
+  noise?: number;
+  store?: Store;
+  train?: RoomTask[];
+  val?: RoomTask[];
+  /** Wraps the optimizer client, e.g. to fail after some calls. */
+  wrapClient?: (client: OpenAI) => APOOptions["client"];
+  initialResources?: Record<string, unknown>;
+  /** A mock LLM to use (and leave running) instead of a fresh one: a resumed run must find the same endpoint. */
+  llm?: MockLlm;
+}
+
+export interface RigRun {
+  fit: FitResult<APOResult>;
+  result: APOResult;
+  /** Requests the optimizer model answered. */
+  optimizerCalls: number;
+  /** The prompts of those requests, in order. */
+  optimizerPrompts: string[];
+  /** LLM requests the agent made. */
+  agentCalls: number;
+  warnings: string[];
+  store: Store;
+}
+
+export function combinedResponder(options: RigOptions): Responder {
+  const agentModel = roomAgentModel({ rooms, ...(options.noise === undefined ? {} : { noise: options.noise }) });
+  const optimizerModel = roomOptimizerModel({ rooms, ...options.optimizer });
+  return (request) => (Array.isArray(request.body.tools) ? agentModel(request) : optimizerModel(request));
+}
+
+export async function runApo(apo: Omit<APOOptions, "client">, options: RigOptions = {}): Promise<RigRun> {
+  const llm: MockLlm = options.llm ?? (await startMockLlm({ responder: combinedResponder(options) }));
+  const firstRequest = llm.requests.length;
+  const store = options.store ?? new MemoryStore();
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m), error: (m: string) => void warnings.push(m) };
+  const client = new OpenAI({ baseURL: llm.baseUrl, apiKey: "test", maxRetries: 0 });
+  const trainer = new Trainer({
+    store,
+    runners: 8,
+    progress: false,
+    logger,
+    handleSignals: false,
+    initialResources: (options.initialResources ?? { ...SEED_PROMPTS, main: { kind: "llm", baseUrl: llm.baseUrl, model: "room-agent" } }) as never,
+    algorithm: new APO({ model: "mock-optimizer", ...apo, client: options.wrapClient ? options.wrapClient(client) : client }),
+  });
+  try {
+    const fit = (await trainer.fit(roomSelector, { train: options.train ?? train, val: options.val ?? val })) as FitResult<APOResult>;
+    const bodies = llm.requests.slice(firstRequest).map((r) => r.body as { tools?: unknown; messages?: Array<{ content?: unknown }> } | undefined);
+    const optimizerPrompts = bodies.filter((b) => !Array.isArray(b?.tools)).map((b) => String(b?.messages?.[0]?.content ?? ""));
+    return { fit, result: fit.result, optimizerCalls: optimizerPrompts.length, optimizerPrompts, agentCalls: bodies.length - optimizerPrompts.length, warnings, store };
+  } finally {
+    await trainer.close();
+    if (!options.llm) await llm.close();
+  }
+}
