@@ -22,6 +22,8 @@ const EXPECTED: Array<[marker: string, printed: RegExp]> = [
   // The echoing test LLM repeats the question, so neither answer is right: a real score of 0.
   ['const quiz = agent(', /^mean reward 0 over 2 rollouts$/],
   ['const solver = agent(', /^1 1$/],
+  // The echoing test LLM cannot help the optimizer: the honest verdict, and the seed published.
+  ["const capitals = agent(", /^no significant improvement capitals-1\.best \d+$/],
   ["const summarizer = agent(", /^1 .*fetch.*otel/],
   ["const writerAgent = agent(", /^researcher,writer$/],
   ["const support = agent(", /^true 1$/],

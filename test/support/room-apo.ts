@@ -74,3 +74,9 @@ export async function runApo(apo: Omit<APOOptions, "client">, options: RigOption
     if (!options.llm) await llm.close();
   }
 }
+
+/** Both simulated models behind one OpenAI-compatible endpoint on loopback (the example's offline mode). */
+export async function startSimulatedRoomModels(options: Pick<RigOptions, "optimizer" | "noise"> = {}): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  const llm = await startMockLlm({ responder: combinedResponder(options) });
+  return { baseUrl: llm.baseUrl, close: () => llm.close() };
+}

@@ -135,8 +135,8 @@ class APORun {
     this.checkRolloutBudget(2 * finalTasks.length);
     this.budget.reserve(2 * finalTasks.length);
     this.seen.set(fingerprint(seed, targets), seed.id);
-    if (rollouts.found > 0) ctx.logger.info(`APO run ${runId}: resuming; the store has ${rollouts.found} of its rollouts, which will not run again`);
-    ctx.logger.info(this.projection(runId, targets, seed, evalTasks, finalTasks.length));
+    if (rollouts.found > 0) ctx.progress.note(`APO run ${runId}: resuming; the store has ${rollouts.found} of its rollouts, which will not run again`);
+    ctx.progress.note(this.projection(runId, targets, seed, evalTasks, finalTasks.length));
 
     const children: ChildSettings = {
       optimizer: new Optimizer(settings.client, { temperature: settings.temperature, maxOutputTokens: settings.maxOutputTokens }, this.budget, ctx.logger),
@@ -395,7 +395,7 @@ class APORun {
     }
     const seedScore = estimate(finiteOnly(board.rewardsOf(seed, finalTasks, "final")));
     const bestScore = estimate(finiteOnly(board.rewardsOf(best, finalTasks, "final")));
-    ctx.logger.info(`APO run ${runId}: ${summary}`);
+    ctx.progress.note(`APO run ${runId}: ${summary}`);
     if (published) ctx.progress.note(`published ${published.resourcesId} (${published.candidate})`);
     const spend = this.budget.spend();
     if (spend.unpricedModels.length > 0) ctx.logger.warn(`APO: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to APO)`);

@@ -1,0 +1,53 @@
+/**
+ * The room-selector example as a user runs it: `npm run demo` (simulated models), and the same
+ * script against an OpenAI-compatible endpoint given by OPENAI_BASE_URL — here the mock LLM
+ * serving the same simulated models, standing in for a real server.
+ */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { startSimulatedRoomModels } from "../support/room-apo.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const run = promisify(execFile);
+const script = "examples/room-selector/run.ts";
+
+function example(args: string[], env: Record<string, string | undefined>) {
+  const clean = { ...process.env, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, CI: "1", ...env };
+  return run(process.execPath, ["--import", "tsx", script, ...args], { cwd: root, env: clean as NodeJS.ProcessEnv, timeout: 60_000 });
+}
+
+describe("examples/room-selector", () => {
+  it("optimizes the prompts with the simulated models and prints the before/after table", async () => {
+    const { stdout, stderr } = await example(["--rounds", "2", "--runners", "4"], {});
+    expect(stderr).toContain("using the simulated room-selection models");
+    expect(stdout).toMatch(/^\s+accuracy on 38 validation tasks \(95% CI\)$/m);
+    expect(stdout).toMatch(/^seed prompts\s+0\.158 ± 0\.117$/m);
+    expect(stdout).toMatch(/^best prompts \(r2\.\d+\)\s+0\.\d{3} ± 0\.\d{3}$/m);
+    expect(stdout).toMatch(/^verdict: improved: r2\.\d+ beats the seed by \+0\.\d{3}/m);
+    expect(stdout).toContain("The room's capacity must be at least the number of attendees.");
+    expect(stdout).toMatch(/cost \$0\.0000$/m);
+  }, 60_000);
+
+  it("runs against the endpoint in OPENAI_BASE_URL with the models it is told", async () => {
+    const server = await startSimulatedRoomModels({ optimizer: { mode: "useless" } });
+    try {
+      const { stdout, stderr } = await example(["--rounds", "1", "--model", "room-agent", "--optimizer-model", "mock-optimizer", "--beam", "2", "--branch", "2"], {
+        OPENAI_BASE_URL: server.baseUrl,
+        OPENAI_API_KEY: "test-key",
+      });
+      expect(stderr).not.toContain("simulated");
+      expect(stdout).toMatch(/^verdict: no significant improvement/m);
+      expect(stdout).toMatch(/published: apo-[0-9a-f]+\.best \(seed\)/);
+      // Unknown models are priced at $0 and said to be.
+      expect(stdout).toContain("no price for room-agent, mock-optimizer");
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it("explains a bad flag", async () => {
+    await expect(example(["--rounds", "two"], {})).rejects.toMatchObject({ stderr: expect.stringContaining("--rounds expects a whole number, got 'two'") });
+  }, 60_000);
+});
