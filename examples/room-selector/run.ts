@@ -11,7 +11,7 @@
  */
 import OpenAI from "openai";
 import { parseArgs } from "node:util";
-import { APO, type APOResult, type FitResult, Trainer } from "tracetrain";
+import { APO, type APOResult, Trainer } from "tracetrain";
 import { roomSelector, SEED_PROMPTS } from "./agent.js";
 import { loadRoomTasks } from "./rooms.js";
 
@@ -89,7 +89,7 @@ const trainer = new Trainer({
 });
 
 try {
-  const fit = (await trainer.fit(roomSelector, { train, val })) as FitResult<APOResult>;
+  const fit = await trainer.fit(roomSelector, { train, val });
   console.log(report(fit.result));
 } finally {
   await trainer.close();

@@ -19,9 +19,9 @@ import { formatSpanTree } from "./span-tree.js";
 /** Where the trainer keeps its store when none is given. */
 export const DEFAULT_STORE = "sqlite:./.tracetrain/tracetrain.db";
 
-export interface TrainerOptions {
-  /** What to run (default: the `evaluate` baseline). */
-  algorithm?: Algorithm;
+export interface TrainerOptions<R = unknown> {
+  /** What to run (default: the `evaluate` baseline). Its result type is what `fit` returns as `result`. */
+  algorithm?: Algorithm<R>;
   /** A store, or a store URL: `"memory"`, `"sqlite:PATH"` (default {@link DEFAULT_STORE}), `"postgres://…"`, `"http://…"`. */
   store?: Store | string;
   /**
@@ -84,7 +84,7 @@ export interface DevRollout<T> {
  * runners executing its rollouts in this process; `evaluate` scores the agent without learning;
  * `dev` runs a few rollouts and prints their traces.
  */
-export class Trainer {
+export class Trainer<R = unknown> {
   readonly tracer: Tracer;
   private readonly logger: Logger;
   private readonly spec: Store | string;
@@ -92,7 +92,7 @@ export class Trainer {
   private ownsStore = false;
   private instrumented: Promise<unknown> | undefined;
 
-  constructor(private readonly options: TrainerOptions = {}) {
+  constructor(private readonly options: TrainerOptions<R> = {}) {
     checkRunners(options.runners ?? 8);
     this.logger = options.logger ?? consoleLogger;
     this.tracer = options.tracer ?? new Tracer({ logger: this.logger });
@@ -117,7 +117,7 @@ export class Trainer {
   }
 
   /** Runs the algorithm over the datasets. */
-  async fit<T, R = unknown>(agent: Agent<T>, datasets: { train?: readonly T[]; val?: readonly T[] }): Promise<FitResult<R>> {
+  async fit<T>(agent: Agent<T>, datasets: { train?: readonly T[]; val?: readonly T[] }): Promise<FitResult<R>> {
     const algorithm = (this.options.algorithm ?? evaluate()) as Algorithm<R>;
     return this.run(agent, algorithm, datasets.train ?? [], datasets.val ?? []);
   }
@@ -155,7 +155,7 @@ export class Trainer {
     return out;
   }
 
-  private async run<T, R>(agent: Agent<T>, algorithm: Algorithm<R>, train: readonly T[], val: readonly T[]): Promise<FitResult<R>> {
+  private async run<T, A>(agent: Agent<T>, algorithm: Algorithm<A>, train: readonly T[], val: readonly T[]): Promise<FitResult<A>> {
     checkAgent(agent);
     checkTasks("train", train, false);
     checkTasks("val", val, false);

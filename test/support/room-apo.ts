@@ -65,7 +65,7 @@ export async function runApo(apo: Omit<APOOptions, "client">, options: RigOption
     algorithm: new APO({ model: "mock-optimizer", ...apo, client: options.wrapClient ? options.wrapClient(client) : client }),
   });
   try {
-    const fit = (await trainer.fit(roomSelector, { train: options.train ?? train, val: options.val ?? val })) as FitResult<APOResult>;
+    const fit = await trainer.fit(roomSelector, { train: options.train ?? train, val: options.val ?? val });
     const bodies = llm.requests.slice(firstRequest).map((r) => r.body as { tools?: unknown; messages?: Array<{ content?: unknown }> } | undefined);
     const optimizerPrompts = bodies.filter((b) => !Array.isArray(b?.tools)).map((b) => String(b?.messages?.[0]?.content ?? ""));
     return { fit, result: fit.result, optimizerCalls: optimizerPrompts.length, optimizerPrompts, agentCalls: bodies.length - optimizerPrompts.length, warnings, store };
