@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { Budget, countTokens } from "../../src/algorithms/apo/budget.js";
 import { splitBlame } from "../../src/algorithms/apo/children.js";
-import { randomFor, SeededRandom } from "../../src/algorithms/apo/random.js";
+import { randomFor, SeededRandom } from "../../src/util/random.js";
 import { estimate, pairedDifference } from "../../src/algorithms/apo/stats.js";
 import { checkEdit, describeProblem, extractTemplate, repairAddedPlaceholders } from "../../src/algorithms/apo/template-check.js";
 

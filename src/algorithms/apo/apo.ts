@@ -22,7 +22,7 @@ import { describeRuns, rewardOf } from "./experiments.js";
 import { MeteredRollouts } from "./metered-rollouts.js";
 import { type APOOptions, parseOptions } from "./options.js";
 import { Optimizer } from "./optimizer.js";
-import { randomFor } from "./random.js";
+import { randomFor } from "../../util/random.js";
 import { type Estimate, estimate, pairedDifference } from "./stats.js";
 
 /** Why the run ended. */

@@ -9,7 +9,7 @@ import type { BudgetLimit } from "./budget.js";
 import { type Candidate, templateOf } from "./candidates.js";
 import type { MeteredCall, Optimizer } from "./optimizer.js";
 import { engineNote } from "./prompts.js";
-import { randomFor } from "./random.js";
+import { randomFor } from "../../util/random.js";
 import { checkEdit, describeProblem, extractTemplate, repairAddedPlaceholders } from "./template-check.js";
 
 /** What a child is made from. */
