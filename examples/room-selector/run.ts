@@ -1,8 +1,8 @@
 /**
  * Optimizes the room-selector agent's prompts with APO and prints a before/after table.
  *
- *   npm run demo                                   # simulated models, no endpoint needed
- *   OPENAI_API_KEY=sk-… npm run demo -- --rounds 2  # OpenAI (or set OPENAI_BASE_URL for any compatible server)
+ *   npm run example:rooms                                   # simulated models, no endpoint needed
+ *   OPENAI_API_KEY=sk-… npm run example:rooms -- --rounds 2  # OpenAI (or set OPENAI_BASE_URL for any compatible server)
  *
  * Flags: --rounds N (2) --runners N (8) --seed N (0) --model NAME (agent; gpt-4.1-nano)
  * --optimizer-model NAME (gpt-4.1-mini) --beam N (4) --branch N (4) --max-usd X --store URL

@@ -6,6 +6,9 @@
  *   tracetrain runner --store URL --agent PATH [--name AGENT] [--concurrency N] [--token T]
  *   tracetrain export --store URL --format chat|tokens [--mode M] [--agent NAME] [--min-reward X] [--top-k N] [--out FILE] …
  *   tracetrain gateway --store URL --upstream URL [--upstream URL …] [--port P] [--token T] …
+ *   tracetrain harness --agent PATH [--name AGENT] [--task-env NAME …] [--task-json-env VAR] [--model M] [--resources FILE]
+ *
+ *   tracetrain demo [--steps N] [--dir DIR] [--seed N]
  *
  * Tokens may also come from TRACETRAIN_TOKEN (better: they then stay out of `ps` and shell history).
  */
@@ -47,7 +50,20 @@ const USAGE = `usage:
       them (vLLM). --upstream repeats (calls of one rollout stick to one upstream); its key comes
       from --upstream-key or TRACETRAIN_UPSTREAM_KEY and is never recorded. Agents authenticate
       with --token (or TRACETRAIN_GATEWAY_TOKEN) or a per-rollout key; the store server's token is
-      --store-token or TRACETRAIN_TOKEN.`;
+      --store-token or TRACETRAIN_TOKEN.
+  tracetrain harness --agent PATH [--name AGENT] [--task-env NAME …] [--task-json-env VAR]
+                     [--model NAME] [--resources FILE]
+      Run one rollout as an Agent Lightning v1.0 harness process (their controller starts one per
+      rollout): the agent gets the LLM "main" at AGL_OPENAI_BASE_URL with key AGL_KEY (model
+      --model, default "auto"; mode val when the URL says /mode/val/, else train) plus the
+      resources of FILE (a JSON resources map), and its reward is POSTed as a reward event to
+      AGL_EVENT_URL. The task is the JSON in variable VAR, or an object of the --task-env
+      variables (each JSON-parsed when it is JSON). Exit 0 once the reward is posted; 1 when the
+      agent fails, gives no reward or the post fails; 2 on a missing variable or bad input.
+  tracetrain demo [--steps N] [--dir DIR] [--seed N]
+      Train a small policy with RL on this machine (no network, no API key): the CPU reference
+      backend, the gateway, an openai-SDK agent doing a two-call tool task, a SQLite store. Prints
+      a reward table; writes reward-curve.svg and result.json to DIR (default .tracetrain/demo).`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
@@ -55,11 +71,24 @@ async function main(argv: string[]): Promise<number> {
   if (command === "runner") return runner([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === "export") return exportCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === "gateway") return gatewayCommand([sub ?? "", ...rest].filter((a) => a !== ""));
+  if (command === "harness") return (await import("./harness.js")).harnessCommand([sub ?? "", ...rest].filter((a) => a !== ""), { loadsTypeScript, rerunWithTsx });
+  if (command === "demo") return demoCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 1 : 0;
   }
   throw new ValidationError("command line", [{ path: command, message: `unknown command\n${USAGE}` }]);
+}
+
+async function demoCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, strict: true, options: { steps: { type: "string", default: "30" }, dir: { type: "string" }, seed: { type: "string", default: "0" } } });
+  const steps = Number(values.steps);
+  const seed = Number(values.seed);
+  if (!Number.isInteger(steps) || steps < 1) throw new ValidationError("command line", [{ path: "--steps", message: `expected a whole number ≥ 1, got ${values.steps}` }]);
+  if (!Number.isInteger(seed) || seed < 0) throw new ValidationError("command line", [{ path: "--seed", message: `expected a whole number ≥ 0, got ${values.seed}` }]);
+  const { runDemo } = await import("../demo/run-demo.js");
+  await runDemo({ steps, seed, ...(values.dir === undefined ? {} : { dir: values.dir }) });
+  return 0;
 }
 
 async function serve(args: string[]): Promise<number> {

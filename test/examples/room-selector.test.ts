@@ -1,5 +1,5 @@
 /**
- * The room-selector example as a user runs it: `npm run demo` (simulated models), and the same
+ * The room-selector example as a user runs it: `npm run example:rooms` (simulated models), and the same
  * script against an OpenAI-compatible endpoint given by OPENAI_BASE_URL — here the mock LLM
  * serving the same simulated models, standing in for a real server.
  */

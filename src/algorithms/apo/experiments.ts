@@ -7,7 +7,7 @@
 import type { TraceAdapter } from "../../adapters/trace-adapter.js";
 import type { Store } from "../../store/index.js";
 import type { ChatMessage, Rollout } from "../../types/index.js";
-import { spansOf } from "./metered-rollouts.js";
+import { spansOf } from "../spans.js";
 
 const MAX_TASK_CHARS = 1500;
 const MAX_MESSAGE_CHARS = 1200;

@@ -3,10 +3,10 @@
  * what it ran before instead of running it again), checked against the budget before it is
  * enqueued, and priced after it ends from the token usage its LLM spans recorded.
  */
-import type { EnqueueRequest, Rollout, RolloutStatus, Span } from "../../types/index.js";
-import type { Store } from "../../store/index.js";
+import type { EnqueueRequest, Rollout, RolloutStatus } from "../../types/index.js";
 import type { AlgorithmContext } from "../algorithm.js";
 import { runRollouts } from "../rollout-batch.js";
+import { spansOf } from "../spans.js";
 import type { Budget, BudgetLimit } from "./budget.js";
 
 export type MeteredResult = { ended: Rollout[]; stoppedBy?: undefined } | { ended?: undefined; stoppedBy: BudgetLimit };
@@ -74,16 +74,4 @@ export class MeteredRollouts {
     const calls = this.ctx.adapter.attempts(spans).flatMap((adapted) => adapted.calls);
     this.budget.addRolloutUsage(calls.flatMap((call) => (call.usage ? [{ model: call.model ?? "unknown", ...call.usage }] : [])));
   }
-}
-
-/** Every span of one attempt, page by page. */
-export async function spansOf(store: Store, rolloutId: string, attemptId: string): Promise<Span[]> {
-  const spans: Span[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.querySpans({ rolloutId, attemptId, limit: 1000, ...(cursor ? { cursor } : {}) });
-    spans.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return spans;
 }

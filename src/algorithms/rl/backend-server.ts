@@ -1,0 +1,240 @@
+/**
+ * Serves any `TrainingBackend` over protocol `tracetrain-rl/1` (docs/rl-backend-protocol.md): the
+ * in-process reference backend for `tracetrain backend serve --reference`, an exporter, or a test
+ * double — and, being the protocol's reference server, the behaviour a Python server should copy.
+ *
+ * Plain `node:http` with the store server's plumbing (router, body limits, token checks, exposure
+ * checks, JSON error bodies). Requests are validated before the backend sees them; the backend's
+ * answers are validated before the client sees them. One train or checkpoint runs at a time, in
+ * arrival order: a backend owns one set of weights, and a resent step queued behind the original
+ * then meets the backend's 409 instead of racing it.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { z } from "zod";
+import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, consoleLogger, formatPath } from "../../types/index.js";
+import { errorBody } from "../../server/http-errors.js";
+import { ClientGone, answerClientError, bearerToken, checkExposure, readBody, requestUrl, tokenDigest, tokenMatches } from "../../server/http-common.js";
+import { Router } from "../../server/router.js";
+import {
+  BackendInfoSchema,
+  CheckpointRequestSchema,
+  CheckpointResponseSchema,
+  EndpointsResponseSchema,
+  TrainRequestSchema,
+  TrainResponseSchema,
+  TrainSampleSchema,
+} from "./protocol.js";
+import type { TrainingBackend } from "./training-backend.js";
+import { parseWire, wireIssues } from "./wire-issues.js";
+
+export interface ServeTrainingBackendOptions {
+  /** Interface to bind (default `127.0.0.1`). Anything but loopback requires a token or `insecure`. */
+  host?: string;
+  /** Port (default 0: a free one; read it from `url`). */
+  port?: number;
+  /** When set, every route requires `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Allow a non-loopback bind without a token (a trusted private network only). */
+  insecure?: boolean;
+  /** Largest request body (default 256 MiB: batches carry token ids); larger ones get 413. */
+  bodyLimitBytes?: number;
+  logger?: Logger;
+}
+
+export interface TrainingBackendServer {
+  /** The root URL, e.g. `http://127.0.0.1:8321` (routes are under `/v1`). */
+  url: string;
+  /** Stops listening, aborts running requests, waits for them. The backend stays open: its owner closes it. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_BODY_LIMIT = 256 * 1024 * 1024;
+/** Receiving a request (not answering it: a train step may take far longer) must finish within this. */
+const REQUEST_RECEIVE_TIMEOUT_MS = 10 * 60_000;
+
+type Handler = (body: unknown, signal: AbortSignal) => Promise<unknown>;
+
+export async function serveTrainingBackend(backend: TrainingBackend, options: ServeTrainingBackendOptions = {}): Promise<TrainingBackendServer> {
+  const host = options.host ?? "127.0.0.1";
+  checkExposure("backend server", host, options.token, options.insecure);
+  const logger = options.logger ?? consoleLogger;
+  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const tokenCheck = options.token ? tokenDigest(options.token) : undefined;
+  const shutdown = new AbortController();
+  const router = buildRouter(backend);
+  const inFlight = new Set<Promise<void>>();
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const method = request.method ?? "GET";
+    try {
+      const url = requestUrl(request.url);
+      if (tokenCheck && !tokenMatches(bearerToken(request), tokenCheck)) throw new TracetrainError("unauthorized", "missing or wrong bearer token");
+      const match = router.match(method, url.pathname);
+      if (match === undefined) throw new TracetrainError("not_found", `no route ${method} ${url.pathname.slice(0, 200)}`);
+      if (match === "method") {
+        request.resume();
+        sendJson(response, 405, { error: { code: "method_not_allowed", message: `${url.pathname} does not accept ${method.slice(0, 20)}` } }, { allow: allowed(url.pathname) });
+        return;
+      }
+      const body = method === "POST" ? parseJson(await readBody(request, bodyLimit)) : undefined;
+      const signal = disconnectSignal(response, shutdown.signal);
+      const result = await callBackend(() => match.handler(body, signal), match.pattern, signal, logger);
+      if (!response.destroyed) sendJson(response, 200, result);
+    } catch (error) {
+      if (error instanceof ClientGone) return; // nobody is left to answer
+      const { status, body } = errorBody(error);
+      // The backend's own failures were logged where they happened; only the server's surprises are left.
+      if (status === 500 && !(error instanceof TracetrainError)) logger.error("training backend server: internal error", { error, method, url: request.url });
+      if (!response.headersSent && !response.destroyed) sendJson(response, status, body);
+      if (status === 413) request.resume(); // drain the rest so the connection closes cleanly
+    }
+  }
+
+  const server: Server = createServer((request, response) => {
+    const handled = handle(request, response).catch((error: unknown) => logger.error("unexpected failure answering a request", { error }));
+    const done = Promise.all([handled, new Promise((resolve) => response.once("close", resolve))]).then(() => undefined);
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+  });
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
+  server.on("checkExpectation", (request, response) => {
+    sendJson(response, 417, new TracetrainError("validation", `unsupported Expect header: ${String(request.headers.expect).slice(0, 100)}`).toJSON());
+  });
+  server.requestTimeout = REQUEST_RECEIVE_TIMEOUT_MS;
+  server.headersTimeout = 60_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+
+  return {
+    url,
+    async close() {
+      if (shutdown.signal.aborted) return;
+      shutdown.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.allSettled([...inFlight]);
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 2000);
+      await closed;
+      clearTimeout(force);
+    },
+  };
+}
+
+/** The four routes; each validates what comes in and what the backend hands back. */
+function buildRouter(backend: TrainingBackend): Router<Handler> {
+  const serial = serializer();
+  return new Router<Handler>()
+    .add("GET", "/v1/info", async () => checkAnswer(BackendInfoSchema, await backend.info(), "info"))
+    .add("GET", "/v1/endpoints", async () => checkAnswer(EndpointsResponseSchema, await backend.endpoints(), "endpoints"))
+    .add("POST", "/v1/train", async (body, signal) => {
+      const request = parseTrainRequest(body);
+      return serial(signal, async () => checkAnswer(TrainResponseSchema, await backend.train(request, { signal }), "train"));
+    })
+    .add("POST", "/v1/checkpoint", async (body, signal) => {
+      const request = parseWire(CheckpointRequestSchema, body ?? {}, "checkpoint request");
+      return serial(signal, async () => checkAnswer(CheckpointResponseSchema, await backend.checkpoint(request), "checkpoint"));
+    });
+}
+
+const TrainEnvelopeSchema = TrainRequestSchema.extend({ samples: z.array(z.unknown()).min(1) });
+
+/**
+ * A train request, samples checked one by one and stopping at 20 problems: a hostile batch of a
+ * million bad samples is refused in the time it takes to find 20, not after describing them all.
+ */
+function parseTrainRequest(body: unknown): z.output<typeof TrainRequestSchema> {
+  const envelope = parseWire(TrainEnvelopeSchema, body, "train request");
+  const issues: ValidationIssue[] = [];
+  const samples = envelope.samples.map((sample, i) => {
+    if (issues.length >= 20) return undefined;
+    const result = TrainSampleSchema.safeParse(sample);
+    if (result.success) return result.data;
+    issues.push(...wireIssues(result.error, sample, ["samples", i], 20 - issues.length));
+    return undefined;
+  });
+  if (issues.length > 0) throw new ValidationError("train request", issues);
+  return { ...envelope, samples: samples.filter((s) => s !== undefined) };
+}
+
+/** A backend answering outside the protocol is a server bug: logged, and a 500 for the client. */
+function checkAnswer<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new Error(`the backend's ${what} answer breaks the protocol: ${result.error.issues.slice(0, 5).map((i) => `${formatPath(i.path) || "(answer)"}: ${i.message}`).join("; ")}`);
+}
+
+/**
+ * The backend's errors, as the protocol maps them: its validation and conflict errors reach the
+ * client with their message; anything else is logged here and reported as a bare 500, since a
+ * trainer's internals (paths, stack traces) are no business of the client's.
+ */
+async function callBackend(run: () => Promise<unknown>, route: string, signal: AbortSignal, logger: Logger): Promise<unknown> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof ValidationError || error instanceof ConflictError || error instanceof ClientGone) throw error;
+    if (signal.aborted) {
+      // Not a backend failure: its call was cut short because the client left or the server is stopping.
+      logger.warn(`${route} was interrupted (client gone or server shutting down)`, { error });
+      throw new TracetrainError("unavailable", `${route} was interrupted: the server is shutting down`);
+    }
+    logger.error(`training backend failed on ${route}`, { error });
+    throw new TracetrainError("internal", `the training backend failed on ${route}; see the server's log`);
+  }
+}
+
+/** Runs tasks one at a time in arrival order; a task whose client left while it waited is skipped. */
+function serializer(): <T>(signal: AbortSignal, task: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(signal: AbortSignal, task: () => Promise<T>): Promise<T> => {
+    const run = tail.then(() => {
+      if (signal.aborted) throw new ClientGone("the client left before its turn");
+      return task();
+    });
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/** Aborts when the client disconnects before its answer is written, or the server shuts down. */
+function disconnectSignal(response: ServerResponse, shutdown: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  const socket = response.socket;
+  if (socket === null || socket.destroyed) {
+    controller.abort();
+  } else {
+    const gone = () => {
+      if (!response.writableFinished) controller.abort();
+    };
+    response.once("close", gone);
+  }
+  return AbortSignal.any([controller.signal, shutdown]);
+}
+
+function allowed(path: string): string {
+  return path === "/v1/train" || path === "/v1/checkpoint" ? "POST" : "GET";
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString("utf8")) as unknown;
+  } catch (error) {
+    throw new ValidationError("request body", [{ path: "", message: `not valid JSON (${(error as Error).message.slice(0, 200)})` }]);
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) }).end(text);
+}

@@ -1,0 +1,214 @@
+/**
+ * A "dry" training backend that trains nothing: it writes each batch to disk, for training offline
+ * (or inspecting what an RL run would have trained on), while the upstream endpoints keep serving
+ * the same, never-updated policy.
+ *
+ * Layout of `dir`: `step-<n>.jsonl` — one `TrainSample` (protocol JSON, as sent) per line — and
+ * `manifest.json`, which lists only complete step files. Every file is written to a temporary name,
+ * flushed to disk and renamed, so a crash leaves either the old file or the new one, and never a
+ * half-written step listed in the manifest. The manifest is read back on first use, so a restarted
+ * run still refuses steps it wrote before.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import { ConflictError, TracetrainError, ValidationError } from "../../types/index.js";
+import {
+  type BackendInfo,
+  type CheckpointRequest,
+  CheckpointRequestSchema,
+  type CheckpointResponse,
+  type Endpoint,
+  EndpointSchema,
+  type EndpointsResponse,
+  PROTOCOL,
+  PolicyVersionSchema,
+  type TrainRequest,
+  TrainRequestSchema,
+  type TrainResponse,
+} from "./protocol.js";
+import type { TrainingBackend } from "./training-backend.js";
+import { BackendAbortedError } from "./backend-errors.js";
+import { parseWire, wireIssues } from "./wire-issues.js";
+
+export interface JsonlExportBackendOptions {
+  /** The model name the endpoints serve. */
+  model: string;
+  /** The upstreams that keep serving (the policy never changes); their policy version is the backend's. */
+  endpoints: Endpoint[];
+  /** What the endpoints return, reported by `info()` (default: neither token ids nor logprobs). */
+  capabilities?: { token_ids?: boolean; logprobs?: boolean };
+}
+
+const OptionsSchema = z.object({
+  model: z.string().min(1),
+  endpoints: z.array(EndpointSchema).min(1),
+  capabilities: z.object({ token_ids: z.boolean().optional(), logprobs: z.boolean().optional() }).optional(),
+});
+
+/** `manifest.json`: what was exported. Snake_case like the protocol it sits beside. */
+export const ExportManifestSchema = z.object({
+  protocol: z.literal(PROTOCOL),
+  model: z.string().min(1),
+  /** The (unchanged) policy version every step was sampled from and "trained" into. */
+  policy_version: PolicyVersionSchema,
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+  steps: z.array(
+    z.object({
+      step: z.number().int().nonnegative(),
+      /** Relative to the manifest's directory. */
+      file: z.string().min(1),
+      samples: z.number().int().positive(),
+      tokens: z.number().int().nonnegative(),
+      /** The `policy_version` of the train request. */
+      policy_version: PolicyVersionSchema,
+      written_at: z.iso.datetime(),
+    }),
+  ),
+});
+export type ExportManifest = z.infer<typeof ExportManifestSchema>;
+
+export const MANIFEST_FILE = "manifest.json";
+
+export class JsonlExportBackend implements TrainingBackend {
+  readonly dir: string;
+  private readonly options: z.output<typeof OptionsSchema>;
+  private manifest: ExportManifest | undefined;
+  /** Writes run one at a time: the manifest is read, changed and rewritten as a whole. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(dir: string, options: JsonlExportBackendOptions) {
+    this.dir = dir;
+    this.options = parseWire(OptionsSchema, options, "JsonlExportBackend options");
+  }
+
+  async info(): Promise<BackendInfo> {
+    const { model, capabilities } = this.options;
+    return {
+      protocol: PROTOCOL,
+      model,
+      policy_version: this.policyVersion(),
+      capabilities: { token_ids: capabilities?.token_ids ?? false, logprobs: capabilities?.logprobs ?? false, checkpoint: true },
+      name: `JSONL export to ${this.dir} (dry: weights never change)`,
+    };
+  }
+
+  async endpoints(): Promise<EndpointsResponse> {
+    return { policy_version: this.policyVersion(), endpoints: this.options.endpoints };
+  }
+
+  /** Writes the batch as `step-<n>.jsonl` and lists it; the policy is unchanged. A step already written is refused. */
+  async train(request: TrainRequest, options: { signal?: AbortSignal } = {}): Promise<TrainResponse> {
+    const parsed = parseWire(TrainRequestSchema, request, "train request");
+    return this.serially(async () => {
+      if (options.signal?.aborted) throw new BackendAbortedError("train", "train was aborted before the step was written");
+      const manifest = await this.loadManifest();
+      const existing = manifest.steps.find((s) => s.step === parsed.step);
+      if (existing) throw new ConflictError(`step ${parsed.step} was already written (${existing.file})`, { step: parsed.step, file: existing.file });
+      const file = `step-${parsed.step}.jsonl`;
+      await writeAtomically(join(this.dir, file), parsed.samples.map((sample) => `${JSON.stringify(sample)}\n`).join(""));
+      const tokens = parsed.samples.reduce((sum, s) => sum + s.prompt_ids.length + s.response_ids.length, 0);
+      const now = new Date().toISOString();
+      const entry = { step: parsed.step, file, samples: parsed.samples.length, tokens, policy_version: parsed.policy_version, written_at: now };
+      await this.saveManifest({ ...manifest, steps: [...manifest.steps, entry].sort((a, b) => a.step - b.step), updated_at: now });
+      return { policy_version: this.policyVersion(), metrics: { samples: entry.samples, tokens } };
+    });
+  }
+
+  /** Writes the manifest; its path is the checkpoint's location. */
+  async checkpoint(request: CheckpointRequest = {}): Promise<CheckpointResponse> {
+    const { name } = parseWire(CheckpointRequestSchema, request, "checkpoint request");
+    return this.serially(async () => {
+      const manifest = await this.loadManifest();
+      await this.saveManifest({ ...manifest, updated_at: new Date().toISOString() });
+      return { checkpoint_id: name ?? `export-${manifest.steps.length}-steps`, policy_version: this.policyVersion(), location: join(this.dir, MANIFEST_FILE) };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+  }
+
+  private policyVersion(): z.output<typeof PolicyVersionSchema> {
+    return this.options.endpoints[0]!.policy_version;
+  }
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The manifest in memory, else on disk (a restarted run), else a new one. */
+  private async loadManifest(): Promise<ExportManifest> {
+    if (this.manifest) return this.manifest;
+    const path = join(this.dir, MANIFEST_FILE);
+    let text: string | undefined;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    if (text === undefined) {
+      const now = new Date().toISOString();
+      this.manifest = { protocol: PROTOCOL, model: this.options.model, policy_version: this.policyVersion(), created_at: now, updated_at: now, steps: [] };
+    } else {
+      this.manifest = parseManifest(text, path);
+    }
+    return this.manifest;
+  }
+
+  private async saveManifest(manifest: ExportManifest): Promise<void> {
+    await writeAtomically(join(this.dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    this.manifest = manifest;
+  }
+}
+
+function parseManifest(text: string, path: string): ExportManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new TracetrainError("validation", `${path} is not JSON; move it away or choose another directory`);
+  }
+  const result = ExportManifestSchema.safeParse(json);
+  if (!result.success) throw new ValidationError(`export manifest ${path}`, wireIssues(result.error, json));
+  return result.data;
+}
+
+/** Writes `path` via a temporary file that is flushed and renamed over it: readers see all or nothing. */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const temp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    const handle = await open(temp, "w");
+    try {
+      await handle.writeFile(text, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await syncDirectory(dir);
+}
+
+/** Makes the rename itself durable; not every platform lets a directory be opened, and that is fine. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Best effort: the data is already on disk, only the directory entry's durability is at stake.
+  }
+}

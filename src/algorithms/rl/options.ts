@@ -1,0 +1,66 @@
+/** What `new RL({...})` accepts, as one zod schema. */
+import { z } from "zod";
+import { IdSchema, JsonObjectSchema, parseOrThrow } from "../../types/index.js";
+import type { Gateway } from "../../gateway/index.js";
+import type { TrainingBackend } from "./training-backend.js";
+
+function isTrainingBackend(value: unknown): value is TrainingBackend {
+  if (typeof value !== "object" || value === null) return false;
+  const b = value as Record<string, unknown>;
+  return ["info", "endpoints", "train", "checkpoint", "close"].every((method) => typeof b[method] === "function");
+}
+
+function isGateway(value: unknown): value is Gateway {
+  if (typeof value !== "object" || value === null) return false;
+  const g = value as Record<string, unknown>;
+  return typeof g.url === "string" && ["pause", "resume", "setPolicy", "setUpstreams", "llmResource"].every((method) => typeof g[method] === "function");
+}
+
+const FailureKindSchema = z.enum(["agent_error", "infra_error", "timeout", "unresponsive", "cancelled"]);
+
+export const RLOptionsSchema = z.strictObject({
+  /** Where the weights are trained: `HttpTrainingBackend`, `ReferenceBackend`, `JsonlExportBackend`, or your own. */
+  backend: z.custom<TrainingBackend>(isTrainingBackend, "expected a TrainingBackend: an object with info(), endpoints(), train(), checkpoint() and close()"),
+  /** Policy updates to make (default 20). */
+  steps: z.number().int().min(1).max(1_000_000).default(20),
+  /** Training tasks per step (default 8). */
+  tasksPerStep: z.number().int().min(1).max(100_000).default(8),
+  /** Rollouts per task: the group its advantages are computed in (default 8, at least 2). */
+  groupSize: z.number().int().min(2).max(1024).default(8),
+  advantage: z
+    .strictObject({
+      /** Divide by the group's standard deviation (default false). */
+      scaleByStd: z.boolean().default(false),
+      epsilon: z.number().positive().default(1e-6),
+    })
+    .prefault({}),
+  /** Score `val` every this many steps, before the first and after the last (default 5; 0 never). */
+  evalEvery: z.number().int().min(0).default(5),
+  /** Most validation tasks per evaluation (default: all of `val`). */
+  evalTasks: z.number().int().min(1).optional(),
+  /** The llm resource the agent reads with `ctx.llm(name)`; APO-style prompt resources are kept (default `main`). */
+  llmResource: IdSchema.default("main"),
+  /** Request fields the gateway sets per mode (default: temperature 1 for train, 0 for val and test). */
+  sampling: z
+    .strictObject({ train: JsonObjectSchema.optional(), val: JsonObjectSchema.optional(), test: JsonObjectSchema.optional() })
+    .default({ train: { temperature: 1 }, val: { temperature: 0 }, test: { temperature: 0 } }),
+  /** A running gateway to use, or where to start one (default: loopback, a free port). */
+  gateway: z
+    .union([z.custom<Gateway>(isGateway, "expected a Gateway from startGateway()"), z.strictObject({ host: z.string().optional(), port: z.number().int().min(0).max(65535).optional() })])
+    .default({ port: 0 }),
+  /** Failed rollouts of these kinds are left out of the batch (default: the infrastructure's faults); others count with reward 0. */
+  dropFailures: z.array(FailureKindSchema).default(["infra_error", "unresponsive", "timeout", "cancelled"]),
+  /** Ask the backend to checkpoint every this many steps (default 0: never; the last step always when the backend can). */
+  checkpointEvery: z.number().int().min(0).default(0),
+  /** Seeds which tasks each step takes. */
+  seed: z.number().int().min(0).max(0xffffffff).default(0),
+  /** Names the run's rollouts. Pass an earlier run's id to resume it: rollouts the store has are not run again. */
+  runId: IdSchema.max(64).optional(),
+});
+
+export type RLOptions = z.input<typeof RLOptionsSchema>;
+export type ParsedRLOptions = z.output<typeof RLOptionsSchema>;
+
+export function parseRLOptions(options: RLOptions): ParsedRLOptions {
+  return parseOrThrow(RLOptionsSchema, options, "RL options");
+}

@@ -1,0 +1,197 @@
+/**
+ * The reference model's chat template: chat messages rendered ChatML-style
+ * (`<|im_start|>role\ntext<|im_end|>\n`, then `<|im_start|>assistant\n` to generate) and tokenized
+ * with the real o200k_base tokenizer, markers included as ordinary text. The inverse direction —
+ * finding the messages again in a sequence of token ids — is here too, because at training time
+ * the backend receives token ids only and must see them as the sampler saw them.
+ */
+import { get_encoding, type Tiktoken } from "@dqbd/tiktoken";
+import { z } from "zod";
+
+const START = "<|im_start|>";
+const END = "<|im_end|>";
+
+/** A content part; only text (and refusal) parts carry text this template can render. */
+const ContentPartSchema = z.looseObject({ type: z.string(), text: z.string().optional(), refusal: z.string().optional() });
+
+const ToolCallSchema = z.looseObject({
+  id: z.string().optional(),
+  type: z.literal("function").optional(),
+  function: z.looseObject({ name: z.string(), arguments: z.string() }),
+});
+
+/** An OpenAI chat message, as much of it as the template renders (other fields are allowed and ignored). */
+export const ChatMessageSchema = z
+  .looseObject({
+    role: z.enum(["system", "developer", "user", "assistant", "tool", "function"]),
+    content: z.union([z.string(), z.array(ContentPartSchema)]).nullish(),
+    tool_calls: z.array(ToolCallSchema).nullish(),
+    name: z.string().optional(),
+    tool_call_id: z.string().optional(),
+  })
+  .refine((m) => m.role === "assistant" || (m.content !== undefined && m.content !== null), {
+    message: "content is required for this role",
+    path: ["content"],
+  });
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
+/** One message found in a token sequence: its role and the tokens of its content. */
+export interface ContextMessage {
+  role: string;
+  tokens: number[];
+  /** False for the last message when it has no end marker yet (the one being generated). */
+  closed: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tokenizer
+// ---------------------------------------------------------------------------------------------
+
+let sharedEncoder: Tiktoken | undefined;
+
+/** Loading o200k_base takes ~200 ms, so it happens once per process, on first use, from the npm package. */
+function encoder(): Tiktoken {
+  sharedEncoder ??= get_encoding("o200k_base");
+  return sharedEncoder;
+}
+
+/** Token ids of `text`; special-looking strings such as `<|im_start|>` are encoded as ordinary text. */
+export function tokenize(text: string): number[] {
+  return Array.from(encoder().encode_ordinary(text));
+}
+
+/** The token id `text` encodes to, or undefined when it takes more (or fewer) than one token. */
+export function singleTokenId(text: string): number | undefined {
+  const ids = tokenize(text);
+  return ids.length === 1 ? ids[0] : undefined;
+}
+
+// Token bytes are looked up for every token of every context the policy reads; the cache keeps
+// that to one tokenizer call per distinct token. Bytes are kept as a latin1 string (one char per
+// byte), so marker search is a plain indexOf and char offsets are byte offsets.
+const byteStrings = new Map<number, string | null>();
+
+function tokenByteString(id: number): string | undefined {
+  let cached = byteStrings.get(id);
+  if (cached === undefined) {
+    try {
+      cached = Buffer.from(encoder().decode_single_token_bytes(id)).toString("latin1");
+    } catch {
+      cached = null; // not in the vocabulary
+    }
+    byteStrings.set(id, cached);
+  }
+  return cached ?? undefined;
+}
+
+/** Whether `id` is a token of o200k_base. */
+export function isKnownToken(id: number): boolean {
+  return tokenByteString(id) !== undefined;
+}
+
+/** The UTF-8 bytes of one token (empty for an id outside the vocabulary). */
+export function tokenBytes(id: number): number[] {
+  return Array.from(Buffer.from(tokenByteString(id) ?? "", "latin1"));
+}
+
+/** The text of one token; a token holding part of a multi-byte character decodes lossily, as OpenAI's `token` field does. */
+export function tokenText(id: number): string {
+  return Buffer.from(tokenByteString(id) ?? "", "latin1").toString("utf8");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------------------------
+
+/** A tool call as the model "wrote" it, the way Hermes-style templates show it to the model. */
+export function renderToolCall(name: string, args: string): string {
+  return `<tool_call>${JSON.stringify({ name, arguments: parsedOrText(args) })}</tool_call>`;
+}
+
+/** Arguments are a JSON string on the wire; shown as JSON when they are, as a string when malformed. */
+function parsedOrText(args: string): unknown {
+  try {
+    return JSON.parse(args) as unknown;
+  } catch {
+    return args;
+  }
+}
+
+function contentText(content: ChatMessage["content"]): string {
+  if (typeof content === "string") return content;
+  if (!content) return "";
+  return content.map((part) => part.text ?? part.refusal ?? "").join("");
+}
+
+function messageText(message: ChatMessage): string {
+  const calls = (message.tool_calls ?? []).map((c) => renderToolCall(c.function.name, c.function.arguments));
+  return contentText(message.content) + calls.join("");
+}
+
+/** The prompt text: tool definitions (when offered) as a leading block, the messages, then the generation header. */
+export function renderChat(messages: readonly ChatMessage[], tools?: readonly unknown[]): string {
+  const blocks = tools && tools.length > 0 ? [`${START}tools\n${JSON.stringify(tools)}${END}\n`] : [];
+  for (const message of messages) blocks.push(`${START}${message.role}\n${messageText(message)}${END}\n`);
+  return `${blocks.join("")}${START}assistant\n`;
+}
+
+/** The prompt's token ids. */
+export function encodeChat(messages: readonly ChatMessage[], tools?: readonly unknown[]): number[] {
+  return tokenize(renderChat(messages, tools));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading token ids back as messages
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The messages of a token sequence, found by their markers in the sequence's bytes (markers do not
+ * tokenize the same way everywhere: `.<` can merge the end of a text with a marker's first char).
+ * A message's tokens are those overlapping its content, so a token straddling content and marker
+ * still counts. Text before the first marker belongs to no message.
+ */
+export function splitMessages(ids: readonly number[]): ContextMessage[] {
+  const starts = new Array<number>(ids.length);
+  let bytes = "";
+  for (let i = 0; i < ids.length; i++) {
+    starts[i] = bytes.length;
+    bytes += tokenByteString(ids[i]!) ?? "";
+  }
+  const messages: ContextMessage[] = [];
+  let at = bytes.indexOf(START);
+  while (at !== -1) {
+    const next = bytes.indexOf(START, at + START.length);
+    const limit = next === -1 ? bytes.length : next;
+    const newline = bytes.indexOf("\n", at + START.length);
+    const headerEnds = newline !== -1 && newline < limit;
+    const role = bytes.slice(at + START.length, headerEnds ? newline : limit);
+    const contentStart = headerEnds ? newline + 1 : limit;
+    const end = bytes.indexOf(END, contentStart);
+    const closed = end !== -1 && end < limit;
+    const contentEnd = closed ? end : limit;
+    messages.push({ role, tokens: tokensOverlapping(ids, starts, bytes.length, contentStart, contentEnd), closed });
+    at = next;
+  }
+  return messages;
+}
+
+/** The tokens whose bytes overlap [from, to). */
+function tokensOverlapping(ids: readonly number[], starts: readonly number[], total: number, from: number, to: number): number[] {
+  const out: number[] = [];
+  if (from >= to) return out;
+  for (let i = firstEndingAfter(starts, total, from); i < ids.length && starts[i]! < to; i++) out.push(ids[i]!);
+  return out;
+}
+
+/** Index of the first token whose bytes end after `offset` (binary search on start offsets). */
+function firstEndingAfter(starts: readonly number[], total: number, offset: number): number {
+  let lo = 0;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const end = mid + 1 < starts.length ? starts[mid + 1]! : total;
+    if (end <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,1 @@
+export { ReferenceBackend, type ReferenceBackendOptions, type ReferenceState, ReferenceStateSchema, REFERENCE_STATE_FORMAT } from "./reference-backend.js";

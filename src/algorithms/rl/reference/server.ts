@@ -1,0 +1,437 @@
+/**
+ * The reference model served as an OpenAI-compatible endpoint (`POST /v1/chat/completions`,
+ * `GET /v1/models`) with vLLM's extensions: `return_token_ids: true` adds the prompt's token ids
+ * (top level) and each choice's `token_ids`; `logprobs: true` adds OpenAI-shaped per-token
+ * logprobs with `top_logprobs` alternatives. Every response is exactly one sampled action token:
+ * plain text, or a tool call carrying the action as its argument when tools are offered and the
+ * model is not answering a tool result.
+ *
+ * Reported logprobs are the policy's own (temperature 1, no top-p), as vLLM reports raw logprobs
+ * by default: they are what the trainer needs for importance ratios, whatever sampling settings
+ * an agent chose.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { z } from "zod";
+import { ValidationError } from "../../../types/errors.js";
+import { formatPath } from "../../../types/validate.js";
+import { SeededRandom } from "../../../util/random.js";
+import { ChatMessageSchema, encodeChat, tokenBytes, tokenText } from "./chat-template.js";
+import { sampleAction } from "./policy.js";
+
+/** One output of the model: its text and the single o200k token it is. */
+export interface Action {
+  text: string;
+  tokenId: number;
+}
+
+/** What the server samples from; the backend's live policy stands behind it. */
+export interface ServedModel {
+  readonly name: string;
+  readonly actions: readonly Action[];
+  /** Log-probabilities of every action after a prompt. */
+  logProbs(promptIds: readonly number[]): Float64Array;
+  /** The generator of requests that bring no `seed`. */
+  readonly random: SeededRandom;
+  /** The current policy version, shown as `system_fingerprint`. */
+  policyVersion(): number;
+}
+
+export interface ReferenceServerOptions {
+  model: ServedModel;
+  host: string;
+  port: number;
+}
+
+export interface ReferenceServer {
+  /** `http://host:port` */
+  readonly url: string;
+  /** `url + "/v1"` */
+  readonly baseUrl: string;
+  close(): Promise<void>;
+}
+
+const BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+const MAX_TOP_LOGPROBS = 20;
+
+const ToolSchema = z.looseObject({
+  type: z.literal("function"),
+  function: z.looseObject({ name: z.string().min(1), parameters: z.record(z.string(), z.unknown()).optional() }),
+});
+type Tool = z.infer<typeof ToolSchema>;
+
+const ToolChoiceSchema = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.looseObject({ type: z.literal("function"), function: z.looseObject({ name: z.string().min(1) }) }),
+]);
+
+/** The chat completion request fields this server reads; anything else is accepted and ignored, as vLLM does. */
+const ChatRequestSchema = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(ChatMessageSchema).min(1),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  n: z.number().int().min(1).max(128).nullish(),
+  seed: z.number().int().nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
+  return_token_ids: z.boolean().nullish(),
+  max_tokens: z.number().int().min(1).nullish(),
+  max_completion_tokens: z.number().int().min(1).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
+  tools: z.array(ToolSchema).nullish(),
+  tool_choice: ToolChoiceSchema.nullish(),
+});
+type ChatRequest = z.infer<typeof ChatRequestSchema>;
+
+export async function startReferenceServer(options: ReferenceServerOptions): Promise<ReferenceServer> {
+  const state: ServerState = { model: options.model, requests: 0 };
+  const server = createServer((req, res) => {
+    handle(state, req, res).catch((error: unknown) => failHard(res, error));
+  });
+  // Above undici's 4 s idle threshold, so clients keep reusing their connections.
+  server.keepAliveTimeout = 10_000;
+  await listen(server, options.host, options.port);
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
+  return {
+    url,
+    baseUrl: `${url}/v1`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+interface ServerState {
+  model: ServedModel;
+  /** Counter behind response and tool-call ids. */
+  requests: number;
+}
+
+/** An answer other than 200, in OpenAI's error format. */
+class HttpFailure extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+async function handle(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = req.method ?? "GET";
+  const path = (req.url ?? "/").split("?")[0] ?? "/";
+  try {
+    if (method === "GET" && path === "/v1/models") return sendJson(res, 200, { object: "list", data: [modelCard(state.model)] });
+    if (method === "GET" && path === `/v1/models/${encodeURIComponent(state.model.name)}`) return sendJson(res, 200, modelCard(state.model));
+    // The exact message OpenAI gives for a route it does not have.
+    if (method !== "POST" || path !== "/v1/chat/completions") throw new HttpFailure(404, `Invalid URL (${method} ${path})`);
+    const request = parseRequest(await readJson(req));
+    if (request.model !== state.model.name) throw new HttpFailure(404, `The model \`${request.model}\` does not exist.`, "model", "model_not_found");
+    const completion = complete(state, request);
+    if (request.stream === true) streamCompletion(res, completion, request);
+    else sendJson(res, 200, completionBody(completion, request));
+  } catch (error) {
+    if (error instanceof HttpFailure) return sendError(res, error.status, error.message, error.param, error.code);
+    if (error instanceof ValidationError) {
+      const issue = error.issues[0];
+      return sendError(res, 400, issue?.message ?? error.message, issue?.path || null, issue?.path ? codeOf(error) : null);
+    }
+    throw error;
+  }
+}
+
+function modelCard(model: ServedModel): Record<string, unknown> {
+  return { id: model.name, object: "model", created: 0, owned_by: "tracetrain" };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      // Past the limit the rest is read and dropped, so the 413 still reaches the client.
+      if (size <= BODY_LIMIT_BYTES) chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (size > BODY_LIMIT_BYTES) {
+        reject(new HttpFailure(413, `Request body too large (more than ${BODY_LIMIT_BYTES} bytes).`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown);
+      } catch {
+        // OpenAI's own wording for a body it cannot parse.
+        reject(new HttpFailure(400, "We could not parse the JSON body of your request. The API expects a JSON object payload."));
+      }
+    });
+    req.on("error", reject);
+  });
+}
+
+/** The validated request, or a ValidationError whose first issue names the parameter in OpenAI's words. */
+function parseRequest(body: unknown): ChatRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HttpFailure(400, "We could not parse the JSON body of your request. The API expects a JSON object payload.");
+  }
+  const result = ChatRequestSchema.safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const param = formatPath(issue.path);
+    const missing = valueAt(body, issue.path) === undefined;
+    const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
+    throw new ValidationError("chat completion request", [{ path: param, message }]);
+  }
+  const request = result.data;
+  if (request.top_logprobs !== undefined && request.top_logprobs !== null && request.logprobs !== true) {
+    throw new ValidationError("chat completion request", [{ path: "top_logprobs", message: "Invalid 'top_logprobs': it requires 'logprobs' to be true." }]);
+  }
+  return request;
+}
+
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let value: unknown = body;
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function codeOf(error: ValidationError): string {
+  return error.issues[0]?.message.startsWith("Missing required") ? "missing_required_parameter" : "invalid_value";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling
+// ---------------------------------------------------------------------------------------------
+
+/** The tool a response calls, and the parameter that receives the action. */
+interface ToolUse {
+  name: string;
+  parameter: string | undefined;
+  /** The parameter's JSON Schema type says it is a number. */
+  numeric: "integer" | "number" | undefined;
+}
+
+interface SampledChoice {
+  action: Action;
+  logprob: number;
+  /** The most likely actions, best first, as many as `top_logprobs` asks for. */
+  top: Array<{ action: Action; logprob: number }>;
+  toolCall: { id: string; name: string; arguments: string } | undefined;
+}
+
+interface Completion {
+  id: string;
+  created: number;
+  model: string;
+  fingerprint: string;
+  promptIds: number[];
+  choices: SampledChoice[];
+}
+
+function complete(state: ServerState, request: ChatRequest): Completion {
+  const { model } = state;
+  const number = state.requests++;
+  const promptIds = encodeChat(request.messages, request.tools ?? undefined);
+  const logProbs = model.logProbs(promptIds);
+  const random = request.seed === undefined || request.seed === null ? model.random : new SeededRandom(request.seed);
+  const sampling = { temperature: request.temperature ?? 1, topP: request.top_p ?? 1, random };
+  const tool = toolUse(request);
+  const ranked = model.actions.map((action, i) => ({ action, logprob: logProbs[i]! })).sort((a, b) => b.logprob - a.logprob);
+  const top = ranked.slice(0, request.logprobs === true ? (request.top_logprobs ?? 0) : 0);
+  const choices = Array.from({ length: request.n ?? 1 }, (_, c): SampledChoice => {
+    const index = sampleAction(logProbs, sampling);
+    const action = model.actions[index]!;
+    const toolCall = tool && { id: `call_ref${number}_${c}`, name: tool.name, arguments: toolArguments(tool, action.text) };
+    return { action, logprob: logProbs[index]!, top, toolCall };
+  });
+  return {
+    id: `chatcmpl-ref${number}`,
+    created: Math.floor(Date.now() / 1000),
+    model: model.name,
+    fingerprint: `policy-v${model.policyVersion()}`,
+    promptIds,
+    choices,
+  };
+}
+
+/**
+ * A tool call is the answer when tools are offered, the agent allows them, and the last message is
+ * not a tool result (then the model answers it in text) — unless the agent requires a call.
+ */
+function toolUse(request: ChatRequest): ToolUse | undefined {
+  const tools = request.tools ?? [];
+  const choice = request.tool_choice ?? "auto";
+  if (tools.length === 0 || choice === "none") return undefined;
+  const answeringTool = request.messages[request.messages.length - 1]?.role === "tool";
+  if (answeringTool && choice === "auto") return undefined;
+  const named = typeof choice === "object" ? tools.find((t) => t.function.name === choice.function.name) : tools[0];
+  if (named === undefined) {
+    throw new ValidationError("chat completion request", [{ path: "tool_choice", message: `Invalid 'tool_choice': no tool named '${typeof choice === "object" ? choice.function.name : ""}' is offered.` }]);
+  }
+  return describeTool(named);
+}
+
+/** The parameter an action goes into: the first required one, else the first declared one. */
+function describeTool(tool: Tool): ToolUse {
+  const parameters = tool.function.parameters ?? {};
+  const properties = isRecord(parameters.properties) ? parameters.properties : {};
+  const required = Array.isArray(parameters.required) ? parameters.required.filter((r): r is string => typeof r === "string") : [];
+  const parameter = required[0] ?? Object.keys(properties)[0];
+  const schema = parameter === undefined ? undefined : properties[parameter];
+  const declared = isRecord(schema) ? schema.type : undefined;
+  const types = Array.isArray(declared) ? declared : [declared];
+  const numeric = types.includes("integer") ? "integer" : types.includes("number") ? "number" : undefined;
+  return { name: tool.function.name, parameter, numeric };
+}
+
+/** `{"<parameter>": action}`, the action as a number when the parameter is numeric and the action is one. */
+function toolArguments(tool: ToolUse, action: string): string {
+  if (tool.parameter === undefined) return "{}";
+  const asNumber = action.trim() === "" ? Number.NaN : Number(action);
+  const fits = tool.numeric === "integer" ? Number.isInteger(asNumber) : tool.numeric === "number" && Number.isFinite(asNumber);
+  return JSON.stringify({ [tool.parameter]: fits ? asNumber : action });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------
+
+function tokenInfo(action: Action, logprob: number): Record<string, unknown> {
+  return { token: tokenText(action.tokenId), logprob, bytes: tokenBytes(action.tokenId) };
+}
+
+function logprobsOf(choice: SampledChoice, request: ChatRequest): Record<string, unknown> | null {
+  if (request.logprobs !== true) return null;
+  const entry = { ...tokenInfo(choice.action, choice.logprob), top_logprobs: choice.top.map((t) => tokenInfo(t.action, t.logprob)) };
+  return { content: [entry], refusal: null };
+}
+
+function messageOf(choice: SampledChoice): Record<string, unknown> {
+  const call = choice.toolCall;
+  if (call === undefined) return { role: "assistant", content: choice.action.text, refusal: null, annotations: [] };
+  return {
+    role: "assistant",
+    content: null,
+    refusal: null,
+    annotations: [],
+    tool_calls: [{ id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } }],
+  };
+}
+
+function finishReason(choice: SampledChoice): string {
+  return choice.toolCall === undefined ? "stop" : "tool_calls";
+}
+
+function usageOf(completion: Completion): Record<string, number> {
+  const prompt = completion.promptIds.length;
+  return { prompt_tokens: prompt, completion_tokens: completion.choices.length, total_tokens: prompt + completion.choices.length };
+}
+
+function completionBody(completion: Completion, request: ChatRequest): Record<string, unknown> {
+  const tokenIds = request.return_token_ids === true;
+  return {
+    id: completion.id,
+    object: "chat.completion",
+    created: completion.created,
+    model: completion.model,
+    system_fingerprint: completion.fingerprint,
+    // vLLM puts the prompt's ids at the top level of a chat completion.
+    ...(tokenIds ? { prompt_token_ids: completion.promptIds } : {}),
+    choices: completion.choices.map((choice, index) => ({
+      index,
+      message: messageOf(choice),
+      logprobs: logprobsOf(choice, request),
+      finish_reason: finishReason(choice),
+      ...(tokenIds ? { token_ids: [choice.action.tokenId] } : {}),
+    })),
+    usage: usageOf(completion),
+  };
+}
+
+/**
+ * Server-sent events as vLLM sends them: per choice a role chunk, one chunk with the sampled token
+ * (its text or its tool call, its `token_ids` and logprobs), a finish chunk; the prompt's ids on
+ * the first chunk; a usage chunk when `stream_options.include_usage`; then `[DONE]`.
+ */
+function streamCompletion(res: ServerResponse, completion: Completion, request: ChatRequest): void {
+  const tokenIds = request.return_token_ids === true;
+  const includeUsage = request.stream_options?.include_usage === true;
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  let first = true;
+  const send = (choices: unknown[], usage?: Record<string, number>) => {
+    const chunk = {
+      id: completion.id,
+      object: "chat.completion.chunk",
+      created: completion.created,
+      model: completion.model,
+      system_fingerprint: completion.fingerprint,
+      ...(first && tokenIds ? { prompt_token_ids: completion.promptIds } : {}),
+      choices,
+      ...(includeUsage ? { usage: usage ?? null } : {}),
+    };
+    first = false;
+    res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  };
+  const ids = (values: number[]) => (tokenIds ? { token_ids: values } : {});
+  completion.choices.forEach((choice, index) => {
+    const call = choice.toolCall;
+    send([{ index, delta: { role: "assistant", content: call === undefined ? "" : null }, logprobs: null, finish_reason: null, ...ids([]) }]);
+    const delta =
+      call === undefined
+        ? { content: choice.action.text }
+        : { tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } }] };
+    send([{ index, delta, logprobs: logprobsOf(choice, request), finish_reason: null, ...ids([choice.action.tokenId]) }]);
+    send([{ index, delta: {}, logprobs: null, finish_reason: finishReason(choice), ...ids([]) }]);
+  });
+  if (includeUsage) send([], usageOf(completion));
+  res.end("data: [DONE]\n\n");
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.destroyed) return;
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) });
+  res.end(payload);
+}
+
+function sendError(res: ServerResponse, status: number, message: string, param: string | null, code: string | null): void {
+  const type = status >= 500 ? "server_error" : "invalid_request_error";
+  sendJson(res, status, { error: { message, type, param, code } });
+}
+
+/** A bug in a handler fails its request, never the process. */
+function failHard(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendError(res, 500, `reference server error: ${error instanceof Error ? error.message : String(error)}`, null, null);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,272 @@
+/**
+ * `tracetrain harness`: runs one rollout of an unchanged tracetrain agent as an Agent Lightning
+ * v1.0 "harness" process, so that project's controller and verl trainer can train it.
+ *
+ * Their controller starts one process per rollout and tells it everything through the
+ * environment: `AGL_OPENAI_BASE_URL` (the rollout's own LLM proxy URL, mode included — every call
+ * through it is captured for training), `AGL_EVENT_URL` (where the rollout's events go), `AGL_KEY`
+ * (the bearer key for both) and the task's fields (strings as-is, anything else JSON-encoded).
+ * The process posts `{"event_type":"reward","data":{"value":r}}` and exits 0 on success; any
+ * other exit code marks the rollout failed.
+ *
+ * The agent runs under the real Runner against a throwaway in-memory store: it gets the same
+ * context, reward semantics (returned or emitted) and error handling as under `tracetrain runner`,
+ * and the store is dropped at exit because the Agent Lightning gateway keeps the record.
+ */
+import { readFile } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { findAgent } from "../runner/agent.js";
+import { Runner } from "../runner/runner.js";
+import { MemoryStore } from "../store/index.js";
+import { Tracer } from "../tracer/tracer.js";
+import {
+  type JsonValue,
+  LlmResourceSchema,
+  type ResourcesMapInput,
+  ResourcesMapSchema,
+  type RolloutMode,
+  TracetrainError,
+  ValidationError,
+  consoleLogger,
+  parseOrThrow,
+} from "../types/index.js";
+import { sleep } from "../util/sleep.js";
+
+/**
+ * How the command gets a TypeScript loader for a `.ts` agent module. `tracetrain` passes the
+ * helpers `tracetrain runner` uses, so both commands load modules the same way; without them a
+ * `.ts` module is imported as is (which works when the process already runs under tsx).
+ */
+export interface TypeScriptLoading {
+  /** Whether this process can import TypeScript already. */
+  loadsTypeScript(): boolean;
+  /** Runs this same command again under tsx; resolves with its exit code. */
+  rerunWithTsx(): Promise<number>;
+}
+
+/** The three variables of Agent Lightning's contract (task fields come on top). */
+export const AGL_ENV = { baseUrl: "AGL_OPENAI_BASE_URL", eventUrl: "AGL_EVENT_URL", key: "AGL_KEY" } as const;
+
+/** POSTs of the reward event, in all: the first plus two retries. */
+const POST_ATTEMPTS = 3;
+/** First retry delay; doubles after each failure. Short: the controller's rollout timeout is ticking. */
+const POST_BACKOFF_MS = 250;
+/** One POST may take this long before it counts as a network failure (a hung gateway must not hang the rollout). */
+const POST_TIMEOUT_MS = 10_000;
+
+/** Runs `tracetrain harness ARGS`; resolves with the process exit code. */
+export async function harnessCommand(args: string[], typescript?: TypeScriptLoading): Promise<number> {
+  const options = parseOptions(args);
+  const env = process.env;
+  const contract = readContract(env);
+  const task = readTask(env, options);
+  const fromFile = options.resourcesFile === undefined ? {} : await readResourcesFile(options.resourcesFile);
+  if ("main" in fromFile) process.stderr.write(`tracetrain: note: resource 'main' of ${options.resourcesFile} is replaced by the LLM at ${AGL_ENV.baseUrl}\n`);
+  const resources: ResourcesMapInput = {
+    ...fromFile,
+    // The proxy is the only place Agent Lightning records calls: an LLM the file names `main`
+    // would send them around it, so nothing would be trained. The injected one always wins.
+    main: { kind: "llm", baseUrl: contract.baseUrl, model: options.model, ...(contract.key === undefined ? {} : { apiKey: contract.key }) },
+  };
+
+  // Everything above is checked before tsx is started, so a contract error is quick and printed once.
+  if (/\.[cm]?ts$/.test(options.agentPath) && typescript && !typescript.loadsTypeScript()) return typescript.rerunWithTsx();
+
+  // Imported exactly as `tracetrain runner` imports it (see runWorker).
+  const moduleUrl = /^[a-z]+:/i.test(options.agentPath) ? options.agentPath : pathToFileURL(options.agentPath).href;
+  const agent = findAgent((await import(moduleUrl)) as Record<string, unknown>, options.agentName, options.agentPath);
+
+  const store = new MemoryStore();
+  const tracer = new Tracer({ logger: consoleLogger });
+  // The same hooks as `tracetrain runner`: the agent's calls are traced as they are under every
+  // other command (without them the tracer warns that the rollout made no LLM call).
+  await tracer.instrument();
+  let reward: number | null;
+  try {
+    const runner = new Runner({ store, agent, tracer, logger: consoleLogger, concurrency: 1 });
+    try {
+      const { rollout } = await runner.step(task, { resources, mode: contract.mode });
+      reward = rollout.finalReward;
+    } catch (error) {
+      // The agent's own failure (or its rollout's): the process exit code tells the controller;
+      // posting a reward would make a failed rollout look scored.
+      process.stderr.write(`tracetrain: agent '${agent.name}' failed; no reward posted\n${describeError(error)}\n`);
+      return 1;
+    }
+  } finally {
+    tracer.uninstrument();
+    await store.close();
+  }
+  if (reward === null || !Number.isFinite(reward)) {
+    process.stderr.write(`tracetrain: agent '${agent.name}' finished without a reward (return a number or call emitReward(value, { final: true })); nothing posted\n`);
+    return 1;
+  }
+
+  await postReward(contract.eventUrl, contract.key, reward);
+  process.stdout.write(`reward ${reward} posted to ${contract.eventUrl}\n`);
+  return 0;
+}
+
+interface HarnessOptions {
+  agentPath: string;
+  agentName: string | undefined;
+  taskEnv: string[];
+  taskJsonEnv: string | undefined;
+  model: string;
+  resourcesFile: string | undefined;
+}
+
+const OPTIONS = {
+  agent: { type: "string" },
+  name: { type: "string" },
+  "task-env": { type: "string", multiple: true },
+  "task-json-env": { type: "string" },
+  model: { type: "string", default: "auto" },
+  resources: { type: "string" },
+} as const;
+
+function parseOptions(args: string[]): HarnessOptions {
+  const parse = () => {
+    try {
+      return parseArgs({ args, strict: true, options: OPTIONS }).values;
+    } catch (error) {
+      // node's own parse errors (unknown option, missing value) are usage errors too: exit 2.
+      throw new ValidationError("command line", [{ path: "harness", message: error instanceof Error ? error.message : String(error) }]);
+    }
+  };
+  const values = parse();
+  if (!values.agent) throw new ValidationError("command line", [{ path: "--agent", message: "required (the module that exports the agent)" }]);
+  const taskEnv = values["task-env"] ?? [];
+  if (values["task-json-env"] !== undefined && taskEnv.length > 0) {
+    throw new ValidationError("command line", [{ path: "--task-json-env", message: "give either --task-json-env (the whole task) or --task-env (its fields), not both" }]);
+  }
+  if (values.model.trim() === "") throw new ValidationError("command line", [{ path: "--model", message: "expected a model name" }]);
+  return {
+    agentPath: values.agent,
+    agentName: values.name,
+    taskEnv,
+    taskJsonEnv: values["task-json-env"],
+    model: values.model,
+    resourcesFile: values.resources,
+  };
+}
+
+interface Contract {
+  baseUrl: string;
+  eventUrl: string;
+  /** Undefined when unset: Agent Lightning's gateway runs without auth when its key is empty. */
+  key: string | undefined;
+  mode: RolloutMode;
+}
+
+function readContract(env: NodeJS.ProcessEnv): Contract {
+  const url = (name: string): string => {
+    const value = env[name];
+    const why = "(Agent Lightning's controller sets it; is this process running under agl-controller?)";
+    if (value === undefined || value.trim() === "") throw new ValidationError("environment", [{ path: name, message: `not set ${why}` }]);
+    if (!LlmResourceSchema.shape.baseUrl.safeParse(value).success) {
+      throw new ValidationError("environment", [{ path: name, message: `expected an http(s) URL, got ${JSON.stringify(value)}` }]);
+    }
+    return value;
+  };
+  const baseUrl = url(AGL_ENV.baseUrl);
+  const eventUrl = url(AGL_ENV.eventUrl);
+  // The proxy URL carries the mode (…/mode/val/openai/v1): validation rollouts are evaluated, not trained on.
+  const mode: RolloutMode = /\/mode\/val(\/|$)/.test(new URL(baseUrl).pathname) ? "val" : "train";
+  return { baseUrl, eventUrl, key: env[AGL_ENV.key], mode };
+}
+
+/**
+ * The task: the JSON in one variable, or an object of the named variables. The controller
+ * JSON-encodes non-string fields, so each value is parsed back when it is JSON; a string field
+ * whose text happens to be JSON (say "42") comes back as that JSON value — the encoding cannot
+ * tell the two apart.
+ */
+function readTask(env: NodeJS.ProcessEnv, options: HarnessOptions): JsonValue {
+  const read = (name: string, flag: string): string => {
+    const value = env[name];
+    if (value === undefined) throw new ValidationError("task", [{ path: name, message: `environment variable not set (named by ${flag})` }]);
+    return value;
+  };
+  if (options.taskJsonEnv !== undefined) {
+    const name = options.taskJsonEnv;
+    const text = read(name, "--task-json-env");
+    try {
+      return JSON.parse(text) as JsonValue;
+    } catch (error) {
+      throw new ValidationError("task", [{ path: name, message: `not JSON (${error instanceof Error ? error.message : String(error)}): ${excerpt(text)}` }]);
+    }
+  }
+  const task: Record<string, JsonValue> = {};
+  for (const name of options.taskEnv) {
+    const text = read(name, "--task-env");
+    try {
+      task[name] = JSON.parse(text) as JsonValue;
+    } catch {
+      task[name] = text;
+    }
+  }
+  return task;
+}
+
+async function readResourcesFile(file: string): Promise<ResourcesMapInput> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new ValidationError("command line", [{ path: "--resources", message: `cannot read ${file}: ${error instanceof Error ? error.message : String(error)}` }]);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError(`resources file ${file}`, [{ path: "", message: `not JSON: ${error instanceof Error ? error.message : String(error)}` }]);
+  }
+  // Checked here, not by the store, so the error names the file and the field.
+  return parseOrThrow(ResourcesMapSchema, value, `resources file ${file}`);
+}
+
+/**
+ * POSTs the reward event. Network errors, timeouts, 408, 429 and 5xx are retried a couple of times
+ * (a gateway restarting or busy); any other answer is final — a 401 will not get better.
+ */
+async function postReward(eventUrl: string, key: string | undefined, value: number): Promise<void> {
+  const body = JSON.stringify({ event_type: "reward", data: { value } });
+  const headers: Record<string, string> = { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) };
+  let failure = "";
+  for (let attempt = 1; attempt <= POST_ATTEMPTS; attempt++) {
+    if (attempt > 1) await sleep(POST_BACKOFF_MS * 2 ** (attempt - 2));
+    let response: Response;
+    try {
+      response = await fetch(eventUrl, { method: "POST", headers, body, signal: AbortSignal.timeout(POST_TIMEOUT_MS) });
+    } catch (error) {
+      failure = `could not reach it: ${describeCause(error)}`;
+      continue;
+    }
+    const text = await response.text().catch(() => "");
+    if (response.ok) return;
+    failure = `it answered ${response.status}${text ? `: ${excerpt(text)}` : ""}`;
+    const retryable = response.status === 408 || response.status === 429 || response.status >= 500;
+    if (!retryable) {
+      throw new TracetrainError(response.status === 401 || response.status === 403 ? "unauthorized" : "unavailable", `posting the reward to ${eventUrl} failed: ${failure}`);
+    }
+  }
+  throw new TracetrainError("unavailable", `posting the reward to ${eventUrl} failed after ${POST_ATTEMPTS} attempts: ${failure}`);
+}
+
+function excerpt(text: string, max = 200): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+/** fetch's TypeError says only "fetch failed"; the reason (ECONNREFUSED, a timeout) is in its cause. */
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return `${error.message}${cause}`;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

@@ -1,0 +1,88 @@
+/**
+ * The demo's task: six boxes each hold a gem of some colour; a task names the box that holds the
+ * treasure's colour. The agent — plain openai-SDK code, nothing tracetrain-specific inside —
+ * asks the model which box to open (a tool call), opens it, passes what it found back (a tool
+ * result), and asks for the colour. A verifier scores it: half for opening the right box, half
+ * for naming its colour.
+ */
+import OpenAI from "openai";
+import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
+import { agent } from "../runner/agent.js";
+import { SeededRandom } from "../util/random.js";
+
+export const COLOURS = ["red", "blue", "green", "yellow", "purple", "orange"] as const;
+export const BOXES = [1, 2, 3, 4, 5, 6] as const;
+
+/** What the policy can say: a box number (as the tool's argument) or a colour (as the answer). */
+export const ACTIONS: readonly string[] = [...BOXES.map(String), ...COLOURS];
+
+export interface TreasureTask {
+  id: string;
+  /** The box holding the treasure's colour. */
+  box: number;
+  /** Box number → gem colour. */
+  gems: Record<string, string>;
+}
+
+/** `count` tasks, each with its own shuffle of colours over boxes. */
+export function makeTasks(count: number, seed: number, prefix = "t"): TreasureTask[] {
+  const random = new SeededRandom(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const colours = random.shuffle(COLOURS);
+    const gems = Object.fromEntries(BOXES.map((box, j) => [String(box), colours[j]!]));
+    return { id: `${prefix}${i}`, box: BOXES[random.below(BOXES.length)]!, gems };
+  });
+}
+
+const OPEN_BOX: ChatCompletionTool = {
+  type: "function",
+  function: {
+    name: "open_box",
+    description: "Opens a box and says what gem it holds.",
+    parameters: { type: "object", properties: { box: { type: "integer", description: "the box number, 1 to 6" } }, required: ["box"] },
+  },
+};
+
+function openBox(task: TreasureTask, argumentsJson: string): { opened: number | undefined; text: string } {
+  let box: unknown;
+  try {
+    box = (JSON.parse(argumentsJson) as { box?: unknown }).box;
+  } catch {
+    return { opened: undefined, text: "The tool needs JSON arguments like {\"box\": 3}." };
+  }
+  const gem = task.gems[String(box)];
+  if (typeof box !== "number" || gem === undefined) return { opened: undefined, text: `There is no box ${String(box)}.` };
+  return { opened: box, text: `Box ${box} holds a ${gem} gem.` };
+}
+
+/** The verifier: 0.5 for opening the right box, 0.5 for naming the colour in it. */
+export function score(task: TreasureTask, opened: number | undefined, answer: string | null | undefined): number {
+  const colour = task.gems[String(task.box)];
+  return (opened === task.box ? 0.5 : 0) + (answer?.trim().toLowerCase() === colour ? 0.5 : 0);
+}
+
+export const treasureHunter = agent(
+  async (task: TreasureTask, ctx) => {
+    const llm = ctx.llm();
+    const client = new OpenAI({ baseURL: llm.baseUrl, apiKey: llm.apiKey ?? "none", maxRetries: 0 });
+    const messages: ChatCompletionMessageParam[] = [
+      { role: "system", content: "You open boxes and report gem colours." },
+      { role: "user", content: `The treasure's colour is in box ${task.box}. Open it and tell me the colour.` },
+    ];
+    const first = await client.chat.completions.create({ model: llm.model, messages, tools: [OPEN_BOX] }, { signal: ctx.signal });
+    const reply = first.choices[0]?.message;
+    if (!reply) return 0;
+    messages.push(reply);
+    let opened: number | undefined;
+    for (const call of reply.tool_calls ?? []) {
+      if (call.type !== "function") continue;
+      const result = call.function.name === "open_box" ? openBox(task, call.function.arguments) : { opened: undefined, text: `Unknown tool ${call.function.name}.` };
+      opened ??= result.opened;
+      messages.push({ role: "tool", tool_call_id: call.id, content: result.text });
+    }
+    if (opened === undefined && !reply.tool_calls?.length) return score(task, undefined, reply.content);
+    const second = await client.chat.completions.create({ model: llm.model, messages, tools: [OPEN_BOX] }, { signal: ctx.signal });
+    return score(task, opened, second.choices[0]?.message.content);
+  },
+  { name: "treasure-hunter", module: import.meta.url },
+);
