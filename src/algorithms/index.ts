@@ -2,3 +2,4 @@ export type { Algorithm, AlgorithmContext, ProgressReporter } from "./algorithm.
 export { evaluate, summarize, type EvaluationResult, type TaskScore } from "./evaluate.js";
 export { runBatch, type BatchOptions } from "./rollout-batch.js";
 export * from "./apo/index.js";
+export * from "./rl/index.js";

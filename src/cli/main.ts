@@ -8,6 +8,7 @@
  *   tracetrain gateway --store URL --upstream URL [--upstream URL …] [--port P] [--token T] …
  *   tracetrain harness --agent PATH [--name AGENT] [--task-env NAME …] [--task-json-env VAR] [--model M] [--resources FILE]
  *
+ *   tracetrain backend serve --reference [--actions A,B,…] [--host H] [--port P] [--token T] [--seed N]
  *   tracetrain demo [--steps N] [--dir DIR] [--seed N]
  *
  * Tokens may also come from TRACETRAIN_TOKEN (better: they then stay out of `ps` and shell history).
@@ -60,6 +61,11 @@ const USAGE = `usage:
       AGL_EVENT_URL. The task is the JSON in variable VAR, or an object of the --task-env
       variables (each JSON-parsed when it is JSON). Exit 0 once the reward is posted; 1 when the
       agent fails, gives no reward or the post fails; 2 on a missing variable or bad input.
+  tracetrain backend serve --reference [--actions A,B,…] [--host HOST] [--port PORT] [--token TOKEN]
+                           [--seed N]
+      Serve the CPU reference policy over the RL backend protocol (docs/rl-backend-protocol.md; for
+      HttpTrainingBackend), with its OpenAI-compatible endpoint on a port of its own. --actions: the
+      words it can answer (each one o200k token; default: the demo's). Default port 4749.
   tracetrain demo [--steps N] [--dir DIR] [--seed N]
       Train a small policy with RL on this machine (no network, no API key): the CPU reference
       backend, the gateway, an openai-SDK agent doing a two-call tool task, a SQLite store. Prints
@@ -72,12 +78,48 @@ async function main(argv: string[]): Promise<number> {
   if (command === "export") return exportCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === "gateway") return gatewayCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === "harness") return (await import("./harness.js")).harnessCommand([sub ?? "", ...rest].filter((a) => a !== ""), { loadsTypeScript, rerunWithTsx });
+  if (command === "backend" && sub === "serve") return backendServe(rest);
   if (command === "demo") return demoCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 1 : 0;
   }
   throw new ValidationError("command line", [{ path: command, message: `unknown command\n${USAGE}` }]);
+}
+
+async function backendServe(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      reference: { type: "boolean", default: false },
+      actions: { type: "string" },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "4749" },
+      token: { type: "string" },
+      insecure: { type: "boolean", default: false },
+      seed: { type: "string", default: "0" },
+    },
+  });
+  if (!values.reference) {
+    throw new ValidationError("command line", [{ path: "--reference", message: "only the reference backend can be served from here; GPU trainers serve the protocol themselves (docs/rl-backend-protocol.md)" }]);
+  }
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0) throw new ValidationError("command line", [{ path: "--seed", message: `expected a whole number ≥ 0, got ${values.seed}` }]);
+  const { ReferenceBackend, serveTrainingBackend } = await import("../algorithms/rl/index.js");
+  const { ACTIONS } = await import("../demo/treasure-boxes.js");
+  const actions = values.actions === undefined ? [...ACTIONS] : values.actions.split(",").map((a) => a.trim()).filter((a) => a !== "");
+  const token = values.token ?? process.env.TRACETRAIN_TOKEN;
+  const backend = await ReferenceBackend.start({ actions, seed, host: values.host });
+  const server = await serveTrainingBackend(backend, { host: values.host, port: parsePort(values.port), insecure: values.insecure, ...(token ? { token } : {}) });
+  process.stdout.write(`reference backend: protocol at ${server.url}${token ? " (token required)" : ""}, policy endpoint ${backend.baseUrl}\n`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await server.close();
+  await backend.close();
+  return 0;
 }
 
 async function demoCommand(args: string[]): Promise<number> {

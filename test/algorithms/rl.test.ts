@@ -38,17 +38,19 @@ class RecordingBackend implements TrainingBackend {
   async close() {}
 }
 
-type Task = { calls: number; hang?: boolean };
+type Task = { calls: number; hang?: boolean; throwBefore?: boolean; throwAfter?: boolean };
 
 /** Makes `calls` LLM calls that do not extend each other (each its own sample); rewards every other rollout of a group. */
 const caller = agent(
   async (task: Task, ctx) => {
     const llm = ctx.llm();
     const client = new OpenAI({ baseURL: llm.baseUrl, apiKey: "none", maxRetries: 0 });
+    if (task.throwBefore) throw new Error("could not reach the model");
     for (let i = 0; i < task.calls; i++) {
       await client.chat.completions.create({ model: llm.model, messages: [{ role: "user", content: `call ${i} of ${ctx.rollout.rolloutId}` }] });
     }
     if (task.hang) await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+    if (task.throwAfter) throw new Error("could not parse the model's answer");
     return Number(ctx.rollout.rolloutId.split(".").at(-1)) % 2;
   },
   { name: "caller" },
@@ -143,6 +145,19 @@ describe("RL", () => {
     expect(rollouts.size).toBe(4);
     // The hanging rollouts made a call before they timed out; none of it is in the batch.
     for (const id of rollouts) expect((await store.getRollout(id)).status).toBe("succeeded");
+  });
+
+  it("scores an agent that failed on the model's answer 0, and drops one that failed before any answer", async () => {
+    const { backend, store } = await rig();
+    const trainer = new Trainer({ store, runners: 8, progress: false, logger: quiet, handleSignals: false, algorithm: new RL({ backend, steps: 1, tasksPerStep: 3, groupSize: 2, evalEvery: 0, runId: "rl5" }) });
+    const { result } = await trainer.fit(caller, { train: [{ calls: 1 }, { calls: 1, throwAfter: true }, { calls: 1, throwBefore: true }] });
+    await trainer.close();
+    expect(result.steps[0]!.dropped.failed).toBe(2);
+    const samples = backend.requests[0]!.samples;
+    const inputs = await Promise.all(samples.map(async (s) => (await store.getRollout(s.rollout_id)).input as Task));
+    expect(new Set(samples.map((s) => s.rollout_id)).size).toBe(4);
+    expect(samples.filter((_, i) => inputs[i]!.throwAfter).map((s) => s.reward)).toEqual([0, 0]);
+    expect(inputs.some((task) => task.throwBefore)).toBe(false);
   });
 
   it("keeps a batch clean when a worker process is killed mid-step", async () => {

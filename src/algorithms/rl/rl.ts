@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { contextFromRollout } from "../../adapters/span-input.js";
+import type { AdaptResult } from "../../adapters/trace-adapter.js";
 import { type Gateway, startGateway } from "../../gateway/index.js";
 import type { EnqueueRequest, Rollout, Task } from "../../types/index.js";
 import { ConflictError, ValidationError } from "../../types/index.js";
@@ -125,7 +126,8 @@ class RLRun {
       }
       // The agent keeps its other resources (prompts); its model now comes through the gateway.
       const resources = { ...(ctx.initialResources?.resources ?? {}), [options.llmResource]: gateway.llmResource() };
-      const snapshot = await ctx.store.addResources(resources, { resourcesId: `${runId}.resources` });
+      // A fresh id per start: a resumed run has a new gateway URL, and a snapshot never changes.
+      const snapshot = await ctx.store.addResources(resources, { resourcesId: `${runId}.resources-${randomUUID().slice(0, 8)}` });
       ctx.progress.note(`RL run ${runId}: ${info.model} (policy ${policy_version}) via ${endpoints.length} endpoint(s), gateway ${gateway.url}`);
       return new RLRun(ctx, options, runId, gateway, given === undefined, snapshot.resourcesId, policy_version, info.capabilities.checkpoint);
     } catch (error) {
@@ -232,12 +234,29 @@ class RLRun {
   private async buildBatch(ended: readonly Rollout[]) {
     const dropKinds = new Set<string>(this.options.dropFailures);
     const dropped = { failed: 0, noReward: 0 };
-    const kept: Array<{ rollout: Rollout; reward: number }> = [];
+    let firstError: string | undefined;
+    const kept: Array<{ rollout: Rollout; reward: number; adapted: AdaptResult }> = [];
     for (const rollout of ended) {
-      const kind = rollout.status === "cancelled" ? "cancelled" : rollout.attempts.at(-1)?.error?.kind;
-      if (rollout.status !== "succeeded" && kind !== undefined && dropKinds.has(kind)) dropped.failed++;
-      else if (rollout.status === "succeeded" && rollout.finalReward === null) dropped.noReward++;
-      else kept.push({ rollout, reward: rollout.status === "succeeded" ? rollout.finalReward! : 0 });
+      const attempt = rollout.attempts.at(-1);
+      const kind = rollout.status === "cancelled" ? "cancelled" : attempt?.error?.kind;
+      if (rollout.status !== "succeeded") firstError ??= attempt?.error ? `${attempt.error.kind}: ${attempt.error.message.split("\n")[0]}` : rollout.status;
+      if (rollout.status !== "succeeded" && kind !== undefined && dropKinds.has(kind)) {
+        dropped.failed++;
+        continue;
+      }
+      if (rollout.status === "succeeded" && rollout.finalReward === null) {
+        dropped.noReward++;
+        continue;
+      }
+      if (!attempt) continue;
+      const adapted = this.ctx.adapter.adapt(await spansOf(this.ctx.store, rollout.rolloutId, attempt.attemptId), contextFromRollout(rollout));
+      // An agent that failed before its model answered anything (the endpoint unreachable, say)
+      // says nothing about the policy: counting it as reward 0 would punish the others in its group.
+      if (rollout.status !== "succeeded" && adapted.samples.length === 0) {
+        dropped.failed++;
+        continue;
+      }
+      kept.push({ rollout, reward: rollout.status === "succeeded" ? rollout.finalReward! : 0, adapted });
     }
     const groupOf = (rollout: Rollout) => contextFromRollout(rollout).groupId ?? rollout.rolloutId;
     const { advantages, groups, zeroAdvantageGroups } = groupAdvantages(
@@ -247,10 +266,7 @@ class RLRun {
     const samples: TrainSample[] = [];
     let textOnlyCalls = 0;
     const mergeRatios: number[] = [];
-    for (const { rollout, reward } of kept) {
-      const attempt = rollout.attempts.at(-1);
-      if (!attempt) continue;
-      const adapted = this.ctx.adapter.adapt(await spansOf(this.ctx.store, rollout.rolloutId, attempt.attemptId), contextFromRollout(rollout));
+    for (const { rollout, reward, adapted } of kept) {
       for (const d of adapted.diagnostics) {
         textOnlyCalls += d.callsSelected - d.callsWithTokenIds;
         if (d.merge?.mergeRatio !== null && d.merge?.mergeRatio !== undefined) mergeRatios.push(d.merge.mergeRatio);
@@ -270,6 +286,9 @@ class RLRun {
           ...(s.policyVersion === undefined ? {} : { policy_version: s.policyVersion }),
         });
       }
+    }
+    if (samples.length === 0 && ended.length > 0) {
+      this.ctx.logger.warn(`RL: no rollout of this step gave a training sample (${dropped.failed} failed, ${dropped.noReward} without reward${firstError ? `; first failure: ${firstError}` : ""})`);
     }
     const meanReward = kept.length === 0 ? null : kept.reduce((sum, k) => sum + k.reward, 0) / kept.length;
     const mergeRatio = mergeRatios.length === 0 ? null : mergeRatios.reduce((a, b) => a + b, 0) / mergeRatios.length;

@@ -1,0 +1,21 @@
+export { RL, type RLResult, type StepRecord } from "./rl.js";
+export type { RLOptions } from "./options.js";
+export type { TrainingBackend } from "./training-backend.js";
+export { HttpTrainingBackend, type HttpTrainingBackendOptions, type RouteTimeouts } from "./http-backend.js";
+export { serveTrainingBackend, type ServeTrainingBackendOptions, type TrainingBackendServer } from "./backend-server.js";
+export { JsonlExportBackend, type JsonlExportBackendOptions, type ExportManifest } from "./jsonl-export-backend.js";
+export { ReferenceBackend, type ReferenceBackendOptions, type ReferenceState } from "./reference/index.js";
+export { BackendError, BackendUnavailableError, BackendTimeoutError, BackendAuthError, BackendResponseError, BackendAbortedError } from "./backend-errors.js";
+export {
+  PROTOCOL as RL_PROTOCOL,
+  protocolJsonSchemas,
+  type BackendInfo,
+  type Endpoint,
+  type EndpointsResponse,
+  type TrainRequest,
+  type TrainResponse,
+  type TrainSample,
+  type CheckpointRequest,
+  type CheckpointResponse,
+  type PolicyVersion,
+} from "./protocol.js";

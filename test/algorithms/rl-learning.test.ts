@@ -1,0 +1,112 @@
+/**
+ * The whole RL loop learning for real: the demo's openai-SDK agent, the gateway, a SQLite store,
+ * and the CPU reference backend — in-process, and over the HTTP protocol — plus resuming a run.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Attr, HttpTrainingBackend, MemoryStore, ReferenceBackend, RL, SqliteStore, serveTrainingBackend, type TrainingBackend, Trainer } from "../../src/index.js";
+import { ACTIONS, makeTasks, treasureHunter } from "../../src/demo/treasure-boxes.js";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const dir = mkdtempSync(join(tmpdir(), "tracetrain-rl-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const train = makeTasks(64, 11, "train-");
+const val = makeTasks(32, 12, "val-");
+
+function trainer(backend: TrainingBackend, store: MemoryStore | SqliteStore, options: { steps: number; runId: string; evalEvery?: number }) {
+  return new Trainer({
+    store,
+    runners: 32,
+    progress: false,
+    logger: quiet,
+    handleSignals: false,
+    algorithm: new RL({ backend, steps: options.steps, tasksPerStep: 8, groupSize: 8, evalEvery: options.evalEvery ?? options.steps, advantage: { scaleByStd: true }, runId: options.runId, seed: 3 }),
+  });
+}
+
+describe("RL with the reference backend", () => {
+  it("learns the treasure-boxes task from near chance in-process", async () => {
+    const backend = await ReferenceBackend.start({ actions: [...ACTIONS], seed: 3 });
+    const store = new SqliteStore(join(dir, "in-process.db"));
+    const t = trainer(backend, store, { steps: 12, runId: "learn" });
+    try {
+      const { result } = await t.fit(treasureHunter, { train, val });
+      expect(result.initialValReward).toBeLessThan(0.3);
+      expect(result.finalValReward).toBeGreaterThanOrEqual(0.9);
+      expect(result.policyVersion).toBeGreaterThanOrEqual(10);
+      // Every step trained on exact tokens from the policy that was current when it sampled.
+      for (const step of result.steps) {
+        expect(step.textOnlyCalls).toBe(0);
+        expect(step.staleness).toBe(0);
+        expect(step.samplesPerRollout).toBe(2);
+      }
+      const spans = await store.querySpans({ rolloutId: "learn.s12.88.0", attemptId: "latest" });
+      const calls = spans.items.filter((s) => s.attributes[Attr.layer] === "gateway");
+      expect(calls).toHaveLength(2);
+      for (const call of calls) {
+        expect(call.attributes[Attr.policyVersion]).toBe(result.steps[11]!.policyVersion);
+        expect(Array.isArray(call.attributes[Attr.responseTokenIds])).toBe(true);
+      }
+    } finally {
+      await t.close();
+      await store.close();
+      await backend.close();
+    }
+  }, 60_000);
+
+  it("learns the same over the HTTP protocol", async () => {
+    const reference = await ReferenceBackend.start({ actions: [...ACTIONS], seed: 3 });
+    const server = await serveTrainingBackend(reference, { port: 0, token: "secret" });
+    const backend = new HttpTrainingBackend(server.url, { token: "secret" });
+    const store = new MemoryStore();
+    const t = trainer(backend, store, { steps: 12, runId: "http" });
+    try {
+      const { result } = await t.fit(treasureHunter, { train, val });
+      expect(result.finalValReward).toBeGreaterThanOrEqual(0.9);
+      expect(reference.policyVersion).toBe(result.policyVersion);
+      expect(result.checkpoints.length).toBe(1);
+    } finally {
+      await t.close();
+      await store.close();
+      await server.close();
+      await reference.close();
+    }
+  }, 60_000);
+
+  it("resumes a run: steps the backend has applied are not trained again, rollouts are not run again", async () => {
+    const path = join(dir, "resume.db");
+    const first = await ReferenceBackend.start({ actions: [...ACTIONS], seed: 3 });
+    let store = new SqliteStore(path);
+    let t = trainer(first, store, { steps: 4, runId: "resume", evalEvery: 4 });
+    const before = (await t.fit(treasureHunter, { train, val })).result;
+    await t.close();
+    await store.close();
+    const saved = first.state(before.checkpoints.at(-1)!.checkpoint_id);
+    await first.close();
+
+    // The process died after step 4; the backend comes back from its checkpoint.
+    const second = await ReferenceBackend.start({ actions: [...ACTIONS], seed: 3, restore: saved });
+    store = new SqliteStore(path);
+    const rolloutsBefore = (await store.stats()).rollouts.total;
+    t = trainer(second, store, { steps: 10, runId: "resume", evalEvery: 10 });
+    try {
+      const { result } = await t.fit(treasureHunter, { train, val });
+      expect(result.steps.slice(0, 4).map((s) => s.skipped)).toEqual(["already applied", "already applied", "already applied", "already applied"]);
+      // Later steps train (or skip when every group already agrees: no signal left).
+      const trained = result.steps.slice(4).filter((s) => s.skipped === undefined).length;
+      expect(result.steps.slice(4).every((s) => s.skipped !== "already applied")).toBe(true);
+      expect(trained).toBeGreaterThan(0);
+      expect(result.policyVersion).toBe(4 + trained);
+      // Only steps 5–10 and the final evaluation ran rollouts.
+      expect((await store.stats()).rollouts.total - rolloutsBefore).toBe(6 * 64 + val.length);
+      expect(result.finalValReward).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      await t.close();
+      await store.close();
+      await second.close();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,64 @@
+/**
+ * `tracetrain demo` (what `npm run demo` runs) as a user runs it, and `tracetrain backend serve
+ * --reference` driven over the protocol.
+ */
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { HttpTrainingBackend } from "../../src/index.js";
+import { freePort, startTracetrain } from "../support/processes.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tracetrain-demo-"));
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill("SIGKILL");
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("tracetrain demo", () => {
+  it("trains the reference policy to a validation reward of at least 0.9 and writes the chart and result", async () => {
+    const run = startTracetrain(["demo", "--steps", "12", "--dir", dir], { CI: "1" }, children);
+    expect(await run.exited).toBe(0);
+    const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as { final_val_reward: number; initial_val_reward: number; steps: number; seconds: number };
+    expect(result.steps).toBe(12);
+    expect(result.initial_val_reward).toBeLessThan(0.3);
+    expect(result.final_val_reward).toBeGreaterThanOrEqual(0.9);
+    expect(result.seconds).toBeLessThan(180);
+    const svg = readFileSync(join(dir, "reward-curve.svg"), "utf8");
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg.match(/<path d="M/g)).toHaveLength(2); // the train and validation curves
+    expect(run.out.text).toMatch(/^step {2}train {2}val/m);
+    expect(run.out.text).toMatch(/^ {3}1 {2}0\.\d{3}/m);
+    expect(run.out.text).toMatch(/validation reward 0\.\d{3} → (0\.9\d\d|1\.000) in 12 steps/);
+    expect(existsSync(join(dir, "demo.db"))).toBe(true);
+  }, 120_000);
+
+  it("explains a bad flag", async () => {
+    const run = startTracetrain(["demo", "--steps", "zero"], {}, children);
+    expect(await run.exited).not.toBe(0);
+    expect(run.out.text).toContain("--steps");
+  }, 60_000);
+});
+
+describe("tracetrain backend serve --reference", () => {
+  it("serves the reference policy over the protocol, behind a token", async () => {
+    const port = await freePort();
+    const run = startTracetrain(["backend", "serve", "--reference", "--port", String(port)], { TRACETRAIN_TOKEN: "s3cret" }, children);
+    await expect.poll(() => run.out.text, { timeout: 30_000 }).toContain("reference backend: protocol at");
+    const backend = new HttpTrainingBackend(`http://127.0.0.1:${port}`, { token: "s3cret" });
+    const info = await backend.info();
+    expect(info).toMatchObject({ protocol: "tracetrain-rl/1", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: true } });
+    const { endpoints } = await backend.endpoints();
+    expect(endpoints[0]!.base_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    await expect(new HttpTrainingBackend(`http://127.0.0.1:${port}`).info()).rejects.toThrow(/401/);
+    expect(run.out.text).toContain("(token required)");
+  }, 60_000);
+
+  it("refuses to serve anything but the reference backend", async () => {
+    const run = startTracetrain(["backend", "serve"], {}, children);
+    expect(await run.exited).not.toBe(0);
+    expect(run.out.text).toContain("only the reference backend can be served from here");
+  }, 60_000);
+});
