@@ -24,6 +24,8 @@ const EXPECTED: Array<[marker: string, printed: RegExp]> = [
   ['const solver = agent(', /^1 1$/],
   // The echoing test LLM cannot help the optimizer: the honest verdict, and the seed published.
   ["const capitals = agent(", /^no significant improvement capitals-1\.best \d+$/],
+  // The reference policy learns to say the colour asked for.
+  ["const sayColour = agent(", /^validation reward 0\.\d\d → (0\.9\d|1\.00)$/],
   ["const summarizer = agent(", /^1 .*fetch.*otel/],
   ["const writerAgent = agent(", /^researcher,writer$/],
   ["const support = agent(", /^true 1$/],

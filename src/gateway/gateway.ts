@@ -10,7 +10,6 @@
  * framework's request/reply model would only get in the way of.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Store } from "../store/index.js";
 import type { ActiveSpan } from "../tracer/active-span.js";
 import { Attr } from "../tracer/conventions.js";
@@ -19,7 +18,7 @@ import { recordLlmError } from "../tracer/llm-call.js";
 import type { LlmResource, Logger, RolloutMode } from "../types/index.js";
 import { TracetrainError, ValidationError, consoleLogger } from "../types/index.js";
 import { STATUS_OF } from "../server/http-errors.js";
-import { ClientGone, answerClientError, bearerToken, checkExposure, readBody, requestUrl, tokenDigest, tokenMatches } from "../server/http-common.js";
+import { ClientGone, answerClientError, bearerToken, checkExposure, listenOn, readBody, requestUrl, tokenDigest, tokenMatches } from "../server/http-common.js";
 import { AttemptDirectory } from "./attempts.js";
 import { type CapturePlan, NOTHING_ADDED, addCaptureRequests } from "./capture.js";
 import { Gate, GatewayPausedError, type WhilePaused } from "./gate.js";
@@ -255,15 +254,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Receiving a request (not answering it: streams may run for minutes) must not take forever.
   server.requestTimeout = 120_000;
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 4748, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = await listenOn(server, options.port ?? 4748, host);
   let closing: Promise<void> | undefined;
 
   return {

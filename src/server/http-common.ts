@@ -3,7 +3,8 @@
  * body under a limit, constant-time token checks, and answering requests Node's parser rejects.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { TracetrainError, ValidationError } from "../types/index.js";
 
@@ -83,4 +84,31 @@ export function checkExposure(what: string, host: string, token: string | undefi
   throw new ValidationError(`${what} options`, [
     { path: "host", message: `refusing to serve on ${host} without a token: set --token (or TRACETRAIN_TOKEN), or pass --insecure on a trusted network` },
   ]);
+}
+
+/** Starts listening; resolves with the server's `http://host:port` (rejects if the port is taken). */
+export async function listenOn(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/**
+ * Stops taking connections and waits for the answers under way; keep-alive sockets, idle by
+ * then, close cleanly. Sockets still open 2 s later are cut.
+ */
+export async function closeGracefully(server: Server, inFlight: ReadonlySet<Promise<unknown>>): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await Promise.allSettled([...inFlight]);
+  server.closeIdleConnections();
+  const force = setTimeout(() => server.closeAllConnections(), 2000);
+  await closed;
+  clearTimeout(force);
 }

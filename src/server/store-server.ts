@@ -9,7 +9,6 @@
  * but the store call. That is less code on raw `http` than on a framework, and no dependency.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Logger, StoreEvent } from "../types/index.js";
 import { TracetrainError, ValidationError, consoleLogger, parseOrThrow } from "../types/index.js";
 import type { Store } from "../store/index.js";
@@ -28,7 +27,7 @@ import {
 } from "./protocol.js";
 import { recordReward } from "./reward-route.js";
 import { type Params, Router } from "./router.js";
-import { CLIENT_CLOSED, ClientGone, answerClientError, bearerToken, checkExposure, readBody, requestUrl, tokenDigest, tokenMatches } from "./http-common.js";
+import { CLIENT_CLOSED, ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, listenOn, readBody, requestUrl, tokenDigest, tokenMatches } from "./http-common.js";
 
 export interface StoreServerOptions {
   store: Store;
@@ -186,15 +185,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 4747, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = await listenOn(server, options.port ?? 4747, host);
 
   return {
     url,
@@ -202,14 +193,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     async close() {
       if (shutdown.signal.aborted) return;
       shutdown.abort();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await Promise.allSettled([...inFlight]);
-      // Every answer is out; keep-alive sockets are idle now and close cleanly.
-      server.closeIdleConnections();
-      const force = setTimeout(() => server.closeAllConnections(), 2000);
-      await closed;
-      clearTimeout(force);
+      await closeGracefully(server, inFlight);
       if (options.closeStore) await store.close();
     },
   };

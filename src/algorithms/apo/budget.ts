@@ -4,7 +4,7 @@
  * agent's own LLM calls (from the token usage its spans recorded), priced per model. A run asks
  * before each step whether it still fits, so it stops at a limit rather than past it.
  */
-import { type Tiktoken, get_encoding } from "@dqbd/tiktoken";
+import { o200k } from "../../util/o200k.js";
 
 /** USD per million tokens. */
 export interface Price {
@@ -45,12 +45,9 @@ export interface Spend {
   unpricedModels: string[];
 }
 
-let encoding: Tiktoken | undefined;
-
 /** Tokens in `text` by the o200k tokenizer (GPT-4o and later). Loaded once, from the package, never the network. */
 export function countTokens(text: string): number {
-  encoding ??= get_encoding("o200k_base");
-  return encoding.encode_ordinary(text).length;
+  return o200k().encode_ordinary(text).length;
 }
 
 export class Budget {

@@ -10,11 +10,10 @@
  * then meets the backend's 409 instead of racing it.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, consoleLogger, formatPath } from "../../types/index.js";
 import { errorBody } from "../../server/http-errors.js";
-import { ClientGone, answerClientError, bearerToken, checkExposure, readBody, requestUrl, tokenDigest, tokenMatches } from "../../server/http-common.js";
+import { ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, listenOn, readBody, requestUrl, tokenDigest, tokenMatches } from "../../server/http-common.js";
 import { Router } from "../../server/router.js";
 import {
   BackendInfoSchema,
@@ -104,28 +103,14 @@ export async function serveTrainingBackend(backend: TrainingBackend, options: Se
   server.requestTimeout = REQUEST_RECEIVE_TIMEOUT_MS;
   server.headersTimeout = 60_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = await listenOn(server, options.port ?? 0, host);
 
   return {
     url,
     async close() {
       if (shutdown.signal.aborted) return;
       shutdown.abort();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await Promise.allSettled([...inFlight]);
-      server.closeIdleConnections();
-      const force = setTimeout(() => server.closeAllConnections(), 2000);
-      await closed;
-      clearTimeout(force);
+      await closeGracefully(server, inFlight);
     },
   };
 }

@@ -5,7 +5,8 @@
  * finding the messages again in a sequence of token ids — is here too, because at training time
  * the backend receives token ids only and must see them as the sampler saw them.
  */
-import { get_encoding, type Tiktoken } from "@dqbd/tiktoken";
+import type { Tiktoken } from "@dqbd/tiktoken";
+import { o200k } from "../../../util/o200k.js";
 import { z } from "zod";
 
 const START = "<|im_start|>";
@@ -47,12 +48,8 @@ export interface ContextMessage {
 // The tokenizer
 // ---------------------------------------------------------------------------------------------
 
-let sharedEncoder: Tiktoken | undefined;
-
-/** Loading o200k_base takes ~200 ms, so it happens once per process, on first use, from the npm package. */
 function encoder(): Tiktoken {
-  sharedEncoder ??= get_encoding("o200k_base");
-  return sharedEncoder;
+  return o200k();
 }
 
 /** Token ids of `text`; special-looking strings such as `<|im_start|>` are encoded as ordinary text. */
