@@ -13,6 +13,7 @@
  * context, reward semantics (returned or emitted) and error handling as under `tracetrain runner`,
  * and the store is dropped at exit because the Agent Lightning gateway keeps the record.
  */
+import { needsTsx, rerunWithTsx } from "./typescript-loading.js";
 import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -33,18 +34,6 @@ import {
 } from "../types/index.js";
 import { sleep } from "../util/sleep.js";
 
-/**
- * How the command gets a TypeScript loader for a `.ts` agent module. `tracetrain` passes the
- * helpers `tracetrain runner` uses, so both commands load modules the same way; without them a
- * `.ts` module is imported as is (which works when the process already runs under tsx).
- */
-export interface TypeScriptLoading {
-  /** Whether this process can import TypeScript already. */
-  loadsTypeScript(): boolean;
-  /** Runs this same command again under tsx; resolves with its exit code. */
-  rerunWithTsx(): Promise<number>;
-}
-
 /** The three variables of Agent Lightning's contract (task fields come on top). */
 export const AGL_ENV = { baseUrl: "AGL_OPENAI_BASE_URL", eventUrl: "AGL_EVENT_URL", key: "AGL_KEY" } as const;
 
@@ -56,7 +45,7 @@ const POST_BACKOFF_MS = 250;
 const POST_TIMEOUT_MS = 10_000;
 
 /** Runs `tracetrain harness ARGS`; resolves with the process exit code. */
-export async function harnessCommand(args: string[], typescript?: TypeScriptLoading): Promise<number> {
+export async function harnessCommand(args: string[]): Promise<number> {
   const options = parseOptions(args);
   const env = process.env;
   const contract = readContract(env);
@@ -71,7 +60,7 @@ export async function harnessCommand(args: string[], typescript?: TypeScriptLoad
   };
 
   // Everything above is checked before tsx is started, so a contract error is quick and printed once.
-  if (/\.[cm]?ts$/.test(options.agentPath) && typescript && !typescript.loadsTypeScript()) return typescript.rerunWithTsx();
+  if (needsTsx(options.agentPath)) return rerunWithTsx();
 
   // Imported exactly as `tracetrain runner` imports it (see runWorker).
   const moduleUrl = /^[a-z]+:/i.test(options.agentPath) ? options.agentPath : pathToFileURL(options.agentPath).href;

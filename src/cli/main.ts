@@ -13,7 +13,6 @@
  *
  * Tokens may also come from TRACETRAIN_TOKEN (better: they then stay out of `ps` and shell history).
  */
-import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
@@ -24,6 +23,7 @@ import { startGateway } from "../gateway/gateway.js";
 import { startStoreServer } from "../server/store-server.js";
 import { RolloutModeSchema, type RolloutMode, TracetrainError, ValidationError } from "../types/index.js";
 import { describeExport, exportFromStore } from "./export.js";
+import { needsTsx, rerunWithTsx } from "./typescript-loading.js";
 
 const USAGE = `usage:
   tracetrain store serve [--store URL] [--host HOST] [--port PORT] [--token TOKEN] [--insecure]
@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === "runner") return runner([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === "export") return exportCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === "gateway") return gatewayCommand([sub ?? "", ...rest].filter((a) => a !== ""));
-  if (command === "harness") return (await import("./harness.js")).harnessCommand([sub ?? "", ...rest].filter((a) => a !== ""), { loadsTypeScript, rerunWithTsx });
+  if (command === "harness") return (await import("./harness.js")).harnessCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === "backend" && sub === "serve") return backendServe(rest);
   if (command === "demo") return demoCommand([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
@@ -248,7 +248,7 @@ async function runner(args: string[]): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new ValidationError("command line", [{ path: "--concurrency", message: `expected a whole number ≥ 1, got ${values.concurrency}` }]);
   }
-  if (/\.[cm]?ts$/.test(values.agent) && !loadsTypeScript()) return rerunWithTsx();
+  if (needsTsx(values.agent)) return rerunWithTsx();
   const token = values.token ?? process.env.TRACETRAIN_TOKEN;
   await runWorker({
     storeUrl: values.store,
@@ -323,24 +323,6 @@ async function exportCommand(args: string[]): Promise<number> {
     await store.close();
   }
   return 0;
-}
-
-/** Whether this process can import TypeScript (it was started with a TypeScript loader). */
-function loadsTypeScript(): boolean {
-  return process.execArgv.some((arg) => arg.includes("tsx")) || process.env.TRACETRAIN_TSX === "1";
-}
-
-/** Runs this same command again under tsx, so a `.ts` agent module can be imported. */
-function rerunWithTsx(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", ...process.execArgv, ...process.argv.slice(1)], {
-      stdio: "inherit",
-      env: { ...process.env, TRACETRAIN_TSX: "1" },
-    });
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
-    child.on("error", reject);
-    child.on("exit", (code) => resolve(code ?? 1));
-  });
 }
 
 function redact(url: string): string {

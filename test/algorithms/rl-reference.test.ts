@@ -401,7 +401,7 @@ describe("ReferenceBackend", () => {
     const heldOut = await Promise.all(makeTasks(99, 64).map((task, t) => runAgent(openai, backend.model, task, 7_000_000 + 10 * t)));
     const heldOutMean = heldOut.reduce((sum, r) => sum + r.reward, 0) / heldOut.length;
     const seconds = (performance.now() - started) / 1000;
-    console.log(`treasure boxes: mean reward by step ${rewards.map((r) => r.toFixed(2)).join(" ")}; ${rewards.length - 1} updates; held out ${heldOutMean.toFixed(2)}; ${seconds.toFixed(1)} s`);
+    process.stderr.write(`treasure boxes: mean reward by step ${rewards.map((r) => r.toFixed(2)).join(" ")}; ${rewards.length - 1} updates; held out ${heldOutMean.toFixed(2)}; ${seconds.toFixed(1)} s\n`);
     expect(rewards[0]).toBeLessThan(0.3);
     expect(rewards[rewards.length - 1]).toBeGreaterThanOrEqual(0.9);
     expect(heldOutMean).toBeGreaterThanOrEqual(0.85);
