@@ -3,7 +3,7 @@
  * body under a limit, constant-time token checks, and answering requests Node's parser rejects.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { TracetrainError, ValidationError } from "../types/index.js";
@@ -111,4 +111,21 @@ export async function closeGracefully(server: Server, inFlight: ReadonlySet<Prom
   const force = setTimeout(() => server.closeAllConnections(), 2000);
   await closed;
   clearTimeout(force);
+}
+
+/**
+ * A request listener that runs `handle` and keeps the request in `inFlight` until its response is
+ * fully written out (or the connection dropped), not merely handled — what a graceful close waits for.
+ */
+export function trackedListener(
+  inFlight: Set<Promise<void>>,
+  handle: (request: IncomingMessage, response: ServerResponse) => Promise<void>,
+  onUnexpected: (error: unknown) => void,
+): RequestListener {
+  return (request, response) => {
+    const handled = handle(request, response).catch(onUnexpected);
+    const done = Promise.all([handled, new Promise((resolve) => response.once("close", resolve))]).then(() => undefined);
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+  };
 }

@@ -27,7 +27,7 @@ import {
 } from "./protocol.js";
 import { recordReward } from "./reward-route.js";
 import { type Params, Router } from "./router.js";
-import { CLIENT_CLOSED, ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, listenOn, readBody, requestUrl, tokenDigest, tokenMatches } from "./http-common.js";
+import { CLIENT_CLOSED, ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "./http-common.js";
 
 export interface StoreServerOptions {
   store: Store;
@@ -104,13 +104,10 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   const inFlight = new Set<Promise<void>>();
 
   // requireHostHeader off: a request without Host is answered by handle() with our JSON error, not Node's bare 400.
-  const server: Server = createServer({ requireHostHeader: false }, (request, response) => {
-    const handled = handle(request, response).catch((error: unknown) => logger.error("unexpected failure answering a request", { error }));
-    // In flight until the response is fully written out (or the connection dropped), not merely handled.
-    const done = Promise.all([handled, new Promise((resolve) => response.once("close", resolve))]).then(() => undefined);
-    inFlight.add(done);
-    void done.finally(() => inFlight.delete(done));
-  });
+  const server: Server = createServer(
+    { requireHostHeader: false },
+    trackedListener(inFlight, handle, (error) => logger.error("unexpected failure answering a request", { error })),
+  );
   // HTTP that Node's parser itself rejects (no Host, malformed headers, headers too large) gets our
   // JSON error body too, instead of Node's bare status line.
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));

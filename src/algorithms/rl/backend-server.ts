@@ -13,7 +13,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { z } from "zod";
 import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, consoleLogger, formatPath } from "../../types/index.js";
 import { errorBody } from "../../server/http-errors.js";
-import { ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, listenOn, readBody, requestUrl, tokenDigest, tokenMatches } from "../../server/http-common.js";
+import { ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "../../server/http-common.js";
 import { Router } from "../../server/router.js";
 import {
   BackendInfoSchema,
@@ -90,12 +90,7 @@ export async function serveTrainingBackend(backend: TrainingBackend, options: Se
     }
   }
 
-  const server: Server = createServer((request, response) => {
-    const handled = handle(request, response).catch((error: unknown) => logger.error("unexpected failure answering a request", { error }));
-    const done = Promise.all([handled, new Promise((resolve) => response.once("close", resolve))]).then(() => undefined);
-    inFlight.add(done);
-    void done.finally(() => inFlight.delete(done));
-  });
+  const server: Server = createServer(trackedListener(inFlight, handle, (error) => logger.error("unexpected failure answering a request", { error })));
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
   server.on("checkExpectation", (request, response) => {
     sendJson(response, 417, new TracetrainError("validation", `unsupported Expect header: ${String(request.headers.expect).slice(0, 100)}`).toJSON());
