@@ -8,8 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type OpenAI from "openai";
 import { APO, PromptTemplate, SqliteStore, ValidationError } from "tracetrain";
-import { afterAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { startMockLlm } from "../support/mock-llm.js";
+import { freePort } from "../support/processes.js";
+import { APO_RUN_OPTIONS } from "./fixtures/apo-run-options.js";
 import { combinedResponder, runApo, train, val } from "../support/room-apo.js";
 import { RULES } from "../support/room-world.js";
 
@@ -198,6 +202,44 @@ describe("APO", () => {
     expect(resumed.result.spend.rollouts).toBe(reference.result.spend.rollouts);
     expect(resumed.result.history[0]!.children.filter((c) => c.status === "evaluated").every((c) => c.reused)).toBe(true);
   });
+
+  it("resumes after Ctrl-C: the interrupted run publishes nothing, the next one finishes as an uninterrupted run would", async () => {
+    const reference = await runApo(APO_RUN_OPTIONS);
+    const path = join(dir, "ctrl-c.db");
+    const port = await freePort();
+    const fixture = fileURLToPath(new URL("./fixtures/apo-run.ts", import.meta.url));
+    const start = () => {
+      const child = spawn(process.execPath, ["--import", "tsx", fixture, path, String(port)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "1" } });
+      const out = { text: "" };
+      child.stdout.on("data", (c: Buffer) => (out.text += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (out.text += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      return { child, out, exited };
+    };
+    const resultOf = (text: string) => JSON.parse(/^result: (.*)$/m.exec(text)![1]!) as { interrupted: boolean; stoppedBecause: string; verdict: string; reused: number; system: string; score: number; rollouts: number };
+
+    const first = start();
+    await vi.waitFor(() => expect(first.out.text).toMatch(/round 2\/3: scoring/), { timeout: 30_000, interval: 20 });
+    first.child.kill("SIGINT");
+    expect(await first.exited, first.out.text).toBe(0);
+    const stopped = resultOf(first.out.text);
+    expect(stopped).toMatchObject({ interrupted: true, stoppedBecause: "interrupted", verdict: "not checked" });
+    expect(first.out.text).toContain("interrupted before the final check: nothing was published");
+
+    const second = start();
+    expect(await second.exited, second.out.text).toBe(0);
+    const resumed = resultOf(second.out.text);
+    expect(resumed.stoppedBecause).toBe("completed");
+    expect(resumed.reused).toBeGreaterThan(0);
+    expect(resumed.system).toBe((reference.result.best.resources.system as { template: string }).template);
+    expect(resumed.score).toBe(reference.result.best.score);
+    expect(resumed.verdict).toBe(reference.result.verdict);
+    // Ctrl-C landed while candidates were being scored: those rollouts were cancelled, and ran again under new ids.
+    const store = new SqliteStore(path);
+    const rerun = (await store.queryRollouts({ idPrefix: "ctrl-c.", limit: 1000 })).items.filter((r) => /\.r2$/.test(r.rolloutId));
+    expect(rerun.length).toBeGreaterThan(0);
+    await store.close();
+  }, 90_000);
 
   it("edits the template the critique blames, or every template in turn", async () => {
     const blamed = await runApo({ ...SMALL, seed: 1 });

@@ -97,6 +97,8 @@ export interface MockLlm {
 
 export interface MockLlmOptions {
   responder?: Responder;
+  /** The port to listen on (default: a free one). */
+  port?: number;
   /** Artificial delay before every response, in milliseconds. */
   latencyMs?: number;
   /** Pause between consecutive server-sent events of a streamed response, in milliseconds (the
@@ -142,7 +144,7 @@ export async function startMockLlm(options: MockLlmOptions = {}): Promise<MockLl
   server.keepAliveTimeout = 10_000; // above undici's 4 s idle threshold, so clients reuse connections
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

@@ -76,7 +76,7 @@ export async function runApo(apo: Omit<APOOptions, "client">, options: RigOption
 }
 
 /** Both simulated models behind one OpenAI-compatible endpoint on loopback (the example's offline mode). */
-export async function startSimulatedRoomModels(options: Pick<RigOptions, "optimizer" | "noise"> = {}): Promise<{ baseUrl: string; close(): Promise<void> }> {
-  const llm = await startMockLlm({ responder: combinedResponder(options) });
+export async function startSimulatedRoomModels(options: Pick<RigOptions, "optimizer" | "noise"> & { port?: number } = {}): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  const llm = await startMockLlm({ responder: combinedResponder(options), ...(options.port === undefined ? {} : { port: options.port }) });
   return { baseUrl: llm.baseUrl, close: () => llm.close() };
 }
