@@ -28,11 +28,13 @@ export interface DemoOptions {
 }
 
 export interface DemoResult {
+  /** The last validation reward measured (after the last step, unless the run was interrupted). */
   final_val_reward: number | null;
   initial_val_reward: number | null;
   steps: number;
   seconds: number;
   policy_version: RLResult["policyVersion"];
+  interrupted: boolean;
   chart: string;
 }
 
@@ -69,9 +71,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     write(table(result));
     const chart = join(dir, "reward-curve.svg");
     writeFileSync(chart, rewardChartSvg([{ step: 0, train: null, val: result.initialValReward }, ...result.steps.map((s) => ({ step: s.step, train: s.trainReward, val: s.valReward ?? null }))], "tracetrain demo: RL on the treasure-boxes task"));
-    const summary: DemoResult = { final_val_reward: result.finalValReward, initial_val_reward: result.initialValReward, steps: result.steps.length, seconds, policy_version: result.policyVersion, chart };
+    const summary: DemoResult = {
+      final_val_reward: result.finalValReward,
+      initial_val_reward: result.initialValReward,
+      steps: result.steps.length,
+      seconds,
+      policy_version: result.policyVersion,
+      interrupted: result.stoppedBecause === "interrupted",
+      chart,
+    };
     writeFileSync(join(dir, "result.json"), `${JSON.stringify(summary, null, 2)}\n`);
-    write(`\nvalidation reward ${fmt(result.initialValReward)} → ${fmt(result.finalValReward)} in ${result.steps.length} steps, ${seconds.toFixed(1)} s\nchart: ${chart}\nresult: ${join(dir, "result.json")}\n`);
+    const stopped = result.stoppedBecause === "interrupted" ? " (interrupted)" : "";
+    write(`\nvalidation reward ${fmt(result.initialValReward)} → ${fmt(result.finalValReward)} in ${result.steps.length} steps${stopped}, ${seconds.toFixed(1)} s\nchart: ${chart}\nresult: ${join(dir, "result.json")}\n`);
     return summary;
   } finally {
     await trainer.close();

@@ -35,6 +35,20 @@ describe("tracetrain demo", () => {
     expect(existsSync(join(dir, "demo.db"))).toBe(true);
   }, 120_000);
 
+  it("stops cleanly on Ctrl-C, with the steps done so far in its table, chart and result", async () => {
+    const out = join(dir, "interrupted");
+    const run = startTracetrain(["demo", "--steps", "500", "--dir", out], { CI: "1" }, children);
+    await expect.poll(() => run.out.text, { timeout: 30_000, interval: 20 }).toMatch(/step 3\/500 ·/);
+    run.child.kill("SIGINT");
+    expect(await run.exited, run.out.text).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as { steps: number; interrupted: boolean };
+    expect(result.interrupted).toBe(true);
+    expect(result.steps).toBeGreaterThanOrEqual(3);
+    expect(result.steps).toBeLessThan(500);
+    expect(run.out.text).toMatch(new RegExp(`in ${result.steps} steps \\(interrupted\\)`));
+    expect(existsSync(join(out, "reward-curve.svg"))).toBe(true);
+  }, 60_000);
+
   it("explains a bad flag", async () => {
     const run = startTracetrain(["demo", "--steps", "zero"], {}, children);
     expect(await run.exited).not.toBe(0);
