@@ -58,6 +58,12 @@ describe("APO", () => {
     expect(critiques[0]).toContain("[tool result");
     expect(critiques[0]).toMatch(/### Run 1: reward 0/);
     expect(result.spend.optimizerTokens.input).toBeGreaterThan(1000);
+    // Each optimizer call: the chosen model, a bounded answer, its own seed, and no temperature unless asked.
+    for (const body of run.optimizerBodies) {
+      expect(body).toMatchObject({ model: "mock-optimizer", max_completion_tokens: 2048, seed: expect.any(Number) });
+      expect(body).not.toHaveProperty("temperature");
+    }
+    expect(new Set(run.optimizerBodies.map((b) => b.seed)).size).toBe(run.optimizerBodies.length);
   });
 
   it("is reproducible: the same seed gives the same run", async () => {

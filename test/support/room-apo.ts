@@ -36,6 +36,8 @@ export interface RigRun {
   optimizerCalls: number;
   /** The prompts of those requests, in order. */
   optimizerPrompts: string[];
+  /** Their request bodies. */
+  optimizerBodies: Array<Record<string, unknown>>;
   /** LLM requests the agent made. */
   agentCalls: number;
   warnings: string[];
@@ -67,8 +69,9 @@ export async function runApo(apo: Omit<APOOptions, "client">, options: RigOption
   try {
     const fit = await trainer.fit(roomSelector, { train: options.train ?? train, val: options.val ?? val });
     const bodies = llm.requests.slice(firstRequest).map((r) => r.body as { tools?: unknown; messages?: Array<{ content?: unknown }> } | undefined);
-    const optimizerPrompts = bodies.filter((b) => !Array.isArray(b?.tools)).map((b) => String(b?.messages?.[0]?.content ?? ""));
-    return { fit, result: fit.result, optimizerCalls: optimizerPrompts.length, optimizerPrompts, agentCalls: bodies.length - optimizerPrompts.length, warnings, store };
+    const optimizerBodies = bodies.filter((b) => !Array.isArray(b?.tools)) as Array<Record<string, unknown>>;
+    const optimizerPrompts = optimizerBodies.map((b) => String((b.messages as Array<{ content?: unknown }> | undefined)?.[0]?.content ?? ""));
+    return { fit, result: fit.result, optimizerCalls: optimizerPrompts.length, optimizerPrompts, optimizerBodies, agentCalls: bodies.length - optimizerPrompts.length, warnings, store };
   } finally {
     await trainer.close();
     if (!options.llm) await llm.close();

@@ -35,7 +35,7 @@ const MESSAGE_OVERHEAD_TOKENS = 7;
 export class Optimizer {
   constructor(
     private readonly client: OptimizerClient,
-    private readonly options: { temperature: number; maxOutputTokens: number },
+    private readonly options: { temperature: number | undefined; maxOutputTokens: number },
     private readonly budget: Budget,
     private readonly logger: Logger,
   ) {}
@@ -53,7 +53,7 @@ export class Optimizer {
         {
           model,
           messages: [{ role: "user", content: prompt }],
-          temperature: this.options.temperature,
+          ...(this.options.temperature === undefined ? {} : { temperature: this.options.temperature }),
           max_completion_tokens: this.options.maxOutputTokens,
           seed,
         },

@@ -61,8 +61,11 @@ export const APOOptionsSchema = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff).default(0),
   /** Optimizer calls in flight at once (default 4). */
   concurrency: positiveInt.max(256).default(4),
-  /** Optimizer sampling temperature (default 1, for varied children). */
-  temperature: z.number().min(0).max(2).default(1),
+  /**
+   * Optimizer sampling temperature. Not sent unless given: the provider's default (1 at OpenAI)
+   * varies children, and reasoning models refuse the parameter altogether.
+   */
+  temperature: z.number().min(0).max(2).optional(),
   /** Longest optimizer answer, in tokens (default 2048). */
   maxOutputTokens: positiveInt.max(128_000).default(2048),
   /** Your own critique and edit instructions (mustache; see the README for their variables). */
