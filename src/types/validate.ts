@@ -12,9 +12,14 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Converts zod issues to our issue list, limited so a hostile payload cannot produce a huge error. */
-export function toValidationIssues(error: z.ZodError, limit = 20): ValidationIssue[] {
-  return error.issues.slice(0, limit).map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+/**
+ * Converts zod issues to our issue list, limited so a hostile payload cannot produce a huge
+ * error. Paths go under `prefix` (e.g. `["samples", 3]`). zod reports a failed union (a field
+ * that may be a number or a string, say) as a bare "Invalid input"; given the `input`, the message
+ * says which alternatives were accepted and what was received instead.
+ */
+export function toValidationIssues(error: z.ZodError, limit = 20, input?: unknown, prefix: readonly PropertyKey[] = []): ValidationIssue[] {
+  return error.issues.slice(0, limit).map((issue) => ({ path: formatPath([...prefix, ...issue.path]), message: issueMessage(issue, input) }));
 }
 
 /**
@@ -24,7 +29,38 @@ export function toValidationIssues(error: z.ZodError, limit = 20): ValidationIss
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ValidationError(what, toValidationIssues(result.error));
+  throw new ValidationError(what, toValidationIssues(result.error, 20, value));
+}
+
+function issueMessage(issue: z.core.$ZodIssue, input: unknown): string {
+  if (issue.code !== "invalid_union" || input === undefined) return issue.message;
+  const alternatives = issue.errors.map((branch) => expectedBy(branch[0]));
+  if (alternatives.length === 0 || alternatives.some((a) => a === undefined)) return issue.message;
+  return `Invalid input: expected ${[...new Set(alternatives)].join(" or ")}, received ${kindOf(valueAt(input, issue.path))}`;
+}
+
+/** What one alternative of a union wanted, when it says so plainly. */
+function expectedBy(issue: z.core.$ZodIssue | undefined): string | undefined {
+  if (issue === undefined || issue.path.length > 0) return undefined;
+  if (issue.code === "invalid_type") return issue.expected;
+  if (issue.code === "invalid_value") return issue.values.map((v) => JSON.stringify(v)).join(" or ");
+  return undefined;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number") return `number ${value}`;
+  return typeof value;
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { z } from "zod";
-import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, consoleLogger, formatPath } from "../../types/index.js";
+import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, consoleLogger, formatPath, parseOrThrow, toValidationIssues } from "../../types/index.js";
 import { errorBody } from "../../server/http-errors.js";
 import { ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "../../server/http-common.js";
 import { Router } from "../../server/router.js";
@@ -25,7 +25,6 @@ import {
   TrainSampleSchema,
 } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
-import { parseWire, wireIssues } from "./wire-issues.js";
 
 export interface ServeTrainingBackendOptions {
   /** Interface to bind (default `127.0.0.1`). Anything but loopback requires a token or `insecure`. */
@@ -121,7 +120,7 @@ function buildRouter(backend: TrainingBackend): Router<Handler> {
       return serial(signal, async () => checkAnswer(TrainResponseSchema, await backend.train(request, { signal }), "train"));
     })
     .add("POST", "/v1/checkpoint", async (body, signal) => {
-      const request = parseWire(CheckpointRequestSchema, body ?? {}, "checkpoint request");
+      const request = parseOrThrow(CheckpointRequestSchema, body ?? {}, "checkpoint request");
       return serial(signal, async () => checkAnswer(CheckpointResponseSchema, await backend.checkpoint(request), "checkpoint"));
     });
 }
@@ -133,13 +132,13 @@ const TrainEnvelopeSchema = TrainRequestSchema.extend({ samples: z.array(z.unkno
  * million bad samples is refused in the time it takes to find 20, not after describing them all.
  */
 function parseTrainRequest(body: unknown): z.output<typeof TrainRequestSchema> {
-  const envelope = parseWire(TrainEnvelopeSchema, body, "train request");
+  const envelope = parseOrThrow(TrainEnvelopeSchema, body, "train request");
   const issues: ValidationIssue[] = [];
   const samples = envelope.samples.map((sample, i) => {
     if (issues.length >= 20) return undefined;
     const result = TrainSampleSchema.safeParse(sample);
     if (result.success) return result.data;
-    issues.push(...wireIssues(result.error, sample, ["samples", i], 20 - issues.length));
+    issues.push(...toValidationIssues(result.error, 20 - issues.length, sample, ["samples", i]));
     return undefined;
   });
   if (issues.length > 0) throw new ValidationError("train request", issues);

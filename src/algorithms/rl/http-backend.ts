@@ -13,7 +13,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { z } from "zod";
-import { ConflictError, TracetrainError, ValidationError, type ValidationIssue } from "../../types/index.js";
+import { ConflictError, TracetrainError, ValidationError, type ValidationIssue, parseOrThrow, toValidationIssues } from "../../types/index.js";
 import { sleep } from "../../util/sleep.js";
 import {
   type BackendInfo,
@@ -33,7 +33,6 @@ import {
 } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
 import { BackendAbortedError, BackendAuthError, BackendError, BackendResponseError, BackendTimeoutError, BackendUnavailableError } from "./backend-errors.js";
-import { parseWire, wireIssues } from "./wire-issues.js";
 
 /** Timeouts of one exchange per route, in ms: connecting, sending, the backend's work, the answer. */
 export interface RouteTimeouts {
@@ -112,12 +111,12 @@ export class HttpTrainingBackend implements TrainingBackend {
    * `signal` cuts the request; the backend may still apply the step (resend it to find out).
    */
   async train(request: TrainRequest, options: { signal?: AbortSignal } = {}): Promise<TrainResponse> {
-    const body = parseWire(TrainRequestSchema, request, "train request");
+    const body = parseOrThrow(TrainRequestSchema, request, "train request");
     return this.call("train", TrainResponseSchema, body, options.signal);
   }
 
   async checkpoint(request: CheckpointRequest = {}): Promise<CheckpointResponse> {
-    return this.call("checkpoint", CheckpointResponseSchema, parseWire(CheckpointRequestSchema, request, "checkpoint request"), undefined);
+    return this.call("checkpoint", CheckpointResponseSchema, parseOrThrow(CheckpointRequestSchema, request, "checkpoint request"), undefined);
   }
 
   /** Aborts requests in flight; later calls fail. The backend itself keeps running. */
@@ -186,7 +185,7 @@ function interpret<S extends z.ZodType>(label: string, status: number, contentTy
   if (json === NOT_JSON) throw new BackendResponseError(label, status, [{ path: "", message: `expected JSON, got ${describeBody(contentType, text)}` }]);
   const result = schema.safeParse(json);
   if (result.success) return result.data;
-  throw new BackendResponseError(label, status, wireIssues(result.error, json).map((issue) => explainProtocol(issue, json)));
+  throw new BackendResponseError(label, status, toValidationIssues(result.error, 20, json).map((issue) => explainProtocol(issue, json)));
 }
 
 /** A wrong protocol version deserves a plainer message than zod's "invalid literal". */
@@ -224,7 +223,7 @@ function protocolError(contentType: string, text: string): ParsedErrorBody {
   if (json === NOT_JSON) return { problem: `expected JSON {"error":{"code","message"}}, got ${describeBody(contentType, text)}` };
   const parsed = ProtocolErrorSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = wireIssues(parsed.error, json)[0];
+    const issue = toValidationIssues(parsed.error, 20, json)[0];
     return { problem: `${issue?.path || "body"}: ${issue?.message ?? "invalid"}; got ${excerpt(text)}` };
   }
   const details = ErrorDetailsSchema.safeParse((json as { error: { details?: unknown } }).error.details);

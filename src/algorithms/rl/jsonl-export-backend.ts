@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { z } from "zod";
-import { ConflictError, TracetrainError, ValidationError } from "../../types/index.js";
+import { ConflictError, TracetrainError, ValidationError, parseOrThrow, toValidationIssues } from "../../types/index.js";
 import {
   type BackendInfo,
   type CheckpointRequest,
@@ -30,7 +30,6 @@ import {
 } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
 import { BackendAbortedError } from "./backend-errors.js";
-import { parseWire, wireIssues } from "./wire-issues.js";
 
 export interface JsonlExportBackendOptions {
   /** The model name the endpoints serve. */
@@ -81,7 +80,7 @@ export class JsonlExportBackend implements TrainingBackend {
 
   constructor(dir: string, options: JsonlExportBackendOptions) {
     this.dir = dir;
-    this.options = parseWire(OptionsSchema, options, "JsonlExportBackend options");
+    this.options = parseOrThrow(OptionsSchema, options, "JsonlExportBackend options");
   }
 
   async info(): Promise<BackendInfo> {
@@ -101,7 +100,7 @@ export class JsonlExportBackend implements TrainingBackend {
 
   /** Writes the batch as `step-<n>.jsonl` and lists it; the policy is unchanged. A step already written is refused. */
   async train(request: TrainRequest, options: { signal?: AbortSignal } = {}): Promise<TrainResponse> {
-    const parsed = parseWire(TrainRequestSchema, request, "train request");
+    const parsed = parseOrThrow(TrainRequestSchema, request, "train request");
     return this.serially(async () => {
       if (options.signal?.aborted) throw new BackendAbortedError("train", "train was aborted before the step was written");
       const manifest = await this.loadManifest();
@@ -119,7 +118,7 @@ export class JsonlExportBackend implements TrainingBackend {
 
   /** Writes the manifest; its path is the checkpoint's location. */
   async checkpoint(request: CheckpointRequest = {}): Promise<CheckpointResponse> {
-    const { name } = parseWire(CheckpointRequestSchema, request, "checkpoint request");
+    const { name } = parseOrThrow(CheckpointRequestSchema, request, "checkpoint request");
     return this.serially(async () => {
       const manifest = await this.loadManifest();
       await this.saveManifest({ ...manifest, updated_at: new Date().toISOString() });
@@ -174,7 +173,7 @@ function parseManifest(text: string, path: string): ExportManifest {
     throw new TracetrainError("validation", `${path} is not JSON; move it away or choose another directory`);
   }
   const result = ExportManifestSchema.safeParse(json);
-  if (!result.success) throw new ValidationError(`export manifest ${path}`, wireIssues(result.error, json));
+  if (!result.success) throw new ValidationError(`export manifest ${path}`, toValidationIssues(result.error, 20, json));
   return result.data;
 }
 
