@@ -5,7 +5,7 @@
  * weights produced it.
  */
 import { z } from "zod";
-import { JsonObjectSchema, ValidationError, parseOrThrow } from "../types/index.js";
+import { JsonObjectSchema, PolicyVersionSchema, ValidationError, parseOrThrow } from "../types/index.js";
 import type { JsonObject, RolloutMode } from "../types/index.js";
 
 export const GatewayPolicySchema = z.strictObject({
@@ -14,7 +14,7 @@ export const GatewayPolicySchema = z.strictObject({
   /** Request fields set on every call of a rollout in that mode, over what the agent sent (e.g. `{temperature: 1}`). */
   sampling: z.strictObject({ train: JsonObjectSchema.optional(), val: JsonObjectSchema.optional(), test: JsonObjectSchema.optional() }).optional(),
   /** Stamped on every recorded call as `tracetrain.llm.policy_version`. */
-  policyVersion: z.union([z.string().min(1), z.number().int()]).optional(),
+  policyVersion: PolicyVersionSchema.optional(),
 });
 export type GatewayPolicy = z.infer<typeof GatewayPolicySchema>;
 export type GatewayPolicyInput = z.input<typeof GatewayPolicySchema>;

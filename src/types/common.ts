@@ -38,3 +38,10 @@ export const AttemptRefSchema = z.object({
   attemptId: IdSchema,
 });
 export type AttemptRef = z.infer<typeof AttemptRefSchema>;
+
+/**
+ * Which weights produced a call: a counter or a checkpoint name. The same forms everywhere — on
+ * recorded calls, resources, training samples and the RL backend protocol.
+ */
+export const PolicyVersionSchema = z.union([z.number().int(), z.string().min(1).max(256)]);
+export type PolicyVersion = z.infer<typeof PolicyVersionSchema>;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { IdSchema, TimestampSchema } from "./common.js";
+import { IdSchema, PolicyVersionSchema, TimestampSchema } from "./common.js";
 import { JsonObjectSchema, JsonValueSchema } from "./json.js";
 
 /** A prompt template. `mustache` uses `{{name}}`, `fstring` uses Python-style `{name}`. */
@@ -17,7 +17,7 @@ export const LlmResourceSchema = z.strictObject({
   model: z.string().min(1),
   apiKey: z.string().optional(),
   sampling: JsonObjectSchema.optional(),
-  policyVersion: z.union([z.string().min(1), z.number().int()]).optional(),
+  policyVersion: PolicyVersionSchema.optional(),
 });
 export type LlmResource = z.infer<typeof LlmResourceSchema>;
 

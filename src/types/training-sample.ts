@@ -1,10 +1,9 @@
 import { z } from "zod";
-import { IdSchema } from "./common.js";
+import { IdSchema, PolicyVersionSchema } from "./common.js";
 import { JsonValueSchema } from "./json.js";
 import { ChatMessageSchema } from "./transition.js";
 
 const TokenIdsSchema = z.array(z.number().int().nonnegative());
-const PolicyVersionSchema = z.union([z.string(), z.number().int()]);
 
 /**
  * One token sequence for RL: a single LLM call, or consecutive calls of one agent merged because

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { IdSchema } from "./common.js";
+import { IdSchema, PolicyVersionSchema } from "./common.js";
 import { JsonValueSchema } from "./json.js";
 
 /**
@@ -38,7 +38,7 @@ export const TransitionSchema = z.object({
     finishReason: z.string().optional(),
   }),
   reward: z.number().optional(),
-  policyVersion: z.union([z.string(), z.number().int()]).optional(),
+  policyVersion: PolicyVersionSchema.optional(),
   textOnly: z.boolean(),
   /** The credit-assignment policy that computed `reward` (e.g. `"final"`, `"discounted(0.9)"`). */
   creditPolicy: z.string().optional(),

@@ -5,13 +5,12 @@
  * other languages). Field names are snake_case: the other side is usually Python.
  */
 import { z } from "zod";
+import { PolicyVersionSchema } from "../../types/common.js";
 
 export const PROTOCOL = "tracetrain-rl/1";
 
 const TokenIds = z.array(z.number().int().nonnegative());
-/** A policy version: a counter or a checkpoint name (the same forms the gateway stamps on calls). */
-export const PolicyVersionSchema = z.union([z.number().int(), z.string().min(1).max(256)]);
-export type PolicyVersion = z.infer<typeof PolicyVersionSchema>;
+export { PolicyVersionSchema, type PolicyVersion } from "../../types/common.js";
 
 /** `GET /v1/info`: who the backend is and what it can do. */
 export const BackendInfoSchema = z.object({
