@@ -21,8 +21,8 @@ const ToolCallSchema = z.looseObject({
   function: z.looseObject({ name: z.string(), arguments: z.string() }),
 });
 
-/** An OpenAI chat message, as much of it as the template renders (other fields are allowed and ignored). */
-export const ChatMessageSchema = z
+/** A message of a chat-completions request, as much of it as the template renders (other fields are allowed and ignored; looser than the recorded `ChatMessage` of src/types on purpose: it is what clients send). */
+export const RequestMessageSchema = z
   .looseObject({
     role: z.enum(["system", "developer", "user", "assistant", "tool", "function"]),
     content: z.union([z.string(), z.array(ContentPartSchema)]).nullish(),
@@ -34,7 +34,7 @@ export const ChatMessageSchema = z
     message: "content is required for this role",
     path: ["content"],
   });
-export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+export type RequestMessage = z.infer<typeof RequestMessageSchema>;
 
 /** One message found in a token sequence: its role and the tokens of its content. */
 export interface ContextMessage {
@@ -114,26 +114,26 @@ function parsedOrText(args: string): unknown {
   }
 }
 
-function contentText(content: ChatMessage["content"]): string {
+function contentText(content: RequestMessage["content"]): string {
   if (typeof content === "string") return content;
   if (!content) return "";
   return content.map((part) => part.text ?? part.refusal ?? "").join("");
 }
 
-function messageText(message: ChatMessage): string {
+function messageText(message: RequestMessage): string {
   const calls = (message.tool_calls ?? []).map((c) => renderToolCall(c.function.name, c.function.arguments));
   return contentText(message.content) + calls.join("");
 }
 
 /** The prompt text: tool definitions (when offered) as a leading block, the messages, then the generation header. */
-export function renderChat(messages: readonly ChatMessage[], tools?: readonly unknown[]): string {
+export function renderChat(messages: readonly RequestMessage[], tools?: readonly unknown[]): string {
   const blocks = tools && tools.length > 0 ? [`${START}tools\n${JSON.stringify(tools)}${END}\n`] : [];
   for (const message of messages) blocks.push(`${START}${message.role}\n${messageText(message)}${END}\n`);
   return `${blocks.join("")}${START}assistant\n`;
 }
 
 /** The prompt's token ids. */
-export function encodeChat(messages: readonly ChatMessage[], tools?: readonly unknown[]): number[] {
+export function encodeChat(messages: readonly RequestMessage[], tools?: readonly unknown[]): number[] {
   return tokenize(renderChat(messages, tools));
 }
 

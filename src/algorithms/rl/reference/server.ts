@@ -16,7 +16,7 @@ import { z } from "zod";
 import { ValidationError } from "../../../types/errors.js";
 import { formatPath } from "../../../types/validate.js";
 import { SeededRandom } from "../../../util/random.js";
-import { ChatMessageSchema, encodeChat, tokenBytes, tokenText } from "./chat-template.js";
+import { RequestMessageSchema, encodeChat, tokenBytes, tokenText } from "./chat-template.js";
 import { sampleAction } from "./policy.js";
 
 /** One output of the model: its text and the single o200k token it is. */
@@ -68,7 +68,7 @@ const ToolChoiceSchema = z.union([
 /** The chat completion request fields this server reads; anything else is accepted and ignored, as vLLM does. */
 const ChatRequestSchema = z.looseObject({
   model: z.string().min(1),
-  messages: z.array(ChatMessageSchema).min(1),
+  messages: z.array(RequestMessageSchema).min(1),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
   n: z.number().int().min(1).max(128).nullish(),
