@@ -9,6 +9,7 @@
  * the first streamed byte at once, propagate backpressure and hang-ups both ways), which a
  * framework's request/reply model would only get in the way of.
  */
+import { RequestMetrics, metricLines } from "../server/metrics.js";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { Store } from "../store/index.js";
 import type { ActiveSpan } from "../tracer/active-span.js";
@@ -113,6 +114,14 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** A bounded metrics label for a request: a recorded endpoint, `/v1/*` for other proxied paths, or the path of an own route. */
+function routeLabel(target: string | undefined): string {
+  const path = (target ?? "").split("?")[0]!.replace(/^\/(?:rollout|r)\/[^/]+\/attempt\/[^/]+(?:\/agent\/[^/]+)?/, "");
+  if (Object.hasOwn(RECORDED, path)) return path;
+  if (path === "/healthz" || path === "/metrics") return path;
+  return path.startsWith("/v1/") || path === "/v1" ? "/v1/*" : "other";
+}
+
 /** The endpoints whose calls are recorded; anything else under /v1 is only proxied. */
 const RECORDED: Record<string, WireApi> = {
   "/v1/chat/completions": "chat",
@@ -141,6 +150,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const answerWhenStored = options.answerWhenStored ?? true;
   const tokenCheck = options.token === undefined ? undefined : tokenDigest(options.token);
   const counters = { requests: 0, recorded: 0, retries: 0, upstreamFailures: 0 };
+  const http = new RequestMetrics("tracetrain_gateway_http");
+
+  /** Prometheus text: requests and latency by endpoint, what was recorded and retried, the gate, the policy. */
+  function renderMetrics(): string {
+    const version = policy.policyVersion;
+    return `${[
+      ...http.lines(),
+      ...metricLines("tracetrain_gateway_calls_recorded_total", "counter", "LLM calls recorded as spans.", [["", counters.recorded]]),
+      ...metricLines("tracetrain_gateway_upstream_retries_total", "counter", "Retries of upstream requests.", [["", counters.retries]]),
+      ...metricLines("tracetrain_gateway_upstream_failures_total", "counter", "Requests no upstream answered.", [["", counters.upstreamFailures]]),
+      ...metricLines("tracetrain_gateway_in_flight", "gauge", "Calls being forwarded now.", [["", gate.active]]),
+      ...metricLines("tracetrain_gateway_paused", "gauge", "1 while paused (calls wait or are turned away).", [["", gate.isPaused ? 1 : 0]]),
+      ...metricLines("tracetrain_gateway_upstreams", "gauge", "Upstreams in the pool.", [["", pool.list().length]]),
+      ...(version === undefined ? [] : metricLines("tracetrain_gateway_policy_info", "gauge", "The policy version stamped on calls.", [[`version="${String(version).replace(/["\\\n]/g, "_")}"`, 1]])),
+    ].join("\n")}\n`;
+  }
   const inFlight = new Set<Promise<void>>();
 
   async function withCapabilities(inputs: UpstreamInput[]): Promise<Upstream[]> {
@@ -176,6 +201,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const url = requestUrl(request.url);
     if (url.pathname === "/healthz") {
       sendJson(response, 200, { status: "ok", paused: gate.isPaused });
+      return;
+    }
+    if (url.pathname === "/metrics" && request.method === "GET") {
+      authorize(request, undefined);
+      response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+      response.end(renderMetrics());
       return;
     }
     const parsed = parsePath(url.pathname, request.headers);
@@ -245,9 +276,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   const server: Server = createServer({ requireHostHeader: false }, (request, response) => {
+    const started = performance.now();
     const done = handle(request, response).catch((error: unknown) => answerFailure(request, response, error, logger));
     inFlight.add(done);
-    void done.finally(() => inFlight.delete(done));
+    void done.finally(() => {
+      inFlight.delete(done);
+      http.observe(routeLabel(request.url), request.method ?? "GET", response.statusCode, (performance.now() - started) / 1000);
+    });
   });
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
   server.headersTimeout = 30_000;

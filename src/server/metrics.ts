@@ -9,16 +9,14 @@ interface Histogram {
 }
 
 /**
- * Request metrics in the Prometheus text format (`GET /metrics`): counts and latency histograms by
- * route, plus store gauges read at scrape time. Labels are route *patterns*, never raw paths, so a
- * hostile client cannot blow up the label set.
+ * Request counts and latency histograms by route, in the Prometheus text format. Labels are route
+ * *patterns*, never raw paths, so a hostile client cannot blow up the label set.
  */
-export class ServerMetrics {
+export class RequestMetrics {
   private readonly requests = new Map<string, number>();
   private readonly latency = new Map<string, Histogram>();
-  spansIngested = 0;
-  /** Spans an OTLP request carried that were not stored (no rollout ids, invalid, unknown attempt). */
-  otlpSpansRejected = 0;
+
+  constructor(private readonly prefix: string) {}
 
   observe(route: string, method: string, status: number, seconds: number): void {
     const key = `route="${route}",method="${method}",status="${status}"`;
@@ -31,25 +29,49 @@ export class ServerMetrics {
     h.count++;
   }
 
-  render(stats: StoreStats): string {
+  /** The request counter and latency histogram, as lines. */
+  lines(): string[] {
+    const { prefix } = this;
     const lines: string[] = [];
-    lines.push("# HELP tracetrain_http_requests_total HTTP requests by route, method and status.", "# TYPE tracetrain_http_requests_total counter");
-    for (const [labels, n] of this.requests) lines.push(`tracetrain_http_requests_total{${labels}} ${n}`);
-    lines.push("# HELP tracetrain_http_request_duration_seconds HTTP request latency.", "# TYPE tracetrain_http_request_duration_seconds histogram");
+    lines.push(`# HELP ${prefix}_requests_total HTTP requests by route, method and status.`, `# TYPE ${prefix}_requests_total counter`);
+    for (const [labels, n] of this.requests) lines.push(`${prefix}_requests_total{${labels}} ${n}`);
+    lines.push(`# HELP ${prefix}_request_duration_seconds HTTP request latency.`, `# TYPE ${prefix}_request_duration_seconds histogram`);
     for (const [labels, h] of this.latency) {
-      BUCKETS.forEach((le, i) => lines.push(`tracetrain_http_request_duration_seconds_bucket{${labels},le="${le}"} ${h.buckets[i]}`));
-      lines.push(`tracetrain_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
-      lines.push(`tracetrain_http_request_duration_seconds_sum{${labels}} ${h.sum}`, `tracetrain_http_request_duration_seconds_count{${labels}} ${h.count}`);
+      BUCKETS.forEach((le, i) => lines.push(`${prefix}_request_duration_seconds_bucket{${labels},le="${le}"} ${h.buckets[i]}`));
+      lines.push(`${prefix}_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
+      lines.push(`${prefix}_request_duration_seconds_sum{${labels}} ${h.sum}`, `${prefix}_request_duration_seconds_count{${labels}} ${h.count}`);
     }
-    lines.push("# HELP tracetrain_rollouts Rollouts by status.", "# TYPE tracetrain_rollouts gauge");
-    for (const status of ["queuing", "running", "requeuing", "succeeded", "failed", "cancelled"] as const) {
-      lines.push(`tracetrain_rollouts{status="${status}"} ${stats.rollouts[status]}`);
-    }
-    lines.push("# HELP tracetrain_queue_depth Rollouts waiting to be claimed.", "# TYPE tracetrain_queue_depth gauge", `tracetrain_queue_depth ${stats.queueDepth}`);
-    lines.push("# HELP tracetrain_active_attempts Attempts preparing or running.", "# TYPE tracetrain_active_attempts gauge", `tracetrain_active_attempts ${stats.attempts.active}`);
-    lines.push("# HELP tracetrain_spans_ingested_total Spans stored through this server.", "# TYPE tracetrain_spans_ingested_total counter", `tracetrain_spans_ingested_total ${this.spansIngested}`);
-    lines.push("# HELP tracetrain_otlp_spans_rejected_total Spans in OTLP requests that were not stored.", "# TYPE tracetrain_otlp_spans_rejected_total counter", `tracetrain_otlp_spans_rejected_total ${this.otlpSpansRejected}`);
-    lines.push("# HELP tracetrain_spans_stored Spans in the store.", "# TYPE tracetrain_spans_stored gauge", `tracetrain_spans_stored ${stats.spans}`);
+    return lines;
+  }
+}
+
+/** One metric with its HELP and TYPE lines. */
+export function metricLines(name: string, type: "counter" | "gauge", help: string, samples: Array<[labels: string, value: number]>): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, value]) => `${name}${labels ? `{${labels}}` : ""} ${value}`)];
+}
+
+/**
+ * The store server's metrics (`GET /metrics`): requests by route, plus store gauges read at
+ * scrape time.
+ */
+export class ServerMetrics {
+  private readonly http = new RequestMetrics("tracetrain_http");
+  spansIngested = 0;
+  /** Spans an OTLP request carried that were not stored (no rollout ids, invalid, unknown attempt). */
+  otlpSpansRejected = 0;
+
+  observe(route: string, method: string, status: number, seconds: number): void {
+    this.http.observe(route, method, status, seconds);
+  }
+
+  render(stats: StoreStats): string {
+    const lines = this.http.lines();
+    lines.push(...metricLines("tracetrain_rollouts", "gauge", "Rollouts by status.", (["queuing", "running", "requeuing", "succeeded", "failed", "cancelled"] as const).map((status) => [`status="${status}"`, stats.rollouts[status]])));
+    lines.push(...metricLines("tracetrain_queue_depth", "gauge", "Rollouts waiting to be claimed.", [["", stats.queueDepth]]));
+    lines.push(...metricLines("tracetrain_active_attempts", "gauge", "Attempts preparing or running.", [["", stats.attempts.active]]));
+    lines.push(...metricLines("tracetrain_spans_ingested_total", "counter", "Spans stored through this server.", [["", this.spansIngested]]));
+    lines.push(...metricLines("tracetrain_otlp_spans_rejected_total", "counter", "Spans in OTLP requests that were not stored.", [["", this.otlpSpansRejected]]));
+    lines.push(...metricLines("tracetrain_spans_stored", "gauge", "Spans in the store.", [["", stats.spans]]));
     return `${lines.join("\n")}\n`;
   }
 }

@@ -333,3 +333,28 @@ describe("security", () => {
     expect(rig.upstream.requests).toHaveLength(0);
   });
 });
+
+describe("metrics", () => {
+  it("serves Prometheus metrics: requests by endpoint and status, recorded calls, the gate and the policy", async () => {
+    rig = await startRig({ token: "gw-token", policy: { policyVersion: 7 } });
+    const scope = await claim(rig.store);
+    await clientFor(rig.gateway, scope, "gw-token").chat.completions.create({ model: "m", messages: [{ role: "user", content: "hi" }] });
+    await fetch(`${rig.gateway.url}/rollout/${scope.rolloutId}/attempt/${scope.attemptId}/v1/models`, { headers: { authorization: "Bearer gw-token" } });
+    await fetch(`${rig.gateway.url}/nowhere/${"x".repeat(50)}`);
+    expect((await fetch(`${rig.gateway.url}/metrics`)).status).toBe(401);
+    const response = await fetch(`${rig.gateway.url}/metrics`, { headers: { authorization: "Bearer gw-token" } });
+    expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    expect(text).toContain('tracetrain_gateway_http_requests_total{route="/v1/chat/completions",method="POST",status="200"} 1');
+    expect(text).toContain('tracetrain_gateway_http_requests_total{route="/v1/*",method="GET",status="200"} 1');
+    // Unknown paths share one label: a client cannot grow the label set.
+    expect(text).toContain('tracetrain_gateway_http_requests_total{route="other",method="GET",status="404"} 1');
+    expect(text).toContain('tracetrain_gateway_http_requests_total{route="/metrics",method="GET",status="401"} 1');
+    expect(text).toMatch(/tracetrain_gateway_http_request_duration_seconds_count\{route="\/v1\/chat\/completions",method="POST"\} 1/);
+    expect(text).toContain("tracetrain_gateway_calls_recorded_total 1");
+    expect(text).toContain("tracetrain_gateway_paused 0");
+    expect(text).toContain("tracetrain_gateway_upstreams 1");
+    expect(text).toContain('tracetrain_gateway_policy_info{version="7"} 1');
+    expect(text).not.toContain(scope.rolloutId);
+  });
+});
