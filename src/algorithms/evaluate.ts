@@ -25,6 +25,11 @@ export interface EvaluationResult {
   missingRewards: number;
 }
 
+/** A rollout's reward, with a failed or reward-less rollout counted as 0 (the strict reading). */
+export function rewardOrZero(rollout: Rollout): number {
+  return rollout.status === "succeeded" ? (rollout.finalReward ?? 0) : 0;
+}
+
 /** Scores a set of rollouts. */
 export function summarize(rollouts: readonly Rollout[]): EvaluationResult {
   const scores = rollouts.map((r) => ({ task: r.input, rolloutId: r.rolloutId, status: r.status, reward: r.status === "succeeded" ? r.finalReward : null }));
@@ -32,7 +37,7 @@ export function summarize(rollouts: readonly Rollout[]): EvaluationResult {
   const count = (status: Rollout["status"]) => scores.filter((s) => s.status === status).length;
   return {
     meanReward: rewards.length > 0 ? rewards.reduce((a, b) => a + b, 0) / rewards.length : null,
-    meanRewardWithFailuresAsZero: scores.length > 0 ? rewards.reduce((a, b) => a + b, 0) / scores.length : 0,
+    meanRewardWithFailuresAsZero: scores.length > 0 ? rollouts.reduce((sum, r) => sum + rewardOrZero(r), 0) / scores.length : 0,
     tasks: scores,
     succeeded: count("succeeded"),
     failed: count("failed"),

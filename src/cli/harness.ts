@@ -15,9 +15,8 @@
  */
 import { needsTsx, rerunWithTsx } from "./typescript-loading.js";
 import { readFile } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { findAgent } from "../runner/agent.js";
+import { importAgent } from "../runner/agent.js";
 import { Runner } from "../runner/runner.js";
 import { MemoryStore } from "../store/index.js";
 import { Tracer } from "../tracer/tracer.js";
@@ -62,9 +61,7 @@ export async function harnessCommand(args: string[]): Promise<number> {
   // Everything above is checked before tsx is started, so a contract error is quick and printed once.
   if (needsTsx(options.agentPath)) return rerunWithTsx();
 
-  // Imported exactly as `tracetrain runner` imports it (see runWorker).
-  const moduleUrl = /^[a-z]+:/i.test(options.agentPath) ? options.agentPath : pathToFileURL(options.agentPath).href;
-  const agent = findAgent((await import(moduleUrl)) as Record<string, unknown>, options.agentName, options.agentPath);
+  const agent = await importAgent(options.agentPath, options.agentName);
 
   const store = new MemoryStore();
   const tracer = new Tracer({ logger: consoleLogger });

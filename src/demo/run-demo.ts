@@ -42,9 +42,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const dir = resolve(options.dir ?? join(".tracetrain", "demo"));
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const seed = options.seed ?? 0;
-  rmSync(join(dir, "demo.db"), { force: true });
-  rmSync(join(dir, "demo.db-wal"), { force: true });
-  rmSync(join(dir, "demo.db-shm"), { force: true });
+  for (const file of ["demo.db", "demo.db-wal", "demo.db-shm"]) rmSync(join(dir, file), { force: true });
   mkdirSync(dir, { recursive: true });
 
   const started = performance.now();

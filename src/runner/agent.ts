@@ -1,3 +1,4 @@
+import { pathToFileURL } from "node:url";
 import type { JsonValue, LlmResource, ResourcesMap, RolloutMode } from "../types/index.js";
 import { ValidationError } from "../types/index.js";
 import type { PromptTemplate } from "../types/prompt-template.js";
@@ -78,4 +79,10 @@ export function findAgent(exports: Record<string, unknown>, name: string | undef
   const list = agents.map((a) => `'${a.name}'`).join(", ") || "none";
   const wanted = name === undefined ? (agents.length > 1 ? "exactly one agent (name the one you want)" : "an agent made with agent(fn)") : `an agent named '${name}'`;
   throw new ValidationError("agent module", [{ path: where, message: `expected ${wanted}; the module exports these agents: ${list}` }]);
+}
+
+/** Imports the agent module at `path` (a file path or a URL) and finds its agent (see {@link findAgent}). */
+export async function importAgent(path: string, name: string | undefined): Promise<Agent<unknown>> {
+  const moduleUrl = /^[a-z]+:/i.test(path) ? path : pathToFileURL(path).href;
+  return findAgent((await import(moduleUrl)) as Record<string, unknown>, name, path);
 }

@@ -1,9 +1,8 @@
-import { pathToFileURL } from "node:url";
 import type { Logger } from "../types/index.js";
 import { consoleLogger } from "../types/index.js";
 import { HttpStore } from "../server/http-store.js";
 import { Tracer } from "../tracer/tracer.js";
-import { findAgent } from "./agent.js";
+import { importAgent } from "./agent.js";
 import { Runner } from "./runner.js";
 
 export interface WorkerOptions {
@@ -30,8 +29,7 @@ export interface WorkerOptions {
  * Used by worker processes and by `tracetrain runner`.
  */
 export async function runWorker(options: WorkerOptions): Promise<void> {
-  const moduleUrl = /^[a-z]+:/i.test(options.agentModule) ? options.agentModule : pathToFileURL(options.agentModule).href;
-  const agent = findAgent((await import(moduleUrl)) as Record<string, unknown>, options.agentName, options.agentModule);
+  const agent = await importAgent(options.agentModule, options.agentName);
   const logger = options.logger ?? consoleLogger;
   const store = new HttpStore(options.storeUrl, { logger, ...(options.token ? { token: options.token } : {}) });
   const tracer = new Tracer({ logger });

@@ -129,3 +129,23 @@ export function trackedListener(
     void done.finally(() => inFlight.delete(done));
   };
 }
+
+/** Aborts when the client disconnects before the response is finished, or the server shuts down. */
+export function disconnectSignal(response: ServerResponse, shutdown: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  const socket = response.socket;
+  // A client can hang up before its request is even handled: then "close" has already happened.
+  if (socket === null || socket.destroyed || socket.readableEnded) {
+    controller.abort();
+  } else {
+    const gone = () => {
+      if (!response.writableFinished) controller.abort();
+    };
+    response.once("close", gone);
+    // The server keeps a half-closed socket open until it has answered, so a client's hang-up
+    // shows first as the end of what it sends: an HTTP client waiting for an answer sends nothing more.
+    socket.once("end", gone);
+    response.once("finish", () => socket.off("end", gone));
+  }
+  return AbortSignal.any([controller.signal, shutdown]);
+}

@@ -27,7 +27,7 @@ import {
 } from "./protocol.js";
 import { recordReward } from "./reward-route.js";
 import { type Params, Router } from "./router.js";
-import { CLIENT_CLOSED, ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "./http-common.js";
+import { CLIENT_CLOSED, ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, disconnectSignal, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "./http-common.js";
 
 export interface StoreServerOptions {
   store: Store;
@@ -287,26 +287,6 @@ async function streamEvents(store: Store, { query, signal, response }: Call, shu
     if (shutdown.aborted) finish();
   });
   return STREAMING;
-}
-
-/** Aborts when the client disconnects before the response is finished, or the server shuts down. */
-function disconnectSignal(response: ServerResponse, shutdown: AbortSignal): AbortSignal {
-  const controller = new AbortController();
-  const socket = response.socket;
-  // A client can hang up before its request is even handled: then "close" has already happened.
-  if (socket === null || socket.destroyed || socket.readableEnded) {
-    controller.abort();
-  } else {
-    const gone = () => {
-      if (!response.writableFinished) controller.abort();
-    };
-    response.once("close", gone);
-    // The server keeps a half-closed socket open until it has answered, so a client's hang-up
-    // shows first as the end of what it sends: an HTTP client waiting for an answer sends nothing more.
-    socket.once("end", gone);
-    response.once("finish", () => socket.off("end", gone));
-  }
-  return AbortSignal.any([controller.signal, shutdown]);
 }
 
 /** Status recorded in metrics for a request whose client hung up before it was answered (nginx's convention). */

@@ -17,8 +17,9 @@ import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, countTokens, type Spend } from "./budget.js";
 import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate, snapshotId } from "./candidates.js";
 import { type ChildSettings, type Proposal, proposeChild } from "./children.js";
-import { type EvaluationOptions, evaluateAll, type RoundEvaluation, Scoreboard, successiveHalving } from "./evaluation.js";
-import { describeRuns, rewardOf } from "./experiments.js";
+import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluation, Scoreboard, successiveHalving } from "./evaluation.js";
+import { rewardOrZero } from "../evaluate.js";
+import { describeRuns } from "./experiments.js";
 import { MeteredRollouts } from "./metered-rollouts.js";
 import { type APOOptions, parseOptions } from "./options.js";
 import { Optimizer } from "./optimizer.js";
@@ -111,8 +112,6 @@ class APORun {
   /** Candidate id by the text of its templates: an edit that recreates a known candidate is not evaluated twice. */
   private readonly seen = new Map<string, string>();
   private stoppedBecause: StopReason = "completed";
-  private evaluationRollouts = 0;
-  private evaluationFullCost = 0;
 
   constructor(
     private readonly ctx: AlgorithmContext,
@@ -219,7 +218,7 @@ class APORun {
           parent,
           target: run.targets[((round - 1) * beam.length * settings.branchFactor + slot) % run.targets.length]!,
           experiments: described.get(parent.id)!,
-          score: mean(gradient.byParent.get(parent.id)!.map(rewardOf)),
+          score: gradient.parents[i]!.minibatchScore,
         };
       }),
     );
@@ -234,10 +233,8 @@ class APORun {
     const arms = [...beam, ...made.children];
     ctx.progress.phase(`round ${round}/${settings.rounds}: scoring ${arms.length} candidates`, 0);
     const evaluation = await this.evaluate(round, arms, run);
-    this.evaluationRollouts += evaluation.rollouts;
-    this.evaluationFullCost += evaluation.fullCost;
     const next = evaluation.ranking.slice(0, settings.beamWidth);
-    const namespace = settings.evaluation.strategy === "full" ? `round${round}` : "";
+    const { namespace } = evaluation;
     for (const record of records) {
       const arm = arms.find((a) => a.id === record.id);
       if (arm) record.score = armScore(run.board, arm, namespace).score;
@@ -272,7 +269,7 @@ class APORun {
       const rollout = ended.get(request.rolloutId);
       if (rollout) byParent.get(beam[Math.floor(i / size)]!.id)!.push(rollout);
     }
-    const parents = beam.map((c) => ({ id: c.id, minibatchScore: mean(byParent.get(c.id)!.map(rewardOf)), rollouts: byParent.get(c.id)!.length }));
+    const parents = beam.map((c) => ({ id: c.id, minibatchScore: estimate(byParent.get(c.id)!.map(rewardOrZero)).mean, rollouts: byParent.get(c.id)!.length }));
     return { byParent, parents };
   }
 
@@ -409,12 +406,7 @@ class APORun {
       published,
       history: this.history,
       spend,
-      evaluation: {
-        strategy: this.settings.evaluation.strategy,
-        rollouts: this.evaluationRollouts,
-        fullCost: this.evaluationFullCost,
-        saved: this.evaluationFullCost - this.evaluationRollouts,
-      },
+      evaluation: evaluationTotals(this.settings.evaluation.strategy, this.history),
       edits: { ...this.edits },
       reusedRollouts: state.rollouts.reused,
       stoppedBecause: this.stoppedBecause,
@@ -460,19 +452,21 @@ interface RunState {
   evalTasks: number;
 }
 
+/** Evaluation rollouts over the whole run, against running every candidate on every task it was judged on. */
+function evaluationTotals(strategy: EvaluationOptions["strategy"], history: readonly RoundRecord[]): APOResult["evaluation"] {
+  const rollouts = history.reduce((sum, h) => sum + h.evaluation.rollouts, 0);
+  const fullCost = history.reduce((sum, h) => sum + h.evaluation.fullCost, 0);
+  return { strategy, rollouts, fullCost, saved: fullCost - rollouts };
+}
+
 /** Most evaluation rollouts successive halving can take for `arms` candidates (nothing reused). */
 function halvingCost(arms: number, options: { startTasks: number; eta: number }, limit: number): number {
-  let n = Math.min(options.startTasks, limit);
   let previous = 0;
-  let alive = arms;
-  let cost = 0;
-  for (;;) {
-    cost += alive * (n - previous);
-    if (alive <= 1 || n >= limit) return cost;
-    alive = Math.max(2, Math.ceil(alive / options.eta));
-    previous = n;
-    n = Math.min(limit, Math.ceil(n * options.eta));
-  }
+  return halvingSchedule(arms, options, limit).reduce((cost, rung) => {
+    const added = rung.arms * (rung.tasks - previous);
+    previous = rung.tasks;
+    return cost + added;
+  }, 0);
 }
 
 function verdictSentence(best: Candidate, improvement: APOResult["improvement"], tasks: number): string {
@@ -497,10 +491,6 @@ function templateText(candidate: Pick<Candidate, "resources">, name: string): st
 
 function indices(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
-}
-
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 function finiteOnly(values: readonly number[]): number[] {

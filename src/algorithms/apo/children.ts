@@ -67,7 +67,8 @@ export async function proposeChild(request: ChildRequest, settings: ChildSetting
     engine: engineNote(parentTemplate.engine),
   });
   let feedback = "";
-  for (let attempt = 0; attempt < 2; attempt++) {
+  // Two tries at most: the second is told what was wrong with the first.
+  for (let attempt = 0; ; attempt++) {
     const reply = await settings.optimizer.complete(settings.editModel, editPrompt + feedback, settings.signal, callSeed(settings.seed, `edit.${request.id}.${attempt}`));
     if (!reply.ok) return { kind: "stopped", stoppedBy: reply.stoppedBy, calls };
     calls.push(reply.call);
@@ -82,7 +83,6 @@ export async function proposeChild(request: ChildRequest, settings: ChildSetting
     if (attempt === 1) return { kind: "rejected", target, problem: describeProblem(problem), calls };
     feedback = `\n\nYour previous answer could not be used: ${describeProblem(problem)}. Answer again, following the rules above.`;
   }
-  throw new Error("unreachable: the edit loop always returns");
 }
 
 /** The critique without its `TARGET: name` line, and the name it blames. */

@@ -10,7 +10,8 @@
 import type { EnqueueRequest, Task } from "../../types/index.js";
 import type { BudgetLimit } from "./budget.js";
 import type { MeteredRollouts } from "./metered-rollouts.js";
-import { rewardOf } from "./experiments.js";
+import { rewardOrZero } from "../evaluate.js";
+import { estimate } from "./stats.js";
 import type { Candidate } from "./candidates.js";
 
 export interface EvaluationOptions {
@@ -33,14 +34,14 @@ export interface RoundEvaluation {
   fullCost: number;
   /** The task count of each rung (successive halving) or of the batch (full). */
   rungs: number[];
+  /** Where the scoreboard keeps this evaluation's rewards (see {@link Scoreboard.rewardsOf}). */
+  namespace: string;
   stoppedBy?: BudgetLimit;
 }
 
 /** Runs evaluation rollouts and remembers each (candidate, validation task) reward. */
 export class Scoreboard {
   private readonly rewards = new Map<string, Map<number, number>>();
-  /** Rollouts that failed or gave no reward (scored 0). */
-  unrewarded = 0;
 
   constructor(
     private readonly rollouts: MeteredRollouts,
@@ -59,8 +60,7 @@ export class Scoreboard {
   }
 
   mean(candidate: Candidate, tasks: readonly number[], namespace = ""): number {
-    const values = this.rewardsOf(candidate, tasks, namespace).filter((v) => !Number.isNaN(v));
-    return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+    return estimate(this.rewardsOf(candidate, tasks, namespace).filter((v) => !Number.isNaN(v))).mean;
   }
 
   /** Tasks (validation indices) this candidate has a reward for. */
@@ -94,10 +94,9 @@ export class Scoreboard {
     for (const { candidate, task, request } of missing) {
       const rollout = byId.get(request.rolloutId);
       if (!rollout) continue; // interrupted before it ended
-      if (rollout.status !== "succeeded" || rollout.finalReward === null) this.unrewarded++;
       let known = this.rewards.get(`${namespace}|${candidate.id}`);
       if (!known) this.rewards.set(`${namespace}|${candidate.id}`, (known = new Map()));
-      known.set(task, rewardOf(rollout));
+      known.set(task, rewardOrZero(rollout));
     }
     return { rollouts: missing.length };
   }
@@ -112,33 +111,46 @@ function rank(board: Scoreboard, arms: readonly Candidate[], tasks: readonly num
 }
 
 /**
- * Successive halving over `order` (validation task indices in the run's seeded order): every arm
- * runs the first `startTasks` tasks; the better 1/eta (never fewer than two) go on to eta× as
- * many, and so on up to `maxTasks`. The ranking puts the last rung's arms first, then those
- * dropped at each earlier rung, latest first. `keep` arms at least are ranked by the search.
+ * The rungs of successive halving for `arms` candidates: every arm runs the first `startTasks`
+ * tasks; the better 1/eta (never fewer than two) go on to eta× as many, and so on up to `limit`
+ * tasks or a single arm. Each rung: how many tasks its arms have run, and how many arms it has.
+ */
+export function halvingSchedule(arms: number, options: Pick<EvaluationOptions, "startTasks" | "eta">, limit: number): Array<{ tasks: number; arms: number }> {
+  const rungs: Array<{ tasks: number; arms: number }> = [];
+  let tasks = Math.min(options.startTasks, limit);
+  let alive = arms;
+  for (;;) {
+    rungs.push({ tasks, arms: alive });
+    if (alive <= 1 || tasks >= limit) return rungs;
+    alive = Math.max(2, Math.ceil(alive / options.eta));
+    tasks = Math.min(limit, Math.ceil(tasks * options.eta));
+  }
+}
+
+/**
+ * Successive halving over `order` (validation task indices in the run's seeded order), rung by
+ * rung of {@link halvingSchedule}. The ranking puts the last rung's arms first, then those
+ * dropped at each earlier rung, latest first.
  */
 export async function successiveHalving(board: Scoreboard, arms: readonly Candidate[], order: readonly number[], options: EvaluationOptions): Promise<RoundEvaluation> {
   const before = knownTasks(board, arms);
-  const limit = Math.min(options.maxTasks, order.length);
-  let n = Math.min(options.startTasks, limit);
+  const schedule = halvingSchedule(arms.length, options, Math.min(options.maxTasks, order.length));
   let survivors = [...arms];
   const eliminated: Candidate[][] = [];
-  const rungs: number[] = [];
   let rollouts = 0;
-  for (;;) {
-    rungs.push(n);
-    const tasks = order.slice(0, n);
+  for (let i = 0; ; i++) {
+    const tasks = order.slice(0, schedule[i]!.tasks);
     const ran = await board.ensure(survivors, tasks, (c, t) => `e.${c.id}.${t}`);
     rollouts += ran.rollouts;
     const ranked = rank(board, survivors, tasks);
-    if (ran.stoppedBy !== undefined || ranked.length <= 1 || n >= limit) {
+    const next = schedule[i + 1];
+    if (ran.stoppedBy !== undefined || next === undefined) {
       const ranking = [...ranked, ...eliminated.reverse().flat()];
-      return { ranking, rollouts, fullCost: fullCost(before, arms, tasks), rungs, ...(ran.stoppedBy ? { stoppedBy: ran.stoppedBy } : {}) };
+      const rungs = schedule.slice(0, i + 1).map((rung) => rung.tasks);
+      return { ranking, rollouts, fullCost: fullCost(before, arms, tasks), rungs, namespace: "", ...(ran.stoppedBy ? { stoppedBy: ran.stoppedBy } : {}) };
     }
-    const kept = Math.max(2, Math.ceil(ranked.length / options.eta));
-    eliminated.push(ranked.slice(kept));
-    survivors = ranked.slice(0, kept);
-    n = Math.min(limit, Math.ceil(n * options.eta));
+    eliminated.push(ranked.slice(next.arms));
+    survivors = ranked.slice(0, next.arms);
   }
 }
 
@@ -146,7 +158,7 @@ export async function successiveHalving(board: Scoreboard, arms: readonly Candid
 export async function evaluateAll(board: Scoreboard, arms: readonly Candidate[], batch: readonly number[], round: number): Promise<RoundEvaluation> {
   const namespace = `round${round}`;
   const ran = await board.ensure(arms, batch, (c, t) => `e${round}.${c.id}.${t}`, namespace);
-  return { ranking: rank(board, arms, batch, namespace), rollouts: ran.rollouts, fullCost: ran.rollouts, rungs: [batch.length], ...(ran.stoppedBy ? { stoppedBy: ran.stoppedBy } : {}) };
+  return { ranking: rank(board, arms, batch, namespace), rollouts: ran.rollouts, fullCost: ran.rollouts, rungs: [batch.length], namespace, ...(ran.stoppedBy ? { stoppedBy: ran.stoppedBy } : {}) };
 }
 
 function knownTasks(board: Scoreboard, arms: readonly Candidate[]): Map<string, Set<number>> {

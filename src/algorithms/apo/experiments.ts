@@ -7,6 +7,7 @@
 import type { TraceAdapter } from "../../adapters/trace-adapter.js";
 import type { Store } from "../../store/index.js";
 import type { ChatMessage, Rollout } from "../../types/index.js";
+import { rewardOrZero } from "../evaluate.js";
 import { spansOf } from "../spans.js";
 
 const MAX_TASK_CHARS = 1500;
@@ -14,14 +15,10 @@ const MAX_MESSAGE_CHARS = 1200;
 const MAX_SYSTEM_CHARS = 4000;
 const MAX_TOTAL_CHARS = 16_000;
 
-/** A rollout's outcome as APO scores it: a failed or reward-less rollout counts as 0 (and is reported as such). */
-export function rewardOf(rollout: Rollout): number {
-  return rollout.status === "succeeded" ? (rollout.finalReward ?? 0) : 0;
-}
 
 /** The experiments text for a set of rollouts of one prompt. */
 export async function describeRuns(store: Store, adapter: TraceAdapter, rollouts: readonly Rollout[]): Promise<string> {
-  const ordered = [...rollouts].sort((a, b) => rewardOf(a) - rewardOf(b));
+  const ordered = [...rollouts].sort((a, b) => rewardOrZero(a) - rewardOrZero(b));
   const parts: string[] = [];
   // A system prompt is shown once in full; runs that had the same one say so instead of repeating it.
   const systems = new Map<string, number>();

@@ -5,12 +5,12 @@ import { PromptTemplate } from "../../types/prompt-template.js";
 import type { OptimizerClient } from "./optimizer.js";
 import { DEFAULT_PRICES } from "./budget.js";
 import { DEFAULT_PROMPTS } from "./prompts.js";
+import { hasMethods } from "../../util/has-methods.js";
 
 const positiveInt = z.number().int().min(1);
 
 function isOptimizerClient(value: unknown): value is OptimizerClient {
-  const chat = typeof value === "object" && value !== null ? (value as { chat?: { completions?: { create?: unknown } } }).chat : undefined;
-  return typeof chat?.completions?.create === "function";
+  return hasMethods((value as { chat?: { completions?: unknown } } | null | undefined)?.chat?.completions, ["create"]);
 }
 
 const PriceSchema = z.strictObject({ input: z.number().min(0), output: z.number().min(0) });

@@ -13,7 +13,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { z } from "zod";
 import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, consoleLogger, formatPath, parseOrThrow, toValidationIssues } from "../../types/index.js";
 import { errorBody } from "../../server/http-errors.js";
-import { ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "../../server/http-common.js";
+import { ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, disconnectSignal, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "../../server/http-common.js";
 import { Router } from "../../server/router.js";
 import {
   BackendInfoSchema,
@@ -183,21 +183,6 @@ function serializer(): <T>(signal: AbortSignal, task: () => Promise<T>) => Promi
     tail = run.catch(() => undefined);
     return run;
   };
-}
-
-/** Aborts when the client disconnects before its answer is written, or the server shuts down. */
-function disconnectSignal(response: ServerResponse, shutdown: AbortSignal): AbortSignal {
-  const controller = new AbortController();
-  const socket = response.socket;
-  if (socket === null || socket.destroyed) {
-    controller.abort();
-  } else {
-    const gone = () => {
-      if (!response.writableFinished) controller.abort();
-    };
-    response.once("close", gone);
-  }
-  return AbortSignal.any([controller.signal, shutdown]);
 }
 
 function allowed(path: string): string {

@@ -2,18 +2,15 @@
 import { z } from "zod";
 import { IdSchema, JsonObjectSchema, parseOrThrow } from "../../types/index.js";
 import type { Gateway } from "../../gateway/index.js";
+import { hasMethods } from "../../util/has-methods.js";
 import type { TrainingBackend } from "./training-backend.js";
 
 function isTrainingBackend(value: unknown): value is TrainingBackend {
-  if (typeof value !== "object" || value === null) return false;
-  const b = value as Record<string, unknown>;
-  return ["info", "endpoints", "train", "checkpoint", "close"].every((method) => typeof b[method] === "function");
+  return hasMethods(value, ["info", "endpoints", "train", "checkpoint", "close"]);
 }
 
 function isGateway(value: unknown): value is Gateway {
-  if (typeof value !== "object" || value === null) return false;
-  const g = value as Record<string, unknown>;
-  return typeof g.url === "string" && ["pause", "resume", "setPolicy", "setUpstreams", "llmResource"].every((method) => typeof g[method] === "function");
+  return hasMethods(value, ["pause", "resume", "setPolicy", "setUpstreams", "llmResource"]) && typeof (value as { url?: unknown }).url === "string";
 }
 
 const FailureKindSchema = z.enum(["agent_error", "infra_error", "timeout", "unresponsive", "cancelled"]);

@@ -132,5 +132,5 @@ export function protocolJsonSchemas(): Record<string, unknown> {
     CheckpointResponse: CheckpointResponseSchema,
     ProtocolError: ProtocolErrorSchema,
   };
-  return Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, z.toJSONSchema(schema, { io: "input", unrepresentable: "any" })]));
+  return Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, z.toJSONSchema(schema, { io: "input" })]));
 }

@@ -15,6 +15,7 @@ import type { EnqueueRequest, Rollout, Task } from "../../types/index.js";
 import { ConflictError, ValidationError } from "../../types/index.js";
 import { randomFor } from "../../util/random.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
+import { rewardOrZero } from "../evaluate.js";
 import { runRollouts } from "../rollout-batch.js";
 import { spansOf } from "../spans.js";
 import { groupAdvantages } from "./advantages.js";
@@ -256,7 +257,7 @@ class RLRun {
         dropped.failed++;
         continue;
       }
-      kept.push({ rollout, reward: rollout.status === "succeeded" ? rollout.finalReward! : 0, adapted });
+      kept.push({ rollout, reward: rewardOrZero(rollout), adapted });
     }
     const groupOf = (rollout: Rollout) => contextFromRollout(rollout).groupId ?? rollout.rolloutId;
     const { advantages, groups, zeroAdvantageGroups } = groupAdvantages(
@@ -336,7 +337,8 @@ class RLRun {
       ctx,
       tasks.map((input, i) => ({ rolloutId: `${this.runId}.v${step}.${i}`, input, mode: "val" as const, resourcesId: this.resourcesId, metadata: { rl: this.runId, step, purpose: "evaluate" } })),
     );
-    return ended.reduce((sum, r) => sum + (r.status === "succeeded" ? (r.finalReward ?? 0) : 0), 0) / Math.max(1, tasks.length);
+    // Over every task asked, so a rollout that never ended (an interruption) counts as 0 too.
+    return ended.reduce((sum, r) => sum + rewardOrZero(r), 0) / Math.max(1, tasks.length);
   }
 }
 
