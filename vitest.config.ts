@@ -1,10 +1,16 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
+
 export default defineConfig({
   resolve: {
-    // Lets tests (and README snippets run as tests) import the package by its published name.
-    alias: { tracetrain: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+    // Tests (and README snippets run as tests) import the package by its published names:
+    // "tracetrain" is the root entry, "tracetrain/<name>" a subpath entry (src/entries/<name>.ts).
+    alias: [
+      { find: /^tracetrain$/, replacement: src("index.ts") },
+      { find: /^tracetrain\/(.+)$/, replacement: src("entries/$1.ts") },
+    ],
   },
   test: {
     include: ["test/**/*.test.ts"],

@@ -14,7 +14,8 @@
  *   npm run bench -- adapters [--rollouts N] [--calls N]
  */
 import { parseArgs } from "node:util";
-import { type JsonValue, type Span, toMergedSamples, toTransitions } from "../src/index.js";
+import { type JsonValue, type Span } from "tracetrain";
+import { toMergedSamples, toTransitions } from "tracetrain/adapters";
 import { round } from "./lib/stats.js";
 
 const SYSTEM_TOKENS = 200;

@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { MemoryStore, SqliteStore, type Store, Trainer, type TrainerOptions } from "../src/index.js";
+import { MemoryStore, SqliteStore } from "tracetrain/store";
+import { type Store, Trainer, type TrainerOptions } from "tracetrain";
 import { emptyAgent } from "./lib/empty-agent.js";
 import { round } from "./lib/stats.js";
 

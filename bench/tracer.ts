@@ -31,11 +31,11 @@ import { parseArgs } from "node:util";
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, NoopSpanProcessor, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import * as openaiEsm from "openai";
-import { Tracer } from "../src/index.js";
-import { Attr } from "../src/tracer/conventions.js";
+import { Tracer } from "tracetrain";
+import { Attr } from "../src/types/conventions.js";
 import { createOpenAIInstrumentation } from "../src/tracer/instrumentations/openai.js";
 import { startSpan } from "../src/tracer/spans.js";
-import { startMockLlm } from "../test/support/mock-llm.js";
+import { startMockLlm } from "tracetrain/testing";
 import { round } from "./lib/stats.js";
 
 interface TracerBenchResult {

@@ -1,16 +1,53 @@
 /**
  * tracetrain — train AI agents from their own traces.
  *
- * This entry point is the whole public API. Records and wire payloads are zod schemas
- * (`RolloutSchema`, `SpanSchema`, …) with their TypeScript types inferred from them.
+ * The root entry is what most applications need: wrap an agent, train or evaluate it, read the
+ * records. It loads no native module. Everything else sits behind a subpath:
+ * `tracetrain/store` (store backends), `tracetrain/postgres`, `tracetrain/server`,
+ * `tracetrain/gateway`, `tracetrain/adapters`, `tracetrain/algorithms`, `tracetrain/rl`,
+ * `tracetrain/instrumentations`, `tracetrain/otel`, `tracetrain/schemas` (the zod schemas) and
+ * `tracetrain/testing` (a mock LLM server and the store conformance suite).
+ *
+ * @packageDocumentation
  */
-export * from "./types/index.js";
-export * from "./store/index.js";
-export * from "./server/index.js";
-export { createStore } from "./create-store.js";
-export * from "./tracer/index.js";
-export * from "./runner/index.js";
-export * from "./algorithms/index.js";
-export * from "./adapters/index.js";
-export * from "./trainer/index.js";
-export * from "./gateway/index.js";
+
+// Agent side: wrap an unmodified function; record rewards and steps by hand where you want to.
+export { agent, type Agent, type AgentContext, type AgentFunction, type AgentOptions } from "./runner/index.js";
+export { emitReward, withReward, emitMessage, emitObject, emitException, operation, withAgent } from "./tracer/index.js";
+export type { RewardOptions } from "./types/index.js";
+
+// Tracing without a trainer.
+export { Tracer, type TracerOptions, type TraceOptions, type TraceOutcome } from "./tracer/index.js";
+
+// Running and training.
+export { createStore, type Store, type StoreOptions } from "./store/index.js";
+export { Runner, type RunnerOptions } from "./runner/index.js";
+export { Trainer, type TrainerOptions, type FitResult } from "./trainer/index.js";
+
+// Algorithms and the adapter that turns spans into their training data.
+export { evaluate, type EvaluationResult, APO, type APOOptions, type APOResult, RL, type RLOptions, type RLResult } from "./algorithms/index.js";
+export type { Algorithm, AlgorithmContext } from "./algorithms/index.js";
+export { TraceAdapter, type TraceAdapterOptions, type AdaptResult } from "./adapters/index.js";
+
+// Records (their zod schemas are in `tracetrain/schemas`).
+export type {
+  Task,
+  Rollout,
+  RolloutConfig,
+  Attempt,
+  Span,
+  SpanInput,
+  Resource,
+  ResourcesMap,
+  ResourcesSnapshot,
+  Transition,
+  Trajectory,
+  ChatMessage,
+  TraceReport,
+  JsonValue,
+  Logger,
+} from "./types/index.js";
+export { consoleLogger, jsonLogger } from "./types/index.js";
+
+// Errors: every error tracetrain throws on purpose is a TracetrainError with a machine `code`.
+export { TracetrainError, NotFoundError, ConflictError, ValidationError, StoreClosedError, StoreUnavailableError, type ErrorCode } from "./types/index.js";

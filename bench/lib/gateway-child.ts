@@ -4,7 +4,8 @@
  * (so calls are attributed, token capture on) and prints `{"url": …, "scopes": […]}` once
  * listening; on SIGTERM it checks every call was recorded, then exits.
  */
-import { MemoryStore, startGateway } from "../../src/index.js";
+import { MemoryStore } from "tracetrain/store";
+import { startGateway } from "tracetrain/gateway";
 
 const quiet = { debug() {}, info() {}, warn() {}, error: (message: string) => process.stderr.write(`[gateway] ${message}\n`) };
 

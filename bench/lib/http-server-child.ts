@@ -10,9 +10,9 @@
  */
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createStore } from "../../src/create-store.js";
-import { startStoreServer } from "../../src/server/store-server.js";
-import { MAX_POLL_MS } from "../../src/server/protocol.js";
+import { createStore } from "../../src/store/create-store.js";
+import { startStoreServer } from "../../src/server/index.js";
+import { MAX_POLL_MS } from "../../src/store/http/protocol.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error: (message: string, fields?: unknown) => process.stderr.write(`[server] ${message} ${String(fields)}\n`) };
 

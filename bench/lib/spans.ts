@@ -4,7 +4,7 @@
  * boolean and a short number array), generated cheaply so the benchmark measures the store, not
  * the generator.
  */
-import type { JsonObject, ParsedSpanInput } from "../../src/index.js";
+import type { JsonObject, ParsedSpanInput } from "tracetrain/schemas";
 
 /** A simulated rollout: TURNS turns of SPANS_PER_TURN spans each, then one reward span. */
 export const TURNS = 3;

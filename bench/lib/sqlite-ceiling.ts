@@ -4,7 +4,7 @@
  * update, unique indexes, events). A store's span rate divided by this says how much it adds.
  */
 import Database from "better-sqlite3";
-import type { ParsedSpanInput } from "../../src/index.js";
+import type { ParsedSpanInput } from "tracetrain/schemas";
 import { SPANS_PER_ROLLOUT, nextTraceId, rewardFor, rolloutBatches } from "./spans.js";
 
 // The columns of the store's `spans` table (src/store/sqlite/schema.ts), minus its two unique indexes.

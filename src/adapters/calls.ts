@@ -16,7 +16,7 @@
  * - **Selected** when it ran outside any reward span (unless `excludeCallsInsideRewards: false`)
  *   and, if `agents` is given, its agent matches.
  */
-import { Attr, SpanNames, SpanTypes } from "../tracer/conventions.js";
+import { Attr, SpanNames, SpanTypes } from "../types/index.js";
 import type { ChatMessage, JsonValue } from "../types/index.js";
 import { AttributeReader } from "./attributes.js";
 import type { DiagnosticsCollector } from "./diagnostics.js";

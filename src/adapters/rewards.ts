@@ -14,7 +14,7 @@
  *   reward when such calls are excluded. Several rewards on one call add up. A reward whose call is
  *   not selected is dropped, with the reason.
  */
-import { Attr, SpanNames, SpanTypes } from "../tracer/conventions.js";
+import { Attr, SpanNames, SpanTypes } from "../types/index.js";
 import { AttributeReader } from "./attributes.js";
 import type { ExtractedCall } from "./calls.js";
 import type { DiagnosticsCollector, FinalRewardSource } from "./diagnostics.js";

@@ -6,7 +6,7 @@
  * Nothing is re-parented by guessing from timestamps: the tracer records true parents, so a tree
  * never needs "repair" for agent selection to work.
  */
-import { Attr } from "../tracer/conventions.js";
+import { Attr } from "../types/index.js";
 import { DiagnosticsCollector } from "./diagnostics.js";
 import type { AdapterSpan } from "./span-input.js";
 

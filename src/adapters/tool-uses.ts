@@ -3,7 +3,7 @@
  * when the tool span records one, otherwise by tool name, in order — among the tool spans that ran
  * after the call and before the same agent's next call.
  */
-import { Attr, SpanTypes } from "../tracer/conventions.js";
+import { Attr, SpanTypes } from "../types/index.js";
 import type { JsonValue } from "../types/index.js";
 import type { SpanNode, SpanTree } from "./span-tree.js";
 

@@ -1,6 +1,6 @@
 import type { Logger, ResourcesSnapshot, RolloutConfigInput, Task } from "../types/index.js";
 import type { Store } from "../store/index.js";
-import type { TraceAdapter } from "../adapters/trace-adapter.js";
+import type { TraceAdapter } from "../adapters/index.js";
 
 /** How an algorithm reports progress; the trainer shows it as a bar or as log lines. */
 export interface ProgressReporter {

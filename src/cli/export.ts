@@ -3,15 +3,15 @@
  * store, page by page, turns them into training records with the adapters, and writes JSONL.
  * The store reading and the writing live here; what the records are is the adapters' business.
  */
-import { type ChatSample, chatSamplesOf } from "../adapters/chat-messages.js";
-import type { CreditPolicy } from "../adapters/credit.js";
-import { type AdapterDiagnostics, type DiagnosticsSummary, summarizeDiagnostics } from "../adapters/diagnostics.js";
-import { type ExportItem, filterForExport, toTokenRecord } from "../adapters/export-formats.js";
-import { type JsonlSink, writeJsonl } from "../adapters/export-writer.js";
-import { mergeTransitions } from "../adapters/merge.js";
-import { contextFromRollout } from "../adapters/span-input.js";
-import { TraceAdapter } from "../adapters/trace-adapter.js";
-import type { Store } from "../store/store.js";
+import { type ChatSample, chatSamplesOf } from "../adapters/index.js";
+import type { CreditPolicy } from "../adapters/index.js";
+import { type AdapterDiagnostics, type DiagnosticsSummary, summarizeDiagnostics } from "../adapters/index.js";
+import { type ExportItem, filterForExport, toTokenRecord } from "../adapters/index.js";
+import { type JsonlSink, writeJsonl } from "../adapters/index.js";
+import { mergeTransitions } from "../adapters/index.js";
+import { contextFromRollout } from "../adapters/index.js";
+import { TraceAdapter } from "../adapters/index.js";
+import type { Store } from "../store/index.js";
 import type { MergedSample, Rollout, RolloutMode, Span } from "../types/index.js";
 
 /** What to export. */

@@ -16,10 +16,10 @@
 import { needsTsx, rerunWithTsx } from "./typescript-loading.js";
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { importAgent } from "../runner/agent.js";
-import { Runner } from "../runner/runner.js";
+import { importAgent } from "../runner/index.js";
+import { Runner } from "../runner/index.js";
 import { MemoryStore } from "../store/index.js";
-import { Tracer } from "../tracer/tracer.js";
+import { Tracer } from "../tracer/index.js";
 import {
   type JsonValue,
   LlmResourceSchema,
@@ -31,7 +31,7 @@ import {
   consoleLogger,
   parseOrThrow,
 } from "../types/index.js";
-import { sleep } from "../util/sleep.js";
+import { sleep } from "../util/index.js";
 
 /** The three variables of Agent Lightning's contract (task fields come on top). */
 export const AGL_ENV = { baseUrl: "AGL_OPENAI_BASE_URL", eventUrl: "AGL_EVENT_URL", key: "AGL_KEY" } as const;

@@ -16,11 +16,11 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
-import { creditPolicyFromName } from "../adapters/credit.js";
-import { createStore } from "../create-store.js";
-import { runWorker } from "../runner/worker.js";
-import { startGateway } from "../gateway/gateway.js";
-import { startStoreServer } from "../server/store-server.js";
+import { creditPolicyFromName } from "../adapters/index.js";
+import { createStore } from "../store/index.js";
+import { runWorker } from "../runner/index.js";
+import { startGateway } from "../gateway/index.js";
+import { startStoreServer } from "../server/index.js";
 import { RolloutModeSchema, type RolloutMode, TracetrainError, ValidationError } from "../types/index.js";
 import { describeExport, exportFromStore } from "./export.js";
 import { needsTsx, rerunWithTsx } from "./typescript-loading.js";
@@ -106,8 +106,8 @@ async function backendServe(args: string[]): Promise<number> {
   }
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new ValidationError("command line", [{ path: "--seed", message: `expected a whole number ≥ 0, got ${values.seed}` }]);
-  const { ReferenceBackend, serveTrainingBackend } = await import("../algorithms/rl/index.js");
-  const { ACTIONS } = await import("../demo/treasure-boxes.js");
+  const { ReferenceBackend, serveTrainingBackend } = await import("../algorithms/index.js");
+  const { ACTIONS } = await import("../demo/index.js");
   const actions = values.actions === undefined ? [...ACTIONS] : values.actions.split(",").map((a) => a.trim()).filter((a) => a !== "");
   const token = values.token ?? process.env.TRACETRAIN_TOKEN;
   const backend = await ReferenceBackend.start({ actions, seed, host: values.host });
@@ -128,7 +128,7 @@ async function demoCommand(args: string[]): Promise<number> {
   const seed = Number(values.seed);
   if (!Number.isInteger(steps) || steps < 1) throw new ValidationError("command line", [{ path: "--steps", message: `expected a whole number ≥ 1, got ${values.steps}` }]);
   if (!Number.isInteger(seed) || seed < 0) throw new ValidationError("command line", [{ path: "--seed", message: `expected a whole number ≥ 0, got ${values.seed}` }]);
-  const { runDemo } = await import("../demo/run-demo.js");
+  const { runDemo } = await import("../demo/index.js");
   await runDemo({ steps, seed, ...(values.dir === undefined ? {} : { dir: values.dir }) });
   return 0;
 }

@@ -6,10 +6,10 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ReferenceBackend } from "../algorithms/rl/reference/index.js";
-import { RL, type RLResult } from "../algorithms/rl/rl.js";
-import { Trainer } from "../trainer/trainer.js";
-import type { ProgressMode } from "../trainer/progress.js";
+import { ReferenceBackend } from "../algorithms/index.js";
+import { RL, type RLResult } from "../algorithms/index.js";
+import { Trainer } from "../trainer/index.js";
+import type { ProgressMode } from "../trainer/index.js";
 import { rewardChartSvg } from "./reward-chart.js";
 import { ACTIONS, makeTasks, treasureHunter } from "./treasure-boxes.js";
 

@@ -7,8 +7,8 @@
  */
 import OpenAI from "openai";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
-import { agent } from "../runner/agent.js";
-import { SeededRandom } from "../util/random.js";
+import { agent } from "../runner/index.js";
+import { SeededRandom } from "../util/index.js";
 
 export const COLOURS = ["red", "blue", "green", "yellow", "purple", "orange"] as const;
 export const BOXES = [1, 2, 3, 4, 5, 6] as const;

@@ -5,7 +5,7 @@
  * without the gateway. Chat completions and legacy completions only: the Responses API and
  * Anthropic's Messages API have no token-id extension.
  */
-import type { WireApi } from "../tracer/instrumentations/openai-wire.js";
+import type { WireApi } from "../llm/index.js";
 import type { Capabilities } from "./upstreams.js";
 
 /** What the gateway added to a request, so the same fields can be taken out of its response. */

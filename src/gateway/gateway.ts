@@ -9,17 +9,17 @@
  * the first streamed byte at once, propagate backpressure and hang-ups both ways), which a
  * framework's request/reply model would only get in the way of.
  */
-import { RequestMetrics, metricLines } from "../server/metrics.js";
+import { RequestMetrics, metricLines } from "../http/index.js";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { Store } from "../store/index.js";
-import type { ActiveSpan } from "../tracer/active-span.js";
-import { Attr } from "../tracer/conventions.js";
-import { type WireApi, providerOf, requestFromBody } from "../tracer/instrumentations/openai-wire.js";
-import { recordLlmError } from "../tracer/llm-call.js";
+import type { ActiveSpan } from "../tracer/index.js";
+import { Attr } from "../types/index.js";
+import { type WireApi, providerOf, requestFromBody } from "../llm/index.js";
+import { recordLlmError } from "../tracer/index.js";
 import type { LlmResource, Logger, RolloutMode } from "../types/index.js";
 import { TracetrainError, ValidationError, consoleLogger } from "../types/index.js";
-import { STATUS_OF } from "../server/http-errors.js";
-import { ClientGone, answerClientError, bearerToken, checkExposure, listenOn, readBody, requestUrl, tokenDigest, tokenMatches } from "../server/http-common.js";
+import { STATUS_OF } from "../http/index.js";
+import { ClientGone, answerClientError, bearerToken, checkExposure, listenOn, readBody, requestUrl, tokenDigest, tokenMatches } from "../http/index.js";
 import { AttemptDirectory } from "./attempts.js";
 import { type CapturePlan, NOTHING_ADDED, addCaptureRequests } from "./capture.js";
 import { Gate, GatewayPausedError, type WhilePaused } from "./gate.js";

@@ -2,12 +2,13 @@
  * Records the calls the gateway forwards as LLM-call spans, in the same shape the in-process
  * tracer writes (so adapters read both alike), and delivers them to the store in batches.
  */
-import { ActiveSpan } from "../tracer/active-span.js";
-import { Attr, SpanTypes, llmSpanName } from "../tracer/conventions.js";
-import { nowMs } from "../tracer/ids.js";
-import { type LlmRequest, type LlmResponse, recordLlmRequest, recordLlmResponse } from "../tracer/llm-call.js";
-import { SpanBuffer, type SpanSink } from "../tracer/span-buffer.js";
-import { TraceState } from "../tracer/trace-state.js";
+import { ActiveSpan } from "../tracer/index.js";
+import { Attr, SpanTypes, llmSpanName } from "../types/index.js";
+import { nowMs } from "../types/index.js";
+import type { LlmRequest, LlmResponse } from "../llm/index.js";
+import { recordLlmRequest, recordLlmResponse } from "../tracer/index.js";
+import { SpanBuffer, type SpanSink } from "../tracer/index.js";
+import { TraceState } from "../tracer/index.js";
 import type { Logger } from "../types/index.js";
 import type { Scope } from "./scope.js";
 

@@ -6,11 +6,11 @@
  * nothing was removed from is passed on byte for byte.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { ActiveSpan } from "../tracer/active-span.js";
-import { finishStream, recordPartialFailure } from "../tracer/instrumentations/fetch.js";
-import { type WireApi, createAccumulator, responseFromBody } from "../tracer/instrumentations/openai-wire.js";
-import { type SseEvent, SseParser } from "../tracer/instrumentations/sse.js";
-import { recordFirstChunk, recordLlmError } from "../tracer/llm-call.js";
+import type { ActiveSpan } from "../tracer/index.js";
+import { finishStream, recordPartialFailure } from "../tracer/index.js";
+import { type WireApi, createAccumulator, responseFromBody } from "../llm/index.js";
+import { type SseEvent, SseParser } from "../llm/index.js";
+import { recordFirstChunk, recordLlmError } from "../tracer/index.js";
 import type { JsonObject } from "../types/index.js";
 import { type CapturePlan, removeCaptured } from "./capture.js";
 import type { CallRecorder } from "./recorder.js";

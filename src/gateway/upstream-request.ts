@@ -5,7 +5,7 @@
  */
 import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { sleep } from "../util/sleep.js";
+import { sleep } from "../util/index.js";
 import type { Upstream } from "./upstreams.js";
 
 export interface RetryPolicy {

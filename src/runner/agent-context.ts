@@ -1,6 +1,6 @@
 import type { JsonValue, LlmResource, Resource, ResourcesMap, RolloutMode } from "../types/index.js";
 import { NotFoundError } from "../types/index.js";
-import { PromptTemplate } from "../types/prompt-template.js";
+import { PromptTemplate } from "../types/index.js";
 import type { AgentContext } from "./agent.js";
 
 /** Builds the context an agent runs with. Lookups fail with errors that list what does exist. */

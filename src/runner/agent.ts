@@ -1,7 +1,7 @@
 import { pathToFileURL } from "node:url";
 import type { JsonValue, LlmResource, ResourcesMap, RolloutMode } from "../types/index.js";
 import { ValidationError } from "../types/index.js";
-import type { PromptTemplate } from "../types/prompt-template.js";
+import type { PromptTemplate } from "../types/index.js";
 
 /** What an agent gets besides its task: where it is, what it may use, and when to stop. */
 export interface AgentContext {

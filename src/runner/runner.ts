@@ -10,16 +10,14 @@ import type {
   SpanInput,
   TraceReport,
 } from "../types/index.js";
-import { ConflictError, StoreClosedError, TracetrainError, ValidationError, consoleLogger } from "../types/index.js";
+import { Attr, ConflictError, SpanNames, StoreClosedError, TracetrainError, ValidationError, consoleLogger } from "../types/index.js";
 import type { Store } from "../store/index.js";
 import { isAttemptActive } from "../store/index.js";
-import { Attr, SpanNames, Tracer } from "../tracer/index.js";
-import { currentFrame } from "../tracer/context.js";
-import { emitReward } from "../tracer/emitters.js";
+import { Tracer, currentFrame, emitReward } from "../tracer/index.js";
 import { type Agent, isAgent } from "./agent.js";
 import { createAgentContext } from "./agent-context.js";
 import { type RunnerHooks, callHook } from "./hooks.js";
-import { sleep } from "../util/sleep.js";
+import { sleep } from "../util/index.js";
 
 export interface RunnerOptions<T> {
   store: Store;

@@ -1,7 +1,7 @@
 import type { Logger } from "../types/index.js";
 import { consoleLogger } from "../types/index.js";
-import { HttpStore } from "../server/http-store.js";
-import { Tracer } from "../tracer/tracer.js";
+import { HttpStore } from "../store/index.js";
+import { Tracer } from "../tracer/index.js";
 import { importAgent } from "./agent.js";
 import { Runner } from "./runner.js";
 

@@ -1,4 +1,9 @@
-export { startStoreServer, type StoreServer, type StoreServerOptions, type ExtraRoute } from "./store-server.js";
-export { HttpStore, type HttpStoreOptions } from "./http-store.js";
-export { Routes } from "./protocol.js";
+/**
+ * The store server: one process owns a store and serves it over HTTP to runners, trainers and
+ * dashboards elsewhere. The host (`store-server.ts`) serves the store API and whatever routes it
+ * is given; `startStoreServer` assembles it with the default plug-in routes.
+ */
+export { startStoreServer } from "./start.js";
+export { serveStore, type StoreServer, type StoreServerOptions } from "./store-server.js";
 export { createOtlpIngestRoute, type OtlpIngestOptions } from "./otlp-ingest.js";
+export { createRewardRoute, recordReward } from "./reward-route.js";

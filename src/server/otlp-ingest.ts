@@ -15,13 +15,11 @@ import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
 import type { AddSpansResult, JsonObject, JsonValue, ParsedSpanInput, SpanInput } from "../types/index.js";
 import { NotFoundError, TracetrainError, ValidationError, parseSpanBatch } from "../types/index.js";
-import type { Store } from "../store/index.js";
-import { Attr } from "../tracer/conventions.js";
-import type { DecodedResourceSpans, DecodedSpan } from "./otlp-decoded.js";
-import { decodeTraceRequestJson, traceResponseJson } from "./otlp-json.js";
-import { decodeTraceRequestProtobuf, encodeTraceResponseProtobuf } from "./otlp-protobuf.js";
-import { Routes } from "./protocol.js";
-import type { ExtraRoute, ExtraRouteContext } from "./store-server.js";
+import { type Store, Routes } from "../store/index.js";
+import { Attr } from "../types/index.js";
+import type { DecodedResourceSpans, DecodedSpan } from "../otlp/index.js";
+import { decodeTraceRequestJson, decodeTraceRequestProtobuf, encodeTraceResponseProtobuf, traceResponseJson } from "../otlp/index.js";
+import type { Route, RouteContext } from "../http/index.js";
 
 export interface OtlpIngestOptions {
   /**
@@ -49,11 +47,11 @@ type Encoding = "protobuf" | "json";
 const inflate = promisify(gunzip);
 
 /** The `POST /v1/traces` route; `startStoreServer` serves one by default. */
-export function createOtlpIngestRoute(store: Store, options: OtlpIngestOptions = {}): ExtraRoute {
+export function createOtlpIngestRoute(store: Store, options: OtlpIngestOptions = {}): Route {
   return {
     method: Routes.otlpTraces.method,
     path: Routes.otlpTraces.path,
-    async handle(request: IncomingMessage, response: ServerResponse, body: Buffer, context: ExtraRouteContext): Promise<void> {
+    async handle(request: IncomingMessage, response: ServerResponse, body: Buffer, context: RouteContext): Promise<void> {
       const encoding = encodingOf(request.headers["content-type"]);
       const bytes = await decompress(body, request.headers["content-encoding"], options.maxDecompressedBytes ?? context.bodyLimitBytes);
       const resources = encoding === "protobuf" ? decodeTraceRequestProtobuf(bytes) : decodeTraceRequestJson(parseJson(bytes));

@@ -5,12 +5,23 @@
  * says `external`), so adapters, exports and the runner's outcome reward treat both alike.
  */
 import type { RecordRewardResult, SpanInput } from "../types/index.js";
-import { RecordRewardRequestSchema, parseOrThrow } from "../types/index.js";
-import type { Store } from "../store/index.js";
-import { parseRequest } from "../store/requests.js";
-import { Attr, SpanNames, SpanTypes } from "../tracer/conventions.js";
-import { rewardRecord } from "../tracer/emitters.js";
-import { newSpanId, newTraceId, nowMs } from "../tracer/ids.js";
+import { Attr, RecordRewardRequestSchema, SpanNames, SpanTypes, newSpanId, newTraceId, nowMs, parseOrThrow, rewardRecord } from "../types/index.js";
+import { type Store, Routes, parseRequest } from "../store/index.js";
+import { type Route, parseJsonBody, sendJson } from "../http/index.js";
+
+/** The reward endpoint as a route of the store server. */
+export function createRewardRoute(store: Store): Route {
+  const { method, path } = Routes.recordReward;
+  return {
+    method,
+    path,
+    async handle(_request, response, body, context): Promise<void> {
+      const result = await recordReward(store, context.params.rolloutId ?? "", context.params.attemptId ?? "", parseJsonBody(body));
+      context.metrics.spansIngested++;
+      sendJson(response, 200, result);
+    },
+  };
+}
 
 /**
  * Validates the request, stores one reward span in the attempt and says which span it was. An

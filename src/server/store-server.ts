@@ -12,9 +12,6 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { Logger, StoreEvent } from "../types/index.js";
 import { TracetrainError, ValidationError, consoleLogger, parseOrThrow } from "../types/index.js";
 import type { Store } from "../store/index.js";
-import { errorBody } from "./http-errors.js";
-import { ServerMetrics } from "./metrics.js";
-import { createOtlpIngestRoute } from "./otlp-ingest.js";
 import {
   AddResourcesBodySchema,
   AddSpansBodySchema,
@@ -24,10 +21,30 @@ import {
   WaitBodySchema,
   rolloutQueryFromParams,
   spanQueryFromParams,
-} from "./protocol.js";
-import { recordReward } from "./reward-route.js";
-import { type Params, Router } from "./router.js";
-import { CLIENT_CLOSED, ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, disconnectSignal, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "./http-common.js";
+} from "../store/index.js";
+import {
+  CLIENT_CLOSED,
+  ClientGone,
+  type Params,
+  type Route,
+  type RouteContext,
+  Router,
+  ServerMetrics,
+  answerClientError,
+  bearerToken,
+  checkExposure,
+  closeGracefully,
+  disconnectSignal,
+  errorBody,
+  listenOn,
+  parseJsonBody,
+  readBody,
+  requestUrl,
+  sendJson,
+  tokenDigest,
+  tokenMatches,
+  trackedListener,
+} from "../http/index.js";
 
 export interface StoreServerOptions {
   store: Store;
@@ -44,26 +61,12 @@ export interface StoreServerOptions {
   /** Close the store when the server closes (default false: whoever opened the store closes it). */
   closeStore?: boolean;
   /**
-   * Extra route handlers. OTLP/HTTP trace ingest (`POST /v1/traces`, see `createOtlpIngestRoute`)
-   * is served by default; a route of yours for that method and path replaces it.
+   * Routes served beside the store API. `startStoreServer` adds OTLP/HTTP trace ingest
+   * (`POST /v1/traces`) and the reward endpoint to yours; a route of yours for the same method and
+   * path replaces the default one.
    */
-  extraRoutes?: ExtraRoute[];
+  extraRoutes?: Route[];
   logger?: Logger;
-}
-
-/** An additional route; the handler owns the response (or throws a TracetrainError for the usual JSON error). */
-export interface ExtraRoute {
-  method: string;
-  path: string;
-  handle(request: IncomingMessage, response: ServerResponse, body: Buffer, context: ExtraRouteContext): Promise<void>;
-}
-
-/** What the server lends an extra route besides the request. */
-export interface ExtraRouteContext {
-  /** The server's metrics (e.g. to count the spans a route ingested). */
-  metrics: ServerMetrics;
-  /** The server's body limit, for a route that inflates bodies to hold the result to it too. */
-  bodyLimitBytes: number;
 }
 
 export interface StoreServer {
@@ -87,8 +90,11 @@ interface Call {
 type Handler = (call: Call) => Promise<unknown>;
 const STREAMING = Symbol("streaming");
 
-/** Starts serving `store`; resolves once listening. */
-export async function startStoreServer(options: StoreServerOptions): Promise<StoreServer> {
+/**
+ * Serves `store` and exactly the routes in `options.extraRoutes`; resolves once listening. The
+ * host knows no plug-in: `startStoreServer` (`./start.ts`) is what adds the default routes.
+ */
+export async function serveStore(options: StoreServerOptions): Promise<StoreServer> {
   const host = options.host ?? "127.0.0.1";
   checkExposure("server", host, options.token, options.insecure);
   const logger = options.logger ?? consoleLogger;
@@ -98,9 +104,8 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   const bodyLimit = options.bodyLimitBytes ?? 32 * 1024 * 1024;
   const tokenCheck = options.token ? tokenDigest(options.token) : undefined;
   const router = buildRouter(store, metrics, shutdown.signal);
-  const extra = new Router<ExtraRoute>();
-  for (const route of withDefaultRoutes(store, options.extraRoutes ?? [])) extra.add(route.method, route.path, route);
-  const routeContext: ExtraRouteContext = { metrics, bodyLimitBytes: bodyLimit };
+  const extra = new Router<Route>();
+  for (const route of options.extraRoutes ?? []) extra.add(route.method, route.path, route);
   const inFlight = new Set<Promise<void>>();
 
   // requireHostHeader off: a request without Host is answered by handle() with our JSON error, not Node's bare 400.
@@ -145,7 +150,8 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       const extraMatch = extra.match(method, url.pathname);
       if (extraMatch && extraMatch !== "method") {
         route = extraMatch.pattern;
-        await extraMatch.handler.handle(request, response, await readBody(request, bodyLimit), routeContext);
+        const context: RouteContext = { params: extraMatch.params, metrics, bodyLimitBytes: bodyLimit };
+        await extraMatch.handler.handle(request, response, await readBody(request, bodyLimit), context);
         status = response.statusCode;
         return;
       }
@@ -153,7 +159,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       if (match === undefined) throw new TracetrainError("not_found", `no route ${method} ${url.pathname}`);
       if (match === "method") throw new TracetrainError("not_found", `${url.pathname} does not accept ${method}`);
       route = match.pattern;
-      const body = method === "POST" ? parseJson(await readBody(request, bodyLimit)) : undefined;
+      const body = method === "POST" ? parseJsonBody(await readBody(request, bodyLimit)) : undefined;
       // Only long-polls and streams need to know about a hang-up: build that signal on first use.
       let signal: AbortSignal | undefined;
       const call: Call = {
@@ -212,11 +218,6 @@ function buildRouter(store: Store, metrics: ServerMetrics, shutdown: AbortSignal
   add("getRollout", async (call) => store.getRollout(param(call, "rolloutId")));
   add("cancelRollout", async (call) => store.cancelRollout(param(call, "rolloutId"), (call.body ?? {}) as never));
   add("completeAttempt", async (call) => store.completeAttempt(param(call, "rolloutId"), param(call, "attemptId"), call.body as never));
-  add("recordReward", async (call) => {
-    const result = await recordReward(store, param(call, "rolloutId"), param(call, "attemptId"), call.body);
-    metrics.spansIngested++;
-    return result;
-  });
   add("querySpans", async (call) => store.querySpans(spanQueryFromParams(param(call, "rolloutId"), call.query)));
   add("dequeue", async ({ body, signal }) => ({ claimed: await store.dequeue(capWait(body, "waitMs") as never, { signal }) }));
   add("addSpans", async ({ body }) => {
@@ -239,12 +240,6 @@ function buildRouter(store: Store, metrics: ServerMetrics, shutdown: AbortSignal
   add("stats", async () => store.stats());
   add("events", async (call) => streamEvents(store, call, shutdown));
   return router;
-}
-
-/** OTLP ingest is served unless the caller brings its own route for `POST /v1/traces`. */
-function withDefaultRoutes(store: Store, routes: readonly ExtraRoute[]): ExtraRoute[] {
-  const { method, path } = Routes.otlpTraces;
-  return routes.some((r) => r.method === method && r.path === path) ? [...routes] : [...routes, createOtlpIngestRoute(store)];
 }
 
 /** Long-polls are capped so one request never holds a connection for long; clients simply poll again. */
@@ -288,20 +283,3 @@ async function streamEvents(store: Store, { query, signal, response }: Call, shu
   });
   return STREAMING;
 }
-
-/** Status recorded in metrics for a request whose client hung up before it was answered (nginx's convention). */
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch (error) {
-    throw new ValidationError("request body", [{ path: "", message: `not valid JSON (${(error as Error).message})` }]);
-  }
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): number {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) }).end(text);
-  return status;
-}
-

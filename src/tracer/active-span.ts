@@ -1,7 +1,7 @@
 import type { JsonValue, SpanEvent, SpanInput, SpanKind, SpanStatus } from "../types/index.js";
-import { toJsonValue } from "./attribute-value.js";
-import { Attr, EventNames } from "./conventions.js";
-import { newSpanId, nowMs } from "./ids.js";
+import { toJsonValue } from "../types/index.js";
+import { Attr, EventNames } from "../types/index.js";
+import { newSpanId, nowMs } from "../types/index.js";
 import type { TraceState } from "./trace-state.js";
 
 const UNSET: SpanStatus = Object.freeze({ code: "unset" });

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Layer } from "./conventions.js";
+import type { Layer } from "../types/index.js";
 import type { ActiveSpan } from "./active-span.js";
 import type { TraceState } from "./trace-state.js";
 

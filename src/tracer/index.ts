@@ -1,9 +1,11 @@
+/**
+ * The tracer: records what an unmodified agent does — LLM calls, tools, agents, rewards — as spans
+ * of the current rollout (AsyncLocalStorage context), through instrumentations that hook the SDKs
+ * and frameworks the application loads, and delivers them to a {@link SpanSink}. It never knows a
+ * store.
+ */
 export { Tracer, type TracerOptions, type TraceOptions, type TraceOutcome } from "./tracer.js";
-export { emitReward, withReward, emitMessage, emitObject, emitException, operation, withAgent, type RewardOptions } from "./emitters.js";
-export type { SpanSink, DeliveryStats } from "./span-buffer.js";
-export type { TraceTarget } from "./trace-state.js";
-export { Attr, SpanNames, SpanTypes, Layers, Operations, EventNames, type SpanType, type Layer } from "./conventions.js";
-export type { Instrumentation, InstallResult } from "./instrumentation.js";
+export { emitReward, withReward, emitMessage, emitObject, emitException, operation, withAgent } from "./emitters.js";
 export {
   builtinInstrumentations,
   createOpenAIInstrumentation,
@@ -11,8 +13,11 @@ export {
   createLangChainInstrumentation,
   createAgentsInstrumentation,
   createOtelInstrumentation,
+  createOtelSpanProcessor,
+  type OtelSpanProcessor,
   type InstrumentOptions,
   type InstrumentationName,
 } from "./instrumentations/index.js";
-export { createOtelSpanProcessor, type OtelSpanProcessor } from "./instrumentations/otel.js";
-export { createOtlpSink, teeSinks, type OtlpSinkOptions, type TeeSink, type TeeOptions } from "./otlp-export.js";
+export { createOtlpSink, teeSinks, tracesUrl, type OtlpSinkOptions, type TeeSink, type TeeOptions } from "./otlp-export.js";
+// The recording kit, for instrumentations and the gateway.
+export * from "./record.js";

@@ -1,61 +1,15 @@
 /**
- * The one shape every layer records an LLM call in. Whatever an instrumentation sees — an openai
- * SDK call, raw HTTP, a LangChain run, an Agents SDK generation, an OTel span in another dialect —
- * it converts to {@link LlmRequest} / {@link LlmResponse} and records them here, so an LLM-call
- * span looks the same whichever layer wrote it, and adapters read one format.
- *
- * Messages are OpenAI chat messages (`{role, content, tool_calls?, tool_call_id?, name?}`).
+ * Records an LLM call on a span. Whatever an instrumentation sees — an openai SDK call, raw HTTP,
+ * a LangChain run, an Agents SDK generation, an OTel span in another dialect — it converts to
+ * {@link LlmRequest} / {@link LlmResponse} (`src/llm/call.ts`) and records them here, so an
+ * LLM-call span looks the same whichever layer wrote it, and adapters read one format.
  */
-import type { ChatMessage, JsonObject, JsonValue } from "../types/index.js";
+import type { LlmRequest, LlmResponse } from "../llm/index.js";
+import type { ChatMessage, JsonObject } from "../types/index.js";
 import type { ActiveSpan } from "./active-span.js";
-import { Attr, type Layer, Operations, SpanTypes, llmSpanName } from "./conventions.js";
-import { nowMs } from "./ids.js";
+import { Attr, type Layer, SpanTypes, llmSpanName } from "../types/index.js";
+import { nowMs } from "../types/index.js";
 import { startSpan } from "./spans.js";
-
-export interface LlmRequest {
-  /** `chat` for chat-style APIs (chat completions, responses, messages), `text_completion` for legacy completions. */
-  operation: typeof Operations.chat | typeof Operations.textCompletion;
-  /** `openai`, `anthropic`, … (OTel `gen_ai.provider.name`). */
-  provider?: string;
-  model?: string;
-  /** Chat messages sent (the system prompt included, as a `system` message). */
-  messages?: ChatMessage[];
-  /** For text completions: the prompt. */
-  prompt?: string | string[];
-  /** Tool definitions as sent (OpenAI function-tool shape where possible). */
-  tools?: JsonValue[];
-  temperature?: number;
-  topP?: number;
-  maxTokens?: number;
-  /** `n`: how many choices were asked for. */
-  choiceCount?: number;
-  stream?: boolean;
-  seed?: number;
-  stop?: string[];
-  /** Where the request went, e.g. `/v1/chat/completions`, and the server. */
-  endpoint?: string;
-  serverAddress?: string;
-  serverPort?: number;
-}
-
-export interface LlmChoice {
-  message: ChatMessage;
-  finishReason?: string;
-  /** Exact token ids of this choice, when the engine returned them (vLLM `return_token_ids`). */
-  tokenIds?: number[];
-  /** Logprob of each generated token, aligned with the tokens. */
-  logprobs?: number[];
-}
-
-export interface LlmResponse {
-  id?: string;
-  model?: string;
-  choices: LlmChoice[];
-  inputTokens?: number;
-  outputTokens?: number;
-  /** Exact prompt token ids, when the engine returned them. */
-  promptTokenIds?: number[];
-}
 
 /** Starts an LLM-call span for `request` in the current rollout (undefined outside a trace). */
 export function startLlmSpan(

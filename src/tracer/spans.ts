@@ -2,7 +2,7 @@ import type { SpanKind } from "../types/index.js";
 import { ActiveSpan } from "./active-span.js";
 import { hasBridges, resolveBridgedParent } from "./bridges.js";
 import { type ContextFrame, currentFrame, runInFrame } from "./context.js";
-import { Attr, type Layer, type SpanType, SpanTypes } from "./conventions.js";
+import { Attr, type Layer, type SpanType, SpanTypes } from "../types/index.js";
 
 export interface StartSpanOptions {
   layer: Layer;

@@ -1,7 +1,7 @@
 import type { SpanInput, TraceReport } from "../types/index.js";
 import type { ActiveSpan } from "./active-span.js";
-import { Attr, SpanTypes } from "./conventions.js";
-import { newTraceId, nowMs } from "./ids.js";
+import { Attr, SpanTypes } from "../types/index.js";
+import { newTraceId, nowMs } from "../types/index.js";
 import type { SpanBuffer } from "./span-buffer.js";
 
 /** The rollout attempt a trace records. */

@@ -4,7 +4,7 @@ import { ActiveSpan } from "./active-span.js";
 import { type InstallResult, acquire, release } from "./instrumentation.js";
 import { type InstrumentOptions, type InstrumentationName, builtinInstrumentations, instrumentedByDefault } from "./instrumentations/index.js";
 import { runInFrame } from "./context.js";
-import { Attr, SpanNames, SpanTypes } from "./conventions.js";
+import { Attr, SpanNames, SpanTypes } from "../types/index.js";
 import { SpanBuffer, type SpanSink } from "./span-buffer.js";
 import { TraceState, type TraceTarget } from "./trace-state.js";
 

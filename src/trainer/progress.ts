@@ -1,4 +1,4 @@
-import type { ProgressReporter } from "../algorithms/algorithm.js";
+import type { ProgressReporter } from "../algorithms/index.js";
 
 /** How progress is shown: a live bar, plain log lines, JSON lines, or not at all. */
 export type ProgressMode = "auto" | "bar" | "plain" | "json" | false;

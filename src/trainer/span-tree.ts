@@ -1,5 +1,5 @@
 import type { JsonValue, SpanInput, TraceReport } from "../types/index.js";
-import { Attr, SpanTypes } from "../tracer/index.js";
+import { Attr, SpanTypes } from "../types/index.js";
 
 /**
  * A trace as an indented tree, for reading in a terminal: one line per span with its type,

@@ -1,18 +1,18 @@
 import type { Logger, ResourcesMapInput, ResourcesSnapshot, RolloutConfigInput, RolloutMode, RolloutStatusEvent, SpanInput, Task, TraceReport, Rollout } from "../types/index.js";
 import { ConflictError, ValidationError, consoleLogger, findJsonProblem, formatPath } from "../types/index.js";
 import { type Store, isRolloutTerminal } from "../store/index.js";
-import { createStore } from "../create-store.js";
+import { createStore } from "../store/index.js";
 import { type InstrumentOptions, Tracer } from "../tracer/index.js";
-import { type Agent, isAgent } from "../runner/agent.js";
-import type { RunnerHooks } from "../runner/hooks.js";
-import { Runner } from "../runner/runner.js";
-import { WorkerPool } from "../runner/worker-pool.js";
-import { startStoreServer } from "../server/store-server.js";
+import { type Agent, isAgent } from "../runner/index.js";
+import type { RunnerHooks } from "../runner/index.js";
+import { Runner } from "../runner/index.js";
+import { WorkerPool } from "../runner/index.js";
+import { startStoreServer } from "../server/index.js";
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import type { Algorithm } from "../algorithms/algorithm.js";
-import { TraceAdapter } from "../adapters/trace-adapter.js";
-import { type EvaluationResult, evaluate } from "../algorithms/evaluate.js";
+import type { Algorithm } from "../algorithms/index.js";
+import { TraceAdapter } from "../adapters/index.js";
+import { type EvaluationResult, evaluate } from "../algorithms/index.js";
 import { Progress, type ProgressMode } from "./progress.js";
 import { formatSpanTree } from "./span-tree.js";
 

@@ -16,3 +16,7 @@ export * from "./events.js";
 export * from "./logger.js";
 export * from "./trace-report.js";
 export * from "./prompt-template.js";
+export * from "./conventions.js";
+export * from "./ids.js";
+export * from "./attribute-value.js";
+export * from "./reward-record.js";

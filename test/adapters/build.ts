@@ -2,7 +2,7 @@
  * Hand-built span sets in the tracer's format, for table-driven tests: ids are derived from small
  * numbers so expectations stay readable.
  */
-import type { JsonValue, Span } from "../../src/index.js";
+import type { JsonValue, Span } from "tracetrain";
 
 export const RO = "ro-1";
 export const AT = "at-1";

@@ -1,16 +1,7 @@
 /** Credit-assignment policies, table-driven: each policy on the same reward situations. */
 import { describe, expect, it } from "vitest";
-import {
-  type CreditPolicy,
-  ValidationError,
-  combineRewards,
-  creditPolicyFromName,
-  discountedCredit,
-  finalCredit,
-  lastCallCredit,
-  perCallCredit,
-  toTrajectories,
-} from "../../src/index.js";
+import { type CreditPolicy, combineRewards, creditPolicyFromName, discountedCredit, finalCredit, lastCallCredit, perCallCredit, toTrajectories } from "tracetrain/adapters";
+import { ValidationError } from "tracetrain";
 import { llm, reward, sid } from "./build.js";
 
 /** Intermediate rewards per call (undefined: none) and the final reward. */

@@ -1,21 +1,9 @@
 /** Export formats and filters, the JSONL writer, and the attempt context taken from a rollout. */
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import {
-  ChatRecordSchema,
-  type Rollout,
-  TokenRecordSchema,
-  TraceAdapter,
-  contextFromRollout,
-  filterForExport,
-  groupIdOf,
-  toChatSamples,
-  toJsonl,
-  toMergedSamples,
-  toTokenRecord,
-  topKPerGroup,
-  writeJsonl,
-} from "../../src/index.js";
+import { ChatRecordSchema, TokenRecordSchema } from "tracetrain/schemas";
+import { type Rollout, TraceAdapter } from "tracetrain";
+import { contextFromRollout, filterForExport, groupIdOf, toChatSamples, toJsonl, toMergedSamples, toTokenRecord, topKPerGroup, writeJsonl } from "tracetrain/adapters";
 import { llm, reward } from "./build.js";
 
 describe("tokenized JSONL", () => {

@@ -12,22 +12,11 @@ import OpenAI from "openai";
 import type { ChatCompletion, ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import {
-  Attr,
-  type Span,
-  SpanTypes,
-  TraceAdapter,
-  TransitionSchema,
-  adaptSpans,
-  contextFromRollout,
-  emitReward,
-  perCallCredit,
-  toChatMessages,
-  toMergedSamples,
-  toTransitions,
-  withReward,
-} from "../../src/index.js";
-import { replySequence, tokenize } from "../support/mock-llm.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { type Span, TraceAdapter, emitReward, withReward } from "tracetrain";
+import { TransitionSchema } from "tracetrain/schemas";
+import { adaptSpans, contextFromRollout, perCallCredit, toChatMessages, toMergedSamples, toTransitions } from "tracetrain/adapters";
+import { replySequence, tokenize } from "tracetrain/testing";
 import { type Harness, startHarness } from "./harness.js";
 
 /** vLLM's extensions of a chat completion. */

@@ -4,8 +4,10 @@
  * rollout and its latest attempt's spans, with their store-assigned sequence numbers.
  */
 import { setTraceProcessors, setTracingDisabled } from "@openai/agents";
-import { type Logger, MemoryStore, type Rollout, type RolloutMode, Runner, type Span, type Store, Tracer, agent } from "../../src/index.js";
-import { type MockLlm, startMockLlm } from "../support/mock-llm.js";
+import { type Logger, type Rollout, Runner, type Span, type Store, Tracer, agent } from "tracetrain";
+import { MemoryStore } from "tracetrain/store";
+import { type RolloutMode } from "tracetrain/schemas";
+import { type MockLlm, startMockLlm } from "tracetrain/testing";
 
 export const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 

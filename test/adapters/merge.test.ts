@@ -1,6 +1,8 @@
 /** Trajectory merging, table-driven: exact prefix matches, template mismatches, tool tokens. */
 import { describe, expect, it } from "vitest";
-import { MergedSampleSchema, type Transition, mergeTransitions, startsWithSequence } from "../../src/index.js";
+import { MergedSampleSchema } from "tracetrain/schemas";
+import { type Transition } from "tracetrain";
+import { mergeTransitions, startsWithSequence } from "tracetrain/adapters";
 
 let calls = 0;
 /** A transition with token ids (`prompt`, `response`), or a text-only one when `response` is undefined. */

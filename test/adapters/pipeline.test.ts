@@ -3,7 +3,8 @@
  * agent names and selection, reward assignment, malformed attributes.
  */
 import { describe, expect, it } from "vitest";
-import { adaptSpans, buildSpanTree, diagnose, type Span, toTransitions } from "../../src/index.js";
+import { adaptSpans, buildSpanTree, diagnose, toTransitions } from "tracetrain/adapters";
+import { type Span } from "tracetrain";
 import { AT, RO, agentSpan, llm, reward, root, sid, span } from "./build.js";
 
 const only = (spans: Span[], options: Parameters<typeof adaptSpans>[1] = {}) => {

@@ -5,25 +5,9 @@
  * output is deterministic — also when the same stored spans arrive in another order.
  */
 import { describe, expect, it } from "vitest";
-import {
-  ChatRecordSchema,
-  type JsonValue,
-  MergedSampleSchema,
-  type Span,
-  SpanInputSchema,
-  SpanSchema,
-  TokenRecordSchema,
-  TraceAdapter,
-  TrajectorySchema,
-  TransitionSchema,
-  discountedCredit,
-  finalCredit,
-  lastCallCredit,
-  perCallCredit,
-  summarizeDiagnostics,
-  toChatMessages,
-  toTransitions,
-} from "../../src/index.js";
+import { ChatRecordSchema, MergedSampleSchema, SpanInputSchema, SpanSchema, TokenRecordSchema, TrajectorySchema, TransitionSchema } from "tracetrain/schemas";
+import { type JsonValue, type Span, TraceAdapter } from "tracetrain";
+import { discountedCredit, finalCredit, lastCallCredit, perCallCredit, summarizeDiagnostics, toChatMessages, toTransitions } from "tracetrain/adapters";
 import { sid } from "./build.js";
 
 /** mulberry32: a small seeded PRNG, so a failure is reproducible from its seed. */

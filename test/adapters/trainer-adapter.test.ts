@@ -1,9 +1,11 @@
 /** The trainer hands its adapter to the algorithm, which reads trajectories through it. */
 import OpenAI from "openai";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Algorithm, TraceAdapter, Trainer, agent, lastCallCredit, runBatch } from "../../src/index.js";
+import { type Algorithm, TraceAdapter, Trainer, agent } from "tracetrain";
+import { lastCallCredit } from "tracetrain/adapters";
+import { runBatch } from "tracetrain/algorithms";
 import { latestSpans, quiet } from "./harness.js";
-import { type MockLlm, startMockLlm } from "../support/mock-llm.js";
+import { type MockLlm, startMockLlm } from "tracetrain/testing";
 
 let mock: MockLlm;
 beforeAll(async () => {

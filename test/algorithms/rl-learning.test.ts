@@ -6,7 +6,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Attr, HttpTrainingBackend, MemoryStore, ReferenceBackend, RL, SqliteStore, serveTrainingBackend, type TrainingBackend, Trainer } from "../../src/index.js";
+import { Attr } from "tracetrain/instrumentations";
+import { HttpTrainingBackend, ReferenceBackend, serveTrainingBackend, type TrainingBackend } from "tracetrain/rl";
+import { MemoryStore, SqliteStore } from "tracetrain/store";
+import { RL, Trainer } from "tracetrain";
 import { ACTIONS, makeTasks, treasureHunter } from "../../src/demo/treasure-boxes.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };

@@ -11,7 +11,10 @@ import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatComple
 import { afterEach, describe, expect, it } from "vitest";
 import { ReferenceBackend, type ReferenceBackendOptions } from "../../src/algorithms/rl/reference/index.js";
 import type { TrainRequest, TrainSample } from "../../src/algorithms/rl/protocol.js";
-import { Attr, ConflictError, MemoryStore, SpanTypes, ValidationError, startGateway } from "../../src/index.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { ConflictError, ValidationError } from "tracetrain";
+import { MemoryStore } from "tracetrain/store";
+import { startGateway } from "tracetrain/gateway";
 import { randomFor } from "../../src/util/random.js";
 
 const BOXES = ["1", "2", "3", "4", "5", "6"] as const;

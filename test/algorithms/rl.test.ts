@@ -5,11 +5,14 @@
  */
 import OpenAI from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Attr, MemoryStore, agent, startGateway, Trainer, ValidationError } from "../../src/index.js";
+import { Attr } from "tracetrain/instrumentations";
+import { MemoryStore } from "tracetrain/store";
+import { agent, Trainer, ValidationError } from "tracetrain";
+import { startGateway } from "tracetrain/gateway";
 import { RL } from "../../src/algorithms/rl/rl.js";
 import type { TrainingBackend } from "../../src/algorithms/rl/training-backend.js";
 import { PROTOCOL, type TrainRequest, type TrainResponse } from "../../src/algorithms/rl/protocol.js";
-import { type MockLlm, startMockLlm } from "../support/mock-llm.js";
+import { type MockLlm, startMockLlm } from "tracetrain/testing";
 import { slowCaller } from "./fixtures/rl-worker-agent.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { HttpStore, SqliteStore } from "../../src/index.js";
+import { HttpStore, SqliteStore } from "tracetrain/store";
 import { freePort, startTracetrain } from "../support/processes.js";
 
 const agentModule = fileURLToPath(new URL("../trainer/fixtures/worker-agent.ts", import.meta.url));

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { HttpTrainingBackend } from "../../src/index.js";
+import { HttpTrainingBackend } from "tracetrain/rl";
 import { freePort, startTracetrain } from "../support/processes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-demo-"));

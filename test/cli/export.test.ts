@@ -10,7 +10,9 @@ import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChatRecordSchema, SqliteStore, type TokenRecord, TokenRecordSchema, withAgent } from "../../src/index.js";
+import { ChatRecordSchema, type TokenRecord, TokenRecordSchema } from "tracetrain/schemas";
+import { SqliteStore } from "tracetrain/store";
+import { withAgent } from "tracetrain";
 import { startHarness } from "../adapters/harness.js";
 
 const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));

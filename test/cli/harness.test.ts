@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MockLlm, startMockLlm } from "../support/mock-llm.js";
+import { type MockLlm, startMockLlm } from "tracetrain/testing";
 import { cliPath, freePort } from "../support/processes.js";
 
 const agentModule = fileURLToPath(new URL("./fixtures/harness-agent.ts", import.meta.url));

@@ -10,8 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { Attr, HttpStore, Runner, SpanTypes, agent, scopedKey, toTransitions } from "../../src/index.js";
-import { startMockLlm } from "../support/mock-llm.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { HttpStore } from "tracetrain/store";
+import { Runner, agent } from "tracetrain";
+import { scopedKey } from "tracetrain/gateway";
+import { toTransitions } from "tracetrain/adapters";
+import { startMockLlm } from "tracetrain/testing";
 import { freePort, startTracetrain } from "../support/processes.js";
 import { quiet } from "./helpers.js";
 

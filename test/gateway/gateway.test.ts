@@ -4,7 +4,7 @@
  */
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
-import { Attr } from "../../src/index.js";
+import { Attr } from "tracetrain/instrumentations";
 import { attr, callSpans, claim, clientFor, type Rig, startRig } from "./helpers.js";
 
 let rig: Rig;
@@ -310,7 +310,8 @@ describe("security", () => {
   });
 
   it("refuses to listen beyond loopback without a token", async () => {
-    const { startGateway, MemoryStore } = await import("../../src/index.js");
+    const { startGateway } = await import("tracetrain/gateway");
+    const { MemoryStore } = await import("tracetrain/store");
     await expect(startGateway({ store: new MemoryStore(), upstreams: [{ url: "http://127.0.0.1:1/v1" }], host: "0.0.0.0", port: 0, probe: false })).rejects.toThrow(/without a token/);
   });
 

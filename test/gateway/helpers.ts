@@ -1,8 +1,11 @@
 import OpenAI from "openai";
 import { expect } from "vitest";
-import { Attr, type Gateway, type GatewayOptions, MemoryStore, type Span, SpanTypes, startGateway } from "../../src/index.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { type Gateway, type GatewayOptions, startGateway } from "tracetrain/gateway";
+import { MemoryStore } from "tracetrain/store";
+import { type Span } from "tracetrain";
 import type { Scope } from "../../src/gateway/scope.js";
-import { type MockLlm, type MockLlmOptions, startMockLlm } from "../support/mock-llm.js";
+import { type MockLlm, type MockLlmOptions, startMockLlm } from "tracetrain/testing";
 
 export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 

@@ -3,8 +3,8 @@
  * retries, many concurrent rollouts, several upstreams.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { Attr } from "../../src/index.js";
-import { failFirst, startMockLlm } from "../support/mock-llm.js";
+import { Attr } from "tracetrain/instrumentations";
+import { failFirst, startMockLlm } from "tracetrain/testing";
 import { attr, callSpans, claim, clientFor, type Rig, startRig } from "./helpers.js";
 
 let rig: Rig;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { jsonLogger } from "../../src/index.js";
+import { jsonLogger } from "tracetrain";
 
 describe("jsonLogger", () => {
   it("writes one JSON object per line, honours the level and serializes errors", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { PromptTemplate, ValidationError } from "../../src/index.js";
+import { PromptTemplate } from "tracetrain/schemas";
+import { ValidationError } from "tracetrain";
 
 describe("PromptTemplate", () => {
   it("fills mustache placeholders, with dotted paths and no HTML escaping", () => {

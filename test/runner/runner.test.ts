@@ -1,24 +1,10 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  ConflictError,
-  MemoryStore,
-  NotFoundError,
-  Runner,
-  StoreUnavailableError,
-  ValidationError,
-  agent,
-  emitMessage,
-  emitReward,
-  startStoreServer,
-  type AgentContext,
-  type Page,
-  type Span,
-  type SpanQuery,
-  type Store,
-  type StoreServer,
-} from "../../src/index.js";
+import { ConflictError, NotFoundError, Runner, StoreUnavailableError, ValidationError, agent, emitMessage, emitReward, type AgentContext, type Span, type Store } from "tracetrain";
+import { MemoryStore } from "tracetrain/store";
+import { startStoreServer, type StoreServer } from "tracetrain/server";
+import { type Page, type SpanQuery } from "tracetrain/schemas";
 import { deferred, makeSpan } from "../store/helpers.js";
 
 const quiet = { debug() {}, info() {}, warn: vi.fn(), error: vi.fn() };

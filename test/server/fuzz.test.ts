@@ -20,18 +20,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  AttemptedRolloutSchema,
-  HttpStore,
-  type Logger,
-  MemoryStore,
-  PostgresStore,
-  type RolloutStatus,
-  type Store,
-  SqliteStore,
-  startStoreServer,
-} from "../../src/index.js";
-import { STATUS_OF } from "../../src/server/http-errors.js";
+import { AttemptedRolloutSchema, type RolloutStatus } from "tracetrain/schemas";
+import { HttpStore, MemoryStore, SqliteStore } from "tracetrain/store";
+import { type Logger, type Store } from "tracetrain";
+import { PostgresStore } from "tracetrain/postgres";
+import { startStoreServer } from "tracetrain/server";
+import { STATUS_OF } from "../../src/http/http-errors.js";
 import {
   AddSpansResultSchema,
   DequeueResponseSchema,
@@ -43,7 +37,7 @@ import {
   RolloutSchema,
   type RouteName,
   Routes,
-} from "../../src/server/protocol.js";
+} from "../../src/store/http/protocol.js";
 import { ErrorBodySchema } from "../../src/types/index.js";
 import { type RawExchange, type RawOutcome, type RawResponse, rawExchange, requestBytes, standardHeaders } from "./raw-http.js";
 

@@ -8,12 +8,12 @@ import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type JsonValue, MemoryStore, type Span, type SpanInput, type StoreServer, TracetrainError, ValidationError, startStoreServer } from "../../src/index.js";
-import { DecodeBudget } from "../../src/server/otlp-decoded.js";
-import { anyValueToJson, decodeTraceRequestJson } from "../../src/server/otlp-json.js";
-import { decodeTraceRequestProtobuf } from "../../src/server/otlp-protobuf.js";
-import { Attr } from "../../src/tracer/conventions.js";
-import { anyValue, createOtlpSink } from "../../src/tracer/otlp-export.js";
+import { type JsonValue, type Span, type SpanInput, TracetrainError, ValidationError } from "tracetrain";
+import { MemoryStore } from "tracetrain/store";
+import { type StoreServer, startStoreServer } from "tracetrain/server";
+import { DecodeBudget, anyValue, anyValueToJson, decodeTraceRequestJson, decodeTraceRequestProtobuf } from "../../src/otlp/index.js";
+import { Attr } from "../../src/types/conventions.js";
+import { createOtlpSink } from "../../src/tracer/otlp-export.js";
 
 // ---- HTTP and protobuf helpers ----------------------------------------------------------------
 

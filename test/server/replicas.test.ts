@@ -19,20 +19,11 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cliPath, freePort } from "../support/processes.js";
-import {
-  type AttemptedRollout,
-  HttpStore,
-  type Logger,
-  PostgresStore,
-  Runner,
-  type SpanInput,
-  type Store,
-  type StoreServer,
-  agent,
-  emitMessage,
-  operation,
-  startStoreServer,
-} from "../../src/index.js";
+import { type AttemptedRollout } from "tracetrain/schemas";
+import { HttpStore } from "tracetrain/store";
+import { type Logger, Runner, type SpanInput, type Store, agent, emitMessage, operation } from "tracetrain";
+import { PostgresStore } from "tracetrain/postgres";
+import { type StoreServer, startStoreServer } from "tracetrain/server";
 
 const url = process.env.DATABASE_URL;
 const inCI = process.env.CI === "true";

@@ -10,18 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  Attr,
-  MemoryStore,
-  type RewardOptions,
-  type Span,
-  SqliteStore,
-  type Store,
-  type StoreServer,
-  Tracer,
-  emitReward,
-  startStoreServer,
-} from "../../src/index.js";
+import { Attr } from "tracetrain/instrumentations";
+import { MemoryStore, SqliteStore } from "tracetrain/store";
+import { type RewardOptions, type Span, type Store, Tracer, emitReward } from "tracetrain";
+import { type StoreServer, startStoreServer } from "tracetrain/server";
 
 const run = promisify(execFile);
 const TOKEN = "reward-s3cret";

@@ -1,6 +1,8 @@
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpStore, MemoryStore, NotFoundError, Routes, type StoreServer, ValidationError, startStoreServer } from "../../src/index.js";
+import { HttpStore, MemoryStore } from "tracetrain/store";
+import { NotFoundError, ValidationError } from "tracetrain";
+import { Routes, type StoreServer, startStoreServer } from "tracetrain/server";
 
 /** A raw HTTP exchange, so tests can send what no well-behaved client would. */
 function raw(url: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {

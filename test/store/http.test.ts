@@ -1,6 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { HttpStore, MemoryStore, type StoreOptions, createStore, startStoreServer } from "../../src/index.js";
-import { describeStoreConformance } from "./conformance.js";
+import { HttpStore, MemoryStore } from "tracetrain/store";
+import { type StoreOptions, createStore } from "tracetrain";
+import { startStoreServer } from "tracetrain/server";
+import * as vitest from "vitest";
+import { describeStoreConformance } from "tracetrain/testing";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -32,7 +35,7 @@ async function open(options: StoreOptions = {}) {
   return client;
 }
 
-describeStoreConformance("HttpStore (over a MemoryStore)", { open, remoteEvents: true });
+describeStoreConformance("HttpStore (over a MemoryStore)", { open, remoteEvents: true }, vitest);
 
 describe("createStore over HTTP", () => {
   it("opens an HttpStore from an http:// URL, with a token", async () => {

@@ -10,19 +10,12 @@ import { randomBytes } from "node:crypto";
 import { type Server, type Socket, createServer } from "node:net";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  ConflictError,
-  type Logger,
-  NotFoundError,
-  PostgresStore,
-  type PostgresStoreOptions,
-  type StoreEvent,
-  StoreUnavailableError,
-  ValidationError,
-  createStore,
-} from "../../src/index.js";
+import { ConflictError, type Logger, NotFoundError, StoreUnavailableError, ValidationError, createStore } from "tracetrain";
+import { PostgresStore, type PostgresStoreOptions } from "tracetrain/postgres";
+import { type StoreEvent } from "tracetrain/schemas";
 import { PAYLOAD_LIMIT_BYTES, decodeAnnouncement, encodeAnnouncements } from "../../src/store/postgres/announcements.js";
-import { describeStoreConformance } from "./conformance.js";
+import * as vitest from "vitest";
+import { describeStoreConformance } from "tracetrain/testing";
 import { expectCode, makeSpan, sleep } from "./helpers.js";
 
 const url = process.env.DATABASE_URL;
@@ -63,7 +56,7 @@ afterAll(async () => {
 describe.skipIf(!url)("PostgresStore", () => {
   describeStoreConformance("PostgresStore", {
     open: async (options) => new PostgresStore(url!, { ...options, schema: freshSchema() }),
-  });
+  }, vitest);
 
   const opened: PostgresStore[] = [];
   function open(schema: string, options: PostgresStoreOptions = {}): PostgresStore {

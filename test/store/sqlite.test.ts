@@ -6,8 +6,10 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConflictError, MemoryStore, SqliteStore, ValidationError, createStore } from "../../src/index.js";
-import { describeStoreConformance } from "./conformance.js";
+import { ConflictError, ValidationError, createStore } from "tracetrain";
+import { MemoryStore, SqliteStore } from "tracetrain/store";
+import * as vitest from "vitest";
+import { describeStoreConformance } from "tracetrain/testing";
 import { expectCode, makeSpan } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-sqlite-"));
@@ -17,7 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeStoreConformance("SqliteStore", {
   open: async (options) => new SqliteStore(freshPath(), options),
-});
+}, vitest);
 
 describe("SqliteStore durability", () => {
   it("reopens a file with everything from the previous session", async () => {

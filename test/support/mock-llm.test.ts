@@ -5,7 +5,7 @@ import { Agent, run, setDefaultOpenAIClient, setOpenAIAPI, setTracingDisabled, t
 import { generateText, streamText } from "ai";
 import { createOpenAI } from "@ai-sdk/openai";
 import { z } from "zod";
-import { failFirst, replySequence, startMockLlm, tokenize, type MockLlm, type Reply } from "./mock-llm.js";
+import { failFirst, replySequence, startMockLlm, tokenize, type MockLlm, type Reply } from "tracetrain/testing";
 
 let llm: MockLlm;
 let client: OpenAI;

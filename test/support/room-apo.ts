@@ -4,9 +4,10 @@
  * the rest (APO's critiques and edits) to the optimizer model.
  */
 import OpenAI from "openai";
-import { APO, type APOOptions, type APOResult, type FitResult, MemoryStore, type Store, Trainer } from "tracetrain";
+import { APO, type APOOptions, type APOResult, type FitResult, type Store, Trainer } from "tracetrain";
+import { MemoryStore } from "tracetrain/store";
 import { roomSelector, SEED_PROMPTS } from "../../examples/room-selector/agent.js";
-import { type MockLlm, type Responder, startMockLlm } from "./mock-llm.js";
+import { type MockLlm, type Responder, startMockLlm } from "tracetrain/testing";
 import { roomAgentModel, roomOptimizerModel, type RoomOptimizerModelOptions } from "./room-models.js";
 import { loadRooms, loadRoomTasks, type RoomTask } from "./room-world.js";
 

@@ -11,7 +11,7 @@
  *   edit appends the rules a critique states to the template. Other modes make it useless or make
  *   it break placeholders, for the tests of those paths.
  */
-import type { Reply, Responder } from "./mock-llm.js";
+import type { Reply, Responder } from "tracetrain/testing";
 import { chooseRoom, listRooms, RULES, type Room, type RoomRequest, type RuleId, rulesStated, violatedRules } from "./room-world.js";
 
 const EQUIPMENT = ["projector", "whiteboard", "confphone", "tv", "ledwall"];

@@ -14,11 +14,13 @@ import {
   tool,
   withCustomSpan,
 } from "@openai/agents";
-import { Attr, SpanTypes, Tracer, emitMessage } from "../../src/index.js";
-import type { SpanInput, SpanSink } from "../../src/index.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { Tracer, emitMessage } from "tracetrain";
+import type { SpanInput } from "tracetrain";
+import type { SpanSink } from "tracetrain/otel";
 import { acquire, release } from "../../src/tracer/instrumentation.js";
 import { createAgentsInstrumentation } from "../../src/tracer/instrumentations/agents.js";
-import { type MockLlm, type Reply, type ResponderRequest, replySequence, startMockLlm } from "../support/mock-llm.js";
+import { type MockLlm, type Reply, type ResponderRequest, replySequence, startMockLlm } from "tracetrain/testing";
 
 /**
  * The real Agents SDK (and the real openai client under it) against the mock LLM server. The SDK's

@@ -1,19 +1,10 @@
 import { EventEmitter } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  Attr,
-  MemoryStore,
-  SpanTypes,
-  Tracer,
-  ValidationError,
-  emitException,
-  emitMessage,
-  emitObject,
-  emitReward,
-  operation,
-  withAgent,
-} from "../../src/index.js";
-import type { SpanInput, SpanSink } from "../../src/index.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { MemoryStore } from "tracetrain/store";
+import { Tracer, ValidationError, emitException, emitMessage, emitObject, emitReward, operation, withAgent } from "tracetrain";
+import type { SpanInput } from "tracetrain";
+import type { SpanSink } from "tracetrain/otel";
 
 /** A sink that keeps what it receives (and can be told to fail). */
 class RecordingSink implements SpanSink {

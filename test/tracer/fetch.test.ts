@@ -3,12 +3,14 @@ import type { AddressInfo } from "node:net";
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText } from "ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Attr, SpanTypes, Tracer } from "../../src/index.js";
-import type { SpanInput, SpanSink } from "../../src/index.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { Tracer } from "tracetrain";
+import type { SpanInput } from "tracetrain";
+import type { SpanSink } from "tracetrain/otel";
 import { withSuppressed } from "../../src/tracer/context.js";
 import { acquire, release } from "../../src/tracer/instrumentation.js";
 import { createFetchInstrumentation } from "../../src/tracer/instrumentations/fetch.js";
-import { type MockLlm, startMockLlm, tokenize } from "../support/mock-llm.js";
+import { type MockLlm, startMockLlm, tokenize } from "tracetrain/testing";
 
 class NullSink implements SpanSink {
   async addSpans(): Promise<void> {}

@@ -11,10 +11,13 @@ import { ChatOpenAI, OpenAI } from "@langchain/openai";
 import { createAgent } from "langchain";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { Attr, SpanTypes, Tracer, withAgent } from "../../src/index.js";
-import type { Instrumentation, SpanInput, SpanSink, TraceOutcome } from "../../src/index.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { Tracer, withAgent } from "tracetrain";
+import type { Instrumentation } from "tracetrain/instrumentations";
+import type { SpanInput, TraceOutcome } from "tracetrain";
+import type { SpanSink } from "tracetrain/otel";
 import { LANGCHAIN_HANDLER_NAME, createLangChainInstrumentation } from "../../src/tracer/instrumentations/langchain.js";
-import { type MockLlm, replySequence, startMockLlm, tokenize } from "../support/mock-llm.js";
+import { type MockLlm, replySequence, startMockLlm, tokenize } from "tracetrain/testing";
 
 class NullSink implements SpanSink {
   async addSpans(): Promise<void> {}

@@ -1,13 +1,15 @@
 import OpenAI, { APIError, RateLimitError } from "openai";
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Attr, SpanTypes, Tracer } from "../../src/index.js";
-import type { SpanInput, SpanSink } from "../../src/index.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { Tracer } from "tracetrain";
+import type { SpanInput } from "tracetrain";
+import type { SpanSink } from "tracetrain/otel";
 import { currentFrame } from "../../src/tracer/context.js";
 import { acquire, release } from "../../src/tracer/instrumentation.js";
 import { createFetchInstrumentation } from "../../src/tracer/instrumentations/fetch.js";
 import { createOpenAIInstrumentation } from "../../src/tracer/instrumentations/openai.js";
-import { type MockLlm, startMockLlm, tokenize } from "../support/mock-llm.js";
+import { type MockLlm, startMockLlm, tokenize } from "tracetrain/testing";
 
 class NullSink implements SpanSink {
   async addSpans(): Promise<void> {}

@@ -4,12 +4,14 @@ import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { generateText, stepCountIs, streamText, tool } from "ai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { Attr, SpanTypes, Tracer, emitReward, withAgent } from "../../src/index.js";
-import type { SpanInput, SpanSink } from "../../src/index.js";
+import { Attr, SpanTypes } from "tracetrain/instrumentations";
+import { Tracer, emitReward, withAgent } from "tracetrain";
+import type { SpanInput } from "tracetrain";
+import type { SpanSink } from "tracetrain/otel";
 import { acquire, release } from "../../src/tracer/instrumentation.js";
 import { createFetchInstrumentation } from "../../src/tracer/instrumentations/fetch.js";
 import { createOtelInstrumentation, createOtelSpanProcessor } from "../../src/tracer/instrumentations/otel.js";
-import { type MockLlm, replySequence, startMockLlm } from "../support/mock-llm.js";
+import { type MockLlm, replySequence, startMockLlm } from "tracetrain/testing";
 
 class RecordingSink implements SpanSink {
   spans: SpanInput[] = [];

@@ -1,10 +1,13 @@
 import { type IncomingHttpHeaders, type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Attr, Tracer, emitReward, operation, withAgent } from "../../src/index.js";
-import type { SpanInput, SpanSink } from "../../src/index.js";
+import { Attr } from "tracetrain/instrumentations";
+import { Tracer, emitReward, operation, withAgent } from "tracetrain";
+import type { SpanInput } from "tracetrain";
+import type { SpanSink } from "tracetrain/otel";
 import { recordLlmResponse, startLlmSpan } from "../../src/tracer/llm-call.js";
-import { type OtlpAnyValue, type OtlpKeyValue, type OtlpSpan, type OtlpTraceRequest, createOtlpSink, msToUnixNano, teeSinks, tracesUrl } from "../../src/tracer/otlp-export.js";
+import { type OtlpAnyValue, type OtlpKeyValue, type OtlpSpan, type OtlpTraceRequest, msToUnixNano } from "../../src/otlp/index.js";
+import { createOtlpSink, teeSinks, tracesUrl } from "../../src/tracer/otlp-export.js";
 
 /** A real OTLP/HTTP receiver on loopback that keeps what it is sent and answers as told. */
 interface Receiver {

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { MemoryStore, SqliteStore, Trainer, type EvaluationResult } from "../../src/index.js";
+import { MemoryStore, SqliteStore } from "tracetrain/store";
+import { Trainer, type EvaluationResult } from "tracetrain";
 import { noModule, sleeper } from "./fixtures/worker-agent.js";
 
 const quiet = { debug() {}, info() {}, warn: vi.fn(), error: vi.fn() };

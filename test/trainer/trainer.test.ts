@@ -4,17 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import {
-  MemoryStore,
-  SqliteStore,
-  Trainer,
-  ValidationError,
-  agent,
-  emitMessage,
-  evaluate,
-  type Algorithm,
-  type AgentContext,
-} from "../../src/index.js";
+import { MemoryStore, SqliteStore } from "tracetrain/store";
+import { Trainer, ValidationError, agent, emitMessage, evaluate, type Algorithm, type AgentContext } from "tracetrain";
 
 const quiet = { debug() {}, info() {}, warn: vi.fn(), error: vi.fn() };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-trainer-"));

@@ -4,7 +4,8 @@
  * same output when the schema accepts, a ValidationError when it rejects.
  */
 import { describe, expect, it } from "vitest";
-import { SpanInputSchema, ValidationError, parseSpanBatch } from "../../src/index.js";
+import { SpanInputSchema, parseSpanBatch } from "tracetrain/schemas";
+import { ValidationError } from "tracetrain";
 
 const VALID = {
   rolloutId: "ro-1",

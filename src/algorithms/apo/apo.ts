@@ -12,7 +12,7 @@
 import { randomUUID } from "node:crypto";
 import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout } from "../../types/index.js";
 import { ValidationError } from "../../types/index.js";
-import { mapLimited } from "../../util/map-limited.js";
+import { mapLimited } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, countTokens, type Spend } from "./budget.js";
 import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate, snapshotId } from "./candidates.js";
@@ -23,7 +23,7 @@ import { describeRuns } from "./experiments.js";
 import { MeteredRollouts } from "./metered-rollouts.js";
 import { type APOOptions, parseOptions } from "./options.js";
 import { Optimizer } from "./optimizer.js";
-import { randomFor } from "../../util/random.js";
+import { randomFor } from "../../util/index.js";
 import { type Estimate, estimate, pairedDifference } from "./stats.js";
 
 /** Why the run ended. */

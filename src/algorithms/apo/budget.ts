@@ -4,7 +4,7 @@
  * agent's own LLM calls (from the token usage its spans recorded), priced per model. A run asks
  * before each step whether it still fits, so it stops at a limit rather than past it.
  */
-import { o200k } from "../../util/o200k.js";
+import { o200k } from "../../util/index.js";
 
 /** USD per million tokens. */
 export interface Price {

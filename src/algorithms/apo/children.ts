@@ -4,12 +4,12 @@
  * placeholder is repaired by rule; one that drops a placeholder, comes back empty or grows past
  * the length bound is sent back to the optimizer once with the problem stated, then rejected.
  */
-import { PromptTemplate } from "../../types/prompt-template.js";
+import { PromptTemplate } from "../../types/index.js";
 import type { BudgetLimit } from "./budget.js";
 import { type Candidate, templateOf } from "./candidates.js";
 import type { MeteredCall, Optimizer } from "./optimizer.js";
 import { engineNote } from "./prompts.js";
-import { randomFor } from "../../util/random.js";
+import { randomFor } from "../../util/index.js";
 import { checkEdit, describeProblem, extractTemplate, repairAddedPlaceholders } from "./template-check.js";
 
 /** What a child is made from. */

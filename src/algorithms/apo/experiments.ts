@@ -4,7 +4,7 @@
  * raw span dumps), its reward and any error. Low rewards first; everything bounded in length, so
  * one verbose run cannot crowd out the others.
  */
-import type { TraceAdapter } from "../../adapters/trace-adapter.js";
+import type { TraceAdapter } from "../../adapters/index.js";
 import type { Store } from "../../store/index.js";
 import type { ChatMessage, Rollout } from "../../types/index.js";
 import { rewardOrZero } from "../evaluate.js";

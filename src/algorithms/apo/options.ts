@@ -1,11 +1,11 @@
 /** What `new APO({...})` accepts, as one zod schema: the types are inferred from it, and bad options get a ValidationError naming the field. */
 import { z } from "zod";
 import { IdSchema, parseOrThrow, ValidationError } from "../../types/index.js";
-import { PromptTemplate } from "../../types/prompt-template.js";
+import { PromptTemplate } from "../../types/index.js";
 import type { OptimizerClient } from "./optimizer.js";
 import { DEFAULT_PRICES } from "./budget.js";
 import { DEFAULT_PROMPTS } from "./prompts.js";
-import { hasMethods } from "../../util/has-methods.js";
+import { hasMethods } from "../../util/index.js";
 
 const positiveInt = z.number().int().min(1);
 

@@ -12,9 +12,9 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { z } from "zod";
 import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, consoleLogger, formatPath, parseOrThrow, toValidationIssues } from "../../types/index.js";
-import { errorBody } from "../../server/http-errors.js";
-import { ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, disconnectSignal, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "../../server/http-common.js";
-import { Router } from "../../server/router.js";
+import { errorBody } from "../../http/index.js";
+import { ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, disconnectSignal, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "../../http/index.js";
+import { Router } from "../../http/index.js";
 import {
   BackendInfoSchema,
   CheckpointRequestSchema,

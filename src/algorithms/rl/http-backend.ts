@@ -14,7 +14,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { z } from "zod";
 import { ConflictError, TracetrainError, ValidationError, type ValidationIssue, parseOrThrow, toValidationIssues } from "../../types/index.js";
-import { sleep } from "../../util/sleep.js";
+import { sleep } from "../../util/index.js";
 import {
   type BackendInfo,
   BackendInfoSchema,

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { IdSchema, JsonObjectSchema, parseOrThrow } from "../../types/index.js";
 import type { Gateway } from "../../gateway/index.js";
-import { hasMethods } from "../../util/has-methods.js";
+import { hasMethods } from "../../util/index.js";
 import type { TrainingBackend } from "./training-backend.js";
 
 function isTrainingBackend(value: unknown): value is TrainingBackend {

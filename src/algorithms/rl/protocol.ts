@@ -5,12 +5,12 @@
  * other languages). Field names are snake_case: the other side is usually Python.
  */
 import { z } from "zod";
-import { PolicyVersionSchema } from "../../types/common.js";
+import { PolicyVersionSchema } from "../../types/index.js";
 
 export const PROTOCOL = "tracetrain-rl/1";
 
 const TokenIds = z.array(z.number().int().nonnegative());
-export { PolicyVersionSchema, type PolicyVersion } from "../../types/common.js";
+export { PolicyVersionSchema, type PolicyVersion } from "../../types/index.js";
 
 /** `GET /v1/info`: who the backend is and what it can do. */
 export const BackendInfoSchema = z.object({

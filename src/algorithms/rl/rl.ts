@@ -8,12 +8,12 @@
  * infrastructure reasons never reach the batch.
  */
 import { randomUUID } from "node:crypto";
-import { contextFromRollout } from "../../adapters/span-input.js";
-import type { AdaptResult } from "../../adapters/trace-adapter.js";
+import { contextFromRollout } from "../../adapters/index.js";
+import type { AdaptResult } from "../../adapters/index.js";
 import { type Gateway, startGateway } from "../../gateway/index.js";
 import type { EnqueueRequest, Rollout, Task } from "../../types/index.js";
 import { ConflictError, ValidationError } from "../../types/index.js";
-import { randomFor } from "../../util/random.js";
+import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { rewardOrZero } from "../evaluate.js";
 import { runRollouts } from "../rollout-batch.js";

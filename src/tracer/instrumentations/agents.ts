@@ -29,13 +29,14 @@ import { consoleLogger } from "../../types/index.js";
 import type { ActiveSpan } from "../active-span.js";
 import { addBridge, type Bridge } from "../bridges.js";
 import { currentFrame } from "../context.js";
-import { Attr, type SpanType, Operations, SpanTypes } from "../conventions.js";
-import { nowMs } from "../ids.js";
+import { Attr, type SpanType, Operations, SpanTypes } from "../../types/index.js";
+import { nowMs } from "../../types/index.js";
 import type { InstallResult, Instrumentation } from "../instrumentation.js";
-import { type LlmRequest, type LlmResponse, recordLlmError, recordLlmRequest, recordLlmResponse, startLlmSpan } from "../llm-call.js";
+import type { LlmRequest, LlmResponse } from "../../llm/index.js";
+import { recordLlmError, recordLlmRequest, recordLlmResponse, startLlmSpan } from "../llm-call.js";
 import { startSpan } from "../spans.js";
 import type { TraceState } from "../trace-state.js";
-import { chatRequest, chatResponse, responsesRequest, responsesResponse } from "./openai-wire.js";
+import { chatRequest, chatResponse, responsesRequest, responsesResponse } from "../../llm/index.js";
 
 const LAYER = "agents";
 

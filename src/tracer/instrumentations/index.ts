@@ -34,3 +34,4 @@ export type InstrumentOptions = Partial<Record<InstrumentationName, boolean>>;
 export const instrumentedByDefault: Record<InstrumentationName, boolean> = { openai: true, fetch: true, langchain: true, agents: true, otel: false };
 
 export { createAgentsInstrumentation, createFetchInstrumentation, createLangChainInstrumentation, createOpenAIInstrumentation, createOtelInstrumentation };
+export { createOtelSpanProcessor, type OtelSpanProcessor } from "./otel.js";

@@ -7,9 +7,9 @@
  * throws on an unexpected shape; a field that cannot be read is left out.
  */
 import type { ChatMessage, JsonValue } from "../../types/index.js";
-import { toJsonValue } from "../attribute-value.js";
-import { Operations } from "../conventions.js";
-import type { LlmChoice, LlmRequest, LlmResponse } from "../llm-call.js";
+import { toJsonValue } from "../../types/index.js";
+import { Operations } from "../../types/index.js";
+import type { LlmChoice, LlmRequest, LlmResponse } from "../../llm/index.js";
 
 type Fields = Record<string, unknown>;
 

@@ -17,13 +17,13 @@
 import { createRequire } from "node:module";
 import type { JsonObject } from "../../types/index.js";
 import type { ActiveSpan } from "../active-span.js";
-import { toJsonValue } from "../attribute-value.js";
+import { toJsonValue } from "../../types/index.js";
 import { currentFrame } from "../context.js";
 import type { Instrumentation, InstallResult } from "../instrumentation.js";
 import { recordFirstChunk, recordLlmError, recordLlmResponse, startLlmSpan } from "../llm-call.js";
 import { runInSpan } from "../spans.js";
-import { finishStream, recordPartialFailure, recordResponseCopy } from "./fetch.js";
-import { type WireApi, createAccumulator, requestFromBody, responseFromBody } from "./openai-wire.js";
+import { finishStream, recordPartialFailure, recordResponseCopy } from "../llm-response.js";
+import { type WireApi, createAccumulator, requestFromBody, responseFromBody } from "../../llm/index.js";
 
 export interface OpenAIInstrumentationOptions {
   /**

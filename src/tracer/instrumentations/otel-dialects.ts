@@ -15,9 +15,9 @@
  * `conventions.ts`, which lists what tracetrain writes.
  */
 import type { ChatMessage, JsonValue } from "../../types/index.js";
-import { toJsonValue } from "../attribute-value.js";
-import { Attr, Operations, type SpanType, SpanTypes } from "../conventions.js";
-import type { LlmChoice, LlmRequest, LlmResponse } from "../llm-call.js";
+import { toJsonValue } from "../../types/index.js";
+import { Attr, Operations, type SpanType, SpanTypes } from "../../types/index.js";
+import type { LlmChoice, LlmRequest, LlmResponse } from "../../llm/index.js";
 
 export type OtelAttributes = Readonly<Record<string, unknown>>;
 

@@ -6,7 +6,7 @@
  * the backend receives token ids only and must see them as the sampler saw them.
  */
 import type { Tiktoken } from "@dqbd/tiktoken";
-import { o200k } from "../../../util/o200k.js";
+import { o200k } from "../../../util/index.js";
 import { z } from "zod";
 
 const START = "<|im_start|>";

@@ -13,7 +13,7 @@
  * onehot(a) − π).
  */
 import { z } from "zod";
-import type { SeededRandom } from "../../../util/random.js";
+import type { SeededRandom } from "../../../util/index.js";
 import { type ContextMessage, splitMessages, tokenText } from "./chat-template.js";
 
 export type OptimizerKind = "adam" | "sgd";

@@ -10,9 +10,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { ConflictError, ValidationError, type ValidationIssue } from "../../../types/errors.js";
-import { parseOrThrow } from "../../../types/validate.js";
-import { randomFor } from "../../../util/random.js";
+import { ConflictError, ValidationError, type ValidationIssue } from "../../../types/index.js";
+import { parseOrThrow } from "../../../types/index.js";
+import { randomFor } from "../../../util/index.js";
 import {
   type BackendInfo,
   type CheckpointRequest,

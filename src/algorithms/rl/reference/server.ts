@@ -13,9 +13,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
-import { ValidationError } from "../../../types/errors.js";
-import { formatPath } from "../../../types/validate.js";
-import { SeededRandom } from "../../../util/random.js";
+import { ValidationError } from "../../../types/index.js";
+import { formatPath } from "../../../types/index.js";
+import { SeededRandom } from "../../../util/index.js";
 import { RequestMessageSchema, encodeChat, tokenBytes, tokenText } from "./chat-template.js";
 import { sampleAction } from "./policy.js";
 

@@ -25,12 +25,12 @@ import type {
   StoreEvent,
   StoreStats,
   Worker,
-} from "../types/index.js";
-import { StoreClosedError, StoreEventSchema, StoreUnavailableError, TracetrainError, ValidationError, consoleLogger } from "../types/index.js";
-import { parseRequest } from "../store/requests.js";
-import type { Store, StoreEventMap, WaitOptions } from "../store/index.js";
-import { newId } from "../store/ids.js";
-import { errorFromBody } from "./http-errors.js";
+} from "../../types/index.js";
+import { StoreClosedError, StoreEventSchema, StoreUnavailableError, TracetrainError, ValidationError, consoleLogger } from "../../types/index.js";
+import { parseRequest } from "../requests.js";
+import type { Store, StoreEventMap, WaitOptions } from "../store.js";
+import { newId } from "../ids.js";
+import { errorFromBody } from "../../http/index.js";
 import {
   AddSpansResultSchema,
   AttemptedRolloutSchema,
@@ -49,7 +49,7 @@ import {
   WorkersResponseSchema,
   toSearchParams,
 } from "./protocol.js";
-import { sleep } from "../util/sleep.js";
+import { sleep } from "../../util/index.js";
 
 export interface HttpStoreOptions {
   /** Bearer token, when the server requires one (default: `TRACETRAIN_TOKEN` from the environment). */

@@ -6,7 +6,7 @@
  * instrumentation scopes, schema URLs) and fields newer than these are skipped by wire type.
  */
 import type { JsonObject, JsonValue } from "../types/index.js";
-import { unixNanoToMs } from "../tracer/otlp-export.js";
+import { unixNanoToMs } from "./encode.js";
 import {
   type DecodedResourceSpans,
   type DecodedSpan,
@@ -17,7 +17,7 @@ import {
   setAttribute,
   spanKindOf,
   spanStatusOf,
-} from "./otlp-decoded.js";
+} from "./decoded.js";
 import { ProtobufReader } from "./protobuf-reader.js";
 
 type Event = NonNullable<DecodedSpan["events"]>[number];

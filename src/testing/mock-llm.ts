@@ -12,7 +12,7 @@
  */
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { get_encoding, type Tiktoken } from "@dqbd/tiktoken";
+import { o200k } from "../util/index.js";
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -514,20 +514,13 @@ function handleModels(res: ServerResponse): void {
 // Tokens and logprobs
 // ---------------------------------------------------------------------------------------------
 
-/** One shared encoder: loading o200k_base takes ~150 ms, so do it once per process, lazily. */
-let sharedEncoder: Tiktoken | undefined;
-function encoder(): Tiktoken {
-  sharedEncoder ??= get_encoding("o200k_base");
-  return sharedEncoder;
-}
-
 /** Token ids of `text`; special-looking strings like `<|im_start|>` are encoded as ordinary text. */
 export function tokenize(text: string): number[] {
-  return Array.from(encoder().encode_ordinary(text));
+  return Array.from(o200k().encode_ordinary(text));
 }
 
 function tokenBytes(id: number): Uint8Array {
-  return encoder().decode_single_token_bytes(id);
+  return o200k().decode_single_token_bytes(id);
 }
 
 const lossyUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -536,7 +529,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** Decodes token ids to text; undefined when an id is not in the vocabulary. */
 function detokenize(ids: number[]): string | undefined {
   try {
-    return lossyUtf8.decode(encoder().decode(Uint32Array.from(ids)));
+    return lossyUtf8.decode(o200k().decode(Uint32Array.from(ids)));
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import type { JsonValue } from "../types/index.js";
+import type { JsonValue } from "./index.js";
 
 const MAX_DEPTH = 32;
 

@@ -1,10 +1,10 @@
-import { ValidationError } from "./types/index.js";
-import { HttpStore, type HttpStoreOptions } from "./server/http-store.js";
-import type { StoreOptions } from "./store/base-store.js";
-import { MemoryStore } from "./store/memory-store.js";
-import { PostgresStore, type PostgresStoreOptions } from "./store/postgres/postgres-store.js";
-import { SqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
-import type { Store } from "./store/store.js";
+import { ValidationError } from "../types/index.js";
+import { HttpStore, type HttpStoreOptions } from "./http/index.js";
+import type { StoreOptions } from "./base-store.js";
+import { MemoryStore } from "./memory-store.js";
+import { PostgresStore, type PostgresStoreOptions } from "./postgres/index.js";
+import { SqliteStore, type SqliteStoreOptions } from "./sqlite/index.js";
+import type { Store } from "./store.js";
 
 /**
  * Opens a store from a URL-like string:
@@ -18,8 +18,6 @@ import type { Store } from "./store/store.js";
  *   (`options.token`, or `TRACETRAIN_TOKEN`, for a server that requires one).
  *
  * Options that do not apply to the chosen backend are ignored.
- *
- * (This sits above the store layer, not in it, because it also knows the HTTP client.)
  */
 export function createStore(spec: string, options: StoreOptions & SqliteStoreOptions & PostgresStoreOptions & HttpStoreOptions = {}): Store {
   const { durability, schema, pool, token, retryDelaysMs, requestTimeoutMs, ...common } = options;

@@ -13,9 +13,9 @@
  * per chunk). Logprobs come in the chat shape (`logprobs.content[].logprob`), the legacy shape
  * (`logprobs.token_logprobs`), or on Responses `output_text` parts (`logprobs[].logprob`).
  */
-import type { ChatMessage, JsonValue } from "../../types/index.js";
-import { Operations } from "../conventions.js";
-import type { LlmChoice, LlmRequest, LlmResponse } from "../llm-call.js";
+import type { ChatMessage, JsonValue } from "../types/index.js";
+import { Operations } from "../types/index.js";
+import type { LlmChoice, LlmRequest, LlmResponse } from "./call.js";
 
 /** The wire APIs this module understands. */
 export type WireApi = "chat" | "completions" | "responses" | "anthropic";

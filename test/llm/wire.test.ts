@@ -14,8 +14,8 @@ import {
   responsesResponse,
   wireApiOfPath,
   type WireApi,
-} from "../../src/tracer/instrumentations/openai-wire.js";
-import { SseParser, parseSse } from "../../src/tracer/instrumentations/sse.js";
+} from "../../src/llm/wire.js";
+import { SseParser, parseSse } from "../../src/llm/sse.js";
 
 const APIS: WireApi[] = ["chat", "completions", "responses", "anthropic"];
 

@@ -15,9 +15,9 @@ import {
   StoreStatsSchema,
   WorkerSchema,
   pageSchema,
-} from "../types/index.js";
-import type { RolloutQuery, SpanQuery } from "../types/index.js";
-import { ValidationError } from "../types/index.js";
+} from "../../types/index.js";
+import type { RolloutQuery, SpanQuery } from "../../types/index.js";
+import { ValidationError } from "../../types/index.js";
 
 export const API_PREFIX = "/v1";
 

@@ -12,7 +12,7 @@
  */
 import type { JsonObject, JsonValue } from "../types/index.js";
 import { ValidationError } from "../types/index.js";
-import { unixNanoToMs } from "../tracer/otlp-export.js";
+import { unixNanoToMs } from "./encode.js";
 import {
   type DecodedResourceSpans,
   type DecodedSpan,
@@ -23,7 +23,7 @@ import {
   setAttribute,
   spanKindOf,
   spanStatusOf,
-} from "./otlp-decoded.js";
+} from "./decoded.js";
 
 type Event = NonNullable<DecodedSpan["events"]>[number];
 type Link = NonNullable<DecodedSpan["links"]>[number];

@@ -1,11 +1,25 @@
 /**
- * The Store conformance suite: one set of behaviours every backend must show. A backend's test
- * file calls `describeStoreConformance(name, factory)`; the factory opens a fresh, empty store.
+ * The Store conformance suite: one set of behaviours every backend must show — ours (memory,
+ * SQLite, PostgreSQL, HTTP) and yours. A backend's test file calls
+ * `describeStoreConformance(name, factory, vitest)`; the factory opens a fresh, empty store.
+ *
+ * The suite is written for vitest and takes its API as an argument, so tracetrain itself does not
+ * depend on vitest:
+ *
+ * @example
+ * import * as vitest from "vitest";
+ * import { describeStoreConformance } from "tracetrain/testing";
+ * describeStoreConformance("my store", { open: (options) => MyStore.open(options) }, vitest);
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { SpanInput, Store, StoreEventMap, StoreOptions } from "../../src/index.js";
-import { ConflictError, NotFoundError, StoreClosedError, ValidationError } from "../../src/index.js";
-import { makeSpan, expectCode, sleep } from "./helpers.js";
+import type * as Vitest from "vitest";
+import type { SpanInput } from "../types/index.js";
+import { ConflictError, NotFoundError, StoreClosedError, ValidationError } from "../types/index.js";
+import type { Store, StoreEventMap, StoreOptions } from "../store/index.js";
+import { sleep } from "../util/index.js";
+import { makeSpan } from "./spans.js";
+
+/** The parts of vitest the suite uses: pass `import * as vitest from "vitest"`. */
+export type ConformanceTestApi = Pick<typeof Vitest, "describe" | "it" | "expect" | "beforeEach" | "afterEach" | "vi">;
 
 export interface StoreFactory {
   /** Opens a new, empty store. */
@@ -23,10 +37,22 @@ async function eventsReady(store: Store): Promise<void> {
   await (store.events as { connected?: () => Promise<void> }).connected?.();
 }
 
-/** Retries an assertion until it holds: events of a remote store arrive shortly after the call that caused them. */
-const eventually = (assertion: () => void) => vi.waitFor(assertion, { timeout: 5000, interval: 10 });
+export function describeStoreConformance(name: string, factory: StoreFactory, test: ConformanceTestApi): void {
+  const { afterEach, beforeEach, describe, expect, it, vi } = test;
+  /** Retries an assertion until it holds: events of a remote store arrive shortly after the call that caused them. */
+  const eventually = (assertion: () => void) => vi.waitFor(assertion, { timeout: 5000, interval: 10 });
+  /** Asserts that `promise` rejects with an instance of `type`, and returns the error for further checks. */
+  async function expectCode<E extends Error>(promise: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
+    let outcome: unknown;
+    try {
+      await promise;
+    } catch (error) {
+      outcome = error;
+    }
+    expect(outcome, `expected a ${type.name}`).toBeInstanceOf(type);
+    return outcome as E;
+  }
 
-export function describeStoreConformance(name: string, factory: StoreFactory): void {
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
     const opened: Store[] = [];

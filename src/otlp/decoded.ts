@@ -7,7 +7,7 @@
  */
 import type { JsonObject, JsonValue, SpanInput, SpanKind, SpanStatus } from "../types/index.js";
 import { MAX_SPAN_BATCH, TracetrainError, ValidationError } from "../types/index.js";
-import { OTLP_SPAN_KIND, OTLP_STATUS_CODE } from "../tracer/otlp-export.js";
+import { OTLP_SPAN_KIND, OTLP_STATUS_CODE } from "./encode.js";
 
 /** A span as decoded, before its rollout and attempt are known. */
 export type DecodedSpan = Omit<SpanInput, "rolloutId" | "attemptId">;

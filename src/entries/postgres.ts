@@ -1,0 +1,7 @@
+/**
+ * `tracetrain/postgres`: {@link PostgresStore}, the scale-out store. Needs the `pg` package
+ * (`npm install pg`), loaded when the store first connects.
+ *
+ * @packageDocumentation
+ */
+export { PostgresStore, type PostgresStoreOptions, type PostgresPoolOptions, type PostgresSslOptions } from "../store/index.js";

@@ -1,0 +1,29 @@
+/**
+ * `tracetrain/store`: the {@link Store} interface and its backends. `SqliteStore` loads its SQLite
+ * driver (`node:sqlite` or `better-sqlite3`) when constructed; `PostgresStore` is in
+ * `tracetrain/postgres`. A new backend implements {@link StorageEngine} under {@link BaseStore}
+ * and proves itself with `describeStoreConformance` from `tracetrain/testing`.
+ *
+ * @packageDocumentation
+ */
+export {
+  type Store,
+  type StoreEventMap,
+  type StoreEvents,
+  type WaitOptions,
+  BaseStore,
+  type StoreOptions,
+  type StorageEngine,
+  type AppendedSpans,
+  type ResolvedSpanQuery,
+  type TouchedAttempt,
+  MemoryStore,
+  SqliteStore,
+  type SqliteStoreOptions,
+  HttpStore,
+  type HttpStoreOptions,
+  createStore,
+  isAttemptActive,
+  isRolloutQueued,
+  isRolloutTerminal,
+} from "../store/index.js";

@@ -1,0 +1,2 @@
+export { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
+export type { PostgresPoolOptions, PostgresSslOptions } from "./connection.js";

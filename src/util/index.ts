@@ -1,0 +1,6 @@
+/** Small helpers with no tracetrain vocabulary: sleeping, bounded concurrency, seeded randomness, duck typing, token counting. */
+export { hasMethods } from "./has-methods.js";
+export { mapLimited } from "./map-limited.js";
+export { o200k } from "./o200k.js";
+export { SeededRandom, randomFor } from "./random.js";
+export { sleep } from "./sleep.js";
