@@ -53,9 +53,9 @@ const simulated = flags.simulated || (process.env.OPENAI_BASE_URL === undefined 
 let baseURL = process.env.OPENAI_BASE_URL ?? "https://api.openai.com/v1";
 let closeSimulation = async () => {};
 if (simulated) {
-  // The simulated models live with the tests: a deterministic agent model that follows only the
+  // The simulated models (./simulation): a deterministic agent model that follows only the
   // rules its system prompt states, and an optimizer model that turns observed failures into rules.
-  const { startSimulatedRoomModels } = await import("../../test/support/room-apo.js");
+  const { startSimulatedRoomModels } = await import("./simulation/index.js");
   const simulation = await startSimulatedRoomModels();
   baseURL = simulation.baseUrl;
   closeSimulation = simulation.close;

@@ -1,7 +1,7 @@
 /**
  * APO end to end: the room-selector example agent (openai SDK, tool calls, real tracer and store)
  * against the mock LLM serving a prompt-sensitive agent model and a deterministic optimizer model
- * (test/support/room-models.ts).
+ * (examples/room-selector/simulation/models.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +17,7 @@ import { startMockLlm } from "tracetrain/testing";
 import { freePort } from "../support/processes.js";
 import { APO_RUN_OPTIONS } from "./fixtures/apo-run-options.js";
 import { combinedResponder, runApo, train, val } from "../support/room-apo.js";
-import { RULES } from "../support/room-world.js";
+import { RULES } from "../../examples/room-selector/simulation/rules.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-apo-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

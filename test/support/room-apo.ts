@@ -1,15 +1,16 @@
 /**
  * Runs APO on the room-selection task with the real example agent (openai SDK, tool calls) against
- * the mock LLM, which serves both simulated models: requests with tools go to the agent model,
- * the rest (APO's critiques and edits) to the optimizer model.
+ * the example's simulated models (examples/room-selector/simulation).
  */
 import OpenAI from "openai";
 import { APO, type APOOptions, type APOResult, type FitResult, type Store, Trainer } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
 import { roomSelector, SEED_PROMPTS } from "../../examples/room-selector/agent.js";
-import { type MockLlm, type Responder, startMockLlm } from "tracetrain/testing";
-import { roomAgentModel, roomOptimizerModel, type RoomOptimizerModelOptions } from "./room-models.js";
-import { loadRooms, loadRoomTasks, type RoomTask } from "./room-world.js";
+import { type MockLlm, startMockLlm } from "tracetrain/testing";
+import { loadRooms, loadRoomTasks, type RoomTask } from "../../examples/room-selector/rooms.js";
+import { type SimulationOptions, combinedResponder } from "../../examples/room-selector/simulation/index.js";
+
+export { combinedResponder, startSimulatedRoomModels } from "../../examples/room-selector/simulation/index.js";
 
 export const rooms = loadRooms();
 const tasks = loadRoomTasks();
@@ -17,9 +18,7 @@ const tasks = loadRoomTasks();
 export const train = tasks.filter((_, i) => i % 3 === 0);
 export const val = tasks.filter((_, i) => i % 3 !== 0);
 
-export interface RigOptions {
-  optimizer?: Omit<RoomOptimizerModelOptions, "rooms">;
-  noise?: number;
+export interface RigOptions extends SimulationOptions {
   store?: Store;
   train?: RoomTask[];
   val?: RoomTask[];
@@ -43,12 +42,6 @@ export interface RigRun {
   agentCalls: number;
   warnings: string[];
   store: Store;
-}
-
-export function combinedResponder(options: RigOptions): Responder {
-  const agentModel = roomAgentModel({ rooms, ...(options.noise === undefined ? {} : { noise: options.noise }) });
-  const optimizerModel = roomOptimizerModel({ rooms, ...options.optimizer });
-  return (request) => (Array.isArray(request.body.tools) ? agentModel(request) : optimizerModel(request));
 }
 
 export async function runApo(apo: Omit<APOOptions, "client">, options: RigOptions = {}): Promise<RigRun> {
@@ -77,10 +70,4 @@ export async function runApo(apo: Omit<APOOptions, "client">, options: RigOption
     await trainer.close();
     if (!options.llm) await llm.close();
   }
-}
-
-/** Both simulated models behind one OpenAI-compatible endpoint on loopback (the example's offline mode). */
-export async function startSimulatedRoomModels(options: Pick<RigOptions, "optimizer" | "noise"> & { port?: number } = {}): Promise<{ baseUrl: string; close(): Promise<void> }> {
-  const llm = await startMockLlm({ responder: combinedResponder(options), ...(options.port === undefined ? {} : { port: options.port }) });
-  return { baseUrl: llm.baseUrl, close: () => llm.close() };
 }

@@ -12,7 +12,7 @@
  *   it break placeholders, for the tests of those paths.
  */
 import type { Reply, Responder } from "tracetrain/testing";
-import { chooseRoom, listRooms, RULES, type Room, type RoomRequest, type RuleId, rulesStated, violatedRules } from "./room-world.js";
+import { chooseRoom, listRooms, RULES, type Room, type RoomRequest, type RuleId, rulesStated, violatedRules } from "./rules.js";
 
 const EQUIPMENT = ["projector", "whiteboard", "confphone", "tv", "ledwall"];
 

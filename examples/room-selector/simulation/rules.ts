@@ -1,12 +1,12 @@
 /**
- * The rules of the room-selection world (its rooms, requests and tool live in the example,
- * `examples/room-selector/rooms.ts`). The simulated models in `room-models.ts` use it: the
+ * The rules of the room-selection world (its rooms, requests and tool live in `../rooms.ts`).
+ * The simulated models in `models.ts` use it: the
  * agent model follows only the rules its system prompt states, and the optimizer model knows the
  * rules and proposes the one that would have fixed the most observed failures.
  */
-import type { RoomListing, RoomRequest } from "../../examples/room-selector/rooms.js";
+import type { RoomListing, RoomRequest } from "../rooms.js";
 
-export { listRooms, loadRooms, loadRoomTasks, type Room, type RoomListing, type RoomRequest, type RoomTask } from "../../examples/room-selector/rooms.js";
+export { listRooms, loadRooms, loadRoomTasks, type Room, type RoomListing, type RoomRequest, type RoomTask } from "../rooms.js";
 
 export type RuleId = "free" | "capacity" | "equipment" | "accessible" | "tiebreak" | "no_room";
 
