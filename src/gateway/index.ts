@@ -1,4 +1,5 @@
-export { type Gateway, type GatewayOptions, type GatewayStats, startGateway } from "./gateway.js";
+export { type Gateway, type GatewayStats, startGateway } from "./gateway.js";
+export { type GatewayOptions, GatewayOptionsSchema, type ParsedGatewayOptions } from "./options.js";
 export { type GatewayPolicy, type GatewayPolicyInput, GatewayPolicySchema } from "./policy.js";
 export { type Capabilities, type UpstreamInput, UpstreamSchema } from "./upstreams.js";
 export { scopedKey } from "./keys.js";

@@ -6,12 +6,34 @@
  */
 import type { Logger } from "../types/index.js";
 import type { UpstreamClient } from "./upstream-request.js";
-import type { Capabilities, Upstream } from "./upstreams.js";
+import { type Capabilities, type ParsedUpstream, type Upstream, needsProbe, toUpstreams } from "./upstreams.js";
 
 const PROBE_TIMEOUT_MS = 10_000;
 const NONE: Capabilities = { tokenIds: false, logprobs: false };
 
-export async function probeCapabilities(client: UpstreamClient, upstream: Upstream, logger: Logger): Promise<Capabilities> {
+/**
+ * Resolves validated upstreams with what each supports: what its `capabilities` say, and (when
+ * `probe`) what the probe finds for the rest.
+ */
+export async function withCapabilities(inputs: readonly ParsedUpstream[], probe: boolean, client: UpstreamClient, logger: Logger): Promise<Upstream[]> {
+  const upstreams = toUpstreams(inputs);
+  if (!probe) return upstreams;
+  await Promise.all(
+    upstreams.map(async (upstream, i) => {
+      if (!needsProbe(inputs[i]!)) return;
+      const probed = await probeCapabilities(client, upstream, logger);
+      // What the operator said wins over what the probe found.
+      upstream.capabilities = { ...probed, ...definedOnly(inputs[i]!.capabilities) };
+    }),
+  );
+  return upstreams;
+}
+
+function definedOnly(capabilities: Partial<Capabilities> | undefined): Partial<Capabilities> {
+  return Object.fromEntries(Object.entries(capabilities ?? {}).filter(([, v]) => v !== undefined));
+}
+
+async function probeCapabilities(client: UpstreamClient, upstream: Upstream, logger: Logger): Promise<Capabilities> {
   const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
   const call = (method: string, path: string, body?: unknown) =>
     client.sendOnce(upstream, {

@@ -12,6 +12,7 @@ import { type WireApi, createAccumulator, responseFromBody } from "../llm/index.
 import { type SseEvent, SseParser } from "../llm/index.js";
 import { recordFirstChunk, recordLlmError } from "../tracer/index.js";
 import type { JsonObject } from "../types/index.js";
+import { AgentDisconnected, UpstreamError } from "./call-failures.js";
 import { type CapturePlan, removeCaptured } from "./capture.js";
 import type { CallRecorder } from "./recorder.js";
 
@@ -47,7 +48,7 @@ export async function relay(options: RelayOptions): Promise<void> {
   if (status < 400 && (upstream.headers["content-type"] ?? "").includes("text/event-stream")) return relayStream(options, status, headers, stored);
   const body = await readAll(upstream);
   if (body === undefined) {
-    if (recording) recordLlmError(recording.span, new Error("the upstream answer broke off, or exceeded the size the gateway records"));
+    if (recording) recordLlmError(recording.span, new UpstreamError("the upstream answer broke off, or exceeded the size the gateway records"));
     agent.destroy();
     return;
   }
@@ -55,9 +56,9 @@ export async function relay(options: RelayOptions): Promise<void> {
   let out = body;
   if (status >= 400) {
     const errorBody = asObject(parsed);
-    if (recording) recordLlmError(recording.span, new Error(`HTTP ${status} from the upstream`), { status, ...(errorBody ? { body: errorBody } : {}) });
+    if (recording) recordLlmError(recording.span, new UpstreamError(`HTTP ${status} from the upstream`), { status, ...(errorBody ? { body: errorBody } : {}) });
   } else if (parsed === undefined) {
-    if (recording) recordLlmError(recording.span, new Error(`the upstream answer is not JSON (${body.length} bytes)`), { status });
+    if (recording) recordLlmError(recording.span, new UpstreamError(`the upstream answer is not JSON (${body.length} bytes)`), { status });
   } else {
     if (recording) recording.recorder.finish(recording.span, responseFromBody(recording.api, parsed));
     if (removeCaptured(parsed, plan)) out = Buffer.from(JSON.stringify(parsed));
@@ -135,12 +136,12 @@ function relayStream(options: RelayOptions, status: number, headers: OutgoingHtt
     upstream.once("error", (error) => {
       // The agent must see the stream break, not a clean end that would pass for a short answer.
       agent.destroy();
-      settle(new Error(`the upstream stream broke off: ${error.message}`));
+      settle(new UpstreamError(`the upstream stream broke off: ${error.message}`));
     });
     agent.once("close", () => {
       if (upstream.complete) return;
       upstream.destroy();
-      settle(new Error("the agent closed the connection before the stream ended"));
+      settle(new AgentDisconnected("the agent closed the connection before the stream ended"));
     });
   });
 }

@@ -20,6 +20,7 @@ export type ParsedPath =
   | { ok: false; message: string };
 
 const PREFIX = /^\/(?:rollout|r)\/([^/]+)\/attempt\/([^/]+)(?:\/agent\/([^/]+))?(\/v1(?:\/.*)?)$/;
+const ANY_PREFIX = /^\/(?:rollout|r)\/[^/]+\/attempt\/[^/]+(?:\/agent\/[^/]+)?/;
 
 /** Splits a request path into its scope (if any) and the upstream path. */
 export function parsePath(pathname: string, headers: IncomingHttpHeaders): ParsedPath {
@@ -32,13 +33,13 @@ export function parsePath(pathname: string, headers: IncomingHttpHeaders): Parse
   if (pathname !== "/v1" && !pathname.startsWith("/v1/")) {
     return { ok: false, message: `no route ${pathname}: use /v1/… or /rollout/{rolloutId}/attempt/{attemptId}/v1/…` };
   }
-  const rollout = header(headers, "x-tracetrain-rollout-id");
-  const attempt = header(headers, "x-tracetrain-attempt-id");
+  const rollout = headerValue(headers, "x-tracetrain-rollout-id");
+  const attempt = headerValue(headers, "x-tracetrain-attempt-id");
   if (rollout === undefined && attempt === undefined) return { ok: true, scope: undefined, path: pathname };
   if (rollout === undefined || attempt === undefined) {
     return { ok: false, message: "x-tracetrain-rollout-id and x-tracetrain-attempt-id go together: send both or neither" };
   }
-  const scope = scopeOf(rollout, attempt, header(headers, "x-tracetrain-agent"));
+  const scope = scopeOf(rollout, attempt, headerValue(headers, "x-tracetrain-agent"));
   return scope.ok ? { ok: true, scope: scope.scope, path: pathname } : scope;
 }
 
@@ -60,7 +61,13 @@ function decode(segment: string): string | undefined {
   }
 }
 
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+/** A path with any rollout prefix taken off, unchecked: for metrics labels and picking an API's error format. */
+export function withoutScope(pathname: string): string {
+  return pathname.replace(ANY_PREFIX, "");
+}
+
+/** A request header's (first) value. */
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }

@@ -6,16 +6,10 @@
 import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { sleep } from "../util/index.js";
+import { AgentDisconnected, UpstreamError } from "./call-failures.js";
+import type { RetryPolicy } from "./options.js";
+import { headerValue } from "./scope.js";
 import type { Upstream } from "./upstreams.js";
-
-export interface RetryPolicy {
-  /** Tries in all, across the ranked upstreams (default 3). */
-  tries: number;
-  /** Delay before the first retry; doubles each time (default 100 ms). */
-  baseDelayMs: number;
-  /** The longest delay, also the most a `Retry-After` is honoured (default 2000 ms). */
-  maxDelayMs: number;
-}
 
 export interface UpstreamCall {
   method: string;
@@ -55,11 +49,27 @@ const DROPPED_REQUEST_HEADERS = new Set([
 ]);
 
 /** The agent's headers worth forwarding (content type, API versions, SDK metadata). */
-export function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || DROPPED_REQUEST_HEADERS.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+/**
+ * The agent's headers for the upstream. Its credentials are for the gateway when the gateway has a
+ * token; without one the gateway is transparent, and an agent's own key goes on to an upstream
+ * that has none configured (a configured key replaces it).
+ */
+export function upstreamHeaders(headers: IncomingHttpHeaders, passCredentials: boolean): Record<string, string> {
+  const out = forwardableHeaders(headers);
+  if (passCredentials) {
+    for (const name of ["authorization", "x-api-key"]) {
+      const value = headerValue(headers, name);
+      if (value !== undefined) out[name] = value;
+    }
   }
   return out;
 }
@@ -87,13 +97,13 @@ export class UpstreamClient {
         retryAfterMs = retryAfter(response.headers["retry-after"]);
         response.resume(); // discard the body; the connection goes back to the pool
       } catch (error) {
-        const failure = error instanceof Error ? error : new Error(String(error));
+        const failure = error instanceof Error ? error : new UpstreamError(String(error));
         if (last || call.signal.aborted) return { ok: false, error: failure, upstream, retries };
       }
       retries++;
       const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** tryNumber);
       await sleep(Math.min(this.retry.maxDelayMs, Math.max(backoff, retryAfterMs ?? 0)), call.signal);
-      if (call.signal.aborted) return { ok: false, error: new Error("the client went away"), upstream, retries };
+      if (call.signal.aborted) return { ok: false, error: new AgentDisconnected("the client went away"), upstream, retries };
     }
   }
 
@@ -104,7 +114,7 @@ export class UpstreamClient {
     for await (const chunk of response) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
     const status = response.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw new Error(`HTTP ${status} from ${call.method} ${call.path}: ${text.slice(0, 200)}`);
+    if (status < 200 || status >= 300) throw new UpstreamError(`HTTP ${status} from ${call.method} ${call.path}: ${text.slice(0, 200)}`);
     return JSON.parse(text) as unknown;
   }
 
@@ -127,7 +137,7 @@ export class UpstreamClient {
       });
       request.once("response", resolve);
       request.once("error", reject);
-      request.once("timeout", () => request.destroy(Object.assign(new Error(`no answer from upstream within ${call.timeoutMs} ms`), { code: "ETIMEDOUT" })));
+      request.once("timeout", () => request.destroy(new UpstreamError(`no answer from upstream within ${call.timeoutMs} ms`)));
       request.end(call.body);
     });
   }

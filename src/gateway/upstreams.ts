@@ -31,6 +31,9 @@ export const UpstreamSchema = z.strictObject({
 });
 export type UpstreamInput = z.input<typeof UpstreamSchema>;
 
+/** The upstreams of a gateway: at least one. */
+export const UpstreamListSchema = z.array(UpstreamSchema).min(1, "at least one upstream is needed");
+
 export interface Upstream {
   name: string;
   /** Origin and path prefix, without the `/v1` that request paths bring. */
@@ -40,9 +43,21 @@ export interface Upstream {
   capabilities: Capabilities;
 }
 
-/** Validates an upstream list; capabilities not given start unknown (false) until probed. */
+/** An upstream as validated: what `UpstreamSchema` returns. */
+export type ParsedUpstream = z.output<typeof UpstreamSchema>;
+
+/** Validates an upstream list. */
+export function parseUpstreams(inputs: readonly UpstreamInput[]): ParsedUpstream[] {
+  return parseOrThrow(UpstreamListSchema, inputs, "gateway upstreams");
+}
+
+/** Validates an upstream list and resolves it; capabilities not given start unknown (false) until probed. */
 export function resolveUpstreams(inputs: readonly UpstreamInput[]): Upstream[] {
-  const parsed = parseOrThrow(z.array(UpstreamSchema).min(1, "at least one upstream is needed"), inputs, "gateway upstreams");
+  return toUpstreams(parseUpstreams(inputs));
+}
+
+/** Resolves validated upstreams: names default to the URL's host and must differ; capabilities not given start unknown (false). */
+export function toUpstreams(parsed: readonly ParsedUpstream[]): Upstream[] {
   const upstreams = parsed.map((u): Upstream => {
     const base = new URL(u.url);
     base.pathname = base.pathname.replace(/\/+$/, "").replace(/\/v1$/, "");
@@ -65,7 +80,7 @@ export function resolveUpstreams(inputs: readonly UpstreamInput[]): Upstream[] {
 }
 
 /** Whether the probe should ask this upstream what it supports (it was not told). */
-export function needsProbe(input: UpstreamInput): boolean {
+export function needsProbe(input: ParsedUpstream): boolean {
   return input.capabilities?.tokenIds === undefined || input.capabilities.logprobs === undefined;
 }
 
@@ -83,6 +98,12 @@ export class UpstreamPool {
 
   list(): readonly Upstream[] {
     return this.upstreams;
+  }
+
+  /** What every upstream supports: token data is asked for only if every upstream a retry may reach can give it. */
+  common(): Capabilities {
+    const all = this.upstreams;
+    return { tokenIds: all.every((u) => u.capabilities.tokenIds), logprobs: all.every((u) => u.capabilities.logprobs) };
   }
 
   /**

@@ -5,4 +5,4 @@
  */
 export type { LlmChoice, LlmRequest, LlmResponse } from "./call.js";
 export { SseParser, type SseEvent } from "./sse.js";
-export * from "./wire.js";
+export * from "./wire/index.js";

@@ -42,7 +42,7 @@ describe("tracetrain command", () => {
     expect(capture.out.text).toMatch(/--capture: expected train, always or never/);
     const badUrl = tracetrain(["gateway", "--store", "memory", "--upstream", "gpu-1:8000", "--skip-probe", "--port", "0"]);
     expect(await badUrl.exited).toBe(2);
-    expect(badUrl.out.text).toContain("invalid gateway upstreams: [0].url: expected an http(s) URL");
+    expect(badUrl.out.text).toContain("invalid gateway options: upstreams[0].url: expected an http(s) URL");
     const exposed = tracetrain(["gateway", "--store", "memory", "--upstream", "http://127.0.0.1:1/v1", "--skip-probe", "--host", "0.0.0.0", "--port", "0"], { TRACETRAIN_GATEWAY_TOKEN: "" });
     expect(await exposed.exited).toBe(2);
     expect(exposed.out.text).toMatch(/refusing to serve on 0\.0\.0\.0 without a token/);

@@ -14,7 +14,7 @@ import {
   responsesResponse,
   wireApiOfPath,
   type WireApi,
-} from "../../src/llm/wire.js";
+} from "../../src/llm/index.js";
 import { SseParser, parseSse } from "../../src/llm/sse.js";
 
 const APIS: WireApi[] = ["chat", "completions", "responses", "anthropic"];

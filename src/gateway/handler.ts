@@ -1,0 +1,174 @@
+/**
+ * Answers one request: the gateway's own routes (`/healthz`, `/metrics`), and everything else
+ * forwarded upstream — attributed to its rollout attempt by its path, held while the gateway is
+ * paused, and recorded when it is an LLM call of one of the {@link RECORDED} endpoints.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ClientGone, bearerToken, parseJsonBody, readBody, requestUrl, sendJson, tokenMatches } from "../http/index.js";
+import { type WireApi, providerOf, requestFromBody } from "../llm/index.js";
+import { type ActiveSpan, recordLlmError } from "../tracer/index.js";
+import { Attr, type RolloutMode, TracetrainError, ValidationError } from "../types/index.js";
+import { answerFailure, sendError } from "./answers.js";
+import { type CapturePlan, NOTHING_ADDED, addCaptureRequests } from "./capture.js";
+import { isScopedKeyFor } from "./keys.js";
+import { renderMetrics } from "./metrics.js";
+import type { GatewayParts } from "./parts.js";
+import { applyPolicy } from "./policy.js";
+import { relay } from "./relay.js";
+import { type Scope, headerValue, parsePath, withoutScope } from "./scope.js";
+import { upstreamHeaders } from "./upstream-request.js";
+import { finishUnscopedRollout, startUnscopedRollout } from "./unscoped.js";
+
+/** The endpoints whose calls are recorded; anything else under /v1 is only proxied. */
+const RECORDED: Record<string, WireApi> = {
+  "/v1/chat/completions": "chat",
+  "/v1/completions": "completions",
+  "/v1/responses": "responses",
+  "/v1/messages": "anthropic",
+};
+
+/** Where a forwarded request goes, from its path. */
+interface Target {
+  /** The rollout attempt it belongs to, if any. */
+  scope: Scope | undefined;
+  /** The upstream path, from `/v1` on. */
+  path: string;
+  /** The query string, `?` included (or empty). */
+  search: string;
+}
+
+/** An LLM call on its way upstream: what was added to its request, and its span. */
+interface PreparedCall {
+  api: WireApi;
+  /** What the gateway added to the request (and so takes out of the answer). */
+  plan: CapturePlan;
+  /** The call's span; none for an unscoped call the gateway does not record. */
+  span: ActiveSpan | undefined;
+  /** The rollout started for this call when it came without one (`recordUnscoped`). */
+  unscoped: Scope | undefined;
+}
+
+/** Handles a request; every failure is answered (in the called API's error format), never thrown. */
+export function handleRequest(parts: GatewayParts, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  return route(parts, request, response).catch((error: unknown) => answerFailure(request, response, error, parts.options.logger));
+}
+
+/** A bounded metrics label for a request: a recorded endpoint, `/v1/*` for other proxied paths, or the path of an own route. */
+export function routeLabel(target: string | undefined): string {
+  const path = withoutScope((target ?? "").split("?")[0]!);
+  if (Object.hasOwn(RECORDED, path)) return path;
+  if (path === "/healthz" || path === "/metrics") return path;
+  return path.startsWith("/v1/") || path === "/v1" ? "/v1/*" : "other";
+}
+
+async function route(parts: GatewayParts, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  parts.counters.requests++;
+  const url = requestUrl(request.url);
+  if (url.pathname === "/healthz") {
+    sendJson(response, 200, { status: "ok", paused: parts.gate.isPaused });
+    return;
+  }
+  if (url.pathname === "/metrics" && request.method === "GET") {
+    authorize(parts, request, undefined);
+    response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+    response.end(renderMetrics(parts));
+    return;
+  }
+  const parsed = parsePath(url.pathname, request.headers);
+  if (!parsed.ok) throw new TracetrainError("not_found", parsed.message);
+  authorize(parts, request, parsed.scope);
+  await forward(parts, request, response, { scope: parsed.scope, path: parsed.path, search: url.search });
+}
+
+/** The gateway token, or the scoped key of the request's rollout attempt; nothing when the gateway has no token. */
+function authorize(parts: GatewayParts, request: IncomingMessage, scope: Scope | undefined): void {
+  const { tokenCheck } = parts;
+  const token = parts.options.token;
+  if (tokenCheck === undefined || token === undefined) return;
+  const presented = bearerToken(request) ?? headerValue(request.headers, "x-api-key");
+  if (tokenMatches(presented, tokenCheck)) return;
+  if (scope && presented !== undefined && isScopedKeyFor(presented, token, scope)) return;
+  throw new TracetrainError("unauthorized", scope ? "missing or wrong gateway key for this rollout attempt" : "missing or wrong gateway token");
+}
+
+async function forward(parts: GatewayParts, request: IncomingMessage, response: ServerResponse, target: Target): Promise<void> {
+  const { options, counters } = parts;
+  const method = request.method ?? "GET";
+  const api = method === "POST" ? RECORDED[target.path] : undefined;
+  const gone = hangUpSignal(response);
+  const mode: RolloutMode | undefined = target.scope ? (await parts.attempts.check(target.scope)).mode : undefined;
+  const raw = method === "GET" || method === "HEAD" ? undefined : await readBody(request, options.bodyLimitBytes);
+  const body = api === undefined ? undefined : jsonObject(raw);
+  const leave = await parts.gate.enter(gone);
+  try {
+    const call = api === undefined || body === undefined ? undefined : await prepareCall(parts, request, target, api, body, mode);
+    const outcome = await parts.client.send(parts.pool.ranked(target.scope?.rolloutId), {
+      method,
+      path: target.path + target.search,
+      headers: upstreamHeaders(request.headers, options.token === undefined),
+      body: body === undefined ? raw : Buffer.from(JSON.stringify(body)),
+      signal: gone,
+      timeoutMs: options.upstreamTimeoutMs,
+    });
+    counters.retries += outcome.retries;
+    const span = call?.span;
+    span?.setAttributes({ [Attr.gatewayUpstream]: outcome.upstream.name, [Attr.gatewayRetries]: outcome.retries, [Attr.serverAddress]: outcome.upstream.base.hostname });
+    if (!outcome.ok) {
+      counters.upstreamFailures++;
+      if (span) recordLlmError(span, outcome.error);
+      if (span && options.answerWhenStored) await parts.recorder.stored();
+      if (!gone.aborted) sendError(response, target.path, 502, "upstream_unreachable", `upstream '${outcome.upstream.name}' failed: ${outcome.error.message}`);
+    } else {
+      await relay({
+        upstream: outcome.response,
+        agent: response,
+        recording: call && span ? { api: call.api, span, recorder: parts.recorder } : undefined,
+        plan: call && options.stripCaptured ? call.plan : NOTHING_ADDED,
+        answerWhenStored: options.answerWhenStored,
+      });
+    }
+    if (call?.unscoped) await finishUnscopedRollout(options.store, parts.recorder, call.unscoped, span);
+  } finally {
+    leave();
+  }
+}
+
+/**
+ * Prepares an LLM call's request (the policy applied, token capture asked for where it is wanted
+ * and can be had) and starts its span when it belongs to a rollout (or gets one of its own).
+ */
+async function prepareCall(parts: GatewayParts, request: IncomingMessage, target: Target, api: WireApi, body: Record<string, unknown>, mode: RolloutMode | undefined): Promise<PreparedCall> {
+  const { options, policy } = parts;
+  applyPolicy(body, policy, mode);
+  const capture = options.captureTokens === "always" || (options.captureTokens === "train" && mode === "train");
+  const plan = capture ? addCaptureRequests(api, body, parts.pool.common()) : NOTHING_ADDED;
+  const unscoped = target.scope === undefined && options.recordUnscoped ? await startUnscopedRollout(options.store, target.path) : undefined;
+  const scope = target.scope ?? unscoped;
+  if (scope === undefined) return { api, plan, span: undefined, unscoped };
+  const span = parts.recorder.start({
+    scope,
+    request: { ...requestFromBody(api, body), provider: providerOf(api), endpoint: target.path },
+    traceparent: headerValue(request.headers, "traceparent"),
+    policyVersion: policy.policyVersion,
+  });
+  parts.counters.recorded++;
+  return { api, plan, span, unscoped };
+}
+
+/** The JSON object body of an LLM call; anything else is the agent's mistake (400). */
+function jsonObject(raw: Buffer | undefined): Record<string, unknown> {
+  const value = parseJsonBody(raw ?? Buffer.alloc(0));
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ValidationError("request body", [{ path: "", message: "expected a JSON object" }]);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Aborts when the agent hangs up before its answer is complete (not after a normal finish). */
+function hangUpSignal(response: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  response.once("close", () => {
+    if (!response.writableFinished) controller.abort(new ClientGone("the client went away"));
+  });
+  return controller.signal;
+}
