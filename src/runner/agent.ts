@@ -1,6 +1,7 @@
 import { pathToFileURL } from "node:url";
 import type { JsonValue, LlmResource, ResourcesMap, RolloutMode } from "../types/index.js";
-import { ValidationError } from "../types/index.js";
+import { z } from "zod";
+import { IdSchema, ValidationError, parseOrThrow } from "../types/index.js";
 import type { PromptTemplate } from "../types/index.js";
 
 /** What an agent gets besides its task: where it is, what it may use, and when to stop. */
@@ -21,17 +22,21 @@ export interface AgentContext {
 /** An agent's function: returns the outcome reward, or nothing when it emits rewards itself. */
 export type AgentFunction<T> = (task: T, ctx: AgentContext) => Promise<number | void> | number | void;
 
-export interface AgentOptions {
-  /** The agent's name (default: the function's name, or `"agent"`). */
-  name?: string;
-  /** Resource names the agent needs; checked against the resources before any rollout runs. */
-  resources?: string[];
+export const AgentOptionsSchema = z.strictObject({
+  /** The agent's name. @default the function's name, or `"agent"` */
+  name: z.string().min(1).optional(),
+  /** Resource names the agent needs; checked against the resources before any rollout runs. @default [] */
+  resources: z.array(IdSchema).default(() => []),
   /**
    * The module that exports this agent — pass `import.meta.url`. Worker processes and remote
    * runners import it to get the agent (they find it among the module's exports by name).
+   * @default none: the agent runs only in this process
    */
-  module?: string | URL;
-}
+  module: z.union([z.string().min(1), z.instanceof(URL)]).optional(),
+});
+
+export type AgentOptions = z.input<typeof AgentOptionsSchema>;
+export type ParsedAgentOptions = z.output<typeof AgentOptionsSchema>;
 
 const AGENT = Symbol.for("tracetrain.agent");
 
@@ -54,11 +59,12 @@ export function agent<T = unknown>(fn: AgentFunction<T>, options: AgentOptions =
   if (typeof fn !== "function") {
     throw new ValidationError("agent", [{ path: "fn", message: `expected the agent function, got ${fn === null ? "null" : typeof fn}` }]);
   }
+  const parsed = parseOrThrow(AgentOptionsSchema, options, "agent options");
   return {
     [AGENT]: true,
-    name: options.name ?? (fn.name || "agent"),
-    requiredResources: [...(options.resources ?? [])],
-    module: options.module === undefined ? undefined : String(options.module),
+    name: parsed.name ?? (fn.name || "agent"),
+    requiredResources: parsed.resources,
+    module: parsed.module === undefined ? undefined : String(parsed.module),
     run: async (task, ctx) => fn(task, ctx),
   };
 }

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { Attempt, Logger, Rollout, SpanInput, TraceReport } from "../types/index.js";
 
 /** Called around every rollout a runner executes. A hook that throws is reported, never fatal. */
@@ -9,6 +10,27 @@ export interface RunnerHooks {
   /** After the attempt was completed in the store (`rollout` is the stored result). */
   onRolloutEnd?(event: { rollout: Rollout; attempt: Attempt }): void | Promise<void>;
 }
+
+const HOOK_NAMES: ReadonlyArray<keyof RunnerHooks> = ["onRolloutStart", "onTraceEnd", "onRolloutEnd"];
+
+/**
+ * A `hooks` option: each hook given must be a function. An object literal may hold nothing else,
+ * so a misspelt hook is an error rather than a hook that never runs; an instance of a class is
+ * kept as it is (its hooks may live on its prototype, next to state of its own).
+ */
+export const HooksSchema = z
+  .custom<RunnerHooks>((value) => typeof value === "object" && value !== null, "expected an object of hook functions")
+  .superRefine((hooks, ctx) => {
+    const record = hooks as Record<string, unknown>;
+    for (const name of HOOK_NAMES) {
+      if (record[name] !== undefined && typeof record[name] !== "function") ctx.addIssue({ code: "custom", path: [name], message: "expected a function" });
+    }
+    const prototype: unknown = Object.getPrototypeOf(hooks);
+    if (prototype !== Object.prototype && prototype !== null) return;
+    for (const key of Object.keys(record)) {
+      if (!(HOOK_NAMES as readonly string[]).includes(key)) ctx.addIssue({ code: "custom", path: [key], message: `unknown hook; expected ${HOOK_NAMES.join(", ")}` });
+    }
+  });
 
 /** Runs one hook, reporting (not propagating) its failure. */
 export async function callHook<K extends keyof RunnerHooks>(

@@ -10,38 +10,15 @@ import type {
   SpanInput,
   TraceReport,
 } from "../types/index.js";
-import { Attr, ConflictError, SpanNames, StoreClosedError, TracetrainError, ValidationError, consoleLogger } from "../types/index.js";
+import { Attr, ConflictError, SpanNames, StoreClosedError, TracetrainError } from "../types/index.js";
 import type { Store } from "../store/index.js";
 import { isAttemptActive } from "../store/index.js";
 import { Tracer, currentFrame, emitReward } from "../tracer/index.js";
-import { type Agent, isAgent } from "./agent.js";
+import type { Agent } from "./agent.js";
 import { createAgentContext } from "./agent-context.js";
 import { type RunnerHooks, callHook } from "./hooks.js";
+import { type ParsedRunnerOptions, type RunnerOptions, parseRunnerOptions } from "./options.js";
 import { sleep } from "../util/index.js";
-
-export interface RunnerOptions<T> {
-  store: Store;
-  agent: Agent<T>;
-  /** Records the agent's spans into the store (default: a new Tracer). */
-  tracer?: Tracer;
-  /** Rollouts run at once on this runner (default 8). */
-  concurrency?: number;
-  /** How the store knows this runner (default `runner-<host>-<pid>-<random>`). */
-  workerId?: string;
-  /** How often running attempts are reported alive and checked for cancellation (default 5000 ms). */
-  heartbeatIntervalMs?: number;
-  /** Longest single long-poll for work (default 30000 ms); a new one starts at once when it ends. */
-  pollWaitMs?: number;
-  hooks?: RunnerHooks;
-  logger?: Logger;
-  /**
-   * Mints the API key `ctx.llm()` hands an agent for a rollout-scoped LLM resource (a gateway's,
-   * see `Gateway.llmResource`) that names no key — e.g. `(ids) => gateway.keyFor(ids)`, or
-   * `scopedKey(token, ids)` on a machine that holds the gateway token. The key then works only for
-   * that rollout attempt.
-   */
-  llmKey?: (ids: { rolloutId: string; attemptId: string }) => string | undefined;
-}
 
 /** Why a running agent's signal fired. */
 export type AbortCause = "timeout" | "cancelled" | "shutdown";
@@ -103,7 +80,7 @@ export class Runner<T = unknown> {
   private readonly pollWaitMs: number;
   private readonly hooks: RunnerHooks;
   private readonly logger: Logger;
-  private readonly llmKey: RunnerOptions<T>["llmKey"];
+  private readonly llmKey: ParsedRunnerOptions["llmKey"];
   private readonly executions = new Map<string, Execution>();
   private readonly resources = new Map<string, Promise<ResourcesMap>>();
   private readonly warned = new Set<string>();
@@ -113,23 +90,17 @@ export class Runner<T = unknown> {
   readonly stats: RunnerStats = { started: 0, succeeded: 0, failed: 0, superseded: 0, running: 0 };
 
   constructor(options: RunnerOptions<T>) {
-    if (!isAgent(options.agent)) {
-      throw new ValidationError("runner options", [{ path: "agent", message: "expected an agent made with agent(fn)" }]);
-    }
-    const concurrency = options.concurrency ?? 8;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new ValidationError("runner options", [{ path: "concurrency", message: `expected a whole number ≥ 1, got ${String(concurrency)}` }]);
-    }
-    this.store = options.store;
-    this.agent = options.agent;
-    this.logger = options.logger ?? consoleLogger;
-    this.tracer = options.tracer ?? new Tracer({ logger: this.logger });
-    this.concurrency = concurrency;
-    this.workerId = options.workerId ?? `runner-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
-    this.pollWaitMs = options.pollWaitMs ?? 30_000;
-    this.hooks = options.hooks ?? {};
-    this.llmKey = options.llmKey;
+    const parsed = parseRunnerOptions(options);
+    this.store = parsed.store;
+    this.agent = parsed.agent;
+    this.logger = parsed.logger;
+    this.tracer = parsed.tracer ?? new Tracer({ logger: this.logger });
+    this.concurrency = parsed.concurrency;
+    this.workerId = parsed.workerId;
+    this.heartbeatIntervalMs = parsed.heartbeatIntervalMs;
+    this.pollWaitMs = parsed.pollWaitMs;
+    this.hooks = parsed.hooks;
+    this.llmKey = parsed.llmKey;
   }
 
   /**

@@ -2,6 +2,7 @@
  * The entry point of a trainer's worker process. Configured through the environment (set by
  * WorkerPool), so no secret shows in `ps`; reports readiness or failure to its parent over IPC.
  */
+import { ValidationError } from "../types/index.js";
 import { runWorker } from "./worker.js";
 
 export interface WorkerEnvironment {
@@ -17,29 +18,26 @@ export interface WorkerEnvironment {
 
 function required(name: keyof WorkerEnvironment): string {
   const value = process.env[name];
-  if (!value) throw new Error(`the worker needs ${name} in its environment`);
+  if (!value) throw new ValidationError("worker environment", [{ path: name, message: "required: the worker is started by a trainer, which sets it" }]);
   return value;
 }
 
-const optional = (name: keyof WorkerEnvironment) => process.env[name] || undefined;
-const numberFrom = (name: keyof WorkerEnvironment) => (process.env[name] ? Number(process.env[name]) : undefined);
+/** The variable's value under `key`, when it is set: an unset variable leaves the option to its default. */
+function fromEnv<K extends string, V>(name: keyof WorkerEnvironment, key: K, convert: (text: string) => V): { [P in K]?: V } {
+  const text = process.env[name];
+  return (text ? { [key]: convert(text) } : {}) as { [P in K]?: V };
+}
 
 function main(): Promise<void> {
-  const concurrency = numberFrom("TRACETRAIN_CONCURRENCY");
-  const heartbeatIntervalMs = numberFrom("TRACETRAIN_HEARTBEAT_MS");
-  const graceMs = numberFrom("TRACETRAIN_GRACE_MS");
-  const agentName = optional("TRACETRAIN_AGENT_NAME");
-  const token = optional("TRACETRAIN_TOKEN");
-  const workerId = optional("TRACETRAIN_WORKER_ID");
   return runWorker({
     storeUrl: required("TRACETRAIN_STORE_URL"),
     agentModule: required("TRACETRAIN_AGENT_MODULE"),
-    ...(agentName === undefined ? {} : { agentName }),
-    ...(token === undefined ? {} : { token }),
-    ...(workerId === undefined ? {} : { workerId }),
-    ...(concurrency === undefined ? {} : { concurrency }),
-    ...(heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs }),
-    ...(graceMs === undefined ? {} : { graceMs }),
+    ...fromEnv("TRACETRAIN_AGENT_NAME", "agentName", String),
+    ...fromEnv("TRACETRAIN_TOKEN", "token", String),
+    ...fromEnv("TRACETRAIN_WORKER_ID", "workerId", String),
+    ...fromEnv("TRACETRAIN_CONCURRENCY", "concurrency", Number),
+    ...fromEnv("TRACETRAIN_HEARTBEAT_MS", "heartbeatIntervalMs", Number),
+    ...fromEnv("TRACETRAIN_GRACE_MS", "graceMs", Number),
     onReady: (info) => process.send?.({ type: "ready", ...info }),
   });
 }

@@ -6,6 +6,7 @@ import { TracetrainError, ValidationError } from "../types/index.js";
 import type { Agent } from "./agent.js";
 import type { WorkerEnvironment } from "./worker-main.js";
 
+/** Built by the trainer from its parsed options, so every value is already checked and defaulted. */
 export interface WorkerPoolOptions {
   /** Base URL of the store server the workers join. */
   storeUrl: string;
@@ -14,8 +15,9 @@ export interface WorkerPoolOptions {
   processes: number;
   /** Rollouts each worker runs at once. */
   concurrency: number;
-  heartbeatIntervalMs?: number;
-  graceMs?: number;
+  heartbeatIntervalMs: number;
+  /** How long a worker's agents get to stop on SIGTERM; it is killed 5 s after that. */
+  graceMs: number;
   logger: Logger;
   /** Called when every worker has exited while the pool was still wanted. */
   onAllExited?: (reason: string) => void;
@@ -71,9 +73,9 @@ export class WorkerPool {
       TRACETRAIN_AGENT_NAME: agent.name,
       TRACETRAIN_CONCURRENCY: String(this.options.concurrency),
       TRACETRAIN_WORKER_ID: `worker-${process.pid}-${index}`,
+      TRACETRAIN_HEARTBEAT_MS: String(this.options.heartbeatIntervalMs),
+      TRACETRAIN_GRACE_MS: String(this.options.graceMs),
       ...(this.options.token ? { TRACETRAIN_TOKEN: this.options.token } : {}),
-      ...(this.options.heartbeatIntervalMs ? { TRACETRAIN_HEARTBEAT_MS: String(this.options.heartbeatIntervalMs) } : {}),
-      ...(this.options.graceMs ? { TRACETRAIN_GRACE_MS: String(this.options.graceMs) } : {}),
     };
     // TypeScript sources (ours in development, or the user's agent module) load through tsx.
     const needsTsx = /\.[cm]?ts$/.test(entry) || /\.[cm]?ts$/.test(agent.module!);
@@ -115,7 +117,7 @@ export class WorkerPool {
       alive.map(
         (child) =>
           new Promise<void>((resolve) => {
-            const kill = setTimeout(() => child.kill("SIGKILL"), (this.options.graceMs ?? 5000) + 5000);
+            const kill = setTimeout(() => child.kill("SIGKILL"), this.options.graceMs + 5000);
             child.once("exit", () => {
               clearTimeout(kill);
               resolve();

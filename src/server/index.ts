@@ -4,6 +4,7 @@
  * is given; `startStoreServer` assembles it with the default plug-in routes.
  */
 export { startStoreServer } from "./start.js";
-export { serveStore, type StoreServer, type StoreServerOptions } from "./store-server.js";
-export { createOtlpIngestRoute, type OtlpIngestOptions } from "./otlp-ingest.js";
+export { serveStore, type StoreServer } from "./store-server.js";
+export type { StoreServerOptions, ParsedStoreServerOptions, OtlpIngestOptions, ParsedOtlpIngestOptions } from "./options.js";
+export { createOtlpIngestRoute } from "./otlp-ingest.js";
 export { createRewardRoute, recordReward } from "./reward-route.js";

@@ -20,14 +20,7 @@ import { Attr } from "../types/index.js";
 import type { DecodedResourceSpans, DecodedSpan } from "../otlp/index.js";
 import { decodeTraceRequestJson, decodeTraceRequestProtobuf, encodeTraceResponseProtobuf, traceResponseJson } from "../otlp/index.js";
 import type { Route, RouteContext } from "../http/index.js";
-
-export interface OtlpIngestOptions {
-  /**
-   * Largest body after gzip decompression (default: the server's `bodyLimitBytes`, so a
-   * compressed body may not grow past what an uncompressed one could be). Larger gets 413.
-   */
-  maxDecompressedBytes?: number;
-}
+import { type OtlpIngestOptions, parseOtlpIngestOptions } from "./options.js";
 
 /** What one request came to. */
 export interface OtlpIngestOutcome {
@@ -48,12 +41,13 @@ const inflate = promisify(gunzip);
 
 /** The `POST /v1/traces` route; `startStoreServer` serves one by default. */
 export function createOtlpIngestRoute(store: Store, options: OtlpIngestOptions = {}): Route {
+  const { maxDecompressedBytes } = parseOtlpIngestOptions(options);
   return {
     method: Routes.otlpTraces.method,
     path: Routes.otlpTraces.path,
     async handle(request: IncomingMessage, response: ServerResponse, body: Buffer, context: RouteContext): Promise<void> {
       const encoding = encodingOf(request.headers["content-type"]);
-      const bytes = await decompress(body, request.headers["content-encoding"], options.maxDecompressedBytes ?? context.bodyLimitBytes);
+      const bytes = await decompress(body, request.headers["content-encoding"], maxDecompressedBytes ?? context.bodyLimitBytes);
       const resources = encoding === "protobuf" ? decodeTraceRequestProtobuf(bytes) : decodeTraceRequestJson(parseJson(bytes));
       const outcome = await ingestSpans(store, resources);
       context.metrics.spansIngested += outcome.added;

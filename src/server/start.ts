@@ -2,7 +2,8 @@ import type { Route } from "../http/index.js";
 import type { Store } from "../store/index.js";
 import { createOtlpIngestRoute } from "./otlp-ingest.js";
 import { createRewardRoute } from "./reward-route.js";
-import { type StoreServer, type StoreServerOptions, serveStore } from "./store-server.js";
+import { type StoreServerOptions, parseStoreServerOptions } from "./options.js";
+import { type StoreServer, serveParsed } from "./store-server.js";
 
 /**
  * Serves `options.store` over HTTP with the default routes — OTLP/HTTP trace ingest
@@ -13,8 +14,9 @@ import { type StoreServer, type StoreServerOptions, serveStore } from "./store-s
  * const server = await startStoreServer({ store: createStore("sqlite:./runs/tracetrain.db"), port: 4747 });
  * // runners elsewhere: createStore(server.url)
  */
-export function startStoreServer(options: StoreServerOptions): Promise<StoreServer> {
-  return serveStore({ ...options, extraRoutes: withDefaultRoutes(options.store, options.extraRoutes ?? []) });
+export async function startStoreServer(options: StoreServerOptions): Promise<StoreServer> {
+  const parsed = parseStoreServerOptions(options);
+  return serveParsed({ ...parsed, extraRoutes: withDefaultRoutes(parsed.store, parsed.extraRoutes) });
 }
 
 /** The caller's routes, then each default route whose method and path none of them takes. */

@@ -9,8 +9,8 @@
  * but the store call. That is less code on raw `http` than on a framework, and no dependency.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { Logger, StoreEvent } from "../types/index.js";
-import { TracetrainError, ValidationError, consoleLogger, parseOrThrow } from "../types/index.js";
+import type { StoreEvent } from "../types/index.js";
+import { TracetrainError, ValidationError, parseOrThrow } from "../types/index.js";
 import type { Store } from "../store/index.js";
 import {
   AddResourcesBodySchema,
@@ -32,7 +32,6 @@ import {
   ServerMetrics,
   answerClientError,
   bearerToken,
-  checkExposure,
   closeGracefully,
   disconnectSignal,
   errorBody,
@@ -45,29 +44,7 @@ import {
   tokenMatches,
   trackedListener,
 } from "../http/index.js";
-
-export interface StoreServerOptions {
-  store: Store;
-  /** Interface to bind (default `127.0.0.1`). Binding anything but loopback requires a token or `insecure`. */
-  host?: string;
-  /** Port (default 4747; 0 picks a free one). */
-  port?: number;
-  /** When set, every route except `/healthz` requires `Authorization: Bearer <token>`. */
-  token?: string;
-  /** Allow a non-loopback bind without a token (a trusted private network only). */
-  insecure?: boolean;
-  /** Largest request body accepted (default 32 MiB); larger ones get 413. */
-  bodyLimitBytes?: number;
-  /** Close the store when the server closes (default false: whoever opened the store closes it). */
-  closeStore?: boolean;
-  /**
-   * Routes served beside the store API. `startStoreServer` adds OTLP/HTTP trace ingest
-   * (`POST /v1/traces`) and the reward endpoint to yours; a route of yours for the same method and
-   * path replaces the default one.
-   */
-  extraRoutes?: Route[];
-  logger?: Logger;
-}
+import { type ParsedStoreServerOptions, type StoreServerOptions, parseStoreServerOptions } from "./options.js";
 
 export interface StoreServer {
   /** The base URL, e.g. `http://127.0.0.1:4747`. */
@@ -95,17 +72,18 @@ const STREAMING = Symbol("streaming");
  * host knows no plug-in: `startStoreServer` (`./start.ts`) is what adds the default routes.
  */
 export async function serveStore(options: StoreServerOptions): Promise<StoreServer> {
-  const host = options.host ?? "127.0.0.1";
-  checkExposure("server", host, options.token, options.insecure);
-  const logger = options.logger ?? consoleLogger;
-  const { store } = options;
+  return serveParsed(parseStoreServerOptions(options));
+}
+
+/** {@link serveStore} with options already parsed (and exposure checked). */
+export async function serveParsed(options: ParsedStoreServerOptions): Promise<StoreServer> {
+  const { store, host, logger, bodyLimitBytes: bodyLimit } = options;
   const metrics = new ServerMetrics();
   const shutdown = new AbortController();
-  const bodyLimit = options.bodyLimitBytes ?? 32 * 1024 * 1024;
-  const tokenCheck = options.token ? tokenDigest(options.token) : undefined;
+  const tokenCheck = options.token === undefined ? undefined : tokenDigest(options.token);
   const router = buildRouter(store, metrics, shutdown.signal);
   const extra = new Router<Route>();
-  for (const route of options.extraRoutes ?? []) extra.add(route.method, route.path, route);
+  for (const route of options.extraRoutes) extra.add(route.method, route.path, route);
   const inFlight = new Set<Promise<void>>();
 
   // requireHostHeader off: a request without Host is answered by handle() with our JSON error, not Node's bare 400.
@@ -188,7 +166,7 @@ export async function serveStore(options: StoreServerOptions): Promise<StoreServ
     }
   }
 
-  const url = await listenOn(server, options.port ?? 4747, host);
+  const url = await listenOn(server, options.port, host);
 
   return {
     url,

@@ -4,7 +4,7 @@
  * PostgreSQL, and {@link HttpStore}, a client of a store served over HTTP — and `createStore`,
  * which opens one from a URL.
  */
-export type { Store, StoreEventMap, StoreEvents, WaitOptions } from "./store.js";
+export { type Store, type StoreEventMap, type StoreEvents, type WaitOptions, isStore, StoreSchema } from "./store.js";
 export { BaseStore, type StoreOptions } from "./base-store.js";
 export type { StorageEngine, AppendedSpans, ResolvedSpanQuery, TouchedAttempt } from "./engine.js";
 export { MemoryStore } from "./memory-store.js";

@@ -1,4 +1,5 @@
 import type { EventEmitter } from "eventemitter3";
+import { z } from "zod";
 import type {
   AddResourcesOptions,
   AddSpansResult,
@@ -25,6 +26,7 @@ import type {
   StoreStats,
   Worker,
 } from "../types/index.js";
+import { hasMethods } from "../util/index.js";
 
 /** Event name → listener arguments. Events fire after the change they describe is stored. */
 export interface StoreEventMap {
@@ -107,3 +109,31 @@ export interface Store {
   /** Stops the watchdog, fails pending waits with StoreClosedError and releases the backend. */
   close(): Promise<void>;
 }
+
+const STORE_METHODS = [
+  "enqueue",
+  "enqueueMany",
+  "dequeue",
+  "startRollout",
+  "addSpans",
+  "heartbeat",
+  "completeAttempt",
+  "cancelRollout",
+  "getRollout",
+  "queryRollouts",
+  "querySpans",
+  "addResources",
+  "getResources",
+  "waitForRollouts",
+  "workers",
+  "stats",
+  "close",
+] as const satisfies ReadonlyArray<keyof Store>;
+
+/** Whether `value` is a Store: checked by shape, so any implementation (or another copy of tracetrain's) fits. */
+export function isStore(value: unknown): value is Store {
+  return hasMethods(value, STORE_METHODS) && hasMethods((value as { events?: unknown }).events, ["on", "off"]);
+}
+
+/** A `store` field of an options schema: any Store, checked by {@link isStore}. */
+export const StoreSchema = z.custom<Store>(isStore, "expected a Store (MemoryStore, SqliteStore, PostgresStore, HttpStore or your own): an object with the Store methods and events");

@@ -1,3 +1,4 @@
-export { Trainer, DEFAULT_STORE, type TrainerOptions, type FitResult, type DevRollout } from "./trainer.js";
+export { Trainer, type FitResult, type DevRollout } from "./trainer.js";
+export { DEFAULT_STORE, TrainerOptionsSchema, type TrainerOptions, type ParsedTrainerOptions } from "./options.js";
 export { Progress, type ProgressMode } from "./progress.js";
 export { formatSpanTree } from "./span-tree.js";

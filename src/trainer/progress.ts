@@ -1,7 +1,9 @@
+import { z } from "zod";
 import type { ProgressReporter } from "../algorithms/index.js";
 
-/** How progress is shown: a live bar, plain log lines, JSON lines, or not at all. */
-export type ProgressMode = "auto" | "bar" | "plain" | "json" | false;
+/** How progress is shown: a live bar (or plain lines when not on a terminal), plain log lines, JSON lines, or not at all. */
+export const ProgressModeSchema = z.union([z.enum(["auto", "bar", "plain", "json"]), z.literal(false)]);
+export type ProgressMode = z.infer<typeof ProgressModeSchema>;
 
 interface Counts {
   total: number;

@@ -1,29 +1,22 @@
-import type { JsonValue, SpanInput, TraceReport } from "../types/index.js";
+import type { SpanInput, TraceReport } from "../types/index.js";
 import { Attr, SpanTypes } from "../types/index.js";
+import { type AdapterSpan, type SpanNode, buildSpanTree } from "../adapters/index.js";
 
 /**
  * A trace as an indented tree, for reading in a terminal: one line per span with its type,
  * duration and the few attributes that matter (model, agent, tokens, reward), then the report's
- * counts and warnings.
+ * counts and warnings. The tree and its order are the adapters' ({@link buildSpanTree}): what is
+ * shown is what training will read.
  */
 export function formatSpanTree(spans: readonly SpanInput[], report: TraceReport): string {
-  const children = new Map<string | null, SpanInput[]>();
-  const ids = new Set(spans.map((s) => s.spanId));
-  for (const span of spans) {
-    const parent = span.parentId !== undefined && span.parentId !== null && ids.has(span.parentId) ? span.parentId : null;
-    const list = children.get(parent) ?? [];
-    list.push(span);
-    children.set(parent, list);
-  }
-  for (const list of children.values()) list.sort((a, b) => a.startTime - b.startTime);
   const lines = [`rollout ${report.rolloutId} · attempt ${report.attemptId}`];
-  const walk = (parent: string | null, indent: string) => {
-    for (const span of children.get(parent) ?? []) {
-      lines.push(`${indent}${describe(span)}`);
-      walk(span.spanId, `${indent}  `);
+  const walk = (nodes: readonly SpanNode[], indent: string) => {
+    for (const node of nodes) {
+      lines.push(`${indent}${node.span ? describe(node.span) : `(missing parent span ${node.spanId})`}`);
+      walk(node.children, `${indent}  `);
     }
   };
-  walk(null, "  ");
+  walk(buildSpanTree(spans).roots, "  ");
   lines.push(
     `  ${report.spans} spans · ${report.llmCalls} LLM calls (${report.llmCallsWithTokenIds} with token ids) · ${report.rewards} rewards · final reward ${report.finalReward ?? "none"}`,
   );
@@ -32,12 +25,12 @@ export function formatSpanTree(spans: readonly SpanInput[], report: TraceReport)
   return lines.join("\n");
 }
 
-function describe(span: SpanInput): string {
+function describe(span: AdapterSpan): string {
   const a = span.attributes ?? {};
   const type = String(a[Attr.spanType] ?? "span");
   const ms = (span.endTime - span.startTime).toFixed(1);
   const parts = [`${span.name} [${type}${a[Attr.layer] ? `/${String(a[Attr.layer])}` : ""}] ${ms} ms`];
-  const add = (label: string, value: JsonValue | undefined) => {
+  const add = (label: string, value: unknown) => {
     if (value !== undefined && value !== null) parts.push(`${label}=${typeof value === "string" ? value : JSON.stringify(value)}`);
   };
   add("agent", a[Attr.agentName]);

@@ -1,62 +1,19 @@
-import type { Logger, ResourcesMapInput, ResourcesSnapshot, RolloutConfigInput, RolloutMode, RolloutStatusEvent, SpanInput, Task, TraceReport, Rollout } from "../types/index.js";
-import { ConflictError, ValidationError, consoleLogger, findJsonProblem, formatPath } from "../types/index.js";
+import type { Logger, ResourcesSnapshot, RolloutConfigInput, RolloutMode, RolloutStatusEvent, SpanInput, Task, TraceReport, Rollout } from "../types/index.js";
+import { ConflictError, ValidationError, findJsonProblem, formatPath } from "../types/index.js";
 import { type Store, isRolloutTerminal } from "../store/index.js";
 import { createStore } from "../store/index.js";
-import { type InstrumentOptions, Tracer } from "../tracer/index.js";
+import { Tracer } from "../tracer/index.js";
 import { type Agent, isAgent } from "../runner/index.js";
-import type { RunnerHooks } from "../runner/index.js";
 import { Runner } from "../runner/index.js";
 import { WorkerPool } from "../runner/index.js";
 import { startStoreServer } from "../server/index.js";
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { Algorithm } from "../algorithms/index.js";
-import { TraceAdapter } from "../adapters/index.js";
 import { type EvaluationResult, evaluate } from "../algorithms/index.js";
-import { Progress, type ProgressMode } from "./progress.js";
+import { type ParsedTrainerOptions, type TrainerOptions, parseTrainerOptions } from "./options.js";
+import { Progress } from "./progress.js";
 import { formatSpanTree } from "./span-tree.js";
-
-/** Where the trainer keeps its store when none is given. */
-export const DEFAULT_STORE = "sqlite:./.tracetrain/tracetrain.db";
-
-export interface TrainerOptions<R = unknown> {
-  /** What to run (default: the `evaluate` baseline). Its result type is what `fit` returns as `result`. */
-  algorithm?: Algorithm<R>;
-  /** A store, or a store URL: `"memory"`, `"sqlite:PATH"` (default {@link DEFAULT_STORE}), `"postgres://…"`, `"http://…"`. */
-  store?: Store | string;
-  /**
-   * Where rollouts run: a number N runs N at once in this process (default 8); 0 runs none here
-   * (runners elsewhere — `tracetrain runner` — serve the store);
-   * `{ processes: P, concurrency: C }` runs them in P worker processes, C at a time each, over a
-   * store server the trainer starts on loopback. Worker processes import the agent from its
-   * module, so declare it: `agent(fn, { module: import.meta.url })`.
-   */
-  runners?: number | { processes: number; concurrency?: number };
-  /** How often runners report their attempts alive (default 5000 ms). */
-  heartbeatIntervalMs?: number;
-  /** Resources published before the algorithm starts (prompt templates, LLM endpoints, JSON). */
-  initialResources?: ResourcesMapInput;
-  /** Config of every rollout the algorithm enqueues (timeouts, retries). */
-  rolloutConfig?: RolloutConfigInput;
-  /** How the algorithm turns spans into training data: agents to train, credit policy (default: every agent, `finalCredit`). */
-  adapter?: TraceAdapter;
-  hooks?: RunnerHooks;
-  tracer?: Tracer;
-  /** `"auto"` (default): a live bar on a terminal, plain lines when piped or under CI. */
-  progress?: ProgressMode;
-  logger?: Logger;
-  /** How long running agents get to stop after Ctrl-C before their attempts are failed (default 10000 ms). */
-  graceMs?: number;
-  /** Install Ctrl-C / SIGTERM handlers during a run (default true). */
-  handleSignals?: boolean;
-  /**
-   * Hook the agent frameworks in this process so their LLM calls are recorded (default true: the
-   * openai SDK, fetch, LangChain.js, the OpenAI Agents SDK). Pass options to choose, e.g.
-   * `{ otel: true }` to also mirror OpenTelemetry spans, or `false` to record only what the agent
-   * emits itself.
-   */
-  instrument?: boolean | InstrumentOptions;
-}
 
 /** What `fit` returns. */
 export interface FitResult<R> {
@@ -86,22 +43,21 @@ export interface DevRollout<T> {
  */
 export class Trainer<R = unknown> {
   readonly tracer: Tracer;
+  private readonly options: ParsedTrainerOptions<R>;
   private readonly logger: Logger;
-  private readonly spec: Store | string;
   private storePromise: Promise<Store> | undefined;
   private ownsStore = false;
   private instrumented: Promise<unknown> | undefined;
 
-  constructor(private readonly options: TrainerOptions<R> = {}) {
-    checkRunners(options.runners ?? 8);
-    this.logger = options.logger ?? consoleLogger;
-    this.tracer = options.tracer ?? new Tracer({ logger: this.logger });
-    this.spec = options.store ?? DEFAULT_STORE;
+  constructor(options: TrainerOptions<R> = {}) {
+    this.options = parseTrainerOptions(options);
+    this.logger = this.options.logger;
+    this.tracer = this.options.tracer ?? new Tracer({ logger: this.logger });
   }
 
   /** Installs the instrumentations once per trainer (see {@link TrainerOptions.instrument}). */
   private instrument(): Promise<unknown> {
-    const option = this.options.instrument ?? true;
+    const option = this.options.instrument;
     this.instrumented ??= option === false ? Promise.resolve() : this.tracer.instrument(option === true ? {} : option);
     return this.instrumented;
   }
@@ -109,17 +65,17 @@ export class Trainer<R = unknown> {
   /** The store this trainer uses (opened on first use). */
   store(): Promise<Store> {
     this.storePromise ??= Promise.resolve().then(() => {
-      if (typeof this.spec !== "string") return this.spec;
+      const spec = this.options.store;
+      if (typeof spec !== "string") return spec;
       this.ownsStore = true;
-      return createStore(this.spec, { logger: this.logger });
+      return createStore(spec, { logger: this.logger });
     });
     return this.storePromise;
   }
 
   /** Runs the algorithm over the datasets. */
   async fit<T>(agent: Agent<T>, datasets: { train?: readonly T[]; val?: readonly T[] }): Promise<FitResult<R>> {
-    const algorithm = (this.options.algorithm ?? evaluate()) as Algorithm<R>;
-    return this.run(agent, algorithm, datasets.train ?? [], datasets.val ?? []);
+    return this.run(agent, this.options.algorithm, datasets.train ?? [], datasets.val ?? []);
   }
 
   /** Runs the agent once per task with the initial resources and reports the rewards. No learning. */
@@ -138,7 +94,7 @@ export class Trainer<R = unknown> {
     await this.instrument();
     const store = await this.store();
     const snapshot = await this.publishInitialResources(store, agent);
-    const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, ...(this.options.hooks ? { hooks: this.options.hooks } : {}) });
+    const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, hooks: this.options.hooks });
     const out: Array<DevRollout<T>> = [];
     for (const task of tasks) {
       try {
@@ -165,7 +121,7 @@ export class Trainer<R = unknown> {
     await this.instrument();
     const store = await this.store();
     const initialResources = await this.publishInitialResources(store, agent);
-    const progress = new Progress(this.options.progress ?? "auto");
+    const progress = new Progress(this.options.progress);
     const interrupt = new AbortController();
     // Every rollout wait and LLM call of the run listens to this one signal: hundreds, legitimately.
     setMaxListeners(0, interrupt.signal);
@@ -174,7 +130,7 @@ export class Trainer<R = unknown> {
       if (event.previous === null) created.add(event.rolloutId);
     };
     store.events.on("rollout", track);
-    const releaseSignals = this.options.handleSignals === false ? () => {} : onSignals(() => interrupt.abort(), this.logger);
+    const releaseSignals = this.options.handleSignals ? onSignals(() => interrupt.abort(), this.logger) : () => {};
     let executor: Executor | undefined;
     try {
       executor = await this.startExecutor(store, agent as Agent<unknown>, () => interrupt.abort());
@@ -183,7 +139,7 @@ export class Trainer<R = unknown> {
         train: train as readonly Task[],
         val: val as readonly Task[],
         initialResources,
-        adapter: this.options.adapter ?? new TraceAdapter(),
+        adapter: this.options.adapter,
         rolloutConfig: this.options.rolloutConfig ?? executor.defaultRolloutConfig,
         logger: this.logger,
         progress,
@@ -201,13 +157,11 @@ export class Trainer<R = unknown> {
 
   /** Starts whatever runs the rollouts: a Runner in this process, or worker processes behind a store server. */
   private async startExecutor(store: Store, agent: Agent<unknown>, interrupt: () => void): Promise<Executor> {
-    const graceMs = this.options.graceMs ?? 10_000;
-    const heartbeat = this.options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: this.options.heartbeatIntervalMs };
-    const runners = this.options.runners ?? 8;
+    const { graceMs, heartbeatIntervalMs, runners, hooks } = this.options;
     // Runners elsewhere can die like worker processes can: same default heartbeat timeout and retries.
     if (runners === 0) return { defaultRolloutConfig: REMOTE_ROLLOUT_CONFIG, stop: async () => {} };
     if (typeof runners === "number") {
-      const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, concurrency: runners, ...heartbeat, ...(this.options.hooks ? { hooks: this.options.hooks } : {}) });
+      const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, concurrency: runners, heartbeatIntervalMs, hooks });
       const running = runner.run();
       const stop = async () => {
         await runner.stop({ graceMs });
@@ -223,22 +177,20 @@ export class Trainer<R = unknown> {
         token,
         agent,
         processes: runners.processes,
-        concurrency: runners.concurrency ?? 8,
+        concurrency: runners.concurrency,
+        heartbeatIntervalMs,
         graceMs,
         logger: this.logger,
         onAllExited: (reason) => {
           this.logger.error(`${reason}; stopping the run`);
           interrupt();
         },
-        ...heartbeat,
       });
-      // Worker processes can die: without a heartbeat timeout their attempts would stay running forever.
-      const defaultRolloutConfig: RolloutConfigInput = { heartbeatTimeoutMs: 15_000, maxAttempts: 3, retryOn: ["infra_error", "unresponsive"] };
       const stop = async () => {
         await pool.stop();
         await server.close();
       };
-      return { defaultRolloutConfig, pids: pool.pids, stop };
+      return { defaultRolloutConfig: REMOTE_ROLLOUT_CONFIG, pids: pool.pids, stop };
     } catch (error) {
       await server.close();
       throw error;
@@ -267,8 +219,9 @@ export class Trainer<R = unknown> {
 }
 
 /**
- * Rollout config when runners run in other processes and none was given: such runners can die,
- * and without a heartbeat timeout their attempts would stay `running` forever.
+ * Rollout config when runners run in other processes (worker processes, remote runners) and none
+ * was given: such runners can die, and without a heartbeat timeout their attempts would stay
+ * `running` forever.
  */
 const REMOTE_ROLLOUT_CONFIG: RolloutConfigInput = { heartbeatTimeoutMs: 15_000, maxAttempts: 3, retryOn: ["infra_error", "unresponsive"] };
 
@@ -279,19 +232,6 @@ interface Executor {
   /** Worker process ids, in process mode. */
   pids?: number[];
   stop(): Promise<void>;
-}
-
-function checkRunners(runners: unknown): void {
-  const bad = (path: string, message: string) => new ValidationError("trainer options", [{ path, message }]);
-  const whole = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n >= 1;
-  if (typeof runners === "number") {
-    if (runners !== 0 && !whole(runners)) throw bad("runners", `expected a whole number of concurrent rollouts (0 for none here), got ${runners}`);
-    return;
-  }
-  if (typeof runners !== "object" || runners === null) throw bad("runners", "expected a number, or { processes, concurrency }");
-  const { processes, concurrency } = runners as { processes?: unknown; concurrency?: unknown };
-  if (!whole(processes)) throw bad("runners.processes", `expected a whole number ≥ 1 of worker processes, got ${String(processes)}`);
-  if (concurrency !== undefined && !whole(concurrency)) throw bad("runners.concurrency", `expected a whole number ≥ 1, got ${String(concurrency)}`);
 }
 
 function checkAgent(agent: unknown): void {

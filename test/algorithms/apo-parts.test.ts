@@ -1,5 +1,8 @@
 /** The pieces APO is built from, one by one: reply parsing, edit checks, statistics, budgets, seeded choices. */
 import { describe, expect, it } from "vitest";
+import { ConflictError, TracetrainError } from "tracetrain";
+import { MemoryStore } from "tracetrain/store";
+import { findCandidate, snapshotId, templateOf } from "../../src/algorithms/apo/candidates.js";
 import { Budget, countTokens } from "../../src/algorithms/apo/budget.js";
 import { splitBlame } from "../../src/algorithms/apo/children.js";
 import { randomFor, SeededRandom } from "../../src/util/random.js";
@@ -117,5 +120,37 @@ describe("seeded choices", () => {
       const x = r.next();
       expect(x >= 0 && x < 1).toBe(true);
     }
+  });
+});
+
+describe("candidates in the store", () => {
+  it("refuses, as a conflict, resources under a candidate's id that this APO run did not write", async () => {
+    const store = new MemoryStore();
+    try {
+      await store.addResources({ system: { kind: "prompt_template", template: "Hi" } }, { resourcesId: snapshotId("run-1", "r1.0") });
+      const error = await findCandidate(store, "run-1", "r1.0").then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ConflictError);
+      expect((error as ConflictError).details).toEqual({ runId: "run-1", resourcesId: "run-1.r1.0" });
+      expect((error as ConflictError).message).toMatch(/exist but were not written by APO run 'run-1': choose another runId/);
+      expect(await findCandidate(store, "run-1", "r1.1")).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("reports a candidate without the template asked for as an internal error, not a plain Error", () => {
+    const candidate = { id: "seed", resourcesId: "x", resources: { cfg: { kind: "json" as const, value: 1 } }, parentId: null, round: 0, target: null, critique: null, calls: [] };
+    const error = (() => {
+      try {
+        templateOf(candidate, "cfg");
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(TracetrainError);
+    expect((error as TracetrainError).code).toBe("internal");
   });
 });

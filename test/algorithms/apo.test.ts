@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type OpenAI from "openai";
-import { APO, ValidationError } from "tracetrain";
+import { APO, TracetrainError, ValidationError } from "tracetrain";
 import { PromptTemplate } from "tracetrain/schemas";
 import { SqliteStore } from "tracetrain/store";
 import { spawn } from "node:child_process";
@@ -192,7 +192,10 @@ describe("APO", () => {
     });
     const llm = await startMockLlm({ responder: combinedResponder({}) });
     try {
-      await expect(runApo(options, { llm, store: new SqliteStore(path), wrapClient: dying })).rejects.toThrow(/every optimizer call of the round failed.*ECONNREFUSED/);
+      const outage = runApo(options, { llm, store: new SqliteStore(path), wrapClient: dying });
+      await expect(outage).rejects.toThrow(/every optimizer call of the round failed.*ECONNREFUSED/);
+      await expect(outage).rejects.toMatchObject({ code: "unavailable", details: { firstError: expect.stringMatching(/ECONNREFUSED/) } });
+      await expect(outage).rejects.toBeInstanceOf(TracetrainError);
       // Resuming against another endpoint would mix measurements of two set-ups: refused.
       await expect(runApo(options, { store: new SqliteStore(path) })).rejects.toThrow(/started with other resources than the trainer gives now \(main changed\)/);
       resumed = await runApo(options, { llm, store: new SqliteStore(path) });

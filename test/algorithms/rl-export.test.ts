@@ -126,6 +126,9 @@ describe("JsonlExportBackend", () => {
     expect((invalid as ValidationError).issues[0]?.path).toBe("samples[0].response_mask");
     await expect(backend.train(request(0, [sample("ro-1")]), { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(BackendAbortedError);
     expect(() => new JsonlExportBackend(dir, { model: "qwen", endpoints: [] })).toThrow(ValidationError);
+    expect(() => new JsonlExportBackend(dir, { model: "", endpoints: [endpoint] })).toThrow(/^invalid JsonlExportBackend options: model/);
+    expect(() => new JsonlExportBackend(dir, { model: "qwen", endpoints: [endpoint], capabilities: { tokenIds: true } } as never)).toThrow(/capabilities: Unrecognized key: "tokenIds"/);
+    expect(() => new JsonlExportBackend(dir, { model: "qwen", endpoints: [endpoint], checkpoint: true } as never)).toThrow(/Unrecognized key: "checkpoint"/);
     expect(() => readdirSync(dir)).toThrow(); // nothing was written, not even the directory
   });
 

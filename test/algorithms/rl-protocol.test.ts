@@ -28,6 +28,7 @@ import {
   type TrainSample,
 } from "../../src/algorithms/rl/protocol.js";
 import type { TrainingBackend } from "../../src/algorithms/rl/training-backend.js";
+import { namesOnly, rejectedWith, validationError } from "../support/validation.js";
 
 function sample(overrides: Partial<TrainSample> = {}): TrainSample {
   return {
@@ -104,9 +105,9 @@ class FakeBackend implements TrainingBackend {
 }
 
 /** A logger that keeps what it is told, so tests can see what the server logged. */
-function memoryLogger(): Logger & { lines: Array<{ level: string; message: string }> } {
-  const lines: Array<{ level: string; message: string }> = [];
-  const log = (level: string) => (message: string) => void lines.push({ level, message });
+function memoryLogger(): Logger & { lines: Array<{ level: string; message: string; context?: Record<string, unknown> | undefined }> } {
+  const lines: Array<{ level: string; message: string; context?: Record<string, unknown> | undefined }> = [];
+  const log = (level: string) => (message: string, context?: Record<string, unknown>) => void lines.push({ level, message, context });
   return { lines, debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 }
 
@@ -259,6 +260,12 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
     const broken = await rejection(client.info());
     expect(broken).toBeInstanceOf(BackendUnavailableError);
     expect(broken.message).toMatch(/^GET \/v1\/info → HTTP 500/);
+    // The server logs what the backend did wrong, as a typed error naming the field.
+    const logged = logger.lines.findLast((l) => l.level === "error" && l.message.includes("/v1/info"))?.context?.error;
+    expect(logged).toBeInstanceOf(BackendResponseError);
+    expect((logged as BackendResponseError).status).toBeUndefined();
+    expect((logged as BackendResponseError).issues.map((i) => i.path)).toEqual(["model", "policy_version", "capabilities"]);
+    expect((logged as BackendResponseError).message).toMatch(/^info: the answer breaks the protocol: model: /);
     fake.brokenInfo = undefined;
   });
 
@@ -517,6 +524,41 @@ describe("a hostile upstream", () => {
     expect(() => new HttpTrainingBackend("ftp://x")).toThrow(ValidationError);
     expect(() => new HttpTrainingBackend("not a url")).toThrow(ValidationError);
     expect(() => new HttpTrainingBackend("http://x", { token: "a\r\nb" })).toThrow(ValidationError);
-    expect(() => new HttpTrainingBackend("http://x", { timeoutMs: { train: -1 } })).toThrow(/timeoutMs\.train: expected a positive number of milliseconds/);
+    expect(() => new HttpTrainingBackend("http://x", { timeoutMs: { train: -1 } })).toThrow(/^invalid backend options: timeoutMs\.train: Too small/);
+  });
+
+  const hostileClient: Array<[field: string, value: unknown]> = [
+    ["token", ""],
+    ["token", "has space"],
+    ["timeoutMs", 0],
+    ["timeoutMs", "30s"],
+    ["timeoutMs", { train: 2 ** 31 }],
+    ["timeoutMs", { fit: 1000 }],
+    ["retryDelaysMs", [-1]],
+    ["retryDelaysMs", 500],
+    ["fetch", "fetch"],
+  ];
+  it.each(hostileClient)("HttpTrainingBackend rejects a bad %s (%j), naming it", (field, value) => {
+    const error = validationError(() => new HttpTrainingBackend("http://x", { [field]: value } as never));
+    expect(namesOnly(error, field), JSON.stringify(error.issues)).toBe(true);
+  });
+
+  it("HttpTrainingBackend rejects an unknown option", () => {
+    expect(() => new HttpTrainingBackend("http://x", { retries: 3 } as never)).toThrow(/Unrecognized key: "retries"/);
+  });
+
+  const hostileServer: Array<[field: string, value: unknown]> = [
+    ["host", ""],
+    ["port", 70_000],
+    ["port", -1],
+    ["token", ""],
+    ["insecure", 1],
+    ["bodyLimitBytes", 0],
+    ["logger", {}],
+    ["bodylimit", 1],
+  ];
+  it.each(hostileServer)("serveTrainingBackend rejects a bad %s (%j), naming it", async (field, value) => {
+    const error = await rejectedWith(serveTrainingBackend(new FakeBackend(), { [field]: value } as never));
+    expect(error.message).toMatch(new RegExp(`^invalid backend server options: .*${field}`));
   });
 });

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout } from "../../types/index.js";
-import { ValidationError } from "../../types/index.js";
+import { TracetrainError, ValidationError } from "../../types/index.js";
 import { mapLimited } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, countTokens, type Spend } from "./budget.js";
@@ -345,7 +345,11 @@ class APORun {
     }
     const failures = records.filter((r) => r.status === "failed");
     if (failures.length > 0 && failures.length === requests.length) {
-      throw new Error(`APO: every optimizer call of the round failed (${failures.length}); the first error: ${failures[0]!.detail}`);
+      // Nothing to learn from and nothing to retry with: the optimizer model is down or refuses us.
+      throw new TracetrainError("unavailable", `APO: every optimizer call of the round failed (${failures.length}); the first error: ${failures[0]!.detail}`, {
+        failed: failures.length,
+        firstError: failures[0]!.detail ?? null,
+      });
     }
     return { children, records, stoppedBy: stop };
   }

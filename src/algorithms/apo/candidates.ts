@@ -8,7 +8,7 @@
 import { z } from "zod";
 import type { Store } from "../../store/index.js";
 import type { MeteredCall } from "./optimizer.js";
-import { canonicalJson, ConflictError, NotFoundError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
+import { canonicalJson, ConflictError, NotFoundError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
 
 /** The resource name under which a candidate snapshot records its origin. Agents can ignore it. */
 export const CANDIDATE_RESOURCE = "tracetrain.apo";
@@ -72,7 +72,8 @@ function changedResources(a: ResourcesMap, b: ResourcesMap): string[] {
 /** The prompt template `name` of a candidate. */
 export function templateOf(candidate: Candidate, name: string): PromptTemplateResource {
   const resource = candidate.resources[name];
-  if (resource?.kind !== "prompt_template") throw new Error(`candidate ${candidate.id} has no prompt template '${name}'`);
+  // Targets are checked against the seed, and every candidate descends from it: this is a bug, not a user error.
+  if (resource?.kind !== "prompt_template") throw new TracetrainError("internal", `candidate ${candidate.id} has no prompt template '${name}'`);
   return resource;
 }
 
@@ -83,7 +84,10 @@ export async function findCandidate(store: Store, runId: string, id: string): Pr
   const origin = OriginSchema.safeParse(snapshot.resources[CANDIDATE_RESOURCE]?.kind === "json" ? snapshot.resources[CANDIDATE_RESOURCE].value : undefined);
   // A snapshot with this id that APO did not write is not ours to reuse.
   if (!origin.success || origin.data.runId !== runId || origin.data.candidate !== id) {
-    throw new Error(`resources '${snapshotId(runId, id)}' exist but were not written by APO run '${runId}': choose another runId`);
+    throw new ConflictError(`resources '${snapshotId(runId, id)}' exist but were not written by APO run '${runId}': choose another runId`, {
+      runId,
+      resourcesId: snapshotId(runId, id),
+    });
   }
   return fromOrigin(snapshot, origin.data);
 }

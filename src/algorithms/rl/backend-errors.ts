@@ -60,12 +60,13 @@ export class BackendAuthError extends BackendError {
 /**
  * The backend answered something that is not the protocol: not JSON, the wrong shape, another
  * protocol version. `issues` say which field and what was expected. Retrying will not help.
+ * `status` is undefined when the backend answered in process (to the protocol's server).
  */
 export class BackendResponseError extends BackendError {
   readonly issues: ValidationIssue[];
 
-  constructor(route: string, status: number, issues: ValidationIssue[], prefix = "malformed response") {
-    super("internal", route, status, `${route} → HTTP ${status}: ${prefix}: ${describeIssues(issues)}`);
+  constructor(route: string, status: number | undefined, issues: ValidationIssue[], prefix = "malformed response") {
+    super("internal", route, status, `${route}${status === undefined ? "" : ` → HTTP ${status}`}: ${prefix}: ${describeIssues(issues)}`);
     this.issues = issues;
   }
 }

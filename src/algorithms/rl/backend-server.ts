@@ -11,9 +11,9 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { z } from "zod";
-import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, consoleLogger, formatPath, parseOrThrow, toValidationIssues } from "../../types/index.js";
+import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, parseOrThrow, toValidationIssues } from "../../types/index.js";
 import { errorBody } from "../../http/index.js";
-import { ClientGone, answerClientError, bearerToken, checkExposure, closeGracefully, disconnectSignal, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "../../http/index.js";
+import { ClientGone, answerClientError, bearerToken, closeGracefully, disconnectSignal, listenOn, readBody, trackedListener, requestUrl, tokenDigest, tokenMatches } from "../../http/index.js";
 import { Router } from "../../http/index.js";
 import {
   BackendInfoSchema,
@@ -25,20 +25,8 @@ import {
   TrainSampleSchema,
 } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
-
-export interface ServeTrainingBackendOptions {
-  /** Interface to bind (default `127.0.0.1`). Anything but loopback requires a token or `insecure`. */
-  host?: string;
-  /** Port (default 0: a free one; read it from `url`). */
-  port?: number;
-  /** When set, every route requires `Authorization: Bearer <token>`. */
-  token?: string;
-  /** Allow a non-loopback bind without a token (a trusted private network only). */
-  insecure?: boolean;
-  /** Largest request body (default 256 MiB: batches carry token ids); larger ones get 413. */
-  bodyLimitBytes?: number;
-  logger?: Logger;
-}
+import { BackendResponseError } from "./backend-errors.js";
+import { type ServeTrainingBackendOptions, parseServeTrainingBackendOptions } from "./backend-options.js";
 
 export interface TrainingBackendServer {
   /** The root URL, e.g. `http://127.0.0.1:8321` (routes are under `/v1`). */
@@ -47,18 +35,14 @@ export interface TrainingBackendServer {
   close(): Promise<void>;
 }
 
-const DEFAULT_BODY_LIMIT = 256 * 1024 * 1024;
 /** Receiving a request (not answering it: a train step may take far longer) must finish within this. */
 const REQUEST_RECEIVE_TIMEOUT_MS = 10 * 60_000;
 
 type Handler = (body: unknown, signal: AbortSignal) => Promise<unknown>;
 
 export async function serveTrainingBackend(backend: TrainingBackend, options: ServeTrainingBackendOptions = {}): Promise<TrainingBackendServer> {
-  const host = options.host ?? "127.0.0.1";
-  checkExposure("backend server", host, options.token, options.insecure);
-  const logger = options.logger ?? consoleLogger;
-  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
-  const tokenCheck = options.token ? tokenDigest(options.token) : undefined;
+  const { host, port, logger, bodyLimitBytes: bodyLimit, token } = parseServeTrainingBackendOptions(options);
+  const tokenCheck = token === undefined ? undefined : tokenDigest(token);
   const shutdown = new AbortController();
   const router = buildRouter(backend);
   const inFlight = new Set<Promise<void>>();
@@ -97,7 +81,7 @@ export async function serveTrainingBackend(backend: TrainingBackend, options: Se
   server.requestTimeout = REQUEST_RECEIVE_TIMEOUT_MS;
   server.headersTimeout = 60_000;
 
-  const url = await listenOn(server, options.port ?? 0, host);
+  const url = await listenOn(server, port, host);
 
   return {
     url,
@@ -146,10 +130,10 @@ function parseTrainRequest(body: unknown): z.output<typeof TrainRequestSchema> {
 }
 
 /** A backend answering outside the protocol is a server bug: logged, and a 500 for the client. */
-function checkAnswer<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+function checkAnswer<S extends z.ZodType>(schema: S, value: unknown, method: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new Error(`the backend's ${what} answer breaks the protocol: ${result.error.issues.slice(0, 5).map((i) => `${formatPath(i.path) || "(answer)"}: ${i.message}`).join("; ")}`);
+  throw new BackendResponseError(method, undefined, toValidationIssues(result.error, 5, value), "the answer breaks the protocol");
 }
 
 /**

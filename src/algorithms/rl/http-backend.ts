@@ -33,38 +33,12 @@ import {
 } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
 import { BackendAbortedError, BackendAuthError, BackendError, BackendResponseError, BackendTimeoutError, BackendUnavailableError } from "./backend-errors.js";
+import { type HttpTrainingBackendOptions, type ParsedHttpTrainingBackendOptions, parseHttpTrainingBackendOptions } from "./backend-options.js";
 
-/** Timeouts of one exchange per route, in ms: connecting, sending, the backend's work, the answer. */
-export interface RouteTimeouts {
-  info?: number;
-  endpoints?: number;
-  /** A training step (including weight sync to the endpoints) can take many minutes. */
-  train?: number;
-  /** Saving a large model can take minutes too. */
-  checkpoint?: number;
-}
-
-export interface HttpTrainingBackendOptions {
-  /** Sent as `Authorization: Bearer <token>`. */
-  token?: string;
-  /** One number for every route, or per route. Defaults: {@link DEFAULT_TIMEOUTS}. */
-  timeoutMs?: number | RouteTimeouts;
-  /** Delays between retries of the GETs (and of POSTs that never left); default 0.5 s, 2 s, 5 s. */
-  retryDelaysMs?: readonly number[];
-  /**
-   * A fetch implementation to use instead of `node:http`. The default deliberately avoids the
-   * global fetch: its dispatcher gives up after 300 s without response headers, shorter than a
-   * training step may take.
-   */
-  fetch?: typeof fetch;
-}
-
-export const DEFAULT_TIMEOUTS: Required<RouteTimeouts> = { info: 30_000, endpoints: 30_000, train: 60 * 60_000, checkpoint: 15 * 60_000 };
-const DEFAULT_RETRY_DELAYS: readonly number[] = [500, 2000, 5000];
 /** Protocol answers are small; a larger one is hostile or not the protocol, and is not buffered. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
-type RouteName = keyof Required<RouteTimeouts>;
+type RouteName = keyof ParsedHttpTrainingBackendOptions["timeoutMs"];
 const ROUTES = {
   info: { method: "GET", path: "/v1/info", idempotent: true },
   endpoints: { method: "GET", path: "/v1/endpoints", idempotent: true },
@@ -80,7 +54,7 @@ export class HttpTrainingBackend implements TrainingBackend {
   readonly url: string;
   private readonly base: URL;
   private readonly token: string | undefined;
-  private readonly timeouts: Required<RouteTimeouts>;
+  private readonly timeouts: ParsedHttpTrainingBackendOptions["timeoutMs"];
   private readonly retries: readonly number[];
   private readonly transport: Transport;
   private readonly closing = new AbortController();
@@ -88,13 +62,11 @@ export class HttpTrainingBackend implements TrainingBackend {
   constructor(url: string, options: HttpTrainingBackendOptions = {}) {
     this.base = backendBase(url);
     this.url = this.base.href.replace(/\/$/, "");
-    if (options.token !== undefined && !/^[\x21-\x7e]+$/.test(options.token)) {
-      throw new ValidationError("backend options", [{ path: "token", message: "expected printable ASCII without spaces" }]);
-    }
-    this.token = options.token;
-    this.timeouts = routeTimeouts(options.timeoutMs);
-    this.retries = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS;
-    this.transport = options.fetch ? fetchTransport(options.fetch) : nodeTransport;
+    const parsed = parseHttpTrainingBackendOptions(options);
+    this.token = parsed.token;
+    this.timeouts = parsed.timeoutMs;
+    this.retries = parsed.retryDelaysMs;
+    this.transport = parsed.fetch ? fetchTransport(parsed.fetch) : nodeTransport;
   }
 
   async info(): Promise<BackendInfo> {
@@ -332,22 +304,6 @@ function unknownOutcome(label: string): string {
 }
 
 /** Per-route timeouts from the option: one number for all, or some routes overriding the defaults. */
-function routeTimeouts(option: number | RouteTimeouts | undefined): Required<RouteTimeouts> {
-  const given: RouteTimeouts = typeof option === "number" ? { info: option, endpoints: option, train: option, checkpoint: option } : (option ?? {});
-  const timeouts = {
-    info: given.info ?? DEFAULT_TIMEOUTS.info,
-    endpoints: given.endpoints ?? DEFAULT_TIMEOUTS.endpoints,
-    train: given.train ?? DEFAULT_TIMEOUTS.train,
-    checkpoint: given.checkpoint ?? DEFAULT_TIMEOUTS.checkpoint,
-  };
-  for (const [route, ms] of Object.entries(timeouts)) {
-    if (!Number.isFinite(ms) || ms <= 0) {
-      throw new ValidationError("backend options", [{ path: typeof option === "number" ? "timeoutMs" : `timeoutMs.${route}`, message: `expected a positive number of milliseconds, got ${ms}` }]);
-    }
-  }
-  return timeouts;
-}
-
 /** Errors proving the request never reached the server, so even a POST may be resent. */
 const NOT_DELIVERED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
 

@@ -1,9 +1,10 @@
 export { RL, type RLResult, type StepRecord } from "./rl.js";
 export type { RLOptions } from "./options.js";
 export type { TrainingBackend } from "./training-backend.js";
-export { HttpTrainingBackend, type HttpTrainingBackendOptions, type RouteTimeouts } from "./http-backend.js";
-export { serveTrainingBackend, type ServeTrainingBackendOptions, type TrainingBackendServer } from "./backend-server.js";
-export { JsonlExportBackend, type JsonlExportBackendOptions, type ExportManifest } from "./jsonl-export-backend.js";
+export { HttpTrainingBackend } from "./http-backend.js";
+export { serveTrainingBackend, type TrainingBackendServer } from "./backend-server.js";
+export { JsonlExportBackend, type ExportManifest } from "./jsonl-export-backend.js";
+export type { HttpTrainingBackendOptions, RouteTimeouts, ServeTrainingBackendOptions, JsonlExportBackendOptions } from "./backend-options.js";
 export { ReferenceBackend, type ReferenceBackendOptions, type ReferenceState } from "./reference/index.js";
 export { BackendError, BackendUnavailableError, BackendTimeoutError, BackendAuthError, BackendResponseError, BackendAbortedError } from "./backend-errors.js";
 export {

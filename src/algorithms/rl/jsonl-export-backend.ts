@@ -19,8 +19,6 @@ import {
   type CheckpointRequest,
   CheckpointRequestSchema,
   type CheckpointResponse,
-  type Endpoint,
-  EndpointSchema,
   type EndpointsResponse,
   PROTOCOL,
   PolicyVersionSchema,
@@ -30,21 +28,7 @@ import {
 } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
 import { BackendAbortedError } from "./backend-errors.js";
-
-export interface JsonlExportBackendOptions {
-  /** The model name the endpoints serve. */
-  model: string;
-  /** The upstreams that keep serving (the policy never changes); their policy version is the backend's. */
-  endpoints: Endpoint[];
-  /** What the endpoints return, reported by `info()` (default: neither token ids nor logprobs). */
-  capabilities?: { token_ids?: boolean; logprobs?: boolean };
-}
-
-const OptionsSchema = z.object({
-  model: z.string().min(1),
-  endpoints: z.array(EndpointSchema).min(1),
-  capabilities: z.object({ token_ids: z.boolean().optional(), logprobs: z.boolean().optional() }).optional(),
-});
+import { type JsonlExportBackendOptions, type ParsedJsonlExportBackendOptions, parseJsonlExportBackendOptions } from "./backend-options.js";
 
 /** `manifest.json`: what was exported. Snake_case like the protocol it sits beside. */
 export const ExportManifestSchema = z.object({
@@ -73,14 +57,14 @@ export const MANIFEST_FILE = "manifest.json";
 
 export class JsonlExportBackend implements TrainingBackend {
   readonly dir: string;
-  private readonly options: z.output<typeof OptionsSchema>;
+  private readonly options: ParsedJsonlExportBackendOptions;
   private manifest: ExportManifest | undefined;
   /** Writes run one at a time: the manifest is read, changed and rewritten as a whole. */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(dir: string, options: JsonlExportBackendOptions) {
     this.dir = dir;
-    this.options = parseOrThrow(OptionsSchema, options, "JsonlExportBackend options");
+    this.options = parseJsonlExportBackendOptions(options);
   }
 
   async info(): Promise<BackendInfo> {
@@ -89,7 +73,7 @@ export class JsonlExportBackend implements TrainingBackend {
       protocol: PROTOCOL,
       model,
       policy_version: this.policyVersion(),
-      capabilities: { token_ids: capabilities?.token_ids ?? false, logprobs: capabilities?.logprobs ?? false, checkpoint: true },
+      capabilities: { ...capabilities, checkpoint: true },
       name: `JSONL export to ${this.dir} (dry: weights never change)`,
     };
   }

@@ -18,40 +18,42 @@ const FailureKindSchema = z.enum(["agent_error", "infra_error", "timeout", "unre
 export const RLOptionsSchema = z.strictObject({
   /** Where the weights are trained: `HttpTrainingBackend`, `ReferenceBackend`, `JsonlExportBackend`, or your own. */
   backend: z.custom<TrainingBackend>(isTrainingBackend, "expected a TrainingBackend: an object with info(), endpoints(), train(), checkpoint() and close()"),
-  /** Policy updates to make (default 20). */
+  /** Policy updates to make. @default 20 */
   steps: z.number().int().min(1).max(1_000_000).default(20),
-  /** Training tasks per step (default 8). */
+  /** Training tasks per step. @default 8 */
   tasksPerStep: z.number().int().min(1).max(100_000).default(8),
-  /** Rollouts per task: the group its advantages are computed in (default 8, at least 2). */
+  /** Rollouts per task: the group its advantages are computed in (at least 2). @default 8 */
   groupSize: z.number().int().min(2).max(1024).default(8),
+  /** How advantages are computed within a group. @default { scaleByStd: false, epsilon: 1e-6 } */
   advantage: z
     .strictObject({
-      /** Divide by the group's standard deviation (default false). */
+      /** Divide by the group's standard deviation. @default false */
       scaleByStd: z.boolean().default(false),
+      /** Added to the standard deviation before dividing. @default 1e-6 */
       epsilon: z.number().positive().default(1e-6),
     })
     .prefault({}),
-  /** Score `val` every this many steps, before the first and after the last (default 5; 0 never). */
+  /** Score `val` every this many steps, before the first and after the last; 0 never. @default 5 */
   evalEvery: z.number().int().min(0).default(5),
-  /** Most validation tasks per evaluation (default: all of `val`). */
+  /** Most validation tasks per evaluation. @default all of `val` */
   evalTasks: z.number().int().min(1).optional(),
-  /** The llm resource the agent reads with `ctx.llm(name)`; APO-style prompt resources are kept (default `main`). */
+  /** The llm resource the agent reads with `ctx.llm(name)`; APO-style prompt resources are kept. @default "main" */
   llmResource: IdSchema.default("main"),
-  /** Request fields the gateway sets per mode (default: temperature 1 for train, 0 for val and test). */
+  /** Request fields the gateway sets per mode. @default temperature 1 for train, 0 for val and test */
   sampling: z
     .strictObject({ train: JsonObjectSchema.optional(), val: JsonObjectSchema.optional(), test: JsonObjectSchema.optional() })
     .default({ train: { temperature: 1 }, val: { temperature: 0 }, test: { temperature: 0 } }),
-  /** A running gateway to use, or where to start one (default: loopback, a free port). */
+  /** A running gateway to use, or where to start one. @default { port: 0 }: loopback, a free port */
   gateway: z
     .union([z.custom<Gateway>(isGateway, "expected a Gateway from startGateway()"), z.strictObject({ host: z.string().optional(), port: z.number().int().min(0).max(65535).optional() })])
     .default({ port: 0 }),
-  /** Failed rollouts of these kinds are left out of the batch (default: the infrastructure's faults); others count with reward 0. */
+  /** Failed rollouts of these kinds are left out of the batch; others count with reward 0. @default the infrastructure's faults: infra_error, unresponsive, timeout, cancelled */
   dropFailures: z.array(FailureKindSchema).default(["infra_error", "unresponsive", "timeout", "cancelled"]),
-  /** Ask the backend to checkpoint every this many steps (default 0: never; the last step always when the backend can). */
+  /** Ask the backend to checkpoint every this many steps; 0 never (the last step always when the backend can). @default 0 */
   checkpointEvery: z.number().int().min(0).default(0),
-  /** Seeds which tasks each step takes. */
+  /** Seeds which tasks each step takes. @default 0 */
   seed: z.number().int().min(0).max(0xffffffff).default(0),
-  /** Names the run's rollouts. Pass an earlier run's id to resume it: rollouts the store has are not run again. */
+  /** Names the run's rollouts; pass an earlier run's id to resume it (rollouts the store has are not run again). @default a new id */
   runId: IdSchema.max(64).optional(),
 });
 

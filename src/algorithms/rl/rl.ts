@@ -21,6 +21,7 @@ import { spansOf } from "../spans.js";
 import { groupAdvantages } from "./advantages.js";
 import { type ParsedRLOptions, parseRLOptions, type RLOptions } from "./options.js";
 import type { CheckpointResponse, Endpoint, PolicyVersion, TrainSample } from "./protocol.js";
+import { toTrainSamples } from "./train-samples.js";
 
 /** What one step did and measured. */
 export interface StepRecord {
@@ -272,21 +273,7 @@ class RLRun {
         textOnlyCalls += d.callsSelected - d.callsWithTokenIds;
         if (d.merge?.mergeRatio !== null && d.merge?.mergeRatio !== undefined) mergeRatios.push(d.merge.mergeRatio);
       }
-      const weight = 1 / Math.max(1, adapted.samples.length);
-      for (const s of adapted.samples) {
-        samples.push({
-          rollout_id: rollout.rolloutId,
-          group_id: groupOf(rollout),
-          prompt_ids: s.promptIds,
-          response_ids: s.responseIds,
-          response_mask: s.responseMask,
-          logprobs: s.logprobs ?? s.responseIds.map(() => null),
-          advantage: advantages.get(rollout.rolloutId) ?? 0,
-          reward,
-          weight,
-          ...(s.policyVersion === undefined ? {} : { policy_version: s.policyVersion }),
-        });
-      }
+      samples.push(...toTrainSamples(adapted.samples, { rolloutId: rollout.rolloutId, groupId: groupOf(rollout), advantage: advantages.get(rollout.rolloutId) ?? 0, reward }));
     }
     if (samples.length === 0 && ended.length > 0) {
       this.ctx.logger.warn(`RL: no rollout of this step gave a training sample (${dropped.failed} failed, ${dropped.noReward} without reward${firstError ? `; first failure: ${firstError}` : ""})`);

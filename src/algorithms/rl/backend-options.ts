@@ -1,0 +1,102 @@
+/**
+ * What the training-backend side of RL accepts, as zod schemas: `serveTrainingBackend(backend,
+ * {...})`, `new HttpTrainingBackend(url, {...})` and `new JsonlExportBackend(dir, {...})`. The
+ * types are inferred from them, and bad options get a ValidationError naming the field.
+ */
+import { z } from "zod";
+import { DurationMsSchema, LoggerSchema, consoleLogger, parseOrThrow } from "../../types/index.js";
+import { checkExposure } from "../../http/index.js";
+import { EndpointSchema } from "./protocol.js";
+
+export const ServeTrainingBackendOptionsSchema = z.strictObject({
+  /** Interface to bind; anything but loopback requires a token or `insecure`. @default "127.0.0.1" */
+  host: z.string().min(1).default("127.0.0.1"),
+  /** Port; 0 picks a free one (read it from `url`). @default 0 */
+  port: z.number().int().min(0).max(65535).default(0),
+  /** When set, every route requires `Authorization: Bearer <token>`. @default none */
+  token: z.string().min(1, "must not be empty: leave it out to serve without a token").optional(),
+  /** Allow a non-loopback bind without a token, on a trusted private network only. @default false */
+  insecure: z.boolean().default(false),
+  /** Largest request body, in bytes (batches carry token ids); larger ones get 413. @default 268435456 (256 MiB) */
+  bodyLimitBytes: z.number().int().min(1).max(2 ** 31).default(256 * 1024 * 1024),
+  /** Receives the server's errors and the backend's failures. @default consoleLogger (warnings and errors on the console) */
+  logger: LoggerSchema.default(() => consoleLogger),
+});
+
+export type ServeTrainingBackendOptions = z.input<typeof ServeTrainingBackendOptionsSchema>;
+export type ParsedServeTrainingBackendOptions = z.output<typeof ServeTrainingBackendOptionsSchema>;
+
+/** Parses the options, then refuses a non-loopback bind that has neither a token nor `insecure`. */
+export function parseServeTrainingBackendOptions(options: ServeTrainingBackendOptions): ParsedServeTrainingBackendOptions {
+  const parsed = parseOrThrow(ServeTrainingBackendOptionsSchema, options, "backend server options");
+  checkExposure("backend server", parsed.host, parsed.token, parsed.insecure);
+  return parsed;
+}
+
+/** Timeouts of one exchange per route, in ms: connecting, sending, the backend's work, the answer. */
+export const RouteTimeoutsSchema = z.strictObject({
+  /** @default 30000 */
+  info: DurationMsSchema.default(30_000),
+  /** @default 30000 */
+  endpoints: DurationMsSchema.default(30_000),
+  /** A training step (including weight sync to the endpoints) can take many minutes. @default 3600000 (1 h) */
+  train: DurationMsSchema.default(60 * 60_000),
+  /** Saving a large model can take minutes too. @default 900000 (15 min) */
+  checkpoint: DurationMsSchema.default(15 * 60_000),
+});
+export type RouteTimeouts = z.input<typeof RouteTimeoutsSchema>;
+
+export const HttpTrainingBackendOptionsSchema = z.strictObject({
+  /** Sent as `Authorization: Bearer <token>`. @default none */
+  token: z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, "expected printable ASCII without spaces")
+    .optional(),
+  /** One number for every route, or per route. @default info and endpoints 30 s, train 1 h, checkpoint 15 min */
+  timeoutMs: z
+    .union([DurationMsSchema.transform((ms) => ({ info: ms, endpoints: ms, train: ms, checkpoint: ms })), RouteTimeoutsSchema])
+    .prefault({}),
+  /** Delays between retries of the GETs (and of POSTs that never left), in ms. @default [500, 2000, 5000] */
+  retryDelaysMs: z
+    .array(z.number().int().min(0).max(600_000))
+    .max(100)
+    .readonly()
+    .default(() => [500, 2000, 5000]),
+  /**
+   * A fetch implementation to use instead of `node:http`. The default deliberately avoids the
+   * global fetch: its dispatcher gives up after 300 s without response headers, shorter than a
+   * training step may take.
+   * @default none: `node:http` / `node:https`
+   */
+  fetch: z.custom<typeof fetch>((value) => typeof value === "function", "expected a fetch function").optional(),
+});
+
+export type HttpTrainingBackendOptions = z.input<typeof HttpTrainingBackendOptionsSchema>;
+export type ParsedHttpTrainingBackendOptions = z.output<typeof HttpTrainingBackendOptionsSchema>;
+
+export function parseHttpTrainingBackendOptions(options: HttpTrainingBackendOptions): ParsedHttpTrainingBackendOptions {
+  return parseOrThrow(HttpTrainingBackendOptionsSchema, options, "backend options");
+}
+
+export const JsonlExportBackendOptionsSchema = z.strictObject({
+  /** The model name the endpoints serve. */
+  model: z.string().min(1),
+  /** The upstreams that keep serving (the policy never changes); their policy version is the backend's. */
+  endpoints: z.array(EndpointSchema).min(1),
+  /** What the endpoints return, reported by `info()`. @default neither token ids nor logprobs */
+  capabilities: z
+    .strictObject({
+      /** @default false */
+      token_ids: z.boolean().default(false),
+      /** @default false */
+      logprobs: z.boolean().default(false),
+    })
+    .prefault({}),
+});
+
+export type JsonlExportBackendOptions = z.input<typeof JsonlExportBackendOptionsSchema>;
+export type ParsedJsonlExportBackendOptions = z.output<typeof JsonlExportBackendOptionsSchema>;
+
+export function parseJsonlExportBackendOptions(options: JsonlExportBackendOptions): ParsedJsonlExportBackendOptions {
+  return parseOrThrow(JsonlExportBackendOptionsSchema, options, "JsonlExportBackend options");
+}
