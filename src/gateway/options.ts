@@ -4,21 +4,11 @@
  * the gateway starts.
  */
 import { z } from "zod";
-import type { Store } from "../store/index.js";
-import { type Logger, consoleLogger, parseOrThrow } from "../types/index.js";
+import { StoreSchema } from "../store/index.js";
+import { LoggerSchema, consoleLogger, parseOrThrow } from "../types/index.js";
 import { checkExposure } from "../http/index.js";
-import { hasMethods } from "../util/index.js";
 import { GatewayPolicySchema } from "./policy.js";
 import { UpstreamListSchema } from "./upstreams.js";
-
-/** What the gateway calls on a store: the attempts it checks, the rollouts it starts for unscoped calls, the spans it writes. */
-function isStore(value: unknown): value is Store {
-  return hasMethods(value, ["getRollout", "startRollout", "completeAttempt", "addSpans"]) && hasMethods((value as { events?: unknown }).events, ["on", "off"]);
-}
-
-function isLogger(value: unknown): value is Logger {
-  return hasMethods(value, ["debug", "info", "warn", "error"]);
-}
 
 const RetryPolicySchema = z.strictObject({
   /**
@@ -41,7 +31,7 @@ export type RetryPolicy = z.output<typeof RetryPolicySchema>;
 
 export const GatewayOptionsSchema = z.strictObject({
   /** Where calls are recorded: any Store (in-process, or an HttpStore for a remote store server). Required: no default. */
-  store: z.custom<Store>(isStore, "expected a Store: an object with getRollout(), startRollout(), completeAttempt(), addSpans() and events"),
+  store: StoreSchema,
   /** The OpenAI-compatible servers calls go to, at least one (see `UpstreamSchema`). Required: no default. */
   upstreams: UpstreamListSchema,
   /**
@@ -133,7 +123,7 @@ export const GatewayOptionsSchema = z.strictObject({
    * Receives what the gateway reports: probe results, undeliverable spans, unexpected failures.
    * @default the console
    */
-  logger: z.custom<Logger>(isLogger, "expected a Logger: an object with debug(), info(), warn() and error()").default(() => consoleLogger),
+  logger: LoggerSchema.default(() => consoleLogger),
 });
 
 export type GatewayOptions = z.input<typeof GatewayOptionsSchema>;
