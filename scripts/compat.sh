@@ -105,6 +105,7 @@ JSON
   echo "compat: installed in ${install_s} s:"
   (cd "$app" && PATH=$path npm ls --depth=0 2>/dev/null | tail -n +2 | sed 's/^[├└]── /  /')
 
+  echo "compat: running compat/tests under node $version"
   t0=$(date +%s)
   local status=0
   (cd "$app" && PATH=$path node --test --test-reporter=spec --test-reporter-destination=stdout \
