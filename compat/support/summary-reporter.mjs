@@ -2,19 +2,21 @@
 // the first line that says why — so a run says precisely what fails. Runs beside the spec reporter.
 // A test file that cannot even load (say, importing tracetrain throws) fails as a whole; its
 // reason is then the first error line the file printed on stderr.
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { firstErrorLine } from "./run.mjs";
 
-/** A message on one line: the part before a child's stderr dump, whitespace collapsed. */
+/** A message on one line: the part before a child's stderr dump, whitespace collapsed, paths short. */
 function oneLine(message) {
-  return message.split("\n--- stderr")[0].replace(/\s+/g, " ").trim();
+  return message.split("\n--- stderr")[0].replace(/\s+/g, " ").replaceAll(`${process.cwd()}/`, "").trim();
 }
 
 export default async function* summaryReporter(source) {
   const stderr = new Map();
   for await (const event of source) {
+    // Node 24 names the file relative to the working folder here and absolute below; Node 20 absolute in both.
     if (event.type === "test:stderr" && event.data.file) {
-      stderr.set(event.data.file, (stderr.get(event.data.file) ?? "") + event.data.message);
+      const file = resolve(event.data.file);
+      stderr.set(file, (stderr.get(file) ?? "") + event.data.message);
     }
     if (event.type !== "test:fail") continue;
     const { name, file, details } = event.data;
@@ -24,7 +26,7 @@ export default async function* summaryReporter(source) {
     const cause = error?.cause ?? error;
     const message = String(cause?.message ?? cause ?? "failed");
     const wholeFile = file !== undefined && (name === file || name === relative(process.cwd(), file));
-    const why = wholeFile && message === "test failed" ? firstErrorLine(stderr.get(file) ?? "") : oneLine(message);
+    const why = oneLine(wholeFile && message === "test failed" ? firstErrorLine(stderr.get(resolve(file)) ?? "") : message);
     yield `FAIL ${file ? relative(process.cwd(), file) : "?"} › ${wholeFile ? "(the file)" : name}: ${why.slice(0, 400)}\n`;
   }
 }
