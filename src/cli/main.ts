@@ -10,6 +10,7 @@
  *
  *   tracetrain backend serve --reference [--actions A,B,…] [--host H] [--port P] [--token T] [--seed N]
  *   tracetrain demo [--steps N] [--dir DIR] [--seed N]
+ *   tracetrain --version | --help | COMMAND --help
  *
  * Tokens may also come from TRACETRAIN_TOKEN (better: they then stay out of `ps` and shell history).
  */
@@ -24,6 +25,7 @@ import { startStoreServer } from "../server/index.js";
 import { RolloutModeSchema, type RolloutMode, TracetrainError, ValidationError } from "../types/index.js";
 import { describeExport, exportFromStore } from "./export.js";
 import { needsTsx, rerunWithTsx } from "./typescript-loading.js";
+import { packageVersion } from "./version.js";
 
 const USAGE = `usage:
   tracetrain store serve [--store URL] [--host HOST] [--port PORT] [--token TOKEN] [--insecure]
@@ -69,10 +71,20 @@ const USAGE = `usage:
   tracetrain demo [--steps N] [--dir DIR] [--seed N]
       Train a small policy with RL on this machine (no network, no API key): the CPU reference
       backend, the gateway, an openai-SDK agent doing a two-call tool task, a SQLite store. Prints
-      a reward table; writes reward-curve.svg and result.json to DIR (default .tracetrain/demo).`;
+      a reward table; writes reward-curve.svg and result.json to DIR (default .tracetrain/demo).
+  tracetrain --version
+      Print tracetrain's version. Any command followed by --help prints its own usage.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
+  if (command === "--version" || command === "-v" || command === "version") {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  if (command !== undefined && command !== "help" && (argv.includes("--help") || argv.includes("-h"))) {
+    process.stdout.write(`${usageOf(command)}\n`);
+    return 0;
+  }
   if (command === "store" && sub === "serve") return serve(rest);
   if (command === "runner") return runner([sub ?? "", ...rest].filter((a) => a !== ""));
   if (command === "export") return exportCommand([sub ?? "", ...rest].filter((a) => a !== ""));
@@ -85,6 +97,13 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 1 : 0;
   }
   throw new ValidationError("command line", [{ path: command, message: `unknown command\n${USAGE}` }]);
+}
+
+/** The usage of one command (every section of USAGE that starts with it), or all of it for an unknown one. */
+function usageOf(command: string): string {
+  const sections = USAGE.split(/\n(?= {2}tracetrain )/).slice(1);
+  const mine = sections.filter((section) => section.startsWith(`  tracetrain ${command} `) || section.startsWith(`  tracetrain ${command}\n`));
+  return mine.length === 0 ? USAGE : `usage:\n${mine.join("\n")}`;
 }
 
 async function backendServe(args: string[]): Promise<number> {
