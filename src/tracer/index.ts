@@ -4,7 +4,16 @@
  * and frameworks the application loads, and delivers them to a {@link SpanSink}. It never knows a
  * store.
  */
-export { Tracer, type TracerOptions, type TraceOptions, type TraceOutcome } from "./tracer.js";
+export { Tracer, type TraceOutcome, type InstrumentResults } from "./tracer.js";
+export {
+  TracerOptionsSchema,
+  TraceOptionsSchema,
+  InstrumentOptionsSchema,
+  type TracerOptions,
+  type ParsedTracerOptions,
+  type TraceOptions,
+  type InstrumentOptions,
+} from "./options.js";
 export { emitReward, withReward, emitMessage, emitObject, emitException, operation, withAgent } from "./emitters.js";
 export {
   builtinInstrumentations,
@@ -15,7 +24,6 @@ export {
   createOtelInstrumentation,
   createOtelSpanProcessor,
   type OtelSpanProcessor,
-  type InstrumentOptions,
   type InstrumentationName,
 } from "./instrumentations/index.js";
 export { createOtlpSink, teeSinks, tracesUrl, type OtlpSinkOptions, type TeeSink, type TeeOptions } from "./otlp-export.js";

@@ -1,4 +1,4 @@
-import type { SpanInput, TraceReport } from "../types/index.js";
+import type { CaptureIssue, CaptureIssueInput, SpanInput, TraceReport } from "../types/index.js";
 import type { ActiveSpan } from "./active-span.js";
 import { Attr, SpanTypes } from "../types/index.js";
 import { newTraceId, nowMs } from "../types/index.js";
@@ -31,6 +31,7 @@ export class TraceState {
   private finalRewards = 0;
   private incomplete = 0;
   private late = 0;
+  private readonly issues = new Map<string, CaptureIssue>();
   finalReward: number | null = null;
   ended = false;
 
@@ -79,6 +80,14 @@ export class TraceState {
     this.finalRewards++;
   }
 
+  /** Notes what an instrumentation could not capture here; the same issue met again only counts up. */
+  noteIssue(issue: CaptureIssueInput): void {
+    const key = issueKey(issue);
+    const known = this.issues.get(key);
+    if (known) known.count++;
+    else this.issues.set(key, { ...issue, count: 1 });
+  }
+
   /** Closes spans the agent left open (marking them incomplete); the root span stays for the caller. */
   closeOpenSpans(root: ActiveSpan): void {
     for (const span of [...this.open]) {
@@ -88,9 +97,11 @@ export class TraceState {
     }
   }
 
-  report(agentError: unknown, warnings: string[]): TraceReport {
+  /** The report; `installIssues` are what the tracer's instrumentations knew they would miss when installed. */
+  report(agentError: unknown, installIssues: readonly CaptureIssueInput[]): TraceReport {
     const stats = this.buffer.stats;
-    const all = [...warnings];
+    const issues = [...installIssues.filter((issue) => !this.issues.has(issueKey(issue))).map((issue) => ({ ...issue, count: 1 })), ...this.issues.values()];
+    const all = issues.map((issue) => `rollout ${this.target.rolloutId}: ${issue.message}${issue.count > 1 ? ` (${issue.count} times)` : ""}`);
     if (this.llmCalls === 0) all.push(`rollout ${this.target.rolloutId} recorded no LLM call`);
     if (this.finalRewards > 1) all.push(`rollout ${this.target.rolloutId} emitted ${this.finalRewards} final rewards; the last one (${this.finalReward}) counts`);
     if (this.incomplete > 0) all.push(`rollout ${this.target.rolloutId} left ${this.incomplete} span(s) open; they were closed when the trace ended`);
@@ -110,7 +121,12 @@ export class TraceState {
       incompleteSpans: this.incomplete,
       delivery: { ...stats, errors: [...stats.errors] },
       agentError: agentError === undefined ? null : agentError instanceof Error ? `${agentError.name}: ${agentError.message}` : String(agentError),
+      captureIssues: issues,
       warnings: all,
     };
   }
+}
+
+function issueKey(issue: CaptureIssueInput): string {
+  return `${issue.instrumentation}\u0000${issue.code}\u0000${issue.package ?? ""}\u0000${issue.version ?? ""}`;
 }

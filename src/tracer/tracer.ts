@@ -1,36 +1,25 @@
-import type { JsonObject, Logger, SpanInput, TraceReport } from "../types/index.js";
-import { ValidationError, consoleLogger } from "../types/index.js";
+import type { CaptureIssueInput, Logger, SpanInput, TraceReport } from "../types/index.js";
+import { ValidationError } from "../types/index.js";
 import { ActiveSpan } from "./active-span.js";
-import { type InstallResult, acquire, release } from "./instrumentation.js";
-import { type InstrumentOptions, type InstrumentationName, builtinInstrumentations, instrumentedByDefault } from "./instrumentations/index.js";
+import { type InstallResult, type Instrumentation, acquire, release } from "./instrumentation.js";
+import { type InstrumentationName, builtinInstrumentations, instrumentedByDefault } from "./instrumentations/index.js";
 import { runInFrame } from "./context.js";
 import { Attr, SpanNames, SpanTypes } from "../types/index.js";
+import {
+  type InstrumentOptions,
+  type ParsedTraceOptions,
+  type ParsedTracerOptions,
+  type TraceOptions,
+  type TracerOptions,
+  parseInstrumentOptions,
+  parseTraceOptions,
+  parseTracerOptions,
+} from "./options.js";
 import { SpanBuffer, type SpanSink } from "./span-buffer.js";
-import { TraceState, type TraceTarget } from "./trace-state.js";
+import { TraceState } from "./trace-state.js";
 
-export interface TracerOptions {
-  /** Where spans go when `trace()` names no sink (usually the store). */
-  sink?: SpanSink;
-  /** Spans per batch sent to the sink (default 256). */
-  batchSize?: number;
-  /** How long a span may wait for its batch to fill before it is sent (default 200 ms). */
-  flushIntervalMs?: number;
-  /** Delays between retries of a failed send (default 100, 1000, 5000 ms); then spans are dropped and reported. */
-  retryDelaysMs?: readonly number[];
-  /** Keep each trace's spans in memory for `lastTrace()` and the outcome (default true). */
-  keepSpans?: boolean;
-  /** Receives the tracer's warnings (default: the console). */
-  logger?: Logger;
-}
-
-/** What to trace: a rollout attempt, and optionally where its spans go and what to call its root. */
-export interface TraceOptions extends TraceTarget {
-  sink?: SpanSink;
-  /** The agent the whole rollout belongs to. */
-  agentName?: string;
-  /** Extra attributes of the rollout's root span. */
-  attributes?: JsonObject;
-}
+/** What `instrument()` did with each instrumentation, by name (`{installed: false, reason: "disabled"}` for one turned off). */
+export type InstrumentResults = Record<InstrumentationName, InstallResult> & Record<string, InstallResult>;
 
 /** How a traced function ended, with what the tracer saw. */
 export type TraceOutcome<T> = { ok: true; value: T; report: TraceReport; spans: SpanInput[] } | { ok: false; error: unknown; report: TraceReport; spans: SpanInput[] };
@@ -42,22 +31,18 @@ export type TraceOutcome<T> = { ok: true; value: T; report: TraceReport; spans: 
  * process. Spans are batched to the sink; a report says what was seen.
  */
 export class Tracer {
-  private readonly options: Required<Omit<TracerOptions, "sink" | "logger">>;
+  private readonly options: ParsedTracerOptions;
   private readonly sink: SpanSink | undefined;
   readonly logger: Logger;
   private readonly warned = new Set<string>();
   private last: { report: TraceReport; spans: SpanInput[] } | undefined;
-  private readonly acquired = new Set<InstrumentationName>();
+  /** The instrumentations this tracer holds, with the issues their install reported (listed in every trace report). */
+  private readonly acquired = new Map<string, { result: InstallResult; issues: readonly CaptureIssueInput[] }>();
 
   constructor(options: TracerOptions = {}) {
-    this.sink = options.sink;
-    this.logger = options.logger ?? consoleLogger;
-    this.options = {
-      batchSize: options.batchSize ?? 256,
-      flushIntervalMs: options.flushIntervalMs ?? 200,
-      retryDelaysMs: options.retryDelaysMs ?? [100, 1000, 5000],
-      keepSpans: options.keepSpans ?? true,
-    };
+    this.options = parseTracerOptions(options);
+    this.sink = this.options.sink;
+    this.logger = this.options.logger;
   }
 
   /** Runs `fn` as the traced rollout attempt `target` and returns (or throws) what `fn` does. */
@@ -71,7 +56,8 @@ export class Tracer {
    * Like {@link trace}, but never throws: returns how `fn` ended together with the trace report
    * and spans, once every span has been delivered to the sink (or dropped and counted).
    */
-  async capture<T>(target: TraceOptions, fn: () => T | Promise<T>): Promise<TraceOutcome<T>> {
+  async capture<T>(options: TraceOptions, fn: () => T | Promise<T>): Promise<TraceOutcome<T>> {
+    const target = parseTraceOptions(options);
     const sink = target.sink ?? this.sink;
     if (!sink) throw new ValidationError("trace options", [{ path: "sink", message: "no sink: pass one to trace() or to new Tracer({ sink })" }]);
     const buffer = new SpanBuffer(sink, this.options);
@@ -91,14 +77,14 @@ export class Tracer {
     root.end();
     trace.ended = true;
     await buffer.flush();
-    const report = trace.report(result.ok ? undefined : result.error, []);
+    const report = trace.report(result.ok ? undefined : result.error, this.installIssues());
     this.warnOnce(report);
     const spans = trace.spans ?? [];
     this.last = { report, spans };
     return { ...result, report, spans };
   }
 
-  private startRoot(trace: TraceState, target: TraceOptions): ActiveSpan {
+  private startRoot(trace: TraceState, target: ParsedTraceOptions): ActiveSpan {
     const root = new ActiveSpan(trace, SpanNames.rollout, null);
     root.setAttributes({
       ...target.attributes,
@@ -116,32 +102,64 @@ export class Tracer {
    * Hooks the agent frameworks installed in this process so their calls are recorded without any
    * change to agent code: the openai SDK, `fetch`, LangChain.js and the OpenAI Agents SDK by
    * default, and OpenTelemetry with `{ otel: true }` (see {@link InstrumentOptions}); pass
-   * `{ name: false }` to leave one out. A framework that is not installed is skipped, with the
-   * reason in the result. Hooks are shared process-wide and record only inside traced rollouts;
-   * `uninstrument()` removes them.
+   * `{ name: false }` to leave one out, and your own instrumentations in `extra`. A framework that
+   * is not installed is skipped, with the reason in the result; one you asked for by name (or in
+   * `extra`) that could not be installed is also listed in every trace report. Hooks are shared
+   * process-wide and record only inside traced rollouts; `uninstrument()` removes them.
    */
-  async instrument(options: InstrumentOptions = {}): Promise<Record<InstrumentationName, InstallResult | { installed: false; reason: "disabled" }>> {
-    const results = {} as Record<InstrumentationName, InstallResult | { installed: false; reason: "disabled" }>;
-    for (const [name, create] of Object.entries(builtinInstrumentations) as Array<[InstrumentationName, () => import("./instrumentation.js").Instrumentation]>) {
-      if (!(options[name] ?? instrumentedByDefault[name])) {
+  async instrument(options: InstrumentOptions = {}): Promise<InstrumentResults> {
+    const parsed = parseInstrumentOptions(options);
+    const wanted = this.wantedInstrumentations(parsed.extra, parsed);
+    const results: Record<string, InstallResult> = {};
+    for (const { name, create, asked } of wanted) {
+      if (create === undefined) {
         results[name] = { installed: false, reason: "disabled" };
         continue;
       }
-      if (this.acquired.has(name)) {
-        results[name] = { installed: true };
+      const held = this.acquired.get(name);
+      if (held?.result.installed) {
+        results[name] = held.result;
         continue;
       }
       const result = await acquire(create());
-      if (result.installed) this.acquired.add(name);
       results[name] = result;
+      if (result.installed) this.acquired.set(name, { result, issues: result.issues ?? [] });
+      else if (asked) this.acquired.set(name, { result, issues: result.issues ?? [{ instrumentation: name, code: "not_installed", message: `the ${name} instrumentation was asked for but could not be installed: ${result.reason}` }] });
     }
-    return results;
+    return results as InstrumentResults;
+  }
+
+  /** Built-ins in their fixed order, then `extra`; `create` is undefined for one turned off. */
+  private wantedInstrumentations(
+    extra: readonly Instrumentation[],
+    flags: Partial<Record<InstrumentationName, boolean>>,
+  ): Array<{ name: string; create: (() => Instrumentation) | undefined; asked: boolean }> {
+    const names = new Set<string>(Object.keys(builtinInstrumentations));
+    const issues: Array<{ path: string; message: string }> = [];
+    extra.forEach((instrumentation, index) => {
+      if (names.has(instrumentation.name)) {
+        const owner = instrumentation.name in builtinInstrumentations ? "a built-in instrumentation" : "another instrumentation in extra";
+        issues.push({ path: `extra[${index}].name`, message: `'${instrumentation.name}' is the name of ${owner}; give yours another name` });
+      }
+      names.add(instrumentation.name);
+    });
+    if (issues.length > 0) throw new ValidationError("instrument options", issues);
+    const builtins = (Object.entries(builtinInstrumentations) as Array<[InstrumentationName, () => Instrumentation]>).map(([name, create]) => {
+      const on = flags[name] ?? instrumentedByDefault[name];
+      return { name, create: on ? create : undefined, asked: flags[name] === true };
+    });
+    return [...builtins, ...extra.map((instrumentation) => ({ name: instrumentation.name, create: () => instrumentation, asked: true }))];
   }
 
   /** Releases the instrumentations this tracer installed (each is removed when its last user releases it). */
   uninstrument(): void {
-    for (const name of this.acquired) release(name);
+    for (const [name, { result }] of this.acquired) if (result.installed) release(name);
     this.acquired.clear();
+  }
+
+  /** What the instrumentations this tracer holds (or asked for in vain) said they would miss. */
+  private installIssues(): CaptureIssueInput[] {
+    return [...this.acquired.values()].flatMap((held) => held.issues);
   }
 
   /** The report and spans of the trace that finished last. */

@@ -7,6 +7,39 @@ const LayerCountsSchema = z.object({
 });
 
 /**
+ * Why an instrumentation saw less than the agent did: a copy of a framework it could not patch, a
+ * framework it could not hook at all, an OpenTelemetry set-up it could not join. Each one is also
+ * one line of the report's `warnings`.
+ */
+export const CaptureIssueCodeSchema = z.enum([
+  /** Calls were made by a copy of the package the instrumentation did not patch (another version, a bundled copy). */
+  "unpatched_copy",
+  /** The instrumentation was asked for but could not be installed. */
+  "not_installed",
+  /** The application registered its own OpenTelemetry tracer provider, so tracetrain's could not be. */
+  "otel_provider_taken",
+  /** A loaded `@opentelemetry/api` copy refuses the global OpenTelemetry registration (its version is newer). */
+  "otel_version_mismatch",
+]);
+export type CaptureIssueCode = z.infer<typeof CaptureIssueCodeSchema>;
+
+export const CaptureIssueSchema = z.object({
+  /** The instrumentation concerned (`openai`, `langchain`, `otel`, or one of your own). */
+  instrumentation: z.string(),
+  code: CaptureIssueCodeSchema,
+  /** The npm package concerned and the version of the copy at fault, when known. */
+  package: z.string().optional(),
+  version: z.string().optional(),
+  /** How many times this rollout met it (LLM calls made by an unpatched copy, for one). */
+  count: z.number().int().positive(),
+  /** What happened, what was recorded anyway, and what to do. */
+  message: z.string(),
+});
+export type CaptureIssue = z.infer<typeof CaptureIssueSchema>;
+/** An issue as an instrumentation notes it; the trace counts how often it is met. */
+export type CaptureIssueInput = Omit<CaptureIssue, "count">;
+
+/**
  * What the tracer saw during one traced rollout attempt, so a rollout that captured nothing is
  * noticed at once instead of after training on empty data.
  */
@@ -36,6 +69,8 @@ export const TraceReportSchema = z.object({
   }),
   /** The agent's own error, if it threw. */
   agentError: z.string().nullable(),
+  /** What the instrumentations could not capture, and why (each also listed in `warnings`). */
+  captureIssues: z.array(CaptureIssueSchema),
   /** Everything worth a human's attention, in words. */
   warnings: z.array(z.string()),
 });

@@ -239,4 +239,28 @@ describe("Tracer core", () => {
   it("requires a sink", async () => {
     await expect(new Tracer({ logger: quietLogger }).trace({ rolloutId: "r", attemptId: "a" }, () => 1)).rejects.toThrow(/no sink/);
   });
+
+  it("checks its options, naming the field at fault", async () => {
+    const bad: Array<[options: unknown, field: RegExp]> = [
+      [{ batchSize: 0 }, /batchSize/],
+      [{ batchSize: 1.5 }, /batchSize/],
+      [{ flushIntervalMs: -1 }, /flushIntervalMs/],
+      [{ retryDelaysMs: [100, "1s"] }, /retryDelaysMs\[1\]/],
+      [{ keepSpans: "yes" }, /keepSpans/],
+      [{ sink: { send() {} } }, /sink: expected a SpanSink/],
+      [{ logger: console.log }, /logger: expected a Logger/],
+      [{ batchsize: 10 }, /batchsize/],
+    ];
+    for (const [options, field] of bad) {
+      expect(() => new Tracer(options as never), JSON.stringify(options)).toThrow(ValidationError);
+      expect(() => new Tracer(options as never)).toThrow(field);
+    }
+    // Defaults are filled in: a tracer with no options works with a sink per trace.
+    const sink = new RecordingSink();
+    expect(await new Tracer({ logger: quietLogger, retryDelaysMs: Object.freeze([1, 2]) }).trace({ rolloutId: "r", attemptId: "a", sink }, () => 7)).toBe(7);
+    const tracer = new Tracer({ sink, logger: quietLogger });
+    await expect(tracer.trace({ rolloutId: "r 1", attemptId: "a" }, () => 1)).rejects.toThrow(/trace options: rolloutId/);
+    await expect(tracer.trace({ rolloutId: "r", attemptId: "a", agentname: "x" } as never, () => 1)).rejects.toThrow(/agentname/);
+    await expect(tracer.instrument({ openai: "yes" } as never)).rejects.toThrow(/instrument options: openai/);
+  });
 });

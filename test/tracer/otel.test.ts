@@ -564,16 +564,24 @@ describe("install and uninstall", () => {
   it("registers a provider and a context manager, and removes exactly what it registered", async () => {
     const instrumentation = createOtelInstrumentation();
     expect(await instrumentation.install()).toEqual({ installed: true });
-    const probe = trace.getTracer("probe").startSpan("probe");
-    expect(probe.isRecording()).toBe(true);
-    probe.end();
+    // Spans record inside a traced rollout only; outside, they are non-recording (and cost almost nothing).
+    expect(trace.getTracer("probe").startSpan("outside").isRecording()).toBe(false);
+    const inside = await new Tracer({ sink: new RecordingSink(), logger: quietLogger }).capture({ rolloutId: "ro-probe", attemptId: "at-1" }, () => {
+      const probe = trace.getTracer("probe").startSpan("probe");
+      expect(probe.isRecording()).toBe(true);
+      probe.end();
+    });
+    expect(inside.spans.map((s) => s.name)).toContain("probe");
     const key = Symbol("k");
     await expect(context.with(ROOT_CONTEXT.setValue(key, 1), async () => {
       await new Promise((resolve) => setTimeout(resolve, 1));
       return context.active().getValue(key);
     })).resolves.toBe(1);
     instrumentation.uninstall();
-    expect(trace.getTracer("probe").startSpan("probe").isRecording()).toBe(false);
+    const after = await new Tracer({ sink: new RecordingSink(), logger: quietLogger }).capture({ rolloutId: "ro-probe", attemptId: "at-2" }, () => {
+      expect(trace.getTracer("probe").startSpan("probe").isRecording()).toBe(false);
+    });
+    expect(after.spans.map((s) => s.name)).toEqual(["tracetrain.rollout"]);
     expect(context.with(ROOT_CONTEXT.setValue(key, 1), () => context.active().getValue(key))).toBeUndefined();
   });
 

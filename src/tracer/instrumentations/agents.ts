@@ -1,5 +1,5 @@
 /**
- * OpenAI Agents SDK instrumentation (`@openai/agents`, tested with 0.14).
+ * OpenAI Agents SDK instrumentation (`@openai/agents`, tested with 0.14 and 0.20).
  *
  * The SDK has its own tracing: every run is a trace of spans (`task`, `agent`, `turn`,
  * `generation` / `response`, `function`, `handoff`, `guardrail`, `custom`, …) delivered to the
@@ -37,6 +37,7 @@ import { recordLlmError, recordLlmRequest, recordLlmResponse, startLlmSpan } fro
 import { startSpan } from "../spans.js";
 import type { TraceState } from "../trace-state.js";
 import { chatRequest, chatResponse, responsesRequest, responsesResponse } from "../../llm/index.js";
+import { describeCopy, findPackageCopies, loadBuild } from "./package-copies.js";
 
 const LAYER = "agents";
 
@@ -88,13 +89,18 @@ const PACKAGES = ["@openai/agents", "@openai/agents-core"];
 async function loadSdk(): Promise<AgentsSdk | string> {
   const failures: string[] = [];
   for (const name of PACKAGES) {
+    // One copy is enough: every copy of the SDK (0.14 and later) shares one trace provider through a global symbol.
+    const copy = findPackageCopies(name)[0];
+    if (copy === undefined) {
+      failures.push(`${name} is not installed`);
+      continue;
+    }
     try {
-      // A variable specifier keeps bundlers from inlining an optional dependency.
-      const module: unknown = await import(name);
+      const module = await loadBuild(copy, ".", "esm");
       if (isAgentsSdk(module)) return module;
-      failures.push(`${name} has no addTraceProcessor/getCurrentSpan`);
+      failures.push(`${describeCopy(copy)} has no addTraceProcessor/getCurrentSpan`);
     } catch (error) {
-      failures.push(`${name} could not be loaded (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`);
+      failures.push(`${describeCopy(copy)} could not be loaded (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`);
     }
   }
   return `the OpenAI Agents SDK is not available: ${failures.join("; ")}`;

@@ -8,6 +8,10 @@
  * read in the background, so the agent gets the same `Response` object, body unread, at the same
  * moment. Outside a traced rollout, inside a call an SDK layer already records (`suppressed ===
  * "fetch"`), or for any other URL, the wrapper only forwards the call.
+ *
+ * A call that carries the openai SDK's own headers should never get here inside a trace: the
+ * openai layer records it and suppresses this one. When one does, a copy of the SDK that was not
+ * patched made it; it is recorded here all the same (once), and the trace report says so.
  */
 import { nowMs } from "../../types/index.js";
 import { type WireApi, providerOf, requestFromBody, wireApiOfPath } from "../../llm/index.js";
@@ -16,6 +20,7 @@ import { currentFrame } from "../context.js";
 import type { Instrumentation, InstallResult } from "../instrumentation.js";
 import { recordLlmError, startLlmSpan } from "../llm-call.js";
 import { parseJsonText, recordResponseCopy } from "../llm-response.js";
+import { unseenOpenAICallIssue } from "./openai.js";
 
 type Fetch = typeof globalThis.fetch;
 type FetchInput = Parameters<Fetch>[0];
@@ -151,6 +156,7 @@ function tracedCall(original: Fetch, thisArg: unknown, args: Parameters<Fetch>, 
   const span: ActiveSpan | undefined | Promise<ActiveSpan | undefined> =
     typeof body === "object" ? body.then((text) => startSpan(target, text, startTime)) : startSpan(target, body, startTime);
   if (span === undefined) return original.apply(thisArg, args);
+  whenSpan(span, (s) => noteUnseenSdkCall(s, args[0], args[1]));
   let pending: Promise<Response>;
   try {
     pending = original.apply(thisArg, args);
@@ -168,6 +174,36 @@ function tracedCall(original: Fetch, thisArg: unknown, args: Parameters<Fetch>, 
       throw error;
     },
   );
+}
+
+/** When an openai SDK client made this call (see the file comment), notes it in the trace. */
+function noteUnseenSdkCall(span: ActiveSpan, input: FetchInput, init: FetchInit): void {
+  const sdk = openaiSdkOf(input, init);
+  if (sdk === undefined) return;
+  const issue = unseenOpenAICallIssue(sdk.version);
+  if (issue) span.trace.noteIssue(issue);
+}
+
+type HeadersLike = NonNullable<NonNullable<FetchInit>["headers"]>;
+
+function headerOf(headers: HeadersLike, name: string): string | undefined {
+  if (typeof Headers === "function" && headers instanceof Headers) return headers.get(name) ?? undefined;
+  const entries: Iterable<readonly [string, string]> = Array.isArray(headers) ? (headers as Array<[string, string]>) : Object.entries(headers as Record<string, string>);
+  for (const [key, value] of entries) if (key.toLowerCase() === name) return String(value);
+  return undefined;
+}
+
+/**
+ * The openai SDK's version, when the request carries the headers its clients send (`x-stainless-*`)
+ * and no other Stainless-made SDK's user agent (`Anthropic/JS …`, `Groq/JS …`). The Agents SDK and
+ * LangChain replace the user agent but keep the `x-stainless-*` headers.
+ */
+function openaiSdkOf(input: FetchInput, init: FetchInit): { version: string | undefined } | undefined {
+  const headers = init?.headers ?? (isRequest(input) ? input.headers : undefined);
+  if (headers === undefined || headerOf(headers, "x-stainless-lang") === undefined) return undefined;
+  const sdkName = /^(\w+)\/JS /.exec(headerOf(headers, "user-agent") ?? "")?.[1];
+  if (sdkName !== undefined && !sdkName.endsWith("OpenAI")) return undefined;
+  return { version: headerOf(headers, "x-stainless-package-version") };
 }
 
 /**

@@ -22,15 +22,11 @@ export const builtinInstrumentations = {
 export type InstrumentationName = keyof typeof builtinInstrumentations;
 
 /**
- * Which instrumentations `Tracer.instrument()` installs. All are on by default except `otel`:
- * it registers a global OpenTelemetry tracer provider, and OpenTelemetry refuses a second one, so
- * turning it on behind an application's back could break the application's own OTel set-up.
- * Turn it on (`{ otel: true }`) after your OTel set-up, or add `createOtelSpanProcessor()` to your
- * own provider instead.
+ * Whether each instrumentation is on when `Tracer.instrument()`'s options do not say. All are,
+ * except `otel`: it registers a global OpenTelemetry tracer provider, and OpenTelemetry refuses a
+ * second one, so turning it on behind an application's back could break the application's own OTel
+ * set-up. Turn it on (`{ otel: true }`), or add `createOtelSpanProcessor()` to your own provider.
  */
-export type InstrumentOptions = Partial<Record<InstrumentationName, boolean>>;
-
-/** Whether each instrumentation is on when the options do not say. */
 export const instrumentedByDefault: Record<InstrumentationName, boolean> = { openai: true, fetch: true, langchain: true, agents: true, otel: false };
 
 export { createAgentsInstrumentation, createFetchInstrumentation, createLangChainInstrumentation, createOpenAIInstrumentation, createOtelInstrumentation };

@@ -15,15 +15,22 @@
  *
  * Handler callbacks are awaited (`awaitHandlers`): run in the background, they would lose the
  * rollout's context and start spans after the model call they describe had begun.
+ *
+ * Every copy of `@langchain/core` the application can load is patched (see package-copies.ts). All
+ * copies share one AsyncLocalStorage (a global symbol) for the current run's config; a config whose
+ * callback manager lacks our handler inside a trace comes from a copy that was not patched — the
+ * bridge notes that in the trace report (the LLM calls inside are still recorded, by the openai or
+ * fetch layer).
  */
-import { createRequire } from "node:module";
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { addBridge } from "../bridges.js";
 import { currentFrame } from "../context.js";
 import type { Instrumentation, InstallResult } from "../instrumentation.js";
-import { consoleLogger } from "../../types/index.js";
+import { type CaptureIssueInput, consoleLogger } from "../../types/index.js";
+import type { TraceState } from "../trace-state.js";
 import { chatRequest, completionRequest } from "./langchain-messages.js";
 import { type RunStart, RunRecorder, modelCallScope } from "./langchain-runs.js";
+import { type PackageCopy, describeCopy, findLoadedCommonJsCopy, findPackageCopies, isCommonJsLoaded, loadBuild } from "./package-copies.js";
 
 /** The handler's name: how a manager that already has it (from any copy of LangChain) is recognised. */
 export const LANGCHAIN_HANDLER_NAME = "tracetrain";
@@ -36,19 +43,26 @@ type HandlerBase = typeof BaseCallbackHandler;
 interface LangChainCopy {
   callbackManager: Rec;
   handlerBase: HandlerBase;
-  /** `AsyncLocalStorageProviderSingleton`: LangChain's own notion of the current run. */
-  context: Rec | undefined;
   chatModelPrototype: Rec | undefined;
   llmPrototype: Rec | undefined;
 }
 
+const PACKAGE = "@langchain/core";
+/** Frameworks that may bring a copy of their own. */
+const DEPENDENTS = ["langchain", "@langchain/langgraph", "@langchain/openai", "@langchain/anthropic"];
+
+/** The subpaths of `@langchain/core` that get hooked. */
 const MODULES = {
-  manager: "@langchain/core/callbacks/manager",
-  base: "@langchain/core/callbacks/base",
-  singletons: "@langchain/core/singletons",
-  chatModels: "@langchain/core/language_models/chat_models",
-  llms: "@langchain/core/language_models/llms",
+  manager: "./callbacks/manager",
+  base: "./callbacks/base",
+  chatModels: "./language_models/chat_models",
+  llms: "./language_models/llms",
 } as const;
+
+/** Where every copy of LangChain keeps the current run (`@langchain/core/singletons`). */
+const RUN_STORAGE_KEY = Symbol.for("ls:tracing_async_local_storage");
+/** The key of a run's config in that storage's value (`extra[LC_CHILD_KEY]`). */
+const CHILD_CONFIG_KEY = Symbol.for("lc:child_config");
 
 function isRec(value: unknown): value is Rec {
   return (typeof value === "object" || typeof value === "function") && value !== null;
@@ -68,15 +82,18 @@ export function createLangChainInstrumentation(): Instrumentation {
     name: "langchain",
     async install(): Promise<InstallResult> {
       if (uninstallAll) return { installed: true };
-      let copies: LangChainCopy[];
-      try {
-        copies = await loadLangChain();
-      } catch (error) {
-        return { installed: false, reason: `@langchain/core could not be loaded: ${error instanceof Error ? error.message : String(error)}` };
+      const { copies, failures } = await loadLangChain();
+      if (copies.length === 0) {
+        return { installed: false, reason: failures.length > 0 ? `@langchain/core could not be loaded: ${failures.join("; ")}` : "@langchain/core is not installed" };
       }
-      if (copies.length === 0) return { installed: false, reason: "@langchain/core has no CallbackManager with _configureSync or configure" };
       uninstallAll = hook(copies);
-      return { installed: true };
+      const issues: CaptureIssueInput[] = failures.map((failure) => ({
+        instrumentation: "langchain",
+        code: "unpatched_copy",
+        package: PACKAGE,
+        message: `a copy of @langchain/core could not be loaded to be patched: ${failure}; its runs are not recorded (LLM calls inside them are, by the openai or fetch layer)`,
+      }));
+      return issues.length > 0 ? { installed: true, issues } : { installed: true };
     },
     uninstall(): void {
       uninstallAll?.();
@@ -86,56 +103,48 @@ export function createLangChainInstrumentation(): Instrumentation {
 }
 
 /**
- * The ESM build, and the CommonJS build when something already loaded it: they are separate copies
- * with separate classes. (Loading the CommonJS copy just in case would cost ~200 ms per process.)
+ * The ESM build of every copy, and the CommonJS build of those whose CommonJS build is loaded
+ * already: they are separate copies with separate classes. (Loading a CommonJS build just in case
+ * would cost ~200 ms per process.)
  */
-async function loadLangChain(): Promise<LangChainCopy[]> {
-  // Computed specifiers keep bundlers from inlining the optional package.
-  const load = (name: string): Promise<unknown> => import(name) as Promise<unknown>;
-  const [manager, base, singletons, chatModels, llms] = await Promise.all([
-    load(MODULES.manager),
-    load(MODULES.base),
-    load(MODULES.singletons).catch(() => undefined),
-    load(MODULES.chatModels).catch(() => undefined),
-    load(MODULES.llms).catch(() => undefined),
-  ]);
+async function loadLangChain(): Promise<{ copies: LangChainCopy[]; failures: string[] }> {
   const copies: LangChainCopy[] = [];
-  const esm = copyOf(manager, base, singletons, chatModels, llms);
-  if (esm) copies.push(esm);
-  const cjs = loadedCommonJsCopy();
-  if (cjs && cjs.callbackManager !== esm?.callbackManager) copies.push(cjs);
-  return copies;
-}
-
-function loadedCommonJsCopy(): LangChainCopy | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    if (require.cache[require.resolve(MODULES.manager)] === undefined) return undefined;
-    const optional = (name: string): unknown => {
+  const failures: string[] = [];
+  for (const copy of findPackageCopies(PACKAGE, DEPENDENTS)) {
+    for (const format of isCommonJsLoaded(copy) ? (["esm", "cjs"] as const) : (["esm"] as const)) {
       try {
-        return require(name) as unknown;
-      } catch {
-        return undefined;
+        const loaded = await loadCopy(copy, format);
+        if (loaded) copies.push(loaded);
+        else failures.push(`${describeCopy(copy)} has no CallbackManager with _configureSync or configure`);
+      } catch (error) {
+        failures.push(`${describeCopy(copy)}, ${format === "esm" ? "ESM" : "CommonJS"} build: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
       }
-    };
-    return copyOf(require(MODULES.manager), require(MODULES.base), optional(MODULES.singletons), optional(MODULES.chatModels), optional(MODULES.llms));
-  } catch {
-    return undefined;
+    }
   }
+  return { copies, failures };
 }
 
-function copyOf(manager: unknown, base: unknown, singletons: unknown, chatModels: unknown, llms: unknown): LangChainCopy | undefined {
+async function loadCopy(copy: PackageCopy, format: "esm" | "cjs"): Promise<LangChainCopy | undefined> {
+  const optional = (subpath: string): Promise<unknown> => loadBuild(copy, subpath, format).catch(() => undefined);
+  const [manager, base, chatModels, llms] = await Promise.all([
+    loadBuild(copy, MODULES.manager, format),
+    loadBuild(copy, MODULES.base, format),
+    optional(MODULES.chatModels),
+    optional(MODULES.llms),
+  ]);
+  return copyOf(manager, base, chatModels, llms);
+}
+
+function copyOf(manager: unknown, base: unknown, chatModels: unknown, llms: unknown): LangChainCopy | undefined {
   const callbackManager = field(manager, "CallbackManager");
   const handlerBase = field(base, "BaseCallbackHandler");
   if (!isRec(callbackManager) || typeof handlerBase !== "function") return undefined;
   if (typeof callbackManager._configureSync !== "function" && typeof callbackManager.configure !== "function") return undefined;
-  const context = field(singletons, "AsyncLocalStorageProviderSingleton");
   const chatModelPrototype = field(field(chatModels, "BaseChatModel"), "prototype");
   const llmPrototype = field(field(llms, "BaseLLM"), "prototype");
   return {
     callbackManager,
     handlerBase: handlerBase as HandlerBase,
-    context: isRec(context) ? context : undefined,
     chatModelPrototype: isRec(chatModelPrototype) ? chatModelPrototype : undefined,
     llmPrototype: isRec(llmPrototype) ? llmPrototype : undefined,
   };
@@ -157,10 +166,16 @@ function hook(copies: LangChainCopy[]): () => void {
       restorers.push(patch(prototype, "_streamIterator", (original) => scopedIterator(state, original)));
     }
   }
-  const contexts = copies.flatMap((copy) => (copy.context ? [copy.context] : []));
+  const patchedManagers = new Set<unknown>(copies.map((copy) => copy.callbackManager));
   const removeBridge = addBridge((trace) => {
     try {
-      return recorder.currentRun(trace, currentLangChainRun(contexts));
+      const config = currentRunConfig();
+      const callbacks = field(config, "callbacks");
+      if (config !== undefined && (callbacks === undefined || (isRec(callbacks) && !Array.isArray(callbacks) && !hasOurHandler(callbacks)))) {
+        noteUnpatchedRun(trace, callbacks, patchedManagers);
+        return undefined;
+      }
+      return recorder.currentRun(trace, isRec(callbacks) && !Array.isArray(callbacks) ? parentRunIdOf(callbacks) : undefined);
     } catch {
       return undefined;
     }
@@ -239,18 +254,68 @@ function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {
   return isRec(value) && typeof value.next === "function";
 }
 
-/** The run LangChain's own context says is current: the parent run id its current config's callbacks carry. */
-function currentLangChainRun(contexts: Rec[]): string | undefined {
-  for (const context of contexts) {
-    const getConfig = context.getRunnableConfig;
-    if (typeof getConfig !== "function") continue;
-    const callbacks = field(getConfig.call(context), "callbacks");
-    if (callbacks === undefined || Array.isArray(callbacks)) continue;
-    const getParentRunId = field(callbacks, "getParentRunId");
-    const runId = typeof getParentRunId === "function" ? str(getParentRunId.call(callbacks)) : str(field(callbacks, "_parentRunId"));
-    if (runId !== undefined) return runId;
+/**
+ * The config of the LangChain run current here, whichever copy of LangChain runs it: every copy
+ * keeps it in one AsyncLocalStorage under a global symbol (once LangGraph, `@langchain/core/context`
+ * or a custom-event dispatch has switched that storage on; until then there is none to read).
+ * A run of a patched copy inside a trace always has a callback manager with our handler; a plain
+ * list of handlers is what a caller passed, not a run's manager.
+ */
+function currentRunConfig(): Rec | undefined {
+  const storage = (globalThis as { [RUN_STORAGE_KEY]?: unknown })[RUN_STORAGE_KEY];
+  const getStore = field(storage, "getStore");
+  if (typeof getStore !== "function") return undefined;
+  const extra = field(getStore.call(storage), "extra");
+  const config: unknown = isRec(extra) ? (extra as { [CHILD_CONFIG_KEY]?: unknown })[CHILD_CONFIG_KEY] : undefined;
+  return isRec(config) ? config : undefined;
+}
+
+function hasOurHandler(callbacks: Rec): boolean {
+  const handlers = callbacks.handlers;
+  return Array.isArray(handlers) && handlers.some((h) => field(h, "name") === LANGCHAIN_HANDLER_NAME);
+}
+
+/** The run a manager belongs to: the parent run id of the managers its run hands to children. */
+function parentRunIdOf(callbacks: Rec): string | undefined {
+  const getParentRunId = callbacks.getParentRunId;
+  return typeof getParentRunId === "function" ? str(getParentRunId.call(callbacks)) : str(callbacks._parentRunId);
+}
+
+/** Issue per manager class, so the (rare) search for its copy runs once. */
+const unpatchedIssues = new WeakMap<object, CaptureIssueInput>();
+
+/** The issue for a run without a manager: no class to tell its copy by. */
+const UNKNOWN_COPY = {};
+
+/**
+ * A run inside a trace whose manager lacks our handler — or that has no manager at all: a copy of
+ * LangChain that was not patched runs it (or, if the manager's class is one we patched, it was
+ * configured outside tracetrain's hooks).
+ */
+function noteUnpatchedRun(trace: TraceState, callbacks: unknown, patchedManagers: ReadonlySet<unknown>): void {
+  const constructor = field(callbacks, "constructor");
+  const managerClass = typeof constructor === "function" ? constructor : UNKNOWN_COPY;
+  let issue = unpatchedIssues.get(managerClass);
+  if (issue === undefined) {
+    // Without a manager to tell the copy by, a loaded CommonJS copy whose manager was not patched is the suspect.
+    const isForeign = (exports: unknown): boolean => {
+      const manager = field(exports, "CallbackManager");
+      return managerClass === UNKNOWN_COPY ? typeof manager === "function" && !patchedManagers.has(manager) : manager === managerClass;
+    };
+    const foreign = patchedManagers.has(managerClass) ? undefined : findLoadedCommonJsCopy(PACKAGE, isForeign);
+    const which = patchedManagers.has(managerClass)
+      ? "a run whose callback manager was configured outside tracetrain's hooks (built before the rollout started?)"
+      : `a run of a copy of @langchain/core tracetrain did not patch${foreign ? `: ${describeCopy(foreign)}` : " (a bundled copy, or one loaded from a place tracetrain does not look)"}`;
+    issue = {
+      instrumentation: "langchain",
+      code: "unpatched_copy",
+      package: PACKAGE,
+      ...(foreign?.version === undefined ? {} : { version: foreign.version }),
+      message: `LangChain ran ${which}; its chains, tools and agent names are missing from the trace (LLM calls inside are recorded by the openai or fetch layer). Dedupe the copies (npm ls @langchain/core)`,
+    };
+    unpatchedIssues.set(managerClass, issue);
   }
-  return undefined;
+  trace.noteIssue(issue);
 }
 
 let warnedHandlerError = false;

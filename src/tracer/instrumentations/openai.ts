@@ -14,8 +14,7 @@
  *  - `asResponse()` alone never parses, so it is wrapped to record from a clone of the raw response.
  * The SDK's fetch runs with the fetch layer suppressed, so a call is recorded once.
  */
-import { createRequire } from "node:module";
-import type { JsonObject } from "../../types/index.js";
+import type { CaptureIssueInput, JsonObject } from "../../types/index.js";
 import type { ActiveSpan } from "../active-span.js";
 import { toJsonValue } from "../../types/index.js";
 import { currentFrame } from "../context.js";
@@ -24,13 +23,17 @@ import { recordFirstChunk, recordLlmError, recordLlmResponse, startLlmSpan } fro
 import { runInSpan } from "../spans.js";
 import { finishStream, recordPartialFailure, recordResponseCopy } from "../llm-response.js";
 import { type WireApi, createAccumulator, requestFromBody, responseFromBody } from "../../llm/index.js";
+import { type PackageCopy, describeCopy, findPackageCopies, isCommonJsLoaded, loadBuild } from "./package-copies.js";
 
 export interface OpenAIInstrumentationOptions {
   /**
-   * The `openai` module (its namespace, or the `OpenAI` class) to patch, instead of importing it —
-   * for a copy the default import would not reach (another version, a bundled one).
+   * The `openai` module (its namespace, or the `OpenAI` class) to patch, instead of the copies the
+   * application can load — for a copy those would not reach (a bundled one). Give the
+   * instrumentation a `name` of its own to install it next to the built-in one.
    */
   module?: unknown;
+  /** The instrumentation's name (default `openai`). */
+  name?: string;
 }
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -44,63 +47,133 @@ const RESOURCE_PATHS: Record<"chat" | "completions" | "responses", string> = {
 };
 
 const PACKAGE = "openai";
+/** Frameworks that bring a copy of their own (another major than the application's, at times). */
+const DEPENDENTS = ["@openai/agents", "@openai/agents-openai", "@langchain/openai"];
+
+/** A build of the SDK that was patched: which copy (unknown for a module handed in) and which format. */
+interface PatchedBuild {
+  copy: PackageCopy | undefined;
+  format: "esm" | "cjs" | "given";
+}
+
+/**
+ * What each installed openai instrumentation patched, or why it could not: the fetch layer asks
+ * when it records a call an SDK client made that no patch saw (see {@link unseenOpenAICallIssue}).
+ */
+const installs = new Map<Instrumentation, { patched: PatchedBuild[] } | { reason: string }>();
 
 export function createOpenAIInstrumentation(options: OpenAIInstrumentationOptions = {}): Instrumentation {
   let restorers: Array<() => void> = [];
-  return {
-    name: "openai",
+  let active = false;
+  const instrumentation: Instrumentation = {
+    name: options.name ?? "openai",
     async install(): Promise<InstallResult> {
-      if (restorers.length > 0) return { installed: true };
-      let modules: unknown[];
-      try {
-        modules = options.module === undefined ? await loadOpenAI() : [options.module];
-      } catch (error) {
-        return { installed: false, reason: `the openai package could not be loaded: ${error instanceof Error ? error.message : String(error)}` };
+      if (active) return { installed: true };
+      const { builds, failures } = options.module === undefined ? await loadOpenAI() : { builds: [{ copy: undefined, format: "given" as const, module: options.module }], failures: [] };
+      const patched: PatchedBuild[] = [];
+      for (const build of builds) {
+        const restore = patchClient(build.module);
+        if (restore === undefined) continue;
+        restorers.push(...restore);
+        patched.push({ copy: build.copy, format: build.format });
       }
-      const patched = new Set<object>();
-      for (const module of modules) {
-        const client = clientClass(module);
-        if (client === undefined) continue;
-        const resources: Array<[WireApi & keyof typeof RESOURCE_PATHS, unknown]> = [
-          ["chat", field(field(client, "Chat"), "Completions")],
-          ["completions", field(client, "Completions")],
-          ["responses", field(client, "Responses")],
-        ];
-        for (const [api, resource] of resources) {
-          const proto = field(resource, "prototype");
-          if (!isRecord(proto) || patched.has(proto)) continue;
-          const restore = patchCreate(proto, api);
-          if (restore) {
-            patched.add(proto);
-            restorers.push(restore);
-          }
-        }
+      if (patched.length === 0) {
+        const reason =
+          builds.length === 0
+            ? `the openai package could not be loaded${failures.length > 0 ? `: ${failures.join("; ")}` : " (it is not installed)"}`
+            : "no OpenAI client class with chat.completions, completions or responses was found in the openai module";
+        installs.set(instrumentation, { reason });
+        return { installed: false, reason };
       }
-      if (restorers.length === 0) return { installed: false, reason: "no OpenAI client class with chat.completions, completions or responses was found in the openai module" };
-      return { installed: true };
+      installs.set(instrumentation, { patched });
+      active = true;
+      const issues: CaptureIssueInput[] = failures.map((failure) => ({
+        instrumentation: instrumentation.name,
+        code: "unpatched_copy",
+        package: PACKAGE,
+        message: `a copy of the openai SDK could not be loaded to be patched: ${failure}; calls it makes are recorded by the fetch layer only`,
+      }));
+      return issues.length > 0 ? { installed: true, issues } : { installed: true };
     },
     uninstall(): void {
       for (const restore of restorers.reverse()) restore();
       restorers = [];
+      active = false;
+      installs.delete(instrumentation);
     },
   };
+  return instrumentation;
 }
 
 /**
- * The package's ESM build and, when it resolves, its CommonJS build: they are separate copies with
- * separate prototypes, and an agent may load either.
+ * Every copy of the SDK the application can load (see package-copies.ts). Of the one tracetrain
+ * resolves, both builds: an agent may load either, and a CommonJS agent may load it later. Of other
+ * copies, the ESM build and the CommonJS build if it is loaded already.
  */
-async function loadOpenAI(): Promise<unknown[]> {
-  // A computed specifier keeps bundlers from inlining the optional package.
-  const specifier = PACKAGE;
-  const esm: unknown = await import(specifier);
-  const modules = [esm];
-  try {
-    modules.push(createRequire(import.meta.url)(specifier) as unknown);
-  } catch {
-    // an ESM-only install: the import above is the only copy
+async function loadOpenAI(): Promise<{ builds: Array<{ copy: PackageCopy; format: "esm" | "cjs"; module: unknown }>; failures: string[] }> {
+  const builds: Array<{ copy: PackageCopy; format: "esm" | "cjs"; module: unknown }> = [];
+  const failures: string[] = [];
+  findPackageCopies(PACKAGE, DEPENDENTS).forEach((copy, index) => {
+    const formats: Array<"esm" | "cjs"> = index === 0 || isCommonJsLoaded(copy) ? ["esm", "cjs"] : ["esm"];
+    for (const format of formats) builds.push({ copy, format, module: undefined });
+  });
+  for (const build of builds) {
+    try {
+      build.module = await loadBuild(build.copy, ".", build.format);
+    } catch (error) {
+      failures.push(`${describeCopy(build.copy)}, ${build.format === "esm" ? "ESM" : "CommonJS"} build: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+    }
   }
-  return modules;
+  return { builds: builds.filter((build) => build.module !== undefined), failures };
+}
+
+/**
+ * Patches `create` of the client class's resources; returns the restorers (none when another
+ * instrumentation patched them already), or undefined when the module has no client class.
+ */
+function patchClient(module: unknown): Array<() => void> | undefined {
+  const client = clientClass(module);
+  if (client === undefined) return undefined;
+  const resources: Array<[WireApi & keyof typeof RESOURCE_PATHS, unknown]> = [
+    ["chat", field(field(client, "Chat"), "Completions")],
+    ["completions", field(client, "Completions")],
+    ["responses", field(client, "Responses")],
+  ];
+  const restorers: Array<() => void> = [];
+  for (const [api, resource] of resources) {
+    const proto = field(resource, "prototype");
+    if (!isRecord(proto)) continue;
+    const restore = patchCreate(proto, api);
+    if (restore) restorers.push(restore);
+  }
+  return restorers;
+}
+
+/**
+ * The issue to note when the fetch layer records a call an openai SDK client made (its request
+ * carries the SDK's headers) that no openai patch saw: a copy of the SDK that was not patched made
+ * it. Undefined when no openai instrumentation is installed or tried (the fetch layer is then the
+ * intended recorder).
+ */
+export function unseenOpenAICallIssue(version: string | undefined): CaptureIssueInput | undefined {
+  if (installs.size === 0) return undefined;
+  const states = [...installs.values()];
+  const patched = states.flatMap((state) => ("patched" in state ? state.patched : []));
+  const failure = states.find((state): state is { reason: string } => "reason" in state);
+  const sdk = `openai ${version ?? "(version unknown)"}`;
+  const recorded = "the fetch layer recorded it from the HTTP exchange, without the SDK-level view";
+  let message: string;
+  if (patched.length === 0) {
+    message = `an LLM call was made by the ${sdk} SDK, but tracetrain's openai instrumentation is not installed (${failure?.reason ?? "unknown reason"}); ${recorded}`;
+  } else {
+    const versions = patched.map((build) => (build.copy ? `${build.copy.version ?? "?"} ${build.format === "esm" ? "ESM" : "CommonJS"} at ${build.copy.root}` : "a module passed to createOpenAIInstrumentation"));
+    const sameVersion = patched.some((build) => build.copy?.version === version);
+    const cause = sameVersion
+      ? "a build of the SDK tracetrain did not patch (a bundled copy, a copy installed elsewhere, or a CommonJS build loaded after instrument())"
+      : "a copy of the SDK tracetrain did not patch (a dependency installed its own version, or the copy is bundled)";
+    message = `an LLM call was made by the ${sdk} SDK, ${cause}; tracetrain patched ${[...new Set(versions)].join(", ")}; ${recorded}. Dedupe the copies (npm ls openai) or patch that module with createOpenAIInstrumentation({ module, name })`;
+  }
+  return { instrumentation: "openai", code: patched.length === 0 ? "not_installed" : "unpatched_copy", package: PACKAGE, ...(version === undefined ? {} : { version }), message };
 }
 
 function isRecord(value: unknown): value is Rec {
@@ -124,15 +197,19 @@ function clientClass(module: unknown): unknown {
  * a fresh closure would start cold (no type feedback, unoptimised) after every re-install.
  */
 const wrappers = new WeakMap<Method, Method>();
+/** Every wrapper made, so a prototype two instrumentations reach is patched once. */
+const ourWrappers = new WeakSet<Method>();
 
 /** Replaces `proto.create`; returns how to put the original back. */
 function patchCreate(proto: Rec, api: keyof typeof RESOURCE_PATHS): (() => void) | undefined {
   const original = proto.create;
   if (typeof original !== "function") return undefined;
   const create = original as Method;
+  if (ourWrappers.has(create)) return undefined;
   const own = Object.prototype.hasOwnProperty.call(proto, "create");
   const patched = wrappers.get(create) ?? wrapCreate(create, api);
   wrappers.set(create, patched);
+  ourWrappers.add(patched);
   proto.create = patched;
   return () => {
     if (proto.create !== patched) return; // patched again over us: leave that in place

@@ -595,7 +595,8 @@ export function toolCallOf(a: OtelAttributes, dialect: Dialect): ToolCallInfo {
 
 /** The agent an agent span runs. */
 export function agentNameOf(name: string, a: OtelAttributes): string {
-  return str(a[Attr.genAiAgentName]) ?? str(a[Oi.agentName]) ?? name;
+  // GenAI names the span `invoke_agent {agent}` (the AI SDK 7 without an agent name: `invoke_agent {model}`).
+  return str(a[Attr.genAiAgentName]) ?? str(a[Oi.agentName]) ?? (name.startsWith("invoke_agent ") ? name.slice("invoke_agent ".length) : name);
 }
 
 /** What failed, for `error.type` on a failed LLM call. */

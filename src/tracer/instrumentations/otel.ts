@@ -1,328 +1,155 @@
 /**
- * The OpenTelemetry bridge: any library that already emits OTel spans (the Vercel AI SDK with
- * `experimental_telemetry`, OpenInference instrumentations, OTel GenAI instrumentations) records
- * into the current traced rollout, with no change to the agent.
+ * The OpenTelemetry bridge: any library that already emits OTel spans (the Vercel AI SDK's
+ * telemetry, OpenInference instrumentations, OTel GenAI instrumentations) records into the current
+ * traced rollout, with no change to the agent. The mirroring itself is in otel-mirror.ts; this is
+ * how it is plugged in:
  *
- * A span processor mirrors each OTel span started inside a traced rollout as one of our spans:
- * started at the OTel start (in the caller's context, so the rollout is known), filled in and
- * ended at the OTel end. LLM calls are converted from whichever dialect wrote them into the one
- * LLM-call format (`llm-call.ts`); other spans keep their attributes and get a span type.
+ * - `instrument({ otel: true })` registers tracetrain's own tracer provider (otel-provider.ts) as
+ *   OTel's global, through the application's newest copy of `@opentelemetry/api` (otel-api.ts),
+ *   hands it to every other copy's proxy (so a tracer obtained with `trace.getTracer()` before
+ *   `instrument()` records too), and registers a context manager if the process has none;
+ * - with a provider of your own (OTel accepts one global provider), add
+ *   {@link createOtelSpanProcessor} to it instead.
  */
-import { createRequire } from "node:module";
-import type * as OtelApi from "@opentelemetry/api";
-import type { SpanKind } from "../../types/index.js";
-import type { ActiveSpan } from "../active-span.js";
-import { addBridge } from "../bridges.js";
-import { currentFrame } from "../context.js";
-import { Attr, Operations, SpanTypes } from "../../types/index.js";
-import { nowMs } from "../../types/index.js";
+import type { CaptureIssueInput } from "../../types/index.js";
 import type { Instrumentation, InstallResult } from "../instrumentation.js";
-import { recordLlmRequest, recordLlmResponse, startLlmSpan } from "../llm-call.js";
-import { runInSpan, startSpan } from "../spans.js";
+import { type OtelApiCopy, byNewest, loadOtelApis, otelGlobal, readsGlobalOf } from "./otel-api.js";
 import { AsyncLocalStorageContextManager } from "./otel-context-manager.js";
-import {
-  type Classification,
-  type OtelAttributes,
-  agentNameOf,
-  classifySpan,
-  errorTypeOf,
-  isConvertedContentEvent,
-  isConvertedContentKey,
-  llmRequestOf,
-  llmResponseOf,
-  timeToFirstChunkOf,
-  toolCallOf,
-  withDetailsEvent,
-} from "./otel-dialects.js";
+import { OtelMirror, type OtelSpanProcessor } from "./otel-mirror.js";
+import { MirroringTracerProvider } from "./otel-provider.js";
 
-/** OTel's `[seconds, nanoseconds]` time. */
-export type OtelHrTime = readonly [number, number];
+export type { OtelContextLike, OtelHrTime, OtelReadableSpanLike, OtelSpanLike, OtelSpanProcessor } from "./otel-mirror.js";
 
-/** What the processor reads of a started OTel SDK span (structurally: no SDK type in our signature). */
-export interface OtelSpanLike {
-  readonly name: string;
-  /** OTel's `SpanKind` enum: 0 internal, 1 server, 2 client, 3 producer, 4 consumer. */
-  readonly kind: number;
-  spanContext(): { traceId: string; spanId: string };
-  readonly startTime: OtelHrTime;
-  readonly attributes: OtelAttributes;
-}
-
-/** What the processor reads of an ended OTel SDK span (`ReadableSpan`). */
-export interface OtelReadableSpanLike extends OtelSpanLike {
-  readonly endTime: OtelHrTime;
-  /** OTel's `SpanStatusCode`: 0 unset, 1 ok, 2 error. */
-  readonly status: { code: number; message?: string | undefined };
-  readonly events: ReadonlyArray<{ name: string; time: OtelHrTime; attributes?: OtelAttributes | undefined }>;
-}
-
-/** An OTel `Context`. */
-export interface OtelContextLike {
-  getValue(key: symbol): unknown;
-}
-
-/** An OTel SDK `SpanProcessor`, structurally: pass it to `new BasicTracerProvider({ spanProcessors: [...] })`. */
-export interface OtelSpanProcessor {
-  onStart(span: OtelSpanLike, parentContext: OtelContextLike): void;
-  onEnd(span: OtelReadableSpanLike): void;
-  forceFlush(): Promise<void>;
-  shutdown(): Promise<void>;
-}
-
-const KINDS: readonly SpanKind[] = ["internal", "server", "client", "producer", "consumer"];
-const STATUS_ERROR = 2;
-const STATUS_OK = 1;
-/** An OTel start this close to the wall clock's now was "now" (OTel rounds it to the millisecond). */
-const STARTED_NOW_MS = 2;
-/** The key OTel's API stores the current span under in a `Context` (`createContextKey` uses `Symbol.for`). */
-const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
-
-interface Mirror {
-  span: ActiveSpan;
-  /** Started as an LLM call (its type may since have become `llm_run`). */
-  llm: boolean;
-  /** Converts an OTel time into our clock (see {@link clockOf}). */
-  clock: (time: OtelHrTime) => number;
-}
+/** Processors made by {@link createOtelSpanProcessor} and not shut down: an application provider that feeds us. */
+let liveProcessors = 0;
 
 /**
- * A span processor that mirrors OTel spans into the current traced rollout. Spans started
- * outside any traced rollout are ignored (nothing is recorded, nothing is kept).
+ * A span processor for your own OTel SDK provider, when the application registers one (then
+ * `instrument({ otel: true })` cannot register tracetrain's). Pass it at construction, before
+ * `tracer.instrument()`:
  *
- * Parenting: a mirrored span's parent is the mirror of its OTel parent when there is one, else
- * the current span of the rollout. While an OTel span is active, spans other layers start (the
- * fetch wrapper's exact HTTP-level LLM call inside `ai.generateText.doGenerate`) become children of
- * its mirror; the core then re-types the OTel LLM span `llm_run`, so the call counts once.
+ *     new NodeTracerProvider({ spanProcessors: [createOtelSpanProcessor(), ...yours], spanLimits: { attributeCountLimit: 100_000 } })
  *
- * With a provider of your own, pass it `spanLimits: { attributeCountLimit: 100_000 }` (or more):
  * OTel keeps only 128 attributes per span by default, and the flattened OpenInference dialect
  * spends several per message, so a long conversation would otherwise arrive cut short.
  */
 export function createOtelSpanProcessor(): OtelSpanProcessor {
-  const api = loadOtelApi();
-  let mirrors = new WeakMap<object, Mirror>();
+  const mirror = new OtelMirror();
   let open = true;
-  const removeBridge = api
-    ? addBridge((trace) => {
-        const active = api.trace.getActiveSpan();
-        const mirror = active ? mirrors.get(active) : undefined;
-        if (!mirror || mirror.span.trace !== trace) return undefined;
-        return { span: mirror.span, agentName: agentOf(mirror.span) };
-      })
-    : () => false;
-
+  liveProcessors++;
   return {
     onStart(span, parentContext) {
-      if (!open) return;
-      const mirror = startMirror(span, parentContext, mirrors);
-      if (mirror) mirrors.set(span, mirror);
+      mirror.start(span, parentContext);
     },
     onEnd(span) {
-      // The entry stays (the map is weak): a child OTel starts after its parent ended still finds it.
-      const mirror = mirrors.get(span);
-      if (mirror) endMirror(mirror, span);
+      mirror.end(span);
     },
     async forceFlush() {
       // Nothing is buffered here: ended mirrors go straight to their trace's span buffer.
     },
     async shutdown() {
+      if (!open) return;
       open = false;
-      removeBridge();
-      mirrors = new WeakMap();
+      liveProcessors--;
+      mirror.close();
     },
   };
 }
 
-function startMirror(span: OtelSpanLike, parentContext: OtelContextLike, mirrors: WeakMap<object, Mirror>): Mirror | undefined {
-  const frame = currentFrame();
-  if (frame?.suppressed === "otel") return undefined;
-  const otelParent = parentContext.getValue(SPAN_KEY);
-  const parentMirror = typeof otelParent === "object" && otelParent !== null ? mirrors.get(otelParent)?.span : undefined;
-  // The OTel parent's mirror is the parent (even if it has ended: OTel allows that), unless it
-  // belongs to another rollout than the one running here (the rollout context wins) or its trace is over.
-  const parent = parentMirror && !parentMirror.trace.ended && (!frame || frame.trace === parentMirror.trace) ? parentMirror : undefined;
-  if (!frame && !parent) return undefined;
+/** One provider per process: tracers handed out before an uninstall work again after the next install. */
+let provider: MirroringTracerProvider | undefined;
 
-  const classification = classifySpan(span.name, span.attributes);
-  const clock = clockOf(span.startTime);
-  const create = () => createMirror(span, classification, parent, clock(span.startTime));
-  // Inside the parent's frame, the mirror inherits the parent's agent; without a rollout context
-  // here (a callback that lost it, with the OTel context passed explicitly) this recovers it.
-  const mirror = parent ? runInSpan(parent, create) : create();
-  return mirror ? { span: mirror, llm: classification.type === SpanTypes.llm, clock } : undefined;
-}
+const PROVIDER_TAKEN =
+  "a global OpenTelemetry tracer provider is already registered (the application's own), so tracetrain could not register its own (OTel takes one); " +
+  "add tracetrain's span processor to your provider when you create it: spanProcessors: [createOtelSpanProcessor(), ...yours] (from tracetrain/otel)";
 
 /**
- * OTel starts a span at `Date.now()` (whole milliseconds, wall clock); our spans use the
- * monotonic `performance` clock, and the two drift apart over a process's life. Mixed naively, an
- * OTel span could seem to start before the rollout it runs in — and the core would then refuse
- * it as the parent of the fetch layer's call. So a span OTel started "now" is anchored at our
- * now, and its other times keep their exact OTel offsets from its start; a start given
- * explicitly (in the past) is moved by the current difference between the two clocks.
- */
-function clockOf(otelStart: OtelHrTime): (time: OtelHrTime) => number {
-  const start = hrTimeToMs(otelStart);
-  const ours = nowMs();
-  const wall = Date.now();
-  const anchor = Math.abs(start - wall) <= STARTED_NOW_MS ? ours : start + (ours - wall);
-  return (time) => anchor + (hrTimeToMs(time) - start);
-}
-
-function createMirror(span: OtelSpanLike, { type, dialect }: Classification, parent: ActiveSpan | undefined, startTime: number): ActiveSpan | undefined {
-  const placement = { startTime, ...(parent ? { parent } : {}) };
-  const otelSpanId = span.spanContext().spanId;
-  if (type === SpanTypes.llm) {
-    const mirror = startLlmSpan("otel", llmRequestOf(span.name, span.attributes, dialect), placement);
-    return mirror?.setAttribute(Attr.otelSpanName, span.name).setAttribute(Attr.frameworkRunId, otelSpanId);
-  }
-  const agentName = type === SpanTypes.agent ? agentNameOf(span.name, span.attributes) : undefined;
-  return startSpan(span.name, {
-    layer: "otel",
-    type,
-    kind: KINDS[span.kind] ?? "internal",
-    ...placement,
-    ...(agentName === undefined ? {} : { agentName }),
-    attributes: { [Attr.frameworkRunId]: otelSpanId },
-  });
-}
-
-function endMirror(mirror: Mirror, span: OtelReadableSpanLike): void {
-  const target = mirror.span;
-  const events = span.events.map((e) => ({ name: e.name, attributes: e.attributes }));
-  const attributes = withDetailsEvent(span.attributes, events);
-  const { type, dialect } = classifySpan(span.name, attributes);
-  const endTime = mirror.clock(span.endTime);
-  const llm = mirror.llm || type === SpanTypes.llm;
-  copyAttributes(target, span.attributes, llm);
-  for (const event of span.events) {
-    if (!(llm && isConvertedContentEvent(event.name))) target.addEvent(event.name, event.attributes ?? {}, mirror.clock(event.time));
-  }
-
-  if (llm) {
-    // Attributes may have been set after the span started: record the request from the final set.
-    if (!mirror.llm) target.setAttribute(Attr.spanType, SpanTypes.llm);
-    recordLlmRequest(target, llmRequestOf(span.name, attributes, dialect));
-    target.setAttribute(Attr.timeToFirstChunk, timeToFirstChunkOf(attributes, events));
-    if (span.status.code === STATUS_ERROR) {
-      target.setAttribute(Attr.errorType, errorTypeOf(attributes, events)).setStatus("error", span.status.message).end(endTime);
-      return;
-    }
-    recordLlmResponse(target, llmResponseOf(attributes, dialect), { endTime });
-    return;
-  }
-  if (type === SpanTypes.tool) {
-    const call = toolCallOf(attributes, dialect);
-    target.setAttributes({
-      [Attr.operationName]: Operations.executeTool,
-      [Attr.toolName]: call.name,
-      [Attr.toolCallId]: call.callId,
-      [Attr.toolCallArguments]: call.arguments,
-      [Attr.toolCallResult]: call.result,
-    });
-  } else if (type === SpanTypes.agent) {
-    target.setAttributes({ [Attr.operationName]: Operations.invokeAgent, [Attr.genAiAgentName]: agentNameOf(span.name, attributes) });
-  }
-  if (span.status.code === STATUS_ERROR) target.setStatus("error", span.status.message);
-  else if (span.status.code === STATUS_OK) target.setStatus("ok");
-  target.end(endTime);
-}
-
-/**
- * Copies the OTel attributes under their own names. `tracetrain.*` keys are never taken from
- * outside (they are ours to set), nor — on LLM calls — the content the LLM-call format replaces.
- */
-function copyAttributes(target: ActiveSpan, attributes: OtelAttributes, llm: boolean): void {
-  for (const key in attributes) {
-    if (key.startsWith("tracetrain.") || (llm && isConvertedContentKey(key))) continue;
-    target.setAttribute(key, attributes[key]);
-  }
-}
-
-function agentOf(span: ActiveSpan): string | undefined {
-  const name = span.getAttribute(Attr.agentName);
-  return typeof name === "string" ? name : undefined;
-}
-
-/** OTel `[seconds, nanoseconds]` as epoch milliseconds (our time unit). */
-function hrTimeToMs(time: OtelHrTime): number {
-  return time[0] * 1000 + time[1] / 1e6;
-}
-
-let api: typeof OtelApi | null | undefined;
-
-/**
- * `@opentelemetry/api`, loaded synchronously so the processor can be created synchronously; null
- * when it cannot be resolved from here. Whichever copy loads (CommonJS here, ESM in the app),
- * they share the registered globals (context manager, tracer provider) through OTel's global
- * registry, so `getActiveSpan()` sees the app's context.
- */
-function loadOtelApi(): typeof OtelApi | null {
-  if (api === undefined) {
-    try {
-      api = createRequire(import.meta.url)("@opentelemetry/api") as typeof OtelApi;
-    } catch {
-      api = null;
-    }
-  }
-  return api;
-}
-
-const SPAN_LIMITS = { attributeCountLimit: 100_000, eventCountLimit: 10_000, attributePerEventCountLimit: 10_000 };
-
-const ALREADY_REGISTERED =
-  "a global OTel tracer provider is already registered, and an OTel SDK 2.x provider takes its span processors only when it is constructed; " +
-  "add tracer's span processor to it: new BasicTracerProvider({ spanProcessors: [createOtelSpanProcessor(), ...yours] })";
-
-/**
- * The `otel` instrumentation. Installing registers a global OTel tracer provider (the SDK's
- * `BasicTracerProvider` with {@link createOtelSpanProcessor}) and, if the process has none, an
- * AsyncLocalStorage context manager, so OTel-instrumented libraries record into traced rollouts.
- *
- * When the process already registered its own provider, nothing can be added to it (SDK 2.x
- * providers take processors only in their constructor): install resolves `{installed: false}`
- * with the one-line fix — pass `createOtelSpanProcessor()` to that provider yourself.
+ * The `otel` instrumentation (see the file comment). When the application already registered a
+ * provider, install resolves `{installed: false}` with the one-line fix, and — unless a processor
+ * from {@link createOtelSpanProcessor} exists (the fix applied) — an issue every trace report lists.
  */
 export function createOtelInstrumentation(): Instrumentation {
-  let installed: { api: typeof OtelApi; provider: { shutdown(): Promise<void> }; contextManager: boolean } | undefined;
+  let installed: { registrar: OtelApiCopy; contextManager: boolean } | undefined;
   return {
     name: "otel",
     async install(): Promise<InstallResult> {
       if (installed) return { installed: true };
-      let otel: typeof OtelApi;
-      try {
-        otel = await import("@opentelemetry/api");
-      } catch {
-        return { installed: false, reason: "@opentelemetry/api is not installed" };
+      const { apis, failures } = await loadOtelApis();
+      if (apis.length === 0) {
+        return { installed: false, reason: failures.length > 0 ? `@opentelemetry/api could not be loaded: ${failures.join("; ")}` : "@opentelemetry/api is not installed" };
       }
-      let sdk: typeof import("@opentelemetry/sdk-trace-base");
-      try {
-        sdk = await import("@opentelemetry/sdk-trace-base");
-      } catch {
-        return {
-          installed: false,
-          reason: "@opentelemetry/sdk-trace-base is not installed (or register your own OTel provider with createOtelSpanProcessor() as a span processor)",
-        };
+      const before = otelGlobal();
+      if (before?.trace !== undefined) {
+        if (liveProcessors > 0) return { installed: false, reason: `${PROVIDER_TAKEN}; a processor from createOtelSpanProcessor() exists: spans reach rollouts if it is in that provider`, issues: [] };
+        return { installed: false, reason: PROVIDER_TAKEN, issues: [{ instrumentation: "otel", code: "otel_provider_taken", message: `OTel spans are not recorded: ${PROVIDER_TAKEN}` }] };
       }
-      const processor = createOtelSpanProcessor();
-      // OTel's default cap of 128 attributes per span would cut a long conversation short in the
-      // flattened dialects (OpenInference writes several attributes per message).
-      const provider = new sdk.BasicTracerProvider({ spanProcessors: [processor], spanLimits: SPAN_LIMITS });
-      if (!otel.trace.setGlobalTracerProvider(provider)) {
-        await provider.shutdown();
-        return { installed: false, reason: ALREADY_REGISTERED };
+      const registrar = pickRegistrar(apis, before?.version);
+      if (registrar === undefined) {
+        const reason = `the OpenTelemetry global was created by @opentelemetry/api ${before?.version ?? "(unknown version)"}, which alone can register into it, and no copy of that version was found (found: ${describeApis(apis)})`;
+        return { installed: false, reason, issues: [{ instrumentation: "otel", code: "otel_version_mismatch", package: "@opentelemetry/api", message: `OTel spans are not recorded: ${reason}` }] };
+      }
+      // Taken before registering: afterwards a copy that reads the global returns the global's proxy.
+      const proxies = apis.filter((api) => api !== registrar).map((api) => api.api.trace.getTracerProvider());
+      const mirror = new OtelMirror();
+      if (provider) Object.assign(provider, { api: registrar.api, mirror, active: true });
+      else provider = new MirroringTracerProvider(registrar.api, mirror);
+      if (!registrar.api.trace.setGlobalTracerProvider(provider)) {
+        mirror.close();
+        provider.active = false;
+        return { installed: false, reason: "@opentelemetry/api refused the registration of tracetrain's tracer provider (see OTel's diag log)" };
+      }
+      for (const proxy of proxies) {
+        const setDelegate = (proxy as { setDelegate?: unknown }).setDelegate;
+        if (typeof setDelegate === "function") setDelegate.call(proxy, provider);
       }
       // Keep a context manager the process already has (it propagates OTel context already).
-      const contextManager = otel.context.setGlobalContextManager(new AsyncLocalStorageContextManager(otel.ROOT_CONTEXT).enable());
-      installed = { api: otel, provider, contextManager };
-      return { installed: true };
+      const contextManager = registrar.api.context.setGlobalContextManager(new AsyncLocalStorageContextManager(registrar.api.ROOT_CONTEXT).enable());
+      installed = { registrar, contextManager };
+      const issues = [...versionIssues(apis, otelGlobal()?.version), ...failures.map(loadFailureIssue)];
+      return issues.length > 0 ? { installed: true, issues } : { installed: true };
     },
     uninstall(): void {
-      if (!installed) return;
-      const { api: otel, provider, contextManager } = installed;
+      const current = installed;
       installed = undefined;
-      otel.trace.disable();
-      if (contextManager) otel.context.disable();
-      void provider.shutdown();
+      if (current === undefined || provider === undefined) return;
+      provider.active = false;
+      provider.mirror.close();
+      current.registrar.api.trace.disable();
+      if (current.contextManager) current.registrar.api.context.disable();
     },
+  };
+}
+
+/** The copy that may register: of the version the global was stamped with, else the newest (every older copy reads it). */
+function pickRegistrar(apis: OtelApiCopy[], stamped: string | undefined): OtelApiCopy | undefined {
+  const sorted = [...apis].sort(byNewest);
+  return stamped === undefined ? sorted[0] : sorted.find((api) => api.copy.version === stamped);
+}
+
+function describeApis(apis: readonly OtelApiCopy[]): string {
+  return [...new Set(apis.map((api) => `${api.copy.version ?? "?"} at ${api.copy.root}`))].join(", ");
+}
+
+/** Copies that cannot read what is registered: their own `context` API falls back to a no-op. */
+function versionIssues(apis: readonly OtelApiCopy[], registered: string | undefined): CaptureIssueInput[] {
+  const blind = apis.filter((api) => !readsGlobalOf(api.copy.version, registered));
+  return [...new Map(blind.map((api) => [api.copy.root, api.copy])).values()].map((copy) => ({
+    instrumentation: "otel",
+    code: "otel_version_mismatch",
+    package: "@opentelemetry/api",
+    ...(copy.version === undefined ? {} : { version: copy.version }),
+    message:
+      `@opentelemetry/api ${copy.version ?? "(unknown version)"} at ${copy.root} cannot read the OpenTelemetry globals registered under ${registered ?? "(unknown version)"}: ` +
+      "spans it starts are still recorded (tracetrain handed its provider to that copy), but context set through it is lost, so some spans may miss their parent; " +
+      "install one version of @opentelemetry/api (npm ls @opentelemetry/api)",
+  }));
+}
+
+function loadFailureIssue(failure: string): CaptureIssueInput {
+  return {
+    instrumentation: "otel",
+    code: "unpatched_copy",
+    package: "@opentelemetry/api",
+    message: `a copy of @opentelemetry/api could not be loaded to receive tracetrain's provider: ${failure}; a tracer it handed out before instrument() records nothing`,
   };
 }
