@@ -1,16 +1,12 @@
 /** What `new Tracer({...})`, `tracer.trace()` / `capture()` and `tracer.instrument()` accept, as zod schemas. */
 import { z } from "zod";
-import { IdSchema, JsonObjectSchema, type Logger, consoleLogger, parseOrThrow } from "../types/index.js";
+import { IdSchema, JsonObjectSchema, LoggerSchema, consoleLogger, parseOrThrow } from "../types/index.js";
 import { hasMethods } from "../util/index.js";
 import type { Instrumentation } from "./instrumentation.js";
 import type { SpanSink } from "./span-buffer.js";
 
 function isSpanSink(value: unknown): value is SpanSink {
   return hasMethods(value, ["addSpans"]);
-}
-
-function isLogger(value: unknown): value is Logger {
-  return hasMethods(value, ["debug", "info", "warn", "error"]);
 }
 
 function isInstrumentation(value: unknown): value is Instrumentation {
@@ -31,7 +27,7 @@ export const TracerOptionsSchema = z.strictObject({
   /** Keep each trace's spans in memory for `lastTrace()` and the outcome (default true). */
   keepSpans: z.boolean().default(true),
   /** Receives the tracer's warnings (default: the console). */
-  logger: z.custom<Logger>(isLogger, "expected a Logger: an object with debug(), info(), warn() and error()").default(() => consoleLogger),
+  logger: LoggerSchema.default(() => consoleLogger),
 });
 
 export type TracerOptions = z.input<typeof TracerOptionsSchema>;

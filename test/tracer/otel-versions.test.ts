@@ -12,7 +12,7 @@ import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Tracer, type SpanInput } from "tracetrain";
 import { createOtelSpanProcessor } from "tracetrain/otel";
-import { importFile, publishedPackage, repoRoot } from "./package-copy.js";
+import { aliasedPackage, importFile, repoRoot } from "./package-copy.js";
 
 const OTEL_GLOBAL = Symbol.for("opentelemetry.js.api.1");
 const quietLogger = { debug() {}, info() {}, warn: vi.fn(), error() {} };
@@ -38,9 +38,9 @@ const registeredVersion = () => (globalThis as { [OTEL_GLOBAL]?: { version?: str
 const byName = (spans: SpanInput[], name: string) => spans.find((s) => s.name === name);
 
 beforeAll(async () => {
-  const root = publishedPackage("@opentelemetry/api", "1.10.0", appFolder);
+  const root = aliasedPackage("otel-api-1-10", "@opentelemetry/api", appFolder);
   api110 = await importFile<typeof OtelApi>(join(root, "dist", "index.mjs"));
-}, 120_000);
+});
 
 afterEach(() => {
   // Each test starts from a process where nothing is registered yet.

@@ -5,8 +5,7 @@
  * what a nested or bundled copy is. Copies live under `.tmp/` in the repository (gitignored), so
  * their own dependencies still resolve from the repository's node_modules.
  */
-import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -58,20 +57,14 @@ export function requireFile<T>(file: string): T {
 }
 
 /**
- * A published version of a package, unpacked from the npm registry (or npm's cache) into
- * `<folder>/node_modules/<name>` with `npm pack` — kept across runs under `.tmp/`.
+ * Another published version of a package, installed as a devDependency under an alias
+ * (`"otel-api-1-10": "npm:@opentelemetry/api@1.10.0"`), copied to `<folder>/node_modules/<name>`
+ * where an application would have it.
  */
-export function publishedPackage(name: string, version: string, folder: string): string {
+export function aliasedPackage(alias: string, name: string, folder: string): string {
   const target = join(folder, "node_modules", name);
-  if (existsSync(join(target, "package.json")) && versionOf(target) === version) return target;
-  mkdirSync(folder, { recursive: true });
-  const output = execFileSync("npm", ["pack", `${name}@${version}`, "--silent", "--pack-destination", folder], { cwd: folder, encoding: "utf8", timeout: 120_000 });
-  const tarball = join(folder, output.trim().split("\n").at(-1)!);
-  rmSync(target, { recursive: true, force: true });
-  mkdirSync(target, { recursive: true });
-  execFileSync("tar", ["-xzf", tarball, "-C", target, "--strip-components=1"]);
-  rmSync(tarball);
-  if (versionOf(target) !== version) throw new Error(`unpacked ${name} at ${target} is not ${version}`);
+  const source = installedRoot(alias);
+  cpSync(source, target, { recursive: true });
   return target;
 }
 
