@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * Where tracetrain reports things that must not interrupt the caller (a failing event listener,
  * a watchdog sweep that hit an error). Pass your own to route them into your logging.
@@ -8,6 +10,17 @@ export interface Logger {
   warn(message: string, context?: Record<string, unknown>): void;
   error(message: string, context?: Record<string, unknown>): void;
 }
+
+const LOGGER_METHODS = ["debug", "info", "warn", "error"] as const;
+
+/** Whether `value` has a Logger's four methods: a structural check, so any logging library's adapter fits. */
+export function isLogger(value: unknown): value is Logger {
+  if (typeof value !== "object" || value === null) return false;
+  return LOGGER_METHODS.every((method) => typeof (value as Record<string, unknown>)[method] === "function");
+}
+
+/** A `logger` field of an options schema (add `.default(() => consoleLogger)` where there is one). */
+export const LoggerSchema = z.custom<Logger>(isLogger, "expected a Logger: an object with debug(), info(), warn() and error()");
 
 const write =
   (level: "warn" | "error") =>
