@@ -2,9 +2,11 @@
  * Store benchmark, shaped like Agent Lightning's: N simulated runners share one event loop and
  * each repeatedly dequeues a rollout, sends 3 turns of 3 spans and a reward span, and completes
  * the attempt, while a producer keeps the queue topped up. Prints one JSON line per backend:
- * throughput, p99 dequeue latency, and span throughput against a raw better-sqlite3 ceiling.
+ * throughput, p99 dequeue latency, and span throughput against a raw SQLite ceiling measured with
+ * the same SQLite driver as the store (`driver` in the line: node:sqlite or better-sqlite3).
  *
- *   npm run bench -- store [--backend memory|sqlite|all] [--rollouts N] [--runners N]
+ *   npm run bench -- store [--backend memory|sqlite|all] [--driver auto|node:sqlite|better-sqlite3]
+ *                          [--rollouts N] [--runners N]
  */
 import { spawnSync } from "node:child_process";
 import { setMaxListeners } from "node:events";
@@ -14,7 +16,7 @@ import { join } from "node:path";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { type AttemptedRollout, type EnqueueRequest } from "tracetrain/schemas";
-import { MemoryStore, SqliteStore } from "tracetrain/store";
+import { MemoryStore, type SqliteDriverName, SqliteStore } from "tracetrain/store";
 import { type SpanInput, type Store } from "tracetrain";
 import { measureSqliteCeiling } from "./lib/sqlite-ceiling.js";
 import { SPANS_PER_ROLLOUT, TURNS, nextTraceId, rewardFor, rewardSpan, turnSpans } from "./lib/spans.js";
@@ -31,8 +33,12 @@ const DEQUEUE_WAIT_MS = 1000;
 /** No completion for this long means the store lost or stranded work: fail instead of hanging. */
 const STALL_MS = 10_000;
 
+const DRIVERS = ["auto", "node:sqlite", "better-sqlite3"] as const;
+type DriverChoice = (typeof DRIVERS)[number];
+
 interface Options {
   backends: Backend[];
+  driver: DriverChoice;
   /** Undefined: the backend's default. */
   rollouts: number | undefined;
   runners: number;
@@ -42,6 +48,8 @@ interface Options {
 interface StoreBenchResult {
   bench: "store";
   backend: Backend;
+  /** The SQLite driver of the store (sqlite) and of the ceiling (both backends). */
+  driver: SqliteDriverName;
   runners: number;
   rollouts: number;
   rollouts_per_s: number;
@@ -61,7 +69,7 @@ export async function main(args: string[]): Promise<void> {
     for (const each of options.backends) runInChildProcess(each, args);
     return;
   }
-  const result = await benchBackend(backend, options.rollouts ?? DEFAULT_ROLLOUTS[backend], options.runners);
+  const result = await benchBackend(backend, resolveDriver(options.driver), options.rollouts ?? DEFAULT_ROLLOUTS[backend], options.runners);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
@@ -81,14 +89,18 @@ function parseOptions(args: string[]): Options {
     strict: true,
     options: {
       backend: { type: "string", default: "all" },
+      driver: { type: "string", default: "auto" },
       rollouts: { type: "string" },
       runners: { type: "string" },
     },
   });
   const backend = values.backend;
   if (backend !== "all" && !isBackend(backend)) throw new Error(`--backend must be memory, sqlite or all (got '${backend}')`);
+  const driver = values.driver;
+  if (!(DRIVERS as readonly string[]).includes(driver)) throw new Error(`--driver must be ${DRIVERS.join(", ")} (got '${driver}')`);
   return {
     backends: backend === "all" ? [...BACKENDS] : [backend],
+    driver: driver as DriverChoice,
     rollouts: values.rollouts === undefined ? undefined : positiveInt("--rollouts", values.rollouts),
     runners: values.runners === undefined ? DEFAULT_RUNNERS : positiveInt("--runners", values.runners),
   };
@@ -104,31 +116,40 @@ function positiveInt(flag: string, text: string): number {
   return value;
 }
 
+/** The driver "auto" stands for on this Node: the one a SqliteStore opened with default options uses. */
+function resolveDriver(choice: DriverChoice): SqliteDriverName {
+  if (choice !== "auto") return choice;
+  const probe = new SqliteStore(":memory:", { watchdogIntervalMs: false });
+  void probe.close();
+  return probe.driver;
+}
+
 function progress(backend: Backend, message: string): void {
   process.stderr.write(`[store/${backend}] ${message}\n`);
 }
 
 // ---- one backend ---------------------------------------------------------------------------
 
-async function benchBackend(backend: Backend, rollouts: number, runners: number): Promise<StoreBenchResult> {
+async function benchBackend(backend: Backend, driver: SqliteDriverName, rollouts: number, runners: number): Promise<StoreBenchResult> {
   // Every database file of this backend's run (WAL and SHM included) lives here and goes with it.
   const dir = mkdtempSync(join(tmpdir(), `tracetrain-bench-store-${backend}-`));
   try {
     // The ceiling goes first: measured after the memory store, whose garbage V8 had not yet
     // reclaimed, it came out up to 25% lower.
     const spans = rollouts * SPANS_PER_ROLLOUT;
-    progress(backend, `raw better-sqlite3 ceiling: ${spans} spans`);
-    const ceiling = ceilingSpansPerS(join(dir, "ceiling"), spans);
+    progress(backend, `raw ${driver} ceiling: ${spans} spans`);
+    const ceiling = ceilingSpansPerS(join(dir, "ceiling"), spans, driver);
     // The warm-up lets V8 optimize the store's hot paths before the clock runs.
     progress(backend, `warm-up: ${WARMUP_ROLLOUTS} rollouts on a throwaway store`);
-    await runOnFreshStore(backend, join(dir, "warmup.db"), WARMUP_ROLLOUTS, runners);
+    await runOnFreshStore(backend, driver, join(dir, "warmup.db"), WARMUP_ROLLOUTS, runners);
     progress(backend, `measuring: ${rollouts} rollouts, ${runners} runners`);
-    const run = await runOnFreshStore(backend, join(dir, "store.db"), rollouts, runners);
+    const run = await runOnFreshStore(backend, driver, join(dir, "store.db"), rollouts, runners);
     const seconds = run.wallMs / 1000;
     const spansPerS = run.spansAdded / seconds;
     return {
       bench: "store",
       backend,
+      driver,
       runners,
       rollouts,
       rollouts_per_s: round(rollouts / seconds),
@@ -143,23 +164,23 @@ async function benchBackend(backend: Backend, rollouts: number, runners: number)
 }
 
 /** The raw SQLite ceiling for `spans` spans, after a short warm-up; its files are removed before the store runs. */
-function ceilingSpansPerS(dir: string, spans: number): number {
+function ceilingSpansPerS(dir: string, spans: number, driver: SqliteDriverName): number {
   mkdirSync(dir);
   try {
-    measureSqliteCeiling(join(dir, "warmup.db"), WARMUP_ROLLOUTS * SPANS_PER_ROLLOUT);
-    return measureSqliteCeiling(join(dir, "ceiling.db"), spans);
+    measureSqliteCeiling(join(dir, "warmup.db"), WARMUP_ROLLOUTS * SPANS_PER_ROLLOUT, driver);
+    return measureSqliteCeiling(join(dir, "ceiling.db"), spans, driver);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function openStore(backend: Backend, filename: string): Store {
-  // Default options on purpose: the watchdog timer runs, as it does in production.
-  return backend === "memory" ? new MemoryStore() : new SqliteStore(filename);
+function openStore(backend: Backend, driver: SqliteDriverName, filename: string): Store {
+  // Default options on purpose (but the driver): the watchdog timer runs, as it does in production.
+  return backend === "memory" ? new MemoryStore() : new SqliteStore(filename, { driver });
 }
 
-async function runOnFreshStore(backend: Backend, filename: string, rollouts: number, runners: number): Promise<WorkloadResult> {
-  const store = openStore(backend, filename);
+async function runOnFreshStore(backend: Backend, driver: SqliteDriverName, filename: string, rollouts: number, runners: number): Promise<WorkloadResult> {
+  const store = openStore(backend, driver, filename);
   try {
     const result = await runWorkload(store, rollouts, runners);
     await verify(store, rollouts, result.spansAdded, backend);

@@ -20,7 +20,7 @@ export type { RewardOptions } from "./types/index.js";
 export { Tracer, type TracerOptions, type TraceOptions, type TraceOutcome } from "./tracer/index.js";
 
 // Running and training.
-export { createStore, type Store, type StoreOptions } from "./store/index.js";
+export { createStore, type CreateStoreOptions, type Store, type StoreOptions } from "./store/index.js";
 export { Runner, type RunnerOptions } from "./runner/index.js";
 export { Trainer, type TrainerOptions, type FitResult } from "./trainer/index.js";
 
@@ -50,4 +50,4 @@ export type {
 export { consoleLogger, jsonLogger } from "./types/index.js";
 
 // Errors: every error tracetrain throws on purpose is a TracetrainError with a machine `code`.
-export { TracetrainError, NotFoundError, ConflictError, ValidationError, StoreClosedError, StoreUnavailableError, type ErrorCode } from "./types/index.js";
+export { TracetrainError, NotFoundError, ConflictError, ValidationError, StoreClosedError, StoreUnavailableError, MissingDependencyError, type ErrorCode } from "./types/index.js";

@@ -1,10 +1,13 @@
 /**
- * The raw better-sqlite3 ceiling for span ingestion: the fastest this process can durably put the
- * benchmark's spans into SQLite, with none of the store's work (validation, attempt lookup and
- * update, unique indexes, events). A store's span rate divided by this says how much it adds.
+ * The raw SQLite ceiling for span ingestion: the fastest this process can durably put the
+ * benchmark's spans into SQLite through a driver (node:sqlite or better-sqlite3), with none of the
+ * store's work (validation, attempt lookup and update, unique indexes, events). A store's span
+ * rate divided by this says how much it adds.
  */
-import Database from "better-sqlite3";
 import type { ParsedSpanInput } from "tracetrain/schemas";
+import type { SqliteDriverName } from "tracetrain/store";
+import type { SqliteDriver } from "../../src/store/sqlite/driver.js";
+import { openSqliteDriver } from "../../src/store/sqlite/open-driver.js";
 import { SPANS_PER_ROLLOUT, nextTraceId, rewardFor, rolloutBatches } from "./spans.js";
 
 // The columns of the store's `spans` table (src/store/sqlite/schema.ts), minus its two unique indexes.
@@ -34,11 +37,9 @@ const INSERT = `INSERT INTO spans (rollout_seq, attempt_seq, sequence, attempt_r
   name, kind, start_time, end_time, status, attributes, events, links) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** Opens `filename` with the pragmas SqliteStore uses, so only the store's own work differs. */
-function openLikeSqliteStore(filename: string): Database.Database {
-  const db = new Database(filename);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("busy_timeout = 5000");
+function openLikeSqliteStore(filename: string, driver: SqliteDriverName): SqliteDriver {
+  const db = openSqliteDriver(filename, driver);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000;");
   db.exec(SCHEMA);
   return db;
 }
@@ -49,14 +50,13 @@ function openLikeSqliteStore(filename: string): Database.Database {
  * transaction per batch: 3, 3, 3 then 1 span per rollout), JSON serialization included, so the
  * comparison is like for like.
  */
-export function measureSqliteCeiling(filename: string, spanCount: number): number {
-  const db = openLikeSqliteStore(filename);
+export function measureSqliteCeiling(filename: string, spanCount: number, driver: SqliteDriverName): number {
+  const db = openLikeSqliteStore(filename, driver);
   try {
     const insert = db.prepare(INSERT);
     let rolloutNumber = 0;
-    const insertBatch = db.transaction((spans: ParsedSpanInput[], firstSequence: number) => {
-      spans.forEach((span, i) => insert.run(...spanRow(span, rolloutNumber, firstSequence + i)));
-    });
+    const insertBatch = (spans: ParsedSpanInput[], firstSequence: number) =>
+      db.transaction(() => spans.forEach((span, i) => insert.run(...spanRow(span, rolloutNumber, firstSequence + i))), { immediate: true });
     const started = performance.now();
     let written = 0;
     for (let n = 0; written < spanCount; n++) {
@@ -66,7 +66,7 @@ export function measureSqliteCeiling(filename: string, spanCount: number): numbe
         const spans = batch.slice(0, spanCount - written);
         if (spans.length === 0) break;
         // BEGIN IMMEDIATE, like the store's write transactions.
-        insertBatch.immediate(spans, (written % SPANS_PER_ROLLOUT) + 1);
+        insertBatch(spans, (written % SPANS_PER_ROLLOUT) + 1);
         written += spans.length;
       }
     }
@@ -80,7 +80,7 @@ export function measureSqliteCeiling(filename: string, spanCount: number): numbe
  * The values the store writes for a span. Every benchmark attempt is its rollout's first, so the
  * rollout and attempt row numbers coincide and attempt_seq is 1.
  */
-function spanRow(span: ParsedSpanInput, rolloutNumber: number, sequence: number) {
+function spanRow(span: ParsedSpanInput, rolloutNumber: number, sequence: number): Array<string | number | null> {
   return [
     rolloutNumber,
     1,
@@ -99,5 +99,5 @@ function spanRow(span: ParsedSpanInput, rolloutNumber: number, sequence: number)
     JSON.stringify(span.attributes),
     JSON.stringify(span.events),
     JSON.stringify(span.links),
-  ] as const;
+  ];
 }

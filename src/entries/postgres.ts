@@ -1,6 +1,6 @@
 /**
  * `tracetrain/postgres`: {@link PostgresStore}, the scale-out store. Needs the `pg` package
- * (`npm install pg`), loaded when the store first connects.
+ * (`npm install pg`), loaded when a PostgresStore is constructed — never by importing tracetrain.
  *
  * @packageDocumentation
  */

@@ -1,7 +1,11 @@
 import type { EntityKind, ErrorBody, ErrorCode, JsonValue, ValidationIssue } from "../types/index.js";
-import { ConflictError, ErrorBodySchema, NotFoundError, StoreUnavailableError, TracetrainError, ValidationError } from "../types/index.js";
+import { ConflictError, ErrorBodySchema, MissingDependencyError, NotFoundError, StoreUnavailableError, TracetrainError, ValidationError } from "../types/index.js";
 
-/** The HTTP status of each error code: a client mistake is a 4xx, never a 500. */
+/**
+ * The HTTP status of each error code: a client mistake is a 4xx, never a 500. A package missing
+ * on the server is 501: the server cannot do what was asked, and — unlike 503 — asking again will
+ * not help until its operator installs the package, so clients must not retry it.
+ */
 export const STATUS_OF: Record<ErrorCode, number> = {
   validation: 400,
   unauthorized: 401,
@@ -9,6 +13,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   conflict: 409,
   payload_too_large: 413,
   internal: 500,
+  missing_dependency: 501,
   closed: 503,
   unavailable: 503,
   timeout: 504,
@@ -44,6 +49,8 @@ function rebuild(code: ErrorCode, message: string, details: JsonValue | undefine
       const issues = Array.isArray(d.issues) ? (d.issues as unknown as ValidationIssue[]) : [{ path: "", message }];
       return new ValidationError("request", issues);
     }
+    case "missing_dependency":
+      return new MissingDependencyError(String(d.package ?? ""), message);
     case "closed":
     case "unavailable":
       // The server's store closing means the server is going away: for this client, unavailable (retryable), not closed for good.

@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { EventEmitter } from "eventemitter3";
-import { ConflictError, NotFoundError, StoreClosedError, ValidationError, consoleLogger } from "../types/index.js";
+import { ConflictError, NotFoundError, StoreClosedError } from "../types/index.js";
 import type {
   AddResourcesOptions,
   AddSpansResult,
@@ -42,21 +42,10 @@ import {
   releaseClaim,
 } from "./state-machine.js";
 import type { Store, StoreEventMap, StoreEvents, WaitOptions } from "./store.js";
+import { type StoreOptions, parseStoreOptions } from "./options.js";
 import { Watchdog } from "./watchdog.js";
 import { WorkSignal } from "./work-signal.js";
 
-
-/** Options shared by every store built on a storage engine. */
-export interface StoreOptions {
-  /**
-   * How often the watchdog looks for timed-out and silent attempts, in ms (default 1000).
-   * `false` leaves the timer off: call {@link BaseStore.sweep} yourself, or start it later
-   * with {@link BaseStore.startWatchdog}.
-   */
-  watchdogIntervalMs?: number | false;
-  /** Receives errors that must not reach the caller, such as a throwing event listener. */
-  logger?: Logger;
-}
 
 /**
  * The Store contract implemented once over any {@link StorageEngine}: validation of every
@@ -76,14 +65,11 @@ export class BaseStore implements Store {
     private readonly engine: StorageEngine,
     options: StoreOptions = {},
   ) {
-    this.logger = options.logger ?? consoleLogger;
+    const { logger, watchdogIntervalMs: interval } = parseStoreOptions(options);
+    this.logger = logger;
     // Every wait in progress listens for the store closing (and stops when it ends): many
     // concurrent waits are normal, not the leak Node would warn about past ten listeners.
     setMaxListeners(0, this.closeController.signal);
-    const interval = options.watchdogIntervalMs ?? 1000;
-    if (interval !== false && !(Number.isFinite(interval) && interval > 0)) {
-      throw new ValidationError("store options", [{ path: "watchdogIntervalMs", message: "expected a positive number of ms or false" }]);
-    }
     this.watchdog = new Watchdog(() => this.sweep(), interval === false ? 1000 : interval, this.logger);
     if (interval !== false) this.watchdog.start();
     engine.subscribe?.((event) => this.dispatch([event], false));

@@ -1,10 +1,22 @@
-import { ValidationError } from "../types/index.js";
-import { HttpStore, type HttpStoreOptions } from "./http/index.js";
-import type { StoreOptions } from "./base-store.js";
+import { z } from "zod";
+import { ValidationError, parseOrThrow } from "../types/index.js";
+import { HttpStore, HttpStoreOptionsSchema } from "./http/index.js";
 import { MemoryStore } from "./memory-store.js";
-import { PostgresStore, type PostgresStoreOptions } from "./postgres/index.js";
-import { SqliteStore, type SqliteStoreOptions } from "./sqlite/index.js";
+import { PostgresStore, PostgresStoreOptionsSchema } from "./postgres/index.js";
+import { SqliteStore, SqliteStoreOptionsSchema } from "./sqlite/index.js";
 import type { Store } from "./store.js";
+
+/**
+ * What `createStore` accepts: the options of every backend it can open (each field documented,
+ * with its default, in that backend's schema). Fields of other backends are ignored, so one
+ * options object serves any URL; a field no backend knows is an error.
+ */
+export const CreateStoreOptionsSchema = z.strictObject({
+  ...SqliteStoreOptionsSchema.shape,
+  ...PostgresStoreOptionsSchema.shape,
+  ...HttpStoreOptionsSchema.shape,
+});
+export type CreateStoreOptions = z.input<typeof CreateStoreOptionsSchema>;
 
 /**
  * Opens a store from a URL-like string:
@@ -17,26 +29,22 @@ import type { Store } from "./store.js";
  * - `"http://…"` or `"https://…"` — {@link HttpStore}, a store served by `startStoreServer`
  *   (`options.token`, or `TRACETRAIN_TOKEN`, for a server that requires one).
  *
- * Options that do not apply to the chosen backend are ignored.
+ * Options that do not apply to the chosen backend are ignored; unknown options are a ValidationError.
+ * Only the chosen backend's package is loaded (better-sqlite3 on Node 20, pg).
  */
-export function createStore(spec: string, options: StoreOptions & SqliteStoreOptions & PostgresStoreOptions & HttpStoreOptions = {}): Store {
-  const { durability, schema, pool, token, retryDelaysMs, requestTimeoutMs, ...common } = options;
+export function createStore(spec: string, options: CreateStoreOptions = {}): Store {
+  const { durability, driver, schema, pool, token, retryDelaysMs, requestTimeoutMs, ...common } = parseOrThrow(CreateStoreOptionsSchema, options, "createStore options");
   if (spec.startsWith("http://") || spec.startsWith("https://")) {
-    return new HttpStore(spec, {
-      ...(token === undefined ? {} : { token }),
-      ...(retryDelaysMs === undefined ? {} : { retryDelaysMs }),
-      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
-      ...(common.logger === undefined ? {} : { logger: common.logger }),
-    });
+    return new HttpStore(spec, { token, retryDelaysMs, requestTimeoutMs, logger: common.logger });
   }
   if (spec === "memory") return new MemoryStore(common);
   if (spec.startsWith("sqlite:")) {
     const path = spec.slice("sqlite:".length);
     if (path.length === 0) throw invalid(spec, "the SQLite path is empty");
-    return new SqliteStore(path, durability === undefined ? common : { ...common, durability });
+    return new SqliteStore(path, { ...common, durability, driver });
   }
   if (spec.startsWith("postgres://") || spec.startsWith("postgresql://")) {
-    return new PostgresStore(spec, { ...common, ...(schema === undefined ? {} : { schema }), ...(pool === undefined ? {} : { pool }) });
+    return new PostgresStore(spec, { ...common, schema, pool });
   }
   throw invalid(spec, 'expected "memory", "sqlite:PATH", "postgres://…" or "http(s)://…"');
 }

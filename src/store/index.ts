@@ -5,13 +5,14 @@
  * which opens one from a URL.
  */
 export { type Store, type StoreEventMap, type StoreEvents, type WaitOptions, isStore, StoreSchema } from "./store.js";
-export { BaseStore, type StoreOptions } from "./base-store.js";
+export { BaseStore } from "./base-store.js";
+export { type StoreOptions, type ParsedStoreOptions, StoreOptionsSchema } from "./options.js";
 export type { StorageEngine, AppendedSpans, ResolvedSpanQuery, TouchedAttempt } from "./engine.js";
 export { MemoryStore } from "./memory-store.js";
-export { SqliteStore, type SqliteStoreOptions } from "./sqlite/index.js";
-export { PostgresStore, type PostgresStoreOptions, type PostgresPoolOptions, type PostgresSslOptions } from "./postgres/index.js";
+export * from "./sqlite/index.js";
+export * from "./postgres/index.js";
 export * from "./http/index.js";
-export { createStore } from "./create-store.js";
+export { createStore, type CreateStoreOptions, CreateStoreOptionsSchema } from "./create-store.js";
 export { isAttemptActive, isRolloutQueued, isRolloutTerminal } from "./state-machine.js";
 export { parseRequest } from "./requests.js";
 export { newId } from "./ids.js";

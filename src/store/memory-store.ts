@@ -16,7 +16,8 @@ import type {
   Worker,
 } from "../types/index.js";
 import { NotFoundError, cloneJson } from "../types/index.js";
-import { BaseStore, type StoreOptions } from "./base-store.js";
+import { BaseStore } from "./base-store.js";
+import type { StoreOptions } from "./options.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "./engine.js";
 import {
   type RolloutKey,

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type JsonValue, JsonValueSchema } from "./json.js";
 
-/** Machine-readable error codes. Over HTTP they map to 404, 409, 400, 503, 503, 504, 401, 413 and 500. */
+/** Machine-readable error codes. Over HTTP they map to 404, 409, 400, 503, 503, 504, 401, 413, 501 and 500. */
 export const ErrorCodeSchema = z.enum([
   "not_found",
   "conflict",
@@ -11,6 +11,7 @@ export const ErrorCodeSchema = z.enum([
   "timeout",
   "unauthorized",
   "payload_too_large",
+  "missing_dependency",
   "internal",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
@@ -101,5 +102,21 @@ export class StoreClosedError extends TracetrainError {
 export class StoreUnavailableError extends TracetrainError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("unavailable", message, undefined, options);
+  }
+}
+
+/**
+ * A package tracetrain loads only when a feature needs it (`pg`, `better-sqlite3`,
+ * `@dqbd/tiktoken`) is not installed in the application, or is installed but cannot be loaded
+ * (for example a native module built for another Node version). The message names the package
+ * and the command that installs it.
+ */
+export class MissingDependencyError extends TracetrainError {
+  /** The npm package that is missing, e.g. `pg`. */
+  readonly packageName: string;
+
+  constructor(packageName: string, message: string, options?: { cause?: unknown }) {
+    super("missing_dependency", message, { package: packageName, install: `npm install ${packageName}` }, options);
+    this.packageName = packageName;
   }
 }

@@ -1,6 +1,7 @@
-/** Small helpers with no tracetrain vocabulary: sleeping, bounded concurrency, seeded randomness, duck typing, token counting. */
+/** Small helpers with no tracetrain vocabulary: sleeping, bounded concurrency, seeded randomness, duck typing, token counting, loading optional packages. */
 export { hasMethods } from "./has-methods.js";
 export { mapLimited } from "./map-limited.js";
 export { o200k } from "./o200k.js";
+export { requirePackage } from "./optional-package.js";
 export { SeededRandom, randomFor } from "./random.js";
 export { sleep } from "./sleep.js";

@@ -1,30 +1,117 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConflictError, ValidationError, createStore } from "tracetrain";
-import { MemoryStore, SqliteStore } from "tracetrain/store";
+import { ConflictError, MissingDependencyError, ValidationError, createStore } from "tracetrain";
+import { MemoryStore, type SqliteDriverName, SqliteStore } from "tracetrain/store";
 import * as vitest from "vitest";
 import { describeStoreConformance } from "tracetrain/testing";
-import { expectCode, makeSpan } from "./helpers.js";
+import { withoutSqliteExperimentalWarning } from "../../src/store/sqlite/node-sqlite-driver.js";
+import { openSqliteDriver } from "../../src/store/sqlite/open-driver.js";
+import { expectCode, makeSpan, usableSqliteDrivers } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-sqlite-"));
 let n = 0;
 const freshPath = () => join(dir, `store-${++n}.db`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeStoreConformance("SqliteStore", {
-  open: async (options) => new SqliteStore(freshPath(), options),
+const drivers = usableSqliteDrivers();
+const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
+
+describe("SQLite drivers", () => {
+  it("has node:sqlite exactly where Node has a usable one (22.16 and later, 24) and better-sqlite3 on Node 20", () => {
+    if (major >= 24 || (major === 22 && minor >= 16)) expect(drivers).toContain("node:sqlite");
+    if (major === 20) expect(drivers).toEqual(["better-sqlite3"]);
+  });
+
+  it("picks node:sqlite by default where it is usable, else better-sqlite3", async () => {
+    const store = new SqliteStore(":memory:", { watchdogIntervalMs: false });
+    expect(store.driver).toBe(drivers.includes("node:sqlite") ? "node:sqlite" : "better-sqlite3");
+    await store.close();
+  });
+
+  it("refuses a driver this Node cannot run with a typed error that says what to do", () => {
+    const missing = (["node:sqlite", "better-sqlite3"] as const).filter((driver) => !drivers.includes(driver));
+    for (const driver of missing) {
+      let error: unknown;
+      try {
+        new SqliteStore(freshPath(), { driver, watchdogIntervalMs: false });
+      } catch (caught) {
+        error = caught;
+      }
+      if (driver === "node:sqlite") {
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).issues[0]).toMatchObject({ path: "driver", message: expect.stringContaining("Node 22.16 or later") });
+      } else {
+        expect(error).toBeInstanceOf(MissingDependencyError);
+        expect((error as MissingDependencyError).message).toContain("npm install better-sqlite3");
+      }
+    }
+  });
+
+  it("drops Node's SQLite ExperimentalWarning while loading node:sqlite, and no other warning", async () => {
+    const heard: string[] = [];
+    const listener = (warning: Error) => heard.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", listener);
+    const emitWarning = process.emitWarning;
+    try {
+      expect(() =>
+        withoutSqliteExperimentalWarning(() => {
+          process.emitWarning("SQLite is an experimental feature and might change at any time", "ExperimentalWarning");
+          process.emitWarning(Object.assign(new Error("SQLite is an experimental feature and might change at any time"), { name: "ExperimentalWarning" }));
+          process.emitWarning("SQLite is an experimental feature, says a library", { type: "DeprecationWarning" });
+          process.emitWarning("another feature is experimental", "ExperimentalWarning");
+          throw new Error("the load failed");
+        }),
+      ).toThrow("the load failed");
+      expect(process.emitWarning).toBe(emitWarning);
+      process.emitWarning("SQLite is an experimental feature, said after the load", "ExperimentalWarning");
+      // Warnings are delivered on a later tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(heard).toEqual([
+        "DeprecationWarning: SQLite is an experimental feature, says a library",
+        "ExperimentalWarning: another feature is experimental",
+        "ExperimentalWarning: SQLite is an experimental feature, said after the load",
+      ]);
+    } finally {
+      process.off("warning", listener);
+    }
+  });
+
+  it("opens the default driver without printing Node's SQLite ExperimentalWarning, and lets other warnings through", () => {
+    // Meaningful where Node prints that warning (Node 22, early 24); elsewhere it shows nothing breaks.
+    const fixture = fileURLToPath(new URL("./fixtures/sqlite-warning.ts", import.meta.url));
+    const child = spawnSync(process.execPath, ["--import", "tsx", fixture], { encoding: "utf8", timeout: 60_000 });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ driver: drivers.includes("node:sqlite") ? "node:sqlite" : "better-sqlite3", restored: true });
+    expect(child.stderr).not.toContain("SQLite is an experimental feature");
+    expect(child.stderr).toContain("ExperimentalWarning: a warning of the application's own");
+  });
+
+  it.skipIf(drivers.length < 2)("opens a file written by the other driver", async () => {
+    const path = freshPath();
+    const [first, second] = drivers as [SqliteDriverName, SqliteDriverName];
+    const writer = new SqliteStore(path, { driver: first, watchdogIntervalMs: false });
+    const rollout = await writer.enqueue({ input: { written: first } });
+    await writer.close();
+    const reader = new SqliteStore(path, { driver: second, watchdogIntervalMs: false });
+    expect(await reader.getRollout(rollout.rolloutId)).toEqual(rollout);
+    await reader.close();
+  });
+});
+
+for (const driver of drivers) {
+describeStoreConformance(`SqliteStore (${driver})`, {
+  open: async (options) => new SqliteStore(freshPath(), { ...options, driver }),
 }, vitest);
 
-describe("SqliteStore durability", () => {
+describe(`SqliteStore durability (${driver})`, () => {
   it("reopens a file with everything from the previous session", async () => {
     const path = freshPath();
-    const first = new SqliteStore(path, { watchdogIntervalMs: false });
+    const first = new SqliteStore(path, { watchdogIntervalMs: false, driver });
     const resources = await first.addResources({ p: { kind: "prompt_template", template: "hi {{x}}" } });
     const [retried, waiting] = await first.enqueueMany([{ input: "retried", config: { maxAttempts: 2 } }, { input: "waits" }]);
     const [claimed] = await first.dequeue({ workerId: "w1" });
@@ -37,7 +124,7 @@ describe("SqliteStore durability", () => {
     const before = await first.queryRollouts();
     await first.close();
 
-    const second = new SqliteStore(path, { watchdogIntervalMs: false });
+    const second = new SqliteStore(path, { watchdogIntervalMs: false, driver });
     expect(await second.queryRollouts()).toEqual(before);
     expect(await second.getResources("latest")).toEqual(resources);
     expect((await second.querySpans({ rolloutId: retried!.rolloutId })).items).toHaveLength(2);
@@ -52,7 +139,7 @@ describe("SqliteStore durability", () => {
   it("keeps every acknowledged call after the writing process is killed with SIGKILL", async () => {
     const path = freshPath();
     const fixture = fileURLToPath(new URL("./fixtures/sqlite-writer.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", fixture, path], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", fixture, path, driver], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const acked = { enqueued: new Set<string>(), spans: new Map<string, string>(), completed: new Set<string>() };
@@ -68,7 +155,7 @@ describe("SqliteStore durability", () => {
     expect(await exited, stderr).toBe("SIGKILL");
     expect(acked.completed.size).toBeGreaterThanOrEqual(150);
 
-    const store = new SqliteStore(path, { watchdogIntervalMs: false });
+    const store = new SqliteStore(path, { watchdogIntervalMs: false, driver });
     for (const rolloutId of acked.enqueued) {
       const rollout = await store.getRollout(rolloutId);
       expect(rollout.input).toEqual({ i: Number(rolloutId.split("-")[1]) });
@@ -88,13 +175,14 @@ describe("SqliteStore durability", () => {
 
   it("refuses a database written by a newer schema", async () => {
     const path = freshPath();
-    await new SqliteStore(path, { watchdogIntervalMs: false }).close();
-    const db = new Database(path);
-    db.pragma("user_version = 999");
+    await new SqliteStore(path, { watchdogIntervalMs: false, driver }).close();
+    const db = openSqliteDriver(path, driver);
+    db.exec("PRAGMA user_version = 999");
     db.close();
-    expect(() => new SqliteStore(path, { watchdogIntervalMs: false })).toThrow(ConflictError);
+    expect(() => new SqliteStore(path, { watchdogIntervalMs: false, driver })).toThrow(ConflictError);
   });
 });
+}
 
 describe("createStore", () => {
   it("opens memory and sqlite stores from a string", async () => {

@@ -26,10 +26,11 @@ import type {
   StoreStats,
   Worker,
 } from "../../types/index.js";
-import { StoreClosedError, StoreEventSchema, StoreUnavailableError, TracetrainError, ValidationError, consoleLogger } from "../../types/index.js";
+import { StoreClosedError, StoreEventSchema, StoreUnavailableError, TracetrainError, ValidationError } from "../../types/index.js";
 import { parseRequest } from "../requests.js";
 import type { Store, StoreEventMap, WaitOptions } from "../store.js";
 import { newId } from "../ids.js";
+import { type HttpStoreOptions, parseHttpStoreOptions } from "./options.js";
 import { errorFromBody } from "../../http/index.js";
 import {
   AddSpansResultSchema,
@@ -50,21 +51,6 @@ import {
   toSearchParams,
 } from "./protocol.js";
 import { sleep } from "../../util/index.js";
-
-export interface HttpStoreOptions {
-  /** Bearer token, when the server requires one (default: `TRACETRAIN_TOKEN` from the environment). */
-  token?: string;
-  /**
-   * Delays between retries when the server cannot be reached or answers 502/503/504 (a restart).
-   * Only calls that are safe to repeat are retried. Default: backoff totalling about a minute.
-   */
-  retryDelaysMs?: readonly number[];
-  /** Timeout of one ordinary request (default 60000 ms); long-polls add their wait to it. */
-  requestTimeoutMs?: number;
-  logger?: Logger;
-}
-
-const DEFAULT_RETRIES: readonly number[] = [100, 200, 400, 800, 1600, ...Array<number>(28).fill(2000)];
 
 interface CallOptions<S extends z.ZodType> {
   params?: Record<string, string>;
@@ -96,6 +82,7 @@ export class HttpStore implements Store {
   private readonly closing = new AbortController();
 
   constructor(url: string, options: HttpStoreOptions = {}) {
+    const { token, retryDelaysMs, requestTimeoutMs, logger } = parseHttpStoreOptions(options);
     let base: URL;
     try {
       base = new URL(url);
@@ -108,10 +95,10 @@ export class HttpStore implements Store {
     this.base = base;
     this.url = base.origin;
     this.agent = base.protocol === "https:" ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
-    this.token = options.token ?? process.env.TRACETRAIN_TOKEN;
-    this.retries = options.retryDelaysMs ?? DEFAULT_RETRIES;
-    this.timeoutMs = options.requestTimeoutMs ?? 60_000;
-    this.logger = options.logger ?? consoleLogger;
+    this.token = token;
+    this.retries = retryDelaysMs;
+    this.timeoutMs = requestTimeoutMs;
+    this.logger = logger;
     this.events = new RemoteEvents((signal) => this.streamEvents(signal), this.logger);
   }
 

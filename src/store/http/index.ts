@@ -1,3 +1,4 @@
 /** The store over HTTP: the wire protocol (routes, bodies, query strings) and {@link HttpStore}, its client. */
-export { HttpStore, type HttpStoreOptions } from "./http-store.js";
+export { HttpStore } from "./http-store.js";
+export { type HttpStoreOptions, type ParsedHttpStoreOptions, HttpStoreOptionsSchema } from "./options.js";
 export * from "./protocol.js";

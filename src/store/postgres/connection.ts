@@ -1,27 +1,20 @@
-import pg from "pg";
+import type Pg from "pg";
 import type { Logger } from "../../types/index.js";
 import { StoreUnavailableError, ValidationError } from "../../types/index.js";
+import { requirePackage } from "../../util/index.js";
+import type { ParsedPostgresPoolOptions } from "./options.js";
 
-/** TLS settings passed to Node's `tls.connect` (a subset; `true` uses the defaults). */
-export interface PostgresSslOptions {
-  rejectUnauthorized?: boolean;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  servername?: string;
-}
+export type PgModule = typeof Pg;
 
-/** Connection settings of a {@link PostgresStore}. Settings in the connection string win. */
-export interface PostgresPoolOptions {
-  /** Most pooled connections (default 10). Each store opens one more, for LISTEN. */
-  max?: number;
-  /** Closes pooled connections idle this long, in ms (default 10 000). */
-  idleTimeoutMs?: number;
-  /** Gives up connecting to the server after this long, in ms (default 10 000). */
-  connectTimeoutMs?: number;
-  ssl?: boolean | PostgresSslOptions;
-  /** Shown in `pg_stat_activity` (default "tracetrain"). */
-  applicationName?: string;
+let pg: PgModule | undefined;
+
+/**
+ * The `pg` package, from the application's node_modules, loaded by the first PostgresStore
+ * constructed — never by importing tracetrain. A missing one throws MissingDependencyError.
+ */
+export function loadPg(): PgModule {
+  pg ??= requirePackage<PgModule>("pg", "PostgresStore");
+  return pg;
 }
 
 const INT8_OID = 20;
@@ -32,18 +25,20 @@ const parseInt8 = (value: string): number => Number(value);
  * default strings. They stay far below 2^53. Set per connection, not on pg's global registry, so
  * other users of pg in the same process are unaffected.
  */
-const TYPES: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID && format !== "binary" ? parseInt8 : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
-};
+function typeParsers(pg: PgModule): Pg.CustomTypesConfig {
+  return {
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+      oid === INT8_OID && format !== "binary" ? parseInt8 : pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig["getTypeParser"],
+  };
+}
 
 /** The settings every connection of a store shares (pooled and LISTEN). */
-export function clientConfig(connectionString: string, options: PostgresPoolOptions): pg.ClientConfig {
+export function clientConfig(pg: PgModule, connectionString: string, options: ParsedPostgresPoolOptions): Pg.ClientConfig {
   return {
     connectionString,
-    application_name: options.applicationName ?? "tracetrain",
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
-    types: TYPES,
+    application_name: options.applicationName,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    types: typeParsers(pg),
     ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
   };
 }
@@ -54,10 +49,10 @@ export function clientConfig(connectionString: string, options: PostgresPoolOpti
  * turn an ordinary queue into "cannot connect" failures; so the timeout is given to each client
  * instead, and waiting for a pooled connection is unbounded, like any queue.
  */
-export function createPool(config: pg.ClientConfig, options: PostgresPoolOptions, logger: Logger, target: string): pg.Pool {
+export function createPool(pg: PgModule, config: Pg.ClientConfig, options: ParsedPostgresPoolOptions, logger: Logger, target: string): Pg.Pool {
   const { connectionTimeoutMillis, ...shared } = config;
   class BoundedConnectClient extends pg.Client {
-    constructor(poolConfig?: string | pg.ClientConfig) {
+    constructor(poolConfig?: string | Pg.ClientConfig) {
       super(typeof poolConfig === "object" ? { ...poolConfig, connectionTimeoutMillis } : poolConfig);
     }
   }
@@ -65,8 +60,8 @@ export function createPool(config: pg.ClientConfig, options: PostgresPoolOptions
     ...shared,
     // Lets a transaction send statements that do not wait on each other in one round trip (see transaction.ts).
     pipeline: true,
-    max: options.max ?? 10,
-    idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
+    max: options.max,
+    idleTimeoutMillis: options.idleTimeoutMs,
     Client: BoundedConnectClient,
   });
   // An idle pooled connection that dies (server restart) emits 'error' on the pool; unhandled, that

@@ -1,2 +1,8 @@
-export { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
-export type { PostgresPoolOptions, PostgresSslOptions } from "./connection.js";
+export { PostgresStore } from "./postgres-store.js";
+export {
+  type PostgresStoreOptions,
+  type ParsedPostgresStoreOptions,
+  type PostgresPoolOptions,
+  type PostgresSslOptions,
+  PostgresStoreOptionsSchema,
+} from "./options.js";

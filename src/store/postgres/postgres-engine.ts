@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import type {
   Attempt,
   AttemptRef,
@@ -18,7 +18,7 @@ import type {
   StoreStats,
   Worker,
 } from "../../types/index.js";
-import { NotFoundError, StoreClosedError, StoreUnavailableError, TracetrainError, ValidationError, cloneJson, consoleLogger } from "../../types/index.js";
+import { NotFoundError, StoreClosedError, StoreUnavailableError, TracetrainError, ValidationError, cloneJson } from "../../types/index.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
 import { decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
 import { attemptFromRow, pageFromRows } from "../sql-rows.js";
@@ -26,16 +26,18 @@ import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-ma
 import { channelFor, decodeAnnouncement, encodeAnnouncements } from "./announcements.js";
 import { type CallOutcome, Coalescer } from "./coalescer.js";
 import {
-  type PostgresPoolOptions,
+  type PgModule,
   checkConnectionString,
   clientConfig,
   createPool,
   describeTarget,
   isConnectionError,
+  loadPg,
   unavailable,
 } from "./connection.js";
 import { quoteSchema } from "./identifiers.js";
 import { ListenConnection } from "./listen-connection.js";
+import type { ParsedPostgresStoreOptions } from "./options.js";
 import {
   type AttemptRow,
   type ResourcesRow,
@@ -54,12 +56,8 @@ import { migrate } from "./schema.js";
 import { type Statement, type Statements, statements } from "./statements.js";
 import { PipelinedTransaction } from "./transaction.js";
 
-export interface PostgresEngineOptions {
-  /** The schema holding this store's tables (default "tracetrain"); stores in different schemas share nothing. */
-  schema?: string;
-  pool?: PostgresPoolOptions;
-  logger?: Logger;
-}
+/** The parsed options the engine uses: stores in different schemas share nothing. */
+export type PostgresEngineOptions = Pick<ParsedPostgresStoreOptions, "schema" | "pool" | "logger">;
 
 const ROLLOUT_SORT_COLUMNS = { createdAt: "created_at", endedAt: "ended_at", finalReward: "final_reward" } as const;
 /** Span inserts are split so no statement's parameters grow huge: at most this many rows… */
@@ -112,13 +110,14 @@ interface RolloutWrite {
  * and a transaction pipelines its statements ({@link PipelinedTransaction}) — typically two round
  * trips for a whole batch of calls. Each call still succeeds or fails on its own.
  *
- * Construction is synchronous and connects nothing; the first call connects and migrates, and
- * every call waits for that.
+ * Construction is synchronous, loads the pg package and connects nothing; the first call connects
+ * and migrates, and every call waits for that.
  */
 export class PostgresEngine implements StorageEngine {
   private readonly schema: string;
   private readonly quoted: string;
   private readonly sql: Statements;
+  private readonly pg: PgModule;
   private readonly config: pg.ClientConfig;
   private readonly pool: pg.Pool;
   private readonly target: string;
@@ -141,16 +140,18 @@ export class PostgresEngine implements StorageEngine {
   private readonly updates = this.coalescer<UpdateCall, RolloutChange>("rollout updates", 2, (calls) => this.updateBatch(calls));
   private readonly workerUpdates = this.coalescer<WorkerUpdate, void>("worker updates", 1, (calls) => this.recordWorkerBatch(calls));
 
-  constructor(connectionString: string, options: PostgresEngineOptions = {}) {
-    this.schema = options.schema ?? "tracetrain";
+  constructor(connectionString: string, options: PostgresEngineOptions) {
+    this.schema = options.schema;
     checkConnectionString(connectionString);
     this.quoted = quoteSchema(this.schema);
     this.sql = statements(this.quoted);
     this.channel = channelFor(this.schema);
-    this.logger = options.logger ?? consoleLogger;
+    this.logger = options.logger;
     this.target = describeTarget(connectionString);
-    this.config = clientConfig(connectionString, options.pool ?? {});
-    this.pool = createPool(this.config, options.pool ?? {}, this.logger, this.target);
+    // Loaded here, not at import: a process that never opens a PostgresStore never needs pg.
+    this.pg = loadPg();
+    this.config = clientConfig(this.pg, connectionString, options.pool);
+    this.pool = createPool(this.pg, this.config, options.pool, this.logger, this.target);
   }
 
   // ---- connection, transactions and errors -------------------------------------------------
@@ -710,7 +711,7 @@ export class PostgresEngine implements StorageEngine {
     this.listeners.push(listener);
     if (this.listen) return;
     this.listen = new ListenConnection({
-      newClient: () => new pg.Client(this.config),
+      newClient: () => new this.pg.Client(this.config),
       channel: this.channel,
       onPayload: (payload) => this.receive(payload),
       logger: this.logger,

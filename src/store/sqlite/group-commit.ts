@@ -1,4 +1,4 @@
-import type Database from "better-sqlite3";
+import type { SqliteDriver } from "./driver.js";
 
 interface Job {
   run: () => unknown;
@@ -20,14 +20,8 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 export class GroupCommit {
   private pending: Job[] = [];
   private scheduled = false;
-  private readonly inSavepoint: (run: () => unknown) => unknown;
-  private readonly runGroup: { immediate: (jobs: Job[]) => Outcome[] };
 
-  constructor(db: Database.Database) {
-    // better-sqlite3 turns a transaction function called inside another one into a savepoint.
-    this.inSavepoint = db.transaction((run: () => unknown) => run());
-    this.runGroup = db.transaction((jobs: Job[]) => jobs.map((job) => this.attempt(job)));
-  }
+  constructor(private readonly db: SqliteDriver) {}
 
   /** Runs `job` inside the next group transaction; resolves with its result once committed. */
   run<T>(job: () => T): Promise<T> {
@@ -48,7 +42,7 @@ export class GroupCommit {
     this.pending = [];
     let outcomes: Outcome[];
     try {
-      outcomes = this.runGroup.immediate(jobs);
+      outcomes = this.db.transaction(() => jobs.map((job) => this.attempt(job)), { immediate: true });
     } catch (error) {
       for (const job of jobs) job.reject(error);
       return;
@@ -58,7 +52,8 @@ export class GroupCommit {
 
   private attempt(job: Job): Outcome {
     try {
-      return { ok: true, value: this.inSavepoint(job.run) };
+      // Inside the group's transaction, this is a savepoint.
+      return { ok: true, value: this.db.transaction(job.run) };
     } catch (error) {
       return { ok: false, error };
     }

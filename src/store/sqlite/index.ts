@@ -1,1 +1,3 @@
-export { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
+export { SqliteStore } from "./sqlite-store.js";
+export { type SqliteStoreOptions, type ParsedSqliteStoreOptions, SqliteStoreOptionsSchema } from "./options.js";
+export type { SqliteDriverName } from "./driver.js";

@@ -1,5 +1,5 @@
-import type Database from "better-sqlite3";
 import { newerSchemaError } from "../schema-version.js";
+import type { SqliteDriver } from "./driver.js";
 
 /**
  * Schema migrations, applied in order on open and recorded in `PRAGMA user_version`. Append new
@@ -94,13 +94,16 @@ const MIGRATIONS: readonly string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings the database up to {@link SCHEMA_VERSION}, each migration in its own transaction. */
-export function migrate(db: Database.Database): void {
-  const current = db.pragma("user_version", { simple: true }) as number;
+export function migrate(db: SqliteDriver): void {
+  const current = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
   if (current > SCHEMA_VERSION) throw newerSchemaError(current, SCHEMA_VERSION);
   for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version - 1]!);
-      db.pragma(`user_version = ${version}`);
-    }).immediate();
+    db.transaction(
+      () => {
+        db.exec(MIGRATIONS[version - 1]!);
+        db.exec(`PRAGMA user_version = ${version}`);
+      },
+      { immediate: true },
+    );
   }
 }
