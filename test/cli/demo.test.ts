@@ -19,10 +19,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("tracetrain demo", () => {
   it("trains the reference policy to a validation reward of at least 0.9 and writes the chart and result", async () => {
-    const run = startTracetrain(["demo", "--steps", "12", "--dir", dir], { CI: "1" }, children);
+    const run = startTracetrain(["demo", "--steps", "15", "--dir", dir], { CI: "1" }, children);
     expect(await run.exited).toBe(0);
     const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as { final_val_reward: number; initial_val_reward: number; steps: number; seconds: number };
-    expect(result.steps).toBe(12);
+    expect(result.steps).toBe(15);
     expect(result.initial_val_reward).toBeLessThan(0.3);
     expect(result.final_val_reward).toBeGreaterThanOrEqual(0.9);
     expect(result.seconds).toBeLessThan(180);
@@ -31,7 +31,7 @@ describe("tracetrain demo", () => {
     expect(svg.match(/<path d="M/g)).toHaveLength(2); // the train and validation curves
     expect(run.out.text).toMatch(/^step {2}train {2}val/m);
     expect(run.out.text).toMatch(/^ {3}1 {2}0\.\d{3}/m);
-    expect(run.out.text).toMatch(/validation reward 0\.\d{3} → (0\.9\d\d|1\.000) in 12 steps/);
+    expect(run.out.text).toMatch(/validation reward 0\.\d{3} → (0\.9\d\d|1\.000) in 15 steps/);
     expect(existsSync(join(dir, "demo.db"))).toBe(true);
   }, 120_000);
 

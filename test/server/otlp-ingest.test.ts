@@ -228,8 +228,11 @@ function expectAgentRun(spans: Map<string, Span>, ids: ReturnType<typeof recordA
   expect(child.attributes).toEqual({ ...common, "gen_ai.request.model": "gpt-test" });
   expect(child.events).toEqual([{ name: "first token", time: hrMs(EVENT_TIME), attributes: { index: 1, "token.text": "Hel" } }]);
   expect(child.links).toEqual([{ traceId: LINKED.traceId, spanId: LINKED.spanId, attributes: { "link.why": "retry of" } }]);
-  // The store orders by arrival: SimpleSpanProcessor exports the child when it ends, first.
-  expect(child.sequence).toBeLessThan(parent.sequence);
+  // The store numbers spans as they arrive. SimpleSpanProcessor exports each span in a request of
+  // its own as it ends, and two requests in flight may arrive in either order (gzip makes that
+  // likely), so only distinct, store-assigned numbers can be asserted here.
+  expect([child.sequence, parent.sequence].every((n) => Number.isInteger(n) && n > 0)).toBe(true);
+  expect(child.sequence).not.toBe(parent.sequence);
 }
 
 describe.each(EXPORTERS)("OTLP ingest from the OpenTelemetry %s exporter", (_name, makeExporter) => {

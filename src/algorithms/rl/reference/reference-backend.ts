@@ -12,7 +12,6 @@ import { join } from "node:path";
 import { z } from "zod";
 import { ConflictError, ValidationError, type ValidationIssue } from "../../../types/index.js";
 import { parseOrThrow } from "../../../types/index.js";
-import { randomFor } from "../../../util/index.js";
 import {
   type BackendInfo,
   type CheckpointRequest,
@@ -126,7 +125,7 @@ export class ReferenceBackend implements TrainingBackend {
     const served: ServedModel = {
       name: options.model,
       actions,
-      random: randomFor(options.seed, "reference-sampling"),
+      seed: options.seed,
       logProbs: (promptIds) => policy.logProbs(features.featurize(promptIds)),
       policyVersion: () => backend?.version ?? 0,
     };

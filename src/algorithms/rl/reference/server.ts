@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { ValidationError } from "../../../types/index.js";
 import { formatPath } from "../../../types/index.js";
-import { SeededRandom } from "../../../util/index.js";
+import { SeededRandom, randomFor } from "../../../util/index.js";
 import { RequestMessageSchema, encodeChat, tokenBytes, tokenText } from "./chat-template.js";
 import { sampleAction } from "./policy.js";
 
@@ -31,8 +31,8 @@ export interface ServedModel {
   readonly actions: readonly Action[];
   /** Log-probabilities of every action after a prompt. */
   logProbs(promptIds: readonly number[]): Float64Array;
-  /** The generator of requests that bring no `seed`. */
-  readonly random: SeededRandom;
+  /** Seeds the sampling of requests that bring no `seed` of their own. */
+  readonly seed: number;
   /** The current policy version, shown as `system_fingerprint`. */
   policyVersion(): number;
 }
@@ -86,7 +86,7 @@ const ChatRequestSchema = z.looseObject({
 type ChatRequest = z.infer<typeof ChatRequestSchema>;
 
 export async function startReferenceServer(options: ReferenceServerOptions): Promise<ReferenceServer> {
-  const state: ServerState = { model: options.model, requests: 0 };
+  const state: ServerState = { model: options.model, requests: 0, seen: new Map(), seenVersion: options.model.policyVersion() };
   const server = createServer((req, res) => {
     handle(state, req, res).catch((error: unknown) => failHard(res, error));
   });
@@ -120,6 +120,9 @@ interface ServerState {
   model: ServedModel;
   /** Counter behind response and tool-call ids. */
   requests: number;
+  /** How many requests of each kind (policy version, prompt, sampling) came before, under the current policy version. */
+  seen: Map<string, number>;
+  seenVersion: number;
 }
 
 /** An answer other than 200, in OpenAI's error format. */
@@ -257,8 +260,10 @@ function complete(state: ServerState, request: ChatRequest): Completion {
   const number = state.requests++;
   const promptIds = encodeChat(request.messages, request.tools ?? undefined);
   const logProbs = model.logProbs(promptIds);
-  const random = request.seed === undefined || request.seed === null ? model.random : new SeededRandom(request.seed);
-  const sampling = { temperature: request.temperature ?? 1, topP: request.top_p ?? 1, random };
+  const temperature = request.temperature ?? 1;
+  const topP = request.top_p ?? 1;
+  const random = request.seed === undefined || request.seed === null ? generatorFor(state, promptIds, temperature, topP) : new SeededRandom(request.seed);
+  const sampling = { temperature, topP, random };
   const tool = toolUse(request);
   const ranked = model.actions.map((action, i) => ({ action, logprob: logProbs[i]! })).sort((a, b) => b.logprob - a.logprob);
   const top = ranked.slice(0, request.logprobs === true ? (request.top_logprobs ?? 0) : 0);
@@ -276,6 +281,26 @@ function complete(state: ServerState, request: ChatRequest): Completion {
     promptIds,
     choices,
   };
+}
+
+/**
+ * The generator of a request without a seed: derived from the backend's seed, the policy version,
+ * the prompt, the sampling settings, and how many identical requests came before it — not from a
+ * generator shared in arrival order. Concurrent rollouts reach the server in whatever order the
+ * event loop runs them; this way the samples a policy version hands out, as a set, are the same
+ * in every run with the same seed, which is what makes a training run reproducible.
+ */
+function generatorFor(state: ServerState, promptIds: readonly number[], temperature: number, topP: number): SeededRandom {
+  const version = state.model.policyVersion();
+  if (version !== state.seenVersion) {
+    // Older versions' counts can never be asked for again: forget them, so memory stays bounded.
+    state.seen.clear();
+    state.seenVersion = version;
+  }
+  const kind = `${version}|${temperature}|${topP}|${promptIds.join(",")}`;
+  const occurrence = state.seen.get(kind) ?? 0;
+  state.seen.set(kind, occurrence + 1);
+  return randomFor(state.model.seed, `${kind}#${occurrence}`);
 }
 
 /**
