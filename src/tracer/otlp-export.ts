@@ -6,23 +6,13 @@
  * {@link teeSinks}.
  */
 import type { Logger, SpanInput } from "../types/index.js";
-import { consoleLogger } from "../types/index.js";
+import { TracetrainError, ValidationError } from "../types/index.js";
 import { withSuppressed } from "./context.js";
 import { toOtlpRequest } from "../otlp/index.js";
+import { type OtlpSinkOptions, type TeeOptions, parseOtlpSinkOptions, parseTeeOptions } from "./otlp-options.js";
 import type { DeliveryStats, SpanSink } from "./span-buffer.js";
 
-export interface OtlpSinkOptions {
-  /** The collector: a full `…/v1/traces` URL, or its base URL (`http://localhost:4318`). */
-  url: string;
-  /** Extra request headers (authentication). */
-  headers?: Record<string, string>;
-  /** `service.name` of the exported resource (default `tracetrain`). */
-  serviceName?: string;
-  /** Per-request timeout (default 10 s). */
-  timeoutMs?: number;
-  /** Receives partial-success warnings from the collector (default: the console). */
-  logger?: Logger;
-}
+export type { OtlpSinkOptions, TeeOptions } from "./otlp-options.js";
 
 /**
  * A sink that sends spans to an OTLP/HTTP collector as JSON (`POST …/v1/traces`). One resource
@@ -30,15 +20,14 @@ export interface OtlpSinkOptions {
  * scope `tracetrain`. Attribute values keep their structure: lists become `arrayValue`, objects
  * `kvlistValue`. Reward spans carry a `gen_ai.evaluation.result` event (added here if missing).
  *
- * A non-2xx answer rejects with an Error naming the status and the collector's body; under a
+ * A non-2xx answer rejects with a TracetrainError (`unavailable`) naming the status and the collector's body; under a
  * Tracer the span buffer then retries the batch and, after its last retry, drops and reports it.
  */
 export function createOtlpSink(options: OtlpSinkOptions): SpanSink {
-  const url = tracesUrl(options.url);
-  const headers = { ...options.headers, "content-type": "application/json" };
-  const serviceName = options.serviceName ?? "tracetrain";
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const logger = options.logger ?? consoleLogger;
+  const parsed = parseOtlpSinkOptions(options);
+  const { serviceName, timeoutMs, logger } = parsed;
+  const url = tracesUrl(parsed.url);
+  const headers = { ...parsed.headers, "content-type": "application/json" };
   return {
     async addSpans(spans: SpanInput[]): Promise<void> {
       if (spans.length === 0) return;
@@ -46,7 +35,7 @@ export function createOtlpSink(options: OtlpSinkOptions): SpanSink {
       // The export itself is never recorded, even when delivery runs inside a rollout's context.
       const response = await withSuppressed("fetch", () => fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(timeoutMs) }));
       const text = await response.text();
-      if (!response.ok) throw new Error(`OTLP export to ${url} failed: HTTP ${response.status}${text ? `: ${text.slice(0, 500)}` : ""}`);
+      if (!response.ok) throw new TracetrainError("unavailable", `OTLP export to ${url} failed: HTTP ${response.status}${text ? `: ${text.slice(0, 500)}` : ""}`, { status: response.status });
       reportPartialSuccess(text, url, logger);
     },
   };
@@ -75,13 +64,6 @@ function reportPartialSuccess(text: string, url: string, logger: Logger): void {
 // Tee
 // ---------------------------------------------------------------------------------------------
 
-export interface TeeOptions {
-  /** Where failures of the secondary sinks are reported (default: the console). */
-  logger?: Logger;
-  /** Delays between retries of a failed secondary send (default 100, 1000, 5000 ms), then the spans are dropped for that sink. */
-  retryDelaysMs?: readonly number[];
-}
-
 /** A sink that delivers to several; see {@link teeSinks}. */
 export interface TeeSink extends SpanSink {
   /** Resolves when every secondary send started so far has been delivered or dropped. */
@@ -106,11 +88,9 @@ export function teeSinks(...sinks: SpanSink[]): TeeSink;
 export function teeSinks(...args: [...sinks: SpanSink[], options: TeeOptions]): TeeSink;
 export function teeSinks(...args: (SpanSink | TeeOptions)[]): TeeSink {
   const last = args[args.length - 1];
-  const options: TeeOptions = last !== undefined && !isSink(last) ? last : {};
+  const { logger, retryDelaysMs: delays } = parseTeeOptions(last !== undefined && !isSink(last) ? last : {});
   const [primary, ...secondaries] = args.filter(isSink);
-  if (!primary) throw new TypeError("teeSinks needs at least one sink");
-  const logger = options.logger ?? consoleLogger;
-  const delays = options.retryDelaysMs ?? [100, 1000, 5000];
+  if (!primary) throw new ValidationError("teeSinks arguments", [{ path: "0", message: "expected at least one sink (an object with addSpans(spans))" }]);
   const lanes = secondaries.map((sink, index) => new SecondaryLane(sink, index + 1, delays, logger));
   return {
     addSpans(spans: SpanInput[]): Promise<unknown> {

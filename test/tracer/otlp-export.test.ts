@@ -2,7 +2,7 @@ import { type IncomingHttpHeaders, type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Attr } from "tracetrain/instrumentations";
-import { Tracer, emitReward, operation, withAgent } from "tracetrain";
+import { Tracer, ValidationError, emitReward, operation, withAgent } from "tracetrain";
 import type { SpanInput } from "tracetrain";
 import type { SpanSink } from "tracetrain/otel";
 import { recordLlmResponse, startLlmSpan } from "../../src/tracer/llm-call.js";
@@ -313,7 +313,7 @@ describe("createOtlpSink", () => {
       sent: 0,
       dropped: 6,
       retries: 2,
-      errors: [`Error: OTLP export to ${receiver.url}/v1/traces failed: HTTP 500: {"code":13,"message":"collector overloaded"}`],
+      errors: [`TracetrainError: OTLP export to ${receiver.url}/v1/traces failed: HTTP 500: {"code":13,"message":"collector overloaded"}`],
     });
     expect(outcome.report.warnings.some((w) => w.includes("6 span(s) could not be delivered") && w.includes("HTTP 500"))).toBe(true);
     expect(logger.warn).toHaveBeenCalled();
@@ -345,7 +345,7 @@ describe("teeSinks", () => {
     await sink.flush();
     expect(receiver.requests).toHaveLength(3);
     for (const request of receiver.requests) expect(request.body.resourceSpans[0]!.scopeSpans[0]!.spans).toHaveLength(6);
-    expect(sink.secondaryStats).toEqual([{ sent: 0, dropped: 6, retries: 2, errors: [`Error: OTLP export to ${receiver.url}/v1/traces failed: HTTP 500: down`] }]);
+    expect(sink.secondaryStats).toEqual([{ sent: 0, dropped: 6, retries: 2, errors: [`TracetrainError: OTLP export to ${receiver.url}/v1/traces failed: HTTP 500: down`] }]);
     expect(logger.warn).toHaveBeenCalledTimes(1);
     expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining("secondary span sink #1 dropped 6 span(s) after 2 retries"));
   });
@@ -372,6 +372,25 @@ describe("teeSinks", () => {
     const sink = teeSinks(store, other);
     await expect(sink.addSpans([])).rejects.toThrow("store down");
     await sink.flush();
-    expect(() => teeSinks()).toThrow(TypeError);
+    expect(() => teeSinks()).toThrow(ValidationError);
+  });
+});
+
+describe("OTLP options", () => {
+  it("names the field of a bad option, and refuses unknown ones", () => {
+    const field = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return error instanceof ValidationError ? error.issues.map((i) => i.path) : ["not a ValidationError"];
+      }
+      return [];
+    };
+    expect(field(() => createOtlpSink({ url: "ftp://collector" }))).toEqual(["url"]);
+    expect(field(() => createOtlpSink({ url: "http://collector:4318", timeoutMs: -1 }))).toEqual(["timeoutMs"]);
+    expect(field(() => createOtlpSink({ url: "http://collector:4318", headers: { authorization: 1 as unknown as string } }))).toEqual(["headers.authorization"]);
+    expect(field(() => createOtlpSink({ url: "http://collector:4318", serviceNmae: "x" } as never))).toEqual([""]);
+    const sink: SpanSink = { addSpans: async () => undefined };
+    expect(field(() => teeSinks(sink, { retryDelaysMs: [-5] }))).toEqual(["retryDelaysMs[0]"]);
   });
 });

@@ -323,7 +323,7 @@ export class HttpStore implements Store {
       const request = (this.base.protocol === "https:" ? httpsRequest : httpRequest)(new URL(Routes.events.path, this.base), { method: "GET", headers: this.headers(undefined), signal }, (response) => {
         if (response.statusCode !== 200) {
           response.resume();
-          reject(new Error(`HTTP ${response.statusCode}`));
+          reject(new StoreUnavailableError(`the event stream of ${this.url} answered HTTP ${response.statusCode}`));
           return;
         }
         response.setEncoding("utf8");

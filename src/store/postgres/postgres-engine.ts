@@ -327,7 +327,7 @@ export class PostgresEngine implements StorageEngine {
       }
       const stored = outcome.existing.get(r.rolloutId);
       // Rows are never deleted, so a conflicting id is always there to read.
-      if (!stored) throw new Error(`rollout '${r.rolloutId}' conflicted on insert but could not be read`);
+      if (!stored) throw new TracetrainError("internal", `rollout '${r.rolloutId}' conflicted on insert but could not be read`);
       return { rollout: cloneJson(stored), created: false };
     });
   }
