@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import { StoreSchema } from "../store/index.js";
-import { LoggerSchema, consoleLogger, parseOrThrow } from "../types/index.js";
-import { checkExposure } from "../http/index.js";
+import { LoggerSchema, consoleLogger } from "../types/index.js";
+import { listenerFields, parseListenerOptions } from "../http/index.js";
 import { GatewayPolicySchema } from "./policy.js";
 import { UpstreamListSchema } from "./upstreams.js";
 
@@ -38,12 +38,12 @@ export const GatewayOptionsSchema = z.strictObject({
    * The interface to listen on. Anything but loopback needs `token` (or `insecure`).
    * @default "127.0.0.1"
    */
-  host: z.string().min(1).default("127.0.0.1"),
+  host: listenerFields.host,
   /**
    * The port to listen on; 0 picks a free one.
    * @default 4748
    */
-  port: z.number().int().min(0).max(65535).default(4748),
+  port: listenerFields.port(4748),
   /**
    * Required from agents as `Authorization: Bearer …` (or `x-api-key`); per-rollout keys from
    * `Gateway.keyFor` also work. Without one the gateway is transparent: an agent's own key goes on upstream.
@@ -54,7 +54,7 @@ export const GatewayOptionsSchema = z.strictObject({
    * Listen beyond loopback without a token, on a trusted private network only.
    * @default false
    */
-  insecure: z.boolean().default(false),
+  insecure: listenerFields.insecure,
   /**
    * Record calls made without a rollout prefix, each as an online rollout of its own (otherwise they are only proxied).
    * @default false
@@ -103,7 +103,7 @@ export const GatewayOptionsSchema = z.strictObject({
    * The largest request body accepted, in bytes; larger ones get 413.
    * @default 33554432 (32 MiB)
    */
-  bodyLimitBytes: z.number().int().min(1).max(2 ** 31).default(32 * 1024 * 1024),
+  bodyLimitBytes: listenerFields.bodyLimitBytes(32 * 1024 * 1024),
   /**
    * How long an upstream may stay silent before the call fails, in ms.
    * @default 600000 (10 minutes)
@@ -131,7 +131,5 @@ export type ParsedGatewayOptions = z.output<typeof GatewayOptionsSchema>;
 
 /** Parses the options, then refuses a non-loopback listener that has neither a token nor `insecure`. */
 export function parseGatewayOptions(options: GatewayOptions): ParsedGatewayOptions {
-  const parsed = parseOrThrow(GatewayOptionsSchema, options, "gateway options");
-  checkExposure("gateway", parsed.host, parsed.token, parsed.insecure);
-  return parsed;
+  return parseListenerOptions(GatewayOptionsSchema, options, "gateway");
 }

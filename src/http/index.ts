@@ -10,3 +10,4 @@ export { parseJsonBody, sendJson } from "./json.js";
 export { RequestMetrics, ServerMetrics, metricLines } from "./metrics.js";
 export { Router, type Params } from "./router.js";
 export type { Route, RouteContext } from "./route.js";
+export { listenerFields, parseListenerOptions } from "./listener-options.js";

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { LoggerSchema, consoleLogger, parseOrThrow } from "../types/index.js";
 import { StoreSchema } from "../store/index.js";
-import { type Route, checkExposure } from "../http/index.js";
+import { type Route, listenerFields, parseListenerOptions } from "../http/index.js";
 import { hasMethods } from "../util/index.js";
 
 function isRoute(value: unknown): value is Route {
@@ -17,15 +17,15 @@ export const StoreServerOptionsSchema = z.strictObject({
   /** The store to serve. */
   store: StoreSchema,
   /** Interface to bind; anything but loopback requires a token or `insecure`. @default "127.0.0.1" */
-  host: z.string().min(1).default("127.0.0.1"),
+  host: listenerFields.host,
   /** Port; 0 picks a free one. @default 4747 */
-  port: z.number().int().min(0).max(65535).default(4747),
+  port: listenerFields.port(4747),
   /** When set, every route except `/healthz` requires `Authorization: Bearer <token>`. @default none */
-  token: z.string().min(1, "must not be empty: leave it out to serve without a token").optional(),
+  token: listenerFields.token,
   /** Allow a non-loopback bind without a token, on a trusted private network only. @default false */
-  insecure: z.boolean().default(false),
+  insecure: listenerFields.insecure,
   /** Largest request body accepted, in bytes; larger ones get 413. @default 33554432 (32 MiB) */
-  bodyLimitBytes: z.number().int().min(1).max(2 ** 31).default(32 * 1024 * 1024),
+  bodyLimitBytes: listenerFields.bodyLimitBytes(32 * 1024 * 1024),
   /** Close the store when the server closes. @default false: whoever opened the store closes it */
   closeStore: z.boolean().default(false),
   /**
@@ -44,9 +44,7 @@ export type ParsedStoreServerOptions = z.output<typeof StoreServerOptionsSchema>
 
 /** Parses the options, then refuses a non-loopback bind that has neither a token nor `insecure`. */
 export function parseStoreServerOptions(options: StoreServerOptions): ParsedStoreServerOptions {
-  const parsed = parseOrThrow(StoreServerOptionsSchema, options, "server options");
-  checkExposure("server", parsed.host, parsed.token, parsed.insecure);
-  return parsed;
+  return parseListenerOptions(StoreServerOptionsSchema, options, "server");
 }
 
 export const OtlpIngestOptionsSchema = z.strictObject({

@@ -5,20 +5,20 @@
  */
 import { z } from "zod";
 import { DurationMsSchema, LoggerSchema, consoleLogger, parseOrThrow } from "../../types/index.js";
-import { checkExposure } from "../../http/index.js";
+import { listenerFields, parseListenerOptions } from "../../http/index.js";
 import { EndpointSchema } from "./protocol.js";
 
 export const ServeTrainingBackendOptionsSchema = z.strictObject({
   /** Interface to bind; anything but loopback requires a token or `insecure`. @default "127.0.0.1" */
-  host: z.string().min(1).default("127.0.0.1"),
+  host: listenerFields.host,
   /** Port; 0 picks a free one (read it from `url`). @default 0 */
-  port: z.number().int().min(0).max(65535).default(0),
+  port: listenerFields.port(0),
   /** When set, every route requires `Authorization: Bearer <token>`. @default none */
-  token: z.string().min(1, "must not be empty: leave it out to serve without a token").optional(),
+  token: listenerFields.token,
   /** Allow a non-loopback bind without a token, on a trusted private network only. @default false */
-  insecure: z.boolean().default(false),
+  insecure: listenerFields.insecure,
   /** Largest request body, in bytes (batches carry token ids); larger ones get 413. @default 268435456 (256 MiB) */
-  bodyLimitBytes: z.number().int().min(1).max(2 ** 31).default(256 * 1024 * 1024),
+  bodyLimitBytes: listenerFields.bodyLimitBytes(256 * 1024 * 1024),
   /** Receives the server's errors and the backend's failures. @default consoleLogger (warnings and errors on the console) */
   logger: LoggerSchema.default(() => consoleLogger),
 });
@@ -28,9 +28,7 @@ export type ParsedServeTrainingBackendOptions = z.output<typeof ServeTrainingBac
 
 /** Parses the options, then refuses a non-loopback bind that has neither a token nor `insecure`. */
 export function parseServeTrainingBackendOptions(options: ServeTrainingBackendOptions): ParsedServeTrainingBackendOptions {
-  const parsed = parseOrThrow(ServeTrainingBackendOptionsSchema, options, "backend server options");
-  checkExposure("backend server", parsed.host, parsed.token, parsed.insecure);
-  return parsed;
+  return parseListenerOptions(ServeTrainingBackendOptionsSchema, options, "backend server");
 }
 
 /** Timeouts of one exchange per route, in ms: connecting, sending, the backend's work, the answer. */
