@@ -4,7 +4,7 @@
 # repository, installs the tarball there with the frameworks of one profile, and runs compat/tests
 # (node:test files that import only the installed package) under that profile's Node:
 #
-#   latest  Node 24, the latest published openai, @openai/agents, ai + @ai-sdk/openai, langchain +
+#   latest  Node 24, the latest published openai, @openai/agents, ai + @ai-sdk/openai + @ai-sdk/otel, langchain +
 #           @langchain/core + @langchain/openai + @langchain/langgraph, @opentelemetry/api
 #           (no SQLite driver: node:sqlite is built in)
 #   oldest  Node 20, the oldest majors tracetrain claims: openai 6, @openai/agents 0.14, ai 6 +
@@ -59,7 +59,7 @@ tar -tzf "$tarball" | sed 's#^package/##' | awk -F/ '{ top = ($2 == "" ? $1 : $1
 # --- one profile -------------------------------------------------------------------------------
 declare -A node_major=([latest]=24 [oldest]=20)
 declare -A frameworks=(
-  [latest]="openai@latest @openai/agents@latest ai@latest @ai-sdk/openai@latest langchain@latest @langchain/core@latest @langchain/openai@latest @langchain/langgraph@latest @opentelemetry/api@latest zod@latest tsx@latest"
+  [latest]="openai@latest @openai/agents@latest ai@latest @ai-sdk/openai@latest @ai-sdk/otel@latest langchain@latest @langchain/core@latest @langchain/openai@latest @langchain/langgraph@latest @opentelemetry/api@latest zod@latest tsx@latest"
   [oldest]="openai@6 @openai/agents@0.14 ai@6 @ai-sdk/openai@3 langchain@1 @langchain/core@1 @langchain/openai@1.5.8 @langchain/langgraph@1 @opentelemetry/api@1.9 better-sqlite3@12 zod@4 tsx@4"
 )
 summary=()

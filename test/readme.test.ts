@@ -26,7 +26,8 @@ const EXPECTED: Array<[marker: string, printed: RegExp]> = [
   ["const capitals = agent(", /^no significant improvement capitals-1\.best \d+$/],
   // The reference policy learns to say the colour asked for.
   ["const sayColour = agent(", /^validation reward 0\.\d\d → (0\.9\d|1\.00)$/],
-  ["const summarizer = agent(", /^1 .*fetch.*otel/],
+  // The exact call (fetch) and the SDK's structure: AI SDK 7's channel (ai) or AI SDK 6's OpenTelemetry (otel).
+  ["const summarizer = agent(", /^1 (?=.*\bfetch\b)(?=.*\b(ai|otel)\b)/],
   ["const writerAgent = agent(", /^researcher,writer$/],
   ["const support = agent(", /^true 1$/],
   // From traces to training data: one example per credit policy.

@@ -1,6 +1,6 @@
 /**
  * `tracetrain/instrumentations`: the built-in instrumentations `Tracer.instrument()` installs
- * (openai, fetch, LangChain, the OpenAI Agents SDK, OpenTelemetry), the {@link Instrumentation}
+ * (openai, fetch, LangChain, the OpenAI Agents SDK, the Vercel AI SDK 7, OpenTelemetry), the {@link Instrumentation}
  * contract, and the recording kit to write your own.
  *
  * @packageDocumentation
@@ -11,6 +11,7 @@ export {
   createFetchInstrumentation,
   createLangChainInstrumentation,
   createAgentsInstrumentation,
+  createAiSdkInstrumentation,
   createOtelInstrumentation,
   type InstrumentOptions,
   type InstrumentationName,

@@ -37,6 +37,23 @@ export function runInFrame<T>(frame: ContextFrame, fn: () => T): T {
   return storage.run(frame, fn);
 }
 
+/** A diagnostics channel, as far as binding a store to it goes (`node:diagnostics_channel`'s `Channel`). */
+export interface StoreBindingChannel {
+  bindStore(store: AsyncLocalStorage<ContextFrame>, transform: (message: unknown) => ContextFrame | undefined): void;
+  unbindStore(store: AsyncLocalStorage<ContextFrame>): boolean;
+}
+
+/**
+ * Makes code a diagnostics channel runs for a message (`channel.runStores(message, fn)`, a tracing
+ * channel's `start`) run in the frame `transform` returns for it — called in the publisher's
+ * context, so `currentFrame()` there is the outer frame. Returns the function that unbinds it.
+ * `transform` must not throw: Node reports a throwing transform as an uncaught exception.
+ */
+export function bindFrames(channel: StoreBindingChannel, transform: (message: unknown) => ContextFrame | undefined): () => void {
+  channel.bindStore(storage, transform);
+  return () => void channel.unbindStore(storage);
+}
+
 /** Runs `fn` with `layer` suppressed, when inside a trace; otherwise just runs it. */
 export function withSuppressed<T>(layer: Layer, fn: () => T): T {
   const frame = storage.getStore();

@@ -21,6 +21,7 @@ export {
   createFetchInstrumentation,
   createLangChainInstrumentation,
   createAgentsInstrumentation,
+  createAiSdkInstrumentation,
   createOtelInstrumentation,
   createOtelSpanProcessor,
   type OtelSpanProcessor,

@@ -69,8 +69,10 @@ export const InstrumentOptionsSchema = z.strictObject({
   langchain: z.boolean().optional(),
   /** The OpenAI Agents SDK: agents, tools, handoffs (default on). */
   agents: z.boolean().optional(),
+  /** The Vercel AI SDK 7, through its `ai:telemetry` diagnostics channel: operations, steps, tools (default on; AI SDK 6 needs `otel`). */
+  ai: z.boolean().optional(),
   /**
-   * OpenTelemetry spans of other libraries, e.g. the Vercel AI SDK's (default off: it registers a
+   * OpenTelemetry spans of other libraries, e.g. the Vercel AI SDK 6's (default off: it registers a
    * global tracer provider; with a provider of your own, add `createOtelSpanProcessor()` to it instead).
    */
   otel: z.boolean().optional(),

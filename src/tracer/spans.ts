@@ -54,14 +54,17 @@ function markRecordedBelow(parent: ActiveSpan, layer: Layer): void {
 
 /** Runs `fn` with `span` as the current span (and, optionally, a new agent name). */
 export function runInSpan<T>(span: ActiveSpan, fn: () => T, overrides: { agentName?: string; suppressed?: Layer } = {}): T {
-  const outer = currentFrame();
-  const frame: ContextFrame = {
+  return runInFrame(frameOf(span, overrides), fn);
+}
+
+/** The frame in which `span` is the current span: what {@link runInSpan} enters, for hooks that enter frames themselves. */
+export function frameOf(span: ActiveSpan, overrides: { agentName?: string; suppressed?: Layer } = {}): ContextFrame {
+  return {
     trace: span.trace,
     span,
-    agentName: overrides.agentName ?? (span.getAttribute(Attr.agentName) as string | undefined) ?? outer?.agentName,
+    agentName: overrides.agentName ?? (span.getAttribute(Attr.agentName) as string | undefined) ?? currentFrame()?.agentName,
     suppressed: overrides.suppressed,
   };
-  return runInFrame(frame, fn);
 }
 
 export interface WithSpanOptions extends StartSpanOptions {

@@ -40,7 +40,7 @@ export type SpanType = (typeof SpanTypes)[keyof typeof SpanTypes];
  * marks spans the store server records on behalf of code without the tracetrain SDK (an agent in
  * another language that posts its reward over HTTP).
  */
-export const Layers = ["tracer", "emitter", "openai", "fetch", "langchain", "agents", "otel", "external", "gateway"] as const;
+export const Layers = ["tracer", "emitter", "openai", "fetch", "langchain", "agents", "ai", "otel", "external", "gateway"] as const;
 export type Layer = (typeof Layers)[number];
 
 /** Attribute keys. */
@@ -136,6 +136,8 @@ export const Operations = {
   chat: "chat",
   textCompletion: "text_completion",
   invokeAgent: "invoke_agent",
+  /** A framework's multi-step operation that is not an agent of its own (the AI SDK's `generateText` without a `functionId`). */
+  invokeWorkflow: "invoke_workflow",
   executeTool: "execute_tool",
 } as const;
 

@@ -1,5 +1,6 @@
 import type { Instrumentation } from "../instrumentation.js";
 import { createAgentsInstrumentation } from "./agents.js";
+import { createAiSdkInstrumentation } from "./ai-sdk.js";
 import { createFetchInstrumentation } from "./fetch.js";
 import { createLangChainInstrumentation } from "./langchain.js";
 import { createOpenAIInstrumentation } from "./openai.js";
@@ -15,7 +16,9 @@ export const builtinInstrumentations = {
   langchain: createLangChainInstrumentation,
   /** The OpenAI Agents SDK: agents, tools, handoffs. */
   agents: createAgentsInstrumentation,
-  /** OpenTelemetry spans of other libraries (e.g. the Vercel AI SDK with telemetry on). */
+  /** The Vercel AI SDK 7's diagnostics channel: operations, steps, model calls, tool executions (AI SDK 6: see `otel`). */
+  ai: createAiSdkInstrumentation,
+  /** OpenTelemetry spans of other libraries (e.g. the Vercel AI SDK 6 with telemetry on). */
   otel: createOtelInstrumentation,
 } satisfies Record<string, () => Instrumentation>;
 
@@ -27,7 +30,7 @@ export type InstrumentationName = keyof typeof builtinInstrumentations;
  * second one, so turning it on behind an application's back could break the application's own OTel
  * set-up. Turn it on (`{ otel: true }`), or add `createOtelSpanProcessor()` to your own provider.
  */
-export const instrumentedByDefault: Record<InstrumentationName, boolean> = { openai: true, fetch: true, langchain: true, agents: true, otel: false };
+export const instrumentedByDefault: Record<InstrumentationName, boolean> = { openai: true, fetch: true, langchain: true, agents: true, ai: true, otel: false };
 
-export { createAgentsInstrumentation, createFetchInstrumentation, createLangChainInstrumentation, createOpenAIInstrumentation, createOtelInstrumentation };
+export { createAgentsInstrumentation, createAiSdkInstrumentation, createFetchInstrumentation, createLangChainInstrumentation, createOpenAIInstrumentation, createOtelInstrumentation };
 export { createOtelSpanProcessor, type OtelSpanProcessor } from "./otel.js";

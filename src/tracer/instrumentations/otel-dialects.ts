@@ -34,8 +34,8 @@ export interface Classification {
   type: SpanType;
 }
 
-/** Vercel AI SDK keys. */
-const Ai = {
+/** Vercel AI SDK keys (also the form the `ai` layer puts AI SDK 7's channel messages in, to read them with this dialect). */
+export const AiSdkAttr = {
   operationId: "ai.operationId",
   modelId: "ai.model.id",
   modelProvider: "ai.model.provider",
@@ -60,6 +60,7 @@ const Ai = {
   toolCallResult: "ai.toolCall.result",
   firstChunkEvent: "ai.stream.firstChunk",
 } as const;
+const Ai = AiSdkAttr;
 
 /** OpenInference keys. */
 const Oi = {
@@ -562,7 +563,7 @@ function openAiFinishReason(reason: string): string {
 }
 
 /** `openai.chat` → `openai`: the AI SDK names the provider and the API together. */
-function providerOfAiSdk(provider: string | undefined): string | undefined {
+export function providerOfAiSdk(provider: string | undefined): string | undefined {
   return provider?.split(".")[0];
 }
 

@@ -16,6 +16,7 @@ import { currentFrame } from "../context.js";
 import { Attr, Operations, SpanTypes } from "../../types/index.js";
 import { nowMs } from "../../types/index.js";
 import { recordLlmRequest, recordLlmResponse, startLlmSpan } from "../llm-call.js";
+import { aiChannelRecords } from "./ai-sdk.js";
 import { runInSpan, startSpan } from "../spans.js";
 import {
   type Classification,
@@ -144,6 +145,8 @@ function startMirror(span: OtelSpanLike, parentContext: OtelContextLike, mirrors
   if (!frame && !parent) return undefined;
 
   const classification = classifySpan(span.name, span.attributes);
+  // AI SDK 7 with @ai-sdk/otel: its GenAI spans describe what the `ai` layer records from the SDK's channel.
+  if ((classification.dialect === "gen_ai" || classification.dialect === "ai_sdk") && aiChannelRecords(frame?.trace ?? parent!.trace)) return undefined;
   const clock = clockOf(span.startTime);
   const create = () => createMirror(span, classification, parent, clock(span.startTime));
   // Inside the parent's frame, the mirror inherits the parent's agent; without a rollout context
