@@ -1,4 +1,6 @@
-import type { Rollout, RolloutMode, Task } from "../types/index.js";
+import { z } from "zod";
+import type { Rollout, Task } from "../types/index.js";
+import { RolloutModeSchema, parseOrThrow } from "../types/index.js";
 import type { Algorithm, AlgorithmContext } from "./algorithm.js";
 import { runBatch } from "./rollout-batch.js";
 
@@ -46,17 +48,27 @@ export function summarize(rollouts: readonly Rollout[]): EvaluationResult {
   };
 }
 
+export const EvaluateOptionsSchema = z.strictObject({
+  /**
+   * The mode the rollouts are recorded under.
+   * @default "val" when there is a validation set, else "train"
+   */
+  mode: RolloutModeSchema.optional(),
+});
+export type EvaluateOptions = z.input<typeof EvaluateOptionsSchema>;
+
 /**
  * The baseline: runs the agent once on every task with the initial resources and reports the
  * rewards — no learning. As the algorithm of `fit`, it evaluates `val` (or `train` when there is
  * no validation set).
  */
-export function evaluate(options: { mode?: RolloutMode } = {}): Algorithm<EvaluationResult> {
+export function evaluate(options: EvaluateOptions = {}): Algorithm<EvaluationResult> {
+  const { mode: chosenMode } = parseOrThrow(EvaluateOptionsSchema, options, "evaluate options");
   return {
     name: "evaluate",
     async run(ctx: AlgorithmContext): Promise<EvaluationResult> {
       const tasks = ctx.val.length > 0 ? ctx.val : ctx.train;
-      const mode = options.mode ?? (ctx.val.length > 0 ? "val" : "train");
+      const mode = chosenMode ?? (ctx.val.length > 0 ? "val" : "train");
       ctx.progress.phase(`evaluating ${tasks.length} tasks`, tasks.length);
       const rollouts = await runBatch(ctx, tasks, { mode, ...(ctx.initialResources ? { resourcesId: ctx.initialResources.resourcesId } : {}) });
       const result = summarize(rollouts);

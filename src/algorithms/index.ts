@@ -1,5 +1,5 @@
 export type { Algorithm, AlgorithmContext, ProgressReporter } from "./algorithm.js";
-export { evaluate, summarize, type EvaluationResult, type TaskScore } from "./evaluate.js";
+export { evaluate, summarize, EvaluateOptionsSchema, type EvaluateOptions, type EvaluationResult, type TaskScore } from "./evaluate.js";
 export { runBatch, type BatchOptions } from "./rollout-batch.js";
 export * from "./apo/index.js";
 export * from "./rl/index.js";

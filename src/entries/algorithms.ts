@@ -10,6 +10,8 @@ export {
   type AlgorithmContext,
   type ProgressReporter,
   evaluate,
+  EvaluateOptionsSchema,
+  type EvaluateOptions,
   summarize,
   type EvaluationResult,
   type TaskScore,
