@@ -98,8 +98,7 @@ describe("Trainer options", () => {
 });
 
 describe("evaluate() options", () => {
-  it("accepts a mode and names a bad one, or an unknown option", async () => {
-    const { evaluate } = await import("tracetrain");
+  it("accepts a mode and names a bad one, or an unknown option", () => {
     expect(evaluate({ mode: "test" }).name).toBe("evaluate");
     expect(() => evaluate({ mode: "prod" as never })).toThrow(/invalid evaluate options: mode/);
     expect(() => evaluate({ mdoe: "val" } as never)).toThrow(/invalid evaluate options/);
