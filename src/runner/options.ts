@@ -41,8 +41,12 @@ export const RunnerOptionsSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(8),
   /** How the store knows this runner. @default `runner-<host>-<pid>-<random>` */
   workerId: IdSchema.default(defaultWorkerId),
-  /** How often running attempts are reported alive and checked for cancellation, in ms. @default 5000 */
-  heartbeatIntervalMs: DurationMsSchema.default(5000),
+  /**
+   * How often running attempts are reported alive and checked for cancellation, in ms (at most
+   * 30000: the first heartbeat also confirms a claim, and a claim left unconfirmed for the
+   * rollout's `claimTimeoutMs`, 60 s by default, is given back to the queue). @default 5000
+   */
+  heartbeatIntervalMs: DurationMsSchema.max(30_000, "at most 30000 ms: heartbeats confirm claims, and a claim unconfirmed for claimTimeoutMs (default 60000 ms) is given back to the queue").default(5000),
   /** Longest single long-poll for work, in ms (at most 600000); a new one starts at once when it ends. @default 30000 */
   pollWaitMs: DurationMsSchema.max(600_000).default(30_000),
   /** Called around every rollout: `onRolloutStart`, `onTraceEnd`, `onRolloutEnd`; a hook that throws is logged, never fatal. @default none */

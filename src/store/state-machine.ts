@@ -19,7 +19,7 @@ import type {
   RolloutStatus,
   RolloutStatusEvent,
 } from "../types/index.js";
-import { ConflictError, NotFoundError, RolloutConfigSchema } from "../types/index.js";
+import { ConflictError, DEFAULT_CLAIM_TIMEOUT_MS, NotFoundError, RolloutConfigSchema } from "../types/index.js";
 
 const ROLLOUT_TRANSITIONS: Record<RolloutStatus, readonly RolloutStatus[]> = {
   queuing: ["running", "cancelled"],
@@ -266,13 +266,21 @@ export function completeAttempt(rollout: Rollout, attemptId: string, completion:
 export function releaseClaim(rollout: Rollout, attemptId: string, now: number): AttemptChange {
   const attempt = findAttempt(rollout, attemptId);
   if (attempt.status !== "preparing") return unchanged(rollout, attempt);
-  const error: AttemptError = { kind: "infra_error", message: "claim released: the worker that dequeued it went away before starting it" };
-  return endAttempt(rollout, attempt, { status: "failed", error, finalReward: null, requeue: true }, now);
+  return giveBack(rollout, attempt, "claim released: the worker that dequeued it went away before starting it", now);
 }
 
-/** Which deadline, if any, an active attempt has passed at `now`. Wall-clock timeout is checked first. */
-export function dueExpiry(config: RolloutConfig, attempt: Attempt, now: number): "timeout" | "unresponsive" | null {
+/** Ends a claim that never ran as an `infra_error` and queues its rollout again, whatever its retry policy. */
+function giveBack(rollout: Rollout, attempt: Attempt, message: string, now: number): AttemptChange {
+  return endAttempt(rollout, attempt, { status: "failed", error: { kind: "infra_error", message }, finalReward: null, requeue: true }, now);
+}
+
+/**
+ * Which deadline, if any, an active attempt has passed at `now`. Wall-clock timeout is checked
+ * first; `unclaimed` is a claim nobody confirmed (see `RolloutConfig.claimTimeoutMs`).
+ */
+export function dueExpiry(config: RolloutConfig, attempt: Attempt, now: number): "timeout" | "unresponsive" | "unclaimed" | null {
   if (!isAttemptActive(attempt.status)) return null;
+  if (attempt.status === "preparing" && now - attempt.startedAt >= (config.claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS)) return "unclaimed";
   if (config.timeoutMs !== undefined && now - attempt.startedAt >= config.timeoutMs) return "timeout";
   if (config.heartbeatTimeoutMs !== undefined && now - attempt.lastHeartbeatAt >= config.heartbeatTimeoutMs) {
     return "unresponsive";
@@ -288,6 +296,10 @@ export function expireAttempt(rollout: Rollout, attemptId: string, now: number):
   const attempt = findAttempt(rollout, attemptId);
   const kind = dueExpiry(rollout.config, attempt, now);
   if (kind === null) return unchanged(rollout, attempt);
+  if (kind === "unclaimed") {
+    const limit = rollout.config.claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS;
+    return giveBack(rollout, attempt, `claim released: no heartbeat, span or completion within its claimTimeoutMs of ${limit} ms — the worker that dequeued it is gone or never received it`, now);
+  }
   const message =
     kind === "timeout"
       ? `attempt ran ${Math.round(now - attempt.startedAt)} ms, over its timeoutMs of ${rollout.config.timeoutMs} ms`

@@ -378,6 +378,37 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
         expect(after.status).toBe("running");
       });
 
+      it.runIf(factory.sweepable ?? true)("gives back a claim nobody confirms within claimTimeoutMs, whatever maxAttempts says", async () => {
+        vi.useFakeTimers({ toFake: ["Date"] });
+        vi.setSystemTime(3_000_000);
+        const s = store as Sweepable;
+        // A claim whose answer was lost (or whose worker died before starting it) is never confirmed.
+        const lost = await claimOne({ input: "lost", config: { claimTimeoutMs: 1_000 } });
+        const kept = await claimOne({ input: "kept", config: { claimTimeoutMs: 1_000 } });
+        vi.setSystemTime(3_000_500);
+        await store.heartbeat({ workerId: "w1", attempts: [kept.attempt] });
+        vi.setSystemTime(3_000_999);
+        expect(await s.sweep()).toBe(0);
+        vi.setSystemTime(3_001_000);
+        expect(await s.sweep()).toBe(1);
+        const released = await store.getRollout(lost.rollout.rolloutId);
+        expect(released.status).toBe("requeuing");
+        expect(released.attempts[0]).toMatchObject({ status: "failed", error: { kind: "infra_error" } });
+        expect(released.attempts[0]!.error!.message).toContain("claimTimeoutMs of 1000 ms");
+        expect((await store.getRollout(kept.rollout.rolloutId)).attempts[0]!.status).toBe("running");
+        const [again] = await store.dequeue();
+        expect(again!.rollout.rolloutId).toBe(lost.rollout.rolloutId);
+        expect(again!.attempt.sequence).toBe(2);
+        await store.completeAttempt(again!.rollout.rolloutId, again!.attempt.attemptId, { status: "succeeded" });
+        // The default lease is 60 s.
+        const other = await claimOne({ input: "default" });
+        vi.setSystemTime(3_001_000 + 59_999);
+        expect(await s.sweep()).toBe(0);
+        vi.setSystemTime(3_001_000 + 60_000);
+        expect(await s.sweep()).toBe(1);
+        expect((await store.getRollout(other.rollout.rolloutId)).status).toBe("requeuing");
+      });
+
       it("runs on its own timer, with no other call needed", async () => {
         const timed = await open({ watchdogIntervalMs: 10 });
         const rollout = await timed.enqueue({ input: "x", config: { timeoutMs: 30 } });

@@ -18,11 +18,21 @@ export type RetryableErrorKind = z.infer<typeof RetryableErrorKindSchema>;
 /** By default only failures that are not the agent's fault are retried (when `maxAttempts` > 1). */
 export const DEFAULT_RETRY_ON: readonly RetryableErrorKind[] = Object.freeze(["infra_error", "unresponsive"]);
 
+/** How long a claim may stay unconfirmed by default (see `RolloutConfig.claimTimeoutMs`). */
+export const DEFAULT_CLAIM_TIMEOUT_MS = 60_000;
+
 export const RolloutConfigSchema = z.strictObject({
   /** Wall-clock limit per attempt, from the attempt's start. */
   timeoutMs: DurationMsSchema.optional(),
   /** An attempt with no heartbeat or span for this long is marked `unresponsive`. */
   heartbeatTimeoutMs: DurationMsSchema.optional(),
+  /**
+   * A claim (an attempt still `preparing`) with no heartbeat, span or completion for this long is
+   * given back to the queue — its worker is gone, or never received the claim (a long-poll answer
+   * lost with its connection) — without counting against `maxAttempts`. Default 60 s
+   * ({@link DEFAULT_CLAIM_TIMEOUT_MS}); a Runner confirms its claims with its first heartbeat.
+   */
+  claimTimeoutMs: DurationMsSchema.optional(),
   /** Total attempts, the first included. */
   maxAttempts: z.number().int().min(1).max(100).default(1),
   /** Failure kinds that start another attempt while attempts remain. */
