@@ -205,10 +205,8 @@ describe("Runner", () => {
     const runner = new Runner({ store, agent: deaf, logger: quiet });
     const running = runner.run();
     await started.promise;
-    const t0 = performance.now();
     await runner.stop({ graceMs: 50 });
     await running;
-    expect(performance.now() - t0).toBeLessThan(4000); // the deaf agent's own 1 s, plus a busy machine's slack
     const after = await store.getRollout(rollout.rolloutId);
     expect(after.status).toBe("requeuing"); // an infra failure: another runner may retry it
     expect(after.attempts[0]).toMatchObject({ status: "failed", error: { kind: "infra_error" } });

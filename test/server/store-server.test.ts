@@ -118,11 +118,10 @@ describe("store server", () => {
     const client = new HttpStore(s.url, { retryDelaysMs: [] });
     const polling = client.dequeue({ waitMs: 20_000 });
     await new Promise((r) => setTimeout(r, 50));
-    const t0 = performance.now();
     await s.close();
-    // The poll ends at once: with nothing, or (when it re-polls the closed server) as unavailable.
+    // The poll ends at once — with nothing, or (when it re-polls the closed server) as unavailable —
+    // not at its 20 s end, when this test has already timed out.
     const outcome = await polling.then((claimed) => claimed, (error: unknown) => error);
-    expect(performance.now() - t0).toBeLessThan(5000);
     if (Array.isArray(outcome)) expect(outcome).toEqual([]);
     else expect(String(outcome)).toMatch(/unavailable/);
     await expect(client.stats()).rejects.toThrow(/unavailable/);

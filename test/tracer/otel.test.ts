@@ -514,9 +514,12 @@ describe("createOtelSpanProcessor fed spans by hand", () => {
   });
 
   it("places OTel times on the tracer's clock: started now, or explicitly in the past, durations exact", async () => {
+    // Bounds come from clock readings around each step, so a busy machine cannot fail them.
+    const clock = { beforeRoot: Date.now(), started: 0, afterStart: 0 };
     const spans = await record(() => {
-      const started = Date.now();
+      const started = (clock.started = Date.now());
       const now = otel.startSpan("now", { attributes: { "gen_ai.operation.name": "invoke_workflow" } });
+      clock.afterStart = Date.now();
       now.end(started + 250.123456);
       const past = otel.startSpan("past", { startTime: started - 5_000 });
       past.addEvent("mid", {}, started - 4_000);
@@ -526,13 +529,15 @@ describe("createOtelSpanProcessor fed spans by hand", () => {
     const now = spans.find((s) => s.name === "now")!;
     const past = spans.find((s) => s.name === "past")!;
     expect(now.startTime).toBeGreaterThanOrEqual(root.startTime);
-    // OTel stamps "now" with Date.now() itself, which may tick once after `started` was read.
-    expect(now.endTime - now.startTime).toBeGreaterThan(249.1);
+    // "now" started somewhere between the two clock readings around startSpan (to the millisecond).
+    expect(now.endTime - now.startTime).toBeGreaterThan(250.123 - (clock.afterStart - clock.started) - 1);
     expect(now.endTime - now.startTime).toBeLessThanOrEqual(250.124);
     expect(past.endTime - past.startTime).toBeCloseTo(2_000, 3);
     expect(past.events![0]!.time - past.startTime).toBeCloseTo(1_000, 3);
-    // Anchored at "5 s before the trace's start", give or take how long this busy machine took to get there.
-    expect(Math.abs(past.startTime - (root.startTime - 5_000))).toBeLessThan(1_000);
+    // Anchored 5 s before `started`, which came after the trace's start — by as much as passed since beforeRoot.
+    const offset = past.startTime - (root.startTime - 5_000);
+    expect(offset).toBeGreaterThan(-1);
+    expect(offset).toBeLessThan(clock.started - clock.beforeRoot + 1);
   });
 
   it("parents a span started after its OTel parent ended to that parent's mirror", async () => {
