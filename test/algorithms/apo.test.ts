@@ -230,7 +230,7 @@ describe("APO", () => {
     const resultOf = (text: string) => JSON.parse(/^result: (.*)$/m.exec(text)![1]!) as { interrupted: boolean; stoppedBecause: string; verdict: string; reused: number; system: string; score: number; rollouts: number };
 
     const first = start();
-    await vi.waitFor(() => expect(first.out.text).toMatch(/round 2\/3: scoring/), { timeout: 30_000, interval: 20 });
+    await vi.waitFor(() => expect(first.out.text).toMatch(/round 2\/3: scoring/), { timeout: 60_000, interval: 20 });
     first.child.kill("SIGINT");
     expect(await first.exited, first.out.text).toBe(0);
     const stopped = resultOf(first.out.text);

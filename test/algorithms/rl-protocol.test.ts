@@ -301,8 +301,10 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
   it("aborts in-flight requests on close()", async () => {
     fake.trainDelayMs = 10_000;
     const closing = new HttpTrainingBackend(server.url);
+    const trainsBefore = fake.calls.train;
     const pending = closing.train(trainRequest(8));
-    await new Promise((r) => setTimeout(r, 100));
+    // Close once the request is in flight on the server, however long it took to get there.
+    await expect.poll(() => fake.calls.train).toBe(trainsBefore + 1);
     await closing.close();
     const error = await rejection(pending);
     expect(error).toBeInstanceOf(BackendAbortedError);

@@ -186,7 +186,7 @@ describe("Runner", () => {
     const running = runner.run();
     await started.promise;
     await store.cancelRollout(rollout.rolloutId);
-    await vi.waitFor(() => expect(sawAbort).toBe(true), { timeout: 5000 });
+    await vi.waitFor(() => expect(sawAbort).toBe(true), { timeout: 60_000, interval: 20 });
     await runner.stop();
     await running;
     expect((await store.getRollout(rollout.rolloutId)).attempts[0]!.status).toBe("cancelled");

@@ -49,7 +49,7 @@ describe("Trainer with worker processes", () => {
         expect((await store.stats()).rollouts.succeeded).toBeGreaterThan(10);
         victim = busy[0]!.stats!.pid as number;
       },
-      { timeout: 30_000, interval: 50 },
+      { timeout: 60_000, interval: 50 },
     );
     process.kill(victim, "SIGKILL");
     const fit = await fitting;
