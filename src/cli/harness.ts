@@ -72,13 +72,7 @@ export async function harnessCommand(args: string[]): Promise<number> {
     await relay.close();
   }
   if (reward === undefined) return 1;
-  if (relay.calls.answered === 0) {
-    const made = relay.calls.made === 0 ? "made no LLM call through" : `had none of its ${relay.calls.made} LLM call(s) answered by`;
-    process.stderr.write(
-      `tracetrain: warning: agent '${agent.name}' ${made} the base URL it was given (ctx.llm().baseUrl, from ${AGL_ENV.baseUrl}): ` +
-        "Agent Lightning recorded nothing for this rollout, so it trains nothing from it\n",
-    );
-  }
+  warnIfUntrained(agent.name, relay.calls);
   if (reward === null || !Number.isFinite(reward)) {
     process.stderr.write(`tracetrain: agent '${agent.name}' finished without a reward (return a number or call emitReward(value, { final: true })); nothing posted\n`);
     return 1;
@@ -87,6 +81,16 @@ export async function harnessCommand(args: string[]): Promise<number> {
   await postReward(contract.eventUrl, contract.key, reward);
   process.stdout.write(`reward ${reward} posted to ${contract.eventUrl}\n`);
   return 0;
+}
+
+/** Agent Lightning trains on the calls its proxy answered: a rollout without one is scored but teaches nothing. */
+function warnIfUntrained(agentName: string, calls: { made: number; answered: number }): void {
+  if (calls.answered > 0) return;
+  const made = calls.made === 0 ? "made no LLM call through" : `had none of its ${calls.made} LLM call(s) answered by`;
+  process.stderr.write(
+    `tracetrain: warning: agent '${agentName}' ${made} the base URL it was given (ctx.llm().baseUrl, Agent Lightning's proxy): ` +
+      "only calls through that proxy are trained, so this rollout may train nothing\n",
+  );
 }
 
 /**
