@@ -5,19 +5,20 @@
  * Their controller starts one process per rollout and tells it everything through the
  * environment: `AGL_OPENAI_BASE_URL` (the rollout's own LLM proxy URL, mode included — every call
  * through it is captured for training), `AGL_EVENT_URL` (where the rollout's events go), `AGL_KEY`
- * (the bearer key for both) and the task's fields (strings as-is, anything else JSON-encoded).
- * The process posts `{"event_type":"reward","data":{"value":r}}` and exits 0 on success; any
- * other exit code marks the rollout failed.
+ * (the bearer key for both; set to "" when their server has none) and the task's fields (local
+ * mode: strings as-is, anything else JSON-encoded; Kubernetes mode: whatever the Job template
+ * renders). The process posts `{"event_type":"reward","data":{"value":r}}` and exits 0 on
+ * success; any other exit code marks the rollout failed.
  *
  * The agent runs under the real Runner against a throwaway in-memory store: it gets the same
  * context, reward semantics (returned or emitted) and error handling as under `tracetrain runner`,
- * and the store is dropped at exit because the Agent Lightning gateway keeps the record.
+ * and the store is dropped at exit because the Agent Lightning gateway keeps the record. Its LLM
+ * calls go through a local relay (agl-relay.ts) that holds them while the proxy is paused.
  */
 import { needsTsx, rerunWithTsx } from "./typescript-loading.js";
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { importAgent } from "../runner/index.js";
-import { Runner } from "../runner/index.js";
+import { type Agent, Runner, importAgent } from "../runner/index.js";
 import { MemoryStore } from "../store/index.js";
 import { Tracer } from "../tracer/index.js";
 import {
@@ -32,6 +33,7 @@ import {
   parseOrThrow,
 } from "../types/index.js";
 import { sleep } from "../util/index.js";
+import { startAglRelay } from "./agl-relay.js";
 
 /** The three variables of Agent Lightning's contract (task fields come on top). */
 export const AGL_ENV = { baseUrl: "AGL_OPENAI_BASE_URL", eventUrl: "AGL_EVENT_URL", key: "AGL_KEY" } as const;
@@ -51,39 +53,26 @@ export async function harnessCommand(args: string[]): Promise<number> {
   const task = readTask(env, options);
   const fromFile = options.resourcesFile === undefined ? {} : await readResourcesFile(options.resourcesFile);
   if ("main" in fromFile) process.stderr.write(`tracetrain: note: resource 'main' of ${options.resourcesFile} is replaced by the LLM at ${AGL_ENV.baseUrl}\n`);
-  const resources: ResourcesMapInput = {
-    ...fromFile,
-    // The proxy is the only place Agent Lightning records calls: an LLM the file names `main`
-    // would send them around it, so nothing would be trained. The injected one always wins.
-    main: { kind: "llm", baseUrl: contract.baseUrl, model: options.model, ...(contract.key === undefined ? {} : { apiKey: contract.key }) },
-  };
 
   // Everything above is checked before tsx is started, so a contract error is quick and printed once.
   if (needsTsx(options.agentPath)) return rerunWithTsx();
 
   const agent = await importAgent(options.agentPath, options.agentName);
-
-  const store = new MemoryStore();
-  const tracer = new Tracer({ logger: consoleLogger });
-  // The same hooks as `tracetrain runner`: the agent's calls are traced as they are under every
-  // other command (without them the tracer warns that the rollout made no LLM call).
-  await tracer.instrument();
-  let reward: number | null;
+  const relay = await startAglRelay({ target: new URL(contract.baseUrl), maxWaitMs: options.maxPauseSeconds * 1000, note: (line) => void process.stderr.write(`${line}\n`) });
+  let reward: number | null | undefined;
   try {
-    const runner = new Runner({ store, agent, tracer, logger: consoleLogger, concurrency: 1 });
-    try {
-      const { rollout } = await runner.step(task, { resources, mode: contract.mode });
-      reward = rollout.finalReward;
-    } catch (error) {
-      // The agent's own failure (or its rollout's): the process exit code tells the controller;
-      // posting a reward would make a failed rollout look scored.
-      process.stderr.write(`tracetrain: agent '${agent.name}' failed; no reward posted\n${describeError(error)}\n`);
-      return 1;
-    }
+    const resources: ResourcesMapInput = {
+      ...fromFile,
+      // The proxy is the only place Agent Lightning records calls: an LLM the file names `main`
+      // would send them around it, so nothing would be trained. The injected one always wins.
+      main: { kind: "llm", baseUrl: relay.baseUrl, model: options.model, ...(contract.key === undefined ? {} : { apiKey: contract.key }) },
+    };
+    reward = await runOnce(agent, task, resources, contract.mode);
   } finally {
-    tracer.uninstrument();
-    await store.close();
+    await relay.close();
   }
+  if (reward === undefined) return 1;
+  warnIfUntrained(agent.name, relay.calls);
   if (reward === null || !Number.isFinite(reward)) {
     process.stderr.write(`tracetrain: agent '${agent.name}' finished without a reward (return a number or call emitReward(value, { final: true })); nothing posted\n`);
     return 1;
@@ -94,13 +83,56 @@ export async function harnessCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** Agent Lightning trains on the calls its proxy answered: a rollout without one is scored but teaches nothing. */
+function warnIfUntrained(agentName: string, calls: { made: number; answered: number }): void {
+  if (calls.answered > 0) return;
+  const made = calls.made === 0 ? "made no LLM call through" : `had none of its ${calls.made} LLM call(s) answered by`;
+  process.stderr.write(
+    `tracetrain: warning: agent '${agentName}' ${made} the base URL it was given (ctx.llm().baseUrl, Agent Lightning's proxy): ` +
+      "only calls through that proxy are trained, so this rollout may train nothing\n",
+  );
+}
+
+/**
+ * One rollout under the real Runner and a throwaway store: its reward (null when it gave none),
+ * or undefined when the agent failed — then the exit code tells the controller, and posting a
+ * reward would make a failed rollout look scored.
+ */
+async function runOnce(agent: Agent<unknown>, task: JsonValue, resources: ResourcesMapInput, mode: RolloutMode): Promise<number | null | undefined> {
+  const store = new MemoryStore();
+  const tracer = new Tracer({ logger: consoleLogger });
+  // The same hooks as `tracetrain runner`: the agent's calls are traced as they are under every
+  // other command (without them the tracer warns that the rollout made no LLM call).
+  await tracer.instrument();
+  try {
+    const runner = new Runner({ store, agent, tracer, logger: consoleLogger, concurrency: 1 });
+    const { rollout } = await runner.step(task, { resources, mode });
+    return rollout.finalReward;
+  } catch (error) {
+    process.stderr.write(`tracetrain: agent '${agent.name}' failed; no reward posted\n${describeError(error)}\n`);
+    return undefined;
+  } finally {
+    tracer.uninstrument();
+    await store.close();
+  }
+}
+
+/** One task field from one environment variable: `--task-env [FIELD=]VAR[:json]`. */
+interface TaskField {
+  field: string;
+  variable: string;
+  /** Decode the value as JSON (a non-string field); otherwise it is the variable's exact text. */
+  json: boolean;
+}
+
 interface HarnessOptions {
   agentPath: string;
   agentName: string | undefined;
-  taskEnv: string[];
+  taskFields: TaskField[];
   taskJsonEnv: string | undefined;
   model: string;
   resourcesFile: string | undefined;
+  maxPauseSeconds: number;
 }
 
 const OPTIONS = {
@@ -110,7 +142,11 @@ const OPTIONS = {
   "task-json-env": { type: "string" },
   model: { type: "string", default: "auto" },
   resources: { type: "string" },
+  "max-pause": { type: "string", default: "1800" },
 } as const;
+
+/** A POSIX environment variable name. */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function parseOptions(args: string[]): HarnessOptions {
   const parse = () => {
@@ -123,25 +159,51 @@ function parseOptions(args: string[]): HarnessOptions {
   };
   const values = parse();
   if (!values.agent) throw new ValidationError("command line", [{ path: "--agent", message: "required (the module that exports the agent)" }]);
-  const taskEnv = values["task-env"] ?? [];
-  if (values["task-json-env"] !== undefined && taskEnv.length > 0) {
+  const taskFields = (values["task-env"] ?? []).map(parseTaskField);
+  if (values["task-json-env"] !== undefined && taskFields.length > 0) {
     throw new ValidationError("command line", [{ path: "--task-json-env", message: "give either --task-json-env (the whole task) or --task-env (its fields), not both" }]);
   }
+  const repeated = taskFields.find((f, i) => taskFields.findIndex((g) => g.field === f.field) !== i);
+  if (repeated) throw new ValidationError("command line", [{ path: "--task-env", message: `field '${repeated.field}' is given twice` }]);
   if (values.model.trim() === "") throw new ValidationError("command line", [{ path: "--model", message: "expected a model name" }]);
+  const maxPauseSeconds = Number(values["max-pause"]);
+  if (values["max-pause"].trim() === "" || !Number.isFinite(maxPauseSeconds) || maxPauseSeconds < 0) {
+    throw new ValidationError("command line", [{ path: "--max-pause", message: `expected seconds (a number ≥ 0), got ${JSON.stringify(values["max-pause"])}` }]);
+  }
   return {
     agentPath: values.agent,
     agentName: values.name,
-    taskEnv,
+    taskFields,
     taskJsonEnv: values["task-json-env"],
     model: values.model,
     resourcesFile: values.resources,
+    maxPauseSeconds,
   };
+}
+
+/** `[FIELD=]VAR[:json]`: the field is named after the variable unless given. */
+function parseTaskField(spec: string): TaskField {
+  const equals = spec.indexOf("=");
+  const field = equals < 0 ? undefined : spec.slice(0, equals);
+  let variable = spec.slice(equals + 1);
+  const json = variable.endsWith(":json");
+  if (json) variable = variable.slice(0, -":json".length);
+  if (!VARIABLE_NAME.test(variable) || field === "") {
+    throw new ValidationError("command line", [
+      { path: "--task-env", message: `expected [FIELD=]VARIABLE[:json] (say question=QUESTION or result=RESULT:json), got ${JSON.stringify(spec)}` },
+    ]);
+  }
+  return { field: field ?? variable, variable, json };
 }
 
 interface Contract {
   baseUrl: string;
   eventUrl: string;
-  /** Undefined when unset: Agent Lightning's gateway runs without auth when its key is empty. */
+  /**
+   * Undefined when unset or empty: Agent Lightning's gateway runs without auth when its key is
+   * empty, and its controller then passes `AGL_KEY=""` — which, as an apiKey, makes SDK clients
+   * refuse to start ("Missing credentials") instead of calling without one.
+   */
   key: string | undefined;
   mode: RolloutMode;
 }
@@ -160,14 +222,13 @@ function readContract(env: NodeJS.ProcessEnv): Contract {
   const eventUrl = url(AGL_ENV.eventUrl);
   // The proxy URL carries the mode (…/mode/val/openai/v1): validation rollouts are evaluated, not trained on.
   const mode: RolloutMode = /\/mode\/val(\/|$)/.test(new URL(baseUrl).pathname) ? "val" : "train";
-  return { baseUrl, eventUrl, key: env[AGL_ENV.key], mode };
+  return { baseUrl, eventUrl, key: env[AGL_ENV.key] || undefined, mode };
 }
 
 /**
- * The task: the JSON in one variable, or an object of the named variables. The controller
- * JSON-encodes non-string fields, so each value is parsed back when it is JSON; a string field
- * whose text happens to be JSON (say "42") comes back as that JSON value — the encoding cannot
- * tell the two apart.
+ * The task: the JSON in one variable, or an object of the --task-env fields. A field is the
+ * variable's exact text unless it is marked `:json`: the text alone cannot tell the string "42"
+ * from the number 42, so the command line says which.
  */
 function readTask(env: NodeJS.ProcessEnv, options: HarnessOptions): JsonValue {
   const read = (name: string, flag: string): string => {
@@ -177,23 +238,28 @@ function readTask(env: NodeJS.ProcessEnv, options: HarnessOptions): JsonValue {
   };
   if (options.taskJsonEnv !== undefined) {
     const name = options.taskJsonEnv;
-    const text = read(name, "--task-json-env");
-    try {
-      return JSON.parse(text) as JsonValue;
-    } catch (error) {
-      throw new ValidationError("task", [{ path: name, message: `not JSON (${error instanceof Error ? error.message : String(error)}): ${excerpt(text)}` }]);
-    }
+    return parseJsonValue(name, read(name, "--task-json-env"));
   }
   const task: Record<string, JsonValue> = {};
-  for (const name of options.taskEnv) {
-    const text = read(name, "--task-env");
-    try {
-      task[name] = JSON.parse(text) as JsonValue;
-    } catch {
-      task[name] = text;
-    }
+  for (const { field, variable, json } of options.taskFields) {
+    const text = read(variable, "--task-env");
+    task[field] = json ? parseJsonValue(variable, text) : text;
   }
   return task;
+}
+
+/** Python's `str()` of True, False, None, a dict or a list of strings: what Agent Lightning's `yaml_escape` renders a non-string as. */
+const PYTHON_TEXT = /^(True|False|None|\{'.*|\['.*)$/s;
+
+function parseJsonValue(variable: string, text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (error) {
+    const hint = PYTHON_TEXT.test(text.trim())
+      ? "; this is Python text: Agent Lightning's Kubernetes template filter yaml_escape renders non-strings with str(), so pass the whole task as JSON instead (TASK: {{ input | tojson | yaml_escape }} with --task-json-env TASK)"
+      : "";
+    throw new ValidationError("task", [{ path: variable, message: `not JSON (${error instanceof Error ? error.message : String(error)}): ${excerpt(text)}${hint}` }]);
+  }
 }
 
 async function readResourcesFile(file: string): Promise<ResourcesMapInput> {

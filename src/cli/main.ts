@@ -6,7 +6,7 @@
  *   tracetrain runner --store URL --agent PATH [--name AGENT] [--concurrency N] [--token T]
  *   tracetrain export --store URL --format chat|tokens [--mode M] [--agent NAME] [--min-reward X] [--top-k N] [--out FILE] …
  *   tracetrain gateway --store URL --upstream URL [--upstream URL …] [--port P] [--token T] …
- *   tracetrain harness --agent PATH [--name AGENT] [--task-env NAME …] [--task-json-env VAR] [--model M] [--resources FILE]
+ *   tracetrain harness --agent PATH [--name AGENT] [--task-env [FIELD=]VAR[:json] …] [--task-json-env VAR] [--model M] [--resources FILE] [--max-pause S]
  *
  *   tracetrain backend serve --reference [--actions A,B,…] [--host H] [--port P] [--token T] [--seed N]
  *   tracetrain demo [--steps N] [--dir DIR] [--seed N]
@@ -54,15 +54,18 @@ const USAGE = `usage:
       from --upstream-key or TRACETRAIN_UPSTREAM_KEY and is never recorded. Agents authenticate
       with --token (or TRACETRAIN_GATEWAY_TOKEN) or a per-rollout key; the store server's token is
       --store-token or TRACETRAIN_TOKEN.
-  tracetrain harness --agent PATH [--name AGENT] [--task-env NAME …] [--task-json-env VAR]
-                     [--model NAME] [--resources FILE]
+  tracetrain harness --agent PATH [--name AGENT] [--task-env [FIELD=]VAR[:json] …] [--task-json-env VAR]
+                     [--model NAME] [--resources FILE] [--max-pause SECONDS]
       Run one rollout as an Agent Lightning v1.0 harness process (their controller starts one per
-      rollout): the agent gets the LLM "main" at AGL_OPENAI_BASE_URL with key AGL_KEY (model
-      --model, default "auto"; mode val when the URL says /mode/val/, else train) plus the
-      resources of FILE (a JSON resources map), and its reward is POSTed as a reward event to
-      AGL_EVENT_URL. The task is the JSON in variable VAR, or an object of the --task-env
-      variables (each JSON-parsed when it is JSON). Exit 0 once the reward is posted; 1 when the
-      agent fails, gives no reward or the post fails; 2 on a missing variable or bad input.
+      rollout): the agent gets the LLM "main" at AGL_OPENAI_BASE_URL with key AGL_KEY (none when
+      empty; model --model, default "auto"; mode val when the URL says /mode/val/, else train),
+      through a local relay that holds calls while the proxy answers 429/503 with Retry-After (up
+      to --max-pause, default 1800 s), plus the resources of FILE (a JSON resources map); its
+      reward is POSTed as a reward event to AGL_EVENT_URL. The task is the JSON in variable VAR, or
+      an object of --task-env fields: FIELD (default VAR) is the text of VAR, JSON-decoded with
+      :json. Exit 0 once the reward is posted; 1 when the agent fails, gives no reward or the post
+      fails; 2 on a missing variable or bad input. python/tracetrain_harness.py starts it from
+      Agent Lightning's local controller.
   tracetrain backend serve --reference [--actions A,B,…] [--host HOST] [--port PORT] [--token TOKEN]
                            [--seed N]
       Serve the CPU reference policy over the RL backend protocol (docs/rl-backend-protocol.md; for

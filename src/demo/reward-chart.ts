@@ -1,4 +1,7 @@
-/** A reward curve as a standalone SVG: training reward per step and validation reward where measured, on a 0–1 scale. */
+/**
+ * A reward curve as a standalone SVG: training reward per step and validation reward where
+ * measured, on a 0–1 scale, against the reward of guessing.
+ */
 
 export interface CurvePoint {
   step: number;
@@ -6,11 +9,22 @@ export interface CurvePoint {
   val?: number | null;
 }
 
+export interface ChartOptions {
+  /** The headline: best when it states the result. */
+  title: string;
+  /** The mean reward of a policy that guesses, drawn as a reference line; none when undefined. */
+  chance?: number;
+}
+
 const WIDTH = 640;
 const HEIGHT = 360;
-const MARGIN = { left: 56, right: 120, top: 40, bottom: 48 };
+// The right margin holds the legend; its longest label, "chance (0.08)", needs about 90 px.
+const MARGIN = { left: 56, right: 140, top: 40, bottom: 48 };
+/** At most this many intervals between x ticks: more would crowd the axis. */
+const MAX_X_INTERVALS = 6;
+const COLOURS = { train: "#4a7bd0", val: "#d0564a", chance: "#888" };
 
-export function rewardChartSvg(points: readonly CurvePoint[], title: string): string {
+export function rewardChartSvg(points: readonly CurvePoint[], options: ChartOptions): string {
   const lastStep = Math.max(1, ...points.map((p) => p.step));
   const x = (step: number) => MARGIN.left + (step / lastStep) * (WIDTH - MARGIN.left - MARGIN.right);
   const y = (reward: number) => HEIGHT - MARGIN.bottom - Math.max(0, Math.min(1, reward)) * (HEIGHT - MARGIN.top - MARGIN.bottom);
@@ -20,23 +34,45 @@ export function rewardChartSvg(points: readonly CurvePoint[], title: string): st
   const grid = [0, 0.25, 0.5, 0.75, 1]
     .map((r) => `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(r)}" y2="${y(r)}" stroke="#ddd"/><text x="${MARGIN.left - 8}" y="${y(r) + 4}" text-anchor="end">${r.toFixed(2)}</text>`)
     .join("");
-  const ticks = Array.from(new Set([0, Math.round(lastStep / 4), Math.round(lastStep / 2), Math.round((3 * lastStep) / 4), lastStep]))
-    .map((s) => `<text x="${x(s)}" y="${HEIGHT - MARGIN.bottom + 18}" text-anchor="middle">${s}</text>`)
+  const ticks = roundTicks(lastStep)
+    .map((s) => `<text class="x-tick" x="${x(s).toFixed(1)}" y="${HEIGHT - MARGIN.bottom + 18}" text-anchor="middle">${s}</text>`)
     .join("");
   const legendX = WIDTH - MARGIN.right + 16;
+  const legend = (row: number, colour: string, dash: string, label: string) =>
+    `<line x1="${legendX}" x2="${legendX + 24}" y1="${MARGIN.top + 10 + 20 * row}" y2="${MARGIN.top + 10 + 20 * row}" stroke="${colour}" stroke-width="2"${dash}/><text x="${legendX + 30}" y="${MARGIN.top + 14 + 20 * row}">${label}</text>`;
+  const chance =
+    options.chance === undefined
+      ? ""
+      : `<line class="chance" x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(options.chance).toFixed(1)}" y2="${y(options.chance).toFixed(1)}" stroke="${COLOURS.chance}" stroke-width="1.5" stroke-dasharray="2 3"/>\n` +
+        legend(2, COLOURS.chance, ' stroke-dasharray="2 3"', `chance (${options.chance.toFixed(2)})`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${MARGIN.left}" y="24" font-size="14" font-weight="bold">${escapeXml(title)}</text>
+<text x="${MARGIN.left}" y="24" font-size="14" font-weight="bold">${escapeXml(options.title)}</text>
 ${grid}${ticks}
 <text x="${(MARGIN.left + WIDTH - MARGIN.right) / 2}" y="${HEIGHT - 10}" text-anchor="middle">step</text>
 <text transform="translate(16 ${HEIGHT / 2}) rotate(-90)" text-anchor="middle">mean reward</text>
-<path d="${line(train)}" fill="none" stroke="#4a7bd0" stroke-width="2"/>
-<path d="${line(val)}" fill="none" stroke="#d0564a" stroke-width="2" stroke-dasharray="6 3"/>
-${val.map(([s, r]) => `<circle cx="${x(s).toFixed(1)}" cy="${y(r).toFixed(1)}" r="3" fill="#d0564a"/>`).join("")}
-<line x1="${legendX}" x2="${legendX + 24}" y1="${MARGIN.top + 10}" y2="${MARGIN.top + 10}" stroke="#4a7bd0" stroke-width="2"/><text x="${legendX + 30}" y="${MARGIN.top + 14}">train</text>
-<line x1="${legendX}" x2="${legendX + 24}" y1="${MARGIN.top + 30}" y2="${MARGIN.top + 30}" stroke="#d0564a" stroke-width="2" stroke-dasharray="6 3"/><text x="${legendX + 30}" y="${MARGIN.top + 34}">validation</text>
+${chance}
+<path d="${line(train)}" fill="none" stroke="${COLOURS.train}" stroke-width="2"/>
+<path d="${line(val)}" fill="none" stroke="${COLOURS.val}" stroke-width="2" stroke-dasharray="6 3"/>
+${val.map(([s, r]) => `<circle cx="${x(s).toFixed(1)}" cy="${y(r).toFixed(1)}" r="3" fill="${COLOURS.val}"/>`).join("")}
+${legend(0, COLOURS.train, "", "train")}
+${legend(1, COLOURS.val, ' stroke-dasharray="6 3"', "validation")}
 </svg>
 `;
+}
+
+/** Ticks at 0 and at every multiple of a round interval (1, 2 or 5 × 10ⁿ) up to `last`. */
+export function roundTicks(last: number): number[] {
+  const interval = roundInterval(last);
+  return Array.from({ length: Math.floor(last / interval) + 1 }, (_, i) => i * interval);
+}
+
+/** The smallest round interval that cuts `span` into at most MAX_X_INTERVALS pieces. */
+function roundInterval(span: number): number {
+  if (!Number.isFinite(span) || span <= 0) return 1;
+  for (let magnitude = 1; ; magnitude *= 10) {
+    for (const multiple of [1, 2, 5]) if (span / (multiple * magnitude) <= MAX_X_INTERVALS) return multiple * magnitude;
+  }
 }
 
 function escapeXml(text: string): string {

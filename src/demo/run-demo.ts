@@ -11,7 +11,7 @@ import { RL, type RLResult } from "../algorithms/index.js";
 import { Trainer } from "../trainer/index.js";
 import type { ProgressMode } from "../trainer/index.js";
 import { rewardChartSvg } from "./reward-chart.js";
-import { ACTIONS, makeTasks, treasureHunter } from "./treasure-boxes.js";
+import { ACTIONS, CHANCE_REWARD, makeTasks, treasureHunter } from "./treasure-boxes.js";
 
 export interface DemoOptions {
   /** Where the store, chart and result go (default `.tracetrain/demo`). Its old contents are replaced. */
@@ -63,12 +63,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }),
   });
   try {
-    write(`Training a policy on the treasure-boxes task (${ACTIONS.length} possible answers; chance ≈ ${(1 / ACTIONS.length).toFixed(2)} per call)…\n`);
+    write(`Training a policy on the treasure-boxes task (${ACTIONS.length} possible answers; guessing scores ≈ ${CHANCE_REWARD.toFixed(2)})…\n`);
     const { result } = await trainer.fit(treasureHunter, { train: makeTasks(96, seed + 1, "train-"), val: makeTasks(48, seed + 2, "val-") });
     const seconds = Math.round(performance.now() - started) / 1000;
     write(table(result));
     const chart = join(dir, "reward-curve.svg");
-    writeFileSync(chart, rewardChartSvg([{ step: 0, train: null, val: result.initialValReward }, ...result.steps.map((s) => ({ step: s.step, train: s.trainReward, val: s.valReward ?? null }))], "tracetrain demo: RL on the treasure-boxes task"));
+    const points = [{ step: 0, train: null, val: result.initialValReward }, ...result.steps.map((s) => ({ step: s.step, train: s.trainReward, val: s.valReward ?? null }))];
+    writeFileSync(chart, rewardChartSvg(points, { title: headline(result), chance: CHANCE_REWARD }));
     const summary: DemoResult = {
       final_val_reward: result.finalValReward,
       initial_val_reward: result.initialValReward,
@@ -86,6 +87,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     await trainer.close();
     await backend.close();
   }
+}
+
+/** The chart's title: the result in one line. */
+function headline(result: RLResult): string {
+  const stopped = result.stoppedBecause === "interrupted" ? " (interrupted)" : "";
+  const steps = `in ${result.steps.length} step${result.steps.length === 1 ? "" : "s"}${stopped}`;
+  if (result.initialValReward !== null && result.finalValReward !== null) {
+    return `Validation reward ${result.initialValReward.toFixed(2)} → ${result.finalValReward.toFixed(2)} ${steps}`;
+  }
+  const train = result.steps.map((s) => s.trainReward).filter((r): r is number => r !== null);
+  return train.length === 0 ? `No reward measured ${steps}` : `Training reward ${train[0]!.toFixed(2)} → ${train[train.length - 1]!.toFixed(2)} ${steps}`;
 }
 
 function table(result: RLResult): string {

@@ -16,6 +16,12 @@ export const BOXES = [1, 2, 3, 4, 5, 6] as const;
 /** What the policy can say: a box number (as the tool's argument) or a colour (as the answer). */
 export const ACTIONS: readonly string[] = [...BOXES.map(String), ...COLOURS];
 
+/**
+ * The mean reward of a policy that picks among ACTIONS at random: each half of the score is won
+ * by one call that names the one right action.
+ */
+export const CHANCE_REWARD = 1 / ACTIONS.length;
+
 export interface TreasureTask {
   id: string;
   /** The box holding the treasure's colour. */

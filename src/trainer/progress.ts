@@ -17,7 +17,8 @@ interface Counts {
 
 /**
  * Progress on stderr, so stdout stays the program's own. `auto` draws a live bar on a terminal
- * and writes plain lines (every 10% or 5 s) when piped or under CI.
+ * and writes plain lines when piped or under CI: the algorithm's notes (one per step or round),
+ * plus a line every 5 s during a long phase and at its end. `json` reports every 10% too.
  */
 export class Progress implements ProgressReporter {
   private label = "";
@@ -44,8 +45,11 @@ export class Progress implements ProgressReporter {
     this.label = label;
     this.counts = Progress.empty(total);
     this.startedAt = performance.now();
+    this.lastLine = this.startedAt;
     this.lastDecile = -1;
-    this.emit("phase", `${label}`);
+    // In a log, a phase of rollouts is told by its heartbeats and the note the algorithm writes
+    // after it; one without rollouts to count (waiting on an LLM) would otherwise be silent.
+    if (this.mode !== "plain" || total === 0) this.emit("phase", `${label}`);
   }
 
   rolloutEnded(status: "succeeded" | "failed" | "cancelled", reward: number | null): void {
@@ -78,7 +82,15 @@ export class Progress implements ProgressReporter {
         this.lastDraw = now;
         this.out.write(`\r${this.summary()}\x1b[K`);
       }
-    } else if (this.mode === "plain" || this.mode === "json") {
+    } else if (this.mode === "plain") {
+      // Hundreds of short phases (RL steps) must not make hundreds of lines: only a phase that ran
+      // long enough to print, or that lost rollouts, reports its end.
+      const printed = this.lastLine > this.startedAt;
+      if (now - this.lastLine > 5000 || (complete && (printed || c.failed + c.cancelled > 0))) {
+        this.lastLine = now;
+        this.emit("progress", this.summary());
+      }
+    } else if (this.mode === "json") {
       const decile = c.total > 0 ? Math.floor((10 * c.done) / c.total) : 0;
       if (complete || decile > this.lastDecile || now - this.lastLine > 5000) {
         this.lastDecile = decile;

@@ -29,6 +29,15 @@ describe("tracetrain demo", () => {
     const svg = readFileSync(join(dir, "reward-curve.svg"), "utf8");
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     expect(svg.match(/<path d="M/g)).toHaveLength(2); // the train and validation curves
+    // The chart states the result, marks the reward of guessing and has round step ticks.
+    expect(svg).toContain(`>Validation reward ${result.initial_val_reward.toFixed(2)} → ${result.final_val_reward.toFixed(2)} in 15 steps</text>`);
+    expect(svg).toContain(">chance (0.08)</text>");
+    expect([...svg.matchAll(/<text class="x-tick"[^>]*>(\d+)<\/text>/g)].map((m) => Number(m[1]))).toEqual([0, 5, 10, 15]);
+    // Not a terminal: one progress line per step (and the run's first), not one per tenth of each
+    // step's rollouts; a phase may add a line for each 5 s it runs, and one at its end then.
+    const progress = run.out.text.split("\n").filter((line) => line.startsWith("[tracetrain]"));
+    expect(progress.filter((line) => / step \d+\/15 · train reward /.test(line))).toHaveLength(15);
+    expect(progress.length).toBeLessThanOrEqual(1 + 15 + 2 * Math.floor(result.seconds / 5));
     expect(run.out.text).toMatch(/^step {2}train {2}val/m);
     expect(run.out.text).toMatch(/^ {3}1 {2}0\.\d{3}/m);
     expect(run.out.text).toMatch(/validation reward 0\.\d{3} → (0\.9\d\d|1\.000) in 15 steps/);
