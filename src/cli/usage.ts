@@ -45,8 +45,15 @@ export const USAGE = `usage:
       Train a small policy with RL on this machine (no network, no API key): the CPU reference
       backend, the gateway, an openai-SDK agent doing a two-call tool task, a SQLite store. Prints
       a reward table; writes reward-curve.svg and result.json to DIR (default .tracetrain/demo).
+  tracetrain dataset check FILE [--format jsonl|json|csv]
+      Read a dataset file as loadDataset does (JSONL, JSON or CSV, by its extension unless
+      --format says) and print how many rows it has, or the first problem as FILE:LINE: what.
   tracetrain --version
-      Print tracetrain's version. Any command followed by --help prints its own usage.`;
+      Print tracetrain's version. Any command followed by --help prints its own usage.
+
+  A failure is one line on stderr; exit 2 when it is something to fix (a bad option, a port in
+  use, a path, a store that is missing or unreachable, a module not found), 1 otherwise. Add
+  --debug (or set TRACETRAIN_DEBUG=1) for the stack trace.`;
 
 /** The usage of one command (every section of USAGE that starts with it), or all of it for an unknown one. */
 export function usageOf(command: string): string {

@@ -103,7 +103,8 @@ export function scanJson(text: string, rowOffsets: number[] = []): JsonSyntaxErr
         i++;
         return undefined;
       }
-      if (code < 0x20) return fail("a control character (a line break, a tab, …) inside a string: escape it");
+      if (code === 0x0a || code === 0x0d) return fail("string not closed on its line (a line break inside a string is written \\n)", start);
+      if (code < 0x20) return fail("a control character inside a string: escape it (\\t, \\u0000)");
       if (code === 0x5c) {
         const next = text[i + 1];
         if (next === "u") {

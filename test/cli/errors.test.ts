@@ -132,6 +132,21 @@ describe("tracetrain system errors", () => {
   }, 90_000);
 });
 
+describe("tracetrain dataset check", () => {
+  it("counts the rows of a good file and names file:line of a bad one, with exit 2", async () => {
+    const good = join(dir, "tasks.csv");
+    writeFileSync(good, 'question,answer\r\n"1+1, in words",two\r\n2+2,four\r\n');
+    const bad = join(dir, "tasks.jsonl");
+    writeFileSync(bad, `${['{"q":1}', '{"q":2}', '{"q":3}', '{"q":4}', '{"q":5}', '{"q":6}', '{"q":7,}'].join("\n")}\n`);
+    const asJson = join(dir, "tasks.data");
+    writeFileSync(asJson, '{"tasks": [1, 2, 3]}');
+    const [ok, broken, forced] = await Promise.all([run(["dataset", "check", good]), run(["dataset", "check", bad]), run(["dataset", "check", asJson, "--format", "json"])]);
+    expect(ok).toEqual({ code: 0, out: `${good}: 2 rows; fields of the first row: question, answer\n` });
+    expect(broken).toEqual({ code: 2, out: `tracetrain: ${bad}:7:8: not JSON: expected a double-quoted property name\n` });
+    expect(forced).toEqual({ code: 0, out: `${asJson}: 3 rows\n` });
+  }, 60_000);
+});
+
 describe("describeFailure", () => {
   it("gives exit 1 and the way to the stack for an unexpected error, and keeps messages of deliberate errors", () => {
     expect(describeFailure(new TypeError("x is not a function"), "runner")).toEqual({
