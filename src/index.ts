@@ -24,6 +24,9 @@ export { createStore, type CreateStoreOptions, type Store, type StoreOptions } f
 export { Runner, type RunnerOptions } from "./runner/index.js";
 export { Trainer, type TrainerOptions, type FitResult } from "./trainer/index.js";
 
+// Datasets: JSONL, JSON or CSV files of tasks, with `file:line` errors.
+export { loadDataset, type DatasetOptions, type DatasetFormat } from "./util/index.js";
+
 // Algorithms and the adapter that turns spans into their training data.
 export { evaluate, type EvaluationResult, APO, type APOOptions, type APOResult, RL, type RLOptions, type RLResult } from "./algorithms/index.js";
 export type { Algorithm, AlgorithmContext } from "./algorithms/index.js";
@@ -50,4 +53,15 @@ export type {
 export { consoleLogger, jsonLogger } from "./types/index.js";
 
 // Errors: every error tracetrain throws on purpose is a TracetrainError with a machine `code`.
-export { TracetrainError, NotFoundError, ConflictError, ValidationError, StoreClosedError, StoreUnavailableError, MissingDependencyError, type ErrorCode } from "./types/index.js";
+export {
+  TracetrainError,
+  NotFoundError,
+  ConflictError,
+  ValidationError,
+  DatasetError,
+  type DatasetProblem,
+  StoreClosedError,
+  StoreUnavailableError,
+  MissingDependencyError,
+  type ErrorCode,
+} from "./types/index.js";

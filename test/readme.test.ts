@@ -36,6 +36,8 @@ const EXPECTED: Array<[marker: string, printed: RegExp]> = [
   ["const stepwise = agent(", /^1\.4 1$/],
   ["const labeler = agent(", /^1 1$/],
   ['createStore("sqlite:./runs/tracetrain.db")', /^succeeded 1 1$/],
+  // Datasets: a CSV converted by a schema, and a broken JSONL line named by file:line:column.
+  ['const questions = await loadDataset(', /^2 4 broken\.jsonl:2:36: not JSON: expected a double-quoted property name$/],
   ["startStoreServer({ store: new MemoryStore()", /^succeeded$/],
   // The test LLM returns vLLM token ids, so the gateway records exact tokens.
   ["const gateway = await startGateway({", /^true \d+ exact tokens$/],

@@ -5,6 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { loadDataset } from "tracetrain";
+import { z } from "zod";
 
 export interface Room {
   id: string;
@@ -16,20 +18,18 @@ export interface Room {
   booked: Array<[string, string, number]>;
 }
 
-export interface RoomRequest {
-  date: string;
-  time: string;
-  duration_min: number;
-  attendees: number;
-  needs: string[];
-  accessible_required: boolean;
-}
+const RoomRequestSchema = z.strictObject({
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  time: z.string().regex(/^\d{2}:\d{2}$/),
+  duration_min: z.number().int().positive(),
+  attendees: z.number().int().positive(),
+  needs: z.array(z.string()),
+  accessible_required: z.boolean(),
+});
+export type RoomRequest = z.infer<typeof RoomRequestSchema>;
 
-export interface RoomTask {
-  id: string;
-  task_input: RoomRequest;
-  expected_choice: string;
-}
+const RoomTaskSchema = z.strictObject({ id: z.string(), task_input: RoomRequestSchema, expected_choice: z.string() });
+export type RoomTask = z.infer<typeof RoomTaskSchema>;
 
 /** What `get_rooms_and_availability` returns for one room. */
 export interface RoomListing {
@@ -48,11 +48,9 @@ export function loadRooms(): Room[] {
   return (JSON.parse(readFileSync(fileURLToPath(new URL("rooms.json", DATA)), "utf8")) as { rooms: Room[] }).rooms;
 }
 
-export function loadRoomTasks(): RoomTask[] {
-  return readFileSync(fileURLToPath(new URL("room_tasks.jsonl", DATA)), "utf8")
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as RoomTask);
+/** The 57 booking requests, each checked: a malformed line is reported as `room_tasks.jsonl:LINE: …`. */
+export function loadRoomTasks(): Promise<RoomTask[]> {
+  return loadDataset(fileURLToPath(new URL("room_tasks.jsonl", DATA)), { schema: RoomTaskSchema });
 }
 
 function minutes(time: string): number {

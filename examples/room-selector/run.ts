@@ -66,7 +66,7 @@ const agentModel = flags.model ?? (simulated ? "room-agent" : "gpt-4.1-nano");
 const optimizerModel = flags["optimizer-model"] ?? (simulated ? "mock-optimizer" : "gpt-4.1-mini");
 
 // Every third task trains (the optimizer reads the agent's runs on them); the rest score candidates.
-const tasks = loadRoomTasks();
+const tasks = await loadRoomTasks();
 const train = tasks.filter((_, i) => i % 3 === 0);
 const val = tasks.filter((_, i) => i % 3 !== 0);
 

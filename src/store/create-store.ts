@@ -22,7 +22,7 @@ export type CreateStoreOptions = z.input<typeof CreateStoreOptionsSchema>;
  * Opens a store from a URL-like string:
  * - `"memory"` — {@link MemoryStore};
  * - `"sqlite:PATH"` — {@link SqliteStore} on PATH (relative to the working directory; parent
- *   folders are created), or `"sqlite::memory:"` for a private in-memory SQLite database;
+ *   folders are created, unless `options.mustExist` asks for an existing store), or `"sqlite::memory:"` for a private in-memory SQLite database;
  * - `"postgres://…"` or `"postgresql://…"` — {@link PostgresStore} on that database (a libpq-style
  *   URL: user, password, host, port, database and parameters such as `sslmode`); `options.schema`
  *   picks the schema (default "tracetrain"). It connects on first use, not here;
@@ -33,7 +33,7 @@ export type CreateStoreOptions = z.input<typeof CreateStoreOptionsSchema>;
  * Only the chosen backend's package is loaded (better-sqlite3 on Node 20, pg).
  */
 export function createStore(spec: string, options: CreateStoreOptions = {}): Store {
-  const { durability, driver, schema, pool, token, retryDelaysMs, requestTimeoutMs, ...common } = parseOrThrow(CreateStoreOptionsSchema, options, "createStore options");
+  const { durability, driver, mustExist, schema, pool, token, retryDelaysMs, requestTimeoutMs, ...common } = parseOrThrow(CreateStoreOptionsSchema, options, "createStore options");
   if (spec.startsWith("http://") || spec.startsWith("https://")) {
     return new HttpStore(spec, { token, retryDelaysMs, requestTimeoutMs, logger: common.logger });
   }
@@ -41,7 +41,7 @@ export function createStore(spec: string, options: CreateStoreOptions = {}): Sto
   if (spec.startsWith("sqlite:")) {
     const path = spec.slice("sqlite:".length);
     if (path.length === 0) throw invalid(spec, "the SQLite path is empty");
-    return new SqliteStore(path, { ...common, durability, driver });
+    return new SqliteStore(path, { ...common, durability, driver, mustExist });
   }
   if (spec.startsWith("postgres://") || spec.startsWith("postgresql://")) {
     return new PostgresStore(spec, { ...common, schema, pool });

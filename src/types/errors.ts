@@ -44,7 +44,7 @@ export class TracetrainError extends Error {
 }
 
 /** The kinds of records a store holds, used in error messages and details. */
-export type EntityKind = "rollout" | "attempt" | "resources" | "worker";
+export type EntityKind = "rollout" | "attempt" | "resources" | "worker" | "store";
 
 /** A rollout, attempt, resources snapshot or worker id that the store does not know. */
 export class NotFoundError extends TracetrainError {
@@ -89,6 +89,55 @@ export class ValidationError extends TracetrainError {
     });
     this.issues = issues;
   }
+}
+
+/** One problem in a dataset file: where (1-based line and column, when it has one) and what is wrong. */
+export interface DatasetProblem {
+  line?: number | undefined;
+  column?: number | undefined;
+  /** The field of the row, for a row that failed the schema (`answer`, `items[2].name`). */
+  field?: string | undefined;
+  message: string;
+}
+
+/**
+ * A dataset file that cannot be read as asked: unreadable, not valid JSONL, JSON or CSV, empty, or
+ * a row that fails the schema. The message reads `file:line: what is wrong` (`file:line:column:`
+ * when the column is known, `file:` for the file as a whole); `problems` lists each one found.
+ */
+export class DatasetError extends ValidationError {
+  /** The file as it was named to the loader. */
+  readonly file: string;
+  readonly problems: DatasetProblem[];
+
+  constructor(file: string, problems: DatasetProblem[], total = problems.length) {
+    super(`dataset ${file}`, problems.map((p) => ({ path: datasetLocation(file, p), message: withField(p) })));
+    this.file = file;
+    this.problems = problems;
+    const first = problems[0];
+    const more = total > 1 ? ` (and ${total - 1} more problem${total > 2 ? "s" : ""}${moreLines(problems.slice(1))})` : "";
+    this.message = first === undefined ? `${file}: invalid dataset` : `${datasetLocation(file, first)}: ${withField(first)}${more}`;
+  }
+
+  /** The line of the first problem, when it is about a line. */
+  get line(): number | undefined {
+    return this.problems[0]?.line;
+  }
+}
+
+function datasetLocation(file: string, problem: DatasetProblem): string {
+  if (problem.line === undefined) return file;
+  return problem.column === undefined ? `${file}:${problem.line}` : `${file}:${problem.line}:${problem.column}`;
+}
+
+function withField(problem: DatasetProblem): string {
+  return problem.field ? `${problem.field}: ${problem.message}` : problem.message;
+}
+
+function moreLines(problems: DatasetProblem[]): string {
+  const lines = [...new Set(problems.flatMap((p) => (p.line === undefined ? [] : [p.line])))];
+  if (lines.length === 0) return "";
+  return `, at line${lines.length > 1 ? "s" : ""} ${lines.slice(0, 5).join(", ")}${lines.length > 5 ? ", …" : ""}`;
 }
 
 /** The store (or client) was closed; no further calls are accepted. */

@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConflictError, MissingDependencyError, ValidationError, createStore } from "tracetrain";
+import { ConflictError, MissingDependencyError, NotFoundError, ValidationError, createStore } from "tracetrain";
 import { MemoryStore, type SqliteDriverName, SqliteStore } from "tracetrain/store";
 import * as vitest from "vitest";
 import { describeStoreConformance } from "tracetrain/testing";
@@ -172,6 +172,30 @@ describe(`SqliteStore durability (${driver})`, () => {
     expect(stats.spans - acked.spans.size * 3).toBeLessThanOrEqual(3);
     await store.close();
   }, 60_000);
+
+  it("with mustExist, opens only an existing store: a missing, empty or foreign file is a NotFoundError and stays untouched", async () => {
+    const missing = join(freshPath(), "..", "not-here", "x.db");
+    const error = await expectCode(Promise.resolve().then(() => new SqliteStore(missing, { mustExist: true, driver })), NotFoundError);
+    expect(error).toMatchObject({ entity: "store", id: missing, message: `no store at ${missing}: the file does not exist` });
+    expect(existsSync(join(missing, ".."))).toBe(false);
+
+    const empty = freshPath();
+    writeFileSync(empty, "");
+    expect(() => new SqliteStore(empty, { mustExist: true, driver })).toThrow(`no store at ${empty}: the file holds no tracetrain store`);
+    expect(readFileSync(empty).length).toBe(0);
+    const text = freshPath();
+    writeFileSync(text, "id,question\n1,what?\n");
+    expect(() => new SqliteStore(text, { mustExist: true, driver })).toThrow(/no store at .*: not a SQLite database/);
+    expect(readFileSync(text, "utf8")).toBe("id,question\n1,what?\n");
+
+    const path = freshPath();
+    const writer = new SqliteStore(path, { watchdogIntervalMs: false, driver });
+    const rollout = await writer.enqueue({ input: "kept" });
+    await writer.close();
+    const reader = createStore(`sqlite:${path}`, { mustExist: true, watchdogIntervalMs: false, driver });
+    expect((await reader.getRollout(rollout.rolloutId)).input).toBe("kept");
+    await reader.close();
+  });
 
   it("refuses a database written by a newer schema", async () => {
     const path = freshPath();

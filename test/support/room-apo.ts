@@ -13,7 +13,7 @@ import { type SimulationOptions, combinedResponder } from "../../examples/room-s
 export { combinedResponder, startSimulatedRoomModels } from "../../examples/room-selector/simulation/index.js";
 
 export const rooms = loadRooms();
-const tasks = loadRoomTasks();
+const tasks = await loadRoomTasks();
 /** A fixed split of the 57 tasks: every third for training, the rest to score on. */
 export const train = tasks.filter((_, i) => i % 3 === 0);
 export const val = tasks.filter((_, i) => i % 3 !== 0);

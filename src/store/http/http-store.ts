@@ -234,6 +234,7 @@ export class HttpStore implements Store {
     if (this.closing.signal.aborted) throw new StoreClosedError("this HttpStore was closed");
     const { method } = Routes[route];
     const path = Routes[route].path.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(options.params?.[name] ?? "")) + (options.query ?? "");
+    const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       let failure: unknown;
       try {
@@ -252,10 +253,20 @@ export class HttpStore implements Store {
         failure = error;
       }
       const delay = this.retries[attempt];
-      if (delay === undefined) throw new StoreUnavailableError(`the store at ${this.url} is unavailable (${messageOf(failure)}); gave up after ${attempt + 1} tries`, { cause: failure });
-      if (attempt === 0) this.logger.warn(`store at ${this.url} unavailable (${messageOf(failure)}); retrying`);
+      if (delay === undefined) throw this.gaveUp(failure, attempt + 1, performance.now() - started);
+      if (attempt === 0) this.logger.warn(`${this.unavailable(failure)}; retrying for up to ${seconds(this.retries.reduce((sum, d) => sum + d, 0))}`);
       await sleep(delay, this.closing.signal);
     }
+  }
+
+  /** What went wrong, naming the URL: not reachable at all (wrong URL, server not running), or reachable but unavailable. */
+  private unavailable(failure: unknown): string {
+    return failure instanceof TracetrainError ? `the store at ${this.url} is unavailable (${failure.message})` : `cannot reach the store at ${this.url} (${messageOf(failure)})`;
+  }
+
+  private gaveUp(failure: unknown, tries: number, elapsedMs: number): StoreUnavailableError {
+    const retried = tries > 1 ? `gave up after ${tries} tries over ${seconds(elapsedMs)}` : "not retried";
+    return new StoreUnavailableError(`${this.unavailable(failure)}; ${retried} (the HttpStore option retryDelaysMs sets how long to keep trying)`, { cause: failure });
   }
 
   private closed(error: unknown): unknown {
@@ -448,7 +459,13 @@ function isNotDelivered(error: unknown): boolean {
   return notDelivered === true || code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
 }
 
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
 function messageOf(error: unknown): string {
+  // A connection tried on several addresses (IPv4 and IPv6 for localhost) fails with an AggregateError whose own message is empty.
+  if (error instanceof AggregateError && error.message === "") return error.errors.map(messageOf).join("; ");
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -18,6 +18,13 @@ export const SqliteStoreOptionsSchema = z.strictObject({
    * @default "auto"
    */
   driver: z.enum(["auto", ...SQLITE_DRIVERS]).default("auto"),
+  /**
+   * Open only a store that is already there: a missing file, or one that holds no tracetrain
+   * store, is a `NotFoundError` (entity `"store"`) instead of a new empty database. For readers
+   * such as `tracetrain export`, where a mistyped path must not pass for an empty store.
+   * @default false
+   */
+  mustExist: z.boolean().default(false),
 });
 
 export type SqliteStoreOptions = z.input<typeof SqliteStoreOptionsSchema>;

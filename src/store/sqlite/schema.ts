@@ -93,9 +93,14 @@ const MIGRATIONS: readonly string[] = [
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** The schema version recorded in the file: 0 for a new or foreign database. */
+export function schemaVersion(db: SqliteDriver): number {
+  return (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+}
+
 /** Brings the database up to {@link SCHEMA_VERSION}, each migration in its own transaction. */
 export function migrate(db: SqliteDriver): void {
-  const current = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+  const current = schemaVersion(db);
   if (current > SCHEMA_VERSION) throw newerSchemaError(current, SCHEMA_VERSION);
   for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
     db.transaction(

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type {
   Attempt,
@@ -28,7 +28,7 @@ import type { SqlValue, SqliteDriver, SqliteStatement } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
 import type { ParsedSqliteStoreOptions } from "./options.js";
 import { openSqliteDriver } from "./open-driver.js";
-import { migrate } from "./schema.js";
+import { migrate, schemaVersion } from "./schema.js";
 
 interface RolloutRow {
   seq: number;
@@ -91,6 +91,10 @@ interface AttemptRecord {
   rolloutSeq: number;
 }
 
+function noStoreAt(filename: string, why: string): NotFoundError {
+  return new NotFoundError("store", filename, `no store at ${filename}: ${why}`);
+}
+
 const ACTIVE = "status IN ('preparing', 'running')";
 const ROLLOUT_SORT_COLUMNS = { createdAt: "created_at", endedAt: "ended_at", finalReward: "final_reward" } as const;
 
@@ -107,9 +111,13 @@ export class SqliteEngine implements StorageEngine {
   private readonly writes: GroupCommit;
   private readonly statements = new Map<string, SqliteStatement>();
 
-  constructor(filename: string, options: Pick<ParsedSqliteStoreOptions, "durability" | "driver">) {
-    if (filename !== ":memory:") mkdirSync(dirname(resolve(filename)), { recursive: true });
+  constructor(filename: string, options: Pick<ParsedSqliteStoreOptions, "durability" | "driver" | "mustExist">) {
+    const mustExist = options.mustExist && filename !== ":memory:";
+    if (mustExist && !existsSync(filename)) throw noStoreAt(filename, "the file does not exist");
+    if (filename !== ":memory:" && !mustExist) mkdirSync(dirname(resolve(filename)), { recursive: true });
     this.db = openSqliteDriver(filename, options.driver);
+    // Checked before the pragmas below, which would already write to a file that is not ours.
+    if (mustExist) this.refuseUnlessStore(filename);
     // The page cache is set, not inherited: better-sqlite3 is built with a 16 MB default and
     // node:sqlite with SQLite's 2 MB, which left the store on node:sqlite about a third slower
     // in `npm run bench -- store`.
@@ -123,6 +131,21 @@ export class SqliteEngine implements StorageEngine {
     migrate(this.db);
     this.sql = this.prepare();
     this.writes = new GroupCommit(this.db);
+  }
+
+  /** Closes the file and throws unless it holds a tracetrain schema (an empty or foreign database, or no database at all). */
+  private refuseUnlessStore(filename: string): void {
+    let version: number;
+    try {
+      version = schemaVersion(this.db);
+    } catch (error) {
+      this.db.close();
+      throw noStoreAt(filename, `not a SQLite database (${error instanceof Error ? error.message : String(error)})`);
+    }
+    if (version === 0) {
+      this.db.close();
+      throw noStoreAt(filename, "the file holds no tracetrain store");
+    }
   }
 
   private prepare() {

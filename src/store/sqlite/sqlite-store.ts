@@ -16,8 +16,8 @@ export class SqliteStore extends BaseStore {
 
   constructor(filename: string, options: SqliteStoreOptions = {}) {
     // Parsed before the file is opened, so bad options leave nothing open behind them.
-    const { durability, driver, ...common } = parseSqliteStoreOptions(options);
-    const engine = new SqliteEngine(filename, { durability, driver });
+    const { durability, driver, mustExist, ...common } = parseSqliteStoreOptions(options);
+    const engine = new SqliteEngine(filename, { durability, driver, mustExist });
     super(engine, common);
     this.sqlite = engine;
   }
