@@ -34,7 +34,7 @@ export interface RunnerStats {
   running: number;
 }
 
-/** What `step()` returns: the stored rollout after the attempt, and what the tracer saw. */
+/** What `step()` returns: the stored rollout after the attempt, and its spans and report as the store holds them. */
 export interface StepResult {
   rollout: Rollout;
   report: TraceReport;
@@ -301,7 +301,8 @@ export class Runner<T = unknown> {
       const ended = await this.store.completeAttempt(rollout.rolloutId, attempt.attemptId, completion);
       if (ended.attempt.status === "succeeded") this.stats.succeeded++;
       else this.stats.failed++;
-      if (ended.attempt.error) this.failures.note(rollout.rolloutId, ended.attempt.error, detail.cause, detail.resources);
+      // Failures of a runner asked to stop are its shutdown, not news.
+      if (ended.attempt.error && !this.stopController.signal.aborted) this.failures.note(rollout.rolloutId, ended.attempt.error, detail.cause, detail.resources);
       return ended;
     } catch (error) {
       if (error instanceof ConflictError) {

@@ -34,7 +34,9 @@ export interface FitResult<R> {
 export interface DevRollout<T> {
   task: T;
   rollout: Rollout;
+  /** What the store holds for the attempt, counted (see {@link TraceReport}). */
   report: TraceReport;
+  /** The attempt's spans as the store holds them: the gateway's and OTLP-ingested ones included. */
   spans: SpanInput[];
   /** The agent's error, if it threw. */
   error: unknown;
