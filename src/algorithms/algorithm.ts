@@ -6,6 +6,11 @@ import type { TraceAdapter } from "../adapters/index.js";
 export interface ProgressReporter {
   /** Starts (or restarts) a phase, e.g. "round 2: evaluating 40 candidates". `total` rollouts expected. */
   phase(label: string, total: number): void;
+  /**
+   * Adds `count` rollouts to the current phase's total, for a phase that learns its size as it
+   * goes (APO's evaluation runs rung after rung, each known only when the last one ends).
+   */
+  expect(count: number): void;
   /** Counts one rollout that ended, with its reward if any. */
   rolloutEnded(status: "succeeded" | "failed" | "cancelled", reward: number | null): void;
   /** Free-form note (a new best score, a published resource). */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Rollout, Task } from "../types/index.js";
+import type { AttemptError, Rollout, Task } from "../types/index.js";
 import { RolloutModeSchema, parseOrThrow } from "../types/index.js";
 import type { Algorithm, AlgorithmContext } from "./algorithm.js";
 import { runBatch } from "./rollout-batch.js";
@@ -11,6 +11,8 @@ export interface TaskScore {
   status: Rollout["status"];
   /** The outcome reward, or null if the rollout failed or gave none. */
   reward: number | null;
+  /** Why the rollout did not succeed (its last attempt's error: kind and message, the agent's stack included); null when it succeeded. */
+  error: AttemptError | null;
 }
 
 /** What an evaluation measured. */
@@ -34,7 +36,13 @@ export function rewardOrZero(rollout: Rollout): number {
 
 /** Scores a set of rollouts. */
 export function summarize(rollouts: readonly Rollout[]): EvaluationResult {
-  const scores = rollouts.map((r) => ({ task: r.input, rolloutId: r.rolloutId, status: r.status, reward: r.status === "succeeded" ? r.finalReward : null }));
+  const scores = rollouts.map((r) => ({
+    task: r.input,
+    rolloutId: r.rolloutId,
+    status: r.status,
+    reward: r.status === "succeeded" ? r.finalReward : null,
+    error: r.status === "succeeded" ? null : (r.attempts.at(-1)?.error ?? null),
+  }));
   const rewards = scores.map((s) => s.reward).filter((r): r is number => r !== null);
   const count = (status: Rollout["status"]) => scores.filter((s) => s.status === status).length;
   return {
@@ -72,7 +80,7 @@ export function evaluate(options: EvaluateOptions = {}): Algorithm<EvaluationRes
       ctx.progress.phase(`evaluating ${tasks.length} tasks`, tasks.length);
       const rollouts = await runBatch(ctx, tasks, { mode, ...(ctx.initialResources ? { resourcesId: ctx.initialResources.resourcesId } : {}) });
       const result = summarize(rollouts);
-      ctx.progress.note(`mean reward ${result.meanReward === null ? "n/a" : result.meanReward.toFixed(4)} over ${rewardsCount(result)} of ${tasks.length} tasks`);
+      ctx.progress.note(`mean reward ${result.meanReward === null ? "n/a" : result.meanReward.toFixed(4)} over ${rewardsCount(result)} of ${tasks.length} tasks${failures(result)}`);
       return result;
     },
   };
@@ -80,4 +88,14 @@ export function evaluate(options: EvaluateOptions = {}): Algorithm<EvaluationRes
 
 function rewardsCount(result: EvaluationResult): number {
   return result.tasks.filter((t) => t.reward !== null).length;
+}
+
+/** The failed tasks, by error kind, with the first error's first line: the reason is read next to the score. */
+function failures(result: EvaluationResult): string {
+  const failed = result.tasks.filter((t) => t.error !== null);
+  if (failed.length === 0) return "";
+  const kinds = new Map<string, number>();
+  for (const t of failed) kinds.set(t.error!.kind, (kinds.get(t.error!.kind) ?? 0) + 1);
+  const first = failed[0]!.error!;
+  return `; ${failed.length} did not succeed (${[...kinds].map(([kind, n]) => `${n} ${kind}`).join(", ")}) — first: ${first.message.split("\n")[0]}`;
 }

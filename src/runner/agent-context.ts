@@ -7,6 +7,8 @@ import type { AgentContext } from "./agent.js";
 export function createAgentContext(init: {
   rolloutId: string;
   attemptId: string;
+  /** The attempt's sequence number (1-based); a context made outside a runner is a first attempt. */
+  sequence?: number;
   mode: RolloutMode;
   resources: ResourcesMap;
   signal: AbortSignal;
@@ -26,7 +28,7 @@ export function createAgentContext(init: {
     throw new NotFoundError("resources", kind, `${problem}; ${describe(resources)}`);
   };
   return {
-    rollout: { rolloutId: init.rolloutId, attemptId: init.attemptId, mode: init.mode },
+    rollout: { rolloutId: init.rolloutId, attemptId: init.attemptId, attempt: init.sequence ?? 1, mode: init.mode },
     resources,
     signal: init.signal,
     llm: (name?: string): LlmResource => scopeLlm(pick("llm", name), init),

@@ -6,7 +6,21 @@ import type { PromptTemplate } from "../types/index.js";
 
 /** What an agent gets besides its task: where it is, what it may use, and when to stop. */
 export interface AgentContext {
-  readonly rollout: { readonly rolloutId: string; readonly attemptId: string; readonly mode: RolloutMode };
+  /**
+   * Which rollout this is. Delivery is at least once — a runner that dies after the agent
+   * returned but before the result was stored gets the rollout retried, and the agent runs again —
+   * so an agent with side effects (sending a message, writing a file, charging a card) keys them
+   * by `rolloutId`, the same on every attempt, and can tell a rerun by `attempt` > 1.
+   */
+  readonly rollout: {
+    /** The rollout: the same on every attempt — the idempotency key for side effects. */
+    readonly rolloutId: string;
+    /** This attempt: a new id on each retry. */
+    readonly attemptId: string;
+    /** This attempt's number: 1 for the first run, 2 for the first retry, … */
+    readonly attempt: number;
+    readonly mode: RolloutMode;
+  };
   /** Every resource of the rollout's snapshot, by name. */
   readonly resources: ResourcesMap;
   /** The LLM resource `name`, or the only LLM resource when no name is given. */

@@ -5,7 +5,10 @@ import type { Attempt, Logger, Rollout, SpanInput, TraceReport } from "../types/
 export interface RunnerHooks {
   /** Before the agent starts (resources resolved). */
   onRolloutStart?(event: { rollout: Rollout; attempt: Attempt }): void | Promise<void>;
-  /** When the agent has finished and its trace is complete, before the attempt is completed. */
+  /**
+   * When the agent has finished and its trace is complete, before the attempt is completed:
+   * `spans` and `report` are what the store holds for the attempt (see `TraceOptions.readBack`).
+   */
   onTraceEnd?(event: { rollout: Rollout; attempt: Attempt; spans: SpanInput[]; report: TraceReport }): void | Promise<void>;
   /** After the attempt was completed in the store (`rollout` is the stored result). */
   onRolloutEnd?(event: { rollout: Rollout; attempt: Attempt }): void | Promise<void>;

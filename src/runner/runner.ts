@@ -10,12 +10,13 @@ import type {
   SpanInput,
   TraceReport,
 } from "../types/index.js";
-import { Attr, ConflictError, SpanNames, StoreClosedError, TracetrainError } from "../types/index.js";
+import { ConflictError, StoreClosedError, TracetrainError } from "../types/index.js";
 import type { Store } from "../store/index.js";
-import { isAttemptActive } from "../store/index.js";
+import { isAttemptActive, spansOf } from "../store/index.js";
 import { Tracer, currentFrame, emitReward } from "../tracer/index.js";
 import type { Agent } from "./agent.js";
 import { createAgentContext } from "./agent-context.js";
+import { FailureLog, describeAgentError } from "./failures.js";
 import { type RunnerHooks, callHook } from "./hooks.js";
 import { type ParsedRunnerOptions, type RunnerOptions, parseRunnerOptions } from "./options.js";
 import { sleep } from "../util/index.js";
@@ -33,7 +34,7 @@ export interface RunnerStats {
   running: number;
 }
 
-/** What `step()` returns: the stored rollout after the attempt, and what the tracer saw. */
+/** What `step()` returns: the stored rollout after the attempt, and its spans and report as the store holds them. */
 export interface StepResult {
   rollout: Rollout;
   report: TraceReport;
@@ -62,13 +63,20 @@ interface ExecutionResult extends StepResult {
  * a shutdown mid-run are `infra_error`; a timeout is `timeout`. The agent's `ctx.signal` fires on
  * timeout, cancellation and shutdown.
  *
- * The outcome reward is the last final reward the agent emitted in process (`emitReward`,
- * `withReward`), else the number it returned. When there is neither, the runner looks in the
- * store for final reward spans recorded from outside the process — by code without the SDK that
- * posted to the store server's reward route (`POST /v1/rollouts/:rolloutId/attempts/:attemptId/rewards`)
- * or sent `tracetrain.reward` spans over OTLP — and uses the last one's value. That lookup costs
- * one query and happens only then; if it fails, the attempt completes without a reward and a
- * warning is logged.
+ * After the agent ends, the runner reads back every span the store holds for the attempt (one
+ * paged query) — those the gateway recorded, those sent over OTLP, rewards posted over HTTP — and
+ * the trace report counts them. The outcome reward is the last final reward the agent emitted in
+ * process (`emitReward`, `withReward`), else the number it returned, else the last final reward
+ * span stored from outside the process (by code without the SDK that posted to the store
+ * server's reward route, `POST /v1/rollouts/:rolloutId/attempts/:attemptId/rewards`, or sent
+ * `tracetrain.reward` spans over OTLP). If the store cannot be read back, the attempt completes
+ * without an outside reward and the report says why.
+ *
+ * Delivery is at least once: if this runner dies after the agent returned but before the
+ * completion is stored, the attempt goes silent, the store's watchdog marks it and retries the
+ * rollout, and the agent runs again — with the same `ctx.rollout.rolloutId` and the next
+ * `ctx.rollout.attempt`. The first failure of each kind is logged, with a hint for the common
+ * causes (an endpoint not reached, credentials refused).
  */
 export class Runner<T = unknown> {
   readonly workerId: string;
@@ -84,6 +92,7 @@ export class Runner<T = unknown> {
   private readonly executions = new Map<string, Execution>();
   private readonly resources = new Map<string, Promise<ResourcesMap>>();
   private readonly warned = new Set<string>();
+  private readonly failures: FailureLog;
   private stopController = new AbortController();
   private slotFreed: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -101,6 +110,7 @@ export class Runner<T = unknown> {
     this.pollWaitMs = parsed.pollWaitMs;
     this.hooks = parsed.hooks;
     this.llmKey = parsed.llmKey;
+    this.failures = new FailureLog(this.logger);
   }
 
   /**
@@ -223,13 +233,16 @@ export class Runner<T = unknown> {
         signal: execution.controller.signal,
         ...(this.llmKey ? { llmKey: this.llmKey } : {}),
       });
-      const outcome = await this.tracer.capture({ rolloutId: rollout.rolloutId, attemptId: attempt.attemptId, sink: this.store, agentName: this.agent.name }, async () =>
+      // The report counts what the store holds for the attempt — calls a gateway recorded, spans
+      // ingested over OTLP, rewards posted over HTTP — and takes the outcome reward from there
+      // when the agent emitted none in process.
+      const readBack = () => spansOf(this.store, rollout.rolloutId, attempt.attemptId);
+      const outcome = await this.tracer.capture({ rolloutId: rollout.rolloutId, attemptId: attempt.attemptId, sink: this.store, agentName: this.agent.name, readBack }, async () =>
         this.settleReward(await this.agent.run(rollout.input as T, ctx)),
       );
       await callHook(this.hooks, "onTraceEnd", { rollout, attempt, spans: outcome.spans, report: outcome.report }, this.logger);
-      const finalReward = outcome.report.finalReward ?? (await this.externalFinalReward(execution));
-      const completion = this.completionFor(execution, outcome.ok ? undefined : outcome.error, finalReward);
-      const ended = await this.finish(execution, completion);
+      const error = outcome.ok ? undefined : outcome.error;
+      const ended = await this.finish(execution, this.completionFor(execution, error, outcome.report.finalReward), { cause: error, resources });
       if (ended) await callHook(this.hooks, "onRolloutEnd", { rollout: ended.rollout, attempt: ended.attempt }, this.logger);
       return {
         rollout: ended?.rollout ?? (await this.store.getRollout(rollout.rolloutId)),
@@ -263,39 +276,6 @@ export class Runner<T = unknown> {
     emitReward(value, { final: true });
   }
 
-  /**
-   * The final reward recorded for this attempt from outside the process, when the agent emitted
-   * none itself: the value of its last (highest sequence) reward span marked final. Null when there
-   * is none, when the attempt already ended (nothing more will be sent), or when the store cannot
-   * be asked — a reward lookup never fails an attempt whose agent ran.
-   */
-  private async externalFinalReward(execution: Execution): Promise<number | null> {
-    if (execution.completed) return null;
-    const { rollout, attempt } = execution.claimed;
-    const query = { rolloutId: rollout.rolloutId, attemptId: attempt.attemptId, name: SpanNames.reward };
-    let last: { sequence: number; value: number } | null = null;
-    try {
-      for (let cursor: string | undefined; ; ) {
-        const page = await this.store.querySpans(cursor === undefined ? query : { ...query, cursor });
-        for (const span of page.items) {
-          const value = span.attributes[Attr.rewardValue];
-          if (span.attributes[Attr.rewardFinal] !== true || typeof value !== "number" || !Number.isFinite(value)) continue;
-          if (last === null || span.sequence > last.sequence) last = { sequence: span.sequence, value };
-        }
-        if (page.nextCursor === null) break;
-        cursor = page.nextCursor;
-      }
-    } catch (error) {
-      this.logger.warn("could not look up rewards recorded over HTTP; completing the attempt without a reward", {
-        error,
-        rolloutId: rollout.rolloutId,
-        attemptId: attempt.attemptId,
-      });
-      return null;
-    }
-    return last?.value ?? null;
-  }
-
   private completionFor(execution: Execution, error: unknown, finalReward: number | null): AttemptCompletion {
     const reward = finalReward === null ? {} : { finalReward };
     if (error === undefined) return { status: "succeeded", ...reward };
@@ -306,14 +286,14 @@ export class Runner<T = unknown> {
     if (execution.controller.signal.aborted && cause === "timeout") {
       return { status: "failed", error: { kind: "timeout", message: `the agent exceeded its timeout: ${messageOf(error)}` }, ...reward };
     }
-    return { status: "failed", error: { kind: "agent_error", message: error instanceof Error ? (error.stack ?? error.message) : messageOf(error) }, ...reward };
+    return { status: "failed", error: { kind: "agent_error", message: describeAgentError(error) }, ...reward };
   }
 
   /**
    * Sends an attempt's outcome once. An attempt that already ended in the store (timed out by the
    * watchdog, cancelled) rejects it with a conflict: that is expected, not an error.
    */
-  private async finish(execution: Execution, completion: AttemptCompletion): Promise<AttemptedRollout | undefined> {
+  private async finish(execution: Execution, completion: AttemptCompletion, detail: { cause?: unknown; resources?: ResourcesMap } = {}): Promise<AttemptedRollout | undefined> {
     if (execution.completed) return undefined;
     execution.completed = true;
     const { rollout, attempt } = execution.claimed;
@@ -321,6 +301,8 @@ export class Runner<T = unknown> {
       const ended = await this.store.completeAttempt(rollout.rolloutId, attempt.attemptId, completion);
       if (ended.attempt.status === "succeeded") this.stats.succeeded++;
       else this.stats.failed++;
+      // Failures of a runner asked to stop are its shutdown, not news.
+      if (ended.attempt.error && !this.stopController.signal.aborted) this.failures.note(rollout.rolloutId, ended.attempt.error, detail.cause, detail.resources);
       return ended;
     } catch (error) {
       if (error instanceof ConflictError) {

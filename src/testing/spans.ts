@@ -10,7 +10,8 @@ export function hexId(length: 16 | 32): string {
 
 /** A valid span for an attempt, with unique ids; `overrides` replace any field. */
 export function makeSpan(target: AttemptedRollout | AttemptRef, overrides: Partial<SpanInput> = {}): SpanInput {
-  const ref = "attempt" in target ? target.attempt : target;
+  // An agent's `ctx.rollout` has an `attempt` too — its number, not a record.
+  const ref = "attempt" in target && typeof target.attempt === "object" ? target.attempt : (target as AttemptRef);
   const now = Date.now();
   return {
     rolloutId: ref.rolloutId,

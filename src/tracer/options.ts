@@ -1,6 +1,6 @@
 /** What `new Tracer({...})`, `tracer.trace()` / `capture()` and `tracer.instrument()` accept, as zod schemas. */
 import { z } from "zod";
-import { IdSchema, JsonObjectSchema, LoggerSchema, consoleLogger, parseOrThrow } from "../types/index.js";
+import { IdSchema, JsonObjectSchema, LoggerSchema, type Span, consoleLogger, parseOrThrow } from "../types/index.js";
 import { hasMethods } from "../util/index.js";
 import type { Instrumentation } from "./instrumentation.js";
 import type { SpanSink } from "./span-buffer.js";
@@ -48,6 +48,14 @@ export const TraceOptionsSchema = z.strictObject({
   agentName: z.string().optional(),
   /** Extra attributes of the rollout's root span (default: none). */
   attributes: JsonObjectSchema.optional(),
+  /**
+   * Reads back every span the store holds for this attempt, once the trace's own spans are
+   * delivered (default: none). The report then counts those — calls a gateway recorded, spans
+   * ingested over OTLP, rewards posted over HTTP — rather than only what this process saw, its
+   * outcome reward falls back to the last final reward stored, and the outcome's `spans` are the
+   * stored ones. If it throws, the report counts this process's spans and says why.
+   */
+  readBack: z.custom<() => Promise<readonly Span[]>>((value) => typeof value === "function", "expected a function () => Promise<Span[]>").optional(),
 });
 
 /** What to trace: a rollout attempt, and optionally where its spans go and what to call its root. */

@@ -1,8 +1,10 @@
-import type { CaptureIssue, CaptureIssueInput, SpanInput, TraceReport } from "../types/index.js";
+import type { CaptureIssue, CaptureIssueInput, Span, SpanInput, TraceReport } from "../types/index.js";
 import type { ActiveSpan } from "./active-span.js";
-import { Attr, SpanTypes } from "../types/index.js";
+import { Attr } from "../types/index.js";
 import { newTraceId, nowMs } from "../types/index.js";
 import type { SpanBuffer } from "./span-buffer.js";
+import { SpanCounts, lastStoredFinalReward } from "./span-counts.js";
+import { describeErrorChain } from "../util/index.js";
 
 /** The rollout attempt a trace records. */
 export interface TraceTarget {
@@ -10,10 +12,8 @@ export interface TraceTarget {
   attemptId: string;
 }
 
-interface LayerCounts {
-  spans: number;
-  llmCalls: number;
-}
+/** What the sink held for the attempt once the trace was delivered (see `TraceOptions.readBack`): its spans, or why they could not be read. */
+export type ReadBack = { spans: readonly Span[] } | { error: unknown };
 
 /**
  * Everything one traced rollout attempt accumulates: its open spans, its buffer to the sink, the
@@ -23,11 +23,7 @@ export class TraceState {
   readonly startedAt = nowMs();
   private readonly open = new Set<ActiveSpan>();
   readonly spans: SpanInput[] | undefined;
-  private readonly layers = new Map<string, LayerCounts>();
-  private spanCount = 0;
-  private llmCalls = 0;
-  private llmCallsWithTokenIds = 0;
-  private rewards = 0;
+  private readonly counts = new SpanCounts();
   private finalRewards = 0;
   private incomplete = 0;
   private late = 0;
@@ -52,27 +48,10 @@ export class TraceState {
   spanEnded(span: ActiveSpan): void {
     this.open.delete(span);
     const input = span.toSpanInput();
-    this.count(input);
+    this.counts.add(input);
     this.spans?.push(input);
     if (this.ended) this.late++;
     this.buffer.add(input);
-  }
-
-  private count(span: SpanInput): void {
-    const attributes = span.attributes ?? {};
-    const layer = String(attributes[Attr.layer] ?? "unknown");
-    const counts = this.layers.get(layer) ?? { spans: 0, llmCalls: 0 };
-    this.layers.set(layer, counts);
-    counts.spans++;
-    this.spanCount++;
-    const type = attributes[Attr.spanType];
-    if (type === SpanTypes.llm) {
-      counts.llmCalls++;
-      this.llmCalls++;
-      if (attributes[Attr.responseTokenIds] !== undefined || attributes[Attr.promptTokenIds] !== undefined) this.llmCallsWithTokenIds++;
-    } else if (type === SpanTypes.reward) {
-      this.rewards++;
-    }
   }
 
   recordFinalReward(value: number): void {
@@ -97,27 +76,35 @@ export class TraceState {
     }
   }
 
-  /** The report; `installIssues` are what the tracer's instrumentations knew they would miss when installed. */
-  report(agentError: unknown, installIssues: readonly CaptureIssueInput[]): TraceReport {
+  /**
+   * The report; `installIssues` are what the tracer's instrumentations knew they would miss when
+   * installed. With `readBack` spans, the counts are the store's — every span it holds for the
+   * attempt, whoever recorded it — and the outcome reward falls back to the last final reward stored.
+   */
+  report(agentError: unknown, installIssues: readonly CaptureIssueInput[], readBack?: ReadBack): TraceReport {
     const stats = this.buffer.stats;
+    const stored = readBack && "spans" in readBack ? readBack.spans : undefined;
+    const counted = stored ? SpanCounts.of(stored).toReport() : this.counts.toReport();
+    const finalReward = this.finalReward ?? (stored ? lastStoredFinalReward(stored) : null);
     const issues = [...installIssues.filter((issue) => !this.issues.has(issueKey(issue))).map((issue) => ({ ...issue, count: 1 })), ...this.issues.values()];
-    const all = issues.map((issue) => `rollout ${this.target.rolloutId}: ${issue.message}${issue.count > 1 ? ` (${issue.count} times)` : ""}`);
-    if (this.llmCalls === 0) all.push(`rollout ${this.target.rolloutId} recorded no LLM call`);
-    if (this.finalRewards > 1) all.push(`rollout ${this.target.rolloutId} emitted ${this.finalRewards} final rewards; the last one (${this.finalReward}) counts`);
-    if (this.incomplete > 0) all.push(`rollout ${this.target.rolloutId} left ${this.incomplete} span(s) open; they were closed when the trace ended`);
-    if (stats.dropped > 0) all.push(`rollout ${this.target.rolloutId}: ${stats.dropped} span(s) could not be delivered (${stats.errors.join("; ")})`);
-    if (this.late > 0) all.push(`rollout ${this.target.rolloutId}: ${this.late} span(s) ended after the trace had finished`);
+    const id = this.target.rolloutId;
+    const all = issues.map((issue) => `rollout ${id}: ${issue.message}${issue.count > 1 ? ` (${issue.count} times)` : ""}`);
+    if (readBack && "error" in readBack) {
+      all.push(`rollout ${id}: could not read its spans back from the store (${describeErrorChain(readBack.error)}); the report counts only what this process recorded, and no reward recorded from outside the process was looked up`);
+    }
+    if (counted.llmCalls === 0) all.push(noCallWarning(id, agentError !== undefined, stored !== undefined));
+    if (this.finalRewards > 1) all.push(`rollout ${id} emitted ${this.finalRewards} final rewards; the last one (${this.finalReward}) counts`);
+    if (this.incomplete > 0) all.push(`rollout ${id} left ${this.incomplete} span(s) open; they were closed when the trace ended`);
+    if (stats.dropped > 0) all.push(`rollout ${id}: ${stats.dropped} span(s) could not be delivered (${stats.errors.join("; ")})`);
+    if (this.late > 0) all.push(`rollout ${id}: ${this.late} span(s) ended after the trace had finished`);
     return {
-      rolloutId: this.target.rolloutId,
+      rolloutId: id,
       attemptId: this.target.attemptId,
       traceId: this.traceId,
       durationMs: nowMs() - this.startedAt,
-      spans: this.spanCount,
-      llmCalls: this.llmCalls,
-      llmCallsWithTokenIds: this.llmCallsWithTokenIds,
-      layers: Object.fromEntries(this.layers),
-      rewards: this.rewards,
-      finalReward: this.finalReward,
+      countedFrom: stored ? "store" : "process",
+      ...counted,
+      finalReward,
       incompleteSpans: this.incomplete,
       delivery: { ...stats, errors: [...stats.errors] },
       agentError: agentError === undefined ? null : agentError instanceof Error ? `${agentError.name}: ${agentError.message}` : String(agentError),
@@ -125,6 +112,17 @@ export class TraceState {
       warnings: all,
     };
   }
+}
+
+/**
+ * Why a rollout may show no LLM call. The agent's own error is left out (it is in the report and
+ * the attempt), so the warning stays one kind, logged once.
+ */
+function noCallWarning(rolloutId: string, agentFailed: boolean, fromStore: boolean): string {
+  const where = fromStore ? "recorded no LLM call (none in the store for this attempt)" : "recorded no LLM call in this process";
+  if (agentFailed) return `rollout ${rolloutId} ${where}: the agent threw before any call was recorded — see report.agentError and the attempt's error`;
+  const elsewhere = fromStore ? "its calls go to a gateway or OTLP collector that records into another store" : "its calls are recorded by a gateway or over OTLP, which this process does not count";
+  return `rollout ${rolloutId} ${where}. Likely reasons: the agent's LLM client is not one the tracer hooks (check tracer.instrument()'s results, or route the calls through the gateway); ${elsewhere}; or the agent made no call`;
 }
 
 function issueKey(issue: CaptureIssueInput): string {

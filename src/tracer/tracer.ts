@@ -1,4 +1,4 @@
-import type { CaptureIssueInput, Logger, SpanInput, TraceReport } from "../types/index.js";
+import type { CaptureIssueInput, Logger, Span, SpanInput, TraceReport } from "../types/index.js";
 import { ValidationError } from "../types/index.js";
 import { ActiveSpan } from "./active-span.js";
 import { type InstallResult, type Instrumentation, acquire, release } from "./instrumentation.js";
@@ -16,12 +16,15 @@ import {
   parseTracerOptions,
 } from "./options.js";
 import { SpanBuffer, type SpanSink } from "./span-buffer.js";
-import { TraceState } from "./trace-state.js";
+import { type ReadBack, TraceState } from "./trace-state.js";
 
 /** What `instrument()` did with each instrumentation, by name (`{installed: false, reason: "disabled"}` for one turned off). */
 export type InstrumentResults = Record<InstrumentationName, InstallResult> & Record<string, InstallResult>;
 
-/** How a traced function ended, with what the tracer saw. */
+/**
+ * How a traced function ended, with its report and spans: the spans the store holds for the
+ * attempt when they were read back (`readBack`), else those this process recorded.
+ */
 export type TraceOutcome<T> = { ok: true; value: T; report: TraceReport; spans: SpanInput[] } | { ok: false; error: unknown; report: TraceReport; spans: SpanInput[] };
 
 /**
@@ -77,9 +80,10 @@ export class Tracer {
     root.end();
     trace.ended = true;
     await buffer.flush();
-    const report = trace.report(result.ok ? undefined : result.error, this.installIssues());
+    const readBack = await readBackSpans(target.readBack);
+    const report = trace.report(result.ok ? undefined : result.error, this.installIssues(), readBack);
     this.warnOnce(report);
-    const spans = trace.spans ?? [];
+    const spans = readBack && "spans" in readBack ? [...readBack.spans] : (trace.spans ?? []);
     this.last = { report, spans };
     return { ...result, report, spans };
   }
@@ -175,5 +179,15 @@ export class Tracer {
       this.warned.add(cause);
       this.logger.warn(`${warning} (further warnings of this kind are not logged; see the trace reports)`);
     }
+  }
+}
+
+/** What the store holds for the attempt, when the caller can read it; a failure is kept for the report, never thrown. */
+async function readBackSpans(read: (() => Promise<readonly Span[]>) | undefined): Promise<ReadBack | undefined> {
+  if (read === undefined) return undefined;
+  try {
+    return { spans: await read() };
+  } catch (error) {
+    return { error };
   }
 }

@@ -76,6 +76,15 @@ export const TrainerOptionsSchema = z.strictObject({
   /** Install Ctrl-C / SIGTERM handlers during a run. @default true */
   handleSignals: z.boolean().default(true),
   /**
+   * Before the first rollout, check that every LLM endpoint in `initialResources` answers at all
+   * (a GET of `{baseUrl}/models`; any HTTP status counts), and fail at once with the resource, its
+   * URL and the reason if one does not — rather than fail every rollout. `{ timeoutMs }` sets how
+   * long an endpoint gets to answer; `false` skips the check. Never done with `runners: 0`: the
+   * endpoint is then reached from the runners' machines, not this one.
+   * @default true, with a 5000 ms timeout
+   */
+  checkEndpoints: z.union([z.boolean(), z.strictObject({ timeoutMs: z.number().int().min(1).max(600_000) })]).default(true),
+  /**
    * Hook the agent frameworks in this process so their LLM calls are recorded: `true` for the
    * tracer's defaults (the openai SDK, fetch, LangChain.js, the OpenAI Agents SDK), options for
    * `tracer.instrument()` to choose (e.g. `{ otel: true }`), or `false` to record only what the

@@ -52,6 +52,10 @@ export class Progress implements ProgressReporter {
     if (this.mode !== "plain" || total === 0) this.emit("phase", `${label}`);
   }
 
+  expect(count: number): void {
+    this.counts.total += count;
+  }
+
   rolloutEnded(status: "succeeded" | "failed" | "cancelled", reward: number | null): void {
     const c = this.counts;
     c.done++;
@@ -108,7 +112,9 @@ export class Progress implements ProgressReporter {
     const filled = c.total > 0 ? Math.round((width * Math.min(c.done, c.total)) / c.total) : 0;
     const bar = this.mode === "bar" ? `[${"█".repeat(filled)}${"░".repeat(width - filled)}] ` : "";
     const mean = c.rewarded > 0 ? (c.rewardSum / c.rewarded).toFixed(3) : "n/a";
-    return `${this.label}: ${bar}${c.done}/${c.total} · ${c.failed} failed${c.cancelled ? ` · ${c.cancelled} cancelled` : ""} · mean reward ${mean} · ${rate.toFixed(1)}/s`;
+    // A phase that never said how many rollouts it runs shows a count, not a fraction of zero.
+    const done = c.total > 0 ? `${c.done}/${c.total}` : `${c.done} rollouts`;
+    return `${this.label}: ${bar}${done} · ${c.failed} failed${c.cancelled ? ` · ${c.cancelled} cancelled` : ""} · mean reward ${mean} · ${rate.toFixed(1)}/s`;
   }
 
   private emit(kind: "phase" | "progress" | "note", message: string): void {

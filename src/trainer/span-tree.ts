@@ -18,7 +18,7 @@ export function formatSpanTree(spans: readonly SpanInput[], report: TraceReport)
   };
   walk(buildSpanTree(spans).roots, "  ");
   lines.push(
-    `  ${report.spans} spans · ${report.llmCalls} LLM calls (${report.llmCallsWithTokenIds} with token ids) · ${report.rewards} rewards · final reward ${report.finalReward ?? "none"}`,
+    `  ${report.spans} spans · ${report.llmCalls} LLM calls (${report.llmCallsWithTokenIds} with token ids) · ${report.rewards} rewards · final reward ${report.finalReward ?? "none"}${report.countedFrom === "store" ? " (counted in the store)" : ""}`,
   );
   for (const warning of report.warnings) lines.push(`  ! ${warning}`);
   if (report.agentError) lines.push(`  ✗ agent error: ${report.agentError}`);

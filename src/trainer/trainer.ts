@@ -14,6 +14,10 @@ import { type EvaluationResult, evaluate } from "../algorithms/index.js";
 import { type ParsedTrainerOptions, type TrainerOptions, parseTrainerOptions } from "./options.js";
 import { Progress } from "./progress.js";
 import { formatSpanTree } from "./span-tree.js";
+import { checkLlmEndpoints } from "./endpoint-check.js";
+
+/** How long an LLM endpoint gets to answer the check before the first rollout. */
+const DEFAULT_ENDPOINT_TIMEOUT_MS = 5000;
 
 /** What `fit` returns. */
 export interface FitResult<R> {
@@ -30,7 +34,9 @@ export interface FitResult<R> {
 export interface DevRollout<T> {
   task: T;
   rollout: Rollout;
+  /** What the store holds for the attempt, counted (see {@link TraceReport}). */
   report: TraceReport;
+  /** The attempt's spans as the store holds them: the gateway's and OTLP-ingested ones included. */
   spans: SpanInput[];
   /** The agent's error, if it threw. */
   error: unknown;
@@ -94,6 +100,7 @@ export class Trainer<R = unknown> {
     await this.instrument();
     const store = await this.store();
     const snapshot = await this.publishInitialResources(store, agent);
+    await this.checkEndpoints(snapshot, true);
     const runner = new Runner({ store, agent, tracer: this.tracer, logger: this.logger, hooks: this.options.hooks });
     const out: Array<DevRollout<T>> = [];
     for (const task of tasks) {
@@ -121,6 +128,7 @@ export class Trainer<R = unknown> {
     await this.instrument();
     const store = await this.store();
     const initialResources = await this.publishInitialResources(store, agent);
+    await this.checkEndpoints(initialResources, this.options.runners !== 0);
     const progress = new Progress(this.options.progress);
     const interrupt = new AbortController();
     // Every rollout wait and LLM call of the run listens to this one signal: hundreds, legitimately.
@@ -209,6 +217,13 @@ export class Trainer<R = unknown> {
       );
     }
     return snapshot;
+  }
+
+  /** The `checkEndpoints` option: only where rollouts run in reach of this machine (`here`). */
+  private async checkEndpoints(snapshot: ResourcesSnapshot | undefined, here: boolean): Promise<void> {
+    const option = this.options.checkEndpoints;
+    if (option === false || !here || snapshot === undefined) return;
+    await checkLlmEndpoints(snapshot.resources, option === true ? DEFAULT_ENDPOINT_TIMEOUT_MS : option.timeoutMs);
   }
 
   /** Removes the instrumentations this trainer installed and closes the store if it opened it. */

@@ -40,24 +40,34 @@ export type CaptureIssue = z.infer<typeof CaptureIssueSchema>;
 export type CaptureIssueInput = Omit<CaptureIssue, "count">;
 
 /**
- * What the tracer saw during one traced rollout attempt, so a rollout that captured nothing is
- * noticed at once instead of after training on empty data.
+ * What one traced rollout attempt recorded, so a rollout that captured nothing is noticed at once
+ * instead of after training on empty data. Under a runner the counts are the store's: every span
+ * it holds for the attempt, whether this process, a gateway or an OTLP exporter recorded it.
  */
 export const TraceReportSchema = z.object({
   rolloutId: IdSchema,
   attemptId: IdSchema,
   traceId: z.string(),
   durationMs: z.number().nonnegative(),
+  /**
+   * Where the counts come from: `store` — every span the store holds for the attempt, read back
+   * after the trace (what a runner reports); `process` — only the spans this process recorded (a
+   * bare `tracer.trace()`, or the store could not be read back: a warning says why).
+   */
+  countedFrom: z.enum(["store", "process"]),
   /** Spans recorded, the rollout's root span included. */
   spans: z.number().int().nonnegative(),
-  /** LLM calls recorded in full (framework wrappers of a call recorded by a lower layer are not counted twice). */
+  /**
+   * LLM calls recorded in full. Framework wrappers of a call recorded by a lower layer are not
+   * counted, and records of one call by several layers (the SDK and the gateway: same response id) count once.
+   */
   llmCalls: z.number().int().nonnegative(),
   /** LLM calls whose token ids came back from the engine (the rest are text-only). */
   llmCallsWithTokenIds: z.number().int().nonnegative(),
   /** Spans and LLM calls per instrumentation layer (`openai`, `fetch`, `langchain`, …). */
   layers: z.record(z.string(), LayerCountsSchema),
   rewards: z.number().int().nonnegative(),
-  /** The last final reward emitted, if any. */
+  /** The outcome reward: the last final reward emitted in process, else (counted from the store) the last final reward span stored; null if none. */
   finalReward: z.number().nullable(),
   /** Spans the agent left open; the tracer closed them when the trace ended. */
   incompleteSpans: z.number().int().nonnegative(),

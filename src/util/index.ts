@@ -1,4 +1,5 @@
-/** Small helpers with no tracetrain vocabulary: sleeping, bounded concurrency, seeded randomness, duck typing, token counting, loading optional packages, reading dataset files. */
+/** Small helpers with no tracetrain vocabulary: error chains, sleeping, bounded concurrency, seeded randomness, duck typing, token counting, loading optional packages, reading dataset files. */
+export { describeErrorChain, errorChain, errorCode, errorName } from "./error-chain.js";
 export { hasMethods } from "./has-methods.js";
 export { mapLimited } from "./map-limited.js";
 export { o200k } from "./o200k.js";

@@ -289,9 +289,31 @@ describe("APO", () => {
         ],
       });
       await expect(runApo({}, { train: [] })).rejects.toThrow(/train.*APO needs training tasks/);
-      await expect(runApo({}, { initialResources: { main: { kind: "llm", baseUrl: "http://127.0.0.1:9/v1", model: "m" }, system: { kind: "json", value: 1 } } })).rejects.toThrow(/has no prompt_template resource/);
+      const noTemplates = { main: { kind: "llm", baseUrl: "http://127.0.0.1:9/v1", model: "m" }, system: { kind: "json", value: 1 } };
+      await expect(runApo({}, { initialResources: noTemplates, trainer: { checkEndpoints: false } })).rejects.toThrow(/has no prompt_template resource/);
       await expect(runApo({ maxRollouts: 20 })).rejects.toThrow(/maxRollouts.*20 is too few.*final check 76/);
     });
+  });
+
+  it("reports every phase's rollouts against a total that covers them, never out of 0", async () => {
+    const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    let lines: Array<{ kind: string; label: string; message: string; done: number; total: number }>;
+    try {
+      await runApo({ ...SMALL, rounds: 1 }, { trainer: { progress: "json" } });
+      lines = write.mock.calls.flatMap((c) => String(c[0]).split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as (typeof lines)[number]));
+    } finally {
+      write.mockRestore();
+    }
+    const progress = lines.filter((l) => l.kind === "progress");
+    for (const label of ["training minibatches", "scoring", "final check"]) expect(progress.some((l) => l.label.includes(label)), label).toBe(true);
+    for (const line of progress) {
+      expect(line.total, line.message).toBeGreaterThan(0);
+      expect(line.done, line.message).toBeLessThanOrEqual(line.total);
+      expect(line.message).toContain(`${line.done}/${line.total}`);
+    }
+    // Each phase ends complete: what it announced is what it ran.
+    const last = new Map(progress.map((l) => [l.label, l]));
+    for (const line of last.values()) expect(line.done, line.label).toBe(line.total);
   });
 
   it("uses all the training tasks when the minibatch asks for more", async () => {

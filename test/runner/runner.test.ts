@@ -296,7 +296,7 @@ describe("Runner: rewards recorded outside the process", () => {
       ["external", true],
       ["external", false],
     ]);
-    expect(quiet.warn.mock.calls.map((c) => String(c[0])).join("\n")).not.toMatch(/could not look up/);
+    expect(quiet.warn.mock.calls.map((c) => String(c[0])).join("\n")).not.toMatch(/could not read its spans back/);
   });
 
   it("pages through every reward span to find the last final one", async () => {
@@ -315,7 +315,7 @@ describe("Runner: rewards recorded outside the process", () => {
     expect(store.spanQueries).toBe(3);
   });
 
-  it("lets an in-process final reward win, without looking anything up", async () => {
+  it("lets an in-process final reward win over one posted over HTTP, reading the store back once per attempt", async () => {
     const store = countingStore();
     const url = await serve(store);
     const both = agent(async (_task: string, ctx: AgentContext) => {
@@ -331,16 +331,48 @@ describe("Runner: rewards recorded outside the process", () => {
     const second = await store.enqueue({ input: "returns" });
     const [returned] = await drain(store, new Runner({ store, agent: returns, logger: quiet }) as Runner<never>, [second.rolloutId]);
     expect([emitted!.finalReward, returned!.finalReward]).toEqual([0.3, 0.4]);
-    expect(store.spanQueries).toBe(0);
+    expect(store.spanQueries).toBe(2);
   });
 
-  it("completes the attempt without a reward, and warns, when the lookup fails", async () => {
+  it("completes the attempt without a reward, and warns, when the store cannot be read back", async () => {
     const store = countingStore();
     store.failSpanQueries = true;
     const rollout = await store.enqueue({ input: "silent" });
     const [ended] = await drain(store, new Runner({ store, agent: agent(async () => {}), logger: quiet }) as Runner<never>, [rollout.rolloutId]);
     expect(ended).toMatchObject({ status: "succeeded", finalReward: null });
     expect(store.spanQueries).toBe(1);
-    expect(quiet.warn.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/could not look up rewards recorded over HTTP/);
+    expect(quiet.warn.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/could not read its spans back from the store \(StoreUnavailableError: the store is down for span queries\); .*no reward recorded from outside the process was looked up/);
+  });
+});
+
+describe("Runner: at-least-once delivery", () => {
+  it("runs the agent again when the runner died after the agent returned, with the same rollout id and the next attempt number", async () => {
+    const store = newStore();
+    // The first completion never reaches the store, as when a runner dies right after its agent returned.
+    const complete = store.completeAttempt.bind(store);
+    let completions = 0;
+    store.completeAttempt = async (...args: Parameters<typeof complete>) => {
+      if (completions++ === 0) throw new StoreUnavailableError("the runner died before its completion was stored");
+      return complete(...args);
+    };
+    const runs: Array<AgentContext["rollout"]> = [];
+    const sideEffect = agent(async (_task: string, ctx: AgentContext) => {
+      runs.push({ ...ctx.rollout });
+      return 1;
+    });
+    // The attempt goes silent once its runner is gone: the watchdog marks it and the store retries the rollout.
+    const rollout = await store.enqueue({ input: "send the email", config: { heartbeatTimeoutMs: 100, maxAttempts: 2, retryOn: ["unresponsive"] } });
+    const [ended] = await drain(store, new Runner({ store, agent: sideEffect, logger: quiet, heartbeatIntervalMs: 20 }) as Runner<never>, [rollout.rolloutId]);
+    expect(runs.map((r) => [r.rolloutId, r.attempt, r.mode])).toEqual([
+      [rollout.rolloutId, 1, "train"],
+      [rollout.rolloutId, 2, "train"],
+    ]);
+    expect(runs[1]!.attemptId).not.toBe(runs[0]!.attemptId);
+    expect(ended!.status).toBe("succeeded");
+    // The store keeps one succeeded attempt; the lost one is marked, not counted twice.
+    expect(ended!.attempts.map((a) => [a.sequence, a.attemptId, a.status])).toEqual([
+      [1, runs[0]!.attemptId, "unresponsive"],
+      [2, runs[1]!.attemptId, "succeeded"],
+    ]);
   });
 });

@@ -3,7 +3,7 @@
  * the example's simulated models (examples/room-selector/simulation).
  */
 import OpenAI from "openai";
-import { APO, type APOOptions, type APOResult, type FitResult, type Store, Trainer } from "tracetrain";
+import { APO, type APOOptions, type APOResult, type FitResult, type Store, Trainer, type TrainerOptions } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
 import { roomSelector, SEED_PROMPTS } from "../../examples/room-selector/agent.js";
 import { type MockLlm, startMockLlm } from "tracetrain/testing";
@@ -27,6 +27,8 @@ export interface RigOptions extends SimulationOptions {
   initialResources?: Record<string, unknown>;
   /** A mock LLM to use (and leave running) instead of a fresh one: a resumed run must find the same endpoint. */
   llm?: MockLlm;
+  /** Trainer options to set as well (the rig runs quietly, checking endpoints, by default). */
+  trainer?: Pick<TrainerOptions, "progress" | "checkEndpoints">;
 }
 
 export interface RigRun {
@@ -59,10 +61,13 @@ export async function runApo(apo: Omit<APOOptions, "client">, options: RigOption
     handleSignals: false,
     initialResources: (options.initialResources ?? { ...SEED_PROMPTS, main: { kind: "llm", baseUrl: llm.baseUrl, model: "room-agent" } }) as never,
     algorithm: new APO({ model: "mock-optimizer", ...apo, client: options.wrapClient ? options.wrapClient(client) : client }),
+    ...options.trainer,
   });
   try {
     const fit = await trainer.fit(roomSelector, { train: options.train ?? train, val: options.val ?? val });
-    const bodies = llm.requests.slice(firstRequest).map((r) => r.body as { tools?: unknown; messages?: Array<{ content?: unknown }> } | undefined);
+    // Model calls only: the trainer's endpoint check (GET /v1/models) is not one.
+    const calls = llm.requests.slice(firstRequest).filter((r) => r.method === "POST");
+    const bodies = calls.map((r) => r.body as { tools?: unknown; messages?: Array<{ content?: unknown }> } | undefined);
     const optimizerBodies = bodies.filter((b) => !Array.isArray(b?.tools)) as Array<Record<string, unknown>>;
     const optimizerPrompts = optimizerBodies.map((b) => String((b.messages as Array<{ content?: unknown }> | undefined)?.[0]?.content ?? ""));
     return { fit, result: fit.result, optimizerCalls: optimizerPrompts.length, optimizerPrompts, optimizerBodies, agentCalls: bodies.length - optimizerPrompts.length, warnings, store };

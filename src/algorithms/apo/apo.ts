@@ -201,7 +201,7 @@ class APORun {
   /** One round: minibatch runs of every beam member, children from their critiques, evaluation, the next beam. */
   private async round(round: number, beam: Candidate[], run: RunState): Promise<{ beam: Candidate[]; stoppedBy?: BudgetLimit }> {
     const { ctx, settings } = this;
-    ctx.progress.phase(`round ${round}/${settings.rounds}: running ${beam.length} prompt(s) on training minibatches`, beam.length * Math.min(settings.gradientBatchSize, ctx.train.length));
+    ctx.progress.phase(`round ${round}/${settings.rounds}: running ${beam.length} prompt(s) on training minibatches`, 0);
     const gradient = await this.runMinibatches(round, beam, run);
     if (gradient.stoppedBy) return { beam, stoppedBy: gradient.stoppedBy };
     if (ctx.signal.aborted) return { beam };
@@ -375,7 +375,7 @@ class APORun {
       summary = "interrupted before the final check: nothing was published";
     } else {
       const arms = best.id === seed.id ? [seed] : [best, seed];
-      ctx.progress.phase(`final check: ${arms.length === 1 ? "the seed" : "the best and the seed"} on ${finalTasks.length} validation tasks`, arms.length * finalTasks.length);
+      ctx.progress.phase(`final check: ${arms.length === 1 ? "the seed" : "the best and the seed"} on ${finalTasks.length} validation tasks`, 0);
       const checked = await board.ensure(arms, finalTasks, (c, t) => `f.${c.id}.${t}`, "final");
       if (checked.stoppedBy) {
         this.stoppedBecause = checked.stoppedBy;

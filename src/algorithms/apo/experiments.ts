@@ -5,10 +5,9 @@
  * one verbose run cannot crowd out the others.
  */
 import type { TraceAdapter } from "../../adapters/index.js";
-import type { Store } from "../../store/index.js";
+import { type Store, spansOf } from "../../store/index.js";
 import type { ChatMessage, Rollout } from "../../types/index.js";
 import { rewardOrZero } from "../evaluate.js";
-import { spansOf } from "../spans.js";
 
 const MAX_TASK_CHARS = 1500;
 const MAX_MESSAGE_CHARS = 1200;

@@ -4,9 +4,9 @@
  * enqueued, and priced after it ends from the token usage its LLM spans recorded.
  */
 import type { EnqueueRequest, Rollout, RolloutStatus } from "../../types/index.js";
+import { spansOf } from "../../store/index.js";
 import type { AlgorithmContext } from "../algorithm.js";
 import { runRollouts } from "../rollout-batch.js";
-import { spansOf } from "../spans.js";
 import type { Budget, BudgetLimit } from "./budget.js";
 
 export type MeteredResult = { ended: Rollout[]; stoppedBy?: undefined } | { ended?: undefined; stoppedBy: BudgetLimit };
@@ -60,6 +60,8 @@ export class MeteredRollouts {
     const stoppedBy = this.budget.wouldExceedRollouts(requests.length);
     if (stoppedBy) return { stoppedBy };
     this.budget.addRollouts(requests.length);
+    // APO's phases learn their size here (an evaluation's rungs are known one at a time).
+    this.ctx.progress.expect(requests.length);
     this.reused += requests.filter((r) => r.rolloutId !== undefined && this.existing.has(r.rolloutId)).length;
     const ended = await runRollouts(this.ctx, requests);
     for (const rollout of ended) await this.price(rollout);

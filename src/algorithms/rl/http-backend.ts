@@ -14,7 +14,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { z } from "zod";
 import { ConflictError, TracetrainError, ValidationError, type ValidationIssue, parseOrThrow, toValidationIssues } from "../../types/index.js";
-import { sleep } from "../../util/index.js";
+import { errorCode, sleep } from "../../util/index.js";
 import {
   type BackendInfo,
   BackendInfoSchema,
@@ -328,15 +328,6 @@ function backendBase(url: string): URL {
   base.hash = "";
   base.pathname = `${base.pathname.replace(/\/+$/, "").replace(/\/v1$/, "")}/`;
   return base;
-}
-
-/** `ECONNREFUSED` from a node:http error, or from the `cause` of fetch's "fetch failed". */
-function errorCode(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; typeof e === "object" && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-  }
-  return undefined;
 }
 
 function messageOf(error: unknown): string {

@@ -1,8 +1,8 @@
-import type { Store } from "../store/index.js";
 import type { Span } from "../types/index.js";
+import type { Store } from "./store.js";
 
-/** Every span of one attempt, page by page. */
-export async function spansOf(store: Store, rolloutId: string, attemptId: string): Promise<Span[]> {
+/** Every span the store holds for one attempt, in sequence order, page by page. */
+export async function spansOf(store: Pick<Store, "querySpans">, rolloutId: string, attemptId: string): Promise<Span[]> {
   const spans: Span[] = [];
   let cursor: string | undefined;
   do {
