@@ -69,6 +69,12 @@ export const Attr = {
   textOnly: "tracetrain.llm.text_only",
   /** Why token data the server sent was not recorded (e.g. logprobs misaligned with the token ids). */
   captureWarning: "tracetrain.llm.capture_warning",
+  /**
+   * Message content of another instrumentation's span that could not be read into chat messages
+   * (a part type chat messages cannot hold, a malformed message), one line each: the call's text
+   * is incomplete, so adapters do not make it text training data.
+   */
+  contentIssues: "tracetrain.llm.content_issues",
   /** On a gateway call: the upstream that answered, and how many times the call was retried on the way. */
   gatewayUpstream: "tracetrain.gateway.upstream",
   gatewayRetries: "tracetrain.gateway.retries",

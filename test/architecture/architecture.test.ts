@@ -21,7 +21,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   llm: ["types", "util"],
   otlp: ["types", "util"],
   http: ["types", "util"],
-  adapters: ["types", "util"],
+  adapters: ["types", "util", "llm"],
   store: ["types", "util", "http"],
   tracer: ["types", "util", "llm", "otlp"],
   runner: ["types", "util", "store", "tracer"],

@@ -18,7 +18,7 @@
  *   span when the call names itself with `telemetry.functionId`, as AI SDK 7's OpenTelemetry does;
  * - a step is an `operation` span, a tool execution an `execute_tool` span with its arguments and
  *   result;
- * - a model call is an LLM span, read with the AI SDK dialect of otel-dialects.ts. When a lower
+ * - a model call is an LLM span, read with the AI SDK dialect of src/llm/otel/dialects.ts. When a lower
  *   layer records the same call in full (the fetch layer's exact HTTP call, its child), the core
  *   re-types it `llm_run` (`markRecordedBelow`): one call counts once, whichever layers see it.
  *   The channel carries no streamed output: a streamed call nobody else recorded keeps its request
@@ -41,7 +41,7 @@ import type { InstallResult, Instrumentation } from "../instrumentation.js";
 import { recordLlmError, recordLlmResponse, startLlmSpan } from "../llm-call.js";
 import { frameOf, startSpan } from "../spans.js";
 import type { TraceState } from "../trace-state.js";
-import { AiSdkAttr, type OtelAttributes, classifySpan, llmRequestOf, llmResponseOf, providerOfAiSdk } from "./otel-dialects.js";
+import { AiSdkAttr, type OtelAttributes, classifySpan, llmRequestOf, llmResponseOf, providerOfAiSdk } from "../../llm/index.js";
 
 /** The channel's name (`AI_SDK_TELEMETRY_TRACING_CHANNEL` in `ai`). */
 export const AI_SDK_CHANNEL = "ai:telemetry";
@@ -302,7 +302,7 @@ function endStreamedCall(span: ActiveSpan, error: unknown, endTime: number): voi
 }
 
 // ---------------------------------------------------------------------------------------------
-// A model call's event and result, as the AI SDK dialect's attributes (otel-dialects.ts reads them)
+// A model call's event and result, as the AI SDK dialect's attributes (src/llm/otel/dialects.ts reads them)
 // ---------------------------------------------------------------------------------------------
 
 function callRequestAttributes(event: Record<string, unknown>, operationId: string): OtelAttributes {

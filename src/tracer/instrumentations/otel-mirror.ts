@@ -13,25 +13,27 @@ import type { SpanKind } from "../../types/index.js";
 import type { ActiveSpan } from "../active-span.js";
 import { addBridge } from "../bridges.js";
 import { currentFrame } from "../context.js";
-import { Attr, Operations, SpanTypes } from "../../types/index.js";
+import { Attr, SpanTypes } from "../../types/index.js";
 import { nowMs } from "../../types/index.js";
 import { recordLlmRequest, recordLlmResponse, startLlmSpan } from "../llm-call.js";
 import { aiChannelRecords } from "./ai-sdk.js";
 import { runInSpan, startSpan } from "../spans.js";
 import {
   type Classification,
+  type ContentIssue,
   type OtelAttributes,
   agentNameOf,
   classifySpan,
   errorTypeOf,
   isConvertedContentEvent,
   isConvertedContentKey,
+  issueLines,
   llmRequestOf,
   llmResponseOf,
+  roleAttributes,
   timeToFirstChunkOf,
-  toolCallOf,
-  withDetailsEvent,
-} from "./otel-dialects.js";
+  withContentEvents,
+} from "../../llm/index.js";
 
 /** OTel's `[seconds, nanoseconds]` time. */
 export type OtelHrTime = readonly [number, number];
@@ -192,7 +194,8 @@ function createMirror(span: OtelSpanLike, { type, dialect }: Classification, par
 function endMirror(mirror: Mirror, span: OtelReadableSpanLike): void {
   const target = mirror.span;
   const events = span.events.map((e) => ({ name: e.name, attributes: e.attributes }));
-  const attributes = withDetailsEvent(span.attributes, events);
+  const issues: ContentIssue[] = [];
+  const attributes = withContentEvents(span.attributes, events, issues);
   const { type, dialect } = classifySpan(span.name, attributes);
   const endTime = mirror.clock(span.endTime);
   const llm = mirror.llm || type === SpanTypes.llm;
@@ -204,27 +207,19 @@ function endMirror(mirror: Mirror, span: OtelReadableSpanLike): void {
   if (llm) {
     // Attributes may have been set after the span started: record the request from the final set.
     if (!mirror.llm) target.setAttribute(Attr.spanType, SpanTypes.llm);
-    recordLlmRequest(target, llmRequestOf(span.name, attributes, dialect));
+    recordLlmRequest(target, llmRequestOf(span.name, attributes, dialect, issues));
     target.setAttribute(Attr.timeToFirstChunk, timeToFirstChunkOf(attributes, events));
     if (span.status.code === STATUS_ERROR) {
       target.setAttribute(Attr.errorType, errorTypeOf(attributes, events)).setStatus("error", span.status.message).end(endTime);
       return;
     }
-    recordLlmResponse(target, llmResponseOf(attributes, dialect), { endTime });
+    const response = llmResponseOf(attributes, dialect, issues);
+    // What could not be read is said on the span, as adapters say it for spans that came over OTLP.
+    target.setAttribute(Attr.contentIssues, issueLines(issues));
+    recordLlmResponse(target, response, { endTime });
     return;
   }
-  if (type === SpanTypes.tool) {
-    const call = toolCallOf(attributes, dialect);
-    target.setAttributes({
-      [Attr.operationName]: Operations.executeTool,
-      [Attr.toolName]: call.name,
-      [Attr.toolCallId]: call.callId,
-      [Attr.toolCallArguments]: call.arguments,
-      [Attr.toolCallResult]: call.result,
-    });
-  } else if (type === SpanTypes.agent) {
-    target.setAttributes({ [Attr.operationName]: Operations.invokeAgent, [Attr.genAiAgentName]: agentNameOf(span.name, attributes) });
-  }
+  target.setAttributes(roleAttributes(type, dialect, span.name, attributes));
   if (span.status.code === STATUS_ERROR) target.setStatus("error", span.status.message);
   else if (span.status.code === STATUS_OK) target.setStatus("ok");
   target.end(endTime);

@@ -4,7 +4,8 @@
  *
  * - **OTel GenAI** (`gen_ai.*`): operation name, request/response model, usage, and the structured
  *   `gen_ai.input.messages` / `gen_ai.output.messages` (messages of typed `parts`), plus the older
- *   indexed `gen_ai.prompt.{i}.*` / `gen_ai.completion.{i}.*` form many instrumentations still emit.
+ *   indexed `gen_ai.prompt.{i}.*` / `gen_ai.completion.{i}.*` form many instrumentations still emit,
+ *   and the per-message events of v1.36 and older (`genai-messages.ts` reads the message formats).
  * - **OpenInference** (`openinference.span.kind`, `llm.*`): flattened, indexed messages
  *   (`llm.input_messages.{i}.message.role`, …), `llm.token_count.*`, `llm.invocation_parameters`.
  * - **Vercel AI SDK** (`ai.*`, v4–v6 `experimental_telemetry`): `ai.generateText` / `ai.streamText`
@@ -12,20 +13,31 @@
  *   message format as a JSON string; `ai.toolCall` spans run tools.
  *
  * The keys below are the foreign dialects' keys (what we read), kept here rather than in
- * `conventions.ts`, which lists what tracetrain writes.
+ * `conventions.ts`, which lists what tracetrain writes. The tracer's OTel mirror reads spans with
+ * these as they end in process; adapters read spans that arrived over OTLP with the same functions
+ * (`span.ts`), so both become the same training data.
  */
 import type { ChatMessage, JsonValue } from "../../types/index.js";
 import { toJsonValue } from "../../types/index.js";
 import { Attr, Operations, type SpanType, SpanTypes } from "../../types/index.js";
-import type { LlmChoice, LlmRequest, LlmResponse } from "../../llm/index.js";
-
-export type OtelAttributes = Readonly<Record<string, unknown>>;
-
-/** An OTel span event, times already in epoch milliseconds. */
-export interface OtelEventLike {
-  name: string;
-  attributes?: OtelAttributes | undefined;
-}
+import type { LlmChoice, LlmRequest, LlmResponse } from "../call.js";
+import { genAiChoices, genAiMessages, isMessageEvent, systemInstructions, withMessageEvents } from "./genai-messages.js";
+import {
+  type IssueSink,
+  type OtelAttributes,
+  type OtelEventLike,
+  arr,
+  asText,
+  bool,
+  indexedGroups,
+  num,
+  openAiToolCall,
+  parseJson,
+  rec,
+  records,
+  str,
+  strings,
+} from "./values.js";
 
 export type Dialect = "ai_sdk" | "openinference" | "gen_ai" | "generic";
 
@@ -195,25 +207,33 @@ export function isConvertedContentKey(key: string): boolean {
 
 /** Events whose content the LLM-call format replaces (not copied onto the mirrored LLM span). */
 export function isConvertedContentEvent(name: string): boolean {
-  return name === GenAi.detailsEvent;
+  return name === GenAi.detailsEvent || isMessageEvent(name);
 }
 
 /**
- * The span's attributes, completed with those of a `gen_ai.client.inference.operation.details`
- * event (newer GenAI instrumentations put the messages there instead of on the span).
+ * The span's attributes, completed with the messages its events carry: those of a
+ * `gen_ai.client.inference.operation.details` event (newer GenAI instrumentations put the messages
+ * there instead of on the span), or the older per-message events.
  */
-export function withDetailsEvent(a: OtelAttributes, events: readonly OtelEventLike[]): OtelAttributes {
+export function withContentEvents(a: OtelAttributes, events: readonly OtelEventLike[], issues?: IssueSink): OtelAttributes {
+  if (events.length === 0) return a;
   const details = events.find((e) => e.name === GenAi.detailsEvent);
-  return details?.attributes ? { ...details.attributes, ...a } : a;
+  const merged = details?.attributes ? { ...details.attributes, ...a } : a;
+  return withMessageEvents(merged, events, hasIndexedKey(merged, GenAi.indexedPrompt), issues);
+}
+
+function hasIndexedKey(a: OtelAttributes, prefix: string): boolean {
+  for (const key in a) if (key.startsWith(prefix)) return true;
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
 // LLM calls
 // ---------------------------------------------------------------------------------------------
 
-/** The request of an LLM-call span, in tracetrain's format. */
-export function llmRequestOf(name: string, a: OtelAttributes, dialect: Dialect): LlmRequest {
-  const base = genAiRequest(a);
+/** The request of an LLM-call span, in tracetrain's format; what cannot be read goes to `issues`. */
+export function llmRequestOf(name: string, a: OtelAttributes, dialect: Dialect, issues?: IssueSink): LlmRequest {
+  const base = genAiRequest(a, issues);
   if (dialect === "ai_sdk") {
     const operation = str(a[Ai.operationId]) ?? name;
     return {
@@ -229,9 +249,9 @@ export function llmRequestOf(name: string, a: OtelAttributes, dialect: Dialect):
   return base;
 }
 
-/** The response of an LLM-call span, in tracetrain's format. */
-export function llmResponseOf(a: OtelAttributes, dialect: Dialect): LlmResponse {
-  const base = genAiResponse(a);
+/** The response of an LLM-call span, in tracetrain's format; what cannot be read goes to `issues`. */
+export function llmResponseOf(a: OtelAttributes, dialect: Dialect, issues?: IssueSink): LlmResponse {
+  const base = genAiResponse(a, issues);
   if (dialect === "ai_sdk") {
     const choice = aiSdkChoice(a);
     return {
@@ -262,9 +282,9 @@ export function timeToFirstChunkOf(a: OtelAttributes, events: readonly OtelEvent
   return ms !== undefined ? ms / 1000 : num(a[Attr.timeToFirstChunk]);
 }
 
-function genAiRequest(a: OtelAttributes): LlmRequest {
-  const messages = genAiMessages(a[Attr.inputMessages]) ?? indexedGenAiMessages(a, GenAi.indexedPrompt);
-  const system = systemInstructions(a[Attr.systemInstructions]);
+function genAiRequest(a: OtelAttributes, issues: IssueSink): LlmRequest {
+  const messages = genAiMessages(a[Attr.inputMessages], Attr.inputMessages, issues) ?? indexedGenAiMessages(a, GenAi.indexedPrompt);
+  const system = systemInstructions(a[Attr.systemInstructions], Attr.systemInstructions, issues);
   return {
     operation: str(a[Attr.operationName]) === Operations.textCompletion ? Operations.textCompletion : Operations.chat,
     provider: str(a[Attr.providerName]) ?? str(a[GenAi.system]),
@@ -283,9 +303,9 @@ function genAiRequest(a: OtelAttributes): LlmRequest {
   };
 }
 
-function genAiResponse(a: OtelAttributes): LlmResponse {
+function genAiResponse(a: OtelAttributes, issues: IssueSink): LlmResponse {
   const finishReasons = strings(a[Attr.responseFinishReasons]) ?? [];
-  const choices = genAiChoices(a[Attr.outputMessages]) ?? indexedGenAiChoices(a);
+  const choices = genAiChoices(a[Attr.outputMessages], Attr.outputMessages, issues) ?? indexedGenAiChoices(a);
   return {
     id: str(a[Attr.responseId]),
     model: str(a[Attr.responseModel]),
@@ -293,87 +313,6 @@ function genAiResponse(a: OtelAttributes): LlmResponse {
     inputTokens: num(a[Attr.usageInputTokens]) ?? num(a[GenAi.promptTokens]),
     outputTokens: num(a[Attr.usageOutputTokens]) ?? num(a[GenAi.completionTokens]),
   };
-}
-
-// --- OTel GenAI messages: `[{role, parts: [{type: "text", content}, {type: "tool_call", …}]}]` ---
-
-function genAiMessages(raw: unknown): ChatMessage[] | undefined {
-  const list = arr(parseJson(raw));
-  if (!list) return undefined;
-  return list.flatMap((item) => {
-    const m = rec(item);
-    const role = str(m?.role);
-    if (!m || role === undefined) return [];
-    const parts = arr(m.parts);
-    // Already OpenAI-shaped (some instrumentations, and tracetrain itself, write it that way).
-    return parts ? fromGenAiParts(role, parts) : [toJsonValue(m) as ChatMessage];
-  });
-}
-
-function genAiChoices(raw: unknown): LlmChoice[] | undefined {
-  const list = arr(parseJson(raw));
-  if (!list) return undefined;
-  return list.flatMap((item) => {
-    const m = rec(item);
-    if (!m) return [];
-    const parts = arr(m.parts);
-    const message = parts ? fromGenAiParts(str(m.role) ?? "assistant", parts)[0] : (toJsonValue(m) as ChatMessage);
-    if (!message) return [];
-    const finishReason = str(m.finish_reason);
-    // The finish reason belongs to the choice, not the message.
-    const { finish_reason: _dropped, ...rest } = message;
-    return [{ message: rest as ChatMessage, ...(finishReason === undefined ? {} : { finishReason }) }];
-  });
-}
-
-/** One GenAI message as OpenAI chat messages (tool responses become one `tool` message each). */
-function fromGenAiParts(role: string, parts: unknown[]): ChatMessage[] {
-  const texts: string[] = [];
-  const media: JsonValue[] = [];
-  const toolCalls: JsonValue[] = [];
-  const toolResults: ChatMessage[] = [];
-  const reasoning: string[] = [];
-  for (const item of parts) {
-    const p = rec(item);
-    switch (str(p?.type)) {
-      case "text":
-        texts.push(str(p?.content) ?? "");
-        break;
-      case "reasoning":
-        reasoning.push(str(p?.content) ?? "");
-        break;
-      case "tool_call":
-        toolCalls.push(openAiToolCall(str(p?.id), str(p?.name), p?.arguments));
-        break;
-      case "tool_call_response":
-        toolResults.push({ role: "tool", tool_call_id: str(p?.id) ?? "", content: asText(p?.response) });
-        break;
-      case "uri":
-      case "blob": {
-        const url = str(p?.uri) ?? (str(p?.content) !== undefined ? `data:${str(p?.mime_type) ?? "application/octet-stream"};base64,${str(p?.content)}` : undefined);
-        if (url !== undefined) media.push({ type: "image_url", image_url: { url } });
-        break;
-      }
-    }
-  }
-  if (toolResults.length > 0) return toolResults;
-  const content = media.length > 0 ? [...texts.map((text) => ({ type: "text", text })), ...media] : texts.length > 0 ? texts.join("") : toolCalls.length > 0 ? null : "";
-  return [
-    {
-      role,
-      content,
-      ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
-      ...(reasoning.length > 0 ? { reasoning_content: reasoning.join("") } : {}),
-    },
-  ];
-}
-
-function systemInstructions(raw: unknown): string | undefined {
-  const parsed = parseJson(raw);
-  if (typeof parsed === "string") return parsed;
-  const parts = arr(parsed);
-  if (!parts) return undefined;
-  return parts.map((p) => str(rec(p)?.content) ?? "").join("");
 }
 
 function genAiTools(raw: unknown): JsonValue[] | undefined {
@@ -610,11 +549,6 @@ export function errorTypeOf(a: OtelAttributes, events: readonly OtelEventLike[])
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/** An OpenAI tool call; arguments are a JSON string on the wire. */
-function openAiToolCall(id: string | undefined, name: string | undefined, args: unknown): JsonValue {
-  return { id: id ?? "", type: "function", function: { name: name ?? "", arguments: typeof args === "string" ? args : JSON.stringify(toJsonValue(args ?? {})) } };
-}
-
 /** A message from indexed fields: role, content, tool calls under `toolCallsPrefix{j}.…`. */
 function indexedMessage(
   fields: Record<string, unknown>,
@@ -633,76 +567,6 @@ function indexedMessage(
   const toolCallId = str(fields[toolCallIdKey]);
   if (toolCallId !== undefined) message.tool_call_id = toolCallId;
   return message;
-}
-
-/**
- * Groups flattened keys `prefix{i}.rest` by index: `[{rest: value}, …]` in index order. This is
- * how OTel's flat attributes carry lists of objects.
- */
-export function indexedGroups(a: OtelAttributes, prefix: string): Record<string, unknown>[] {
-  const groups = new Map<number, Record<string, unknown>>();
-  for (const key in a) {
-    if (!key.startsWith(prefix)) continue;
-    const rest = key.slice(prefix.length);
-    const dot = rest.indexOf(".");
-    if (dot <= 0) continue;
-    const index = Number(rest.slice(0, dot));
-    if (!Number.isInteger(index) || index < 0) continue;
-    let group = groups.get(index);
-    if (!group) groups.set(index, (group = {}));
-    group[rest.slice(dot + 1)] = a[key];
-  }
-  return [...groups.entries()].sort(([x], [y]) => x - y).map(([, group]) => group);
-}
-
-/** Parses a JSON string; anything else (or a string that is not JSON) is returned as is. */
-export function parseJson(value: unknown): unknown {
-  if (typeof value !== "string") return value;
-  const first = value.trimStart()[0];
-  if (first !== "{" && first !== "[" && first !== '"') return value;
-  try {
-    return JSON.parse(value) as unknown;
-  } catch {
-    return value;
-  }
-}
-
-function asText(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(toJsonValue(value ?? null));
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
-}
-
-function num(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
-}
-
-function bool(value: unknown): boolean | undefined {
-  return typeof value === "boolean" ? value : undefined;
-}
-
-function strings(value: unknown): string[] | undefined {
-  return Array.isArray(value) && value.every((v) => typeof v === "string") ? (value as string[]) : undefined;
-}
-
-function arr(value: unknown): unknown[] | undefined {
-  return Array.isArray(value) ? value : undefined;
-}
-
-/** The objects of a list (anything else is skipped). */
-function records(value: unknown): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const item of arr(value) ?? []) {
-    const r = rec(item);
-    if (r) out.push(r);
-  }
-  return out;
-}
-
-function rec(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 function defined<T extends object>(value: T): Partial<T> {
