@@ -6,6 +6,7 @@
  * the GenAI conventions allow `gen_ai.input.messages` and friends as JSON strings, and spans that
  * came through OTLP carry them that way.
  */
+import { describeValue } from "../llm/index.js";
 import type { ChatMessage, JsonValue } from "../types/index.js";
 import type { DiagnosticsCollector } from "./diagnostics.js";
 
@@ -38,7 +39,7 @@ export class AttributeReader {
   string(key: string): string | undefined {
     const value = this.attributes[key];
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== "string") return this.bad(key, `expected a string, got ${describe(value)}`);
+    if (typeof value !== "string") return this.bad(key, `expected a string, got ${describeValue(value)}`);
     return value.length > 0 ? value : undefined;
   }
 
@@ -46,7 +47,7 @@ export class AttributeReader {
   boolean(key: string): boolean | undefined {
     const value = this.attributes[key];
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== "boolean") return this.bad(key, `expected true or false, got ${describe(value)}`);
+    if (typeof value !== "boolean") return this.bad(key, `expected true or false, got ${describeValue(value)}`);
     return value;
   }
 
@@ -54,7 +55,7 @@ export class AttributeReader {
   finiteNumber(key: string): number | undefined {
     const value = this.attributes[key];
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== "number" || !Number.isFinite(value)) return this.bad(key, `expected a finite number, got ${describe(value)}`);
+    if (typeof value !== "number" || !Number.isFinite(value)) return this.bad(key, `expected a finite number, got ${describeValue(value)}`);
     return value;
   }
 
@@ -64,7 +65,7 @@ export class AttributeReader {
     if (value === undefined || value === null) return undefined;
     if (typeof value === "string" && value.length > 0) return value;
     if (typeof value === "number" && Number.isInteger(value)) return value;
-    return this.bad(key, `expected a string or a whole number, got ${describe(value)}`);
+    return this.bad(key, `expected a string or a whole number, got ${describeValue(value)}`);
   }
 
   /** One list of token ids (non-negative integers). */
@@ -88,7 +89,7 @@ export class AttributeReader {
   private lists(key: string, check: (value: unknown) => string | undefined): Array<number[] | undefined> | undefined {
     const value = jsonText(this.attributes[key]);
     if (value === undefined || value === null) return undefined;
-    if (!Array.isArray(value)) return this.bad(key, `expected one list per choice, got ${describe(value)}`);
+    if (!Array.isArray(value)) return this.bad(key, `expected one list per choice, got ${describeValue(value)}`);
     const out: Array<number[] | undefined> = new Array<number[] | undefined>(value.length);
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
@@ -107,7 +108,7 @@ export class AttributeReader {
   messages(key: string): ChatMessage[] | undefined {
     const value = jsonText(this.attributes[key]);
     if (value === undefined || value === null) return undefined;
-    if (!Array.isArray(value)) return this.bad(key, `expected a list of messages, got ${describe(value)}`);
+    if (!Array.isArray(value)) return this.bad(key, `expected a list of messages, got ${describeValue(value)}`);
     for (let i = 0; i < value.length; i++) {
       const problem = messageProblem(value[i]);
       if (problem !== undefined) return this.bad(key, `message ${i}: ${problem}`);
@@ -119,7 +120,7 @@ export class AttributeReader {
   jsonArray(key: string): JsonValue[] | undefined {
     const value = jsonText(this.attributes[key]);
     if (value === undefined || value === null) return undefined;
-    if (!Array.isArray(value)) return this.bad(key, `expected a list, got ${describe(value)}`);
+    if (!Array.isArray(value)) return this.bad(key, `expected a list, got ${describeValue(value)}`);
     return value as JsonValue[];
   }
 
@@ -127,7 +128,7 @@ export class AttributeReader {
   stringList(key: string): Array<string | undefined> | undefined {
     const value = jsonText(this.attributes[key]);
     if (value === undefined || value === null) return undefined;
-    if (!Array.isArray(value)) return this.bad(key, `expected a list, got ${describe(value)}`);
+    if (!Array.isArray(value)) return this.bad(key, `expected a list, got ${describeValue(value)}`);
     return value.map((v: unknown) => (typeof v === "string" ? v : undefined));
   }
 
@@ -151,41 +152,32 @@ function jsonText(value: unknown): unknown {
 }
 
 function tokenIdsProblem(value: unknown): string | undefined {
-  if (!Array.isArray(value)) return `expected a list of token ids, got ${describe(value)}`;
+  if (!Array.isArray(value)) return `expected a list of token ids, got ${describeValue(value)}`;
   for (let i = 0; i < value.length; i++) {
     const id: unknown = value[i];
-    if (typeof id !== "number" || !Number.isInteger(id) || id < 0) return `token ${i} is ${describe(id)}, not a non-negative integer`;
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0) return `token ${i} is ${describeValue(id)}, not a non-negative integer`;
   }
   return undefined;
 }
 
 function numbersProblem(value: unknown): string | undefined {
-  if (!Array.isArray(value)) return `expected a list of numbers, got ${describe(value)}`;
+  if (!Array.isArray(value)) return `expected a list of numbers, got ${describeValue(value)}`;
   for (let i = 0; i < value.length; i++) {
     const n: unknown = value[i];
-    if (typeof n !== "number" || !Number.isFinite(n)) return `item ${i} is ${describe(n)}, not a finite number`;
+    if (typeof n !== "number" || !Number.isFinite(n)) return `item ${i} is ${describeValue(n)}, not a finite number`;
   }
   return undefined;
 }
 
 /** The checks of `ChatMessageSchema`, by hand: this runs on every LLM span. */
 function messageProblem(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return `expected an object, got ${describe(value)}`;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return `expected an object, got ${describeValue(value)}`;
   const m = value as Record<string, unknown>;
   if (typeof m.role !== "string" || m.role.length === 0) return "role must be a non-empty string";
   const content = m.content;
-  if (content !== undefined && content !== null && typeof content !== "string" && !Array.isArray(content)) return `content must be text, a list of parts or null, got ${describe(content)}`;
+  if (content !== undefined && content !== null && typeof content !== "string" && !Array.isArray(content)) return `content must be text, a list of parts or null, got ${describeValue(content)}`;
   if (m.name !== undefined && typeof m.name !== "string") return "name must be a string";
   if (m.tool_calls !== undefined && !Array.isArray(m.tool_calls)) return "tool_calls must be a list";
   if (m.tool_call_id !== undefined && typeof m.tool_call_id !== "string") return "tool_call_id must be a string";
   return undefined;
-}
-
-/** A short description of a value for a diagnostic (never the whole value: it may be huge). */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "string") return value.length > 40 ? `the text "${value.slice(0, 40)}…"` : `the text "${value}"`;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return typeof value === "object" ? "an object" : typeof value;
 }

@@ -2,10 +2,10 @@
  * Call extraction: the LLM calls of one attempt, each counted once, with its agent, its place and
  * whether it is training data.
  *
- * - **What is a call**: a span of type `llm` (or, from foreign OpenTelemetry data without a
- *   tracetrain type, a span whose `gen_ai.operation.name` is `chat`, `text_completion` or
- *   `generate_content`). An `llm_run` span is a framework's wrapper of a call a lower layer
- *   recorded in full, and never a call itself.
+ * - **What is a call**: a span of type `llm` (spans other instrumentations wrote are typed first,
+ *   see `foreign-spans.ts`: `gen_ai.operation.name` `chat`, `text_completion` or
+ *   `generate_content`, an OpenInference `LLM` span, an AI SDK `doGenerate`). An `llm_run` span is
+ *   a framework's wrapper of a call a lower layer recorded in full, and never a call itself.
  * - **Once**: calls with the same `gen_ai.response.id` are one call. The record kept is the one
  *   with the most exact data (response token ids, then prompt token ids, then logprobs), then the
  *   innermost (closest to the wire), then the earliest; fields it lacks are taken from the others.
@@ -13,13 +13,17 @@
  * - **Agent**: the call's own `tracetrain.agent.name` (set by the tracer from `withAgent`, a
  *   LangGraph node or an Agents SDK agent), else its `gen_ai.agent.name`, else the nearest
  *   enclosing agent span's name.
- * - **Selected** when it ran outside any reward span (unless `excludeCallsInsideRewards: false`)
- *   and, if `agents` is given, its agent matches.
+ * - **Selected** when it ran outside any reward span (unless `excludeCallsInsideRewards: false`),
+ *   if `agents` is given its agent matches, and its messages could all be read — or, when they
+ *   could not (an empty message, content chat messages cannot hold), it has exact prompt and
+ *   response token ids. A call whose messages are unreadable or whose prompt was not recorded is
+ *   never a chat record; diagnostics say which.
  */
 import { Attr, SpanNames, SpanTypes } from "../types/index.js";
 import type { ChatMessage, JsonValue } from "../types/index.js";
 import { AttributeReader } from "./attributes.js";
 import type { DiagnosticsCollector } from "./diagnostics.js";
+import { isFromOtelInstrumentation } from "./foreign-spans.js";
 import { type SpanNode, type SpanTree, isDescendant } from "./span-tree.js";
 import { type ToolUse, attachToolUses } from "./tool-uses.js";
 
@@ -35,7 +39,7 @@ export interface CallChoice {
 }
 
 /** Why a found call is not training data. */
-export type CallExclusion = "agent_not_selected" | "no_agent_name" | "inside_reward";
+export type CallExclusion = "agent_not_selected" | "no_agent_name" | "inside_reward" | "unreadable_message";
 
 /** An LLM call as adapters see it. */
 export interface ExtractedCall {
@@ -62,6 +66,11 @@ export interface ExtractedCall {
   readonly exclusion: CallExclusion | undefined;
   /** The tool calls its response asked for, with the tool spans that ran them when found. */
   readonly toolUses: ToolUse[];
+  /**
+   * Why its messages are not usable as text (which attribute, which message, what was left out);
+   * empty when they are. A call with such problems is never a chat record.
+   */
+  readonly messageProblems: string[];
 }
 
 /** Token usage as the server reported it. */
@@ -81,8 +90,6 @@ export interface CallSelectionOptions {
   excludeCallsInsideRewards?: boolean | undefined;
 }
 
-const LLM_OPERATIONS = new Set(["chat", "text_completion", "generate_content"]);
-
 /** A call candidate read from one span, before deduplication. */
 interface Raw {
   node: SpanNode;
@@ -95,6 +102,8 @@ interface Raw {
   choices: CallChoice[];
   policyVersion: string | number | undefined;
   usage: CallUsage | undefined;
+  /** What converting another instrumentation's messages could not read (`tracetrain.llm.content_issues`). */
+  contentIssues: string[];
   /** Whether another usable call sits beneath this span. */
   hasCallBelow: boolean;
 }
@@ -109,11 +118,23 @@ export function extractCalls(tree: SpanTree, options: CallSelectionOptions, diag
   for (const { primary, others } of kept) {
     const agentName = primary.ownAgent ?? firstDefined(others, (o) => o.ownAgent) ?? enclosingAgent(primary.node);
     const insideReward = isInsideReward(primary.node);
+    const promptSource = primary.promptMessages !== undefined ? primary : (others.find((o) => o.promptMessages !== undefined) ?? primary);
+    const promptTokenIds = primary.promptTokenIds ?? firstDefined(others, (o) => o.promptTokenIds);
+    const unreadable = unreadableParts(promptSource, primary);
+    const exactTokens = promptTokenIds !== undefined && primary.choices.every((c) => c.tokenIds !== undefined);
     let exclusion: CallExclusion | undefined;
     if (insideReward && excludeInsideRewards) exclusion = "inside_reward";
     else if (matches !== undefined && agentName === undefined) exclusion = "no_agent_name";
     else if (matches !== undefined && !matches(agentName!)) exclusion = "agent_not_selected";
-    if (exclusion !== undefined) diagnostics.drop(primary.node.spanId, exclusion, exclusionDetail(exclusion, agentName));
+    else if (unreadable.length > 0 && !exactTokens) exclusion = "unreadable_message";
+    // Nothing recorded is not wrong text: the call stays a transition, but a chat record needs its prompt.
+    const noPrompt = promptSource.promptMessages === undefined || promptSource.promptMessages.length === 0;
+    const messageProblems = noPrompt ? [...unreadable, `${Attr.inputMessages}: no prompt message was recorded`] : unreadable;
+    if (exclusion === "unreadable_message") diagnostics.drop(primary.node.spanId, exclusion, `${messageProblems.join("; ")} — the call is not training data`);
+    else if (exclusion !== undefined) diagnostics.drop(primary.node.spanId, exclusion, exclusionDetail(exclusion, agentName));
+    else if (messageProblems.length > 0) {
+      diagnostics.warn(`call ${primary.node.spanId}: ${messageProblems.join("; ")} — left out of chat records${unreadable.length > 0 ? ", kept as a token sample (exact token ids)" : ""}`);
+    }
     calls.push({
       callId: primary.node.spanId,
       node: primary.node,
@@ -122,9 +143,9 @@ export function extractCalls(tree: SpanTree, options: CallSelectionOptions, diag
       position: calls.length,
       agentName,
       model: primary.model ?? firstDefined(others, (o) => o.model),
-      promptMessages: primary.promptMessages ?? firstDefined(others, (o) => o.promptMessages),
+      promptMessages: promptSource.promptMessages,
       tools: primary.tools ?? firstDefined(others, (o) => o.tools),
-      promptTokenIds: primary.promptTokenIds ?? firstDefined(others, (o) => o.promptTokenIds),
+      promptTokenIds,
       choices: primary.choices,
       policyVersion: primary.policyVersion ?? firstDefined(others, (o) => o.policyVersion),
       usage: primary.usage ?? firstDefined(others, (o) => o.usage),
@@ -132,6 +153,7 @@ export function extractCalls(tree: SpanTree, options: CallSelectionOptions, diag
       selected: exclusion === undefined,
       exclusion,
       toolUses: [],
+      messageProblems,
     });
   }
   attachToolUses(tree, calls);
@@ -152,11 +174,25 @@ function firstDefined<T, V>(items: readonly T[], get: (item: T) => V | undefined
   return undefined;
 }
 
-function isCallSpan(node: SpanNode): boolean {
-  if (node.type === SpanTypes.llm) return true;
-  if (node.type !== undefined) return false;
-  const operation = node.span?.attributes?.[Attr.operationName];
-  return typeof operation === "string" && LLM_OPERATIONS.has(operation);
+/**
+ * Why a call's messages do not say what the model saw or wrote: what the conversion of another
+ * instrumentation's content left out, and messages with nothing in them — each with its attribute
+ * and place, so the fix is findable.
+ */
+function unreadableParts(promptSource: Raw, primary: Raw): string[] {
+  const problems = promptSource === primary ? [...primary.contentIssues] : [...promptSource.contentIssues, ...primary.contentIssues];
+  for (const [i, m] of (promptSource.promptMessages ?? []).entries()) if (isEmptyMessage(m)) problems.push(`${Attr.inputMessages}: message ${i} (${m.role}) has no text, tool call or media`);
+  for (const [i, c] of primary.choices.entries()) if (c.message !== undefined && isEmptyMessage(c.message)) problems.push(`${Attr.outputMessages}: message ${i} (${c.message.role}) has no text, tool call or media`);
+  return problems;
+}
+
+/** A message with nothing a model could have read or written (a tool's empty output is an answer, not nothing). */
+function isEmptyMessage(message: ChatMessage): boolean {
+  if (message.role === "tool" || (message.tool_calls !== undefined && message.tool_calls.length > 0) || message.function_call !== undefined) return false;
+  const content = message.content;
+  if (content === undefined || content === null) return true;
+  if (typeof content === "string") return content.length === 0;
+  return content.every((part) => part === "" || (typeof part === "object" && part !== null && !Array.isArray(part) && part.type === "text" && (part.text === "" || part.text === undefined)));
 }
 
 /** Reads every call span; drops wrappers, failed calls and calls without a response. */
@@ -169,7 +205,7 @@ function readCandidates(tree: SpanTree, diagnostics: DiagnosticsCollector): Raw[
       diagnostics.drop(node.spanId, "wrapper_call", `a framework's record of a call that ${typeof by === "string" ? `the ${by} layer` : "a lower layer"} recorded in full`);
       continue;
     }
-    if (!isCallSpan(node)) continue;
+    if (node.type !== SpanTypes.llm) continue;
     if (span.status?.code === "error") {
       const type = span.attributes?.[Attr.errorType];
       diagnostics.drop(node.spanId, "failed_call", `the call failed${typeof type === "string" ? ` (${type})` : ""}${span.status.message ? `: ${span.status.message}` : ""}`);
@@ -177,7 +213,7 @@ function readCandidates(tree: SpanTree, diagnostics: DiagnosticsCollector): Raw[
     }
     const raw = readCall(node, diagnostics);
     if (raw.choices.length === 0) {
-      diagnostics.drop(node.spanId, "no_response", "the call recorded no output message and no response token ids");
+      diagnostics.drop(node.spanId, "no_response", `the call recorded no output message and no response token ids${isFromOtelInstrumentation(span) ? CAPTURE_HINT : ""}`);
       continue;
     }
     usable.push(raw);
@@ -234,9 +270,14 @@ function readCall(node: SpanNode, diagnostics: DiagnosticsCollector): Raw {
     choices,
     policyVersion: r.policyVersion(Attr.policyVersion),
     usage: usageOf(r),
+    contentIssues: r.has(Attr.contentIssues) ? (r.stringList(Attr.contentIssues) ?? []).filter((line) => line !== undefined) : [],
     hasCallBelow: false,
   };
 }
+
+/** Why a call from another instrumentation so often has no messages. */
+const CAPTURE_HINT =
+  " — OTel GenAI instrumentations record message content on spans only when asked to (OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_only; older ones send content to log events, which trace ingest does not receive)";
 
 function usageOf(r: AttributeReader): CallUsage | undefined {
   const inputTokens = r.finiteNumber(Attr.usageInputTokens);

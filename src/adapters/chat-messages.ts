@@ -64,7 +64,8 @@ interface Conversation {
 export function chatSamplesOf(attempt: AdaptedAttempt, per: "call" | "conversation"): ChatSample[] {
   const rewardOf = new Map<string, number>();
   for (const t of attempt.trajectory.transitions) if (t.reward !== undefined) rewardOf.set(t.callId, t.reward);
-  const selected = attempt.calls.filter((c) => c.selected && c.choices.some((ch) => ch.message !== undefined));
+  // A call whose messages could not all be read stays out (its diagnostics say why): a chat record is text.
+  const selected = attempt.calls.filter((c) => c.selected && c.messageProblems.length === 0 && c.choices.some((ch) => ch.message !== undefined));
   const conversations: Conversation[] = [];
   const open = new Map<string | undefined, Conversation>();
   for (const call of selected) {

@@ -24,6 +24,12 @@ export type DropReason =
   | "no_agent_name"
   /** The call ran inside a reward function (an LLM judge is not the policy). */
   | "inside_reward"
+  /**
+   * The call's messages could not all be read — a message with nothing in it, or content in a form
+   * chat messages cannot hold (named in the detail, with the attribute it came from) — so its text
+   * is not training data. (With exact token ids it stays a token sample: a warning says so.)
+   */
+  | "unreadable_message"
   /** A reward span without a usable value. */
   | "reward_no_value"
   /** An intermediate reward whose `call_id` names no LLM call of the attempt. */
@@ -189,7 +195,7 @@ export function explainEmpty(d: Pick<AdapterDiagnostics, "callsFound" | "callsSe
   }
   const counts = new Map<DropReason, number>();
   for (const x of d.dropped) {
-    if (x.reason === "agent_not_selected" || x.reason === "no_agent_name" || x.reason === "inside_reward") counts.set(x.reason, (counts.get(x.reason) ?? 0) + 1);
+    if (x.reason === "agent_not_selected" || x.reason === "no_agent_name" || x.reason === "inside_reward" || x.reason === "unreadable_message") counts.set(x.reason, (counts.get(x.reason) ?? 0) + 1);
   }
   const parts = [...counts].map(([reason, n]) => `${n} ${reason.replaceAll("_", " ")}`);
   return `none of the ${d.callsFound} LLM call(s) was selected (${parts.join(", ") || "no reason recorded"})`;

@@ -19,6 +19,8 @@ export interface AdapterSpan {
   readonly sequence?: number | undefined;
   readonly status?: { readonly code: string; readonly message?: string | undefined } | undefined;
   readonly attributes?: Readonly<Record<string, unknown>> | undefined;
+  /** Span events: older GenAI instrumentations put each message in one (`gen_ai.user.message`, …). */
+  readonly events?: ReadonlyArray<{ readonly name: string; readonly attributes?: Readonly<Record<string, unknown>> | undefined }> | undefined;
 }
 
 /**

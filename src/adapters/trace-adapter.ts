@@ -21,6 +21,8 @@ export interface TraceAdapterOptions extends CallSelectionOptions {
   chat?: "call" | "conversation" | undefined;
   /** Token samples never merge past this many tokens. */
   maxLength?: number | undefined;
+  /** Called with each attempt's diagnostics as it is adapted, by every method (see {@link AdapterOptions.onDiagnostics}). */
+  onDiagnostics?: AdapterOptions["onDiagnostics"];
 }
 
 /** What {@link TraceAdapter.adapt} returns. */
@@ -103,7 +105,8 @@ export class TraceAdapter {
 
   /** The full per-attempt results (tree, calls, rewards) behind every output. */
   attempts(spans: readonly AdapterSpan[], context?: AttemptContextSource): AdaptedAttempt[] {
-    const options: AdapterOptions = { agents: this.options.agents, excludeCallsInsideRewards: this.options.excludeCallsInsideRewards, credit: this.options.credit, context };
+    const { agents, excludeCallsInsideRewards, credit, onDiagnostics } = this.options;
+    const options: AdapterOptions = { agents, excludeCallsInsideRewards, credit, context, onDiagnostics };
     return adaptSpans(spans, options);
   }
 }

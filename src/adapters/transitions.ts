@@ -1,6 +1,7 @@
 /**
- * Spans → transitions: the pipeline every adapter output starts from. Per attempt: the span tree,
- * the calls, the rewards, then the credit policy — and a diagnostics report of all of it.
+ * Spans → transitions: the pipeline every adapter output starts from. Per attempt: spans other
+ * instrumentations wrote read as the tracer records them, the span tree, the calls, the rewards,
+ * then the credit policy — and a diagnostics report of all of it.
  *
  * A transition carries the exact prompt and response as recorded: messages, and token ids and
  * logprobs when the engine returned them. Without token ids it is marked `textOnly` — usable for
@@ -10,6 +11,7 @@ import type { Trajectory, Transition } from "../types/index.js";
 import { type CallSelectionOptions, type ExtractedCall, extractCalls } from "./calls.js";
 import { type CreditPolicy, finalCredit } from "./credit.js";
 import { type AdapterDiagnostics, DiagnosticsCollector, explainEmpty } from "./diagnostics.js";
+import { asRecorded } from "./foreign-spans.js";
 import { type RewardAssignment, assignRewards } from "./rewards.js";
 import { type AdapterSpan, type AttemptContextSource, type AttemptSpans, contextFor, groupByAttempt } from "./span-input.js";
 import { type SpanTree, buildSpanTree } from "./span-tree.js";
@@ -20,6 +22,11 @@ export interface AdapterOptions extends CallSelectionOptions {
   credit?: CreditPolicy | undefined;
   /** What the store knows about each attempt: its final reward and group. */
   context?: AttemptContextSource | undefined;
+  /**
+   * Called with each attempt's diagnostics as it is adapted — so that `toChatMessages` or
+   * `toTransitions` can say what they left out (calls, unreadable messages) without a second pass.
+   */
+  onDiagnostics?: ((diagnostics: AdapterDiagnostics) => void) | undefined;
 }
 
 /** Everything adapting one attempt produced. */
@@ -40,7 +47,7 @@ export function adaptAttempt(attempt: AttemptSpans, options: AdapterOptions = {}
   const context = contextFor(options.context, { rolloutId: attempt.rolloutId, attemptId: attempt.attemptId });
   const credit = options.credit ?? finalCredit;
   const excludeCallsInsideRewards = options.excludeCallsInsideRewards !== false;
-  const tree = buildSpanTree(attempt.spans, collector);
+  const tree = buildSpanTree(attempt.spans.map(asRecorded), collector);
   const calls = extractCalls(tree, options, collector);
   const rewards = assignRewards(tree, calls, context, { excludeCallsInsideRewards }, collector);
   const selected = calls.filter((c) => c.selected);
@@ -81,6 +88,7 @@ export function adaptAttempt(attempt: AttemptSpans, options: AdapterOptions = {}
   };
   const empty = explainEmpty(diagnostics);
   if (empty !== undefined) collector.warn(empty);
+  options.onDiagnostics?.(diagnostics);
 
   const trajectory: Trajectory = {
     rolloutId: attempt.rolloutId,
