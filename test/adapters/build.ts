@@ -104,3 +104,20 @@ export function agentSpan(id: number, name: string, f: SpanFields = {}): Span {
 export function root(id: number, f: SpanFields = {}): Span {
   return span(id, { ...f, name: "tracetrain.rollout", attributes: { "tracetrain.span.type": "rollout", ...f.attributes } });
 }
+
+/** mulberry32: a small seeded PRNG, so a failure is reproducible from its seed. */
+export function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
+  const chance = (p: number) => next() < p;
+  return { next, int, pick, chance };
+}
+export type Rng = ReturnType<typeof rng>;

@@ -8,24 +8,8 @@ import { describe, expect, it } from "vitest";
 import { ChatRecordSchema, MergedSampleSchema, SpanInputSchema, SpanSchema, TokenRecordSchema, TrajectorySchema, TransitionSchema } from "tracetrain/schemas";
 import { type JsonValue, type Span, TraceAdapter } from "tracetrain";
 import { discountedCredit, finalCredit, lastCallCredit, perCallCredit, summarizeDiagnostics, toChatMessages, toTransitions } from "tracetrain/adapters";
-import { sid } from "./build.js";
+import { type Rng, rng, sid } from "./build.js";
 
-/** mulberry32: a small seeded PRNG, so a failure is reproducible from its seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
-  const chance = (p: number) => next() < p;
-  return { next, int, pick, chance };
-}
-type Rng = ReturnType<typeof rng>;
 
 const AGENTS = ["writer", "checker", "rewriter", "judge"];
 const TYPES = ["llm", "llm", "llm", "llm_run", "reward", "reward", "tool", "agent", "rollout", "chain", "junk"];

@@ -6,9 +6,11 @@ import { OTLPTraceExporter as ProtoExporter } from "@opentelemetry/exporter-trac
 import { CompressionAlgorithm } from "@opentelemetry/otlp-exporter-base";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type JsonValue, type Span, type SpanInput, TracetrainError, ValidationError } from "tracetrain";
+import { type JsonValue, type Span, type SpanInput, Tracer, type Transition, TracetrainError, ValidationError } from "tracetrain";
+import { type AdapterDiagnostics, type AdapterSpan, adaptSpans, diagnose, toChatMessages, toTransitions } from "tracetrain/adapters";
+import { createOtelSpanProcessor } from "tracetrain/otel";
 import { MemoryStore } from "tracetrain/store";
 import { type StoreServer, startStoreServer } from "tracetrain/server";
 import { DecodeBudget, anyValue, anyValueToJson, decodeTraceRequestJson, decodeTraceRequestProtobuf } from "../../src/otlp/index.js";
@@ -761,5 +763,212 @@ describe("OTLP ingest on a server with a token", () => {
     } finally {
       await own.close();
     }
+  });
+});
+
+// ---- OTel GenAI spans become training data ----------------------------------------------------
+
+/**
+ * An agent run as an OpenTelemetry GenAI instrumentation records it, in the current conventions:
+ * messages as `parts` (JSON text, as the JS SDK requires), `gen_ai.system_instructions`, an
+ * `invoke_agent` span around `chat` spans and an `execute_tool` span — and a second agent.
+ */
+function recordGenAiRun(provider: BasicTracerProvider): void {
+  const otel = provider.getTracer("genai-instrumentation", "0.1.0");
+  const system = JSON.stringify([{ type: "text", content: "Be brief." }]);
+  const tools = JSON.stringify([{ type: "function", name: "weather", description: "Current weather", parameters: { type: "object", properties: { city: { type: "string" } } } }]);
+  const chat = (parent: ReturnType<typeof otel.startSpan>, attributes: Attributes, response: Attributes) => {
+    const span = otel.startSpan("chat gpt-4.1-mini", { kind: SpanKind.CLIENT, attributes: { "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4.1-mini", ...attributes } }, trace.setSpan(context.active(), parent));
+    span.setAttributes({ "gen_ai.response.model": "gpt-4.1-mini-2025", "gen_ai.usage.input_tokens": 20, "gen_ai.usage.output_tokens": 8, ...response });
+    span.end();
+  };
+
+  const planner = otel.startSpan("invoke_agent planner", { attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner", "gen_ai.provider.name": "openai" } });
+  chat(
+    planner,
+    { "gen_ai.system_instructions": system, "gen_ai.tool.definitions": tools, "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [{ type: "text", content: "Weather in Rome?" }] }]) },
+    {
+      "gen_ai.response.id": "chatcmpl-1",
+      "gen_ai.response.finish_reasons": ["tool_call"],
+      "gen_ai.output.messages": JSON.stringify([
+        { role: "assistant", parts: [{ type: "text", content: "Let me check." }, { type: "tool_call", id: "call_7", name: "weather", arguments: { city: "Rome" } }], finish_reason: "tool_call" },
+      ]),
+    },
+  );
+  const tool = otel.startSpan(
+    "execute_tool weather",
+    { attributes: { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "weather", "gen_ai.tool.call.id": "call_7", "gen_ai.tool.call.arguments": '{"city":"Rome"}' } },
+    trace.setSpan(context.active(), planner),
+  );
+  tool.setAttribute("gen_ai.tool.call.result", '{"sky":"sunny"}');
+  tool.end();
+  chat(
+    planner,
+    {
+      "gen_ai.system_instructions": system,
+      "gen_ai.tool.definitions": tools,
+      "gen_ai.input.messages": JSON.stringify([
+        { role: "user", parts: [{ type: "text", content: "Weather in Rome?" }] },
+        { role: "assistant", parts: [{ type: "text", content: "Let me check." }, { type: "tool_call", id: "call_7", name: "weather", arguments: { city: "Rome" } }] },
+        { role: "tool", parts: [{ type: "tool_call_response", id: "call_7", response: { sky: "sunny" } }] },
+      ]),
+    },
+    { "gen_ai.response.id": "chatcmpl-2", "gen_ai.response.finish_reasons": ["stop"], "gen_ai.output.messages": JSON.stringify([{ role: "assistant", parts: [{ type: "text", content: "Sunny in Rome." }], finish_reason: "stop" }]) },
+  );
+  planner.end();
+
+  const critic = otel.startSpan("invoke_agent critic", { attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "critic" } });
+  chat(
+    critic,
+    { "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [{ type: "text", content: "Check: Sunny in Rome." }] }]) },
+    { "gen_ai.response.id": "chatcmpl-3", "gen_ai.output.messages": JSON.stringify([{ role: "assistant", parts: [{ type: "text", content: "Looks right." }], finish_reason: "stop" }]) },
+  );
+  critic.end();
+}
+
+const weatherTool = { type: "function", function: { name: "weather", description: "Current weather", parameters: { type: "object", properties: { city: { type: "string" } } } } };
+const askWeather = { role: "user", content: "Weather in Rome?" };
+const checking = { role: "assistant", content: "Let me check.", tool_calls: [{ id: "call_7", type: "function", function: { name: "weather", arguments: '{"city":"Rome"}' } }] };
+/** The three calls, as the transitions must give them. */
+const EXPECTED_CALLS = [
+  { agentName: "planner", prompt: { messages: [{ role: "system", content: "Be brief." }, askWeather] }, response: { message: checking, finishReason: "tool_call" }, textOnly: true, position: 0, tools: [weatherTool] },
+  {
+    agentName: "planner",
+    prompt: { messages: [{ role: "system", content: "Be brief." }, askWeather, checking, { role: "tool", tool_call_id: "call_7", content: '{"sky":"sunny"}' }] },
+    response: { message: { role: "assistant", content: "Sunny in Rome." }, finishReason: "stop" },
+    textOnly: true,
+    position: 1,
+    tools: [weatherTool],
+  },
+  { agentName: "critic", prompt: { messages: [{ role: "user", content: "Check: Sunny in Rome." }] }, response: { message: { role: "assistant", content: "Looks right." }, finishReason: "stop" }, textOnly: true, position: 2 },
+];
+
+/** A transition without the ids that differ between recordings. */
+const content = ({ rolloutId: _r, attemptId: _a, callId: _c, creditPolicy: _p, ...rest }: Transition) => rest;
+
+/** The same run, mirrored in process by the tracer's OTel span processor. */
+async function recordInProcess(): Promise<SpanInput[]> {
+  const provider = new BasicTracerProvider({ spanProcessors: [createOtelSpanProcessor()] });
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const outcome = await new Tracer({ sink: { addSpans: async () => undefined }, logger: quiet }).capture({ rolloutId: "ro-in-process", attemptId: "at-1" }, () => recordGenAiRun(provider));
+  await provider.shutdown();
+  if (!outcome.ok) throw outcome.error;
+  return outcome.spans;
+}
+
+describe.each(EXPORTERS)("OTel GenAI spans sent by the %s exporter", (_name, makeExporter) => {
+  async function ingest(): Promise<Span[]> {
+    const provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ "service.name": "weather-agent", ...idAttributes(rolloutId, attemptId) }),
+      // One batch: the exporter sends spans in the order they ended, as a real application's would.
+      spanProcessors: [new BatchSpanProcessor(makeExporter(`${server.url}/v1/traces`, false))],
+    });
+    recordGenAiRun(provider);
+    await provider.forceFlush();
+    await provider.shutdown();
+    return (await store.querySpans({ rolloutId, attemptId, limit: 1000 })).items;
+  }
+
+  it("become the same training data as the same spans mirrored in process: text, tool calls, agents", async () => {
+    const spans = await ingest();
+    expect(spans).toHaveLength(6);
+    const overOtlp = toTransitions(spans);
+    expect(overOtlp.map(content)).toEqual(EXPECTED_CALLS);
+    expect(toTransitions(await recordInProcess()).map(content)).toEqual(overOtlp.map(content));
+    expect(overOtlp.map((t) => t.callId)).toEqual(spans.filter((s) => s.name.startsWith("chat ")).map((s) => s.spanId));
+  });
+
+  it("selects agents by the name on their invoke_agent span", async () => {
+    const spans = await ingest();
+    expect(toTransitions(spans, { agents: ["planner"] }).map((t) => t.response.message?.content)).toEqual(["Let me check.", "Sunny in Rome."]);
+    expect(toTransitions(spans, { agents: ["critic"] }).map((t) => t.response.message?.content)).toEqual(["Looks right."]);
+    const [diagnostics] = diagnose(spans, { agents: ["critic"] });
+    expect(diagnostics!.dropped.filter((d) => d.reason === "agent_not_selected").map((d) => d.detail)).toEqual(["agent 'planner' is not selected", "agent 'planner' is not selected"]);
+  });
+
+  it("types agent and tool spans, so a call's tool use finds the tool that ran it", async () => {
+    const spans = await ingest();
+    const [attempt] = adaptSpans(spans);
+    expect(attempt!.tree.nodes.map((n) => [n.span!.name, n.type])).toEqual([
+      ["chat gpt-4.1-mini", "llm"],
+      ["execute_tool weather", "tool"],
+      ["chat gpt-4.1-mini", "llm"],
+      ["invoke_agent planner", "agent"],
+      ["chat gpt-4.1-mini", "llm"],
+      ["invoke_agent critic", "agent"],
+    ]);
+    const toolSpan = spans.find((s) => s.name === "execute_tool weather")!;
+    expect(attempt!.calls[0]!.toolUses).toEqual([{ id: "call_7", name: "weather", arguments: '{"city":"Rome"}', result: { sky: "sunny" }, spanId: toolSpan.spanId }]);
+    // Stored as sent: the conversion is the adapters' reading, not a rewrite of the record.
+    expect(toolSpan.attributes["tracetrain.span.type"]).toBeUndefined();
+  });
+
+  it("give SFT records with every message's text, one conversation per agent", async () => {
+    const records = toChatMessages(await ingest());
+    expect(records).toEqual([
+      { messages: [{ role: "system", content: "Be brief." }, askWeather, checking, { role: "tool", content: '{"sky":"sunny"}', tool_call_id: "call_7" }, { role: "assistant", content: "Sunny in Rome." }], tools: [weatherTool] },
+      { messages: [{ role: "user", content: "Check: Sunny in Rome." }, { role: "assistant", content: "Looks right." }] },
+    ]);
+  });
+});
+
+describe("OTel GenAI messages that cannot be read", () => {
+  /** A GenAI chat span for a hand-made request: its messages as structured OTLP values (kvlist / array), as the conventions recommend. */
+  function chatSpan(spanId: string, input: JsonValue, output: JsonValue): Record<string, unknown> {
+    const span = jsonSpan(spanId, "chat gpt-4.1-mini", { "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4.1-mini" });
+    const attributes = span.attributes as unknown[];
+    attributes.push({ key: "gen_ai.input.messages", value: anyValue(input) }, { key: "gen_ai.output.messages", value: anyValue(output) });
+    return span;
+  }
+  const text = (role: string, content: string) => ({ role, parts: [{ type: "text", content }] });
+
+  it("are named in diagnostics — span, attribute, part — and never become empty SFT messages", async () => {
+    const answer = await postJson(
+      server.url,
+      jsonRequest([
+        {
+          attributes: idAttributes(rolloutId, attemptId),
+          spans: [
+            chatSpan("00000000000000f1", [text("user", "Hello")], [text("assistant", "Hi there.")]),
+            // Content a chat message cannot hold: a video by URI in the prompt, a provider-side tool call as the whole answer.
+            chatSpan("00000000000000f2", [{ role: "user", parts: [{ type: "text", content: "Describe:" }, { type: "uri", modality: "video", uri: "https://example.com/v.mp4" }] }], [text("assistant", "A cat.")]),
+            chatSpan("00000000000000f3", [text("user", "Search it")], [{ role: "assistant", parts: [{ type: "server_tool_call", name: "web_search", server_tool_call: { type: "web_search" } }] }]),
+            // A text part whose content is not text.
+            chatSpan("00000000000000f4", [{ role: "user", parts: [{ type: "text", content: 42 }] }], [text("assistant", "Forty-two?")]),
+          ],
+        },
+      ]),
+    );
+    expect(answer.status).toBe(200);
+    expect(json(answer)).toEqual({});
+    const spans = (await store.querySpans({ rolloutId, limit: 1000 })).items;
+
+    expect(toTransitions(spans).map((t) => [t.callId, t.prompt.messages, t.response.message])).toEqual([["00000000000000f1", [{ role: "user", content: "Hello" }], { role: "assistant", content: "Hi there." }]]);
+    const reported: AdapterDiagnostics[] = [];
+    const records = toChatMessages(spans, { onDiagnostics: (d) => reported.push(d) });
+    expect(records).toEqual([{ messages: [{ role: "user", content: "Hello" }, { role: "assistant", content: "Hi there." }] }]);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toMatchObject({ callsFound: 4, callsSelected: 1 });
+    expect(reported[0]!.dropped.map((d) => [d.spanId, d.reason, d.detail])).toEqual([
+      ["00000000000000f2", "unreadable_message", "gen_ai.input.messages: message 0 (user) part 1: a video part given by URI (chat messages take only images by URI); left out — the call is not training data"],
+      [
+        "00000000000000f3",
+        "unreadable_message",
+        'gen_ai.output.messages: message 0 (assistant) part 0: part type "server_tool_call" has no chat-message form; left out; gen_ai.output.messages: message 0 (assistant) has no text, tool call or media — the call is not training data',
+      ],
+      [
+        "00000000000000f4",
+        "unreadable_message",
+        "gen_ai.input.messages: message 0 (user) part 0: a text part's content is 42, not text; left out; gen_ai.input.messages: message 0 (user) has no text, tool call or media — the call is not training data",
+      ],
+    ]);
+  });
+
+  it("say so when an instrumentation recorded no message content at all", async () => {
+    const bare = jsonSpan("00000000000000f5", "chat gpt-4.1-mini", { "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4.1-mini", "gen_ai.response.id": "chatcmpl-9" });
+    expect((await postJson(server.url, jsonRequest([{ attributes: idAttributes(rolloutId, attemptId), spans: [bare] }]))).status).toBe(200);
+    const [diagnostics] = diagnose((await store.querySpans({ rolloutId })).items as AdapterSpan[]);
+    expect(diagnostics!.dropped).toEqual([{ spanId: "00000000000000f5", reason: "no_response", detail: expect.stringMatching(/no output message .*OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_only/) }]);
+    expect(diagnostics!.warnings).toEqual(["no usable LLM call: 1 call(s) failed or returned nothing"]);
   });
 });
