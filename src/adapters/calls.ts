@@ -120,21 +120,13 @@ export function extractCalls(tree: SpanTree, options: CallSelectionOptions, diag
     const insideReward = isInsideReward(primary.node);
     const promptSource = primary.promptMessages !== undefined ? primary : (others.find((o) => o.promptMessages !== undefined) ?? primary);
     const promptTokenIds = primary.promptTokenIds ?? firstDefined(others, (o) => o.promptTokenIds);
-    const unreadable = unreadableParts(promptSource, primary);
-    const exactTokens = promptTokenIds !== undefined && primary.choices.every((c) => c.tokenIds !== undefined);
+    const text = checkText(promptSource, primary, promptTokenIds);
     let exclusion: CallExclusion | undefined;
     if (insideReward && excludeInsideRewards) exclusion = "inside_reward";
     else if (matches !== undefined && agentName === undefined) exclusion = "no_agent_name";
     else if (matches !== undefined && !matches(agentName!)) exclusion = "agent_not_selected";
-    else if (unreadable.length > 0 && !exactTokens) exclusion = "unreadable_message";
-    // Nothing recorded is not wrong text: the call stays a transition, but a chat record needs its prompt.
-    const noPrompt = promptSource.promptMessages === undefined || promptSource.promptMessages.length === 0;
-    const messageProblems = noPrompt ? [...unreadable, `${Attr.inputMessages}: no prompt message was recorded`] : unreadable;
-    if (exclusion === "unreadable_message") diagnostics.drop(primary.node.spanId, exclusion, `${messageProblems.join("; ")} — the call is not training data`);
-    else if (exclusion !== undefined) diagnostics.drop(primary.node.spanId, exclusion, exclusionDetail(exclusion, agentName));
-    else if (messageProblems.length > 0) {
-      diagnostics.warn(`call ${primary.node.spanId}: ${messageProblems.join("; ")} — left out of chat records${unreadable.length > 0 ? ", kept as a token sample (exact token ids)" : ""}`);
-    }
+    else if (text.unreadable.length > 0 && !text.exactTokens) exclusion = "unreadable_message";
+    report(diagnostics, primary.node.spanId, exclusion, agentName, text);
     calls.push({
       callId: primary.node.spanId,
       node: primary.node,
@@ -153,14 +145,23 @@ export function extractCalls(tree: SpanTree, options: CallSelectionOptions, diag
       selected: exclusion === undefined,
       exclusion,
       toolUses: [],
-      messageProblems,
+      messageProblems: text.problems,
     });
   }
   attachToolUses(tree, calls);
   return calls;
 }
 
-function exclusionDetail(exclusion: CallExclusion, agentName: string | undefined): string {
+/** Says why a call is not training data, or — when it is, but not as text — that it is no chat record. */
+function report(diagnostics: DiagnosticsCollector, callId: string, exclusion: CallExclusion | undefined, agentName: string | undefined, text: TextCheck): void {
+  if (exclusion !== undefined) diagnostics.drop(callId, exclusion, exclusionDetail(exclusion, agentName, text));
+  else if (text.problems.length > 0) {
+    diagnostics.warn(`call ${callId}: ${text.problems.join("; ")} — left out of chat records${text.unreadable.length > 0 ? ", kept as a token sample (exact token ids)" : ""}`);
+  }
+}
+
+function exclusionDetail(exclusion: CallExclusion, agentName: string | undefined, text: TextCheck): string {
+  if (exclusion === "unreadable_message") return `${text.problems.join("; ")} — the call is not training data`;
   if (exclusion === "inside_reward") return "the call ran inside a reward span (an LLM judge is not the policy)";
   if (exclusion === "no_agent_name") return "agents were selected and the call has no agent name";
   return `agent '${agentName}' is not selected`;
@@ -174,16 +175,27 @@ function firstDefined<T, V>(items: readonly T[], get: (item: T) => V | undefined
   return undefined;
 }
 
-/**
- * Why a call's messages do not say what the model saw or wrote: what the conversion of another
- * instrumentation's content left out, and messages with nothing in them — each with its attribute
- * and place, so the fix is findable.
- */
-function unreadableParts(promptSource: Raw, primary: Raw): string[] {
-  const problems = promptSource === primary ? [...primary.contentIssues] : [...promptSource.contentIssues, ...primary.contentIssues];
-  for (const [i, m] of (promptSource.promptMessages ?? []).entries()) if (isEmptyMessage(m)) problems.push(`${Attr.inputMessages}: message ${i} (${m.role}) has no text, tool call or media`);
-  for (const [i, c] of primary.choices.entries()) if (c.message !== undefined && isEmptyMessage(c.message)) problems.push(`${Attr.outputMessages}: message ${i} (${c.message.role}) has no text, tool call or media`);
-  return problems;
+/** What is wrong with a call's messages as text. */
+interface TextCheck {
+  /**
+   * Why they do not say what the model saw or wrote: what the conversion of another
+   * instrumentation's content left out, and messages with nothing in them — each with its
+   * attribute and place, so the fix is findable.
+   */
+  unreadable: string[];
+  /** `unreadable`, and a prompt not recorded at all: nothing recorded is not wrong text, but a chat record needs its prompt. */
+  problems: string[];
+  /** Exact prompt and response token ids: token samples do not need the text. */
+  exactTokens: boolean;
+}
+
+function checkText(promptSource: Raw, primary: Raw, promptTokenIds: number[] | undefined): TextCheck {
+  const prompt = promptSource.promptMessages ?? [];
+  const unreadable = promptSource === primary ? [...primary.contentIssues] : [...promptSource.contentIssues, ...primary.contentIssues];
+  for (const [i, m] of prompt.entries()) if (isEmptyMessage(m)) unreadable.push(`${Attr.inputMessages}: message ${i} (${m.role}) has no text, tool call or media`);
+  for (const [i, c] of primary.choices.entries()) if (c.message !== undefined && isEmptyMessage(c.message)) unreadable.push(`${Attr.outputMessages}: message ${i} (${c.message.role}) has no text, tool call or media`);
+  const problems = prompt.length === 0 ? [...unreadable, `${Attr.inputMessages}: no prompt message was recorded`] : unreadable;
+  return { unreadable, problems, exactTokens: promptTokenIds !== undefined && primary.choices.every((c) => c.tokenIds !== undefined) };
 }
 
 /** A message with nothing a model could have read or written (a tool's empty output is an answer, not nothing). */

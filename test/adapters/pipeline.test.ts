@@ -3,7 +3,7 @@
  * agent names and selection, reward assignment, malformed attributes.
  */
 import { describe, expect, it } from "vitest";
-import { adaptSpans, buildSpanTree, diagnose, toTransitions } from "tracetrain/adapters";
+import { adaptSpans, buildSpanTree, diagnose, toChatMessages, toTransitions } from "tracetrain/adapters";
 import { type Span } from "tracetrain";
 import { AT, RO, agentSpan, llm, reward, root, sid, span } from "./build.js";
 
@@ -167,6 +167,36 @@ describe("malformed attributes are reported and skipped, never thrown", () => {
       },
     });
     expect(toTransitions([call]).map((t) => [t.prompt, t.response.message, t.textOnly])).toEqual([[{ messages: [{ role: "user", content: "hi" }], tokenIds: [1, 2] }, { role: "assistant", content: "hello" }, false]]);
+  });
+
+  it("never trains on an empty message: a call without exact token ids is left out, one with them stays a token sample only", () => {
+    const empty = { role: "assistant", content: "", finish_reason: "stop" };
+    const spans = [
+      llm(1, { output: empty }),
+      llm(2, { output: empty, prompt: [1, 2], response: [3] }),
+      llm(3, { input: [{ role: "user", content: [{ type: "text", text: "" }] }] }),
+      llm(4, { attributes: { "gen_ai.input.messages": null } }),
+    ];
+    const attempt = only(spans);
+    expect(attempt.calls.map((c) => [c.callId, c.selected, c.exclusion])).toEqual([
+      [sid(1), false, "unreadable_message"],
+      [sid(2), true, undefined],
+      [sid(3), false, "unreadable_message"],
+      [sid(4), true, undefined],
+    ]);
+    expect(attempt.diagnostics.dropped).toEqual([
+      { spanId: sid(1), reason: "unreadable_message", detail: "gen_ai.output.messages: message 0 (assistant) has no text, tool call or media — the call is not training data" },
+      { spanId: sid(3), reason: "unreadable_message", detail: "gen_ai.input.messages: message 0 (user) has no text, tool call or media — the call is not training data" },
+    ]);
+    expect(attempt.diagnostics.warnings).toEqual([
+      `call ${sid(2)}: gen_ai.output.messages: message 0 (assistant) has no text, tool call or media — left out of chat records, kept as a token sample (exact token ids)`,
+      `call ${sid(4)}: gen_ai.input.messages: no prompt message was recorded — left out of chat records`,
+    ]);
+    expect(attempt.trajectory.transitions.map((t) => [t.callId, t.textOnly])).toEqual([
+      [sid(2), false],
+      [sid(4), true],
+    ]);
+    expect(toChatMessages(spans, { per: "call" })).toEqual([]);
   });
 
   it("treats foreign GenAI spans without a tracetrain type as calls", () => {
