@@ -137,7 +137,9 @@ describe("RL", () => {
       progress: false,
       logger: quiet,
       handleSignals: false,
-      rolloutConfig: { timeoutMs: 300 },
+      // The hanging rollouts time out; the others need a few milliseconds, and 10 s leaves a busy
+      // machine all the room it needs to finish them first.
+      rolloutConfig: { timeoutMs: 10_000 },
       algorithm: new RL({ backend, steps: 1, tasksPerStep: 2, groupSize: 4, evalEvery: 0, runId: "rl2" }),
     });
     const { result } = await trainer.fit(caller, { train: [{ calls: 1 }, { calls: 1, hang: true }] });
@@ -148,7 +150,7 @@ describe("RL", () => {
     expect(rollouts.size).toBe(4);
     // The hanging rollouts made a call before they timed out; none of it is in the batch.
     for (const id of rollouts) expect((await store.getRollout(id)).status).toBe("succeeded");
-  });
+  }, 60_000);
 
   it("scores an agent that failed on the model's answer 0, and drops one that failed before any answer", async () => {
     const { backend, store } = await rig();
