@@ -1,8 +1,6 @@
 import type { Span, TraceReport } from "../types/index.js";
 import { Attr, SpanNames, SpanTypes } from "../types/index.js";
-
-/** OpenTelemetry GenAI operations that are model calls: how a call recorded by another tool (no tracetrain type) is known. */
-const LLM_OPERATIONS = new Set(["chat", "text_completion", "generate_content"]);
+import { type OtelAttributes, classifySpan } from "../llm/index.js";
 
 type Counted = Pick<TraceReport, "spans" | "llmCalls" | "llmCallsWithTokenIds" | "layers" | "rewards">;
 
@@ -34,9 +32,10 @@ export class SpanCounts {
     this.layers.set(layer, counts);
     counts.spans++;
     this.spans++;
-    const type = a[Attr.spanType];
     if (isReward(span.name, a)) this.rewards++;
-    if (!(type === SpanTypes.llm || (type === undefined && LLM_OPERATIONS.has(String(a[Attr.operationName]))))) return;
+    // A call recorded by another tool has no tracetrain type: known by its GenAI, OpenInference or AI SDK attributes.
+    const type = a[Attr.spanType] ?? classifySpan(span.name, a as OtelAttributes).type;
+    if (type !== SpanTypes.llm) return;
     counts.llmCalls++;
     const withTokenIds = a[Attr.responseTokenIds] !== undefined || a[Attr.promptTokenIds] !== undefined;
     const responseId = a[Attr.responseId];

@@ -84,7 +84,7 @@ describe("the trace report counts what the store holds", () => {
     expect(report).toMatchObject({ llmCalls: 2, llmCallsWithTokenIds: 2 });
   });
 
-  it("counts a call sent over OTLP by code without the SDK", async () => {
+  it("counts calls sent over OTLP by code without the SDK, in the GenAI and OpenInference formats", async () => {
     const store = new MemoryStore();
     const server: StoreServer = await startStoreServer({ store, port: 0, logger: recordingLogger() });
     closers.push(() => store.close(), () => server.close());
@@ -109,6 +109,16 @@ describe("the trace report counts what the store holds", () => {
                       endTimeUnixNano: String(now + 1_000_000n),
                       attributes: [attribute("gen_ai.operation.name", "chat"), attribute("gen_ai.response.id", "chatcmpl-otlp-1")],
                     },
+                    // …and an OpenInference LLM span (Python's Arize instrumentations), known by its span kind alone.
+                    {
+                      traceId: "5b8efff798038103d269b633813fc60c",
+                      spanId: "eee19b7ec3c1b175",
+                      name: "ChatCompletion",
+                      kind: 1,
+                      startTimeUnixNano: String(now + 2_000_000n),
+                      endTimeUnixNano: String(now + 3_000_000n),
+                      attributes: [attribute("openinference.span.kind", "LLM"), attribute("llm.model_name", "gpt-4.1-mini")],
+                    },
                   ],
                 },
               ],
@@ -124,7 +134,7 @@ describe("the trace report counts what the store holds", () => {
     const logger = recordingLogger();
     const trainer = new Trainer({ store, logger, instrument: false });
     const { runs, logged } = await dev(trainer, exporter, logger);
-    expect(runs[0]!.report).toMatchObject({ countedFrom: "store", llmCalls: 1, llmCallsWithTokenIds: 0 });
+    expect(runs[0]!.report).toMatchObject({ countedFrom: "store", llmCalls: 2, llmCallsWithTokenIds: 0 });
     expect(logged).not.toMatch(/no LLM call/);
   });
 
