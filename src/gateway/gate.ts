@@ -35,6 +35,11 @@ export class Gate {
     return this.inFlight;
   }
 
+  /** Calls waiting for a resume. */
+  get held(): number {
+    return this.waiting.length;
+  }
+
   /**
    * Lets a call through (waiting while paused); returns the function to call when it is done.
    * A call whose client leaves while waiting (`signal`) rejects with the signal's reason.

@@ -13,6 +13,7 @@
 import { type Server, createServer } from "node:http";
 import { RequestMetrics, answerClientError, listenOn, tokenDigest } from "../http/index.js";
 import { type LlmResource, ValidationError } from "../types/index.js";
+import { redactUrl } from "../util/index.js";
 import { AttemptDirectory } from "./attempts.js";
 import { Gate } from "./gate.js";
 import { handleRequest, routeLabel } from "./handler.js";
@@ -32,6 +33,8 @@ export interface GatewayStats {
   retries: number;
   upstreamFailures: number;
   inFlight: number;
+  /** Calls held by a pause, waiting for `resume()`. */
+  waiting: number;
   paused: boolean;
 }
 
@@ -46,6 +49,7 @@ export interface Gateway {
   resume(): void;
   /** Replaces the upstream list without a restart (probing new upstreams unless told their capabilities). */
   setUpstreams(upstreams: UpstreamInput[]): Promise<void>;
+  /** The upstreams, with what each supports; a user name or password in a URL shows as `***`. */
   upstreams(): Array<{ name: string; url: string; capabilities: Capabilities }>;
   /**
    * An `llm` resource for agents: its `baseUrl` holds `{rolloutId}` and `{attemptId}`, which
@@ -134,7 +138,7 @@ function gatewayOver(parts: GatewayParts, server: Server, inFlight: Set<Promise<
     async setUpstreams(next) {
       pool.replace(await withCapabilities(parseUpstreams(next), options.probe, parts.client, options.logger));
     },
-    upstreams: () => pool.list().map((u) => ({ name: u.name, url: new URL(`${u.base.pathname.replace(/\/$/, "")}/v1`, u.base).href, capabilities: { ...u.capabilities } })),
+    upstreams: () => pool.list().map((u) => ({ name: u.name, url: redactUrl(new URL(`${u.base.pathname.replace(/\/$/, "")}/v1`, u.base)), capabilities: { ...u.capabilities } })),
     llmResource(resourceOptions = {}) {
       const model = resourceOptions.model ?? parts.policy.model;
       if (model === undefined) throw new ValidationError("llmResource", [{ path: "model", message: "name the model (or set one in the gateway policy)" }]);
@@ -146,7 +150,7 @@ function gatewayOver(parts: GatewayParts, server: Server, inFlight: Set<Promise<
       if (options.token === undefined) throw new ValidationError("keyFor", [{ path: "token", message: "the gateway has no token, so it has no per-rollout keys either" }]);
       return scopedKey(options.token, scope);
     },
-    stats: () => ({ ...parts.counters, inFlight: gate.active, paused: gate.isPaused }),
+    stats: () => ({ ...parts.counters, inFlight: gate.active, waiting: gate.held, paused: gate.isPaused }),
     flush: () => recorder.flush(),
     close() {
       closing ??= (async () => {

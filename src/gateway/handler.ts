@@ -9,6 +9,7 @@ import { type WireApi, providerOf, requestFromBody } from "../llm/index.js";
 import { type ActiveSpan, recordLlmError } from "../tracer/index.js";
 import { Attr, type RolloutMode, TracetrainError, ValidationError } from "../types/index.js";
 import { answerFailure, sendError } from "./answers.js";
+import { AgentDisconnected } from "./call-failures.js";
 import { type CapturePlan, NOTHING_ADDED, addCaptureRequests } from "./capture.js";
 import { isScopedKeyFor } from "./keys.js";
 import { renderMetrics } from "./metrics.js";
@@ -16,7 +17,7 @@ import type { GatewayParts } from "./parts.js";
 import { applyPolicy } from "./policy.js";
 import { relay } from "./relay.js";
 import { type Scope, headerValue, parsePath, withoutScope } from "./scope.js";
-import { upstreamHeaders } from "./upstream-request.js";
+import { credentialHeaders, forwardableHeaders } from "./upstream-request.js";
 import { finishUnscopedRollout, startUnscopedRollout } from "./unscoped.js";
 
 /** The endpoints whose calls are recorded; anything else under /v1 is only proxied. */
@@ -37,15 +38,25 @@ interface Target {
   search: string;
 }
 
-/** An LLM call on its way upstream: what was added to its request, and its span. */
-interface PreparedCall {
+/** An LLM call being forwarded: its API, its span, and the rollout started for it. */
+interface Call {
   api: WireApi;
-  /** What the gateway added to the request (and so takes out of the answer). */
-  plan: CapturePlan;
   /** The call's span; none for an unscoped call the gateway does not record. */
   span: ActiveSpan | undefined;
   /** The rollout started for this call when it came without one (`recordUnscoped`). */
   unscoped: Scope | undefined;
+}
+
+/** A request on its way upstream. */
+interface Exchange {
+  target: Target;
+  method: string;
+  /** The mode of the rollout the request belongs to (unknown for unscoped requests). */
+  mode: RolloutMode | undefined;
+  /** Aborts when the agent hangs up. */
+  gone: AbortSignal;
+  /** Present for a call to one of the {@link RECORDED} endpoints. */
+  call: Call | undefined;
 }
 
 /** Handles a request; every failure is answered (in the called API's error format), never thrown. */
@@ -91,21 +102,43 @@ function authorize(parts: GatewayParts, request: IncomingMessage, scope: Scope |
   throw new TracetrainError("unauthorized", scope ? "missing or wrong gateway key for this rollout attempt" : "missing or wrong gateway token");
 }
 
+/**
+ * Forwards a request. A call to a recorded endpoint is recorded from the moment it is accepted for
+ * its rollout attempt: whatever happens from then on — a body the gateway refuses, a pause, an
+ * upstream failure, an exception anywhere — its span is ended and stored, failed unless an answer
+ * was recorded. This is the one place a span's life is managed.
+ */
 async function forward(parts: GatewayParts, request: IncomingMessage, response: ServerResponse, target: Target): Promise<void> {
-  const { options, counters } = parts;
   const method = request.method ?? "GET";
   const api = method === "POST" ? RECORDED[target.path] : undefined;
   const gone = hangUpSignal(response);
   const mode: RolloutMode | undefined = target.scope ? (await parts.attempts.check(target.scope)).mode : undefined;
+  const call = api === undefined ? undefined : await openCall(parts, request, target, api);
+  let failure: unknown;
+  try {
+    await exchange(parts, request, response, { target, method, mode, gone, call });
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    if (call) await closeCall(parts, call, failure);
+  }
+}
+
+/** Reads the request, waits for the gate, sends it upstream and relays the answer. */
+async function exchange(parts: GatewayParts, request: IncomingMessage, response: ServerResponse, forwarding: Exchange): Promise<void> {
+  const { options, counters } = parts;
+  const { target, method, mode, call, gone } = forwarding;
   const raw = method === "GET" || method === "HEAD" ? undefined : await readBody(request, options.bodyLimitBytes);
-  const body = api === undefined ? undefined : jsonObject(raw);
+  const body = call === undefined ? undefined : jsonObject(raw);
   const leave = await parts.gate.enter(gone);
   try {
-    const call = api === undefined || body === undefined ? undefined : await prepareCall(parts, request, target, api, body, mode);
+    const plan = call === undefined || body === undefined ? NOTHING_ADDED : prepareCall(parts, call, target, body, mode);
     const outcome = await parts.client.send(parts.pool.ranked(target.scope?.rolloutId), {
       method,
       path: target.path + target.search,
-      headers: upstreamHeaders(request.headers, options.token === undefined),
+      headers: forwardableHeaders(request.headers),
+      credentials: options.token === undefined ? credentialHeaders(request.headers) : {},
       body: body === undefined ? raw : Buffer.from(JSON.stringify(body)),
       signal: gone,
       timeoutMs: options.upstreamTimeoutMs,
@@ -118,41 +151,69 @@ async function forward(parts: GatewayParts, request: IncomingMessage, response: 
       if (span) recordLlmError(span, outcome.error);
       if (span && options.answerWhenStored) await parts.recorder.stored();
       if (!gone.aborted) sendError(response, target.path, 502, "upstream_unreachable", `upstream '${outcome.upstream.name}' failed: ${outcome.error.message}`);
-    } else {
-      await relay({
-        upstream: outcome.response,
-        agent: response,
-        recording: call && span ? { api: call.api, span, recorder: parts.recorder } : undefined,
-        plan: call && options.stripCaptured ? call.plan : NOTHING_ADDED,
-        answerWhenStored: options.answerWhenStored,
-      });
+      return;
     }
-    if (call?.unscoped) await finishUnscopedRollout(options.store, parts.recorder, call.unscoped, span);
+    await relay({
+      upstream: outcome.response,
+      agent: response,
+      recording: call && span ? { api: call.api, span, recorder: parts.recorder } : undefined,
+      plan: options.stripCaptured ? plan : NOTHING_ADDED,
+      answerWhenStored: options.answerWhenStored,
+    });
   } finally {
     leave();
   }
 }
 
 /**
- * Prepares an LLM call's request (the policy applied, token capture asked for where it is wanted
- * and can be had) and starts its span when it belongs to a rollout (or gets one of its own).
+ * Opens the span of a call (starting a rollout of its own for an unscoped call when those are
+ * recorded). What was asked, and the policy version, are added once the call is let through
+ * (see {@link prepareCall}): a call held by a pause is answered by the policy after it.
  */
-async function prepareCall(parts: GatewayParts, request: IncomingMessage, target: Target, api: WireApi, body: Record<string, unknown>, mode: RolloutMode | undefined): Promise<PreparedCall> {
+async function openCall(parts: GatewayParts, request: IncomingMessage, target: Target, api: WireApi): Promise<Call> {
+  const { options } = parts;
+  const unscoped = target.scope === undefined && options.recordUnscoped ? await startUnscopedRollout(options.store, target.path) : undefined;
+  const scope = target.scope ?? unscoped;
+  if (scope === undefined) return { api, span: undefined, unscoped };
+  const span = parts.recorder.start({
+    scope,
+    request: { ...requestFromBody(api, undefined), endpoint: target.path },
+    traceparent: headerValue(request.headers, "traceparent"),
+  });
+  parts.counters.recorded++;
+  return { api, span, unscoped };
+}
+
+/**
+ * Prepares a call's request (the policy applied, token capture asked for where it is wanted and
+ * can be had), records it on the call's span, and returns what capture added.
+ */
+function prepareCall(parts: GatewayParts, call: Call, target: Target, body: Record<string, unknown>, mode: RolloutMode | undefined): CapturePlan {
   const { options, policy } = parts;
   applyPolicy(body, policy, mode);
   const capture = options.captureTokens === "always" || (options.captureTokens === "train" && mode === "train");
-  const plan = capture ? addCaptureRequests(api, body, parts.pool.common()) : NOTHING_ADDED;
-  const unscoped = target.scope === undefined && options.recordUnscoped ? await startUnscopedRollout(options.store, target.path) : undefined;
-  const scope = target.scope ?? unscoped;
-  if (scope === undefined) return { api, plan, span: undefined, unscoped };
-  const span = parts.recorder.start({
-    scope,
-    request: { ...requestFromBody(api, body), provider: providerOf(api), endpoint: target.path },
-    traceparent: headerValue(request.headers, "traceparent"),
-    policyVersion: policy.policyVersion,
-  });
-  parts.counters.recorded++;
-  return { api, plan, span, unscoped };
+  const plan = capture ? addCaptureRequests(call.api, body, parts.pool.common()) : NOTHING_ADDED;
+  if (call.span) parts.recorder.describe(call.span, { ...requestFromBody(call.api, body), provider: providerOf(call.api), endpoint: target.path }, policy.policyVersion);
+  return plan;
+}
+
+/**
+ * Ends a call's span if nothing recorded its end — failed, with what went wrong — and waits for it
+ * to be stored when answers wait for that; then completes the call's own rollout, if it has one.
+ */
+async function closeCall(parts: GatewayParts, call: Call, failure: unknown): Promise<void> {
+  const { span } = call;
+  if (span && !span.ended) {
+    recordLlmError(span, asCallFailure(failure));
+    if (parts.options.answerWhenStored) await parts.recorder.stored();
+  }
+  if (call.unscoped) await finishUnscopedRollout(parts.options.store, parts.recorder, call.unscoped, span);
+}
+
+/** What a span records for a call that ended without its answer recorded. */
+function asCallFailure(failure: unknown): unknown {
+  if (failure === undefined) return new Error("the call ended without an answer to record");
+  return failure instanceof ClientGone ? new AgentDisconnected(failure.message) : failure;
 }
 
 /** The JSON object body of an LLM call; anything else is the agent's mistake (400). */

@@ -40,6 +40,7 @@ async function probeCapabilities(client: UpstreamClient, upstream: Upstream, log
       method,
       path,
       headers: body === undefined ? {} : { "content-type": "application/json" },
+      credentials: {},
       body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
       signal,
       timeoutMs: PROBE_TIMEOUT_MS,

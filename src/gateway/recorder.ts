@@ -17,7 +17,6 @@ export interface CallDetails {
   request: LlmRequest;
   /** The W3C `traceparent` the client sent, if any: the call then joins the client's trace. */
   traceparent: string | undefined;
-  policyVersion: string | number | undefined;
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
@@ -35,16 +34,25 @@ export class CallRecorder {
     this.buffer = new SpanBuffer(sink, { batchSize: 256, flushIntervalMs: 100, retryDelaysMs: [100, 500, 2000, 5000] });
   }
 
-  /** Starts the span of one call, with its request recorded. */
+  /** Starts the span of one call, with what is known of its request so far (see {@link describe}). */
   start(details: CallDetails): ActiveSpan {
     const parent = parseTraceparent(details.traceparent);
     const trace = new TraceState({ rolloutId: details.scope.rolloutId, attemptId: details.scope.attemptId }, this.buffer, false, parent?.traceId);
     const span = new ActiveSpan(trace, llmSpanName(details.request.operation, details.request.model), parent?.spanId ?? null, "client", nowMs());
     span.setAttribute(Attr.layer, "gateway").setAttribute(Attr.spanType, SpanTypes.llm);
     if (details.scope.agentName !== undefined) span.setAttribute(Attr.agentName, details.scope.agentName);
-    if (details.policyVersion !== undefined) span.setAttribute(Attr.policyVersion, details.policyVersion);
     recordLlmRequest(span, details.request);
     return span;
+  }
+
+  /**
+   * Records the call's request as it goes upstream, naming the span after its operation and model,
+   * with the version of the policy that will answer it.
+   */
+  describe(span: ActiveSpan, request: LlmRequest, policyVersion: string | number | undefined): void {
+    span.updateName(llmSpanName(request.operation, request.model));
+    if (policyVersion !== undefined) span.setAttribute(Attr.policyVersion, policyVersion);
+    recordLlmRequest(span, request);
   }
 
   /** Records a response and ends the span; a call without exact token ids is marked text-only. */

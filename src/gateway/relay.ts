@@ -12,6 +12,7 @@ import { type WireApi, createAccumulator, responseFromBody } from "../llm/index.
 import { type SseEvent, SseParser } from "../llm/index.js";
 import { recordFirstChunk, recordLlmError } from "../tracer/index.js";
 import type { JsonObject } from "../types/index.js";
+import { MAX_JSON_DEPTH, parseJsonWithin } from "../http/index.js";
 import { AgentDisconnected, UpstreamError } from "./call-failures.js";
 import { type CapturePlan, removeCaptured } from "./capture.js";
 import type { CallRecorder } from "./recorder.js";
@@ -58,7 +59,7 @@ export async function relay(options: RelayOptions): Promise<void> {
     const errorBody = asObject(parsed);
     if (recording) recordLlmError(recording.span, new UpstreamError(`HTTP ${status} from the upstream`), { status, ...(errorBody ? { body: errorBody } : {}) });
   } else if (parsed === undefined) {
-    if (recording) recordLlmError(recording.span, new UpstreamError(`the upstream answer is not JSON (${body.length} bytes)`), { status });
+    if (recording) recordLlmError(recording.span, new UpstreamError(`the upstream answer is not JSON, or nests deeper than ${MAX_JSON_DEPTH} levels (${body.length} bytes)`), { status });
   } else {
     if (recording) recording.recorder.finish(recording.span, responseFromBody(recording.api, parsed));
     if (removeCaptured(parsed, plan)) out = Buffer.from(JSON.stringify(parsed));
@@ -179,12 +180,12 @@ function readAll(stream: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
+/**
+ * An upstream answer (or stream event) as JSON; undefined when it is not JSON, or nests too deep to
+ * re-serialise safely: such text is passed on untouched and not recorded.
+ */
 function parseJson(text: string | Buffer): unknown {
-  try {
-    return JSON.parse(typeof text === "string" ? text : text.toString("utf8")) as unknown;
-  } catch {
-    return undefined;
-  }
+  return parseJsonWithin(typeof text === "string" ? text : text.toString("utf8"));
 }
 
 function asObject(value: unknown): JsonObject | undefined {

@@ -8,14 +8,16 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { sleep } from "../util/index.js";
 import { AgentDisconnected, UpstreamError } from "./call-failures.js";
 import type { RetryPolicy } from "./options.js";
-import { headerValue } from "./scope.js";
 import type { Upstream } from "./upstreams.js";
 
 export interface UpstreamCall {
   method: string;
   /** From `/v1` on, with the query string. */
   path: string;
+  /** The agent's headers worth forwarding, without credentials (see {@link forwardableHeaders}). */
   headers: Record<string, string>;
+  /** The agent's own credentials, for an upstream with no key configured (empty when they were for the gateway). */
+  credentials: Record<string, string>;
   body: Buffer | undefined;
   /** Aborts the call (the agent went away). */
   signal: AbortSignal;
@@ -26,7 +28,14 @@ export type UpstreamOutcome =
   | { ok: true; response: IncomingMessage; upstream: Upstream; retries: number }
   | { ok: false; error: Error; upstream: Upstream; retries: number };
 
-/** Request headers never forwarded: hop-by-hop ones, the agent's credentials (for the gateway, not the upstream) and those recomputed here. */
+/**
+ * Request headers that carry a client's credentials: bearer tokens and basic auth, Anthropic's and
+ * Azure's key headers, Google's, and cookies. They are for the gateway when it has a token, and an
+ * upstream's configured key replaces them: in either case none is forwarded.
+ */
+const CREDENTIAL_HEADERS = new Set(["authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie"]);
+
+/** Request headers never forwarded: hop-by-hop ones (a proxy's credentials included), the gateway's own, and those recomputed here. */
 const DROPPED_REQUEST_HEADERS = new Set([
   "host",
   "connection",
@@ -38,8 +47,6 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "transfer-encoding",
   "upgrade",
   "content-length",
-  "authorization",
-  "x-api-key",
   "accept-encoding",
   "traceparent",
   "tracestate",
@@ -48,28 +55,24 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "x-tracetrain-agent",
 ]);
 
-/** The agent's headers worth forwarding (content type, API versions, SDK metadata). */
-function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || DROPPED_REQUEST_HEADERS.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return out;
+/** The agent's headers worth forwarding (content type, API versions, SDK metadata), without any credential. */
+export function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  return pickHeaders(headers, (name) => !DROPPED_REQUEST_HEADERS.has(name) && !CREDENTIAL_HEADERS.has(name));
 }
 
 /**
- * The agent's headers for the upstream. Its credentials are for the gateway when the gateway has a
- * token; without one the gateway is transparent, and an agent's own key goes on to an upstream
- * that has none configured (a configured key replaces it).
+ * The agent's own credentials. Only a gateway without a token passes them on (it is then
+ * transparent), and only to an upstream with no key configured.
  */
-export function upstreamHeaders(headers: IncomingHttpHeaders, passCredentials: boolean): Record<string, string> {
-  const out = forwardableHeaders(headers);
-  if (passCredentials) {
-    for (const name of ["authorization", "x-api-key"]) {
-      const value = headerValue(headers, name);
-      if (value !== undefined) out[name] = value;
-    }
+export function credentialHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  return pickHeaders(headers, (name) => CREDENTIAL_HEADERS.has(name));
+}
+
+function pickHeaders(headers: IncomingHttpHeaders, wanted: (name: string) => boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || !wanted(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(", ") : value;
   }
   return out;
 }
@@ -121,7 +124,9 @@ export class UpstreamClient {
   private once(upstream: Upstream, call: UpstreamCall): Promise<IncomingMessage> {
     const url = new URL(upstream.base.pathname.replace(/\/+$/, "") + call.path, upstream.base);
     const https = url.protocol === "https:";
-    const headers: Record<string, string> = { ...call.headers, ...upstream.headers, "accept-encoding": "identity" };
+    // A configured key replaces every credential of the agent's, not only the header it is sent in.
+    const credentials = upstream.apiKey === undefined ? call.credentials : {};
+    const headers: Record<string, string> = { ...call.headers, ...credentials, ...upstream.headers, "accept-encoding": "identity" };
     if (upstream.apiKey !== undefined) {
       headers.authorization = `Bearer ${upstream.apiKey}`;
       if (call.path.startsWith("/v1/messages")) headers["x-api-key"] = upstream.apiKey;

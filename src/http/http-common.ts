@@ -4,7 +4,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, BlockList, isIP } from "node:net";
 import type { Duplex } from "node:stream";
 import { TracetrainError, ValidationError } from "../types/index.js";
 
@@ -14,8 +14,9 @@ export class ClientGone extends Error {}
 /** The status logged for a request whose client hung up before it was answered (nginx's convention). */
 export const CLIENT_CLOSED = 499;
 
+/** The 413 for a body over `limit` bytes, naming that limit (a route's count limit has a 413 of its own that names it). */
 export function tooLarge(limit: number): TracetrainError {
-  return new TracetrainError("payload_too_large", `request body over ${limit} bytes; send smaller batches`);
+  return new TracetrainError("payload_too_large", `request body over the limit of ${limit} bytes (bodyLimitBytes); send smaller batches`, { limit: "bytes", max: limit });
 }
 
 /** Reads a request body, refusing (before reading, when the length is declared) more than `limit` bytes. */
@@ -68,14 +69,31 @@ export function tokenMatches(presented: string | undefined, expected: Buffer): b
   return presented !== undefined && timingSafeEqual(tokenDigest(presented), expected);
 }
 
-/** The token of an `Authorization: Bearer …` header. */
+/** The token of an `Authorization: Bearer …` header; the scheme's name is case-insensitive (RFC 7235). */
 export function bearerToken(request: IncomingMessage): string | undefined {
-  const match = /^Bearer (.+)$/.exec(request.headers.authorization ?? "");
+  const match = /^bearer +(.+)$/i.exec(request.headers.authorization ?? "");
   return match?.[1];
 }
 
+let loopbackAddresses: BlockList | undefined;
+
+/**
+ * Whether `host` names this machine only: `localhost`, or an address in 127.0.0.0/8, `::1`, or
+ * an IPv4-mapped 127.x (`::ffff:127.0.0.1`). A name is not an address: `127.example.com` may
+ * resolve anywhere.
+ */
 export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  if (bare.toLowerCase() === "localhost") return true;
+  const family = isIP(bare);
+  if (family === 0) return false;
+  if (loopbackAddresses === undefined) {
+    loopbackAddresses = new BlockList();
+    loopbackAddresses.addSubnet("127.0.0.0", 8, "ipv4");
+    loopbackAddresses.addAddress("::1", "ipv6");
+  }
+  // BlockList matches IPv4-mapped IPv6 addresses against the IPv4 subnet.
+  return loopbackAddresses.check(bare, family === 6 ? "ipv6" : "ipv4");
 }
 
 /** Refuses to listen beyond this machine without a token, unless the operator said the network is trusted. */

@@ -10,7 +10,7 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { StoreEvent } from "../types/index.js";
-import { TracetrainError, ValidationError, parseOrThrow } from "../types/index.js";
+import { MAX_SPAN_BATCH, TracetrainError, ValidationError, parseOrThrow } from "../types/index.js";
 import type { Store } from "../store/index.js";
 import {
   AddResourcesBodySchema,
@@ -200,6 +200,10 @@ function buildRouter(store: Store, metrics: ServerMetrics, shutdown: AbortSignal
   add("dequeue", async ({ body, signal }) => ({ claimed: await store.dequeue(capWait(body, "waitMs") as never, { signal }) }));
   add("addSpans", async ({ body }) => {
     const { spans } = parseOrThrow(AddSpansBodySchema, body, "spans body");
+    // The byte limit is checked as the body arrives; this is the other limit a batch can hit, so its 413 names it too.
+    if (spans.length > MAX_SPAN_BATCH) {
+      throw new TracetrainError("payload_too_large", `${spans.length} spans in one request, over the limit of ${MAX_SPAN_BATCH} spans; send smaller batches`, { limit: "spans", max: MAX_SPAN_BATCH });
+    }
     const result = await store.addSpans(spans as never);
     metrics.spansIngested += result.added;
     return result;

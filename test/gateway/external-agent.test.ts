@@ -44,7 +44,8 @@ curl -sS -f -X POST "$TRACETRAIN_REWARD_URL" \\
 `;
 
 describe("an agent in another language", () => {
-  it("is attributed, recorded with exact token ids and rewarded over plain HTTP", async () => {
+  // Two processes to start and three agents to run on a possibly loaded machine: only a generous overall limit.
+  it("is attributed, recorded with exact token ids and rewarded over plain HTTP", { timeout: 180_000 }, async () => {
     const script = join(dir, "agent.sh");
     writeFileSync(script, SCRIPT, { mode: 0o755 });
     const upstream = await startMockLlm();
@@ -53,9 +54,9 @@ describe("an agent in another language", () => {
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     const env = { TRACETRAIN_TOKEN: "store-token", TRACETRAIN_GATEWAY_TOKEN: "gateway-token", TRACETRAIN_UPSTREAM_KEY: "sk-upstream" };
     const server = tracetrain(["store", "serve", "--store", `sqlite:${join(dir, "store.db")}`, "--port", String(storePort)], env);
-    await vi.waitFor(() => expect(server.out.text).toMatch(/serving/), { timeout: 20_000 });
+    await vi.waitFor(() => expect(server.out.text).toMatch(/serving/), { timeout: 60_000 });
     const gateway = tracetrain(["gateway", "--store", storeUrl, "--upstream", upstream.baseUrl, "--port", String(gatewayPort)], env);
-    await vi.waitFor(() => expect(gateway.out.text).toMatch(/token ids: yes, logprobs: yes/), { timeout: 20_000 });
+    await vi.waitFor(() => expect(gateway.out.text).toMatch(/token ids: yes, logprobs: yes/), { timeout: 60_000 });
     expect(gateway.out.text).not.toContain("sk-upstream");
 
     const store = new HttpStore(storeUrl, { token: "store-token", logger: quiet });
@@ -86,7 +87,7 @@ describe("an agent in another language", () => {
     // The runner holds the gateway token, so each agent gets a key good for its own rollout only.
     const runner = new Runner({ store, agent: external, logger: quiet, llmKey: (ids) => scopedKey("gateway-token", ids), tracer: undefined });
     const running = runner.run();
-    const ended = await store.waitForRollouts(rollouts.map((r) => r.rolloutId), { timeoutMs: 20_000 });
+    const ended = await store.waitForRollouts(rollouts.map((r) => r.rolloutId), { timeoutMs: 60_000 });
     await runner.stop({ graceMs: 1000 });
     await running;
 

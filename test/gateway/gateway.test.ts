@@ -2,16 +2,29 @@
  * The LLM gateway with the real `openai` client in front and the deterministic mock LLM behind:
  * what the agent receives, and what the gateway records.
  */
+import { EventEmitter } from "node:events";
 import OpenAI from "openai";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Attr } from "tracetrain/instrumentations";
-import { attr, callSpans, claim, clientFor, type Rig, startRig } from "./helpers.js";
+import { type RawUpstream, attr, callSpans, chatEvent, claim, clientFor, nested, type Rig, startRawUpstream, startRig } from "./helpers.js";
+
+// A loaded machine may be slow: tests wait for events, and only this generous overall limit bounds them.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 let rig: Rig;
+/** Stand-in upstreams of the running test, closed before the gateway so no call of theirs is left hanging. */
+const raws: RawUpstream[] = [];
 
 afterEach(async () => {
+  for (const raw of raws.splice(0)) await raw.close();
   await rig?.close();
 });
+
+const rawUpstream = async (handle: Parameters<typeof startRawUpstream>[0]) => {
+  const raw = await startRawUpstream(handle);
+  raws.push(raw);
+  return raw;
+};
 
 async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -62,14 +75,47 @@ describe("chat completions", () => {
   });
 
   it("relays each streamed event as it arrives, never holding the stream back", async () => {
-    rig = await startRig({ mock: { chunkDelayMs: 40 } });
-    const scope = await claim(rig.store);
-    const stream = await clientFor(rig.gateway, scope).chat.completions.create({ model: "m", messages: [{ role: "user", content: "one two three four" }], stream: true });
-    const arrivals: number[] = [];
-    for await (const _chunk of stream) arrivals.push(performance.now());
-    // Events leave the upstream 40 ms apart; buffering anywhere would bunch them together.
-    expect(arrivals.length).toBeGreaterThan(4);
-    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(30 * (arrivals.length - 2));
+    // The upstream sends each event only once the agent has received the one before: a gateway
+    // that held events back (buffered the stream, or waited for its end) would never finish it.
+    const words = ["one ", "two ", "three ", "four"];
+    const agentSide = new EventEmitter();
+    let received = 0;
+    const agentHas = (count: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (received < count) return;
+          agentSide.off("chunk", check);
+          resolve();
+        };
+        agentSide.on("chunk", check);
+        check();
+      });
+    const upstream = await rawUpstream((_request, response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      void (async () => {
+        for (const [i, word] of words.entries()) {
+          response.write(chatEvent(word, { prompt_token_ids: [1], choices: [{ index: 0, delta: { content: word }, finish_reason: null, token_ids: [i] }] }));
+          await agentHas(i + 1);
+        }
+        response.end(`${chatEvent("", { choices: [{ index: 0, delta: {}, finish_reason: "stop", token_ids: [] }] })}data: [DONE]\n\n`);
+      })();
+    });
+    rig = await startRig();
+    // With token capture (events are rewritten one by one) and without (bytes are passed on).
+    for (const tokenIds of [true, false]) {
+      await rig.gateway.setUpstreams([{ url: upstream.baseUrl, capabilities: { tokenIds, logprobs: false } }]);
+      received = 0;
+      const scope = await claim(rig.store);
+      const stream = await clientFor(rig.gateway, scope).chat.completions.create({ model: "m", messages: [{ role: "user", content: "count" }], stream: true });
+      let text = "";
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? "";
+        received++;
+        agentSide.emit("chunk");
+      }
+      expect(text).toBe(words.join(""));
+      expect(attr((await callSpans(rig, scope))[0]!, Attr.outputMessages)).toEqual([{ role: "assistant", content: words.join(""), finish_reason: "stop" }]);
+    }
   });
 
   it("gives an agent that asked for logprobs its logprobs", async () => {
@@ -304,15 +350,82 @@ describe("security", () => {
   it("without a token of its own, passes the agent's key on to an upstream that has none", async () => {
     rig = await startRig();
     const scope = await claim(rig.store);
-    await clientFor(rig.gateway, scope, "sk-agent-own").chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] });
-    expect(rig.upstream.requests.at(-1)?.headers.authorization).toBe("Bearer sk-agent-own");
-    expect(JSON.stringify(await callSpans(rig, scope))).not.toContain("sk-agent-own");
+    await clientFor(rig.gateway, scope, "sk-agent-own").chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] }, { headers: { "api-key": "azure-agent-own" } });
+    expect(rig.upstream.requests.at(-1)?.headers).toMatchObject({ authorization: "Bearer sk-agent-own", "api-key": "azure-agent-own" });
+    expect(JSON.stringify(await callSpans(rig, scope))).not.toMatch(/sk-agent-own|azure-agent-own/);
+  });
+
+  const CREDENTIALS = {
+    "x-api-key": "agent-x-api-key",
+    "api-key": "agent-azure-key",
+    "x-goog-api-key": "agent-google-key",
+    cookie: "session=agent-cookie",
+    "proxy-authorization": "Basic YWdlbnQ6cHJveHk=",
+  };
+  const sentUpstream = (rig: Rig) => JSON.stringify(rig.upstream.requests.at(-1)?.headers);
+
+  it("with a token, sends none of the agent's credentials upstream, whatever header carries them", async () => {
+    rig = await startRig({ token: "gw-secret" });
+    const scope = await claim(rig.store);
+    await clientFor(rig.gateway, scope, "gw-secret").chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] }, { headers: CREDENTIALS });
+    expect(rig.upstream.requests).toHaveLength(1);
+    expect(sentUpstream(rig)).not.toMatch(/gw-secret|agent-|YWdlbnQ6cHJveHk=/);
+    expect(rig.upstream.requests[0]!.headers).not.toHaveProperty("cookie");
+  });
+
+  it("replaces every credential the agent sent when the upstream has a key of its own", async () => {
+    rig = await startRig();
+    await rig.gateway.setUpstreams([{ url: rig.upstream.baseUrl, apiKey: "sk-upstream", capabilities: { tokenIds: true, logprobs: true } }]);
+    const scope = await claim(rig.store);
+    await clientFor(rig.gateway, scope, "sk-agent").chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }] }, { headers: CREDENTIALS });
+    expect(rig.upstream.requests.at(-1)?.headers.authorization).toBe("Bearer sk-upstream");
+    expect(sentUpstream(rig)).not.toMatch(/sk-agent|agent-|YWdlbnQ6cHJveHk=/);
+  });
+
+  it("takes the bearer scheme in any case (RFC 7235)", async () => {
+    rig = await startRig({ token: "gw-secret" });
+    const scope = await claim(rig.store);
+    for (const scheme of ["bearer", "BEARER", "BeArEr"]) {
+      const response = await fetch(`${rig.gateway.baseUrlFor(scope)}/models`, { headers: { authorization: `${scheme} gw-secret` } });
+      expect(response.status, scheme).toBe(200);
+    }
+    expect((await fetch(`${rig.gateway.url}/metrics`, { headers: { authorization: "bearer gw-secret" } })).status).toBe(200);
+    expect((await fetch(`${rig.gateway.baseUrlFor(scope)}/models`, { headers: { authorization: "Basic gw-secret" } })).status).toBe(401);
+  });
+
+  it("never shows the user name or password of an upstream URL", async () => {
+    const lines: string[] = [];
+    const log = (message: string, fields?: unknown) => void lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
+    rig = await startRig({ logger: { debug: log, info: log, warn: log, error: log }, retry: { tries: 1 } });
+    const withUser = (url: string) => url.replace("http://", "http://trainer:pa55word@");
+    await rig.gateway.setUpstreams([{ url: withUser(rig.upstream.baseUrl), name: "gpu" }]);
+    expect(rig.gateway.upstreams()).toEqual([{ name: "gpu", url: withUser(rig.upstream.baseUrl).replace("trainer:pa55word", "***"), capabilities: { tokenIds: true, logprobs: true } }]);
+    const scope = await claim(rig.store);
+    const call = () => fetch(`${rig.gateway.baseUrlFor(scope)}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"model":"m","messages":[]}' });
+    expect((await call()).status).toBe(200);
+    // The credentials are still used: they reach the upstream as HTTP basic auth.
+    expect(rig.upstream.requests.at(-1)?.headers.authorization).toBe(`Basic ${Buffer.from("trainer:pa55word").toString("base64")}`);
+    await rig.gateway.setUpstreams([{ url: "http://trainer:pa55word@127.0.0.1:9/v1" }]);
+    const failed = await call();
+    expect(failed.status).toBe(502);
+    const shown = [
+      JSON.stringify(rig.gateway.upstreams()),
+      await failed.text(),
+      JSON.stringify(await callSpans(rig, scope)),
+      await (await fetch(`${rig.gateway.url}/metrics`)).text(),
+      lines.join("\n"),
+    ].join("\n");
+    expect(shown).toContain("***@127.0.0.1:9");
+    expect(shown).not.toMatch(/pa55word|trainer/);
   });
 
   it("refuses to listen beyond loopback without a token", async () => {
     const { startGateway } = await import("tracetrain/gateway");
     const { MemoryStore } = await import("tracetrain/store");
-    await expect(startGateway({ store: new MemoryStore(), upstreams: [{ url: "http://127.0.0.1:1/v1" }], host: "0.0.0.0", port: 0, probe: false })).rejects.toThrow(/without a token/);
+    // A name that only starts like a loopback address may resolve anywhere.
+    for (const host of ["0.0.0.0", "127.example.com", "::ffff:10.0.0.1"]) {
+      await expect(startGateway({ store: new MemoryStore(), upstreams: [{ url: "http://127.0.0.1:1/v1" }], host, port: 0, probe: false }), host).rejects.toThrow(/without a token/);
+    }
   });
 
   it("answers malformed requests with 4xx in the API's error format", async () => {
@@ -332,6 +445,65 @@ describe("security", () => {
     expect((await fetch(`${rig.gateway.url}/v1/models`, { headers: { "x-tracetrain-rollout-id": scope.rolloutId } })).status).toBe(404);
     expect((await fetch(`${rig.gateway.url}/healthz`)).status).toBe(200);
     expect(rig.upstream.requests).toHaveLength(0);
+  });
+});
+
+describe("bad input", () => {
+  const post = (url: string, body: string) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+
+  it("refuses a body nested deeper than the limit with a 400 that says so, and stores the call's span as failed", async () => {
+    rig = await startRig();
+    const scope = await claim(rig.store);
+    const url = `${rig.gateway.baseUrlFor(scope)}/chat/completions`;
+    // Valid JSON of about 10 KB, 5,000 levels deep: re-serialising it would overflow the stack.
+    const deep = await post(url, `{"model":"m","messages":[{"role":"user","content":"x"}],"metadata":${nested(5000)}}`);
+    expect(deep.status).toBe(400);
+    expect(await deep.json()).toMatchObject({ error: { type: "validation", message: expect.stringMatching(/^invalid request body: nests deeper than 128 levels, the limit for JSON request bodies/) } });
+    expect(rig.upstream.requests).toHaveLength(0);
+    const [span] = await callSpans(rig, scope);
+    expect(span!.status).toEqual({ code: "error", message: expect.stringContaining("nests deeper than 128 levels") });
+    expect(attr(span!, Attr.errorType)).toBe("ValidationError");
+    // Up to the limit is forwarded and recorded as usual.
+    expect((await post(url, `{"model":"m","messages":[{"role":"user","content":"y"}],"metadata":${nested(127)}}`)).status).toBe(200);
+    expect((await callSpans(rig, scope)).map((s) => s.status.code)).toEqual(["error", "ok"]);
+  });
+
+  it("ends and stores the span of every call that fails after it was accepted, whatever the failure", async () => {
+    rig = await startRig({ whilePaused: "reject", recordUnscoped: true });
+    const scope = await claim(rig.store);
+    const url = `${rig.gateway.baseUrlFor(scope)}/chat/completions`;
+    expect((await post(url, "{not json")).status).toBe(400);
+    expect((await post(`${rig.gateway.baseUrlFor(scope)}/messages`, "[1, 2]")).status).toBe(400);
+    await rig.gateway.pause();
+    expect((await post(url, JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }] }))).status).toBe(429);
+    rig.gateway.resume();
+    const spans = await callSpans(rig, scope);
+    expect(spans.map((s) => [s.name, s.status.code, s.status.message])).toEqual([
+      ["chat", "error", expect.stringContaining("not valid JSON")],
+      ["chat", "error", expect.stringContaining("expected a JSON object")],
+      // Turned away before the policy (which may change while paused) was applied: what was asked is not recorded.
+      ["chat", "error", expect.stringContaining("paused")],
+    ]);
+    expect(attr(spans[1]!, Attr.providerName)).toBe("anthropic");
+    // An unscoped call recorded as a rollout of its own: the rollout fails with its call.
+    expect((await post(`${rig.gateway.url}/v1/chat/completions`, "{")).status).toBe(400);
+    const [online] = (await rig.store.queryRollouts()).items.filter((r) => r.rolloutId !== scope.rolloutId);
+    expect(online).toMatchObject({ status: "failed", metadata: { source: "gateway" } });
+    expect(rig.upstream.requests).toHaveLength(0);
+  });
+
+  it("passes on an upstream answer too deep to re-serialise untouched, and records why it has no answer", async () => {
+    const junk = nested(5000);
+    const answer = `{"id":"c-1","object":"chat.completion","model":"m","prompt_token_ids":[1],"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop","token_ids":[2]}],"junk":${junk}}`;
+    const upstream = await rawUpstream((_request, response) => response.writeHead(200, { "content-type": "application/json" }).end(answer));
+    rig = await startRig();
+    await rig.gateway.setUpstreams([{ url: upstream.baseUrl, capabilities: { tokenIds: true, logprobs: false } }]);
+    const scope = await claim(rig.store);
+    const response = await post(`${rig.gateway.baseUrlFor(scope)}/chat/completions`, JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }] }));
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(answer);
+    const [span] = await callSpans(rig, scope);
+    expect(span!.status).toEqual({ code: "error", message: expect.stringContaining("nests deeper than 128 levels") });
   });
 });
 

@@ -1,3 +1,5 @@
+import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { expect } from "vitest";
 import { Attr, SpanTypes } from "tracetrain/instrumentations";
@@ -65,3 +67,34 @@ export async function callSpans(rig: Rig, scope: Scope): Promise<Span[]> {
 }
 
 export const attr = (span: Span, key: string) => span.attributes[key];
+
+/** A bare HTTP server standing in for an upstream that misbehaves in ways the mock LLM does not. */
+export interface RawUpstream {
+  /** The base URL (`…/v1`). */
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startRawUpstream(handle: (request: IncomingMessage, response: ServerResponse) => void): Promise<RawUpstream> {
+  const server = createServer((request, response) => {
+    request.resume();
+    handle(request, response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** One event of a streamed chat completion, in the event-stream format. */
+export const chatEvent = (content: string, extra: Record<string, unknown> = {}) =>
+  `data: ${JSON.stringify({ id: "chatcmpl-raw", object: "chat.completion.chunk", model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }], ...extra })}\n\n`;
+
+/** JSON text nested `depth` arrays deep. */
+export const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "tracetrain";
 import { GatewayOptionsSchema, startGateway } from "tracetrain/gateway";
 import { MemoryStore } from "tracetrain/store";
+import { isLoopback } from "../../src/http/index.js";
 import { quiet } from "./helpers.js";
 
 const store = new MemoryStore({ watchdogIntervalMs: false });
@@ -68,5 +69,16 @@ describe("gateway options", () => {
 
   it("names duplicate upstreams", async () => {
     await expect(startGateway({ store, upstreams: [{ url: "http://a/v1" }, { url: "http://a/v1" }], port: 0, probe: false, logger: quiet })).rejects.toThrow(/duplicate upstream name 'a'/);
+  });
+});
+
+describe("what counts as loopback", () => {
+  it("is an address of this machine or localhost, parsed, never a name that looks like one", () => {
+    for (const host of ["127.0.0.1", "127.4.5.6", "127.255.255.255", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "::ffff:7f00:1", "localhost", "LocalHost"]) {
+      expect(isLoopback(host), host).toBe(true);
+    }
+    for (const host of ["127.example.com", "127.0.0.1.nip.io", "127.1", "128.0.0.1", "0.0.0.0", "::", "::ffff:10.0.0.1", "10.0.0.1", "localhost.example.com", "example.com"]) {
+      expect(isLoopback(host), host).toBe(false);
+    }
   });
 });

@@ -75,8 +75,37 @@ describe("store server", () => {
     const big = JSON.stringify({ rollouts: [{ input: "x".repeat(100 * 1024) }] });
     const response = await raw(server.url, "POST", "/v1/rollouts", big);
     expect(response.status).toBe(413);
-    expect(JSON.parse(response.text).error.code).toBe("payload_too_large");
+    expect(JSON.parse(response.text).error).toMatchObject({ code: "payload_too_large", message: expect.stringContaining("over the limit of 65536 bytes (bodyLimitBytes)") });
     expect((await raw(server.url, "GET", "/healthz")).status).toBe(200);
+  });
+
+  it("refuses a body nested deeper than 128 levels, and takes what a store takes", async () => {
+    const deep = await raw(server.url, "POST", "/v1/rollouts", `{"rollout":{"input":${"[".repeat(5000)}${"]".repeat(5000)}}}`);
+    expect(deep.status).toBe(400);
+    expect(JSON.parse(deep.text).error.message).toMatch(/^invalid request body: nests deeper than 128 levels, the limit for JSON request bodies/);
+    // The deepest values a store accepts (64 levels in all), inside their envelopes: a task input, a span event's attributes.
+    const wrapped = (levels: number): unknown => (levels === 0 ? "leaf" : [wrapped(levels - 1)]);
+    const rollout = await store.startRollout({ input: wrapped(64) as never });
+    expect((await raw(server.url, "POST", "/v1/rollouts", JSON.stringify({ rollout: { input: wrapped(64) } }))).status).toBe(200);
+    const span = { rolloutId: rollout.rollout.rolloutId, attemptId: rollout.attempt.attemptId, traceId: "0".repeat(31) + "1", spanId: "0".repeat(15) + "2", name: "s", startTime: 1, endTime: 2 };
+    const ok = await raw(server.url, "POST", "/v1/spans", JSON.stringify({ spans: [{ ...span, events: [{ name: "e", time: 1, attributes: { value: wrapped(63) } }] }] }));
+    expect(ok.status, ok.text).toBe(200);
+  });
+
+  it("says which limit a span batch hit: bytes or spans, with the numbers", async () => {
+    const span = { rolloutId: "ro-1", attemptId: "at-1", traceId: "0".repeat(31) + "1", spanId: "0".repeat(15) + "1", name: "s", startTime: 1, endTime: 2 };
+    const heavy = await raw(server.url, "POST", "/v1/spans", JSON.stringify({ spans: Array.from({ length: 200 }, () => ({ ...span, attributes: { text: "x".repeat(1000) } })) }));
+    expect(heavy.status).toBe(413);
+    expect(JSON.parse(heavy.text).error).toMatchObject({ code: "payload_too_large", message: expect.stringContaining("request body over the limit of 65536 bytes"), details: { limit: "bytes", max: 65536 } });
+    // Under the byte limit but over the count limit (100,000 spans per request).
+    const roomy = await startStoreServer({ store, port: 0 });
+    try {
+      const many = await raw(roomy.url, "POST", "/v1/spans", `{"spans":[${new Array<string>(100_001).fill("{}").join(",")}]}`);
+      expect(many.status).toBe(413);
+      expect(JSON.parse(many.text).error).toMatchObject({ code: "payload_too_large", message: "100001 spans in one request, over the limit of 100000 spans; send smaller batches", details: { limit: "spans", max: 100_000 } });
+    } finally {
+      await roomy.close();
+    }
   });
 
   it("rebuilds typed errors on the client", async () => {
@@ -151,6 +180,13 @@ describe("store server authentication", () => {
       }
     }
     expect((await raw(server.url, "GET", "/healthz")).status).toBe(200);
+  });
+
+  it("takes the bearer scheme in any case (RFC 7235)", async () => {
+    for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
+      expect((await raw(server.url, "GET", "/v1/stats", undefined, { authorization: `${scheme} s3cret-token` })).status, scheme).toBe(200);
+    }
+    expect((await raw(server.url, "GET", "/v1/stats", undefined, { authorization: "Basic s3cret-token" })).status).toBe(401);
   });
 
   it("lets a client with the token in", async () => {
