@@ -14,11 +14,12 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 20_000,
+    // Hang detectors, not budgets: on a busy 2-core machine a test may take many times its usual time.
+    testTimeout: 90_000,
+    hookTimeout: 90_000,
     // A poll waits for what it polls for: a busy machine makes it slower, never failed. Its bound
     // only catches a hang, like the test's own timeout.
     expect: { poll: { timeout: 60_000, interval: 20 } },
-    hookTimeout: 20_000,
     pool: "forks",
   },
 });

@@ -58,7 +58,7 @@ describe("RL with the reference backend", () => {
       await store.close();
       await backend.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it("learns the same over the HTTP protocol", async () => {
     const reference = await ReferenceBackend.start({ actions: [...ACTIONS], seed: 3 });
@@ -77,7 +77,7 @@ describe("RL with the reference backend", () => {
       await server.close();
       await reference.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it("resumes a run: steps the backend has applied are not trained again, rollouts are not run again", async () => {
     const path = join(dir, "resume.db");
@@ -111,5 +111,5 @@ describe("RL with the reference backend", () => {
       await store.close();
       await second.close();
     }
-  }, 60_000);
+  }, 180_000);
 });

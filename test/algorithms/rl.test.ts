@@ -150,7 +150,7 @@ describe("RL", () => {
     expect(rollouts.size).toBe(4);
     // The hanging rollouts made a call before they timed out; none of it is in the batch.
     for (const id of rollouts) expect((await store.getRollout(id)).status).toBe("succeeded");
-  }, 60_000);
+  }, 180_000);
 
   it("scores an agent that failed on the model's answer 0, and drops one that failed before any answer", async () => {
     const { backend, store } = await rig();
@@ -205,7 +205,7 @@ describe("RL", () => {
     const killed = (await store.queryRollouts({ idPrefix: "rl4.", status: ["failed"], limit: 100 })).items;
     expect(killed.length).toBe(step.dropped.failed);
     expect(killed.every((r) => r.attempts.at(-1)!.status === "unresponsive")).toBe(true);
-  }, 60_000);
+  }, 180_000);
 
   it("holds calls while the backend updates, then serves them with the new policy version", async () => {
     let release!: () => void;

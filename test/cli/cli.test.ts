@@ -51,10 +51,10 @@ describe("tracetrain command", () => {
   it("serves a store and runs a remote runner against it; both stop cleanly", async () => {
     const port = await freePort();
     const server = tracetrain(["store", "serve", "--store", `sqlite:${join(dir, "served.db")}`, "--port", String(port)], { TRACETRAIN_TOKEN: "cli-token" });
-    await vi.waitFor(() => expect(server.out.text).toMatch(/serving .* at http:\/\/127\.0\.0\.1:\d+ \(token required\)/), { timeout: 20_000 });
+    await vi.waitFor(() => expect(server.out.text).toMatch(/serving .* at http:\/\/127\.0\.0\.1:\d+ \(token required\)/), { timeout: 60_000, interval: 20 });
     const url = `http://127.0.0.1:${port}`;
     const runner = tracetrain(["runner", "--store", url, "--agent", agentModule, "--name", "sleeper", "--concurrency", "4"], { TRACETRAIN_TOKEN: "cli-token" });
-    await vi.waitFor(() => expect(runner.out.text).toMatch(/running agent 'sleeper'/), { timeout: 20_000 });
+    await vi.waitFor(() => expect(runner.out.text).toMatch(/running agent 'sleeper'/), { timeout: 60_000, interval: 20 });
     const store = new HttpStore(url, { token: "cli-token" });
     const rollouts = await store.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ input: i })));
     const ended = await store.waitForRollouts(rollouts.map((r) => r.rolloutId), { timeoutMs: 20_000 });
@@ -65,27 +65,27 @@ describe("tracetrain command", () => {
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
     expect(server.out.text).toMatch(/stopping/);
-  }, 60_000);
+  }, 180_000);
 
   it("survives the store server being killed mid-run: runners reconnect, nothing is lost or duplicated", async () => {
     const port = await freePort();
     const db = join(dir, "killed-server.db");
     const serve = () => tracetrain(["store", "serve", "--store", `sqlite:${db}`, "--port", String(port)]);
     let server = serve();
-    await vi.waitFor(() => expect(server.out.text).toMatch(/serving/), { timeout: 20_000 });
+    await vi.waitFor(() => expect(server.out.text).toMatch(/serving/), { timeout: 60_000, interval: 20 });
     const url = `http://127.0.0.1:${port}`;
     const runners = [0, 1].map(() => tracetrain(["runner", "--store", url, "--agent", agentModule, "--name", "sleeper", "--concurrency", "8"]));
-    for (const r of runners) await vi.waitFor(() => expect(r.out.text).toMatch(/running agent/), { timeout: 20_000 });
+    for (const r of runners) await vi.waitFor(() => expect(r.out.text).toMatch(/running agent/), { timeout: 60_000, interval: 20 });
     const client = new HttpStore(url, { logger: { debug() {}, info() {}, warn() {}, error() {} } });
     const total = 150;
     // Retry-friendly rollouts: an attempt whose claim was lost in the crash is recovered by its heartbeat timeout.
     await client.enqueueMany(Array.from({ length: total }, (_, i) => ({ input: i, rolloutId: `crash-${i}`, config: { heartbeatTimeoutMs: 3000, maxAttempts: 3 } })));
-    await vi.waitFor(async () => expect((await client.stats()).rollouts.succeeded).toBeGreaterThan(20), { timeout: 30_000, interval: 20 });
+    await vi.waitFor(async () => expect((await client.stats()).rollouts.succeeded).toBeGreaterThan(20), { timeout: 60_000, interval: 20 });
     server.child.kill("SIGKILL");
     await server.exited;
     await new Promise((r) => setTimeout(r, 300));
     server = serve();
-    await vi.waitFor(() => expect(server.out.text).toMatch(/serving/), { timeout: 20_000 });
+    await vi.waitFor(() => expect(server.out.text).toMatch(/serving/), { timeout: 60_000, interval: 20 });
     const ids = Array.from({ length: total }, (_, i) => `crash-${i}`);
     const ended = await client.waitForRollouts(ids, { timeoutMs: 45_000 });
     expect(ended).toHaveLength(total);

@@ -62,7 +62,7 @@ describe("tracetrain demo", () => {
     const run = startTracetrain(["demo", "--steps", "zero"], {}, children);
     expect(await run.exited).not.toBe(0);
     expect(run.out.text).toContain("--steps");
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("tracetrain backend serve --reference", () => {
@@ -77,11 +77,11 @@ describe("tracetrain backend serve --reference", () => {
     expect(endpoints[0]!.base_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     await expect(new HttpTrainingBackend(`http://127.0.0.1:${port}`).info()).rejects.toThrow(/401/);
     expect(run.out.text).toContain("(token required)");
-  }, 60_000);
+  }, 180_000);
 
   it("refuses to serve anything but the reference backend", async () => {
     const run = startTracetrain(["backend", "serve"], {}, children);
     expect(await run.exited).not.toBe(0);
     expect(run.out.text).toContain("only the reference backend can be served from here");
-  }, 60_000);
+  }, 180_000);
 });

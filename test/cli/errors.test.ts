@@ -78,7 +78,7 @@ describe("tracetrain usage mistakes", () => {
     }
     expect(plain.code).toBe(2);
     expectOneLine(plain.out);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("tracetrain system errors", () => {
@@ -113,7 +113,7 @@ describe("tracetrain system errors", () => {
     expect(result).toEqual({ code: 2, out: `tracetrain: no store at ${missing}: the file does not exist\n` });
     expect(existsSync(join(dir, "typo"))).toBe(false);
     expect(existsSync(out)).toBe(false);
-  }, 60_000);
+  }, 180_000);
 
   it("gives up on a store server that is not there within the default retries, naming its URL (export and runner)", async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
@@ -144,7 +144,7 @@ describe("tracetrain dataset check", () => {
     expect(ok).toEqual({ code: 0, out: `${good}: 2 rows; fields of the first row: question, answer\n` });
     expect(broken).toEqual({ code: 2, out: `tracetrain: ${bad}:7:8: not JSON: expected a double-quoted property name\n` });
     expect(forced).toEqual({ code: 0, out: `${asJson}: 3 rows\n` });
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("describeFailure", () => {

@@ -57,7 +57,7 @@ beforeAll(async () => {
   ids.a2 = (await h.run("solver", solve, { q: "Task A" })).rollout.rolloutId;
   ids.b = (await h.run("solver", solve, { q: "Task B" }, "val")).rollout.rolloutId;
   await h.close();
-}, 20_000);
+}, 180_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -123,5 +123,5 @@ describe("tracetrain export", () => {
     expect(bad.stderr).toMatch(/--format: expected chat or tokens, got csv/);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--store: required/);
-  }, 30_000);
+  }, 180_000);
 });

@@ -419,7 +419,7 @@ describe.runIf(hasPython)("python/tracetrain_harness.py under Agent Lightning's 
     expect(argv(subclass, { TRACETRAIN_HARNESS_COMMAND: "" })).toEqual(["npx", "--no", "tracetrain", "harness", "--agent", "calc.ts"]);
     // A variable that is set wins over the class's attribute.
     expect(argv(subclass, { TRACETRAIN_HARNESS_ARGS: '["--agent", "other.ts"]' })).toEqual(["npx", "--no", "tracetrain", "harness", "--agent", "other.ts"]);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("the package", () => {
@@ -429,5 +429,5 @@ describe("the package", () => {
     expect(packed.status, packed.stderr).toBe(0);
     const [manifest] = JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>;
     expect(manifest!.files.map((f) => f.path)).toContain("python/tracetrain_harness.py");
-  }, 60_000);
+  }, 180_000);
 });

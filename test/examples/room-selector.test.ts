@@ -28,7 +28,7 @@ describe("examples/room-selector", () => {
     expect(stdout).toMatch(/^verdict: improved: r2\.\d+ beats the seed by \+0\.\d{3}/m);
     expect(stdout).toContain("The room's capacity must be at least the number of attendees.");
     expect(stdout).toMatch(/cost \$0\.0000$/m);
-  }, 60_000);
+  }, 180_000);
 
   it("runs against the endpoint in OPENAI_BASE_URL with the models it is told", async () => {
     const server = await startSimulatedRoomModels({ optimizer: { mode: "useless" } });
@@ -45,9 +45,9 @@ describe("examples/room-selector", () => {
     } finally {
       await server.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it("explains a bad flag", async () => {
     await expect(example(["--rounds", "two"], {})).rejects.toMatchObject({ stderr: expect.stringContaining("--rounds expects a whole number, got 'two'") });
-  }, 60_000);
+  }, 180_000);
 });

@@ -1240,16 +1240,16 @@ function freshSchema(): string {
 describe("store server fuzzing", () => {
   it("survives 1,100+ hostile requests against a MemoryStore", async () => {
     await fuzz("memory", () => new MemoryStore({ watchdogIntervalMs: false, logger: quiet }));
-  }, 30_000);
+  }, 180_000);
 
   it("survives 1,100+ hostile requests against a SqliteStore", async () => {
     await fuzz("sqlite", () => new SqliteStore(join(dir, "fuzz.db"), { watchdogIntervalMs: false, logger: quiet }));
-  }, 30_000);
+  }, 180_000);
 
   // Not required of every run (the PostgreSQL suites say why it is missing), but it found bugs of its own.
   it.skipIf(!url)("survives 1,100+ hostile requests against a PostgresStore", async () => {
     await fuzz("postgres", () => new PostgresStore(url!, { schema: freshSchema(), watchdogIntervalMs: false, logger: quiet }));
-  }, 30_000);
+  }, 180_000);
 });
 
 // ---- bugs the fuzzer found ----------------------------------------------------------------------

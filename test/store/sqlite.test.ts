@@ -171,7 +171,7 @@ describe(`SqliteStore durability (${driver})`, () => {
     expect(stats.rollouts.total - acked.enqueued.size).toBeLessThanOrEqual(1);
     expect(stats.spans - acked.spans.size * 3).toBeLessThanOrEqual(3);
     await store.close();
-  }, 60_000);
+  }, 180_000);
 
   it("with mustExist, opens only an existing store: a missing, empty or foreign file is a NotFoundError and stays untouched", async () => {
     const missing = join(freshPath(), "..", "not-here", "x.db");

@@ -25,7 +25,7 @@ describe("Trainer with worker processes", () => {
     const spans = await store.querySpans({ rolloutId: rollouts.items[0]!.rolloutId });
     expect(spans.items.find((s) => s.name === "tracetrain.message")!.attributes["tracetrain.message.body"]).toMatch(/^task \d+ on pid \d+$/);
     await store.close();
-  }, 60_000);
+  }, 180_000);
 
   it("retries the rollouts of a worker killed with SIGKILL on the other one, and finishes", async () => {
     const store = new SqliteStore(join(dir, "killed.db"));
