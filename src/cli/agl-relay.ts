@@ -12,7 +12,7 @@
 import { Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, createServer, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { pipeline } from "node:stream/promises";
-import { ClientGone, closeGracefully, disconnectSignal, listenOn, readBody, sendJson, trackedListener } from "../http/index.js";
+import { ClientGone, closeGracefully, disconnectSignal, listenOn, readBody, retryAfterMs, sendJson, trackedListener } from "../http/index.js";
 import { TracetrainError } from "../types/index.js";
 import { sleep } from "../util/index.js";
 
@@ -155,15 +155,6 @@ function pauseOf(answer: IncomingMessage): number | undefined {
   if (answer.statusCode !== 429 && answer.statusCode !== 503) return undefined;
   const delay = retryAfterMs(answer.headers["retry-after"]);
   return delay === undefined ? undefined : Math.max(MIN_RETRY_DELAY_MS, delay);
-}
-
-/** `Retry-After` in seconds or as an HTTP date (RFC 9110 §10.2.3), in ms. */
-function retryAfterMs(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === "") return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /**

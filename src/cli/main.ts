@@ -26,7 +26,7 @@ import { runWorker } from "../runner/index.js";
 import { startGateway } from "../gateway/index.js";
 import { startStoreServer } from "../server/index.js";
 import { RolloutModeSchema, type RolloutMode } from "../types/index.js";
-import { DATASET_FORMATS, type DatasetFormat, loadDataset } from "../util/index.js";
+import { DATASET_FORMATS, type DatasetFormat, loadDataset, redactUrl } from "../util/index.js";
 import { CommandError, UsageError, describeFailure, stackOf } from "./errors.js";
 import { describeExport, exportFromStore } from "./export.js";
 import { parseArguments, parseOptions } from "./options.js";
@@ -157,7 +157,7 @@ async function serve(args: string[]): Promise<number> {
     await store.close();
     throw error;
   });
-  process.stdout.write(`tracetrain store serving ${redact(values.store)} at ${server.url}${token ? " (token required)" : ""}\n`);
+  process.stdout.write(`tracetrain store serving ${redactUrl(values.store)} at ${server.url}${token ? " (token required)" : ""}\n`);
   process.stdout.write("dashboard: not available in this version\n");
   await stopSignal();
   process.stdout.write("stopping: finishing requests in flight…\n");
@@ -201,9 +201,9 @@ async function gatewayCommand(args: string[]): Promise<number> {
       probe: !values["skip-probe"],
       ...(token ? { token } : {}),
     });
-    process.stdout.write(`tracetrain gateway at ${gateway.url}${token ? " (token required)" : ""}, recording into ${redact(values.store)}\n`);
+    process.stdout.write(`tracetrain gateway at ${gateway.url}${token ? " (token required)" : ""}, recording into ${redactUrl(values.store)}\n`);
     for (const upstream of gateway.upstreams()) {
-      process.stdout.write(`  upstream ${upstream.name}: ${redact(upstream.url)} (token ids: ${upstream.capabilities.tokenIds ? "yes" : "no"}, logprobs: ${upstream.capabilities.logprobs ? "yes" : "no"})\n`);
+      process.stdout.write(`  upstream ${upstream.name}: ${redactUrl(upstream.url)} (token ids: ${upstream.capabilities.tokenIds ? "yes" : "no"}, logprobs: ${upstream.capabilities.logprobs ? "yes" : "no"})\n`);
     }
     process.stdout.write(`  agents use OPENAI_BASE_URL=${gateway.url}/rollout/{rolloutId}/attempt/{attemptId}/v1\n`);
     await stopSignal();
@@ -230,7 +230,7 @@ async function runner(args: string[]): Promise<number> {
   if (!/^[a-z][a-z0-9+.-]+:/i.test(values.agent) && !existsSync(values.agent)) throw new UsageError("--agent", `no such file: ${values.agent}`);
   if (needsTsx(values.agent)) return rerunWithTsx();
   const token = values.token ?? process.env.TRACETRAIN_TOKEN;
-  if (!/^https?:\/\//.test(values.store)) throw new UsageError("--store", `expected the http(s):// URL of a store server (tracetrain store serve), got ${redact(values.store)}`);
+  if (!/^https?:\/\//.test(values.store)) throw new UsageError("--store", `expected the http(s):// URL of a store server (tracetrain store serve), got ${redactUrl(values.store)}`);
   // The runner itself retries a lost store for ever (it waits out restarts): a wrong URL or a
   // server that is not running is found out once, up front.
   const probe = openStore(values.store, token ? { token } : {});
@@ -352,10 +352,6 @@ function stopSignal(): Promise<void> {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
-}
-
-function redact(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, "$1***@");
 }
 
 /** `--debug` may stand anywhere before a `--`; it is taken out before the command reads its options. */

@@ -5,6 +5,7 @@
  */
 import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { retryAfterMs as parseRetryAfter } from "../http/index.js";
 import { sleep } from "../util/index.js";
 import { AgentDisconnected, UpstreamError } from "./call-failures.js";
 import type { RetryPolicy } from "./options.js";
@@ -97,7 +98,7 @@ export class UpstreamClient {
         const response = await this.once(upstream, call);
         const status = response.statusCode ?? 0;
         if (last || !(status === 429 || status >= 500)) return { ok: true, response, upstream, retries };
-        retryAfterMs = retryAfter(response.headers["retry-after"]);
+        retryAfterMs = parseRetryAfter(response.headers["retry-after"]);
         response.resume(); // discard the body; the connection goes back to the pool
       } catch (error) {
         const failure = error instanceof Error ? error : new UpstreamError(String(error));
@@ -151,13 +152,4 @@ export class UpstreamClient {
     this.http.destroy();
     this.https.destroy();
   }
-}
-
-/** A `Retry-After` in seconds or as an HTTP date, in ms. */
-function retryAfter(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }

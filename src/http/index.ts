@@ -8,6 +8,7 @@ export * from "./http-common.js";
 export { STATUS_OF, errorBody, errorFromBody } from "./http-errors.js";
 export { MAX_JSON_DEPTH, parseJsonBody, parseJsonWithin, sendJson } from "./json.js";
 export { RequestMetrics, ServerMetrics, metricLines } from "./metrics.js";
+export { retryAfterMs } from "./retry-after.js";
 export { Router, type Params } from "./router.js";
 export type { Route, RouteContext } from "./route.js";
 export { listenerFields, parseListenerOptions } from "./listener-options.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ValidationError, parseOrThrow } from "../types/index.js";
+import { redactUrl } from "../util/index.js";
 import { HttpStore, HttpStoreOptionsSchema } from "./http/index.js";
 import { MemoryStore } from "./memory-store.js";
 import { PostgresStore, PostgresStoreOptionsSchema } from "./postgres/index.js";
@@ -49,8 +50,8 @@ export function createStore(spec: string, options: CreateStoreOptions = {}): Sto
   throw invalid(spec, 'expected "memory", "sqlite:PATH", "postgres://…" or "http(s)://…"');
 }
 
-/** The message quotes the spec with any password masked: a mistyped URL must not leak a secret into logs. */
+/** The message quotes the spec with its credentials masked: a mistyped URL must not leak a secret into logs. */
 function invalid(spec: string, message: string): ValidationError {
-  const shown = spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, "$1***@");
+  const shown = redactUrl(spec);
   return new ValidationError("store URL", [{ path: "store", message: `${message} (got ${JSON.stringify(shown)})` }]);
 }
