@@ -56,6 +56,12 @@ export const TraceOptionsSchema = z.strictObject({
    * stored ones. If it throws, the report counts this process's spans and says why.
    */
   readBack: z.custom<() => Promise<readonly Span[]>>((value) => typeof value === "function", "expected a function () => Promise<Span[]>").optional(),
+  /**
+   * When `readBack` is called: `always`, or only when this process's own record is `incomplete` —
+   * no final reward or no LLM call in it — which is all a training run needs (the outcome reward,
+   * and an honest "no LLM call" warning) at a store query for such attempts only. @default "always"
+   */
+  readBackWhen: z.enum(["always", "incomplete"]).default("always"),
 });
 
 /** What to trace: a rollout attempt, and optionally where its spans go and what to call its root. */

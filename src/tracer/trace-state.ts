@@ -59,6 +59,11 @@ export class TraceState {
     this.finalRewards++;
   }
 
+  /** Whether this process recorded both a final reward and an LLM call: all a report needs without the store's spans. */
+  get complete(): boolean {
+    return this.finalReward !== null && this.counts.llmCalls > 0;
+  }
+
   /** Notes what an instrumentation could not capture here; the same issue met again only counts up. */
   noteIssue(issue: CaptureIssueInput): void {
     const key = issueKey(issue);

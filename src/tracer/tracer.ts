@@ -80,7 +80,7 @@ export class Tracer {
     root.end();
     trace.ended = true;
     await buffer.flush();
-    const readBack = await readBackSpans(target.readBack);
+    const readBack = target.readBackWhen === "always" || !trace.complete ? await readBackSpans(target.readBack) : undefined;
     const report = trace.report(result.ok ? undefined : result.error, this.installIssues(), readBack);
     this.warnOnce(report);
     const spans = readBack && "spans" in readBack ? [...readBack.spans] : (trace.spans ?? []);

@@ -2,7 +2,7 @@ import OpenAI, { APIError, RateLimitError } from "openai";
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Attr, SpanTypes } from "tracetrain/instrumentations";
-import { Tracer } from "tracetrain";
+import { Tracer, emitReward } from "tracetrain";
 import type { SpanInput } from "tracetrain";
 import type { SpanSink } from "tracetrain/otel";
 import { currentFrame } from "../../src/tracer/context.js";
@@ -545,5 +545,41 @@ describe("openai instrumentation: install", () => {
     } finally {
       instrumentation.uninstall();
     }
+  });
+});
+
+describe("reading the store back (TraceOptions.readBack)", () => {
+  const stored = [{ name: "from the store", attributes: {} }] as never[];
+  const capture = (readBackWhen: "always" | "incomplete", fn: () => Promise<unknown>) => {
+    let reads = 0;
+    const readBack = async () => {
+      reads++;
+      return stored;
+    };
+    return tracer.capture({ rolloutId: "ro-read", attemptId: "at-read", readBack, readBackWhen }, fn).then((outcome) => ({ outcome, reads }));
+  };
+  const callAndReward = async () => {
+    await client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: "hi" }] });
+    emitReward(1, { final: true });
+  };
+
+  it("with 'incomplete', skips the store when this process saw a call and a final reward", async () => {
+    const { outcome, reads } = await capture("incomplete", callAndReward);
+    expect(reads).toBe(0);
+    expect(outcome.report).toMatchObject({ countedFrom: "process", llmCalls: 1, finalReward: 1 });
+  });
+
+  it("with 'incomplete', reads the store when the process saw no call, or no final reward", async () => {
+    const noCall = await capture("incomplete", async () => emitReward(1, { final: true }));
+    expect(noCall.reads).toBe(1);
+    expect(noCall.outcome.report.countedFrom).toBe("store");
+    const noReward = await capture("incomplete", () => client.chat.completions.create({ model: "mock-model", messages: [{ role: "user", content: "hi" }] }));
+    expect(noReward.reads).toBe(1);
+  });
+
+  it("with 'always' (the default), reads the store every time", async () => {
+    const { outcome, reads } = await capture("always", callAndReward);
+    expect(reads).toBe(1);
+    expect(outcome.report.countedFrom).toBe("store");
   });
 });
