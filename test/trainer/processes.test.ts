@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { MemoryStore, SqliteStore } from "tracetrain/store";
 import { Trainer, type EvaluationResult } from "tracetrain";
-import { noModule, sleeper } from "./fixtures/worker-agent.js";
+import { gated, noModule, sleeper } from "./fixtures/worker-agent.js";
 
 const quiet = { debug() {}, info() {}, warn: vi.fn(), error: vi.fn() };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-processes-"));
@@ -38,20 +38,24 @@ describe("Trainer with worker processes", () => {
       logger: quiet,
       handleSignals: false,
     });
-    const fitting = trainer.fit(sleeper, { train: Array.from({ length: 160 }, (_, i) => i) });
-    // Wait until both workers have reported themselves (with their pids) and some work is done.
+    // Tasks from 20 on wait for the gate: the worker killed below certainly holds attempts then,
+    // however fast or slow this machine ran the first 20.
+    const gate = join(dir, "gate");
+    process.env.TRACETRAIN_TEST_GATE = gate;
+    const fitting = trainer.fit(gated, { train: Array.from({ length: 160 }, (_, i) => i) });
     let victim = 0;
     await vi.waitFor(
       async () => {
         const workers = await store.workers();
-        const busy = workers.filter((w) => w.activeAttempts > 0 && typeof w.stats?.pid === "number");
+        const busy = workers.filter((w) => w.activeAttempts === 4 && typeof w.stats?.pid === "number");
         expect(busy.length).toBe(2);
-        expect((await store.stats()).rollouts.succeeded).toBeGreaterThan(10);
+        expect((await store.stats()).rollouts.succeeded).toBe(20);
         victim = busy[0]!.stats!.pid as number;
       },
       { timeout: 60_000, interval: 50 },
     );
     process.kill(victim, "SIGKILL");
+    writeFileSync(gate, "open");
     const fit = await fitting;
     const result = fit.result as EvaluationResult;
     expect(result.succeeded).toBe(160);
@@ -67,6 +71,7 @@ describe("Trainer with worker processes", () => {
     expect(stats.rollouts).toMatchObject({ total: 160, succeeded: 160 });
     expect(stats.attempts.active).toBe(0);
     expect(quiet.warn.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/exited \(SIGKILL\)/);
+    delete process.env.TRACETRAIN_TEST_GATE;
     await store.close();
   }, 90_000);
 
