@@ -46,7 +46,9 @@ test("the tarball ships the build, the licence and the docs, and nothing else", 
   };
   walk(packageDir);
   const top = [...new Set(files.map((f) => f.split("/")[0]))].sort();
-  assert.deepEqual(top, ["CHANGELOG.md", "LICENSE", "README.md", "dist", "docs", "package.json"], `the package holds ${top.join(", ")}`);
+  assert.deepEqual(top, ["CHANGELOG.md", "LICENSE", "README.md", "dist", "docs", "package.json", "python"], `the package holds ${top.join(", ")}`);
+  // python/ is the launcher Agent Lightning's local controller imports (tracetrain harness).
+  assert.deepEqual(files.filter((f) => f.startsWith("python/")), ["python/tracetrain_harness.py"]);
   assert.deepEqual(files.filter((f) => f.endsWith(".map")), [], "no source maps");
   for (const target of Object.values(manifest.exports).flatMap((c) => (typeof c === "string" ? [c] : Object.values(c)))) {
     assert.ok(existsSync(join(packageDir, target)), `exports target ${target} is shipped`);
