@@ -25,7 +25,7 @@
  *   `setTraceProcessors([])` before installing tracetrain if you don't want it.
  * - With `traceIncludeSensitiveData: false` the SDK leaves messages out of its spans, and so do we.
  */
-import { consoleLogger } from "../../types/index.js";
+import { RecordingGuard } from "./recording-guard.js";
 import type { ActiveSpan } from "../active-span.js";
 import { addBridge, type Bridge } from "../bridges.js";
 import { currentFrame } from "../context.js";
@@ -178,7 +178,8 @@ class SpanMirror implements SdkTracingProcessor {
   registered = false;
   /** Per rollout, SDK span id → mirror; dies with the rollout's trace state. */
   private readonly registries = new WeakMap<TraceState, Map<string, Mirror>>();
-  private warned = false;
+  /** The SDK awaits our promise: a tracing bug would surface in the agent as a rejection. */
+  private readonly recording = new RecordingGuard("recording an OpenAI Agents SDK span");
 
   constructor(private readonly sdk: AgentsSdk) {}
 
@@ -191,11 +192,11 @@ class SpanMirror implements SdkTracingProcessor {
   // starting or ending the span (checked by the tests), so `currentFrame()` here is the rollout —
   // and the span current in our context — where the SDK span runs.
   async onSpanStart(span: SdkSpan): Promise<void> {
-    if (this.active) this.guard(() => this.begin(span));
+    if (this.active) this.recording.run(() => this.begin(span));
   }
 
   async onSpanEnd(span: SdkSpan): Promise<void> {
-    if (this.active) this.guard(() => this.finish(span));
+    if (this.active) this.recording.run(() => this.finish(span));
   }
 
   /**
@@ -223,7 +224,7 @@ class SpanMirror implements SdkTracingProcessor {
     if (!current || current.spanId === NOOP_ID) return undefined;
     // Normally onSpanStart has run; if another processor registered before us is still being
     // awaited, it has not yet — then the mirror is begun here.
-    const mirror = this.registryOf(trace).get(current.spanId) ?? this.guard(() => this.begin(current));
+    const mirror = this.registryOf(trace).get(current.spanId) ?? this.recording.run(() => this.begin(current));
     if (!mirror || mirror.ended) return undefined;
     const span = this.create(mirror);
     return span ? { span, agentName: mirror.agentName } : undefined;
@@ -292,18 +293,6 @@ class SpanMirror implements SdkTracingProcessor {
     return registry;
   }
 
-  /** A tracing bug must never break the agent: the SDK awaits our promise, a rejection would surface there. */
-  private guard<T>(fn: () => T): T | undefined {
-    try {
-      return fn();
-    } catch (error) {
-      if (!this.warned) {
-        this.warned = true;
-        consoleLogger.warn(`tracetrain: recording an OpenAI Agents SDK span failed (reported once): ${String(error)}`);
-      }
-      return undefined;
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@
  * layer with `experimental_telemetry: { isEnabled: true }`.
  */
 import * as diagnostics from "node:diagnostics_channel";
-import { consoleLogger } from "../../types/index.js";
+import { RecordingGuard } from "./recording-guard.js";
 import { Attr, Operations, SpanTypes, nowMs } from "../../types/index.js";
 import type { ActiveSpan } from "../active-span.js";
 import { type ContextFrame, type StoreBindingChannel, bindFrames, currentFrame } from "../context.js";
@@ -128,13 +128,14 @@ export function createAiSdkInstrumentation(): Instrumentation {
 class ChannelRecorder {
   private readonly entries = new WeakMap<object, Entry>();
   private readonly bySpan = new WeakMap<ActiveSpan, Entry>();
-  private warned = false;
+  /** The SDK publishes inside its own work: a recording bug must not break the agent. */
+  private readonly recording = new RecordingGuard("recording an AI SDK diagnostics-channel message");
 
   /** The store transform of the channel's `start`: opens the message's span, returns the frame the SDK's work runs in. */
   open(message: unknown): ContextFrame | undefined {
     const outer = currentFrame();
     if (outer === undefined || !isRecord(message) || this.entries.has(message)) return outer;
-    const entry = this.guard(() => this.start(message, outer));
+    const entry = this.recording.run(() => this.start(message, outer));
     if (entry === undefined) return outer;
     this.entries.set(message, entry);
     this.bySpan.set(entry.span, entry);
@@ -152,7 +153,7 @@ class ChannelRecorder {
       const trace = entry.span.trace;
       openOperations.set(trace, Math.max(0, (openOperations.get(trace) ?? 1) - 1));
     }
-    this.guard(() => this.end(entry, message));
+    this.recording.run(() => this.end(entry, message));
   }
 
   private start(message: Record<string, unknown>, outer: ContextFrame): Entry | undefined {
@@ -212,18 +213,6 @@ class ChannelRecorder {
     recordLlmResponse(span, llmResponseOf(result === undefined ? {} : callResponseAttributes(result), "ai_sdk"), { endTime });
   }
 
-  /** A recording bug must never break the agent: the SDK calls us inside its own work. */
-  private guard<T>(fn: () => T): T | undefined {
-    try {
-      return fn();
-    } catch (error) {
-      if (!this.warned) {
-        this.warned = true;
-        consoleLogger.warn(`tracetrain: recording an AI SDK diagnostics-channel message failed (reported once): ${String(error)}`);
-      }
-      return undefined;
-    }
-  }
 }
 
 function startOperationSpan(operationId: string, event: Record<string, unknown>): ActiveSpan | undefined {

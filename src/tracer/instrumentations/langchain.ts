@@ -26,7 +26,8 @@ import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { addBridge } from "../bridges.js";
 import { currentFrame } from "../context.js";
 import type { Instrumentation, InstallResult } from "../instrumentation.js";
-import { type CaptureIssueInput, consoleLogger } from "../../types/index.js";
+import type { CaptureIssueInput } from "../../types/index.js";
+import { RecordingGuard } from "./recording-guard.js";
 import type { TraceState } from "../trace-state.js";
 import { chatRequest, completionRequest } from "./langchain-messages.js";
 import { type RunStart, RunRecorder, modelCallScope } from "./langchain-runs.js";
@@ -318,17 +319,11 @@ function noteUnpatchedRun(trace: TraceState, callbacks: unknown, patchedManagers
   trace.noteIssue(issue);
 }
 
-let warnedHandlerError = false;
-
 /** Recording must never break the agent: a failure is logged once and otherwise ignored. */
-function guard(what: string, fn: () => void): void {
-  try {
-    fn();
-  } catch (error) {
-    if (warnedHandlerError) return;
-    warnedHandlerError = true;
-    consoleLogger.warn(`tracetrain's LangChain handler failed in ${what} and skipped it (reported once): ${error instanceof Error ? error.message : String(error)}`);
-  }
+const recording = new RecordingGuard("the LangChain handler");
+
+function guard(where: string, fn: () => void): void {
+  recording.run(fn, where);
 }
 
 function runStart(runId: string, parentRunId: unknown, serialized: unknown, tags: unknown, metadata: unknown, runName: unknown): RunStart {
