@@ -28,7 +28,7 @@ function sample(rollout: string, overrides: Partial<TrainSample> = {}): TrainSam
     logprobs: [-0.1, null, -2.5],
     advantage: -0.5,
     reward: 0,
-    weight: 0.5,
+    token_weight: 0.5,
     policy_version: "base",
     ...overrides,
   };
@@ -51,7 +51,7 @@ describe("JsonlExportBackend", () => {
   it("writes each step as JSONL and lists it in the manifest, leaving the policy unchanged", async () => {
     const dir = freshDir();
     const backend = new JsonlExportBackend(dir, { model: "qwen", endpoints: [endpoint] });
-    const first = [sample("ro-1"), sample("ro-1", { response_ids: [5], response_mask: [1], logprobs: [null] }), sample("ro-2", { advantage: 0.5, reward: 1, weight: 1 })];
+    const first = [sample("ro-1"), sample("ro-1", { response_ids: [5], response_mask: [1], logprobs: [null] }), sample("ro-2", { advantage: 0.5, reward: 1, token_weight: 1 })];
     const result = await backend.train(request(0, first));
     expect(result).toEqual({ policy_version: "base", metrics: { samples: 3, tokens: 4 * 3 + 3 + 1 + 3 } });
     await backend.train(request(1, [sample("ro-3")]));
@@ -223,7 +223,7 @@ describe("protocolJsonSchemas()", () => {
     expect(violations(schemas.TrainRequest!, noStep)).toEqual(["step: required"]);
     expect(violations(schemas.TrainRequest!, request(1, [sample("x", { prompt_ids: [1, -2] })]))).toEqual(["samples[0].prompt_ids[1]: below 0"]);
     expect(violations(schemas.TrainRequest!, request(1, [sample("x", { response_mask: [1, 2, 0] as never })]))).toEqual(["samples[0].response_mask[1]: matches no alternative"]);
-    expect(violations(schemas.TrainRequest!, request(1, [sample("x", { weight: 0 })]))).toEqual(["samples[0].weight: not above 0"]);
+    expect(violations(schemas.TrainRequest!, request(1, [sample("x", { token_weight: 0 })]))).toEqual(["samples[0].token_weight: not above 0"]);
     expect(violations(schemas.TrainRequest!, { ...example, samples: [] })).toEqual(["samples: too few items"]);
     expect(violations(schemas.TrainResponse!, { policy_version: 13, metrics: { loss: 0.1 } })).toEqual([]);
     expect(violations(schemas.ProtocolError!, { error: { code: "conflict", message: "step 12 was already applied" } })).toEqual([]);

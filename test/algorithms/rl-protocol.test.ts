@@ -40,7 +40,7 @@ function sample(overrides: Partial<TrainSample> = {}): TrainSample {
     logprobs: [-0.5, null, -0.25],
     advantage: 0.5,
     reward: 1,
-    weight: 1,
+    token_weight: 1,
     policy_version: 0,
     ...overrides,
   };
@@ -155,10 +155,10 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
     expect(info).toEqual({ protocol: PROTOCOL, model: "fake-model", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: true }, name: "fake" });
     expect((await client.endpoints()).endpoints[0]).toEqual({ name: "main", base_url: "http://127.0.0.1:9/v1", model: "fake-model", policy_version: 0 });
 
-    const trained = await client.train(trainRequest(1, [sample(), sample({ rollout_id: "ro-2", logprobs: [null, null, null], weight: 0.5 })]));
+    const trained = await client.train(trainRequest(1, [sample(), sample({ rollout_id: "ro-2", logprobs: [null, null, null], token_weight: 0.5 })]));
     expect(trained).toEqual({ policy_version: 1, metrics: { loss: 0.25, samples: 2 } });
     // The backend received the samples exactly as sent.
-    expect(fake.applied.get(1)?.samples[1]).toEqual(sample({ rollout_id: "ro-2", logprobs: [null, null, null], weight: 0.5 }));
+    expect(fake.applied.get(1)?.samples[1]).toEqual(sample({ rollout_id: "ro-2", logprobs: [null, null, null], token_weight: 0.5 }));
 
     expect(await client.checkpoint({ name: "best" })).toEqual({ checkpoint_id: "best", policy_version: 1, location: "/tmp/nowhere" });
     expect((await client.checkpoint()).checkpoint_id).toBe("ckpt-1");

@@ -136,7 +136,7 @@ function grpoSamples(groups: Rollout[][], step: number, policyVersion: number): 
           logprobs: call.logprobs,
           advantage: (rollout.reward - mean) / (std + 1e-6),
           reward: rollout.reward,
-          weight: 1 / rollout.calls.length,
+          token_weight: 1 / rollout.calls.length,
           policy_version: policyVersion,
         }),
       ),
@@ -154,7 +154,7 @@ function oneSample(backend: ReferenceBackend, call: RecordedCall, overrides: Par
     logprobs: call.logprobs,
     advantage: 1,
     reward: 1,
-    weight: 1,
+    token_weight: 1,
     policy_version: backend.policyVersion,
     ...overrides,
   };

@@ -18,7 +18,7 @@ function merged(overrides: Partial<MergedSample> = {}): MergedSample {
   };
 }
 
-const rollout = { rolloutId: "ro-1", groupId: "task-7", advantage: 0.75, reward: 1 };
+const rollout = { rolloutId: "ro-1", groupId: "task-7", advantage: 0.75, reward: 1, rollouts: 1 };
 
 describe("toTrainSamples", () => {
   it("maps each field to its snake_case protocol name and gives the rollout's advantage and reward to every sample", () => {
@@ -32,15 +32,15 @@ describe("toTrainSamples", () => {
         logprobs: [-0.5, -0.25],
         advantage: 0.75,
         reward: 1,
-        weight: 1,
+        token_weight: 0.5,
         policy_version: 3,
       },
     ]);
   });
 
-  it("weighs each of a rollout's samples 1/n, so every rollout counts the same", () => {
-    const samples = toTrainSamples([merged(), merged({ callIds: ["c2"] }), merged({ callIds: ["c3"] }), merged({ callIds: ["c4"] })], rollout);
-    expect(samples.map((s) => s.weight)).toEqual([0.25, 0.25, 0.25, 0.25]);
+  it("weighs each trained token 1/(the rollout's trained tokens × the step's rollouts), however the rollout was split", () => {
+    const samples = toTrainSamples([merged(), merged({ callIds: ["c2"] }), merged({ callIds: ["c3"] }), merged({ callIds: ["c4"] })], { ...rollout, rollouts: 2 });
+    expect(samples.map((s) => s.token_weight)).toEqual([1 / 16, 1 / 16, 1 / 16, 1 / 16]);
     expect(toTrainSamples([], rollout)).toEqual([]);
   });
 

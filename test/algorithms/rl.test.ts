@@ -103,9 +103,9 @@ describe("RL", () => {
       const byRollout = groupBy(request.samples, (s) => s.rollout_id);
       expect(byRollout.size).toBe(8);
       for (const samples of byRollout.values()) {
-        // One advantage per rollout, and every rollout weighs 1 in total however many samples it has.
+        // One advantage per rollout, and every rollout weighs 1/8 of the step in total however many samples it has.
         expect(new Set(samples.map((s) => s.advantage)).size).toBe(1);
-        expect(samples.reduce((sum, s) => sum + s.weight, 0)).toBeCloseTo(1, 12);
+        expect(samples.reduce((sum, s) => sum + s.token_weight * s.response_mask.filter((m) => m === 1).length, 0)).toBeCloseTo(1 / 8, 12);
         expect([1, 3]).toContain(samples.length);
         for (const s of samples) {
           expect(s.response_mask.every((m) => m === 1)).toBe(true);

@@ -21,7 +21,7 @@ import { runRollouts } from "../rollout-batch.js";
 import { groupAdvantages } from "./advantages.js";
 import { type ParsedRLOptions, parseRLOptions, type RLOptions } from "./options.js";
 import type { CheckpointResponse, Endpoint, PolicyVersion, TrainSample } from "./protocol.js";
-import { toTrainSamples } from "./train-samples.js";
+import { toTrainSamples, trainedTokens } from "./train-samples.js";
 
 /** What one step did and measured. */
 export interface StepRecord {
@@ -268,12 +268,13 @@ class RLRun {
     const samples: TrainSample[] = [];
     let textOnlyCalls = 0;
     const mergeRatios: number[] = [];
+    const training = kept.filter(({ adapted }) => adapted.samples.some((s) => trainedTokens(s) > 0)).length;
     for (const { rollout, reward, adapted } of kept) {
       for (const d of adapted.diagnostics) {
         textOnlyCalls += d.callsSelected - d.callsWithTokenIds;
         if (d.merge?.mergeRatio !== null && d.merge?.mergeRatio !== undefined) mergeRatios.push(d.merge.mergeRatio);
       }
-      samples.push(...toTrainSamples(adapted.samples, { rolloutId: rollout.rolloutId, groupId: groupOf(rollout), advantage: advantages.get(rollout.rolloutId) ?? 0, reward }));
+      samples.push(...toTrainSamples(adapted.samples, { rolloutId: rollout.rolloutId, groupId: groupOf(rollout), advantage: advantages.get(rollout.rolloutId) ?? 0, reward, rollouts: training }));
     }
     if (samples.length === 0 && ended.length > 0) {
       this.ctx.logger.warn(`RL: no rollout of this step gave a training sample (${dropped.failed} failed, ${dropped.noReward} without reward${firstError ? `; first failure: ${firstError}` : ""})`);

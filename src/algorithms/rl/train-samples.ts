@@ -1,6 +1,7 @@
 /**
  * The wire mapping of RL's batch: the adapters' merged samples (camelCase, one rollout's token
- * sequences) become the protocol's train samples (snake_case, with the rollout's advantage).
+ * sequences) become the protocol's train samples (snake_case, with the rollout's advantage and
+ * each trained token's weight).
  */
 import type { MergedSample } from "../../types/index.js";
 import type { TrainSample } from "./protocol.js";
@@ -12,25 +13,38 @@ export interface SampleRollout {
   groupId: string;
   advantage: number;
   reward: number;
+  /** Rollouts in the step's batch that have at least one trained token: each gets 1/rollouts of the loss. */
+  rollouts: number;
+}
+
+/** Tokens a sample trains on (mask 1). */
+export function trainedTokens(sample: Pick<MergedSample, "responseMask">): number {
+  return sample.responseMask.reduce<number>((sum, m) => sum + m, 0);
 }
 
 /**
- * One rollout's merged samples as train samples. Each weighs 1 / (the rollout's samples), so every
- * rollout counts the same in the loss however many calls it made; logprobs the engine did not
- * return are sent as nulls, one per response token, as the protocol wants.
+ * One rollout's merged samples as train samples. Every trained token of the rollout weighs
+ * 1 / (the rollout's trained tokens × the step's rollouts): each rollout counts the same in the
+ * loss, and how its calls were merged into samples changes nothing (a split rollout's tokens keep
+ * their weight). Samples without a trained token carry no loss and are left out; logprobs the
+ * engine did not return are sent as nulls, one per response token, as the protocol wants.
  */
 export function toTrainSamples(samples: readonly MergedSample[], rollout: SampleRollout): TrainSample[] {
-  const weight = 1 / Math.max(1, samples.length);
-  return samples.map((s) => ({
-    rollout_id: rollout.rolloutId,
-    group_id: rollout.groupId,
-    prompt_ids: s.promptIds,
-    response_ids: s.responseIds,
-    response_mask: s.responseMask,
-    logprobs: s.logprobs ?? s.responseIds.map(() => null),
-    advantage: rollout.advantage,
-    reward: rollout.reward,
-    weight,
-    ...(s.policyVersion === undefined ? {} : { policy_version: s.policyVersion }),
-  }));
+  const tokens = samples.reduce((sum, s) => sum + trainedTokens(s), 0);
+  if (tokens === 0) return [];
+  const tokenWeight = 1 / (tokens * Math.max(1, rollout.rollouts));
+  return samples
+    .filter((s) => trainedTokens(s) > 0)
+    .map((s) => ({
+      rollout_id: rollout.rolloutId,
+      group_id: rollout.groupId,
+      prompt_ids: s.promptIds,
+      response_ids: s.responseIds,
+      response_mask: s.responseMask,
+      logprobs: s.logprobs ?? s.responseIds.map(() => null),
+      advantage: rollout.advantage,
+      reward: rollout.reward,
+      token_weight: tokenWeight,
+      ...(s.policyVersion === undefined ? {} : { policy_version: s.policyVersion }),
+    }));
 }

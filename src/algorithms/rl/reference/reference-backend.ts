@@ -172,8 +172,9 @@ export class ReferenceBackend implements TrainingBackend {
     const update = this.policy.update(tokens);
     this.version++;
     this.lastStep = batch.step;
-    const totalWeight = batch.samples.reduce((sum, s) => sum + s.weight, 0);
-    const weighted = (value: (s: TrainSample) => number) => batch.samples.reduce((sum, s) => sum + s.weight * value(s), 0) / totalWeight;
+    const weightOf = (s: TrainSample) => s.token_weight * s.response_mask.reduce<number>((sum, m) => sum + m, 0);
+    const totalWeight = batch.samples.reduce((sum, s) => sum + weightOf(s), 0);
+    const weighted = (value: (s: TrainSample) => number) => batch.samples.reduce((sum, s) => sum + weightOf(s) * value(s), 0) / totalWeight;
     return {
       policy_version: this.version,
       metrics: {
@@ -260,7 +261,7 @@ export class ReferenceBackend implements TrainingBackend {
         action,
         oldLogprob: sample.logprobs[i] ?? null,
         advantage: sample.advantage,
-        weight: sample.weight,
+        weight: sample.token_weight,
       });
     });
     return tokens;
