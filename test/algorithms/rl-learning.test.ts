@@ -44,7 +44,9 @@ describe("RL with the reference backend", () => {
       for (const step of result.steps) {
         expect(step.textOnlyCalls).toBe(0);
         expect(step.staleness).toBe(0);
-        expect(step.samplesPerRollout).toBe(2);
+        // Both calls of a rollout merge into one sample: the tool call re-renders as the sampled tokens.
+        expect(step.samplesPerRollout).toBe(1);
+        expect(step.mergeRatio).toBe(1);
       }
       const spans = await store.querySpans({ rolloutId: "learn.s12.88.0", attemptId: "latest" });
       const calls = spans.items.filter((s) => s.attributes[Attr.layer] === "gateway");

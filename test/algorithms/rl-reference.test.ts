@@ -120,8 +120,9 @@ async function runAgent(openai: OpenAI, model: string, task: TreasureTask, seed:
   return { reward, calls: [recorded(first), recorded(second)] };
 }
 
-/** GRPO: advantage = (reward − group mean) / group std; one sample per LLM call, each rollout weighing 1. */
+/** GRPO: advantage = (reward − group mean) / group std; one sample per LLM call, each rollout weighing the same. */
 function grpoSamples(groups: Rollout[][], step: number, policyVersion: number): TrainSample[] {
+  const rollouts = groups.reduce((sum, group) => sum + group.length, 0);
   return groups.flatMap((group, g) => {
     const mean = group.reduce((sum, r) => sum + r.reward, 0) / group.length;
     const std = Math.sqrt(group.reduce((sum, r) => sum + (r.reward - mean) ** 2, 0) / group.length);
@@ -132,11 +133,12 @@ function grpoSamples(groups: Rollout[][], step: number, policyVersion: number): 
           group_id: `s${step}-g${g}`,
           prompt_ids: call.promptIds,
           response_ids: call.tokenIds,
-          response_mask: [1],
+          response_mask: call.tokenIds.map(() => 1 as const),
           logprobs: call.logprobs,
           advantage: (rollout.reward - mean) / (std + 1e-6),
           reward: rollout.reward,
-          token_weight: 1 / rollout.calls.length,
+          // Per-rollout token mean: each generated token of the rollout weighs 1 / (its tokens × the step's rollouts).
+          token_weight: 1 / (rollout.calls.reduce((sum, c) => sum + c.tokenIds.length, 0) * rollouts),
           policy_version: policyVersion,
         }),
       ),
@@ -150,7 +152,7 @@ function oneSample(backend: ReferenceBackend, call: RecordedCall, overrides: Par
     group_id: "g",
     prompt_ids: call.promptIds,
     response_ids: call.tokenIds,
-    response_mask: [1],
+    response_mask: call.tokenIds.map(() => 1 as const),
     logprobs: call.logprobs,
     advantage: 1,
     reward: 1,
@@ -178,7 +180,7 @@ describe("the reference endpoint", () => {
     const choice = answer.choices[0]!;
     expect(choice.finish_reason).toBe("stop");
     expect(ACTIONS).toContain(choice.message.content);
-    // The prompt's ids are the ChatML rendering tokenized with o200k; the response is one action token.
+    // The prompt's ids are the ChatML rendering tokenized with o200k; the response is the action's token.
     expect(answer.prompt_token_ids!.length).toBe(answer.usage!.prompt_tokens);
     expect(choice.token_ids).toHaveLength(1);
     expect(answer.usage).toMatchObject({ completion_tokens: 1, total_tokens: answer.usage!.prompt_tokens + 1 });
@@ -202,7 +204,7 @@ describe("the reference endpoint", () => {
     expect(models.data.map((m) => m.id)).toEqual(["tracetrain-reference"]);
   });
 
-  it("calls the offered tool with the sampled action as its first required argument, then answers the result in text", async () => {
+  it("writes a Hermes-style tool call whose argument is a choice among the values the schema allows, then answers in text", async () => {
     const backend = await start();
     const openai = client(backend.baseUrl);
     const task: TreasureTask = { box: 3, colours: ["", "red", "blue", "green", "yellow", "purple", "orange"] };
@@ -210,23 +212,28 @@ describe("the reference endpoint", () => {
       { role: "system", content: SYSTEM },
       { role: "user", content: "The treasure's colour is in box 3. Open it and tell me the colour." },
     ];
-    const first = await create(openai, { model: backend.model, messages, tools: TOOLS, seed: 7, logprobs: true, return_token_ids: true });
+    const first = await create(openai, { model: backend.model, messages, tools: TOOLS, tool_choice: "required", seed: 7, logprobs: true, top_logprobs: 6, return_token_ids: true });
     const choice = first.choices[0]!;
     expect(choice.finish_reason).toBe("tool_calls");
     expect(choice.message.content).toBeNull();
     const call = choice.message.tool_calls![0]!;
     expect(call.type === "function" && call.function.name).toBe("open_box");
     const args = JSON.parse(call.type === "function" ? call.function.arguments : "{}") as { box: unknown };
-    const sampled = choice.logprobs!.content![0]!.token;
-    // A box number arrives as an integer (the schema says so), a colour as a string.
-    expect(args.box).toEqual(/^\d$/.test(sampled) ? Number(sampled) : sampled);
-    expect(choice.token_ids).toHaveLength(1);
-    // The same seed samples the same action.
-    const again = await create(openai, { model: backend.model, messages, tools: TOOLS, seed: 7 });
+    // The schema says integer: only the actions that are integers are candidates, uniform at first.
+    expect([1, 2, 3, 4, 5, 6]).toContain(args.box);
+    const tokens = choice.logprobs!.content!;
+    expect(tokens.map((t) => t.token).join("")).toBe(`<tool_call>{"name": "open_box", "arguments": {"box": ${String(args.box)}}}</tool_call>`);
+    expect(choice.token_ids).toHaveLength(tokens.length);
+    const chosen = tokens.filter((t) => t.logprob !== 0);
+    expect(chosen).toHaveLength(1);
+    expect(chosen[0]!.logprob).toBeCloseTo(-Math.log(6), 10);
+    expect(chosen[0]!.top_logprobs.map((t) => t.token).sort()).toEqual(["1", "2", "3", "4", "5", "6"]);
+    // The same seed samples the same call.
+    const again = await create(openai, { model: backend.model, messages, tools: TOOLS, tool_choice: "required", seed: 7 });
     expect(again.choices[0]!.message.tool_calls![0]).toMatchObject({ function: call.type === "function" ? call.function : {} });
 
     messages.push(choice.message, { role: "tool", tool_call_id: call.id, content: openBox(task, call.type === "function" ? call.function.arguments : "{}").text });
-    const second = await create(openai, { model: backend.model, messages, tools: TOOLS, return_token_ids: true });
+    const second = await create(openai, { model: backend.model, messages, tools: TOOLS, tool_choice: "none", return_token_ids: true });
     expect(second.choices[0]!.finish_reason).toBe("stop");
     expect(ACTIONS).toContain(second.choices[0]!.message.content);
     // The next prompt renders the tool call and the tool result.
@@ -280,14 +287,14 @@ describe("the reference endpoint", () => {
 });
 
 describe("ReferenceBackend", () => {
-  it("describes itself and its endpoint, and refuses actions that are not one token", async () => {
+  it("describes itself and its endpoint, and refuses repeated actions", async () => {
     const backend = await start();
-    expect(await backend.info()).toMatchObject({ protocol: "tracetrain-rl/1", model: "tracetrain-reference", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: true } });
+    expect(await backend.info()).toMatchObject({ protocol: "tracetrain-rl/2", model: "tracetrain-reference", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: true } });
     const { endpoints, policy_version } = await backend.endpoints();
     expect(policy_version).toBe(0);
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0]!.base_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
-    const refused = ReferenceBackend.start({ actions: ["1", "treasure chest"] });
+    const refused = ReferenceBackend.start({ actions: ["1", "1"] });
     await expect(refused).rejects.toBeInstanceOf(ValidationError);
     await expect(refused).rejects.toMatchObject({ issues: [{ path: "actions[1]" }] });
   });
@@ -313,13 +320,13 @@ describe("ReferenceBackend", () => {
 
     const applied = await backend.train(batch([oneSample(backend, call)], 0));
     expect(applied.policy_version).toBe(1);
-    expect(applied.metrics).toMatchObject({ tokens: 1, samples: 1, mean_ratio: 1, clip_fraction: 0 });
+    expect(applied.metrics).toMatchObject({ choice_tokens: 1, forced_tokens: 0, samples: 1, mean_ratio: 1, clip_fraction: 0 });
     await expect(backend.train(batch([oneSample(backend, call)], 0))).rejects.toBeInstanceOf(ConflictError);
     expect(backend.policyVersion).toBe(1);
   });
 
   it("advances the policy version with each update, and the endpoint serves the new policy", async () => {
-    const backend = await start({ learningRate: 0.5 });
+    const backend = await start({ learningRate: 0.2 });
     const openai = client(backend.baseUrl);
     const params: VllmParams = { model: backend.model, messages: [{ role: "user", content: "hi" }], logprobs: true, top_logprobs: ACTIONS.length, return_token_ids: true, seed: 1 };
     const before = await create(openai, params);
@@ -359,7 +366,7 @@ describe("ReferenceBackend", () => {
     const again = await create(client(restored.baseUrl), probe);
     expect(again.choices[0]!.logprobs).toEqual(original.choices[0]!.logprobs);
     // The same seeded sample, too (only the per-server response ids differ).
-    const callOf = (c: VllmCompletion) => c.choices[0]!.message.tool_calls!.map((t) => (t.type === "function" ? t.function : undefined));
+    const callOf = (c: VllmCompletion) => [c.choices[0]!.message.content, ...(c.choices[0]!.message.tool_calls ?? []).map((t) => (t.type === "function" ? t.function : undefined))];
     expect(callOf(again)).toEqual(callOf(original));
     // The restored backend remembers which steps it applied.
     await expect(restored.train({ step: 0, policy_version: 1, samples: grpoSamples([rollouts], 0, 1) })).rejects.toBeInstanceOf(ConflictError);

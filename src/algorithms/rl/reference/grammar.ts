@@ -176,7 +176,7 @@ export class Grammar {
       }
       return out;
     });
-    return { slot, keys: candidates.map((c) => c.key), terms };
+    return { slot, keys: candidates.map((c) => c.key), terms, words: context.features };
   }
 
   private toolSpec(tool: z.infer<typeof ToolSchema>): ToolSpec {

@@ -4,10 +4,10 @@
  * whole RL loop — sampling, exact logprobs under the sampling settings, clipped policy-gradient
  * updates, checkpoints — is exercised for real.
  *
- *   logit(c) = Σ_f idf_f · θ[hash(f, slot, c)] + θ[hash(turn, slot, c)] + θ[hash(bias, slot, c)] + Σ_r θ[hash(copy, slot kind, r)]·mentions_r(c)
+ *   logit(c) = Σ_f x_f · θ[hash(f, slot, turn, c)] + θ[hash(bias, slot, turn, c)] + Σ_r θ[hash(copy, slot kind, r, shape)]·mentions_r(c)
  *
  * Every parameter is one entry of a single hashed vector θ: a feature f of the context (a word of
- * the request or of the last message, valued by its IDF, see {@link Parameters}) conjoined with the choice point's slot and the candidate, so any candidate set works (the
+ * the request or of the last message, x_f its TF-IDF value, see {@link Parameters}) conjoined with the choice point's slot and the candidate, so any candidate set works (the
  * offered tools, a parameter's enum, the backend's actions); a bias per (slot, candidate); and a
  * copy pointer, one scalar per (slot kind, role) added to every candidate the role's message
  * mentions ("repeat what the tool said"), which learns from every context at once. Everything
@@ -36,6 +36,8 @@ export interface ChoicePoint {
   keys: readonly string[];
   /** Per candidate, its logit's terms. */
   terms: readonly (readonly Term[])[];
+  /** The context's word features: their IDF vector is scaled to unit length. */
+  words: readonly number[];
 }
 
 /** How a response was sampled (the protocol's `sampling`, resolved). */
@@ -117,10 +119,19 @@ export class Parameters {
     return copy;
   }
 
-  /** A term's multiplier: 1 for constant terms, the feature's IDF otherwise. */
-  value(feature: number): number {
-    if (feature === CONSTANT) return 1;
+  /** The IDF of a word feature. */
+  idf(feature: number): number {
     return Math.log((1 + this.documents) / (1 + (this.frequencies.get(feature) ?? 0)));
+  }
+
+  /**
+   * Each term's multiplier at a choice point: 1 for constant terms; for a word, its IDF divided by
+   * the length of the context's IDF vector (TF-IDF with unit L2 norm), so a context's words move a
+   * logit like one feature whatever their number, and the rarer a word the larger its share.
+   */
+  termValues(point: ChoicePoint): (feature: number) => number {
+    const norm = Math.sqrt(point.words.reduce((sum, f) => sum + this.idf(f) ** 2, 0));
+    return (feature) => (feature === CONSTANT ? 1 : norm === 0 ? 0 : this.idf(feature) / norm);
   }
 
   /** Counts one context's features (each once) for IDF. */
@@ -130,7 +141,8 @@ export class Parameters {
   }
 
   logits(point: ChoicePoint): Float64Array {
-    return Float64Array.from(point.terms, (terms) => terms.reduce((sum, t) => sum + this.theta[t.index]! * this.value(t.feature), 0));
+    const value = this.termValues(point);
+    return Float64Array.from(point.terms, (terms) => terms.reduce((sum, t) => sum + this.theta[t.index]! * value(t.feature), 0));
   }
 
   /** One optimizer step on a sparse gradient (index → ∂loss/∂θ). */

@@ -3,11 +3,13 @@
  * importance sampling for stale samples and an entropy bonus, over the batch's choice tokens
  * (forced tokens have probability 1 under every parameter and carry no gradient).
  *
- *   loss = Σ_t w_t · [ −min(r_t·A_t, clip(r_t, 1 − ε_low, 1 + ε_high)·A_t) · ρ_t − β·H_t ]
+ *   loss = Σ_t w_t · [ −min(r_t·A_t, clip(r_t, 1 − ε_low, 1 + ε_high)·A_t) · ρ_t − β·H_t ] / Σ_t w_t
  *   r_t = π_θ(t) / π_prox(t),   ρ_t = min(π_prox(t) / μ(t), tis_cap)
  *
- * w_t is the sample's `token_weight` (summed, not averaged: the trainer's weights already add up to
- * 1 over the step), π are the *processed* probabilities under the sample's sampling settings (what
+ * over the choice tokens t. w_t is the sample's `token_weight` (summed over tokens, never averaged
+ * per sample, so a rollout weighs the same merged or split); the divisor is one constant per step,
+ * the weight of the step's choice tokens, because forced tokens have no loss and would otherwise
+ * shrink the step in proportion to how much tool-call syntax the responses hold. π are the *processed* probabilities under the sample's sampling settings (what
  * the sampler really drew from), π_prox the pre-update policy (recomputed here), μ the behaviour
  * policy that sampled. With one pass over fresh samples r = ρ = 1 and the gradient is REINFORCE's
  * with the trainer's group baseline; with more passes the clip bites (PPO).
@@ -82,6 +84,11 @@ export async function updatePolicy(parameters: Parameters, tokens: readonly Trai
   let clippedPasses = 0;
   for (let epoch = 0; epoch < settings.epochs; epoch++) {
     const pass = await gradientPass(parameters, tokens, proximal, behaviour.logprobs, settings);
+    // Forced tokens have no loss: normalizing by the weight of the tokens that do keeps the step
+    // size independent of how many forced tokens (tool-call syntax) the step's responses hold.
+    for (const [i, g] of pass.gradient) pass.gradient.set(i, g / totalWeight);
+    pass.gradNorm /= totalWeight;
+    pass.loss /= totalWeight;
     first ??= pass;
     if (pass.gradNorm > settings.maxGradNorm) {
       const scale = settings.maxGradNorm / pass.gradNorm;
@@ -186,6 +193,7 @@ function tokenGradient(parameters: Parameters, token: TrainToken, proximal: numb
   if (clipped) pass.clipped += w;
   for (const p of points) {
     const terms = p.choice.point.terms;
+    const valueOf = parameters.termValues(p.choice.point);
     const { entropy, gradient: dEntropy } = entropyAndGradient(p.logits, token.settings);
     pass.entropy += w * entropy;
     pass.loss -= w * s.entropyCoef * entropy;
@@ -196,7 +204,7 @@ function tokenGradient(parameters: Parameters, token: TrainToken, proximal: numb
       const g = (dLog === undefined ? 0 : policyScale * dLog[j]!) - w * s.entropyCoef * dEntropy[j]!;
       if (g === 0) return;
       for (const t of candidateTerms) {
-        const value = parameters.value(t.feature);
+        const value = valueOf(t.feature);
         if (value !== 0) pass.gradient.set(t.index, (pass.gradient.get(t.index) ?? 0) + g * value);
       }
     });
