@@ -438,6 +438,7 @@ describe("behind tracetrain's gateway", () => {
         { role: "user", content: "The treasure's colour is in box 3. Open it and tell me the colour." },
       ],
       tools: TOOLS,
+      tool_choice: "required",
       seed: 42,
     };
     const viaGateway = await create(client(gateway.baseUrlFor(scope)), params);
