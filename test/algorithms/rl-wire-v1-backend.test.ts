@@ -72,7 +72,9 @@ describe("a tracetrain-rl/1-only backend through HttpTrainingBackend", () => {
   let lastStep = -1;
 
   const v1Info = () => ({ protocol: PROTOCOL_V1, model: "old-model", policy_version: version, capabilities: { token_ids: true, logprobs: true, checkpoint: true }, name: "a /1 trainer" });
-  const reply = (response: ServerResponse, status: number, body: unknown) => response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  const reply = (response: ServerResponse, status: number, body: unknown): void => {
+    response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  };
 
   function answer(request: IncomingMessage, response: ServerResponse, body: string): void {
     const route = `${request.method} ${request.url}`;
