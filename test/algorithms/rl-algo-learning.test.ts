@@ -10,6 +10,7 @@ import { MemoryStore } from "tracetrain/store";
 import { ReferenceBackend, type TrainingBackend } from "tracetrain/rl";
 import { agent, RL, Trainer, type RLOptions } from "tracetrain";
 import type { TrainRequest } from "../../src/algorithms/rl/protocol.js";
+import { untilRollouts } from "./fixtures/rl-algo-wait.js";
 
 const warnings: string[] = [];
 const logger = { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {} };
@@ -116,21 +117,6 @@ describe("dynamic sampling", () => {
   }, 60_000);
 });
 
-/** Resolves once `check` holds, checking again after each rollout event (subscribed before checking, so none is missed). */
-async function until(store: MemoryStore, check: () => Promise<boolean>): Promise<void> {
-  for (;;) {
-    let wake!: () => void;
-    const next = new Promise<void>((resolve) => (wake = resolve));
-    store.events.on("rollout", wake);
-    try {
-      if (await check()) return;
-      await next;
-    } finally {
-      store.events.off("rollout", wake);
-    }
-  }
-}
-
 /** The reference backend, declared able to serve while it trains; each update waits until `before(step)` says so. */
 class OverlappingBackend implements TrainingBackend {
   readonly requests: TrainRequest[] = [];
@@ -172,7 +158,7 @@ describe("asynchronous mode", () => {
     // policy while this one trained (a gateway paused for the update would never let them end).
     const nextStepDone = async (step: number) => {
       if (step >= steps) return;
-      await until(store, async () => {
+      await untilRollouts(store, async () => {
         const ended = await store.queryRollouts({ idPrefix: `${runId}.s${step + 1}.`, status: ["succeeded", "failed", "cancelled"], limit: 1000 });
         return ended.items.filter((r) => !r.rolloutId.includes(".r")).length >= 2 * 4;
       });
@@ -193,7 +179,7 @@ describe("asynchronous mode", () => {
     for (const request of backend.requests.filter((r) => r.step > 1)) {
       const versions = new Set(request.samples.map((s) => s.policy_version));
       // Stamped with the version that sampled them: one behind the update at most, never more.
-      for (const v of versions) expect(request.policy_version - (v as number)).toBeLessThanOrEqual(1);
+      for (const v of versions) expect((request.policy_version as number) - (v as number)).toBeLessThanOrEqual(1);
     }
     // Steps after the first trained on samples from the policy before the previous update.
     expect(result.steps.slice(1).some((s) => s.staleness > 0)).toBe(true);
