@@ -154,14 +154,8 @@ describe("RL", () => {
 
   it("scores an agent that failed on the model's answer 0, and drops one that failed before any answer", async () => {
     const { backend, store } = await rig();
-    const trainer = new Trainer({
-      store,
-      runners: 8,
-      progress: false,
-      logger: quiet,
-      handleSignals: false,
-      algorithm: new RL({ backend, steps: 1, tasksPerStep: 3, groupSize: 2, evalEvery: 0, runId: "rl5", dynamicSampling: false }),
-    });
+    const algorithm = new RL({ backend, steps: 1, tasksPerStep: 3, groupSize: 2, evalEvery: 0, runId: "rl5", dynamicSampling: false });
+    const trainer = new Trainer({ store, runners: 8, progress: false, logger: quiet, handleSignals: false, algorithm });
     const { result } = await trainer.fit(caller, { train: [{ calls: 1 }, { calls: 1, throwAfter: true }, { calls: 1, throwBefore: true }] });
     await trainer.close();
     const step = result.steps[0]!;
