@@ -7,7 +7,7 @@
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryStore } from "tracetrain/store";
-import { agent, RL, Trainer, TracetrainError, ValidationError, type RLOptions } from "tracetrain";
+import { agent, ConflictError, RL, Trainer, TracetrainError, ValidationError, type RLOptions } from "tracetrain";
 import { startGateway } from "tracetrain/gateway";
 import { type MockLlm, startMockLlm } from "tracetrain/testing";
 import { BackendError } from "../../src/algorithms/rl/backend-errors.js";
@@ -33,6 +33,7 @@ class ScriptedBackend implements TrainingBackend {
   maxSamples = Number.POSITIVE_INFINITY;
   before: (request: TrainRequest) => Promise<void> = async () => {};
   private held: TrainRequest[] = [];
+  private lastStep: number | null = null;
   constructor(
     private readonly upstream: MockLlm,
     private readonly capabilities: Capabilities = {},
@@ -49,6 +50,7 @@ class ScriptedBackend implements TrainingBackend {
   }
   async train(request: TrainRequest): Promise<TrainResponse> {
     this.requests.push(request);
+    if (this.lastStep !== null && request.step <= this.lastStep) throw new ConflictError(`step ${request.step} was already applied`);
     if (request.samples.length > this.maxSamples) {
       throw new BackendError("payload_too_large", "POST /v2/train", 413, `POST /v2/train → HTTP 413: request body too large — send smaller batches or raise the backend's body limit`);
     }
@@ -60,6 +62,7 @@ class ScriptedBackend implements TrainingBackend {
     }
     this.held = [];
     this.version++;
+    this.lastStep = request.step;
     return { policy_version: this.version, metrics: { samples: request.samples.length }, ...(this.announce(this.version) ? { endpoints: [this.endpoint()] } : {}) };
   }
   async checkpoint(): Promise<never> {
@@ -250,6 +253,18 @@ describe("RL's asynchronous mode", () => {
       [1, 0],
       [1, 0],
     ]);
+  });
+
+  it("resumes: steps the backend applied are skipped, rollouts the store has are not run again", async () => {
+    const { backend, store } = await rig({ serves_while_training: true });
+    const options = { backend, mode: "async", steps: 2, tasksPerStep: 2, groupSize: 2, runId: "resume-async", dynamicSampling: false } as const;
+    await fit(store, options);
+    const before = (await store.stats()).rollouts.total;
+    expect(before).toBe(2 * 4);
+    const result = await fit(store, { ...options, steps: 4 });
+    expect(result.steps.map((s) => s.skipped)).toEqual(["already applied", "already applied", undefined, undefined]);
+    expect((await store.stats()).rollouts.total - before).toBe(2 * 4);
+    expect(result.policyVersion).toBe(4);
   });
 
   it("drops and counts rollouts beyond maxStaleness 0", async () => {

@@ -167,6 +167,8 @@ describe("RL", () => {
     const samples = backend.requests[0]!.samples;
     const inputs = await Promise.all(samples.map(async (s) => (await store.getRollout(s.rollout_id)).input as Task));
     expect(new Set(samples.map((s) => s.rollout_id)).size).toBe(2);
+    // The weights are over the rollouts in the batch, not all those run: they add up to 1.
+    expect(samples.reduce((sum, s) => sum + s.token_weight * s.response_mask.filter((m) => m === 1).length, 0)).toBeCloseTo(1, 12);
     expect(inputs.every((task) => !task.throwAfter && !task.throwBefore)).toBe(true);
   });
 
