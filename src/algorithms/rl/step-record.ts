@@ -5,7 +5,10 @@ import type { Verdict } from "./verdict.js";
 /** What one step did and measured. */
 export interface StepRecord {
   step: number;
-  /** The policy the step's rollouts sampled from, and the one its update produced. */
+  /**
+   * The policy the update started from (in `sync` mode, the one every rollout of the step sampled
+   * from; in `async` mode they may be up to `maxStaleness` versions older), and the one it produced.
+   */
   policyVersion: PolicyVersion;
   newPolicyVersion: PolicyVersion;
   trainReward: number | null;
