@@ -10,6 +10,7 @@ export {
   type RLOptions,
   type RLResult,
   type StepRecord,
+  type Verdict,
   type TrainingBackend,
   HttpTrainingBackend,
   type HttpTrainingBackendOptions,

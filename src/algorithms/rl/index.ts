@@ -1,4 +1,4 @@
-export { RL, type RLResult, type StepRecord } from "./rl.js";
+export { RL, type RLResult, type StepRecord, type Verdict } from "./rl.js";
 export type { RLOptions } from "./options.js";
 export type { TrainingBackend } from "./training-backend.js";
 export { HttpTrainingBackend } from "./http-backend.js";
