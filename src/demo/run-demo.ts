@@ -22,6 +22,8 @@ export interface DemoOptions {
   groupSize?: number;
   /** Rollouts at once (default 32). */
   runners?: number;
+  /** Keep rollouts running while the backend trains (RL's asynchronous mode, at most one version stale). Default false. */
+  async?: boolean;
   progress?: ProgressMode;
   /** Where the reward table goes (default stdout). */
   write?: (text: string) => void;
@@ -35,6 +37,8 @@ export interface DemoResult {
   seconds: number;
   policy_version: RLResult["policyVersion"];
   interrupted: boolean;
+  /** "sync" or "async". */
+  mode: "sync" | "async";
   chart: string;
 }
 
@@ -54,6 +58,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     algorithm: new RL({
       backend,
       steps: options.steps ?? 30,
+      ...(options.async ? { mode: "async" as const } : {}),
       tasksPerStep: options.tasksPerStep ?? 8,
       groupSize: options.groupSize ?? 8,
       evalEvery: 5,
@@ -63,12 +68,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }),
   });
   try {
-    write(`Training a policy on the treasure-boxes task (${ACTIONS.length} possible answers; guessing scores ≈ ${CHANCE_REWARD.toFixed(2)})…\n`);
-    const { result } = await trainer.fit(treasureHunter, { train: makeTasks(96, seed + 1, "train-"), val: makeTasks(48, seed + 2, "val-") });
+    write(`Training a policy on the treasure-boxes task (${ACTIONS.length} possible answers; guessing scores ≈ ${CHANCE_REWARD.toFixed(2)})${options.async ? ", asynchronous rollouts" : ""}…\n`);
+    // Keeper clues: which box a keeper uses is never written anywhere, so it is learned from rewards alone.
+    const { result } = await trainer.fit(treasureHunter, { train: makeTasks(96, seed + 1, "train-", "keeper"), val: makeTasks(48, seed + 2, "val-", "keeper") });
     const seconds = Math.round(performance.now() - started) / 1000;
     write(table(result));
     const chart = join(dir, "reward-curve.svg");
-    const points = [{ step: 0, train: null, val: result.initialValReward }, ...result.steps.map((s) => ({ step: s.step, train: s.trainReward, val: s.valReward ?? null }))];
+    const points = [{ step: 0, train: null, val: result.initialValReward }, ...result.steps.map((s) => ({ step: s.step, train: s.trainReward, val: s.valReward ?? null, noSignal: s.zeroAdvantageShare, merged: s.mergeRatio }))];
     writeFileSync(chart, rewardChartSvg(points, { title: headline(result), chance: CHANCE_REWARD }));
     const summary: DemoResult = {
       final_val_reward: result.finalValReward,
@@ -77,6 +83,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       seconds,
       policy_version: result.policyVersion,
       interrupted: result.stoppedBecause === "interrupted",
+      mode: options.async ? "async" : "sync",
       chart,
     };
     writeFileSync(join(dir, "result.json"), `${JSON.stringify(summary, null, 2)}\n`);
@@ -101,13 +108,14 @@ function headline(result: RLResult): string {
 }
 
 function table(result: RLResult): string {
-  const header = "step  train  val    samples  no-signal  policy  seconds";
+  const header = "step  train  val    samples  merged  no-signal  policy  seconds";
   const rows = result.steps.map((s) =>
     [
       String(s.step).padStart(4),
       fmt(s.trainReward).padStart(6),
       (s.valReward === undefined ? "" : fmt(s.valReward)).padStart(6),
       String(s.samples).padStart(8),
+      (s.mergeRatio === null ? "n/a" : `${Math.round(s.mergeRatio * 100)}%`).padStart(7),
       `${Math.round(s.zeroAdvantageShare * 100)}%`.padStart(10),
       String(s.newPolicyVersion).padStart(7),
       (s.seconds.rollouts + s.seconds.adapt + s.seconds.train + s.seconds.eval).toFixed(2).padStart(8),

@@ -72,7 +72,7 @@ describe("tracetrain backend serve --reference", () => {
     await expect.poll(() => run.out.text).toContain("reference backend: protocol at");
     const backend = new HttpTrainingBackend(`http://127.0.0.1:${port}`, { token: "s3cret" });
     const info = await backend.info();
-    expect(info).toMatchObject({ protocol: "tracetrain-rl/1", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: true } });
+    expect(info).toMatchObject({ protocol: "tracetrain-rl/2", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: true } });
     const { endpoints } = await backend.endpoints();
     expect(endpoints[0]!.base_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     await expect(new HttpTrainingBackend(`http://127.0.0.1:${port}`).info()).rejects.toThrow(/401/);

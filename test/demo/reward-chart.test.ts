@@ -45,4 +45,19 @@ describe("the demo's reward chart", () => {
     expect(svg).not.toContain('class="chance"');
     expect(svg).toContain(">a &lt; b &amp; &quot;c&quot;</text>");
   });
+
+  it("draws the no-signal share and the merge ratio as thin lines on the same scale, when given", () => {
+    const withShares = points.map((p) => ({ ...p, noSignal: p.step === 0 ? null : 1 - p.step / 30, merged: p.step === 0 ? null : 1 }));
+    const svg = rewardChartSvg(withShares, { title: "t" });
+    const noSignal = /<path class="no-signal" d="M([\d.]+),([\d.]+)[^"]* L([\d.]+),([\d.]+)"/.exec(svg);
+    expect(noSignal).not.toBeNull();
+    expect(Number(noSignal![2])).toBeCloseTo(yOf(1 - 1 / 30), 1);
+    expect(Number(noSignal![4])).toBeCloseTo(yOf(0), 1);
+    expect(svg).toMatch(/<path class="merged" d="M[\d.]+,([\d.]+)/);
+    expect(svg).toContain(">no-signal share</text>");
+    expect(svg).toContain(">merge ratio</text>");
+    expect(svg).toContain(">mean reward · share</text>");
+    // Without them the chart is as before.
+    expect(rewardChartSvg(points, { title: "t" })).not.toContain("no-signal");
+  });
 });
