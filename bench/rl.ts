@@ -55,9 +55,8 @@ async function runOnce(mode: "sync" | "async", steps: number, seed: number, dir:
     const started = performance.now();
     const { result } = await trainer.fit(treasureHunter, { train: makeTasks(96, seed + 1, "train-", "keeper"), val: makeTasks(48, seed + 2, "val-", "keeper") });
     const seconds = (performance.now() - started) / 1000;
-    const evalSeconds = result.steps.reduce((sum, s) => sum + s.seconds.eval, 0) + result.initialEvalSeconds;
     const samples = result.steps.reduce((sum, s) => sum + s.samples, 0);
-    const trainSeconds = seconds - evalSeconds;
+    const trainSeconds = seconds - result.evaluationSeconds;
     return {
       bench: "rl",
       mode,
@@ -67,7 +66,7 @@ async function runOnce(mode: "sync" | "async", steps: number, seed: number, dir:
       seconds: round(seconds, 2),
       samples,
       train_seconds: round(trainSeconds, 2),
-      stale_dropped: result.steps.reduce((sum, s) => sum + (s.dropped.stale ?? 0), 0),
+      stale_dropped: result.steps.reduce((sum, s) => sum + s.dropped.stale, 0),
       mean_staleness: round(result.steps.reduce((sum, s) => sum + s.staleness, 0) / Math.max(1, result.steps.length), 3),
     };
   } finally {

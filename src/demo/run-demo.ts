@@ -58,7 +58,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     algorithm: new RL({
       backend,
       steps: options.steps ?? 30,
-      ...(options.async ? { mode: "async" as const } : {}),
+      mode: options.async ? "async" : "sync",
       tasksPerStep: options.tasksPerStep ?? 8,
       groupSize: options.groupSize ?? 8,
       evalEvery: 5,

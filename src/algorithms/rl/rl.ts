@@ -119,7 +119,9 @@ class RLRun {
   async execute(): Promise<RLResult> {
     const { ctx, options } = this;
     const evaluating = options.evalEvery > 0 && ctx.val.length > 0;
+    const evaluationStarted = performance.now();
     const initial = evaluating ? await this.evaluate(0) : null;
+    let evaluationSeconds = seconds(evaluationStarted);
     let final = initial;
     let pending: Promise<StepRollouts> | undefined;
     for (let step = 1; step <= options.steps && !ctx.signal.aborted; step++) {
@@ -133,6 +135,7 @@ class RLRun {
         final = await this.evaluate(step);
         record.valReward = mean(final);
         record.seconds.eval = seconds(started);
+        evaluationSeconds += record.seconds.eval;
       }
       this.steps.push(record);
       ctx.progress.note(describeStep(record, options.steps));
@@ -152,6 +155,7 @@ class RLRun {
       policyVersion: this.updates.version,
       checkpoints: this.checkpoints,
       stoppedBecause: ctx.signal.aborted ? "interrupted" : "completed",
+      evaluationSeconds,
     };
   }
 

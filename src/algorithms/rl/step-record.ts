@@ -56,6 +56,8 @@ export interface RLResult {
   policyVersion: PolicyVersion;
   checkpoints: CheckpointResponse[];
   stoppedBecause: "completed" | "interrupted";
+  /** Wall time spent scoring validation tasks, the evaluation before the first step included, in seconds. */
+  evaluationSeconds: number;
 }
 
 /** The progress line of a step. */
