@@ -35,6 +35,27 @@ export function refillRequests(options: {
   });
 }
 
+/**
+ * The lowest and highest reward the run has seen. A group whose rollouts all scored the highest,
+ * once lower scores have been seen, is solved rather than silent: refilling it would spend
+ * rollouts to confirm what the policy already does — at convergence every group is like that.
+ */
+export class RewardRange {
+  private best = Number.NEGATIVE_INFINITY;
+  private worst = Number.POSITIVE_INFINITY;
+
+  observe(rewards: Iterable<number>): void {
+    for (const reward of rewards) {
+      if (reward > this.best) this.best = reward;
+      if (reward < this.worst) this.worst = reward;
+    }
+  }
+
+  isSolved(reward: number): boolean {
+    return this.best > this.worst && reward >= this.best;
+  }
+}
+
 /** Warns once per streak when `limit` consecutive steps had no group with signal. */
 export class CollapseWatch {
   private streak = 0;

@@ -18,7 +18,7 @@ import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { rewardOrZero } from "../evaluate.js";
 import { runRollouts } from "../rollout-batch.js";
 import { type Collected, assembleBatch, collectRollouts, groupsWithoutSignal } from "./batch.js";
-import { CollapseWatch, refillRequests } from "./dynamic-sampling.js";
+import { CollapseWatch, RewardRange, refillRequests } from "./dynamic-sampling.js";
 import { type ParsedRLOptions, parseRLOptions, type RLOptions } from "./options.js";
 import { PolicyUpdates, upstreamsOf } from "./policy-updates.js";
 import { BackendInfoSchema, type CheckpointResponse } from "./protocol.js";
@@ -65,6 +65,7 @@ class RLRun {
   private readonly steps: StepRecord[] = [];
   private readonly checkpoints: CheckpointResponse[] = [];
   private readonly collapse: CollapseWatch;
+  private readonly rewardRange = new RewardRange();
 
   private constructor(
     private readonly ctx: AlgorithmContext,
@@ -226,19 +227,27 @@ class RLRun {
     const requests = this.requestsOf(step);
     ctx.progress.phase(`step ${step}/${options.steps}: ${requests.length} rollouts`, requests.length);
     const collected = await run(requests);
+    this.rewardRange.observe(collected.kept.map((k) => k.reward));
     const signalGroups = () => {
       const { groups, noSignal } = groupsWithoutSignal(collected.kept);
       return groups - noSignal.size;
+    };
+    // Groups that all scored the run's best reward are solved: they count as done, not as missing signal.
+    const solvedGroups = () => {
+      const { noSignal } = groupsWithoutSignal(collected.kept);
+      const rewardOf = new Map(collected.kept.map((k) => [k.groupId, k.reward]));
+      return [...noSignal].filter((group) => this.rewardRange.isSolved(rewardOf.get(group) ?? Number.NaN)).length;
     };
     const initialZeroAdvantageShare = (options.tasksPerStep - signalGroups()) / options.tasksPerStep;
     const refill = { rounds: 0, groups: 0, rollouts: 0, initialZeroAdvantageShare };
     const maxRounds = options.dynamicSampling === false ? 0 : options.dynamicSampling.maxExtraRounds;
     for (let round = 1; round <= maxRounds && !ctx.signal.aborted; round++) {
-      const missing = options.tasksPerStep - signalGroups();
+      const missing = options.tasksPerStep - signalGroups() - solvedGroups();
       if (missing <= 0) break;
       const more = refillRequests({ train: ctx.train, seed: options.seed, runId: this.runId, step, round, offset: refill.groups, count: missing, groupSize: options.groupSize, resourcesId: this.resourcesId });
       ctx.progress.phase(`step ${step}/${options.steps}: refilling ${missing} group(s) without signal (round ${round})`, more.length);
       const extra = await run(more);
+      this.rewardRange.observe(extra.kept.map((k) => k.reward));
       collected.kept.push(...extra.kept);
       collected.ended += extra.ended;
       collected.dropped.failed += extra.dropped.failed;
