@@ -1,7 +1,8 @@
 /**
  * The reference model's chat template: chat messages rendered ChatML-style
- * (`<|im_start|>role\ntext<|im_end|>\n`, then `<|im_start|>assistant\n` to generate) and tokenized
- * with the real o200k_base tokenizer, markers included as ordinary text. The inverse direction —
+ * (`<|im_start|>role\ntext<|im_end|>\n`, then `<|im_start|>assistant\n` to generate), tool calls
+ * Hermes-style, tokenized segment by segment with the real o200k_base tokenizer (markers included
+ * as ordinary text). The inverse direction —
  * finding the messages again in a sequence of token ids — is here too, because at training time
  * the backend receives token ids only and must see them as the sampler saw them.
  */
@@ -40,6 +41,8 @@ export type RequestMessage = z.infer<typeof RequestMessageSchema>;
 export interface ContextMessage {
   role: string;
   tokens: number[];
+  /** The content's text (its bytes between the header and the end marker, as UTF-8). */
+  text: string;
   /** False for the last message when it has no end marker yet (the one being generated). */
   closed: boolean;
 }
@@ -100,9 +103,34 @@ export function tokenText(id: number): string {
 // Rendering
 // ---------------------------------------------------------------------------------------------
 
-/** A tool call as the model "wrote" it, the way Hermes-style templates show it to the model. */
-export function renderToolCall(name: string, args: string): string {
-  return `<tool_call>${JSON.stringify({ name, arguments: parsedOrText(args) })}</tool_call>`;
+/**
+ * A piece of rendered text that is tokenized on its own. The template tokenizes segment by segment
+ * (markers, each message's content, each part of a tool call) and concatenates the ids, so what a
+ * response sampled token by token is re-rendered in the next prompt as exactly the same ids: the
+ * policy emits the same segments. `slot` marks the segments the policy chooses.
+ */
+export interface Segment {
+  text: string;
+  slot?: "name" | "value";
+}
+
+export const TOOL_CALL_OPEN = '<tool_call>{"name": ';
+const TOOL_CALL_CLOSE = "}}</tool_call>";
+
+/**
+ * A tool call as the model writes it, Hermes-style: `<tool_call>{"name": "f", "arguments": {"k": v}}</tool_call>`.
+ * Arguments that are not a JSON object are shown as one JSON value (a string when malformed).
+ */
+export function toolCallSegments(name: string, args: string): Segment[] {
+  const parsed = parsedOrText(args);
+  const segments: Segment[] = [{ text: TOOL_CALL_OPEN }, { text: JSON.stringify(name), slot: "name" }];
+  if (!isPlainObject(parsed)) return [...segments, { text: `, "arguments": ${JSON.stringify(parsed)}}</tool_call>` }];
+  segments.push({ text: ', "arguments": {' });
+  Object.entries(parsed).forEach(([key, value], i) => {
+    segments.push({ text: `${i > 0 ? ", " : ""}${JSON.stringify(key)}: ` }, { text: JSON.stringify(value) ?? "null", slot: "value" });
+  });
+  segments.push({ text: TOOL_CALL_CLOSE });
+  return segments;
 }
 
 /** Arguments are a JSON string on the wire; shown as JSON when they are, as a string when malformed. */
@@ -114,27 +142,78 @@ function parsedOrText(args: string): unknown {
   }
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 function contentText(content: RequestMessage["content"]): string {
   if (typeof content === "string") return content;
   if (!content) return "";
   return content.map((part) => part.text ?? part.refusal ?? "").join("");
 }
 
-function messageText(message: RequestMessage): string {
-  const calls = (message.tool_calls ?? []).map((c) => renderToolCall(c.function.name, c.function.arguments));
-  return contentText(message.content) + calls.join("");
+function messageSegments(message: RequestMessage): Segment[] {
+  const text = contentText(message.content);
+  const calls = (message.tool_calls ?? []).flatMap((c) => toolCallSegments(c.function.name, c.function.arguments));
+  return [...(text === "" ? [] : [{ text }]), ...calls];
 }
 
-/** The prompt text: tool definitions (when offered) as a leading block, the messages, then the generation header. */
-export function renderChat(messages: readonly RequestMessage[], tools?: readonly unknown[]): string {
-  const blocks = tools && tools.length > 0 ? [`${START}tools\n${JSON.stringify(tools)}${END}\n`] : [];
-  for (const message of messages) blocks.push(`${START}${message.role}\n${messageText(message)}${END}\n`);
-  return `${blocks.join("")}${START}assistant\n`;
+/** How the request constrains tool use; rendered into the tools block so training sees it in the ids. */
+export type ToolChoice = "none" | "auto" | "required" | { type: "function"; function: { name: string } };
+
+const TOOL_CHOICE_LINE = "\ntool_choice: ";
+
+/** The prompt's segments: tool definitions (and a tool choice other than auto) as a leading block, the messages, then the generation header. */
+export function chatSegments(messages: readonly RequestMessage[], tools?: readonly unknown[], toolChoice?: ToolChoice): Segment[] {
+  const segments: Segment[] = [];
+  const header = (role: string) => segments.push({ text: START }, { text: `${role}\n` });
+  const end = () => segments.push({ text: END }, { text: "\n" });
+  if (tools && tools.length > 0) {
+    header("tools");
+    segments.push({ text: JSON.stringify(tools) });
+    if (toolChoice !== undefined && toolChoice !== "auto") segments.push({ text: `${TOOL_CHOICE_LINE}${JSON.stringify(toolChoice)}` });
+    end();
+  }
+  for (const message of messages) {
+    header(message.role);
+    segments.push(...messageSegments(message));
+    end();
+  }
+  header("assistant");
+  return segments;
+}
+
+/** The prompt text (the segments joined). */
+export function renderChat(messages: readonly RequestMessage[], tools?: readonly unknown[], toolChoice?: ToolChoice): string {
+  return chatSegments(messages, tools, toolChoice)
+    .map((s) => s.text)
+    .join("");
+}
+
+/** Token ids of segments, each tokenized on its own. */
+export function encodeSegments(segments: readonly Segment[]): number[] {
+  return segments.flatMap((s) => tokenize(s.text));
 }
 
 /** The prompt's token ids. */
-export function encodeChat(messages: readonly RequestMessage[], tools?: readonly unknown[]): number[] {
-  return tokenize(renderChat(messages, tools));
+export function encodeChat(messages: readonly RequestMessage[], tools?: readonly unknown[], toolChoice?: ToolChoice): number[] {
+  return encodeSegments(chatSegments(messages, tools, toolChoice));
+}
+
+/** The tools block's text split into the tools (JSON) and the tool choice; undefined parts when absent or malformed. */
+export function readToolsBlock(text: string): { tools: unknown; toolChoice: unknown } {
+  const at = text.lastIndexOf(TOOL_CHOICE_LINE);
+  const toolsText = at === -1 ? text : text.slice(0, at);
+  const choiceText = at === -1 ? undefined : text.slice(at + TOOL_CHOICE_LINE.length);
+  return { tools: parseOrUndefined(toolsText), toolChoice: choiceText === undefined ? "auto" : parseOrUndefined(choiceText) };
+}
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,7 +245,8 @@ export function splitMessages(ids: readonly number[]): ContextMessage[] {
     const end = bytes.indexOf(END, contentStart);
     const closed = end !== -1 && end < limit;
     const contentEnd = closed ? end : limit;
-    messages.push({ role, tokens: tokensOverlapping(ids, starts, bytes.length, contentStart, contentEnd), closed });
+    const text = Buffer.from(bytes.slice(contentStart, contentEnd), "latin1").toString("utf8");
+    messages.push({ role, tokens: tokensOverlapping(ids, starts, bytes.length, contentStart, contentEnd), text, closed });
     at = next;
   }
   return messages;

@@ -1,35 +1,42 @@
 /**
- * The reference training backend: a tiny policy that really learns by policy gradient, on the
+ * The reference training backend: a small policy that really learns by policy gradient, on the
  * CPU, in-process, behind a real OpenAI-compatible endpoint with exact token ids and logprobs.
  * It lets the whole RL loop — agents sampling through the gateway, transitions with token ids,
- * PPO updates, new policy versions, checkpoints — run end to end in tests and the demo, in seconds
- * and without a GPU or the network.
+ * clipped policy-gradient updates, new policy versions, checkpoints and restores — run end to end
+ * in tests and the demo, in seconds and without a GPU or the network.
  *
- * Each response is one token from a fixed list of actions (see {@link ReferenceBackendOptions}).
+ * Responses follow a grammar (grammar.ts): an answer among the actions, or a tool call whose tool
+ * and argument value the policy chooses. The policy is log-linear over hashed features (policy.ts).
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { readFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { ConflictError, ValidationError, type ValidationIssue } from "../../../types/index.js";
-import { parseOrThrow } from "../../../types/index.js";
+import { ConflictError, TracetrainError, ValidationError, type ValidationIssue, parseOrThrow } from "../../../types/index.js";
 import {
   type BackendInfo,
   type CheckpointRequest,
   CheckpointRequestSchema,
   type CheckpointResponse,
   type EndpointsResponse,
+  type Hyperparameters,
   PROTOCOL,
+  type RestoreRequest,
+  RestoreRequestSchema,
+  type RestoreResponse,
   type TrainRequest,
   TrainRequestSchema,
   type TrainResponse,
   type TrainSample,
 } from "../protocol.js";
+import { TrainChunkAssembler } from "../train-chunks.js";
 import type { TrainingBackend } from "../training-backend.js";
-import { isKnownToken, singleTokenId } from "./chat-template.js";
-import { FeatureSpace, Policy, PolicyStateSchema, type TrainToken, policyStateProblem } from "./policy.js";
-import { type Action, type ReferenceServer, type ServedModel, startReferenceServer } from "./server.js";
+import { isKnownToken, tokenize } from "./chat-template.js";
+import { type Action, type Context, Grammar } from "./grammar.js";
+import { Parameters, PolicyStateSchema, type Settings, policyStateProblem } from "./policy.js";
+import { type ReferenceServer, type ServedModel, startReferenceServer } from "./server.js";
+import { type TrainToken, type UpdateSettings, updatePolicy } from "./update.js";
 
-export const REFERENCE_STATE_FORMAT = "tracetrain-reference/1";
+export const REFERENCE_STATE_FORMAT = "tracetrain-reference/2";
 
 /** Everything needed to bring a policy back: what {@link ReferenceBackend.state} returns and `restore` takes. */
 export const ReferenceStateSchema = z.object({
@@ -43,24 +50,35 @@ export const ReferenceStateSchema = z.object({
 export type ReferenceState = z.infer<typeof ReferenceStateSchema>;
 
 const ReferenceBackendOptionsSchema = z.strictObject({
-  /** The output vocabulary: every response is exactly one of these, each exactly one o200k token. */
+  /** What the policy can answer, and the values it gives a tool parameter without an `enum`: phrases of one or more o200k tokens. */
   actions: z.array(z.string().min(1)).min(1).max(4096),
   /** Seeds sampling for requests without their own `seed` (default 0). */
   seed: z.number().int().default(0),
   /**
-   * Plain SGD (the default) or Adam. SGD learns fastest here: Adam's per-parameter normalization
-   * turns the noisy gradients of parameters every context shares into full-size steps, which
-   * collapses the policy onto one action early (measured on the treasure-box task).
+   * Plain SGD (the default) or Adam. Measured on the demo task: Adam's per-parameter normalization
+   * turns the zero-mean noise of early advantages into full-size steps, and the answer collapses
+   * onto one colour before the copy is learned; SGD does not amplify that noise.
    */
   optimizer: z.enum(["sgd", "adam"]).default("sgd"),
-  /** Default 10 for SGD (the policy is log-linear and its gradients small and sparse), 0.05 for Adam. */
+  /**
+   * Default 50 for SGD, 0.05 for Adam. SGD's is large because the loss is Σ token_weight · …, with
+   * weights that add up to 1 over a step of hundreds of tokens, most of them forced.
+   */
   learningRate: z.number().positive().max(1000).optional(),
-  /** PPO's clip ε (default 0.2). */
-  clip: z.number().positive().max(10).default(0.2),
-  /** Passes over each batch per `train` call (default 1). */
+  /** Clip range below 1: a ratio under 1 − clipLow stops pushing a negative advantage (default 0.2). */
+  clipLow: z.number().positive().max(1).default(0.2),
+  /** Clip range above 1 ("clip-higher", DAPO): a ratio over 1 + clipHigh stops pushing a positive advantage (default 0.28). */
+  clipHigh: z.number().positive().max(10).default(0.28),
+  /** Weight of the entropy bonus (default 0.001). */
+  entropyCoef: z.number().min(0).max(10).default(0.001),
+  /** Cap of the truncated importance weight π_old/μ of stale samples (default 2). */
+  tisCap: z.number().min(1).max(1000).default(2),
+  /** Passes over each batch per update (default 1: REINFORCE with the trainer's group baseline; more: PPO-clip). */
   epochs: z.number().int().min(1).max(100).default(1),
-  /** Hashed feature buckets (rows of the weight matrix); default 16384, or the restored state's. */
-  featureBuckets: z.number().int().min(1).max(1 << 22).optional(),
+  /** Entries of the hashed parameter vector; default 262144, or the restored state's. */
+  featureBuckets: z.number().int().min(16).max(1 << 24).optional(),
+  /** What the endpoint reports as logprobs: `processed` (default), the distribution sampled from; `raw`, the policy's at temperature 1. */
+  logprobsMode: z.enum(["raw", "processed"]).default("processed"),
   /** The model name the endpoint serves (default "tracetrain-reference"). */
   model: z.string().min(1).max(256).default("tracetrain-reference"),
   /** The endpoint's name in `endpoints()` (default "reference"). */
@@ -70,14 +88,25 @@ const ReferenceBackendOptionsSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(0),
   /** A state from {@link ReferenceBackend.state} (or a checkpoint file) to start from. */
   restore: ReferenceStateSchema.optional(),
-  /** Where `checkpoint()` also writes `<checkpoint id>.json` (default: checkpoints are kept in memory only). */
+  /** Where `checkpoint()` also writes `<checkpoint id>.json`, and where `restore` looks for checkpoints it does not hold in memory. */
   checkpointDir: z.string().min(1).optional(),
 });
 export type ReferenceBackendOptions = z.input<typeof ReferenceBackendOptionsSchema>;
 type ResolvedOptions = z.output<typeof ReferenceBackendOptionsSchema>;
 
-const DEFAULT_FEATURE_BUCKETS = 1 << 14;
-const DEFAULT_LEARNING_RATE = { sgd: 10, adam: 0.05 } as const;
+/** What a step's `hyperparameters` may set, with their ranges. */
+const HyperparametersSchema = z.strictObject({
+  learning_rate: z.number().positive().max(1000).optional(),
+  entropy_coef: z.number().min(0).max(10).optional(),
+  clip_low: z.number().positive().max(1).optional(),
+  clip_high: z.number().positive().max(10).optional(),
+  epochs: z.number().int().min(1).max(100).optional(),
+  tis_cap: z.number().min(1).max(1000).optional(),
+});
+const HYPERPARAMETERS = Object.keys(HyperparametersSchema.shape);
+
+const DEFAULT_FEATURE_BUCKETS = 1 << 18;
+const DEFAULT_LEARNING_RATE = { sgd: 50, adam: 0.05 } as const;
 const CHECKPOINT_ID = /^[\w.-]+$/;
 
 export class ReferenceBackend implements TrainingBackend {
@@ -85,22 +114,21 @@ export class ReferenceBackend implements TrainingBackend {
   readonly baseUrl: string;
   readonly model: string;
   private readonly options: ResolvedOptions;
-  private readonly actions: readonly Action[];
-  private readonly actionIndex: ReadonlyMap<number, number>;
-  private readonly policy: Policy;
-  private readonly features: FeatureSpace;
+  private readonly grammar: Grammar;
+  private parameters: Parameters;
   private readonly server: ReferenceServer;
   private version: number;
   private lastStep: number | null;
   private readonly checkpoints = new Map<string, ReferenceState>();
+  private readonly chunks = new TrainChunkAssembler();
+  /** Updates and restores run one at a time; sampling goes on meanwhile from the parameters serving. */
+  private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  private constructor(options: ResolvedOptions, actions: readonly Action[], policy: Policy, features: FeatureSpace, server: ReferenceServer) {
+  private constructor(options: ResolvedOptions, grammar: Grammar, parameters: Parameters, server: ReferenceServer) {
     this.options = options;
-    this.features = features;
-    this.actions = actions;
-    this.actionIndex = new Map(actions.map((a, i) => [a.tokenId, i]));
-    this.policy = policy;
+    this.grammar = grammar;
+    this.parameters = parameters;
     this.server = server;
     this.baseUrl = server.baseUrl;
     this.model = options.model;
@@ -113,39 +141,47 @@ export class ReferenceBackend implements TrainingBackend {
     const options = parseOrThrow(ReferenceBackendOptionsSchema, input, "reference backend options");
     const actions = resolveActions(options.actions);
     const restore = options.restore;
-    const featureBuckets = options.featureBuckets ?? restore?.policy.featureBuckets ?? DEFAULT_FEATURE_BUCKETS;
-    if (restore) checkRestorable(restore, options.actions, featureBuckets);
-    const learningRate = options.learningRate ?? DEFAULT_LEARNING_RATE[options.optimizer];
-    const policy = new Policy(
-      { actionCount: actions.length, featureBuckets, learningRate, clip: options.clip, optimizer: options.optimizer, epochs: options.epochs },
-      restore?.policy,
-    );
-    const features = new FeatureSpace(featureBuckets, options.actions);
+    const size = options.featureBuckets ?? restore?.policy.size ?? DEFAULT_FEATURE_BUCKETS;
+    if (restore) checkRestorable(restore, options.actions, size, "restore");
+    const grammar = new Grammar(actions, size);
     let backend: ReferenceBackend | undefined;
+    const initial = new Parameters(size, restore?.policy);
     const served: ServedModel = {
       name: options.model,
-      actions,
+      grammar,
       seed: options.seed,
-      logProbs: (promptIds) => policy.logProbs(features.featurize(promptIds)),
+      logprobsMode: options.logprobsMode,
+      parameters: () => backend?.parameters ?? initial,
       policyVersion: () => backend?.version ?? 0,
     };
     const server = await startReferenceServer({ model: served, host: options.host, port: options.port });
-    backend = new ReferenceBackend(options, actions, policy, features, server);
+    backend = new ReferenceBackend(options, grammar, initial, server);
     return backend;
   }
 
-  /** The current policy version: 0 at start (or the restored one), +1 per `train`. */
+  /** The current policy version: 0 at start (or the restored one), +1 per update. */
   get policyVersion(): number {
     return this.version;
   }
 
   async info(): Promise<BackendInfo> {
+    const { optimizer, epochs } = this.options;
+    const loss = epochs === 1 ? "REINFORCE with the trainer's group baseline (one pass: the clipped ratio is 1)" : `PPO-clip over ${epochs} passes (decoupled: proximal logprobs recomputed, truncated IS for stale samples)`;
     return {
       protocol: PROTOCOL,
       model: this.model,
       policy_version: this.version,
-      capabilities: { token_ids: true, logprobs: true, checkpoint: true },
-      name: `tracetrain reference backend: log-linear policy with a copy pointer over ${this.actions.length} one-token actions, PPO-clip (${this.options.optimizer}), CPU`,
+      capabilities: {
+        token_ids: true,
+        logprobs: true,
+        logprobs_mode: this.options.logprobsMode,
+        checkpoint: true,
+        restore: true,
+        chunked_train: true,
+        serves_while_training: true,
+      },
+      hyperparameters: HYPERPARAMETERS,
+      name: `tracetrain reference backend: log-linear policy over hashed features at choice points (answer or tool call, tool, argument) with a copy pointer, ${this.grammar.actions.length} actions; ${loss}, entropy bonus, ${optimizer}; CPU`,
     };
   }
 
@@ -157,35 +193,47 @@ export class ReferenceBackend implements TrainingBackend {
   }
 
   /**
-   * Applies one PPO-clip update. The update runs synchronously, so no request is ever sampled from
-   * half-updated weights, and the endpoint serves the new version as soon as this resolves.
+   * Applies one update (or holds one part of a chunked step). The update is computed on a copy of
+   * the parameters, yielding to the event loop as it goes, so the endpoint keeps sampling from the
+   * current version; the new parameters are swapped in whole and the version bumped at the end.
    */
   async train(request: TrainRequest, options?: { signal?: AbortSignal }): Promise<TrainResponse> {
     options?.signal?.throwIfAborted();
     this.checkOpen();
     const batch = parseOrThrow(TrainRequestSchema, request, "train request");
-    if (this.lastStep !== null && batch.step <= this.lastStep) {
-      throw new ConflictError(`train step ${batch.step} was already applied (the last applied step is ${this.lastStep})`, { step: batch.step, lastStep: this.lastStep });
-    }
-    const tokens = this.trainTokens(batch.samples);
-    const versionBefore = this.version;
-    const update = this.policy.update(tokens);
-    this.version++;
-    this.lastStep = batch.step;
-    const weightOf = (s: TrainSample) => s.token_weight * s.response_mask.reduce<number>((sum, m) => sum + m, 0);
-    const totalWeight = batch.samples.reduce((sum, s) => sum + weightOf(s), 0);
-    const weighted = (value: (s: TrainSample) => number) => batch.samples.reduce((sum, s) => sum + weightOf(s) * value(s), 0) / totalWeight;
-    return {
-      policy_version: this.version,
-      metrics: {
-        ...update,
-        tokens: tokens.length,
-        samples: batch.samples.length,
-        mean_reward: weighted((s) => s.reward),
-        mean_advantage: weighted((s) => s.advantage),
-        ...(typeof batch.policy_version === "number" ? { staleness: versionBefore - batch.policy_version } : {}),
-      },
-    };
+    const settings = this.updateSettings(batch.hyperparameters);
+    return this.exclusive(async () => {
+      if (this.lastStep !== null && batch.step <= this.lastStep) {
+        throw new ConflictError(`train step ${batch.step} was already applied (the last applied step is ${this.lastStep})`, { step: batch.step, lastStep: this.lastStep });
+      }
+      const outcome = this.chunks.add(batch);
+      if (outcome.pending) return { policy_version: this.version, metrics: {}, pending: true };
+      const whole = outcome.request;
+      const tokens = this.trainTokens(whole.samples);
+      const versionBefore = this.version;
+      const started = performance.now();
+      const updated = this.parameters.clone();
+      const update = await updatePolicy(updated, tokens.choices, settings);
+      // The new version's feature values count this batch's contexts too.
+      for (const context of tokens.contexts) updated.countDocument(context.features);
+      this.checkOpen();
+      this.parameters = updated;
+      this.version++;
+      this.lastStep = whole.step;
+      return {
+        policy_version: this.version,
+        metrics: {
+          ...update,
+          choice_tokens: tokens.choices.length,
+          forced_tokens: tokens.forced,
+          samples: whole.samples.length,
+          mean_reward: weightedMean(whole.samples, (s) => s.reward),
+          mean_advantage: weightedMean(whole.samples, (s) => s.advantage),
+          ...(typeof whole.policy_version === "number" ? { staleness: versionBefore - whole.policy_version } : {}),
+          update_seconds: (performance.now() - started) / 1000,
+        },
+      };
+    });
   }
 
   /** Keeps the current policy under an id (`name`, or `policy-v<version>`); with `checkpointDir`, also writes it as JSON. */
@@ -206,6 +254,24 @@ export class ReferenceBackend implements TrainingBackend {
     return { checkpoint_id: id, policy_version: state.policyVersion, ...(location === undefined ? {} : { location }) };
   }
 
+  /**
+   * Serves a checkpoint's policy again — weights and optimizer state — from memory or from
+   * `<checkpointDir>/<id>.json`. The last applied step is kept (a restore never lowers it), and
+   * parts of a chunked step held so far are dropped.
+   */
+  async restore(request: RestoreRequest): Promise<RestoreResponse> {
+    this.checkOpen();
+    const { checkpoint_id: id } = parseOrThrow(RestoreRequestSchema, request, "restore request");
+    return this.exclusive(async () => {
+      const state = this.checkpoints.get(id) ?? (await this.readCheckpoint(id));
+      this.parameters = new Parameters(this.parameters.size, state.policy);
+      this.version = state.policyVersion;
+      this.lastStep = maxStep(this.lastStep, state.lastStep);
+      this.chunks.reset();
+      return { policy_version: this.version, last_step: this.lastStep };
+    });
+  }
+
   /** The policy's state — current, or that of a checkpoint — for `ReferenceBackend.start({ restore })`. */
   state(checkpointId?: string): ReferenceState {
     if (checkpointId !== undefined) {
@@ -213,7 +279,13 @@ export class ReferenceBackend implements TrainingBackend {
       if (saved === undefined) throw new ValidationError("checkpoint id", [{ path: "checkpointId", message: `no checkpoint '${checkpointId}' (known: ${[...this.checkpoints.keys()].join(", ") || "none"})` }]);
       return structuredClone(saved);
     }
-    return { format: REFERENCE_STATE_FORMAT, actions: this.actions.map((a) => a.text), policyVersion: this.version, lastStep: this.lastStep, policy: this.policy.exportState() };
+    return {
+      format: REFERENCE_STATE_FORMAT,
+      actions: this.grammar.actions.map((a) => a.text),
+      policyVersion: this.version,
+      lastStep: this.lastStep,
+      policy: this.parameters.exportState(),
+    };
   }
 
   async close(): Promise<void> {
@@ -226,45 +298,76 @@ export class ReferenceBackend implements TrainingBackend {
     if (this.closed) throw new ConflictError("the reference backend is closed");
   }
 
-  /** One training token per response position with mask 1, after checking every sample's token ids. */
-  private trainTokens(samples: readonly TrainSample[]): TrainToken[] {
-    const issues = samples.flatMap((sample, s) => this.sampleIssues(sample, s)).slice(0, 20);
-    if (issues.length > 0) throw new ValidationError("train request", issues);
-    const tokens = samples.flatMap((sample) => this.sampleTokens(sample));
-    if (tokens.length === 0) throw new ValidationError("train request", [{ path: "samples", message: "no response token has mask 1: there is nothing to learn from" }]);
-    return tokens;
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
-  /** Token ids the tokenizer does not know, and generated (mask 1) tokens that are not actions: data from another model. */
-  private sampleIssues(sample: TrainSample, s: number): ValidationIssue[] {
+  /** The update's settings: the options, overridden by the step's hyperparameters (unknown names refused, naming them). */
+  private updateSettings(overrides: Hyperparameters | undefined): UpdateSettings {
+    const unknown = Object.keys(overrides ?? {}).filter((name) => !HYPERPARAMETERS.includes(name));
+    if (unknown.length > 0) {
+      throw new ValidationError(
+        "train request",
+        unknown.map((name) => ({ path: `hyperparameters.${name}`, message: `not a hyperparameter of the reference backend (it takes ${HYPERPARAMETERS.join(", ")})` })),
+      );
+    }
+    const step = parseOrThrow(HyperparametersSchema, overrides ?? {}, "train request hyperparameters");
+    const o = this.options;
+    return {
+      optimizer: o.optimizer,
+      learningRate: step.learning_rate ?? o.learningRate ?? DEFAULT_LEARNING_RATE[o.optimizer],
+      entropyCoef: step.entropy_coef ?? o.entropyCoef,
+      clipLow: step.clip_low ?? o.clipLow,
+      clipHigh: step.clip_high ?? o.clipHigh,
+      epochs: step.epochs ?? o.epochs,
+      tisCap: step.tis_cap ?? o.tisCap,
+      logprobsMode: o.logprobsMode,
+      currentVersion: this.version,
+    };
+  }
+
+  /** The choice tokens of a batch (each run of mask-1 tokens parsed against the grammar), after checking every sample's token ids. */
+  private trainTokens(samples: readonly TrainSample[]): { choices: TrainToken[]; forced: number; contexts: Context[] } {
     const issues: ValidationIssue[] = [];
-    const unknown = sample.prompt_ids.findIndex((id) => !isKnownToken(id));
-    if (unknown !== -1) issues.push({ path: `samples[${s}].prompt_ids[${unknown}]`, message: `token id ${sample.prompt_ids[unknown]} is not in the o200k_base vocabulary` });
-    sample.response_ids.forEach((id, i) => {
-      if (sample.response_mask[i] === 1 && !this.actionIndex.has(id)) {
-        issues.push({ path: `samples[${s}].response_ids[${i}]`, message: `token id ${id} has mask 1 but is not one of the backend's actions` });
-      } else if (!isKnownToken(id)) {
-        issues.push({ path: `samples[${s}].response_ids[${i}]`, message: `token id ${id} is not in the o200k_base vocabulary` });
+    const choices: TrainToken[] = [];
+    const contexts: Context[] = [];
+    let forced = 0;
+    samples.forEach((sample, s) => {
+      const unknown = [...sample.prompt_ids, ...sample.response_ids].findIndex((id) => !isKnownToken(id));
+      if (unknown !== -1) {
+        const inPrompt = unknown < sample.prompt_ids.length;
+        const path = inPrompt ? `samples[${s}].prompt_ids[${unknown}]` : `samples[${s}].response_ids[${unknown - sample.prompt_ids.length}]`;
+        issues.push({ path, message: `token id ${inPrompt ? sample.prompt_ids[unknown] : sample.response_ids[unknown - sample.prompt_ids.length]} is not in the o200k_base vocabulary` });
+        return;
+      }
+      const settings = samplingOf(sample);
+      for (const [start, end] of generatedRuns(sample.response_mask)) {
+        const prompt = [...sample.prompt_ids, ...sample.response_ids.slice(0, start)];
+        const parsed = this.grammar.parse(prompt, sample.response_ids.slice(start, end));
+        if ("problem" in parsed) {
+          issues.push({ path: `samples[${s}].response_ids[${start}]`, message: `the generated tokens from here to ${end - 1} are not a response the reference policy writes after this prompt: ${parsed.problem}` });
+          continue;
+        }
+        contexts.push(parsed.context);
+        const positions = new Set(parsed.walk.choices.map((c) => c.at));
+        forced += end - start - positions.size;
+        for (const at of positions) {
+          choices.push({
+            choices: parsed.walk.choices.filter((c) => c.at === at),
+            settings,
+            recorded: sample.logprobs[start + at] ?? null,
+            advantage: sample.advantage,
+            weight: sample.token_weight,
+            policyVersion: sample.policy_version,
+          });
+        }
       }
     });
-    return issues;
-  }
-
-  /** The context of response position i is the prompt and the response before it. */
-  private sampleTokens(sample: TrainSample): TrainToken[] {
-    const tokens: TrainToken[] = [];
-    sample.response_ids.forEach((id, i) => {
-      const action = this.actionIndex.get(id);
-      if (sample.response_mask[i] !== 1 || action === undefined) return;
-      tokens.push({
-        features: this.features.featurize([...sample.prompt_ids, ...sample.response_ids.slice(0, i)]),
-        action,
-        oldLogprob: sample.logprobs[i] ?? null,
-        advantage: sample.advantage,
-        weight: sample.token_weight,
-      });
-    });
-    return tokens;
+    if (issues.length > 0) throw new ValidationError("train request", issues.slice(0, 20));
+    if (choices.length === 0 && forced === 0) throw new ValidationError("train request", [{ path: "samples", message: "no response token has mask 1: there is nothing to learn from" }]);
+    return { choices, forced, contexts };
   }
 
   private async writeCheckpoint(id: string, state: ReferenceState, dir: string): Promise<string> {
@@ -273,31 +376,83 @@ export class ReferenceBackend implements TrainingBackend {
     await writeFile(path, JSON.stringify(state));
     return path;
   }
+
+  private async readCheckpoint(id: string): Promise<ReferenceState> {
+    const dir = this.options.checkpointDir;
+    const known = `known: ${[...this.checkpoints.keys()].join(", ") || "none"}`;
+    if (dir === undefined || !CHECKPOINT_ID.test(id)) throw new TracetrainError("not_found", `no checkpoint '${id}' (${known}${dir === undefined ? "; no checkpointDir to look in" : ""})`);
+    let text: string;
+    try {
+      text = await readFile(join(dir, `${id}.json`), "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new TracetrainError("not_found", `no checkpoint '${id}' in memory (${known}) or in ${dir}`);
+      throw error;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ValidationError("checkpoint file", [{ path: join(dir, `${id}.json`), message: "not valid JSON" }]);
+    }
+    const state = parseOrThrow(ReferenceStateSchema, json, `checkpoint file ${join(dir, `${id}.json`)}`);
+    checkRestorable(state, this.grammar.actions.map((a) => a.text), this.parameters.size, "checkpoint_id");
+    return state;
+  }
 }
 
-/** Each action as its single o200k token; an action that is not exactly one token, or repeats, is rejected by index. */
+/** Each action's token ids; an empty or repeated action is rejected by index. */
 function resolveActions(texts: readonly string[]): Action[] {
   const issues: ValidationIssue[] = [];
-  const seen = new Map<number, number>();
+  const seen = new Map<string, number>();
   const actions = texts.map((text, i): Action => {
-    const tokenId = singleTokenId(text);
-    if (tokenId === undefined) issues.push({ path: `actions[${i}]`, message: `${JSON.stringify(text)} is not exactly one o200k_base token` });
-    else if (seen.has(tokenId)) issues.push({ path: `actions[${i}]`, message: `${JSON.stringify(text)} repeats actions[${seen.get(tokenId)}]` });
-    else seen.set(tokenId, i);
-    return { text, tokenId: tokenId ?? -1 };
+    const ids = tokenize(text);
+    const key = ids.join(",");
+    if (seen.has(key)) issues.push({ path: `actions[${i}]`, message: `${JSON.stringify(text)} repeats actions[${seen.get(key)}]` });
+    else seen.set(key, i);
+    return { text, ids };
   });
   if (issues.length > 0) throw new ValidationError("reference backend options", issues);
   return actions;
 }
 
-function checkRestorable(state: ReferenceState, actions: readonly string[], featureBuckets: number): void {
-  const fail = (path: string, message: string) => {
-    throw new ValidationError("reference backend options", [{ path, message }]);
+function checkRestorable(state: ReferenceState, actions: readonly string[], size: number, path: string): void {
+  const fail = (where: string, message: string) => {
+    throw new ValidationError("reference backend options", [{ path: where, message }]);
   };
   // Different actions make every other mismatch a consequence: report only the cause.
   if (state.actions.length !== actions.length || state.actions.some((a, i) => a !== actions[i])) {
-    fail("restore.actions", `the state was trained on actions ${JSON.stringify(state.actions)}, not ${JSON.stringify(actions)}`);
+    fail(`${path}.actions`, `the state was trained on actions ${JSON.stringify(state.actions)}, not ${JSON.stringify(actions)}`);
   }
-  const problem = policyStateProblem(state.policy, actions.length, featureBuckets);
-  if (problem !== undefined) fail("restore.policy", problem);
+  const problem = policyStateProblem(state.policy, size);
+  if (problem !== undefined) fail(`${path}.policy`, problem);
+}
+
+/** [start, end) of each run of consecutive mask-1 positions: one LLM call's generated tokens. */
+function generatedRuns(mask: readonly number[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  let start = -1;
+  mask.forEach((m, i) => {
+    if (m === 1 && start === -1) start = i;
+    if (m !== 1 && start !== -1) {
+      runs.push([start, i]);
+      start = -1;
+    }
+  });
+  if (start !== -1) runs.push([start, mask.length]);
+  return runs;
+}
+
+function samplingOf(sample: TrainSample): Settings {
+  const s = sample.sampling ?? {};
+  return { temperature: s.temperature ?? 1, topP: s.top_p ?? 1, topK: Math.max(0, s.top_k ?? 0) };
+}
+
+function weightedMean(samples: readonly TrainSample[], value: (s: TrainSample) => number): number {
+  const weightOf = (s: TrainSample) => s.token_weight * s.response_mask.reduce<number>((sum, m) => sum + m, 0);
+  const total = samples.reduce((sum, s) => sum + weightOf(s), 0);
+  return samples.reduce((sum, s) => sum + weightOf(s) * value(s), 0) / total;
+}
+
+function maxStep(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
 }

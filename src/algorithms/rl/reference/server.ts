@@ -2,13 +2,13 @@
  * The reference model served as an OpenAI-compatible endpoint (`POST /v1/chat/completions`,
  * `GET /v1/models`) with vLLM's extensions: `return_token_ids: true` adds the prompt's token ids
  * (top level) and each choice's `token_ids`; `logprobs: true` adds OpenAI-shaped per-token
- * logprobs with `top_logprobs` alternatives. Every response is exactly one sampled action token:
- * plain text, or a tool call carrying the action as its argument when tools are offered and the
- * model is not answering a tool result.
+ * logprobs with `top_logprobs` alternatives; `top_k` is accepted as vLLM does. A response is what
+ * the grammar (grammar.ts) lets the policy write: an answer (one of the actions) or one tool call,
+ * sampled choice point by choice point with the request's temperature, top-p and top-k.
  *
- * Reported logprobs are the policy's own (temperature 1, no top-p), as vLLM reports raw logprobs
- * by default: they are what the trainer needs for importance ratios, whatever sampling settings
- * an agent chose.
+ * Reported logprobs are, per token, the logprob of the choice it carries (0 for forced tokens):
+ * `processed` (the default) is the distribution actually sampled from, as vLLM's
+ * `--logprobs-mode processed_logprobs`; `raw` is the policy's own at temperature 1.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,20 +17,16 @@ import { ValidationError } from "../../../types/index.js";
 import { formatPath } from "../../../types/index.js";
 import { SeededRandom, randomFor } from "../../../util/index.js";
 import { RequestMessageSchema, encodeChat, tokenBytes, tokenText } from "./chat-template.js";
-import { sampleAction } from "./policy.js";
-
-/** One output of the model: its text and the single o200k token it is. */
-export interface Action {
-  text: string;
-  tokenId: number;
-}
+import type { Grammar, Walk } from "./grammar.js";
+import { type Parameters, type Settings, logSoftmax, processedLogProbs, sampleFrom } from "./policy.js";
 
 /** What the server samples from; the backend's live policy stands behind it. */
 export interface ServedModel {
   readonly name: string;
-  readonly actions: readonly Action[];
-  /** Log-probabilities of every action after a prompt. */
-  logProbs(promptIds: readonly number[]): Float64Array;
+  readonly grammar: Grammar;
+  /** The parameters serving now (swapped whole when an update is ready, never changed in place). */
+  parameters(): Parameters;
+  readonly logprobsMode: "raw" | "processed";
   /** Seeds the sampling of requests that bring no `seed` of their own. */
   readonly seed: number;
   /** The current policy version, shown as `system_fingerprint`. */
@@ -58,7 +54,6 @@ const ToolSchema = z.looseObject({
   type: z.literal("function"),
   function: z.looseObject({ name: z.string().min(1), parameters: z.record(z.string(), z.unknown()).optional() }),
 });
-type Tool = z.infer<typeof ToolSchema>;
 
 const ToolChoiceSchema = z.union([
   z.enum(["none", "auto", "required"]),
@@ -71,6 +66,8 @@ const ChatRequestSchema = z.looseObject({
   messages: z.array(RequestMessageSchema).min(1),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
+  /** vLLM's extension; 0 or −1: no limit. */
+  top_k: z.number().int().min(-1).nullish(),
   n: z.number().int().min(1).max(128).nullish(),
   seed: z.number().int().nullish(),
   logprobs: z.boolean().nullish(),
@@ -230,19 +227,17 @@ function codeOf(error: ValidationError): string {
 // Sampling
 // ---------------------------------------------------------------------------------------------
 
-/** The tool a response calls, and the parameter that receives the action. */
-interface ToolUse {
-  name: string;
-  parameter: string | undefined;
-  /** The parameter's JSON Schema type says it is a number. */
-  numeric: "integer" | "number" | undefined;
+interface TokenLogprob {
+  id: number;
+  logprob: number;
+  /** The alternatives at this token, best first, as many as `top_logprobs` asks for. */
+  top: Array<{ id: number; logprob: number }>;
 }
 
 interface SampledChoice {
-  action: Action;
-  logprob: number;
-  /** The most likely actions, best first, as many as `top_logprobs` asks for. */
-  top: Array<{ action: Action; logprob: number }>;
+  ids: number[];
+  tokens: TokenLogprob[];
+  answer: string | undefined;
   toolCall: { id: string; name: string; arguments: string } | undefined;
 }
 
@@ -258,20 +253,26 @@ interface Completion {
 function complete(state: ServerState, request: ChatRequest): Completion {
   const { model } = state;
   const number = state.requests++;
-  const promptIds = encodeChat(request.messages, request.tools ?? undefined);
-  const logProbs = model.logProbs(promptIds);
-  const temperature = request.temperature ?? 1;
-  const topP = request.top_p ?? 1;
-  const random = request.seed === undefined || request.seed === null ? generatorFor(state, promptIds, temperature, topP) : new SeededRandom(request.seed);
-  const sampling = { temperature, topP, random };
-  const tool = toolUse(request);
-  const ranked = model.actions.map((action, i) => ({ action, logprob: logProbs[i]! })).sort((a, b) => b.logprob - a.logprob);
-  const top = ranked.slice(0, request.logprobs === true ? (request.top_logprobs ?? 0) : 0);
+  const tools = request.tools ?? undefined;
+  const toolChoice = request.tool_choice ?? undefined;
+  checkToolChoice(request);
+  const promptIds = encodeChat(request.messages, tools, toolChoice);
+  const settings: Settings = { temperature: request.temperature ?? 1, topP: request.top_p ?? 1, topK: Math.max(0, request.top_k ?? 0) };
+  const random = request.seed === undefined || request.seed === null ? generatorFor(state, promptIds, settings) : new SeededRandom(request.seed);
+  const parameters = model.parameters();
+  const context = model.grammar.context(promptIds);
+  const topCount = request.logprobs === true ? (request.top_logprobs ?? 0) : 0;
   const choices = Array.from({ length: request.n ?? 1 }, (_, c): SampledChoice => {
-    const index = sampleAction(logProbs, sampling);
-    const action = model.actions[index]!;
-    const toolCall = tool && { id: `call_ref${number}_${c}`, name: tool.name, arguments: toolArguments(tool, action.text) };
-    return { action, logprob: logProbs[index]!, top, toolCall };
+    const reported: Array<{ at: number; logprobs: Float64Array; chosen: number; candidateIds: ReadonlyArray<readonly number[]> }> = [];
+    const walk = model.grammar.walk(context, (point, candidateIds, _follow, at) => {
+      const logits = parameters.logits(point);
+      const processed = processedLogProbs(logits, settings);
+      const chosen = sampleFrom(processed, random);
+      reported.push({ at, logprobs: model.logprobsMode === "processed" ? processed : logSoftmax(logits), chosen, candidateIds });
+      return chosen;
+    });
+    const toolCall = walk.toolCall && { id: `call_ref${number}_${c}`, ...walk.toolCall };
+    return { ids: walk.ids, tokens: tokenLogprobs(walk, reported, topCount), answer: walk.answer, toolCall };
   });
   return {
     id: `chatcmpl-ref${number}`,
@@ -283,6 +284,43 @@ function complete(state: ServerState, request: ChatRequest): Completion {
   };
 }
 
+/** vLLM reports an impossible alternative's logprob as this rather than −∞ (JSON has no infinity). */
+const IMPOSSIBLE_LOGPROB = -9999;
+
+/**
+ * Each response token's logprob: the sum of the choices it carries (0 when forced). Its
+ * alternatives are those of the last choice at it: each candidate's first token, after the earlier
+ * choices at the same token, merged when candidates share a first token.
+ */
+function tokenLogprobs(walk: Walk, reported: ReadonlyArray<{ at: number; logprobs: Float64Array; chosen: number; candidateIds: ReadonlyArray<readonly number[]> }>, topCount: number): TokenLogprob[] {
+  const tokens: TokenLogprob[] = walk.ids.map((id) => ({ id, logprob: 0, top: [{ id, logprob: 0 }] }));
+  for (const choice of reported) {
+    const token = tokens[choice.at];
+    if (token === undefined) continue;
+    const before = token.logprob;
+    token.logprob += choice.logprobs[choice.chosen]!;
+    const byToken = new Map<number, number>();
+    choice.candidateIds.forEach((ids, i) => {
+      const first = ids[0];
+      if (first === undefined || choice.logprobs[i] === -Infinity) return;
+      byToken.set(first, logAdd(byToken.get(first) ?? -Infinity, choice.logprobs[i]!));
+    });
+    token.top = [...byToken].map(([id, lp]) => ({ id, logprob: before + lp }));
+  }
+  for (const token of tokens) {
+    if (!token.top.some((t) => t.id === token.id)) token.top.push({ id: token.id, logprob: token.logprob });
+    token.top = token.top.sort((a, b) => b.logprob - a.logprob || a.id - b.id).slice(0, topCount);
+  }
+  return tokens;
+}
+
+function logAdd(a: number, b: number): number {
+  if (a === -Infinity) return b;
+  if (b === -Infinity) return a;
+  const max = Math.max(a, b);
+  return max + Math.log(Math.exp(a - max) + Math.exp(b - max));
+}
+
 /**
  * The generator of a request without a seed: derived from the backend's seed, the policy version,
  * the prompt, the sampling settings, and how many identical requests came before it — not from a
@@ -290,74 +328,44 @@ function complete(state: ServerState, request: ChatRequest): Completion {
  * event loop runs them; this way the samples a policy version hands out, as a set, are the same
  * in every run with the same seed, which is what makes a training run reproducible.
  */
-function generatorFor(state: ServerState, promptIds: readonly number[], temperature: number, topP: number): SeededRandom {
+function generatorFor(state: ServerState, promptIds: readonly number[], settings: Settings): SeededRandom {
   const version = state.model.policyVersion();
   if (version !== state.seenVersion) {
     // Older versions' counts can never be asked for again: forget them, so memory stays bounded.
     state.seen.clear();
     state.seenVersion = version;
   }
-  const kind = `${version}|${temperature}|${topP}|${promptIds.join(",")}`;
+  const kind = `${version}|${settings.temperature}|${settings.topP}|${settings.topK}|${promptIds.join(",")}`;
   const occurrence = state.seen.get(kind) ?? 0;
   state.seen.set(kind, occurrence + 1);
   return randomFor(state.model.seed, `${kind}#${occurrence}`);
 }
 
-/**
- * A tool call is the answer when tools are offered, the agent allows them, and the last message is
- * not a tool result (then the model answers it in text) — unless the agent requires a call.
- */
-function toolUse(request: ChatRequest): ToolUse | undefined {
-  const tools = request.tools ?? [];
-  const choice = request.tool_choice ?? "auto";
-  if (tools.length === 0 || choice === "none") return undefined;
-  const answeringTool = request.messages[request.messages.length - 1]?.role === "tool";
-  if (answeringTool && choice === "auto") return undefined;
-  const named = typeof choice === "object" ? tools.find((t) => t.function.name === choice.function.name) : tools[0];
-  if (named === undefined) {
-    throw new ValidationError("chat completion request", [{ path: "tool_choice", message: `Invalid 'tool_choice': no tool named '${typeof choice === "object" ? choice.function.name : ""}' is offered.` }]);
-  }
-  return describeTool(named);
-}
-
-/** The parameter an action goes into: the first required one, else the first declared one. */
-function describeTool(tool: Tool): ToolUse {
-  const parameters = tool.function.parameters ?? {};
-  const properties = isRecord(parameters.properties) ? parameters.properties : {};
-  const required = Array.isArray(parameters.required) ? parameters.required.filter((r): r is string => typeof r === "string") : [];
-  const parameter = required[0] ?? Object.keys(properties)[0];
-  const schema = parameter === undefined ? undefined : properties[parameter];
-  const declared = isRecord(schema) ? schema.type : undefined;
-  const types = Array.isArray(declared) ? declared : [declared];
-  const numeric = types.includes("integer") ? "integer" : types.includes("number") ? "number" : undefined;
-  return { name: tool.function.name, parameter, numeric };
-}
-
-/** `{"<parameter>": action}`, the action as a number when the parameter is numeric and the action is one. */
-function toolArguments(tool: ToolUse, action: string): string {
-  if (tool.parameter === undefined) return "{}";
-  const asNumber = action.trim() === "" ? Number.NaN : Number(action);
-  const fits = tool.numeric === "integer" ? Number.isInteger(asNumber) : tool.numeric === "number" && Number.isFinite(asNumber);
-  return JSON.stringify({ [tool.parameter]: fits ? asNumber : action });
+/** A `tool_choice` naming a tool must name an offered one. */
+function checkToolChoice(request: ChatRequest): void {
+  const choice = request.tool_choice;
+  if (typeof choice !== "object" || choice === null) return;
+  if ((request.tools ?? []).some((t) => t.function.name === choice.function.name)) return;
+  throw new ValidationError("chat completion request", [{ path: "tool_choice", message: `Invalid 'tool_choice': no tool named '${choice.function.name}' is offered.` }]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Responses
 // ---------------------------------------------------------------------------------------------
 
-function tokenInfo(action: Action, logprob: number): Record<string, unknown> {
-  return { token: tokenText(action.tokenId), logprob, bytes: tokenBytes(action.tokenId) };
+function tokenInfo(id: number, logprob: number): Record<string, unknown> {
+  return { token: tokenText(id), logprob: Math.max(logprob, IMPOSSIBLE_LOGPROB), bytes: tokenBytes(id) };
 }
 
-function logprobsOf(choice: SampledChoice, request: ChatRequest): Record<string, unknown> | null {
+function logprobsOf(tokens: readonly TokenLogprob[], request: ChatRequest): Record<string, unknown> | null {
   if (request.logprobs !== true) return null;
-  const entry = { ...tokenInfo(choice.action, choice.logprob), top_logprobs: choice.top.map((t) => tokenInfo(t.action, t.logprob)) };
-  return { content: [entry], refusal: null };
+  const content = tokens.map((t) => ({ ...tokenInfo(t.id, t.logprob), top_logprobs: t.top.map((a) => tokenInfo(a.id, a.logprob)) }));
+  return { content, refusal: null };
 }
 
 function messageOf(choice: SampledChoice): Record<string, unknown> {
   const call = choice.toolCall;
-  if (call === undefined) return { role: "assistant", content: choice.action.text, refusal: null, annotations: [] };
+  if (call === undefined) return { role: "assistant", content: choice.answer ?? "", refusal: null, annotations: [] };
   return {
     role: "assistant",
     content: null,
@@ -373,7 +381,8 @@ function finishReason(choice: SampledChoice): string {
 
 function usageOf(completion: Completion): Record<string, number> {
   const prompt = completion.promptIds.length;
-  return { prompt_tokens: prompt, completion_tokens: completion.choices.length, total_tokens: prompt + completion.choices.length };
+  const generated = completion.choices.reduce((sum, c) => sum + c.ids.length, 0);
+  return { prompt_tokens: prompt, completion_tokens: generated, total_tokens: prompt + generated };
 }
 
 function completionBody(completion: Completion, request: ChatRequest): Record<string, unknown> {
@@ -389,17 +398,17 @@ function completionBody(completion: Completion, request: ChatRequest): Record<st
     choices: completion.choices.map((choice, index) => ({
       index,
       message: messageOf(choice),
-      logprobs: logprobsOf(choice, request),
+      logprobs: logprobsOf(choice.tokens, request),
       finish_reason: finishReason(choice),
-      ...(tokenIds ? { token_ids: [choice.action.tokenId] } : {}),
+      ...(tokenIds ? { token_ids: choice.ids } : {}),
     })),
     usage: usageOf(completion),
   };
 }
 
 /**
- * Server-sent events as vLLM sends them: per choice a role chunk, one chunk with the sampled token
- * (its text or its tool call, its `token_ids` and logprobs), a finish chunk; the prompt's ids on
+ * Server-sent events as vLLM sends them: per choice a role chunk, one chunk with the response (its
+ * text or its tool call, its `token_ids` and logprobs), a finish chunk; the prompt's ids on
  * the first chunk; a usage chunk when `stream_options.include_usage`; then `[DONE]`.
  */
 function streamCompletion(res: ServerResponse, completion: Completion, request: ChatRequest): void {
@@ -427,9 +436,9 @@ function streamCompletion(res: ServerResponse, completion: Completion, request: 
     send([{ index, delta: { role: "assistant", content: call === undefined ? "" : null }, logprobs: null, finish_reason: null, ...ids([]) }]);
     const delta =
       call === undefined
-        ? { content: choice.action.text }
+        ? { content: choice.answer ?? "" }
         : { tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } }] };
-    send([{ index, delta, logprobs: logprobsOf(choice, request), finish_reason: null, ...ids([choice.action.tokenId]) }]);
+    send([{ index, delta, logprobs: logprobsOf(choice.tokens, request), finish_reason: null, ...ids(choice.ids) }]);
     send([{ index, delta: {}, logprobs: null, finish_reason: finishReason(choice), ...ids([]) }]);
   });
   if (includeUsage) send([], usageOf(completion));
@@ -455,8 +464,4 @@ function failHard(res: ServerResponse, error: unknown): void {
     return;
   }
   sendError(res, 500, `reference server error: ${error instanceof Error ? error.message : String(error)}`, null, null);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
