@@ -44,8 +44,13 @@ export interface Context {
   kinds: Kind[];
   /** The tool `tool_choice` names, when it names one. */
   forcedTool: number | undefined;
-  /** The turn feature (value 1) and the word features (valued by their IDF). */
-  turn: number;
+  /**
+   * The turn: the role of the last finished message. Every parameter of a choice is conjoined with
+   * it, so "call a tool after the user asked" and "after a tool answered" are separate decisions
+   * that do not leak into each other.
+   */
+  turn: string;
+  /** The word features (valued by their IDF). */
   features: readonly number[];
   /** Messages whose mentions the copy pointer reads: the last finished message, and the user's request. */
   sources: ReadonlyArray<{ role: string; words: string }>;
@@ -161,11 +166,8 @@ export class Grammar {
 
   private point(context: Context, slot: string, kind: string, candidates: readonly Candidate[]): ChoicePoint {
     const terms = candidates.map((c): Term[] => {
-      const h = hashString(`${slot}\u0000${c.key}`);
-      const out: Term[] = [
-        { index: combine(BIAS, h, this.size), feature: CONSTANT },
-        { index: combine(context.turn, h, this.size), feature: CONSTANT },
-      ];
+      const h = hashString(`${slot}\u0000${context.turn}\u0000${c.key}`);
+      const out: Term[] = [{ index: combine(BIAS, h, this.size), feature: CONSTANT }];
       for (const f of context.features) out.push({ index: combine(f, h, this.size), feature: f });
       if (c.words !== "") {
         for (const source of context.sources) {
@@ -244,7 +246,7 @@ function readFeatures(messages: readonly ContextMessage[]): Pick<Context, "turn"
   for (const token of user?.tokens ?? []) keys.add(`user\u0000${normalize(tokenText(token))}`);
   if (previous !== undefined && previous !== user) for (const token of previous.tokens) keys.add(`last\u0000${previous.role}\u0000${normalize(tokenText(token))}`);
   const sources = [previous, user].filter((m, i, all): m is ContextMessage => m !== undefined && all.indexOf(m) === i).map((m) => ({ role: m.role, words: words(m.text) }));
-  return { turn: hashString(`turn\u0000${previous?.role ?? ""}`), features: [...new Set([...keys].map(hashString))], sources };
+  return { turn: previous?.role ?? "", features: [...new Set([...keys].map(hashString))], sources };
 }
 
 /** Numbers and words are copied by separate pointers: "repeat the number the user gave" and "repeat the word the tool said" are different habits. */

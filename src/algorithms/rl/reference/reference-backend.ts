@@ -73,6 +73,12 @@ const ReferenceBackendOptionsSchema = z.strictObject({
   entropyCoef: z.number().min(0).max(10).default(0.001),
   /** Cap of the truncated importance weight π_old/μ of stale samples (default 2). */
   tisCap: z.number().min(1).max(1000).default(2),
+  /**
+   * Longest gradient an update applies; a longer one is scaled down to it (default 0.05 for SGD,
+   * no limit for Adam, whose steps are normalized anyway). It keeps one lucky one-token rollout
+   * — whose token carries its whole rollout's weight — from moving the policy by several logits.
+   */
+  maxGradNorm: z.number().positive().optional(),
   /** Passes over each batch per update (default 1: REINFORCE with the trainer's group baseline; more: PPO-clip). */
   epochs: z.number().int().min(1).max(100).default(1),
   /** Entries of the hashed parameter vector; default 262144, or the restored state's. */
@@ -106,6 +112,7 @@ const HyperparametersSchema = z.strictObject({
 const HYPERPARAMETERS = Object.keys(HyperparametersSchema.shape);
 
 const DEFAULT_FEATURE_BUCKETS = 1 << 18;
+const DEFAULT_MAX_GRAD_NORM = { sgd: 0.05, adam: Infinity } as const;
 const DEFAULT_LEARNING_RATE = { sgd: 50, adam: 0.05 } as const;
 const CHECKPOINT_ID = /^[\w.-]+$/;
 
@@ -323,6 +330,7 @@ export class ReferenceBackend implements TrainingBackend {
       clipHigh: step.clip_high ?? o.clipHigh,
       epochs: step.epochs ?? o.epochs,
       tisCap: step.tis_cap ?? o.tisCap,
+      maxGradNorm: o.maxGradNorm ?? DEFAULT_MAX_GRAD_NORM[o.optimizer],
       logprobsMode: o.logprobsMode,
       currentVersion: this.version,
     };

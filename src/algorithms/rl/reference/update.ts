@@ -43,6 +43,8 @@ export interface UpdateSettings {
   clipHigh: number;
   epochs: number;
   tisCap: number;
+  /** The gradient is scaled down to this norm when longer (before the optimizer step). */
+  maxGradNorm: number;
   logprobsMode: "raw" | "processed";
   /** The version serving now: samples from it were drawn by exactly the pre-update policy. */
   currentVersion: number;
@@ -53,7 +55,10 @@ export interface UpdateMetrics {
   loss: number;
   mean_ratio: number;
   clip_fraction: number;
+  /** Gradient norm of the first pass, before clipping. */
   grad_norm: number;
+  /** Share of passes whose gradient was scaled down to `maxGradNorm`. */
+  grad_clipped_fraction: number;
   entropy: number;
   approx_kl: number;
   /** Largest |recorded − recomputed| logprob over tokens sampled by the current version: ~0 when ratios are exact. */
@@ -74,9 +79,15 @@ export async function updatePolicy(parameters: Parameters, tokens: readonly Trai
   const behaviour = behaviourOf(parameters, tokens, proximal, settings);
   const totalWeight = tokens.reduce((sum, t) => sum + t.weight, 0) || 1;
   let first: PassMetrics | undefined;
+  let clippedPasses = 0;
   for (let epoch = 0; epoch < settings.epochs; epoch++) {
     const pass = await gradientPass(parameters, tokens, proximal, behaviour.logprobs, settings);
     first ??= pass;
+    if (pass.gradNorm > settings.maxGradNorm) {
+      const scale = settings.maxGradNorm / pass.gradNorm;
+      for (const [i, g] of pass.gradient) pass.gradient.set(i, g * scale);
+      clippedPasses++;
+    }
     parameters.step(pass.gradient, settings.optimizer, settings.learningRate);
   }
   let kl = 0;
@@ -86,6 +97,7 @@ export async function updatePolicy(parameters: Parameters, tokens: readonly Trai
     mean_ratio: (first?.ratio ?? totalWeight) / totalWeight,
     clip_fraction: (first?.clipped ?? 0) / totalWeight,
     grad_norm: first?.gradNorm ?? 0,
+    grad_clipped_fraction: clippedPasses / settings.epochs,
     entropy: (first?.entropy ?? 0) / totalWeight,
     approx_kl: kl / totalWeight,
     max_behaviour_gap: behaviour.maxGap,
