@@ -11,7 +11,7 @@ import { RL, type RLResult } from "../algorithms/index.js";
 import { Trainer } from "../trainer/index.js";
 import type { ProgressMode } from "../trainer/index.js";
 import { rewardChartSvg } from "./reward-chart.js";
-import { ACTIONS, CHANCE_REWARD, makeTasks, treasureHunter } from "./treasure-boxes.js";
+import { ACTIONS, KEEPERS, makeTasks, treasureHunter } from "./treasure-boxes.js";
 
 export interface DemoOptions {
   /** Where the store, chart and result go (default `.tracetrain/demo`). Its old contents are replaced. */
@@ -68,14 +68,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }),
   });
   try {
-    write(`Training a policy on the treasure-boxes task (${ACTIONS.length} possible answers; guessing scores ≈ ${CHANCE_REWARD.toFixed(2)})${options.async ? ", asynchronous rollouts" : ""}…\n`);
+    const keepers = Object.keys(KEEPERS).length;
+    write(`Training a policy on the treasure-boxes task: find whose box holds the treasure (${keepers} keepers, each with a box no message names), open it, name the gem${options.async ? "; asynchronous rollouts" : ""}…\n`);
     // Keeper clues: which box a keeper uses is never written anywhere, so it is learned from rewards alone.
     const { result } = await trainer.fit(treasureHunter, { train: makeTasks(96, seed + 1, "train-", "keeper"), val: makeTasks(48, seed + 2, "val-", "keeper") });
     const seconds = Math.round(performance.now() - started) / 1000;
     write(table(result));
     const chart = join(dir, "reward-curve.svg");
     const points = [{ step: 0, train: null, val: result.initialValReward }, ...result.steps.map((s) => ({ step: s.step, train: s.trainReward, val: s.valReward ?? null, noSignal: s.zeroAdvantageShare, merged: s.mergeRatio }))];
-    writeFileSync(chart, rewardChartSvg(points, { title: headline(result), chance: CHANCE_REWARD }));
+    writeFileSync(chart, rewardChartSvg(points, { title: headline(result), ...(result.initialValReward === null ? {} : { baseline: { value: result.initialValReward, label: "before training" } }) }));
     const summary: DemoResult = {
       final_val_reward: result.finalValReward,
       initial_val_reward: result.initialValReward,

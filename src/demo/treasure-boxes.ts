@@ -2,7 +2,8 @@
  * The demo's task: six boxes each hold a gem of some colour; a task says whose treasure to find.
  * The agent — plain openai-SDK code, nothing tracetrain-specific inside — asks the model which box
  * to open (a tool call), opens it, passes what it found back (a tool result), and asks for the
- * colour. A verifier scores it: half for opening the right box, half for naming its colour.
+ * colour. A verifier scores it: half for opening the right box, half for truly naming the colour
+ * of the gem in the box it opened — two skills, each worth its half whatever the other did.
  *
  * Two kinds of clue. A `box` clue names the box ("The treasure's colour is in box 3"): both
  * answers are then written in a message the model reads, so copying is enough. A `keeper` clue
@@ -27,12 +28,6 @@ export type Clue = "box" | "keeper";
 
 /** What the policy can say: a box number (as the tool's argument) or a colour (as the answer). */
 export const ACTIONS: readonly string[] = [...BOXES.map(String), ...COLOURS];
-
-/**
- * The mean reward of a policy that picks among ACTIONS at random: each half of the score is won
- * by one call that names the one right action.
- */
-export const CHANCE_REWARD = 1 / ACTIONS.length;
 
 export interface TreasureTask {
   id: string;
@@ -84,10 +79,14 @@ function openBox(task: TreasureTask, argumentsJson: string): { opened: number | 
   return { opened: box, text: `Box ${box} holds a ${gem} gem.` };
 }
 
-/** The verifier: 0.5 for opening the right box, 0.5 for naming the colour in it. */
+/**
+ * The verifier: 0.5 for opening the treasure's box, 0.5 for naming the colour of the gem in the box
+ * that was opened. Reporting what the tool showed earns its half even after a wrong box, so the
+ * two skills (finding the box, reading the result) are rewarded independently.
+ */
 export function score(task: TreasureTask, opened: number | undefined, answer: string | null | undefined): number {
-  const colour = task.gems[String(task.box)];
-  return (opened === task.box ? 0.5 : 0) + (answer?.trim().toLowerCase() === colour ? 0.5 : 0);
+  const seen = opened === undefined ? undefined : task.gems[String(opened)];
+  return (opened === task.box ? 0.5 : 0) + (seen !== undefined && answer?.trim().toLowerCase() === seen ? 0.5 : 0);
 }
 
 export const treasureHunter = agent(
