@@ -6,7 +6,8 @@
  * keeps the next step's rollouts running while the backend trains, with samples at most
  * `maxStaleness` versions old. Both evaluate only before the first and after the last step, so
  * evaluation costs both the same; `samples_per_s` counts trained samples per second of the
- * training loop (evaluation time left out). The reference for the async figure is the sync run
+ * training loop (evaluation time left out), `rollouts_per_s` the training rollouts run (refills
+ * included, whether or not their group had a signal). The reference for the async figure is the sync run
  * of the same invocation.
  *
  *   npm run bench -- rl [--steps N] [--seed N]
@@ -34,6 +35,8 @@ interface Figures {
   final_val_reward: number | null;
   seconds: number;
   samples: number;
+  rollouts: number;
+  rollouts_per_s: number;
   train_seconds: number;
   stale_dropped: number;
   mean_staleness: number;
@@ -57,6 +60,7 @@ async function runOnce(mode: "sync" | "async", steps: number, seed: number, dir:
     const seconds = (performance.now() - started) / 1000;
     const samples = result.steps.reduce((sum, s) => sum + s.samples, 0);
     const trainSeconds = seconds - result.evaluationSeconds;
+    const rollouts = result.steps.reduce((sum, s) => sum + s.rollouts, 0);
     return {
       bench: "rl",
       mode,
@@ -65,6 +69,8 @@ async function runOnce(mode: "sync" | "async", steps: number, seed: number, dir:
       final_val_reward: result.finalValReward === null ? null : round(result.finalValReward, 3),
       seconds: round(seconds, 2),
       samples,
+      rollouts,
+      rollouts_per_s: round(rollouts / trainSeconds, 1),
       train_seconds: round(trainSeconds, 2),
       stale_dropped: result.steps.reduce((sum, s) => sum + s.dropped.stale, 0),
       mean_staleness: round(result.steps.reduce((sum, s) => sum + s.staleness, 0) / Math.max(1, result.steps.length), 3),

@@ -62,13 +62,16 @@ export class CollapseWatch {
 
   constructor(private readonly limit: number) {}
 
-  /** Records a step; returns the warning when this step completes a streak of `limit`. */
-  observe(signalGroups: number, refilling: boolean, meanReward: number | null): string | undefined {
-    this.streak = signalGroups > 0 ? 0 : this.streak + 1;
+  /**
+   * Records a step; returns the warning when this step completes a streak of `limit`. A step whose
+   * silent groups all scored the run's best reward (`solved`) has converged: it ends a streak.
+   */
+  observe(signalGroups: number, solved: boolean, refilling: boolean, meanReward: number | null): string | undefined {
+    this.streak = signalGroups > 0 || solved ? 0 : this.streak + 1;
     if (this.streak !== this.limit) return undefined;
     return (
       `RL: the run has collapsed: ${this.limit} consecutive steps without a single group whose rollouts scored differently${refilling ? ", even after refilling" : ""}, so nothing is learned ` +
-      `(mean train reward ${meanReward === null ? "n/a" : meanReward.toFixed(3)}; if that is the best score there is, the run has converged instead). ` +
+      `(mean train reward ${meanReward === null ? "n/a" : meanReward.toFixed(3)}; if no better score is possible, the run has converged instead). ` +
       "Try a higher sampling temperature (sampling.train), larger groups (groupSize), more refill rounds (dynamicSampling.maxExtraRounds), " +
       "an entropy bonus or a lower learning rate in the backend, or restarting from an earlier checkpoint (restore)."
     );

@@ -58,6 +58,8 @@ interface StepRollouts {
   /** Groups run, refills included. */
   groupsRun: number;
   refill: StepRecord["refill"];
+  /** Every group without signal scored the run's best reward: converged, not collapsed. */
+  allSolved: boolean;
   seconds: { rollouts: number; adapt: number };
 }
 
@@ -184,7 +186,7 @@ class RLRun {
     started = performance.now();
     const update = ctx.signal.aborted ? undefined : await this.updates.train(step, batch.samples, ctx.signal);
     const signalGroups = batch.groups - batch.zeroAdvantageGroups;
-    const collapsed = this.collapse.observe(signalGroups, options.dynamicSampling !== false, batch.meanReward);
+    const collapsed = this.collapse.observe(signalGroups, rollouts.allSolved, options.dynamicSampling !== false, batch.meanReward);
     if (collapsed) ctx.logger.warn(collapsed);
     return {
       step,
@@ -257,7 +259,8 @@ class RLRun {
       refill.groups += missing;
       refill.rollouts += more.length;
     }
-    return { collected, groupsRun: options.tasksPerStep + refill.groups, refill, seconds: timing };
+    const silent = groupsWithoutSignal(collected.kept).noSignal.size;
+    return { collected, groupsRun: options.tasksPerStep + refill.groups, refill, allSolved: silent > 0 && solvedGroups() === silent, seconds: timing };
   }
 
   /** The step's groups: the training set in a seeded order, epoch after epoch, `groupSize` rollouts per task. */
