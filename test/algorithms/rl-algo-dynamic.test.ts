@@ -22,7 +22,7 @@ describe("CollapseWatch", () => {
     const watch = new CollapseWatch(3);
     expect(watch.observe(0, false, true, 0.5)).toBeUndefined();
     expect(watch.observe(0, false, true, 0.5)).toBeUndefined();
-    expect(watch.observe(0, false, true, 0.5)).toMatch(/collapsed: 3 consecutive steps .* even after refilling .*0\.500/);
+    expect(watch.observe(0, false, true, 0.5)).toMatch(/collapsed: 3 consecutive steps .*even after refilling.*0\.500/);
     expect(watch.observe(0, false, true, 0.5)).toBeUndefined();
     // Every group at the run's best reward: converged; the streak starts over.
     const converged = new CollapseWatch(2);
