@@ -1,9 +1,9 @@
 /**
- * Prints the training-backend protocol's JSON Schemas (draft 2020-12) as one JSON object keyed by
- * payload name (BackendInfo, TrainRequest, …), for servers in other languages to validate against
- * or generate models from:
+ * Prints the JSON Schemas (draft 2020-12) of the training-backend protocol `tracetrain-rl/2` as one
+ * JSON object keyed by payload name (BackendInfo, TrainRequest, RestoreRequest, …), for servers in
+ * other languages to validate against or generate models from:
  *
- *   npx tsx scripts/rl-protocol-schemas.ts > tracetrain-rl-1.schema.json
+ *   npx tsx scripts/rl-protocol-schemas.ts > tracetrain-rl-2.schema.json
  */
 import { protocolJsonSchemas } from "../src/algorithms/rl/protocol.js";
 

@@ -20,7 +20,7 @@
  *   never a chat record; diagnostics say which.
  */
 import { Attr, SpanNames, SpanTypes } from "../types/index.js";
-import type { ChatMessage, JsonValue } from "../types/index.js";
+import type { ChatMessage, JsonValue, SamplingSettings } from "../types/index.js";
 import { AttributeReader } from "./attributes.js";
 import type { DiagnosticsCollector } from "./diagnostics.js";
 import { isFromOtelInstrumentation } from "./foreign-spans.js";
@@ -58,6 +58,8 @@ export interface ExtractedCall {
   readonly promptTokenIds: number[] | undefined;
   readonly choices: CallChoice[];
   readonly policyVersion: string | number | undefined;
+  /** The sampling settings the request set (temperature, top-p, top-k), when it set any. */
+  readonly sampling: SamplingSettings | undefined;
   /** Tokens the server reported for the call (`gen_ai.usage.*`), when it did: what the call cost. */
   readonly usage: CallUsage | undefined;
   /** Whether the call ran inside a reward span (e.g. an LLM judge). */
@@ -101,6 +103,7 @@ interface Raw {
   promptTokenIds: number[] | undefined;
   choices: CallChoice[];
   policyVersion: string | number | undefined;
+  sampling: SamplingSettings | undefined;
   usage: CallUsage | undefined;
   /** What converting another instrumentation's messages could not read (`tracetrain.llm.content_issues`). */
   contentIssues: string[];
@@ -140,6 +143,7 @@ export function extractCalls(tree: SpanTree, options: CallSelectionOptions, diag
       promptTokenIds,
       choices: primary.choices,
       policyVersion: primary.policyVersion ?? firstDefined(others, (o) => o.policyVersion),
+      sampling: primary.sampling ?? firstDefined(others, (o) => o.sampling),
       usage: primary.usage ?? firstDefined(others, (o) => o.usage),
       insideReward,
       selected: exclusion === undefined,
@@ -281,6 +285,7 @@ function readCall(node: SpanNode, diagnostics: DiagnosticsCollector): Raw {
     promptTokenIds: r.tokenIds(Attr.promptTokenIds),
     choices,
     policyVersion: r.policyVersion(Attr.policyVersion),
+    sampling: samplingOf(r),
     usage: usageOf(r),
     contentIssues: r.has(Attr.contentIssues) ? (r.stringList(Attr.contentIssues) ?? []).filter((line) => line !== undefined) : [],
     hasCallBelow: false,
@@ -290,6 +295,17 @@ function readCall(node: SpanNode, diagnostics: DiagnosticsCollector): Raw {
 /** Why a call from another instrumentation so often has no messages. */
 const CAPTURE_HINT =
   " — OTel GenAI instrumentations record message content on spans only when asked to (OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_only; older ones send content to log events, which trace ingest does not receive)";
+
+function samplingOf(r: AttributeReader): SamplingSettings | undefined {
+  const sampling: SamplingSettings = {};
+  const temperature = r.finiteNumber(Attr.requestTemperature);
+  const topP = r.finiteNumber(Attr.requestTopP);
+  const topK = r.finiteNumber(Attr.requestTopK);
+  if (temperature !== undefined) sampling.temperature = temperature;
+  if (topP !== undefined) sampling.topP = topP;
+  if (topK !== undefined) sampling.topK = topK;
+  return Object.keys(sampling).length === 0 ? undefined : sampling;
+}
 
 function usageOf(r: AttributeReader): CallUsage | undefined {
   const inputTokens = r.finiteNumber(Attr.usageInputTokens);

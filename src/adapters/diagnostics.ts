@@ -53,8 +53,8 @@ export interface DroppedItem {
 /** Why a call did not simply extend its agent's token sample. */
 export interface MergeNote {
   callId: string;
-  /** `text_only`: no exact token ids, left out; `mismatch`: its prompt diverged, a new sample started; `length_split`: `maxLength` reached. */
-  kind: "text_only" | "mismatch" | "length_split";
+  /** `text_only`: no exact token ids, left out; `mismatch`: its prompt diverged, a new sample started; `length_split`: `maxLength` reached; `sampling_change`: sampled with other settings than the sequence so far, a new sample started. */
+  kind: "text_only" | "mismatch" | "length_split" | "sampling_change";
   detail: string;
 }
 

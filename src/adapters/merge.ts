@@ -12,7 +12,7 @@
  * Only calls with exact token ids take part (text-only calls are noted and never re-tokenized).
  * A call with several choices (`n` > 1) gives one sample per choice and closes its agent's sample.
  */
-import type { MergedSample, Transition } from "../types/index.js";
+import type { MergedSample, SamplingSettings, Transition } from "../types/index.js";
 import { type CreditPolicy, combineRewards, creditPolicyFromName } from "./credit.js";
 import type { MergeNote, MergeStats } from "./diagnostics.js";
 import type { AdapterSpan } from "./span-input.js";
@@ -92,12 +92,16 @@ class Merger {
       const { sample } = builder;
       const extendsSequence = startsWithSequence(promptIds, sample.promptIds, sample.responseIds);
       const fits = this.options.maxLength === undefined || promptIds.length + responseIds.length <= this.options.maxLength;
-      if (extendsSequence && fits) {
+      const sameSampling = sameSamplingSettings(sample.sampling, t.sampling);
+      if (extendsSequence && fits && sameSampling) {
         stats.merges++;
         appendCall(builder, t, promptIds, responseIds);
         return;
       }
-      if (extendsSequence) {
+      if (extendsSequence && !sameSampling) {
+        // One sample carries one set of sampling settings: a backend computes its tokens' probabilities with them.
+        stats.notes.push(note(t.callId, "sampling_change", "sampled with other settings (temperature, top-p or top-k) than the sequence so far; a new sample starts"));
+      } else if (extendsSequence) {
         stats.lengthSplits++;
         stats.notes.push(note(t.callId, "length_split", `merging would exceed maxLength ${this.options.maxLength}; a new sample starts`));
       } else {
@@ -146,6 +150,7 @@ class Merger {
     if (t.groupId !== undefined) sample.groupId = t.groupId;
     if (t.agentName !== undefined) sample.agentName = t.agentName;
     if (t.policyVersion !== undefined) sample.policyVersion = t.policyVersion;
+    if (t.sampling !== undefined) sample.sampling = t.sampling;
     if (t.creditPolicy !== undefined) sample.creditPolicy = t.creditPolicy;
     const logprobs = t.response.logprobs;
     this.slots.push(undefined);
@@ -214,6 +219,12 @@ function appendCall(builder: Builder, t: Transition, promptIds: number[], respon
   builder.rewards.push(t.reward);
   builder.length = promptIds.length + responseIds.length;
   if (sample.policyVersion === undefined && t.policyVersion !== undefined) sample.policyVersion = t.policyVersion;
+}
+
+/** Whether two calls were sampled alike (absent settings read as the API's defaults: temperature 1, top-p 1, no top-k). */
+export function sameSamplingSettings(a: SamplingSettings | undefined, b: SamplingSettings | undefined): boolean {
+  const topK = (k: number | undefined) => (k === undefined || k <= 0 ? 0 : k);
+  return (a?.temperature ?? 1) === (b?.temperature ?? 1) && (a?.topP ?? 1) === (b?.topP ?? 1) && topK(a?.topK) === topK(b?.topK);
 }
 
 /** Whether `ids` starts with `prefixA` followed by `prefixB` (compared in place, nothing copied). */

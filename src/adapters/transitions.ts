@@ -134,6 +134,7 @@ function toTransition(
   const intermediate = rewards.intermediate.get(call.callId);
   if (intermediate !== undefined) transition.intermediateReward = intermediate;
   if (call.policyVersion !== undefined) transition.policyVersion = call.policyVersion;
+  if (call.sampling !== undefined) transition.sampling = call.sampling;
   if (groupId !== undefined) transition.groupId = groupId;
   if (call.choices.length > 1) transition.choiceIndex = choiceIndex;
   if (call.tools !== undefined) transition.tools = call.tools;

@@ -9,7 +9,7 @@
  *   tracetrain harness --agent PATH [--name AGENT] [--task-env [FIELD=]VAR[:json] …] [--task-json-env VAR] [--model M] [--resources FILE] [--max-pause S]
  *
  *   tracetrain backend serve --reference [--actions A,B,…] [--host H] [--port P] [--token T] [--seed N]
- *   tracetrain demo [--steps N] [--dir DIR] [--seed N]
+ *   tracetrain demo [--steps N] [--dir DIR] [--seed N] [--async]
  *   tracetrain dataset check FILE [--format jsonl|json|csv]
  *   tracetrain --version | --help | COMMAND --help
  *
@@ -117,11 +117,16 @@ async function backendServe(args: string[]): Promise<number> {
 }
 
 async function demoCommand(args: string[]): Promise<number> {
-  const values = parseOptions("demo", args, { steps: { type: "string", default: "30" }, dir: { type: "string" }, seed: { type: "string", default: "0" } });
+  const values = parseOptions("demo", args, {
+    steps: { type: "string", default: "30" },
+    dir: { type: "string" },
+    seed: { type: "string", default: "0" },
+    async: { type: "boolean", default: false },
+  });
   const steps = wholeNumber("--steps", values.steps, 1);
   const seed = wholeNumber("--seed", values.seed, 0);
   const { runDemo } = await import("../demo/index.js");
-  await runDemo({ steps, seed, ...(values.dir === undefined ? {} : { dir: values.dir }) });
+  await runDemo({ steps, seed, async: values.async, ...(values.dir === undefined ? {} : { dir: values.dir }) });
   return 0;
 }
 

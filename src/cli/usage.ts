@@ -44,10 +44,11 @@ export const USAGE = `usage:
       Serve the CPU reference policy over the RL backend protocol (docs/rl-backend-protocol.md; for
       HttpTrainingBackend), with its OpenAI-compatible endpoint on a port of its own. --actions: the
       words it can answer (each one o200k token; default: the demo's). Default port 4749.
-  tracetrain demo [--steps N] [--dir DIR] [--seed N]
+  tracetrain demo [--steps N] [--dir DIR] [--seed N] [--async]
       Train a small policy with RL on this machine (no network, no API key): the CPU reference
       backend, the gateway, an openai-SDK agent doing a two-call tool task, a SQLite store. Prints
       a reward table; writes reward-curve.svg and result.json to DIR (default .tracetrain/demo).
+      --async keeps rollouts running while the backend trains (at most one policy version stale).
   tracetrain dataset check FILE [--format jsonl|json|csv]
       Read a dataset file as loadDataset does (JSONL, JSON or CSV, by its extension unless
       --format says) and print how many rows it has, or the first problem as FILE:LINE: what.

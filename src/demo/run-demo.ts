@@ -11,7 +11,7 @@ import { RL, type RLResult } from "../algorithms/index.js";
 import { Trainer } from "../trainer/index.js";
 import type { ProgressMode } from "../trainer/index.js";
 import { rewardChartSvg } from "./reward-chart.js";
-import { ACTIONS, CHANCE_REWARD, makeTasks, treasureHunter } from "./treasure-boxes.js";
+import { ACTIONS, KEEPERS, makeTasks, treasureHunter } from "./treasure-boxes.js";
 
 export interface DemoOptions {
   /** Where the store, chart and result go (default `.tracetrain/demo`). Its old contents are replaced. */
@@ -22,6 +22,8 @@ export interface DemoOptions {
   groupSize?: number;
   /** Rollouts at once (default 32). */
   runners?: number;
+  /** Keep rollouts running while the backend trains (RL's asynchronous mode, at most one version stale). Default false. */
+  async?: boolean;
   progress?: ProgressMode;
   /** Where the reward table goes (default stdout). */
   write?: (text: string) => void;
@@ -35,6 +37,8 @@ export interface DemoResult {
   seconds: number;
   policy_version: RLResult["policyVersion"];
   interrupted: boolean;
+  /** "sync" or "async". */
+  mode: "sync" | "async";
   chart: string;
 }
 
@@ -54,6 +58,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     algorithm: new RL({
       backend,
       steps: options.steps ?? 30,
+      mode: options.async ? "async" : "sync",
       tasksPerStep: options.tasksPerStep ?? 8,
       groupSize: options.groupSize ?? 8,
       evalEvery: 5,
@@ -63,13 +68,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }),
   });
   try {
-    write(`Training a policy on the treasure-boxes task (${ACTIONS.length} possible answers; guessing scores ≈ ${CHANCE_REWARD.toFixed(2)})…\n`);
-    const { result } = await trainer.fit(treasureHunter, { train: makeTasks(96, seed + 1, "train-"), val: makeTasks(48, seed + 2, "val-") });
+    const keepers = Object.keys(KEEPERS).length;
+    write(`Training a policy on the treasure-boxes task: find whose box holds the treasure (${keepers} keepers, each with a box no message names), open it, name the gem${options.async ? "; asynchronous rollouts" : ""}…\n`);
+    // Keeper clues: which box a keeper uses is never written anywhere, so it is learned from rewards alone.
+    const { result } = await trainer.fit(treasureHunter, { train: makeTasks(96, seed + 1, "train-", "keeper"), val: makeTasks(48, seed + 2, "val-", "keeper") });
     const seconds = Math.round(performance.now() - started) / 1000;
     write(table(result));
     const chart = join(dir, "reward-curve.svg");
-    const points = [{ step: 0, train: null, val: result.initialValReward }, ...result.steps.map((s) => ({ step: s.step, train: s.trainReward, val: s.valReward ?? null }))];
-    writeFileSync(chart, rewardChartSvg(points, { title: headline(result), chance: CHANCE_REWARD }));
+    const points = [{ step: 0, train: null, val: result.initialValReward }, ...result.steps.map((s) => ({ step: s.step, train: s.trainReward, val: s.valReward ?? null, noSignal: s.zeroAdvantageShare, merged: s.mergeRatio }))];
+    writeFileSync(chart, rewardChartSvg(points, { title: headline(result), ...(result.initialValReward === null ? {} : { baseline: { value: result.initialValReward, label: "before training" } }) }));
     const summary: DemoResult = {
       final_val_reward: result.finalValReward,
       initial_val_reward: result.initialValReward,
@@ -77,6 +84,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       seconds,
       policy_version: result.policyVersion,
       interrupted: result.stoppedBecause === "interrupted",
+      mode: options.async ? "async" : "sync",
       chart,
     };
     writeFileSync(join(dir, "result.json"), `${JSON.stringify(summary, null, 2)}\n`);
@@ -101,13 +109,14 @@ function headline(result: RLResult): string {
 }
 
 function table(result: RLResult): string {
-  const header = "step  train  val    samples  no-signal  policy  seconds";
+  const header = "step  train  val    samples  merged  no-signal  policy  seconds";
   const rows = result.steps.map((s) =>
     [
       String(s.step).padStart(4),
       fmt(s.trainReward).padStart(6),
       (s.valReward === undefined ? "" : fmt(s.valReward)).padStart(6),
       String(s.samples).padStart(8),
+      (s.mergeRatio === null ? "n/a" : `${Math.round(s.mergeRatio * 100)}%`).padStart(7),
       `${Math.round(s.zeroAdvantageShare * 100)}%`.padStart(10),
       String(s.newPolicyVersion).padStart(7),
       (s.seconds.rollouts + s.seconds.adapt + s.seconds.train + s.seconds.eval).toFixed(2).padStart(8),

@@ -50,7 +50,7 @@ export interface Gateway {
   /** Replaces the upstream list without a restart (probing new upstreams unless told their capabilities). */
   setUpstreams(upstreams: UpstreamInput[]): Promise<void>;
   /** The upstreams, with what each supports; a user name or password in a URL shows as `***`. */
-  upstreams(): Array<{ name: string; url: string; capabilities: Capabilities }>;
+  upstreams(): Array<{ name: string; url: string; capabilities: Capabilities; model?: string }>;
   /**
    * An `llm` resource for agents: its `baseUrl` holds `{rolloutId}` and `{attemptId}`, which
    * `ctx.llm()` fills in for each rollout, so an unmodified agent that uses `baseUrl` is
@@ -138,7 +138,7 @@ function gatewayOver(parts: GatewayParts, server: Server, inFlight: Set<Promise<
     async setUpstreams(next) {
       pool.replace(await withCapabilities(parseUpstreams(next), options.probe, parts.client, options.logger));
     },
-    upstreams: () => pool.list().map((u) => ({ name: u.name, url: redactUrl(new URL(`${u.base.pathname.replace(/\/$/, "")}/v1`, u.base)), capabilities: { ...u.capabilities } })),
+    upstreams: () => pool.list().map((u) => ({ name: u.name, url: redactUrl(new URL(`${u.base.pathname.replace(/\/$/, "")}/v1`, u.base)), capabilities: { ...u.capabilities }, ...(u.model === undefined ? {} : { model: u.model }) })),
     llmResource(resourceOptions = {}) {
       const model = resourceOptions.model ?? parts.policy.model;
       if (model === undefined) throw new ValidationError("llmResource", [{ path: "model", message: "name the model (or set one in the gateway policy)" }]);

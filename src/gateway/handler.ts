@@ -19,6 +19,7 @@ import { relay } from "./relay.js";
 import { type Scope, headerValue, parsePath, withoutScope } from "./scope.js";
 import { credentialHeaders, forwardableHeaders } from "./upstream-request.js";
 import { finishUnscopedRollout, startUnscopedRollout } from "./unscoped.js";
+import type { Upstream } from "./upstreams.js";
 
 /** The endpoints whose calls are recorded; anything else under /v1 is only proxied. */
 const RECORDED: Record<string, WireApi> = {
@@ -140,12 +141,14 @@ async function exchange(parts: GatewayParts, request: IncomingMessage, response:
       headers: forwardableHeaders(request.headers),
       credentials: options.token === undefined ? credentialHeaders(request.headers) : {},
       body: body === undefined ? raw : Buffer.from(JSON.stringify(body)),
+      ...(body === undefined ? {} : { bodyFor: (upstream: Upstream) => bodyForUpstream(body, upstream) }),
       signal: gone,
       timeoutMs: options.upstreamTimeoutMs,
     });
     counters.retries += outcome.retries;
     const span = call?.span;
     span?.setAttributes({ [Attr.gatewayUpstream]: outcome.upstream.name, [Attr.gatewayRetries]: outcome.retries, [Attr.serverAddress]: outcome.upstream.base.hostname });
+    if (outcome.upstream.model !== undefined) span?.setAttribute(Attr.requestModel, outcome.upstream.model);
     if (!outcome.ok) {
       counters.upstreamFailures++;
       if (span) recordLlmError(span, outcome.error);
@@ -193,7 +196,11 @@ function prepareCall(parts: GatewayParts, call: Call, target: Target, body: Reco
   applyPolicy(body, policy, mode);
   const capture = options.captureTokens === "always" || (options.captureTokens === "train" && mode === "train");
   const plan = capture ? addCaptureRequests(call.api, body, parts.pool.common()) : NOTHING_ADDED;
-  if (call.span) parts.recorder.describe(call.span, { ...requestFromBody(call.api, body), provider: providerOf(call.api), endpoint: target.path }, policy.policyVersion);
+  if (call.span) {
+    parts.recorder.describe(call.span, { ...requestFromBody(call.api, body), provider: providerOf(call.api), endpoint: target.path }, policy.policyVersion);
+    // top_k is no OpenAI field, so the wire readers skip it; RL needs it to know how a token was drawn.
+    if (typeof body.top_k === "number") call.span.setAttribute(Attr.requestTopK, body.top_k);
+  }
   return plan;
 }
 
@@ -214,6 +221,14 @@ async function closeCall(parts: GatewayParts, call: Call, failure: unknown): Pro
 function asCallFailure(failure: unknown): unknown {
   if (failure === undefined) return new Error("the call ended without an answer to record");
   return failure instanceof ClientGone ? new AgentDisconnected(failure.message) : failure;
+}
+
+/**
+ * The body as one upstream gets it: with its own model name when it serves the policy under one
+ * (a backend that serves each update as a new LoRA adapter names it per endpoint).
+ */
+function bodyForUpstream(body: Record<string, unknown>, upstream: Upstream): Buffer | undefined {
+  return upstream.model === undefined ? undefined : Buffer.from(JSON.stringify({ ...body, model: upstream.model }));
 }
 
 /** The JSON object body of an LLM call; anything else is the agent's mistake (400). */

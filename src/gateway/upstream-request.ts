@@ -20,6 +20,8 @@ export interface UpstreamCall {
   /** The agent's own credentials, for an upstream with no key configured (empty when they were for the gateway). */
   credentials: Record<string, string>;
   body: Buffer | undefined;
+  /** The body for one upstream when it differs from `body` (undefined: `body` as it is). */
+  bodyFor?: (upstream: Upstream) => Buffer | undefined;
   /** Aborts the call (the agent went away). */
   signal: AbortSignal;
   timeoutMs: number;
@@ -132,7 +134,8 @@ export class UpstreamClient {
       headers.authorization = `Bearer ${upstream.apiKey}`;
       if (call.path.startsWith("/v1/messages")) headers["x-api-key"] = upstream.apiKey;
     }
-    if (call.body !== undefined) headers["content-length"] = String(call.body.length);
+    const body = call.bodyFor?.(upstream) ?? call.body;
+    if (body !== undefined) headers["content-length"] = String(body.length);
     return new Promise((resolve, reject) => {
       const request = (https ? httpsRequest : httpRequest)(url, {
         method: call.method,
@@ -144,7 +147,7 @@ export class UpstreamClient {
       request.once("response", resolve);
       request.once("error", reject);
       request.once("timeout", () => request.destroy(new UpstreamError(`no answer from upstream within ${call.timeoutMs} ms`)));
-      request.end(call.body);
+      request.end(body);
     });
   }
 

@@ -28,6 +28,11 @@ export const UpstreamSchema = z.strictObject({
   headers: z.record(z.string(), z.string()).optional(),
   /** What the server supports; probed at start when left out. */
   capabilities: CapabilitiesSchema.partial().optional(),
+  /**
+   * The model name this server serves the policy under: it replaces the `model` of every call sent
+   * to it (over the policy's), so servers that name the same policy differently can share a pool.
+   */
+  model: z.string().min(1).optional(),
 });
 export type UpstreamInput = z.input<typeof UpstreamSchema>;
 
@@ -41,6 +46,8 @@ export interface Upstream {
   apiKey: string | undefined;
   headers: Record<string, string>;
   capabilities: Capabilities;
+  /** The model name calls sent here get (see `UpstreamSchema.model`). */
+  model: string | undefined;
 }
 
 /** An upstream as validated: what `UpstreamSchema` returns. */
@@ -69,6 +76,7 @@ export function toUpstreams(parsed: readonly ParsedUpstream[]): Upstream[] {
       apiKey: u.apiKey,
       headers: u.headers ?? {},
       capabilities: { tokenIds: u.capabilities?.tokenIds ?? false, logprobs: u.capabilities?.logprobs ?? false },
+      model: u.model,
     };
   });
   const names = new Set<string>();

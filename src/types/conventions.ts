@@ -107,6 +107,7 @@ export const Attr = {
   requestModel: "gen_ai.request.model",
   requestTemperature: "gen_ai.request.temperature",
   requestTopP: "gen_ai.request.top_p",
+  requestTopK: "gen_ai.request.top_k",
   requestMaxTokens: "gen_ai.request.max_tokens",
   requestChoiceCount: "gen_ai.request.choice.count",
   requestStream: "gen_ai.request.stream",

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { IdSchema, PolicyVersionSchema } from "./common.js";
 import { JsonValueSchema } from "./json.js";
-import { ChatMessageSchema } from "./transition.js";
+import { ChatMessageSchema, SamplingSettingsSchema } from "./transition.js";
 
 const TokenIdsSchema = z.array(z.number().int().nonnegative());
 
@@ -28,6 +28,8 @@ export const MergedSampleSchema = z
     logprobs: z.array(z.number().nullable()).optional(),
     reward: z.number().optional(),
     policyVersion: PolicyVersionSchema.optional(),
+    /** The settings its trained tokens were sampled with: calls sampled differently are never merged. */
+    sampling: SamplingSettingsSchema.optional(),
     creditPolicy: z.string().optional(),
   })
   .refine((s) => s.responseMask.length === s.responseIds.length && (s.logprobs === undefined || s.logprobs.length === s.responseIds.length), {

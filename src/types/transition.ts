@@ -18,6 +18,19 @@ export type ChatMessage = z.infer<typeof ChatMessageSchema>;
 const TokenIdsSchema = z.array(z.number().int().nonnegative());
 
 /**
+ * The settings a call's response was sampled with, as the request set them (absent: the API's
+ * default — temperature 1, top-p 1, no top-k). An RL backend needs them to compute the
+ * probability the sampler really used.
+ */
+export const SamplingSettingsSchema = z.object({
+  temperature: z.number().min(0).optional(),
+  topP: z.number().gt(0).max(1).optional(),
+  /** 0 or −1 mean no limit (vLLM's "off"). */
+  topK: z.number().int().min(-1).optional(),
+});
+export type SamplingSettings = z.infer<typeof SamplingSettingsSchema>;
+
+/**
  * One LLM call of interest, ready for training. `textOnly` is true when the engine returned no
  * token ids: such a record can feed prompt optimization or SFT, but not token-level RL.
  */
@@ -39,6 +52,8 @@ export const TransitionSchema = z.object({
   }),
   reward: z.number().optional(),
   policyVersion: PolicyVersionSchema.optional(),
+  /** How the response was sampled, when the request said (see {@link SamplingSettingsSchema}). */
+  sampling: SamplingSettingsSchema.optional(),
   textOnly: z.boolean(),
   /** The credit-assignment policy that computed `reward` (e.g. `"final"`, `"discounted(0.9)"`). */
   creditPolicy: z.string().optional(),

@@ -51,9 +51,9 @@ describe("JsonlExportBackend", () => {
   it("writes each step as JSONL and lists it in the manifest, leaving the policy unchanged", async () => {
     const dir = freshDir();
     const backend = new JsonlExportBackend(dir, { model: "qwen", endpoints: [endpoint] });
-    const first = [sample("ro-1"), sample("ro-1", { response_ids: [5], response_mask: [1], logprobs: [null] }), sample("ro-2", { advantage: 0.5, reward: 1, token_weight: 1 })];
+    const first = [sample("ro-1"), sample("ro-1", { response_ids: [5], response_mask: [1], logprobs: [null], sampling: { temperature: 0.7, top_k: 20 } }), sample("ro-2", { advantage: 0.5, reward: 1, token_weight: 1 })];
     const result = await backend.train(request(0, first));
-    expect(result).toEqual({ policy_version: "base", metrics: { samples: 3, tokens: 4 * 3 + 3 + 1 + 3 } });
+    expect(result).toEqual({ policy_version: "base", metrics: { samples: 3, tokens: 4 * 3 + 3 + 1 + 3 }, pending: false });
     await backend.train(request(1, [sample("ro-3")]));
 
     expect(readdirSync(dir).sort()).toEqual([MANIFEST_FILE, "step-0.jsonl", "step-1.jsonl"]); // no temp files left behind
@@ -71,7 +71,9 @@ describe("JsonlExportBackend", () => {
     ]);
     expect(Date.parse(manifest.updated_at)).toBeGreaterThanOrEqual(Date.parse(manifest.created_at));
     expect(await backend.endpoints()).toEqual({ policy_version: "base", endpoints: [endpoint] });
-    expect((await backend.info()).capabilities).toEqual({ token_ids: false, logprobs: false, checkpoint: true });
+    // Its capabilities as they are: no weights to restore, chunks appended, endpoints that never stop.
+    expect((await backend.info()).capabilities).toEqual({ token_ids: false, logprobs: false, logprobs_mode: "raw", checkpoint: true, restore: false, chunked_train: true, serves_while_training: true });
+    expect((await backend.info()).hyperparameters).toEqual([]);
     await backend.close();
   });
 
@@ -141,6 +143,52 @@ describe("JsonlExportBackend", () => {
     expect((error as ValidationError).message).toContain("export manifest");
   });
 
+  it("records each step's hyperparameters, refusing names outside its options", async () => {
+    const dir = freshDir();
+    const backend = new JsonlExportBackend(dir, { model: "qwen", endpoints: [endpoint], hyperparameters: ["learning_rate"] });
+    expect((await backend.info()).hyperparameters).toEqual(["learning_rate"]);
+    await backend.train({ ...request(0, [sample("ro-1")]), hyperparameters: { learning_rate: 3e-6 } });
+    await backend.train(request(1, [sample("ro-1")]));
+    expect(manifestOf(dir).steps.map((s) => s.hyperparameters)).toEqual([{ learning_rate: 3e-6 }, undefined]);
+    const refused = await backend.train({ ...request(2, [sample("ro-1")]), hyperparameters: { momentum: 0.9 } }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).issues).toEqual([{ path: "hyperparameters.momentum", message: "not a hyperparameter of this backend: this backend accepts learning_rate" }]);
+    expect(readdirSync(dir)).not.toContain("step-2.jsonl");
+  });
+
+  it("appends a chunked step chunk by chunk and lists it once its last chunk is written", async () => {
+    const dir = freshDir();
+    const backend = new JsonlExportBackend(dir, { model: "qwen", endpoints: [endpoint] });
+    const chunk = (index: number, samples: TrainSample[], step = 7): TrainRequest => ({ ...request(step, samples), chunk: { index, count: 3 } });
+    const first = await backend.train(chunk(0, [sample("a"), sample("b")]));
+    expect(first).toEqual({ policy_version: "base", metrics: { samples: 2, tokens: 14 }, pending: true });
+    expect(manifestOf(dir).steps).toEqual([]);
+    expect(manifestOf(dir).pending).toMatchObject({ step: 7, file: "step-7.jsonl", count: 3, received: 1, samples: 2 });
+
+    // Out of order: named, and nothing changes.
+    const skipped = await backend.train(chunk(2, [sample("x")])).catch((e: unknown) => e);
+    expect(skipped).toBeInstanceOf(ValidationError);
+    expect((skipped as ValidationError).issues).toEqual([{ path: "chunk.index", message: "expected chunk 1 of 3 of step 7, got chunk 2 of 3 of step 7" }]);
+
+    // A restarted exporter picks the pending step up from its manifest.
+    const restarted = new JsonlExportBackend(dir, { model: "qwen", endpoints: [endpoint] });
+    expect((await restarted.train(chunk(1, [sample("c")]))).pending).toBe(true);
+    const last = await restarted.train(chunk(2, [sample("d")]));
+    expect(last).toEqual({ policy_version: "base", metrics: { samples: 4, tokens: 28 }, pending: false });
+    expect(linesOf(join(dir, "step-7.jsonl"))).toEqual([sample("a"), sample("b"), sample("c"), sample("d")]);
+    const manifest = manifestOf(dir);
+    expect(manifest.pending).toBeUndefined();
+    expect(manifest.steps.map(({ step, samples, tokens, chunks }) => ({ step, samples, tokens, chunks }))).toEqual([{ step: 7, samples: 4, tokens: 28, chunks: 3 }]);
+    await expect(restarted.train(chunk(0, [sample("e")]))).rejects.toBeInstanceOf(ConflictError);
+
+    // A chunk 0 of another step replaces an abandoned pending one.
+    await restarted.train(chunk(0, [sample("f")], 8));
+    await restarted.train(chunk(0, [sample("g")], 9));
+    expect(manifestOf(dir).pending).toMatchObject({ step: 9, received: 1 });
+    const orphan = await restarted.train(chunk(1, [sample("h")], 8)).catch((e: unknown) => e);
+    expect((orphan as ValidationError).issues[0]?.message).toBe("expected chunk 1 of 3 of step 9, got chunk 1 of 3 of step 8");
+  });
+
   it("can be served over the protocol", async () => {
     const dir = freshDir();
     const backend = new JsonlExportBackend(dir, { model: "qwen", endpoints: [endpoint] });
@@ -149,6 +197,11 @@ describe("JsonlExportBackend", () => {
       const client = new HttpTrainingBackend(server.url);
       expect((await client.info()).name).toContain("dry");
       expect((await client.train(request(0, [sample("ro-1")]))).metrics).toEqual({ samples: 1, tokens: 7 });
+      // Chunks and hyperparameter checks work through the server as in process.
+      expect((await client.train({ ...request(1, [sample("ro-2")]), chunk: { index: 0, count: 2 } })).pending).toBe(true);
+      expect((await client.train({ ...request(1, [sample("ro-3")]), chunk: { index: 1, count: 2 } })).pending).toBe(false);
+      expect(linesOf(join(dir, "step-1.jsonl"))).toEqual([sample("ro-2"), sample("ro-3")]);
+      await expect(client.restore({ checkpoint_id: "x" })).rejects.toThrow(/cannot restore checkpoints/);
       await expect(client.train(request(0, [sample("ro-1")]))).rejects.toBeInstanceOf(ConflictError);
       expect(linesOf(join(dir, "step-0.jsonl"))).toEqual([sample("ro-1")]);
     } finally {
@@ -207,12 +260,21 @@ describe("protocolJsonSchemas()", () => {
   const example = request(12, [sample("ro-1"), sample("ro-2", { policy_version: 3 })]);
 
   it("describes every payload, with the required fields of the zod schemas", () => {
-    expect(Object.keys(schemas).sort()).toEqual(["BackendInfo", "CheckpointRequest", "CheckpointResponse", "EndpointsResponse", "ProtocolError", "TrainRequest", "TrainResponse"]);
+    expect(Object.keys(schemas).sort()).toEqual(["BackendInfo", "CheckpointRequest", "CheckpointResponse", "EndpointsResponse", "ProtocolError", "RestoreRequest", "RestoreResponse", "TrainRequest", "TrainResponse"]);
     const train = schemas.TrainRequest!;
     expect(train.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     expect(train.required).toEqual(["step", "policy_version", "samples"]);
-    const sampleSchema = (train.properties as Record<string, Record<string, unknown>>).samples!.items as Record<string, unknown>;
-    expect(sampleSchema.required).toEqual(["rollout_id", "group_id", "prompt_ids", "response_ids", "response_mask", "logprobs", "advantage", "reward", "weight"]);
+    const trainProperties = train.properties as Record<string, Record<string, unknown>>;
+    expect(Object.keys(trainProperties)).toEqual(["step", "policy_version", "samples", "hyperparameters", "chunk"]);
+    expect(trainProperties.chunk!.required).toEqual(["index", "count"]);
+    const sampleSchema = trainProperties.samples!.items as Record<string, unknown>;
+    expect(sampleSchema.required).toEqual(["rollout_id", "group_id", "prompt_ids", "response_ids", "response_mask", "logprobs", "advantage", "reward", "token_weight"]);
+    expect(Object.keys((sampleSchema.properties as Record<string, Record<string, unknown>>).sampling!.properties as object)).toEqual(["temperature", "top_p", "top_k"]);
+    expect(schemas.RestoreRequest!.required).toEqual(["checkpoint_id"]);
+    expect(schemas.RestoreResponse!.required).toEqual(["policy_version", "last_step"]);
+    // Capabilities added in version 2 have defaults, so a server may leave them out.
+    const capabilities = (schemas.BackendInfo!.properties as Record<string, Record<string, unknown>>).capabilities!;
+    expect(capabilities.required).toEqual(["token_ids", "logprobs", "checkpoint"]);
     expect((schemas.BackendInfo!.properties as Record<string, Record<string, unknown>>).protocol).toEqual({ type: "string", const: PROTOCOL });
   });
 

@@ -152,11 +152,20 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
 
   it("round-trips every route", async () => {
     const info = await client.info();
-    expect(info).toEqual({ protocol: PROTOCOL, model: "fake-model", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: true }, name: "fake" });
+    // Capabilities the backend left out come back with their defaults (the server fills them in).
+    expect(info).toEqual({
+      protocol: PROTOCOL,
+      model: "fake-model",
+      policy_version: 0,
+      capabilities: { token_ids: true, logprobs: true, logprobs_mode: "raw", checkpoint: true, restore: false, chunked_train: false, serves_while_training: false },
+      hyperparameters: [],
+      name: "fake",
+    });
+    expect(client.protocol).toBe(PROTOCOL);
     expect((await client.endpoints()).endpoints[0]).toEqual({ name: "main", base_url: "http://127.0.0.1:9/v1", model: "fake-model", policy_version: 0 });
 
     const trained = await client.train(trainRequest(1, [sample(), sample({ rollout_id: "ro-2", logprobs: [null, null, null], token_weight: 0.5 })]));
-    expect(trained).toEqual({ policy_version: 1, metrics: { loss: 0.25, samples: 2 } });
+    expect(trained).toEqual({ policy_version: 1, metrics: { loss: 0.25, samples: 2 }, pending: false });
     // The backend received the samples exactly as sent.
     expect(fake.applied.get(1)?.samples[1]).toEqual(sample({ rollout_id: "ro-2", logprobs: [null, null, null], token_weight: 0.5 }));
 
@@ -178,7 +187,7 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
     await client.train(trainRequest(2));
     const error = await rejection(client.train(trainRequest(2)));
     expect(error).toBeInstanceOf(ConflictError);
-    expect(error.message).toBe("POST /v1/train → HTTP 409: step 2 was already applied (conflict)");
+    expect(error.message).toBe("POST /v2/train → HTTP 409: step 2 was already applied (conflict)");
   });
 
   it("checks a train request on the client before sending it, naming the field", async () => {
@@ -204,7 +213,7 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
       ["", ""],
     ];
     for (const [body, path] of cases) {
-      const response = await raw(server.url, "POST", "/v1/train", body);
+      const response = await raw(server.url, "POST", "/v2/train", body);
       expect(response.status, body).toBe(400);
       expect(response.json.error.code).toBe("validation");
       if (path) {
@@ -214,31 +223,31 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
     }
     // A hostile batch of many bad samples is refused quickly, with a bounded list of issues.
     const many = JSON.stringify({ step: 1, policy_version: 0, samples: Array.from({ length: 2000 }, () => ({ bogus: true })) });
-    const response = await raw(server.url, "POST", "/v1/train", many);
+    const response = await raw(server.url, "POST", "/v2/train", many);
     expect(response.status).toBe(400);
     expect(response.json.error.details?.issues?.length).toBeLessThanOrEqual(20);
     expect(fake.calls.train).toBe(calls);
     // Checkpoint's body is optional; a wrong one is named.
-    expect((await raw(server.url, "POST", "/v1/checkpoint")).status).toBe(200);
-    const badCheckpoint = await raw(server.url, "POST", "/v1/checkpoint", JSON.stringify({ name: 7 }));
+    expect((await raw(server.url, "POST", "/v2/checkpoint")).status).toBe(200);
+    const badCheckpoint = await raw(server.url, "POST", "/v2/checkpoint", JSON.stringify({ name: 7 }));
     expect(badCheckpoint.status).toBe(400);
     expect(badCheckpoint.json.error.details?.issues?.[0]?.path).toBe("name");
   });
 
   it("answers unknown routes 404, wrong methods 405, oversized bodies 413", async () => {
-    const notFound = await raw(server.url, "GET", "/v1/nope");
+    const notFound = await raw(server.url, "GET", "/v2/nope");
     expect([notFound.status, notFound.json.error.code]).toEqual([404, "not_found"]);
-    const wrongMethod = await raw(server.url, "GET", "/v1/train");
+    const wrongMethod = await raw(server.url, "GET", "/v2/train");
     expect([wrongMethod.status, wrongMethod.json.error.code, wrongMethod.headers.allow]).toEqual([405, "method_not_allowed", "POST"]);
-    expect((await raw(server.url, "DELETE", "/v1/info")).status).toBe(405);
+    expect((await raw(server.url, "DELETE", "/v2/info")).status).toBe(405);
     const big = JSON.stringify(trainRequest(9, [sample({ prompt_ids: Array.from({ length: 40_000 }, (_, i) => i) })]));
-    const tooLarge = await raw(server.url, "POST", "/v1/train", big);
+    const tooLarge = await raw(server.url, "POST", "/v2/train", big);
     expect([tooLarge.status, tooLarge.json.error.code]).toEqual([413, "payload_too_large"]);
     // Through the client: a typed error saying what to do.
     const error = await rejection(client.train(JSON.parse(big) as TrainRequest));
     expect(error).toBeInstanceOf(BackendError);
     expect((error as BackendError).code).toBe("payload_too_large");
-    expect(error.message).toMatch(/^POST \/v1\/train → HTTP 413: .*send smaller batches/);
+    expect(error.message).toMatch(/^POST \/v2\/train → HTTP 413: .*exceeds the backend's body limit; nothing was applied\. Raise the limit, or split the step into chunks if the backend has capabilities\.chunked_train$/);
   });
 
   it("passes the backend's validation errors on with their issues, and hides its other failures", async () => {
@@ -246,22 +255,22 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
     const invalid = await rejection(client.train(trainRequest(4)));
     expect(invalid).toBeInstanceOf(ValidationError);
     expect((invalid as ValidationError).issues).toEqual([{ path: "samples[0].prompt_ids", message: "longer than the context window (8192)" }]);
-    expect(invalid.message).toContain("POST /v1/train → HTTP 400: invalid train request: samples[0].prompt_ids: longer than the context window");
+    expect(invalid.message).toContain("POST /v2/train → HTTP 400: invalid train request: samples[0].prompt_ids: longer than the context window");
 
     fake.failNext = new Error("CUDA out of memory at /secret/path");
     const crashed = await rejection(client.train(trainRequest(4)));
     expect(crashed).toBeInstanceOf(BackendUnavailableError);
     expect((crashed as BackendUnavailableError).status).toBe(500);
     expect(crashed.message).not.toContain("secret");
-    expect(logger.lines.some((l) => l.level === "error" && l.message.includes("/v1/train"))).toBe(true);
+    expect(logger.lines.some((l) => l.level === "error" && l.message.includes("/v2/train"))).toBe(true);
 
     // A backend answering outside the protocol is caught by the server, not passed on.
     fake.brokenInfo = { protocol: PROTOCOL, model: "" };
     const broken = await rejection(client.info());
     expect(broken).toBeInstanceOf(BackendUnavailableError);
-    expect(broken.message).toMatch(/^GET \/v1\/info → HTTP 500/);
+    expect(broken.message).toMatch(/^GET \/v2\/info → HTTP 500/);
     // The server logs what the backend did wrong, as a typed error naming the field.
-    const logged = logger.lines.findLast((l) => l.level === "error" && l.message.includes("/v1/info"))?.context?.error;
+    const logged = logger.lines.findLast((l) => l.level === "error" && l.message.includes("/v2/info"))?.context?.error;
     expect(logged).toBeInstanceOf(BackendResponseError);
     expect((logged as BackendResponseError).status).toBeUndefined();
     expect((logged as BackendResponseError).issues.map((i) => i.path)).toEqual(["model", "policy_version", "capabilities"]);
@@ -277,7 +286,7 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
     setTimeout(() => controller.abort(), 100);
     const error = await rejection(pending);
     expect(error).toBeInstanceOf(BackendAbortedError);
-    expect(error.message).toContain("POST /v1/train was aborted by the caller");
+    expect(error.message).toContain("POST /v2/train was aborted by the caller");
     expect(error.message).toContain("resend the same step");
     expect(performance.now() - started).toBeLessThan(5000);
     await expect.poll(() => fake.sawAbort).toBe(true);
@@ -323,10 +332,10 @@ describe("protocol over HTTP: authentication", () => {
         const error = await rejection(client.info());
         expect(error).toBeInstanceOf(BackendAuthError);
         expect((error as BackendAuthError).status).toBe(401);
-        expect(error.message).toMatch(/^GET \/v1\/info → HTTP 401: missing or wrong bearer token.*check the bearer token/);
+        expect(error.message).toMatch(/^GET \/v2\/info → HTTP 401: missing or wrong bearer token.*check the bearer token/);
         expect(await rejection(client.train(trainRequest(1)))).toBeInstanceOf(BackendAuthError);
       }
-      expect((await raw(server.url, "GET", "/v1/nope")).status).toBe(401);
+      expect((await raw(server.url, "GET", "/v2/nope")).status).toBe(401);
       const client = new HttpTrainingBackend(server.url, { token: "s3cret" });
       expect((await client.info()).model).toBe("fake-model");
       expect((await client.train(trainRequest(1))).policy_version).toBe(1);
@@ -344,13 +353,15 @@ describe("a hostile upstream", () => {
   let server: Server;
   let url: string;
   let answer: (request: IncomingMessage, response: ServerResponse) => void = () => undefined;
+  /** While true, `GET /v2/info` succeeds (the client negotiates version 2) and `answer` answers the rest. */
+  let negotiation = false;
   const hits: string[] = [];
 
   beforeAll(async () => {
     server = createServer((request, response) => {
       hits.push(`${request.method} ${request.url}`);
       request.resume();
-      request.on("end", () => answer(request, response));
+      request.on("end", () => (negotiation && request.url === "/v2/info" ? send(200, JSON.stringify(goodInfo)) : answer)(request, response));
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -363,31 +374,41 @@ describe("a hostile upstream", () => {
   const send = (status: number, body: string, contentType = "application/json") => (_: IncomingMessage, response: ServerResponse) => {
     response.writeHead(status, { "content-type": contentType }).end(body);
   };
-  const client = (options: ConstructorParameters<typeof HttpTrainingBackend>[1] = {}) => new HttpTrainingBackend(url, { retryDelaysMs: [], ...options });
+  type ClientOptions = ConstructorParameters<typeof HttpTrainingBackend>[1];
+  /** A client whose every call, negotiation included, meets `answer`. */
+  const client = (options: ClientOptions = {}) => {
+    negotiation = false;
+    return new HttpTrainingBackend(url, { retryDelaysMs: [], ...options });
+  };
+  /** A client that negotiates version 2 successfully, so only the route under test meets `answer`. */
+  const negotiated = (options: ClientOptions = {}) => {
+    negotiation = true;
+    return new HttpTrainingBackend(url, { retryDelaysMs: [], ...options });
+  };
   const goodInfo = { protocol: PROTOCOL, model: "m", policy_version: 3, capabilities: { token_ids: true, logprobs: false, checkpoint: false } };
 
   it("a body that is not JSON", async () => {
     answer = send(200, "hello, world", "text/plain");
     const error = await rejection(client().info());
     expect(error).toBeInstanceOf(BackendResponseError);
-    expect(error.message).toBe('GET /v1/info → HTTP 200: malformed response: body: expected JSON, got text/plain: "hello, world"');
+    expect(error.message).toBe('GET /v2/info → HTTP 200: malformed response: body: expected JSON, got text/plain: "hello, world"');
     expect((error as BackendResponseError).status).toBe(200);
   });
 
   it("an HTML 502 page from a proxy: unavailable; GETs are retried, a train is not", async () => {
     answer = send(502, "<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>", "text/html");
     hits.length = 0;
-    const trainError = await rejection(client({ retryDelaysMs: [5, 5] }).train(trainRequest(1)));
+    const trainError = await rejection(negotiated({ retryDelaysMs: [5, 5] }).train(trainRequest(1)));
     expect(trainError).toBeInstanceOf(BackendUnavailableError);
     expect((trainError as BackendUnavailableError).status).toBe(502);
-    expect(trainError.message).toContain("POST /v1/train → HTTP 502: backend unavailable: the body is not a protocol error");
+    expect(trainError.message).toContain("POST /v2/train → HTTP 502: backend unavailable: the body is not a protocol error");
     expect(trainError.message).toContain('text/html: "<html><head><title>502 Bad Gateway');
-    expect(hits).toEqual(["POST /v1/train"]);
+    expect(hits).toEqual(["GET /v2/info", "POST /v2/train"]);
 
     hits.length = 0;
     const infoError = await rejection(client({ retryDelaysMs: [5, 5] }).info());
     expect(infoError).toBeInstanceOf(BackendUnavailableError);
-    expect(hits).toEqual(["GET /v1/info", "GET /v1/info", "GET /v1/info"]);
+    expect(hits).toEqual(["GET /v2/info", "GET /v2/info", "GET /v2/info"]);
   });
 
   it("a GET retried through a restart succeeds", async () => {
@@ -398,11 +419,11 @@ describe("a hostile upstream", () => {
   });
 
   it("the wrong protocol version", async () => {
-    answer = send(200, JSON.stringify({ ...goodInfo, protocol: "tracetrain-rl/2" }));
+    answer = send(200, JSON.stringify({ ...goodInfo, protocol: "tracetrain-rl/1" }));
     const error = await rejection(client().info());
     expect(error).toBeInstanceOf(BackendResponseError);
     expect((error as BackendResponseError).issues[0]?.path).toBe("protocol");
-    expect(error.message).toBe('GET /v1/info → HTTP 200: malformed response: protocol: expected "tracetrain-rl/1", got "tracetrain-rl/2" (this client speaks tracetrain-rl/1 only)');
+    expect(error.message).toBe('GET /v2/info → HTTP 200: malformed response: protocol: expected "tracetrain-rl/2", got "tracetrain-rl/1" (this client speaks tracetrain-rl/2 under /v2 and tracetrain-rl/1 under /v1)');
   });
 
   it("missing fields", async () => {
@@ -410,52 +431,59 @@ describe("a hostile upstream", () => {
     const error = await rejection(client().info());
     expect(error).toBeInstanceOf(BackendResponseError);
     expect((error as BackendResponseError).issues.map((i) => i.path)).toEqual(["policy_version", "capabilities"]);
-    expect(error.message).toMatch(/^GET \/v1\/info → HTTP 200: malformed response: policy_version: .*expected .* \(and 1 more issue\)$/);
+    expect(error.message).toMatch(/^GET \/v2\/info → HTTP 200: malformed response: policy_version: .*expected .* \(and 1 more issue\)$/);
 
     answer = send(200, JSON.stringify({ policy_version: 1 }));
-    const trainError = await rejection(client().train(trainRequest(1)));
-    expect(trainError.message).toMatch(/^POST \/v1\/train → HTTP 200: malformed response: metrics: .*expected record/);
+    const trainError = await rejection(negotiated().train(trainRequest(1)));
+    expect(trainError.message).toMatch(/^POST \/v2\/train → HTTP 200: malformed response: metrics: .*expected record/);
   });
 
   it("wrong types", async () => {
     answer = send(200, JSON.stringify({ ...goodInfo, capabilities: { ...goodInfo.capabilities, token_ids: "yes" } }));
     const error = await rejection(client().info());
-    expect(error.message).toBe("GET /v1/info → HTTP 200: malformed response: capabilities.token_ids: Invalid input: expected boolean, received string");
+    expect(error.message).toBe("GET /v2/info → HTTP 200: malformed response: capabilities.token_ids: Invalid input: expected boolean, received string");
 
     answer = send(200, JSON.stringify({ policy_version: 1, endpoints: [{ name: "a", base_url: "ftp://x", model: "m", policy_version: 1.5 }] }));
-    const endpoints = await rejection(client().endpoints());
+    const endpoints = await rejection(negotiated().endpoints());
     expect((endpoints as BackendResponseError).issues.map((i) => i.path)).toEqual(["endpoints[0].base_url", "endpoints[0].policy_version"]);
-    expect(endpoints.message).toContain("GET /v1/endpoints → HTTP 200: malformed response: endpoints[0].base_url: expected an http(s) URL");
+    expect(endpoints.message).toContain("GET /v2/endpoints → HTTP 200: malformed response: endpoints[0].base_url: expected an http(s) URL");
 
     answer = send(200, JSON.stringify({ policy_version: 1, metrics: { loss: "0.1" } }));
-    const train = await rejection(client().train(trainRequest(1)));
-    expect(train.message).toBe("POST /v1/train → HTTP 200: malformed response: metrics.loss: Invalid input: expected number, received string");
+    const train = await rejection(negotiated().train(trainRequest(1)));
+    expect(train.message).toBe("POST /v2/train → HTTP 200: malformed response: metrics.loss: Invalid input: expected number, received string");
 
     answer = send(200, "null");
-    expect((await rejection(client().checkpoint())).message).toMatch(/^POST \/v1\/checkpoint → HTTP 200: malformed response: body: .*expected object, received null/);
+    expect((await rejection(negotiated().checkpoint())).message).toMatch(/^POST \/v2\/checkpoint → HTTP 200: malformed response: body: .*expected object, received null/);
   });
 
   it("a 500 with a body that is not a protocol error", async () => {
     answer = send(500, JSON.stringify({ detail: "Internal Server Error" }));
-    const error = await rejection(client().train(trainRequest(1)));
+    const error = await rejection(negotiated().train(trainRequest(1)));
     expect(error).toBeInstanceOf(BackendUnavailableError);
-    expect(error.message).toMatch(/^POST \/v1\/train → HTTP 500: backend unavailable: the body is not a protocol error: error: .*expected object.*; got "\{\\"detail\\":\\"Internal Server Error\\"\}"; the update may or may not have been applied: resend the same step \(409 means it was\)$/);
+    expect(error.message).toMatch(/^POST \/v2\/train → HTTP 500: backend unavailable: the body is not a protocol error: error: .*expected object.*; got "\{\\"detail\\":\\"Internal Server Error\\"\}"; the update may or may not have been applied: resend the same step \(409 means it was\)$/);
   });
 
   it("FastAPI's default 422 becomes a ValidationError that keeps its body", async () => {
     answer = send(422, JSON.stringify({ detail: [{ loc: ["body", "step"], msg: "field required" }] }));
-    const error = await rejection(client().train(trainRequest(1)));
+    const error = await rejection(negotiated().train(trainRequest(1)));
     expect(error).toBeInstanceOf(ValidationError);
-    expect(error.message).toContain("POST /v1/train → HTTP 422: the body is not a protocol error");
+    expect(error.message).toContain("POST /v2/train → HTTP 422: the body is not a protocol error");
     expect(error.message).toContain("field required");
   });
 
   it("a 404 asks whether this is a protocol backend at all", async () => {
     answer = send(404, "Not Found", "text/plain");
-    const error = await rejection(client().info());
+    hits.length = 0;
+    const c = client();
+    const error = await rejection(c.info());
     expect(error).toBeInstanceOf(BackendError);
     expect((error as BackendError).code).toBe("not_found");
-    expect(error.message).toBe(`GET /v1/info → HTTP 404: the body is not a protocol error: expected JSON {"error":{"code","message"}}, got text/plain: "Not Found" — is ${url} a tracetrain-rl/1 backend?`);
+    expect(error.message).toBe(`${url} answers neither GET /v2/info nor GET /v1/info (both 404): is it a tracetrain-rl/2 or tracetrain-rl/1 backend?`);
+    expect(hits).toEqual(["GET /v2/info", "GET /v1/info"]);
+    expect(c.protocol).toBeUndefined();
+    // Once version 2 is spoken, a 404 names it.
+    const missing = await rejection(negotiated().endpoints());
+    expect(missing.message).toBe(`GET /v2/endpoints → HTTP 404: the body is not a protocol error: expected JSON {"error":{"code","message"}}, got text/plain: "Not Found" — is ${url} a tracetrain-rl/2 backend?`);
   });
 
   it("a response that never ends: a timeout naming the route", async () => {
@@ -464,16 +492,16 @@ describe("a hostile upstream", () => {
       response.write('{"policy_version": 1, "met');
     };
     const started = performance.now();
-    const error = await rejection(client({ timeoutMs: 300 }).train(trainRequest(1)));
+    const error = await rejection(negotiated({ timeoutMs: 300 }).train(trainRequest(1)));
     expect(error).toBeInstanceOf(BackendTimeoutError);
-    expect(error.message).toBe(`POST /v1/train: no complete answer from ${url} within 300 ms; the update may or may not have been applied: resend the same step (409 means it was)`);
+    expect(error.message).toBe(`POST /v2/train: no complete answer from ${url} within 300 ms; the update may or may not have been applied: resend the same step (409 means it was)`);
     expect(performance.now() - started).toBeLessThan(3000);
 
     hits.length = 0;
     answer = () => undefined; // never even answers headers
     const info = await rejection(client({ timeoutMs: { info: 100 }, retryDelaysMs: [5] }).info());
     expect(info).toBeInstanceOf(BackendTimeoutError);
-    expect(hits).toEqual(["GET /v1/info", "GET /v1/info"]);
+    expect(hits).toEqual(["GET /v2/info", "GET /v2/info"]);
   });
 
   it("a connection cut mid-answer", async () => {
@@ -482,10 +510,10 @@ describe("a hostile upstream", () => {
       response.write('{"policy_version"');
       setTimeout(() => response.socket?.destroy(), 20);
     };
-    const error = await rejection(client().train(trainRequest(1)));
+    const error = await rejection(negotiated().train(trainRequest(1)));
     expect(error).toBeInstanceOf(BackendUnavailableError);
     expect((error as BackendUnavailableError).delivered).toBe(true);
-    expect(error.message).toMatch(/^POST \/v1\/train: the exchange with .* failed \(.*\); the update may or may not have been applied/);
+    expect(error.message).toMatch(/^POST \/v2\/train: the exchange with .* failed \(.*\); the update may or may not have been applied/);
   });
 
   it("an answer too large to be the protocol", async () => {
@@ -497,29 +525,35 @@ describe("a hostile upstream", () => {
     };
     const error = await rejection(client().info());
     expect(error).toBeInstanceOf(BackendResponseError);
-    expect(error.message).toMatch(/^GET \/v1\/info → HTTP 200: malformed response: body: expected a protocol answer, got more than \d+ bytes$/);
+    expect(error.message).toMatch(/^GET \/v2\/info → HTTP 200: malformed response: body: expected a protocol answer, got more than \d+ bytes$/);
   });
 
   it("through fetch too: the same typed errors", async () => {
     answer = send(502, "<html>Bad Gateway</html>", "text/html");
-    const error = await rejection(client({ fetch: globalThis.fetch }).train(trainRequest(1)));
+    const error = await rejection(negotiated({ fetch: globalThis.fetch }).train(trainRequest(1)));
     expect(error).toBeInstanceOf(BackendUnavailableError);
-    expect(error.message).toContain("POST /v1/train → HTTP 502");
+    expect(error.message).toContain("POST /v2/train → HTTP 502");
     answer = send(200, JSON.stringify({ ...goodInfo, protocol: "x" }));
-    expect((await rejection(client({ fetch: globalThis.fetch }).info())).message).toContain('protocol: expected "tracetrain-rl/1", got "x"');
+    expect((await rejection(client({ fetch: globalThis.fetch }).info())).message).toContain('protocol: expected "tracetrain-rl/2", got "x"');
     answer = () => undefined;
-    expect(await rejection(client({ fetch: globalThis.fetch, timeoutMs: 100 }).train(trainRequest(1)))).toBeInstanceOf(BackendTimeoutError);
+    expect(await rejection(negotiated({ fetch: globalThis.fetch, timeoutMs: 100 }).train(trainRequest(1)))).toBeInstanceOf(BackendTimeoutError);
   });
 
   it("nobody listening: unavailable, not delivered, and safe to resend even a train", async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    const error = await rejection(new HttpTrainingBackend(`http://127.0.0.1:${port}`, { retryDelaysMs: [5] }).train(trainRequest(1)));
+    // Negotiate with a live server, then stop it: the train itself meets the refused connection.
+    const fake = new FakeBackend();
+    const live = await serveTrainingBackend(fake);
+    const gone = new HttpTrainingBackend(live.url, { retryDelaysMs: [5] });
+    expect(await gone.info()).toMatchObject({ protocol: PROTOCOL });
+    await live.close();
+    const error = await rejection(gone.train(trainRequest(1)));
     expect(error).toBeInstanceOf(BackendUnavailableError);
     expect((error as BackendUnavailableError).delivered).toBe(false);
-    expect(error.message).toBe(`POST /v1/train: cannot reach the backend at http://127.0.0.1:${port} (ECONNREFUSED)`);
+    expect(error.message).toBe(`POST /v2/train: cannot reach the backend at ${live.url} (ECONNREFUSED)`);
+    expect(fake.calls.train).toBe(0);
+    // Before negotiation, the first GET says the same.
+    const never = await rejection(new HttpTrainingBackend(live.url, { retryDelaysMs: [] }).train(trainRequest(1)));
+    expect(never.message).toBe(`GET /v2/info: cannot reach the backend at ${live.url} (ECONNREFUSED)`);
   });
 
   it("rejects a bad URL or token up front", () => {

@@ -140,7 +140,7 @@ describe("RL", () => {
       // The hanging rollouts time out; the others need a few milliseconds, and 10 s leaves a busy
       // machine all the room it needs to finish them first.
       rolloutConfig: { timeoutMs: 10_000 },
-      algorithm: new RL({ backend, steps: 1, tasksPerStep: 2, groupSize: 4, evalEvery: 0, runId: "rl2" }),
+      algorithm: new RL({ backend, steps: 1, tasksPerStep: 2, groupSize: 4, evalEvery: 0, runId: "rl2", dynamicSampling: false }),
     });
     const { result } = await trainer.fit(caller, { train: [{ calls: 1 }, { calls: 1, hang: true }] });
     await trainer.close();
@@ -154,15 +154,22 @@ describe("RL", () => {
 
   it("scores an agent that failed on the model's answer 0, and drops one that failed before any answer", async () => {
     const { backend, store } = await rig();
-    const trainer = new Trainer({ store, runners: 8, progress: false, logger: quiet, handleSignals: false, algorithm: new RL({ backend, steps: 1, tasksPerStep: 3, groupSize: 2, evalEvery: 0, runId: "rl5" }) });
+    const algorithm = new RL({ backend, steps: 1, tasksPerStep: 3, groupSize: 2, evalEvery: 0, runId: "rl5", dynamicSampling: false });
+    const trainer = new Trainer({ store, runners: 8, progress: false, logger: quiet, handleSignals: false, algorithm });
     const { result } = await trainer.fit(caller, { train: [{ calls: 1 }, { calls: 1, throwAfter: true }, { calls: 1, throwBefore: true }] });
     await trainer.close();
-    expect(result.steps[0]!.dropped.failed).toBe(2);
+    const step = result.steps[0]!;
+    expect(step.dropped.failed).toBe(2);
+    // Kept and scored 0: the mean over the 4 kept rollouts is (0 + 1 + 0 + 0) / 4. The failed
+    // group scored alike (no signal), so only the other group's rollouts are in the batch.
+    expect(step.trainReward).toBe(0.25);
+    expect(step.zeroAdvantageShare).toBeCloseTo(2 / 3, 12);
     const samples = backend.requests[0]!.samples;
     const inputs = await Promise.all(samples.map(async (s) => (await store.getRollout(s.rollout_id)).input as Task));
-    expect(new Set(samples.map((s) => s.rollout_id)).size).toBe(4);
-    expect(samples.filter((_, i) => inputs[i]!.throwAfter).map((s) => s.reward)).toEqual([0, 0]);
-    expect(inputs.some((task) => task.throwBefore)).toBe(false);
+    expect(new Set(samples.map((s) => s.rollout_id)).size).toBe(2);
+    // The weights are over the rollouts in the batch, not all those run: they add up to 1.
+    expect(samples.reduce((sum, s) => sum + s.token_weight * s.response_mask.filter((m) => m === 1).length, 0)).toBeCloseTo(1, 12);
+    expect(inputs.every((task) => !task.throwAfter && !task.throwBefore)).toBe(true);
   });
 
   it("keeps a batch clean when a worker process is killed mid-step", async () => {
@@ -175,7 +182,7 @@ describe("RL", () => {
       progress: false,
       logger: quiet,
       handleSignals: false,
-      algorithm: new RL({ backend, steps: 1, tasksPerStep: 6, groupSize: 8, evalEvery: 0, runId: "rl4" }),
+      algorithm: new RL({ backend, steps: 1, tasksPerStep: 6, groupSize: 8, evalEvery: 0, runId: "rl4", dynamicSampling: false }),
     });
     const fitting = trainer.fit(slowCaller, { train: [0, 1, 2, 3, 4, 5] });
     let victim = 0;

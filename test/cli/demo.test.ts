@@ -29,9 +29,11 @@ describe("tracetrain demo", () => {
     const svg = readFileSync(join(dir, "reward-curve.svg"), "utf8");
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     expect(svg.match(/<path d="M/g)).toHaveLength(2); // the train and validation curves
-    // The chart states the result, marks the reward of guessing and has round step ticks.
+    // The chart states the result, marks the untrained policy's score and has round step ticks.
     expect(svg).toContain(`>Validation reward ${result.initial_val_reward.toFixed(2)} → ${result.final_val_reward.toFixed(2)} in 15 steps</text>`);
-    expect(svg).toContain(">chance (0.08)</text>");
+    expect(svg).toContain(`>before training (${result.initial_val_reward.toFixed(2)})</text>`);
+    // The table shows how much of each rollout merged into one sample, and the groups without signal.
+    expect(run.out.text).toMatch(/^step {2}train {2}val {4}samples {2}merged {2}no-signal/m);
     expect([...svg.matchAll(/<text class="x-tick"[^>]*>(\d+)<\/text>/g)].map((m) => Number(m[1]))).toEqual([0, 5, 10, 15]);
     // Not a terminal: one progress line per step (and the run's first), not one per tenth of each
     // step's rollouts; a phase may add a line for each 5 s it runs, and one at its end then.
@@ -72,7 +74,7 @@ describe("tracetrain backend serve --reference", () => {
     await expect.poll(() => run.out.text).toContain("reference backend: protocol at");
     const backend = new HttpTrainingBackend(`http://127.0.0.1:${port}`, { token: "s3cret" });
     const info = await backend.info();
-    expect(info).toMatchObject({ protocol: "tracetrain-rl/1", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: true } });
+    expect(info).toMatchObject({ protocol: "tracetrain-rl/2", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: true } });
     const { endpoints } = await backend.endpoints();
     expect(endpoints[0]!.base_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     await expect(new HttpTrainingBackend(`http://127.0.0.1:${port}`).info()).rejects.toThrow(/401/);

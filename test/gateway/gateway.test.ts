@@ -300,6 +300,17 @@ describe("policy control", () => {
     expect(() => rig.gateway.setPolicy({ policyVersion: 1.5 } as never)).toThrow(/policyVersion/);
   });
 
+  it("forwards with each upstream's own model name, and records the top_k a call was sampled with", async () => {
+    rig = await startRig({ policy: { model: "policy", sampling: { train: { top_k: 40 } } } });
+    const scope = await claim(rig.store, "train");
+    await rig.gateway.setUpstreams([{ name: "lora", url: rig.upstream.baseUrl, model: "adapter-v3", capabilities: { tokenIds: true, logprobs: true } }]);
+    expect(rig.gateway.upstreams()).toEqual([expect.objectContaining({ name: "lora", model: "adapter-v3" })]);
+    await clientFor(rig.gateway, scope).chat.completions.create({ model: "whatever", messages: [{ role: "user", content: "t" }], top_p: 0.9 } as never);
+    expect(rig.upstream.requests.at(-1)?.body).toMatchObject({ model: "adapter-v3", top_k: 40, top_p: 0.9 });
+    const [span] = await callSpans(rig, scope);
+    expect([attr(span!, Attr.requestModel), attr(span!, Attr.requestTopK), attr(span!, Attr.requestTopP)]).toEqual(["adapter-v3", 40, 0.9]);
+  });
+
   it("gives unmodified agents a resource whose base URL ctx.llm() scopes to each rollout", async () => {
     rig = await startRig({ policy: { model: "served", policyVersion: 7 } });
     const resource = rig.gateway.llmResource();

@@ -1,6 +1,6 @@
 /**
  * Errors of a training backend reached over the protocol (see `http-backend.ts`). Each names the
- * route (`POST /v1/train`) and the HTTP status when there was one, so a log line alone says which
+ * route (`POST /v2/train`, or `/v1/...` when the backend speaks only version 1) and the HTTP status when there was one, so a log line alone says which
  * call failed and how. A server's 400 arrives as the shared `ValidationError` and its 409 as
  * `ConflictError`; everything else is one of these.
  *
@@ -14,7 +14,7 @@ import { TracetrainError } from "../../types/index.js";
 
 /** A failed exchange with a training backend. */
 export class BackendError extends TracetrainError {
-  /** `METHOD /path` over HTTP, e.g. `POST /v1/train`; the method name (`train`) in process. */
+  /** `METHOD /path` over HTTP, e.g. `POST /v2/train`; the method name (`train`) in process. */
   readonly route: string;
   /** The HTTP status, or undefined when no answer arrived (refused, reset, timed out, aborted). */
   readonly status: number | undefined;
@@ -70,6 +70,23 @@ export class BackendResponseError extends BackendError {
     this.issues = issues;
   }
 }
+
+/**
+ * The backend cannot do what was asked: it speaks `tracetrain-rl/1` (no hyperparameters, chunks or
+ * restore), or its `info().capabilities` lack it (`restore`, `chunked_train`). Over HTTP a server
+ * answers it with 501 and code `not_supported`. Asking again will not help; `feature` says what is missing.
+ */
+export class BackendUnsupportedError extends BackendError {
+  readonly feature: UnsupportedFeature;
+
+  constructor(route: string, feature: UnsupportedFeature, message: string, status?: number) {
+    super("validation", route, status, message);
+    this.feature = feature;
+  }
+}
+
+/** What a backend may lack: a capability of `tracetrain-rl/2`, or (`protocol`) the version itself. */
+export type UnsupportedFeature = "hyperparameters" | "chunked_train" | "restore" | "protocol";
 
 /** The caller aborted the call (its AbortSignal) or closed the client while it was in flight. */
 export class BackendAbortedError extends BackendError {

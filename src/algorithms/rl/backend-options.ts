@@ -41,6 +41,8 @@ export const RouteTimeoutsSchema = z.strictObject({
   train: DurationMsSchema.default(60 * 60_000),
   /** Saving a large model can take minutes too. @default 900000 (15 min) */
   checkpoint: DurationMsSchema.default(15 * 60_000),
+  /** Loading a checkpoint back into the trainer and the endpoints. @default 900000 (15 min) */
+  restore: DurationMsSchema.default(15 * 60_000),
 });
 export type RouteTimeouts = z.input<typeof RouteTimeoutsSchema>;
 
@@ -50,9 +52,9 @@ export const HttpTrainingBackendOptionsSchema = z.strictObject({
     .string()
     .regex(/^[\x21-\x7e]+$/, "expected printable ASCII without spaces")
     .optional(),
-  /** One number for every route, or per route. @default info and endpoints 30 s, train 1 h, checkpoint 15 min */
+  /** One number for every route, or per route. @default info and endpoints 30 s, train 1 h, checkpoint and restore 15 min */
   timeoutMs: z
-    .union([DurationMsSchema.transform((ms) => ({ info: ms, endpoints: ms, train: ms, checkpoint: ms })), RouteTimeoutsSchema])
+    .union([DurationMsSchema.transform((ms) => ({ info: ms, endpoints: ms, train: ms, checkpoint: ms, restore: ms })), RouteTimeoutsSchema])
     .prefault({}),
   /** Delays between retries of the GETs (and of POSTs that never left), in ms. @default [500, 2000, 5000] */
   retryDelaysMs: z
@@ -67,6 +69,8 @@ export const HttpTrainingBackendOptionsSchema = z.strictObject({
    * @default none: `node:http` / `node:https`
    */
   fetch: z.custom<typeof fetch>((value) => typeof value === "function", "expected a fetch function").optional(),
+  /** Receives the client's warnings (e.g. sampling settings a `tracetrain-rl/1` backend cannot take). @default consoleLogger */
+  logger: LoggerSchema.default(() => consoleLogger),
 });
 
 export type HttpTrainingBackendOptions = z.input<typeof HttpTrainingBackendOptionsSchema>;
@@ -88,8 +92,12 @@ export const JsonlExportBackendOptionsSchema = z.strictObject({
       token_ids: z.boolean().default(false),
       /** @default false */
       logprobs: z.boolean().default(false),
+      /** What those logprobs are: the model's own distribution, or the one sampled from. @default "raw" */
+      logprobs_mode: z.enum(["raw", "processed"]).default("raw"),
     })
     .prefault({}),
+  /** Hyperparameter names a train request may set; they are recorded with the step. Others are refused. @default [] */
+  hyperparameters: z.array(z.string().min(1).max(128)).max(1000).default(() => []),
 });
 
 export type JsonlExportBackendOptions = z.input<typeof JsonlExportBackendOptionsSchema>;

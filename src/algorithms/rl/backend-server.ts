@@ -1,11 +1,13 @@
 /**
- * Serves any `TrainingBackend` over protocol `tracetrain-rl/1` (docs/rl-backend-protocol.md): the
+ * Serves any `TrainingBackend` over protocol `tracetrain-rl/2` (routes under `/v2`), and over
+ * `tracetrain-rl/1` (under `/v1`) for clients that know only that, translated exactly through
+ * protocol-v1-mapping.ts (docs/rl-backend-protocol.md): the
  * in-process reference backend for `tracetrain backend serve --reference`, an exporter, or a test
  * double — and, being the protocol's reference server, the behaviour a Python server should copy.
  *
  * Plain `node:http` with the store server's plumbing (router, body limits, token checks, exposure
  * checks, JSON error bodies). Requests are validated before the backend sees them; the backend's
- * answers are validated before the client sees them. One train or checkpoint runs at a time, in
+ * answers are validated before the client sees them. One train, checkpoint or restore runs at a time, in
  * arrival order: a backend owns one set of weights, and a resent step queued behind the original
  * then meets the backend's 409 instead of racing it.
  */
@@ -20,16 +22,22 @@ import {
   CheckpointRequestSchema,
   CheckpointResponseSchema,
   EndpointsResponseSchema,
+  type ParsedBackendInfo,
+  RestoreRequestSchema,
+  RestoreResponseSchema,
   TrainRequestSchema,
   TrainResponseSchema,
   TrainSampleSchema,
 } from "./protocol.js";
+import { TrainRequestV1Schema, TrainSampleV1Schema } from "./protocol-v1.js";
+import { infoToV1, trainRequestFromV1, trainResponseToV1 } from "./protocol-v1-mapping.js";
 import type { TrainingBackend } from "./training-backend.js";
-import { BackendResponseError } from "./backend-errors.js";
+import { checkTrainRequest } from "./train-request-checks.js";
+import { BackendResponseError, BackendUnsupportedError } from "./backend-errors.js";
 import { type ServeTrainingBackendOptions, parseServeTrainingBackendOptions } from "./backend-options.js";
 
 export interface TrainingBackendServer {
-  /** The root URL, e.g. `http://127.0.0.1:8321` (routes are under `/v1`). */
+  /** The root URL, e.g. `http://127.0.0.1:8321` (routes are under `/v2`, and `/v1` for version-1 clients). */
   url: string;
   /** Stops listening, aborts running requests, waits for them. The backend stays open: its owner closes it. */
   close(): Promise<void>;
@@ -44,7 +52,8 @@ export async function serveTrainingBackend(backend: TrainingBackend, options: Se
   const { host, port, logger, bodyLimitBytes: bodyLimit, token } = parseServeTrainingBackendOptions(options);
   const tokenCheck = token === undefined ? undefined : tokenDigest(token);
   const shutdown = new AbortController();
-  const router = buildRouter(backend);
+  let url = "";
+  const router = buildRouter(backend, () => url);
   const inFlight = new Set<Promise<void>>();
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -65,7 +74,7 @@ export async function serveTrainingBackend(backend: TrainingBackend, options: Se
       if (!response.destroyed) sendJson(response, 200, result);
     } catch (error) {
       if (error instanceof ClientGone) return; // nobody is left to answer
-      const { status, body } = errorBody(error);
+      const { status, body } = answerFor(error);
       // The backend's own failures were logged where they happened; only the server's surprises are left.
       if (status === 500 && !(error instanceof TracetrainError)) logger.error("training backend server: internal error", { error, method, url: request.url });
       if (!response.headersSent && !response.destroyed) sendJson(response, status, body);
@@ -81,7 +90,7 @@ export async function serveTrainingBackend(backend: TrainingBackend, options: Se
   server.requestTimeout = REQUEST_RECEIVE_TIMEOUT_MS;
   server.headersTimeout = 60_000;
 
-  const url = await listenOn(server, port, host);
+  url = await listenOn(server, port, host);
 
   return {
     url,
@@ -93,40 +102,73 @@ export async function serveTrainingBackend(backend: TrainingBackend, options: Se
   };
 }
 
-/** The four routes; each validates what comes in and what the backend hands back. */
-function buildRouter(backend: TrainingBackend): Router<Handler> {
+/**
+ * The routes of both versions; each validates what comes in and what the backend hands back.
+ * Version-1 routes translate to the backend's version-2 interface and back.
+ */
+function buildRouter(backend: TrainingBackend, url: () => string): Router<Handler> {
   const serial = serializer();
+  const info = async (): Promise<ParsedBackendInfo> => {
+    const answer = checkAnswer(BackendInfoSchema, await backend.info(), "info");
+    // A backend without a restore method cannot restore, whatever its info says.
+    return backend.restore === undefined ? { ...answer, capabilities: { ...answer.capabilities, restore: false } } : answer;
+  };
+  const checkpoint = async (body: unknown, signal: AbortSignal) => {
+    const request = parseOrThrow(CheckpointRequestSchema, body ?? {}, "checkpoint request");
+    return serial(signal, async () => checkAnswer(CheckpointResponseSchema, await backend.checkpoint(request), "checkpoint"));
+  };
+  const endpoints = async () => checkAnswer(EndpointsResponseSchema, await backend.endpoints(), "endpoints");
+  const train = (request: z.output<typeof TrainRequestSchema>, signal: AbortSignal) =>
+    serial(signal, async () => checkAnswer(TrainResponseSchema, await backend.train(request, { signal }), "train"));
   return new Router<Handler>()
-    .add("GET", "/v1/info", async () => checkAnswer(BackendInfoSchema, await backend.info(), "info"))
-    .add("GET", "/v1/endpoints", async () => checkAnswer(EndpointsResponseSchema, await backend.endpoints(), "endpoints"))
-    .add("POST", "/v1/train", async (body, signal) => {
-      const request = parseTrainRequest(body);
-      return serial(signal, async () => checkAnswer(TrainResponseSchema, await backend.train(request, { signal }), "train"));
+    .add("GET", "/v2/info", info)
+    .add("GET", "/v2/endpoints", endpoints)
+    .add("POST", "/v2/train", async (body, signal) => {
+      const request = parseTrainRequest(body, TrainEnvelopeSchema, TrainSampleSchema);
+      if (request.hyperparameters !== undefined || request.chunk !== undefined) checkTrainRequest(request, await info(), "POST /v2/train", url());
+      return train(request, signal);
     })
-    .add("POST", "/v1/checkpoint", async (body, signal) => {
-      const request = parseOrThrow(CheckpointRequestSchema, body ?? {}, "checkpoint request");
-      return serial(signal, async () => checkAnswer(CheckpointResponseSchema, await backend.checkpoint(request), "checkpoint"));
-    });
+    .add("POST", "/v2/checkpoint", checkpoint)
+    .add("POST", "/v2/restore", async (body, signal) => {
+      const request = parseOrThrow(RestoreRequestSchema, body, "restore request");
+      const restore = backend.restore?.bind(backend);
+      if (restore === undefined || !(await info()).capabilities.restore) {
+        throw new BackendUnsupportedError("POST /v2/restore", "restore", "this backend cannot restore checkpoints (capabilities.restore is false)");
+      }
+      return serial(signal, async () => checkAnswer(RestoreResponseSchema, await restore(request), "restore"));
+    })
+    .add("GET", "/v1/info", async () => infoToV1(await info()))
+    .add("GET", "/v1/endpoints", endpoints)
+    .add("POST", "/v1/train", async (body, signal) => trainResponseToV1(await train(trainRequestFromV1(parseTrainRequest(body, TrainEnvelopeV1Schema, TrainSampleV1Schema)), signal)))
+    .add("POST", "/v1/checkpoint", checkpoint);
 }
 
 const TrainEnvelopeSchema = TrainRequestSchema.extend({ samples: z.array(z.unknown()).min(1) });
+const TrainEnvelopeV1Schema = TrainRequestV1Schema.extend({ samples: z.array(z.unknown()).min(1) });
 
 /**
- * A train request, samples checked one by one and stopping at 20 problems: a hostile batch of a
- * million bad samples is refused in the time it takes to find 20, not after describing them all.
+ * A train request of either version, samples checked one by one and stopping at 20 problems: a
+ * hostile batch of a million bad samples is refused in the time it takes to find 20, not after
+ * describing them all.
  */
-function parseTrainRequest(body: unknown): z.output<typeof TrainRequestSchema> {
-  const envelope = parseOrThrow(TrainEnvelopeSchema, body, "train request");
+function parseTrainRequest<E extends z.ZodType<{ samples: unknown[] }>, S extends z.ZodType>(body: unknown, envelopeSchema: E, sampleSchema: S): Omit<z.output<E>, "samples"> & { samples: z.output<S>[] } {
+  const envelope = parseOrThrow(envelopeSchema, body, "train request");
   const issues: ValidationIssue[] = [];
   const samples = envelope.samples.map((sample, i) => {
     if (issues.length >= 20) return undefined;
-    const result = TrainSampleSchema.safeParse(sample);
+    const result = sampleSchema.safeParse(sample);
     if (result.success) return result.data;
     issues.push(...toValidationIssues(result.error, 20 - issues.length, sample, ["samples", i]));
     return undefined;
   });
   if (issues.length > 0) throw new ValidationError("train request", issues);
-  return { ...envelope, samples: samples.filter((s) => s !== undefined) };
+  return { ...envelope, samples: samples.filter((s): s is z.output<S> => s !== undefined) };
+}
+
+/** The status and body of an error: a capability the backend lacks is 501 `not_supported`, naming it. */
+function answerFor(error: unknown): { status: number; body: unknown } {
+  if (error instanceof BackendUnsupportedError) return { status: 501, body: { error: { code: "not_supported", message: error.message, details: { feature: error.feature } } } };
+  return errorBody(error);
 }
 
 /** A backend answering outside the protocol is a server bug: logged, and a 500 for the client. */
@@ -145,7 +187,7 @@ async function callBackend(run: () => Promise<unknown>, route: string, signal: A
   try {
     return await run();
   } catch (error) {
-    if (error instanceof ValidationError || error instanceof ConflictError || error instanceof ClientGone) throw error;
+    if (error instanceof ValidationError || error instanceof ConflictError || error instanceof BackendUnsupportedError || error instanceof ClientGone) throw error;
     if (signal.aborted) {
       // Not a backend failure: its call was cut short because the client left or the server is stopping.
       logger.warn(`${route} was interrupted (client gone or server shutting down)`, { error });
@@ -170,7 +212,7 @@ function serializer(): <T>(signal: AbortSignal, task: () => Promise<T>) => Promi
 }
 
 function allowed(path: string): string {
-  return path === "/v1/train" || path === "/v1/checkpoint" ? "POST" : "GET";
+  return /^\/v[12]\/(train|checkpoint|restore)$/.test(path) ? "POST" : "GET";
 }
 
 function parseJson(body: Buffer): unknown {

@@ -1,8 +1,13 @@
 /**
  * A training backend on the other side of HTTP — a verl or TRL trainer, a training service, or
  * another process's backend exposed with `serveTrainingBackend` — spoken to in protocol
- * `tracetrain-rl/1` (docs/rl-backend-protocol.md). Every answer is checked against the protocol's
- * schema, and anything else becomes a typed error naming the route, the status and the field.
+ * `tracetrain-rl/2` (docs/rl-backend-protocol.md), or in `tracetrain-rl/1` when the backend knows
+ * only that. Every answer is checked against the protocol's schema, and anything else becomes a
+ * typed error naming the route (which carries the version spoken), the status and the field.
+ *
+ * Negotiation: the first call reads `GET /v2/info`; a 404 there means a version-1 backend, which
+ * must then answer `GET /v1/info` with `tracetrain-rl/1`. From then on every route is spoken in
+ * that version, translated both ways (protocol-v1-mapping.ts) so callers always see version 2.
  *
  * Retries: the read-only GETs are retried with backoff when the backend is unreachable, times out
  * or answers 5xx. POSTs are resent only when the request provably never left this machine
@@ -13,10 +18,9 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { z } from "zod";
-import { ConflictError, TracetrainError, ValidationError, type ValidationIssue, parseOrThrow, toValidationIssues } from "../../types/index.js";
+import { ConflictError, type Logger, TracetrainError, ValidationError, type ValidationIssue, parseOrThrow, toValidationIssues } from "../../types/index.js";
 import { errorCode, sleep } from "../../util/index.js";
 import {
-  type BackendInfo,
   BackendInfoSchema,
   type CheckpointRequest,
   CheckpointRequestSchema,
@@ -25,39 +29,78 @@ import {
   type EndpointsResponse,
   EndpointsResponseSchema,
   PROTOCOL,
+  type ParsedBackendInfo,
   ProtocolErrorSchema,
+  type RestoreRequest,
+  RestoreRequestSchema,
+  type RestoreResponse,
+  RestoreResponseSchema,
   type TrainRequest,
   TrainRequestSchema,
   type TrainResponse,
   TrainResponseSchema,
 } from "./protocol.js";
+import { BackendInfoV1Schema, PROTOCOL_V1, TrainResponseV1Schema } from "./protocol-v1.js";
+import { infoFromV1, samplingDroppedWarning, trainRequestToV1, trainResponseFromV1 } from "./protocol-v1-mapping.js";
 import type { TrainingBackend } from "./training-backend.js";
-import { BackendAbortedError, BackendAuthError, BackendError, BackendResponseError, BackendTimeoutError, BackendUnavailableError } from "./backend-errors.js";
+import { checkTrainRequest } from "./train-request-checks.js";
+import {
+  BackendAbortedError,
+  BackendAuthError,
+  BackendError,
+  BackendResponseError,
+  BackendTimeoutError,
+  BackendUnavailableError,
+  BackendUnsupportedError,
+  type UnsupportedFeature,
+} from "./backend-errors.js";
 import { type HttpTrainingBackendOptions, type ParsedHttpTrainingBackendOptions, parseHttpTrainingBackendOptions } from "./backend-options.js";
 
 /** Protocol answers are small; a larger one is hostile or not the protocol, and is not buffered. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
+/** A protocol version this client speaks: the number in the routes' `/v<n>` prefix. */
+type Version = 1 | 2;
+const PROTOCOL_OF = { 1: PROTOCOL_V1, 2: PROTOCOL } as const satisfies Record<Version, string>;
+
 type RouteName = keyof ParsedHttpTrainingBackendOptions["timeoutMs"];
 const ROUTES = {
-  info: { method: "GET", path: "/v1/info", idempotent: true },
-  endpoints: { method: "GET", path: "/v1/endpoints", idempotent: true },
-  train: { method: "POST", path: "/v1/train", idempotent: false },
-  checkpoint: { method: "POST", path: "/v1/checkpoint", idempotent: false },
-} as const satisfies Record<RouteName, { method: string; path: string; idempotent: boolean }>;
+  info: { method: "GET", idempotent: true },
+  endpoints: { method: "GET", idempotent: true },
+  train: { method: "POST", idempotent: false },
+  checkpoint: { method: "POST", idempotent: false },
+  restore: { method: "POST", idempotent: false },
+} as const satisfies Record<RouteName, { method: string; idempotent: boolean }>;
+
+/** `POST /v2/train`: the method and path a route has in one version. */
+function routeLabel(version: Version, route: RouteName): string {
+  return `${ROUTES[route].method} /v${version}/${route}`;
+}
 
 /** An error body as our server sends it: the protocol's, plus the optional list of issues of a 400. */
 const ErrorDetailsSchema = z.object({ issues: z.array(z.object({ path: z.string(), message: z.string() })).max(100) });
+/** A 501's details: which capability the backend lacks. */
+const FeatureDetailsSchema = z.object({ feature: z.enum(["hyperparameters", "chunked_train", "restore", "protocol"] satisfies UnsupportedFeature[]) });
+
+/** What negotiation settled: the version spoken and the backend's latest info (for capability checks). */
+interface Spoken {
+  version: Version;
+  info: ParsedBackendInfo;
+}
 
 export class HttpTrainingBackend implements TrainingBackend {
-  /** The backend's root URL (without `/v1`). */
+  /** The backend's root URL (without `/v2` or `/v1`). */
   readonly url: string;
   private readonly base: URL;
   private readonly token: string | undefined;
   private readonly timeouts: ParsedHttpTrainingBackendOptions["timeoutMs"];
   private readonly retries: readonly number[];
   private readonly transport: Transport;
+  private readonly logger: Logger;
   private readonly closing = new AbortController();
+  private readonly warnSampling: () => void;
+  private spoken: Spoken | undefined;
+  private negotiating: Promise<Spoken> | undefined;
 
   constructor(url: string, options: HttpTrainingBackendOptions = {}) {
     this.base = backendBase(url);
@@ -67,28 +110,73 @@ export class HttpTrainingBackend implements TrainingBackend {
     this.timeouts = parsed.timeoutMs;
     this.retries = parsed.retryDelaysMs;
     this.transport = parsed.fetch ? fetchTransport(parsed.fetch) : nodeTransport;
-  }
-
-  async info(): Promise<BackendInfo> {
-    return this.call("info", BackendInfoSchema, undefined, undefined);
-  }
-
-  async endpoints(): Promise<EndpointsResponse> {
-    return this.call("endpoints", EndpointsResponseSchema, undefined, undefined);
+    this.logger = parsed.logger;
+    this.warnSampling = samplingDroppedWarning(this.logger, this.url);
   }
 
   /**
-   * Sends one batch and waits until the backend has applied it and its endpoints serve the new
-   * policy. Checked here first, so a mistake is named by field before a large upload. Aborting
-   * `signal` cuts the request; the backend may still apply the step (resend it to find out).
+   * The protocol version spoken with this backend, known after the first successful call
+   * (`tracetrain-rl/2`, or `tracetrain-rl/1` for a backend without `/v2` routes); undefined before.
+   */
+  get protocol(): typeof PROTOCOL | typeof PROTOCOL_V1 | undefined {
+    return this.spoken === undefined ? undefined : PROTOCOL_OF[this.spoken.version];
+  }
+
+  /**
+   * What the backend says about itself, in version-2 terms with every default filled in. A
+   * version-1 backend's info is translated: the capabilities it cannot have are false and it
+   * accepts no hyperparameters (check `protocol` for the version actually spoken).
+   */
+  async info(): Promise<ParsedBackendInfo> {
+    if (this.spoken === undefined) return (await this.negotiate()).info;
+    const { version } = this.spoken;
+    const info = version === 2 ? await this.call(2, "info", BackendInfoSchema, undefined, undefined) : infoFromV1(await this.call(1, "info", BackendInfoV1Schema, undefined, undefined));
+    this.spoken = { version, info: BackendInfoSchema.parse(info) };
+    return this.spoken.info;
+  }
+
+  async endpoints(): Promise<EndpointsResponse> {
+    const { version } = await this.negotiate();
+    return this.call(version, "endpoints", EndpointsResponseSchema, undefined, undefined);
+  }
+
+  /**
+   * Sends one batch (or one `chunk` of it) and waits until the backend has applied it and its
+   * endpoints serve the new policy. Checked here first — the schema, hyperparameter names against
+   * `info().hyperparameters`, a chunk against `capabilities.chunked_train` — so a mistake is named
+   * before a large upload. To a version-1 backend the request is translated exactly (see
+   * protocol-v1-mapping.ts); hyperparameters and chunks cannot be, and raise BackendUnsupportedError.
+   * Aborting `signal` cuts the request; the backend may still apply the step (resend it to find out).
    */
   async train(request: TrainRequest, options: { signal?: AbortSignal } = {}): Promise<TrainResponse> {
     const body = parseOrThrow(TrainRequestSchema, request, "train request");
-    return this.call("train", TrainResponseSchema, body, options.signal);
+    const { version, info } = await this.negotiate();
+    if (version === 1) {
+      const v1 = trainRequestToV1(body, routeLabel(1, "train"), this.warnSampling);
+      return trainResponseFromV1(await this.call(1, "train", TrainResponseV1Schema, v1, options.signal));
+    }
+    checkTrainRequest(body, info, routeLabel(2, "train"), this.url);
+    return this.call(2, "train", TrainResponseSchema, body, options.signal);
   }
 
   async checkpoint(request: CheckpointRequest = {}): Promise<CheckpointResponse> {
-    return this.call("checkpoint", CheckpointResponseSchema, parseOrThrow(CheckpointRequestSchema, request, "checkpoint request"), undefined);
+    const body = parseOrThrow(CheckpointRequestSchema, request, "checkpoint request");
+    const { version } = await this.negotiate();
+    return this.call(version, "checkpoint", CheckpointResponseSchema, body, undefined);
+  }
+
+  /**
+   * Makes the backend serve a checkpoint's policy again (`POST /v2/restore`). A version-1 backend
+   * has no such route, and a version-2 one may lack `capabilities.restore`: both raise
+   * BackendUnsupportedError without sending anything.
+   */
+  async restore(request: RestoreRequest): Promise<RestoreResponse> {
+    const body = parseOrThrow(RestoreRequestSchema, request, "restore request");
+    const { version, info } = await this.negotiate();
+    const label = routeLabel(version, "restore");
+    if (version === 1) throw new BackendUnsupportedError(label, "restore", `restore: the backend at ${this.url} speaks ${PROTOCOL_V1}, which has no restore route`);
+    if (!info.capabilities.restore) throw new BackendUnsupportedError(label, "restore", `${label}: the backend at ${this.url} cannot restore checkpoints (info.capabilities.restore is false)`);
+    return this.call(2, "restore", RestoreResponseSchema, body, undefined);
   }
 
   /** Aborts requests in flight; later calls fail. The backend itself keeps running. */
@@ -96,40 +184,66 @@ export class HttpTrainingBackend implements TrainingBackend {
     this.closing.abort();
   }
 
+  /** The version settled by the first successful call; concurrent first calls share one negotiation. */
+  private async negotiate(): Promise<Spoken> {
+    if (this.spoken !== undefined) return this.spoken;
+    this.negotiating ??= this.discover().finally(() => {
+      this.negotiating = undefined;
+    });
+    return this.negotiating;
+  }
+
+  /** `GET /v2/info`, and on its 404 `GET /v1/info`: a backend without /v2 routes speaks version 1. */
+  private async discover(): Promise<Spoken> {
+    try {
+      const info = await this.call(2, "info", BackendInfoSchema, undefined, undefined);
+      return (this.spoken = { version: 2, info });
+    } catch (error) {
+      if (!(error instanceof BackendError && error.status === 404)) throw error;
+    }
+    try {
+      const info = BackendInfoSchema.parse(infoFromV1(await this.call(1, "info", BackendInfoV1Schema, undefined, undefined)));
+      return (this.spoken = { version: 1, info });
+    } catch (error) {
+      if (!(error instanceof BackendError && error.status === 404)) throw error;
+      throw new BackendError("not_found", routeLabel(1, "info"), 404, `${this.url} answers neither GET /v2/info nor GET /v1/info (both 404): is it a ${PROTOCOL} or ${PROTOCOL_V1} backend?`, { cause: error });
+    }
+  }
+
   /** One route, retried as its idempotency allows; the answer is checked with `schema`. */
-  private async call<S extends z.ZodType>(route: RouteName, schema: S, body: unknown, signal: AbortSignal | undefined): Promise<z.output<S>> {
-    const spec = ROUTES[route];
-    const label = `${spec.method} ${spec.path}`;
+  private async call<S extends z.ZodType>(version: Version, route: RouteName, schema: S, body: unknown, signal: AbortSignal | undefined): Promise<z.output<S>> {
+    const label = routeLabel(version, route);
     const text = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 0; ; attempt++) {
       this.throwIfAborted(label, signal);
       try {
-        const { status, contentType, text: answer } = await this.exchange(route, label, text, signal);
-        return interpret(label, status, contentType, answer, schema, this.url);
+        const { status, contentType, text: answer } = await this.exchange(version, route, text, signal);
+        return interpret({ label, version, route, url: this.url, bytesSent: text === undefined ? 0 : Buffer.byteLength(text) }, status, contentType, answer, schema);
       } catch (error) {
         const delay = this.retries[attempt];
-        if (delay === undefined || !mayRetry(error, spec.idempotent)) throw error;
+        if (delay === undefined || !mayRetry(error, ROUTES[route].idempotent)) throw error;
         await sleep(delay, signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal);
       }
     }
   }
 
   /** One HTTP exchange under the route's timeout; network failures become typed errors. */
-  private async exchange(route: RouteName, label: string, body: string | undefined, caller: AbortSignal | undefined): Promise<{ status: number; contentType: string; text: string }> {
+  private async exchange(version: Version, route: RouteName, body: string | undefined, caller: AbortSignal | undefined): Promise<{ status: number; contentType: string; text: string }> {
+    const label = routeLabel(version, route);
     const timeoutMs = this.timeouts[route];
     const timer = new AbortController();
     const timeout = setTimeout(() => timer.abort(), timeoutMs);
     const signal = AbortSignal.any([timer.signal, this.closing.signal, ...(caller ? [caller] : [])]);
-    const headers: Record<string, string> = { accept: "application/json", "user-agent": `tracetrain (${PROTOCOL})` };
+    const headers: Record<string, string> = { accept: "application/json", "user-agent": `tracetrain (${PROTOCOL_OF[version]})` };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     try {
-      const response = await this.transport(new URL(ROUTES[route].path.slice(1), this.base), { method: ROUTES[route].method, headers, body, signal });
+      const response = await this.transport(new URL(`v${version}/${route}`, this.base), { method: ROUTES[route].method, headers, body, signal });
       const text = await readCapped(response.body, MAX_RESPONSE_BYTES, label, response.status);
       return { status: response.status, contentType: response.contentType, text };
     } catch (error) {
       if (error instanceof TracetrainError) throw error;
-      const unknown = unknownOutcome(label);
+      const unknown = unknownOutcome(route);
       if (timer.signal.aborted) throw new BackendTimeoutError(label, timeoutMs, `${label}: no complete answer from ${this.url} within ${timeoutMs} ms${unknown}`);
       if (caller?.aborted) throw new BackendAbortedError(label, `${label} was aborted by the caller${unknown}`);
       if (this.closing.signal.aborted) throw new BackendAbortedError(label, `${label} was cut short: the client was closed${unknown}`);
@@ -150,26 +264,39 @@ export class HttpTrainingBackend implements TrainingBackend {
 
 // ---- answers --------------------------------------------------------------------------------------
 
+/** Where an answer came from: the route as spoken, for messages and for the typed error of a status. */
+interface Exchanged {
+  label: string;
+  version: Version;
+  route: RouteName;
+  url: string;
+  bytesSent: number;
+}
+
 /** A 2xx answer parsed with the route's schema, or the typed error an error status stands for. */
-function interpret<S extends z.ZodType>(label: string, status: number, contentType: string, text: string, schema: S, url: string): z.output<S> {
-  if (status < 200 || status >= 300) throw errorFor(label, status, contentType, text, url);
+function interpret<S extends z.ZodType>(at: Exchanged, status: number, contentType: string, text: string, schema: S): z.output<S> {
+  if (status < 200 || status >= 300) throw errorFor(at, status, contentType, text);
   const json = parseJson(text);
-  if (json === NOT_JSON) throw new BackendResponseError(label, status, [{ path: "", message: `expected JSON, got ${describeBody(contentType, text)}` }]);
+  if (json === NOT_JSON) throw new BackendResponseError(at.label, status, [{ path: "", message: `expected JSON, got ${describeBody(contentType, text)}` }]);
   const result = schema.safeParse(json);
   if (result.success) return result.data;
-  throw new BackendResponseError(label, status, toValidationIssues(result.error, 20, json).map((issue) => explainProtocol(issue, json)));
+  throw new BackendResponseError(at.label, status, toValidationIssues(result.error, 20, json).map((issue) => explainProtocol(issue, json, at.version)));
 }
 
 /** A wrong protocol version deserves a plainer message than zod's "invalid literal". */
-function explainProtocol(issue: ValidationIssue, json: unknown): ValidationIssue {
+function explainProtocol(issue: ValidationIssue, json: unknown, version: Version): ValidationIssue {
   if (issue.path !== "protocol" || typeof json !== "object" || json === null) return issue;
   const got = (json as Record<string, unknown>).protocol;
   if (got === undefined) return issue;
-  return { path: "protocol", message: `expected "${PROTOCOL}", got ${clip(JSON.stringify(got) ?? String(got))} (this client speaks ${PROTOCOL} only)` };
+  return {
+    path: "protocol",
+    message: `expected "${PROTOCOL_OF[version]}", got ${clip(JSON.stringify(got) ?? String(got))} (this client speaks ${PROTOCOL} under /v2 and ${PROTOCOL_V1} under /v1)`,
+  };
 }
 
 /** The typed error for an error status; the server's own message is kept when it sent a protocol error. */
-function errorFor(label: string, status: number, contentType: string, text: string, url: string): TracetrainError {
+function errorFor(at: Exchanged, status: number, contentType: string, text: string): TracetrainError {
+  const { label, url } = at;
   const body = protocolError(contentType, text);
   const head = `${label} → HTTP ${status}`;
   const said = "error" in body ? `${body.error.message}${body.error.code ? ` (${body.error.code})` : ""}` : `the body is not a protocol error: ${body.problem}`;
@@ -180,15 +307,24 @@ function errorFor(label: string, status: number, contentType: string, text: stri
     return error;
   }
   if (status === 401 || status === 403) return new BackendAuthError(label, status, `${head}: ${said} — check the bearer token`);
-  if (status === 404) return new BackendError("not_found", label, status, `${head}: ${said} — is ${url} a ${PROTOCOL} backend?`);
+  if (status === 404) return new BackendError("not_found", label, status, `${head}: ${said} — is ${url} a ${PROTOCOL_OF[at.version]} backend?`);
   if (status === 409) return new ConflictError(`${head}: ${said}`, { route: label, status, code: "error" in body ? body.error.code : null });
-  if (status === 413) return new BackendError("payload_too_large", label, status, `${head}: ${said} — send smaller batches or raise the backend's body limit`);
-  if (status >= 500) return new BackendUnavailableError(label, status, `${head}: backend unavailable: ${said}${unknownOutcome(label)}`);
+  if (status === 413) {
+    const sent = `${(at.bytesSent / 1024 / 1024).toFixed(1)} MiB`;
+    return new BackendError("payload_too_large", label, status, `${head}: ${said} — the request (${sent}) exceeds the backend's body limit; nothing was applied. Raise the limit, or split the step into chunks if the backend has capabilities.chunked_train`);
+  }
+  if (status === 501) return new BackendUnsupportedError(label, ("error" in body && body.feature) || featureOf(at.route), `${head}: the backend cannot do this: ${said}`, status);
+  if (status >= 500) return new BackendUnavailableError(label, status, `${head}: backend unavailable: ${said}${unknownOutcome(at.route)}`);
   if (status >= 400) return new BackendError("validation", label, status, `${head}: ${said}`);
   return new BackendResponseError(label, status, [{ path: "", message: `unexpected HTTP status ${status}; ${said}` }], "not a protocol answer");
 }
 
-type ParsedErrorBody = { error: { code: string; message: string }; issues: ValidationIssue[] } | { problem: string };
+/** What a 501 without a `details.feature` is about, judged by its route. */
+function featureOf(route: RouteName): UnsupportedFeature {
+  return route === "restore" ? "restore" : route === "train" ? "chunked_train" : "protocol";
+}
+
+type ParsedErrorBody = { error: { code: string; message: string }; issues: ValidationIssue[]; feature: UnsupportedFeature | undefined } | { problem: string };
 
 function protocolError(contentType: string, text: string): ParsedErrorBody {
   const json = parseJson(text);
@@ -198,8 +334,14 @@ function protocolError(contentType: string, text: string): ParsedErrorBody {
     const issue = toValidationIssues(parsed.error, 20, json)[0];
     return { problem: `${issue?.path || "body"}: ${issue?.message ?? "invalid"}; got ${excerpt(text)}` };
   }
-  const details = ErrorDetailsSchema.safeParse((json as { error: { details?: unknown } }).error.details);
-  return { error: { code: clip(parsed.data.error.code, 100), message: clip(parsed.data.error.message, 2000) }, issues: details.success ? details.data.issues : [] };
+  const raw = (json as { error: { details?: unknown } }).error.details;
+  const details = ErrorDetailsSchema.safeParse(raw);
+  const feature = FeatureDetailsSchema.safeParse(raw);
+  return {
+    error: { code: clip(parsed.data.error.code, 100), message: clip(parsed.data.error.message, 2000) },
+    issues: details.success ? details.data.issues : [],
+    feature: feature.success ? feature.data.feature : undefined,
+  };
 }
 
 const NOT_JSON = Symbol("not JSON");
@@ -299,11 +441,10 @@ async function readCapped(body: AsyncIterable<Uint8Array> | null, limit: number,
 // ---- helpers --------------------------------------------------------------------------------------
 
 /** What a failed train leaves the caller to do: its outcome is unknown, and the `step` contract settles it. */
-function unknownOutcome(label: string): string {
-  return label === `${ROUTES.train.method} ${ROUTES.train.path}` ? "; the update may or may not have been applied: resend the same step (409 means it was)" : "";
+function unknownOutcome(route: RouteName): string {
+  return route === "train" ? "; the update may or may not have been applied: resend the same step (409 means it was)" : "";
 }
 
-/** Per-route timeouts from the option: one number for all, or some routes overriding the defaults. */
 /** Errors proving the request never reached the server, so even a POST may be resent. */
 const NOT_DELIVERED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
 
@@ -313,7 +454,7 @@ function mayRetry(error: unknown, idempotent: boolean): boolean {
   return error instanceof BackendTimeoutError && idempotent;
 }
 
-/** The root URL of the backend: routes are resolved under it; a trailing `/v1` is forgiven. */
+/** The root URL of the backend: routes are resolved under it; a trailing `/v1` or `/v2` is forgiven. */
 function backendBase(url: string): URL {
   let base: URL;
   try {
@@ -326,7 +467,7 @@ function backendBase(url: string): URL {
   }
   base.search = "";
   base.hash = "";
-  base.pathname = `${base.pathname.replace(/\/+$/, "").replace(/\/v1$/, "")}/`;
+  base.pathname = `${base.pathname.replace(/\/+$/, "").replace(/\/v[12]$/, "")}/`;
   return base;
 }
 

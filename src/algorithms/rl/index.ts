@@ -1,4 +1,4 @@
-export { RL, type RLResult, type StepRecord } from "./rl.js";
+export { RL, type RLResult, type StepRecord, type Verdict } from "./rl.js";
 export type { RLOptions } from "./options.js";
 export type { TrainingBackend } from "./training-backend.js";
 export { HttpTrainingBackend } from "./http-backend.js";
@@ -6,7 +6,7 @@ export { serveTrainingBackend, type TrainingBackendServer } from "./backend-serv
 export { JsonlExportBackend, type ExportManifest } from "./jsonl-export-backend.js";
 export type { HttpTrainingBackendOptions, RouteTimeouts, ServeTrainingBackendOptions, JsonlExportBackendOptions } from "./backend-options.js";
 export { ReferenceBackend, type ReferenceBackendOptions, type ReferenceState } from "./reference/index.js";
-export { BackendError, BackendUnavailableError, BackendTimeoutError, BackendAuthError, BackendResponseError, BackendAbortedError } from "./backend-errors.js";
+export { BackendError, BackendUnavailableError, BackendTimeoutError, BackendAuthError, BackendResponseError, BackendAbortedError, BackendUnsupportedError, type UnsupportedFeature } from "./backend-errors.js";
 export {
   PROTOCOL as RL_PROTOCOL,
   protocolJsonSchemas,
@@ -18,5 +18,11 @@ export {
   type TrainSample,
   type CheckpointRequest,
   type CheckpointResponse,
+  type RestoreRequest,
+  type RestoreResponse,
+  type SamplingSettings,
+  type Hyperparameters,
+  type TrainChunk,
+  type ParsedBackendInfo,
   type PolicyVersion,
 } from "./protocol.js";

@@ -3,11 +3,13 @@
  * (or inspecting what an RL run would have trained on), while the upstream endpoints keep serving
  * the same, never-updated policy.
  *
- * Layout of `dir`: `step-<n>.jsonl` — one `TrainSample` (protocol JSON, as sent) per line — and
- * `manifest.json`, which lists only complete step files. Every file is written to a temporary name,
- * flushed to disk and renamed, so a crash leaves either the old file or the new one, and never a
- * half-written step listed in the manifest. The manifest is read back on first use, so a restarted
- * run still refuses steps it wrote before.
+ * Layout of `dir`: `step-<n>.jsonl` — one `TrainSample` of protocol `tracetrain-rl/2` (as sent:
+ * with its `token_weight` and `sampling`) per line — and `manifest.json`, which lists only complete
+ * step files, each with the step's `hyperparameters`. A step sent in chunks is appended chunk by
+ * chunk and listed under `pending` until its last chunk arrives. Every file is written to a
+ * temporary name, flushed to disk and renamed, so a crash leaves either the old file or the new
+ * one, and never a half-written step listed as complete. The manifest is read back on first use,
+ * so a restarted run still refuses steps it wrote before.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
@@ -15,20 +17,35 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import { ConflictError, TracetrainError, ValidationError, parseOrThrow, toValidationIssues } from "../../types/index.js";
 import {
-  type BackendInfo,
   type CheckpointRequest,
   CheckpointRequestSchema,
   type CheckpointResponse,
   type EndpointsResponse,
+  HyperparametersSchema,
   PROTOCOL,
+  type ParsedBackendInfo,
   PolicyVersionSchema,
   type TrainRequest,
   TrainRequestSchema,
   type TrainResponse,
 } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
+import { checkTrainRequest } from "./train-request-checks.js";
 import { BackendAbortedError } from "./backend-errors.js";
 import { type JsonlExportBackendOptions, type ParsedJsonlExportBackendOptions, parseJsonlExportBackendOptions } from "./backend-options.js";
+
+const StepFields = {
+  step: z.number().int().nonnegative(),
+  /** Relative to the manifest's directory. */
+  file: z.string().min(1),
+  samples: z.number().int().positive(),
+  /** Prompt and response tokens of all its samples. */
+  tokens: z.number().int().nonnegative(),
+  /** The `policy_version` of the train request. */
+  policy_version: PolicyVersionSchema,
+  /** The step's `hyperparameters` (of its last chunk), when it set any. */
+  hyperparameters: HyperparametersSchema.optional(),
+};
 
 /** `manifest.json`: what was exported. Snake_case like the protocol it sits beside. */
 export const ExportManifestSchema = z.object({
@@ -38,22 +55,24 @@ export const ExportManifestSchema = z.object({
   policy_version: PolicyVersionSchema,
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
+  /** Complete steps, by step number. */
   steps: z.array(
     z.object({
-      step: z.number().int().nonnegative(),
-      /** Relative to the manifest's directory. */
-      file: z.string().min(1),
-      samples: z.number().int().positive(),
-      tokens: z.number().int().nonnegative(),
-      /** The `policy_version` of the train request. */
-      policy_version: PolicyVersionSchema,
+      ...StepFields,
+      /** How many chunks it arrived in, when it was sent in chunks. */
+      chunks: z.number().int().min(1).optional(),
       written_at: z.iso.datetime(),
     }),
   ),
+  /** A step whose chunks are arriving: its file holds the first `received` of `count`. A chunk 0 of any step replaces it. */
+  pending: z.object({ ...StepFields, count: z.number().int().min(2), received: z.number().int().min(1) }).optional(),
 });
 export type ExportManifest = z.infer<typeof ExportManifestSchema>;
 
 export const MANIFEST_FILE = "manifest.json";
+
+/** A step as it is being written: `received` of its `count` chunks are in its file (1 of 1 for a whole step). */
+type PendingStep = Omit<NonNullable<ExportManifest["pending"]>, "count" | "received"> & { count: number; received: number };
 
 export class JsonlExportBackend implements TrainingBackend {
   readonly dir: string;
@@ -67,13 +86,18 @@ export class JsonlExportBackend implements TrainingBackend {
     this.options = parseJsonlExportBackendOptions(options);
   }
 
-  async info(): Promise<BackendInfo> {
-    const { model, capabilities } = this.options;
+  /**
+   * Its capabilities as they are: checkpoints (the manifest) and chunked steps yes, restore no
+   * (there are no weights to go back to), and the endpoints keep serving during a "step".
+   */
+  async info(): Promise<ParsedBackendInfo> {
+    const { model, capabilities, hyperparameters } = this.options;
     return {
       protocol: PROTOCOL,
       model,
       policy_version: this.policyVersion(),
-      capabilities: { ...capabilities, checkpoint: true },
+      capabilities: { ...capabilities, checkpoint: true, restore: false, chunked_train: true, serves_while_training: true },
+      hyperparameters,
       name: `JSONL export to ${this.dir} (dry: weights never change)`,
     };
   }
@@ -82,22 +106,53 @@ export class JsonlExportBackend implements TrainingBackend {
     return { policy_version: this.policyVersion(), endpoints: this.options.endpoints };
   }
 
-  /** Writes the batch as `step-<n>.jsonl` and lists it; the policy is unchanged. A step already written is refused. */
+  /**
+   * Writes the batch as `step-<n>.jsonl` and lists it; the policy is unchanged. A step already
+   * written is refused (409), and so are hyperparameters not named in the options. A chunked step
+   * is appended chunk by chunk, in order, and listed once its last chunk is written.
+   */
   async train(request: TrainRequest, options: { signal?: AbortSignal } = {}): Promise<TrainResponse> {
     const parsed = parseOrThrow(TrainRequestSchema, request, "train request");
+    checkTrainRequest(parsed, await this.info(), "train", this.dir);
     return this.serially(async () => {
       if (options.signal?.aborted) throw new BackendAbortedError("train", "train was aborted before the step was written");
       const manifest = await this.loadManifest();
       const existing = manifest.steps.find((s) => s.step === parsed.step);
       if (existing) throw new ConflictError(`step ${parsed.step} was already written (${existing.file})`, { step: parsed.step, file: existing.file });
-      const file = `step-${parsed.step}.jsonl`;
-      await writeAtomically(join(this.dir, file), parsed.samples.map((sample) => `${JSON.stringify(sample)}\n`).join(""));
-      const tokens = parsed.samples.reduce((sum, s) => sum + s.prompt_ids.length + s.response_ids.length, 0);
+      const part = await this.writePart(manifest, parsed);
       const now = new Date().toISOString();
-      const entry = { step: parsed.step, file, samples: parsed.samples.length, tokens, policy_version: parsed.policy_version, written_at: now };
-      await this.saveManifest({ ...manifest, steps: [...manifest.steps, entry].sort((a, b) => a.step - b.step), updated_at: now });
-      return { policy_version: this.policyVersion(), metrics: { samples: entry.samples, tokens } };
+      const { count, received, ...fields } = part;
+      const metrics = { samples: fields.samples, tokens: fields.tokens };
+      if (received < count) {
+        await this.saveManifest({ ...manifest, pending: part, updated_at: now });
+        return { policy_version: this.policyVersion(), metrics, pending: true };
+      }
+      const entry = { ...fields, ...(count > 1 ? { chunks: count } : {}), written_at: now };
+      const { pending: _done, ...rest } = manifest;
+      await this.saveManifest({ ...rest, steps: [...manifest.steps, entry].sort((a, b) => a.step - b.step), updated_at: now });
+      return { policy_version: this.policyVersion(), metrics, pending: false };
     });
+  }
+
+  /** Writes one request's samples: a new step file, or (a later chunk) the step file with them appended. */
+  private async writePart(manifest: ExportManifest, request: z.output<typeof TrainRequestSchema>): Promise<PendingStep> {
+    const { index, count } = request.chunk ?? { index: 0, count: 1 };
+    const file = `step-${request.step}.jsonl`;
+    const lines = request.samples.map((sample) => `${JSON.stringify(sample)}\n`).join("");
+    const tokens = request.samples.reduce((sum, s) => sum + s.prompt_ids.length + s.response_ids.length, 0);
+    const hyperparameters = request.hyperparameters === undefined ? {} : { hyperparameters: request.hyperparameters };
+    if (index === 0) {
+      await writeAtomically(join(this.dir, file), lines);
+      return { step: request.step, file, samples: request.samples.length, tokens, policy_version: request.policy_version, ...hyperparameters, count, received: 1 };
+    }
+    const held = manifest.pending;
+    if (held === undefined || held.step !== request.step || held.count !== count || held.received !== index) {
+      const expected = held === undefined ? "a chunk 0 first: no step is pending" : `chunk ${held.received} of ${held.count} of step ${held.step}`;
+      throw new ValidationError("train request", [{ path: "chunk.index", message: `expected ${expected}, got chunk ${index} of ${count} of step ${request.step}` }]);
+    }
+    const before = await readFile(join(this.dir, held.file), "utf8");
+    await writeAtomically(join(this.dir, held.file), before + lines);
+    return { ...held, ...hyperparameters, samples: held.samples + request.samples.length, tokens: held.tokens + tokens, received: index + 1 };
   }
 
   /** Writes the manifest; its path is the checkpoint's location. */

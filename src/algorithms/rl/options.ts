@@ -3,6 +3,7 @@ import { z } from "zod";
 import { IdSchema, JsonObjectSchema, parseOrThrow } from "../../types/index.js";
 import type { Gateway } from "../../gateway/index.js";
 import { hasMethods } from "../../util/index.js";
+import { type Hyperparameters, HyperparametersSchema } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
 
 function isTrainingBackend(value: unknown): value is TrainingBackend {
@@ -55,6 +56,42 @@ export const RLOptionsSchema = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff).default(0),
   /** Names the run's rollouts; pass an earlier run's id to resume it (rollouts the store has are not run again). @default a new id */
   runId: IdSchema.max(64).optional(),
+  /**
+   * DAPO-style dynamic sampling: a group whose rollouts all scored alike carries no signal, so the
+   * step runs further groups (other training tasks, in a seeded order) until it has `tasksPerStep`
+   * groups with signal or `maxExtraRounds` refills were run; groups without signal stay out of the
+   * batch. `false` turns it off (such groups are still left out: their advantages are all zero).
+   * @default { maxExtraRounds: 3, collapseSteps: 3 }
+   */
+  dynamicSampling: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        /** Refill rounds per step at most (each runs as many new groups as signal groups are missing). @default 3 */
+        maxExtraRounds: z.number().int().min(0).max(100).default(3),
+        /** Warn that the run has collapsed after this many consecutive steps without any signal, refills included. @default 3 */
+        collapseSteps: z.number().int().min(1).max(1_000_000).default(3),
+      }),
+    ])
+    .default({ maxExtraRounds: 3, collapseSteps: 3 }),
+  /**
+   * `sync`: rollouts wait for each update and the gateway pauses around it (every sample from the
+   * current policy). `async`: the next step's rollouts run while the backend trains, the gateway
+   * switching versions without pausing; needs a backend with `capabilities.serves_while_training`.
+   * @default "sync"
+   */
+  mode: z.enum(["sync", "async"]).default("sync"),
+  /** In `async` mode, rollouts with a sample more than this many policy versions behind the update are dropped (counted as `dropped.stale`). @default 1 */
+  maxStaleness: z.number().int().min(0).max(1000).default(1),
+  /**
+   * Hyperparameters sent with each update (`TrainRequest.hyperparameters`): a record, or a function
+   * of the step returning one. Names must be among the backend's `info().hyperparameters`.
+   */
+  hyperparameters: z
+    .union([HyperparametersSchema, z.custom<(step: number) => Hyperparameters>((v) => typeof v === "function", "expected a record of hyperparameters or a function of the step returning one")])
+    .optional(),
+  /** A backend checkpoint id to start from (`backend.restore`; needs `capabilities.restore`). */
+  restore: z.string().min(1).max(256).optional(),
 });
 
 export type RLOptions = z.input<typeof RLOptionsSchema>;

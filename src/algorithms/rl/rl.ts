@@ -3,67 +3,30 @@
  * {@link TrainingBackend}. Each step: `tasksPerStep` training tasks × `groupSize` rollouts, all
  * through the LLM gateway (so every call is recorded with the exact token ids and logprobs the
  * backend's endpoint sampled, stamped with the policy version); spans → merged token samples;
- * rollout-level group advantages; the gateway paused and drained; one update; the new policy
- * version (and endpoints) installed; the gateway resumed. Rollouts that failed for
- * infrastructure reasons never reach the batch.
+ * groups without signal refilled with further tasks (dynamic-sampling.ts); rollout-level group
+ * advantages (batch.ts); one update (policy-updates.ts), with the gateway paused around it in
+ * `sync` mode, while the next step's rollouts already run in `async` mode; the new policy version,
+ * endpoints and model names installed. Rollouts that failed for infrastructure reasons never
+ * reach the batch.
  */
 import { randomUUID } from "node:crypto";
-import { contextFromRollout } from "../../adapters/index.js";
-import type { AdaptResult } from "../../adapters/index.js";
 import { type Gateway, startGateway } from "../../gateway/index.js";
-import { spansOf } from "../../store/index.js";
-import type { EnqueueRequest, Rollout, Task } from "../../types/index.js";
-import { ConflictError, ValidationError } from "../../types/index.js";
+import type { EnqueueRequest } from "../../types/index.js";
+import { ValidationError, parseOrThrow } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { rewardOrZero } from "../evaluate.js";
 import { runRollouts } from "../rollout-batch.js";
-import { groupAdvantages } from "./advantages.js";
+import { type Collected, assembleBatch, collectRollouts, groupsWithoutSignal } from "./batch.js";
+import { CollapseWatch, RewardRange, refillRequests } from "./dynamic-sampling.js";
 import { type ParsedRLOptions, parseRLOptions, type RLOptions } from "./options.js";
-import type { CheckpointResponse, Endpoint, PolicyVersion, TrainSample } from "./protocol.js";
-import { toTrainSamples, trainedTokens } from "./train-samples.js";
+import { PolicyUpdates, upstreamsOf } from "./policy-updates.js";
+import { BackendInfoSchema, type CheckpointResponse } from "./protocol.js";
+import { type RLResult, type StepRecord, describeStep } from "./step-record.js";
+import { verdictOf } from "./verdict.js";
 
-/** What one step did and measured. */
-export interface StepRecord {
-  step: number;
-  /** The policy the step's rollouts sampled from, and the one its update produced. */
-  policyVersion: PolicyVersion;
-  newPolicyVersion: PolicyVersion;
-  trainReward: number | null;
-  /** Mean validation reward after this step's update, when the step evaluated. */
-  valReward?: number;
-  rollouts: number;
-  /** Rollouts left out of the batch: failed for an infrastructure reason, or without a reward. */
-  dropped: { failed: number; noReward: number };
-  groups: number;
-  /** Share of groups whose rollouts all scored alike (no signal). */
-  zeroAdvantageShare: number;
-  samples: number;
-  samplesPerRollout: number;
-  /** Mean share of a rollout's calls merged into fewer samples (1: all in one, 0: none merged). */
-  mergeRatio: number | null;
-  /** Calls recorded without token ids, which cannot be trained on and were left out. */
-  textOnlyCalls: number;
-  /** Mean policy-version lag of the samples (0 when every call came from the current policy). */
-  staleness: number;
-  /** Wall time per phase, in seconds. */
-  seconds: { rollouts: number; adapt: number; train: number; eval: number };
-  /** What the backend reported for the update. */
-  metrics: Record<string, number | null>;
-  /** The step's update was skipped: no sample carried a learning signal, or the backend had applied it already. */
-  skipped?: "no signal" | "already applied";
-}
-
-export interface RLResult {
-  runId: string;
-  steps: StepRecord[];
-  /** Mean validation reward before any update. */
-  initialValReward: number | null;
-  finalValReward: number | null;
-  policyVersion: PolicyVersion;
-  checkpoints: CheckpointResponse[];
-  stoppedBecause: "completed" | "interrupted";
-}
+export type { RLResult, StepRecord } from "./step-record.js";
+export type { Verdict } from "./verdict.js";
 
 /**
  * Reinforcement learning through a training backend. Use as
@@ -89,9 +52,22 @@ export class RL implements Algorithm<RLResult> {
   }
 }
 
+/** A step's rollouts, read, with what dynamic sampling added. */
+interface StepRollouts {
+  collected: Collected;
+  /** Groups run, refills included. */
+  groupsRun: number;
+  refill: StepRecord["refill"];
+  /** Every group without signal scored the run's best reward: converged, not collapsed. */
+  allSolved: boolean;
+  seconds: { rollouts: number; adapt: number };
+}
+
 class RLRun {
   private readonly steps: StepRecord[] = [];
   private readonly checkpoints: CheckpointResponse[] = [];
+  private readonly collapse: CollapseWatch;
+  private readonly rewardRange = new RewardRange();
 
   private constructor(
     private readonly ctx: AlgorithmContext,
@@ -100,22 +76,25 @@ class RLRun {
     private readonly gateway: Gateway,
     private readonly ownsGateway: boolean,
     private readonly resourcesId: string,
-    private policyVersion: PolicyVersion,
+    private readonly updates: PolicyUpdates,
     private readonly canCheckpoint: boolean,
-  ) {}
+  ) {
+    this.collapse = new CollapseWatch(options.dynamicSampling === false ? DEFAULT_COLLAPSE_STEPS : options.dynamicSampling.collapseSteps);
+  }
 
   static async start(ctx: AlgorithmContext, options: ParsedRLOptions): Promise<RLRun> {
     const runId = options.runId ?? `rl-${randomUUID().slice(0, 8)}`;
-    const info = await options.backend.info();
+    const info = parseOrThrow(BackendInfoSchema, await options.backend.info(), "backend info");
     const { endpoints, policy_version } = await options.backend.endpoints();
     const policy = { model: info.model, policyVersion: policy_version, sampling: options.sampling };
     const given = "url" in options.gateway ? options.gateway : undefined;
     const where = "url" in options.gateway ? {} : options.gateway;
+    const upstreams = upstreamsOf(endpoints, info.capabilities);
     const gateway =
       given ??
       (await startGateway({
         store: ctx.store,
-        upstreams: upstreamsOf(endpoints, info.capabilities),
+        upstreams,
         policy,
         logger: ctx.logger,
         ...(where.host === undefined ? {} : { host: where.host }),
@@ -123,15 +102,17 @@ class RLRun {
       }));
     try {
       if (given) {
-        await given.setUpstreams(upstreamsOf(endpoints, info.capabilities));
+        await given.setUpstreams(upstreams);
         given.setPolicy(policy);
       }
+      const updates = new PolicyUpdates(options, info, gateway, ctx.logger, policy_version);
+      if (options.restore !== undefined) await updates.restore(options.restore);
       // The agent keeps its other resources (prompts); its model now comes through the gateway.
       const resources = { ...(ctx.initialResources?.resources ?? {}), [options.llmResource]: gateway.llmResource() };
       // A fresh id per start: a resumed run has a new gateway URL, and a snapshot never changes.
       const snapshot = await ctx.store.addResources(resources, { resourcesId: `${runId}.resources-${randomUUID().slice(0, 8)}` });
-      ctx.progress.note(`RL run ${runId}: ${info.model} (policy ${policy_version}) via ${endpoints.length} endpoint(s), gateway ${gateway.url}`);
-      return new RLRun(ctx, options, runId, gateway, given === undefined, snapshot.resourcesId, policy_version, info.capabilities.checkpoint);
+      ctx.progress.note(`RL run ${runId} (${options.mode}): ${info.model} (policy ${updates.version}) via ${endpoints.length} endpoint(s), gateway ${gateway.url}`);
+      return new RLRun(ctx, options, runId, gateway, given === undefined, snapshot.resourcesId, updates, info.capabilities.checkpoint);
     } catch (error) {
       if (!given) await gateway.close();
       throw error;
@@ -141,15 +122,23 @@ class RLRun {
   async execute(): Promise<RLResult> {
     const { ctx, options } = this;
     const evaluating = options.evalEvery > 0 && ctx.val.length > 0;
-    const initialValReward = evaluating ? await this.evaluate(0) : null;
-    let finalValReward = initialValReward;
+    const evaluationStarted = performance.now();
+    const initial = evaluating ? await this.evaluate(0) : null;
+    let evaluationSeconds = seconds(evaluationStarted);
+    let final = initial;
+    let pending: Promise<StepRollouts> | undefined;
     for (let step = 1; step <= options.steps && !ctx.signal.aborted; step++) {
-      const record = await this.step(step);
+      const rollouts = await (pending ?? this.collectStep(step));
+      pending = undefined;
+      // Async: the next step's rollouts run while this one trains (its failure surfaces when awaited).
+      if (options.mode === "async" && step < options.steps && !ctx.signal.aborted) pending = settledLater(this.collectStep(step + 1));
+      const record = await this.step(step, rollouts);
       if (evaluating && (step % options.evalEvery === 0 || step === options.steps) && !ctx.signal.aborted) {
         const started = performance.now();
-        record.valReward = await this.evaluate(step);
+        final = await this.evaluate(step);
+        record.valReward = mean(final);
         record.seconds.eval = seconds(started);
-        finalValReward = record.valReward;
+        evaluationSeconds += record.seconds.eval;
       }
       this.steps.push(record);
       ctx.progress.note(describeStep(record, options.steps));
@@ -158,14 +147,18 @@ class RLRun {
         this.checkpoints.push(await options.backend.checkpoint({ name: `${this.runId}.step${step}` }));
       }
     }
+    const verdict = initial && final && this.steps.some((s) => s.valReward !== undefined) ? verdictOf(initial, final) : null;
+    if (verdict) ctx.progress.note(`RL run ${this.runId}: ${verdict.summary}`);
     return {
       runId: this.runId,
       steps: this.steps,
-      initialValReward,
-      finalValReward,
-      policyVersion: this.policyVersion,
+      initialValReward: initial && mean(initial),
+      finalValReward: final && mean(final),
+      verdict,
+      policyVersion: this.updates.version,
       checkpoints: this.checkpoints,
       stoppedBecause: ctx.signal.aborted ? "interrupted" : "completed",
+      evaluationSeconds,
     };
   }
 
@@ -173,192 +166,149 @@ class RLRun {
     if (this.ownsGateway) await this.gateway.close();
   }
 
-  private async step(step: number): Promise<StepRecord> {
+  /** Builds the step's batch from its rollouts and sends the update. */
+  private async step(step: number, rollouts: StepRollouts): Promise<StepRecord> {
     const { ctx, options } = this;
-    const tasks = this.tasksOf(step);
-    const requests: EnqueueRequest[] = tasks.flatMap(({ task, index }) =>
-      Array.from({ length: options.groupSize }, (_, j) => ({
-        rolloutId: `${this.runId}.s${step}.${index}.${j}`,
-        input: task,
-        mode: "train" as const,
-        resourcesId: this.resourcesId,
-        metadata: { rl: this.runId, step, groupId: `${this.runId}.s${step}.${index}` },
-      })),
-    );
-    ctx.progress.phase(`step ${step}/${options.steps}: ${requests.length} rollouts`, requests.length);
     let started = performance.now();
-    const ended = await runRollouts(ctx, requests);
-    const rolloutSeconds = seconds(started);
-
+    const sampledWith = this.updates.version;
+    const { collected } = rollouts;
+    const batch = assembleBatch(collected.kept, {
+      advantage: options.advantage,
+      current: sampledWith,
+      maxStaleness: options.mode === "async" ? options.maxStaleness : undefined,
+      resourcesId: this.resourcesId,
+    });
+    if (batch.samples.length === 0 && collected.ended > 0 && collected.kept.length === 0) {
+      const { failed, noReward } = collected.dropped;
+      ctx.logger.warn(`RL: no rollout of step ${step} gave a training sample (${failed} failed, ${noReward} without reward${collected.firstError ? `; first failure: ${collected.firstError}` : ""})`);
+    }
+    const adaptSeconds = rollouts.seconds.adapt + seconds(started);
     started = performance.now();
-    const batch = await this.buildBatch(ended);
-    const adaptSeconds = seconds(started);
-
-    const sampledWith = this.policyVersion;
-    started = performance.now();
-    const update = ctx.signal.aborted ? undefined : await this.update(step, batch.samples);
-    const record: StepRecord = {
+    const update = ctx.signal.aborted ? undefined : await this.updates.train(step, batch.samples, ctx.signal);
+    const signalGroups = batch.groups - batch.zeroAdvantageGroups;
+    const collapsed = this.collapse.observe(signalGroups, rollouts.allSolved, options.dynamicSampling !== false, batch.meanReward);
+    if (collapsed) ctx.logger.warn(collapsed);
+    return {
       step,
       policyVersion: sampledWith,
-      newPolicyVersion: this.policyVersion,
+      newPolicyVersion: this.updates.version,
       trainReward: batch.meanReward,
-      rollouts: ended.length,
-      dropped: batch.dropped,
-      groups: batch.groups,
-      zeroAdvantageShare: batch.groups === 0 ? 0 : batch.zeroAdvantageGroups / batch.groups,
+      rollouts: collected.ended,
+      dropped: { ...collected.dropped, stale: batch.stale },
+      groups: rollouts.groupsRun,
+      zeroAdvantageShare: rollouts.groupsRun === 0 ? 0 : (rollouts.groupsRun - signalGroups) / rollouts.groupsRun,
+      refill: rollouts.refill,
       samples: batch.samples.length,
-      samplesPerRollout: batch.kept === 0 ? 0 : batch.samples.length / batch.kept,
+      samplesPerRollout: batch.training === 0 ? 0 : batch.samples.length / batch.training,
       mergeRatio: batch.mergeRatio,
       textOnlyCalls: batch.textOnlyCalls,
-      staleness: staleness(batch.samples, sampledWith),
-      seconds: { rollouts: rolloutSeconds, adapt: adaptSeconds, train: seconds(started), eval: 0 },
+      staleness: batch.staleness,
+      seconds: { ...rollouts.seconds, adapt: adaptSeconds, train: seconds(started), eval: 0 },
       metrics: update?.metrics ?? {},
+      chunks: update?.chunks ?? 0,
       ...(update?.skipped ? { skipped: update.skipped } : {}),
     };
-    return record;
-  }
-
-  /** The step's tasks: the training set in a seeded order, epoch after epoch. */
-  private tasksOf(step: number): Array<{ task: Task; index: number }> {
-    const { train } = this.ctx;
-    const { tasksPerStep, seed } = this.options;
-    const out: Array<{ task: Task; index: number }> = [];
-    for (let k = (step - 1) * tasksPerStep; k < step * tasksPerStep; k++) {
-      const epoch = Math.floor(k / train.length);
-      const order = randomFor(seed, `epoch.${epoch}`).shuffle(train.map((_, i) => i));
-      const index = order[k % train.length]!;
-      out.push({ task: train[index]!, index: k });
-    }
-    return out;
-  }
-
-  /** Ended rollouts → training samples with rollout-level advantages. */
-  private async buildBatch(ended: readonly Rollout[]) {
-    const dropKinds = new Set<string>(this.options.dropFailures);
-    const dropped = { failed: 0, noReward: 0 };
-    let firstError: string | undefined;
-    const kept: Array<{ rollout: Rollout; reward: number; adapted: AdaptResult }> = [];
-    for (const rollout of ended) {
-      const attempt = rollout.attempts.at(-1);
-      const kind = rollout.status === "cancelled" ? "cancelled" : attempt?.error?.kind;
-      if (rollout.status !== "succeeded") firstError ??= attempt?.error ? `${attempt.error.kind}: ${attempt.error.message.split("\n")[0]}` : rollout.status;
-      if (rollout.status !== "succeeded" && kind !== undefined && dropKinds.has(kind)) {
-        dropped.failed++;
-        continue;
-      }
-      if (rollout.status === "succeeded" && rollout.finalReward === null) {
-        dropped.noReward++;
-        continue;
-      }
-      if (!attempt) continue;
-      const adapted = this.ctx.adapter.adapt(await spansOf(this.ctx.store, rollout.rolloutId, attempt.attemptId), contextFromRollout(rollout));
-      // An agent that failed before its model answered anything (the endpoint unreachable, say)
-      // says nothing about the policy: counting it as reward 0 would punish the others in its group.
-      if (rollout.status !== "succeeded" && adapted.samples.length === 0) {
-        dropped.failed++;
-        continue;
-      }
-      kept.push({ rollout, reward: rewardOrZero(rollout), adapted });
-    }
-    const groupOf = (rollout: Rollout) => contextFromRollout(rollout).groupId ?? rollout.rolloutId;
-    const { advantages, groups, zeroAdvantageGroups } = groupAdvantages(
-      kept.map(({ rollout, reward }) => ({ rolloutId: rollout.rolloutId, groupId: groupOf(rollout), reward })),
-      this.options.advantage,
-    );
-    const samples: TrainSample[] = [];
-    let textOnlyCalls = 0;
-    const mergeRatios: number[] = [];
-    const training = kept.filter(({ adapted }) => adapted.samples.some((s) => trainedTokens(s) > 0)).length;
-    for (const { rollout, reward, adapted } of kept) {
-      for (const d of adapted.diagnostics) {
-        textOnlyCalls += d.callsSelected - d.callsWithTokenIds;
-        if (d.merge?.mergeRatio !== null && d.merge?.mergeRatio !== undefined) mergeRatios.push(d.merge.mergeRatio);
-      }
-      samples.push(...toTrainSamples(adapted.samples, { rolloutId: rollout.rolloutId, groupId: groupOf(rollout), advantage: advantages.get(rollout.rolloutId) ?? 0, reward, rollouts: training }));
-    }
-    if (samples.length === 0 && ended.length > 0) {
-      this.ctx.logger.warn(`RL: no rollout of this step gave a training sample (${dropped.failed} failed, ${dropped.noReward} without reward${firstError ? `; first failure: ${firstError}` : ""})`);
-    }
-    const meanReward = kept.length === 0 ? null : kept.reduce((sum, k) => sum + k.reward, 0) / kept.length;
-    const mergeRatio = mergeRatios.length === 0 ? null : mergeRatios.reduce((a, b) => a + b, 0) / mergeRatios.length;
-    return { samples, dropped, groups, zeroAdvantageGroups, meanReward, kept: kept.length, textOnlyCalls, mergeRatio };
   }
 
   /**
-   * One update with the gateway paused: no call reaches the endpoints while their weights change,
-   * and calls that arrive meanwhile wait, then go to the new policy with its version stamped.
+   * Runs the step's groups, then — dynamic sampling — further groups while fewer than
+   * `tasksPerStep` carry a signal, up to `maxExtraRounds` rounds.
    */
-  private async update(step: number, samples: TrainSample[]): Promise<{ metrics: StepRecord["metrics"]; skipped?: StepRecord["skipped"] }> {
-    if (samples.length === 0 || samples.every((s) => s.advantage === 0)) return { metrics: {}, skipped: "no signal" };
-    const { backend } = this.options;
-    await this.gateway.pause();
-    try {
-      try {
-        const response = await backend.train({ step, policy_version: this.policyVersion, samples }, { signal: this.ctx.signal });
-        await this.install(response.policy_version, response.endpoints);
-        return { metrics: response.metrics };
-      } catch (error) {
-        // The backend applied this step before (a resumed run): take its current policy and go on.
-        if (!(error instanceof ConflictError)) throw error;
-        const current = await backend.endpoints();
-        await this.install(current.policy_version, current.endpoints);
-        this.ctx.logger.warn(`RL: the backend had already applied step ${step}; continuing from policy ${current.policy_version}`);
-        return { metrics: {}, skipped: "already applied" };
-      }
-    } finally {
-      this.gateway.resume();
+  private async collectStep(step: number): Promise<StepRollouts> {
+    const { ctx, options } = this;
+    const timing = { rollouts: 0, adapt: 0 };
+    const run = async (requests: EnqueueRequest[]) => {
+      let started = performance.now();
+      const ended = await runRollouts(ctx, requests);
+      timing.rollouts += seconds(started);
+      started = performance.now();
+      const collected = await collectRollouts(ctx, ended, options.dropFailures);
+      timing.adapt += seconds(started);
+      return collected;
+    };
+    const requests = this.requestsOf(step);
+    ctx.progress.phase(`step ${step}/${options.steps}: ${requests.length} rollouts`, requests.length);
+    const collected = await run(requests);
+    this.rewardRange.observe(collected.kept.map((k) => k.reward));
+    const signalGroups = () => {
+      const { groups, noSignal } = groupsWithoutSignal(collected.kept);
+      return groups - noSignal.size;
+    };
+    // Groups that all scored the run's best reward are solved: they count as done, not as missing signal.
+    const solvedGroups = () => {
+      const { noSignal } = groupsWithoutSignal(collected.kept);
+      const rewardOf = new Map(collected.kept.map((k) => [k.groupId, k.reward]));
+      return [...noSignal].filter((group) => this.rewardRange.isSolved(rewardOf.get(group) ?? Number.NaN)).length;
+    };
+    const initialZeroAdvantageShare = (options.tasksPerStep - signalGroups()) / options.tasksPerStep;
+    const refill = { rounds: 0, groups: 0, rollouts: 0, initialZeroAdvantageShare };
+    const maxRounds = options.dynamicSampling === false ? 0 : options.dynamicSampling.maxExtraRounds;
+    for (let round = 1; round <= maxRounds && !ctx.signal.aborted; round++) {
+      const missing = options.tasksPerStep - signalGroups() - solvedGroups();
+      if (missing <= 0) break;
+      const more = refillRequests({ train: ctx.train, seed: options.seed, runId: this.runId, step, round, offset: refill.groups, count: missing, groupSize: options.groupSize, resourcesId: this.resourcesId });
+      ctx.progress.phase(`step ${step}/${options.steps}: refilling ${missing} group(s) without signal (round ${round})`, more.length);
+      const extra = await run(more);
+      this.rewardRange.observe(extra.kept.map((k) => k.reward));
+      collected.kept.push(...extra.kept);
+      collected.ended += extra.ended;
+      collected.dropped.failed += extra.dropped.failed;
+      collected.dropped.noReward += extra.dropped.noReward;
+      collected.firstError ??= extra.firstError;
+      refill.rounds++;
+      refill.groups += missing;
+      refill.rollouts += more.length;
     }
+    const silent = groupsWithoutSignal(collected.kept).noSignal.size;
+    return { collected, groupsRun: options.tasksPerStep + refill.groups, refill, allSolved: silent > 0 && solvedGroups() === silent, seconds: timing };
   }
 
-  private async install(version: PolicyVersion, endpoints: Endpoint[] | undefined): Promise<void> {
-    if (endpoints) await this.gateway.setUpstreams(upstreamsOf(endpoints));
-    this.gateway.setPolicy({ ...this.gateway.policy, policyVersion: version });
-    this.policyVersion = version;
+  /** The step's groups: the training set in a seeded order, epoch after epoch, `groupSize` rollouts per task. */
+  private requestsOf(step: number): EnqueueRequest[] {
+    const { train } = this.ctx;
+    const { tasksPerStep, seed, groupSize } = this.options;
+    const requests: EnqueueRequest[] = [];
+    for (let k = (step - 1) * tasksPerStep; k < step * tasksPerStep; k++) {
+      const epoch = Math.floor(k / train.length);
+      const order = randomFor(seed, `epoch.${epoch}`).shuffle(train.map((_, i) => i));
+      const task = train[order[k % train.length]!]!;
+      const groupId = `${this.runId}.s${step}.${k}`;
+      for (let j = 0; j < groupSize; j++) {
+        requests.push({ rolloutId: `${groupId}.${j}`, input: task, mode: "train", resourcesId: this.resourcesId, metadata: { rl: this.runId, step, groupId } });
+      }
+    }
+    return requests;
   }
 
-  /** Mean reward of one rollout per validation task (a failed rollout scores 0). */
-  private async evaluate(step: number): Promise<number> {
+  /** The reward of one rollout per validation task, in task order (a failed or unfinished rollout scores 0). */
+  private async evaluate(step: number): Promise<number[]> {
     const { ctx, options } = this;
     const tasks = ctx.val.slice(0, options.evalTasks ?? ctx.val.length);
-    ctx.progress.phase(`evaluating policy ${this.policyVersion} on ${tasks.length} validation tasks`, tasks.length);
+    ctx.progress.phase(`evaluating policy ${this.updates.version} on ${tasks.length} validation tasks`, tasks.length);
+    const id = (i: number) => `${this.runId}.v${step}.${i}`;
     const ended = await runRollouts(
       ctx,
-      tasks.map((input, i) => ({ rolloutId: `${this.runId}.v${step}.${i}`, input, mode: "val" as const, resourcesId: this.resourcesId, metadata: { rl: this.runId, step, purpose: "evaluate" } })),
+      tasks.map((input, i) => ({ rolloutId: id(i), input, mode: "val" as const, resourcesId: this.resourcesId, metadata: { rl: this.runId, step, purpose: "evaluate" } })),
     );
-    // Over every task asked, so a rollout that never ended (an interruption) counts as 0 too.
-    return ended.reduce((sum, r) => sum + rewardOrZero(r), 0) / Math.max(1, tasks.length);
+    const rewards = new Map(ended.map((r) => [r.rolloutId, rewardOrZero(r)]));
+    // Every task asked counts, so a rollout that never ended (an interruption) counts as 0.
+    return tasks.map((_, i) => rewards.get(id(i)) ?? 0);
   }
 }
 
-function upstreamsOf(endpoints: readonly Endpoint[], capabilities?: { token_ids: boolean; logprobs: boolean }) {
-  return endpoints.map((e) => ({
-    name: e.name,
-    url: e.base_url,
-    ...(capabilities ? { capabilities: { tokenIds: capabilities.token_ids, logprobs: capabilities.logprobs } } : {}),
-  }));
+/** How many steps without signal make a collapse when dynamic sampling is off. */
+const DEFAULT_COLLAPSE_STEPS = 3;
+
+/** A promise whose rejection is handled later (when awaited), not reported as unhandled meanwhile. */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
-/** Mean lag of the samples behind `current`, for numeric versions (named versions count as current). */
-function staleness(samples: readonly TrainSample[], current: PolicyVersion): number {
-  if (typeof current !== "number" || samples.length === 0) return 0;
-  const lags = samples.map((s) => (typeof s.policy_version === "number" ? current - s.policy_version : 0));
-  return lags.reduce((a, b) => a + b, 0) / lags.length;
+function mean(values: readonly number[]): number {
+  return values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
 }
 
 function seconds(since: number): number {
   return Math.round(performance.now() - since) / 1000;
-}
-
-function describeStep(r: StepRecord, steps: number): string {
-  const parts = [
-    `step ${r.step}/${steps}`,
-    `train reward ${r.trainReward === null ? "n/a" : r.trainReward.toFixed(3)}`,
-    ...(r.valReward === undefined ? [] : [`val ${r.valReward.toFixed(3)}`]),
-    `${Math.round(r.zeroAdvantageShare * 100)}% groups without signal`,
-    `${r.samples} samples`,
-    `policy ${r.newPolicyVersion}`,
-    ...(r.skipped ? [`update skipped (${r.skipped})`] : []),
-    ...(r.dropped.failed + r.dropped.noReward > 0 ? [`${r.dropped.failed + r.dropped.noReward} rollouts dropped`] : []),
-  ];
-  return parts.join(" · ");
 }

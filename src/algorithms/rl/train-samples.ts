@@ -1,10 +1,10 @@
 /**
  * The wire mapping of RL's batch: the adapters' merged samples (camelCase, one rollout's token
  * sequences) become the protocol's train samples (snake_case, with the rollout's advantage and
- * each trained token's weight).
+ * each trained token's weight and the settings its tokens were sampled with).
  */
-import type { MergedSample } from "../../types/index.js";
-import type { TrainSample } from "./protocol.js";
+import type { MergedSample, SamplingSettings } from "../../types/index.js";
+import type { SamplingSettings as TrainSamplingSettings, TrainSample } from "./protocol.js";
 
 /** What a rollout gives every one of its samples. */
 export interface SampleRollout {
@@ -46,5 +46,15 @@ export function toTrainSamples(samples: readonly MergedSample[], rollout: Sample
       reward: rollout.reward,
       token_weight: tokenWeight,
       ...(s.policyVersion === undefined ? {} : { policy_version: s.policyVersion }),
+      ...(s.sampling === undefined ? {} : { sampling: wireSampling(s.sampling) }),
     }));
+}
+
+/** The protocol's snake_case form of a sample's sampling settings. */
+function wireSampling(sampling: SamplingSettings): TrainSamplingSettings {
+  return {
+    ...(sampling.temperature === undefined ? {} : { temperature: sampling.temperature }),
+    ...(sampling.topP === undefined ? {} : { top_p: sampling.topP }),
+    ...(sampling.topK === undefined ? {} : { top_k: sampling.topK }),
+  };
 }

@@ -1,0 +1,149 @@
+/**
+ * A step's batch: ended rollouts → the ones that may be trained on (infrastructure failures and
+ * rollouts without a reward left out), then → training samples, with rollout-level advantages, only
+ * from groups that carry a signal, and (in `async` mode) only from samples recent enough.
+ */
+import { contextFromRollout } from "../../adapters/index.js";
+import type { AdaptResult } from "../../adapters/index.js";
+import { spansOf } from "../../store/index.js";
+import type { Rollout } from "../../types/index.js";
+import type { AlgorithmContext } from "../algorithm.js";
+import { rewardOrZero } from "../evaluate.js";
+import { type AdvantageOptions, groupAdvantages } from "./advantages.js";
+import type { PolicyVersion, TrainSample } from "./protocol.js";
+import { toTrainSamples, trainedTokens } from "./train-samples.js";
+
+/** A rollout that may be trained on, with its spans adapted to token samples. */
+export interface KeptRollout {
+  rollout: Rollout;
+  groupId: string;
+  reward: number;
+  adapted: AdaptResult;
+}
+
+/** A step's rollouts, read. */
+export interface Collected {
+  kept: KeptRollout[];
+  /** Rollouts that ended. */
+  ended: number;
+  dropped: { failed: number; noReward: number };
+  /** What the first failed rollout said, for the warning when nothing could be trained on. */
+  firstError: string | undefined;
+}
+
+/** Reads ended rollouts: which may be trained on, and their token samples. */
+export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rollout[], dropFailures: readonly string[]): Promise<Collected> {
+  const dropKinds = new Set<string>(dropFailures);
+  const dropped = { failed: 0, noReward: 0 };
+  let firstError: string | undefined;
+  const kept: KeptRollout[] = [];
+  for (const rollout of ended) {
+    const attempt = rollout.attempts.at(-1);
+    const kind = rollout.status === "cancelled" ? "cancelled" : attempt?.error?.kind;
+    if (rollout.status !== "succeeded") firstError ??= attempt?.error ? `${attempt.error.kind}: ${attempt.error.message.split("\n")[0]}` : rollout.status;
+    if (rollout.status !== "succeeded" && kind !== undefined && dropKinds.has(kind)) {
+      dropped.failed++;
+      continue;
+    }
+    if (rollout.status === "succeeded" && rollout.finalReward === null) {
+      dropped.noReward++;
+      continue;
+    }
+    if (!attempt) continue;
+    const context = contextFromRollout(rollout);
+    const adapted = ctx.adapter.adapt(await spansOf(ctx.store, rollout.rolloutId, attempt.attemptId), context);
+    // An agent that failed before its model answered anything (the endpoint unreachable, say)
+    // says nothing about the policy: counting it as reward 0 would punish the others in its group.
+    if (rollout.status !== "succeeded" && adapted.samples.length === 0) {
+      dropped.failed++;
+      continue;
+    }
+    kept.push({ rollout, groupId: context.groupId ?? rollout.rolloutId, reward: rewardOrZero(rollout), adapted });
+  }
+  return { kept, ended: ended.length, dropped, firstError };
+}
+
+/** The groups of `kept` whose rollouts all scored alike (or that kept a single rollout): no signal. */
+export function groupsWithoutSignal(kept: readonly KeptRollout[]): { groups: number; noSignal: Set<string> } {
+  const { groups, noSignal } = groupAdvantages(
+    kept.map((k) => ({ rolloutId: k.rollout.rolloutId, groupId: k.groupId, reward: k.reward })),
+    { scaleByStd: false, epsilon: 1 },
+  );
+  return { groups, noSignal };
+}
+
+export interface BatchOptions {
+  advantage: AdvantageOptions;
+  /** The policy version the update starts from. */
+  current: PolicyVersion;
+  /** Rollouts with a sample more than this many versions behind `current` are left out; undefined: none is. */
+  maxStaleness: number | undefined;
+  /** Only rollouts run with this resources snapshot (this start of the run) are judged stale: older ones were judged when they ran. */
+  resourcesId: string;
+}
+
+export interface Batch {
+  samples: TrainSample[];
+  /** Rollouts left out for staleness. */
+  stale: number;
+  groups: number;
+  zeroAdvantageGroups: number;
+  meanReward: number | null;
+  /** Rollouts whose samples are in the batch. */
+  training: number;
+  textOnlyCalls: number;
+  mergeRatio: number | null;
+  /** Mean policy-version lag of the samples behind `current`. */
+  staleness: number;
+}
+
+/**
+ * The training samples of a step: stale rollouts left out, advantages within each group, groups
+ * without signal left out (their advantages are all zero: they would only dilute the step), and
+ * every trained token weighted 1 / (its rollout's trained tokens × the rollouts in the batch).
+ */
+export function assembleBatch(kept: readonly KeptRollout[], options: BatchOptions): Batch {
+  const fresh = kept.filter((k) => !isStale(k, options));
+  const { advantages, groups, zeroAdvantageGroups, noSignal } = groupAdvantages(
+    fresh.map((k) => ({ rolloutId: k.rollout.rolloutId, groupId: k.groupId, reward: k.reward })),
+    options.advantage,
+  );
+  const training = fresh.filter((k) => !noSignal.has(k.groupId) && k.adapted.samples.some((s) => trainedTokens(s) > 0));
+  const samples = training.flatMap((k) =>
+    toTrainSamples(k.adapted.samples, { rolloutId: k.rollout.rolloutId, groupId: k.groupId, advantage: advantages.get(k.rollout.rolloutId) ?? 0, reward: k.reward, rollouts: training.length }),
+  );
+  let textOnlyCalls = 0;
+  const mergeRatios: number[] = [];
+  for (const { adapted } of fresh) {
+    for (const d of adapted.diagnostics) {
+      textOnlyCalls += d.callsSelected - d.callsWithTokenIds;
+      if (d.merge?.mergeRatio !== null && d.merge?.mergeRatio !== undefined) mergeRatios.push(d.merge.mergeRatio);
+    }
+  }
+  return {
+    samples,
+    stale: kept.length - fresh.length,
+    groups,
+    zeroAdvantageGroups,
+    meanReward: mean(fresh.map((k) => k.reward)),
+    training: training.length,
+    textOnlyCalls,
+    mergeRatio: mean(mergeRatios),
+    staleness: mean(samples.map((s) => lag(s.policy_version, options.current))) ?? 0,
+  };
+}
+
+function isStale(k: KeptRollout, options: BatchOptions): boolean {
+  const bound = options.maxStaleness;
+  if (bound === undefined || k.rollout.resourcesId !== options.resourcesId) return false;
+  return k.adapted.samples.some((s) => lag(s.policyVersion, options.current) > bound);
+}
+
+/** How many versions `version` is behind `current` (0 for named versions, which have no order). */
+function lag(version: PolicyVersion | undefined, current: PolicyVersion): number {
+  return typeof version === "number" && typeof current === "number" ? current - version : 0;
+}
+
+function mean(values: readonly number[]): number | null {
+  return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
+}
