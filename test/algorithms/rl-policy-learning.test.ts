@@ -26,8 +26,7 @@ async function fit<T>(backend: ReferenceBackend, run: ReturnType<typeof agent<T>
     algorithm: new RL({ backend, steps, tasksPerStep: 8, groupSize: 8, evalEvery: steps, advantage: { scaleByStd: true }, runId: "policy", seed: 5 }),
   });
   try {
-    const result = (await trainer.fit(run, { train, val })).result;
-    return result;
+    return (await trainer.fit(run, { train, val })).result;
   } finally {
     await trainer.close();
     await store.close();
