@@ -7,10 +7,13 @@
  * `maxStaleness` versions old. Both evaluate only before the first and after the last step, so
  * evaluation costs both the same; `samples_per_s` counts trained samples per second of the
  * training loop (evaluation time left out), `rollouts_per_s` the training rollouts run (refills
- * included, whether or not their group had a signal). The reference for the async figure is the sync run
+ * included, whether or not their group had a signal). Two configurations run by default: the
+ * reference backend's default update (one pass over the batch, a few ms) and PPO over 8 passes (a
+ * few hundred ms, nearer a GPU trainer's share of a step); `ceiling` is the speedup async would
+ * reach if it hid everything but the sync run's rollouts. The reference for the async figure is the sync run
  * of the same invocation.
  *
- *   npm run bench -- rl [--steps N] [--seed N]
+ *   npm run bench -- rl [--steps N] [--seed N] [--epochs N]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,6 +33,7 @@ const quiet = { debug() {}, info() {}, warn: (m: string) => process.stderr.write
 interface Figures {
   bench: "rl";
   mode: "sync" | "async";
+  epochs: number;
   samples_per_s: number;
   steps: number;
   final_val_reward: number | null;
@@ -40,10 +44,12 @@ interface Figures {
   train_seconds: number;
   stale_dropped: number;
   mean_staleness: number;
+  /** Seconds per step in each phase, summed over the run (in async mode phases of different steps overlap). */
+  phase_seconds: { rollouts: number; adapt: number; train: number };
 }
 
-async function runOnce(mode: "sync" | "async", steps: number, seed: number, dir: string): Promise<Figures> {
-  const child = await startChild<{ url: string }>(CHILD, [String(seed)]);
+async function runOnce(mode: "sync" | "async", steps: number, seed: number, epochs: number, dir: string): Promise<Figures> {
+  const child = await startChild<{ url: string }>(CHILD, [String(seed), String(epochs)]);
   const backend = new HttpTrainingBackend(child.info.url);
   const store = new SqliteStore(join(dir, `${mode}.db`));
   const trainer = new Trainer({
@@ -64,6 +70,7 @@ async function runOnce(mode: "sync" | "async", steps: number, seed: number, dir:
     return {
       bench: "rl",
       mode,
+      epochs,
       samples_per_s: round(samples / trainSeconds, 1),
       steps: result.steps.length,
       final_val_reward: result.finalValReward === null ? null : round(result.finalValReward, 3),
@@ -74,6 +81,11 @@ async function runOnce(mode: "sync" | "async", steps: number, seed: number, dir:
       train_seconds: round(trainSeconds, 2),
       stale_dropped: result.steps.reduce((sum, s) => sum + s.dropped.stale, 0),
       mean_staleness: round(result.steps.reduce((sum, s) => sum + s.staleness, 0) / Math.max(1, result.steps.length), 3),
+      phase_seconds: {
+        rollouts: round(result.steps.reduce((sum, s) => sum + s.seconds.rollouts, 0), 2),
+        adapt: round(result.steps.reduce((sum, s) => sum + s.seconds.adapt, 0), 2),
+        train: round(result.steps.reduce((sum, s) => sum + s.seconds.train, 0), 2),
+      },
     };
   } finally {
     await trainer.close();
@@ -84,27 +96,36 @@ async function runOnce(mode: "sync" | "async", steps: number, seed: number, dir:
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, strict: true, options: { steps: { type: "string" }, seed: { type: "string" } } });
+  const { values } = parseArgs({ args, strict: true, options: { steps: { type: "string" }, seed: { type: "string" }, epochs: { type: "string" } } });
   const steps = Number(values.steps ?? 30);
   const seed = Number(values.seed ?? 0);
+  // The default update (one pass) and an update-heavy one (PPO over 8 passes): async can only hide
+  // the time a step spends outside its rollouts, so the two show where it pays.
+  const configurations = values.epochs === undefined ? [1, 8] : [Number(values.epochs)];
   const dir = mkdtempSync(join(tmpdir(), "tracetrain-bench-rl-"));
   try {
-    const figures: Figures[] = [];
-    for (const mode of ["sync", "async"] as const) {
-      process.stderr.write(`rl: ${mode}, ${steps} steps…\n`);
-      const result = await runOnce(mode, steps, seed, dir);
-      figures.push(result);
-      console.log(JSON.stringify(result));
+    for (const epochs of configurations) {
+      const figures: Figures[] = [];
+      for (const mode of ["sync", "async"] as const) {
+        process.stderr.write(`rl: ${mode}, ${epochs} pass(es) per update, ${steps} steps…\n`);
+        const result = await runOnce(mode, steps, seed, epochs, dir);
+        figures.push(result);
+        console.log(JSON.stringify(result));
+      }
+      const [sync, async] = figures as [Figures, Figures];
+      console.log(
+        JSON.stringify({
+          bench: "rl",
+          epochs,
+          reference: "sync",
+          speedup: round(async.samples_per_s / sync.samples_per_s, 2),
+          rollouts_speedup: round(async.rollouts_per_s / sync.rollouts_per_s, 2),
+          // If async hid everything but the rollouts themselves: the most it can gain here.
+          ceiling: round(sync.train_seconds / sync.phase_seconds.rollouts, 2),
+          val_reward_gap: sync.final_val_reward === null || async.final_val_reward === null ? null : round(async.final_val_reward - sync.final_val_reward, 3),
+        }),
+      );
     }
-    const [sync, async] = figures as [Figures, Figures];
-    console.log(
-      JSON.stringify({
-        bench: "rl",
-        reference: "sync",
-        speedup: round(async.samples_per_s / sync.samples_per_s, 2),
-        val_reward_gap: sync.final_val_reward === null || async.final_val_reward === null ? null : round(async.final_val_reward - sync.final_val_reward, 3),
-      }),
-    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

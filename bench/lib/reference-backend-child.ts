@@ -4,7 +4,7 @@
  * behind `serveTrainingBackend`. The benchmark's process holds the agents, the gateway and the
  * store, so on a 2-core machine each side gets a core.
  *
- *   reference-backend-child.ts SEED
+ *   reference-backend-child.ts SEED [EPOCHS]
  *
  * Prints one JSON line `{"url": …}` once listening, and closes cleanly on SIGTERM.
  */
@@ -13,7 +13,8 @@ import { ACTIONS } from "../../src/demo/index.js";
 
 async function main(argv: string[]): Promise<void> {
   const seed = Number(argv[0] ?? 0);
-  const backend = await ReferenceBackend.start({ actions: [...ACTIONS], seed });
+  const epochs = Number(argv[1] ?? 1);
+  const backend = await ReferenceBackend.start({ actions: [...ACTIONS], seed, epochs });
   const server = await serveTrainingBackend(backend, { port: 0 });
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
   await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
