@@ -22,10 +22,10 @@ export interface ChartOptions {
   baseline?: { value: number; label: string };
 }
 
-const WIDTH = 640;
+const WIDTH = 680;
 const HEIGHT = 360;
 // The right margin holds the legend; its longest label, "before training (0.09)", needs about 125 px.
-const MARGIN = { left: 56, right: 180, top: 40, bottom: 48 };
+const MARGIN = { left: 56, right: 190, top: 40, bottom: 48 };
 /** At most this many intervals between x ticks: more would crowd the axis. */
 const MAX_X_INTERVALS = 6;
 const COLOURS = { train: "#4a7bd0", val: "#d0564a", baseline: "#888", noSignal: "#b58a1b", merged: "#3c9a5f" };
