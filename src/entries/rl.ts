@@ -22,6 +22,8 @@ export {
   type JsonlExportBackendOptions,
   type ExportManifest,
   ReferenceBackend,
+  TrainChunkAssembler,
+  type ChunkOutcome,
   type ReferenceBackendOptions,
   type ReferenceState,
   BackendError,

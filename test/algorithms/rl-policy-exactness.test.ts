@@ -317,4 +317,14 @@ describe("TrainChunkAssembler", () => {
     expect(assembler.add(part(1, 3))).toEqual({ pending: true });
     expect(assembler.add(part(2, 3)).pending).toBe(false);
   });
+
+  it("starts a step over at a new part 0 (the trainer re-split it after a 413), dropping the parts it held", () => {
+    const assembler = new TrainChunkAssembler();
+    expect(assembler.add(part(0, 2))).toEqual({ pending: true });
+    // Part 1 of 2 was too large; the step comes again in 4 parts.
+    for (let index = 0; index < 3; index++) expect(assembler.add(part(index, 4))).toEqual({ pending: true });
+    const done = assembler.add(part(3, 4));
+    expect(done.pending).toBe(false);
+    if (!done.pending) expect(done.request.samples.map((s) => s.rollout_id)).toEqual(["r0", "r1", "r2", "r3"]);
+  });
 });

@@ -30,7 +30,9 @@ export class TrainChunkAssembler {
       if (held !== undefined) refuse("chunk", `step ${held.first.step} was sent in ${held.count} parts and only ${held.next} arrived; send its part ${held.next} before another step`);
       return { pending: false, request };
     }
-    if (held === undefined) {
+    // A part 0 starts its step over: the sender re-split it (after a 413), so parts held from an
+    // unfinished step are dropped.
+    if (held === undefined || chunk.index === 0) {
       if (chunk.index !== 0) refuse("chunk.index", `expected part 0 of step ${request.step} first, got part ${chunk.index} of ${chunk.count}`);
       this.held = { first: request, count: chunk.count, samples: [...request.samples], next: 1 };
     } else {
