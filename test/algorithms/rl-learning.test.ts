@@ -81,6 +81,29 @@ describe("RL with the reference backend", () => {
     }
   }, 180_000);
 
+  it("splits a step the backend's body limit refuses (413) into chunks, one update per step, over HTTP", async () => {
+    const reference = await ReferenceBackend.start({ actions: [...ACTIONS], seed: 3 });
+    // A step's batch is well over 64 KiB; its quarters are not.
+    const server = await serveTrainingBackend(reference, { port: 0, bodyLimitBytes: 64 * 1024, logger: quiet });
+    const backend = new HttpTrainingBackend(server.url);
+    const store = new MemoryStore();
+    const t = trainer(backend, store, { steps: 3, runId: "chunked", evalEvery: 0 });
+    try {
+      const { result } = await t.fit(treasureHunter, { train, val });
+      const trained = result.steps.filter((s) => s.skipped === undefined);
+      expect(trained.length).toBeGreaterThan(0);
+      for (const s of trained) expect(s.chunks).toBeGreaterThanOrEqual(2);
+      // Each step, however many parts it came in, was one update.
+      expect(reference.policyVersion).toBe(trained.length);
+      expect(result.policyVersion).toBe(trained.length);
+    } finally {
+      await t.close();
+      await store.close();
+      await server.close();
+      await reference.close();
+    }
+  }, 180_000);
+
   it("resumes a run: steps the backend has applied are not trained again, rollouts are not run again", async () => {
     const path = join(dir, "resume.db");
     const first = await ReferenceBackend.start({ actions: [...ACTIONS], seed: 3 });
