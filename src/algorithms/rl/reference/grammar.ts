@@ -83,8 +83,22 @@ const ToolSchema = z.looseObject({
 });
 const ToolChoiceSchema = z.union([z.enum(["none", "auto", "required"]), z.looseObject({ type: z.literal("function"), function: z.looseObject({ name: z.string().min(1) }) })]);
 
-const OPEN_IDS = tokenize(TOOL_CALL_OPEN);
-const ARGUMENTS_IDS = tokenize(', "arguments": {');
+// Token ids of the fixed pieces, computed on first use: importing tracetrain must not load the tokenizer.
+let fixedIds: { open: number[]; arguments: number[]; kinds: Candidate[] } | undefined;
+function fixed(): { open: number[]; arguments: number[]; kinds: Candidate[] } {
+  if (fixedIds === undefined) {
+    const open = tokenize(TOOL_CALL_OPEN);
+    fixedIds = {
+      open,
+      arguments: tokenize(', "arguments": {'),
+      kinds: [
+        { key: "tool", ids: open, words: "" },
+        { key: "answer", ids: [], words: "" },
+      ],
+    };
+  }
+  return fixedIds;
+}
 const BIAS = hashString("bias");
 
 /** The hashed-feature grammar of one backend: its answers and its parameter space. */
@@ -120,7 +134,7 @@ export class Grammar {
       choices.push({ at: ids.length, point, chosen });
       return chosen;
     };
-    const kind = context.kinds[pick("kind", "kind", KIND_CANDIDATES.filter((c) => context.kinds.includes(c.key as Kind)), undefined)]!;
+    const kind = context.kinds[pick("kind", "kind", fixed().kinds.filter((c) => context.kinds.includes(c.key as Kind)), undefined)]!;
     if (kind === "answer") {
       if (this.answers.length === 0) throw new GrammarMismatch("the backend has no answers");
       const chosen = this.answers[pick("answer", "answer", this.answers, null)]!;
@@ -128,8 +142,8 @@ export class Grammar {
       return { ids, choices, answer: chosen.key };
     }
     if (context.forcedTool === undefined && context.tools.length === 0) throw new GrammarMismatch("no tool is offered");
-    ids.push(...OPEN_IDS);
-    const tool = context.tools[context.forcedTool ?? pick("tool", "tool", context.tools.map((t) => t.candidate), ARGUMENTS_IDS)]!;
+    ids.push(...fixed().open);
+    const tool = context.tools[context.forcedTool ?? pick("tool", "tool", context.tools.map((t) => t.candidate), fixed().arguments)]!;
     ids.push(...tool.candidate.ids);
     let value: unknown;
     const placeholder = tool.parameter === undefined ? "{}" : JSON.stringify({ [tool.parameter]: null });
@@ -217,11 +231,6 @@ export class Grammar {
 
 /** The recorded response is not one the policy writes after its prompt. */
 export class GrammarMismatch extends Error {}
-
-const KIND_CANDIDATES: Candidate[] = [
-  { key: "tool", ids: OPEN_IDS, words: "" },
-  { key: "answer", ids: [], words: "" },
-];
 
 /** The offered tools and the tool choice, from the tools block that leads the prompt. */
 function toolsOf(messages: readonly ContextMessage[]): { tools: Array<z.infer<typeof ToolSchema>>; toolChoice: z.infer<typeof ToolChoiceSchema> } {
