@@ -9,8 +9,7 @@
  * training loop (evaluation time left out), `rollouts_per_s` the training rollouts run (refills
  * included, whether or not their group had a signal). Two configurations run by default: the
  * reference backend's default update (one pass over the batch, a few ms) and PPO over 8 passes (a
- * few hundred ms, nearer a GPU trainer's share of a step); `ceiling` is the speedup async would
- * reach if it hid everything but the sync run's rollouts. The reference for the async figure is the sync run
+ * few hundred ms, nearer a GPU trainer's share of a step). The reference for the async figure is the sync run
  * of the same invocation.
  *
  *   npm run bench -- rl [--steps N] [--seed N] [--epochs N]
@@ -120,8 +119,6 @@ export async function main(args: string[]): Promise<void> {
           reference: "sync",
           speedup: round(async.samples_per_s / sync.samples_per_s, 2),
           rollouts_speedup: round(async.rollouts_per_s / sync.rollouts_per_s, 2),
-          // If async hid everything but the rollouts themselves: the most it can gain here.
-          ceiling: round(sync.train_seconds / sync.phase_seconds.rollouts, 2),
           val_reward_gap: sync.final_val_reward === null || async.final_val_reward === null ? null : round(async.final_val_reward - sync.final_val_reward, 3),
         }),
       );

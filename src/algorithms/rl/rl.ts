@@ -126,19 +126,22 @@ class RLRun {
     const initial = evaluating ? await this.evaluate(0) : null;
     let evaluationSeconds = seconds(evaluationStarted);
     let final = initial;
-    // Async: the rollouts of the next `lookahead` steps are in flight while a step waits for its
-    // own and trains, so runners never idle at a step's end nor during an update. A step launched
-    // k steps early is trained at most k versions after it sampled: lookahead = maxStaleness keeps
-    // its samples within the bound (0 still looks one step ahead; those samples are then dropped).
+    // Async: once a step's rollouts are in, the next `lookahead` steps' rollouts start and run
+    // while it trains. A step started k steps early is trained at most k versions after it
+    // sampled: lookahead = maxStaleness keeps its samples within the bound (0 still looks one step
+    // ahead; those samples are then dropped). Starting them only then, not together with the
+    // step, keeps a step's refills from queueing behind the next step's rollouts (measured: that
+    // was slower than sync).
     const lookahead = options.mode === "async" ? Math.max(1, options.maxStaleness) : 0;
     const inFlight = new Map<number, Promise<StepRollouts>>();
     for (let step = 1; step <= options.steps && !ctx.signal.aborted; step++) {
-      for (let next = step; next <= Math.min(options.steps, step + lookahead); next++) {
+      if (!inFlight.has(step)) inFlight.set(step, settledLater(this.collectStep(step)));
+      const rollouts = await inFlight.get(step)!;
+      inFlight.delete(step);
+      for (let next = step + 1; next <= Math.min(options.steps, step + lookahead); next++) {
         // A failure surfaces when its step awaits it, not as an unhandled rejection meanwhile.
         if (!inFlight.has(next)) inFlight.set(next, settledLater(this.collectStep(next)));
       }
-      const rollouts = await inFlight.get(step)!;
-      inFlight.delete(step);
       const record = await this.step(step, rollouts);
       if (evaluating && (step % options.evalEvery === 0 || step === options.steps) && !ctx.signal.aborted) {
         const started = performance.now();
