@@ -3,11 +3,11 @@ import { describe, expect, it } from "vitest";
 import { ConflictError, TracetrainError } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
 import { findCandidate, snapshotId, templateOf } from "../../src/algorithms/apo/candidates.js";
-import { Budget, countTokens } from "../../src/algorithms/apo/budget.js";
+import { Budget, countTokens } from "../../src/algorithms/budget.js";
 import { splitBlame } from "../../src/algorithms/apo/children.js";
 import { randomFor, SeededRandom } from "../../src/util/random.js";
 import { estimate, pairedDifference } from "../../src/algorithms/apo/stats.js";
-import { checkEdit, describeProblem, extractTemplate, repairAddedPlaceholders } from "../../src/algorithms/apo/template-check.js";
+import { checkEdit, describeProblem, extractTemplate, repairAddedPlaceholders } from "../../src/algorithms/template-check.js";
 
 const mustache = { kind: "prompt_template", template: "Book {{room}} on {{date}}.", engine: "mustache" } as const;
 const fstring = { kind: "prompt_template", template: "Book {room} on {date}; literal {{braces}}.", engine: "fstring" } as const;

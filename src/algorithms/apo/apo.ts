@@ -14,15 +14,15 @@ import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout
 import { TracetrainError, ValidationError } from "../../types/index.js";
 import { mapLimited } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
-import { Budget, type BudgetLimit, countTokens, type Spend } from "./budget.js";
+import { Budget, type BudgetLimit, countTokens, type Spend } from "../budget.js";
 import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate, snapshotId } from "./candidates.js";
 import { type ChildSettings, type Proposal, proposeChild } from "./children.js";
 import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluation, Scoreboard, successiveHalving } from "./evaluation.js";
 import { rewardOrZero } from "../evaluate.js";
-import { describeRuns } from "./experiments.js";
-import { MeteredRollouts } from "./metered-rollouts.js";
+import { describeRuns } from "../experiments.js";
+import { MeteredRollouts } from "../metered-rollouts.js";
 import { type APOOptions, parseOptions } from "./options.js";
-import { Optimizer } from "./optimizer.js";
+import { Optimizer } from "../optimizer.js";
 import { randomFor } from "../../util/index.js";
 import { type Estimate, estimate, pairedDifference } from "./stats.js";
 

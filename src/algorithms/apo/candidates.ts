@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import type { Store } from "../../store/index.js";
-import type { MeteredCall } from "./optimizer.js";
+import type { MeteredCall } from "../optimizer.js";
 import { canonicalJson, ConflictError, NotFoundError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
 
 /** The resource name under which a candidate snapshot records its origin. Agents can ignore it. */

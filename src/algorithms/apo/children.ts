@@ -5,12 +5,12 @@
  * the length bound is sent back to the optimizer once with the problem stated, then rejected.
  */
 import { PromptTemplate } from "../../types/index.js";
-import type { BudgetLimit } from "./budget.js";
+import type { BudgetLimit } from "../budget.js";
 import { type Candidate, templateOf } from "./candidates.js";
-import type { MeteredCall, Optimizer } from "./optimizer.js";
+import type { MeteredCall, Optimizer } from "../optimizer.js";
 import { engineNote } from "./prompts.js";
 import { randomFor } from "../../util/index.js";
-import { checkEdit, describeProblem, extractTemplate, repairAddedPlaceholders } from "./template-check.js";
+import { checkEdit, describeProblem, extractTemplate, repairAddedPlaceholders } from "../template-check.js";
 
 /** What a child is made from. */
 export interface ChildRequest {

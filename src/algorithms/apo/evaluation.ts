@@ -8,8 +8,8 @@
  * Agent Lightning's APO does — kept as the reference the benchmark compares against.
  */
 import type { EnqueueRequest, Task } from "../../types/index.js";
-import type { BudgetLimit } from "./budget.js";
-import type { MeteredRollouts } from "./metered-rollouts.js";
+import type { BudgetLimit } from "../budget.js";
+import type { MeteredRollouts } from "../metered-rollouts.js";
 import { rewardOrZero } from "../evaluate.js";
 import { estimate } from "./stats.js";
 import type { Candidate } from "./candidates.js";

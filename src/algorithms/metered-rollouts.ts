@@ -1,12 +1,12 @@
 /**
- * Every rollout an APO run makes goes through here: named by a stable id (so a resumed run finds
+ * Every rollout an optimizer run (APO, GEPA) makes goes through here: named by a stable id (so a resumed run finds
  * what it ran before instead of running it again), checked against the budget before it is
  * enqueued, and priced after it ends from the token usage its LLM spans recorded.
  */
-import type { EnqueueRequest, Rollout, RolloutStatus } from "../../types/index.js";
-import { spansOf } from "../../store/index.js";
-import type { AlgorithmContext } from "../algorithm.js";
-import { runRollouts } from "../rollout-batch.js";
+import type { EnqueueRequest, Rollout, RolloutStatus } from "../types/index.js";
+import { spansOf } from "../store/index.js";
+import type { AlgorithmContext } from "./algorithm.js";
+import { runRollouts } from "./rollout-batch.js";
 import type { Budget, BudgetLimit } from "./budget.js";
 
 export type MeteredResult = { ended: Rollout[]; stoppedBy?: undefined } | { ended?: undefined; stoppedBy: BudgetLimit };

@@ -1,8 +1,8 @@
 /**
- * Calls to the optimizer model (critiques and edits), metered: each call is counted with the
+ * Calls to the optimizer model (APO's critiques and edits, GEPA's reflections), metered: each call is counted with the
  * tokenizer and priced before it is made, and refused — not made — when it would pass a budget.
  */
-import type { Logger } from "../../types/index.js";
+import type { Logger } from "../types/index.js";
 import { type Budget, type BudgetLimit, countTokens } from "./budget.js";
 
 /**

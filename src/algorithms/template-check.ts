@@ -5,8 +5,8 @@
  * the template between `<template>` tags, else in a code fence, else the whole reply without a
  * leading "Here is…" line.
  */
-import { PromptTemplate } from "../../types/index.js";
-import type { PromptTemplateResource } from "../../types/index.js";
+import { PromptTemplate } from "../types/index.js";
+import type { PromptTemplateResource } from "../types/index.js";
 
 export type TemplateProblem =
   | { kind: "empty" }

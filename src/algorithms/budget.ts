@@ -1,10 +1,10 @@
 /**
- * What an APO run may spend, and what it has spent: rollouts, optimizer tokens (counted with the
+ * What an optimizer run (APO, GEPA) may spend, and what it has spent: rollouts, optimizer tokens (counted with the
  * o200k tokenizer, whatever the server reports), and dollars — the optimizer's calls and the
  * agent's own LLM calls (from the token usage its spans recorded), priced per model. A run asks
  * before each step whether it still fits, so it stops at a limit rather than past it.
  */
-import { o200k } from "../../util/index.js";
+import { o200k } from "../util/index.js";
 
 /** USD per million tokens. */
 export interface Price {

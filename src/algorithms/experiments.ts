@@ -4,10 +4,10 @@
  * raw span dumps), its reward and any error. Low rewards first; everything bounded in length, so
  * one verbose run cannot crowd out the others.
  */
-import type { TraceAdapter } from "../../adapters/index.js";
-import { type Store, spansOf } from "../../store/index.js";
-import type { ChatMessage, Rollout } from "../../types/index.js";
-import { rewardOrZero } from "../evaluate.js";
+import type { TraceAdapter } from "../adapters/index.js";
+import { type Store, spansOf } from "../store/index.js";
+import type { ChatMessage, Rollout } from "../types/index.js";
+import { rewardOrZero } from "./evaluate.js";
 
 const MAX_TASK_CHARS = 1500;
 const MAX_MESSAGE_CHARS = 1200;
@@ -15,15 +15,43 @@ const MAX_SYSTEM_CHARS = 4000;
 const MAX_TOTAL_CHARS = 16_000;
 
 
+/** One run as the optimizer is shown it: the task, one conversation, the reward and any error. */
+export interface RunRecord {
+  rollout: Rollout;
+  /** The conversation shown: the longest recorded call (every call's prompt is a prefix of the next). */
+  conversation: ChatMessage[];
+  /** LLM calls the run recorded, and how many of them the caller's filter kept. */
+  calls: { total: number; kept: number };
+}
+
+/**
+ * Reads a run from its traces. `keep` chooses the calls that matter (GEPA: those a component
+ * shaped); without it every call counts.
+ */
+export async function readRun(store: Store, adapter: TraceAdapter, rollout: Rollout, keep?: (messages: readonly ChatMessage[]) => boolean): Promise<RunRecord> {
+  const attempt = rollout.attempts.at(-1);
+  if (!attempt) return { rollout, conversation: [], calls: { total: 0, kept: 0 } };
+  const spans = await spansOf(store, rollout.rolloutId, attempt.attemptId);
+  const records = adapter.toChatMessages(spans);
+  const kept = keep ? records.filter((record) => keep(record.messages)) : records;
+  const conversation = kept.reduce<ChatMessage[]>((longest, record) => (record.messages.length > longest.length ? record.messages : longest), []);
+  return { rollout, conversation, calls: { total: records.length, kept: kept.length } };
+}
+
 /** The experiments text for a set of rollouts of one prompt. */
 export async function describeRuns(store: Store, adapter: TraceAdapter, rollouts: readonly Rollout[]): Promise<string> {
-  const ordered = [...rollouts].sort((a, b) => rewardOrZero(a) - rewardOrZero(b));
+  return renderRuns(await Promise.all(rollouts.map((rollout) => readRun(store, adapter, rollout))));
+}
+
+/** Runs as text, low rewards first, bounded in length. */
+export function renderRuns(records: readonly RunRecord[]): string {
+  const ordered = [...records].sort((a, b) => rewardOrZero(a.rollout) - rewardOrZero(b.rollout));
   const parts: string[] = [];
   // A system prompt is shown once in full; runs that had the same one say so instead of repeating it.
   const systems = new Map<string, number>();
   let total = 0;
-  for (const [i, rollout] of ordered.entries()) {
-    const text = await describeRun(store, adapter, rollout, i + 1, systems);
+  for (const [i, record] of ordered.entries()) {
+    const text = renderRun(record, i + 1, systems);
     if (total + text.length > MAX_TOTAL_CHARS && parts.length > 0) {
       parts.push(`(${ordered.length - i} more run(s) left out for length)`);
       break;
@@ -34,15 +62,11 @@ export async function describeRuns(store: Store, adapter: TraceAdapter, rollouts
   return parts.join("\n\n");
 }
 
-async function describeRun(store: Store, adapter: TraceAdapter, rollout: Rollout, number: number, systems: Map<string, number>): Promise<string> {
+function renderRun({ rollout, conversation }: RunRecord, number: number, systems: Map<string, number>): string {
   const attempt = rollout.attempts.at(-1);
   const lines = [`### Run ${number}: reward ${rollout.status === "succeeded" ? (rollout.finalReward ?? "none") : `0 (${rollout.status})`}`];
   lines.push(`Task: ${clip(JSON.stringify(rollout.input), MAX_TASK_CHARS)}`);
   if (attempt) {
-    const spans = await spansOf(store, rollout.rolloutId, attempt.attemptId);
-    const records = adapter.toChatMessages(spans);
-    // The longest record is the whole conversation (every call's prompt is a prefix of the next).
-    const conversation = records.reduce<ChatMessage[]>((longest, record) => (record.messages.length > longest.length ? record.messages : longest), []);
     if (conversation.length > 0) {
       lines.push("Conversation:");
       for (const message of conversation) lines.push(describeMessage(message, number, systems));
