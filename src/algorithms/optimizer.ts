@@ -3,6 +3,7 @@
  * tokenizer and priced before it is made, and refused — not made — when it would pass a budget.
  */
 import type { Logger } from "../types/index.js";
+import { randomFor } from "../util/index.js";
 import { type Budget, type BudgetLimit, countTokens } from "./budget.js";
 
 /**
@@ -68,4 +69,9 @@ export class Optimizer {
     if (text.trim() === "") this.logger.warn(`the optimizer model '${model}' returned an empty answer`);
     return { ok: true, text, call: call! };
   }
+}
+
+/** The sampling seed of one optimizer call: fixed by the run's seed and the call's place in the run. */
+export function callSeed(seed: number, label: string): number {
+  return randomFor(seed, label).below(2 ** 31);
 }

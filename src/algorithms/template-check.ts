@@ -63,3 +63,15 @@ export function repairAddedPlaceholders(parent: PromptTemplateResource, candidat
   }
   return candidate.replace(/\{\{\s*([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)\s*\}\}/g, (token, name: string) => (known.has(name) ? token : name));
 }
+
+/** How an engine's placeholders look, for the edit instructions. */
+export function engineNote(engine: "mustache" | "fstring"): string {
+  return engine === "mustache" ? "placeholders are written {{name}}" : "placeholders are written {name}; a literal brace is {{ or }}";
+}
+
+/** The placeholders an edit must keep, as the template writes them. */
+export function placeholderList(template: string, engine: "mustache" | "fstring"): string {
+  const names = new PromptTemplate(template, engine).variables();
+  if (names.length === 0) return "(there are none)";
+  return names.map((name) => (engine === "mustache" ? `{{${name}}}` : `{${name}}`)).join(", ");
+}

@@ -6,7 +6,7 @@
  *   takes the first room listed unless told how to break ties, …). A prompt stating every rule
  *   scores 57/57; the bare seed prompt 8/57. Optional `noise` makes it answer wrongly at a given
  *   rate — the same way for the same prompt, task and repetition, so runs stay reproducible.
- * - **The optimizer model** answers APO's critique and edit instructions. Its critique reads the
+ * - **The optimizer model** answers APO's critique and edit instructions (and GEPA's reflections, which hold both). Its critique reads the
  *   failed runs, finds which unstated rule would have fixed the most of them, and states it; its
  *   edit appends the rules a critique states to the template. Other modes make it useless or make
  *   it break placeholders, for the tests of those paths.
@@ -68,8 +68,19 @@ export function roomOptimizerModel(options: RoomOptimizerModelOptions): Responde
   return ({ lastUserText, body }) => {
     // Like a sampling model, answers to one prompt vary — here with the request's `seed`, so they are reproducible.
     const sample = typeof body.seed === "number" ? body.seed : hash(lastUserText);
-    return lastUserText.includes("</template>") ? edit(lastUserText, sample, options) : critique(lastUserText, sample, options);
+    if (!lastUserText.includes("</template>")) return critique(lastUserText, sample, options);
+    return lastUserText.includes("### Run ") ? reflect(lastUserText, sample, options) : edit(lastUserText, sample, options);
   };
+}
+
+/**
+ * GEPA's one-call reflection (runs and template together): the critique this model would write
+ * about those runs, applied by its own edit — so its rewrite states only what the runs show.
+ */
+function reflect(prompt: string, sample: number, options: RoomOptimizerModelOptions): Reply {
+  const diagnosis = critique(prompt, sample, options);
+  const text = "text" in diagnosis ? (diagnosis.text ?? "") : "";
+  return edit(`"""\n${quoted(prompt)}\n"""\n${text}`, sample, options);
 }
 
 function critique(prompt: string, sample: number, options: RoomOptimizerModelOptions): Reply {

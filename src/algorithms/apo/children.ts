@@ -7,10 +7,10 @@
 import { PromptTemplate } from "../../types/index.js";
 import type { BudgetLimit } from "../budget.js";
 import { type Candidate, templateOf } from "./candidates.js";
-import type { MeteredCall, Optimizer } from "../optimizer.js";
-import { engineNote } from "./prompts.js";
+import { callSeed, type MeteredCall, type Optimizer } from "../optimizer.js";
 import { randomFor } from "../../util/index.js";
-import { checkEdit, describeProblem, extractTemplate, repairAddedPlaceholders } from "../template-check.js";
+import { engineNote, placeholderList } from "../template-check.js";
+import { requestEdit } from "../edit-request.js";
 
 /** What a child is made from. */
 export interface ChildRequest {
@@ -66,23 +66,11 @@ export async function proposeChild(request: ChildRequest, settings: ChildSetting
     placeholders: placeholderList(parentTemplate.template, parentTemplate.engine),
     engine: engineNote(parentTemplate.engine),
   });
-  let feedback = "";
-  // Two tries at most: the second is told what was wrong with the first.
-  for (let attempt = 0; ; attempt++) {
-    const reply = await settings.optimizer.complete(settings.editModel, editPrompt + feedback, settings.signal, callSeed(settings.seed, `edit.${request.id}.${attempt}`));
-    if (!reply.ok) return { kind: "stopped", stoppedBy: reply.stoppedBy, calls };
-    calls.push(reply.call);
-    const raw = extractTemplate(reply.text);
-    let problem = checkEdit(parentTemplate, raw, settings.maxTemplateLength);
-    let template = raw;
-    if (problem?.kind === "placeholders" && problem.missing.length === 0) {
-      template = repairAddedPlaceholders(parentTemplate, raw);
-      problem = checkEdit(parentTemplate, template, settings.maxTemplateLength);
-    }
-    if (problem === undefined) return { kind: "proposal", target, template, critique, calls, repaired: template !== raw || attempt > 0 };
-    if (attempt === 1) return { kind: "rejected", target, problem: describeProblem(problem), calls };
-    feedback = `\n\nYour previous answer could not be used: ${describeProblem(problem)}. Answer again, following the rules above.`;
-  }
+  const edit = await requestEdit({ optimizer: settings.optimizer, model: settings.editModel, prompt: editPrompt, parent: parentTemplate, maxLength: settings.maxTemplateLength, signal: settings.signal, seed: settings.seed, label: `edit.${request.id}` });
+  calls.push(...edit.calls);
+  if (edit.kind === "stopped") return { kind: "stopped", stoppedBy: edit.stoppedBy, calls };
+  if (edit.kind === "rejected") return { kind: "rejected", target, problem: edit.problem, calls };
+  return { kind: "proposal", target, template: edit.template, critique, calls, repaired: edit.repaired };
 }
 
 /** The critique without its `TARGET: name` line, and the name it blames. */
@@ -90,17 +78,6 @@ export function splitBlame(text: string): { critique: string; blamed: string | u
   const pattern = /^[ \t*_#>-]*TARGET\s*:[\s*_`"'“]*([A-Za-z0-9][\w.:-]*?)[.*_`"'”]*[ \t.]*$/gim;
   const matches = [...text.matchAll(pattern)];
   return { critique: text.replace(pattern, "").trim(), blamed: matches.at(-1)?.[1] };
-}
-
-function placeholderList(template: string, engine: "mustache" | "fstring"): string {
-  const names = new PromptTemplate(template, engine).variables();
-  if (names.length === 0) return "(there are none)";
-  return names.map((name) => (engine === "mustache" ? `{{${name}}}` : `{${name}}`)).join(", ");
-}
-
-/** The sampling seed of one optimizer call: fixed by the run's seed and the call's place in the run. */
-function callSeed(seed: number, label: string): number {
-  return randomFor(seed, label).below(2 ** 31);
 }
 
 function pick(variants: readonly string[], seed: number, label: string): string {

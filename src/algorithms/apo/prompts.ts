@@ -80,8 +80,3 @@ Critique:
 Keep every placeholder exactly as written ({{placeholders}}) and add none ({{engine}}). Reply with the full template between <template> and </template> only.`,
   ]),
 });
-
-/** How an engine's placeholders look, for the edit instructions. */
-export function engineNote(engine: "mustache" | "fstring"): string {
-  return engine === "mustache" ? "placeholders are written {{name}}" : "placeholders are written {name}; a literal brace is {{ or }}";
-}

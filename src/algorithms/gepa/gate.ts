@@ -1,0 +1,46 @@
+/**
+ * The minibatch gate: a child is scored on the very tasks its parent just ran, and passes only if
+ * it does better on them — paired, so task difficulty cancels out. Ties do not pass (an edit that
+ * changes nothing measurable is not progress), and neither does a gain that rests on fewer
+ * improved tasks than worsened ones: one lucky task cannot outweigh several losses.
+ */
+export interface GateVerdict {
+  accepted: boolean;
+  parentMean: number;
+  childMean: number;
+  /** Tasks where the child did better, worse, the same. */
+  improved: number;
+  worsened: number;
+  tied: number;
+  /** Why, in words. */
+  reason: string;
+}
+
+export function minibatchGate(parent: readonly number[], child: readonly number[]): GateVerdict {
+  if (parent.length !== child.length || parent.length === 0) {
+    throw new RangeError(`the gate compares the same tasks: got ${parent.length} parent and ${child.length} child rewards`);
+  }
+  let improved = 0;
+  let worsened = 0;
+  for (const [i, p] of parent.entries()) {
+    if (child[i]! > p) improved++;
+    else if (child[i]! < p) worsened++;
+  }
+  const parentMean = mean(parent);
+  const childMean = mean(child);
+  const tied = parent.length - improved - worsened;
+  const base = { parentMean, childMean, improved, worsened, tied };
+  if (childMean <= parentMean) {
+    return { ...base, accepted: false, reason: childMean === parentMean ? `tie (${fmt(childMean)} on ${parent.length} tasks): ties do not pass` : `worse: ${fmt(childMean)} < ${fmt(parentMean)}` };
+  }
+  if (improved <= worsened) return { ...base, accepted: false, reason: `higher mean but ${improved} task(s) improved against ${worsened} worsened` };
+  return { ...base, accepted: true, reason: `better: ${fmt(childMean)} > ${fmt(parentMean)} (${improved} improved, ${worsened} worsened)` };
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function fmt(x: number): string {
+  return x.toFixed(3);
+}

@@ -1,0 +1,42 @@
+/** What `new GEPA({...})` accepts, as one zod schema: types are inferred from it, and bad options get a ValidationError naming the field. */
+import { z } from "zod";
+import { parseOrThrow, ValidationError } from "../../types/index.js";
+import { checkInstructions, OPTIMIZER_OPTION_FIELDS, priceTable } from "../optimizer-options.js";
+import { DEFAULT_REFLECTION_PROMPT, REFLECTION_VARIABLES } from "./reflection.js";
+
+const positiveInt = z.number().int().min(1);
+
+export const GEPAOptionsSchema = z.strictObject({
+  ...OPTIMIZER_OPTION_FIELDS,
+  /** The reflection model, which reads a component's runs and rewrites it. @default "gpt-4.1-mini" */
+  model: z.string().min(1).default("gpt-4.1-mini"),
+  /**
+   * The resources to evolve, by name (prompt templates). @default the prompt templates the agent
+   * actually used: those whose text shaped an LLM call of the seed's first minibatch
+   */
+  components: z.array(z.string().min(1)).min(1).optional(),
+  /** Training tasks a parent (and then its child, on the same tasks) runs per iteration. @default 3 */
+  minibatchSize: positiveInt.max(1000).default(3),
+  /** Validation tasks every accepted candidate is scored on; the Pareto front is kept per task. @default all of `val`, at most 32 */
+  paretoTasks: positiveInt.max(10_000).optional(),
+  /**
+   * Proposals (iterations) at most. The budgets (`maxRollouts`, `maxOptimizerTokens`, `maxUsd`)
+   * usually end a run first; this bounds a run with none set. @default 20
+   */
+  maxProposals: positiveInt.max(100_000).default(20),
+  /** Your own reflection instruction (mustache; variables `component`, `template`, `runs`, `score`, `placeholders`, `engine`). @default the built-in one */
+  reflectionPrompt: z.string().min(1).optional(),
+});
+
+export type GEPAOptions = z.input<typeof GEPAOptionsSchema>;
+
+export type GEPASettings = z.output<typeof GEPAOptionsSchema> & { instruction: string; priceTable: ReturnType<typeof priceTable> };
+
+/** Parses the options and checks a user-supplied reflection instruction uses only the variables GEPA fills. */
+export function parseGEPAOptions(options: GEPAOptions): GEPASettings {
+  const parsed = parseOrThrow(GEPAOptionsSchema, options, "GEPA options");
+  const instruction = parsed.reflectionPrompt ?? DEFAULT_REFLECTION_PROMPT;
+  const issues = checkInstructions("GEPA", "reflectionPrompt", [instruction], REFLECTION_VARIABLES).map((issue) => ({ ...issue, path: "reflectionPrompt" }));
+  if (issues.length > 0) throw new ValidationError("GEPA options", issues);
+  return { ...parsed, instruction, priceTable: priceTable(parsed.prices) };
+}

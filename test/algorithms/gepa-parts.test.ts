@@ -1,0 +1,157 @@
+/** GEPA's pure parts: the Pareto frontier and parent selection, the minibatch gate, component matching, options. */
+import { describe, expect, it } from "vitest";
+import { ValidationError } from "tracetrain";
+import { bestByMean, frontier, meanScore, nonDominated, selectionWeights, selectParent } from "../../src/algorithms/gepa/pareto.js";
+import { minibatchGate } from "../../src/algorithms/gepa/gate.js";
+import { literalPieces, shapedBy } from "../../src/algorithms/gepa/components.js";
+import { GEPA } from "../../src/algorithms/gepa/index.js";
+
+const client = { chat: { completions: { create: async () => ({ choices: [{ message: { content: "" } }] }) } } };
+
+describe("Pareto frontier", () => {
+  it("takes the best score per task and every candidate that reaches it", () => {
+    const front = frontier([
+      { id: "seed", scores: [1, 0, 0, 0.5] },
+      { id: "a", scores: [1, 1, 0, 0.2] },
+      { id: "b", scores: [0, 0, 1, 0.2] },
+    ]);
+    expect(front.best).toEqual([1, 1, 1, 0.5]);
+    expect(front.winners).toEqual([["seed", "a"], ["a"], ["b"], ["seed"]]);
+  });
+
+  it("ignores tasks a candidate did not run (NaN) and leaves a task nobody ran without winners", () => {
+    const front = frontier([
+      { id: "x", scores: [Number.NaN, 0.3] },
+      { id: "y", scores: [Number.NaN, 0.1] },
+    ]);
+    expect(front.best[0]).toBeNaN();
+    expect(front.winners).toEqual([[], ["x"]]);
+  });
+
+  it("keeps a candidate that wins only a subset of tasks, though its mean is the lowest", () => {
+    const pool = [
+      { id: "generalist", scores: [1, 1, 1, 0] },
+      { id: "specialist", scores: [0, 0, 0, 1] },
+    ];
+    expect(meanScore(pool[1]!)).toBeLessThan(meanScore(pool[0]!));
+    expect(nonDominated(pool)).toEqual(["generalist", "specialist"]);
+    expect(selectionWeights(pool)).toEqual(new Map([["generalist", 3], ["specialist", 1]]));
+  });
+
+  it("drops a candidate that wins nothing, and one whose wins are all shared with a kept candidate", () => {
+    const pool = [
+      { id: "seed", scores: [0, 0, 0] },
+      { id: "weak", scores: [1, 0, 0] },
+      { id: "strong", scores: [1, 1, 0] },
+      { id: "other", scores: [0, 0, 1] },
+    ];
+    // `seed` wins nothing; `weak` wins task 0 only, which `strong` also wins: dominated.
+    expect(nonDominated(pool)).toEqual(["strong", "other"]);
+    expect([...selectionWeights(pool).keys()]).toEqual(["strong", "other"]);
+  });
+
+  it("of two candidates that win exactly the same tasks keeps one, the newer at equal means", () => {
+    const twins = [
+      { id: "seed", scores: [1, 0] },
+      { id: "c1", scores: [1, 0] },
+    ];
+    expect(nonDominated(twins)).toEqual(["c1"]);
+    // …and the stronger one when the means differ (a lower score on a task nobody wins outright).
+    const unequal = [
+      { id: "seed", scores: [1, 0.5, 0.9] },
+      { id: "c1", scores: [1, 0.5, 0.2] },
+      { id: "c2", scores: [0, 0, 1] },
+    ];
+    expect(nonDominated(unequal)).toEqual(["seed", "c2"]);
+  });
+
+  it("selects parents in proportion to the tasks they win, the same way for the same seed", () => {
+    const pool = [
+      { id: "a", scores: [1, 1, 1, 0] },
+      { id: "b", scores: [0, 0, 0, 1] },
+      { id: "dominated", scores: [1, 0, 0, 0] },
+    ];
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 4000; i++) {
+      const id = selectParent(pool, 11, `parent.${i}`);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    expect(counts.get("dominated")).toBeUndefined();
+    expect(counts.get("a")! / 4000).toBeGreaterThan(0.7);
+    expect(counts.get("a")! / 4000).toBeLessThan(0.8);
+    expect(counts.get("b")! / 4000).toBeGreaterThan(0.2);
+    expect(selectParent(pool, 11, "parent.7")).toBe(selectParent(pool, 11, "parent.7"));
+  });
+
+  it("selects the seed when no task has a score yet, and refuses an empty pool", () => {
+    expect(selectParent([{ id: "seed", scores: [] }], 0, "p")).toBe("seed");
+    expect(() => selectParent([], 0, "p")).toThrow(RangeError);
+  });
+
+  it("names the best by mean, ties to the older candidate", () => {
+    expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [0, 1] }]).id).toBe("seed");
+    expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [1, 0.1] }]).id).toBe("c1");
+  });
+});
+
+describe("minibatch gate", () => {
+  it("passes a paired improvement", () => {
+    const verdict = minibatchGate([0, 0, 1], [1, 0, 1]);
+    expect(verdict).toMatchObject({ accepted: true, improved: 1, worsened: 0, tied: 2 });
+  });
+
+  it("does not pass a tie, even a perfect one", () => {
+    expect(minibatchGate([0, 1, 0], [1, 0, 0])).toMatchObject({ accepted: false, reason: expect.stringContaining("ties do not pass") });
+    expect(minibatchGate([1, 1], [1, 1]).accepted).toBe(false);
+  });
+
+  it("rejects a worse child, and a higher mean carried by fewer improved tasks than worsened", () => {
+    expect(minibatchGate([1, 1, 0], [0, 1, 0]).accepted).toBe(false);
+    const lucky = minibatchGate([0.5, 0.5, 0], [0.4, 0.4, 1]);
+    expect(lucky.childMean).toBeGreaterThan(lucky.parentMean);
+    expect(lucky).toMatchObject({ accepted: false, improved: 1, worsened: 2 });
+  });
+
+  it("refuses rewards of different tasks", () => {
+    expect(() => minibatchGate([1], [1, 0])).toThrow(RangeError);
+    expect(() => minibatchGate([], [])).toThrow(RangeError);
+  });
+});
+
+describe("components", () => {
+  it("splits a template into its fixed text, for both engines", () => {
+    expect(literalPieces({ template: "Date: {{date}}. Start: {{ time }}.", engine: "mustache" })).toEqual(["Date:", ". Start:", "."]);
+    expect(literalPieces({ template: "Use {{braces}} for {name} now", engine: "fstring" })).toEqual(["Use {braces} for", "now"]);
+  });
+
+  it("recognises the calls a filled-in template shaped, and only those", () => {
+    const request = shapedBy({ template: "Book for {{attendees}} people on {{date}}, please.", engine: "mustache" });
+    expect(request([{ role: "user", content: "Book for 4 people on 2025-01-02, please." }])).toBe(true);
+    expect(request([{ role: "user", content: "on 2025-01-02, please. Book for 4 people" }])).toBe(false);
+    expect(request([{ role: "user", content: [{ type: "text", text: "Book for 4 people on 2025-01-02, please." }] }])).toBe(true);
+    // All placeholders: nothing to recognise it by.
+    expect(shapedBy({ template: "{{a}} {{b}}", engine: "mustache" })([{ role: "user", content: "x y" }])).toBe(false);
+  });
+});
+
+describe("GEPA options", () => {
+  it("rejects bad options with the field named", () => {
+    expect(() => new GEPA({ client, minibatchSize: 0 })).toThrow(ValidationError);
+    expect(() => new GEPA({ client, minibatchSize: 0 })).toThrow(/minibatchSize/);
+    expect(() => new GEPA({ client, rounds: 3 } as never)).toThrow(/rounds/);
+    expect(() => new GEPA({ client: {} as never })).toThrow(/client/);
+    const bad = (() => {
+      try {
+        new GEPA({ client, reflectionPrompt: "rewrite {{template}} for {{user}}" });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(bad).toBeInstanceOf(ValidationError);
+    expect((bad as ValidationError).issues.map((i) => i.message)).toEqual([expect.stringContaining("uses {{user}}, which GEPA does not fill"), "must use {{runs}}"]);
+  });
+
+  it("accepts the defaults", () => {
+    expect(new GEPA({ client }).name).toBe("gepa");
+  });
+});
