@@ -3,7 +3,7 @@
  * the example's simulated models (examples/room-selector/simulation).
  */
 import OpenAI from "openai";
-import { APO, type APOOptions, type APOResult, type FitResult, type Store, Trainer, type TrainerOptions } from "tracetrain";
+import { type Algorithm, APO, type APOOptions, type APOResult, type FitResult, type Store, Trainer, type TrainerOptions } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
 import { roomSelector, SEED_PROMPTS } from "../../examples/room-selector/agent.js";
 import { type MockLlm, startMockLlm } from "tracetrain/testing";
@@ -31,9 +31,9 @@ export interface RigOptions extends SimulationOptions {
   trainer?: Pick<TrainerOptions, "progress" | "checkEndpoints">;
 }
 
-export interface RigRun {
-  fit: FitResult<APOResult>;
-  result: APOResult;
+export interface RigRun<R = APOResult> {
+  fit: FitResult<R>;
+  result: R;
   /** Requests the optimizer model answered. */
   optimizerCalls: number;
   /** The prompts of those requests, in order. */
@@ -46,7 +46,12 @@ export interface RigRun {
   store: Store;
 }
 
-export async function runApo(apo: Omit<APOOptions, "client">, options: RigOptions = {}): Promise<RigRun> {
+export function runApo(apo: Omit<APOOptions, "client">, options: RigOptions = {}): Promise<RigRun> {
+  return runRoomAlgorithm((client) => new APO({ model: "mock-optimizer", ...apo, client }), options);
+}
+
+/** Runs an optimizer made by `make` (given the optimizer client) on the room task, as {@link runApo} does APO. */
+export async function runRoomAlgorithm<R>(make: (client: APOOptions["client"]) => Algorithm<R>, options: RigOptions = {}): Promise<RigRun<R>> {
   const llm: MockLlm = options.llm ?? (await startMockLlm({ responder: combinedResponder(options) }));
   const firstRequest = llm.requests.length;
   const store = options.store ?? new MemoryStore();
@@ -60,7 +65,7 @@ export async function runApo(apo: Omit<APOOptions, "client">, options: RigOption
     logger,
     handleSignals: false,
     initialResources: (options.initialResources ?? { ...SEED_PROMPTS, main: { kind: "llm", baseUrl: llm.baseUrl, model: "room-agent" } }) as never,
-    algorithm: new APO({ model: "mock-optimizer", ...apo, client: options.wrapClient ? options.wrapClient(client) : client }),
+    algorithm: make(options.wrapClient ? options.wrapClient(client) : client),
     ...options.trainer,
   });
   try {

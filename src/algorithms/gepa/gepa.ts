@@ -192,6 +192,10 @@ class GEPARun {
     const base = { iteration, parent: parent.candidate.id, component, parentScore: mean(parentRewards) };
     const record = (r: Omit<ProposalRecord, keyof typeof base>) => void this.proposals.push({ ...base, ...r });
 
+    if (settings.perfectScore !== null && parentRewards.every((r) => r >= settings.perfectScore!)) {
+      record({ status: "skipped", detail: `the parent scored the perfect ${settings.perfectScore} on every minibatch task: nothing to reflect on` });
+      return undefined;
+    }
     const dataset = await reflectiveDataset(ctx.store, ctx.adapter, component, templateOf(parent.candidate, component), parentRuns.ended);
     if (dataset.records.length === 0) {
       record({ status: "skipped", detail: `'${component}' shaped no LLM call of the ${size} minibatch runs` });
@@ -236,7 +240,7 @@ class GEPARun {
     const key = fingerprint({ id: childId, resources: { ...parent.candidate.resources, [component]: { ...templateOf(parent.candidate, component), template: outcome.template } } }, this.components);
     const twin = this.seen.get(key);
     if (twin !== undefined) {
-      record({ status: "duplicate", detail: `the rewrite recreates ${twin}` });
+      record({ status: "duplicate", detail: twin === parent.candidate.id ? `the rewrite left '${component}' as it was` : `the rewrite recreates ${twin}` });
       return undefined;
     }
     const feedback = { rollouts: parentRuns.ended.map((r) => r.rolloutId), score: dataset.score, text: dataset.text };

@@ -24,6 +24,12 @@ export const GEPAOptionsSchema = z.strictObject({
    * usually end a run first; this bounds a run with none set. @default 20
    */
   maxProposals: positiveInt.max(100_000).default(20),
+  /**
+   * The highest reward a task can give: a parent that reaches it on every minibatch task leaves
+   * nothing to reflect on, so that proposal ends there (no reflection call, no child run). `null`
+   * when rewards have no ceiling. @default 1
+   */
+  perfectScore: z.number().nullable().default(1),
   /** Your own reflection instruction (mustache; variables `component`, `template`, `runs`, `score`, `placeholders`, `engine`). @default the built-in one */
   reflectionPrompt: z.string().min(1).optional(),
 });

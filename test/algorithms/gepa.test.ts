@@ -1,0 +1,127 @@
+/**
+ * GEPA end to end on the room-selector example agent (openai SDK, tool calls, real tracer and
+ * store) against the mock LLM over HTTP: a prompt-sensitive agent model and a reflection model that
+ * proposes rules only from the failed runs the reflective dataset shows it
+ * (examples/room-selector/simulation/models.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { ValidationError } from "tracetrain";
+import { GEPA, type GEPAOptions, type GEPAResult } from "../../src/algorithms/gepa/index.js";
+import { RULES } from "../../examples/room-selector/simulation/rules.js";
+import { startMockLlm } from "tracetrain/testing";
+import { SEED_PROMPTS } from "../../examples/room-selector/agent.js";
+import { combinedResponder, type RigOptions, type RigRun, runRoomAlgorithm } from "../support/room-apo.js";
+
+function runGepa(options: Omit<GEPAOptions, "client">, rig: RigOptions = {}): Promise<RigRun<GEPAResult>> {
+  return runRoomAlgorithm((client) => new GEPA({ model: "mock-optimizer", ...options, client }), rig);
+}
+
+function rulesIn(template: string): string[] {
+  return RULES.filter((rule) => template.includes(rule.sentence)).map((rule) => rule.id);
+}
+
+const systemOf = (resources: Record<string, unknown>) => (resources.system as { template: string }).template;
+
+describe("GEPA", () => {
+  it("evolves the system prompt from the traces, keeps only children that beat their parent, and says which budget stopped it", async () => {
+    const run = await runGepa({ seed: 1, runId: "evolve", minibatchSize: 3, paretoTasks: 12, maxRollouts: 120 });
+    const { result } = run;
+    if (process.env.GEPA_DEBUG) console.log(JSON.stringify({ proposals: result.proposals.map(({ gate: _g, ...p }) => p), pool: result.pool.map(({ feedback: _f, ...p }) => p), best: result.best.score, seed: result.seed.score, stop: result.stopDetail, spend: result.spend.rollouts }, null, 1));
+    expect(result.stoppedBecause).toBe("maxRollouts");
+    expect(result.stopDetail).toMatch(/^the maxRollouts budget left no room for .+, after \d+ proposal\(s\), \d+ accepted$/);
+    expect(result.spend.rollouts).toBeLessThanOrEqual(120);
+    // More than one proposal was made, and the budget, not a silent end, stopped the run.
+    expect(result.proposals.length).toBeGreaterThan(1);
+    // Both prompts shaped the agent's calls, so both are evolved, round-robin.
+    expect(result.components).toEqual({ evolved: ["system", "request"], fixed: [] });
+    expect(new Set(result.proposals.map((p) => p.component))).toEqual(new Set(["system", "request"]));
+    // The agent reads its rules from the system prompt only: rewriting the request template changes nothing, and ties do not pass.
+    const requestEdits = result.proposals.filter((p) => p.component === "request" && p.gate);
+    expect(requestEdits.length).toBeGreaterThan(0);
+    for (const p of requestEdits) expect(p).toMatchObject({ status: "rejected-by-gate", gate: { accepted: false } });
+    const accepted = result.proposals.filter((p) => p.status === "accepted");
+    expect(accepted.length).toBeGreaterThan(0);
+    for (const p of accepted) {
+      expect(p.component).toBe("system");
+      expect(p.gate!.childMean).toBeGreaterThan(p.gate!.parentMean);
+    }
+    // The best beats the seed on the Pareto tasks, and states rules the seed did not.
+    expect(result.best.candidateId).not.toBe("seed");
+    expect(result.best.score).toBeGreaterThan(result.seed.score);
+    expect(result.best.n).toBe(12);
+    expect(rulesIn(systemOf(result.best.resources)).length).toBeGreaterThanOrEqual(2);
+    expect(result.seed.resourcesId).toBe("evolve.seed");
+    expect(rulesIn(systemOf((await run.store.getResources("evolve.seed")).resources))).toEqual([]);
+    expect(result.verdict).toBe("not checked");
+    expect(result.published).toEqual({ resourcesId: "evolve.best", candidate: result.best.candidateId });
+    expect((await run.store.getResources("evolve.best")).resources).toEqual(result.best.resources);
+    // Lineage: every pool member but the seed names its parent, the component it changed and the feedback behind it.
+    const best = result.pool.find((p) => p.candidateId === result.best.candidateId)!;
+    expect(best.parents).toHaveLength(1);
+    expect(best.component).toBe("system");
+    expect(best.feedback!.rollouts).toHaveLength(3);
+    expect(best.feedback!.text).toContain("### Run 1: reward");
+    expect(result.pool.filter((p) => p.onFront).length).toBeGreaterThan(0);
+    // The reflection model read the traces: tool calls, tool results, rewards.
+    // A parent that is already perfect on its minibatch gets no reflection call.
+    for (const p of result.proposals.filter((p) => p.status === "skipped")) expect(p).toMatchObject({ parentScore: 1, detail: expect.stringContaining("nothing to reflect on") });
+    const reflections = run.optimizerPrompts.filter((p) => p.includes("Return the complete new template"));
+    expect(reflections).toHaveLength(result.proposals.filter((p) => p.status !== "skipped").length);
+    expect(reflections[0]).toContain("get_rooms_and_availability(");
+    expect(reflections[0]).toContain("[tool result");
+  });
+
+  it("is reproducible: the same seed gives the same run", async () => {
+    const options = { seed: 5, minibatchSize: 3, paretoTasks: 8, maxRollouts: 80 } as const;
+    const [a, b] = [await runGepa(options), await runGepa(options)];
+    expect(b.result.proposals).toEqual(a.result.proposals);
+    expect(b.result.best.resources.system).toEqual(a.result.best.resources.system);
+    expect(b.result.best.resources.request).toEqual(a.result.best.resources.request);
+    expect(b.result.spend.rollouts).toBe(a.result.spend.rollouts);
+    expect(b.optimizerPrompts).toEqual(a.optimizerPrompts);
+  });
+
+  it("rejects every useless rewrite at the gate and keeps the seed as the best", async () => {
+    const run = await runGepa({ seed: 2, minibatchSize: 3, paretoTasks: 8, maxProposals: 4 }, { optimizer: { mode: "useless" } });
+    expect(run.result.stoppedBecause).toBe("completed");
+    expect(run.result.stopDetail).toBe("made all 4 proposals (maxProposals)");
+    expect(run.result.proposals).toHaveLength(4);
+    for (const p of run.result.proposals) expect(p.status).toBe("rejected-by-gate");
+    expect(run.result.best.candidateId).toBe("seed");
+    expect(run.result.published).toEqual({ resourcesId: `${run.result.runId}.best`, candidate: "seed" });
+    expect(run.result.summary).toMatch(/^no candidate beat the seed/);
+  });
+
+  it("stops on the optimizer-token budget and says so", async () => {
+    const run = await runGepa({ seed: 3, minibatchSize: 3, paretoTasks: 6, maxOptimizerTokens: 12_000 });
+    expect(run.result.stoppedBecause).toBe("maxOptimizerTokens");
+    expect(run.result.stopDetail).toMatch(/maxOptimizerTokens budget left no room for proposal \d+'s reflection call/);
+    expect(run.result.spend.optimizerTokens.input + run.result.spend.optimizerTokens.output).toBeLessThanOrEqual(12_000);
+  });
+
+  it("refuses a rollout budget too small for the seed's score and one proposal, with the arithmetic", async () => {
+    await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(ValidationError);
+    await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(/maxRollouts: 12 is too few.*at least 16/);
+  });
+
+  it("names components that are not prompt templates in the error", async () => {
+    await expect(runGepa({ components: ["main"] })).rejects.toThrow(/components\[0\]: 'main' is a 'llm' resource, not a prompt_template/);
+  });
+
+  it("evolves only the templates the agent's calls showed, and reports the others as fixed", async () => {
+    const llm = await startMockLlm({ responder: combinedResponder() });
+    try {
+      const initialResources = {
+        ...SEED_PROMPTS,
+        farewell: { kind: "prompt_template", template: "Thank you for booking with us, {{name}}. Have a good meeting." },
+        main: { kind: "llm", baseUrl: llm.baseUrl, model: "room-agent" },
+      };
+      const run = await runGepa({ seed: 4, minibatchSize: 3, paretoTasks: 6, maxProposals: 3 }, { llm, initialResources });
+      expect(run.result.components).toEqual({ evolved: ["system", "request"], fixed: [{ name: "farewell", why: "never seen in the agent's LLM calls" }] });
+      expect(run.warnings.some((w) => w.includes("never showed the prompt template(s) farewell"))).toBe(true);
+      expect(run.result.proposals.every((p) => p.component !== "farewell")).toBe(true);
+    } finally {
+      await llm.close();
+    }
+  });
+});
