@@ -3,7 +3,7 @@
  * budgets, prices, seed and concurrency mean the same in both, so they are written once.
  */
 import { z } from "zod";
-import { IdSchema, PromptTemplate } from "../types/index.js";
+import { IdSchema, PromptTemplate, type ResourcesMap } from "../types/index.js";
 import { hasMethods } from "../util/index.js";
 import { DEFAULT_PRICES } from "./budget.js";
 import type { OptimizerClient } from "./optimizer.js";
@@ -60,5 +60,15 @@ export function checkInstructions(algorithm: string, path: string, templates: re
       ...(unknown.length > 0 ? [{ path: `${path}[${i}]`, message: `uses {{${unknown.join("}}, {{")}}}, which ${algorithm} does not fill (it fills ${variables.allowed.join(", ")})` }] : []),
       ...(missing.length > 0 ? [{ path: `${path}[${i}]`, message: `must use {{${missing.join("}} and {{")}}}` }] : []),
     ];
+  });
+}
+
+/** Issues for each name under `path` that is not a prompt_template of `resources` (APO's targets, GEPA's components). */
+export function templateNameIssues(resources: ResourcesMap, names: readonly string[], path: string, templates: readonly string[]): Array<{ path: string; message: string }> {
+  return names.flatMap((name, i) => {
+    const resource = resources[name];
+    if (resource?.kind === "prompt_template") return [];
+    const why = resource ? `is a '${resource.kind}' resource, not a prompt_template` : "is not in initialResources";
+    return [{ path: `${path}[${i}]`, message: `'${name}' ${why} (prompt templates: ${templates.join(", ") || "none"})` }];
   });
 }

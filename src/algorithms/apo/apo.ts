@@ -21,6 +21,7 @@ import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluat
 import { rewardOrZero } from "../evaluate.js";
 import { describeRuns } from "../experiments.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
+import { templateNameIssues } from "../optimizer-options.js";
 import { type APOOptions, parseOptions } from "./options.js";
 import { Optimizer } from "../optimizer.js";
 import { randomFor } from "../../util/index.js";
@@ -175,13 +176,7 @@ class APORun {
     const targets = settings.targets ?? templates;
     const issues = [];
     if (targets.length === 0) issues.push({ path: "initialResources", message: "has no prompt_template resource to optimize" });
-    for (const [i, name] of targets.entries()) {
-      const resource = snapshot.resources[name];
-      if (resource?.kind !== "prompt_template") {
-        const why = resource ? `is a '${resource.kind}' resource, not a prompt_template` : "is not in initialResources";
-        issues.push({ path: `targets[${i}]`, message: `'${name}' ${why} (prompt templates: ${templates.join(", ") || "none"})` });
-      }
-    }
+    issues.push(...templateNameIssues(snapshot.resources, targets, "targets", templates));
     if (ctx.train.length === 0) issues.push({ path: "train", message: "APO needs training tasks: it critiques the prompt from the agent's runs on them" });
     if (ctx.val.length === 0) issues.push({ path: "val", message: "APO needs validation tasks: it scores candidate prompts on them" });
     if (issues.length > 0) throw new ValidationError("APO", issues);

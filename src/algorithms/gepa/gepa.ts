@@ -17,6 +17,7 @@ import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, type Spend } from "../budget.js";
 import { rewardOrZero } from "../evaluate.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
+import { templateNameIssues } from "../optimizer-options.js";
 import { Optimizer } from "../optimizer.js";
 import { type Candidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishSeed, snapshotId, templateOf } from "./candidates.js";
 import { promptTemplates } from "./components.js";
@@ -291,13 +292,7 @@ class GEPARun {
     const templates = promptTemplates(snapshot.resources, [LINEAGE_RESOURCE]);
     const issues = [];
     if (templates.length === 0) issues.push({ path: "initialResources", message: "has no prompt_template resource to evolve" });
-    for (const [i, name] of (settings.components ?? []).entries()) {
-      const resource = snapshot.resources[name];
-      if (resource?.kind !== "prompt_template") {
-        const why = resource ? `is a '${resource.kind}' resource, not a prompt_template` : "is not in initialResources";
-        issues.push({ path: `components[${i}]`, message: `'${name}' ${why} (prompt templates: ${templates.join(", ") || "none"})` });
-      }
-    }
+    issues.push(...templateNameIssues(snapshot.resources, settings.components ?? [], "components", templates));
     if (ctx.train.length === 0) issues.push({ path: "train", message: "GEPA needs training tasks: it reflects on the agent's runs on them" });
     if (ctx.val.length === 0) issues.push({ path: "val", message: "GEPA needs validation tasks: the Pareto front is kept over them" });
     if (issues.length > 0) throw new ValidationError("GEPA", issues);
