@@ -99,6 +99,21 @@ describe("GEPA", () => {
     expect(run.result.spend.optimizerTokens.input + run.result.spend.optimizerTokens.output).toBeLessThanOrEqual(12_000);
   });
 
+  it("stops on the dollar budget, counting the reflection calls at the prices given", async () => {
+    const prices = { "mock-optimizer": { input: 0.1, output: 0.1 } };
+    const run = await runGepa({ seed: 3, minibatchSize: 3, paretoTasks: 6, prices, maxUsd: 0.002 });
+    if (process.env.GEPA_DEBUG) console.log(run.result.stopDetail, JSON.stringify(run.result.spend), run.result.proposals.length);
+    expect(run.result.stoppedBecause).toBe("maxUsd");
+    expect(run.result.stopDetail).toMatch(/^the maxUsd budget left no room for/);
+    expect(run.result.spend.usd.total).toBeGreaterThan(0);
+    expect(run.result.spend.usd.total).toBeLessThanOrEqual(0.002);
+  });
+
+  it("gives up, saying why, when the reflection model keeps failing", async () => {
+    const failing = () => ({ chat: { completions: { create: () => Promise.reject(new Error("503 upstream unavailable")) } } });
+    await expect(runGepa({ seed: 1, minibatchSize: 3, paretoTasks: 4 }, { wrapClient: failing })).rejects.toThrow(/the last 3 reflection calls failed; the last error: 503 upstream unavailable/);
+  });
+
   it("refuses a rollout budget too small for the seed's score and one proposal, with the arithmetic", async () => {
     await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(ValidationError);
     await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(/maxRollouts: 12 is too few.*at least 16/);

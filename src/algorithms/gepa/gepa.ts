@@ -354,7 +354,7 @@ class GEPARun {
   }
 
   private budgetStop(limit: BudgetLimit, what: string): Stop {
-    const made = this.proposals.length;
+    const made = this.proposals.filter((p) => p.status !== "stopped").length;
     const accepted = this.proposals.filter((p) => p.status === "accepted").length;
     return { reason: limit, detail: `the ${limit} budget left no room for ${what}, after ${made} proposal(s), ${accepted} accepted` };
   }
