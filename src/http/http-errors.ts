@@ -14,6 +14,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   payload_too_large: 413,
   internal: 500,
   missing_dependency: 501,
+  not_supported: 501,
   closed: 503,
   unavailable: 503,
   timeout: 504,

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type JsonValue, JsonValueSchema } from "./json.js";
 
-/** Machine-readable error codes. Over HTTP they map to 404, 409, 400, 503, 503, 504, 401, 413, 501 and 500. */
+/** Machine-readable error codes. Over HTTP they map to 404, 409, 400, 503, 503, 504, 401, 413, 501, 501 and 500. */
 export const ErrorCodeSchema = z.enum([
   "not_found",
   "conflict",
@@ -12,6 +12,8 @@ export const ErrorCodeSchema = z.enum([
   "unauthorized",
   "payload_too_large",
   "missing_dependency",
+  /** The other side lacks a capability the request needs (a training backend without restore, say). */
+  "not_supported",
   "internal",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>;

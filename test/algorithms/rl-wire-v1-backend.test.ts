@@ -179,6 +179,7 @@ describe("a tracetrain-rl/1-only backend through HttpTrainingBackend", () => {
     const hyper = await client.train({ ...request, hyperparameters: { learning_rate: 1e-6 } }).catch((e: unknown) => e);
     expect(hyper).toBeInstanceOf(BackendUnsupportedError);
     expect((hyper as BackendUnsupportedError).feature).toBe("hyperparameters");
+    expect((hyper as BackendUnsupportedError).code).toBe("not_supported");
     expect((hyper as Error).message).toBe("POST /v1/train: the backend speaks tracetrain-rl/1, which has no per-step hyperparameters (got learning_rate)");
 
     const chunk = await client.train({ ...request, chunk: { index: 0, count: 2 } }).catch((e: unknown) => e);

@@ -80,7 +80,7 @@ export class BackendUnsupportedError extends BackendError {
   readonly feature: UnsupportedFeature;
 
   constructor(route: string, feature: UnsupportedFeature, message: string, status?: number) {
-    super("validation", route, status, message);
+    super("not_supported", route, status, message);
     this.feature = feature;
   }
 }

@@ -11,14 +11,9 @@
  */
 import { TracetrainError, ValidationError } from "../../types/index.js";
 import type { Logger } from "../../types/index.js";
-import { type BackendInfo, PROTOCOL, type SamplingSettings, type TrainRequest, type TrainResponse, type TrainSample } from "./protocol.js";
+import { type BackendInfo, PROTOCOL, type SamplingSettings, type TrainRequest, type TrainResponse, type TrainSample, trainedTokenCount } from "./protocol.js";
 import { type BackendInfoV1, PROTOCOL_V1, type TrainRequestV1, type TrainResponseV1, type TrainSampleV1 } from "./protocol-v1.js";
 import { BackendUnsupportedError } from "./backend-errors.js";
-
-/** Mask-1 tokens of a sample: the ones its loss is computed on. */
-function maskedTokens(sample: Pick<TrainSample, "response_mask">): number {
-  return sample.response_mask.reduce<number>((sum, m) => sum + m, 0);
-}
 
 /** True when `sampling` differs from what a /1 backend assumes (temperature 1, top_p 1, no top-k). */
 export function isDefaultSampling(sampling: SamplingSettings | undefined): boolean {
@@ -42,14 +37,14 @@ export function trainRequestToV1(request: TrainRequest, route: string, warnSampl
     throw new BackendUnsupportedError(route, "chunked_train", `${route}: the backend speaks ${PROTOCOL_V1}, which has no chunked steps: send the whole step in one request`);
   }
   if (request.samples.some((s) => !isDefaultSampling(s.sampling))) warnSampling();
-  const samples = request.samples.filter((s) => maskedTokens(s) > 0).map(sampleToV1);
+  const samples = request.samples.filter((s) => trainedTokenCount(s.response_mask) > 0).map(sampleToV1);
   if (samples.length === 0) throw new ValidationError("train request", [{ path: "samples", message: "no sample has a mask-1 token: there is nothing to train on" }]);
   return { step: request.step, policy_version: request.policy_version, samples };
 }
 
 function sampleToV1(sample: TrainSample): TrainSampleV1 {
   const { token_weight, sampling: _sampling, ...rest } = sample;
-  return { ...rest, weight: token_weight * maskedTokens(sample) };
+  return { ...rest, weight: token_weight * trainedTokenCount(sample.response_mask) };
 }
 
 /** A /1 backend's train answer in /2 terms: a /1 step is never held as a chunk. */
@@ -63,10 +58,10 @@ export function trainResponseFromV1(response: TrainResponseV1): TrainResponse {
  * out (and not counted in Σ weight).
  */
 export function trainRequestFromV1(request: TrainRequestV1): TrainRequest {
-  const trained = request.samples.filter((s) => maskedTokens(s) > 0);
+  const trained = request.samples.filter((s) => trainedTokenCount(s.response_mask) > 0);
   if (trained.length === 0) throw new ValidationError("train request", [{ path: "samples", message: "no sample has a mask-1 token: there is nothing to train on" }]);
   const total = trained.reduce((sum, s) => sum + s.weight, 0);
-  const samples = trained.map(({ weight, ...rest }): TrainSample => ({ ...rest, token_weight: weight / (maskedTokens(rest) * total) }));
+  const samples = trained.map(({ weight, ...rest }): TrainSample => ({ ...rest, token_weight: weight / (trainedTokenCount(rest.response_mask) * total) }));
   return { step: request.step, policy_version: request.policy_version, samples };
 }
 

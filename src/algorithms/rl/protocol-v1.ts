@@ -6,11 +6,9 @@
  */
 import { z } from "zod";
 import { PolicyVersionSchema } from "../../types/index.js";
-import { EndpointSchema } from "./protocol.js";
+import { EndpointSchema, RESPONSE_ALIGNED_ISSUE, TrainSampleBaseSchema, responseAligned } from "./protocol.js";
 
 export const PROTOCOL_V1 = "tracetrain-rl/1";
-
-const TokenIds = z.array(z.number().int().nonnegative());
 
 /** `GET /v1/info`: who the backend is and what it can do. */
 export const BackendInfoV1Schema = z.object({
@@ -35,30 +33,10 @@ export type BackendInfoV1 = z.infer<typeof BackendInfoV1Schema>;
  * One training sample: a token sequence of one rollout (one LLM call, or consecutive calls merged)
  * with the advantage of its rollout. Loss is computed on response tokens whose mask is 1.
  */
-export const TrainSampleV1Schema = z
-  .object({
-    rollout_id: z.string().min(1),
-    /** Rollouts of one task form a group (GRPO). */
-    group_id: z.string().min(1),
-    prompt_ids: TokenIds.min(1),
-    response_ids: TokenIds.min(1),
-    /** 1 for tokens the policy generated, 0 for tokens inserted between calls (tool results, the next prompt). */
-    response_mask: z.array(z.union([z.literal(0), z.literal(1)])),
-    /** The sampling policy's logprob of each response token; null where unknown (masked tokens). */
-    logprobs: z.array(z.number().nullable()),
-    /** The rollout's advantage, the same for every sample of the rollout. */
-    advantage: z.number(),
-    /** The rollout's reward. */
-    reward: z.number(),
-    /** How much this sample counts in the loss: 1 / (samples of its rollout), so every rollout weighs the same. */
-    weight: z.number().positive(),
-    /** The policy version that generated it (staleness = current − this). */
-    policy_version: PolicyVersionSchema.optional(),
-  })
-  .refine((s) => s.response_mask.length === s.response_ids.length && s.logprobs.length === s.response_ids.length, {
-    message: "response_mask and logprobs must have one entry per response token",
-    path: ["response_mask"],
-  });
+export const TrainSampleV1Schema = TrainSampleBaseSchema.extend({
+  /** How much this sample counts in the loss: 1 / (samples of its rollout), so every rollout weighs the same. */
+  weight: z.number().positive(),
+}).refine(responseAligned, RESPONSE_ALIGNED_ISSUE);
 export type TrainSampleV1 = z.infer<typeof TrainSampleV1Schema>;
 
 /** `POST /v1/train`: one policy update from one batch. */

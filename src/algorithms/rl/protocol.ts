@@ -97,42 +97,54 @@ export const SamplingSettingsSchema = z.object({
 });
 export type SamplingSettings = z.infer<typeof SamplingSettingsSchema>;
 
+/** The fields of a train sample in every protocol version (how a sample weighs in the loss differs). */
+export const TrainSampleBaseSchema = z.object({
+  rollout_id: z.string().min(1),
+  /** Rollouts of one task form a group (GRPO). */
+  group_id: z.string().min(1),
+  prompt_ids: TokenIds.min(1),
+  response_ids: TokenIds.min(1),
+  /** 1 for tokens the policy generated, 0 for tokens inserted between calls (tool results, the next prompt). */
+  response_mask: z.array(z.union([z.literal(0), z.literal(1)])),
+  /** The sampling engine's logprob of each response token (see `capabilities.logprobs_mode`); null where unknown (masked tokens). */
+  logprobs: z.array(z.number().nullable()),
+  /** The rollout's advantage, the same for every sample of the rollout. */
+  advantage: z.number(),
+  /** The rollout's reward. */
+  reward: z.number(),
+  /** The policy version that generated it (staleness = current − this). */
+  policy_version: PolicyVersionSchema.optional(),
+});
+
+/** The check every version's sample passes: one mask and one logprob entry per response token. */
+export function responseAligned(s: Pick<z.infer<typeof TrainSampleBaseSchema>, "response_mask" | "response_ids" | "logprobs">): boolean {
+  return s.response_mask.length === s.response_ids.length && s.logprobs.length === s.response_ids.length;
+}
+export const RESPONSE_ALIGNED_ISSUE: { message: string; path: string[] } = { message: "response_mask and logprobs must have one entry per response token", path: ["response_mask"] };
+
 /**
  * One training sample: a token sequence of one rollout (one LLM call, or consecutive calls merged)
  * with the advantage of its rollout. Loss is computed on response tokens whose mask is 1, each
  * weighted by `token_weight`.
  */
-export const TrainSampleSchema = z
-  .object({
-    rollout_id: z.string().min(1),
-    /** Rollouts of one task form a group (GRPO). */
-    group_id: z.string().min(1),
-    prompt_ids: TokenIds.min(1),
-    response_ids: TokenIds.min(1),
-    /** 1 for tokens the policy generated, 0 for tokens inserted between calls (tool results, the next prompt). */
-    response_mask: z.array(z.union([z.literal(0), z.literal(1)])),
-    /** The sampling engine's logprob of each response token (see `capabilities.logprobs_mode`); null where unknown (masked tokens). */
-    logprobs: z.array(z.number().nullable()),
-    /** The rollout's advantage, the same for every sample of the rollout. */
-    advantage: z.number(),
-    /** The rollout's reward. */
-    reward: z.number(),
-    /**
-     * Each mask-1 token's weight in the step's loss: 1 / (its rollout's mask-1 tokens × the step's
-     * rollouts). The loss is Σ token_weight · per-token loss over every sample of the step (all its
-     * chunks), and the weights add up to 1.
-     */
-    token_weight: z.number().positive(),
-    /** The policy version that generated it (staleness = current − this). */
-    policy_version: PolicyVersionSchema.optional(),
-    /** The settings its mask-1 tokens were sampled with. @default temperature 1, top_p 1, no top-k */
-    sampling: SamplingSettingsSchema.optional(),
-  })
-  .refine((s) => s.response_mask.length === s.response_ids.length && s.logprobs.length === s.response_ids.length, {
-    message: "response_mask and logprobs must have one entry per response token",
-    path: ["response_mask"],
-  });
+export const TrainSampleSchema = TrainSampleBaseSchema.extend({
+  /**
+   * Each mask-1 token's weight in the step's loss: 1 / (its rollout's mask-1 tokens × the step's
+   * rollouts). The loss is Σ token_weight · per-token loss over every sample of the step (all its
+   * chunks), and the weights add up to 1.
+   */
+  token_weight: z.number().positive(),
+  /** The settings its mask-1 tokens were sampled with. @default temperature 1, top_p 1, no top-k */
+  sampling: SamplingSettingsSchema.optional(),
+}).refine(responseAligned, RESPONSE_ALIGNED_ISSUE);
 export type TrainSample = z.infer<typeof TrainSampleSchema>;
+
+/** Tokens a response mask trains on (its 1s): what `token_weight` is counted over. */
+export function trainedTokenCount(mask: readonly (0 | 1)[]): number {
+  let count = 0;
+  for (const m of mask) count += m;
+  return count;
+}
 
 /** A part of a step sent in several requests: the backend applies the update when the last part (index = count − 1) arrives. */
 export const TrainChunkSchema = z

@@ -240,21 +240,19 @@ class RLRun {
     ctx.progress.phase(`step ${step}/${options.steps}: ${requests.length} rollouts`, requests.length);
     const collected = await run(requests);
     this.rewardRange.observe(collected.kept.map((k) => k.reward));
-    const signalGroups = () => {
+    // Groups with a signal, silent ones, and silent ones at the run's best reward (solved: done, not missing signal).
+    const tally = () => {
       const { groups, noSignal } = groupsWithoutSignal(collected.kept);
-      return groups - noSignal.size;
-    };
-    // Groups that all scored the run's best reward are solved: they count as done, not as missing signal.
-    const solvedGroups = () => {
-      const { noSignal } = groupsWithoutSignal(collected.kept);
       const rewardOf = new Map(collected.kept.map((k) => [k.groupId, k.reward]));
-      return [...noSignal].filter((group) => this.rewardRange.isSolved(rewardOf.get(group) ?? Number.NaN)).length;
+      const solved = [...noSignal].filter((group) => this.rewardRange.isSolved(rewardOf.get(group) ?? Number.NaN)).length;
+      return { signal: groups - noSignal.size, silent: noSignal.size, solved };
     };
-    const initialZeroAdvantageShare = (options.tasksPerStep - signalGroups()) / options.tasksPerStep;
+    const initialZeroAdvantageShare = (options.tasksPerStep - tally().signal) / options.tasksPerStep;
     const refill = { rounds: 0, groups: 0, rollouts: 0, initialZeroAdvantageShare };
     const maxRounds = options.dynamicSampling === false ? 0 : options.dynamicSampling.maxExtraRounds;
     for (let round = 1; round <= maxRounds && !ctx.signal.aborted; round++) {
-      const missing = options.tasksPerStep - signalGroups() - solvedGroups();
+      const { signal, solved } = tally();
+      const missing = options.tasksPerStep - signal - solved;
       if (missing <= 0) break;
       const more = refillRequests({ train: ctx.train, seed: options.seed, runId: this.runId, step, round, offset: refill.groups, count: missing, groupSize: options.groupSize, resourcesId: this.resourcesId });
       ctx.progress.phase(`step ${step}/${options.steps}: refilling ${missing} group(s) without signal (round ${round})`, more.length);
@@ -269,8 +267,8 @@ class RLRun {
       refill.groups += missing;
       refill.rollouts += more.length;
     }
-    const silent = groupsWithoutSignal(collected.kept).noSignal.size;
-    return { collected, groupsRun: options.tasksPerStep + refill.groups, refill, allSolved: silent > 0 && solvedGroups() === silent, seconds: timing };
+    const { silent, solved } = tally();
+    return { collected, groupsRun: options.tasksPerStep + refill.groups, refill, allSolved: silent > 0 && solved === silent, seconds: timing };
   }
 
   /** The step's groups: the training set in a seeded order, epoch after epoch, `groupSize` rollouts per task. */

@@ -4,7 +4,7 @@
  * each trained token's weight and the settings its tokens were sampled with).
  */
 import type { MergedSample, SamplingSettings } from "../../types/index.js";
-import type { SamplingSettings as TrainSamplingSettings, TrainSample } from "./protocol.js";
+import { type SamplingSettings as TrainSamplingSettings, type TrainSample, trainedTokenCount } from "./protocol.js";
 
 /** What a rollout gives every one of its samples. */
 export interface SampleRollout {
@@ -19,7 +19,7 @@ export interface SampleRollout {
 
 /** Tokens a sample trains on (mask 1). */
 export function trainedTokens(sample: Pick<MergedSample, "responseMask">): number {
-  return sample.responseMask.reduce<number>((sum, m) => sum + m, 0);
+  return trainedTokenCount(sample.responseMask);
 }
 
 /**

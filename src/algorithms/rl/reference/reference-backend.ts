@@ -27,6 +27,7 @@ import {
   TrainRequestSchema,
   type TrainResponse,
   type TrainSample,
+  trainedTokenCount,
 } from "../protocol.js";
 import { TrainChunkAssembler } from "../train-chunks.js";
 import type { TrainingBackend } from "../training-backend.js";
@@ -453,7 +454,7 @@ function samplingOf(sample: TrainSample): Settings {
 }
 
 function weightedMean(samples: readonly TrainSample[], value: (s: TrainSample) => number): number {
-  const weightOf = (s: TrainSample) => s.token_weight * s.response_mask.reduce<number>((sum, m) => sum + m, 0);
+  const weightOf = (s: TrainSample) => s.token_weight * trainedTokenCount(s.response_mask);
   const total = samples.reduce((sum, s) => sum + weightOf(s), 0);
   return samples.reduce((sum, s) => sum + weightOf(s) * value(s), 0) / total;
 }
