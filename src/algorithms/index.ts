@@ -3,5 +3,4 @@ export { evaluate, summarize, EvaluateOptionsSchema, type EvaluateOptions, type 
 export { runBatch, type BatchOptions } from "./rollout-batch.js";
 export * from "./apo/index.js";
 export * from "./rl/index.js";
-// Internal until it is complete: not exported from the package root yet.
 export * from "./gepa/index.js";
