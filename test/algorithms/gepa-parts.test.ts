@@ -5,6 +5,7 @@ import { bestByMean, frontier, meanScore, nonDominated, selectionWeights, select
 import { minibatchGate } from "../../src/algorithms/gepa/gate.js";
 import { literalPieces, shapedBy } from "../../src/algorithms/gepa/components.js";
 import { GEPA } from "../../src/algorithms/gepa/index.js";
+import { mergeTasks, pairKey, planMerge } from "../../src/algorithms/gepa/merge.js";
 
 const client = { chat: { completions: { create: async () => ({ choices: [{ message: { content: "" } }] }) } } };
 
@@ -153,5 +154,42 @@ describe("GEPA options", () => {
 
   it("accepts the defaults", () => {
     expect(new GEPA({ client }).name).toBe("gepa");
+  });
+});
+
+describe("system-aware merge", () => {
+  const text = (template: string) => ({ kind: "prompt_template" as const, template, engine: "mustache" as const });
+  const seed = { id: "seed", parents: [], resources: { plan: text("P0"), tool: text("T0") }, score: 0.2 };
+  const planOnly = { id: "c1", parents: ["seed"], resources: { plan: text("P1"), tool: text("T0") }, score: 0.5 };
+  const toolOnly = { id: "c2", parents: ["seed"], resources: { plan: text("P0"), tool: text("T1") }, score: 0.4 };
+  const planChild = { id: "c3", parents: ["c1"], resources: { plan: text("P2"), tool: text("T0") }, score: 0.6 };
+  const random = { seed: 0, label: "merge.1" };
+
+  it("takes each component from the side that evolved it, the stronger side first", () => {
+    const plan = planMerge([seed, planOnly, toolOnly], new Map([["c1", 2], ["c2", 2]]), ["plan", "tool"], new Set(), random);
+    expect(plan).toEqual({ parents: ["c1", "c2"], ancestor: "seed", resources: { plan: text("P1"), tool: text("T1") }, from: { plan: "c1", tool: "c2" } });
+  });
+
+  it("never merges a candidate with its own ancestor, nor two that changed the same component only", () => {
+    expect(planMerge([seed, planOnly, planChild], new Map([["c1", 1], ["c3", 2]]), ["plan", "tool"], new Set(), random)).toBeUndefined();
+    const otherPlan = { id: "c4", parents: ["seed"], resources: { plan: text("P9"), tool: text("T0") }, score: 0.3 };
+    expect(planMerge([seed, planOnly, otherPlan], new Map([["c1", 1], ["c4", 1]]), ["plan", "tool"], new Set(), random)).toBeUndefined();
+  });
+
+  it("does not try a pair twice, and needs a common ancestor", () => {
+    expect(planMerge([seed, planOnly, toolOnly], new Map([["c1", 2], ["c2", 2]]), ["plan", "tool"], new Set([pairKey("c2", "c1")]), random)).toBeUndefined();
+    const stranger = { id: "x", parents: [], resources: { plan: text("P0"), tool: text("T5") }, score: 0.9 };
+    expect(planMerge([planOnly, stranger], new Map([["c1", 1], ["x", 1]]), ["plan", "tool"], new Set(), random)).toBeUndefined();
+  });
+
+  it("judges a merge on tasks where its parents differ, half from each side's wins", () => {
+    const a = [1, 1, 1, 0, 0, 1, 0];
+    const b = [0, 1, 0, 1, 1, 1, 0];
+    const tasks = mergeTasks(a, b, 4, random);
+    expect(tasks).toHaveLength(4);
+    expect(tasks.filter((t) => a[t]! > b[t]!)).toHaveLength(2);
+    expect(tasks.filter((t) => b[t]! > a[t]!)).toHaveLength(2);
+    expect(mergeTasks([1, 0], [1, 0], 4, random)).toEqual([]);
+    expect(mergeTasks(a, b, 4, random)).toEqual(tasks);
   });
 });

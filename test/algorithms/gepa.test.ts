@@ -4,8 +4,13 @@
  * proposes rules only from the failed runs the reflective dataset shows it
  * (examples/room-selector/simulation/models.ts).
  */
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type OpenAI from "openai";
+import { afterAll, describe, expect, it } from "vitest";
 import { ValidationError } from "tracetrain";
+import { SqliteStore } from "tracetrain/store";
 import { GEPA, type GEPAOptions, type GEPAResult } from "../../src/algorithms/gepa/index.js";
 import { RULES } from "../../examples/room-selector/simulation/rules.js";
 import { startMockLlm } from "tracetrain/testing";
@@ -19,6 +24,9 @@ function runGepa(options: Omit<GEPAOptions, "client">, rig: RigOptions = {}): Pr
 function rulesIn(template: string): string[] {
   return RULES.filter((rule) => template.includes(rule.sentence)).map((rule) => rule.id);
 }
+
+const dir = mkdtempSync(join(tmpdir(), "tracetrain-gepa-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const systemOf = (resources: Record<string, unknown>) => (resources.system as { template: string }).template;
 
@@ -138,5 +146,44 @@ describe("GEPA", () => {
     } finally {
       await llm.close();
     }
+  });
+
+  it("resumes a crashed run from the store and ends where the uninterrupted run ends", async () => {
+    const options = { seed: 5, minibatchSize: 3, paretoTasks: 8, maxRollouts: 90, runId: "gepa-resumable" } as const;
+    const reference = await runGepa(options);
+    // The first attempt loses the reflection model after two calls and gives up after three failures.
+    const path = join(dir, "gepa-resume.db");
+    let calls = 0;
+    const dying = (client: OpenAI) => ({
+      chat: {
+        completions: {
+          create: (...args: Parameters<OpenAI["chat"]["completions"]["create"]>) => {
+            if (++calls > 2) return Promise.reject(new Error("connect ECONNREFUSED"));
+            return client.chat.completions.create(...args) as never;
+          },
+        },
+      },
+    });
+    const llm = await startMockLlm({ responder: combinedResponder() });
+    let resumed: RigRun<GEPAResult>;
+    try {
+      await expect(runGepa(options, { llm, store: new SqliteStore(path), wrapClient: dying })).rejects.toThrow(/the last 3 reflection calls failed; the last error: connect ECONNREFUSED/);
+      // Another set-up (a new endpoint) would mix measurements: refused.
+      await expect(runGepa(options, { store: new SqliteStore(path) })).rejects.toThrow(/GEPA run 'gepa-resumable' started with other resources than the trainer gives now \(main changed\)/);
+      resumed = await runGepa(options, { llm, store: new SqliteStore(path) });
+    } finally {
+      await llm.close();
+    }
+    expect(resumed.result.reusedRollouts).toBeGreaterThan(0);
+    expect(resumed.agentCalls).toBeLessThan(reference.agentCalls);
+    expect(resumed.optimizerCalls).toBeLessThan(reference.optimizerCalls);
+    expect(resumed.result.proposals.some((p) => p.reused)).toBe(true);
+    const strip = (proposals: GEPAResult["proposals"]) => proposals.map(({ reused: _reused, ...p }) => p);
+    expect(strip(resumed.result.proposals)).toEqual(strip(reference.result.proposals));
+    expect(resumed.result.best.candidateId).toBe(reference.result.best.candidateId);
+    expect(resumed.result.best.resources.system).toEqual(reference.result.best.resources.system);
+    expect(resumed.result.best.resources.request).toEqual(reference.result.best.resources.request);
+    expect(resumed.result.spend.rollouts).toBe(reference.result.spend.rollouts);
+    expect(resumed.result.spend.optimizerTokens).toEqual(reference.result.spend.optimizerTokens);
   });
 });

@@ -4,10 +4,10 @@
  * (weighted by how many tasks it wins), runs it on a training minibatch, shows the reflection
  * model one component's runs (round-robin over the components), and takes its rewrite as a child.
  * The child runs on the same minibatch and is kept only if it does better there (paired; ties do
- * not pass); kept children are scored on the Pareto validation tasks and join the pool.
- *
- * Internal for now: system-aware merge, evaluator feedback text, the held-out verdict shared with
- * APO and resume come next.
+ * not pass); kept children are scored on the Pareto validation tasks and join the pool. After an
+ * accepted child, the next iteration tries a system-aware merge of two front candidates that
+ * evolved different components (see merge.ts). Every candidate and rollout has a stable id, so a
+ * run resumed with its runId reads back what it made instead of making it again.
  */
 import { randomUUID } from "node:crypto";
 import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, Task } from "../../types/index.js";
@@ -19,9 +19,10 @@ import { rewardOrZero } from "../evaluate.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
 import { Optimizer } from "../optimizer.js";
-import { type Candidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishSeed, snapshotId, templateOf } from "./candidates.js";
+import { type Candidate, findCandidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishMerge, publishSeed, snapshotId, templateOf } from "./candidates.js";
 import { promptTemplates } from "./components.js";
 import { type GateVerdict, minibatchGate } from "./gate.js";
+import { mergeTasks, pairKey, planMerge } from "./merge.js";
 import { type GEPAOptions, type GEPASettings, parseGEPAOptions } from "./options.js";
 import { bestByMean, meanScore, nonDominated, type ScoredCandidate, selectionWeights, selectParent } from "./pareto.js";
 import { reflect } from "./reflection.js";
@@ -33,9 +34,19 @@ export type GEPAStopReason = "completed" | BudgetLimit | "interrupted" | "no-com
 /** What became of one iteration. */
 export interface ProposalRecord {
   iteration: number;
+  /** A reflective rewrite of one component, or a merge of two candidates. */
+  kind: "reflection" | "merge";
+  /** The parent (for a merge, the stronger of the two). */
   parent: string;
+  /** A merge's other parent. */
+  otherParent?: string;
+  /** The component a reflection rewrote. */
   component?: string;
-  /** The parent's mean reward on the minibatch. */
+  /** A merge: the candidate each evolved component was taken from. */
+  merged?: Record<string, string>;
+  /** Read back from the store: an earlier run of this runId made this candidate. */
+  reused?: boolean;
+  /** The parent's mean reward on the minibatch (for a merge: the stronger parent's on the merge tasks). */
   parentScore?: number;
   status: "accepted" | "rejected-by-gate" | "invalid-edit" | "duplicate" | "skipped" | "failed" | "stopped";
   /** The child's id (accepted or rejected by the gate). */
@@ -49,9 +60,12 @@ export interface ProposalRecord {
 export interface PoolEntry {
   candidateId: string;
   resourcesId: string;
+  kind: "seed" | "reflection" | "merge";
   parents: string[];
-  /** The component it changed, and the minibatch feedback that caused the change (null for the seed). */
+  /** The component it changed, and the minibatch feedback that caused the change (null for the seed and merges). */
   component: string | null;
+  /** A merge: the parent each evolved component came from (null otherwise). */
+  merged: Record<string, string> | null;
   feedback: { rollouts: string[]; score: number; text: string } | null;
   /** Mean reward on the Pareto validation tasks, and how many tasks it wins there (alone or tied). */
   score: number;
@@ -75,6 +89,8 @@ export interface GEPAResult {
   pool: PoolEntry[];
   proposals: ProposalRecord[];
   spend: Spend;
+  /** Rollouts an earlier run of this runId had made that this one read back instead of running. */
+  reusedRollouts: number;
   stoppedBecause: GEPAStopReason;
   /** The stop in a sentence, naming the limit and what it left undone. */
   stopDetail: string;
@@ -102,6 +118,8 @@ interface PoolMember {
   candidate: Candidate;
   /** Rewards on the Pareto tasks, in their order. */
   scores: number[];
+  /** Its mean on them. */
+  mean: number;
   /** The component it will have evolved next (round-robin per candidate, as in GEPA). */
   next: number;
 }
@@ -128,6 +146,10 @@ class GEPARun {
   private paretoTasks: number[] = [];
   private optimizer!: Optimizer;
   private maxTemplateLength = 0;
+  /** Merges to try: one after each accepted rewrite, while `maxMerges` allows. */
+  private mergesDue = 0;
+  private merges = 0;
+  private readonly triedPairs = new Set<string>();
 
   constructor(
     private readonly ctx: AlgorithmContext,
@@ -145,7 +167,8 @@ class GEPARun {
     this.checkRolloutBudget();
     this.rollouts = await MeteredRollouts.open(ctx, this.runId, this.budget);
     this.optimizer = new Optimizer(settings.client, { temperature: settings.temperature, maxOutputTokens: settings.maxOutputTokens }, this.budget, ctx.logger);
-    const seed = await publishSeed(ctx.store, this.runId, snapshot);
+    const { seed, resumed } = await publishSeed(ctx.store, this.runId, snapshot);
+    if (resumed) ctx.progress.note(`GEPA run ${this.runId}: resuming; the store has ${this.rollouts.found} of its rollouts, which will not run again`);
     const templates = promptTemplates(seed.resources, [LINEAGE_RESOURCE]);
     this.maxTemplateLength = settings.maxTemplateLength ?? Math.max(4000, 3 * Math.max(...templates.map((t) => templateOf(seed, t).template.length)));
     ctx.progress.note(this.projection());
@@ -154,7 +177,7 @@ class GEPARun {
     const seedScores = await this.scoreOnPareto(seed);
     let stop: Stop | undefined = "stoppedBy" in seedScores ? this.budgetStop(seedScores.stoppedBy, "scoring the seed on the Pareto tasks") : undefined;
     if (!stop) {
-      if (!("stoppedBy" in seedScores)) this.pool.push({ candidate: seed, scores: seedScores.scores, next: 0 });
+      if (!("stoppedBy" in seedScores)) this.addToPool(seed, seedScores.scores, 0);
       stop = await this.evolve(templates);
     }
     return this.finish(seed, stop);
@@ -165,6 +188,11 @@ class GEPARun {
     const { ctx, settings } = this;
     for (let iteration = 1; iteration <= settings.maxProposals; iteration++) {
       if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted after ${iteration - 1} proposal(s)` };
+      const merged = this.mergesDue > 0 ? await this.mergeProposal(iteration) : "no-merge";
+      if (merged !== "no-merge") {
+        if (merged) return merged;
+        continue;
+      }
       const stop = await this.iterate(iteration, templates);
       if (stop) return stop;
     }
@@ -190,7 +218,7 @@ class GEPARun {
     const component = this.components[parent.next % this.components.length]!;
     parent.next++;
     const parentRewards = parentRuns.ended.map(rewardOrZero);
-    const base = { iteration, parent: parent.candidate.id, component, parentScore: mean(parentRewards) };
+    const base = { iteration, kind: "reflection" as const, parent: parent.candidate.id, component, parentScore: mean(parentRewards) };
     const record = (r: Omit<ProposalRecord, keyof typeof base>) => void this.proposals.push({ ...base, ...r });
 
     if (settings.perfectScore !== null && parentRewards.every((r) => r >= settings.perfectScore!)) {
@@ -202,7 +230,11 @@ class GEPARun {
       record({ status: "skipped", detail: `'${component}' shaped no LLM call of the ${size} minibatch runs` });
       return undefined;
     }
-    const childId = `c${iteration}`;
+    const { id: childId, found } = await this.childSlot(`c${iteration}`, (c) => c.lineage.kind === "reflection" && c.lineage.parents[0] === parent.candidate.id && c.lineage.component === component);
+    if (found) {
+      for (const call of found.lineage.calls) this.budget.addOptimizerCall(call);
+      return this.judgeChild(found, { ...base, reused: true }, minibatch, parentRewards, iteration);
+    }
     let outcome;
     try {
       outcome = await reflect({
@@ -246,7 +278,14 @@ class GEPARun {
     }
     const feedback = { rollouts: parentRuns.ended.map((r) => r.rolloutId), score: dataset.score, text: dataset.text };
     const child = await publishChild(ctx.store, parent.candidate, { id: childId, component, template: outcome.template, feedback, calls: outcome.calls });
-    this.seen.set(key, child.id);
+    return this.judgeChild(child, base, minibatch, parentRewards, iteration);
+  }
+
+  /** Runs a rewritten child on its parent's minibatch, gates it, and scores it on the Pareto tasks if it passes. */
+  private async judgeChild(child: Candidate, base: Omit<ProposalRecord, "status" | "detail">, minibatch: number[], parentRewards: number[], iteration: number): Promise<Stop | undefined> {
+    const { ctx } = this;
+    const record = (r: Pick<ProposalRecord, "status" | "detail" | "child" | "gate">) => void this.proposals.push({ ...base, ...r });
+    this.seen.set(fingerprint(child, this.components), child.id);
     const childRuns = await this.runOn(child, minibatch.map((t) => ctx.train[t]!), "train", (j) => `m${iteration}.${child.id}.${j}`);
     if ("stoppedBy" in childRuns) return this.budgetStop(childRuns.stoppedBy, `proposal ${iteration}'s child minibatch`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted during proposal ${iteration}` };
@@ -256,12 +295,89 @@ class GEPARun {
       return undefined;
     }
     record({ status: "accepted", child: child.id, gate, detail: gate.reason });
+    return this.admit(child, iteration, new Map(), `from ${base.parent}, '${base.component}'`);
+  }
+
+  /** Scores an accepted candidate on the Pareto tasks it has no reward for yet, and adds it to the pool. */
+  private async admit(child: Candidate, iteration: number, known: ReadonlyMap<number, number>, origin: string): Promise<Stop | undefined> {
+    const { ctx, settings } = this;
     ctx.progress.phase(`GEPA proposal ${iteration}: scoring ${child.id} on ${this.paretoTasks.length} Pareto validation tasks`, 0);
-    const scored = await this.scoreOnPareto(child);
-    if ("stoppedBy" in scored) return this.budgetStop(scored.stoppedBy, `scoring the accepted ${child.id} on the ${this.paretoTasks.length} Pareto tasks (it passed the minibatch gate but is not in the pool)`);
-    this.pool.push({ candidate: child, scores: scored.scores, next: parent.next });
-    ctx.progress.note(`GEPA: ${child.id} (from ${parent.candidate.id}, '${component}') scores ${mean(scored.scores).toFixed(3)} on the Pareto tasks`);
+    const scored = await this.scoreOnPareto(child, known);
+    if ("stoppedBy" in scored) return this.budgetStop(scored.stoppedBy, `scoring the accepted ${child.id} on the ${this.paretoTasks.length} Pareto tasks (it passed its gate but is not in the pool)`);
+    if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted while scoring ${child.id} on the Pareto tasks` };
+    const parent = this.member(child.lineage.parents[0]!);
+    this.addToPool(child, scored.scores, parent.next);
+    if (child.lineage.kind === "reflection" && this.merges + this.mergesDue < settings.maxMerges) this.mergesDue++;
+    ctx.progress.note(`GEPA: ${child.id} (${origin}) scores ${mean(scored.scores).toFixed(3)} on the Pareto tasks`);
     return undefined;
+  }
+
+  /**
+   * A merge iteration: combines two front candidates that evolved different components, runs the
+   * merge on Pareto tasks where its parents differ, and keeps it only if it beats the stronger
+   * parent there (the same paired gate as a rewrite). "no-merge" when no pair qualifies: the
+   * iteration then makes a rewrite instead.
+   */
+  private async mergeProposal(iteration: number): Promise<Stop | undefined | "no-merge"> {
+    const { ctx, settings } = this;
+    const weights = selectionWeights(this.scored());
+    const plan = planMerge(
+      this.pool.map((m) => ({ id: m.candidate.id, parents: m.candidate.lineage.parents, resources: m.candidate.resources, score: m.mean })),
+      weights,
+      this.components,
+      this.triedPairs,
+      { seed: settings.seed, label: `merge.${iteration}` },
+    );
+    if (!plan) {
+      this.mergesDue = 0;
+      return "no-merge";
+    }
+    this.mergesDue--;
+    this.merges++;
+    this.triedPairs.add(pairKey(...plan.parents));
+    const [strong, weak] = plan.parents.map((id) => this.member(id));
+    const tasks = mergeTasks(strong!.scores, weak!.scores, settings.minibatchSize, { seed: settings.seed, label: `merge-tasks.${iteration}` });
+    const base = { iteration, kind: "merge" as const, parent: strong!.candidate.id, otherParent: weak!.candidate.id, merged: plan.from, parentScore: mean(tasks.map((t) => strong!.scores[t]!)) };
+    const record = (r: Pick<ProposalRecord, "status" | "detail" | "child" | "gate" | "reused">) => void this.proposals.push({ ...base, ...r });
+    const key = fingerprint({ id: "merge", resources: plan.resources }, this.components);
+    const twin = this.seen.get(key);
+    if (twin !== undefined) {
+      record({ status: "duplicate", detail: `the merge of ${plan.parents.join(" and ")} recreates ${twin}` });
+      return undefined;
+    }
+    const limit = this.budget.wouldExceedRollouts(tasks.length);
+    if (limit) return this.budgetStop(limit, `proposal ${iteration}'s merge of ${plan.parents.join(" and ")} (${tasks.length} rollouts)`);
+    const { id, found } = await this.childSlot(`c${iteration}`, (c) => c.lineage.kind === "merge" && c.lineage.parents.join() === plan.parents.join());
+    const child = found ?? (await publishMerge(ctx.store, this.runId, { id, parents: plan.parents, resources: plan.resources, merged: plan.from }));
+    this.seen.set(key, child.id);
+    ctx.progress.phase(`GEPA proposal ${iteration}: merging ${plan.parents.join(" and ")} (common ancestor ${plan.ancestor}), on ${tasks.length} Pareto tasks where they differ`, 0);
+    const ran = await this.runOn(child, tasks.map((t) => ctx.val[this.paretoTasks[t]!]!), "val", (j) => `p.${child.id}.${this.paretoTasks[tasks[j]!]}`);
+    if ("stoppedBy" in ran) return this.budgetStop(ran.stoppedBy, `proposal ${iteration}'s merge`);
+    if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted during proposal ${iteration}` };
+    const rewards = ran.ended.map(rewardOrZero);
+    const gate = minibatchGate(tasks.map((t) => strong!.scores[t]!), rewards);
+    const reused = found ? { reused: true } : {};
+    if (!gate.accepted) {
+      record({ status: "rejected-by-gate", child: child.id, gate, detail: `against ${strong!.candidate.id}: ${gate.reason}`, ...reused });
+      return undefined;
+    }
+    record({ status: "accepted", child: child.id, gate, detail: `against ${strong!.candidate.id}: ${gate.reason}`, ...reused });
+    return this.admit(child, iteration, new Map(tasks.map((t, j) => [t, rewards[j]!])), `merge of ${plan.parents.join(" and ")}`);
+  }
+
+  /**
+   * The id a new candidate of this iteration gets — or the candidate an earlier run of this runId
+   * already made there, when it is the same proposal (`matches`). A resumed run that takes another
+   * path (a rollout cut off by the crash ran again and scored differently) gets a fresh suffix
+   * instead of clashing with the old candidate.
+   */
+  private async childSlot(base: string, matches: (found: Candidate) => boolean): Promise<{ id: string; found?: Candidate }> {
+    for (let n = 1; ; n++) {
+      const id = n === 1 ? base : `${base}.${n}`;
+      const found = await findCandidate(this.ctx.store, this.runId, id);
+      if (!found) return { id };
+      if (matches(found)) return { id, found };
+    }
   }
 
   /** Default components: the prompt templates whose text shaped a call of the first minibatch. */
@@ -330,11 +446,14 @@ class GEPARun {
     );
   }
 
-  /** Runs `candidate` on the Pareto tasks; rewards in task order. */
-  private async scoreOnPareto(candidate: Candidate): Promise<{ scores: number[] } | { stoppedBy: BudgetLimit }> {
-    const ran = await this.runOn(candidate, this.paretoTasks.map((t) => this.ctx.val[t]!), "val", (j) => `p.${candidate.id}.${this.paretoTasks[j]}`);
+  /** Runs `candidate` on the Pareto tasks (those positions `known` lacks); rewards in task order. */
+  private async scoreOnPareto(candidate: Candidate, known: ReadonlyMap<number, number> = new Map()): Promise<{ scores: number[] } | { stoppedBy: BudgetLimit }> {
+    const missing = indices(this.paretoTasks.length).filter((position) => !known.has(position));
+    const ran = await this.runOn(candidate, missing.map((p) => this.ctx.val[this.paretoTasks[p]!]!), "val", (j) => `p.${candidate.id}.${this.paretoTasks[missing[j]!]}`);
     if ("stoppedBy" in ran) return ran;
-    return { scores: ran.ended.map(rewardOrZero) };
+    const byPosition = new Map(known);
+    for (const [j, rollout] of ran.ended.entries()) byPosition.set(missing[j]!, rewardOrZero(rollout));
+    return { scores: indices(this.paretoTasks.length).map((p) => byPosition.get(p) ?? Number.NaN) };
   }
 
   /** Runs `candidate` on `tasks` (ids from `key`), the rollouts in task order. */
@@ -363,6 +482,10 @@ class GEPARun {
     return this.pool.map((m) => ({ id: m.candidate.id, scores: m.scores }));
   }
 
+  private addToPool(candidate: Candidate, scores: number[], next: number): void {
+    this.pool.push({ candidate, scores, mean: mean(scores.filter(Number.isFinite)), next });
+  }
+
   private member(id: string): PoolMember {
     return this.pool.find((m) => m.candidate.id === id)!;
   }
@@ -383,8 +506,10 @@ class GEPARun {
     const pool: PoolEntry[] = this.pool.map((m) => ({
       candidateId: m.candidate.id,
       resourcesId: m.candidate.resourcesId,
+      kind: m.candidate.lineage.kind,
       parents: m.candidate.lineage.parents,
       component: m.candidate.lineage.component || null,
+      merged: m.candidate.lineage.merged,
       feedback: m.candidate.lineage.feedback,
       score: meanScore({ id: m.candidate.id, scores: m.scores }),
       wins: weights.get(m.candidate.id) ?? 0,
@@ -412,6 +537,7 @@ class GEPARun {
       pool,
       proposals: this.proposals,
       spend,
+      reusedRollouts: this.rollouts.reused,
       stoppedBecause: stop.reason,
       stopDetail: stop.detail,
     };

@@ -30,6 +30,12 @@ export const GEPAOptionsSchema = z.strictObject({
    * when rewards have no ceiling. @default 1
    */
   perfectScore: z.number().nullable().default(1),
+  /**
+   * System-aware merges at most: after each accepted rewrite, the next iteration combines two
+   * Pareto-front candidates that evolved different components (if a pair qualifies). 0 disables
+   * merging. @default 5
+   */
+  maxMerges: z.number().int().min(0).max(1000).default(5),
   /** Your own reflection instruction (mustache; variables `component`, `template`, `runs`, `score`, `placeholders`, `engine`). @default the built-in one */
   reflectionPrompt: z.string().min(1).optional(),
 });
