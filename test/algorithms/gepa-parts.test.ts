@@ -89,8 +89,9 @@ describe("Pareto frontier", () => {
     expect(() => selectParent([], 0, "p")).toThrow(RangeError);
   });
 
-  it("names the best by mean, ties to the older candidate", () => {
-    expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [0, 1] }]).id).toBe("seed");
+  it("names the best by mean, ties to the newer candidate (the held-out check, not the tie, decides against the seed)", () => {
+    expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [0, 1] }]).id).toBe("c1");
+    expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [0, 1] }, { id: "c2", scores: [0, 0] }]).id).toBe("c1");
     expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [1, 0.1] }]).id).toBe("c1");
   });
 });

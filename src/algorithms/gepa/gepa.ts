@@ -442,7 +442,7 @@ class GEPARun {
     }
     return (
       `GEPA run ${this.runId}: ${pareto} Pareto validation tasks (${pareto} rollouts for the seed), then up to ${settings.maxProposals} proposals of ${proposal} minibatch rollouts and one reflection call each, ` +
-      `plus ${pareto} rollouts for each child the gate accepts.${room} ${limits.length > 0 ? `Limits: ${limits.join(", ")}.` : "No budget limits set."}`
+      `plus ${pareto} rollouts for each child the gate accepts${settings.maxMerges > 0 ? `; up to ${settings.maxMerges} merge(s) take a proposal's place, with ${Math.min(settings.minibatchSize, pareto)} rollouts each` : ""}.${room} ${limits.length > 0 ? `Limits: ${limits.join(", ")}.` : "No budget limits set."}`
     );
   }
 
@@ -518,7 +518,9 @@ class GEPARun {
     const seedScore = seedMember ? mean(seedMember.scores) : Number.NaN;
     const bestScore = bestScored ? meanScore(bestScored) : Number.NaN;
     const n = this.paretoTasks.length;
-    const summary = !bestScored
+    const summary = ctx.signal.aborted
+      ? `interrupted: nothing was published (${stop.detail}); run again with runId '${this.runId}' to resume`
+      : !bestScored
       ? `nothing scored: ${stop.detail}`
       : best.id === seed.id
         ? `no candidate beat the seed on the ${n} Pareto tasks (${seedScore.toFixed(3)}); the held-out check is not built yet`
