@@ -24,9 +24,8 @@ import { type Agent, type Algorithm, agent, type FitResult, type Store, Trainer,
 import { MemoryStore } from "tracetrain/store";
 import { type MockLlm, type Responder, startMockLlm } from "tracetrain/testing";
 
-export interface LotteryTask {
-  id: number;
-}
+/** A task: just its number (a type alias, so it is a JSON object to the trainer's types). */
+export type LotteryTask = { id: number };
 
 export interface PromptLottery {
   /** The lottery agent: one LLM call, then the reward the hash gives. */
