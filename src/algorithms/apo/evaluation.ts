@@ -22,7 +22,7 @@ export interface EvaluationOptions {
   startTasks: number;
   /** Successive halving: how much of the field each rung keeps (default 2, the half). */
   eta: number;
-  /** The most validation tasks a candidate runs (default: all); for `full`, the batch each round. */
+  /** The most validation tasks a candidate runs (default: all the search may use); for `full`, the batch each round. */
   maxTasks: number;
 }
 
@@ -52,8 +52,8 @@ export class Scoreboard {
 
   /**
    * The candidate's rewards on these tasks, in order (NaN where not run). Rewards live in
-   * namespaces: the search shares one across rounds; a fresh measurement (the final check, the
-   * reference strategy's per-round batches) uses its own, so nothing earlier is reused.
+   * namespaces: the search shares one across rounds; a fresh measurement (the reference
+   * strategy's per-round batches) uses its own, so nothing earlier is reused.
    */
   rewardsOf(candidate: Candidate, tasks: readonly number[], namespace = ""): number[] {
     const known = this.rewards.get(`${namespace}|${candidate.id}`);
