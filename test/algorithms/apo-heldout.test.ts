@@ -6,7 +6,11 @@
 import type OpenAI from "openai";
 import { APO, type APOOptions, type APOResult, type Store } from "tracetrain";
 import { describe, expect, it } from "vitest";
-import { planHeldOut } from "../../src/algorithms/held-out.js";
+import { MemoryStore } from "tracetrain/store";
+import type { AlgorithmContext } from "../../src/algorithms/algorithm.js";
+import { Budget } from "../../src/algorithms/budget.js";
+import { heldOutCheck, planHeldOut } from "../../src/algorithms/held-out.js";
+import { MeteredRollouts } from "../../src/algorithms/metered-rollouts.js";
 import { rotateOrder } from "../../src/algorithms/apo/evaluation.js";
 import { fitLottery, type LotteryTask, promptLottery } from "../support/prompt-lottery.js";
 
@@ -103,6 +107,26 @@ describe("APO's held-out verdict", () => {
     expect(fromVal.note).toMatch(/3 of the 7 validation tasks are held out/);
     expect(planHeldOut({ val: tasks(7), test: [] }, 2).tasks).not.toEqual(fromVal.tasks);
     expect(planHeldOut({ val: tasks(5), test: [] }, 1)).toMatchObject({ source: "none", tasks: [], rollouts: 0, searchIndices: [0, 1, 2, 3, 4] });
+  });
+
+  it("publishes nothing when a budget or an interruption cuts the check short, and needs no rollout without held-out tasks", async () => {
+    const store = new MemoryStore();
+    const arm = (id: string) => ({ id, resourcesId: `r.${id}`, resources: {} });
+    const check = async (options: { maxRollouts?: number; aborted?: boolean; val?: number; test?: number }) => {
+      const controller = new AbortController();
+      if (options.aborted) controller.abort();
+      const ctx = { store, progress: { phase() {}, expect() {}, rolloutEnded() {}, note() {} }, signal: controller.signal } as unknown as AlgorithmContext;
+      const rollouts = await MeteredRollouts.open(ctx, "cut", new Budget({ maxRollouts: options.maxRollouts }, {}));
+      const plan = planHeldOut({ val: lottery.tasks(options.val ?? 4), test: lottery.tasks(options.test ?? 0, 500) }, 1);
+      return heldOutCheck({ ctx, rollouts, plan, best: arm("r1.0"), seed: arm("seed"), metadata: { test: "cut" } });
+    };
+    expect(await check({ test: 3, maxRollouts: 5 })).toMatchObject({ verdict: "not checked", winner: null, stoppedBy: "maxRollouts", heldOut: { source: "test", n: 3 }, summary: "the maxRollouts budget left no room for the final check: nothing was published" });
+    expect(await check({ test: 3, aborted: true })).toMatchObject({ verdict: "not checked", winner: null, stoppedBy: "interrupted", summary: "interrupted before the final check: nothing was published" });
+    const none = await check({ val: 4, maxRollouts: 0 });
+    expect(none).toMatchObject({ verdict: "not checked", winner: { id: "seed" }, heldOut: { source: "none", n: 0 } });
+    expect(none.stoppedBy).toBeUndefined();
+    expect(none.summary).toMatch(/the search's best, r1\.0, is not published; the seed is published$/);
+    expect((await store.queryRollouts({ limit: 10 })).items).toEqual([]);
   });
 
   it("rotates successive halving's start tasks from round to round", async () => {

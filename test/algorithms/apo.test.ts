@@ -99,6 +99,10 @@ describe("APO", () => {
     expect(run.result.improvement).toBeNull();
     expect(run.result.best.candidateId).toBe("seed");
     expect(run.result.published).toEqual({ resourcesId: "useless.best", candidate: "seed" });
+    // The best is the seed: the held-out check runs it once, and compares nothing.
+    const check = (await run.store.queryRollouts({ idPrefix: "useless.", limit: 1000 })).items.filter((r) => r.metadata.purpose === "held-out check");
+    expect(check).toHaveLength(run.result.heldOut.n);
+    expect(check.every((r) => r.metadata.candidate === "seed")).toBe(true);
     expect(systemOf((await run.store.getResources("useless.best")).resources)).not.toContain("careful");
   });
 
