@@ -15,6 +15,8 @@ import { TracetrainError, ValidationError } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, type Spend } from "../budget.js";
+import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut } from "../held-out.js";
+import type { Estimate } from "../stats.js";
 import { rewardOrZero } from "../evaluate.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
@@ -76,13 +78,27 @@ export interface PoolEntry {
 
 export interface GEPAResult {
   runId: string;
-  /** The pool candidate with the best mean on the Pareto tasks (ties go to the older one, the seed first). */
-  best: { candidateId: string; resourcesId: string; resources: ResourcesSnapshot["resources"]; score: number; n: number };
-  seed: { resourcesId: string; score: number; n: number };
-  /** Not yet: the held-out paired check of best against seed comes with the next step. */
-  verdict: "not checked";
+  /**
+   * The pool candidate with the best mean on the Pareto tasks (ties go to the newer one), with
+   * that mean (`paretoScore`, over `paretoN` tasks) and its score on the held-out tasks (`score`,
+   * `ci95`, `n`; NaN and n 0 when it did not run there).
+   */
+  best: { candidateId: string; resourcesId: string; resources: ResourcesSnapshot["resources"]; paretoScore: number; paretoN: number; score: number; ci95: number; n: number };
+  /** The seed, scored the same two ways. */
+  seed: { resourcesId: string; paretoScore: number; paretoN: number; score: number; ci95: number; n: number };
+  /** best − seed per held-out task (null when the best is the seed or there was no check). */
+  improvement: (Estimate & { significant: boolean }) | null;
+  /**
+   * Where the verdict was measured: `test` — the `test` split given to `fit`; `val` — validation
+   * tasks held out from the search (a seeded third, when no test split is given); `none` — no
+   * held-out tasks (fewer than 6 validation tasks and no test split): "not checked".
+   */
+  heldOut: { source: HeldOutSource; n: number };
+  /** "improved" only when the paired 95% interval of best − seed on the held-out tasks lies above zero. */
+  verdict: "improved" | "no significant improvement" | "not checked";
+  /** What the search found and the verdict, in sentences. */
   summary: string;
-  /** `<runId>.best`: the best candidate's resources (the seed's when nothing beat it). */
+  /** `<runId>.best`: the best candidate's resources when it improved, else the seed's (null when interrupted or the check was cut short). */
   published: { resourcesId: string; candidate: string } | null;
   /** Which components were evolved, and which prompt templates stayed fixed and why. */
   components: { evolved: string[]; fixed: Array<{ name: string; why: "not named in components" | "never seen in the agent's LLM calls" }> };
@@ -144,6 +160,7 @@ class GEPARun {
   private runId = "";
   private rollouts!: MeteredRollouts;
   private paretoTasks: number[] = [];
+  private heldOut!: HeldOutPlan;
   private optimizer!: Optimizer;
   private maxTemplateLength = 0;
   /** Merges to try: one after each accepted rewrite, while `maxMerges` allows. */
@@ -162,13 +179,17 @@ class GEPARun {
     const { ctx, settings } = this;
     const snapshot = this.checkInputs();
     this.runId = settings.runId ?? `gepa-${randomUUID().slice(0, 8)}`;
-    const paretoSize = Math.min(settings.paretoTasks ?? 32, ctx.val.length);
-    this.paretoTasks = randomFor(settings.seed, "pareto-tasks").shuffle(indices(ctx.val.length)).slice(0, paretoSize);
+    this.heldOut = planHeldOut(ctx, settings.seed);
+    const searchable = this.heldOut.searchIndices;
+    const paretoSize = Math.min(settings.paretoTasks ?? 32, searchable.length);
+    this.paretoTasks = randomFor(settings.seed, "pareto-tasks").shuffle(searchable).slice(0, paretoSize);
     this.checkRolloutBudget();
+    this.budget.reserve(this.heldOut.rollouts);
     this.rollouts = await MeteredRollouts.open(ctx, this.runId, this.budget);
     this.optimizer = new Optimizer(settings.client, { temperature: settings.temperature, maxOutputTokens: settings.maxOutputTokens }, this.budget, ctx.logger);
     const { seed, resumed } = await publishSeed(ctx.store, this.runId, snapshot);
     if (resumed) ctx.progress.note(`GEPA run ${this.runId}: resuming; the store has ${this.rollouts.found} of its rollouts, which will not run again`);
+    ctx.progress.note(`GEPA run ${this.runId}: ${this.heldOut.note}`);
     const templates = promptTemplates(seed.resources, [LINEAGE_RESOURCE]);
     this.maxTemplateLength = settings.maxTemplateLength ?? Math.max(4000, 3 * Math.max(...templates.map((t) => templateOf(seed, t).template.length)));
     ctx.progress.note(this.projection());
@@ -419,10 +440,14 @@ class GEPARun {
   private checkRolloutBudget(): void {
     const { maxRollouts, minibatchSize } = this.settings;
     const proposal = 2 * Math.min(minibatchSize, this.ctx.train.length);
-    const least = this.paretoTasks.length + proposal;
+    const check = this.heldOut.rollouts;
+    const least = this.paretoTasks.length + proposal + check;
     if (maxRollouts !== undefined && maxRollouts < least) {
       throw new ValidationError("GEPA options", [
-        { path: "maxRollouts", message: `${maxRollouts} is too few: scoring the seed on the ${this.paretoTasks.length} Pareto tasks takes ${this.paretoTasks.length} and one proposal ${proposal} (parent and child on the minibatch), so at least ${least}` },
+        {
+          path: "maxRollouts",
+          message: `${maxRollouts} is too few: scoring the seed on the ${this.paretoTasks.length} Pareto tasks takes ${this.paretoTasks.length}, one proposal ${proposal} (parent and child on the minibatch) and the final check ${check} (the best and the seed on ${this.heldOut.tasks.length} held-out tasks), so at least ${least}`,
+        },
       ]);
     }
   }
@@ -435,13 +460,13 @@ class GEPARun {
     const limits = [settings.maxRollouts && `maxRollouts ${settings.maxRollouts}`, settings.maxOptimizerTokens && `maxOptimizerTokens ${settings.maxOptimizerTokens}`, settings.maxUsd && `maxUsd $${settings.maxUsd}`].filter(Boolean);
     let room = "";
     if (settings.maxRollouts !== undefined) {
-      const left = settings.maxRollouts - pareto;
+      const left = settings.maxRollouts - pareto - this.heldOut.rollouts;
       const most = Math.min(settings.maxProposals, Math.floor(left / proposal));
       const least = Math.min(settings.maxProposals, Math.floor(left / (proposal + pareto)));
       room = ` maxRollouts allows ${least === most ? most : `${least} (if every child is accepted) to ${most} (if none is)`} proposal(s).`;
     }
     return (
-      `GEPA run ${this.runId}: ${pareto} Pareto validation tasks (${pareto} rollouts for the seed), then up to ${settings.maxProposals} proposals of ${proposal} minibatch rollouts and one reflection call each, ` +
+      `GEPA run ${this.runId}: ${pareto} Pareto validation tasks (${pareto} rollouts for the seed), ${this.heldOut.rollouts} rollouts kept for the final check, then up to ${settings.maxProposals} proposals of ${proposal} minibatch rollouts and one reflection call each, ` +
       `plus ${pareto} rollouts for each child the gate accepts${settings.maxMerges > 0 ? `; up to ${settings.maxMerges} merge(s) take a proposal's place, with ${Math.min(settings.minibatchSize, pareto)} rollouts each` : ""}.${room} ${limits.length > 0 ? `Limits: ${limits.join(", ")}.` : "No budget limits set."}`
     );
   }
@@ -490,20 +515,60 @@ class GEPARun {
     return this.pool.find((m) => m.candidate.id === id)!;
   }
 
-  private async finish(seed: Candidate, stop: Stop): Promise<GEPAResult> {
+  private async finish(seed: Candidate, searchStop: Stop): Promise<GEPAResult> {
     const { ctx } = this;
     const scored = this.scored();
     const seedMember = this.pool.find((m) => m.candidate.id === seed.id);
     const bestScored = scored.length > 0 ? bestByMean(scored) : undefined;
     const best = bestScored ? this.member(bestScored.id).candidate : seed;
+    const n = this.paretoTasks.length;
+    const search = this.searchSentence(best, seed, bestScored, seedMember);
+    this.budget.release();
+    const check = await heldOutCheck({ ctx, rollouts: this.rollouts, plan: this.heldOut, best, seed, metadata: { gepa: this.runId } });
+    const stop: Stop = check.stoppedBy && searchStop.reason !== "interrupted" ? { reason: check.stoppedBy, detail: check.summary } : searchStop;
     let published: GEPAResult["published"] = null;
-    if (bestScored && !ctx.signal.aborted) {
-      const snapshot = await ctx.store.addResources(best.resources, { resourcesId: snapshotId(this.runId, "best") });
-      published = { resourcesId: snapshot.resourcesId, candidate: best.id };
+    if (check.winner && !ctx.signal.aborted) {
+      const snapshot = await ctx.store.addResources(check.winner.resources, { resourcesId: snapshotId(this.runId, "best") });
+      published = { resourcesId: snapshot.resourcesId, candidate: check.winner.id };
     }
+    const summary = ctx.signal.aborted ? `interrupted: nothing was published (${stop.detail}); run again with runId '${this.runId}' to resume` : `${search}. Final check: ${check.summary}`;
+    ctx.progress.note(`GEPA run ${this.runId}: ${summary}. Stopped: ${stop.detail}`);
+    if (published) ctx.progress.note(`published ${published.resourcesId} (${published.candidate})`);
+    const spend = this.budget.spend();
+    if (spend.unpricedModels.length > 0) ctx.logger.warn(`GEPA: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to GEPA)`);
+    const pareto = (member: PoolMember | undefined) => ({ paretoScore: member ? member.mean : Number.NaN, paretoN: member ? n : 0 });
+    return {
+      runId: this.runId,
+      best: { candidateId: best.id, resourcesId: best.resourcesId, resources: best.resources, ...pareto(bestScored && this.member(bestScored.id)), score: check.best.mean, ci95: check.best.ci95, n: check.best.n },
+      seed: { resourcesId: seed.resourcesId, ...pareto(seedMember), score: check.seed.mean, ci95: check.seed.ci95, n: check.seed.n },
+      improvement: check.improvement,
+      heldOut: check.heldOut,
+      verdict: check.verdict,
+      summary,
+      published,
+      components: { evolved: this.components, fixed: this.fixed },
+      pool: this.poolEntries(),
+      proposals: this.proposals,
+      spend,
+      reusedRollouts: this.rollouts.reused,
+      stoppedBecause: stop.reason,
+      stopDetail: stop.detail,
+    };
+  }
+
+  /** What the search found, on the tasks it selected on. */
+  private searchSentence(best: Candidate, seed: Candidate, bestScored: ScoredCandidate | undefined, seedMember: PoolMember | undefined): string {
+    const n = this.paretoTasks.length;
+    if (!bestScored || !seedMember) return "the search scored nothing";
+    if (best.id === seed.id) return `no candidate beat the seed on the ${n} Pareto tasks (${seedMember.mean.toFixed(3)})`;
+    return `the search's best, ${best.id}, scores ${this.member(best.id).mean.toFixed(3)} against the seed's ${seedMember.mean.toFixed(3)} on the ${n} Pareto tasks it was selected on`;
+  }
+
+  private poolEntries(): PoolEntry[] {
+    const scored = this.scored();
     const weights = selectionWeights(scored);
     const front = new Set(nonDominated(scored));
-    const pool: PoolEntry[] = this.pool.map((m) => ({
+    return this.pool.map((m) => ({
       candidateId: m.candidate.id,
       resourcesId: m.candidate.resourcesId,
       kind: m.candidate.lineage.kind,
@@ -515,34 +580,6 @@ class GEPARun {
       wins: weights.get(m.candidate.id) ?? 0,
       onFront: front.has(m.candidate.id),
     }));
-    const seedScore = seedMember ? mean(seedMember.scores) : Number.NaN;
-    const bestScore = bestScored ? meanScore(bestScored) : Number.NaN;
-    const n = this.paretoTasks.length;
-    const summary = ctx.signal.aborted
-      ? `interrupted: nothing was published (${stop.detail}); run again with runId '${this.runId}' to resume`
-      : !bestScored
-      ? `nothing scored: ${stop.detail}`
-      : best.id === seed.id
-        ? `no candidate beat the seed on the ${n} Pareto tasks (${seedScore.toFixed(3)}); the held-out check is not built yet`
-        : `${best.id} scores ${bestScore.toFixed(3)} against the seed's ${seedScore.toFixed(3)} on the ${n} Pareto tasks it was selected on (not a held-out check)`;
-    ctx.progress.note(`GEPA run ${this.runId}: ${summary}. Stopped: ${stop.detail}`);
-    const spend = this.budget.spend();
-    if (spend.unpricedModels.length > 0) ctx.logger.warn(`GEPA: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to GEPA)`);
-    return {
-      runId: this.runId,
-      best: { candidateId: best.id, resourcesId: best.resourcesId, resources: best.resources, score: bestScore, n: bestScored ? n : 0 },
-      seed: { resourcesId: seed.resourcesId, score: seedScore, n: seedMember ? n : 0 },
-      verdict: "not checked",
-      summary,
-      published,
-      components: { evolved: this.components, fixed: this.fixed },
-      pool,
-      proposals: this.proposals,
-      spend,
-      reusedRollouts: this.rollouts.reused,
-      stoppedBecause: stop.reason,
-      stopDetail: stop.detail,
-    };
   }
 }
 
