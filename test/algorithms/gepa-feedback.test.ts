@@ -119,13 +119,16 @@ describe("components per agent", () => {
       { component: "lookup_description", agents: ["executor"], unnamedCalls: 0 },
       { component: "unused", agents: [], unnamedCalls: 0 },
     ]);
-    // Whatever agents the adapter itself selects: a component of an agent left out is still found, to be reported as fixed.
-    expect(await usedComponents(store, new TraceAdapter({ agents: ["planner"] }), components, runs)).toEqual(["planner_system", "executor_system", "lookup_description"]);
+    // Whatever agents the adapter itself selects, every agent's use is found (to report a component as fixed, and why)…
+    expect(await componentUse(store, new TraceAdapter({ agents: ["planner"] }), components, runs)).toEqual(uses);
+    // …and the components in use are those of the agents it selects.
+    expect(await usedComponents(store, new TraceAdapter(), components, runs)).toEqual(["planner_system", "executor_system", "lookup_description"]);
+    expect(await usedComponents(store, new TraceAdapter({ agents: ["planner"] }), components, runs)).toEqual(["planner_system"]);
     expect(selectComponents(uses, ["executor"])).toEqual({
       evolved: ["executor_system", "lookup_description"],
       fixed: [
-        { component: "planner_system", reason: "used only by agent planner, not selected" },
-        { component: "unused", reason: "it shaped no LLM call of the runs read" },
+        { name: "planner_system", why: "used only by agent planner, not selected" },
+        { name: "unused", why: "never seen in the agent's LLM calls" },
       ],
     });
   });

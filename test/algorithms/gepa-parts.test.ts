@@ -161,17 +161,17 @@ describe("agent selection", () => {
     expect(selectComponents(uses, ["planner"])).toEqual({
       evolved: ["planner", "shared"],
       fixed: [
-        { component: "tool_hint", reason: "used only by agent executor, not selected" },
-        { component: "orphan", reason: "used only by calls without an agent name, and agents are selected" },
-        { component: "unused", reason: "it shaped no LLM call of the runs read" },
+        { name: "tool_hint", why: "used only by agent executor, not selected" },
+        { name: "orphan", why: "used only by calls without an agent name, and agents are selected" },
+        { name: "unused", why: "never seen in the agent's LLM calls" },
       ],
     });
     expect(selectComponents(uses, /^exec/).evolved).toEqual(["tool_hint", "shared"]);
-    expect(selectComponents(uses, ["nobody"]).fixed.find((f) => f.component === "shared")!.reason).toBe("used only by agents executor, planner, not selected");
+    expect(selectComponents(uses, ["nobody"]).fixed.find((f) => f.name === "shared")!.why).toBe("used only by agents executor, planner, not selected");
   });
 
   it("evolves every used component when no agent is selected", () => {
-    expect(selectComponents(uses)).toEqual({ evolved: ["planner", "tool_hint", "shared", "orphan"], fixed: [{ component: "unused", reason: "it shaped no LLM call of the runs read" }] });
+    expect(selectComponents(uses)).toEqual({ evolved: ["planner", "tool_hint", "shared", "orphan"], fixed: [{ name: "unused", why: "never seen in the agent's LLM calls" }] });
   });
 });
 

@@ -80,10 +80,10 @@ export interface ComponentUse {
   unnamedCalls: number;
 }
 
-/** The components to evolve for an agent selection, and why each of the others stays fixed. */
+/** The components to evolve for an agent selection, and why each of the others stays fixed (GEPA's result reports both). */
 export interface ComponentSelection {
   evolved: string[];
-  fixed: Array<{ component: string; reason: string }>;
+  fixed: Array<{ name: string; why: string }>;
 }
 
 /**
@@ -96,15 +96,15 @@ export function selectComponents(uses: readonly ComponentUse[], agents?: readonl
   const selected = agentMatcher(agents);
   const out: ComponentSelection = { evolved: [], fixed: [] };
   for (const use of uses) {
-    const reason = fixedBecause(use, selected);
-    if (reason === undefined) out.evolved.push(use.component);
-    else out.fixed.push({ component: use.component, reason });
+    const why = fixedBecause(use, selected);
+    if (why === undefined) out.evolved.push(use.component);
+    else out.fixed.push({ name: use.component, why });
   }
   return out;
 }
 
 function fixedBecause(use: ComponentUse, selected: ((name: string) => boolean) | undefined): string | undefined {
-  if (use.agents.length === 0 && use.unnamedCalls === 0) return "it shaped no LLM call of the runs read";
+  if (use.agents.length === 0 && use.unnamedCalls === 0) return "never seen in the agent's LLM calls";
   if (selected === undefined || use.agents.some(selected)) return undefined;
   if (use.agents.length === 0) return "used only by calls without an agent name, and agents are selected";
   return `used only by agent${use.agents.length > 1 ? "s" : ""} ${use.agents.join(", ")}, not selected`;

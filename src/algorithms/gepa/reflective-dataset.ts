@@ -9,7 +9,7 @@ import type { Store } from "../../store/index.js";
 import type { PromptTemplateResource, Rollout } from "../../types/index.js";
 import { rewardOrZero } from "../evaluate.js";
 import { readRunCalls, renderRuns, runRecord, type RunRecord } from "../experiments.js";
-import { type ComponentUse, shapedBy } from "./components.js";
+import { type ComponentUse, selectComponents, shapedBy } from "./components.js";
 
 export interface ReflectiveDataset {
   component: string;
@@ -62,8 +62,7 @@ export async function componentUse(store: Store, adapter: TraceAdapter, candidat
   });
 }
 
-/** The components whose text shaped at least one LLM call of these runs. */
+/** The components whose text shaped at least one LLM call of these runs — of the agents the adapter selects, when it selects some. */
 export async function usedComponents(store: Store, adapter: TraceAdapter, candidates: ReadonlyArray<[string, PromptTemplateResource]>, runs: readonly Rollout[]): Promise<string[]> {
-  const uses = await componentUse(store, adapter, candidates, runs);
-  return uses.filter((use) => use.agents.length > 0 || use.unnamedCalls > 0).map((use) => use.component);
+  return selectComponents(await componentUse(store, adapter, candidates, runs), adapter.options.agents).evolved;
 }
