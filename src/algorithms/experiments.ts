@@ -117,10 +117,10 @@ function renderRun({ rollout, conversation, tools, feedback }: RunRecord, number
   return lines.join("\n");
 }
 
-/** The feedback texts on one line, each named when there are several: a line-based reader of the runs must not mistake a judge's text for the conversation. */
+/** The feedback texts on one line, each named by its reward when there are several. */
 function describeFeedback(feedback: readonly RewardFeedback[]): string {
   const texts = feedback.map((f) => (feedback.length > 1 && f.name !== undefined ? `(${f.name}: ${f.value}) ${f.feedback}` : f.feedback));
-  return clip(texts.join(" | ").replace(/\s*\n\s*/g, " "), MAX_FEEDBACK_CHARS);
+  return clip(oneLine(texts.join(" | ")), MAX_FEEDBACK_CHARS);
 }
 
 /** The tools offered, by name and description, once per distinct set. */
@@ -131,7 +131,7 @@ function describeTools(tools: readonly JsonValue[], run: number, seen: Map<strin
   const first = seen.get(key);
   if (first !== undefined && first !== run) return [`Tools offered: (the same as in run ${first})`];
   seen.set(key, run);
-  const lines = offered.slice(0, MAX_TOOLS_SHOWN).map((t) => `- ${t.name}${t.description === undefined ? "" : `: ${clip(t.description.replace(/\s*\n\s*/g, " "), MAX_TOOL_CHARS)}`}`);
+  const lines = offered.slice(0, MAX_TOOLS_SHOWN).map((t) => `- ${t.name}${t.description === undefined ? "" : `: ${clip(oneLine(t.description), MAX_TOOL_CHARS)}`}`);
   if (offered.length > MAX_TOOLS_SHOWN) lines.push(`(${offered.length - MAX_TOOLS_SHOWN} more tool(s) left out for length)`);
   return ["Tools offered:", ...lines];
 }
@@ -155,6 +155,11 @@ function describeToolCall(call: unknown): string {
   const fn = typeof call === "object" && call !== null ? (call as { function?: { name?: unknown; arguments?: unknown } }).function : undefined;
   if (typeof fn?.name !== "string") return clip(JSON.stringify(call), 400);
   return `${fn.name}(${clip(typeof fn.arguments === "string" ? fn.arguments : JSON.stringify(fn.arguments ?? ""), 400)})`;
+}
+
+/** Line breaks as spaces: the runs are read line by line, and an evaluator's text must not pass for a message of the conversation. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ");
 }
 
 function clip(text: string, limit: number): string {
