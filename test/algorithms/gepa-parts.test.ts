@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "tracetrain";
 import { bestByMean, frontier, meanScore, nonDominated, selectionWeights, selectParent } from "../../src/algorithms/gepa/pareto.js";
 import { minibatchGate } from "../../src/algorithms/gepa/gate.js";
-import { literalPieces, shapedBy } from "../../src/algorithms/gepa/components.js";
+import { blamedComponent, literalPieces, selectComponents, shapedBy } from "../../src/algorithms/gepa/components.js";
 import { GEPA } from "../../src/algorithms/gepa/index.js";
 import { mergeTasks, pairKey, planMerge } from "../../src/algorithms/gepa/merge.js";
 
@@ -128,11 +128,71 @@ describe("components", () => {
 
   it("recognises the calls a filled-in template shaped, and only those", () => {
     const request = shapedBy({ template: "Book for {{attendees}} people on {{date}}, please.", engine: "mustache" });
-    expect(request([{ role: "user", content: "Book for 4 people on 2025-01-02, please." }])).toBe(true);
-    expect(request([{ role: "user", content: "on 2025-01-02, please. Book for 4 people" }])).toBe(false);
-    expect(request([{ role: "user", content: [{ type: "text", text: "Book for 4 people on 2025-01-02, please." }] }])).toBe(true);
+    expect(request({ messages: [{ role: "user", content: "Book for 4 people on 2025-01-02, please." }] })).toBe(true);
+    expect(request({ messages: [{ role: "user", content: "on 2025-01-02, please. Book for 4 people" }] })).toBe(false);
+    expect(request({ messages: [{ role: "user", content: [{ type: "text", text: "Book for 4 people on 2025-01-02, please." }] }] })).toBe(true);
     // All placeholders: nothing to recognise it by.
-    expect(shapedBy({ template: "{{a}} {{b}}", engine: "mustache" })([{ role: "user", content: "x y" }])).toBe(false);
+    expect(shapedBy({ template: "{{a}} {{b}}", engine: "mustache" })({ messages: [{ role: "user", content: "x y" }] })).toBe(false);
+  });
+
+  it("recognises the calls that offered a tool whose description a template holds, in either tool shape", () => {
+    const description = shapedBy({ template: "Lists every meeting room with its capacity and whether it is free.", engine: "fstring" });
+    const messages = [{ role: "user", content: "Book a room for 4 people." }];
+    const openai = { type: "function", function: { name: "get_rooms", description: "Lists every meeting room with its capacity and whether it is free.", parameters: { type: "object" } } };
+    expect(description({ messages, tools: [{ type: "function", function: { name: "other", description: "Something else." } }, openai] })).toBe(true);
+    expect(description({ messages, tools: [{ name: "get_rooms", description: "Lists every meeting room with its capacity and whether it is free." }] })).toBe(true);
+    // The call did not offer it (or offered another description): not shaped.
+    expect(description({ messages })).toBe(false);
+    expect(description({ messages, tools: [{ type: "function", function: { name: "get_rooms", description: "Lists rooms." } }] })).toBe(false);
+    // A tool description template with a placeholder matches its filled-in form.
+    const filled = shapedBy({ template: "Finds rooms in the {building} building.", engine: "fstring" });
+    expect(filled({ messages, tools: [{ type: "function", function: { name: "find", description: "Finds rooms in the north building." } }] })).toBe(true);
+  });
+});
+
+describe("agent selection", () => {
+  const uses = [
+    { component: "planner", agents: ["planner"], unnamedCalls: 0 },
+    { component: "tool_hint", agents: ["executor"], unnamedCalls: 0 },
+    { component: "shared", agents: ["executor", "planner"], unnamedCalls: 0 },
+    { component: "orphan", agents: [], unnamedCalls: 2 },
+    { component: "unused", agents: [], unnamedCalls: 0 },
+  ];
+
+  it("evolves only the components a selected agent used, and says why each other one stays fixed", () => {
+    expect(selectComponents(uses, ["planner"])).toEqual({
+      evolved: ["planner", "shared"],
+      fixed: [
+        { name: "tool_hint", why: "used only by agent executor, not selected" },
+        { name: "orphan", why: "used only by calls without an agent name, and agents are selected" },
+        { name: "unused", why: "never seen in the agent's LLM calls" },
+      ],
+    });
+    expect(selectComponents(uses, /^exec/).evolved).toEqual(["tool_hint", "shared"]);
+    expect(selectComponents(uses, ["nobody"]).fixed.find((f) => f.name === "shared")!.why).toBe("used only by agents executor, planner, not selected");
+  });
+
+  it("evolves every used component when no agent is selected", () => {
+    expect(selectComponents(uses)).toEqual({ evolved: ["planner", "tool_hint", "shared", "orphan"], fixed: [{ name: "unused", why: "never seen in the agent's LLM calls" }] });
+  });
+});
+
+describe("blame", () => {
+  const components = ["system", "request", "tool_hint"];
+
+  it("names the component the feedback mentions, as a whole word, case aside", () => {
+    expect(blamedComponent(["The Request template never asks for the date."], components)).toBe("request");
+    expect(blamedComponent(["It requested a room twice; the tool_hint is vague."], components)).toBe("tool_hint");
+    // Parts of longer words and names are not mentions.
+    expect(blamedComponent(["It requested it; see request_v2 and systems."], components)).toBeUndefined();
+    expect(blamedComponent([], components)).toBeUndefined();
+  });
+
+  it("takes the most mentioned across all texts, and none on a tie", () => {
+    expect(blamedComponent(["system is fine", "request misses the date", "the request again"], components)).toBe("request");
+    expect(blamedComponent(["system and request both"], components)).toBeUndefined();
+    expect(blamedComponent(["a.b is wrong", "a+b too"], ["a.b", "a+b", "ab"])).toBeUndefined();
+    expect(blamedComponent(["a.b is wrong, a.b!"], ["a.b", "ab"])).toBe("a.b");
   });
 });
 
