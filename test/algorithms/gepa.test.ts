@@ -59,12 +59,18 @@ describe("GEPA", () => {
     }
     // The best beats the seed on the Pareto tasks, and states rules the seed did not.
     expect(result.best.candidateId).not.toBe("seed");
-    expect(result.best.score).toBeGreaterThan(result.seed.score);
-    expect(result.best.n).toBe(12);
+    expect(result.best.paretoScore).toBeGreaterThan(result.seed.paretoScore);
+    expect(result.best.paretoN).toBe(12);
+    // The verdict is measured on the third of val the search never saw (13 of 38 tasks), paired.
+    expect(result.heldOut).toEqual({ source: "val", n: 13 });
+    expect(result.best.n).toBe(13);
+    expect(result.seed.n).toBe(13);
+    expect(result.verdict).toBe("improved");
+    expect(result.improvement!.mean - result.improvement!.ci95).toBeGreaterThan(0);
+    expect(result.summary).toMatch(/Final check: improved: c\d+ beats the seed by \+[\d.]+ ± [\d.]+ \(95% CI, paired over 13 held-out validation task\(s\)\)/);
     expect(rulesIn(systemOf(result.best.resources)).length).toBeGreaterThanOrEqual(2);
     expect(result.seed.resourcesId).toBe("evolve.seed");
     expect(rulesIn(systemOf((await run.store.getResources("evolve.seed")).resources))).toEqual([]);
-    expect(result.verdict).toBe("not checked");
     expect(result.published).toEqual({ resourcesId: "evolve.best", candidate: result.best.candidateId });
     expect((await run.store.getResources("evolve.best")).resources).toEqual(result.best.resources);
     // Lineage: every pool member but the seed names its parent, the component it changed and the feedback behind it.
@@ -128,7 +134,7 @@ describe("GEPA", () => {
 
   it("refuses a rollout budget too small for the seed's score and one proposal, with the arithmetic", async () => {
     await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(ValidationError);
-    await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(/maxRollouts: 12 is too few.*at least 16/);
+    await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(/maxRollouts: 12 is too few.*final check 26 \(the best and the seed on 13 held-out tasks\), so at least 42/);
   });
 
   it("names components that are not prompt templates in the error", async () => {
@@ -145,7 +151,7 @@ describe("GEPA", () => {
       };
       const run = await runGepa({ seed: 4, minibatchSize: 3, paretoTasks: 6, maxProposals: 3 }, { llm, initialResources });
       expect(run.result.components).toEqual({ evolved: ["system", "request"], fixed: [{ name: "farewell", why: "never seen in the agent's LLM calls" }] });
-      expect(run.warnings.some((w) => w.includes("never showed the prompt template(s) farewell"))).toBe(true);
+      expect(run.warnings.some((w) => w.includes("not evolved: farewell (never seen in the agent's LLM calls)"))).toBe(true);
       expect(run.result.proposals.every((p) => p.component !== "farewell")).toBe(true);
     } finally {
       await llm.close();

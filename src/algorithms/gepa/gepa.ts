@@ -22,13 +22,14 @@ import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
 import { Optimizer } from "../optimizer.js";
 import { type Candidate, findCandidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishMerge, publishSeed, snapshotId, templateOf } from "./candidates.js";
-import { promptTemplates } from "./components.js";
+import { blamedComponent, promptTemplates, selectComponents } from "./components.js";
 import { type GateVerdict, minibatchGate } from "./gate.js";
 import { mergeTasks, pairKey, planMerge } from "./merge.js";
 import { type GEPAOptions, type GEPASettings, parseGEPAOptions } from "./options.js";
 import { bestByMean, meanScore, nonDominated, type ScoredCandidate, selectionWeights, selectParent } from "./pareto.js";
 import { reflect } from "./reflection.js";
-import { reflectiveDataset, usedComponents } from "./reflective-dataset.js";
+import { componentUse, reflectiveDataset } from "./reflective-dataset.js";
+import { readRunCalls } from "../experiments.js";
 
 /** Why the run ended: all proposals made, a budget, an interruption, or nothing the agent used to evolve. */
 export type GEPAStopReason = "completed" | BudgetLimit | "interrupted" | "no-components";
@@ -42,8 +43,9 @@ export interface ProposalRecord {
   parent: string;
   /** A merge's other parent. */
   otherParent?: string;
-  /** The component a reflection rewrote. */
+  /** The component a reflection rewrote, and how it was chosen (`blame`: the evaluator's feedback named it). */
   component?: string;
+  chosenBy?: "round-robin" | "blame";
   /** A merge: the candidate each evolved component was taken from. */
   merged?: Record<string, string>;
   /** Read back from the store: an earlier run of this runId made this candidate. */
@@ -101,7 +103,7 @@ export interface GEPAResult {
   /** `<runId>.best`: the best candidate's resources when it improved, else the seed's (null when interrupted or the check was cut short). */
   published: { resourcesId: string; candidate: string } | null;
   /** Which components were evolved, and which prompt templates stayed fixed and why. */
-  components: { evolved: string[]; fixed: Array<{ name: string; why: "not named in components" | "never seen in the agent's LLM calls" }> };
+  components: { evolved: string[]; fixed: Array<{ name: string; why: string }> };
   pool: PoolEntry[];
   proposals: ProposalRecord[];
   spend: Spend;
@@ -236,17 +238,16 @@ class GEPARun {
       const stop = await this.chooseComponents(templates, parentRuns.ended);
       if (stop) return stop;
     }
-    const component = this.components[parent.next % this.components.length]!;
-    parent.next++;
+    const { component, chosenBy } = await this.chooseComponent(parent, parentRuns.ended);
     const parentRewards = parentRuns.ended.map(rewardOrZero);
-    const base = { iteration, kind: "reflection" as const, parent: parent.candidate.id, component, parentScore: mean(parentRewards) };
+    const base = { iteration, kind: "reflection" as const, parent: parent.candidate.id, component, chosenBy, parentScore: mean(parentRewards) };
     const record = (r: Omit<ProposalRecord, keyof typeof base>) => void this.proposals.push({ ...base, ...r });
 
     if (settings.perfectScore !== null && parentRewards.every((r) => r >= settings.perfectScore!)) {
       record({ status: "skipped", detail: `the parent scored the perfect ${settings.perfectScore} on every minibatch task: nothing to reflect on` });
       return undefined;
     }
-    const dataset = await reflectiveDataset(ctx.store, ctx.adapter, component, templateOf(parent.candidate, component), parentRuns.ended);
+    const dataset = await reflectiveDataset(ctx.store, ctx.adapter, component, templateOf(parent.candidate, component), parentRuns.ended, { agents: settings.agents });
     if (dataset.records.length === 0) {
       record({ status: "skipped", detail: `'${component}' shaped no LLM call of the ${size} minibatch runs` });
       return undefined;
@@ -401,7 +402,26 @@ class GEPARun {
     }
   }
 
-  /** Default components: the prompt templates whose text shaped a call of the first minibatch. */
+  /**
+   * The component this proposal rewrites: the parent's next in turn, or — with `componentChoice:
+   * "blame"` — the one the evaluator's feedback on its minibatch names.
+   */
+  private async chooseComponent(parent: PoolMember, runs: readonly Rollout[]): Promise<{ component: string; chosenBy: "round-robin" | "blame" }> {
+    if (this.settings.componentChoice === "blame") {
+      const reader = this.settings.agents === undefined ? this.ctx.adapter : this.ctx.adapter.with({ agents: this.settings.agents });
+      const texts = (await Promise.all(runs.map((rollout) => readRunCalls(this.ctx.store, reader, rollout)))).flatMap((run) => run.feedback.map((f) => f.feedback));
+      const blamed = blamedComponent(texts, this.components);
+      if (blamed !== undefined) return { component: blamed, chosenBy: "blame" };
+    }
+    const component = this.components[parent.next % this.components.length]!;
+    parent.next++;
+    return { component, chosenBy: "round-robin" };
+  }
+
+  /**
+   * Default components: the prompt templates whose text shaped a call of the first minibatch (of
+   * the selected agents, with `agents`).
+   */
   private async chooseComponents(templates: string[], runs: Rollout[]): Promise<Stop | undefined> {
     const { ctx, settings } = this;
     const seed = this.pool[0]!.candidate;
@@ -409,10 +429,11 @@ class GEPARun {
       this.components = [...new Set(settings.components)];
       this.fixed = templates.filter((t) => !this.components.includes(t)).map((name) => ({ name, why: "not named in components" }));
     } else {
-      this.components = await usedComponents(ctx.store, ctx.adapter, templates.map((name) => [name, templateOf(seed, name)] as [string, PromptTemplateResource]), runs);
-      const unseen = templates.filter((t) => !this.components.includes(t));
-      this.fixed = unseen.map((name) => ({ name, why: "never seen in the agent's LLM calls" }));
-      if (unseen.length > 0) ctx.logger.warn(`GEPA: the agent's LLM calls never showed the prompt template(s) ${unseen.join(", ")}: they are not evolved (name them in components to evolve them anyway)`);
+      const uses = await componentUse(ctx.store, ctx.adapter, templates.map((name) => [name, templateOf(seed, name)] as [string, PromptTemplateResource]), runs);
+      const selection = selectComponents(uses, settings.agents ?? ctx.adapter.options.agents);
+      this.components = selection.evolved;
+      this.fixed = selection.fixed;
+      if (this.fixed.length > 0) ctx.logger.warn(`GEPA: not evolved: ${this.fixed.map((f) => `${f.name} (${f.why})`).join("; ")} — name them in components to evolve them anyway`);
     }
     if (this.components.length === 0) {
       return { reason: "no-components", detail: `no prompt template (${templates.join(", ")}) shaped any LLM call of the seed's first ${runs.length} runs, so there is nothing to evolve: name components explicitly if the agent uses them in a way GEPA cannot see` };

@@ -15,6 +15,20 @@ export const GEPAOptionsSchema = z.strictObject({
    * actually used: those whose text shaped an LLM call of the seed's first minibatch
    */
   components: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * Selective optimization of a multi-agent system: only the components whose text shaped calls of
+   * these agents (exact names, or a RegExp tested on the name — as the adapters select) are
+   * evolved, and their reflections show only those agents' calls; the others stay fixed and are
+   * reported with the agents that use them. Ignored for the choice of components when
+   * `components` names them. @default the trainer adapter's own `agents` selection (every agent)
+   */
+  agents: z.union([z.array(z.string().min(1)).min(1), z.instanceof(RegExp)]).optional(),
+  /**
+   * Which component a proposal rewrites: `round-robin` takes each parent's components in turn (as
+   * GEPA does); `blame` takes the one the evaluator's feedback on the parent's minibatch names
+   * (by its resource name), in turn when it names none or several equally. @default "round-robin"
+   */
+  componentChoice: z.enum(["round-robin", "blame"]).default("round-robin"),
   /** Training tasks a parent (and then its child, on the same tasks) runs per iteration. @default 3 */
   minibatchSize: positiveInt.max(1000).default(3),
   /** Validation tasks every accepted candidate is scored on; the Pareto front is kept per task. @default all of `val`, at most 32 */
