@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { Store } from "../../store/index.js";
 import { ConflictError, NotFoundError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
 import type { MeteredCall } from "../optimizer.js";
+import { withSubstitutions } from "../substitutions.js";
 
 /** The resource name under which a candidate snapshot records its lineage. Agents can ignore it. */
 export const LINEAGE_RESOURCE = "tracetrain.gepa";
@@ -58,7 +59,7 @@ export function publishChild(
 ): Promise<Candidate> {
   const feedback = { ...child.feedback, text: clip(child.feedback.text) };
   const lineage: Lineage = { runId: parent.lineage.runId, candidate: child.id, parents: [parent.id], component: child.component, feedback, calls: child.calls };
-  return publish(store, { ...parent.resources, [child.component]: { ...templateOf(parent, child.component), template: child.template } }, lineage);
+  return publish(store, withSubstitutions(parent.resources, { ...parent.resources, [child.component]: { ...templateOf(parent, child.component), template: child.template } }), lineage);
 }
 
 async function publish(store: Store, resources: ResourcesMap, lineage: Lineage): Promise<Candidate> {
