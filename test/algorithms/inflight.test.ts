@@ -7,15 +7,14 @@
 import OpenAI from "openai";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
 import { describe, expect, it } from "vitest";
-import { APO, type APOResult, Trainer, agent } from "tracetrain";
+import { agent } from "tracetrain";
 import { substitutionsResource } from "tracetrain/algorithms";
 import { SUBSTITUTIONS_RESOURCE, type ResourcesMap, substitutionsOf } from "tracetrain/schemas";
-import { MemoryStore } from "tracetrain/store";
 import { startMockLlm } from "tracetrain/testing";
 import { withSubstitutions } from "../../src/algorithms/substitutions.js";
 import { answerOf, SEED_PROMPTS } from "../../examples/room-selector/agent.js";
 import { listRooms, loadRooms, type RoomTask } from "../../examples/room-selector/rooms.js";
-import { combinedResponder, train, val } from "../support/room-apo.js";
+import { type RigRun, combinedResponder, runApo } from "../support/room-apo.js";
 
 const rooms = loadRooms();
 
@@ -64,35 +63,18 @@ const hardCodedRoomSelector = agent(
   { name: "room-selector-hard-coded" },
 );
 
-async function runApoOnHardCodedAgent(options: { targets: string[]; runId: string; rounds: number }): Promise<{ result: APOResult; warnings: string[]; store: MemoryStore }> {
+async function runApoOnHardCodedAgent(options: { targets: string[]; runId: string; rounds: number }): Promise<RigRun> {
   const llm = await startMockLlm({ responder: combinedResponder() });
-  const store = new MemoryStore();
-  const warnings: string[] = [];
-  const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m), error: (m: string) => void warnings.push(m) };
-  const trainer = new Trainer({
-    store,
-    runners: 8,
-    progress: false,
-    logger,
-    handleSignals: false,
-    initialResources: {
-      ...SEED_PROMPTS,
-      tool: { kind: "prompt_template", template: TOOL_DESCRIPTION },
-      main: { kind: "llm", baseUrl: llm.baseUrl, model: "room-agent" },
-    },
-    algorithm: new APO({
-      model: "mock-optimizer",
-      client: new OpenAI({ baseURL: llm.baseUrl, apiKey: "test", maxRetries: 0 }),
-      seed: 1,
-      ...options,
-      ...(options.rounds === 1 ? { beamWidth: 1, branchFactor: 1, gradientBatchSize: 4, evaluation: { maxTasks: 8 } } : {}),
-    }),
-  });
   try {
-    const fit = await trainer.fit(hardCodedRoomSelector, { train, val });
-    return { result: fit.result as APOResult, warnings, store };
+    return await runApo(
+      { seed: 1, ...options, ...(options.rounds === 1 ? { beamWidth: 1, branchFactor: 1, gradientBatchSize: 4, evaluation: { maxTasks: 8 } } : {}) },
+      {
+        llm,
+        agent: hardCodedRoomSelector,
+        initialResources: { ...SEED_PROMPTS, tool: { kind: "prompt_template", template: TOOL_DESCRIPTION }, main: { kind: "llm", baseUrl: llm.baseUrl, model: "room-agent" } },
+      },
+    );
   } finally {
-    await trainer.close();
     await llm.close();
   }
 }

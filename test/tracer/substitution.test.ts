@@ -12,11 +12,11 @@ import { generateText, tool as aiTool } from "ai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { Runner, Tracer, agent, type ResourcesMapInput, type Span } from "tracetrain";
+import { Runner, Tracer, agent, type Span } from "tracetrain";
 import { Attr, SpanTypes } from "tracetrain/instrumentations";
 import { MemoryStore } from "tracetrain/store";
 import { substitutionsResource } from "tracetrain/algorithms";
-import { SUBSTITUTIONS_RESOURCE, type ResourcesMap } from "tracetrain/schemas";
+import { SUBSTITUTIONS_RESOURCE, type ResourcesMap, type ResourcesMapInput } from "tracetrain/schemas";
 import { type MockLlm, type RecordedRequest, startMockLlm } from "tracetrain/testing";
 import { Substituter } from "../../src/tracer/substitute.js";
 
