@@ -8,13 +8,14 @@ import OpenAI from "openai";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
 import { describe, expect, it } from "vitest";
 import { agent } from "tracetrain";
-import { substitutionsResource } from "tracetrain/algorithms";
+import { coverageOfRun, coverageWarning, substitutionsResource } from "tracetrain/algorithms";
 import { SUBSTITUTIONS_RESOURCE, type ResourcesMap, substitutionsOf } from "tracetrain/schemas";
-import { startMockLlm } from "tracetrain/testing";
+import { type MockLlm, startMockLlm } from "tracetrain/testing";
+import { GEPA } from "../../src/algorithms/gepa/index.js";
 import { withSubstitutions } from "../../src/algorithms/substitutions.js";
 import { answerOf, SEED_PROMPTS } from "../../examples/room-selector/agent.js";
 import { listRooms, loadRooms, type RoomTask } from "../../examples/room-selector/rooms.js";
-import { type RigRun, combinedResponder, runApo } from "../support/room-apo.js";
+import { type RigOptions, type RigRun, combinedResponder, runApo, runRoomAlgorithm } from "../support/room-apo.js";
 
 const rooms = loadRooms();
 
@@ -63,16 +64,20 @@ const hardCodedRoomSelector = agent(
   { name: "room-selector-hard-coded" },
 );
 
+function hardCodedRig(llm: MockLlm): RigOptions {
+  return {
+    llm,
+    agent: hardCodedRoomSelector,
+    initialResources: { ...SEED_PROMPTS, tool: { kind: "prompt_template", template: TOOL_DESCRIPTION }, main: { kind: "llm", baseUrl: llm.baseUrl, model: "room-agent" } },
+  };
+}
+
 async function runApoOnHardCodedAgent(options: { targets: string[]; runId: string; rounds: number }): Promise<RigRun> {
   const llm = await startMockLlm({ responder: combinedResponder() });
   try {
     return await runApo(
       { seed: 1, ...options, ...(options.rounds === 1 ? { beamWidth: 1, branchFactor: 1, gradientBatchSize: 4, evaluation: { maxTasks: 8 } } : {}) },
-      {
-        llm,
-        agent: hardCodedRoomSelector,
-        initialResources: { ...SEED_PROMPTS, tool: { kind: "prompt_template", template: TOOL_DESCRIPTION }, main: { kind: "llm", baseUrl: llm.baseUrl, model: "room-agent" } },
-      },
+      hardCodedRig(llm),
     );
   } finally {
     await llm.close();
@@ -102,6 +107,29 @@ describe("APO on an agent that hard-codes its prompts", () => {
     expect(request).toMatchObject({ component: "request", read: [], substituted: [], neverMatched: true });
     expect(request!.neither.length).toBeGreaterThan(0);
     expect(warnings.some((w) => /never matched: 'request'/.test(w))).toBe(true);
+  });
+});
+
+describe("GEPA on an agent that hard-codes its prompts", () => {
+  it("accepts system prompts that reach the agent in flight; coverage over the run's rollouts names the template it could not reach", async () => {
+    const llm = await startMockLlm({ responder: combinedResponder() });
+    try {
+      const run = await runRoomAlgorithm((client) => new GEPA({ model: "mock-optimizer", client, seed: 1, runId: "gepa-inflight", minibatchSize: 3, paretoTasks: 12, maxRollouts: 100 }), hardCodedRig(llm));
+      const { result } = run;
+      // The seed's texts are in the agent's calls, so GEPA finds both templates there.
+      expect(result.components.evolved).toEqual(["system", "request"]);
+      expect(result.best.candidateId).not.toBe("seed");
+      expect(result.best.score).toBeGreaterThan(result.seed.score);
+      expect(substitutionsOf(result.best.resources).map((s) => s.component)).toEqual(["system"]);
+      const coverage = await coverageOfRun(run.store, "gepa-inflight", ["system", "request"]);
+      expect(coverage.map((c) => [c.component, c.substituted.length > 0, c.neverMatched])).toEqual([
+        ["system", true, false],
+        ["request", false, true],
+      ]);
+      expect(coverageWarning(coverage)).toMatch(/^prompt component\(s\) never matched: 'request' \(\d+ rollout\(s\)\)/);
+    } finally {
+      await llm.close();
+    }
   });
 });
 
