@@ -177,12 +177,32 @@ describe("an agent that hard-codes its prompts, run with a candidate snapshot", 
     expect(systemFor(questions[2]!)).toEqual([SYSTEM]);
   });
 
-  it("records the prompts an agent reads through ctx.prompt() on the rollout's root span", async () => {
-    const reader = agent(async (_task: string, ctx) => void ctx.prompt("system").format(), { name: "reader" });
+  it("records the prompts an agent reads through ctx.prompt() on the rollout's root span, by the name resolved", async () => {
+    const reader = agent(
+      async (_task: string, ctx) => {
+        ctx.prompt("system").format();
+        ctx.prompt("system").format();
+        ctx.prompt().format(); // the only template there is
+      },
+      { name: "reader" },
+    );
     const readingRunner = new Runner({ store, agent: reader, tracer, logger: quiet });
-    const step = await readingRunner.step("t", { resources: seedResources(mock) });
+    const both = await readingRunner.step("t", { resources: seedResources(mock) }).catch((error: unknown) => error);
+    // Two templates: ctx.prompt() without a name is ambiguous, and says so.
+    expect(String(both)).toMatch(/several prompt_template resources \(system, weather_tool\)/);
+    const step = await readingRunner.step("t", { resources: { system: seedResources(mock).system! } });
     const root = step.spans.find((s) => s.parentId === null)!;
     expect(root.attributes?.[Attr.promptsRead]).toEqual(["system"]);
+  });
+
+  it("fails a rollout whose snapshot holds malformed substitutions as an infrastructure error naming the field", async () => {
+    const resources = { ...seedResources(mock), [SUBSTITUTIONS_RESOURCE]: { kind: "json" as const, value: [{ component: "system", seed: SYSTEM }] } };
+    const error = await runner.step({ question: "weather in Bern?", variant: "openai chat completions" }, { resources }).catch((e: unknown) => e);
+    expect(String(error)).toMatch(/could not run/);
+    const [failed] = (await store.queryRollouts({ limit: 1000 })).items.filter((r) => JSON.stringify(r.input).includes("weather in Bern?"));
+    expect(failed!.status).toBe("failed");
+    expect(failed!.attempts.at(-1)!.error).toMatchObject({ kind: "infra_error", message: expect.stringMatching(/tracetrain\.substitutions.*\[0\]\.text: Invalid input: expected string/) });
+    expect(mock.requests.some((r) => JSON.stringify(r.body).includes("weather in Bern?"))).toBe(false);
   });
 });
 
