@@ -21,7 +21,7 @@ import type { Instrumentation, InstallResult } from "../instrumentation.js";
 import { recordLlmError, startLlmSpan } from "../llm-call.js";
 import { parseJsonText, recordResponseCopy } from "../llm-response.js";
 import { unseenOpenAICallIssue } from "./openai.js";
-import { recordSubstituted, substitutedBody } from "./substitution.js";
+import { guardSubstitution, recordSubstituted, substitutedBody } from "./substitution.js";
 import type { TraceState } from "../trace-state.js";
 
 type Fetch = typeof globalThis.fetch;
@@ -167,7 +167,9 @@ function sendSubstituted(original: Fetch, thisArg: unknown, args: Parameters<Fet
   const substitution = parsed === undefined ? undefined : substitutedBody(trace, parsed);
   if (substitution === undefined) return send(original, thisArg, args, target, text, startTime);
   const replaced = JSON.stringify(substitution.body);
-  return send(original, thisArg, withBody(args, replaced), target, replaced, startTime, substitution.substituted);
+  const rebuilt = guardSubstitution(() => withBody(args, replaced));
+  if (rebuilt === undefined) return send(original, thisArg, args, target, text, startTime);
+  return send(original, thisArg, rebuilt, target, replaced, startTime, substitution.substituted);
 }
 
 /**

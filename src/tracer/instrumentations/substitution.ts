@@ -16,6 +16,11 @@ export function substitutedBody(trace: TraceState, body: unknown): { body: Recor
   return guard.run(() => substituter.substituteBody(body));
 }
 
+/** Runs more of the substitution's work (rebuilding a request around the new body) under the same guard. */
+export function guardSubstitution<T>(fn: () => T): T | undefined {
+  return guard.run(fn);
+}
+
 /** Records on a call's span which components it carried the candidate's text for. */
 export function recordSubstituted(span: ActiveSpan | undefined, substituted: readonly string[] | undefined): void {
   if (span !== undefined && substituted !== undefined && substituted.length > 0) span.setAttribute(Attr.substituted, [...substituted]);
