@@ -8,6 +8,7 @@
 import type { Store } from "../store/index.js";
 import { spansOf } from "../store/index.js";
 import { Attr, type Rollout, type Span, substitutionsOf } from "../types/index.js";
+import { mapLimited } from "../util/index.js";
 
 /** How one prompt component reached the agent, by rollout id. */
 export interface ComponentCoverage {
@@ -33,17 +34,15 @@ export async function promptCoverage(store: Store, rollouts: readonly Rollout[],
   const coverage = components.map((component): ComponentCoverage => ({ component, read: [], substituted: [], neither: [], neverMatched: false }));
   const changedBy = snapshotChanges(store);
   const attempted = rollouts.filter((rollout) => rollout.attempts.length > 0);
-  for (let start = 0; start < attempted.length; start += CONCURRENCY) {
-    const seen = await Promise.all(attempted.slice(start, start + CONCURRENCY).map((rollout) => rolloutUse(store, rollout, changedBy)));
-    seen.forEach((use, index) => {
-      const rolloutId = attempted[start + index]!.rolloutId;
-      for (const entry of coverage) {
-        if (use.read.has(entry.component)) entry.read.push(rolloutId);
-        else if (use.substituted.has(entry.component)) entry.substituted.push(rolloutId);
-        else if (use.changed.has(entry.component)) entry.neither.push(rolloutId);
-      }
-    });
-  }
+  const uses = await mapLimited(attempted, CONCURRENCY, (rollout) => rolloutUse(store, rollout, changedBy));
+  uses.forEach((use, index) => {
+    const rolloutId = attempted[index]!.rolloutId;
+    for (const entry of coverage) {
+      if (use.read.has(entry.component)) entry.read.push(rolloutId);
+      else if (use.substituted.has(entry.component)) entry.substituted.push(rolloutId);
+      else if (use.changed.has(entry.component)) entry.neither.push(rolloutId);
+    }
+  });
   for (const entry of coverage) entry.neverMatched = entry.read.length === 0 && entry.substituted.length === 0 && entry.neither.length > 0;
   return coverage;
 }
