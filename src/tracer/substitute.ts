@@ -123,42 +123,67 @@ function compile(substitution: Substitution): Matcher | undefined {
   const seed = new PromptTemplate(substitution.seed, substitution.engine);
   const candidate = new PromptTemplate(substitution.text, substitution.engine);
   const seedVariables = seed.variables();
-  const component = substitution.component;
   if (candidate.variables().some((name) => !seedVariables.includes(name)) || hasNestedConflict(seedVariables)) return undefined;
   const pattern = patternOf(seed);
   return {
-    component,
+    component: substitution.component,
     replace(text) {
-      const match = pattern.exec(text.trim());
-      if (!match) return undefined;
-      const values: Rec = {};
-      seedVariables.forEach((name, index) => setPath(values, name, match[index + 1] ?? ""));
-      return candidate.format(values);
+      const values = matchPattern(pattern, text.trim());
+      return values === undefined ? undefined : candidate.format(values);
     },
   };
 }
 
+/** A template as alternating literal text and placeholders: `literals[i]`, `variables[i]`, `literals[i + 1]`, … */
+interface Pattern {
+  literals: string[];
+  variables: string[];
+}
+
+/** The seed's pieces, trimmed at both ends like the texts they are matched against. */
+function patternOf(template: PromptTemplate): Pattern {
+  const literals = [""];
+  const variables: string[] = [];
+  for (const segment of template.segments()) {
+    if ("literal" in segment) literals[literals.length - 1] += segment.literal;
+    else {
+      variables.push(segment.variable);
+      literals.push("");
+    }
+  }
+  literals[0] = literals[0]!.trimStart();
+  literals[literals.length - 1] = literals.at(-1)!.trimEnd();
+  return { literals, variables };
+}
+
 /**
- * The seed's formatted texts as a regular expression: literal text as is, a placeholder's first
- * appearance as a lazy group, a repeated one as a back-reference (the same value both times).
+ * What each placeholder matched in `text`, or undefined when it does not match. Each placeholder
+ * takes the shortest text up to the next literal piece (the last piece must end the text), found
+ * with `indexOf` — linear in the text, where a regular expression could backtrack for long on a
+ * text that almost matches. A placeholder used twice must match the same text both times.
  */
-function patternOf(template: PromptTemplate): RegExp {
-  const order = template.variables();
-  const seen = new Set<string>();
-  const segments = template.segments();
-  // Trimmed like the text it is matched against.
-  const source = segments
-    .map((segment, index) => {
-      if ("literal" in segment) {
-        const literal = index === 0 ? segment.literal.trimStart() : index === segments.length - 1 ? segment.literal.trimEnd() : segment.literal;
-        return escapeRegExp(literal);
-      }
-      if (seen.has(segment.variable)) return `\\${order.indexOf(segment.variable) + 1}`;
-      seen.add(segment.variable);
-      return "([\\s\\S]*?)";
-    })
-    .join("");
-  return new RegExp(`^${source}$`);
+function matchPattern({ literals, variables }: Pattern, text: string): Rec | undefined {
+  const first = literals[0]!;
+  const last = literals.at(-1)!;
+  if (!text.startsWith(first)) return undefined;
+  if (variables.length === 0) return text.length === first.length ? {} : undefined;
+  const end = text.length - last.length;
+  if (end < first.length || !text.endsWith(last)) return undefined;
+  const values: Rec = {};
+  const seen = new Map<string, string>();
+  let at = first.length;
+  for (let i = 0; i < variables.length; i++) {
+    const next = i + 1 < variables.length ? text.indexOf(literals[i + 1]!, at) : end;
+    // The last piece must start where the others end: a middle piece running into it is no match.
+    if (next < at) return undefined;
+    const value = text.slice(at, next);
+    const name = variables[i]!;
+    if (seen.has(name) && seen.get(name) !== value) return undefined;
+    seen.set(name, value);
+    setPath(values, name, value);
+    at = next + (i + 1 < variables.length ? literals[i + 1]!.length : 0);
+  }
+  return values;
 }
 
 /** `a` and `a.b` both used: one value cannot be both a text and an object. */
@@ -175,10 +200,6 @@ function setPath(target: Rec, path: string, value: string): void {
     at = next;
   }
   at[keys.at(-1)!] = value;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 function isRecord(value: unknown): value is Rec {

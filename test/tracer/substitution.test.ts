@@ -238,6 +238,16 @@ describe("Substituter", () => {
     expect(anthropic.body.system).toEqual([{ type: "text", text: "Be brief and exact." }]);
   });
 
+  it("matches each placeholder up to the next literal piece, the last piece ending the text", () => {
+    const pieces = new Substituter([{ component: "c", seed: "Ask {{who}} about {{what}}. Then stop.", text: "{{what}} / {{who}}", engine: "mustache" }]);
+    expect(pieces.replaceText("Ask Ada about trains about boats. Then stop.")?.text).toBe("trains about boats / Ada");
+    expect(pieces.replaceText("Ask Ada about trains. Then stop. Then stop.")?.text).toBe("trains. Then stop / Ada");
+    // A middle piece that only appears inside the last one is no match; nor is a text that does not end with the last piece.
+    expect(new Substituter([{ component: "c", seed: "{{a}} end{{b}}end", text: "x", engine: "mustache" }]).replaceText("1 end")).toBeUndefined();
+    expect(pieces.replaceText("Ask Ada about trains. Then go.")).toBeUndefined();
+    expect(pieces.replaceText("Please ask Ada about trains. Then stop.")).toBeUndefined();
+  });
+
   it("leaves a seed unmatched when the candidate has a placeholder the seed lacks", () => {
     const invented = new Substituter([{ component: "c", seed: "Hello {{name}}.", text: "Hello {{name}} on {{weekday}}.", engine: "mustache" }]);
     expect(invented.replaceText("Hello Ada.")).toBeUndefined();
