@@ -30,4 +30,9 @@ export {
   DEFAULT_APO_PROMPTS,
   type OptimizerPrompts,
   type OptimizerClient,
+  promptCoverage,
+  coverageOfRun,
+  coverageWarning,
+  type ComponentCoverage,
+  substitutionsResource,
 } from "../algorithms/index.js";

@@ -10,6 +10,8 @@ import type { Scope } from "./scope.js";
 
 export interface ActiveAttempt {
   mode: RolloutMode;
+  /** The resources snapshot the rollout runs with (its candidate's substitutions, if any). */
+  resourcesId: string | null;
 }
 
 const ACTIVE = new Set(["preparing", "running"]);
@@ -53,7 +55,7 @@ export class AttemptDirectory {
         status: attempt.status,
       });
     }
-    const active = { mode: rollout.mode };
+    const active = { mode: rollout.mode, resourcesId: rollout.resourcesId };
     this.cache.set(key(scope), { attempt: active, until: performance.now() + this.ttlMs });
     return active;
   }

@@ -24,6 +24,7 @@ import { type GatewayPolicy, type GatewayPolicyInput, parsePolicy } from "./poli
 import { withCapabilities } from "./probe.js";
 import { CallRecorder } from "./recorder.js";
 import { type Scope, scopedBaseUrl } from "./scope.js";
+import { SubstitutionDirectory } from "./substitutions.js";
 import { UpstreamClient } from "./upstream-request.js";
 import { type Capabilities, type UpstreamInput, UpstreamPool, parseUpstreams } from "./upstreams.js";
 
@@ -87,6 +88,7 @@ export async function startGateway(input: GatewayOptions): Promise<Gateway> {
     gate: new Gate(options.whilePaused, options.pauseRetryAfterSeconds),
     attempts: new AttemptDirectory(options.store, options.attemptCacheMs),
     recorder: new CallRecorder(options.store, options.logger),
+    substitutions: new SubstitutionDirectory(options.store),
     counters: { requests: 0, recorded: 0, retries: 0, upstreamFailures: 0 },
     http: new RequestMetrics("tracetrain_gateway_http"),
     policy: options.policy,

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ClientGone, bearerToken, parseJsonBody, readBody, requestUrl, sendJson, tokenMatches } from "../http/index.js";
 import { type WireApi, providerOf, requestFromBody } from "../llm/index.js";
-import { type ActiveSpan, recordLlmError } from "../tracer/index.js";
+import { type ActiveSpan, type Substituter, recordLlmError } from "../tracer/index.js";
 import { Attr, type RolloutMode, TracetrainError, ValidationError } from "../types/index.js";
 import { answerFailure, sendError } from "./answers.js";
 import { AgentDisconnected } from "./call-failures.js";
@@ -54,6 +54,8 @@ interface Exchange {
   method: string;
   /** The mode of the rollout the request belongs to (unknown for unscoped requests). */
   mode: RolloutMode | undefined;
+  /** The candidate texts the rollout's calls carry in place of seed texts, if any. */
+  substituter: Substituter | undefined;
   /** Aborts when the agent hangs up. */
   gone: AbortSignal;
   /** Present for a call to one of the {@link RECORDED} endpoints. */
@@ -113,11 +115,12 @@ async function forward(parts: GatewayParts, request: IncomingMessage, response: 
   const method = request.method ?? "GET";
   const api = method === "POST" ? RECORDED[target.path] : undefined;
   const gone = hangUpSignal(response);
-  const mode: RolloutMode | undefined = target.scope ? (await parts.attempts.check(target.scope)).mode : undefined;
+  const active = target.scope ? await parts.attempts.check(target.scope) : undefined;
   const call = api === undefined ? undefined : await openCall(parts, request, target, api);
   let failure: unknown;
   try {
-    await exchange(parts, request, response, { target, method, mode, gone, call });
+    const substituter = call && active ? await parts.substitutions.forSnapshot(active.resourcesId) : undefined;
+    await exchange(parts, request, response, { target, method, mode: active?.mode, substituter, gone, call });
   } catch (error) {
     failure = error;
     throw error;
@@ -129,12 +132,12 @@ async function forward(parts: GatewayParts, request: IncomingMessage, response: 
 /** Reads the request, waits for the gate, sends it upstream and relays the answer. */
 async function exchange(parts: GatewayParts, request: IncomingMessage, response: ServerResponse, forwarding: Exchange): Promise<void> {
   const { options, counters } = parts;
-  const { target, method, mode, call, gone } = forwarding;
+  const { target, method, mode, substituter, call, gone } = forwarding;
   const raw = method === "GET" || method === "HEAD" ? undefined : await readBody(request, options.bodyLimitBytes);
   const body = call === undefined ? undefined : jsonObject(raw);
   const leave = await parts.gate.enter(gone);
   try {
-    const plan = call === undefined || body === undefined ? NOTHING_ADDED : prepareCall(parts, call, target, body, mode);
+    const plan = call === undefined || body === undefined ? NOTHING_ADDED : prepareCall(parts, call, target, body, mode, substituter);
     const outcome = await parts.client.send(parts.pool.ranked(target.scope?.rolloutId), {
       method,
       path: target.path + target.search,
@@ -191,15 +194,19 @@ async function openCall(parts: GatewayParts, request: IncomingMessage, target: T
  * Prepares a call's request (the policy applied, token capture asked for where it is wanted and
  * can be had), records it on the call's span, and returns what capture added.
  */
-function prepareCall(parts: GatewayParts, call: Call, target: Target, body: Record<string, unknown>, mode: RolloutMode | undefined): CapturePlan {
+function prepareCall(parts: GatewayParts, call: Call, target: Target, body: Record<string, unknown>, mode: RolloutMode | undefined, substituter: Substituter | undefined): CapturePlan {
   const { options, policy } = parts;
   applyPolicy(body, policy, mode);
+  // The body is the gateway's own parse of the request: replacing its fields changes nothing of the agent's.
+  const substitution = substituter?.substituteBody(body);
+  if (substitution) Object.assign(body, substitution.body);
   const capture = options.captureTokens === "always" || (options.captureTokens === "train" && mode === "train");
   const plan = capture ? addCaptureRequests(call.api, body, parts.pool.common()) : NOTHING_ADDED;
   if (call.span) {
     parts.recorder.describe(call.span, { ...requestFromBody(call.api, body), provider: providerOf(call.api), endpoint: target.path }, policy.policyVersion);
     // top_k is no OpenAI field, so the wire readers skip it; RL needs it to know how a token was drawn.
     if (typeof body.top_k === "number") call.span.setAttribute(Attr.requestTopK, body.top_k);
+    if (substitution) call.span.setAttribute(Attr.substituted, substitution.substituted);
   }
   return plan;
 }

@@ -8,6 +8,7 @@ import type { Gate } from "./gate.js";
 import type { ParsedGatewayOptions } from "./options.js";
 import type { GatewayPolicy } from "./policy.js";
 import type { CallRecorder } from "./recorder.js";
+import type { SubstitutionDirectory } from "./substitutions.js";
 import type { UpstreamClient } from "./upstream-request.js";
 import type { UpstreamPool } from "./upstreams.js";
 
@@ -27,6 +28,8 @@ export interface GatewayParts {
   readonly gate: Gate;
   readonly attempts: AttemptDirectory;
   readonly recorder: CallRecorder;
+  /** The in-flight substitutions of each rollout's resources snapshot. */
+  readonly substitutions: SubstitutionDirectory;
   readonly counters: GatewayCounters;
   /** Requests and latency by endpoint, for `/metrics`. */
   readonly http: RequestMetrics;

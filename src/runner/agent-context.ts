@@ -14,25 +14,32 @@ export function createAgentContext(init: {
   signal: AbortSignal;
   /** The API key for a rollout-scoped LLM resource (a gateway's per-rollout key), if the runner can mint one. */
   llmKey?: (ids: { rolloutId: string; attemptId: string }) => string | undefined;
+  /** Told the name of each prompt template the agent reads (coverage tells read prompts from substituted ones). */
+  onPromptRead?: (name: string) => void;
 }): AgentContext {
   const { resources } = init;
-  const pick = <K extends Resource["kind"]>(kind: K, name: string | undefined): Extract<Resource, { kind: K }> => {
+  const named = <K extends Resource["kind"]>(kind: K, name: string | undefined): [string, Extract<Resource, { kind: K }>] => {
     if (name !== undefined) {
       const resource = resources[name];
-      if (resource?.kind === kind) return resource as Extract<Resource, { kind: K }>;
+      if (resource?.kind === kind) return [name, resource as Extract<Resource, { kind: K }>];
       throw new NotFoundError("resources", name, `${resource ? `resource '${name}' is a ${resource.kind}, not a ${kind}` : `no resource named '${name}'`}; ${describe(resources)}`);
     }
     const matching = Object.entries(resources).filter(([, r]) => r.kind === kind);
-    if (matching.length === 1) return matching[0]![1] as Extract<Resource, { kind: K }>;
+    if (matching.length === 1) return matching[0] as [string, Extract<Resource, { kind: K }>];
     const problem = matching.length === 0 ? `there is no ${kind} resource` : `there are several ${kind} resources (${matching.map(([n]) => n).join(", ")}); name the one you want`;
     throw new NotFoundError("resources", kind, `${problem}; ${describe(resources)}`);
   };
+  const pick = <K extends Resource["kind"]>(kind: K, name: string | undefined): Extract<Resource, { kind: K }> => named(kind, name)[1];
   return {
     rollout: { rolloutId: init.rolloutId, attemptId: init.attemptId, attempt: init.sequence ?? 1, mode: init.mode },
     resources,
     signal: init.signal,
     llm: (name?: string): LlmResource => scopeLlm(pick("llm", name), init),
-    prompt: (name?: string): PromptTemplate => PromptTemplate.from(pick("prompt_template", name)),
+    prompt: (name?: string): PromptTemplate => {
+      const [found, resource] = named("prompt_template", name);
+      init.onPromptRead?.(found);
+      return PromptTemplate.from(resource);
+    },
     json: (name: string): JsonValue => pick("json", name).value,
   };
 }

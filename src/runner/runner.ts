@@ -8,9 +8,10 @@ import type {
   Rollout,
   RolloutMode,
   SpanInput,
+  Substitution,
   TraceReport,
 } from "../types/index.js";
-import { ConflictError, StoreClosedError, TracetrainError } from "../types/index.js";
+import { ConflictError, StoreClosedError, TracetrainError, substitutionsOf } from "../types/index.js";
 import type { Store } from "../store/index.js";
 import { isAttemptActive, spansOf } from "../store/index.js";
 import { Tracer, currentFrame, emitReward } from "../tracer/index.js";
@@ -221,8 +222,10 @@ export class Runner<T = unknown> {
     const timeout = this.armTimeout(execution);
     try {
       let resources: ResourcesMap;
+      let substitutions: Substitution[];
       try {
         resources = await this.resolveResources(rollout.resourcesId);
+        substitutions = substitutionsOf(resources);
       } catch (error) {
         await this.finish(execution, { status: "failed", error: { kind: "infra_error", message: `could not load resources '${rollout.resourcesId}': ${messageOf(error)}` } });
         return undefined;
@@ -234,6 +237,7 @@ export class Runner<T = unknown> {
         resources,
         signal: execution.controller.signal,
         ...(this.llmKey ? { llmKey: this.llmKey } : {}),
+        onPromptRead: notePromptRead,
       });
       // The report counts what the store holds for the attempt — calls a gateway recorded, spans
       // ingested over OTLP, rewards posted over HTTP — and takes the outcome reward from there
@@ -242,7 +246,7 @@ export class Runner<T = unknown> {
       // throughput); a step, or a runner whose onTraceEnd hook is given the spans, always does.
       const readBack = () => spansOf(this.store, rollout.rolloutId, attempt.attemptId);
       const readBackWhen = execution.stepped || this.hooks.onTraceEnd ? "always" : "incomplete";
-      const outcome = await this.tracer.capture({ rolloutId: rollout.rolloutId, attemptId: attempt.attemptId, sink: this.store, agentName: this.agent.name, readBack, readBackWhen }, async () =>
+      const outcome = await this.tracer.capture({ rolloutId: rollout.rolloutId, attemptId: attempt.attemptId, sink: this.store, agentName: this.agent.name, readBack, readBackWhen, substitutions }, async () =>
         this.settleReward(await this.agent.run(rollout.input as T, ctx)),
       );
       await callHook(this.hooks, "onTraceEnd", { rollout, attempt, spans: outcome.spans, report: outcome.report }, this.logger);
@@ -401,6 +405,11 @@ export class Runner<T = unknown> {
     this.warned.add(key);
     this.logger.warn(`${message} (reported once per runner)`);
   }
+}
+
+/** Notes a `ctx.prompt()` read in the rollout the agent is running (its context carries the trace). */
+function notePromptRead(name: string): void {
+  currentFrame()?.trace.promptsRead.add(name);
 }
 
 function messageOf(error: unknown): string {

@@ -1,6 +1,6 @@
 /** What `new Tracer({...})`, `tracer.trace()` / `capture()` and `tracer.instrument()` accept, as zod schemas. */
 import { z } from "zod";
-import { IdSchema, JsonObjectSchema, LoggerSchema, type Span, consoleLogger, parseOrThrow } from "../types/index.js";
+import { IdSchema, JsonObjectSchema, LoggerSchema, type Span, SubstitutionSchema, consoleLogger, parseOrThrow } from "../types/index.js";
 import { hasMethods } from "../util/index.js";
 import type { Instrumentation } from "./instrumentation.js";
 import type { SpanSink } from "./span-buffer.js";
@@ -62,6 +62,13 @@ export const TraceOptionsSchema = z.strictObject({
    * and an honest "no LLM call" warning) at a store query for such attempts only. @default "always"
    */
   readBackWhen: z.enum(["always", "incomplete"]).default("always"),
+  /**
+   * Candidate texts to send in place of seed texts — a system or developer message, or a tool's
+   * description, that equals a seed text — in this rollout's LLM requests only, for an agent that
+   * does not read its prompts from `ctx.prompt()` (the runner passes the snapshot's
+   * `tracetrain.substitutions`). Each request records the components it substituted. @default none
+   */
+  substitutions: z.array(SubstitutionSchema).optional(),
 });
 
 /** What to trace: a rollout attempt, and optionally where its spans go and what to call its root. */

@@ -11,3 +11,4 @@ export { finishStream, parseJsonText, recordPartialFailure, recordResponseCopy }
 export { SpanBuffer, type DeliveryStats, type SpanBufferOptions, type SpanSink } from "./span-buffer.js";
 export { TraceState, type TraceTarget } from "./trace-state.js";
 export { type InstallResult, type Instrumentation } from "./instrumentation.js";
+export { Substituter } from "./substitute.js";

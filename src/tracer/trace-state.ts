@@ -5,6 +5,7 @@ import { newTraceId, nowMs } from "../types/index.js";
 import type { SpanBuffer } from "./span-buffer.js";
 import { SpanCounts, lastStoredFinalReward } from "./span-counts.js";
 import { describeErrorChain } from "../util/index.js";
+import type { Substituter } from "./substitute.js";
 
 /** The rollout attempt a trace records. */
 export interface TraceTarget {
@@ -30,6 +31,10 @@ export class TraceState {
   private readonly issues = new Map<string, CaptureIssue>();
   finalReward: number | null = null;
   ended = false;
+  /** The candidate texts this rollout's LLM requests carry in place of seed texts (in-flight substitution), if any. */
+  substituter: Substituter | undefined;
+  /** The prompt templates the agent read through `ctx.prompt()`, recorded on the root span when the trace ends. */
+  readonly promptsRead = new Set<string>();
 
   constructor(
     readonly target: TraceTarget,

@@ -16,6 +16,7 @@ import {
   parseTracerOptions,
 } from "./options.js";
 import { SpanBuffer, type SpanSink } from "./span-buffer.js";
+import { Substituter } from "./substitute.js";
 import { type ReadBack, TraceState } from "./trace-state.js";
 
 /** What `instrument()` did with each instrumentation, by name (`{installed: false, reason: "disabled"}` for one turned off). */
@@ -65,6 +66,7 @@ export class Tracer {
     if (!sink) throw new ValidationError("trace options", [{ path: "sink", message: "no sink: pass one to trace() or to new Tracer({ sink })" }]);
     const buffer = new SpanBuffer(sink, this.options);
     const trace = new TraceState({ rolloutId: target.rolloutId, attemptId: target.attemptId }, buffer, this.options.keepSpans);
+    if (target.substitutions?.length) trace.substituter = new Substituter(target.substitutions);
     const root = this.startRoot(trace, target);
     let result: { ok: true; value: T } | { ok: false; error: unknown };
     try {
@@ -77,6 +79,7 @@ export class Tracer {
     // be recording the last call right now; let it end its span before leftovers are closed.
     await new Promise((resolve) => setImmediate(resolve));
     trace.closeOpenSpans(root);
+    if (trace.promptsRead.size > 0) root.setAttribute(Attr.promptsRead, [...trace.promptsRead]);
     root.end();
     trace.ended = true;
     await buffer.flush();

@@ -76,6 +76,13 @@ export const Attr = {
    */
   contentIssues: "tracetrain.llm.content_issues",
   /** On a gateway call: the upstream that answered, and how many times the call was retried on the way. */
+  /**
+   * On an LLM-call span: the prompt components whose seed text the tracer or gateway replaced with
+   * the candidate's text in this request (in-flight substitution, see `tracetrain.substitutions`).
+   */
+  substituted: "tracetrain.substituted",
+  /** On a rollout's root span: the prompt templates the agent read through `ctx.prompt()`. */
+  promptsRead: "tracetrain.prompts_read",
   gatewayUpstream: "tracetrain.gateway.upstream",
   gatewayRetries: "tracetrain.gateway.retries",
   rewardValue: "tracetrain.reward.value",

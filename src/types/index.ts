@@ -20,3 +20,4 @@ export * from "./conventions.js";
 export * from "./ids.js";
 export * from "./attribute-value.js";
 export * from "./reward-record.js";
+export * from "./substitutions.js";

@@ -33,6 +33,22 @@ export class PromptTemplate {
     return [...names];
   }
 
+  /**
+   * The template cut into literal text and placeholders, in order (an fstring's `{{` / `}}` are
+   * literal braces): what a pattern that matches the template's formatted texts is built from.
+   */
+  segments(): Array<{ literal: string } | { variable: string }> {
+    const out: Array<{ literal: string } | { variable: string }> = [];
+    let at = 0;
+    for (const match of this.template.matchAll(this.engine === "mustache" ? MUSTACHE : FSTRING)) {
+      out.push({ literal: this.template.slice(at, match.index) });
+      out.push(match[1] === undefined ? { literal: match[0][0]! } : { variable: match[1] });
+      at = match.index + match[0].length;
+    }
+    out.push({ literal: this.template.slice(at) });
+    return out;
+  }
+
   /** The template with every placeholder replaced by its value (objects as JSON). */
   format(vars: Record<string, unknown> = {}): string {
     const missing = this.variables().filter((name) => lookup(vars, name) === undefined);

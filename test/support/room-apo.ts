@@ -3,7 +3,7 @@
  * the example's simulated models (examples/room-selector/simulation).
  */
 import OpenAI from "openai";
-import { type Algorithm, APO, type APOOptions, type APOResult, type FitResult, type Store, Trainer, type TrainerOptions } from "tracetrain";
+import { type Agent, type Algorithm, APO, type APOOptions, type APOResult, type FitResult, type Store, Trainer, type TrainerOptions } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
 import { roomSelector, SEED_PROMPTS } from "../../examples/room-selector/agent.js";
 import { type MockLlm, startMockLlm } from "tracetrain/testing";
@@ -27,6 +27,8 @@ export interface RigOptions extends SimulationOptions {
   initialResources?: Record<string, unknown>;
   /** A mock LLM to use (and leave running) instead of a fresh one: a resumed run must find the same endpoint. */
   llm?: MockLlm;
+  /** The agent to optimize instead of the example's (a variant of it). */
+  agent?: Agent<RoomTask>;
   /** Trainer options to set as well (the rig runs quietly, checking endpoints, by default). */
   trainer?: Pick<TrainerOptions, "progress" | "checkEndpoints">;
 }
@@ -69,7 +71,7 @@ export async function runRoomAlgorithm<R>(make: (client: APOOptions["client"]) =
     ...options.trainer,
   });
   try {
-    const fit = await trainer.fit(roomSelector, { train: options.train ?? train, val: options.val ?? val });
+    const fit = await trainer.fit(options.agent ?? roomSelector, { train: options.train ?? train, val: options.val ?? val });
     // Model calls only: the trainer's endpoint check (GET /v1/models) is not one.
     const calls = llm.requests.slice(firstRequest).filter((r) => r.method === "POST");
     const bodies = calls.map((r) => r.body as { tools?: unknown; messages?: Array<{ content?: unknown }> } | undefined);

@@ -16,6 +16,7 @@ import { TracetrainError, ValidationError } from "../../types/index.js";
 import { mapLimited } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, countTokens, type Spend } from "../budget.js";
+import { type ComponentCoverage, coverageOfRun, coverageWarning } from "../coverage.js";
 import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate, snapshotId } from "./candidates.js";
 import { type ChildSettings, type Proposal, proposeChild } from "./children.js";
 import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluation, rotateOrder, Scoreboard, successiveHalving } from "./evaluation.js";
@@ -95,6 +96,11 @@ export interface APOResult {
   /** Rollouts an earlier run of this runId had made that this one read back instead of running. */
   reusedRollouts: number;
   stoppedBecause: StopReason;
+  /**
+   * How each target reached the agent: read through `ctx.prompt()`, substituted in flight, or
+   * neither (`neverMatched` — its candidates ran as the seed). Null if it could not be read.
+   */
+  coverage: ComponentCoverage[] | null;
 }
 
 /**
@@ -175,7 +181,22 @@ class APORun {
     }
     if (ctx.signal.aborted) this.stoppedBecause = "interrupted";
     this.budget.release();
-    return this.finish({ runId, rollouts, seed, best: beam[0]!, heldOut });
+    const result = await this.finish({ runId, rollouts, seed, best: beam[0]!, heldOut });
+    return { ...result, coverage: await this.coverage(runId, targets) };
+  }
+
+  /** How the targets reached the agent (see coverage.ts); a component never matched is warned about. */
+  private async coverage(runId: string, targets: string[]): Promise<ComponentCoverage[] | null> {
+    try {
+      const coverage = await coverageOfRun(this.ctx.store, runId, targets);
+      const warning = coverageWarning(coverage);
+      if (warning) this.ctx.logger.warn(`APO run ${runId}: ${warning}`);
+      return coverage;
+    } catch (error) {
+      // A diagnostic: failing to compute it must not cost the run's result.
+      this.ctx.logger.warn(`APO run ${runId}: could not work out which prompt components reached the agent`, { error });
+      return null;
+    }
   }
 
   /** What APO needs from the trainer, checked before anything runs. */
@@ -376,7 +397,7 @@ class APORun {
   }
 
   /** The held-out check, the verdict, and publishing the outcome. */
-  private async finish(state: { runId: string; rollouts: MeteredRollouts; seed: Candidate; best: Candidate; heldOut: HeldOutPlan }): Promise<APOResult> {
+  private async finish(state: { runId: string; rollouts: MeteredRollouts; seed: Candidate; best: Candidate; heldOut: HeldOutPlan }): Promise<Omit<APOResult, "coverage">> {
     const { ctx } = this;
     const { runId, seed, best } = state;
     const check = await heldOutCheck({ ctx, rollouts: state.rollouts, plan: state.heldOut, best, seed, metadata: { apo: runId } });

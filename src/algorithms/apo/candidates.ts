@@ -8,6 +8,7 @@
 import { z } from "zod";
 import type { Store } from "../../store/index.js";
 import type { MeteredCall } from "../optimizer.js";
+import { withSubstitutions } from "../substitutions.js";
 import { canonicalJson, ConflictError, NotFoundError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
 
 /** The resource name under which a candidate snapshot records its origin. Agents can ignore it. */
@@ -109,7 +110,7 @@ export async function publishCandidate(
   parent: Candidate,
 ): Promise<Candidate> {
   const origin: Origin = { runId, candidate: child.id, parent: parent.id, round: child.round, target: child.target, critique: child.critique, calls: child.calls };
-  const resources = childResources(parent, child.target, child.template);
+  const resources = withSubstitutions(parent.resources, childResources(parent, child.target, child.template));
   const snapshot = await store.addResources({ ...resources, [CANDIDATE_RESOURCE]: { kind: "json", value: origin } }, { resourcesId: snapshotId(runId, child.id) });
   return fromOrigin(snapshot, origin);
 }

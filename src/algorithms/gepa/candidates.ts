@@ -10,6 +10,7 @@ import type { Store } from "../../store/index.js";
 import { ConflictError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
 import type { MeteredCall } from "../optimizer.js";
 import { checkSameStart, findSnapshot } from "../snapshots.js";
+import { withSubstitutions } from "../substitutions.js";
 
 /** The resource name under which a candidate snapshot records its lineage. Agents can ignore it. */
 export const LINEAGE_RESOURCE = "tracetrain.gepa";
@@ -66,13 +67,16 @@ export function publishChild(
 ): Promise<Candidate> {
   const feedback = { ...child.feedback, text: clip(child.feedback.text) };
   const lineage: Lineage = { runId: parent.lineage.runId, candidate: child.id, kind: "reflection", parents: [parent.id], component: child.component, merged: null, feedback, calls: child.calls };
-  return publish(store, { ...parent.resources, [child.component]: { ...templateOf(parent, child.component), template: child.template } }, lineage);
+  return publish(store, withSubstitutions(parent.resources, { ...parent.resources, [child.component]: { ...templateOf(parent, child.component), template: child.template } }), lineage);
 }
 
-/** Publishes a merge: `resources` combines its two parents' components as `merged` says. */
-export function publishMerge(store: Store, runId: string, child: { id: string; parents: [string, string]; resources: ResourcesMap; merged: Record<string, string> }): Promise<Candidate> {
+/**
+ * Publishes a merge: `resources` combines its two parents' components as `merged` says (made from
+ * `base`, the stronger parent, whose substitutions record the seed's texts).
+ */
+export function publishMerge(store: Store, runId: string, base: Candidate, child: { id: string; parents: [string, string]; resources: ResourcesMap; merged: Record<string, string> }): Promise<Candidate> {
   const lineage: Lineage = { runId, candidate: child.id, kind: "merge", parents: child.parents, component: "", merged: child.merged, feedback: null, calls: [] };
-  return publish(store, child.resources, lineage);
+  return publish(store, withSubstitutions(base.resources, child.resources), lineage);
 }
 
 /**

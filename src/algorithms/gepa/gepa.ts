@@ -370,7 +370,7 @@ class GEPARun {
     const limit = this.budget.wouldExceedRollouts(tasks.length);
     if (limit) return this.budgetStop(limit, `proposal ${iteration}'s merge of ${plan.parents.join(" and ")} (${tasks.length} rollouts)`);
     const { id, found } = await this.childSlot(`c${iteration}`, (c) => c.lineage.kind === "merge" && c.lineage.parents.join() === plan.parents.join());
-    const child = found ?? (await publishMerge(ctx.store, this.runId, { id, parents: plan.parents, resources: plan.resources, merged: plan.from }));
+    const child = found ?? (await publishMerge(ctx.store, this.runId, strong!.candidate, { id, parents: plan.parents, resources: plan.resources, merged: plan.from }));
     this.seen.set(key, child.id);
     ctx.progress.phase(`GEPA proposal ${iteration}: merging ${plan.parents.join(" and ")} (common ancestor ${plan.ancestor}), on ${tasks.length} Pareto tasks where they differ`, 0);
     const ran = await this.runOn(child, tasks.map((t) => ctx.val[this.paretoTasks[t]!]!), "val", (j) => `p.${child.id}.${this.paretoTasks[tasks[j]!]}`);

@@ -21,6 +21,8 @@ import type { Instrumentation, InstallResult } from "../instrumentation.js";
 import { recordLlmError, startLlmSpan } from "../llm-call.js";
 import { parseJsonText, recordResponseCopy } from "../llm-response.js";
 import { unseenOpenAICallIssue } from "./openai.js";
+import { guardSubstitution, recordSubstituted, substitutedBody } from "./substitution.js";
+import type { TraceState } from "../trace-state.js";
 
 type Fetch = typeof globalThis.fetch;
 type FetchInput = Parameters<Fetch>[0];
@@ -64,7 +66,7 @@ function tracedFetch(original: Fetch, state: { active: boolean }): Fetch {
       target = undefined; // an input only the real fetch can judge
     }
     if (target === undefined) return original.apply(this, args);
-    return tracedCall(original, this, args, target);
+    return tracedCall(original, this, args, target, frame.trace);
   };
 }
 
@@ -144,7 +146,7 @@ function startSpan(target: Target, bodyText: string | undefined, startTime: numb
   }
 }
 
-function tracedCall(original: Fetch, thisArg: unknown, args: Parameters<Fetch>, target: Target): Promise<Response> {
+function tracedCall(original: Fetch, thisArg: unknown, args: Parameters<Fetch>, target: Target, trace: TraceState): Promise<Response> {
   const startTime = nowMs();
   let body: string | Promise<string | undefined> | undefined;
   try {
@@ -153,9 +155,53 @@ function tracedCall(original: Fetch, thisArg: unknown, args: Parameters<Fetch>, 
   } catch {
     body = undefined;
   }
+  if (trace.substituter === undefined) return send(original, thisArg, args, target, body, startTime);
+  // The candidate's texts must be in the body before it leaves: a body read asynchronously (a
+  // Request, a Blob) holds the call back until it is read.
+  if (typeof body !== "object") return sendSubstituted(original, thisArg, args, target, body, startTime, trace);
+  return body.then((text) => sendSubstituted(original, thisArg, args, target, text, startTime, trace));
+}
+
+function sendSubstituted(original: Fetch, thisArg: unknown, args: Parameters<Fetch>, target: Target, text: string | undefined, startTime: number, trace: TraceState): Promise<Response> {
+  const parsed = text === undefined ? undefined : parseJsonText(text);
+  const substitution = parsed === undefined ? undefined : substitutedBody(trace, parsed);
+  if (substitution === undefined) return send(original, thisArg, args, target, text, startTime);
+  const replaced = JSON.stringify(substitution.body);
+  const rebuilt = guardSubstitution(() => withBody(args, replaced));
+  if (rebuilt === undefined) return send(original, thisArg, args, target, text, startTime);
+  return send(original, thisArg, rebuilt, target, replaced, startTime, substitution.substituted);
+}
+
+/**
+ * The fetch arguments with another body, the agent's own objects untouched: a `Request` is
+ * rebuilt around the new body, an init copied. A stated content length would no longer hold, so
+ * it is left for fetch to compute.
+ */
+function withBody(args: Parameters<Fetch>, body: string): Parameters<Fetch> {
+  const [input, init] = args;
+  if (init?.body === undefined && isRequest(input)) return [new Request(input, { body, headers: withoutContentLength(input.headers) }), init];
+  return [input, { ...init, body, ...(init?.headers === undefined ? {} : { headers: withoutContentLength(init.headers) }) }];
+}
+
+function withoutContentLength(headers: HeadersLike): Headers {
+  const copy = new Headers(headers);
+  copy.delete("content-length");
+  return copy;
+}
+
+function send(
+  original: Fetch,
+  thisArg: unknown,
+  args: Parameters<Fetch>,
+  target: Target,
+  body: string | Promise<string | undefined> | undefined,
+  startTime: number,
+  substituted?: readonly string[],
+): Promise<Response> {
   const span: ActiveSpan | undefined | Promise<ActiveSpan | undefined> =
     typeof body === "object" ? body.then((text) => startSpan(target, text, startTime)) : startSpan(target, body, startTime);
   if (span === undefined) return original.apply(thisArg, args);
+  if (substituted) whenSpan(span, (s) => recordSubstituted(s, substituted));
   whenSpan(span, (s) => noteUnseenSdkCall(s, args[0], args[1]));
   let pending: Promise<Response>;
   try {

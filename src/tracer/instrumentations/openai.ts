@@ -23,6 +23,7 @@ import { recordFirstChunk, recordLlmError, recordLlmResponse, startLlmSpan } fro
 import { runInSpan } from "../spans.js";
 import { finishStream, recordPartialFailure, recordResponseCopy } from "../llm-response.js";
 import { type WireApi, createAccumulator, requestFromBody, responseFromBody } from "../../llm/index.js";
+import { recordSubstituted, substitutedBody } from "./substitution.js";
 import { type PackageCopy, describeCopy, findPackageCopies, isCommonJsLoaded, loadBuild } from "./package-copies.js";
 
 export interface OpenAIInstrumentationOptions {
@@ -222,8 +223,12 @@ function wrapCreate(create: Method, api: keyof typeof RESOURCE_PATHS): Method {
   const patched: Method = function (this: unknown, ...args: unknown[]): unknown {
     const frame = currentFrame();
     if (frame === undefined || frame.suppressed === "openai") return create.apply(this, args);
+    // The candidate's texts go in before the span records the request: it records what was sent.
+    const substitution = substitutedBody(frame.trace, args[0]);
+    if (substitution) args = [substitution.body, ...args.slice(1)];
     const span = startSpan(this, api, args[0]);
     if (span === undefined) return create.apply(this, args);
+    recordSubstituted(span, substitution?.substituted);
     let result: unknown;
     try {
       result = runInSpan(span, () => create.apply(this, args), { suppressed: "fetch" });
