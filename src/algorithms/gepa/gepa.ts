@@ -15,6 +15,7 @@ import { TracetrainError, ValidationError } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, type Spend } from "../budget.js";
+import { type ComponentCoverage, reportCoverage } from "../coverage.js";
 import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut } from "../held-out.js";
 import type { Estimate } from "../stats.js";
 import { rewardOrZero } from "../evaluate.js";
@@ -104,6 +105,11 @@ export interface GEPAResult {
   published: { resourcesId: string; candidate: string } | null;
   /** Which components were evolved, and which prompt templates stayed fixed and why. */
   components: { evolved: string[]; fixed: Array<{ name: string; why: string }> };
+  /**
+   * How each evolved component reached the agent: read through `ctx.prompt()`, substituted in
+   * flight, or neither (`neverMatched` — its candidates ran as the seed). Null if it could not be read.
+   */
+  coverage: ComponentCoverage[] | null;
   pool: PoolEntry[];
   proposals: ProposalRecord[];
   spend: Spend;
@@ -568,6 +574,7 @@ class GEPARun {
       summary,
       published,
       components: { evolved: this.components, fixed: this.fixed },
+      coverage: await reportCoverage(ctx.store, ctx.logger, `GEPA run ${this.runId}`, this.runId, this.components),
       pool: this.poolEntries(),
       proposals: this.proposals,
       spend,
