@@ -5,6 +5,9 @@
  * over the mock LLM; the reflection prompts are tracetrain's own (GEPA's and APO's), filled with
  * runs rendered by the same code the optimizers use.
  */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { GEPA, type Rollout } from "tracetrain";
 import { PromptTemplate, RolloutSchema } from "../../src/types/index.js";
@@ -14,7 +17,7 @@ import { DEFAULT_PROMPTS } from "../../src/algorithms/apo/prompts.js";
 import { SEED_PROMPTS } from "../../examples/refund-desk/agent.js";
 import { ALL_TASKS, answerOf, type Category, type Decision, feedbackFor, lookupOrder, type RefundTask, SPLITS } from "../../examples/refund-desk/orders.js";
 import { refundOptimizerModel, RULES, type RuleId } from "../../examples/refund-desk/simulation/index.js";
-import { runRefundAlgorithm, scoreRefundPrompts } from "../support/refund-rig.js";
+import { refundRewards, runRefundAlgorithm, scoreRefundPrompts } from "../support/refund-rig.js";
 
 const ALL_RULES = RULES.map((r) => r.id);
 const SYSTEM_RULES = RULES.filter((r) => r.component === "system").map((r) => r.id);
@@ -72,12 +75,13 @@ describe("refund-desk simulated agent", () => {
   }, 60_000);
 
   it("gains nothing from the loyalty exception without the history, nor from the history without the exception", async () => {
-    const without = (...drop: RuleId[]) => scoreRefundPrompts(promptsStating(ALL_RULES.filter((r) => !drop.includes(r))), SPLITS.val);
+    // Task by task, not only on average: a gain on some tasks may not hide behind a loss on others.
+    const without = async (...drop: RuleId[]) => [...(await refundRewards(promptsStating(ALL_RULES.filter((r) => !drop.includes(r))), SPLITS.val)).values()];
     const [neither, loyalOnly, historyOnly, both] = await Promise.all([without("loyal", "history"), without("history"), without("loyal"), without()]);
-    expect(loyalOnly).toBe(neither);
-    expect(historyOnly).toBe(neither);
-    expect(both).toBe(1);
-    expect(neither).toBeLessThan(0.9);
+    expect(loyalOnly).toEqual(neither);
+    expect(historyOnly).toEqual(neither);
+    expect(both.every((r) => r === 1)).toBe(true);
+    expect(neither.filter((r) => r === 0).length).toBe(SPLITS.val.length / 6);
   }, 60_000);
 
   it("answers wrongly at about the noise rate, the same way every time", async () => {
@@ -214,4 +218,27 @@ describe("GEPA on the refund desk", () => {
     expect(statedRules(best.system!.template).every((id) => SYSTEM_RULES.includes(id))).toBe(true);
     expect(statedRules(best.lookup_tool!.template).every((id) => TOOL_RULES.includes(id))).toBe(true);
   }, 120_000);
+});
+
+describe("examples/refund-desk/run.ts", () => {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const example = (args: string[]) =>
+    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/refund-desk/run.ts", ...args], {
+      cwd: root,
+      env: { ...process.env, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, CI: "1" } as NodeJS.ProcessEnv,
+      timeout: 120_000,
+    });
+
+  it("runs GEPA on the simulated models and prints what it found", async () => {
+    const { stdout, stderr } = await example(["--max-rollouts", "120", "--runners", "4"]);
+    expect(stderr).toContain("using the simulated refund-desk models");
+    expect(stdout).toMatch(/^seed: 0\.\d{3} on 32 Pareto validation tasks$/m);
+    expect(stdout).toMatch(/^components evolved: system, lookup_tool$/m);
+    expect(stdout).toMatch(/^stopped: maxRollouts: /m);
+    expect(stdout).toContain("best lookup_order description:");
+  }, 180_000);
+
+  it("explains a bad flag", async () => {
+    await expect(example(["--noise", "2"])).rejects.toMatchObject({ stderr: expect.stringContaining("--noise expects a number from 0 up to (not including) 1, got '2'") });
+  }, 180_000);
 });

@@ -74,6 +74,12 @@ export async function runRefundAlgorithm<R>(make: (client: APOOptions["client"])
  * endpoint — so the same prompts get the same noise draws, whichever run published them.
  */
 export async function scoreRefundPrompts(prompts: ResourcesMap | Record<string, unknown>, tasks: readonly RefundTask[], options: RefundSimulationOptions = {}): Promise<number> {
+  const rewards = await refundRewards(prompts, tasks, options);
+  return [...rewards.values()].reduce((a, b) => a + b, 0) / tasks.length;
+}
+
+/** The reward of the agent with `prompts` on each of `tasks`, by task id; a failed rollout is an error, not a 0. */
+export async function refundRewards(prompts: ResourcesMap | Record<string, unknown>, tasks: readonly RefundTask[], options: RefundSimulationOptions = {}): Promise<Map<string, number>> {
   const llm = await startMockLlm({ responder: combinedResponder(options) });
   const warnings: string[] = [];
   const trainer = new Trainer({
@@ -86,10 +92,15 @@ export async function scoreRefundPrompts(prompts: ResourcesMap | Record<string, 
   });
   try {
     const result = await trainer.evaluate(refundDesk, tasks);
-    if (result.failed > 0) throw new Error(`${result.failed} of ${tasks.length} evaluation rollouts failed: ${warnings.join("; ")}`);
-    return result.meanRewardWithFailuresAsZero;
+    if (result.failed > 0 || result.missingRewards > 0) throw new Error(`${result.failed} of ${tasks.length} evaluation rollouts failed and ${result.missingRewards} gave no reward: ${warnings.join("; ")}`);
+    return new Map(result.tasks.map((t) => [taskId(t.task), t.reward ?? 0]));
   } finally {
     await trainer.close();
     await llm.close();
   }
+}
+
+function taskId(task: unknown): string {
+  if (typeof task === "object" && task !== null && "id" in task && typeof task.id === "string") return task.id;
+  throw new Error(`not a refund-desk task: ${JSON.stringify(task)}`);
 }
