@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { GEPA, type Rollout } from "tracetrain";
+import { APO, GEPA, type Rollout } from "tracetrain";
 import { PromptTemplate, RolloutSchema } from "../../src/types/index.js";
 import { renderRuns } from "../../src/algorithms/experiments.js";
 import { DEFAULT_REFLECTION_PROMPT, reflectionPrompt } from "../../src/algorithms/gepa/reflection.js";
@@ -98,11 +98,11 @@ describe("refund-desk simulated agent", () => {
 });
 
 /** A run as tracetrain renders it for an optimizer: the task, the conversation with one lookup, the reward. */
-function run(task: RefundTask, lookup: Record<string, unknown>, answer: Decision, index: number) {
+function run(task: RefundTask, lookup: Record<string, unknown>, answer: Decision, index: number, input: unknown = task) {
   const result = lookupOrder(lookup);
   const rollout: Rollout = RolloutSchema.parse({
     rolloutId: `ro-${index}`,
-    input: task,
+    input,
     mode: "train",
     resourcesId: null,
     status: "succeeded",
@@ -190,6 +190,19 @@ describe("refund-desk simulated reflection model", () => {
     expect(proposals.size).toBe(3);
   });
 
+  it("reads the expected answer from the evaluator's feedback when the task does not hold it", async () => {
+    const { expected: _hidden, ...withoutExpected } = late;
+    const text = renderRuns([run(late, { order_id: idOf(late) }, "refund", 1, withoutExpected)]);
+    const withFeedback = text.replace(/^(Task: .*)$/m, `$1\nFeedback: ${feedbackFor(late, "refund", [])}`);
+    const reflectOnText = async (runs: string) => {
+      const prompt = reflectionPrompt({ instruction: DEFAULT_REFLECTION_PROMPT, component: "system", parent: { kind: "prompt_template", template: SEED_PROMPTS.system.template, engine: "mustache" }, runs, score: 0 });
+      const reply = await model({ path: "/v1/chat/completions", body: { seed: 0, messages: [] }, index: 0, lastUserText: prompt });
+      return "text" in reply ? String(reply.text) : "";
+    };
+    expect(statedRules(await reflectOnText(text))).toEqual([]);
+    expect(statedRules(await reflectOnText(withFeedback))).toEqual(["late"]);
+  });
+
   it("answers APO's critique by blaming the component the evidence points to, and its edit adds only that component's rules", async () => {
     const runs = renderRuns([run(loyal, { order_id: idOf(loyal) }, "deny", 1)]);
     const critiquePrompt = new PromptTemplate(DEFAULT_PROMPTS.critique[0]!).format({ target: "system", template: SEED_PROMPTS.system.template, targets: "system, lookup_tool, request", experiments: runs, score: "0.000" });
@@ -208,7 +221,7 @@ describe("refund-desk simulated reflection model", () => {
 
 describe("GEPA on the refund desk", () => {
   it("evolves the system prompt from what the runs show and improves on the Pareto tasks", async () => {
-    const { result, optimizerPrompts } = await runRefundAlgorithm((client) => new GEPA({ client, model: "mock-optimizer", components: ["system", "lookup_tool"], maxRollouts: 300, seed: 0 }));
+    const { result, optimizerPrompts, store } = await runRefundAlgorithm((client) => new GEPA({ client, model: "mock-optimizer", components: ["system", "lookup_tool"], maxRollouts: 300, seed: 0 }));
     expect(result.best.score).toBeGreaterThan(result.seed.score);
     expect(optimizerPrompts.length).toBeGreaterThan(0);
     const accepted = result.proposals.filter((p) => p.status === "accepted");
@@ -217,6 +230,32 @@ describe("GEPA on the refund desk", () => {
     const best = result.best.resources as Record<string, { template: string }>;
     expect(statedRules(best.system!.template).every((id) => SYSTEM_RULES.includes(id))).toBe(true);
     expect(statedRules(best.lookup_tool!.template).every((id) => TOOL_RULES.includes(id))).toBe(true);
+    // With a noise-free agent, the gate lets through only children that state a rule their parent did not.
+    const rulesOf = async (resourcesId: string) => {
+      const resources = (await store.getResources(resourcesId)).resources as Record<string, { template?: string }>;
+      return statedRules(`${resources.system?.template}\n${resources.lookup_tool?.template}`).length;
+    };
+    for (const entry of result.pool.filter((p) => p.parents.length > 0)) {
+      const parent = result.pool.find((p) => p.candidateId === entry.parents[0])!;
+      expect(await rulesOf(entry.resourcesId), entry.candidateId).toBeGreaterThan(await rulesOf(parent.resourcesId));
+    }
+  }, 120_000);
+
+  it("finds nothing to keep when the agent ignores its prompts", async () => {
+    const { result } = await runRefundAlgorithm((client) => new GEPA({ client, model: "mock-optimizer", components: ["system", "lookup_tool"], maxRollouts: 200, seed: 0 }), { blind: true });
+    expect(result.proposals.some((p) => p.status === "rejected-by-gate")).toBe(true);
+    expect(result.proposals.filter((p) => p.status === "accepted")).toEqual([]);
+    expect(result.best.candidateId).toBe("seed");
+  }, 120_000);
+});
+
+describe("APO on the refund desk", () => {
+  it("evolves both the system prompt and the tool description, blaming each where the runs point", async () => {
+    const { result } = await runRefundAlgorithm((client) => new APO({ client, model: "mock-optimizer", targets: ["system", "lookup_tool"], rounds: 3, seed: 1 }));
+    expect(result.verdict).toBe("improved");
+    const best = result.best.resources as Record<string, { template: string }>;
+    expect(statedRules(best.system!.template).length).toBeGreaterThan(0);
+    expect(statedRules(best.lookup_tool!.template).length).toBeGreaterThan(0);
   }, 120_000);
 });
 

@@ -6,8 +6,8 @@
  *   system prompt states. Optional `noise` makes it answer wrongly at a given rate, the same way
  *   for the same prompts, task and repetition; `blind` makes it ignore both texts.
  * - **The optimizer model** answers GEPA's reflection and APO's critique and edit instructions.
- *   It reads the runs in the prompt (task with expected answer, tool calls and results, answer,
- *   reward), finds the rules of the component under review that would have turned failures into
+ *   It reads the runs in the prompt (task with expected answer — or the evaluator's feedback
+ *   line when the task lacks it —, tool calls and results, answer, reward), finds the rules of the component under review that would have turned failures into
  *   successes given what the runs show, and appends them; with nothing to fix it adds a generic,
  *   useless sentence.
  */
@@ -148,8 +148,9 @@ function quoted(prompt: string): string {
 
 /**
  * The failed runs of a runs text (as tracetrain's experiments text shows them): the task with its
- * expected answer, each `lookup_order` call with the tool's answer, and the final answer. A run
- * whose task or tool answer was clipped for length is read as far as it can be.
+ * expected answer (or, when the task does not hold it, the one the run's `Feedback:` line names),
+ * each `lookup_order` call with the tool's answer, and the final answer. A run whose task or tool
+ * answer was clipped for length is read as far as it can be.
  */
 export function observedRuns(prompt: string): ObservedRun[] {
   const out: ObservedRun[] = [];
@@ -157,19 +158,19 @@ export function observedRuns(prompt: string): ObservedRun[] {
     const reward = Number.parseFloat(/^reward (-?[\d.]+)/.exec(block)?.[1] ?? "0");
     const task = /^Task: (.*)$/m.exec(block)?.[1];
     if (!(reward < 1) || task === undefined) continue;
-    let parsed: { task_input: RefundRequest; expected: Decision };
-    try {
-      parsed = JSON.parse(task) as typeof parsed;
-    } catch {
-      continue; // a task clipped for length cannot be replayed; the others still count
-    }
+    const parsed = parseJson<{ task_input?: RefundRequest; expected?: Decision }>(task);
+    // A task clipped for length cannot be replayed; the others still count.
+    if (parsed?.task_input === undefined) continue;
+    // The evaluator's feedback says what was expected when the task itself does not.
+    const expected = parsed.expected ?? (/^Feedback:.*?\bexpected (refund|credit|deny|escalate)\b/im.exec(block)?.[1] as Decision | undefined);
+    if (expected === undefined) continue;
     const lookups: ObservedRun["lookups"] = [];
     const results = [...block.matchAll(/^\[tool result[^\]]*\] (.*)$/gm)].map((m) => parseJson<LookupResult>(m[1]!));
     for (const call of block.matchAll(/lookup_order\((\{.*?\})\)(?:,|$)/gm)) {
       lookups.push({ arguments: parseJson<Record<string, unknown>>(call[1]!) ?? {}, result: results[lookups.length] });
     }
     const answer = [...block.matchAll(/^\[assistant\] (.*)$/gm)].map((m) => m[1]!).filter((text) => !text.includes("→ calls")).at(-1) ?? "";
-    out.push({ request: parsed.task_input, expected: parsed.expected, answer: answer.trim(), lookups });
+    out.push({ request: parsed.task_input, expected, answer: answer.trim(), lookups });
   }
   return out;
 }
