@@ -98,7 +98,7 @@ describe("refund-desk simulated agent", () => {
 });
 
 /** A run as tracetrain renders it for an optimizer: the task, the conversation with one lookup, the reward. */
-function run(task: RefundTask, lookup: Record<string, unknown>, answer: Decision, index: number, input: unknown = task) {
+function run(task: RefundTask, lookup: Record<string, unknown>, answer: Decision, index: number, input: unknown = task, system: string = SEED_PROMPTS.system.template) {
   const result = lookupOrder(lookup);
   const rollout: Rollout = RolloutSchema.parse({
     rolloutId: `ro-${index}`,
@@ -114,7 +114,7 @@ function run(task: RefundTask, lookup: Record<string, unknown>, answer: Decision
     attempts: [{ rolloutId: `ro-${index}`, attemptId: `at-${index}`, sequence: 1, workerId: null, status: "succeeded", startedAt: 0, endedAt: 1, lastHeartbeatAt: 1, error: null, finalReward: answer === task.expected ? 1 : 0, spanCount: 3 }],
   });
   const conversation = [
-    { role: "system", content: SEED_PROMPTS.system.template },
+    { role: "system", content: system },
     { role: "user", content: new PromptTemplate(SEED_PROMPTS.request.template).format({ ...task.task_input }) },
     { role: "assistant", content: "", tool_calls: [{ id: "call_1", type: "function", function: { name: "lookup_order", arguments: JSON.stringify(lookup) } }] },
     { role: "tool", tool_call_id: "call_1", content: JSON.stringify(result) },
@@ -216,6 +216,18 @@ describe("refund-desk simulated reflection model", () => {
     expect(statedRules("text" in onTool ? String(onTool.text) : "")).toEqual(["history"]);
     const onSystem = await model({ path: "/v1/chat/completions", body: { seed: 1, messages: [] }, index: 0, lastUserText: edit("system") });
     expect(statedRules("text" in onSystem ? String(onSystem.text) : "")).toEqual([]);
+  });
+
+  it("does not propose again, in APO's critique of the tool description, a rule the system prompt the runs show already states", async () => {
+    const critiqueOf = async (system: string) => {
+      const runs = renderRuns([run(late, { order_id: idOf(late) }, "refund", 1, late, system)]);
+      const prompt = new PromptTemplate(DEFAULT_PROMPTS.critique[0]!).format({ target: "lookup_tool", template: SEED_PROMPTS.lookup_tool.template, targets: "system, lookup_tool", experiments: runs, score: "0.000" });
+      const reply = await model({ path: "/v1/chat/completions", body: { seed: 0, messages: [] }, index: 0, lastUserText: prompt });
+      return "text" in reply ? String(reply.text) : "";
+    };
+    expect(await critiqueOf(SEED_PROMPTS.system.template)).toMatch(new RegExp(`${sentence("late").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\nTARGET: system$`));
+    // The same failure (a noisy answer) under a system prompt that states the rule: nothing to add.
+    expect(await critiqueOf(`${SEED_PROMPTS.system.template}\n${sentence("late")}`)).toBe("- The failed runs are not explained by a missing rule.\nTARGET: lookup_tool");
   });
 });
 

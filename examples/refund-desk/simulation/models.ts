@@ -110,7 +110,7 @@ function critique(prompt: string, template: string, component: string | undefine
   const kind = kindOf(component);
   // The other component's text is not under review: the system prompt shows in the runs; what the
   // tool description states is judged from the failures alone.
-  const textOf = (k: ComponentKind) => (k === kind ? template : k === "system" ? (/^\[system\] ([\s\S]*?)\n\[user\]/m.exec(prompt)?.[1] ?? "") : "");
+  const textOf = (k: ComponentKind) => (k === kind ? template : k === "system" ? systemPromptShown(prompt) : "");
   const byKind = (["system", "tool"] as const).map((k) => ({ kind: k, fixes: chooseFixes(rankedFixes(prompt, textOf(k), k), sample) }));
   const weight = (fixes: Array<[RuleId, number]>) => fixes.reduce((sum, [, n]) => sum + n, 0);
   const best = [...byKind].sort((a, b) => weight(b.fixes) - weight(a.fixes) || (a.kind === kind ? -1 : b.kind === kind ? 1 : 0))[0]!;
@@ -139,6 +139,11 @@ function revised(template: string, sentences: readonly string[], sample: number)
     default:
       return { text: `Sure. <template>${text}</template>` };
   }
+}
+
+/** The system prompt the first run shows: up to the next message (or a listing of the tools offered). */
+function systemPromptShown(prompt: string): string {
+  return /^\[system\] ([\s\S]*?)(?=\n\[|\nTools?\b)/im.exec(prompt)?.[1] ?? "";
 }
 
 /** The first `"""`-quoted block of an instruction: the template under review. */
