@@ -14,7 +14,7 @@
 // Agent side: wrap an unmodified function; record rewards and steps by hand where you want to.
 export { agent, type Agent, type AgentContext, type AgentFunction, type AgentOptions } from "./runner/index.js";
 export { emitReward, withReward, emitMessage, emitObject, emitException, operation, withAgent } from "./tracer/index.js";
-export type { RewardOptions } from "./types/index.js";
+export type { RewardOptions, RewardWithFeedback } from "./types/index.js";
 
 // Tracing without a trainer.
 export { Tracer, type TracerOptions, type TraceOptions, type TraceOutcome } from "./tracer/index.js";

@@ -392,7 +392,8 @@ function isInsideReward(node: SpanNode): boolean {
 }
 
 /** A predicate for the `agents` option (a RegExp's `g`/`y` state is never used: matching must not depend on history). */
-function agentMatcher(agents: CallSelectionOptions["agents"]): ((name: string) => boolean) | undefined {
+/** A test of agent names for an `agents` selection (exact names, or a RegExp); `undefined` selects every agent. */
+export function agentMatcher(agents: CallSelectionOptions["agents"]): ((name: string) => boolean) | undefined {
   if (agents === undefined) return undefined;
   if (agents instanceof RegExp) {
     const re = new RegExp(agents.source, agents.flags.replace(/[gy]/g, ""));

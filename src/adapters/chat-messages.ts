@@ -178,3 +178,24 @@ function toFineTuningToolCall(call: JsonValue): JsonValue {
 function isObject(value: JsonValue | undefined): value is { [key: string]: JsonValue } {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/** A tool offered to a call, as a reader of the run sees it. */
+export interface OfferedTool {
+  name: string;
+  description: string | undefined;
+}
+
+/**
+ * The name and description of each tool definition a call offered — OpenAI's
+ * `{type: "function", function: {name, description}}` or the flat `{name, description}` other
+ * APIs use. A definition without a name is left out: there is nothing to call it by.
+ */
+export function offeredTools(tools: readonly JsonValue[] | undefined): OfferedTool[] {
+  const out: OfferedTool[] = [];
+  for (const tool of tools ?? []) {
+    const definition = isObject(tool) && isObject(tool.function) ? tool.function : tool;
+    if (!isObject(definition) || typeof definition.name !== "string") continue;
+    out.push({ name: definition.name, description: typeof definition.description === "string" ? definition.description : undefined });
+  }
+  return out;
+}

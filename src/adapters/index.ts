@@ -7,9 +7,9 @@
 export type { AdapterSpan, AttemptContext, AttemptContextSource, AttemptSpans } from "./span-input.js";
 export { groupByAttempt, groupIdOf, contextFromRollout, contextFor } from "./span-input.js";
 export { buildSpanTree, isDescendant, type SpanNode, type SpanTree } from "./span-tree.js";
-export { extractCalls, type CallChoice, type CallExclusion, type CallSelectionOptions, type ExtractedCall } from "./calls.js";
+export { extractCalls, agentMatcher, type CallChoice, type CallExclusion, type CallSelectionOptions, type ExtractedCall } from "./calls.js";
 export type { ToolUse } from "./tool-uses.js";
-export { assignRewards, type RewardAssignment } from "./rewards.js";
+export { assignRewards, type RewardAssignment, type RewardFeedback } from "./rewards.js";
 export {
   finalCredit,
   lastCallCredit,
@@ -23,7 +23,7 @@ export {
   type CreditCall,
 } from "./credit.js";
 export { adaptAttempt, adaptSpans, toTransitions, toTrajectories, diagnose, type AdaptedAttempt, type AdapterOptions } from "./transitions.js";
-export { toChatMessages, toChatSamples, chatSamplesOf, sameMessage, toFineTuningMessage, type ChatMessagesOptions, type ChatSample } from "./chat-messages.js";
+export { toChatMessages, toChatSamples, chatSamplesOf, sameMessage, toFineTuningMessage, offeredTools, type OfferedTool, type ChatMessagesOptions, type ChatSample } from "./chat-messages.js";
 export { mergeTransitions, toMergedSamples, startsWithSequence, type MergeOptions, type MergeResult, type AttemptMerge, type MergedSamplesOptions } from "./merge.js";
 export { toTokenRecord, toChatRecord, filterForExport, topKPerGroup, toJsonLine, toJsonl, type ExportItem, type ExportFilter } from "./export-formats.js";
 export { writeJsonl, type JsonlSink } from "./export-writer.js";

@@ -13,6 +13,11 @@
  *   reward never goes to a call made inside that reward span (its judge), nor to one made inside any
  *   reward when such calls are excluded. Several rewards on one call add up. A reward whose call is
  *   not selected is dropped, with the reason.
+ * - **Feedback**: the evaluator's text on a reward (`tracetrain.reward.feedback`, which
+ *   `emitReward(v, { feedback })` and `withReward` write) is kept with its reward, final or not,
+ *   whichever call it attaches to: it explains the run to an optimizer, it is not training data.
+ *   (A foreign span's `gen_ai.evaluation.result` event is not read as a reward, so neither is its
+ *   `gen_ai.evaluation.explanation`.)
  */
 import { Attr, SpanNames, SpanTypes } from "../types/index.js";
 import { AttributeReader } from "./attributes.js";
@@ -31,6 +36,21 @@ export interface RewardAssignment {
   intermediateFound: number;
   /** Of those, attached to a selected call. */
   intermediateAttached: number;
+  /** The rewards that came with feedback text, final or not, in span order. */
+  feedback: RewardFeedback[];
+}
+
+/** A reward with the evaluator's feedback on it: what an optimizer reads to learn why a run scored as it did. */
+export interface RewardFeedback {
+  /** The reward span's id. */
+  spanId: string;
+  /** The reward's name (`"reward"` unless named), as recorded. */
+  name: string | undefined;
+  value: number;
+  final: boolean;
+  feedback: string;
+  /** The agent the reward span ran under, when it ran under one. */
+  agentName: string | undefined;
 }
 
 /** A reward span read. */
@@ -40,6 +60,8 @@ interface RewardSpan {
   final: boolean;
   callId: string | undefined;
   agentName: string | undefined;
+  name: string | undefined;
+  feedback: string | undefined;
 }
 
 /** Assigns the rewards of one attempt to its calls. */
@@ -104,7 +126,8 @@ export function assignRewards(
     intermediate.set(target.callId, (intermediate.get(target.callId) ?? 0) + reward.value);
     attached++;
   }
-  return { finalReward, finalRewardSource, intermediate, intermediateFound: found, intermediateAttached: attached };
+  const feedback = rewards.flatMap(({ node, name, value, final, feedback: text, agentName }) => (text === undefined || text.trim() === "" ? [] : [{ spanId: node.spanId, name, value, final, feedback: text, agentName }]));
+  return { finalReward, finalRewardSource, intermediate, intermediateFound: found, intermediateAttached: attached, feedback };
 }
 
 function readRewards(tree: SpanTree, diagnostics: DiagnosticsCollector): RewardSpan[] {
@@ -120,7 +143,7 @@ function readRewards(tree: SpanTree, diagnostics: DiagnosticsCollector): RewardS
     const callId = r.string(Attr.rewardCallId);
     // The emitter's default: a reward is final unless it names the call it is for.
     const final = r.boolean(Attr.rewardFinal) ?? callId === undefined;
-    out.push({ node, value, final, callId, agentName: r.string(Attr.agentName) });
+    out.push({ node, value, final, callId, agentName: r.string(Attr.agentName), name: r.string(Attr.rewardName), feedback: r.string(Attr.rewardFeedback) });
   }
   return out;
 }

@@ -8,6 +8,7 @@ import type { CallSelectionOptions } from "./calls.js";
 import { type ChatSample, chatSamplesOf } from "./chat-messages.js";
 import { type CreditPolicy, finalCredit } from "./credit.js";
 import type { AdapterDiagnostics } from "./diagnostics.js";
+import type { RewardFeedback } from "./rewards.js";
 import { toTokenRecord } from "./export-formats.js";
 import { mergeTransitions } from "./merge.js";
 import type { AdapterSpan, AttemptContextSource } from "./span-input.js";
@@ -101,6 +102,15 @@ export class TraceAdapter {
   /** Per-attempt diagnostics, merge statistics included. */
   diagnose(spans: readonly AdapterSpan[], context?: AttemptContextSource): AdapterDiagnostics[] {
     return this.adapt(spans, context).diagnostics;
+  }
+
+  /**
+   * The rewards that came with the evaluator's feedback text (`emitReward(v, { feedback })`,
+   * `withReward`), attempt by attempt in span order — what an optimizer reads to learn why a run
+   * scored as it did.
+   */
+  feedback(spans: readonly AdapterSpan[], context?: AttemptContextSource): RewardFeedback[] {
+    return this.attempts(spans, context).flatMap((a) => a.rewards.feedback);
   }
 
   /** The full per-attempt results (tree, calls, rewards) behind every output. */

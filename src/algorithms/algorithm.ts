@@ -22,6 +22,11 @@ export interface AlgorithmContext {
   store: Store;
   train: readonly Task[];
   val: readonly Task[];
+  /**
+   * Held-out tasks (`fit(agent, { test })`; empty when none were given). APO measures its final
+   * verdict on them, never searching on them; the other algorithms ignore them.
+   */
+  test: readonly Task[];
   /** The snapshot published from the trainer's `initialResources` (undefined if none were given). */
   initialResources: ResourcesSnapshot | undefined;
   /** How spans become training data (the trainer's `adapter` option): use it to read trajectories. */

@@ -3,8 +3,8 @@
  * span in that rollout; outside one it does nothing (and says so once), so the same agent code
  * runs unchanged in a unit test.
  */
-import type { RewardOptions, RewardRecord } from "../types/index.js";
-import { consoleLogger, rewardRecord } from "../types/index.js";
+import type { RewardOptions, RewardRecord, RewardValue, RewardWithFeedback } from "../types/index.js";
+import { consoleLogger, isRewardWithFeedback, rewardRecord } from "../types/index.js";
 import { type ActiveSpan, describeError } from "./active-span.js";
 import { type ContextFrame, currentFrame } from "./context.js";
 import { Attr, Operations, SpanNames, SpanTypes } from "../types/index.js";
@@ -22,6 +22,8 @@ function outsideTrace(what: string): void {
  * Records a reward. Pass one number, or several named values (`{accuracy: 1, brevity: 0.4}`),
  * of which `primary` (default the first) is the reward's value. A final reward becomes the
  * attempt's outcome reward when the runner completes it; if several are emitted, the last counts.
+ * `feedback` says why the run earned it, for optimizers to read. Throws a ValidationError naming
+ * the field (`value`, `primary`, `feedback`) when the reward is not valid — inside a trace or not.
  */
 export function emitReward(value: number | Record<string, number>, options: RewardOptions = {}): void {
   // Validated even outside a trace: a bad reward is a bug in the agent's scoring, caught in its unit tests too.
@@ -37,10 +39,13 @@ export function emitReward(value: number | Record<string, number>, options: Rewa
  * Runs a reward function — one that may itself call an LLM, e.g. a judge — inside a reward span,
  * and records the number (or named values) it returns as the reward, with the same options as
  * {@link emitReward}. LLM calls made inside are children of the reward span, so adapters can tell
- * a judge from the policy (`excludeCallsInsideRewards`). Returns what `fn` returned; if `fn`
- * throws, the span records the error, no reward is recorded, and the error is rethrown.
+ * a judge from the policy (`excludeCallsInsideRewards`). `fn` may return its value with the
+ * feedback it wrote, `{ value, feedback }` ({@link RewardWithFeedback}); that feedback replaces
+ * the `feedback` option's. Returns what `fn` returned; if `fn` throws, or returns an invalid
+ * reward (a ValidationError naming the field), the span records the error, no reward is
+ * recorded, and the error is rethrown.
  */
-export async function withReward<V extends number | Record<string, number>>(fn: () => V | Promise<V>, options: RewardOptions = {}): Promise<V> {
+export async function withReward<V extends RewardValue | RewardWithFeedback>(fn: () => V | Promise<V>, options: RewardOptions = {}): Promise<V> {
   const frame = currentFrame();
   if (!frame) {
     outsideTrace("withReward");
@@ -50,7 +55,7 @@ export async function withReward<V extends number | Record<string, number>>(fn: 
   if (!span) return fn();
   try {
     const value = await runInSpan(span, fn);
-    const reward = rewardRecord(value, options);
+    const reward = isRewardWithFeedback(value) ? rewardRecord(value.value, { ...options, feedback: value.feedback ?? options.feedback }) : rewardRecord(value, options);
     span.setAttributes(reward.attributes);
     recordReward(span, reward, frame);
     return value;

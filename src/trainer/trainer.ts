@@ -79,14 +79,18 @@ export class Trainer<R = unknown> {
     return this.storePromise;
   }
 
-  /** Runs the algorithm over the datasets. */
-  async fit<T>(agent: Agent<T>, datasets: { train?: readonly T[]; val?: readonly T[] }): Promise<FitResult<R>> {
-    return this.run(agent, this.options.algorithm, datasets.train ?? [], datasets.val ?? []);
+  /**
+   * Runs the algorithm over the datasets. `test` is an optional held-out split, checked like the
+   * others: APO measures its final verdict on it and never searches on it; the other algorithms
+   * ignore it.
+   */
+  async fit<T>(agent: Agent<T>, datasets: { train?: readonly T[]; val?: readonly T[]; test?: readonly T[] }): Promise<FitResult<R>> {
+    return this.run(agent, this.options.algorithm, { train: datasets.train ?? [], val: datasets.val ?? [], test: datasets.test ?? [] });
   }
 
   /** Runs the agent once per task with the initial resources and reports the rewards. No learning. */
   async evaluate<T>(agent: Agent<T>, dataset: readonly T[], options: { mode?: RolloutMode } = {}): Promise<EvaluationResult> {
-    const { result } = await this.run(agent, evaluate({ mode: options.mode ?? "test" }), [], dataset);
+    const { result } = await this.run(agent, evaluate({ mode: options.mode ?? "test" }), { train: [], val: dataset, test: [] });
     return result;
   }
 
@@ -118,10 +122,12 @@ export class Trainer<R = unknown> {
     return out;
   }
 
-  private async run<T, A>(agent: Agent<T>, algorithm: Algorithm<A>, train: readonly T[], val: readonly T[]): Promise<FitResult<A>> {
+  private async run<T, A>(agent: Agent<T>, algorithm: Algorithm<A>, datasets: { train: readonly T[]; val: readonly T[]; test: readonly T[] }): Promise<FitResult<A>> {
+    const { train, val, test } = datasets;
     checkAgent(agent);
     checkTasks("train", train, false);
     checkTasks("val", val, false);
+    checkTasks("test", test, false);
     if (train.length === 0 && val.length === 0) {
       throw new ValidationError("datasets", [{ path: "train", message: "both train and val are empty: give at least one task" }]);
     }
@@ -146,6 +152,7 @@ export class Trainer<R = unknown> {
         store,
         train: train as readonly Task[],
         val: val as readonly Task[],
+        test: test as readonly Task[],
         initialResources,
         adapter: this.options.adapter,
         rolloutConfig: this.options.rolloutConfig ?? executor.defaultRolloutConfig,

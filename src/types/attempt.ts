@@ -121,7 +121,8 @@ export function parseRewardValue(value: unknown): RewardValue {
  * an agent without the tracetrain SDK (any language that speaks HTTP). The options mean what
  * `emitReward`'s do: `final` defaults to true unless `callId` names the LLM call (its span id)
  * the reward is for; `name` names a single value (default `"reward"`), and with several named
- * values `primary` picks the reward's value (default the first). `time` is when the reward was given, in ms since the epoch (default: now).
+ * values `primary` picks the reward's value (default the first). `feedback` is the evaluator's
+ * text on why (at most `MAX_REWARD_FEEDBACK_CHARS` characters). `time` is when the reward was given, in ms since the epoch (default: now).
  */
 export const RecordRewardRequestSchema = z.strictObject({
   value: RewardValueSchema,
@@ -129,6 +130,7 @@ export const RecordRewardRequestSchema = z.strictObject({
   primary: TextSchema.min(1).optional(),
   final: z.boolean().optional(),
   callId: TextSchema.min(1).optional(),
+  feedback: TextSchema.optional(),
   time: TimestampSchema.optional(),
 });
 export type RecordRewardRequest = z.input<typeof RecordRewardRequestSchema>;

@@ -84,6 +84,8 @@ export const Attr = {
   rewardValues: "tracetrain.reward.values",
   rewardFinal: "tracetrain.reward.final",
   rewardCallId: "tracetrain.reward.call_id",
+  /** The evaluator's textual feedback on the reward: why the run earned it (what a reflection reads). */
+  rewardFeedback: "tracetrain.reward.feedback",
   messageBody: "tracetrain.message.body",
   objectJson: "tracetrain.object.json",
   operationInput: "tracetrain.operation.input",
@@ -136,6 +138,8 @@ export const Attr = {
   exceptionStacktrace: "exception.stacktrace",
   evaluationName: "gen_ai.evaluation.name",
   evaluationScore: "gen_ai.evaluation.score.value",
+  /** On the `gen_ai.evaluation.result` event: the evaluator's free-form explanation of the score. */
+  evaluationExplanation: "gen_ai.evaluation.explanation",
 } as const;
 
 /** OTel GenAI operation names tracetrain writes. */

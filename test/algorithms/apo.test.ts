@@ -41,9 +41,10 @@ describe("APO", () => {
     expect(result.best.score).toBeGreaterThan(result.seed.score + 0.5);
     expect(result.improvement!.significant).toBe(true);
     expect(result.improvement!.mean - result.improvement!.ci95).toBeGreaterThan(0);
-    // The final check ran the best and the seed on the same validation tasks.
-    expect(result.best.n).toBe(val.length);
-    expect(result.seed.n).toBe(val.length);
+    // The final check ran the best and the seed on the same held-out tasks: a third of val, kept from the search.
+    expect(result.heldOut).toEqual({ source: "val", n: Math.ceil(val.length / 3) });
+    expect(result.best.n).toBe(Math.ceil(val.length / 3));
+    expect(result.seed.n).toBe(Math.ceil(val.length / 3));
     // The winning system prompt states rules it did not before; the request template is untouched.
     expect(rulesIn(systemOf(result.best.resources)).length).toBeGreaterThanOrEqual(3);
     expect(result.best.resources.request).toEqual({ kind: "prompt_template", template: expect.stringContaining("{{date}}"), engine: "mustache" });
@@ -98,6 +99,10 @@ describe("APO", () => {
     expect(run.result.improvement).toBeNull();
     expect(run.result.best.candidateId).toBe("seed");
     expect(run.result.published).toEqual({ resourcesId: "useless.best", candidate: "seed" });
+    // The best is the seed: the held-out check runs it once, and compares nothing.
+    const check = (await run.store.queryRollouts({ idPrefix: "useless.", limit: 1000 })).items.filter((r) => r.metadata.purpose === "held-out check");
+    expect(check).toHaveLength(run.result.heldOut.n);
+    expect(check.every((r) => r.metadata.candidate === "seed")).toBe(true);
     expect(systemOf((await run.store.getResources("useless.best")).resources)).not.toContain("careful");
   });
 
@@ -291,7 +296,7 @@ describe("APO", () => {
       await expect(runApo({}, { train: [] })).rejects.toThrow(/train.*APO needs training tasks/);
       const noTemplates = { main: { kind: "llm", baseUrl: "http://127.0.0.1:9/v1", model: "m" }, system: { kind: "json", value: 1 } };
       await expect(runApo({}, { initialResources: noTemplates, trainer: { checkEndpoints: false } })).rejects.toThrow(/has no prompt_template resource/);
-      await expect(runApo({ maxRollouts: 20 })).rejects.toThrow(/maxRollouts.*20 is too few.*final check 76/);
+      await expect(runApo({ maxRollouts: 20 })).rejects.toThrow(/maxRollouts.*20 is too few.*final check 26 \(the seed and the best on each of 13 held-out tasks\)/);
     });
   });
 

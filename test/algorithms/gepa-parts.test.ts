@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "tracetrain";
 import { bestByMean, frontier, meanScore, nonDominated, selectionWeights, selectParent } from "../../src/algorithms/gepa/pareto.js";
 import { minibatchGate } from "../../src/algorithms/gepa/gate.js";
-import { literalPieces, shapedBy } from "../../src/algorithms/gepa/components.js";
+import { blamedComponent, literalPieces, selectComponents, shapedBy } from "../../src/algorithms/gepa/components.js";
 import { GEPA } from "../../src/algorithms/gepa/index.js";
+import { mergeTasks, pairKey, planMerge } from "../../src/algorithms/gepa/merge.js";
 
 const client = { chat: { completions: { create: async () => ({ choices: [{ message: { content: "" } }] }) } } };
 
@@ -88,8 +89,9 @@ describe("Pareto frontier", () => {
     expect(() => selectParent([], 0, "p")).toThrow(RangeError);
   });
 
-  it("names the best by mean, ties to the older candidate", () => {
-    expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [0, 1] }]).id).toBe("seed");
+  it("names the best by mean, ties to the newer candidate (the held-out check, not the tie, decides against the seed)", () => {
+    expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [0, 1] }]).id).toBe("c1");
+    expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [0, 1] }, { id: "c2", scores: [0, 0] }]).id).toBe("c1");
     expect(bestByMean([{ id: "seed", scores: [1, 0] }, { id: "c1", scores: [1, 0.1] }]).id).toBe("c1");
   });
 });
@@ -126,11 +128,71 @@ describe("components", () => {
 
   it("recognises the calls a filled-in template shaped, and only those", () => {
     const request = shapedBy({ template: "Book for {{attendees}} people on {{date}}, please.", engine: "mustache" });
-    expect(request([{ role: "user", content: "Book for 4 people on 2025-01-02, please." }])).toBe(true);
-    expect(request([{ role: "user", content: "on 2025-01-02, please. Book for 4 people" }])).toBe(false);
-    expect(request([{ role: "user", content: [{ type: "text", text: "Book for 4 people on 2025-01-02, please." }] }])).toBe(true);
+    expect(request({ messages: [{ role: "user", content: "Book for 4 people on 2025-01-02, please." }] })).toBe(true);
+    expect(request({ messages: [{ role: "user", content: "on 2025-01-02, please. Book for 4 people" }] })).toBe(false);
+    expect(request({ messages: [{ role: "user", content: [{ type: "text", text: "Book for 4 people on 2025-01-02, please." }] }] })).toBe(true);
     // All placeholders: nothing to recognise it by.
-    expect(shapedBy({ template: "{{a}} {{b}}", engine: "mustache" })([{ role: "user", content: "x y" }])).toBe(false);
+    expect(shapedBy({ template: "{{a}} {{b}}", engine: "mustache" })({ messages: [{ role: "user", content: "x y" }] })).toBe(false);
+  });
+
+  it("recognises the calls that offered a tool whose description a template holds, in either tool shape", () => {
+    const description = shapedBy({ template: "Lists every meeting room with its capacity and whether it is free.", engine: "fstring" });
+    const messages = [{ role: "user", content: "Book a room for 4 people." }];
+    const openai = { type: "function", function: { name: "get_rooms", description: "Lists every meeting room with its capacity and whether it is free.", parameters: { type: "object" } } };
+    expect(description({ messages, tools: [{ type: "function", function: { name: "other", description: "Something else." } }, openai] })).toBe(true);
+    expect(description({ messages, tools: [{ name: "get_rooms", description: "Lists every meeting room with its capacity and whether it is free." }] })).toBe(true);
+    // The call did not offer it (or offered another description): not shaped.
+    expect(description({ messages })).toBe(false);
+    expect(description({ messages, tools: [{ type: "function", function: { name: "get_rooms", description: "Lists rooms." } }] })).toBe(false);
+    // A tool description template with a placeholder matches its filled-in form.
+    const filled = shapedBy({ template: "Finds rooms in the {building} building.", engine: "fstring" });
+    expect(filled({ messages, tools: [{ type: "function", function: { name: "find", description: "Finds rooms in the north building." } }] })).toBe(true);
+  });
+});
+
+describe("agent selection", () => {
+  const uses = [
+    { component: "planner", agents: ["planner"], unnamedCalls: 0 },
+    { component: "tool_hint", agents: ["executor"], unnamedCalls: 0 },
+    { component: "shared", agents: ["executor", "planner"], unnamedCalls: 0 },
+    { component: "orphan", agents: [], unnamedCalls: 2 },
+    { component: "unused", agents: [], unnamedCalls: 0 },
+  ];
+
+  it("evolves only the components a selected agent used, and says why each other one stays fixed", () => {
+    expect(selectComponents(uses, ["planner"])).toEqual({
+      evolved: ["planner", "shared"],
+      fixed: [
+        { name: "tool_hint", why: "used only by agent executor, not selected" },
+        { name: "orphan", why: "used only by calls without an agent name, and agents are selected" },
+        { name: "unused", why: "never seen in the agent's LLM calls" },
+      ],
+    });
+    expect(selectComponents(uses, /^exec/).evolved).toEqual(["tool_hint", "shared"]);
+    expect(selectComponents(uses, ["nobody"]).fixed.find((f) => f.name === "shared")!.why).toBe("used only by agents executor, planner, not selected");
+  });
+
+  it("evolves every used component when no agent is selected", () => {
+    expect(selectComponents(uses)).toEqual({ evolved: ["planner", "tool_hint", "shared", "orphan"], fixed: [{ name: "unused", why: "never seen in the agent's LLM calls" }] });
+  });
+});
+
+describe("blame", () => {
+  const components = ["system", "request", "tool_hint"];
+
+  it("names the component the feedback mentions, as a whole word, case aside", () => {
+    expect(blamedComponent(["The Request template never asks for the date."], components)).toBe("request");
+    expect(blamedComponent(["It requested a room twice; the tool_hint is vague."], components)).toBe("tool_hint");
+    // Parts of longer words and names are not mentions.
+    expect(blamedComponent(["It requested it; see request_v2 and systems."], components)).toBeUndefined();
+    expect(blamedComponent([], components)).toBeUndefined();
+  });
+
+  it("takes the most mentioned across all texts, and none on a tie", () => {
+    expect(blamedComponent(["system is fine", "request misses the date", "the request again"], components)).toBe("request");
+    expect(blamedComponent(["system and request both"], components)).toBeUndefined();
+    expect(blamedComponent(["a.b is wrong", "a+b too"], ["a.b", "a+b", "ab"])).toBeUndefined();
+    expect(blamedComponent(["a.b is wrong, a.b!"], ["a.b", "ab"])).toBe("a.b");
   });
 });
 
@@ -153,5 +215,42 @@ describe("GEPA options", () => {
 
   it("accepts the defaults", () => {
     expect(new GEPA({ client }).name).toBe("gepa");
+  });
+});
+
+describe("system-aware merge", () => {
+  const text = (template: string) => ({ kind: "prompt_template" as const, template, engine: "mustache" as const });
+  const seed = { id: "seed", parents: [], resources: { plan: text("P0"), tool: text("T0") }, score: 0.2 };
+  const planOnly = { id: "c1", parents: ["seed"], resources: { plan: text("P1"), tool: text("T0") }, score: 0.5 };
+  const toolOnly = { id: "c2", parents: ["seed"], resources: { plan: text("P0"), tool: text("T1") }, score: 0.4 };
+  const planChild = { id: "c3", parents: ["c1"], resources: { plan: text("P2"), tool: text("T0") }, score: 0.6 };
+  const random = { seed: 0, label: "merge.1" };
+
+  it("takes each component from the side that evolved it, the stronger side first", () => {
+    const plan = planMerge([seed, planOnly, toolOnly], new Map([["c1", 2], ["c2", 2]]), ["plan", "tool"], new Set(), random);
+    expect(plan).toEqual({ parents: ["c1", "c2"], ancestor: "seed", resources: { plan: text("P1"), tool: text("T1") }, from: { plan: "c1", tool: "c2" } });
+  });
+
+  it("never merges a candidate with its own ancestor, nor two that changed the same component only", () => {
+    expect(planMerge([seed, planOnly, planChild], new Map([["c1", 1], ["c3", 2]]), ["plan", "tool"], new Set(), random)).toBeUndefined();
+    const otherPlan = { id: "c4", parents: ["seed"], resources: { plan: text("P9"), tool: text("T0") }, score: 0.3 };
+    expect(planMerge([seed, planOnly, otherPlan], new Map([["c1", 1], ["c4", 1]]), ["plan", "tool"], new Set(), random)).toBeUndefined();
+  });
+
+  it("does not try a pair twice, and needs a common ancestor", () => {
+    expect(planMerge([seed, planOnly, toolOnly], new Map([["c1", 2], ["c2", 2]]), ["plan", "tool"], new Set([pairKey("c2", "c1")]), random)).toBeUndefined();
+    const stranger = { id: "x", parents: [], resources: { plan: text("P0"), tool: text("T5") }, score: 0.9 };
+    expect(planMerge([planOnly, stranger], new Map([["c1", 1], ["x", 1]]), ["plan", "tool"], new Set(), random)).toBeUndefined();
+  });
+
+  it("judges a merge on tasks where its parents differ, half from each side's wins", () => {
+    const a = [1, 1, 1, 0, 0, 1, 0];
+    const b = [0, 1, 0, 1, 1, 1, 0];
+    const tasks = mergeTasks(a, b, 4, random);
+    expect(tasks).toHaveLength(4);
+    expect(tasks.filter((t) => a[t]! > b[t]!)).toHaveLength(2);
+    expect(tasks.filter((t) => b[t]! > a[t]!)).toHaveLength(2);
+    expect(mergeTasks([1, 0], [1, 0], 4, random)).toEqual([]);
+    expect(mergeTasks(a, b, 4, random)).toEqual(tasks);
   });
 });

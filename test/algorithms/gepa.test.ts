@@ -4,12 +4,21 @@
  * proposes rules only from the failed runs the reflective dataset shows it
  * (examples/room-selector/simulation/models.ts).
  */
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type OpenAI from "openai";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { ValidationError } from "tracetrain";
+import { SqliteStore } from "tracetrain/store";
 import { GEPA, type GEPAOptions, type GEPAResult } from "../../src/algorithms/gepa/index.js";
 import { RULES } from "../../examples/room-selector/simulation/rules.js";
 import { startMockLlm } from "tracetrain/testing";
 import { SEED_PROMPTS } from "../../examples/room-selector/agent.js";
+import { freePort } from "../support/processes.js";
+import { GEPA_RUN_OPTIONS } from "./fixtures/gepa-run-options.js";
 import { combinedResponder, type RigOptions, type RigRun, runRoomAlgorithm } from "../support/room-apo.js";
 
 function runGepa(options: Omit<GEPAOptions, "client">, rig: RigOptions = {}): Promise<RigRun<GEPAResult>> {
@@ -19,6 +28,9 @@ function runGepa(options: Omit<GEPAOptions, "client">, rig: RigOptions = {}): Pr
 function rulesIn(template: string): string[] {
   return RULES.filter((rule) => template.includes(rule.sentence)).map((rule) => rule.id);
 }
+
+const dir = mkdtempSync(join(tmpdir(), "tracetrain-gepa-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const systemOf = (resources: Record<string, unknown>) => (resources.system as { template: string }).template;
 
@@ -47,12 +59,18 @@ describe("GEPA", () => {
     }
     // The best beats the seed on the Pareto tasks, and states rules the seed did not.
     expect(result.best.candidateId).not.toBe("seed");
-    expect(result.best.score).toBeGreaterThan(result.seed.score);
-    expect(result.best.n).toBe(12);
+    expect(result.best.paretoScore).toBeGreaterThan(result.seed.paretoScore);
+    expect(result.best.paretoN).toBe(12);
+    // The verdict is measured on the third of val the search never saw (13 of 38 tasks), paired.
+    expect(result.heldOut).toEqual({ source: "val", n: 13 });
+    expect(result.best.n).toBe(13);
+    expect(result.seed.n).toBe(13);
+    expect(result.verdict).toBe("improved");
+    expect(result.improvement!.mean - result.improvement!.ci95).toBeGreaterThan(0);
+    expect(result.summary).toMatch(/Final check: improved: c\d+ beats the seed by \+[\d.]+ ± [\d.]+ \(95% CI, paired over 13 held-out validation task\(s\)\)/);
     expect(rulesIn(systemOf(result.best.resources)).length).toBeGreaterThanOrEqual(2);
     expect(result.seed.resourcesId).toBe("evolve.seed");
     expect(rulesIn(systemOf((await run.store.getResources("evolve.seed")).resources))).toEqual([]);
-    expect(result.verdict).toBe("not checked");
     expect(result.published).toEqual({ resourcesId: "evolve.best", candidate: result.best.candidateId });
     expect((await run.store.getResources("evolve.best")).resources).toEqual(result.best.resources);
     // Lineage: every pool member but the seed names its parent, the component it changed and the feedback behind it.
@@ -116,7 +134,7 @@ describe("GEPA", () => {
 
   it("refuses a rollout budget too small for the seed's score and one proposal, with the arithmetic", async () => {
     await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(ValidationError);
-    await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(/maxRollouts: 12 is too few.*at least 16/);
+    await expect(runGepa({ paretoTasks: 10, minibatchSize: 3, maxRollouts: 12 })).rejects.toThrow(/maxRollouts: 12 is too few.*final check 26 \(the best and the seed on 13 held-out tasks\), so at least 42/);
   });
 
   it("names components that are not prompt templates in the error", async () => {
@@ -133,10 +151,81 @@ describe("GEPA", () => {
       };
       const run = await runGepa({ seed: 4, minibatchSize: 3, paretoTasks: 6, maxProposals: 3 }, { llm, initialResources });
       expect(run.result.components).toEqual({ evolved: ["system", "request"], fixed: [{ name: "farewell", why: "never seen in the agent's LLM calls" }] });
-      expect(run.warnings.some((w) => w.includes("never showed the prompt template(s) farewell"))).toBe(true);
+      expect(run.warnings.some((w) => w.includes("not evolved: farewell (never seen in the agent's LLM calls)"))).toBe(true);
       expect(run.result.proposals.every((p) => p.component !== "farewell")).toBe(true);
     } finally {
       await llm.close();
     }
   });
+
+  it("resumes a crashed run from the store and ends where the uninterrupted run ends", async () => {
+    const options = { seed: 5, minibatchSize: 3, paretoTasks: 8, maxRollouts: 90, runId: "gepa-resumable" } as const;
+    const reference = await runGepa(options);
+    // The first attempt loses the reflection model after two calls and gives up after three failures.
+    const path = join(dir, "gepa-resume.db");
+    let calls = 0;
+    const dying = (client: OpenAI) => ({
+      chat: {
+        completions: {
+          create: (...args: Parameters<OpenAI["chat"]["completions"]["create"]>) => {
+            if (++calls > 2) return Promise.reject(new Error("connect ECONNREFUSED"));
+            return client.chat.completions.create(...args) as never;
+          },
+        },
+      },
+    });
+    const llm = await startMockLlm({ responder: combinedResponder() });
+    let resumed: RigRun<GEPAResult>;
+    try {
+      await expect(runGepa(options, { llm, store: new SqliteStore(path), wrapClient: dying })).rejects.toThrow(/the last 3 reflection calls failed; the last error: connect ECONNREFUSED/);
+      // Another set-up (a new endpoint) would mix measurements: refused.
+      await expect(runGepa(options, { store: new SqliteStore(path) })).rejects.toThrow(/GEPA run 'gepa-resumable' started with other resources than the trainer gives now \(main changed\)/);
+      resumed = await runGepa(options, { llm, store: new SqliteStore(path) });
+    } finally {
+      await llm.close();
+    }
+    expect(resumed.result.reusedRollouts).toBeGreaterThan(0);
+    expect(resumed.agentCalls).toBeLessThan(reference.agentCalls);
+    expect(resumed.optimizerCalls).toBeLessThan(reference.optimizerCalls);
+    expect(resumed.result.proposals.some((p) => p.reused)).toBe(true);
+    const strip = (proposals: GEPAResult["proposals"]) => proposals.map(({ reused: _reused, ...p }) => p);
+    expect(strip(resumed.result.proposals)).toEqual(strip(reference.result.proposals));
+    expect(resumed.result.best.candidateId).toBe(reference.result.best.candidateId);
+    expect(resumed.result.best.resources.system).toEqual(reference.result.best.resources.system);
+    expect(resumed.result.best.resources.request).toEqual(reference.result.best.resources.request);
+    expect(resumed.result.spend.rollouts).toBe(reference.result.spend.rollouts);
+    expect(resumed.result.spend.optimizerTokens).toEqual(reference.result.spend.optimizerTokens);
+  });
+
+  it("stops on Ctrl-C without publishing, and the next run with its runId finishes as an uninterrupted run would", async () => {
+    const reference = await runGepa(GEPA_RUN_OPTIONS);
+    const path = join(dir, "gepa-ctrl-c.db");
+    const port = await freePort();
+    const fixture = fileURLToPath(new URL("./fixtures/gepa-run.ts", import.meta.url));
+    const start = () => {
+      const child = spawn(process.execPath, ["--import", "tsx", fixture, path, String(port)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "1" } });
+      const out = { text: "" };
+      child.stdout.on("data", (c: Buffer) => (out.text += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (out.text += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      return { child, out, exited };
+    };
+    const resultOf = (text: string) => JSON.parse(/^result: (.*)$/m.exec(text)![1]!) as { interrupted: boolean; stoppedBecause: string; summary: string; published: unknown; reused: number; best: string; system: string; rollouts: number };
+
+    const first = start();
+    await vi.waitFor(() => expect(first.out.text).toMatch(/GEPA proposal 3\/8/), { timeout: 60_000, interval: 20 });
+    first.child.kill("SIGINT");
+    expect(await first.exited, first.out.text).toBe(0);
+    const stopped = resultOf(first.out.text);
+    expect(stopped).toMatchObject({ interrupted: true, stoppedBecause: "interrupted", published: null });
+    expect(stopped.summary).toMatch(/^interrupted: nothing was published/);
+
+    const second = start();
+    expect(await second.exited, second.out.text).toBe(0);
+    const resumed = resultOf(second.out.text);
+    expect(resumed).toMatchObject({ interrupted: false, stoppedBecause: reference.result.stoppedBecause, best: reference.result.best.candidateId });
+    expect(resumed.reused).toBeGreaterThan(0);
+    expect(resumed.system).toBe(systemOf(reference.result.best.resources));
+    expect(resumed.published).toEqual({ resourcesId: "gepa-ctrl-c.best", candidate: reference.result.best.candidateId });
+  }, 90_000);
 });

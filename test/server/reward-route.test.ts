@@ -155,6 +155,16 @@ describe.each(backends)("reward route with a %s", (_name, open) => {
     expect([intermediate, forced, named].map((s) => s!.sequence)).toEqual([1, 2, 3]);
   });
 
+  it("records the evaluator's feedback text as emitReward does", async () => {
+    const target = await claim();
+    const body = { value: 0, feedback: "The answer names the wrong room." };
+    expect((await post(rewardPath(target.rolloutId, target.attemptId), JSON.stringify(body))).status).toBe(200);
+    const [span] = await rewardSpans(target);
+    expect(shape(span!)).toEqual({ ...shape(await emitted(0, { feedback: body.feedback })), layer: "external" });
+    expect(span!.attributes[Attr.rewardFeedback]).toBe(body.feedback);
+    expect(span!.events[0]!.attributes).toMatchObject({ "gen_ai.evaluation.explanation": body.feedback });
+  });
+
   it("stores a reward for an attempt that has already ended, as any late span, without changing its outcome", async () => {
     const target = await claim();
     await store.completeAttempt(target.rolloutId, target.attemptId, { status: "succeeded", finalReward: 0.1 });
@@ -198,6 +208,8 @@ describe.each(backends)("reward route with a %s", (_name, open) => {
       ['{"value": 1, "callId": ""}', "callId", /./],
       ['{"value": 1, "time": -1}', "time", /./],
       ['{"value": 1, "time": "now"}', "time", /number/],
+      ['{"value": 1, "feedback": 3}', "feedback", /string/],
+      [JSON.stringify({ value: 1, feedback: "x".repeat(8001) }), "feedback", /8001 characters long; at most 8000/],
       ["[1]", "", /object/],
       ["{not json", "", /not valid JSON/],
       [undefined, "", /object/],

@@ -110,6 +110,9 @@ describe("Trainer", () => {
     await expect(trainer.fit((async () => 1) as never, { train: tasks(1) })).rejects.toThrow(/expected an agent made with agent\(fn\)/);
     await expect(trainer.fit(guesser, { train: [{ id: 1, expected: "A", when: new Date() } as never] })).rejects.toThrow(/train\[0\]\.when: task is not JSON-serialisable/);
     await expect(trainer.fit(guesser, { train: "tasks" as never })).rejects.toThrow(ValidationError);
+    // The held-out split is checked like the others.
+    await expect(trainer.fit(guesser, { train: tasks(1), test: [{ id: 2, expected: "B", when: new Date() } as never] })).rejects.toThrow(/test\[0\]\.when: task is not JSON-serialisable/);
+    await expect(trainer.fit(guesser, { train: tasks(1), test: "tasks" as never })).rejects.toThrow(/test: expected an array of tasks/);
     const noResources = new Trainer({ store, progress: false, logger: quiet });
     await expect(noResources.evaluate(guesser, tasks(1))).rejects.toThrow(/agent 'guesser' needs resource 'system', which initialResources does not define/);
     expect(() => new Trainer({ runners: -1 })).toThrow(/runners/);

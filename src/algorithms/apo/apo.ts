@@ -5,9 +5,10 @@
  * those runs (from their traces, through the adapter), writes a critique, and edits one template
  * to answer it — `branchFactor` children per member. The children and the beam are then scored
  * on validation tasks by successive halving, so clearly bad candidates stop after a few tasks and
- * the leaders are compared on the same ones. The best `beamWidth` go on. At the end the leader
- * and the seed run again on the same validation tasks, and only a gain whose 95% interval lies
- * above zero is called an improvement.
+ * the leaders are compared on the same ones; each round starts from other tasks, so no candidate
+ * is screened on the same few every round. The best `beamWidth` go on. At the end the leader and
+ * the seed run on held-out tasks the search never saw (the `test` split, or a third of `val` kept
+ * aside), and only a gain whose 95% interval lies above zero there is called an improvement.
  */
 import { randomUUID } from "node:crypto";
 import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout } from "../../types/index.js";
@@ -17,7 +18,8 @@ import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, countTokens, type Spend } from "../budget.js";
 import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate, snapshotId } from "./candidates.js";
 import { type ChildSettings, type Proposal, proposeChild } from "./children.js";
-import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluation, Scoreboard, successiveHalving } from "./evaluation.js";
+import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluation, rotateOrder, Scoreboard, successiveHalving } from "./evaluation.js";
+import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut } from "../held-out.js";
 import { rewardOrZero } from "../evaluate.js";
 import { describeRuns } from "../experiments.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
@@ -25,7 +27,7 @@ import { templateNameIssues } from "../optimizer-options.js";
 import { type APOOptions, parseOptions } from "./options.js";
 import { Optimizer } from "../optimizer.js";
 import { randomFor } from "../../util/index.js";
-import { type Estimate, estimate, pairedDifference } from "./stats.js";
+import { type Estimate, estimate } from "./stats.js";
 
 /** Why the run ended. */
 export type StopReason = "completed" | BudgetLimit | "interrupted";
@@ -68,15 +70,23 @@ export interface RoundRecord {
 /** What `fit` returns as `result` for APO. */
 export interface APOResult {
   runId: string;
-  /** The candidate the search ranked first, with its score in the final check. */
+  /** The candidate the search ranked first, with its score on the held-out tasks (NaN, n 0, when it did not run there). */
   best: { candidateId: string; resourcesId: string; resources: ResourcesSnapshot["resources"]; score: number; ci95: number; n: number };
+  /** The seed's score on the held-out tasks. */
   seed: { resourcesId: string; score: number; ci95: number; n: number };
-  /** best − seed per task, over the final check's tasks (null when the best is the seed or there was no check). */
+  /** best − seed per task, over the held-out tasks (null when the best is the seed or there was no check). */
   improvement: (Estimate & { significant: boolean }) | null;
+  /**
+   * Where the verdict was measured: `test` — the `test` split given to `fit`; `val` — the `n`
+   * validation tasks held out from the search (a seeded third, when no test split is given);
+   * `none` — no held-out tasks (fewer than 6 validation tasks and no test split): "not checked".
+   */
+  heldOut: { source: HeldOutSource; n: number };
+  /** "improved" only when the paired 95% interval on the held-out tasks lies above zero. */
   verdict: "improved" | "no significant improvement" | "not checked";
   /** The verdict in a sentence. */
   summary: string;
-  /** The snapshot published as `<runId>.best`: the best candidate if it improved, else the seed's resources. */
+  /** The snapshot published as `<runId>.best`: the best candidate if it improved, else the seed's resources (null when the check was cut short). */
   published: { resourcesId: string; candidate: string } | null;
   history: RoundRecord[];
   spend: Spend;
@@ -89,7 +99,8 @@ export interface APOResult {
 
 /**
  * Automatic prompt optimization. Use as `new Trainer({ algorithm: new APO({ client: new OpenAI() }) })`;
- * `fit(agent, { train, val })` returns an {@link APOResult}. See the README, "Optimizing prompts".
+ * `fit(agent, { train, val, test })` returns an {@link APOResult}, its verdict measured on `test`
+ * (or, without it, on a third of `val` the search never sees). See the README, "Optimizing prompts".
  */
 export class APO implements Algorithm<APOResult> {
   readonly name = "apo";
@@ -127,16 +138,18 @@ class APORun {
     const runId = settings.runId ?? `apo-${randomUUID().slice(0, 8)}`;
     const rollouts = await MeteredRollouts.open(ctx, runId, this.budget);
     const board = new Scoreboard(rollouts, runId, ctx.val);
-    const evalTasks = Math.min(settings.evaluation.maxTasks ?? ctx.val.length, ctx.val.length);
-    const valOrder = randomFor(settings.seed, "val-order").shuffle(indices(ctx.val.length));
-    const finalTasks = valOrder.slice(0, evalTasks);
+    const heldOut = planHeldOut(ctx, settings.seed);
+    const searchTasks = heldOut.searchIndices;
+    const evalTasks = Math.min(settings.evaluation.maxTasks ?? searchTasks.length, searchTasks.length);
+    const valOrder = randomFor(settings.seed, "val-order").shuffle(searchTasks);
     const seed = await seedCandidate(ctx.store, runId, snapshot);
     const maxTemplateLength = settings.maxTemplateLength ?? Math.max(4000, 3 * Math.max(...targets.map((t) => templateText(seed, t).length)));
-    this.checkRolloutBudget(2 * finalTasks.length);
-    this.budget.reserve(2 * finalTasks.length);
+    this.checkRolloutBudget(heldOut);
+    this.budget.reserve(heldOut.rollouts);
     this.seen.set(fingerprint(seed, targets), seed.id);
     if (rollouts.found > 0) ctx.progress.note(`APO run ${runId}: resuming; the store has ${rollouts.found} of its rollouts, which will not run again`);
-    ctx.progress.note(this.projection(runId, targets, seed, evalTasks, finalTasks.length));
+    ctx.progress.note(`APO run ${runId}: ${heldOut.note}`);
+    ctx.progress.note(this.projection(runId, targets, seed, evalTasks, heldOut.rollouts));
 
     const children: ChildSettings = {
       optimizer: new Optimizer(settings.client, { temperature: settings.temperature, maxOutputTokens: settings.maxOutputTokens }, this.budget, ctx.logger),
@@ -152,7 +165,7 @@ class APORun {
     let beam: Candidate[] = [seed];
     for (let round = 1; round <= settings.rounds; round++) {
       if (ctx.signal.aborted) break;
-      const next = await this.round(round, beam, { runId, rollouts, board, children, targets, valOrder, evalTasks });
+      const next = await this.round(round, beam, { runId, rollouts, board, children, targets, searchTasks, valOrder, evalTasks });
       beam = next.beam;
       if (next.stoppedBy) {
         this.stoppedBecause = next.stoppedBy;
@@ -162,7 +175,7 @@ class APORun {
     }
     if (ctx.signal.aborted) this.stoppedBecause = "interrupted";
     this.budget.release();
-    return this.finish({ runId, rollouts, board, seed, best: beam[0]!, finalTasks });
+    return this.finish({ runId, rollouts, seed, best: beam[0]!, heldOut });
   }
 
   /** What APO needs from the trainer, checked before anything runs. */
@@ -183,12 +196,15 @@ class APORun {
     return { snapshot, targets: [...new Set(targets)] };
   }
 
-  private checkRolloutBudget(finalCheck: number): void {
+  private checkRolloutBudget(heldOut: HeldOutPlan): void {
     const { maxRollouts, gradientBatchSize, evaluation } = this.settings;
-    const least = finalCheck + gradientBatchSize + evaluation.startTasks;
+    const least = heldOut.rollouts + gradientBatchSize + evaluation.startTasks;
     if (maxRollouts !== undefined && maxRollouts < least) {
       throw new ValidationError("APO options", [
-        { path: "maxRollouts", message: `${maxRollouts} is too few: one round needs ${gradientBatchSize + evaluation.startTasks} and the final check ${finalCheck} (the seed and the best on each validation task), so at least ${least}` },
+        {
+          path: "maxRollouts",
+          message: `${maxRollouts} is too few: one round needs ${gradientBatchSize + evaluation.startTasks} and the final check ${heldOut.rollouts} (the seed and the best on each of ${heldOut.tasks.length} held-out tasks), so at least ${least}`,
+        },
       ]);
     }
   }
@@ -349,59 +365,39 @@ class APORun {
     return { children, records, stoppedBy: stop };
   }
 
+  /** Scores the round's arms on validation tasks of the search (never the held-out ones). */
   private evaluate(round: number, arms: Candidate[], run: RunState): Promise<RoundEvaluation> {
     const { evaluation, seed } = this.settings;
     if (evaluation.strategy === "full") {
-      const batch = randomFor(seed, `batch.${round}`).shuffle(indices(this.ctx.val.length)).slice(0, run.evalTasks);
+      const batch = randomFor(seed, `batch.${round}`).shuffle(run.searchTasks).slice(0, run.evalTasks);
       return evaluateAll(run.board, arms, batch, round);
     }
-    return successiveHalving(run.board, arms, run.valOrder, { ...evaluation, maxTasks: run.evalTasks });
+    return successiveHalving(run.board, arms, rotateOrder(run.valOrder, round, evaluation.startTasks), { ...evaluation, maxTasks: run.evalTasks });
   }
 
-  /** The final check, the verdict, and publishing the outcome. */
-  private async finish(state: { runId: string; rollouts: MeteredRollouts; board: Scoreboard; seed: Candidate; best: Candidate; finalTasks: number[] }): Promise<APOResult> {
+  /** The held-out check, the verdict, and publishing the outcome. */
+  private async finish(state: { runId: string; rollouts: MeteredRollouts; seed: Candidate; best: Candidate; heldOut: HeldOutPlan }): Promise<APOResult> {
     const { ctx } = this;
-    const { runId, board, seed, best, finalTasks } = state;
-    let verdict: APOResult["verdict"] = "not checked";
-    let improvement: APOResult["improvement"] = null;
+    const { runId, seed, best } = state;
+    const check = await heldOutCheck({ ctx, rollouts: state.rollouts, plan: state.heldOut, best, seed, metadata: { apo: runId } });
+    if (check.stoppedBy) this.stoppedBecause = check.stoppedBy;
     let published: APOResult["published"] = null;
-    let summary: string;
-    if (ctx.signal.aborted) {
-      summary = "interrupted before the final check: nothing was published";
-    } else {
-      const arms = best.id === seed.id ? [seed] : [best, seed];
-      ctx.progress.phase(`final check: ${arms.length === 1 ? "the seed" : "the best and the seed"} on ${finalTasks.length} validation tasks`, 0);
-      const checked = await board.ensure(arms, finalTasks, (c, t) => `f.${c.id}.${t}`, "final");
-      if (checked.stoppedBy) {
-        this.stoppedBecause = checked.stoppedBy;
-        summary = `the ${checked.stoppedBy} budget left no room for the final check: nothing was published`;
-      } else if (ctx.signal.aborted) {
-        this.stoppedBecause = "interrupted";
-        summary = "interrupted during the final check: nothing was published";
-      } else {
-        const seedRewards = board.rewardsOf(seed, finalTasks, "final");
-        const bestRewards = board.rewardsOf(best, finalTasks, "final");
-        improvement = best.id === seed.id ? null : pairedDifference(seedRewards, bestRewards);
-        verdict = improvement?.significant ? "improved" : "no significant improvement";
-        summary = verdictSentence(best, improvement, finalTasks.length);
-        const winner = verdict === "improved" ? best : seed;
-        const snapshot = await ctx.store.addResources(winner.resources, { resourcesId: snapshotId(runId, "best") });
-        published = { resourcesId: snapshot.resourcesId, candidate: winner.id };
-      }
+    if (check.winner) {
+      const snapshot = await ctx.store.addResources(check.winner.resources, { resourcesId: snapshotId(runId, "best") });
+      published = { resourcesId: snapshot.resourcesId, candidate: check.winner.id };
     }
-    const seedScore = estimate(finiteOnly(board.rewardsOf(seed, finalTasks, "final")));
-    const bestScore = estimate(finiteOnly(board.rewardsOf(best, finalTasks, "final")));
-    ctx.progress.note(`APO run ${runId}: ${summary}`);
+    ctx.progress.note(`APO run ${runId}: ${check.summary}`);
     if (published) ctx.progress.note(`published ${published.resourcesId} (${published.candidate})`);
     const spend = this.budget.spend();
     if (spend.unpricedModels.length > 0) ctx.logger.warn(`APO: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to APO)`);
     return {
       runId,
-      best: { candidateId: best.id, resourcesId: best.resourcesId, resources: best.resources, score: bestScore.mean, ci95: bestScore.ci95, n: bestScore.n },
-      seed: { resourcesId: seed.resourcesId, score: seedScore.mean, ci95: seedScore.ci95, n: seedScore.n },
-      improvement,
-      verdict,
-      summary,
+      best: { candidateId: best.id, resourcesId: best.resourcesId, resources: best.resources, score: check.best.mean, ci95: check.best.ci95, n: check.best.n },
+      seed: { resourcesId: seed.resourcesId, score: check.seed.mean, ci95: check.seed.ci95, n: check.seed.n },
+      improvement: check.improvement,
+      heldOut: check.heldOut,
+      verdict: check.verdict,
+      summary: check.summary,
       published,
       history: this.history,
       spend,
@@ -413,12 +409,12 @@ class APORun {
   }
 
   /** The log line that says, before anything runs, how much the run may spend at most. */
-  private projection(runId: string, targets: string[], seed: Candidate, evalTasks: number, finalTasks: number): string {
+  private projection(runId: string, targets: string[], seed: Candidate, evalTasks: number, finalCheck: number): string {
     const { settings, ctx } = this;
     const { beamWidth: B, branchFactor: K, rounds } = settings;
     const g = Math.min(settings.gradientBatchSize, ctx.train.length);
     let beam = 1;
-    let rollouts = finalTasks * 2;
+    let rollouts = finalCheck;
     let calls = 0;
     for (let r = 0; r < rounds; r++) {
       const arms = beam + beam * K;
@@ -434,7 +430,7 @@ class APORun {
     const limits = [settings.maxRollouts && `maxRollouts ${settings.maxRollouts}`, settings.maxOptimizerTokens && `maxOptimizerTokens ${settings.maxOptimizerTokens}`, settings.maxUsd && `maxUsd $${settings.maxUsd}`].filter(Boolean);
     return (
       `APO run ${runId}: ${rounds} round(s), beam ${B}, ${K} children each, templates ${targets.join(", ")}. ` +
-      `At most ~${rollouts} rollouts (${finalTasks * 2} of them for the final check) and ~${calls} optimizer calls of ≤${perCall} tokens (≤${tokens} tokens` +
+      `At most ~${rollouts} rollouts (${finalCheck} of them for the held-out final check) and ~${calls} optimizer calls of ≤${perCall} tokens (≤${tokens} tokens` +
       `${usd === undefined ? `; no price for ${settings.model}` : `, ≤$${usd.toFixed(2)}`}); the agent's own LLM cost is measured as it runs. ` +
       (limits.length > 0 ? `Limits: ${limits.join(", ")}.` : "No budget limits set.")
     );
@@ -447,6 +443,9 @@ interface RunState {
   board: Scoreboard;
   children: ChildSettings;
   targets: string[];
+  /** The validation tasks the search may use (indices into `val`, ascending): all but the held-out ones. */
+  searchTasks: number[];
+  /** The same in the run's seeded order. */
   valOrder: number[];
   evalTasks: number;
 }
@@ -468,12 +467,6 @@ function halvingCost(arms: number, options: { startTasks: number; eta: number },
   }, 0);
 }
 
-function verdictSentence(best: Candidate, improvement: APOResult["improvement"], tasks: number): string {
-  if (improvement === null) return `no significant improvement: no candidate beat the seed prompt (final check on ${tasks} validation tasks)`;
-  const gain = `${signed(improvement.mean)} ± ${improvement.ci95.toFixed(3)} (95% CI, paired over ${improvement.n} tasks)`;
-  return improvement.significant ? `improved: ${best.id} beats the seed by ${gain}` : `no significant improvement: ${best.id} vs the seed is ${gain}, within the noise`;
-}
-
 function armScore(board: Scoreboard, candidate: Candidate, namespace = ""): ArmScore {
   const tasks = board.tasksOf(candidate, namespace);
   return { id: candidate.id, score: board.mean(candidate, tasks, namespace), n: tasks.length };
@@ -490,12 +483,4 @@ function templateText(candidate: Pick<Candidate, "resources">, name: string): st
 
 function indices(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
-}
-
-function finiteOnly(values: readonly number[]): number[] {
-  return values.filter((v) => !Number.isNaN(v));
-}
-
-function signed(x: number): string {
-  return `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
 }

@@ -1,8 +1,9 @@
 /**
  * Scoring candidates on validation tasks, as a bandit: candidates are arms and every rollout is a
- * pull. Successive halving (the default) runs every candidate on the first few tasks of one
- * seeded order, keeps the better half, doubles the tasks, and so on — clearly bad candidates stop
- * early, and the survivors are always compared on the same tasks (paired). Scores are kept per
+ * pull. Successive halving (the default) runs every candidate on the first few tasks of the
+ * round's order (the run's seeded order, rotated each round), keeps the better half, doubles the
+ * tasks, and so on — clearly bad candidates stop early, and the survivors are always compared on
+ * the same tasks (paired). Scores are kept per
  * (candidate, task), so a beam member carried into the next round is never re-run on a task it
  * has already done. `full` instead runs every candidate on a fresh batch of tasks each round, as
  * Agent Lightning's APO does — kept as the reference the benchmark compares against.
@@ -21,7 +22,7 @@ export interface EvaluationOptions {
   startTasks: number;
   /** Successive halving: how much of the field each rung keeps (default 2, the half). */
   eta: number;
-  /** The most validation tasks a candidate runs (default: all); for `full`, the batch each round. */
+  /** The most validation tasks a candidate runs (default: all the search may use); for `full`, the batch each round. */
   maxTasks: number;
 }
 
@@ -51,8 +52,8 @@ export class Scoreboard {
 
   /**
    * The candidate's rewards on these tasks, in order (NaN where not run). Rewards live in
-   * namespaces: the search shares one across rounds; a fresh measurement (the final check, the
-   * reference strategy's per-round batches) uses its own, so nothing earlier is reused.
+   * namespaces: the search shares one across rounds; a fresh measurement (the reference
+   * strategy's per-round batches) uses its own, so nothing earlier is reused.
    */
   rewardsOf(candidate: Candidate, tasks: readonly number[], namespace = ""): number[] {
     const known = this.rewards.get(`${namespace}|${candidate.id}`);
@@ -125,6 +126,18 @@ export function halvingSchedule(arms: number, options: Pick<EvaluationOptions, "
     alive = Math.max(2, Math.ceil(alive / options.eta));
     tasks = Math.min(limit, Math.ceil(tasks * options.eta));
   }
+}
+
+/**
+ * The task order successive halving uses in `round`: the run's order rotated by
+ * (round − 1) · `startTasks`, so each round's first rung screens on other tasks than the last
+ * one's — a candidate lucky on one fixed handful of tasks cannot win every round. Within a round
+ * every arm still runs the same tasks (paired); beam members keep the rewards they already have.
+ */
+export function rotateOrder(order: readonly number[], round: number, startTasks: number): number[] {
+  if (order.length === 0) return [];
+  const shift = ((round - 1) * startTasks) % order.length;
+  return [...order.slice(shift), ...order.slice(0, shift)];
 }
 
 /**

@@ -33,7 +33,7 @@ export const APOOptionsSchema = z.strictObject({
       startTasks: positiveInt.default(4),
       /** Successive halving: each rung keeps 1/eta of the field and runs eta× the tasks. @default 2 */
       eta: z.number().min(1.1).max(16).default(2),
-      /** Most validation tasks per candidate; for `full`, the batch size. @default all of `val` */
+      /** Most validation tasks per candidate; for `full`, the batch size. @default all of `val` the search may use (not the held-out third when no `test` split is given) */
       maxTasks: positiveInt.optional(),
     })
     .prefault({}),

@@ -1,13 +1,15 @@
 /**
  * GEPA's candidates: maps of named resources, each published as a resources snapshot
  * `<runId>.<candidateId>` that records — in one extra JSON resource, `tracetrain.gepa` — its
- * lineage: its parents, the component that changed, and the feedback that caused the change (the
- * minibatch runs the reflection model read, and their mean reward).
+ * lineage: its parents, the component that changed and the feedback that caused the change (the
+ * minibatch runs the reflection model read, and their mean reward), or, for a merge, which parent
+ * each component came from. A resumed run reads its candidates back instead of asking again.
  */
 import { z } from "zod";
 import type { Store } from "../../store/index.js";
-import { ConflictError, NotFoundError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
+import { ConflictError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
 import type { MeteredCall } from "../optimizer.js";
+import { checkSameStart, findSnapshot } from "../snapshots.js";
 
 /** The resource name under which a candidate snapshot records its lineage. Agents can ignore it. */
 export const LINEAGE_RESOURCE = "tracetrain.gepa";
@@ -20,10 +22,14 @@ const MAX_FEEDBACK_CHARS = 4000;
 const LineageSchema = z.object({
   runId: z.string(),
   candidate: z.string(),
-  /** One parent for a reflective mutation (two for a merge, later). */
+  /** How it was made: the seed, a reflective rewrite of one component, or a merge of two candidates. */
+  kind: z.enum(["seed", "reflection", "merge"]),
+  /** One parent for a reflective rewrite, two for a merge. */
   parents: z.array(z.string()),
-  /** The component this candidate changed ("" for the seed). */
+  /** The component this candidate changed ("" for the seed and merges). */
   component: z.string(),
+  /** A merge: the parent each component was taken from (null otherwise). */
+  merged: z.record(z.string(), z.string()).nullable(),
   /** What caused the change: the minibatch rollouts the reflection read, their mean reward, and what it read (clipped). */
   feedback: z.object({ rollouts: z.array(z.string()), score: z.number(), text: z.string() }).nullable(),
   calls: z.array(z.object({ model: z.string(), inputTokens: z.number(), outputTokens: z.number() })),
@@ -39,15 +45,17 @@ export interface Candidate {
 }
 
 /**
- * The run's starting point, stored as `<runId>.seed`. Resuming a GEPA run is not built yet, so a
- * runId the store already holds is refused rather than mixed with a new run's candidates.
+ * The run's starting point, stored as `<runId>.seed`. A resumed run finds it there, and must have
+ * been given the same resources.
  */
-export async function publishSeed(store: Store, runId: string, initial: ResourcesSnapshot): Promise<Candidate> {
-  if (await exists(store, snapshotId(runId, SEED_ID))) {
-    throw new ConflictError(`GEPA run '${runId}' already exists in the store, and resuming a GEPA run is not supported yet: choose another runId`, { runId });
+export async function publishSeed(store: Store, runId: string, initial: ResourcesSnapshot): Promise<{ seed: Candidate; resumed: boolean }> {
+  const found = await findCandidate(store, runId, SEED_ID);
+  if (found) {
+    checkSameStart("GEPA", runId, found.resources, initial.resources);
+    return { seed: found, resumed: true };
   }
-  const lineage: Lineage = { runId, candidate: SEED_ID, parents: [], component: "", feedback: null, calls: [] };
-  return publish(store, initial.resources, lineage);
+  const lineage: Lineage = { runId, candidate: SEED_ID, kind: "seed", parents: [], component: "", merged: null, feedback: null, calls: [] };
+  return { seed: await publish(store, initial.resources, lineage), resumed: false };
 }
 
 /** Publishes the child of `parent` whose `component` template reads `template`. */
@@ -57,8 +65,30 @@ export function publishChild(
   child: { id: string; component: string; template: string; feedback: { rollouts: string[]; score: number; text: string }; calls: MeteredCall[] },
 ): Promise<Candidate> {
   const feedback = { ...child.feedback, text: clip(child.feedback.text) };
-  const lineage: Lineage = { runId: parent.lineage.runId, candidate: child.id, parents: [parent.id], component: child.component, feedback, calls: child.calls };
+  const lineage: Lineage = { runId: parent.lineage.runId, candidate: child.id, kind: "reflection", parents: [parent.id], component: child.component, merged: null, feedback, calls: child.calls };
   return publish(store, { ...parent.resources, [child.component]: { ...templateOf(parent, child.component), template: child.template } }, lineage);
+}
+
+/** Publishes a merge: `resources` combines its two parents' components as `merged` says. */
+export function publishMerge(store: Store, runId: string, child: { id: string; parents: [string, string]; resources: ResourcesMap; merged: Record<string, string> }): Promise<Candidate> {
+  const lineage: Lineage = { runId, candidate: child.id, kind: "merge", parents: child.parents, component: "", merged: child.merged, feedback: null, calls: [] };
+  return publish(store, child.resources, lineage);
+}
+
+/**
+ * The candidate `<runId>.<id>` an earlier run of this runId published, if any. A snapshot under
+ * that id that GEPA did not write for this run is refused: it is not ours to reuse.
+ */
+export async function findCandidate(store: Store, runId: string, id: string): Promise<Candidate | undefined> {
+  const snapshot = await findSnapshot(store, snapshotId(runId, id));
+  if (!snapshot) return undefined;
+  const resource = snapshot.resources[LINEAGE_RESOURCE];
+  const lineage = LineageSchema.safeParse(resource?.kind === "json" ? resource.value : undefined);
+  if (!lineage.success || lineage.data.runId !== runId || lineage.data.candidate !== id) {
+    throw new ConflictError(`resources '${snapshotId(runId, id)}' exist but were not written by GEPA run '${runId}': choose another runId`, { runId, resourcesId: snapshotId(runId, id) });
+  }
+  const { [LINEAGE_RESOURCE]: _lineage, ...rest } = snapshot.resources;
+  return { id, resourcesId: snapshot.resourcesId, resources: rest, lineage: lineage.data };
 }
 
 async function publish(store: Store, resources: ResourcesMap, lineage: Lineage): Promise<Candidate> {
@@ -83,16 +113,6 @@ export function fingerprint(candidate: Pick<Candidate, "id" | "resources">, comp
 
 export function snapshotId(runId: string, candidateId: string): string {
   return `${runId}.${candidateId}`;
-}
-
-async function exists(store: Store, resourcesId: string): Promise<boolean> {
-  try {
-    await store.getResources(resourcesId);
-    return true;
-  } catch (error) {
-    if (error instanceof NotFoundError) return false;
-    throw error;
-  }
 }
 
 function clip(text: string): string {

@@ -4,10 +4,10 @@
  * (weighted by how many tasks it wins), runs it on a training minibatch, shows the reflection
  * model one component's runs (round-robin over the components), and takes its rewrite as a child.
  * The child runs on the same minibatch and is kept only if it does better there (paired; ties do
- * not pass); kept children are scored on the Pareto validation tasks and join the pool.
- *
- * Internal for now: system-aware merge, evaluator feedback text, the held-out verdict shared with
- * APO and resume come next.
+ * not pass); kept children are scored on the Pareto validation tasks and join the pool. After an
+ * accepted child, the next iteration tries a system-aware merge of two front candidates that
+ * evolved different components (see merge.ts). Every candidate and rollout has a stable id, so a
+ * run resumed with its runId reads back what it made instead of making it again.
  */
 import { randomUUID } from "node:crypto";
 import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, Task } from "../../types/index.js";
@@ -15,17 +15,21 @@ import { TracetrainError, ValidationError } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, type Spend } from "../budget.js";
+import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut } from "../held-out.js";
+import type { Estimate } from "../stats.js";
 import { rewardOrZero } from "../evaluate.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
 import { Optimizer } from "../optimizer.js";
-import { type Candidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishSeed, snapshotId, templateOf } from "./candidates.js";
-import { promptTemplates } from "./components.js";
+import { type Candidate, findCandidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishMerge, publishSeed, snapshotId, templateOf } from "./candidates.js";
+import { blamedComponent, promptTemplates, selectComponents } from "./components.js";
 import { type GateVerdict, minibatchGate } from "./gate.js";
+import { mergeTasks, pairKey, planMerge } from "./merge.js";
 import { type GEPAOptions, type GEPASettings, parseGEPAOptions } from "./options.js";
 import { bestByMean, meanScore, nonDominated, type ScoredCandidate, selectionWeights, selectParent } from "./pareto.js";
 import { reflect } from "./reflection.js";
-import { reflectiveDataset, usedComponents } from "./reflective-dataset.js";
+import { componentUse, reflectiveDataset } from "./reflective-dataset.js";
+import { readRunCalls } from "../experiments.js";
 
 /** Why the run ended: all proposals made, a budget, an interruption, or nothing the agent used to evolve. */
 export type GEPAStopReason = "completed" | BudgetLimit | "interrupted" | "no-components";
@@ -33,9 +37,20 @@ export type GEPAStopReason = "completed" | BudgetLimit | "interrupted" | "no-com
 /** What became of one iteration. */
 export interface ProposalRecord {
   iteration: number;
+  /** A reflective rewrite of one component, or a merge of two candidates. */
+  kind: "reflection" | "merge";
+  /** The parent (for a merge, the stronger of the two). */
   parent: string;
+  /** A merge's other parent. */
+  otherParent?: string;
+  /** The component a reflection rewrote, and how it was chosen (`blame`: the evaluator's feedback named it). */
   component?: string;
-  /** The parent's mean reward on the minibatch. */
+  chosenBy?: "round-robin" | "blame";
+  /** A merge: the candidate each evolved component was taken from. */
+  merged?: Record<string, string>;
+  /** Read back from the store: an earlier run of this runId made this candidate. */
+  reused?: boolean;
+  /** The parent's mean reward on the minibatch (for a merge: the stronger parent's on the merge tasks). */
   parentScore?: number;
   status: "accepted" | "rejected-by-gate" | "invalid-edit" | "duplicate" | "skipped" | "failed" | "stopped";
   /** The child's id (accepted or rejected by the gate). */
@@ -49,9 +64,12 @@ export interface ProposalRecord {
 export interface PoolEntry {
   candidateId: string;
   resourcesId: string;
+  kind: "seed" | "reflection" | "merge";
   parents: string[];
-  /** The component it changed, and the minibatch feedback that caused the change (null for the seed). */
+  /** The component it changed, and the minibatch feedback that caused the change (null for the seed and merges). */
   component: string | null;
+  /** A merge: the parent each evolved component came from (null otherwise). */
+  merged: Record<string, string> | null;
   feedback: { rollouts: string[]; score: number; text: string } | null;
   /** Mean reward on the Pareto validation tasks, and how many tasks it wins there (alone or tied). */
   score: number;
@@ -62,19 +80,35 @@ export interface PoolEntry {
 
 export interface GEPAResult {
   runId: string;
-  /** The pool candidate with the best mean on the Pareto tasks (ties go to the older one, the seed first). */
-  best: { candidateId: string; resourcesId: string; resources: ResourcesSnapshot["resources"]; score: number; n: number };
-  seed: { resourcesId: string; score: number; n: number };
-  /** Not yet: the held-out paired check of best against seed comes with the next step. */
-  verdict: "not checked";
+  /**
+   * The pool candidate with the best mean on the Pareto tasks (ties go to the newer one), with
+   * that mean (`paretoScore`, over `paretoN` tasks) and its score on the held-out tasks (`score`,
+   * `ci95`, `n`; NaN and n 0 when it did not run there).
+   */
+  best: { candidateId: string; resourcesId: string; resources: ResourcesSnapshot["resources"]; paretoScore: number; paretoN: number; score: number; ci95: number; n: number };
+  /** The seed, scored the same two ways. */
+  seed: { resourcesId: string; paretoScore: number; paretoN: number; score: number; ci95: number; n: number };
+  /** best − seed per held-out task (null when the best is the seed or there was no check). */
+  improvement: (Estimate & { significant: boolean }) | null;
+  /**
+   * Where the verdict was measured: `test` — the `test` split given to `fit`; `val` — validation
+   * tasks held out from the search (a seeded third, when no test split is given); `none` — no
+   * held-out tasks (fewer than 6 validation tasks and no test split): "not checked".
+   */
+  heldOut: { source: HeldOutSource; n: number };
+  /** "improved" only when the paired 95% interval of best − seed on the held-out tasks lies above zero. */
+  verdict: "improved" | "no significant improvement" | "not checked";
+  /** What the search found and the verdict, in sentences. */
   summary: string;
-  /** `<runId>.best`: the best candidate's resources (the seed's when nothing beat it). */
+  /** `<runId>.best`: the best candidate's resources when it improved, else the seed's (null when interrupted or the check was cut short). */
   published: { resourcesId: string; candidate: string } | null;
   /** Which components were evolved, and which prompt templates stayed fixed and why. */
-  components: { evolved: string[]; fixed: Array<{ name: string; why: "not named in components" | "never seen in the agent's LLM calls" }> };
+  components: { evolved: string[]; fixed: Array<{ name: string; why: string }> };
   pool: PoolEntry[];
   proposals: ProposalRecord[];
   spend: Spend;
+  /** Rollouts an earlier run of this runId had made that this one read back instead of running. */
+  reusedRollouts: number;
   stoppedBecause: GEPAStopReason;
   /** The stop in a sentence, naming the limit and what it left undone. */
   stopDetail: string;
@@ -102,6 +136,8 @@ interface PoolMember {
   candidate: Candidate;
   /** Rewards on the Pareto tasks, in their order. */
   scores: number[];
+  /** Its mean on them. */
+  mean: number;
   /** The component it will have evolved next (round-robin per candidate, as in GEPA). */
   next: number;
 }
@@ -126,8 +162,13 @@ class GEPARun {
   private runId = "";
   private rollouts!: MeteredRollouts;
   private paretoTasks: number[] = [];
+  private heldOut!: HeldOutPlan;
   private optimizer!: Optimizer;
   private maxTemplateLength = 0;
+  /** Merges to try: one after each accepted rewrite, while `maxMerges` allows. */
+  private mergesDue = 0;
+  private merges = 0;
+  private readonly triedPairs = new Set<string>();
 
   constructor(
     private readonly ctx: AlgorithmContext,
@@ -140,12 +181,17 @@ class GEPARun {
     const { ctx, settings } = this;
     const snapshot = this.checkInputs();
     this.runId = settings.runId ?? `gepa-${randomUUID().slice(0, 8)}`;
-    const paretoSize = Math.min(settings.paretoTasks ?? 32, ctx.val.length);
-    this.paretoTasks = randomFor(settings.seed, "pareto-tasks").shuffle(indices(ctx.val.length)).slice(0, paretoSize);
+    this.heldOut = planHeldOut(ctx, settings.seed);
+    const searchable = this.heldOut.searchIndices;
+    const paretoSize = Math.min(settings.paretoTasks ?? 32, searchable.length);
+    this.paretoTasks = randomFor(settings.seed, "pareto-tasks").shuffle(searchable).slice(0, paretoSize);
     this.checkRolloutBudget();
+    this.budget.reserve(this.heldOut.rollouts);
     this.rollouts = await MeteredRollouts.open(ctx, this.runId, this.budget);
     this.optimizer = new Optimizer(settings.client, { temperature: settings.temperature, maxOutputTokens: settings.maxOutputTokens }, this.budget, ctx.logger);
-    const seed = await publishSeed(ctx.store, this.runId, snapshot);
+    const { seed, resumed } = await publishSeed(ctx.store, this.runId, snapshot);
+    if (resumed) ctx.progress.note(`GEPA run ${this.runId}: resuming; the store has ${this.rollouts.found} of its rollouts, which will not run again`);
+    ctx.progress.note(`GEPA run ${this.runId}: ${this.heldOut.note}`);
     const templates = promptTemplates(seed.resources, [LINEAGE_RESOURCE]);
     this.maxTemplateLength = settings.maxTemplateLength ?? Math.max(4000, 3 * Math.max(...templates.map((t) => templateOf(seed, t).template.length)));
     ctx.progress.note(this.projection());
@@ -154,7 +200,7 @@ class GEPARun {
     const seedScores = await this.scoreOnPareto(seed);
     let stop: Stop | undefined = "stoppedBy" in seedScores ? this.budgetStop(seedScores.stoppedBy, "scoring the seed on the Pareto tasks") : undefined;
     if (!stop) {
-      if (!("stoppedBy" in seedScores)) this.pool.push({ candidate: seed, scores: seedScores.scores, next: 0 });
+      if (!("stoppedBy" in seedScores)) this.addToPool(seed, seedScores.scores, 0);
       stop = await this.evolve(templates);
     }
     return this.finish(seed, stop);
@@ -165,6 +211,11 @@ class GEPARun {
     const { ctx, settings } = this;
     for (let iteration = 1; iteration <= settings.maxProposals; iteration++) {
       if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted after ${iteration - 1} proposal(s)` };
+      const merged = this.mergesDue > 0 ? await this.mergeProposal(iteration) : "no-merge";
+      if (merged !== "no-merge") {
+        if (merged) return merged;
+        continue;
+      }
       const stop = await this.iterate(iteration, templates);
       if (stop) return stop;
     }
@@ -187,22 +238,25 @@ class GEPARun {
       const stop = await this.chooseComponents(templates, parentRuns.ended);
       if (stop) return stop;
     }
-    const component = this.components[parent.next % this.components.length]!;
-    parent.next++;
+    const { component, chosenBy } = await this.chooseComponent(parent, parentRuns.ended);
     const parentRewards = parentRuns.ended.map(rewardOrZero);
-    const base = { iteration, parent: parent.candidate.id, component, parentScore: mean(parentRewards) };
+    const base = { iteration, kind: "reflection" as const, parent: parent.candidate.id, component, chosenBy, parentScore: mean(parentRewards) };
     const record = (r: Omit<ProposalRecord, keyof typeof base>) => void this.proposals.push({ ...base, ...r });
 
     if (settings.perfectScore !== null && parentRewards.every((r) => r >= settings.perfectScore!)) {
       record({ status: "skipped", detail: `the parent scored the perfect ${settings.perfectScore} on every minibatch task: nothing to reflect on` });
       return undefined;
     }
-    const dataset = await reflectiveDataset(ctx.store, ctx.adapter, component, templateOf(parent.candidate, component), parentRuns.ended);
+    const dataset = await reflectiveDataset(ctx.store, ctx.adapter, component, templateOf(parent.candidate, component), parentRuns.ended, { agents: settings.agents });
     if (dataset.records.length === 0) {
       record({ status: "skipped", detail: `'${component}' shaped no LLM call of the ${size} minibatch runs` });
       return undefined;
     }
-    const childId = `c${iteration}`;
+    const { id: childId, found } = await this.childSlot(`c${iteration}`, (c) => c.lineage.kind === "reflection" && c.lineage.parents[0] === parent.candidate.id && c.lineage.component === component);
+    if (found) {
+      for (const call of found.lineage.calls) this.budget.addOptimizerCall(call);
+      return this.judgeChild(found, { ...base, reused: true }, minibatch, parentRewards, iteration);
+    }
     let outcome;
     try {
       outcome = await reflect({
@@ -246,7 +300,14 @@ class GEPARun {
     }
     const feedback = { rollouts: parentRuns.ended.map((r) => r.rolloutId), score: dataset.score, text: dataset.text };
     const child = await publishChild(ctx.store, parent.candidate, { id: childId, component, template: outcome.template, feedback, calls: outcome.calls });
-    this.seen.set(key, child.id);
+    return this.judgeChild(child, base, minibatch, parentRewards, iteration);
+  }
+
+  /** Runs a rewritten child on its parent's minibatch, gates it, and scores it on the Pareto tasks if it passes. */
+  private async judgeChild(child: Candidate, base: Omit<ProposalRecord, "status" | "detail">, minibatch: number[], parentRewards: number[], iteration: number): Promise<Stop | undefined> {
+    const { ctx } = this;
+    const record = (r: Pick<ProposalRecord, "status" | "detail" | "child" | "gate">) => void this.proposals.push({ ...base, ...r });
+    this.seen.set(fingerprint(child, this.components), child.id);
     const childRuns = await this.runOn(child, minibatch.map((t) => ctx.train[t]!), "train", (j) => `m${iteration}.${child.id}.${j}`);
     if ("stoppedBy" in childRuns) return this.budgetStop(childRuns.stoppedBy, `proposal ${iteration}'s child minibatch`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted during proposal ${iteration}` };
@@ -256,15 +317,111 @@ class GEPARun {
       return undefined;
     }
     record({ status: "accepted", child: child.id, gate, detail: gate.reason });
+    return this.admit(child, iteration, new Map(), `from ${base.parent}, '${base.component}'`);
+  }
+
+  /** Scores an accepted candidate on the Pareto tasks it has no reward for yet, and adds it to the pool. */
+  private async admit(child: Candidate, iteration: number, known: ReadonlyMap<number, number>, origin: string): Promise<Stop | undefined> {
+    const { ctx, settings } = this;
     ctx.progress.phase(`GEPA proposal ${iteration}: scoring ${child.id} on ${this.paretoTasks.length} Pareto validation tasks`, 0);
-    const scored = await this.scoreOnPareto(child);
-    if ("stoppedBy" in scored) return this.budgetStop(scored.stoppedBy, `scoring the accepted ${child.id} on the ${this.paretoTasks.length} Pareto tasks (it passed the minibatch gate but is not in the pool)`);
-    this.pool.push({ candidate: child, scores: scored.scores, next: parent.next });
-    ctx.progress.note(`GEPA: ${child.id} (from ${parent.candidate.id}, '${component}') scores ${mean(scored.scores).toFixed(3)} on the Pareto tasks`);
+    const scored = await this.scoreOnPareto(child, known);
+    if ("stoppedBy" in scored) return this.budgetStop(scored.stoppedBy, `scoring the accepted ${child.id} on the ${this.paretoTasks.length} Pareto tasks (it passed its gate but is not in the pool)`);
+    if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted while scoring ${child.id} on the Pareto tasks` };
+    const parent = this.member(child.lineage.parents[0]!);
+    this.addToPool(child, scored.scores, parent.next);
+    if (child.lineage.kind === "reflection" && this.merges + this.mergesDue < settings.maxMerges) this.mergesDue++;
+    ctx.progress.note(`GEPA: ${child.id} (${origin}) scores ${mean(scored.scores).toFixed(3)} on the Pareto tasks`);
     return undefined;
   }
 
-  /** Default components: the prompt templates whose text shaped a call of the first minibatch. */
+  /**
+   * A merge iteration: combines two front candidates that evolved different components, runs the
+   * merge on Pareto tasks where its parents differ, and keeps it only if it beats the stronger
+   * parent there (the same paired gate as a rewrite). "no-merge" when no pair qualifies: the
+   * iteration then makes a rewrite instead.
+   */
+  private async mergeProposal(iteration: number): Promise<Stop | undefined | "no-merge"> {
+    const { ctx, settings } = this;
+    const weights = selectionWeights(this.scored());
+    const plan = planMerge(
+      this.pool.map((m) => ({ id: m.candidate.id, parents: m.candidate.lineage.parents, resources: m.candidate.resources, score: m.mean })),
+      weights,
+      this.components,
+      this.triedPairs,
+      { seed: settings.seed, label: `merge.${iteration}` },
+    );
+    if (!plan) {
+      this.mergesDue = 0;
+      return "no-merge";
+    }
+    this.mergesDue--;
+    this.merges++;
+    this.triedPairs.add(pairKey(...plan.parents));
+    const [strong, weak] = plan.parents.map((id) => this.member(id));
+    const tasks = mergeTasks(strong!.scores, weak!.scores, settings.minibatchSize, { seed: settings.seed, label: `merge-tasks.${iteration}` });
+    const base = { iteration, kind: "merge" as const, parent: strong!.candidate.id, otherParent: weak!.candidate.id, merged: plan.from, parentScore: mean(tasks.map((t) => strong!.scores[t]!)) };
+    const record = (r: Pick<ProposalRecord, "status" | "detail" | "child" | "gate" | "reused">) => void this.proposals.push({ ...base, ...r });
+    const key = fingerprint({ id: "merge", resources: plan.resources }, this.components);
+    const twin = this.seen.get(key);
+    if (twin !== undefined) {
+      record({ status: "duplicate", detail: `the merge of ${plan.parents.join(" and ")} recreates ${twin}` });
+      return undefined;
+    }
+    const limit = this.budget.wouldExceedRollouts(tasks.length);
+    if (limit) return this.budgetStop(limit, `proposal ${iteration}'s merge of ${plan.parents.join(" and ")} (${tasks.length} rollouts)`);
+    const { id, found } = await this.childSlot(`c${iteration}`, (c) => c.lineage.kind === "merge" && c.lineage.parents.join() === plan.parents.join());
+    const child = found ?? (await publishMerge(ctx.store, this.runId, { id, parents: plan.parents, resources: plan.resources, merged: plan.from }));
+    this.seen.set(key, child.id);
+    ctx.progress.phase(`GEPA proposal ${iteration}: merging ${plan.parents.join(" and ")} (common ancestor ${plan.ancestor}), on ${tasks.length} Pareto tasks where they differ`, 0);
+    const ran = await this.runOn(child, tasks.map((t) => ctx.val[this.paretoTasks[t]!]!), "val", (j) => `p.${child.id}.${this.paretoTasks[tasks[j]!]}`);
+    if ("stoppedBy" in ran) return this.budgetStop(ran.stoppedBy, `proposal ${iteration}'s merge`);
+    if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted during proposal ${iteration}` };
+    const rewards = ran.ended.map(rewardOrZero);
+    const gate = minibatchGate(tasks.map((t) => strong!.scores[t]!), rewards);
+    const reused = found ? { reused: true } : {};
+    if (!gate.accepted) {
+      record({ status: "rejected-by-gate", child: child.id, gate, detail: `against ${strong!.candidate.id}: ${gate.reason}`, ...reused });
+      return undefined;
+    }
+    record({ status: "accepted", child: child.id, gate, detail: `against ${strong!.candidate.id}: ${gate.reason}`, ...reused });
+    return this.admit(child, iteration, new Map(tasks.map((t, j) => [t, rewards[j]!])), `merge of ${plan.parents.join(" and ")}`);
+  }
+
+  /**
+   * The id a new candidate of this iteration gets — or the candidate an earlier run of this runId
+   * already made there, when it is the same proposal (`matches`). A resumed run that takes another
+   * path (a rollout cut off by the crash ran again and scored differently) gets a fresh suffix
+   * instead of clashing with the old candidate.
+   */
+  private async childSlot(base: string, matches: (found: Candidate) => boolean): Promise<{ id: string; found?: Candidate }> {
+    for (let n = 1; ; n++) {
+      const id = n === 1 ? base : `${base}.${n}`;
+      const found = await findCandidate(this.ctx.store, this.runId, id);
+      if (!found) return { id };
+      if (matches(found)) return { id, found };
+    }
+  }
+
+  /**
+   * The component this proposal rewrites: the parent's next in turn, or — with `componentChoice:
+   * "blame"` — the one the evaluator's feedback on its minibatch names.
+   */
+  private async chooseComponent(parent: PoolMember, runs: readonly Rollout[]): Promise<{ component: string; chosenBy: "round-robin" | "blame" }> {
+    if (this.settings.componentChoice === "blame") {
+      const reader = this.settings.agents === undefined ? this.ctx.adapter : this.ctx.adapter.with({ agents: this.settings.agents });
+      const texts = (await Promise.all(runs.map((rollout) => readRunCalls(this.ctx.store, reader, rollout)))).flatMap((run) => run.feedback.map((f) => f.feedback));
+      const blamed = blamedComponent(texts, this.components);
+      if (blamed !== undefined) return { component: blamed, chosenBy: "blame" };
+    }
+    const component = this.components[parent.next % this.components.length]!;
+    parent.next++;
+    return { component, chosenBy: "round-robin" };
+  }
+
+  /**
+   * Default components: the prompt templates whose text shaped a call of the first minibatch (of
+   * the selected agents, with `agents`).
+   */
   private async chooseComponents(templates: string[], runs: Rollout[]): Promise<Stop | undefined> {
     const { ctx, settings } = this;
     const seed = this.pool[0]!.candidate;
@@ -272,10 +429,11 @@ class GEPARun {
       this.components = [...new Set(settings.components)];
       this.fixed = templates.filter((t) => !this.components.includes(t)).map((name) => ({ name, why: "not named in components" }));
     } else {
-      this.components = await usedComponents(ctx.store, ctx.adapter, templates.map((name) => [name, templateOf(seed, name)] as [string, PromptTemplateResource]), runs);
-      const unseen = templates.filter((t) => !this.components.includes(t));
-      this.fixed = unseen.map((name) => ({ name, why: "never seen in the agent's LLM calls" }));
-      if (unseen.length > 0) ctx.logger.warn(`GEPA: the agent's LLM calls never showed the prompt template(s) ${unseen.join(", ")}: they are not evolved (name them in components to evolve them anyway)`);
+      const uses = await componentUse(ctx.store, ctx.adapter, templates.map((name) => [name, templateOf(seed, name)] as [string, PromptTemplateResource]), runs);
+      const selection = selectComponents(uses, settings.agents ?? ctx.adapter.options.agents);
+      this.components = selection.evolved;
+      this.fixed = selection.fixed;
+      if (this.fixed.length > 0) ctx.logger.warn(`GEPA: not evolved: ${this.fixed.map((f) => `${f.name} (${f.why})`).join("; ")} — name them in components to evolve them anyway`);
     }
     if (this.components.length === 0) {
       return { reason: "no-components", detail: `no prompt template (${templates.join(", ")}) shaped any LLM call of the seed's first ${runs.length} runs, so there is nothing to evolve: name components explicitly if the agent uses them in a way GEPA cannot see` };
@@ -303,10 +461,14 @@ class GEPARun {
   private checkRolloutBudget(): void {
     const { maxRollouts, minibatchSize } = this.settings;
     const proposal = 2 * Math.min(minibatchSize, this.ctx.train.length);
-    const least = this.paretoTasks.length + proposal;
+    const check = this.heldOut.rollouts;
+    const least = this.paretoTasks.length + proposal + check;
     if (maxRollouts !== undefined && maxRollouts < least) {
       throw new ValidationError("GEPA options", [
-        { path: "maxRollouts", message: `${maxRollouts} is too few: scoring the seed on the ${this.paretoTasks.length} Pareto tasks takes ${this.paretoTasks.length} and one proposal ${proposal} (parent and child on the minibatch), so at least ${least}` },
+        {
+          path: "maxRollouts",
+          message: `${maxRollouts} is too few: scoring the seed on the ${this.paretoTasks.length} Pareto tasks takes ${this.paretoTasks.length}, one proposal ${proposal} (parent and child on the minibatch) and the final check ${check} (the best and the seed on ${this.heldOut.tasks.length} held-out tasks), so at least ${least}`,
+        },
       ]);
     }
   }
@@ -319,22 +481,25 @@ class GEPARun {
     const limits = [settings.maxRollouts && `maxRollouts ${settings.maxRollouts}`, settings.maxOptimizerTokens && `maxOptimizerTokens ${settings.maxOptimizerTokens}`, settings.maxUsd && `maxUsd $${settings.maxUsd}`].filter(Boolean);
     let room = "";
     if (settings.maxRollouts !== undefined) {
-      const left = settings.maxRollouts - pareto;
+      const left = settings.maxRollouts - pareto - this.heldOut.rollouts;
       const most = Math.min(settings.maxProposals, Math.floor(left / proposal));
       const least = Math.min(settings.maxProposals, Math.floor(left / (proposal + pareto)));
       room = ` maxRollouts allows ${least === most ? most : `${least} (if every child is accepted) to ${most} (if none is)`} proposal(s).`;
     }
     return (
-      `GEPA run ${this.runId}: ${pareto} Pareto validation tasks (${pareto} rollouts for the seed), then up to ${settings.maxProposals} proposals of ${proposal} minibatch rollouts and one reflection call each, ` +
-      `plus ${pareto} rollouts for each child the gate accepts.${room} ${limits.length > 0 ? `Limits: ${limits.join(", ")}.` : "No budget limits set."}`
+      `GEPA run ${this.runId}: ${pareto} Pareto validation tasks (${pareto} rollouts for the seed), ${this.heldOut.rollouts} rollouts kept for the final check, then up to ${settings.maxProposals} proposals of ${proposal} minibatch rollouts and one reflection call each, ` +
+      `plus ${pareto} rollouts for each child the gate accepts${settings.maxMerges > 0 ? `; up to ${settings.maxMerges} merge(s) take a proposal's place, with ${Math.min(settings.minibatchSize, pareto)} rollouts each` : ""}.${room} ${limits.length > 0 ? `Limits: ${limits.join(", ")}.` : "No budget limits set."}`
     );
   }
 
-  /** Runs `candidate` on the Pareto tasks; rewards in task order. */
-  private async scoreOnPareto(candidate: Candidate): Promise<{ scores: number[] } | { stoppedBy: BudgetLimit }> {
-    const ran = await this.runOn(candidate, this.paretoTasks.map((t) => this.ctx.val[t]!), "val", (j) => `p.${candidate.id}.${this.paretoTasks[j]}`);
+  /** Runs `candidate` on the Pareto tasks (those positions `known` lacks); rewards in task order. */
+  private async scoreOnPareto(candidate: Candidate, known: ReadonlyMap<number, number> = new Map()): Promise<{ scores: number[] } | { stoppedBy: BudgetLimit }> {
+    const missing = indices(this.paretoTasks.length).filter((position) => !known.has(position));
+    const ran = await this.runOn(candidate, missing.map((p) => this.ctx.val[this.paretoTasks[p]!]!), "val", (j) => `p.${candidate.id}.${this.paretoTasks[missing[j]!]}`);
     if ("stoppedBy" in ran) return ran;
-    return { scores: ran.ended.map(rewardOrZero) };
+    const byPosition = new Map(known);
+    for (const [j, rollout] of ran.ended.entries()) byPosition.set(missing[j]!, rewardOrZero(rollout));
+    return { scores: indices(this.paretoTasks.length).map((p) => byPosition.get(p) ?? Number.NaN) };
   }
 
   /** Runs `candidate` on `tasks` (ids from `key`), the rollouts in task order. */
@@ -363,58 +528,79 @@ class GEPARun {
     return this.pool.map((m) => ({ id: m.candidate.id, scores: m.scores }));
   }
 
+  private addToPool(candidate: Candidate, scores: number[], next: number): void {
+    this.pool.push({ candidate, scores, mean: mean(scores.filter(Number.isFinite)), next });
+  }
+
   private member(id: string): PoolMember {
     return this.pool.find((m) => m.candidate.id === id)!;
   }
 
-  private async finish(seed: Candidate, stop: Stop): Promise<GEPAResult> {
+  private async finish(seed: Candidate, searchStop: Stop): Promise<GEPAResult> {
     const { ctx } = this;
     const scored = this.scored();
     const seedMember = this.pool.find((m) => m.candidate.id === seed.id);
     const bestScored = scored.length > 0 ? bestByMean(scored) : undefined;
     const best = bestScored ? this.member(bestScored.id).candidate : seed;
+    const n = this.paretoTasks.length;
+    const search = this.searchSentence(best, seed, bestScored, seedMember);
+    this.budget.release();
+    const check = await heldOutCheck({ ctx, rollouts: this.rollouts, plan: this.heldOut, best, seed, metadata: { gepa: this.runId } });
+    const stop: Stop = check.stoppedBy && searchStop.reason !== "interrupted" ? { reason: check.stoppedBy, detail: check.summary } : searchStop;
     let published: GEPAResult["published"] = null;
-    if (bestScored && !ctx.signal.aborted) {
-      const snapshot = await ctx.store.addResources(best.resources, { resourcesId: snapshotId(this.runId, "best") });
-      published = { resourcesId: snapshot.resourcesId, candidate: best.id };
+    if (check.winner && !ctx.signal.aborted) {
+      const snapshot = await ctx.store.addResources(check.winner.resources, { resourcesId: snapshotId(this.runId, "best") });
+      published = { resourcesId: snapshot.resourcesId, candidate: check.winner.id };
     }
+    const summary = ctx.signal.aborted ? `interrupted: nothing was published (${stop.detail}); run again with runId '${this.runId}' to resume` : `${search}. Final check: ${check.summary}`;
+    ctx.progress.note(`GEPA run ${this.runId}: ${summary}. Stopped: ${stop.detail}`);
+    if (published) ctx.progress.note(`published ${published.resourcesId} (${published.candidate})`);
+    const spend = this.budget.spend();
+    if (spend.unpricedModels.length > 0) ctx.logger.warn(`GEPA: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to GEPA)`);
+    const pareto = (member: PoolMember | undefined) => ({ paretoScore: member ? member.mean : Number.NaN, paretoN: member ? n : 0 });
+    return {
+      runId: this.runId,
+      best: { candidateId: best.id, resourcesId: best.resourcesId, resources: best.resources, ...pareto(bestScored && this.member(bestScored.id)), score: check.best.mean, ci95: check.best.ci95, n: check.best.n },
+      seed: { resourcesId: seed.resourcesId, ...pareto(seedMember), score: check.seed.mean, ci95: check.seed.ci95, n: check.seed.n },
+      improvement: check.improvement,
+      heldOut: check.heldOut,
+      verdict: check.verdict,
+      summary,
+      published,
+      components: { evolved: this.components, fixed: this.fixed },
+      pool: this.poolEntries(),
+      proposals: this.proposals,
+      spend,
+      reusedRollouts: this.rollouts.reused,
+      stoppedBecause: stop.reason,
+      stopDetail: stop.detail,
+    };
+  }
+
+  /** What the search found, on the tasks it selected on. */
+  private searchSentence(best: Candidate, seed: Candidate, bestScored: ScoredCandidate | undefined, seedMember: PoolMember | undefined): string {
+    const n = this.paretoTasks.length;
+    if (!bestScored || !seedMember) return "the search scored nothing";
+    if (best.id === seed.id) return `no candidate beat the seed on the ${n} Pareto tasks (${seedMember.mean.toFixed(3)})`;
+    return `the search's best, ${best.id}, scores ${this.member(best.id).mean.toFixed(3)} against the seed's ${seedMember.mean.toFixed(3)} on the ${n} Pareto tasks it was selected on`;
+  }
+
+  private poolEntries(): PoolEntry[] {
+    const scored = this.scored();
     const weights = selectionWeights(scored);
     const front = new Set(nonDominated(scored));
-    const pool: PoolEntry[] = this.pool.map((m) => ({
+    return this.pool.map((m) => ({
       candidateId: m.candidate.id,
       resourcesId: m.candidate.resourcesId,
+      kind: m.candidate.lineage.kind,
       parents: m.candidate.lineage.parents,
       component: m.candidate.lineage.component || null,
+      merged: m.candidate.lineage.merged,
       feedback: m.candidate.lineage.feedback,
       score: meanScore({ id: m.candidate.id, scores: m.scores }),
       wins: weights.get(m.candidate.id) ?? 0,
       onFront: front.has(m.candidate.id),
     }));
-    const seedScore = seedMember ? mean(seedMember.scores) : Number.NaN;
-    const bestScore = bestScored ? meanScore(bestScored) : Number.NaN;
-    const n = this.paretoTasks.length;
-    const summary = !bestScored
-      ? `nothing scored: ${stop.detail}`
-      : best.id === seed.id
-        ? `no candidate beat the seed on the ${n} Pareto tasks (${seedScore.toFixed(3)}); the held-out check is not built yet`
-        : `${best.id} scores ${bestScore.toFixed(3)} against the seed's ${seedScore.toFixed(3)} on the ${n} Pareto tasks it was selected on (not a held-out check)`;
-    ctx.progress.note(`GEPA run ${this.runId}: ${summary}. Stopped: ${stop.detail}`);
-    const spend = this.budget.spend();
-    if (spend.unpricedModels.length > 0) ctx.logger.warn(`GEPA: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to GEPA)`);
-    return {
-      runId: this.runId,
-      best: { candidateId: best.id, resourcesId: best.resourcesId, resources: best.resources, score: bestScore, n: bestScored ? n : 0 },
-      seed: { resourcesId: seed.resourcesId, score: seedScore, n: seedMember ? n : 0 },
-      verdict: "not checked",
-      summary,
-      published,
-      components: { evolved: this.components, fixed: this.fixed },
-      pool,
-      proposals: this.proposals,
-      spend,
-      stoppedBecause: stop.reason,
-      stopDetail: stop.detail,
-    };
   }
 }
 

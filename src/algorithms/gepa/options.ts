@@ -15,6 +15,20 @@ export const GEPAOptionsSchema = z.strictObject({
    * actually used: those whose text shaped an LLM call of the seed's first minibatch
    */
   components: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * Selective optimization of a multi-agent system: only the components whose text shaped calls of
+   * these agents (exact names, or a RegExp tested on the name — as the adapters select) are
+   * evolved, and their reflections show only those agents' calls; the others stay fixed and are
+   * reported with the agents that use them. Ignored for the choice of components when
+   * `components` names them. @default the trainer adapter's own `agents` selection (every agent)
+   */
+  agents: z.union([z.array(z.string().min(1)).min(1), z.instanceof(RegExp)]).optional(),
+  /**
+   * Which component a proposal rewrites: `round-robin` takes each parent's components in turn (as
+   * GEPA does); `blame` takes the one the evaluator's feedback on the parent's minibatch names
+   * (by its resource name), in turn when it names none or several equally. @default "round-robin"
+   */
+  componentChoice: z.enum(["round-robin", "blame"]).default("round-robin"),
   /** Training tasks a parent (and then its child, on the same tasks) runs per iteration. @default 3 */
   minibatchSize: positiveInt.max(1000).default(3),
   /** Validation tasks every accepted candidate is scored on; the Pareto front is kept per task. @default all of `val`, at most 32 */
@@ -30,6 +44,12 @@ export const GEPAOptionsSchema = z.strictObject({
    * when rewards have no ceiling. @default 1
    */
   perfectScore: z.number().nullable().default(1),
+  /**
+   * System-aware merges at most: after each accepted rewrite, the next iteration combines two
+   * Pareto-front candidates that evolved different components (if a pair qualifies). 0 disables
+   * merging. @default 5
+   */
+  maxMerges: z.number().int().min(0).max(1000).default(5),
   /** Your own reflection instruction (mustache; variables `component`, `template`, `runs`, `score`, `placeholders`, `engine`). @default the built-in one */
   reflectionPrompt: z.string().min(1).optional(),
 });

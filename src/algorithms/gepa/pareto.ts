@@ -82,9 +82,13 @@ export function selectParent(candidates: readonly ScoredCandidate[], seed: numbe
   return weights.at(-1)![0];
 }
 
-/** The best candidate by mean score; ties go to the older candidate (the seed first), which a later held-out check may overturn only with a significant gain. */
+/**
+ * The best candidate by mean score. Ties go to the newer candidate: every evolved one passed a
+ * gate, and returning the seed on a tie would hide it (a complaint about other GEPA ports). The
+ * held-out check then publishes it only on a significant gain over the seed.
+ */
 export function bestByMean(candidates: readonly ScoredCandidate[]): ScoredCandidate {
-  return candidates.reduce((best, c) => (nanLow(meanScore(c)) > nanLow(meanScore(best)) ? c : best));
+  return candidates.reduce((best, c) => (nanLow(meanScore(c)) >= nanLow(meanScore(best)) ? c : best));
 }
 
 function nanLow(x: number): number {

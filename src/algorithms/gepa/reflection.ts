@@ -11,7 +11,7 @@ import { engineNote, placeholderList } from "../template-check.js";
 /** The variables the reflection instruction may use, and those it must. */
 export const REFLECTION_VARIABLES = { allowed: ["component", "template", "runs", "score", "placeholders", "engine"], required: ["template", "runs"] };
 
-export const DEFAULT_REFLECTION_PROMPT = `You are improving one component, the prompt template "{{component}}", of an AI agent. The agent ran on a few tasks; below is every run this component shaped: the task, what the agent did (messages, tool calls and their results), its output, and the reward it earned (higher is better).
+export const DEFAULT_REFLECTION_PROMPT = `You are improving one component, "{{component}}", of an AI agent: a text the agent is given, such as its system prompt, a request template or the description of a tool it may call. The agent ran on a few tasks; below is every run this component shaped: the task, the tools offered, what the agent did (messages, tool calls and their results), its output, the reward it earned (higher is better) and, where the evaluator gave it, its feedback.
 
 Current template:
 """
@@ -22,7 +22,7 @@ Mean reward on these runs: {{score}}
 
 {{runs}}
 
-Read the runs with low reward against those with high reward. Work out which facts, rules or checks the template fails to state that would have turned the failures into successes, and which general strategy the successful runs followed. Then write an improved template that states them, keeps what already works, and would help on other tasks of this kind, not only these.
+Read the runs with low reward against those with high reward, and the feedback. Work out which facts, rules or checks the template fails to state that would have turned the failures into successes, and which general strategy the successful runs followed. Then write an improved template that states them, keeps what already works, and would help on other tasks of this kind, not only these.
 
 Keep every placeholder exactly as written: {{placeholders}}. Add no new placeholder ({{engine}}).
 Return the complete new template between <template> and </template>.`;

@@ -1,0 +1,34 @@
+/**
+ * Reading back an optimizer run's snapshots (APO's and GEPA's candidates): a resumed run finds
+ * what an earlier run of the same runId published, and must have started from the same resources.
+ */
+import type { Store } from "../store/index.js";
+import { canonicalJson, ConflictError, NotFoundError, type ResourcesMap, type ResourcesSnapshot } from "../types/index.js";
+
+/** The snapshot `resourcesId`, or undefined when the store has none. */
+export async function findSnapshot(store: Store, resourcesId: string): Promise<ResourcesSnapshot | undefined> {
+  try {
+    return await store.getResources(resourcesId);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** Names of the resources that differ between `a` and `b` (added, removed or changed). */
+export function changedResources(a: ResourcesMap, b: ResourcesMap): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((name) => canonicalJson(a[name] ?? null) !== canonicalJson(b[name] ?? null));
+}
+
+/**
+ * Refuses to resume `algorithm` run `runId` with other starting resources than it was started
+ * with: its stored candidates and scores were measured from those.
+ */
+export function checkSameStart(algorithm: string, runId: string, stored: ResourcesMap, given: ResourcesMap): void {
+  const changed = changedResources(stored, given);
+  if (changed.length === 0) return;
+  throw new ConflictError(
+    `${algorithm} run '${runId}' started with other resources than the trainer gives now (${changed.join(", ")} changed): resume it with the same initialResources, or start a new run with another runId`,
+    { runId, changed },
+  );
+}
