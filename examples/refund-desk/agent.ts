@@ -1,14 +1,14 @@
 /**
  * The refund-desk agent: plain openai-SDK code with one tool. It reads a customer's refund
  * request, calls `lookup_order`, and answers one of refund, credit, deny or escalate; the reward
- * is 1 for the answer the shop's policy gives, else 0. Two of its texts are optimizable and come
+ * is 1 for the answer the shop's policy gives, else 0, with the evaluator's feedback saying why. Two of its texts are optimizable and come
  * from the trainer's resources: the `system` prompt (the policy) and `lookup_tool`, the
  * description of its tool — plus the `request` template the task fills.
  */
 import OpenAI from "openai";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
 import { agent, type AgentContext, emitReward } from "tracetrain";
-import { answerOf, lookupOrder, type RefundTask, rewardFor, type ToolCallRecord } from "./orders.js";
+import { answerOf, feedbackFor, lookupOrder, type RefundTask, rewardFor, type ToolCallRecord } from "./orders.js";
 
 export const TOOL_NAME = "lookup_order";
 
@@ -80,10 +80,9 @@ async function decide(task: RefundTask, ctx: AgentContext): Promise<{ answer: Re
 
 export const refundDesk = agent(
   async (task: RefundTask, ctx) => {
-    const { answer } = await decide(task, ctx);
-    const reward = rewardFor(task, answer);
-    // feedback: wired when emitReward takes it — emitReward(reward, { feedback: feedbackFor(task, answer, trace) })
-    emitReward(reward);
+    const { answer, trace } = await decide(task, ctx);
+    // The feedback says why, in the shop's terms: what an optimizer reads to learn which rule was missing.
+    emitReward(rewardFor(task, answer), { feedback: feedbackFor(task, answer, trace) });
   },
   { name: "refund-desk" },
 );

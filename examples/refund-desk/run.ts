@@ -86,7 +86,8 @@ const trainer = new Trainer({
 });
 
 try {
-  const fit = await trainer.fit(refundDesk, { train: SPLITS.train, val: SPLITS.val });
+  // GEPA searches on train and val; the verdict (best against seed, paired) is measured on test, which the search never sees.
+  const fit = await trainer.fit(refundDesk, { train: SPLITS.train, val: SPLITS.val, test: SPLITS.test });
   console.log(report(fit.result));
 } finally {
   await trainer.close();
@@ -96,15 +97,23 @@ try {
 function report(r: GEPAResult): string {
   const text = (name: string) => (r.best.resources[name] as { template: string } | undefined)?.template ?? "(none)";
   const indent = (s: string) => s.split("\n").map((line) => `  ${line}`);
+  const heldOut = (s: { score: number; ci95: number; n: number }) => (s.n === 0 ? "not run" : `${s.score.toFixed(3)} ± ${s.ci95.toFixed(3)}`);
   const accepted = r.proposals.filter((p) => p.status === "accepted");
+  const rows = [
+    ["", `Pareto (${r.seed.paretoN} val tasks)`, `held out (${r.heldOut.n} ${r.heldOut.source} tasks, 95% CI)`],
+    ["seed", r.seed.paretoScore.toFixed(3), heldOut(r.seed)],
+    [`best (${r.best.candidateId})`, r.best.paretoScore.toFixed(3), heldOut(r.best)],
+  ];
+  const widths = [0, 1].map((c) => Math.max(...rows.map((row) => row[c]!.length)));
   return [
-    `seed: ${r.seed.score.toFixed(3)} on ${r.seed.n} Pareto validation tasks`,
-    `best: ${r.best.candidateId} ${r.best.score.toFixed(3)}`,
-    `verdict: ${r.summary}`,
+    ...rows.map(([a, b, c]) => `${a!.padEnd(widths[0]!)}  ${b!.padEnd(widths[1]!)}  ${c}`),
+    "",
+    `verdict: ${r.verdict}`,
     `proposals: ${r.proposals.length} (${accepted.length} accepted: ${accepted.map((p) => `${p.child} ← ${p.parent} '${p.component}'`).join(", ") || "none"})`,
     `pool: ${r.pool.map((p) => `${p.candidateId} ${p.score.toFixed(3)}${p.onFront ? " (front)" : ""}`).join(", ")}`,
     `components evolved: ${r.components.evolved.join(", ")}`,
-    `stopped: ${r.stoppedBecause}: ${r.stopDetail}; published: ${r.published ? `${r.published.resourcesId} (${r.published.candidate})` : "nothing"}`,
+    `stopped: ${r.stoppedBecause}: ${r.stopDetail}`,
+    `published: ${r.published ? `${r.published.resourcesId} (${r.published.candidate})` : "nothing"}`,
     `rollouts: ${r.spend.rollouts}; reflection: ${r.spend.optimizerTokens.input + r.spend.optimizerTokens.output} tokens; cost $${r.spend.usd.total.toFixed(4)}`,
     "",
     "best system prompt:",

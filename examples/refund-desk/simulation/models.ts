@@ -69,7 +69,8 @@ export function refundOptimizerModel(options: RefundOptimizerModelOptions = {}):
   return ({ lastUserText, body }) => {
     // Like a sampling model, answers to one prompt vary — here with the request's `seed`, so they are reproducible.
     const sample = typeof body.seed === "number" ? body.seed : hash(lastUserText);
-    const component = /template "([^"]+)"/.exec(lastUserText)?.[1];
+    // GEPA's reflection names "one component, "<name>""; APO's instructions "the template "<name>"".
+    const component = /(?:component,?|template) "([^"]+)"/.exec(lastUserText)?.[1];
     const template = quoted(lastUserText);
     if (!lastUserText.includes("</template>")) return critique(lastUserText, template, component, sample, kindOf, names);
     if (lastUserText.includes("### Run ")) return reflect(lastUserText, template, kindOf(component), sample);
