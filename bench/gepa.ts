@@ -10,11 +10,13 @@
  * so the same texts always get the same noise draws. The seed's texts are scored the same way.
  * Rollouts spent are each algorithm's own `spend.rollouts` (its final checks included).
  *
- * GEPA runs with its defaults and `maxRollouts` 190 — about half of what APO's defaults spent here
- * (377 on average over seeds 1–3), so the question is whether half the rollouts buy at least APO's
- * held-out score. `--gepa-rollouts` changes it.
+ * GEPA runs with its defaults and, as `maxRollouts`, half of what APO (successive halving, with
+ * its defaults) spent on the same seed — the issue's target is APO's held-out score with at most
+ * 50% of its rollouts, so each seed asks exactly that. `--gepa-rollouts N` fixes the budget
+ * instead, and `--gepa-pareto-tasks N` sets GEPA's `paretoTasks` (each accepted child runs on
+ * that many tasks).
  *
- *   npm run bench -- gepa [--seeds N] [--noise X] [--gepa-rollouts N]
+ *   npm run bench -- gepa [--seeds N] [--noise X] [--gepa-rollouts N] [--gepa-pareto-tasks N]
  */
 import { parseArgs } from "node:util";
 import { type Algorithm, APO, type APOOptions, GEPA, type Store } from "tracetrain";
@@ -49,19 +51,21 @@ function positive(name: string, value: string | undefined, fallback: number, int
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, strict: true, options: { seeds: { type: "string" }, noise: { type: "string" }, "gepa-rollouts": { type: "string" } } });
+  const { values } = parseArgs({ args, strict: true, options: { seeds: { type: "string" }, noise: { type: "string" }, "gepa-rollouts": { type: "string" }, "gepa-pareto-tasks": { type: "string" } } });
   const seeds = positive("seeds", values.seeds, 3, true);
   const noise = positive("noise", values.noise, 0.1, false);
-  const gepaRollouts = positive("gepa-rollouts", values["gepa-rollouts"], 190, true);
+  const fixedBudget = values["gepa-rollouts"] === undefined ? undefined : positive("gepa-rollouts", values["gepa-rollouts"], 0, true);
+  const paretoTasks = values["gepa-pareto-tasks"] === undefined ? {} : { paretoTasks: positive("gepa-pareto-tasks", values["gepa-pareto-tasks"], 0, true) };
   const heldoutSeed = await scoreRefundPrompts(SEED_PROMPTS, SPLITS.test, { noise });
   const totals = { gepa: 0, apo: 0, apoFull: 0, hGepa: 0, hApo: 0, hApoFull: 0 };
   for (let seed = 1; seed <= seeds; seed++) {
-    process.stderr.write(`seed ${seed}: GEPA…\n`);
-    const gepa = await measure((client) => new GEPA({ client, model: "mock-optimizer", components: COMPONENTS, maxRollouts: gepaRollouts, seed }), noise);
     process.stderr.write(`seed ${seed}: APO (successive halving)…\n`);
     const apo = await measure((client) => new APO({ client, model: "mock-optimizer", targets: COMPONENTS, seed }), noise);
     process.stderr.write(`seed ${seed}: APO (full evaluation)…\n`);
     const apoFull = await measure((client) => new APO({ client, model: "mock-optimizer", targets: COMPONENTS, seed, evaluation: { strategy: "full" } }), noise);
+    const budget = fixedBudget ?? Math.floor(apo.rollouts / 2);
+    process.stderr.write(`seed ${seed}: GEPA (maxRollouts ${budget})…\n`);
+    const gepa = await measure((client) => new GEPA({ client, model: "mock-optimizer", components: COMPONENTS, maxRollouts: budget, seed, ...paretoTasks }), noise);
     totals.gepa += gepa.rollouts;
     totals.apo += apo.rollouts;
     totals.apoFull += apoFull.rollouts;
@@ -72,6 +76,7 @@ export async function main(args: string[]): Promise<void> {
       JSON.stringify({
         bench: "gepa",
         seed,
+        gepa_max_rollouts: budget,
         rollouts_gepa: gepa.rollouts,
         rollouts_apo: apo.rollouts,
         rollouts_apo_full: apoFull.rollouts,
@@ -87,7 +92,8 @@ export async function main(args: string[]): Promise<void> {
       bench: "gepa",
       seeds,
       noise,
-      gepa_max_rollouts: gepaRollouts,
+      gepa_max_rollouts: fixedBudget ?? "half of rollouts_apo",
+      ...(paretoTasks.paretoTasks === undefined ? {} : { gepa_pareto_tasks: paretoTasks.paretoTasks }),
       rollouts_gepa: round(totals.gepa / seeds, 1),
       rollouts_apo: round(totals.apo / seeds, 1),
       rollouts_apo_full: round(totals.apoFull / seeds, 1),
