@@ -66,6 +66,17 @@ describe("Pareto frontier", () => {
     expect(nonDominated(unequal)).toEqual(["seed", "c2"]);
   });
 
+  it("does not count a task every kept candidate wins: it tells them apart in nothing", () => {
+    // Four easy tasks all solve; the seed wins one more by luck, the child three on its own.
+    const pool = [
+      { id: "seed", scores: [1, 1, 1, 1, 1, 0, 0, 0] },
+      { id: "child", scores: [1, 1, 1, 1, 0, 1, 1, 1] },
+    ];
+    expect(selectionWeights(pool)).toEqual(new Map([["seed", 1], ["child", 3]]));
+    // When no task tells them apart, every task counts.
+    expect(selectionWeights([{ id: "x", scores: [1, 0] }])).toEqual(new Map([["x", 2]]));
+  });
+
   it("selects parents in proportion to the tasks they win, the same way for the same seed", () => {
     const pool = [
       { id: "a", scores: [1, 1, 1, 0] },

@@ -77,7 +77,8 @@ describe("GEPA", () => {
     const best = result.pool.find((p) => p.candidateId === result.best.candidateId)!;
     expect(best.parents).toHaveLength(1);
     expect(best.component).toBe("system");
-    expect(best.feedback!.rollouts).toHaveLength(3);
+    // It read the parent's minibatch (3 runs) and, from the second proposal on, earlier training runs of that parent.
+    expect(best.feedback!.rollouts.length).toBeGreaterThanOrEqual(3);
     expect(best.feedback!.text).toContain("### Run 1: reward");
     expect(result.pool.filter((p) => p.onFront).length).toBeGreaterThan(0);
     // The reflection model read the traces: tool calls, tool results, rewards.

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, Task } from "../../types/index.js";
-import { TracetrainError, ValidationError } from "../../types/index.js";
+import { canonicalJson, TracetrainError, ValidationError } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, type Spend } from "../budget.js";
@@ -146,6 +146,8 @@ interface PoolMember {
   mean: number;
   /** The component it will have evolved next (round-robin per candidate, as in GEPA). */
   next: number;
+  /** Its runs on training tasks so far (its gate runs, then its minibatches as a parent), oldest first. */
+  trainRuns: Rollout[];
 }
 
 /** A stop: the reason and its sentence. */
@@ -189,7 +191,7 @@ class GEPARun {
     this.runId = settings.runId ?? `gepa-${randomUUID().slice(0, 8)}`;
     this.heldOut = planHeldOut(ctx, settings.seed);
     const searchable = this.heldOut.searchIndices;
-    const paretoSize = Math.min(settings.paretoTasks ?? 32, searchable.length);
+    const paretoSize = Math.min(settings.paretoTasks ?? defaultParetoTasks(settings.maxRollouts, this.heldOut.rollouts), searchable.length);
     this.paretoTasks = randomFor(settings.seed, "pareto-tasks").shuffle(searchable).slice(0, paretoSize);
     this.checkRolloutBudget();
     this.budget.reserve(this.heldOut.rollouts);
@@ -246,6 +248,8 @@ class GEPARun {
     }
     const { component, chosenBy } = await this.chooseComponent(parent, parentRuns.ended);
     const parentRewards = parentRuns.ended.map(rewardOrZero);
+    const earlier = this.earlierRuns(parent, parentRuns.ended);
+    parent.trainRuns.push(...parentRuns.ended);
     const base = { iteration, kind: "reflection" as const, parent: parent.candidate.id, component, chosenBy, parentScore: mean(parentRewards) };
     const record = (r: Omit<ProposalRecord, keyof typeof base>) => void this.proposals.push({ ...base, ...r });
 
@@ -253,7 +257,7 @@ class GEPARun {
       record({ status: "skipped", detail: `the parent scored the perfect ${settings.perfectScore} on every minibatch task: nothing to reflect on` });
       return undefined;
     }
-    const dataset = await reflectiveDataset(ctx.store, ctx.adapter, component, templateOf(parent.candidate, component), parentRuns.ended, { agents: settings.agents });
+    const dataset = await reflectiveDataset(ctx.store, ctx.adapter, component, templateOf(parent.candidate, component), [...parentRuns.ended, ...earlier], { agents: settings.agents });
     if (dataset.records.length === 0) {
       record({ status: "skipped", detail: `'${component}' shaped no LLM call of the ${size} minibatch runs` });
       return undefined;
@@ -304,7 +308,7 @@ class GEPARun {
       record({ status: "duplicate", detail: twin === parent.candidate.id ? `the rewrite left '${component}' as it was` : `the rewrite recreates ${twin}` });
       return undefined;
     }
-    const feedback = { rollouts: parentRuns.ended.map((r) => r.rolloutId), score: dataset.score, text: dataset.text };
+    const feedback = { rollouts: dataset.records.map((r) => r.rollout.rolloutId), score: dataset.score, text: dataset.text };
     const child = await publishChild(ctx.store, parent.candidate, { id: childId, component, template: outcome.template, feedback, calls: outcome.calls });
     return this.judgeChild(child, base, minibatch, parentRewards, iteration);
   }
@@ -323,18 +327,18 @@ class GEPARun {
       return undefined;
     }
     record({ status: "accepted", child: child.id, gate, detail: gate.reason });
-    return this.admit(child, iteration, new Map(), `from ${base.parent}, '${base.component}'`);
+    return this.admit(child, iteration, new Map(), `from ${base.parent}, '${base.component}'`, childRuns.ended);
   }
 
   /** Scores an accepted candidate on the Pareto tasks it has no reward for yet, and adds it to the pool. */
-  private async admit(child: Candidate, iteration: number, known: ReadonlyMap<number, number>, origin: string): Promise<Stop | undefined> {
+  private async admit(child: Candidate, iteration: number, known: ReadonlyMap<number, number>, origin: string, trainRuns: Rollout[] = []): Promise<Stop | undefined> {
     const { ctx, settings } = this;
     ctx.progress.phase(`GEPA proposal ${iteration}: scoring ${child.id} on ${this.paretoTasks.length} Pareto validation tasks`, 0);
     const scored = await this.scoreOnPareto(child, known);
     if ("stoppedBy" in scored) return this.budgetStop(scored.stoppedBy, `scoring the accepted ${child.id} on the ${this.paretoTasks.length} Pareto tasks (it passed its gate but is not in the pool)`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted while scoring ${child.id} on the Pareto tasks` };
     const parent = this.member(child.lineage.parents[0]!);
-    this.addToPool(child, scored.scores, parent.next);
+    this.addToPool(child, scored.scores, parent.next, trainRuns);
     if (child.lineage.kind === "reflection" && this.merges + this.mergesDue < settings.maxMerges) this.mergesDue++;
     ctx.progress.note(`GEPA: ${child.id} (${origin}) scores ${mean(scored.scores).toFixed(3)} on the Pareto tasks`);
     return undefined;
@@ -406,6 +410,25 @@ class GEPARun {
       if (!found) return { id };
       if (matches(found)) return { id, found };
     }
+  }
+
+  /**
+   * The parent's earlier training runs the reflection also reads (most recent first, on tasks
+   * other than this minibatch's, at most `reflectionHistory`): they cost no rollout, and show
+   * failures this minibatch may not — more evidence per reflection call.
+   */
+  private earlierRuns(parent: PoolMember, current: readonly Rollout[]): Rollout[] {
+    const tasks = new Set(current.map((r) => canonicalJson(r.input)));
+    const seen = new Set<string>();
+    const out: Rollout[] = [];
+    for (const run of [...parent.trainRuns].reverse()) {
+      const task = canonicalJson(run.input);
+      if (out.length >= this.settings.reflectionHistory) break;
+      if (tasks.has(task) || seen.has(task)) continue;
+      seen.add(task);
+      out.push(run);
+    }
+    return out;
   }
 
   /**
@@ -534,8 +557,8 @@ class GEPARun {
     return this.pool.map((m) => ({ id: m.candidate.id, scores: m.scores }));
   }
 
-  private addToPool(candidate: Candidate, scores: number[], next: number): void {
-    this.pool.push({ candidate, scores, mean: mean(scores.filter(Number.isFinite)), next });
+  private addToPool(candidate: Candidate, scores: number[], next: number, trainRuns: Rollout[] = []): void {
+    this.pool.push({ candidate, scores, mean: mean(scores.filter(Number.isFinite)), next, trainRuns });
   }
 
   private member(id: string): PoolMember {
@@ -609,6 +632,12 @@ class GEPARun {
       onFront: front.has(m.candidate.id),
     }));
   }
+}
+
+/** At most 32, and with a rollout budget at most an eighth of what the final check leaves (at least 8). */
+function defaultParetoTasks(maxRollouts: number | undefined, finalCheck: number): number {
+  if (maxRollouts === undefined) return 32;
+  return Math.min(32, Math.max(8, Math.floor((maxRollouts - finalCheck) / 8)));
 }
 
 function indices(n: number): number[] {

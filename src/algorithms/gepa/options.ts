@@ -29,10 +29,26 @@ export const GEPAOptionsSchema = z.strictObject({
    * (by its resource name), in turn when it names none or several equally. @default "round-robin"
    */
   componentChoice: z.enum(["round-robin", "blame"]).default("round-robin"),
-  /** Training tasks a parent (and then its child, on the same tasks) runs per iteration. @default 3 */
-  minibatchSize: positiveInt.max(1000).default(3),
-  /** Validation tasks every accepted candidate is scored on; the Pareto front is kept per task. @default all of `val`, at most 32 */
+  /**
+   * Training tasks a parent (and then its child, on the same tasks) runs per proposal. Small
+   * minibatches make proposals cheap, so a budget buys many of them; raise it when rewards are so
+   * noisy that one task cannot show a change. @default 2
+   */
+  minibatchSize: positiveInt.max(1000).default(2),
+  /**
+   * Validation tasks every accepted candidate is scored on; the Pareto front is kept per task.
+   * @default all the validation tasks the search may use, at most 32 — and, with `maxRollouts`,
+   * at most an eighth of the rollouts left after the final check (at least 8), so that scoring
+   * accepted candidates does not eat the budget proposals need
+   */
   paretoTasks: positiveInt.max(10_000).optional(),
+  /**
+   * Earlier training runs of the parent the reflection reads besides its minibatch (its gate runs
+   * as a child, its minibatches as a parent; most recent first, other tasks only): more evidence
+   * per reflection call at no rollout cost. 0 shows the minibatch only, as the GEPA paper does.
+   * @default 8
+   */
+  reflectionHistory: z.number().int().min(0).max(1000).default(8),
   /**
    * Proposals (iterations) at most. The budgets (`maxRollouts`, `maxOptimizerTokens`, `maxUsd`)
    * usually end a run first; this bounds a run with none set. @default 20

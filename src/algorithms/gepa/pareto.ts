@@ -57,11 +57,18 @@ export function nonDominated(candidates: readonly ScoredCandidate[], front: Fron
   return order.filter((c) => kept.has(c.id)).map((c) => c.id);
 }
 
-/** How many tasks each kept candidate wins (alone or tied): its weight as a parent. */
+/**
+ * How many tasks each kept candidate wins (alone or tied): its weight as a parent. A task every
+ * kept candidate wins tells them apart in nothing, so it counts for none of them — otherwise, with
+ * many tasks every candidate solves, a weak candidate that wins one task by luck would be drawn
+ * about as often as one that wins several on its own. (When no task tells them apart, every task counts.)
+ */
 export function selectionWeights(candidates: readonly ScoredCandidate[]): Map<string, number> {
   const front = frontier(candidates);
   const kept = nonDominated(candidates, front);
-  return new Map(kept.map((id) => [id, front.winners.filter((w) => w.includes(id)).length]));
+  const telling = front.winners.filter((w) => !kept.every((id) => w.includes(id)));
+  const tasks = telling.length > 0 ? telling : front.winners;
+  return new Map(kept.map((id) => [id, tasks.filter((w) => w.includes(id)).length]));
 }
 
 /**
