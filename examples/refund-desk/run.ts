@@ -6,7 +6,7 @@
  *   OPENAI_API_KEY=sk-… npm run example:refunds -- --max-rollouts 400  # OpenAI (or set OPENAI_BASE_URL for any compatible server)
  *
  * Flags: --max-rollouts N (300) --runners N (8) --seed N (0) --model NAME (agent; gpt-4.1-nano)
- * --reflection-model NAME (gpt-4.1-mini) --minibatch N (3) --noise X (simulated agent's error
+ * --reflection-model NAME (gpt-4.1-mini) --minibatch N (2) --noise X (simulated agent's error
  * rate; 0) --max-usd X --store URL (memory) --simulated (force the simulated models even when
  * OPENAI_* is set).
  */
@@ -25,7 +25,7 @@ function parseFlags() {
         "max-rollouts": { type: "string", default: "300" },
         runners: { type: "string", default: "8" },
         seed: { type: "string", default: "0" },
-        minibatch: { type: "string", default: "3" },
+        minibatch: { type: "string", default: "2" },
         model: { type: "string" },
         "reflection-model": { type: "string" },
         noise: { type: "string", default: "0" },
