@@ -4,7 +4,8 @@
  * round — with its defaults B=4, K=4, g=4, v=16, on the simulated room-selection task (the
  * example agent over the mock LLM: a prompt-sensitive agent model and a deterministic optimizer
  * model). Both strategies run with the same seeds; each run ends with the same final check (the
- * best and the seed on all validation tasks), whose score is reported. The reference is the full
+ * best and the seed on the third of the validation tasks held out from the search), whose score
+ * is reported; its rollouts are not counted in the ratio. The reference is the full
  * strategy, measured in the same run; both share how critiques are made (one training minibatch
  * per beam member), so the ratio isolates the evaluation strategy. `rollouts_al_procedure` adds
  * what Agent Lightning's own procedure would spend for the same rounds — a minibatch per child

@@ -52,7 +52,7 @@ function positive(name: string, value: string | undefined, fallback: number, int
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, strict: true, options: { seeds: { type: "string" }, noise: { type: "string" }, "gepa-rollouts": { type: "string" }, "gepa-pareto-tasks": { type: "string" } } });
-  const seeds = positive("seeds", values.seeds, 3, true);
+  const seeds = positive("seeds", values.seeds, 8, true);
   const noise = positive("noise", values.noise, 0.1, false);
   const fixedBudget = values["gepa-rollouts"] === undefined ? undefined : positive("gepa-rollouts", values["gepa-rollouts"], 0, true);
   const paretoTasks = values["gepa-pareto-tasks"] === undefined ? {} : { paretoTasks: positive("gepa-pareto-tasks", values["gepa-pareto-tasks"], 0, true) };

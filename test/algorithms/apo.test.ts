@@ -10,11 +10,9 @@ import type OpenAI from "openai";
 import { APO, TracetrainError, ValidationError } from "tracetrain";
 import { PromptTemplate } from "tracetrain/schemas";
 import { SqliteStore } from "tracetrain/store";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { startMockLlm } from "tracetrain/testing";
-import { freePort } from "../support/processes.js";
+import { freePort, startOptimizerRun } from "../support/processes.js";
 import { APO_RUN_OPTIONS } from "./fixtures/apo-run-options.js";
 import { combinedResponder, runApo, train, val } from "../support/room-apo.js";
 import { RULES } from "../../examples/room-selector/simulation/rules.js";
@@ -223,28 +221,18 @@ describe("APO", () => {
     const reference = await runApo(APO_RUN_OPTIONS);
     const path = join(dir, "ctrl-c.db");
     const port = await freePort();
-    const fixture = fileURLToPath(new URL("./fixtures/apo-run.ts", import.meta.url));
-    const start = () => {
-      const child = spawn(process.execPath, ["--import", "tsx", fixture, path, String(port)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "1" } });
-      const out = { text: "" };
-      child.stdout.on("data", (c: Buffer) => (out.text += c.toString()));
-      child.stderr.on("data", (c: Buffer) => (out.text += c.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-      return { child, out, exited };
-    };
-    const resultOf = (text: string) => JSON.parse(/^result: (.*)$/m.exec(text)![1]!) as { interrupted: boolean; stoppedBecause: string; verdict: string; reused: number; system: string; score: number; rollouts: number };
-
+    const start = () => startOptimizerRun("apo", path, port);
     const first = start();
     await vi.waitFor(() => expect(first.out.text).toMatch(/round 2\/3: scoring/), { timeout: 60_000, interval: 20 });
     first.child.kill("SIGINT");
     expect(await first.exited, first.out.text).toBe(0);
-    const stopped = resultOf(first.out.text);
+    const stopped = first.result();
     expect(stopped).toMatchObject({ interrupted: true, stoppedBecause: "interrupted", verdict: "not checked" });
     expect(first.out.text).toContain("interrupted before the final check: nothing was published");
 
     const second = start();
     expect(await second.exited, second.out.text).toBe(0);
-    const resumed = resultOf(second.out.text);
+    const resumed = second.result();
     expect(resumed.stoppedBecause).toBe("completed");
     expect(resumed.reused).toBeGreaterThan(0);
     expect(resumed.system).toBe((reference.result.best.resources.system as { template: string }).template);

@@ -8,8 +8,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type OpenAI from "openai";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { ValidationError } from "tracetrain";
 import { SqliteStore } from "tracetrain/store";
@@ -17,7 +15,7 @@ import { GEPA, type GEPAOptions, type GEPAResult } from "../../src/algorithms/ge
 import { RULES } from "../../examples/room-selector/simulation/rules.js";
 import { startMockLlm } from "tracetrain/testing";
 import { SEED_PROMPTS } from "../../examples/room-selector/agent.js";
-import { freePort } from "../support/processes.js";
+import { freePort, startOptimizerRun } from "../support/processes.js";
 import { GEPA_RUN_OPTIONS } from "./fixtures/gepa-run-options.js";
 import { combinedResponder, type RigOptions, type RigRun, runRoomAlgorithm } from "../support/room-apo.js";
 
@@ -202,28 +200,18 @@ describe("GEPA", () => {
     const reference = await runGepa(GEPA_RUN_OPTIONS);
     const path = join(dir, "gepa-ctrl-c.db");
     const port = await freePort();
-    const fixture = fileURLToPath(new URL("./fixtures/gepa-run.ts", import.meta.url));
-    const start = () => {
-      const child = spawn(process.execPath, ["--import", "tsx", fixture, path, String(port)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "1" } });
-      const out = { text: "" };
-      child.stdout.on("data", (c: Buffer) => (out.text += c.toString()));
-      child.stderr.on("data", (c: Buffer) => (out.text += c.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-      return { child, out, exited };
-    };
-    const resultOf = (text: string) => JSON.parse(/^result: (.*)$/m.exec(text)![1]!) as { interrupted: boolean; stoppedBecause: string; summary: string; published: unknown; reused: number; best: string; system: string; rollouts: number };
-
+    const start = () => startOptimizerRun("gepa", path, port);
     const first = start();
     await vi.waitFor(() => expect(first.out.text).toMatch(/GEPA proposal 3\/8/), { timeout: 60_000, interval: 20 });
     first.child.kill("SIGINT");
     expect(await first.exited, first.out.text).toBe(0);
-    const stopped = resultOf(first.out.text);
+    const stopped = first.result();
     expect(stopped).toMatchObject({ interrupted: true, stoppedBecause: "interrupted", published: null });
     expect(stopped.summary).toMatch(/^interrupted: nothing was published/);
 
     const second = start();
     expect(await second.exited, second.out.text).toBe(0);
-    const resumed = resultOf(second.out.text);
+    const resumed = second.result();
     expect(resumed).toMatchObject({ interrupted: false, stoppedBecause: reference.result.stoppedBecause, best: reference.result.best.candidateId });
     expect(resumed.reused).toBeGreaterThan(0);
     expect(resumed.system).toBe(systemOf(reference.result.best.resources));

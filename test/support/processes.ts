@@ -34,3 +34,32 @@ export function startTracetrain(args: string[], env: Record<string, string>, chi
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   return { child, out, exited };
 }
+
+/** What an optimizer's Ctrl-C fixture (test/algorithms/fixtures/optimizer-run.ts) printed as its result. */
+export interface OptimizerRunResult {
+  interrupted: boolean;
+  stoppedBecause: string;
+  verdict: string;
+  summary: string;
+  published: { resourcesId: string; candidate: string } | null;
+  reused: number;
+  best: string;
+  system: string;
+  score: number;
+  rollouts: number;
+}
+
+/**
+ * Starts one run of APO or GEPA in a child process (so a test can Ctrl-C it), collecting what it
+ * prints; `result()` parses its result line once it has exited.
+ */
+export function startOptimizerRun(kind: "apo" | "gepa", db: string, port: number) {
+  const fixture = fileURLToPath(new URL("../algorithms/fixtures/optimizer-run.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", fixture, kind, db, String(port)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "1" } });
+  const out = { text: "" };
+  child.stdout.on("data", (c: Buffer) => (out.text += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (out.text += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const result = () => JSON.parse(/^result: (.*)$/m.exec(out.text)![1]!) as OptimizerRunResult;
+  return { child, out, exited, result };
+}
