@@ -46,4 +46,23 @@ describe("GEPA's held-out verdict", () => {
     expect(result.summary).toMatch(/pass test tasks to fit, or more validation tasks/);
     expect(result.published?.candidate).toBe("seed");
   });
+
+  it("merges two front candidates that evolved different components, each component from the side that changed it", async () => {
+    // On the lottery every candidate wins its own tasks, so branches that evolved different templates stay on the front together.
+    const splits = { train: lottery.tasks(9), val: lottery.tasks(30, 100) };
+    const { result, store } = await fitLottery((client) => new GEPA({ ...LOTTERY_GEPA, maxProposals: 16, seed: 1, runId: "gepa-merge", client }), splits, { lottery });
+    const merge = result.proposals.find((p) => p.kind === "merge" && p.status === "accepted");
+    expect(merge, JSON.stringify(result.proposals.map((p) => [p.iteration, p.kind, p.status]))).toBeDefined();
+    const [a, b] = [merge!.parent, merge!.otherParent!];
+    const from = merge!.merged!;
+    expect(new Set(Object.values(from))).toEqual(new Set([a, b]));
+    const resources = async (id: string) => (await store.getResources(`gepa-merge.${id}`)).resources;
+    const child = await resources(merge!.child!);
+    for (const [component, source] of Object.entries(from)) expect(child[component]).toEqual((await resources(source))[component]);
+    const entry = result.pool.find((p) => p.candidateId === merge!.child);
+    expect(entry).toMatchObject({ kind: "merge", parents: [a, b], component: null, merged: from, feedback: null });
+    // Without merges, the same run makes rewrites only.
+    const plain = await fitLottery((client) => new GEPA({ ...LOTTERY_GEPA, maxProposals: 16, seed: 1, maxMerges: 0, client }), splits, { lottery });
+    expect(plain.result.proposals.every((p) => p.kind === "reflection")).toBe(true);
+  });
 });
