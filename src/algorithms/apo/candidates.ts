@@ -9,7 +9,8 @@ import { z } from "zod";
 import type { Store } from "../../store/index.js";
 import type { MeteredCall } from "../optimizer.js";
 import { withSubstitutions } from "../substitutions.js";
-import { canonicalJson, ConflictError, NotFoundError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
+import { ConflictError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
+import { checkSameStart, findSnapshot } from "../snapshots.js";
 
 /** The resource name under which a candidate snapshot records its origin. Agents can ignore it. */
 export const CANDIDATE_RESOURCE = "tracetrain.apo";
@@ -51,23 +52,11 @@ export interface Candidate {
  * been given the same resources: its stored candidates and scores were measured with them.
  */
 export async function seedCandidate(store: Store, runId: string, initial: ResourcesSnapshot): Promise<Candidate> {
-  const found = await findSnapshot(store, runId, SEED_ID);
-  if (found) {
-    const changed = changedResources(withoutOrigin(found.resources), initial.resources);
-    if (changed.length > 0) {
-      throw new ConflictError(
-        `APO run '${runId}' started with other resources than the trainer gives now (${changed.join(", ")} changed): resume it with the same initialResources, or start a new run with another runId`,
-        { runId, changed },
-      );
-    }
-  }
+  const found = await findSnapshot(store, snapshotId(runId, SEED_ID));
+  if (found) checkSameStart("APO", runId, withoutOrigin(found.resources), initial.resources);
   const origin: Origin = { runId, candidate: SEED_ID, parent: "", round: 0, target: "", critique: "", calls: [] };
   const snapshot = found ?? (await store.addResources({ ...initial.resources, [CANDIDATE_RESOURCE]: { kind: "json", value: origin } }, { resourcesId: snapshotId(runId, SEED_ID) }));
   return { id: SEED_ID, resourcesId: snapshot.resourcesId, resources: withoutOrigin(snapshot.resources), parentId: null, round: 0, target: null, critique: null, calls: [] };
-}
-
-function changedResources(a: ResourcesMap, b: ResourcesMap): string[] {
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((name) => canonicalJson(a[name] ?? null) !== canonicalJson(b[name] ?? null));
 }
 
 /** The prompt template `name` of a candidate. */
@@ -80,7 +69,7 @@ export function templateOf(candidate: Candidate, name: string): PromptTemplateRe
 
 /** A candidate made by an earlier (interrupted) run with this id, if the store has it. */
 export async function findCandidate(store: Store, runId: string, id: string): Promise<Candidate | undefined> {
-  const snapshot = await findSnapshot(store, runId, id);
+  const snapshot = await findSnapshot(store, snapshotId(runId, id));
   if (!snapshot) return undefined;
   const origin = OriginSchema.safeParse(snapshot.resources[CANDIDATE_RESOURCE]?.kind === "json" ? snapshot.resources[CANDIDATE_RESOURCE].value : undefined);
   // A snapshot with this id that APO did not write is not ours to reuse.
@@ -91,15 +80,6 @@ export async function findCandidate(store: Store, runId: string, id: string): Pr
     });
   }
   return fromOrigin(snapshot, origin.data);
-}
-
-async function findSnapshot(store: Store, runId: string, id: string): Promise<ResourcesSnapshot | undefined> {
-  try {
-    return await store.getResources(snapshotId(runId, id));
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
 }
 
 /** Publishes a child made from `parent` by replacing template `target`. */
