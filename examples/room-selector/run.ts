@@ -99,7 +99,7 @@ try {
 function report(r: APOResult): string {
   const score = (s: { score: number; ci95: number }) => `${s.score.toFixed(3)} ± ${s.ci95.toFixed(3)}`;
   const rows = [
-    ["", `accuracy on ${r.seed.n} validation tasks (95% CI)`],
+    ["", `accuracy on ${r.seed.n} held-out ${r.heldOut.source === "test" ? "test" : "validation"} tasks (95% CI)`],
     ["seed prompts", score(r.seed)],
     [`best prompts (${r.best.candidateId})`, score(r.best)],
     ["gain (paired)", r.improvement ? `${r.improvement.mean >= 0 ? "+" : ""}${r.improvement.mean.toFixed(3)} ± ${r.improvement.ci95.toFixed(3)}` : "—"],

@@ -22,8 +22,8 @@ describe("examples/room-selector", () => {
   it("optimizes the prompts with the simulated models and prints the before/after table", async () => {
     const { stdout, stderr } = await example(["--rounds", "2", "--runners", "4"], {});
     expect(stderr).toContain("using the simulated room-selection models");
-    expect(stdout).toMatch(/^\s+accuracy on 38 validation tasks \(95% CI\)$/m);
-    expect(stdout).toMatch(/^seed prompts\s+0\.158 ± 0\.117$/m);
+    expect(stdout).toMatch(/^\s+accuracy on 13 held-out validation tasks \(95% CI\)$/m);
+    expect(stdout).toMatch(/^seed prompts\s+0\.154 ± 0\.227$/m);
     expect(stdout).toMatch(/^best prompts \(r2\.\d+\)\s+0\.\d{3} ± 0\.\d{3}$/m);
     expect(stdout).toMatch(/^verdict: improved: r2\.\d+ beats the seed by \+0\.\d{3}/m);
     expect(stdout).toContain("The room's capacity must be at least the number of attendees.");
