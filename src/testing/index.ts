@@ -5,3 +5,4 @@
 export * from "./mock-llm.js";
 export { describeStoreConformance, type ConformanceTestApi, type StoreFactory } from "./store-conformance.js";
 export { hexId, makeSpan } from "./spans.js";
+export { requestMessages, stableHash, type RequestMessage } from "./request-text.js";

@@ -22,7 +22,7 @@
 import OpenAI from "openai";
 import { type Agent, type Algorithm, agent, type FitResult, type Store, Trainer, type TrainerOptions } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
-import { type MockLlm, type Responder, startMockLlm } from "tracetrain/testing";
+import { type MockLlm, type Responder, stableHash, startMockLlm } from "tracetrain/testing";
 
 /** A task: just its number (a type alias, so it is a JSON object to the trainer's types). */
 export type LotteryTask = { id: number };
@@ -58,7 +58,7 @@ const SENTENCES = ["Be precise.", "Check the task twice.", "Think before answeri
 /** A fresh lottery. */
 export function promptLottery(options: LotteryOptions = {}): PromptLottery {
   const rate = options.rate ?? 0.5;
-  const reward = (system: string, request: string, task: LotteryTask) => (fnv1a(`${system}\n${request}\n#${task.id}`) % 10_000 < rate * 10_000 ? 1 : 0);
+  const reward = (system: string, request: string, task: LotteryTask) => (stableHash(`${system}\n${request}\n#${task.id}`) % 10_000 < rate * 10_000 ? 1 : 0);
   const clients = new Map<string, OpenAI>();
   const lotteryAgent = agent(
     async (task: LotteryTask, ctx) => {
@@ -85,7 +85,7 @@ const lotteryResponder: Responder = ({ body, lastUserText }) => {
   if (body.model === AGENT_MODEL) return { text: "seven" };
   if (!lastUserText.includes("</template>")) return { text: "- The answers look arbitrary; ask for more care.\nTARGET: system" };
   const template = /"""\n([\s\S]*?)\n"""/.exec(lastUserText)?.[1] ?? "";
-  const sample = typeof body.seed === "number" ? body.seed : fnv1a(lastUserText);
+  const sample = typeof body.seed === "number" ? body.seed : stableHash(lastUserText);
   return { text: `<template>\n${template} ${SENTENCES[sample % SENTENCES.length]} (${sample % 997})\n</template>` };
 };
 
@@ -121,9 +121,3 @@ export async function fitLottery<R>(
   }
 }
 
-/** FNV-1a: a stable 32-bit hash. */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}

@@ -11,7 +11,7 @@
  *   successes given what the runs show, and appends them; with nothing to fix it adds a generic,
  *   useless sentence.
  */
-import type { Reply, Responder } from "tracetrain/testing";
+import { type Reply, type Responder, requestMessages, stableHash } from "tracetrain/testing";
 import { DECISIONS, type Decision, type LookupResult, type RefundRequest } from "../orders.js";
 import { type ComponentKind, decideWith, evidencedRules, lookupArguments, type ObservedRun, ruleById, RULES, type RuleId, rulesStated } from "./rules.js";
 
@@ -22,16 +22,12 @@ export interface RefundAgentModelOptions {
   blind?: boolean;
 }
 
-interface Message {
-  role: string;
-  text: string;
-}
 
 /** The agent model: a `lookup_order` call first, then one decision word. */
 export function refundAgentModel(options: RefundAgentModelOptions = {}): Responder {
   const asked = new Map<string, number>();
   return ({ body }) => {
-    const messages = chatMessages(body);
+    const messages = requestMessages(body);
     const system = options.blind ? "" : messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => m.text).join("\n");
     const tool = options.blind ? "" : toolDescription(body);
     const user = messages.filter((m) => m.role === "user").map((m) => m.text).join("\n");
@@ -50,7 +46,7 @@ export function refundAgentModel(options: RefundAgentModelOptions = {}): Respond
     const key = `${system}\u0000${tool}\u0000${user}`;
     const repetition = asked.get(key) ?? 0;
     asked.set(key, repetition + 1);
-    const h = hash(`${key}\u0000${repetition}`);
+    const h = stableHash(`${key}\u0000${repetition}`);
     if ((h % 10_000) / 10_000 >= options.noise) return { text: choice };
     const others = DECISIONS.filter((d) => d !== choice);
     return { text: others[h % others.length]! };
@@ -68,7 +64,7 @@ export function refundOptimizerModel(options: RefundOptimizerModelOptions = {}):
   const kindOf = (name: string | undefined): ComponentKind | undefined => (name === names.system ? "system" : name === names.tool ? "tool" : undefined);
   return ({ lastUserText, body }) => {
     // Like a sampling model, answers to one prompt vary — here with the request's `seed`, so they are reproducible.
-    const sample = typeof body.seed === "number" ? body.seed : hash(lastUserText);
+    const sample = typeof body.seed === "number" ? body.seed : stableHash(lastUserText);
     // GEPA's reflection names "one component, "<name>""; APO's instructions "the template "<name>"".
     const component = /(?:component,?|template) "([^"]+)"/.exec(lastUserText)?.[1];
     const template = quoted(lastUserText);
@@ -197,11 +193,6 @@ export function parseRequest(text: string): RefundRequest | undefined {
   return { customer, order_id: match[1]!, message: match[2]!.trim() };
 }
 
-function chatMessages(body: Record<string, unknown>): Message[] {
-  const raw = Array.isArray(body.messages) ? (body.messages as Array<Record<string, unknown>>) : [];
-  return raw.map((m) => ({ role: String(m.role), text: typeof m.content === "string" ? m.content : Array.isArray(m.content) ? m.content.map((p: { text?: string }) => p.text ?? "").join("\n") : "" }));
-}
-
 /** The description of the `lookup_order` tool offered in the request. */
 function toolDescription(body: Record<string, unknown>): string {
   const tools = Array.isArray(body.tools) ? (body.tools as Array<{ function?: { name?: unknown; description?: unknown } }>) : [];
@@ -213,9 +204,3 @@ function order(rule: RuleId): number {
   return RULES.findIndex((r) => r.id === rule);
 }
 
-/** FNV-1a: a stable 32-bit hash. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}

@@ -11,7 +11,7 @@
  *   edit appends the rules a critique states to the template. Other modes make it useless or make
  *   it break placeholders, for the tests of those paths.
  */
-import type { Reply, Responder } from "tracetrain/testing";
+import { type Reply, type Responder, requestMessages, stableHash } from "tracetrain/testing";
 import { chooseRoom, listRooms, RULES, type Room, type RoomRequest, type RuleId, rulesStated, violatedRules } from "./rules.js";
 
 const EQUIPMENT = ["projector", "whiteboard", "confphone", "tv", "ledwall"];
@@ -26,7 +26,7 @@ export interface RoomAgentModelOptions {
 export function roomAgentModel(options: RoomAgentModelOptions): Responder {
   const asked = new Map<string, number>();
   return ({ body }) => {
-    const messages = chatMessages(body);
+    const messages = requestMessages(body);
     const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => m.text).join("\n");
     const user = messages.filter((m) => m.role === "user").map((m) => m.text).join("\n");
     const request = parseRequest(user);
@@ -44,7 +44,7 @@ export function roomAgentModel(options: RoomAgentModelOptions): Responder {
     const key = `${system}\u0000${user}`;
     const repetition = asked.get(key) ?? 0;
     asked.set(key, repetition + 1);
-    const h = hash(`${key}\u0000${repetition}`);
+    const h = stableHash(`${key}\u0000${repetition}`);
     if ((h % 10_000) / 10_000 >= options.noise) return { text: choice };
     const others = [...listing.map((r) => r.id), "No Room"].filter((id) => id !== choice);
     return { text: others[h % others.length]! };
@@ -67,7 +67,7 @@ export interface RoomOptimizerModelOptions {
 export function roomOptimizerModel(options: RoomOptimizerModelOptions): Responder {
   return ({ lastUserText, body }) => {
     // Like a sampling model, answers to one prompt vary — here with the request's `seed`, so they are reproducible.
-    const sample = typeof body.seed === "number" ? body.seed : hash(lastUserText);
+    const sample = typeof body.seed === "number" ? body.seed : stableHash(lastUserText);
     if (!lastUserText.includes("</template>")) return critique(lastUserText, sample, options);
     return lastUserText.includes("### Run ") ? reflect(lastUserText, sample, options) : edit(lastUserText, sample, options);
   };
@@ -165,23 +165,8 @@ export function parseRequest(text: string): RoomRequest | undefined {
   };
 }
 
-interface Message {
-  role: string;
-  text: string;
-}
-
-function chatMessages(body: Record<string, unknown>): Message[] {
-  const raw = Array.isArray(body.messages) ? (body.messages as Array<Record<string, unknown>>) : [];
-  return raw.map((m) => ({ role: String(m.role), text: typeof m.content === "string" ? m.content : Array.isArray(m.content) ? m.content.map((p: { text?: string }) => p.text ?? "").join("\n") : "" }));
-}
 
 function order(rule: RuleId): number {
   return RULES.findIndex((r) => r.id === rule);
 }
 
-/** FNV-1a: a stable 32-bit hash. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
