@@ -270,6 +270,9 @@ describe("GEPA on the refund desk", () => {
     expect(result.proposals.some((p) => p.status === "rejected-by-gate")).toBe(true);
     expect(result.proposals.filter((p) => p.status === "accepted")).toEqual([]);
     expect(result.best.candidateId).toBe("seed");
+    // The requirement: a prompt-blind agent gives "no significant improvement", and the seed is what is published.
+    expect(result.verdict).toBe("no significant improvement");
+    expect(result.published?.candidate).toBe("seed");
   }, 120_000);
 });
 
