@@ -111,8 +111,13 @@ function rolloutFilters(query: ParsedRolloutQuery): { where: string[]; params: R
     where.push(term);
     params[name] = value;
   };
-  if (query.status) add("status IN (SELECT value FROM json_each(@status))", "status", JSON.stringify(query.status));
-  if (query.mode) add("mode IN (SELECT value FROM json_each(@mode))", "mode", JSON.stringify(query.mode));
+  // Without statistics SQLite would rather search the status/mode index and then sort every match
+  // (90k rows for "succeeded": ~45 ms at 100k rollouts) than walk the sort's index and stop after a
+  // page (~1 ms). The unary + keeps it off those indexes for every sort but creation order, which
+  // they serve. The price: a filter matching almost nothing walks the whole sort index (~70 ms).
+  const plain = query.sortBy === "createdAt" ? "" : "+";
+  if (query.status) add(`${plain}status IN (SELECT value FROM json_each(@status))`, "status", JSON.stringify(query.status));
+  if (query.mode) add(`${plain}mode IN (SELECT value FROM json_each(@mode))`, "mode", JSON.stringify(query.mode));
   if (query.idPrefix !== undefined) add("substr(rollout_id, 1, length(@idPrefix)) = @idPrefix", "idPrefix", query.idPrefix);
   if (query.createdAfter !== undefined) add("created_at >= @createdAfter", "createdAfter", query.createdAfter);
   if (query.createdBefore !== undefined) add("created_at < @createdBefore", "createdBefore", query.createdBefore);
