@@ -53,6 +53,52 @@ describe("createStore over HTTP", () => {
   });
 });
 
+describe("HttpStore and a server that cannot be reached", () => {
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {} };
+
+  it("gives up after about 9 s of retries by default (was a minute), naming the URL and the option that sets it", async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const store = new HttpStore(url, { logger });
+    // Only the retry sleeps run on the fake clock; connecting (and being refused) is real I/O.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      const started = Date.now();
+      let settled = false;
+      const outcome = store.stats().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      void outcome.finally(() => (settled = true));
+      while (!settled) {
+        // Wait for the next retry's sleep to be set (or the call to end), then let it elapse.
+        while (!settled && vi.getTimerCount() === 0) await new Promise((resolve) => setImmediate(resolve));
+        if (!settled) vi.advanceTimersToNextTimer();
+      }
+      const error = await outcome;
+      const waited = Date.now() - started;
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toMatch(new RegExp(`^cannot reach the store at ${url} \\(connect ECONNREFUSED [^)]+\\); gave up after 9 tries over [\\d.]+ s \\(the HttpStore option retryDelaysMs sets how long to keep trying\\)$`));
+      expect(waited).toBeGreaterThanOrEqual(8_000);
+      expect(waited).toBeLessThanOrEqual(10_000);
+      expect(warnings).toEqual([`cannot reach the store at ${url} (connect ECONNREFUSED 127.0.0.1:${new URL(url).port}); retrying for up to 9.1 s`]);
+    } finally {
+      vi.useRealTimers();
+      await store.close();
+    }
+  });
+
+  it("retries as often as retryDelaysMs says, and not at all with []", async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const twice = new HttpStore(url, { retryDelaysMs: [5, 5], logger });
+    await expect(twice.stats()).rejects.toThrow(/gave up after 3 tries over/);
+    const never = new HttpStore(url, { retryDelaysMs: [], logger });
+    await expect(never.getRollout("ro-1")).rejects.toThrow(`cannot reach the store at ${url} (connect ECONNREFUSED 127.0.0.1:${new URL(url).port}); not retried`);
+    await Promise.all([twice.close(), never.close()]);
+  });
+});
+
+// Last in the file: fetch keeps its sockets alive, and their timers must not reach the fake-clock retry tests above.
 describe("the rollout listing's query string", () => {
   async function serve() {
     const backing = new MemoryStore({ watchdogIntervalMs: false });
@@ -101,50 +147,5 @@ describe("the rollout listing's query string", () => {
       expect(error.details.issues[0]!.path, query).toBe(path);
       expect(error.details.issues[0]!.message, query).toMatch(message);
     }
-  });
-});
-
-describe("HttpStore and a server that cannot be reached", () => {
-  const warnings: string[] = [];
-  const logger = { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {} };
-
-  it("gives up after about 9 s of retries by default (was a minute), naming the URL and the option that sets it", async () => {
-    const url = `http://127.0.0.1:${await freePort()}`;
-    const store = new HttpStore(url, { logger });
-    // Only the retry sleeps run on the fake clock; connecting (and being refused) is real I/O.
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
-    try {
-      const started = Date.now();
-      let settled = false;
-      const outcome = store.stats().then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      void outcome.finally(() => (settled = true));
-      while (!settled) {
-        // Wait for the next retry's sleep to be set (or the call to end), then let it elapse.
-        while (!settled && vi.getTimerCount() === 0) await new Promise((resolve) => setImmediate(resolve));
-        if (!settled) vi.advanceTimersToNextTimer();
-      }
-      const error = await outcome;
-      const waited = Date.now() - started;
-      expect(error).toBeInstanceOf(StoreUnavailableError);
-      expect((error as Error).message).toMatch(new RegExp(`^cannot reach the store at ${url} \\(connect ECONNREFUSED [^)]+\\); gave up after 9 tries over [\\d.]+ s \\(the HttpStore option retryDelaysMs sets how long to keep trying\\)$`));
-      expect(waited).toBeGreaterThanOrEqual(8_000);
-      expect(waited).toBeLessThanOrEqual(10_000);
-      expect(warnings).toEqual([`cannot reach the store at ${url} (connect ECONNREFUSED 127.0.0.1:${new URL(url).port}); retrying for up to 9.1 s`]);
-    } finally {
-      vi.useRealTimers();
-      await store.close();
-    }
-  });
-
-  it("retries as often as retryDelaysMs says, and not at all with []", async () => {
-    const url = `http://127.0.0.1:${await freePort()}`;
-    const twice = new HttpStore(url, { retryDelaysMs: [5, 5], logger });
-    await expect(twice.stats()).rejects.toThrow(/gave up after 3 tries over/);
-    const never = new HttpStore(url, { retryDelaysMs: [], logger });
-    await expect(never.getRollout("ro-1")).rejects.toThrow(`cannot reach the store at ${url} (connect ECONNREFUSED 127.0.0.1:${new URL(url).port}); not retried`);
-    await Promise.all([twice.close(), never.close()]);
   });
 });
