@@ -157,7 +157,7 @@ export class MemoryEngine implements StorageEngine {
   }
 
   async queryRollouts(query: ParsedRolloutQuery): Promise<Page<Rollout>> {
-    const after = query.cursor === undefined ? undefined : decodeRolloutCursor(query.cursor);
+    const after = query.cursor === undefined ? undefined : decodeRolloutCursor(query, query.cursor);
     const keyOf = (entry: RolloutEntry): RolloutKey => ({ value: sortValue(entry.rollout, query.sortBy), seq: entry.seq });
     const inPage = (entry: RolloutEntry) =>
       matchesRolloutFilters(entry.rollout, query) && (after === undefined || compareRolloutKeys(keyOf(entry), after, query.order) > 0);
@@ -178,7 +178,7 @@ export class MemoryEngine implements StorageEngine {
     const hasMore = page.length > query.limit;
     const items = page.slice(0, query.limit);
     const last = items.at(-1);
-    return { items: items.map((e) => cloneJson(e.rollout)), nextCursor: hasMore && last ? encodeRolloutCursor(keyOf(last)) : null };
+    return { items: items.map((e) => cloneJson(e.rollout)), nextCursor: hasMore && last ? encodeRolloutCursor(query, keyOf(last)) : null };
   }
 
   async appendSpans(spans: ParsedSpanInput[], now: number): Promise<AppendedSpans[]> {

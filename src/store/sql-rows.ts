@@ -1,5 +1,6 @@
 /** What the SQL engines (SQLite, PostgreSQL) share in how rows become records. */
-import type { Attempt, AttemptStatus, ErrorKind, Page } from "../types/index.js";
+import type { Attempt, AttemptStatus, ErrorKind, Page, ParsedRolloutQuery } from "../types/index.js";
+import type { RolloutKey } from "./ordering.js";
 
 /** The attempt columns both SQL schemas have. */
 export interface AttemptColumns {
@@ -41,4 +42,33 @@ export function pageFromRows<R, T>(rows: R[], limit: number, toItem: (row: R) =>
   const kept = rows.slice(0, limit);
   const last = kept.at(-1);
   return { items: kept.map(toItem), nextCursor: rows.length > limit && last !== undefined ? cursorAfter(last) : null };
+}
+
+/** One index-ordered scan of a sorted rollout listing (see {@link sortedRolloutRows}). */
+export type RolloutScan =
+  /** Rows that have a sort value, in sort order, after `after` when given. */
+  | { nulls: false; after?: { value: number; seq: number } }
+  /** Rows without a sort value, in creation order (in the query's direction), after `afterSeq` when given. */
+  | { nulls: true; afterSeq?: number };
+
+/**
+ * The rows of one page (plus one, to tell whether there is more) of a sorted rollout listing, as at
+ * most two scans that each follow an index instead of one sort of every matching row: the rows
+ * with a sort value, then — missing values coming last in both directions — the rows without.
+ */
+export async function sortedRolloutRows<R>(
+  query: ParsedRolloutQuery,
+  after: RolloutKey | undefined,
+  scan: (what: RolloutScan, limit: number) => Promise<R[]> | R[],
+): Promise<R[]> {
+  const wanted = query.limit + 1;
+  const rows: R[] = [];
+  if (after === undefined || after.value !== null) {
+    rows.push(...(await scan({ nulls: false, ...(after ? { after: { value: after.value!, seq: after.seq } } : {}) }, wanted)));
+  }
+  // createdAt is never missing.
+  if (rows.length < wanted && query.sortBy !== "createdAt") {
+    rows.push(...(await scan({ nulls: true, ...(after?.value === null ? { afterSeq: after.seq } : {}) }, wanted - rows.length)));
+  }
+  return rows;
 }

@@ -776,6 +776,164 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
         expect(await inputs({ sortBy: "endedAt", order: "asc" })).toEqual([3, 2, 1, 0, 4, 5]);
         expect(await inputs({ sortBy: "endedAt", order: "desc" })).toEqual([0, 1, 2, 3, 5, 4]);
       });
+
+      describe("for the dashboard: text, reward range, duration and stable pages", () => {
+        type Query = NonNullable<Parameters<Store["queryRollouts"]>[0]>;
+        const BASE = 1_000_000;
+        const CITIES = ["Paris", "London", "Tokyo"];
+        /** Run time of rollouts 0–8; 1, 2 and 5 tie. */
+        const DURATIONS = [5000, 3000, 3000, 8000, 1000, 3000, 2000, 4000, 6000];
+        /** Final rewards of 0–8 (7 fails, so has none); 0/6 and 1/3/8 tie. */
+        const REWARDS = [0.5, 1, -0.25, 1, 0, 0.75, 0.5, null, 1];
+
+        /**
+         * 14 rollouts `dash-00`…`dash-13`, one per second: 0–6 and 8 succeeded, 7 failed, 9
+         * running, 12 cancelled (ended, no reward), 10, 11 and 13 queuing. Modes cycle
+         * train/val/test; 4's question mentions a café.
+         */
+        async function fill(): Promise<void> {
+          vi.useFakeTimers({ toFake: ["Date"] });
+          for (let i = 0; i < 14; i++) {
+            vi.setSystemTime(BASE + i * 1000);
+            const question = `Question ${i}: ${i === 4 ? "the café in " : ""}${CITIES[i % 3]}`;
+            await store.enqueue({ rolloutId: `dash-${String(i).padStart(2, "0")}`, input: { question, n: i }, mode: (["train", "val", "test"] as const)[i % 3] });
+          }
+          const claimed = await store.dequeue({ limit: 10 });
+          for (const [i, duration] of DURATIONS.entries()) {
+            const { rollout, attempt } = claimed[i]!;
+            vi.setSystemTime(BASE + i * 1000 + duration);
+            const reward = REWARDS[i]!;
+            await store.completeAttempt(
+              rollout.rolloutId,
+              attempt.attemptId,
+              reward === null ? { status: "failed", error: { kind: "agent_error", message: "wrong room" } } : { status: "succeeded", finalReward: reward },
+            );
+          }
+          vi.setSystemTime(BASE + 12_000 + 500);
+          await store.cancelRollout("dash-12");
+        }
+
+        /** Every page of a query, as rollout numbers, checking that no page repeats a rollout. */
+        async function all(query: Query, limit = 100): Promise<number[]> {
+          const out: number[] = [];
+          let cursor: string | null = null;
+          do {
+            const page: Awaited<ReturnType<Store["queryRollouts"]>> = await store.queryRollouts({ ...query, limit, ...(cursor ? { cursor } : {}) });
+            expect(page.items.length).toBeLessThanOrEqual(limit);
+            out.push(...page.items.map((r) => Number(r.rolloutId.slice("dash-".length))));
+            cursor = page.nextCursor;
+          } while (cursor);
+          expect(new Set(out).size, "a rollout appeared on two pages").toBe(out.length);
+          return out;
+        }
+
+        it("finds text in the rollout id and the task input, ignoring ASCII case, with no wildcards", async () => {
+          await fill();
+          expect(await all({ text: "tokyo" })).toEqual([2, 5, 8, 11]);
+          expect(await all({ text: "TOKYO" })).toEqual([2, 5, 8, 11]);
+          expect(await all({ text: "DASH-1" })).toEqual([10, 11, 12, 13]);
+          expect(await all({ text: "question 1" })).toEqual([1, 10, 11, 12, 13]);
+          expect(await all({ text: "CAFé" })).toEqual([4]);
+          expect(await all({ text: "question", mode: ["val"] })).toEqual([1, 4, 7, 10, 13]);
+          // LIKE would read these as wildcards and match everything.
+          expect(await all({ text: "_" })).toEqual([]);
+          expect(await all({ text: "%" })).toEqual([]);
+          expect(await all({ text: "Paris%" })).toEqual([]);
+          expect(await all({ text: "'; DROP TABLE rollouts; --" })).toEqual([]);
+          expect(await all({ text: '\\"); --' })).toEqual([]);
+          expect((await store.stats()).rollouts.total).toBe(14);
+        });
+
+        it("filters by final reward, bounds included, leaving out rollouts without one", async () => {
+          await fill();
+          expect(await all({ minReward: 0.5 })).toEqual([0, 1, 3, 5, 6, 8]);
+          expect(await all({ maxReward: 0 })).toEqual([2, 4]);
+          expect(await all({ minReward: 0.5, maxReward: 0.75 })).toEqual([0, 5, 6]);
+          expect(await all({ minReward: 1, maxReward: 1 })).toEqual([1, 3, 8]);
+          expect(await all({ minReward: -1e9 })).toEqual([0, 1, 2, 3, 4, 5, 6, 8]);
+          expect(await all({ minReward: 2 })).toEqual([]);
+        });
+
+        it("combines every filter with any sort, across pages", async () => {
+          await fill();
+          const query: Query = { mode: ["train", "test"], minReward: 0, text: "question", sortBy: "finalReward", order: "desc" };
+          expect(await all(query, 2)).toEqual([8, 3, 5, 6, 0]);
+          expect(await all({ ...query, createdAfter: BASE + 3000, createdBefore: BASE + 8000 }, 1)).toEqual([3, 5, 6]);
+          expect(await all({ status: ["succeeded", "failed"], sortBy: "duration" }, 2)).toEqual([4, 6, 1, 2, 5, 7, 0, 8, 3]);
+          expect(await all({ status: ["succeeded", "failed"], sortBy: "duration", order: "desc" }, 2)).toEqual([3, 8, 0, 7, 5, 2, 1, 6, 4]);
+          expect(await all({ status: ["queuing", "running"], text: "dash", sortBy: "endedAt", order: "desc" }, 3)).toEqual([13, 11, 10, 9]);
+        });
+
+        it("sorts by duration (endedAt − createdAt), unfinished rollouts last in both directions", async () => {
+          await fill();
+          // 12 was cancelled half a second after it was created.
+          expect(await all({ sortBy: "duration" }, 4)).toEqual([12, 4, 6, 1, 2, 5, 7, 0, 8, 3, 9, 10, 11, 13]);
+          expect(await all({ sortBy: "duration", order: "desc" }, 4)).toEqual([3, 8, 0, 7, 5, 2, 1, 6, 4, 12, 13, 11, 10, 9]);
+        });
+
+        it("pages every sort in both directions without skipping or repeating a rollout", async () => {
+          await fill();
+          const everything = (await store.queryRollouts({ limit: 1000 })).items;
+          const value = (r: (typeof everything)[number], field: string) =>
+            field === "createdAt" ? r.createdAt : field === "endedAt" ? r.endedAt : field === "finalReward" ? r.finalReward : r.endedAt === null ? null : r.endedAt - r.createdAt;
+          for (const sortBy of ["createdAt", "endedAt", "finalReward", "duration"] as const) {
+            for (const order of ["asc", "desc"] as const) {
+              const sign = order === "asc" ? 1 : -1;
+              // The reference order, written out independently: missing values last, ties in creation order.
+              const expected = everything
+                .map((r, seq) => ({ n: Number(r.rolloutId.slice(5)), v: value(r, sortBy), seq }))
+                .sort((a, b) => (a.v === b.v ? sign * (a.seq - b.seq) : a.v === null ? 1 : b.v === null ? -1 : sign * (a.v - b.v)))
+                .map((e) => e.n);
+              for (const limit of [1, 3, 14, 15]) expect(await all({ sortBy, order }, limit), `${sortBy} ${order} by ${limit}`).toEqual(expected);
+            }
+          }
+        });
+
+        it("keeps pages stable while rollouts finish between them", async () => {
+          await fill();
+          const first = await store.queryRollouts({ sortBy: "finalReward", order: "desc", limit: 4 });
+          expect(first.items.map((r) => r.rolloutId)).toEqual(["dash-08", "dash-03", "dash-01", "dash-05"]);
+          // A new best and a new worst arrive after the first page was read.
+          const [late] = await store.dequeue({ limit: 1 });
+          await store.completeAttempt(late!.rollout.rolloutId, late!.attempt.attemptId, { status: "succeeded", finalReward: 5 });
+          await store.completeAttempt("dash-09", (await store.getRollout("dash-09")).attempts[0]!.attemptId, { status: "succeeded", finalReward: -5 });
+          const rest = await all({ sortBy: "finalReward", order: "desc", cursor: first.nextCursor! }, 3);
+          // The new best sorts before the cursor, so it is not repeated; the new worst is reached.
+          expect(rest).toEqual([6, 0, 4, 2, 9, 13, 12, 11, 7]);
+        });
+
+        it("rejects a cursor reused under another sort instead of skipping rows", async () => {
+          await fill();
+          const { nextCursor } = await store.queryRollouts({ sortBy: "finalReward", limit: 2 });
+          expect(nextCursor).not.toBeNull();
+          for (const query of [{}, { sortBy: "duration" }, { sortBy: "finalReward", order: "desc" }] as const) {
+            const error = await expectCode(store.queryRollouts({ ...query, cursor: nextCursor! }), ValidationError);
+            expect(error.issues[0]!.path).toBe("cursor");
+          }
+        });
+
+        it("rejects bad filter values with a typed error naming the field", async () => {
+          const cases: Array<[Record<string, unknown>, string]> = [
+            [{ text: "" }, "text"],
+            [{ text: "x".repeat(257) }, "text"],
+            [{ text: "a\u0000b" }, "text"],
+            [{ text: "\ud800" }, "text"],
+            [{ text: 7 }, "text"],
+            [{ minReward: Number.NaN }, "minReward"],
+            [{ maxReward: Number.POSITIVE_INFINITY }, "maxReward"],
+            [{ minReward: "0.5" }, "minReward"],
+            [{ minReward: 1, maxReward: 0 }, "maxReward"],
+            [{ sortBy: "reward" }, "sortBy"],
+            [{ sortBy: "duration", order: "sideways" }, "order"],
+            [{ mode: ["training"] }, "mode[0]"],
+            [{ createdBefore: -1 }, "createdBefore"],
+          ];
+          for (const [query, path] of cases) {
+            const error = await expectCode(store.queryRollouts(query as Query), ValidationError);
+            expect(error.issues[0]!.path, JSON.stringify(query)).toBe(path);
+          }
+        });
+      });
     });
 
     // ---- resources ---------------------------------------------------------------------------

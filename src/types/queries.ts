@@ -16,21 +16,48 @@ export const pageSchema = <T extends z.ZodType>(item: T) =>
 
 const CursorSchema = z.string().min(1).max(512);
 
-export const RolloutQuerySchema = z.strictObject({
-  status: z.array(RolloutStatusSchema).max(6).optional(),
-  mode: z.array(RolloutModeSchema).max(3).optional(),
-  /** Only rollouts whose id starts with this. */
-  idPrefix: z.string().max(128).optional(),
-  /** Created at or after this time (ms since epoch). */
-  createdAfter: TimestampSchema.optional(),
-  /** Created strictly before this time (ms since epoch). */
-  createdBefore: TimestampSchema.optional(),
-  /** `endedAt` and `finalReward` may be missing; such rollouts always come last. */
-  sortBy: z.enum(["createdAt", "endedAt", "finalReward"]).default("createdAt"),
-  order: z.enum(["asc", "desc"]).default("asc"),
-  limit: z.number().int().min(1).max(1000).default(100),
-  cursor: CursorSchema.optional(),
-});
+/**
+ * Fields a rollout listing may sort by. `duration` is `endedAt − createdAt` (queue time included).
+ * `endedAt`, `finalReward` and `duration` are missing on unfinished rollouts, which always come last.
+ */
+export const RolloutSortFieldSchema = z.enum(["createdAt", "endedAt", "finalReward", "duration"]);
+
+export const RolloutQuerySchema = z
+  .strictObject({
+    status: z.array(RolloutStatusSchema).max(6).optional(),
+    mode: z.array(RolloutModeSchema).max(3).optional(),
+    /** Only rollouts whose id starts with this. */
+    idPrefix: z.string().max(128).optional(),
+    /**
+     * Case-insensitive (A–Z only) substring of the rollout id or of the task input's JSON text.
+     * Search for words and values: PostgreSQL keeps the input as jsonb, whose text has its own
+     * spacing and key order, so a needle spanning JSON punctuation may match on one backend only.
+     */
+    text: TextSchema.min(1, "must not be empty (leave text out to match every rollout)")
+      .max(256)
+      // JSON text never holds a raw NUL, and PostgreSQL refuses one in a parameter.
+      .refine((s) => !s.includes("\u0000"), "must not contain NUL (U+0000)")
+      .optional(),
+    /** Final reward at least this; rollouts without a final reward are left out. */
+    minReward: z.number().optional(),
+    /** Final reward at most this; rollouts without a final reward are left out. */
+    maxReward: z.number().optional(),
+    /** Created at or after this time (ms since epoch). */
+    createdAfter: TimestampSchema.optional(),
+    /** Created strictly before this time (ms since epoch). */
+    createdBefore: TimestampSchema.optional(),
+    sortBy: RolloutSortFieldSchema.default("createdAt"),
+    order: z.enum(["asc", "desc"]).default("asc"),
+    limit: z.number().int().min(1).max(1000).default(100),
+    /** A cursor belongs to its sort: reusing it with another `sortBy` is rejected. */
+    cursor: CursorSchema.optional(),
+  })
+  .superRefine((query, ctx) => {
+    // An empty range is almost always swapped bounds; saying so beats an empty table.
+    if (query.minReward !== undefined && query.maxReward !== undefined && query.minReward > query.maxReward) {
+      ctx.addIssue({ code: "custom", path: ["maxReward"], message: `must be at least minReward (${query.minReward}), got ${query.maxReward}` });
+    }
+  });
 export type RolloutQuery = z.input<typeof RolloutQuerySchema>;
 export type ParsedRolloutQuery = z.infer<typeof RolloutQuerySchema>;
 

@@ -97,3 +97,55 @@ describe("HttpStore and a server that cannot be reached", () => {
     await Promise.all([twice.close(), never.close()]);
   });
 });
+
+// Last in the file: fetch keeps its sockets alive, and their timers must not reach the fake-clock retry tests above.
+describe("the rollout listing's query string", () => {
+  async function serve() {
+    const backing = new MemoryStore({ watchdogIntervalMs: false });
+    const server = await startStoreServer({ store: backing, port: 0 });
+    cleanups.push(async () => {
+      await server.close();
+      await backing.close();
+    });
+    return { backing, get: (query: string) => fetch(`${server.url}/v1/rollouts?${query}`) };
+  }
+
+  it("reads text, reward range and duration sort from the URL", async () => {
+    const { backing, get } = await serve();
+    await backing.enqueueMany([{ rolloutId: "r1", input: "Tokyo, 50% off & more" }, { rolloutId: "r2", input: "Paris" }, { rolloutId: "r3", input: "tokyo" }]);
+    const claimed = await backing.dequeue({ limit: 3 });
+    for (const [i, c] of claimed.entries()) await backing.completeAttempt(c.rollout.rolloutId, c.attempt.attemptId, { status: "succeeded", finalReward: i / 2 });
+    const ids = async (query: string) => {
+      const response = await get(query);
+      expect(response.status, query).toBe(200);
+      return ((await response.json()) as { items: Array<{ rolloutId: string }> }).items.map((r) => r.rolloutId);
+    };
+    expect(await ids(`text=${encodeURIComponent("50% OFF & more")}`)).toEqual(["r1"]);
+    expect(await ids("text=TOKYO&minReward=0&maxReward=1&sortBy=finalReward&order=desc")).toEqual(["r3", "r1"]);
+    expect(await ids("minReward=0.5&sortBy=duration")).toHaveLength(2);
+  });
+
+  it("answers a bad value with a 400 naming the parameter and what it expected", async () => {
+    const { get } = await serve();
+    const cases: Array<[string, string, RegExp]> = [
+      ["minReward=abc", "minReward", /number/],
+      ["minReward=", "minReward", /number/],
+      ["maxReward=Infinity", "maxReward", /number/],
+      ["minReward=2&maxReward=1", "maxReward", /at least minReward \(2\)/],
+      ["text=", "text", /must not be empty/],
+      ["text=a%00b", "text", /NUL/],
+      ["text=a&text=b", "text", /more than once/],
+      ["sortBy=duration&order=up", "order", /asc|desc/],
+      ["sortBy=attempts", "sortBy", /duration/],
+      ["reward=1", "reward", /unknown query parameter.*minReward/],
+    ];
+    for (const [query, path, message] of cases) {
+      const response = await get(query);
+      expect(response.status, query).toBe(400);
+      const { error } = (await response.json()) as { error: { code: string; message: string; details: { issues: Array<{ path: string; message: string }> } } };
+      expect(error.code, query).toBe("validation");
+      expect(error.details.issues[0]!.path, query).toBe(path);
+      expect(error.details.issues[0]!.message, query).toMatch(message);
+    }
+  });
+});

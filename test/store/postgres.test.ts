@@ -382,7 +382,7 @@ describe.skipIf(!url)("PostgresStore", () => {
       const stores = Array.from({ length: 4 }, () => open(schema));
       await Promise.all(stores.map((s, i) => s.enqueue({ input: i })));
       const applied = await admin!.query<{ version: number }>(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(applied.rows.map((r) => r.version)).toEqual([1]);
+      expect(applied.rows.map((r) => r.version)).toEqual([1, 2]);
       expect((await stores[0]!.stats()).rollouts.total).toBe(4);
     });
 

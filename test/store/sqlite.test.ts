@@ -205,6 +205,28 @@ describe(`SqliteStore durability (${driver})`, () => {
     db.close();
     expect(() => new SqliteStore(path, { watchdogIntervalMs: false, driver })).toThrow(ConflictError);
   });
+
+  it("upgrades a version-1 file: its rollouts stay and the listing indexes appear", async () => {
+    const path = freshPath();
+    const writer = new SqliteStore(path, { watchdogIntervalMs: false, driver });
+    await writer.enqueueMany([{ input: "alpha" }, { input: "beta" }]);
+    await writer.close();
+    // Put the file back exactly as schema 1 left it.
+    const db = openSqliteDriver(path, driver);
+    db.exec(`DROP INDEX rollouts_duration; DROP INDEX rollouts_status_created; DROP INDEX rollouts_mode_created;
+             CREATE INDEX rollouts_status ON rollouts (status); PRAGMA user_version = 1`);
+    db.close();
+    const upgraded = new SqliteStore(path, { watchdogIntervalMs: false, driver });
+    expect((await upgraded.queryRollouts({ sortBy: "duration", text: "BETA" })).items.map((r) => r.input)).toEqual(["beta"]);
+    await upgraded.close();
+    const check = openSqliteDriver(path, driver);
+    const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rollouts' AND sql IS NOT NULL").all() as Array<{ name: string }>).map((r) => r.name);
+    const version = (check.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+    check.close();
+    expect(version).toBe(2);
+    expect(indexes).toEqual(expect.arrayContaining(["rollouts_duration", "rollouts_status_created", "rollouts_mode_created"]));
+    expect(indexes).not.toContain("rollouts_status");
+  });
 });
 }
 

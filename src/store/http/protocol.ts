@@ -84,13 +84,15 @@ const list = (value: string | null) => (value === null ? undefined : value.split
 const number = (value: string | null) => (value === null ? undefined : value.trim() === "" ? Number.NaN : Number(value));
 const text = (value: string | null) => (value === null ? undefined : value);
 
-const ROLLOUT_PARAMS = ["status", "mode", "idPrefix", "createdAfter", "createdBefore", "sortBy", "order", "limit", "cursor"];
+const ROLLOUT_PARAMS = ["status", "mode", "idPrefix", "text", "minReward", "maxReward", "createdAfter", "createdBefore", "sortBy", "order", "limit", "cursor"];
 const SPAN_PARAMS = ["attemptId", "name", "namePrefix", "limit", "cursor"];
 
-/** An unknown parameter is rejected as the in-process store rejects an unknown key: a typo must not pass silently. */
+/** An unknown or repeated parameter is rejected as the in-process store rejects an unknown key: a typo must not pass silently. */
 function rejectUnknown(params: URLSearchParams, allowed: readonly string[], what: string): void {
   for (const key of params.keys()) {
     if (!allowed.includes(key)) throw new ValidationError(what, [{ path: key, message: `unknown query parameter (expected one of ${allowed.join(", ")})` }]);
+    // Only the first value would be read: the others must not be dropped silently.
+    if (params.getAll(key).length > 1) throw new ValidationError(what, [{ path: key, message: "given more than once (list values are comma-separated)" }]);
   }
 }
 
@@ -101,6 +103,9 @@ export function rolloutQueryFromParams(params: URLSearchParams): RolloutQuery {
     status: list(params.get("status")),
     mode: list(params.get("mode")),
     idPrefix: text(params.get("idPrefix")),
+    text: text(params.get("text")),
+    minReward: number(params.get("minReward")),
+    maxReward: number(params.get("maxReward")),
     createdAfter: number(params.get("createdAfter")),
     createdBefore: number(params.get("createdBefore")),
     sortBy: text(params.get("sortBy")),

@@ -20,8 +20,8 @@ import type {
 } from "../../types/index.js";
 import { NotFoundError, StoreClosedError, StoreUnavailableError, TracetrainError, ValidationError, cloneJson } from "../../types/index.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
-import { decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
-import { attemptFromRow, pageFromRows } from "../sql-rows.js";
+import { asciiLower, decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
+import { attemptFromRow, pageFromRows, sortedRolloutRows } from "../sql-rows.js";
 import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
 import { channelFor, decodeAnnouncement, encodeAnnouncements } from "./announcements.js";
 import { type CallOutcome, Coalescer } from "./coalescer.js";
@@ -59,7 +59,18 @@ import { PipelinedTransaction } from "./transaction.js";
 /** The parsed options the engine uses: stores in different schemas share nothing. */
 export type PostgresEngineOptions = Pick<ParsedPostgresStoreOptions, "schema" | "pool" | "logger">;
 
-const ROLLOUT_SORT_COLUMNS = { createdAt: "created_at", endedAt: "ended_at", finalReward: "final_reward" } as const;
+/** Each sort's SQL expression; migration 2 indexes each as `(expression, seq)`. */
+const ROLLOUT_SORT_KEYS = { createdAt: "r.created_at", endedAt: "r.ended_at", finalReward: "r.final_reward", duration: "(r.ended_at - r.created_at)" } as const;
+
+const ASCII_LOWER = (column: string) => `translate(${column}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`;
+
+/** The value a row sorts by, computed as the SQL expression computes it (a float8 difference is the same double in JS). */
+function rowSortValue(row: RolloutWithAttemptsRow, field: ParsedRolloutQuery["sortBy"]): number | null {
+  if (field === "createdAt") return row.created_at;
+  if (field === "endedAt") return row.ended_at;
+  if (field === "finalReward") return row.final_reward;
+  return row.ended_at === null ? null : row.ended_at - row.created_at;
+}
 /** Span inserts are split so no statement's parameters grow huge: at most this many rows… */
 const SPAN_CHUNK_ROWS = 2000;
 /** …or about this many bytes of span data. */
@@ -446,33 +457,35 @@ export class PostgresEngine implements StorageEngine {
       params.push(value);
       return `$${params.length}`;
     };
-    const where: string[] = [];
+    const where: string[] = ["true"];
     if (query.status) where.push(`r.status = ANY(${param(query.status)}::text[])`);
     if (query.mode) where.push(`r.mode = ANY(${param(query.mode)}::text[])`);
     if (query.idPrefix !== undefined) where.push(`starts_with(r.rollout_id, ${param(query.idPrefix)})`);
     if (query.createdAfter !== undefined) where.push(`r.created_at >= ${param(query.createdAfter)}::float8`);
     if (query.createdBefore !== undefined) where.push(`r.created_at < ${param(query.createdBefore)}::float8`);
-    // The column and direction come from fixed tables, never from the caller's text.
-    const column = `r.${ROLLOUT_SORT_COLUMNS[query.sortBy]}`;
+    if (query.minReward !== undefined) where.push(`r.final_reward >= ${param(query.minReward)}::float8`);
+    if (query.maxReward !== undefined) where.push(`r.final_reward <= ${param(query.maxReward)}::float8`);
+    if (query.text !== undefined) {
+      // strpos, not LIKE: the caller's % and _ are plain characters. translate folds A–Z only, as
+      // the other backends do (lower() would also fold other letters, depending on the collation).
+      const needle = param(asciiLower(query.text));
+      where.push(`(strpos(${ASCII_LOWER("r.rollout_id")}, ${needle}) > 0 OR strpos(${ASCII_LOWER("r.input::text")}, ${needle}) > 0)`);
+    }
+    const filtered = params.length;
+    // The sort expression and direction come from fixed tables, never from the caller's text.
+    const key = ROLLOUT_SORT_KEYS[query.sortBy];
     const direction = query.order === "asc" ? "ASC" : "DESC";
     const beyond = query.order === "asc" ? ">" : "<";
-    if (query.cursor !== undefined) {
-      const after = decodeRolloutCursor(query.cursor);
-      const seq = param(after.seq);
-      if (after.value === null) {
-        where.push(`(${column} IS NULL AND r.seq ${beyond} ${seq}::bigint)`);
-      } else {
-        // Nulls come last in both directions, so every null row is still ahead of a non-null cursor.
-        const value = param(after.value);
-        where.push(`(${column} IS NULL OR ${column} ${beyond} ${value}::float8 OR (${column} = ${value}::float8 AND r.seq ${beyond} ${seq}::bigint))`);
-      }
-    }
-    const limit = param(query.limit + 1);
-    const text = `${this.sql.rolloutSelect} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-                  ORDER BY ${column} ${direction} NULLS LAST, r.seq ${direction} LIMIT ${limit}`;
-    const rows = await this.query<RolloutWithAttemptsRow>(text, params);
-    const sortValue = (row: RolloutWithAttemptsRow) => (query.sortBy === "createdAt" ? row.created_at : query.sortBy === "endedAt" ? row.ended_at : row.final_reward);
-    return pageFromRows(rows, query.limit, withAttempts, (last) => encodeRolloutCursor({ value: sortValue(last), seq: last.seq }));
+    const after = query.cursor === undefined ? undefined : decodeRolloutCursor(query, query.cursor);
+    const rows = await sortedRolloutRows(query, after, async (scan, limit) => {
+      params.length = filtered;
+      const terms = [...where, `${key} IS ${scan.nulls ? "" : "NOT "}NULL`];
+      if (!scan.nulls && scan.after) terms.push(`(${key}, r.seq) ${beyond} (${param(scan.after.value)}::float8, ${param(scan.after.seq)}::bigint)`);
+      if (scan.nulls && scan.afterSeq !== undefined) terms.push(`r.seq ${beyond} ${param(scan.afterSeq)}::bigint`);
+      const orderBy = scan.nulls ? `r.seq ${direction}` : `${key} ${direction}, r.seq ${direction}`;
+      return this.query<RolloutWithAttemptsRow>(`${this.sql.rolloutSelect} WHERE ${terms.join(" AND ")} ORDER BY ${orderBy} LIMIT ${param(limit)}`, [...params]);
+    });
+    return pageFromRows(rows, query.limit, withAttempts, (last) => encodeRolloutCursor(query, { value: rowSortValue(last, query.sortBy), seq: last.seq }));
   }
 
   // ---- spans and heartbeats ----------------------------------------------------------------
