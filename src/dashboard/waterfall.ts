@@ -64,7 +64,8 @@ function rewardStrip(spans: readonly Span[], x: (t: number) => number, start: nu
       { class: "reward", "data-span-id": sp.spanId },
       s("title", {}, `reward ${reward(rewardOf(sp))} at ${duration(sp.endTime - start)}`),
       s("path", { class: "reward-mark", d: `M${at} 4 l5 6 l-5 6 l-5 -6 z` }),
-      s("text", { x: Math.min(WIDTH - 40, at + 8), y: 14 }, reward(rewardOf(sp))),
+      // Near the right edge the label goes to the left of its mark, so the mark never hides it.
+      s("text", at > WIDTH - 60 ? { x: at - 8, y: 14, "text-anchor": "end" } : { x: at + 8, y: 14 }, reward(rewardOf(sp))),
     );
   });
   return h(

@@ -4,7 +4,7 @@
  * exactly as training reads them, so what the dashboard shows is what a trainer would get. Read
  * only; behind the bearer token like the rest of the API.
  */
-import { type ChatMessage, type Span, TracetrainError } from "../types/index.js";
+import { type ChatMessage, NotFoundError, type Span, TracetrainError } from "../types/index.js";
 import type { Store } from "../store/index.js";
 import { type Route, sendJson } from "../http/index.js";
 import { type ExtractedCall, type ToolUse, adaptSpans } from "../adapters/index.js";
@@ -33,7 +33,8 @@ export function createChatViewRoute(store: Store): Route {
     async handle(_request, response, _body, { params }) {
       const rolloutId = params.rolloutId ?? "";
       const attemptId = params.attemptId ?? "";
-      await store.getRollout(rolloutId); // a NotFoundError (404) names a rollout that does not exist
+      const rollout = await store.getRollout(rolloutId); // a NotFoundError (404) names a rollout that does not exist
+      if (!rollout.attempts.some((a) => a.attemptId === attemptId)) throw new NotFoundError("attempt", `${rolloutId}/${attemptId}`);
       const spans = await attemptSpans(store, rolloutId, attemptId);
       const attempt = adaptSpans(spans).find((a) => a.attemptId === attemptId);
       sendJson(response, 200, { rolloutId, attemptId, calls: (attempt?.calls ?? []).map(chatCall) });

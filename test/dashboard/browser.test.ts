@@ -28,8 +28,10 @@ interface BrowserGlobals {
   location: { hash: string };
 }
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const images = fileURLToPath(new URL("../../docs/images/", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-browser-"));
+// Screenshots are always taken; they replace the README's (docs/images/) only when asked, so a
+// test run does not leave the working tree changed: UPDATE_SCREENSHOTS=1 npx vitest run test/dashboard
+const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : join(dir, "images");
 
 describe.skipIf(skip)("the dashboard in Chromium", () => {
   let store: Store;
@@ -161,7 +163,9 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     const root = spans.find((s) => s.parentId === null)!;
     const child = spans.find((s) => s.parentId === root.spanId)!;
     expect(await page.locator(`#waterfall tr[data-span-id='${child.spanId}'] td`).first().getAttribute("aria-level")).toBe("2");
-    expect(await page.locator(".rewards .reward").count()).toBeGreaterThan(0);
+    const rewardSpans = spans.filter((s) => typeof s.attributes["tracetrain.reward.value"] === "number");
+    expect(await page.locator(".rewards .reward text").allTextContents()).toEqual(rewardSpans.map((s) => String(s.attributes["tracetrain.reward.value"])));
+    expect(rewardSpans.length).toBeGreaterThan(0);
     const chat = page.locator(".chat");
     expect(await chat.locator(".msg[data-role='system']").count()).toBeGreaterThan(0);
     expect(await chat.locator(".msg[data-role='user']").count()).toBeGreaterThan(0);
@@ -185,6 +189,25 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     expect(titles.some((t) => t.includes("writer"))).toBe(true);
     expect(await page.locator(".chat").innerText()).toContain("1. Draft. 2. Review.");
     await page.screenshot({ path: join(images, "dashboard-trace-dark.png"), fullPage: false });
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("follows a running attempt: spans recorded while its trace is open appear as new bars", async () => {
+    const { rolloutId } = await store.enqueue({ input: { question: "running" }, mode: "val" });
+    const [claimed] = await store.dequeue({ workerId: "browser-test-worker" });
+    expect(claimed!.rollout.rolloutId).toBe(rolloutId);
+    const attemptId = claimed!.attempt.attemptId;
+    const traceId = "a".repeat(32);
+    const now = Date.now();
+    await store.addSpans([{ rolloutId, attemptId, traceId, spanId: "1".repeat(16), name: "tracetrain.rollout", startTime: now, endTime: now + 50 }]);
+    const page = await open(`#token=${TOKEN}`);
+    await page.locator("#live[data-state='live']").waitFor();
+    await goTo(page, `#/trace/${rolloutId}/${attemptId}`);
+    await page.locator("#waterfall tr[data-span-id='1111111111111111']").waitFor();
+    await store.addSpans([{ rolloutId, attemptId, traceId, spanId: "2".repeat(16), parentId: "1".repeat(16), name: "step two", startTime: now + 10, endTime: now + 40 }]);
+    await page.locator("#waterfall tr[data-span-id='2222222222222222'] rect.span").waitFor();
+    expect(await page.locator("#waterfall tbody tr").count()).toBe(2);
     expect(page.errors).toEqual([]);
     await page.context().close();
   });

@@ -126,10 +126,14 @@ describe("the chat-view route", () => {
     expect(view.calls.some((c) => c.prompt.some((m) => m.role === "tool"))).toBe(true);
   });
 
-  it("answers 404 naming a rollout that does not exist", async () => {
+  it("answers 404 naming a rollout or an attempt that does not exist", async () => {
     const response = await fetch(`${server.url}/v1/rollouts/no-such-rollout/attempts/a/chat`, { headers: auth });
     expect(response.status).toBe(404);
     expect(((await response.json()) as { error: { message: string } }).error.message).toContain("no-such-rollout");
+    const [rollout] = (await store.queryRollouts({ limit: 1 })).items;
+    const noAttempt = await fetch(`${server.url}/v1/rollouts/${rollout!.rolloutId}/attempts/at-nope/chat`, { headers: auth });
+    expect(noAttempt.status).toBe(404);
+    expect(((await noAttempt.json()) as { error: { message: string } }).error.message).toContain("at-nope");
   });
 });
 
