@@ -4,28 +4,15 @@
  * exactly as training reads them, so what the dashboard shows is what a trainer would get. Read
  * only; behind the bearer token like the rest of the API.
  */
-import { type ChatMessage, NotFoundError, type Span, TracetrainError } from "../types/index.js";
+import { NotFoundError, type Span, TracetrainError } from "../types/index.js";
 import type { Store } from "../store/index.js";
 import { type Route, sendJson } from "../http/index.js";
-import { type ExtractedCall, type ToolUse, adaptSpans } from "../adapters/index.js";
+import { type ExtractedCall, adaptSpans } from "../adapters/index.js";
 
 /** The most spans one chat view reads: a bigger attempt is refused rather than loaded whole. */
 const MAX_SPANS = 100_000;
 
-/** One call in the chat view. */
-interface ChatCall {
-  callId: string;
-  agentName: string | null;
-  model: string | null;
-  selected: boolean;
-  exclusion: string | null;
-  prompt: ChatMessage[];
-  responses: Array<{ message: ChatMessage | null; finishReason: string | null }>;
-  /** The tool calls the response asked for, with the result of the tool span that ran each (when found). */
-  toolUses: ToolUse[];
-  problems: string[];
-}
-
+/** The chat-view route over `store`; `startStoreServer` adds it with the dashboard. */
 export function createChatViewRoute(store: Store): Route {
   return {
     method: "GET",
@@ -56,7 +43,8 @@ async function attemptSpans(store: Store, rolloutId: string, attemptId: string):
   return spans;
 }
 
-function chatCall(call: ExtractedCall): ChatCall {
+/** One call in the chat view: the page reads this shape (src/dashboard/records.ts, `ChatCall`). */
+function chatCall(call: ExtractedCall) {
   return {
     callId: call.callId,
     agentName: call.agentName ?? null,
