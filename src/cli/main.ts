@@ -3,6 +3,7 @@
  * The `tracetrain` command.
  *
  *   tracetrain store serve [--store URL] [--host H] [--port P] [--token T] [--insecure]
+ *   tracetrain dashboard --store PATH|URL [--host H] [--port P] [--token T]
  *   tracetrain runner --store URL --agent PATH [--name AGENT] [--concurrency N] [--token T]
  *   tracetrain export --store URL --format chat|tokens [--mode M] [--agent NAME] [--min-reward X] [--top-k N] [--out FILE] …
  *   tracetrain gateway --store URL --upstream URL [--upstream URL …] [--port P] [--token T] …
@@ -24,7 +25,7 @@ import { creditPolicyFromName } from "../adapters/index.js";
 import { type CreateStoreOptions, type Store, createStore } from "../store/index.js";
 import { runWorker } from "../runner/index.js";
 import { startGateway } from "../gateway/index.js";
-import { startStoreServer } from "../server/index.js";
+import { type StoreServer, startStoreServer } from "../server/index.js";
 import { RolloutModeSchema, type RolloutMode } from "../types/index.js";
 import { DATASET_FORMATS, type DatasetFormat, loadDataset, redactUrl } from "../util/index.js";
 import { CommandError, UsageError, describeFailure, stackOf } from "./errors.js";
@@ -37,6 +38,7 @@ import { packageVersion } from "./version.js";
 /** Each command, by the words that name it. */
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   "store serve": serve,
+  dashboard: dashboardCommand,
   runner,
   export: exportCommand,
   gateway: gatewayCommand,
@@ -163,11 +165,51 @@ async function serve(args: string[]): Promise<number> {
     throw error;
   });
   process.stdout.write(`tracetrain store serving ${redactUrl(values.store)} at ${server.url}${token ? " (token required)" : ""}\n`);
-  process.stdout.write("dashboard: not available in this version\n");
+  process.stdout.write(`dashboard: ${server.url}/${token ? " (sign in with the token, or open /#token=<token>)" : ""}\n`);
   await stopSignal();
   process.stdout.write("stopping: finishing requests in flight…\n");
   await server.close();
   return 0;
+}
+
+/**
+ * `tracetrain dashboard`: a read-only server for looking at a store — a SQLite file, a database,
+ * or another store server (read through HttpStore, so its events stream through too) — and the
+ * address to open, token included.
+ */
+async function dashboardCommand(args: string[]): Promise<number> {
+  const values = parseOptions("dashboard", args, {
+    store: { type: "string" },
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "4750" },
+    token: { type: "string" },
+  });
+  if (values.store === undefined) throw new UsageError("--store", "give the store to look at: a SQLite file, sqlite:PATH, postgres://… or a store server's http(s):// URL");
+  const port = parsePort(values.port);
+  const token = values.token ?? process.env.TRACETRAIN_TOKEN;
+  const spec = storeSpecOf(values.store);
+  const store = openStore(spec, token ? { token } : {});
+  let server: StoreServer;
+  try {
+    await checkReachable(store, spec);
+    server = await startStoreServer({ store, host: values.host, port, readOnly: true, closeStore: true, ...(token ? { token } : {}) });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  process.stdout.write(`tracetrain dashboard (read-only) for ${redactUrl(spec)}\n`);
+  process.stdout.write(`open ${server.url}/${token ? `#token=${encodeURIComponent(token)}` : ""}\n`);
+  await stopSignal();
+  await server.close();
+  return 0;
+}
+
+/** A bare path names a SQLite file, which must exist: a dashboard on a new empty database would only mislead. */
+function storeSpecOf(text: string): string {
+  if (/^(https?|postgres(ql)?):\/\//.test(text) || text === "memory") return text;
+  const path = text.startsWith("sqlite:") ? text.slice("sqlite:".length) : text;
+  if (!existsSync(path)) throw new CommandError(`no SQLite store at ${path}`);
+  return `sqlite:${path}`;
 }
 
 async function gatewayCommand(args: string[]): Promise<number> {

@@ -5,6 +5,11 @@ export const USAGE = `usage:
       Serve a store over HTTP. --store: "sqlite:PATH" (default sqlite:./.tracetrain/tracetrain.db),
       "postgres://…" or "memory". --host defaults to 127.0.0.1; binding any other address needs a
       token (--token or TRACETRAIN_TOKEN) unless --insecure.
+  tracetrain dashboard --store PATH|URL [--host HOST] [--port PORT] [--token TOKEN]
+      Serve the dashboard, read-only, for a store: a SQLite file (PATH or sqlite:PATH, which must
+      exist), postgres://…, or a store server's http(s):// URL (read through its API, token
+      --token or TRACETRAIN_TOKEN, which then guards this server too). Prints the address to
+      open. Default port 4750. tracetrain store serve serves the dashboard at / as well.
   tracetrain runner --store URL --agent PATH [--name AGENT] [--concurrency N] [--token TOKEN]
       Join a store server and run rollouts with the agent exported by PATH (a .js module, or a .ts
       module when tsx is installed). --name picks the agent if the module exports several.

@@ -14,6 +14,11 @@ export interface Route {
   /** Path pattern; `:name` segments match one path segment each (`/v1/rollouts/:rolloutId`). */
   path: string;
   handle(request: IncomingMessage, response: ServerResponse, body: Buffer, context: RouteContext): Promise<void>;
+  /**
+   * Served without the bearer token. Only for what holds no data (the dashboard's static shell:
+   * a browser cannot send a bearer header when it loads a page). @default false
+   */
+  public?: boolean;
 }
 
 /** What the host lends a route besides the request. */

@@ -35,6 +35,17 @@ export const StoreServerOptionsSchema = z.strictObject({
    * @default []
    */
   extraRoutes: z.array(z.custom<Route>(isRoute, "expected a Route: { method, path, handle(request, response, body, context) }")).default(() => []),
+  /**
+   * Refuse every request but GET (what `tracetrain dashboard` serves: looking, never changing).
+   * @default false
+   */
+  readOnly: z.boolean().default(false),
+  /**
+   * Serve the dashboard at `/` (by `startStoreServer`): `true` serves the one built into the
+   * package, `{ dir }` a build in another folder, `false` none.
+   * @default true
+   */
+  dashboard: z.union([z.boolean(), z.strictObject({ dir: z.string().min(1) })]).default(true),
   /** Receives the server's errors. @default consoleLogger (warnings and errors on the console) */
   logger: LoggerSchema.default(() => consoleLogger),
 });

@@ -1,13 +1,15 @@
 import type { Route } from "../http/index.js";
-import type { Store } from "../store/index.js";
 import { createOtlpIngestRoute } from "./otlp-ingest.js";
 import { createRewardRoute } from "./reward-route.js";
+import { createChatViewRoute } from "./chat-view-route.js";
+import { createDashboardRoutes } from "./dashboard-static.js";
 import { type StoreServerOptions, parseStoreServerOptions } from "./options.js";
 import { type StoreServer, serveParsed } from "./store-server.js";
 
 /**
  * Serves `options.store` over HTTP with the default routes — OTLP/HTTP trace ingest
- * (`POST /v1/traces`) and the reward endpoint — plus `options.extraRoutes`; a route of yours for
+ * (`POST /v1/traces`), the reward endpoint and the dashboard (at `/`, with its chat-view route
+ * `GET /v1/rollouts/:rolloutId/attempts/:attemptId/chat`) — plus `options.extraRoutes`; a route of yours for
  * the same method and path replaces the default one. Resolves once listening.
  *
  * @example
@@ -16,11 +18,12 @@ import { type StoreServer, serveParsed } from "./store-server.js";
  */
 export async function startStoreServer(options: StoreServerOptions): Promise<StoreServer> {
   const parsed = parseStoreServerOptions(options);
-  return serveParsed({ ...parsed, extraRoutes: withDefaultRoutes(parsed.store, parsed.extraRoutes) });
+  const dashboard = parsed.dashboard === false ? [] : [...createDashboardRoutes(parsed.dashboard === true ? undefined : parsed.dashboard.dir), createChatViewRoute(parsed.store)];
+  return serveParsed({ ...parsed, extraRoutes: withDefaultRoutes(parsed.extraRoutes, [createOtlpIngestRoute(parsed.store), createRewardRoute(parsed.store), ...dashboard]) });
 }
 
 /** The caller's routes, then each default route whose method and path none of them takes. */
-function withDefaultRoutes(store: Store, routes: readonly Route[]): Route[] {
+function withDefaultRoutes(routes: readonly Route[], defaults: readonly Route[]): Route[] {
   const taken = new Set(routes.map((r) => `${r.method} ${r.path}`));
-  return [...routes, ...[createOtlpIngestRoute(store), createRewardRoute(store)].filter((r) => !taken.has(`${r.method} ${r.path}`))];
+  return [...routes, ...defaults.filter((r) => !taken.has(`${r.method} ${r.path}`))];
 }

@@ -117,7 +117,10 @@ export async function serveParsed(options: ParsedStoreServerOptions): Promise<St
         status = sendJson(response, 200, { status: "ok" });
         return;
       }
-      if (tokenCheck && !tokenMatches(bearerToken(request), tokenCheck)) throw new TracetrainError("unauthorized", "missing or wrong bearer token");
+      const extraMatch = extra.match(method, url.pathname);
+      const isPublic = extraMatch !== undefined && extraMatch !== "method" && extraMatch.handler.public === true;
+      if (tokenCheck && !isPublic && !tokenMatches(bearerToken(request), tokenCheck)) throw new TracetrainError("unauthorized", "missing or wrong bearer token");
+      if (options.readOnly && method !== "GET") throw new TracetrainError("not_supported", `this server is read-only: ${method} ${url.pathname} is refused (only GET requests are served)`);
       if (url.pathname === "/metrics" && method === "GET") {
         route = "/metrics";
         const text = metrics.render(await store.stats());
@@ -125,7 +128,6 @@ export async function serveParsed(options: ParsedStoreServerOptions): Promise<St
         status = 200;
         return;
       }
-      const extraMatch = extra.match(method, url.pathname);
       if (extraMatch && extraMatch !== "method") {
         route = extraMatch.pattern;
         const context: RouteContext = { params: extraMatch.params, metrics, bodyLimitBytes: bodyLimit };

@@ -26,7 +26,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   tracer: ["types", "util", "llm", "otlp"],
   runner: ["types", "util", "store", "tracer"],
   gateway: ["types", "util", "llm", "http", "store", "tracer"],
-  server: ["types", "util", "http", "otlp", "store"],
+  server: ["types", "util", "http", "otlp", "store", "adapters"],
+  // Browser code, compiled on its own (DOM, no Node): it may import nothing else of src/.
+  dashboard: [],
   algorithms: ["types", "util", "llm", "http", "store", "adapters", "gateway"],
   trainer: ["types", "util", "store", "tracer", "runner", "adapters", "algorithms", "server"],
   testing: ["types", "util", "llm", "http", "store"],

@@ -1,0 +1,51 @@
+/**
+ * The dashboard's entry: checks the token (no data is shown without the store's consent), then
+ * shows the page the address names — `#/` rollouts, `#/trace/<rolloutId>/<attemptId>` a trace.
+ */
+import { Api, Unauthorized } from "./api.js";
+import { readToken, showLogin } from "./auth.js";
+import { h, show } from "./dom.js";
+import { Live } from "./live.js";
+import { rolloutsPage } from "./rollouts.js";
+import { setUpTheme } from "./theme.js";
+import { tracePage } from "./trace.js";
+
+const main = document.getElementById("main") as HTMLElement;
+const indicator = document.getElementById("live") as HTMLElement;
+setUpTheme(document.getElementById("theme") as HTMLButtonElement);
+
+let live: Live | undefined;
+
+async function boot(): Promise<void> {
+  live?.close();
+  const token = readToken();
+  const api = new Api(token);
+  try {
+    await api.get("/v1/stats");
+  } catch (error) {
+    if (error instanceof Unauthorized) {
+      showLogin(main, token === undefined ? undefined : "That token was refused by the store server.", () => void boot());
+      return;
+    }
+    show(main, h("p", { class: "error", role: "alert" }, `The store server did not answer: ${error instanceof Error ? error.message : String(error)}`));
+    return;
+  }
+  const session = new Live(api, indicator);
+  live = session;
+  session.start();
+  let leave = route(api, session);
+  window.addEventListener("hashchange", () => {
+    leave();
+    leave = route(api, session);
+    main.focus();
+  });
+}
+
+/** Shows the page the address names; returns what stops it. */
+function route(api: Api, session: Live): () => void {
+  const trace = /^#\/trace\/([^/]+)\/([^/]+)$/.exec(location.hash);
+  if (trace) return tracePage(main, api, session, decodeURIComponent(trace[1]!), decodeURIComponent(trace[2]!));
+  return rolloutsPage(main, api, session);
+}
+
+void boot();

@@ -1,0 +1,81 @@
+/**
+ * The parts of the store's wire records the pages read. The browser build cannot import
+ * src/types (zod, Node), so this is the reading side of those schemas, kept to what is shown.
+ */
+
+export type RolloutStatus = "queuing" | "running" | "requeuing" | "succeeded" | "failed" | "cancelled";
+export type RolloutMode = "train" | "val" | "test";
+
+export interface Attempt {
+  rolloutId: string;
+  attemptId: string;
+  sequence: number;
+  workerId: string | null;
+  status: string;
+  startedAt: number;
+  endedAt: number | null;
+  error: { kind: string; message: string } | null;
+  finalReward: number | null;
+  spanCount: number;
+}
+
+export interface Rollout {
+  rolloutId: string;
+  input: unknown;
+  mode: RolloutMode;
+  resourcesId: string | null;
+  status: RolloutStatus;
+  createdAt: number;
+  endedAt: number | null;
+  finalReward: number | null;
+  attempts: Attempt[];
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface Span {
+  spanId: string;
+  parentId: string | null;
+  name: string;
+  startTime: number;
+  endTime: number;
+  status: { code: string; message?: string };
+  attributes: Record<string, unknown>;
+  sequence: number;
+}
+
+export interface ChatMessage {
+  role: string;
+  content?: unknown;
+  name?: string;
+  tool_calls?: unknown[];
+  tool_call_id?: string;
+}
+
+export interface ChatCall {
+  callId: string;
+  agentName: string | null;
+  model: string | null;
+  selected: boolean;
+  exclusion: string | null;
+  prompt: ChatMessage[];
+  responses: Array<{ message: ChatMessage | null; finishReason: string | null }>;
+  toolUses: Array<{ id?: string; name: string; arguments?: unknown; result?: unknown; spanId?: string }>;
+  problems: string[];
+}
+
+export interface ChatView {
+  rolloutId: string;
+  attemptId: string;
+  calls: ChatCall[];
+}
+
+/** A store event, as `GET /v1/events` sends it. */
+export type StoreEvent =
+  | { type: "rollout"; rolloutId: string; status: RolloutStatus }
+  | { type: "attempt"; rolloutId: string; attemptId: string; status: string }
+  | { type: "spans"; rolloutId: string; attemptId: string; count: number }
+  | { type: "resources"; resourcesId: string };

@@ -1,0 +1,231 @@
+/**
+ * The dashboard in a real Chromium (playwright-core driving Debian's /usr/bin/chromium) against a
+ * real store server on loopback, over a SQLite store filled by real runs (APO on the room task,
+ * a two-agent team): what a user sees — rows, filters, an expanded row's attempts, a waterfall bar
+ * per span, chat messages — a live change arriving without reload, and the token gate. Takes the
+ * README's screenshots (docs/images/).
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Rollout, Span, Store } from "tracetrain";
+import { type StoreServer, startStoreServer } from "tracetrain/server";
+import { buildDashboardInto, filledStore } from "./support.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+// Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
+const skip = !hasChromium && process.env.CI !== "true";
+if (skip) console.warn(`SKIPPED: the dashboard browser tests need Chromium at ${CHROMIUM} (apt-get install -y --no-install-recommends chromium); CI installs it.`);
+
+const TOKEN = "browser-s3cret";
+/** What the functions run in the page use (this project's TypeScript has no DOM types). */
+interface BrowserGlobals {
+  document: { querySelectorAll(selector: string): { length: number } };
+  location: { hash: string };
+}
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-browser-"));
+// Screenshots are always taken; they replace the README's (docs/images/) only when asked, so a
+// test run does not leave the working tree changed: UPDATE_SCREENSHOTS=1 npx vitest run test/dashboard
+const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : join(dir, "images");
+
+describe.skipIf(skip)("the dashboard in Chromium", () => {
+  let store: Store;
+  let server: StoreServer;
+  let browser: Browser;
+  let all: Rollout[];
+
+  beforeAll(async () => {
+    const build = join(dir, "build");
+    buildDashboardInto(build);
+    store = await filledStore(join(dir, "store.db"));
+    all = (await store.queryRollouts({ limit: 1000 })).items;
+    server = await startStoreServer({ store, port: 0, token: TOKEN, logger: quiet, dashboard: { dir: build } });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    mkdirSync(images, { recursive: true });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A fresh tab (its own sessionStorage) that fails the test on any uncaught page error. */
+  async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<Page & { errors: string[] }> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
+    const page = (await context.newPage()) as Page & { errors: string[] };
+    page.errors = [];
+    page.on("pageerror", (error) => page.errors.push(error.message));
+    await page.goto(`${server.url}/${hash}`);
+    return page;
+  }
+
+  const ROWS = "#rollouts > tbody > tr[data-rollout-id]";
+  const rowsOf = (page: Page) => page.locator(ROWS);
+  /** Waits until the table shows `n` rollout rows (the page re-renders when a filter's request returns). */
+  // Functions, not strings: the page's Content-Security-Policy forbids evaluating strings.
+  const rowCount = (page: Page, n: number) => page.waitForFunction(([selector, count]) => (globalThis as unknown as BrowserGlobals).document.querySelectorAll(selector).length === count, [ROWS, n] as const);
+  /** Navigates inside the page, as a link would (no reload: the session's token stays). */
+  const goTo = (page: Page, hash: string) =>
+    page.evaluate((target) => {
+      (globalThis as unknown as BrowserGlobals).location.hash = target;
+    }, hash);
+
+  it("without a token shows only the login form, and no data", async () => {
+    const page = await open("");
+    await page.getByLabel("Token").waitFor();
+    expect(await page.locator("#rollouts").count()).toBe(0);
+    expect(await page.locator("main").innerText()).not.toContain(all[0]!.rolloutId);
+    await page.screenshot({ path: join(images, "dashboard-login.png") });
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("says a wrong token was refused, and opens with the right one typed in the form", async () => {
+    const page = await open("#token=wrong-token");
+    await page.getByRole("alert").filter({ hasText: "That token was refused by the store server." }).waitFor();
+    expect(await page.locator("#rollouts").count()).toBe(0);
+    await page.getByLabel("Token").fill(TOKEN);
+    await page.getByRole("button", { name: "Open dashboard" }).click();
+    await rowsOf(page).first().waitFor();
+    // The token left the address bar as soon as it was read.
+    expect(page.url()).not.toContain("token");
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("lists rollouts newest first, filters by mode and status, and expands a row into its attempts", async () => {
+    const page = await open(`#token=${TOKEN}`);
+    await rowsOf(page).first().waitFor();
+    const newest = (await store.queryRollouts({ order: "desc", limit: 25 })).items;
+    expect(await rowsOf(page).count()).toBe(Math.min(25, all.length));
+    expect(await rowsOf(page).first().getAttribute("data-rollout-id")).toBe(newest[0]!.rolloutId);
+
+    await page.getByLabel("Mode").selectOption("test");
+    const tests = all.filter((r) => r.mode === "test");
+    await rowCount(page, tests.length);
+    expect(new Set(await rowsOf(page).locator("td:nth-child(4)").allInnerTexts())).toEqual(new Set(["test"]));
+
+    await page.getByLabel("Mode").selectOption("");
+    await page.getByLabel("Status").selectOption("failed");
+    const failed = all.filter((r) => r.status === "failed").length;
+    await rowCount(page, failed);
+    await page.getByLabel("Status").selectOption("");
+    await rowCount(page, Math.min(25, all.length));
+
+    const first = newest[0]!;
+    await page.getByRole("button", { name: `Attempts of ${first.rolloutId}` }).click();
+    const attempts = page.locator(`#attempts-${first.rolloutId} tr[data-attempt-id]`);
+    await attempts.first().waitFor();
+    expect(await attempts.count()).toBe(first.attempts.length);
+    expect(await attempts.first().getAttribute("data-attempt-id")).toBe(first.attempts[0]!.attemptId);
+    expect(await page.getByRole("button", { name: `Attempts of ${first.rolloutId}` }).getAttribute("aria-expanded")).toBe("true");
+    await page.screenshot({ path: join(images, "dashboard-rollouts.png"), fullPage: false });
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("shows a rollout enqueued while the page is open, then its status change, without a reload", async () => {
+    const page = await open(`#token=${TOKEN}`);
+    await page.locator("#live[data-state='live']").waitFor();
+    await rowsOf(page).first().waitFor();
+    const rollout = await store.enqueue({ input: { question: "live one" }, mode: "val" });
+    const row = page.locator(`#rollouts tr[data-rollout-id='${rollout.rolloutId}']`);
+    await row.waitFor();
+    expect(await row.getAttribute("data-status")).toBe("queuing");
+    await store.cancelRollout(rollout.rolloutId);
+    await page.locator(`#rollouts tr[data-rollout-id='${rollout.rolloutId}'][data-status='cancelled']`).waitFor();
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("draws an attempt's span tree with a waterfall bar per span, its rewards, and its LLM calls as chat with tool calls", async () => {
+    const room = all.find((r) => r.mode === "train" && r.status === "succeeded" && r.attempts[0]!.spanCount > 3)!;
+    const attempt = room.attempts[0]!;
+    const spans = (await store.querySpans({ rolloutId: room.rolloutId, attemptId: attempt.attemptId, limit: 10_000 })).items as Span[];
+    const page = await open(`#token=${TOKEN}`);
+    await rowsOf(page).first().waitFor();
+    await goTo(page, `#/trace/${room.rolloutId}/${attempt.attemptId}`);
+    const bars = page.locator("#waterfall tbody tr rect.span");
+    await bars.first().waitFor();
+    expect(await bars.count()).toBe(spans.length);
+    expect(new Set(await page.locator("#waterfall tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-span-id"))))).toEqual(new Set(spans.map((s) => s.spanId)));
+    // Children sit under their parent: deeper rows are indented further.
+    const root = spans.find((s) => s.parentId === null)!;
+    const child = spans.find((s) => s.parentId === root.spanId)!;
+    expect(await page.locator(`#waterfall tr[data-span-id='${child.spanId}'] td`).first().getAttribute("aria-level")).toBe("2");
+    const rewardSpans = spans.filter((s) => typeof s.attributes["tracetrain.reward.value"] === "number");
+    expect(await page.locator(".rewards .reward text").allTextContents()).toEqual(rewardSpans.map((s) => String(s.attributes["tracetrain.reward.value"])));
+    expect(rewardSpans.length).toBeGreaterThan(0);
+    const chat = page.locator(".chat");
+    expect(await chat.locator(".msg[data-role='system']").count()).toBeGreaterThan(0);
+    expect(await chat.locator(".msg[data-role='user']").count()).toBeGreaterThan(0);
+    expect(await chat.locator(".msg.response[data-role='assistant']").count()).toBeGreaterThan(0);
+    expect(await chat.locator(".tool-call .tool-name").first().textContent()).toBe("get_rooms_and_availability");
+    expect(await chat.locator(".msg[data-role='tool']").count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(images, "dashboard-trace.png"), fullPage: false });
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("names each agent's calls in a multi-agent trace, in the dark theme", async () => {
+    const team = all.find((r) => r.mode === "test")!;
+    const page = await open(`#token=${TOKEN}`, "dark");
+    await rowsOf(page).first().waitFor();
+    await goTo(page, `#/trace/${team.rolloutId}/${team.attempts[0]!.attemptId}`);
+    const calls = page.locator(".chat article h3");
+    await calls.first().waitFor();
+    const titles = await calls.allInnerTexts();
+    expect(titles.some((t) => t.includes("planner"))).toBe(true);
+    expect(titles.some((t) => t.includes("writer"))).toBe(true);
+    expect(await page.locator(".chat").innerText()).toContain("1. Draft. 2. Review.");
+    await page.screenshot({ path: join(images, "dashboard-trace-dark.png"), fullPage: false });
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("follows a running attempt: spans recorded while its trace is open appear as new bars", async () => {
+    const { rolloutId } = await store.enqueue({ input: { question: "running" }, mode: "val" });
+    const [claimed] = await store.dequeue({ workerId: "browser-test-worker" });
+    expect(claimed!.rollout.rolloutId).toBe(rolloutId);
+    const attemptId = claimed!.attempt.attemptId;
+    const traceId = "a".repeat(32);
+    const now = Date.now();
+    await store.addSpans([{ rolloutId, attemptId, traceId, spanId: "1".repeat(16), name: "tracetrain.rollout", startTime: now, endTime: now + 50 }]);
+    const page = await open(`#token=${TOKEN}`);
+    await page.locator("#live[data-state='live']").waitFor();
+    await goTo(page, `#/trace/${rolloutId}/${attemptId}`);
+    await page.locator("#waterfall tr[data-span-id='1111111111111111']").waitFor();
+    await store.addSpans([{ rolloutId, attemptId, traceId, spanId: "2".repeat(16), parentId: "1".repeat(16), name: "step two", startTime: now + 10, endTime: now + 40 }]);
+    await page.locator("#waterfall tr[data-span-id='2222222222222222'] rect.span").waitFor();
+    expect(await page.locator("#waterfall tbody tr").count()).toBe(2);
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("pages through rollouts with the cursor API: Older and Newer", async () => {
+    await store.enqueueMany(Array.from({ length: 30 }, (_, i) => ({ input: { page: i }, mode: "train" as const })));
+    const first = (await store.queryRollouts({ order: "desc", limit: 25 }))!;
+    const second = (await store.queryRollouts({ order: "desc", limit: 25, cursor: first.nextCursor! })).items;
+    const page = await open(`#token=${TOKEN}`);
+    await rowCount(page, 25);
+    expect(await page.getByRole("button", { name: "Newer" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Older" }).click();
+    await page.locator(`${ROWS}[data-rollout-id='${second[0]!.rolloutId}']`).waitFor();
+    expect(await rowsOf(page).evaluateAll((rows) => rows.map((r) => r.getAttribute("data-rollout-id")))).toEqual(second.map((r) => r.rolloutId));
+    await page.getByRole("button", { name: "Newer" }).click();
+    await page.locator(`${ROWS}[data-rollout-id='${first.items[0]!.rolloutId}']`).waitFor();
+    expect(await rowsOf(page).count()).toBe(25);
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+});

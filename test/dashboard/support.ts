@@ -1,0 +1,69 @@
+/**
+ * What the dashboard tests share: the dashboard built by the real build step into a scratch
+ * folder, and a SQLite store filled by real runs — APO on the room-selector example (openai SDK,
+ * tool calls) and a two-agent team (planner, writer) traced by the Trainer, both against the
+ * mock LLM over loopback HTTP.
+ */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import OpenAI from "openai";
+import { type Store, Trainer, agent, emitReward, withAgent } from "tracetrain";
+import { SqliteStore } from "tracetrain/store";
+import { type Responder, startMockLlm } from "tracetrain/testing";
+import { runApo, train, val } from "../support/room-apo.js";
+
+const buildScript = fileURLToPath(new URL("../../scripts/build-dashboard.mjs", import.meta.url));
+
+/** Runs the build step of `npm run build` for the dashboard into `dir`; returns what it printed. */
+export function buildDashboardInto(dir: string): string {
+  return execFileSync(process.execPath, [buildScript, dir], { encoding: "utf8" });
+}
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+const teamResponder: Responder = ({ body }) => {
+  const system = String((body.messages as Array<{ content?: unknown }>)[0]?.content ?? "");
+  return { text: system.startsWith("You are the planner") ? "1. Draft. 2. Review." : "A short paragraph that follows the plan." };
+};
+
+/** A two-agent system: the planner's answer is the writer's input. */
+const team = agent(
+  async (task: { goal: string }, ctx) => {
+    const llm = ctx.llm();
+    const client = new OpenAI({ baseURL: llm.baseUrl, apiKey: "test", maxRetries: 0 });
+    const ask = async (system: string, user: string) =>
+      (await client.chat.completions.create({ model: llm.model, messages: [{ role: "system", content: system }, { role: "user", content: user }] })).choices[0]!.message.content ?? "";
+    const plan = await withAgent("planner", () => ask("You are the planner. Break the goal into numbered steps.", task.goal));
+    const text = await withAgent("writer", () => ask("You are the writer. Turn the plan into one short paragraph.", plan));
+    emitReward(text.length > 20 ? 1 : 0);
+  },
+  { name: "team" },
+);
+
+/** A SQLite store at `path` holding an APO run on the room task (train and val rollouts) and a test run of the two-agent team. */
+export async function filledStore(path: string): Promise<Store> {
+  const store = new SqliteStore(path, { watchdogIntervalMs: false });
+  await runApo(
+    { rounds: 1, beamWidth: 1, branchFactor: 1, gradientBatchSize: 2, evaluation: { maxTasks: 3 }, seed: 3 },
+    { store, train: train.slice(0, 3), val: val.slice(0, 3), trainer: { progress: false } },
+  );
+  const llm = await startMockLlm({ responder: teamResponder });
+  const trainer = new Trainer({
+    store,
+    runners: 2,
+    progress: false,
+    handleSignals: false,
+    logger: quiet,
+    initialResources: { main: { kind: "llm", baseUrl: llm.baseUrl, model: "team-model" } },
+  });
+  try {
+    await trainer.evaluate(team, [{ goal: "Plan a picnic" }, { goal: "Write a haiku" }]);
+  } finally {
+    await trainer.close();
+    await llm.close();
+  }
+  return store;
+}
+
+export const scratch = (dir: string, name: string) => join(dir, name);
