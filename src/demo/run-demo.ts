@@ -89,7 +89,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     };
     writeFileSync(join(dir, "result.json"), `${JSON.stringify(summary, null, 2)}\n`);
     const stopped = result.stoppedBecause === "interrupted" ? " (interrupted)" : "";
-    write(`\nvalidation reward ${fmt(result.initialValReward)} → ${fmt(result.finalValReward)} in ${result.steps.length} steps${stopped}, ${seconds.toFixed(1)} s\nchart: ${chart}\nresult: ${join(dir, "result.json")}\n`);
+    write(`\nvalidation reward ${fmt(result.initialValReward)} → ${fmt(result.finalValReward)} in ${result.steps.length} steps${stopped}, ${seconds.toFixed(1)} s\nchart: ${chart}\nresult: ${join(dir, "result.json")}\ndashboard: npx tracetrain dashboard --store ${join(dir, "demo.db")}\n`);
     return summary;
   } finally {
     await trainer.close();

@@ -44,6 +44,8 @@ describe("tracetrain demo", () => {
     expect(run.out.text).toMatch(/^ {3}1 {2}0\.\d{3}/m);
     expect(run.out.text).toMatch(/validation reward 0\.\d{3} → (0\.9\d\d|1\.000) in 15 steps/);
     expect(existsSync(join(dir, "demo.db"))).toBe(true);
+    // It ends with the command that shows this run in the dashboard (test/dashboard/cli.test.ts serves such a file).
+    expect(run.out.text).toContain(`\ndashboard: npx tracetrain dashboard --store ${join(dir, "demo.db")}\n`);
   }, 120_000);
 
   it("stops cleanly on Ctrl-C, with the steps done so far in its table, chart and result", async () => {
