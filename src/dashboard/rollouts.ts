@@ -1,19 +1,34 @@
 /**
- * The rollouts page: a page of rollouts (newest first) under the filters, a row expands into its
- * attempts, and rows change and appear as store events arrive.
+ * The rollouts page: a page of rollouts under the view (filters and sort, kept in the address),
+ * sortable column headers, a row expands into its attempts, and rows change and appear as store
+ * events arrive.
  */
 import type { Api } from "./api.js";
 import { type Child, h, show } from "./dom.js";
-import { type FilterValues, ROLLOUT_FILTERS, matches, rolloutQuery } from "./filters.js";
+import { type Field, type RolloutFields, type SortField, type View, ROLLOUT_FILTERS, hashOf, joinsFirstPage, problemsOf, rolloutQuery, stillMatches, viewFromHash } from "./filters.js";
 import { duration, preview, reward, time } from "./format.js";
 import type { Live } from "./live.js";
 import type { Attempt, Page, Rollout, StoreEvent } from "./records.js";
 
 const PAGE_SIZE = 25;
-const COLUMNS = ["", "Rollout", "Status", "Mode", "Task", "Reward", "Attempts", "Duration", "Worker", "Resources"];
+/** The table's columns; those with a sort field are sortable. */
+const COLUMNS: ReadonlyArray<{ label: string; sort?: SortField }> = [
+  { label: "" },
+  { label: "Rollout" },
+  { label: "Status" },
+  { label: "Mode" },
+  { label: "Task" },
+  { label: "Reward", sort: "finalReward" },
+  { label: "Attempts" },
+  { label: "Created", sort: "createdAt" },
+  { label: "Ended", sort: "endedAt" },
+  { label: "Duration", sort: "duration" },
+  { label: "Worker" },
+  { label: "Resources" },
+];
 
 interface State {
-  filters: FilterValues;
+  view: View;
   /** Cursors of the pages before this one (to go back), and of this one. */
   previous: Array<string | undefined>;
   cursor: string | undefined;
@@ -22,9 +37,9 @@ interface State {
   expanded: Set<string>;
 }
 
-/** Renders the page into `main`; returns what stops its live updates. */
+/** Renders the page into `main` under the view the address names; returns what stops its live updates. */
 export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => void {
-  const state: State = { filters: {}, previous: [], cursor: undefined, next: null, rows: new Map(), expanded: new Set() };
+  const state: State = { view: viewFromHash(location.hash), previous: [], cursor: undefined, next: null, rows: new Map(), expanded: new Set() };
   const tbody = h("tbody");
   const pageInfo = h("span", { role: "status" });
   const olderButton = h("button", { type: "button", onclick: () => void go(state.next ?? undefined, "forward") }, "Older");
@@ -47,7 +62,7 @@ export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => voi
 
   const load = async () => {
     try {
-      const page = await api.get<Page<Rollout>>(`/v1/rollouts?${rolloutQuery(state.filters, PAGE_SIZE, state.cursor)}`);
+      const page = await api.get<Page<Rollout>>(`/v1/rollouts?${rolloutQuery(state.view, PAGE_SIZE, state.cursor)}`);
       state.rows = new Map(page.items.map((r) => [r.rolloutId, r]));
       state.next = page.nextCursor;
       problem.hidden = true;
@@ -65,26 +80,42 @@ export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => voi
     await load();
   };
 
-  const controls = ROLLOUT_FILTERS.map((filter) => {
-    const select = h("select", { id: `filter-${filter.param}`, name: filter.param }, h("option", { value: "" }, "all"), ...filter.values.map((v) => h("option", { value: v }, v)));
-    select.addEventListener("change", () => {
-      state.filters[filter.param] = select.value;
-      state.previous = [];
-      state.cursor = undefined;
-      void load();
-    });
-    return h("label", {}, filter.label, select);
+  /** Shows `view` from its first page, and keeps it in the address (no new history entry). */
+  const showView = (view: View) => {
+    state.view = view;
+    state.previous = [];
+    state.cursor = undefined;
+    history.replaceState(null, "", hashOf(view));
+    headers.forEach((update) => update());
+    void load();
+  };
+
+  const form = viewForm(state.view, () => state.view, showView);
+  const headers: Array<() => void> = [];
+  const headerCells = COLUMNS.map(({ label, sort }) => {
+    if (sort === undefined) return h("th", { scope: "col" }, label);
+    const button = h("button", { type: "button", class: "sort" }, label);
+    const cell = h("th", { scope: "col" }, button);
+    const update = () => {
+      const sorted = state.view.sortBy === sort;
+      cell.setAttribute("aria-sort", sorted ? (state.view.order === "asc" ? "ascending" : "descending") : "none");
+      button.dataset.order = sorted ? state.view.order : "";
+    };
+    // A first click sorts highest (newest, longest) first; the next one reverses it.
+    button.addEventListener("click", () => showView({ ...state.view, sortBy: sort, order: state.view.sortBy === sort && state.view.order === "desc" ? "asc" : "desc" }));
+    headers.push(update);
+    update();
+    return cell;
   });
 
-  // Live: a changed rollout is re-read; a new one joins the first page when it passes the filters.
+  // Live: a changed rollout is re-read; a new one joins the first page when the view would put it there.
   const pending = new Set<string>();
   const refresh = async (rolloutId: string) => {
     const rollout = await api.get<Rollout>(`/v1/rollouts/${encodeURIComponent(rolloutId)}`);
-    const passes = matches(state.filters, { status: rollout.status, mode: rollout.mode });
     if (state.rows.has(rolloutId)) {
-      if (passes) state.rows.set(rolloutId, rollout);
+      if (stillMatches(state.view, rollout)) state.rows.set(rolloutId, rollout);
       else state.rows.delete(rolloutId);
-    } else if (passes && state.cursor === undefined) {
+    } else if (state.cursor === undefined && joinsFirstPage(state.view, rollout satisfies RolloutFields)) {
       state.rows = new Map([[rolloutId, rollout], ...state.rows]);
     } else return;
     render();
@@ -107,13 +138,94 @@ export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => voi
   show(
     main,
     h("h1", {}, "Rollouts"),
-    h("form", { class: "filters", "aria-label": "Filters", onsubmit: (e: Event) => e.preventDefault() }, ...controls),
+    form,
     problem,
-    h("table", { id: "rollouts" }, h("caption", { class: "empty" }, "Newest first; a row's button shows its attempts."), h("thead", {}, h("tr", {}, ...COLUMNS.map((c) => h("th", { scope: "col" }, c)))), tbody),
+    h("table", { id: "rollouts" }, h("caption", { class: "empty" }, "A column's button sorts by it; a row's button shows its attempts."), h("thead", {}, h("tr", {}, ...headerCells)), tbody),
     h("div", { class: "pager" }, newerButton, olderButton, pageInfo),
   );
   void load();
   return unsubscribe;
+}
+
+/** The text, number and time fields of the form; the selects come from ROLLOUT_FILTERS. */
+const INPUTS: ReadonlyArray<{ field: Field; label: string; kind: "text" | "number" | "time" }> = [
+  { field: "text", label: "Text", kind: "text" },
+  { field: "minReward", label: "Min reward", kind: "number" },
+  { field: "maxReward", label: "Max reward", kind: "number" },
+  { field: "createdAfter", label: "Created after", kind: "time" },
+  { field: "createdBefore", label: "Created before", kind: "time" },
+];
+
+/**
+ * The filter form, filled from `view`. It is checked as a whole when applied: a view with problems
+ * is explained next to the fields at fault and not sent; one without is passed to `apply`.
+ */
+function viewForm(view: View, current: () => View, apply: (view: View) => void): HTMLFormElement {
+  const controls = new Map<Field, HTMLInputElement | HTMLSelectElement>();
+  const messages = new Map<Field, HTMLElement>();
+  const field = (name: Field, label: string, control: HTMLInputElement | HTMLSelectElement) => {
+    control.id = `filter-${name}`;
+    control.name = name;
+    const message = h("span", { id: `problem-${name}`, class: "field-error", hidden: true });
+    controls.set(name, control);
+    messages.set(name, message);
+    // The message sits outside the label, so it is not part of the field's name.
+    return h("div", { class: "field" }, h("label", { for: control.id }, label), control, message);
+  };
+  const selects = ROLLOUT_FILTERS.map((filter) => {
+    const select = h("select", {}, h("option", { value: "" }, "all"), ...filter.values.map((v) => h("option", { value: v }, v)));
+    select.value = view.fields[filter.param];
+    return field(filter.param, filter.label, select);
+  });
+  const inputs = INPUTS.map(({ field: name, label, kind }) => {
+    const input =
+      kind === "time"
+        ? h("input", { type: "datetime-local", step: "0.001" })
+        : h("input", kind === "number" ? { type: "text", inputmode: "decimal", size: 6 } : { type: "search", size: 16 });
+    input.value = kind === "time" ? localInputValue(view.fields[name]) : view.fields[name];
+    return field(name, label, input);
+  });
+
+  const check = () => {
+    // Sorting happens in the headers: keep the current sort, take the fields from here.
+    const next: View = { ...current(), fields: { ...view.fields } };
+    for (const [name, control] of controls) next.fields[name] = control.type === "datetime-local" ? msOfInput(control.value) : control.value;
+    const problems = problemsOf(next);
+    for (const [name, message] of messages) {
+      const text = problems[name];
+      message.hidden = text === undefined;
+      message.textContent = text ?? "";
+      controls.get(name)!.setAttribute("aria-invalid", String(text !== undefined));
+      if (text !== undefined) controls.get(name)!.setAttribute("aria-describedby", message.id);
+      else controls.get(name)!.removeAttribute("aria-describedby");
+    }
+    if (Object.keys(problems).length === 0) apply(next);
+  };
+  const form = h("form", { class: "filters", "aria-label": "Filters" }, ...selects, ...inputs, h("button", { type: "submit" }, "Apply"));
+  // A select applies at once; typed fields wait for Enter or Apply, so half a range is not sent.
+  form.addEventListener("change", (event) => {
+    if (event.target instanceof HTMLSelectElement) check();
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    check();
+  });
+  return form;
+}
+
+/** A time in ms (as the view keeps it) as a datetime-local input shows it: local time. */
+function localInputValue(ms: string): string {
+  if (ms === "" || !Number.isFinite(Number(ms))) return "";
+  const date = new Date(Number(ms));
+  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
+}
+
+/** A datetime-local input's value (local time, no offset) in ms; "" stays unset. */
+function msOfInput(value: string): string {
+  if (value === "") return "";
+  const ms = new Date(value).getTime();
+  return Number.isNaN(ms) ? value : String(ms);
 }
 
 function rolloutRows(rollout: Rollout, expanded: boolean, toggle: () => void): HTMLTableRowElement[] {
@@ -133,6 +245,8 @@ function rolloutRows(rollout: Rollout, expanded: boolean, toggle: () => void): H
     h("td", { title: preview(rollout.input, 500) }, preview(rollout.input)),
     h("td", { class: "num" }, reward(rollout.finalReward)),
     h("td", { class: "num" }, rollout.attempts.length),
+    h("td", {}, time(rollout.createdAt)),
+    h("td", {}, rollout.endedAt === null ? "—" : time(rollout.endedAt)),
     h("td", { class: "num" }, duration(rollout.endedAt === null ? null : rollout.endedAt - rollout.createdAt)),
     h("td", { class: "mono" }, last?.workerId ?? "—"),
     h("td", { class: "mono" }, rollout.resourcesId ?? "—"),

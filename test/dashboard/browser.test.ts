@@ -61,7 +61,8 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
 
   /** A fresh tab (its own sessionStorage) that fails the test on any uncaught page error. */
   async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<Page & { errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
+    // UTC, so a test can type a creation time as the store's ISO time.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme, timezoneId: "UTC" });
     const page = (await context.newPage()) as Page & { errors: string[] };
     page.errors = [];
     page.on("pageerror", (error) => page.errors.push(error.message));
@@ -74,6 +75,18 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
   /** Waits until the table shows `n` rollout rows (the page re-renders when a filter's request returns). */
   // Functions, not strings: the page's Content-Security-Policy forbids evaluating strings.
   const rowCount = (page: Page, n: number) => page.waitForFunction(([selector, count]) => (globalThis as unknown as BrowserGlobals).document.querySelectorAll(selector).length === count, [ROWS, n] as const);
+  const idsOf = (rollouts: readonly Rollout[]) => rollouts.map((r) => r.rolloutId);
+  /** Waits until the table shows exactly these rollouts, in this order. */
+  const rowIds = (page: Page, ids: readonly string[]) =>
+    page.waitForFunction(
+      ([selector, expected]) => {
+        const rows = (globalThis as unknown as BrowserGlobals).document.querySelectorAll(selector) as unknown as ArrayLike<{ getAttribute(name: string): string | null }>;
+        return Array.from(rows, (r) => r.getAttribute("data-rollout-id")).join(",") === expected;
+      },
+      [ROWS, ids.join(",")] as const,
+    );
+  /** The store's first page (25, as the page shows) for a query. */
+  const firstPage = async (query: Parameters<Store["queryRollouts"]>[0]) => (await store.queryRollouts({ order: "desc", ...query, limit: 25 })).items;
   /** Navigates inside the page, as a link would (no reload: the session's token stays). */
   const goTo = (page: Page, hash: string) =>
     page.evaluate((target) => {
@@ -212,6 +225,145 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     await page.context().close();
   });
 
+  it("sorts by reward both ways from its column header, by mouse or keyboard, as the store orders", async () => {
+    const page = await open(`#token=${TOKEN}`);
+    await rowIds(page, idsOf(await firstPage({})));
+    const header = page.getByRole("columnheader", { name: "Reward" });
+    expect(await header.getAttribute("aria-sort")).toBe("none");
+    expect(await page.getByRole("columnheader", { name: "Created" }).getAttribute("aria-sort")).toBe("descending");
+    await header.getByRole("button").click();
+    const highest = await firstPage({ sortBy: "finalReward", order: "desc" });
+    await rowIds(page, idsOf(highest));
+    expect(await header.getAttribute("aria-sort")).toBe("descending");
+    expect(await page.getByRole("columnheader", { name: "Created" }).getAttribute("aria-sort")).toBe("none");
+    await header.getByRole("button").focus();
+    await page.keyboard.press("Enter");
+    const lowest = await firstPage({ sortBy: "finalReward", order: "asc" });
+    await rowIds(page, idsOf(lowest));
+    expect(await header.getAttribute("aria-sort")).toBe("ascending");
+    // The two orders differ (rewards vary), and unrewarded rollouts come last in both.
+    expect(idsOf(lowest)).not.toEqual(idsOf(highest));
+    expect(new URL(page.url()).hash).toBe("#/?sortBy=finalReward&order=asc");
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("narrows the rows by text, by reward range and by creation time, as the store does", async () => {
+    const total = (await firstPage({})).length;
+    const page = await open(`#token=${TOKEN}`);
+    await rowCount(page, total);
+
+    await page.getByLabel("Text").fill("HAIKU");
+    await page.getByLabel("Text").press("Enter");
+    const haiku = await firstPage({ text: "HAIKU" });
+    expect(haiku.length).toBeGreaterThan(0);
+    expect(haiku.length).toBeLessThan(total);
+    await rowIds(page, idsOf(haiku));
+    await page.getByLabel("Text").fill("");
+    await page.getByLabel("Text").press("Enter");
+    await rowCount(page, total);
+
+    await page.getByLabel("Min reward").fill("0.5");
+    await page.getByLabel("Max reward").fill("1");
+    await page.getByRole("button", { name: "Apply" }).click();
+    const rewarded = await firstPage({ minReward: 0.5, maxReward: 1 });
+    expect(rewarded.length).toBeGreaterThan(0);
+    expect(rewarded.length).toBeLessThan(total);
+    await rowIds(page, idsOf(rewarded));
+    expect(rewarded.every((r) => r.finalReward !== null && r.finalReward >= 0.5 && r.finalReward <= 1)).toBe(true);
+    await page.getByLabel("Min reward").fill("");
+    await page.getByLabel("Max reward").fill("");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await rowCount(page, total);
+
+    // A creation time between the oldest and the newest rollout splits them.
+    const times = [...new Set(all.map((r) => r.createdAt))].sort((a, b) => a - b);
+    const pivot = times[Math.floor(times.length / 2)]!;
+    await page.getByLabel("Created after").fill(new Date(pivot).toISOString().slice(0, 23));
+    await page.getByRole("button", { name: "Apply" }).click();
+    const later = await firstPage({ createdAfter: pivot });
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.length).toBeLessThan(total);
+    await rowIds(page, idsOf(later));
+    await page.getByLabel("Created before").fill(new Date(pivot + 1).toISOString().slice(0, 23));
+    await page.getByRole("button", { name: "Apply" }).click();
+    await rowIds(page, idsOf(await firstPage({ createdAfter: pivot, createdBefore: pivot + 1 })));
+    expect(new URL(page.url()).hash).toBe(`#/?createdAfter=${pivot}&createdBefore=${pivot + 1}`);
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("explains a bad number and a reversed range next to the field, and sends neither", async () => {
+    const page = await open(`#token=${TOKEN}`);
+    const queries: string[] = [];
+    page.on("request", (request) => {
+      if (new URL(request.url()).pathname === "/v1/rollouts") queries.push(new URL(request.url()).search);
+    });
+    const shown = idsOf(await firstPage({}));
+    await rowIds(page, shown);
+
+    await page.getByLabel("Min reward").fill("lots");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.locator("#problem-minReward").filter({ hasText: "Not a number: “lots”." }).waitFor();
+    expect(await page.getByLabel("Min reward").getAttribute("aria-invalid")).toBe("true");
+    expect(await page.getByLabel("Min reward").getAttribute("aria-describedby")).toBe("problem-minReward");
+
+    await page.getByLabel("Min reward").fill("2");
+    await page.getByLabel("Max reward").fill("1");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.locator("#problem-maxReward").filter({ hasText: "Must be at least the minimum reward (2)." }).waitFor();
+    expect(await page.locator("#problem-minReward").isHidden()).toBe(true);
+    await page.getByLabel("Created after").fill("2026-01-02T00:00:00.000");
+    await page.getByLabel("Created before").fill("2026-01-01T00:00:00.000");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.locator("#problem-createdBefore").filter({ hasText: "Must be later than “created after”." }).waitFor();
+    expect(new URL(page.url()).hash).toBe("#/");
+
+    // Once fixed, the view is sent; requests go out in order, so a bad one would have come before.
+    await page.getByLabel("Created after").fill("");
+    await page.getByLabel("Created before").fill("");
+    await page.getByLabel("Max reward").fill("3");
+    const sent = page.waitForRequest((request) => new URL(request.url()).searchParams.get("maxReward") === "3");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await sent;
+    await rowIds(page, idsOf(await firstPage({ minReward: 2, maxReward: 3 })));
+    expect(await page.locator(".field-error:not([hidden])").count()).toBe(0);
+    const withReward = queries.map((q) => new URLSearchParams(q)).filter((q) => q.has("minReward") || q.has("maxReward") || q.has("createdAfter") || q.has("createdBefore"));
+    expect(withReward.map((q) => `${q.get("minReward")}..${q.get("maxReward")}`)).toEqual(["2..3"]);
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("keeps the view in the address: a reload, and a shared link opened elsewhere, show the same rows", async () => {
+    const page = await open(`#token=${TOKEN}`);
+    await rowCount(page, (await firstPage({})).length);
+    await page.getByLabel("Mode").selectOption("train");
+    await page.getByLabel("Min reward").fill("0");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.getByRole("columnheader", { name: "Duration" }).getByRole("button").click();
+    const expected = idsOf(await firstPage({ mode: ["train"], minReward: 0, sortBy: "duration", order: "desc" }));
+    expect(expected.length).toBeGreaterThan(0);
+    await rowIds(page, expected);
+    const hash = new URL(page.url()).hash;
+    expect(hash).toBe("#/?mode=train&minReward=0&sortBy=duration&order=desc");
+
+    await page.reload();
+    await rowIds(page, expected);
+    expect(await page.getByLabel("Mode").inputValue()).toBe("train");
+    expect(await page.getByLabel("Min reward").inputValue()).toBe("0");
+    expect(await page.getByRole("columnheader", { name: "Duration" }).getAttribute("aria-sort")).toBe("descending");
+
+    // Someone else opens the link: after the token, the same view.
+    const other = await open(hash);
+    await other.getByLabel("Token").fill(TOKEN);
+    await other.getByRole("button", { name: "Open dashboard" }).click();
+    await rowIds(other, expected);
+    expect(page.errors).toEqual([]);
+    expect(other.errors).toEqual([]);
+    await page.context().close();
+    await other.context().close();
+  });
+
   it("pages through rollouts with the cursor API: Older and Newer", async () => {
     await store.enqueueMany(Array.from({ length: 30 }, (_, i) => ({ input: { page: i }, mode: "train" as const })));
     const first = (await store.queryRollouts({ order: "desc", limit: 25 }))!;
@@ -225,6 +377,23 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     await page.getByRole("button", { name: "Newer" }).click();
     await page.locator(`${ROWS}[data-rollout-id='${first.items[0]!.rolloutId}']`).waitFor();
     expect(await rowsOf(page).count()).toBe(25);
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("pages with the cursor API under a sort: Older and Newer by reward follow the store's pages", async () => {
+    // Runs after the paging test above has made more than one page.
+    const first = await store.queryRollouts({ sortBy: "finalReward", order: "desc", limit: 25 });
+    expect(first.nextCursor).not.toBeNull();
+    const second = (await store.queryRollouts({ sortBy: "finalReward", order: "desc", limit: 25, cursor: first.nextCursor! })).items;
+    const page = await open(`#token=${TOKEN}`);
+    await rowCount(page, 25);
+    await page.getByRole("columnheader", { name: "Reward" }).getByRole("button").click();
+    await rowIds(page, idsOf(first.items));
+    await page.getByRole("button", { name: "Older" }).click();
+    await rowIds(page, idsOf(second));
+    await page.getByRole("button", { name: "Newer" }).click();
+    await rowIds(page, idsOf(first.items));
     expect(page.errors).toEqual([]);
     await page.context().close();
   });
