@@ -143,7 +143,9 @@ export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => voi
     h("table", { id: "rollouts" }, h("caption", { class: "empty" }, "A column's button sorts by it; a row's button shows its attempts."), h("thead", {}, h("tr", {}, ...headerCells)), tbody),
     h("div", { class: "pager" }, newerButton, olderButton, pageInfo),
   );
-  void load();
+  // The address may name a view with problems (a hand-edited link): the form explains them as it
+  // would a typed one, and only a view without any is loaded.
+  form.requestSubmit();
   return unsubscribe;
 }
 

@@ -330,6 +330,18 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     expect(await page.locator(".field-error:not([hidden])").count()).toBe(0);
     const withReward = queries.map((q) => new URLSearchParams(q)).filter((q) => q.has("minReward") || q.has("maxReward") || q.has("createdAfter") || q.has("createdBefore"));
     expect(withReward.map((q) => `${q.get("minReward")}..${q.get("maxReward")}`)).toEqual(["2..3"]);
+
+    // A hand-edited link is checked the same way: explained, not sent; the rest of it still shows.
+    await goTo(page, "#/?maxReward=x1&sortBy=finalReward&order=asc");
+    await page.locator("#problem-maxReward").filter({ hasText: "Not a number: “x1”." }).waitFor();
+    expect(await page.getByLabel("Max reward").inputValue()).toBe("x1");
+    expect(await page.getByRole("columnheader", { name: "Reward" }).getAttribute("aria-sort")).toBe("ascending");
+    await page.getByLabel("Max reward").fill("1");
+    const fixed = page.waitForRequest((request) => new URL(request.url()).searchParams.get("maxReward") === "1");
+    await page.getByLabel("Max reward").press("Enter");
+    await fixed;
+    await rowIds(page, idsOf(await firstPage({ maxReward: 1, sortBy: "finalReward", order: "asc" })));
+    expect(queries.filter((q) => q.includes("x1"))).toEqual([]);
     expect(page.errors).toEqual([]);
     await page.context().close();
   });
