@@ -13,7 +13,7 @@ import type { AlgorithmContext } from "./algorithm.js";
 import type { BudgetLimit } from "./budget.js";
 import { rewardOrZero } from "./evaluate.js";
 import type { MeteredRollouts } from "./metered-rollouts.js";
-import { type Estimate, estimate, pairedDifference } from "./stats.js";
+import { type Estimate, estimate, indices, pairedDifference, signed } from "./stats.js";
 
 /** With fewer validation tasks than this, none are held out: a third of them is too few to check on. */
 export const MIN_VAL_TO_HOLD_OUT = 6;
@@ -184,10 +184,4 @@ function verdictSentence(bestId: string, improvement: Estimate & { significant: 
   return improvement.significant ? `improved: ${bestId} beats the seed by ${gain}` : `no significant improvement: ${bestId} vs the seed is ${gain}, within the noise`;
 }
 
-function signed(x: number): string {
-  return `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
-}
 
-function indices(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}

@@ -5,6 +5,11 @@
 import type { Store } from "../store/index.js";
 import { canonicalJson, ConflictError, NotFoundError, type ResourcesMap, type ResourcesSnapshot } from "../types/index.js";
 
+/** The id of candidate `candidateId`'s snapshot in optimizer run `runId`. */
+export function snapshotId(runId: string, candidateId: string): string {
+  return `${runId}.${candidateId}`;
+}
+
 /** The snapshot `resourcesId`, or undefined when the store has none. */
 export async function findSnapshot(store: Store, resourcesId: string): Promise<ResourcesSnapshot | undefined> {
   try {

@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { ConflictError, TracetrainError } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
-import { findCandidate, snapshotId, templateOf } from "../../src/algorithms/apo/candidates.js";
+import { findCandidate, templateOf } from "../../src/algorithms/apo/candidates.js";
+import { snapshotId } from "../../src/algorithms/snapshots.js";
 import { Budget, countTokens } from "../../src/algorithms/budget.js";
 import { splitBlame } from "../../src/algorithms/apo/children.js";
 import { randomFor, SeededRandom } from "../../src/util/random.js";

@@ -17,7 +17,8 @@ import { mapLimited } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, countTokens, type Spend } from "../budget.js";
 import { type ComponentCoverage, reportCoverage } from "../coverage.js";
-import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate, snapshotId } from "./candidates.js";
+import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate } from "./candidates.js";
+import { snapshotId } from "../snapshots.js";
 import { type ChildSettings, type Proposal, proposeChild } from "./children.js";
 import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluation, rotateOrder, Scoreboard, successiveHalving } from "./evaluation.js";
 import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut } from "../held-out.js";
@@ -29,6 +30,7 @@ import { type APOOptions, parseOptions } from "./options.js";
 import { Optimizer } from "../optimizer.js";
 import { randomFor } from "../../util/index.js";
 import { type Estimate, estimate } from "./stats.js";
+import { indices } from "../stats.js";
 
 /** Why the run ended. */
 export type StopReason = "completed" | BudgetLimit | "interrupted";
@@ -488,6 +490,3 @@ function templateText(candidate: Pick<Candidate, "resources">, name: string): st
   return (candidate.resources[name] as PromptTemplateResource).template;
 }
 
-function indices(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}

@@ -10,7 +10,7 @@ import type { Store } from "../../store/index.js";
 import type { MeteredCall } from "../optimizer.js";
 import { withSubstitutions } from "../substitutions.js";
 import { ConflictError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
-import { checkSameStart, findSnapshot } from "../snapshots.js";
+import { checkSameStart, findSnapshot, snapshotId } from "../snapshots.js";
 
 /** The resource name under which a candidate snapshot records its origin. Agents can ignore it. */
 export const CANDIDATE_RESOURCE = "tracetrain.apo";
@@ -113,9 +113,6 @@ function fromOrigin(snapshot: ResourcesSnapshot, origin: Origin): Candidate {
   };
 }
 
-export function snapshotId(runId: string, candidateId: string): string {
-  return `${runId}.${candidateId}`;
-}
 
 function withoutOrigin(resources: ResourcesMap): ResourcesMap {
   const { [CANDIDATE_RESOURCE]: _origin, ...rest } = resources;

@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { Store } from "../../store/index.js";
 import { ConflictError, TracetrainError, type PromptTemplateResource, type ResourcesMap, type ResourcesSnapshot } from "../../types/index.js";
 import type { MeteredCall } from "../optimizer.js";
-import { checkSameStart, findSnapshot } from "../snapshots.js";
+import { checkSameStart, findSnapshot, snapshotId } from "../snapshots.js";
 import { withSubstitutions } from "../substitutions.js";
 
 /** The resource name under which a candidate snapshot records its lineage. Agents can ignore it. */
@@ -115,9 +115,6 @@ export function fingerprint(candidate: Pick<Candidate, "id" | "resources">, comp
   return JSON.stringify(components.map((name) => templateOf(candidate, name).template));
 }
 
-export function snapshotId(runId: string, candidateId: string): string {
-  return `${runId}.${candidateId}`;
-}
 
 function clip(text: string): string {
   return text.length <= MAX_FEEDBACK_CHARS ? text : `${text.slice(0, MAX_FEEDBACK_CHARS)}… (${text.length - MAX_FEEDBACK_CHARS} more characters)`;

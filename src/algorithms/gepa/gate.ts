@@ -4,6 +4,8 @@
  * changes nothing measurable is not progress), and neither does a gain that rests on fewer
  * improved tasks than worsened ones: one lucky task cannot outweigh several losses.
  */
+import { mean } from "../stats.js";
+
 export interface GateVerdict {
   accepted: boolean;
   parentMean: number;
@@ -37,9 +39,6 @@ export function minibatchGate(parent: readonly number[], child: readonly number[
   return { ...base, accepted: true, reason: `better: ${fmt(childMean)} > ${fmt(parentMean)} (${improved} improved, ${worsened} worsened)` };
 }
 
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
 
 function fmt(x: number): string {
   return x.toFixed(3);

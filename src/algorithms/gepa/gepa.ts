@@ -17,12 +17,13 @@ import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, type Spend } from "../budget.js";
 import { type ComponentCoverage, reportCoverage } from "../coverage.js";
 import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut } from "../held-out.js";
-import type { Estimate } from "../stats.js";
+import { type Estimate, indices, mean } from "../stats.js";
 import { rewardOrZero } from "../evaluate.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
 import { Optimizer } from "../optimizer.js";
-import { type Candidate, findCandidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishMerge, publishSeed, snapshotId, templateOf } from "./candidates.js";
+import { type Candidate, findCandidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishMerge, publishSeed, templateOf } from "./candidates.js";
+import { snapshotId } from "../snapshots.js";
 import { blamedComponent, promptTemplates, selectComponents } from "./components.js";
 import { type GateVerdict, minibatchGate } from "./gate.js";
 import { mergeTasks, pairKey, planMerge } from "./merge.js";
@@ -640,10 +641,4 @@ function defaultParetoTasks(maxRollouts: number | undefined, finalCheck: number)
   return Math.min(32, Math.max(8, Math.floor((maxRollouts - finalCheck) / 8)));
 }
 
-function indices(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
 
-function mean(xs: readonly number[]): number {
-  return xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
-}

@@ -5,6 +5,7 @@
  * subset of tasks is kept even when its mean is lower. Pure functions: the loop passes scores in.
  */
 import { randomFor } from "../../util/index.js";
+import { mean } from "../stats.js";
 
 /** A candidate's score on each Pareto validation task, by task index (every candidate on every task). */
 export interface ScoredCandidate {
@@ -36,8 +37,7 @@ export function frontier(candidates: readonly ScoredCandidate[]): Frontier {
 
 /** Mean over the tasks run (NaN when none). */
 export function meanScore(candidate: ScoredCandidate): number {
-  const run = candidate.scores.filter(Number.isFinite);
-  return run.length === 0 ? Number.NaN : run.reduce((a, b) => a + b, 0) / run.length;
+  return mean(candidate.scores.filter(Number.isFinite));
 }
 
 /**

@@ -4,7 +4,7 @@
  * with a 95% interval; only an interval that excludes zero is a change. A noisy reward that
  * wanders up by chance is "no significant change", not learning.
  */
-import { pairedDifference } from "../stats.js";
+import { pairedDifference, signed } from "../stats.js";
 
 export interface Verdict {
   outcome: "improved" | "worsened" | "no significant change";
@@ -30,6 +30,3 @@ export function verdictOf(initial: readonly number[], final: readonly number[]):
   return { outcome, meanDifference: mean, ci95, tasks: n, summary };
 }
 
-function signed(x: number): string {
-  return `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
-}
