@@ -10,7 +10,7 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { StoreEvent } from "../types/index.js";
-import { MAX_SPAN_BATCH, TracetrainError, ValidationError, parseOrThrow } from "../types/index.js";
+import { MAX_SPAN_BATCH, STORE_EVENT_TYPES, TracetrainError, ValidationError, parseOrThrow } from "../types/index.js";
 import type { Store } from "../store/index.js";
 import {
   AddResourcesBodySchema,
@@ -18,8 +18,12 @@ import {
   EnqueueBodySchema,
   MAX_POLL_MS,
   Routes,
+  RunEntriesBodySchema,
   WaitBodySchema,
+  resourcesQueryFromParams,
   rolloutQueryFromParams,
+  runEntryQueryFromParams,
+  runQueryFromParams,
   spanQueryFromParams,
 } from "../store/index.js";
 import {
@@ -216,6 +220,15 @@ function buildRouter(store: Store, metrics: ServerMetrics, shutdown: AbortSignal
     return store.addResources(resources as never, resourcesId === undefined ? {} : { resourcesId });
   });
   add("getResources", async (call) => store.getResources(param(call, "resourcesId")));
+  add("queryResources", async ({ query }) => store.queryResources(resourcesQueryFromParams(query)));
+  add("recordRun", async ({ body }) => store.recordRun(body as never));
+  add("queryRuns", async ({ query }) => store.queryRuns(runQueryFromParams(query)));
+  add("getRun", async (call) => store.getRun(param(call, "runId")));
+  add("addRunEntries", async (call) => {
+    const { entries } = parseOrThrow(RunEntriesBodySchema, call.body, "run entries body");
+    return store.addRunEntries(param(call, "runId"), entries as never);
+  });
+  add("queryRunEntries", async (call) => store.queryRunEntries(runEntryQueryFromParams(param(call, "runId"), call.query)));
   add("waitForRollouts", async ({ body, signal }) => {
     const { rolloutIds, timeoutMs } = parseOrThrow(WaitBodySchema, capWait(body, "timeoutMs"), "wait body");
     return { rollouts: await store.waitForRollouts(rolloutIds as string[], { timeoutMs: timeoutMs as number, signal }) };
@@ -239,8 +252,9 @@ const MAX_EVENT_BACKLOG = 8 * 1024 * 1024;
 
 /** `GET /v1/events[?types=rollout,attempt]`: store events as server-sent events until the client leaves. */
 async function streamEvents(store: Store, { query, signal, response }: Call, shutdown: AbortSignal): Promise<typeof STREAMING> {
-  const wanted = new Set((query.get("types") ?? "rollout,attempt,spans,resources").split(",").filter(Boolean));
-  const unknown = [...wanted].filter((t) => !["rollout", "attempt", "spans", "resources"].includes(t));
+  const known: readonly string[] = STORE_EVENT_TYPES;
+  const wanted = new Set((query.get("types") ?? known.join(",")).split(",").filter(Boolean));
+  const unknown = [...wanted].filter((t) => !known.includes(t));
   if (unknown.length > 0) throw new ValidationError("events query", [{ path: "types", message: `unknown event types: ${unknown.join(", ")}` }]);
   response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
   response.write(": connected\n\n");

@@ -15,7 +15,15 @@ import type {
   Page,
   ParsedEnqueueRequest,
   ResourcesMapInput,
+  ResourcesQuery,
   ResourcesSnapshot,
+  AddRunEntriesResult,
+  RunEntry,
+  RunEntryInput,
+  RunEntryQuery,
+  RunQuery,
+  RunUpdate,
+  TrainingRun,
   Rollout,
   RolloutQuery,
   Span,
@@ -306,6 +314,53 @@ export class BaseStore implements Store {
     const snapshot = await this.engine.getResources(resourcesId);
     if (!snapshot) throw new NotFoundError("resources", resourcesId);
     return snapshot;
+  }
+
+  async queryResources(query: ResourcesQuery = {}): Promise<Page<ResourcesSnapshot>> {
+    const parsed = parseRequest.resourcesQuery(query);
+    this.assertOpen();
+    return this.engine.queryResources(parsed);
+  }
+
+  // ---- training runs -----------------------------------------------------------------------
+
+  async recordRun(update: RunUpdate): Promise<TrainingRun> {
+    const parsed = parseRequest.runUpdate(update);
+    this.assertOpen();
+    const now = Date.now();
+    const run = await this.engine.upsertRun(parsed, now);
+    this.publish([{ type: "run", runId: run.runId, status: run.status, entries: run.entries, at: now }]);
+    return run;
+  }
+
+  async addRunEntries(runId: string, entries: RunEntryInput[]): Promise<AddRunEntriesResult> {
+    const parsed = parseRequest.runEntries({ runId, entries });
+    this.assertOpen();
+    const now = Date.now();
+    const { run, added, duplicates } = await this.engine.appendRunEntries(parsed.runId, parsed.entries, now);
+    if (added > 0) this.publish([{ type: "run", runId: run.runId, status: run.status, entries: run.entries, at: now }]);
+    return { added, duplicates };
+  }
+
+  async getRun(runId: string): Promise<TrainingRun> {
+    parseRequest.runId(runId);
+    this.assertOpen();
+    const run = await this.engine.getRun(runId);
+    if (!run) throw new NotFoundError("run", runId);
+    return run;
+  }
+
+  async queryRuns(query: RunQuery = {}): Promise<Page<TrainingRun>> {
+    const parsed = parseRequest.runQuery(query);
+    this.assertOpen();
+    return this.engine.queryRuns(parsed);
+  }
+
+  async queryRunEntries(query: RunEntryQuery): Promise<Page<RunEntry>> {
+    const parsed = parseRequest.runEntryQuery(query);
+    this.assertOpen();
+    if (!(await this.engine.getRun(parsed.runId))) throw new NotFoundError("run", parsed.runId);
+    return this.engine.queryRunEntries(parsed);
   }
 
   // ---- waiting -----------------------------------------------------------------------------

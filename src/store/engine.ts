@@ -13,6 +13,13 @@ import type {
   AttemptStatusEvent,
   JsonObject,
   Page,
+  ParsedResourcesQuery,
+  ParsedRunEntryInput,
+  ParsedRunEntryQuery,
+  ParsedRunQuery,
+  ParsedRunUpdate,
+  RunEntry,
+  TrainingRun,
   ParsedRolloutQuery,
   ParsedSpanInput,
   ResourcesMap,
@@ -92,6 +99,27 @@ export interface StorageEngine {
   }>;
   getResources(resourcesId: string): Promise<ResourcesSnapshot | undefined>;
   latestResources(): Promise<ResourcesSnapshot | undefined>;
+  /** Snapshots, highest version first. */
+  queryResources(query: ParsedResourcesQuery): Promise<Page<ResourcesSnapshot>>;
+
+  /**
+   * Creates the run (createdAt = updatedAt = `now`, config `{}` when not given) or updates it:
+   * status always, config and summary when given, updatedAt = `now`. Atomic. Throws ConflictError,
+   * changing nothing, when the stored run has another algorithm.
+   */
+  upsertRun(update: ParsedRunUpdate, now: number): Promise<TrainingRun>;
+  /**
+   * Appends entries to an existing run's log (NotFoundError otherwise, storing nothing), giving
+   * them the next sequences in order and skipping any whose key the log (or this batch) already
+   * has; sets the run's `entries` and `updatedAt` (= `now`, also each entry's `at` when it has
+   * none). Atomic. Returns the run after the change and the counts.
+   */
+  appendRunEntries(runId: string, entries: readonly ParsedRunEntryInput[], now: number): Promise<{ run: TrainingRun; added: number; duplicates: number }>;
+  getRun(runId: string): Promise<TrainingRun | undefined>;
+  /** Most recently updated first (ties: runId descending). */
+  queryRuns(query: ParsedRunQuery): Promise<Page<TrainingRun>>;
+  /** In sequence order; only sequences above `afterSequence` when given. */
+  queryRunEntries(query: ParsedRunEntryQuery): Promise<Page<RunEntry>>;
 
   recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void>;
   listWorkers(): Promise<Worker[]>;

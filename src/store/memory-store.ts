@@ -4,15 +4,22 @@ import type {
   AttemptStatusEvent,
   JsonObject,
   Page,
+  ParsedResourcesQuery,
   ParsedRolloutQuery,
+  ParsedRunEntryInput,
+  ParsedRunEntryQuery,
+  ParsedRunQuery,
+  ParsedRunUpdate,
   ParsedSpanInput,
   ResourcesMap,
   ResourcesSnapshot,
   Rollout,
   RolloutConfig,
   RolloutStatus,
+  RunEntry,
   Span,
   StoreStats,
+  TrainingRun,
   Worker,
 } from "../types/index.js";
 import { NotFoundError, cloneJson } from "../types/index.js";
@@ -29,6 +36,7 @@ import {
   matchesRolloutFilters,
   sortValue,
 } from "./ordering.js";
+import { compareRuns, decodeCountCursor, decodeRunCursor, encodeCountCursor, encodeRunCursor, runOwnedElsewhere } from "./runs.js";
 import { type RolloutChange, isAttemptActive, isRolloutQueued, recordActivity } from "./state-machine.js";
 
 interface RolloutEntry {
@@ -41,6 +49,12 @@ interface RolloutEntry {
 interface SpanBucket {
   spans: Span[];
   ids: Set<string>;
+}
+
+interface RunLog {
+  run: TrainingRun;
+  entries: RunEntry[];
+  keys: Set<string>;
 }
 
 interface WorkerEntry {
@@ -78,6 +92,9 @@ export class MemoryEngine implements StorageEngine {
   };
   private readonly resources = new Map<string, ResourcesSnapshot>();
   private latest: ResourcesSnapshot | undefined;
+  /** Snapshots in version order: `byVersion[v - 1]` has version v. */
+  private readonly byVersion: ResourcesSnapshot[] = [];
+  private readonly runs = new Map<string, RunLog>();
   private readonly workerEntries = new Map<string, WorkerEntry>();
 
   async insertRollouts(rollouts: Rollout[]): Promise<Array<{ rollout: Rollout; created: boolean }>> {
@@ -271,6 +288,7 @@ export class MemoryEngine implements StorageEngine {
     if (existing) return { snapshot: cloneJson(existing), created: false };
     const snapshot: ResourcesSnapshot = cloneJson({ ...input, version: this.resources.size + 1 });
     this.resources.set(snapshot.resourcesId, snapshot);
+    this.byVersion.push(snapshot);
     this.latest = snapshot;
     return { snapshot: cloneJson(snapshot), created: true };
   }
@@ -281,6 +299,65 @@ export class MemoryEngine implements StorageEngine {
 
   async latestResources(): Promise<ResourcesSnapshot | undefined> {
     return cloneJson(this.latest);
+  }
+
+  async queryResources(query: ParsedResourcesQuery): Promise<Page<ResourcesSnapshot>> {
+    const below = query.cursor === undefined ? this.byVersion.length + 1 : decodeCountCursor(query.cursor);
+    const items = this.byVersion.slice(Math.max(0, below - 1 - query.limit), Math.max(0, below - 1)).reverse();
+    const last = items.at(-1);
+    return { items: cloneJson(items), nextCursor: last && last.version > 1 && items.length === query.limit ? encodeCountCursor(last.version) : null };
+  }
+
+  async upsertRun(update: ParsedRunUpdate, now: number): Promise<TrainingRun> {
+    const log = this.runs.get(update.runId);
+    if (log && log.run.algorithm !== update.algorithm) throw runOwnedElsewhere(log.run, update.algorithm);
+    const run: TrainingRun = log
+      ? { ...log.run, status: update.status, updatedAt: now, ...(update.config ? { config: update.config } : {}), ...(update.summary ? { summary: update.summary } : {}) }
+      : { runId: update.runId, algorithm: update.algorithm, status: update.status, createdAt: now, updatedAt: now, config: update.config ?? {}, summary: update.summary ?? null, entries: 0 };
+    const stored = cloneJson(run);
+    if (log) log.run = stored;
+    else this.runs.set(run.runId, { run: stored, entries: [], keys: new Set() });
+    return cloneJson(stored);
+  }
+
+  async appendRunEntries(runId: string, entries: readonly ParsedRunEntryInput[], now: number): Promise<{ run: TrainingRun; added: number; duplicates: number }> {
+    const log = this.runs.get(runId);
+    if (!log) throw new NotFoundError("run", runId);
+    let added = 0;
+    for (const entry of entries) {
+      if (entry.key !== undefined) {
+        if (log.keys.has(entry.key)) continue;
+        log.keys.add(entry.key);
+      }
+      log.entries.push(cloneJson({ runId, sequence: log.entries.length + 1, kind: entry.kind, key: entry.key ?? null, at: entry.at ?? now, data: entry.data }));
+      added++;
+    }
+    if (added > 0) log.run = { ...log.run, entries: log.entries.length, updatedAt: now };
+    return { run: cloneJson(log.run), added, duplicates: entries.length - added };
+  }
+
+  async getRun(runId: string): Promise<TrainingRun | undefined> {
+    return cloneJson(this.runs.get(runId)?.run);
+  }
+
+  async queryRuns(query: ParsedRunQuery): Promise<Page<TrainingRun>> {
+    const after = query.cursor === undefined ? undefined : decodeRunCursor(query.cursor);
+    const matching = [...this.runs.values()]
+      .map((log) => log.run)
+      .filter((run) => (!query.algorithm || query.algorithm.includes(run.algorithm)) && (!query.status || query.status.includes(run.status)))
+      .filter((run) => after === undefined || compareRuns(after, run) < 0)
+      .sort(compareRuns);
+    const items = matching.slice(0, query.limit);
+    return { items: cloneJson(items), nextCursor: matching.length > query.limit ? encodeRunCursor(items.at(-1)!) : null };
+  }
+
+  async queryRunEntries(query: ParsedRunEntryQuery): Promise<Page<RunEntry>> {
+    const log = this.runs.get(query.runId);
+    if (!log) return { items: [], nextCursor: null };
+    const from = Math.max(query.afterSequence ?? 0, query.cursor === undefined ? 0 : decodeCountCursor(query.cursor));
+    const matching = log.entries.slice(from).filter((entry) => !query.kind || query.kind.includes(entry.kind));
+    const items = matching.slice(0, query.limit);
+    return { items: cloneJson(items), nextCursor: matching.length > query.limit ? encodeCountCursor(items.at(-1)!.sequence) : null };
   }
 
   async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {

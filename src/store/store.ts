@@ -14,10 +14,19 @@ import type {
   Page,
   ResourcesAddedEvent,
   ResourcesMapInput,
+  ResourcesQuery,
   ResourcesSnapshot,
+  AddRunEntriesResult,
   Rollout,
   RolloutQuery,
   RolloutStatusEvent,
+  RunEntry,
+  RunEntryInput,
+  RunEntryQuery,
+  RunEvent,
+  RunQuery,
+  RunUpdate,
+  TrainingRun,
   Span,
   SpanInput,
   SpanQuery,
@@ -34,6 +43,7 @@ export interface StoreEventMap {
   attempt: [AttemptStatusEvent];
   spans: [SpansAddedEvent];
   resources: [ResourcesAddedEvent];
+  run: [RunEvent];
 }
 
 export type StoreEvents = EventEmitter<StoreEventMap>;
@@ -97,6 +107,21 @@ export interface Store {
   addResources(resources: ResourcesMapInput, options?: AddResourcesOptions): Promise<ResourcesSnapshot>;
   /** A snapshot by id, or `"latest"`. Throws NotFoundError if there is none. */
   getResources(resourcesId: string): Promise<ResourcesSnapshot>;
+  /** Snapshots, newest version first. */
+  queryResources(query?: ResourcesQuery): Promise<Page<ResourcesSnapshot>>;
+
+  /**
+   * Creates a training run, or updates its status, config or summary. The algorithm is fixed at
+   * creation: an update naming another one throws ConflictError (two algorithms sharing a runId).
+   */
+  recordRun(update: RunUpdate): Promise<TrainingRun>;
+  /** Appends entries to a run's log in order; an entry whose `key` the log already has is skipped (a resumed run re-records safely). */
+  addRunEntries(runId: string, entries: RunEntryInput[]): Promise<AddRunEntriesResult>;
+  getRun(runId: string): Promise<TrainingRun>;
+  /** Runs, most recently updated first. */
+  queryRuns(query?: RunQuery): Promise<Page<TrainingRun>>;
+  /** A run's log in sequence order. */
+  queryRunEntries(query: RunEntryQuery): Promise<Page<RunEntry>>;
 
   /**
    * Waits until every listed rollout has ended or `timeoutMs` passes, then returns the ended ones
@@ -124,6 +149,12 @@ const STORE_METHODS = [
   "querySpans",
   "addResources",
   "getResources",
+  "queryResources",
+  "recordRun",
+  "addRunEntries",
+  "getRun",
+  "queryRuns",
+  "queryRunEntries",
   "waitForRollouts",
   "workers",
   "stats",

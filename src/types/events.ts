@@ -2,6 +2,7 @@ import { z } from "zod";
 import { AttemptErrorSchema, AttemptStatusSchema } from "./attempt.js";
 import { IdSchema, TimestampSchema } from "./common.js";
 import { RolloutStatusSchema } from "./rollout.js";
+import { RunStatusSchema } from "./training-run.js";
 
 export const RolloutStatusEventSchema = z.object({
   type: z.literal("rollout"),
@@ -47,11 +48,26 @@ export const ResourcesAddedEventSchema = z.object({
 });
 export type ResourcesAddedEvent = z.infer<typeof ResourcesAddedEventSchema>;
 
+/** A training run was created or updated, or entries were added to its log. */
+export const RunEventSchema = z.object({
+  type: z.literal("run"),
+  runId: IdSchema,
+  status: RunStatusSchema,
+  /** Entries in the run's log after the change (the sequence of the last one). */
+  entries: z.number().int().nonnegative(),
+  at: TimestampSchema,
+});
+export type RunEvent = z.infer<typeof RunEventSchema>;
+
 /** Everything a store announces; also the payload of the server's event stream. */
 export const StoreEventSchema = z.discriminatedUnion("type", [
   RolloutStatusEventSchema,
   AttemptStatusEventSchema,
   SpansAddedEventSchema,
   ResourcesAddedEventSchema,
+  RunEventSchema,
 ]);
 export type StoreEvent = z.infer<typeof StoreEventSchema>;
+
+/** The `type` of every store event, e.g. for choosing which ones an event stream sends. */
+export const STORE_EVENT_TYPES = ["rollout", "attempt", "spans", "resources", "run"] as const satisfies ReadonlyArray<StoreEvent["type"]>;

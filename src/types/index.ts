@@ -8,6 +8,7 @@ export * from "./rollout.js";
 export * from "./span.js";
 export * from "./span-batch.js";
 export * from "./resources.js";
+export * from "./training-run.js";
 export * from "./worker.js";
 export * from "./transition.js";
 export * from "./training-sample.js";

@@ -13,9 +13,17 @@ import type {
   HeartbeatRequest,
   HeartbeatResult,
   Logger,
+  AddRunEntriesResult,
   Page,
   ResourcesMapInput,
+  ResourcesQuery,
   ResourcesSnapshot,
+  RunEntry,
+  RunEntryInput,
+  RunEntryQuery,
+  RunQuery,
+  RunUpdate,
+  TrainingRun,
   Rollout,
   RolloutQuery,
   Span,
@@ -33,19 +41,24 @@ import { newId } from "../ids.js";
 import { type HttpStoreOptions, parseHttpStoreOptions } from "./options.js";
 import { errorFromBody } from "../../http/index.js";
 import {
+  AddRunEntriesResultSchema,
   AddSpansResultSchema,
   AttemptedRolloutSchema,
   DequeueResponseSchema,
   EnqueueResponseSchema,
   HeartbeatResultSchema,
   MAX_POLL_MS,
+  ResourcesPageSchema,
   ResourcesSnapshotSchema,
   RolloutPageSchema,
   RolloutSchema,
   type RouteName,
   Routes,
+  RunEntryPageSchema,
+  RunPageSchema,
   SpanPageSchema,
   StoreStatsSchema,
+  TrainingRunSchema,
   WaitResponseSchema,
   WorkersResponseSchema,
   toSearchParams,
@@ -187,6 +200,35 @@ export class HttpStore implements Store {
 
   async getResources(resourcesId: string): Promise<ResourcesSnapshot> {
     return this.call("getResources", { params: { resourcesId: parseRequest.resourcesId(resourcesId) }, schema: ResourcesSnapshotSchema, idempotent: true });
+  }
+
+  async queryResources(query: ResourcesQuery = {}): Promise<Page<ResourcesSnapshot>> {
+    return this.call("queryResources", { query: toSearchParams(parseRequest.resourcesQuery(query)), schema: ResourcesPageSchema, idempotent: true });
+  }
+
+  async recordRun(update: RunUpdate): Promise<TrainingRun> {
+    // Setting the same header twice leaves the same run.
+    return this.call("recordRun", { body: parseRequest.runUpdate(update), schema: TrainingRunSchema, idempotent: true });
+  }
+
+  async addRunEntries(runId: string, entries: RunEntryInput[]): Promise<AddRunEntriesResult> {
+    const parsed = parseRequest.runEntries({ runId, entries });
+    // Only keyed entries are skipped when sent again; a retry of unkeyed ones could record them twice.
+    const idempotent = parsed.entries.every((e) => e.key !== undefined);
+    return this.call("addRunEntries", { params: { runId: parsed.runId }, body: { entries: parsed.entries }, schema: AddRunEntriesResultSchema, idempotent });
+  }
+
+  async getRun(runId: string): Promise<TrainingRun> {
+    return this.call("getRun", { params: { runId: parseRequest.runId(runId) }, schema: TrainingRunSchema, idempotent: true });
+  }
+
+  async queryRuns(query: RunQuery = {}): Promise<Page<TrainingRun>> {
+    return this.call("queryRuns", { query: toSearchParams(parseRequest.runQuery(query)), schema: RunPageSchema, idempotent: true });
+  }
+
+  async queryRunEntries(query: RunEntryQuery): Promise<Page<RunEntry>> {
+    const { runId, ...rest } = parseRequest.runEntryQuery(query);
+    return this.call("queryRunEntries", { params: { runId }, query: toSearchParams(rest), schema: RunEntryPageSchema, idempotent: true });
   }
 
   async waitForRollouts(rolloutIds: string[], options: WaitOptions & { timeoutMs?: number } = {}): Promise<Rollout[]> {

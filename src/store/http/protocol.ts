@@ -5,18 +5,21 @@
  */
 import { z } from "zod";
 import {
+  AddRunEntriesResultSchema,
   AddSpansResultSchema,
   AttemptedRolloutSchema,
   HeartbeatResultSchema,
   RecordRewardResultSchema,
   ResourcesSnapshotSchema,
   RolloutSchema,
+  RunEntrySchema,
   SpanSchema,
   StoreStatsSchema,
+  TrainingRunSchema,
   WorkerSchema,
   pageSchema,
 } from "../../types/index.js";
-import type { RolloutQuery, SpanQuery } from "../../types/index.js";
+import type { ResourcesQuery, RolloutQuery, RunEntryQuery, RunQuery, SpanQuery } from "../../types/index.js";
 import { ValidationError } from "../../types/index.js";
 
 export const API_PREFIX = "/v1";
@@ -36,6 +39,12 @@ export const Routes = {
   heartbeat: { method: "POST", path: "/v1/heartbeat" },
   addResources: { method: "POST", path: "/v1/resources" },
   getResources: { method: "GET", path: "/v1/resources/:resourcesId" },
+  queryResources: { method: "GET", path: "/v1/resources" },
+  recordRun: { method: "POST", path: "/v1/runs" },
+  queryRuns: { method: "GET", path: "/v1/runs" },
+  getRun: { method: "GET", path: "/v1/runs/:runId" },
+  addRunEntries: { method: "POST", path: "/v1/runs/:runId/entries" },
+  queryRunEntries: { method: "GET", path: "/v1/runs/:runId/entries" },
   waitForRollouts: { method: "POST", path: "/v1/wait" },
   workers: { method: "GET", path: "/v1/workers" },
   stats: { method: "GET", path: "/v1/stats" },
@@ -49,6 +58,7 @@ export type RouteName = keyof typeof Routes;
 export const EnqueueBodySchema = z.union([z.strictObject({ rollout: z.unknown() }), z.strictObject({ rollouts: z.array(z.unknown()) })]);
 export const AddSpansBodySchema = z.strictObject({ spans: z.array(z.unknown()) });
 export const AddResourcesBodySchema = z.strictObject({ resources: z.unknown(), resourcesId: z.string().optional() });
+export const RunEntriesBodySchema = z.strictObject({ entries: z.array(z.unknown()) });
 export const WaitBodySchema = z.strictObject({ rolloutIds: z.array(z.unknown()), timeoutMs: z.unknown().optional() });
 
 // ---- response envelopes ---------------------------------------------------------------------
@@ -59,8 +69,11 @@ export const WaitResponseSchema = z.object({ rollouts: z.array(RolloutSchema) })
 export const WorkersResponseSchema = z.object({ workers: z.array(WorkerSchema) });
 export const RolloutPageSchema = pageSchema(RolloutSchema);
 export const SpanPageSchema = pageSchema(SpanSchema);
+export const ResourcesPageSchema = pageSchema(ResourcesSnapshotSchema);
+export const RunPageSchema = pageSchema(TrainingRunSchema);
+export const RunEntryPageSchema = pageSchema(RunEntrySchema);
 export const HealthSchema = z.object({ status: z.literal("ok") });
-export { AddSpansResultSchema, AttemptedRolloutSchema, HeartbeatResultSchema, RecordRewardResultSchema, ResourcesSnapshotSchema, RolloutSchema, StoreStatsSchema };
+export { AddRunEntriesResultSchema, TrainingRunSchema, AddSpansResultSchema, AttemptedRolloutSchema, HeartbeatResultSchema, RecordRewardResultSchema, ResourcesSnapshotSchema, RolloutSchema, StoreStatsSchema };
 
 // ---- queries in URLs ------------------------------------------------------------------------
 
@@ -85,6 +98,9 @@ const number = (value: string | null) => (value === null ? undefined : value.tri
 const text = (value: string | null) => (value === null ? undefined : value);
 
 const ROLLOUT_PARAMS = ["status", "mode", "idPrefix", "text", "minReward", "maxReward", "createdAfter", "createdBefore", "sortBy", "order", "limit", "cursor"];
+const RESOURCES_PARAMS = ["limit", "cursor"];
+const RUN_PARAMS = ["algorithm", "status", "limit", "cursor"];
+const RUN_ENTRY_PARAMS = ["kind", "afterSequence", "limit", "cursor"];
 const SPAN_PARAMS = ["attemptId", "name", "namePrefix", "limit", "cursor"];
 
 /** An unknown or repeated parameter is rejected as the in-process store rejects an unknown key: a typo must not pass silently. */
@@ -126,6 +142,35 @@ export function spanQueryFromParams(rolloutId: string, params: URLSearchParams):
     limit: number(params.get("limit")),
     cursor: text(params.get("cursor")),
   }) as SpanQuery;
+}
+
+/** A resources listing query from URL params. */
+export function resourcesQueryFromParams(params: URLSearchParams): ResourcesQuery {
+  rejectUnknown(params, RESOURCES_PARAMS, "resources query");
+  return dropUndefined({ limit: number(params.get("limit")), cursor: text(params.get("cursor")) }) as ResourcesQuery;
+}
+
+/** A run listing query from URL params. */
+export function runQueryFromParams(params: URLSearchParams): RunQuery {
+  rejectUnknown(params, RUN_PARAMS, "run query");
+  return dropUndefined({
+    algorithm: list(params.get("algorithm")),
+    status: list(params.get("status")),
+    limit: number(params.get("limit")),
+    cursor: text(params.get("cursor")),
+  }) as RunQuery;
+}
+
+/** A run log query (without its run id, which is in the path) from URL params. */
+export function runEntryQueryFromParams(runId: string, params: URLSearchParams): RunEntryQuery {
+  rejectUnknown(params, RUN_ENTRY_PARAMS, "run entry query");
+  return dropUndefined({
+    runId,
+    kind: list(params.get("kind")),
+    afterSequence: number(params.get("afterSequence")),
+    limit: number(params.get("limit")),
+    cursor: text(params.get("cursor")),
+  }) as RunEntryQuery;
 }
 
 function dropUndefined(record: Record<string, unknown>): Record<string, unknown> {

@@ -1,0 +1,220 @@
+/**
+ * Training runs as the store keeps them: a header per run (algorithm, status, settings, result)
+ * and an append-only log of entries (an RL step, an APO/GEPA candidate, a score, the spend so far).
+ * Algorithms write them while they run, so any store — and any reader of it, the dashboard first —
+ * can show what a run did and follow one in progress, without the process that ran it.
+ */
+import { z } from "zod";
+import { IdSchema, PolicyVersionSchema, TimestampSchema } from "./common.js";
+import { JsonObjectSchema } from "./json.js";
+
+/** `running` until the algorithm ends it; `stopped` is an interrupted run (Ctrl-C, budget, abort) that may be resumed. */
+export const RunStatusSchema = z.enum(["running", "completed", "stopped", "failed"]);
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+/** A lower-case name such as `rl`, `apo`, `gepa`, `rl.step`, `candidate`. */
+const NAME_PATTERN = /^[a-z][a-z0-9_.-]*$/;
+const NameSchema = z.string().min(1).max(64).regex(NAME_PATTERN, "must be a lower-case name: a–z first, then a–z, 0–9, . _ -");
+
+/** What an algorithm says about its run. The first call creates the run; later ones update it. */
+export const RunUpdateSchema = z.strictObject({
+  runId: IdSchema,
+  /** The algorithm that owns the run; a later update naming another one is refused (two algorithms sharing a runId). */
+  algorithm: NameSchema,
+  status: RunStatusSchema.default("running"),
+  /** The settings the run was started with (JSON), shown as they are. Replaces the stored ones when given. */
+  config: JsonObjectSchema.optional(),
+  /** The run's result or progress digest (JSON). Replaces the stored one when given. */
+  summary: JsonObjectSchema.optional(),
+});
+export type RunUpdate = z.input<typeof RunUpdateSchema>;
+export type ParsedRunUpdate = z.infer<typeof RunUpdateSchema>;
+
+export const TrainingRunSchema = z.object({
+  runId: IdSchema,
+  algorithm: NameSchema,
+  status: RunStatusSchema,
+  createdAt: TimestampSchema,
+  /** When the header or the log last changed. */
+  updatedAt: TimestampSchema,
+  config: JsonObjectSchema,
+  summary: JsonObjectSchema.nullable(),
+  /** Entries in the run's log; also the sequence of the last one. */
+  entries: z.number().int().nonnegative(),
+});
+export type TrainingRun = z.infer<typeof TrainingRunSchema>;
+
+/** One entry to append to a run's log. */
+export const RunEntryInputSchema = z.strictObject({
+  /** What the entry is, e.g. `rl.step`; readers pick entries by kind (see `RunEntryKinds`). */
+  kind: NameSchema,
+  /** Makes the entry idempotent: an entry whose key the run's log already has is skipped and counted as a duplicate (a resumed run re-records safely). */
+  key: IdSchema.optional(),
+  /** When it happened (ms since epoch); the store's clock when left out. */
+  at: TimestampSchema.optional(),
+  data: JsonObjectSchema,
+});
+export type RunEntryInput = z.input<typeof RunEntryInputSchema>;
+export type ParsedRunEntryInput = z.infer<typeof RunEntryInputSchema>;
+
+export const RunEntriesRequestSchema = z.strictObject({
+  runId: IdSchema,
+  entries: z.array(RunEntryInputSchema).min(1, "must hold at least one entry").max(1000),
+});
+
+export const RunEntrySchema = z.object({
+  runId: IdSchema,
+  /** 1, 2, 3, … in the order the store received the entries. */
+  sequence: z.number().int().min(1),
+  kind: NameSchema,
+  key: IdSchema.nullable(),
+  at: TimestampSchema,
+  data: JsonObjectSchema,
+});
+export type RunEntry = z.infer<typeof RunEntrySchema>;
+
+export const AddRunEntriesResultSchema = z.object({
+  added: z.number().int().nonnegative(),
+  /** Entries skipped because the log already had their key. */
+  duplicates: z.number().int().nonnegative(),
+});
+export type AddRunEntriesResult = z.infer<typeof AddRunEntriesResultSchema>;
+
+const CursorSchema = z.string().min(1).max(512);
+
+/** Runs, most recently updated first. */
+export const RunQuerySchema = z.strictObject({
+  algorithm: z.array(NameSchema).max(16).optional(),
+  status: z.array(RunStatusSchema).max(4).optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+  cursor: CursorSchema.optional(),
+});
+export type RunQuery = z.input<typeof RunQuerySchema>;
+export type ParsedRunQuery = z.infer<typeof RunQuerySchema>;
+
+/** A run's log in sequence order; `afterSequence` reads only what is new since a reader's last look. */
+export const RunEntryQuerySchema = z.strictObject({
+  runId: IdSchema,
+  kind: z.array(NameSchema).max(16).optional(),
+  afterSequence: z.number().int().nonnegative().optional(),
+  limit: z.number().int().min(1).max(10_000).default(1000),
+  cursor: CursorSchema.optional(),
+});
+export type RunEntryQuery = z.input<typeof RunEntryQuerySchema>;
+export type ParsedRunEntryQuery = z.infer<typeof RunEntryQuerySchema>;
+
+/** Resources snapshots, newest version first. */
+export const ResourcesQuerySchema = z.strictObject({
+  limit: z.number().int().min(1).max(1000).default(100),
+  cursor: CursorSchema.optional(),
+});
+export type ResourcesQuery = z.input<typeof ResourcesQuerySchema>;
+export type ParsedResourcesQuery = z.infer<typeof ResourcesQuerySchema>;
+
+// ---- what the built-in algorithms record (the dashboard reads these kinds) -----------------
+
+/** The entry kinds the built-in algorithms write, and the schema of each one's `data`. */
+export const RunEntryKinds = {
+  rlStep: "rl.step",
+  evaluation: "evaluation",
+  candidate: "candidate",
+  score: "score",
+  front: "front",
+  spend: "spend",
+} as const;
+
+/** `rl.step`: one RL step, as its progress line reports it. */
+export const RLStepEntrySchema = z.object({
+  step: z.number().int().min(1),
+  policyVersion: PolicyVersionSchema,
+  newPolicyVersion: PolicyVersionSchema,
+  trainReward: z.number().nullable(),
+  valReward: z.number().optional(),
+  rollouts: z.number().int().nonnegative(),
+  dropped: z.object({ failed: z.number().int(), noReward: z.number().int(), stale: z.number().int() }),
+  groups: z.number().int().nonnegative(),
+  zeroAdvantageShare: z.number(),
+  refill: z.object({ rounds: z.number().int(), groups: z.number().int(), rollouts: z.number().int(), initialZeroAdvantageShare: z.number() }),
+  samples: z.number().int().nonnegative(),
+  samplesPerRollout: z.number(),
+  mergeRatio: z.number().nullable(),
+  textOnlyCalls: z.number().int().nonnegative(),
+  staleness: z.number(),
+  seconds: z.object({ rollouts: z.number(), adapt: z.number(), train: z.number(), eval: z.number() }),
+  metrics: z.record(z.string(), z.number().nullable()),
+  chunks: z.number().int().min(1),
+  skipped: z.enum(["no signal", "already applied"]).optional(),
+  /** Reward tokens: sampled tokens per unit of train reward gained, when the backend reports tokens. */
+  tokensPerReward: z.number().nullable().optional(),
+});
+export type RLStepEntry = z.infer<typeof RLStepEntrySchema>;
+
+/** `evaluation`: a mean reward on a split outside the steps (RL's validation before the first step, a held-out check). */
+export const EvaluationEntrySchema = z.object({
+  /** What was scored: `initial`, `final`, `held-out`, or a candidate id. */
+  label: z.string().min(1).max(128),
+  split: z.enum(["train", "val", "test"]),
+  mean: z.number().nullable(),
+  n: z.number().int().nonnegative(),
+  ci95: z.tuple([z.number(), z.number()]).nullable().optional(),
+});
+export type EvaluationEntry = z.infer<typeof EvaluationEntrySchema>;
+
+/** A changed component of a candidate: its text before (the parent's) and after. */
+export const ComponentEditSchema = z.object({
+  component: z.string().min(1),
+  before: z.string(),
+  after: z.string(),
+});
+
+/** `candidate`: a prompt candidate proposed by APO or GEPA, with where it came from and why. */
+export const CandidateEntrySchema = z.object({
+  candidateId: z.string().min(1).max(128),
+  /** The resources snapshot that holds it. */
+  resourcesId: IdSchema,
+  /** seed, an APO edit, a GEPA reflection or a GEPA merge. */
+  origin: z.enum(["seed", "edit", "reflection", "merge"]),
+  parents: z.array(z.string()),
+  /** The components it changed against its first parent (none for the seed). */
+  edits: z.array(ComponentEditSchema),
+  /** The critique or evaluator feedback that led to the edit. */
+  rationale: z.string().nullable(),
+  /** Round (APO) or iteration (GEPA) that made it. */
+  iteration: z.number().int().nonnegative(),
+  /** Whether it passed the gate into the pool (false: proposed and rejected). */
+  accepted: z.boolean(),
+});
+export type CandidateEntry = z.infer<typeof CandidateEntrySchema>;
+
+/** `score`: a candidate's score on a set of tasks; the latest entry per (candidate, on) is current. */
+export const ScoreEntrySchema = z.object({
+  candidateId: z.string().min(1).max(128),
+  /** Which scores: `minibatch`, `pareto`, `val`, `held-out`. */
+  on: z.string().min(1).max(64),
+  mean: z.number().nullable(),
+  n: z.number().int().nonnegative(),
+  ci95: z.tuple([z.number(), z.number()]).nullable(),
+});
+export type ScoreEntry = z.infer<typeof ScoreEntrySchema>;
+
+/** `front`: the current Pareto front (GEPA) or beam (APO) — the candidates still in play. */
+export const FrontEntrySchema = z.object({
+  iteration: z.number().int().nonnegative(),
+  candidateIds: z.array(z.string()),
+  /** For a Pareto front: per candidate, the tasks it wins (best score among the front). */
+  wins: z.record(z.string(), z.number().int().nonnegative()).optional(),
+});
+export type FrontEntry = z.infer<typeof FrontEntrySchema>;
+
+/** `spend`: what the run has used so far, and its limits (null: no limit). */
+export const SpendEntrySchema = z.object({
+  rollouts: z.number().int().nonnegative(),
+  optimizerTokens: z.number().int().nonnegative(),
+  usd: z.number().nonnegative().nullable(),
+  limits: z.object({
+    maxRollouts: z.number().nullable(),
+    maxOptimizerTokens: z.number().nullable(),
+    maxUsd: z.number().nullable(),
+  }),
+});
+export type SpendEntry = z.infer<typeof SpendEntrySchema>;
