@@ -1,6 +1,18 @@
 /** What the SQL engines (SQLite, PostgreSQL) share in how rows become records. */
-import type { Attempt, AttemptStatus, ErrorKind, Page, ParsedRolloutQuery } from "../types/index.js";
+import type {
+  Attempt,
+  AttemptStatus,
+  ErrorKind,
+  JsonObject,
+  Page,
+  ParsedRolloutQuery,
+  ParsedRunEntryQuery,
+  RunEntry,
+  RunStatus,
+  TrainingRun,
+} from "../types/index.js";
 import type { RolloutKey } from "./ordering.js";
+import { decodeCountCursor } from "./runs.js";
 
 /** The attempt columns both SQL schemas have. */
 export interface AttemptColumns {
@@ -71,4 +83,51 @@ export async function sortedRolloutRows<R>(
     rows.push(...(await scan({ nulls: true, ...(after?.value === null ? { afterSeq: after.seq } : {}) }, wanted - rows.length)));
   }
   return rows;
+}
+
+/** The run columns both SQL schemas have; JSON arrives as text (SQLite) or parsed (PostgreSQL), so `J` is either. */
+export interface RunColumns<J> {
+  run_id: string;
+  algorithm: string;
+  status: string;
+  created_at: number;
+  updated_at: number;
+  config: J;
+  summary: J | null;
+  entries: number;
+}
+
+/** The run entry columns both SQL schemas have. */
+export interface RunEntryColumns<J> {
+  run_id: string;
+  sequence: number;
+  kind: string;
+  key: string | null;
+  at: number;
+  data: J;
+}
+
+export function runFromRow<J>(row: RunColumns<J>, json: (value: J) => JsonObject): TrainingRun {
+  return {
+    runId: row.run_id,
+    algorithm: row.algorithm,
+    status: row.status as RunStatus,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    config: json(row.config),
+    summary: row.summary === null ? null : json(row.summary),
+    entries: row.entries,
+  };
+}
+
+export function runEntryFromRow<J>(row: RunEntryColumns<J>, json: (value: J) => JsonObject): RunEntry {
+  return { runId: row.run_id, sequence: row.sequence, kind: row.kind, key: row.key, at: row.at, data: json(row.data) };
+}
+
+/**
+ * Where a page of a run's log starts: after `afterSequence` and after the cursor's sequence,
+ * whichever is later (a reader may pass both while it follows a growing log).
+ */
+export function runEntriesStart(query: ParsedRunEntryQuery): number {
+  return Math.max(query.afterSequence ?? 0, query.cursor === undefined ? 0 : decodeCountCursor(query.cursor));
 }

@@ -97,6 +97,33 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX rollouts_mode_created   ON rollouts (mode, created_at, seq);
   DROP INDEX rollouts_status;
   `,
+  // 3: training runs and their logs. Runs are listed most recently updated first; a log is read
+  // by sequence, and keys (when given) are unique per run so a resumed run re-records safely.
+  // Resources need no index for their listing: version is the rowid, walked backwards.
+  `
+  CREATE TABLE runs (
+    run_id     TEXT PRIMARY KEY,
+    algorithm  TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    config     TEXT NOT NULL,                  -- JSON
+    summary    TEXT,                           -- JSON
+    entries    INTEGER NOT NULL DEFAULT 0      -- also the last entry's sequence
+  );
+  CREATE INDEX runs_updated ON runs (updated_at DESC, run_id DESC);
+
+  CREATE TABLE run_entries (
+    run_id   TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    kind     TEXT NOT NULL,
+    key      TEXT,
+    at       REAL NOT NULL,
+    data     TEXT NOT NULL,                    -- JSON
+    PRIMARY KEY (run_id, sequence)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX run_entries_key ON run_entries (run_id, key) WHERE key IS NOT NULL;
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -6,7 +6,12 @@ import type {
   JsonObject,
   JsonValue,
   Page,
+  ParsedResourcesQuery,
   ParsedRolloutQuery,
+  ParsedRunEntryInput,
+  ParsedRunEntryQuery,
+  ParsedRunQuery,
+  ParsedRunUpdate,
   ParsedSpanInput,
   ResourcesMap,
   ResourcesSnapshot,
@@ -14,16 +19,29 @@ import type {
   RolloutConfig,
   RolloutMode,
   RolloutStatus,
+  RunEntry,
   Span,
   SpanKind,
   StoreStats,
+  TrainingRun,
   Worker,
 } from "../../types/index.js";
 import { NotFoundError } from "../../types/index.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
 import { asciiLower, decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
 import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
-import { type AttemptColumns, attemptFromRow, pageFromRows, sortedRolloutRows } from "../sql-rows.js";
+import { decodeCountCursor, decodeRunCursor, encodeCountCursor, encodeRunCursor, runOwnedElsewhere } from "../runs.js";
+import {
+  type AttemptColumns,
+  type RunColumns,
+  type RunEntryColumns,
+  attemptFromRow,
+  pageFromRows,
+  runEntriesStart,
+  runEntryFromRow,
+  runFromRow,
+  sortedRolloutRows,
+} from "../sql-rows.js";
 import type { SqlValue, SqliteDriver, SqliteStatement } from "./driver.js";
 import { GroupCommit } from "./group-commit.js";
 import type { ParsedSqliteStoreOptions } from "./options.js";
@@ -87,6 +105,10 @@ interface ResourcesRow {
   created_at: number;
   resources: string;
 }
+
+type RunRow = RunColumns<string>;
+type RunEntryRow = RunEntryColumns<string>;
+const parseObject = (text: string) => JSON.parse(text) as JsonObject;
 
 /** An attempt with the row numbers its spans are keyed by. */
 interface AttemptRecord {
@@ -216,6 +238,20 @@ export class SqliteEngine implements StorageEngine {
       insertResources: db.prepare(
         "INSERT INTO resources (version, resources_id, created_at, resources) SELECT COALESCE(MAX(version), 0) + 1, ?, ?, ? FROM resources",
       ),
+      resourcesBelow: db.prepare("SELECT * FROM resources WHERE version < ? ORDER BY version DESC LIMIT ?"),
+      runById: db.prepare("SELECT * FROM runs WHERE run_id = ?"),
+      insertRun: db.prepare(
+        `INSERT INTO runs (run_id, algorithm, status, created_at, updated_at, config, summary, entries)
+         VALUES (@run_id, @algorithm, @status, @now, @now, COALESCE(@config, '{}'), @summary, 0)`,
+      ),
+      updateRun: db.prepare(
+        "UPDATE runs SET status = @status, updated_at = @now, config = COALESCE(@config, config), summary = COALESCE(@summary, summary) WHERE run_id = @run_id",
+      ),
+      insertRunEntry: db.prepare(
+        `INSERT INTO run_entries (run_id, sequence, kind, key, at, data) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, key) WHERE key IS NOT NULL DO NOTHING`,
+      ),
+      countRunEntries: db.prepare("UPDATE runs SET entries = ?, updated_at = ? WHERE run_id = ?"),
       recordWorker: db.prepare(
         `INSERT INTO workers (worker_id, first_seen_at, last_seen_at, last_dequeue_at, stats) VALUES (@id, @now, @now, @dequeue_at, @stats)
          ON CONFLICT (worker_id) DO UPDATE SET last_seen_at = MAX(last_seen_at, excluded.last_seen_at),
@@ -475,6 +511,85 @@ export class SqliteEngine implements StorageEngine {
   async latestResources(): Promise<ResourcesSnapshot | undefined> {
     const row = this.sql.latestResources.get() as ResourcesRow | undefined;
     return row ? resourcesFromRow(row) : undefined;
+  }
+
+  async queryResources(query: ParsedResourcesQuery): Promise<Page<ResourcesSnapshot>> {
+    const below = query.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCountCursor(query.cursor);
+    const rows = this.sql.resourcesBelow.all(below, query.limit + 1) as ResourcesRow[];
+    return pageFromRows(rows, query.limit, resourcesFromRow, (last) => encodeCountCursor(last.version));
+  }
+
+  // ---- training runs -----------------------------------------------------------------------
+
+  async upsertRun(update: ParsedRunUpdate, now: number): Promise<TrainingRun> {
+    const params = {
+      run_id: update.runId,
+      algorithm: update.algorithm,
+      status: update.status,
+      now,
+      config: update.config === undefined ? null : JSON.stringify(update.config),
+      summary: update.summary === undefined ? null : JSON.stringify(update.summary),
+    };
+    return this.writes.run(() => {
+      const existing = this.sql.runById.get(update.runId) as RunRow | undefined;
+      if (existing === undefined) this.sql.insertRun.run(params);
+      else if (existing.algorithm !== update.algorithm) throw runOwnedElsewhere(runFromRow(existing, parseObject), update.algorithm);
+      else this.sql.updateRun.run({ run_id: params.run_id, status: params.status, now, config: params.config, summary: params.summary });
+      return runFromRow(this.sql.runById.get(update.runId) as RunRow, parseObject);
+    });
+  }
+
+  async appendRunEntries(runId: string, entries: readonly ParsedRunEntryInput[], now: number): Promise<{ run: TrainingRun; added: number; duplicates: number }> {
+    const rows = entries.map((entry) => [entry.kind, entry.key ?? null, entry.at ?? now, JSON.stringify(entry.data)] as const);
+    return this.writes.run(() => {
+      const run = this.sql.runById.get(runId) as RunRow | undefined;
+      if (run === undefined) throw new NotFoundError("run", runId);
+      let sequence = run.entries;
+      // A key already in the log, or earlier in this batch, inserts nothing and takes no sequence.
+      for (const [kind, key, at, data] of rows) sequence += Number(this.sql.insertRunEntry.run(runId, sequence + 1, kind, key, at, data).changes);
+      const added = sequence - run.entries;
+      if (added === 0) return { run: runFromRow(run, parseObject), added, duplicates: rows.length };
+      this.sql.countRunEntries.run(sequence, now, runId);
+      return { run: runFromRow({ ...run, entries: sequence, updated_at: now }, parseObject), added, duplicates: rows.length - added };
+    });
+  }
+
+  async getRun(runId: string): Promise<TrainingRun | undefined> {
+    const row = this.sql.runById.get(runId) as RunRow | undefined;
+    return row && runFromRow(row, parseObject);
+  }
+
+  async queryRuns(query: ParsedRunQuery): Promise<Page<TrainingRun>> {
+    const where = ["1"];
+    const params: Record<string, SqlValue> = { limit: query.limit + 1 };
+    if (query.algorithm) {
+      where.push("algorithm IN (SELECT value FROM json_each(@algorithm))");
+      params.algorithm = JSON.stringify(query.algorithm);
+    }
+    if (query.status) {
+      where.push("status IN (SELECT value FROM json_each(@status))");
+      params.status = JSON.stringify(query.status);
+    }
+    if (query.cursor !== undefined) {
+      const after = decodeRunCursor(query.cursor);
+      where.push("(updated_at, run_id) < (@afterUpdated, @afterRun)");
+      Object.assign(params, { afterUpdated: after.updatedAt, afterRun: after.runId });
+    }
+    const sql = `SELECT * FROM runs WHERE ${where.join(" AND ")} ORDER BY updated_at DESC, run_id DESC LIMIT @limit`;
+    const rows = this.statement(sql).all(params) as RunRow[];
+    return pageFromRows(rows, query.limit, (row) => runFromRow(row, parseObject), (last) => encodeRunCursor({ updatedAt: last.updated_at, runId: last.run_id }));
+  }
+
+  async queryRunEntries(query: ParsedRunEntryQuery): Promise<Page<RunEntry>> {
+    const where = ["run_id = @runId", "sequence > @after"];
+    const params: Record<string, SqlValue> = { runId: query.runId, after: runEntriesStart(query), limit: query.limit + 1 };
+    if (query.kind) {
+      where.push("kind IN (SELECT value FROM json_each(@kind))");
+      params.kind = JSON.stringify(query.kind);
+    }
+    const sql = `SELECT * FROM run_entries WHERE ${where.join(" AND ")} ORDER BY sequence LIMIT @limit`;
+    const rows = this.statement(sql).all(params) as RunEntryRow[];
+    return pageFromRows(rows, query.limit, (row) => runEntryFromRow(row, parseObject), (last) => encodeCountCursor(last.sequence));
   }
 
   async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {
