@@ -11,6 +11,7 @@ import * as vitest from "vitest";
 import { describeStoreConformance } from "tracetrain/testing";
 import { withoutSqliteExperimentalWarning } from "../../src/store/sqlite/node-sqlite-driver.js";
 import { openSqliteDriver } from "../../src/store/sqlite/open-driver.js";
+import { SCHEMA_VERSION, migrate, schemaVersion } from "../../src/store/sqlite/schema.js";
 import { expectCode, makeSpan, usableSqliteDrivers } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-sqlite-"));
@@ -214,7 +215,7 @@ describe(`SqliteStore durability (${driver})`, () => {
     // Put the file back exactly as schema 1 left it.
     const db = openSqliteDriver(path, driver);
     db.exec(`DROP INDEX rollouts_duration; DROP INDEX rollouts_status_created; DROP INDEX rollouts_mode_created;
-             CREATE INDEX rollouts_status ON rollouts (status); PRAGMA user_version = 1`);
+             CREATE INDEX rollouts_status ON rollouts (status); DROP TABLE run_entries; DROP TABLE runs; PRAGMA user_version = 1`);
     db.close();
     const upgraded = new SqliteStore(path, { watchdogIntervalMs: false, driver });
     expect((await upgraded.queryRollouts({ sortBy: "duration", text: "BETA" })).items.map((r) => r.input)).toEqual(["beta"]);
@@ -223,9 +224,37 @@ describe(`SqliteStore durability (${driver})`, () => {
     const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rollouts' AND sql IS NOT NULL").all() as Array<{ name: string }>).map((r) => r.name);
     const version = (check.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
     check.close();
-    expect(version).toBe(2);
+    expect(version).toBe(SCHEMA_VERSION);
     expect(indexes).toEqual(expect.arrayContaining(["rollouts_duration", "rollouts_status_created", "rollouts_mode_created"]));
     expect(indexes).not.toContain("rollouts_status");
+  });
+
+  it("upgrades a version-2 file in place: its rollouts and snapshots stay, and runs can be recorded", async () => {
+    const path = freshPath();
+    // The file tracetrain wrote before training runs existed (released migrations never change).
+    const old = openSqliteDriver(path, driver);
+    migrate(old, 2);
+    old.exec(`INSERT INTO rollouts (rollout_id, input, mode, resources_id, status, config, metadata, created_at, ended_at, final_reward, queue_pos)
+              VALUES ('ro-old', '"kept"', 'train', 'rs-1', 'queuing', '{"maxAttempts":1,"retryOn":[]}', '{}', 1000, NULL, NULL, 1);
+              INSERT INTO resources (version, resources_id, created_at, resources) VALUES (1, 'rs-1', 900, '{"prompt":{"kind":"json","value":1}}'),
+                                                                                       (2, 'rs-2', 950, '{"prompt":{"kind":"json","value":2}}');`);
+    expect(schemaVersion(old)).toBe(2);
+    old.close();
+
+    const upgraded = new SqliteStore(path, { watchdogIntervalMs: false, driver });
+    expect((await upgraded.getRollout("ro-old")).input).toBe("kept");
+    expect((await upgraded.queryResources()).items.map((s) => [s.resourcesId, s.version])).toEqual([["rs-2", 2], ["rs-1", 1]]);
+    await upgraded.recordRun({ runId: "run-1", algorithm: "rl" });
+    expect(await upgraded.addRunEntries("run-1", [{ kind: "rl.step", key: "step-1", data: { step: 1 } }])).toEqual({ added: 1, duplicates: 0 });
+    await upgraded.close();
+
+    const reopened = new SqliteStore(path, { watchdogIntervalMs: false, driver, mustExist: true });
+    expect(await reopened.getRun("run-1")).toMatchObject({ algorithm: "rl", entries: 1 });
+    expect((await reopened.queryRunEntries({ runId: "run-1" })).items).toMatchObject([{ sequence: 1, key: "step-1", data: { step: 1 } }]);
+    await reopened.close();
+    const check = openSqliteDriver(path, driver);
+    expect(schemaVersion(check)).toBe(SCHEMA_VERSION);
+    check.close();
   });
 });
 }
