@@ -14,6 +14,8 @@ import { ConflictError, type Logger, NotFoundError, StoreUnavailableError, Valid
 import { PostgresStore, type PostgresStoreOptions } from "tracetrain/postgres";
 import { type StoreEvent } from "tracetrain/schemas";
 import { PAYLOAD_LIMIT_BYTES, decodeAnnouncement, encodeAnnouncements } from "../../src/store/postgres/announcements.js";
+import { quoteSchema } from "../../src/store/postgres/identifiers.js";
+import { SCHEMA_VERSION, migrate } from "../../src/store/postgres/schema.js";
 import * as vitest from "vitest";
 import { describeStoreConformance } from "tracetrain/testing";
 import { expectCode, makeSpan, sleep } from "./helpers.js";
@@ -144,9 +146,11 @@ describe.skipIf(!url)("PostgresStore", () => {
             ? `attempt#${e.sequence} ${e.previous ?? "-"}→${e.status}`
             : e.type === "spans"
               ? `spans +${e.count} last=${e.lastSequence}`
-              : `resources v${e.version}`;
+              : e.type === "resources"
+                ? `resources v${e.version}`
+                : `run ${e.runId} ${e.status} entries=${e.entries}`;
       const record = (store: PostgresStore, log: string[]) => {
-        for (const type of ["rollout", "attempt", "spans", "resources"] as const) store.events.on(type, (e: StoreEvent) => log.push(format(e)));
+        for (const type of ["rollout", "attempt", "spans", "resources", "run"] as const) store.events.on(type, (e: StoreEvent) => log.push(format(e)));
       };
       const onA: string[] = [];
       const onB: string[] = [];
@@ -162,7 +166,11 @@ describe.skipIf(!url)("PostgresStore", () => {
       const [second] = await b.dequeue();
       await b.heartbeat({ workerId: "w", attempts: [second!.attempt] });
       await b.completeAttempt(rollout.rolloutId, second!.attempt.attemptId, { status: "succeeded" });
-      expect(onB).toHaveLength(13);
+      await b.recordRun({ runId: "run-1", algorithm: "rl" });
+      await b.addRunEntries("run-1", [{ kind: "rl.step", data: { step: 1 } }, { kind: "rl.step", data: { step: 2 } }]);
+      await b.recordRun({ runId: "run-1", algorithm: "rl", status: "completed" });
+      expect(onB).toHaveLength(16);
+      expect(onB.slice(-3)).toEqual(["run run-1 running entries=0", "run run-1 running entries=2", "run run-1 completed entries=2"]);
       await eventually(() => onA.length >= onB.length);
       expect(onA).toEqual(onB);
 
@@ -204,6 +212,24 @@ describe.skipIf(!url)("PostgresStore", () => {
       expect(stored.items.map((s) => s.sequence)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
       expect(new Set(stored.items.map((s) => s.spanId)).size).toBe(100);
       expect((await a.getRollout(claimed!.rollout.rolloutId)).attempts[0]!.spanCount).toBe(100);
+    });
+
+    it("numbers a run's entries 1..n when both replicas append to it at once, storing each key once", async () => {
+      const [a, b] = replicas();
+      await a.recordRun({ runId: "shared", algorithm: "gepa" });
+      // 20 concurrent batches of 5 keyed entries, alternating replicas, each repeating the previous batch's last key.
+      const entry = (i: number) => ({ kind: "candidate", key: `c-${i}`, data: { i } });
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, n) =>
+          (n % 2 ? a : b).addRunEntries("shared", [...Array.from({ length: 5 }, (_, j) => entry(n * 5 + j)), ...(n > 0 ? [entry(n * 5 - 1)] : [])]),
+        ),
+      );
+      expect(results.reduce((sum, r) => sum + r.added, 0)).toBe(100);
+      expect(results.reduce((sum, r) => sum + r.duplicates, 0)).toBe(19);
+      const stored = await b.queryRunEntries({ runId: "shared" });
+      expect(stored.items.map((e) => e.sequence)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      expect(new Set(stored.items.map((e) => e.key)).size).toBe(100);
+      expect(await a.getRun("shared")).toMatchObject({ entries: 100 });
     });
 
     it("creates each caller-named rollout once when replicas enqueue overlapping batches in opposite orders", async () => {
@@ -382,8 +408,26 @@ describe.skipIf(!url)("PostgresStore", () => {
       const stores = Array.from({ length: 4 }, () => open(schema));
       await Promise.all(stores.map((s, i) => s.enqueue({ input: i })));
       const applied = await admin!.query<{ version: number }>(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(applied.rows.map((r) => r.version)).toEqual([1, 2]);
+      expect(applied.rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
       expect((await stores[0]!.stats()).rollouts.total).toBe(4);
+    });
+
+    it("upgrades a schema written before training runs in place: its rollouts and snapshots stay, and runs can be recorded", async () => {
+      const schema = freshSchema();
+      // The schema tracetrain wrote at version 2 (released migrations never change).
+      await migrate(admin!, schema, quoteSchema(schema), 2);
+      await admin!.query(`INSERT INTO "${schema}".rollouts (rollout_id, input, mode, resources_id, status, config, metadata, created_at, queue_pos)
+                          VALUES ('ro-old', '"kept"', 'train', 'rs-1', 'queuing', '{"maxAttempts":1,"retryOn":[]}', '{}', 1000, 1)`);
+      await admin!.query(`INSERT INTO "${schema}".resources (version, resources_id, created_at, resources)
+                          VALUES (1, 'rs-1', 900, '{"p":{"kind":"json","value":1}}'), (2, 'rs-2', 950, '{"p":{"kind":"json","value":2}}')`);
+      const store = open(schema);
+      expect((await store.getRollout("ro-old")).input).toBe("kept");
+      expect((await store.queryResources()).items.map((s) => [s.resourcesId, s.version])).toEqual([["rs-2", 2], ["rs-1", 1]]);
+      await store.recordRun({ runId: "run-1", algorithm: "rl" });
+      expect(await store.addRunEntries("run-1", [{ kind: "rl.step", key: "step-1", data: { step: 1 } }])).toEqual({ added: 1, duplicates: 0 });
+      expect((await store.queryRunEntries({ runId: "run-1" })).items).toMatchObject([{ sequence: 1, key: "step-1" }]);
+      const applied = await admin!.query<{ version: number }>(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+      expect(applied.rows.map((r) => r.version)).toEqual([1, 2, 3]);
     });
 
     it("refuses a schema written by a newer version", async () => {

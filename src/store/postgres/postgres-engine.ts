@@ -6,22 +6,30 @@ import type {
   JsonObject,
   Logger,
   Page,
+  ParsedResourcesQuery,
   ParsedRolloutQuery,
+  ParsedRunEntryInput,
+  ParsedRunEntryQuery,
+  ParsedRunQuery,
+  ParsedRunUpdate,
   ParsedSpanInput,
   ResourcesMap,
   ResourcesSnapshot,
   Rollout,
   RolloutConfig,
   RolloutStatus,
+  RunEntry,
   Span,
   StoreEvent,
   StoreStats,
+  TrainingRun,
   Worker,
 } from "../../types/index.js";
 import { NotFoundError, StoreClosedError, StoreUnavailableError, TracetrainError, ValidationError, cloneJson } from "../../types/index.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
 import { asciiLower, decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
-import { attemptFromRow, pageFromRows, sortedRolloutRows } from "../sql-rows.js";
+import { decodeCountCursor, decodeRunCursor, encodeCountCursor, encodeRunCursor, runOwnedElsewhere } from "../runs.js";
+import { type RunColumns, type RunEntryColumns, attemptFromRow, pageFromRows, runEntriesStart, runEntryFromRow, runFromRow, sortedRolloutRows } from "../sql-rows.js";
 import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
 import { channelFor, decodeAnnouncement, encodeAnnouncements } from "./announcements.js";
 import { type CallOutcome, Coalescer } from "./coalescer.js";
@@ -53,8 +61,13 @@ import {
   spanFromRow,
 } from "./rows.js";
 import { migrate } from "./schema.js";
-import { type Statement, type Statements, statements } from "./statements.js";
+import { RUN_COLUMNS, RUN_ENTRY, RUN_ORDER, type Statement, type Statements, statements } from "./statements.js";
 import { PipelinedTransaction } from "./transaction.js";
+
+type RunRow = RunColumns<JsonObject>;
+type RunEntryRow = RunEntryColumns<JsonObject>;
+/** pg parses jsonb already. */
+const asIs = (value: JsonObject) => value;
 
 /** The parsed options the engine uses: stores in different schemas share nothing. */
 export type PostgresEngineOptions = Pick<ParsedPostgresStoreOptions, "schema" | "pool" | "logger">;
@@ -651,6 +664,71 @@ export class PostgresEngine implements StorageEngine {
   async latestResources(): Promise<ResourcesSnapshot | undefined> {
     const [row] = await this.query<ResourcesRow>(this.sql.latestResources);
     return row && resourcesFromRow(row);
+  }
+
+  async queryResources(query: ParsedResourcesQuery): Promise<Page<ResourcesSnapshot>> {
+    const below = query.cursor === undefined ? 2 ** 31 - 1 : Math.min(decodeCountCursor(query.cursor), 2 ** 31 - 1);
+    const rows = await this.query<ResourcesRow>(this.sql.resourcesBelow, [below, query.limit + 1]);
+    return pageFromRows(rows, query.limit, resourcesFromRow, (last) => encodeCountCursor(last.version));
+  }
+
+  // ---- training runs -----------------------------------------------------------------------
+
+  async upsertRun(update: ParsedRunUpdate, now: number): Promise<TrainingRun> {
+    const config = update.config === undefined ? null : JSON.stringify(update.config);
+    const summary = update.summary === undefined ? null : JSON.stringify(update.summary);
+    const [row] = await this.query<RunRow>(this.sql.upsertRun, [update.runId, update.algorithm, update.status, now, config, summary]);
+    if (row) return runFromRow(row, asIs);
+    // No row: the run exists under another algorithm, which never changes once set.
+    const [other] = await this.query<RunRow>(this.sql.runById, [update.runId]);
+    if (!other) throw new TracetrainError("internal", `run '${update.runId}' conflicted on upsert but could not be read`);
+    throw runOwnedElsewhere(runFromRow(other, asIs), update.algorithm);
+  }
+
+  async appendRunEntries(runId: string, entries: readonly ParsedRunEntryInput[], now: number): Promise<{ run: TrainingRun; added: number; duplicates: number }> {
+    // Serialize now: the caller's objects may change once this call awaits.
+    const columns: unknown[][] = [[], [], [], []];
+    for (const entry of entries) [entry.kind, entry.key ?? null, entry.at ?? now, JSON.stringify(entry.data)].forEach((value, i) => columns[i]!.push(value));
+    return this.transaction(async (tx) => {
+      const [run] = (await tx.query<RunRow>({ ...this.sql.lockRun, values: [runId] })).rows;
+      if (!run) throw new NotFoundError("run", runId);
+      const [result] = (await tx.commitWith<{ added: number }>({ ...this.sql.appendRunEntries, values: [runId, run.entries, ...columns, now] })).rows;
+      const added = result!.added;
+      const after = added === 0 ? run : { ...run, entries: run.entries + added, updated_at: now };
+      return { run: runFromRow(after, asIs), added, duplicates: entries.length - added };
+    });
+  }
+
+  async getRun(runId: string): Promise<TrainingRun | undefined> {
+    const [row] = await this.query<RunRow>(this.sql.runById, [runId]);
+    return row && runFromRow(row, asIs);
+  }
+
+  async queryRuns(query: ParsedRunQuery): Promise<Page<TrainingRun>> {
+    const params: unknown[] = [];
+    const param = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const where = ["true"];
+    if (query.algorithm) where.push(`algorithm = ANY(${param(query.algorithm)}::text[])`);
+    if (query.status) where.push(`status = ANY(${param(query.status)}::text[])`);
+    if (query.cursor !== undefined) {
+      const after = decodeRunCursor(query.cursor);
+      where.push(`(updated_at, run_id COLLATE "C") < (${param(after.updatedAt)}::float8, ${param(after.runId)}::text)`);
+    }
+    const sql = `SELECT ${RUN_COLUMNS} FROM ${this.quoted}.runs WHERE ${where.join(" AND ")} ORDER BY ${RUN_ORDER} LIMIT ${param(query.limit + 1)}`;
+    const rows = await this.query<RunRow>(sql, params);
+    return pageFromRows(rows, query.limit, (row) => runFromRow(row, asIs), (last) => encodeRunCursor({ updatedAt: last.updated_at, runId: last.run_id }));
+  }
+
+  async queryRunEntries(query: ParsedRunEntryQuery): Promise<Page<RunEntry>> {
+    const params: unknown[] = [query.runId, runEntriesStart(query), query.limit + 1];
+    const kind = query.kind ? ` AND kind = ANY($4::text[])` : "";
+    if (query.kind) params.push(query.kind);
+    const sql = `SELECT ${RUN_ENTRY} FROM ${this.quoted}.run_entries WHERE run_id = $1 AND sequence > $2::bigint${kind} ORDER BY sequence LIMIT $3`;
+    const rows = await this.query<RunEntryRow>(sql, params);
+    return pageFromRows(rows, query.limit, (row) => runEntryFromRow(row, asIs), (last) => encodeCountCursor(last.sequence));
   }
 
   async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {

@@ -109,21 +109,50 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
   CREATE INDEX rollouts_mode_created   ON ${s}.rollouts (mode, created_at, seq);
   DROP INDEX ${s}.rollouts_status;
   `,
+  // 3: training runs and their logs, as in the SQLite engine. Run ids sort in "C" collation, as
+  // every engine compares them (byte order), whatever the database's collation. An append locks
+  // its run's row, so entry sequences come from the run's count without gaps or repeats.
+  // Resources need no index for their listing: version is the primary key, walked backwards.
+  (s) => `
+  CREATE TABLE ${s}.runs (
+    run_id     text PRIMARY KEY,
+    algorithm  text NOT NULL,
+    status     text NOT NULL,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL,
+    config     jsonb NOT NULL,
+    summary    jsonb,
+    entries    integer NOT NULL DEFAULT 0        -- also the last entry's sequence
+  ) WITH (fillfactor = 85);
+  CREATE INDEX runs_updated ON ${s}.runs (updated_at DESC, run_id COLLATE "C" DESC);
+
+  CREATE TABLE ${s}.run_entries (
+    run_id   text NOT NULL REFERENCES ${s}.runs (run_id),
+    sequence integer NOT NULL,
+    kind     text NOT NULL,
+    key      text,
+    at       double precision NOT NULL,
+    data     jsonb NOT NULL,
+    PRIMARY KEY (run_id, sequence)
+  );
+  CREATE UNIQUE INDEX run_entries_key ON ${s}.run_entries (run_id, key) WHERE key IS NOT NULL;
+  `,
 ];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Brings `schema` up to {@link SCHEMA_VERSION}. A database that is already current is only read
+ * Brings `schema` up to {@link SCHEMA_VERSION} (or only up to `upTo`: as released migrations never
+ * change, that is the schema an older tracetrain wrote, which the upgrade tests start from). A database that is already current is only read
  * (no lock, no DDL, so replicas whose role may not create schemas can still open it). Otherwise
  * every pending migration runs in one transaction that first takes a transaction-scoped advisory
  * lock for this schema: replicas starting together queue on the lock, and each one after the first
  * finds the work done. Throws the shared ConflictError for a database newer than this code.
  */
-export async function migrate(client: pg.ClientBase, schema: string, quoted: string): Promise<void> {
+export async function migrate(client: pg.ClientBase, schema: string, quoted: string, upTo = SCHEMA_VERSION): Promise<void> {
   const current = await currentVersion(client, quoted);
-  if (current === SCHEMA_VERSION) return;
+  if (current >= upTo && current <= SCHEMA_VERSION) return;
   if (current > SCHEMA_VERSION) throw newerSchemaError(current, SCHEMA_VERSION);
   await client.query("BEGIN");
   try {
@@ -135,7 +164,7 @@ export async function migrate(client: pg.ClientBase, schema: string, quoted: str
     // Read again under the lock: another replica may have migrated while this one waited.
     const locked = await currentVersion(client, quoted);
     if (locked > SCHEMA_VERSION) throw newerSchemaError(locked, SCHEMA_VERSION);
-    for (let version = locked + 1; version <= SCHEMA_VERSION; version++) {
+    for (let version = locked + 1; version <= upTo; version++) {
       await client.query(MIGRATIONS[version - 1]!(quoted));
       await client.query(`INSERT INTO ${quoted}.schema_migrations (version) VALUES ($1)`, [version]);
     }

@@ -22,6 +22,10 @@ const columns = (fields: readonly string[], alias?: string) => fields.map((f) =>
 const ROLLOUT = columns(ROLLOUT_FIELDS);
 const ATTEMPT = columns(ATTEMPT_FIELDS);
 const RESOURCES = "version, resources_id, created_at, resources";
+export const RUN_COLUMNS = "run_id, algorithm, status, created_at, updated_at, config, summary, entries";
+/** Run ids compare as bytes in every engine (see migration 3). */
+export const RUN_ORDER = `updated_at DESC, run_id COLLATE "C" DESC`;
+export const RUN_ENTRY = "run_id, sequence, kind, key, at, data";
 
 const ATTEMPT_COLUMNS =
   "attempt_id, rollout_id, rollout_seq, sequence, worker_id, status, started_at, ended_at, last_heartbeat_at, error_kind, error_message, final_reward, span_count";
@@ -149,6 +153,49 @@ export function statements(s: string) {
     insertResources: statement(
       `INSERT INTO ${s}.resources (version, resources_id, created_at, resources)
        SELECT COALESCE(MAX(version), 0) + 1, $1, $2, $3::jsonb FROM ${s}.resources RETURNING ${RESOURCES}`,
+    ),
+
+    resourcesBelow: statement(`SELECT ${RESOURCES} FROM ${s}.resources WHERE version < $1 ORDER BY version DESC LIMIT $2`),
+
+    runById: statement(`SELECT ${RUN_COLUMNS} FROM ${s}.runs WHERE run_id = $1`),
+    /**
+     * Creates run `$1` or, when its algorithm `$2` matches, updates its status `$3`, updatedAt `$4`
+     * and the config `$5` and summary `$6` given (null: keep). Returns no row for another algorithm's run.
+     */
+    upsertRun: statement(
+      `INSERT INTO ${s}.runs AS r (run_id, algorithm, status, created_at, updated_at, config, summary, entries)
+       VALUES ($1, $2, $3, $4, $4, COALESCE($5::jsonb, '{}'::jsonb), $6::jsonb, 0)
+       ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+         config = COALESCE($5::jsonb, r.config), summary = COALESCE($6::jsonb, r.summary)
+       WHERE r.algorithm = EXCLUDED.algorithm
+       RETURNING ${RUN_COLUMNS}`,
+    ),
+    /** Appends serialize on the run's row: sequences follow its count with no gap and no repeat. */
+    lockRun: statement(`SELECT ${RUN_COLUMNS} FROM ${s}.runs WHERE run_id = $1 FOR UPDATE`),
+    /**
+     * Appends entries ($3–$6, one array per column, in arrival order) to run `$1`, whose log holds
+     * `$2` entries, skipping each whose key the log or an earlier entry of the batch has; then sets
+     * the run's count and updatedAt `$7` if any was added. Returns how many were. The run must be
+     * locked by the caller.
+     */
+    appendRunEntries: statement(
+      `WITH input AS (
+         SELECT * FROM unnest($3::text[], $4::text[], $5::float8[], $6::jsonb[]) WITH ORDINALITY AS i(kind, key, at, data, ord)
+       ), fresh AS (
+         SELECT i.* FROM input i
+         WHERE i.key IS NULL
+            OR (NOT EXISTS (SELECT 1 FROM ${s}.run_entries x WHERE x.run_id = $1 AND x.key = i.key)
+                AND NOT EXISTS (SELECT 1 FROM input j WHERE j.key = i.key AND j.ord < i.ord))
+       ), inserted AS (
+         INSERT INTO ${s}.run_entries (run_id, sequence, kind, key, at, data)
+         SELECT $1, $2::int + row_number() OVER (ORDER BY f.ord), f.kind, f.key, f.at, f.data FROM fresh f
+         RETURNING sequence
+       ), counted AS (
+         SELECT count(*)::int AS added FROM inserted
+       ), touched AS (
+         UPDATE ${s}.runs SET entries = $2::int + counted.added, updated_at = $7 FROM counted WHERE run_id = $1 AND counted.added > 0
+       )
+       SELECT added FROM counted`,
     ),
 
     /** Upserts workers `$1` (in id order, one row each) with their first and last sightings, last dequeue and stats. */
