@@ -989,6 +989,387 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
       });
     });
 
+    // ---- resource listing ---------------------------------------------------------------------
+
+    describe("resource listing", () => {
+      const snapshot = (n: number) => ({ cfg: { kind: "json" as const, value: n } });
+
+      it("lists snapshots newest version first, paging by cursor with no gap or repeat", async () => {
+        expect(await store.queryResources()).toEqual({ items: [], nextCursor: null });
+        const added = [];
+        for (let n = 1; n <= 7; n++) added.push(await store.addResources(snapshot(n)));
+        expect((await store.queryResources()).items).toEqual([...added].reverse());
+        const pages: number[][] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.queryResources({ limit: 3, ...(cursor === undefined ? {} : { cursor }) });
+          pages.push(page.items.map((s) => s.version));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined);
+        expect(pages).toEqual([[7, 6, 5], [4, 3, 2], [1]]);
+        // A page that ends exactly at the oldest snapshot says there is no more.
+        expect((await store.queryResources({ limit: 7 })).nextCursor).toBeNull();
+      });
+
+      it("rejects a foreign or tampered cursor, a huge limit and unknown query keys, naming the field", async () => {
+        await store.addResources(snapshot(1));
+        await store.addResources(snapshot(2));
+        await store.recordRun({ runId: "r", algorithm: "rl" });
+        const runCursor = (await store.queryRuns({ limit: 1 })).nextCursor;
+        const bad: Array<[Record<string, unknown>, string]> = [
+          [{ cursor: "not-a-cursor" }, "cursor"],
+          [{ cursor: Buffer.from('["x",1]').toString("base64url") }, "cursor"],
+          [{ cursor: Buffer.from("[-1]").toString("base64url") }, "cursor"],
+          [{ cursor: Buffer.from("[1.5]").toString("base64url") }, "cursor"],
+          [{ cursor: "" }, "cursor"],
+          [{ limit: 1001 }, "limit"],
+          [{ limit: 0 }, "limit"],
+        ];
+        if (runCursor !== null) bad.push([{ cursor: runCursor }, "cursor"]);
+        for (const [query, path] of bad) {
+          const error = await expectCode(store.queryResources(query as never), ValidationError);
+          expect(error.issues[0]!.path, JSON.stringify(query)).toBe(path);
+        }
+        const unknown = await expectCode(store.queryResources({ version: 1 } as never), ValidationError);
+        expect(unknown.message).toContain("version");
+      });
+    });
+
+    // ---- training runs -----------------------------------------------------------------------
+
+    describe("training runs", () => {
+      /** Resolves once the store's clock (Date.now, in-process or the server's on this machine) has moved past `after`. */
+      async function clockPast(after: number): Promise<void> {
+        while (Date.now() <= after) await sleep(1);
+      }
+      /** The listing order every backend must give: most recently updated first, ties by runId descending. */
+      const byRecency = (a: { updatedAt: number; runId: string }, b: { updatedAt: number; runId: string }) =>
+        b.updatedAt - a.updatedAt || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0);
+
+      it("creates a run with defaults, then updates its status, keeping createdAt and the algorithm", async () => {
+        const before = Date.now();
+        const created = await store.recordRun({ runId: "run-1", algorithm: "rl", config: { steps: 3 } });
+        expect(created).toEqual({
+          runId: "run-1",
+          algorithm: "rl",
+          status: "running",
+          createdAt: created.createdAt,
+          updatedAt: created.createdAt,
+          config: { steps: 3 },
+          summary: null,
+          entries: 0,
+        });
+        expect(created.createdAt).toBeGreaterThanOrEqual(before);
+        expect(created.createdAt).toBeLessThanOrEqual(Date.now());
+        expect(await store.getRun("run-1")).toEqual(created);
+        await clockPast(created.updatedAt);
+        const stopped = await store.recordRun({ runId: "run-1", algorithm: "rl", status: "stopped" });
+        expect(stopped).toMatchObject({ status: "stopped", createdAt: created.createdAt, config: { steps: 3 } });
+        expect(stopped.updatedAt).toBeGreaterThan(created.updatedAt);
+        for (const status of ["running", "failed", "completed"] as const) {
+          expect((await store.recordRun({ runId: "run-1", algorithm: "rl", status })).status).toBe(status);
+        }
+        expect(await store.getRun("run-1")).toMatchObject({ status: "completed", createdAt: created.createdAt });
+        expect((await store.recordRun({ runId: "bare", algorithm: "apo" })).config).toEqual({});
+      });
+
+      it("replaces config and summary when given and keeps them when not", async () => {
+        await store.recordRun({ runId: "r", algorithm: "gepa", config: { a: 1, b: { c: 2 } } });
+        const withSummary = await store.recordRun({ runId: "r", algorithm: "gepa", summary: { best: 0.5, ids: ["x"] } });
+        expect(withSummary).toMatchObject({ config: { a: 1, b: { c: 2 } }, summary: { best: 0.5, ids: ["x"] } });
+        const replaced = await store.recordRun({ runId: "r", algorithm: "gepa", config: { z: true }, summary: { best: 0.75 } });
+        // Replaced whole, never merged.
+        expect(replaced.config).toEqual({ z: true });
+        expect(replaced.summary).toEqual({ best: 0.75 });
+        const kept = await store.recordRun({ runId: "r", algorithm: "gepa", status: "completed" });
+        expect(kept).toMatchObject({ config: { z: true }, summary: { best: 0.75 }, status: "completed" });
+        expect(await store.getRun("r")).toEqual(kept);
+      });
+
+      it("refuses a run id held by another algorithm with a ConflictError that changes nothing", async () => {
+        const rl = await store.recordRun({ runId: "shared", algorithm: "rl", config: { lr: 1 } });
+        await store.addRunEntries("shared", [{ kind: "rl.step", data: { step: 1 } }]);
+        const before = await store.getRun("shared");
+        const error = await expectCode(store.recordRun({ runId: "shared", algorithm: "apo", status: "failed", config: { other: 1 }, summary: { s: 1 } }), ConflictError);
+        expect(error.message).toContain("shared");
+        expect(await store.getRun("shared")).toEqual(before);
+        expect(before).toMatchObject({ algorithm: rl.algorithm, status: "running", config: { lr: 1 }, summary: null, entries: 1 });
+      });
+
+      it("numbers entries 1..n in order, skipping keys the log or the batch already has and counting them as duplicates", async () => {
+        const run = await store.recordRun({ runId: "log", algorithm: "apo" });
+        const first = await store.addRunEntries("log", [
+          { kind: "candidate", key: "c1", data: { n: 1 } },
+          { kind: "candidate", key: "c1", data: { n: "repeat in batch" } },
+          { kind: "score", data: { n: 2 } },
+          { kind: "score", data: { n: 3 } },
+          { kind: "candidate", key: "c2", data: { n: 4 } },
+        ]);
+        expect(first).toEqual({ added: 4, duplicates: 1 });
+        const second = await store.addRunEntries("log", [
+          { kind: "candidate", key: "c2", data: { n: "repeat of the log" } },
+          { kind: "spend", key: "s1", data: { n: 5 } },
+          { kind: "candidate", key: "c1", data: { n: "again" } },
+        ]);
+        expect(second).toEqual({ added: 1, duplicates: 2 });
+        const all = await store.queryRunEntries({ runId: "log" });
+        expect(all.nextCursor).toBeNull();
+        expect(all.items.map((e) => [e.sequence, e.kind, e.key, e.data.n])).toEqual([
+          [1, "candidate", "c1", 1],
+          [2, "score", null, 2],
+          [3, "score", null, 3],
+          [4, "candidate", "c2", 4],
+          [5, "spend", "s1", 5],
+        ]);
+        expect(all.items.every((e) => e.runId === "log")).toBe(true);
+        const after = await store.getRun("log");
+        expect(after.entries).toBe(5);
+        expect(after.updatedAt).toBeGreaterThanOrEqual(run.updatedAt);
+        // Only duplicates: nothing changes, not even updatedAt.
+        await clockPast(after.updatedAt);
+        expect(await store.addRunEntries("log", [{ kind: "candidate", key: "c1", data: {} }])).toEqual({ added: 0, duplicates: 1 });
+        expect(await store.getRun("log")).toEqual(after);
+      });
+
+      it("stamps an entry with the store's clock when it has no time, keeps one it has, and moves the run's updatedAt", async () => {
+        const run = await store.recordRun({ runId: "clock", algorithm: "rl" });
+        await clockPast(run.updatedAt);
+        const before = Date.now();
+        await store.addRunEntries("clock", [{ kind: "rl.step", data: {} }, { kind: "rl.step", at: 1234.5, data: {} }]);
+        const after = Date.now();
+        const [stamped, given] = (await store.queryRunEntries({ runId: "clock" })).items;
+        expect(stamped!.at).toBeGreaterThanOrEqual(before);
+        expect(stamped!.at).toBeLessThanOrEqual(after);
+        expect(given!.at).toBe(1234.5);
+        const updated = await store.getRun("clock");
+        expect(updated.updatedAt).toBeGreaterThanOrEqual(before);
+        expect(updated.updatedAt).toBeLessThanOrEqual(after);
+        expect(updated.createdAt).toBe(run.createdAt);
+      });
+
+      it("refuses entries for, and a log of, a run that does not exist, creating nothing", async () => {
+        await expectCode(store.addRunEntries("ghost", [{ kind: "rl.step", data: {} }]), NotFoundError);
+        await expectCode(store.queryRunEntries({ runId: "ghost" }), NotFoundError);
+        await expectCode(store.getRun("ghost"), NotFoundError);
+        expect((await store.queryRuns()).items).toEqual([]);
+      });
+
+      it("filters a log by kind and reads only what follows afterSequence", async () => {
+        await store.recordRun({ runId: "mixed", algorithm: "gepa" });
+        const kinds = ["candidate", "score", "front", "score", "candidate", "spend", "score"];
+        await store.addRunEntries("mixed", kinds.map((kind, i) => ({ kind, data: { i } })));
+        const seq = (page: { items: Array<{ sequence: number }> }) => page.items.map((e) => e.sequence);
+        expect(seq(await store.queryRunEntries({ runId: "mixed", kind: ["score"] }))).toEqual([2, 4, 7]);
+        expect(seq(await store.queryRunEntries({ runId: "mixed", kind: ["candidate", "front"] }))).toEqual([1, 3, 5]);
+        expect(seq(await store.queryRunEntries({ runId: "mixed", afterSequence: 4 }))).toEqual([5, 6, 7]);
+        expect(seq(await store.queryRunEntries({ runId: "mixed", afterSequence: 3, kind: ["score"] }))).toEqual([4, 7]);
+        expect(seq(await store.queryRunEntries({ runId: "mixed", afterSequence: 7 }))).toEqual([]);
+        expect(seq(await store.queryRunEntries({ runId: "mixed", kind: ["rl.step"] }))).toEqual([]);
+        // A reader following the log: what it has not seen yet, and nothing twice.
+        await store.addRunEntries("mixed", [{ kind: "score", data: { i: 7 } }]);
+        expect(seq(await store.queryRunEntries({ runId: "mixed", afterSequence: 7 }))).toEqual([8]);
+      });
+
+      it("pages a long log by cursor with no gap or repeat, also with a kind filter", async () => {
+        await store.recordRun({ runId: "long", algorithm: "rl" });
+        await store.addRunEntries("long", Array.from({ length: 25 }, (_, i) => ({ kind: i % 3 === 0 ? "evaluation" : "rl.step", data: { i } })));
+        const collect = async (query: { kind?: string[]; afterSequence?: number }) => {
+          const pages: number[][] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await store.queryRunEntries({ runId: "long", limit: 4, ...query, ...(cursor === undefined ? {} : { cursor }) });
+            pages.push(page.items.map((e) => e.sequence));
+            cursor = page.nextCursor ?? undefined;
+          } while (cursor !== undefined);
+          return pages;
+        };
+        const pages = await collect({});
+        expect(pages.flat()).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+        expect(pages.map((p) => p.length)).toEqual([4, 4, 4, 4, 4, 4, 1]);
+        expect((await collect({ kind: ["evaluation"] })).flat()).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25]);
+        expect((await collect({ afterSequence: 20 })).flat()).toEqual([21, 22, 23, 24, 25]);
+      });
+
+      it("lists runs most recently updated first, filtered by algorithm and status, paging with no gap or repeat", async () => {
+        const ids = ["b-run", "a-run", "d-run", "c-run", "e-run", "f-run", "g-run"];
+        for (const [i, runId] of ids.entries()) {
+          await store.recordRun({ runId, algorithm: i % 2 === 0 ? "rl" : "apo", status: i % 3 === 0 ? "completed" : "running" });
+        }
+        const all = await Promise.all(ids.map((id) => store.getRun(id)));
+        const listed = await store.queryRuns();
+        expect(listed).toEqual({ items: [...all].sort(byRecency), nextCursor: null });
+
+        // The run just updated (by an entry) comes first, though its id sorts last.
+        await clockPast(Math.max(...all.map((r) => r.updatedAt)));
+        await store.addRunEntries("a-run", [{ kind: "score", data: {} }]);
+        expect((await store.queryRuns({ limit: 1 })).items.map((r) => r.runId)).toEqual(["a-run"]);
+
+        const now = await Promise.all(ids.map((id) => store.getRun(id)));
+        const pages: string[][] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.queryRuns({ limit: 3, ...(cursor === undefined ? {} : { cursor }) });
+          pages.push(page.items.map((r) => r.runId));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined);
+        expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+        expect(pages.flat()).toEqual([...now].sort(byRecency).map((r) => r.runId));
+
+        const rl = await store.queryRuns({ algorithm: ["rl"] });
+        expect(rl.items.map((r) => r.runId)).toEqual(now.filter((r) => r.algorithm === "rl").sort(byRecency).map((r) => r.runId));
+        const done = await store.queryRuns({ status: ["completed"], algorithm: ["rl", "apo"] });
+        expect(done.items.map((r) => r.runId).sort()).toEqual(["b-run", "c-run", "g-run"]);
+        expect((await store.queryRuns({ algorithm: ["gepa"] })).items).toEqual([]);
+        const filteredPages: string[] = [];
+        cursor = undefined;
+        do {
+          const page = await store.queryRuns({ algorithm: ["rl"], limit: 1, ...(cursor === undefined ? {} : { cursor }) });
+          filteredPages.push(...page.items.map((r) => r.runId));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined);
+        expect(filteredPages).toEqual(rl.items.map((r) => r.runId));
+      });
+
+      it("announces every change to a run, with its entry count, after it is stored", async () => {
+        const seen: Array<{ event: string; stored: Promise<number> }> = [];
+        store.events.on("run", (e) => {
+          // Read back the moment the event arrives: the change must already be there.
+          seen.push({ event: `${e.runId} ${e.status} ${e.entries}`, stored: store.getRun(e.runId).then((r) => r.entries) });
+        });
+        await eventsReady(store);
+        await store.recordRun({ runId: "ev", algorithm: "rl" });
+        await store.addRunEntries("ev", [{ kind: "rl.step", key: "1", data: {} }, { kind: "rl.step", key: "2", data: {} }]);
+        // Only duplicates: no event.
+        await store.addRunEntries("ev", [{ kind: "rl.step", key: "1", data: {} }]);
+        await expectCode(store.recordRun({ runId: "ev", algorithm: "apo" }), ConflictError);
+        await expectCode(store.addRunEntries("nope", [{ kind: "rl.step", data: {} }]), NotFoundError);
+        await store.addRunEntries("ev", [{ kind: "rl.step", data: {} }]);
+        await store.recordRun({ runId: "ev", algorithm: "rl", status: "completed" });
+        await eventually(() => expect(seen).toHaveLength(4));
+        expect(seen.map((s) => s.event)).toEqual(["ev running 0", "ev running 2", "ev running 3", "ev completed 3"]);
+        const stored = await Promise.all(seen.map((s) => s.stored));
+        stored.forEach((entries, i) => expect(entries).toBeGreaterThanOrEqual([0, 2, 3, 3][i]!));
+      });
+
+      it("keeps stored entries and runs independent of the caller's objects", async () => {
+        const config = { nested: { lr: 1 } };
+        const data = { list: [1, 2] };
+        const run = await store.recordRun({ runId: "iso", algorithm: "rl", config });
+        const pending = store.addRunEntries("iso", [{ kind: "rl.step", data }]);
+        config.nested.lr = 99;
+        data.list.push(3);
+        await pending;
+        run.config.mutated = true;
+        const [entry] = (await store.queryRunEntries({ runId: "iso" })).items;
+        expect(entry!.data).toEqual({ list: [1, 2] });
+        entry!.data.list = [];
+        expect((await store.queryRunEntries({ runId: "iso" })).items[0]!.data).toEqual({ list: [1, 2] });
+        expect((await store.getRun("iso")).config).toEqual({ nested: { lr: 1 } });
+      });
+
+      it("rejects hostile run headers with a ValidationError naming the field, storing nothing", async () => {
+        const cases: Array<[unknown, string]> = [
+          [{ runId: "has space", algorithm: "rl" }, "runId"],
+          [{ runId: "", algorithm: "rl" }, "runId"],
+          [{ algorithm: "rl" }, "runId"],
+          [{ runId: "r", algorithm: "RL" }, "algorithm"],
+          [{ runId: "r", algorithm: "" }, "algorithm"],
+          [{ runId: "r", algorithm: "x".repeat(65) }, "algorithm"],
+          [{ runId: "r", algorithm: "rl", status: "done" }, "status"],
+          [{ runId: "r", algorithm: "rl", config: [] }, "config"],
+          [{ runId: "r", algorithm: "rl", config: { lr: Number.NaN } }, "config.lr"],
+          [{ runId: "r", algorithm: "rl", summary: { f: () => 1 } }, "summary.f"],
+          [{ runId: "r", algorithm: "rl", summary: { big: 10n } }, "summary.big"],
+          [{ runId: "r", algorithm: "rl", summary: "done" }, "summary"],
+        ];
+        for (const [update, path] of cases) {
+          const error = await expectCode(store.recordRun(update as never), ValidationError);
+          expect(error.issues[0]!.path, String(JSON.stringify(update, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v)))).toBe(path);
+        }
+        const unknown = await expectCode(store.recordRun({ runId: "r", algorithm: "rl", owner: "me" } as never), ValidationError);
+        expect(unknown.message).toContain("owner");
+        await expectCode(store.getRun("r"), NotFoundError);
+        await expectCode(store.getRun("bad id"), ValidationError);
+      });
+
+      it("rejects hostile entries with a ValidationError naming the field, storing none of the batch", async () => {
+        await store.recordRun({ runId: "r", algorithm: "rl" });
+        const ok = { kind: "rl.step", data: { step: 1 } };
+        const cases: Array<[unknown, string]> = [
+          [[ok, { kind: "Bad Kind", data: {} }], "entries[1].kind"],
+          [[{ kind: "", data: {} }], "entries[0].kind"],
+          [[ok, { kind: "rl.step", data: { reward: Number.NaN } }], "entries[1].data.reward"],
+          [[{ kind: "rl.step", data: { reward: Number.POSITIVE_INFINITY } }], "entries[0].data.reward"],
+          [[{ kind: "rl.step", data: { fn: () => 1 } }], "entries[0].data.fn"],
+          [[{ kind: "rl.step", data: { list: [1, undefined] } }], "entries[0].data.list[1]"],
+          [[{ kind: "rl.step", data: { when: new Date(0) } }], "entries[0].data.when"],
+          [[{ kind: "rl.step" }], "entries[0].data"],
+          [[{ kind: "rl.step", data: [1] }], "entries[0].data"],
+          [[{ kind: "rl.step", key: "has space", data: {} }], "entries[0].key"],
+          [[{ kind: "rl.step", at: -1, data: {} }], "entries[0].at"],
+          [[{ kind: "rl.step", at: Number.NaN, data: {} }], "entries[0].at"],
+          [[], "entries"],
+          [Array.from({ length: 1001 }, () => ok), "entries"],
+          ["not a list", "entries"],
+        ];
+        for (const [entries, path] of cases) {
+          const error = await expectCode(store.addRunEntries("r", entries as never), ValidationError);
+          expect(error.issues[0]!.path, path).toBe(path);
+        }
+        const unknown = await expectCode(store.addRunEntries("r", [{ ...ok, sequence: 3 } as never]), ValidationError);
+        expect(unknown.message).toContain("sequence");
+        await expectCode(store.addRunEntries("bad id", [ok]), ValidationError);
+        expect((await store.getRun("r")).entries).toBe(0);
+        expect((await store.queryRunEntries({ runId: "r" })).items).toEqual([]);
+      });
+
+      it("rejects bad run and log queries, foreign or tampered cursors included, naming the field", async () => {
+        await store.recordRun({ runId: "r", algorithm: "rl" });
+        await store.recordRun({ runId: "s", algorithm: "rl" });
+        await store.addRunEntries("r", [{ kind: "rl.step", data: {} }, { kind: "rl.step", data: {} }]);
+        const runCursor = (await store.queryRuns({ limit: 1 })).nextCursor!;
+        const entryCursor = (await store.queryRunEntries({ runId: "r", limit: 1 })).nextCursor!;
+        expect([runCursor, entryCursor]).not.toContain(null);
+        const tampered = ["not-a-cursor", Buffer.from('["x",1]').toString("base64url"), Buffer.from("[-1]").toString("base64url")];
+
+        const runCases: Array<[Record<string, unknown>, string]> = [
+          [{ limit: 1001 }, "limit"],
+          [{ limit: 0 }, "limit"],
+          [{ limit: 2.5 }, "limit"],
+          [{ status: ["done"] }, "status[0]"],
+          [{ algorithm: ["RL"] }, "algorithm[0]"],
+          [{ algorithm: "rl" }, "algorithm"],
+          [{ cursor: entryCursor }, "cursor"],
+          ...tampered.map((cursor): [Record<string, unknown>, string] => [{ cursor }, "cursor"]),
+        ];
+        for (const [query, path] of runCases) {
+          const error = await expectCode(store.queryRuns(query as never), ValidationError);
+          expect(error.issues[0]!.path, JSON.stringify(query)).toBe(path);
+        }
+        const entryCases: Array<[Record<string, unknown>, string]> = [
+          [{ limit: 10_001 }, "limit"],
+          [{ limit: -1 }, "limit"],
+          [{ afterSequence: -1 }, "afterSequence"],
+          [{ afterSequence: 1.5 }, "afterSequence"],
+          [{ kind: ["Not A Kind"] }, "kind[0]"],
+          [{ runId: "bad id" }, "runId"],
+          [{ cursor: runCursor }, "cursor"],
+          ...tampered.map((cursor): [Record<string, unknown>, string] => [{ cursor }, "cursor"]),
+        ];
+        for (const [query, path] of entryCases) {
+          const error = await expectCode(store.queryRunEntries({ runId: "r", ...query } as never), ValidationError);
+          expect(error.issues[0]!.path, JSON.stringify(query)).toBe(path);
+        }
+        for (const [call, key] of [
+          [() => store.queryRuns({ owner: "me" } as never), "owner"],
+          [() => store.queryRunEntries({ runId: "r", since: 3 } as never), "since"],
+        ] as const) {
+          expect((await expectCode(call(), ValidationError)).message).toContain(key);
+        }
+        await expectCode(store.queryRunEntries({} as never), ValidationError);
+      });
+    });
+
     // ---- waiting -----------------------------------------------------------------------------
 
     describe("waitForRollouts", () => {
