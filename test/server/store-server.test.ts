@@ -18,7 +18,11 @@ function raw(url: string, method: string, path: string, body?: string | Buffer, 
   });
 }
 
-const samplePath = (path: string) => path.replace(":rolloutId", "ro-1").replace(":attemptId", "at-1").replace(":resourcesId", "latest");
+const samplePath = (path: string) => path.replace(":rolloutId", "ro-1").replace(":attemptId", "at-1").replace(":resourcesId", "latest").replace(":runId", "run-1");
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: { issues?: Array<{ path: string; message: string }> } };
+}
 
 describe("store server", () => {
   let store: MemoryStore;
@@ -139,6 +143,140 @@ describe("store server", () => {
     expect(text).toMatch(/^: connected/);
     const data = /event: rollout\ndata: (.*)\n/.exec(text)![1]!;
     expect(JSON.parse(data)).toMatchObject({ type: "rollout", rolloutId: rollout.rolloutId, status: "queuing", previous: null });
+  });
+
+  describe("training runs and resource listing", () => {
+    const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
+    const post = (path: string, body: unknown) => raw(server.url, "POST", path, JSON.stringify(body));
+
+    it("records a run, appends to its log and reads both back through the routes", async () => {
+      const created = await post("/v1/runs", { runId: "route-run", algorithm: "apo", config: { beam: 2 } });
+      expect(created.status, created.text).toBe(200);
+      expect(json(created.text)).toMatchObject({ runId: "route-run", algorithm: "apo", status: "running", config: { beam: 2 }, summary: null, entries: 0 });
+      const entries = [
+        { kind: "candidate", key: "c1", data: { id: "c1" } },
+        { kind: "score", data: { mean: 0.5 } },
+        { kind: "candidate", key: "c1", data: { id: "again" } },
+        { kind: "candidate", key: "c2", at: 5, data: { id: "c2" } },
+      ];
+      const appended = await post("/v1/runs/route-run/entries", { entries });
+      expect(appended.status, appended.text).toBe(200);
+      expect(json(appended.text)).toEqual({ added: 3, duplicates: 1 });
+      expect(json((await raw(server.url, "GET", "/v1/runs/route-run")).text)).toMatchObject({ entries: 3 });
+      const page = json((await raw(server.url, "GET", "/v1/runs/route-run/entries?kind=candidate&afterSequence=0&limit=1")).text) as { items: Array<{ sequence: number }>; nextCursor: string };
+      expect(page.items.map((e) => e.sequence)).toEqual([1]);
+      const next = json((await raw(server.url, "GET", `/v1/runs/route-run/entries?kind=candidate&limit=1&cursor=${page.nextCursor}`)).text);
+      expect(next).toMatchObject({ items: [{ sequence: 3, key: "c2", at: 5, data: { id: "c2" } }], nextCursor: null });
+      const listed = json((await raw(server.url, "GET", "/v1/runs?algorithm=apo,gepa&status=running&limit=5")).text) as { items: Array<{ runId: string }> };
+      expect(listed.items.map((r) => r.runId)).toContain("route-run");
+      await store.addResources({ a: { kind: "json", value: 1 } });
+      await store.addResources({ a: { kind: "json", value: 2 } });
+      const snapshots = json((await raw(server.url, "GET", "/v1/resources?limit=1")).text) as { items: Array<{ version: number }>; nextCursor: string | null };
+      expect(snapshots.items).toHaveLength(1);
+      expect(snapshots.nextCursor).not.toBeNull();
+      expect(snapshots.items[0]!.version).toBe((await store.getResources("latest")).version);
+    });
+
+    it("answers unknown query parameters with 400 naming the parameter", async () => {
+      await post("/v1/runs", { runId: "q-run", algorithm: "rl" });
+      const cases: Array<[string, string]> = [
+        ["/v1/runs?owner=me", "owner"],
+        ["/v1/runs?status=running&status=failed", "status"],
+        ["/v1/runs/q-run/entries?since=3", "since"],
+        ["/v1/runs/q-run/entries?runId=other", "runId"],
+        ["/v1/resources?version=2", "version"],
+        ["/v1/runs?limit=abc", "limit"],
+        ["/v1/runs?limit=5000", "limit"],
+        ["/v1/runs?status=done", "status[0]"],
+        ["/v1/runs/q-run/entries?afterSequence=-1", "afterSequence"],
+        ["/v1/runs/q-run/entries?kind=Not%20A%20Kind", "kind[0]"],
+        ["/v1/runs/q-run/entries?cursor=garbage", "cursor"],
+        ["/v1/resources?limit=0", "limit"],
+      ];
+      for (const [path, field] of cases) {
+        const response = await raw(server.url, "GET", path);
+        expect(response.status, path).toBe(400);
+        const body = JSON.parse(response.text) as ErrorBody;
+        expect(body.error.code, path).toBe("validation");
+        expect(body.error.details?.issues?.[0]?.path, path).toBe(field);
+        expect(body.error.message, path).toContain(field);
+      }
+    });
+
+    it("answers an unknown run with 404, on reads and on appends", async () => {
+      const cases: Array<[string, string, unknown]> = [
+        ["GET", "/v1/runs/no-such-run", undefined],
+        ["GET", "/v1/runs/no-such-run/entries", undefined],
+        ["POST", "/v1/runs/no-such-run/entries", { entries: [{ kind: "rl.step", data: {} }] }],
+      ];
+      for (const [method, path, body] of cases) {
+        const response = await raw(server.url, method, path, body === undefined ? undefined : JSON.stringify(body));
+        expect(response.status, `${method} ${path}`).toBe(404);
+        expect((JSON.parse(response.text) as ErrorBody).error).toMatchObject({ code: "not_found", message: expect.stringContaining("no-such-run") });
+      }
+      expect((await raw(server.url, "GET", "/v1/runs/no-such-run")).status).toBe(404);
+    });
+
+    it("answers bad bodies with 400 naming the field, and another algorithm's run id with 409", async () => {
+      await post("/v1/runs", { runId: "body-run", algorithm: "rl" });
+      const cases: Array<[string, string, string]> = [
+        ["/v1/runs", "{not json", ""],
+        ["/v1/runs", JSON.stringify({ runId: "r" }), "algorithm"],
+        ["/v1/runs", JSON.stringify({ runId: "r", algorithm: "RL" }), "algorithm"],
+        ["/v1/runs", JSON.stringify({ runId: "r", algorithm: "rl", status: "paused" }), "status"],
+        ["/v1/runs", JSON.stringify({ runId: "r", algorithm: "rl", config: [1] }), "config"],
+        ["/v1/runs", JSON.stringify({ runId: "r", algorithm: "rl", owner: "me" }), ""],
+        ["/v1/runs/body-run/entries", JSON.stringify({}), "entries"],
+        ["/v1/runs/body-run/entries", JSON.stringify({ entries: "x" }), "entries"],
+        ["/v1/runs/body-run/entries", JSON.stringify({ entries: [] }), "entries"],
+        ["/v1/runs/body-run/entries", JSON.stringify({ entries: [{ kind: "Bad Kind", data: {} }] }), "entries[0].kind"],
+        ["/v1/runs/body-run/entries", JSON.stringify({ entries: [{ kind: "rl.step", data: 3 }] }), "entries[0].data"],
+        ["/v1/runs/body-run/entries", JSON.stringify({ entries: [{ kind: "rl.step", data: {} }], runId: "other" }), ""],
+        ["/v1/runs/body-run/entries", JSON.stringify({ entries: Array.from({ length: 1001 }, () => ({ kind: "rl.step", data: {} })) }), "entries"],
+      ];
+      for (const [path, body, field] of cases) {
+        const response = await raw(server.url, "POST", path, body);
+        expect(response.status, `${path} ${body.slice(0, 80)}`).toBe(400);
+        const parsed = JSON.parse(response.text) as ErrorBody;
+        expect(parsed.error.code).toBe("validation");
+        if (field !== "") expect(parsed.error.details?.issues?.[0]?.path, body.slice(0, 80)).toBe(field);
+      }
+      expect((await store.getRun("body-run")).entries).toBe(0);
+      const conflict = await post("/v1/runs", { runId: "body-run", algorithm: "gepa" });
+      expect(conflict.status).toBe(409);
+      expect((JSON.parse(conflict.text) as ErrorBody).error.code).toBe("conflict");
+    });
+
+    it("streams run events, and only those, on /v1/events?types=run", async () => {
+      const controller = new AbortController();
+      let text = "";
+      let connected!: () => void;
+      const ready = new Promise<void>((resolve) => (connected = resolve));
+      let gotRunEvents!: () => void;
+      const received = new Promise<void>((resolve) => (gotRunEvents = resolve));
+      const req = request(new URL("/v1/events?types=run", server.url), { signal: controller.signal }, (res) => {
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+          if (text.includes(": connected")) connected();
+          if ((text.match(/event: run\n/g) ?? []).length >= 2) gotRunEvents();
+        });
+      });
+      req.on("error", () => undefined);
+      req.end();
+      await ready;
+      await store.enqueue({ input: "not a run event" });
+      await store.recordRun({ runId: "sse-run", algorithm: "rl" });
+      await store.addRunEntries("sse-run", [{ kind: "rl.step", data: { step: 1 } }]);
+      await received;
+      controller.abort();
+      expect(text).not.toContain("event: rollout");
+      const events = [...text.matchAll(/event: run\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!) as Record<string, unknown>);
+      expect(events).toMatchObject([
+        { type: "run", runId: "sse-run", status: "running", entries: 0 },
+        { type: "run", runId: "sse-run", status: "running", entries: 1 },
+      ]);
+    });
   });
 
   it("ends long-polls at once when it shuts down, and refuses new connections after", async () => {
