@@ -185,6 +185,49 @@ async function serveProcess(storeUrl: string, port: number): Promise<{ child: Ch
 // ---- the tests --------------------------------------------------------------------------------
 
 describe.skipIf(!url)("store-server replicas on one PostgreSQL schema", () => {
+  it("shows a client of replica A a training run that replica B records, live and in full", async () => {
+    const schema = `tt_replicas_${randomBytes(6).toString("hex")}`;
+    schemas.push(schema);
+    const stores = [0, 1].map(() => new PostgresStore(url!, { schema, logger: quiet, watchdogIntervalMs: false }));
+    const servers: StoreServer[] = [];
+    for (const store of stores) servers.push(await startStoreServer({ store, port: 0, logger: quiet }));
+    const [a, b] = servers as [StoreServer, StoreServer];
+    // A dashboard reading replica A; an algorithm writing through replica B.
+    const reader = new HttpStore(a.url, { logger: quiet });
+    const writer = new HttpStore(b.url, { logger: quiet });
+    try {
+      const heard: string[] = [];
+      let sawAll!: () => void;
+      const allHeard = new Promise<void>((resolve) => (sawAll = resolve));
+      reader.events.on("run", (e) => {
+        heard.push(`${e.runId} ${e.status} ${e.entries}`);
+        if (e.status === "completed") sawAll();
+      });
+      await (reader.events as { connected(): Promise<void> }).connected();
+      // Replica A listens from its first call on.
+      await reader.stats();
+
+      await writer.recordRun({ runId: "run-b", algorithm: "rl", config: { steps: 3 } });
+      for (let step = 1; step <= 3; step++) {
+        await writer.addRunEntries("run-b", [{ kind: "rl.step", key: `step-${step}`, data: { step } }]);
+      }
+      // A resumed writer re-records a step: stored once, announced nowhere.
+      expect(await writer.addRunEntries("run-b", [{ kind: "rl.step", key: "step-3", data: { step: 3 } }])).toEqual({ added: 0, duplicates: 1 });
+      await writer.recordRun({ runId: "run-b", algorithm: "rl", status: "completed", summary: { best: 3 } });
+      await allHeard;
+      expect(heard).toEqual(["run-b running 0", "run-b running 1", "run-b running 2", "run-b running 3", "run-b completed 3"]);
+
+      expect(await reader.getRun("run-b")).toMatchObject({ status: "completed", entries: 3, config: { steps: 3 }, summary: { best: 3 } });
+      const log = await reader.queryRunEntries({ runId: "run-b", afterSequence: 1 });
+      expect(log.items.map((e) => [e.sequence, e.data.step])).toEqual([[2, 2], [3, 3]]);
+      expect((await reader.queryRuns({ algorithm: ["rl"] })).items.map((r) => r.runId)).toEqual(["run-b"]);
+    } finally {
+      await Promise.all([reader.close(), writer.close()]);
+      await Promise.all(servers.map((s) => s.close()));
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
   it("runs 320 rollouts enqueued through replica A exactly once on 100 runners split over A and B, and B's waits wake promptly", async () => {
     const schema = `tt_replicas_${randomBytes(6).toString("hex")}`;
     schemas.push(schema);
