@@ -479,6 +479,39 @@ describe.skipIf(!url)("PostgresStore", () => {
       expect([stats.rollouts.total, stats.spans]).toEqual([1, 0]);
     });
 
+    it("lists runs in the same order as every other backend in a database whose collation sorts text by language", async () => {
+      // Under en-US rules "a-run" < "B-run" and "-" is all but ignored; the store compares ids as
+      // bytes, like the other backends and the cursors it hands out.
+      const database = `tt_collate_${randomBytes(6).toString("hex")}`;
+      await admin!.query(`CREATE DATABASE "${database}" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`);
+      try {
+        const target = new URL(url!);
+        target.pathname = `/${database}`;
+        // Its connections are cut when the database is dropped: nothing to report.
+        const store = new PostgresStore(target.toString(), { schema: "tracetrain", watchdogIntervalMs: false, logger: capture() });
+        try {
+          const ids = ["a-run", "B-run", "b_run", "A.run", "ab", "a-z", "Z"];
+          // One updatedAt for all: the order is the runId tie-break alone.
+          await Promise.all(ids.map((runId) => store.recordRun({ runId, algorithm: "rl" })));
+          const runs = await Promise.all(ids.map((id) => store.getRun(id)));
+          const expected = runs.sort((x, y) => y.updatedAt - x.updatedAt || (x.runId < y.runId ? 1 : x.runId > y.runId ? -1 : 0)).map((r) => r.runId);
+          expect((await store.queryRuns()).items.map((r) => r.runId)).toEqual(expected);
+          const paged: string[] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await store.queryRuns({ limit: 2, ...(cursor === undefined ? {} : { cursor }) });
+            paged.push(...page.items.map((r) => r.runId));
+            cursor = page.nextCursor ?? undefined;
+          } while (cursor !== undefined);
+          expect(paged).toEqual(expected);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await admin!.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      }
+    });
+
     it("is what createStore opens for postgres:// and postgresql:// URLs", async () => {
       const schema = freshSchema();
       for (const spec of [url!, url!.replace(/^postgres(ql)?:/, "postgresql:")]) {
