@@ -302,7 +302,8 @@ export class MemoryEngine implements StorageEngine {
   }
 
   async queryResources(query: ParsedResourcesQuery): Promise<Page<ResourcesSnapshot>> {
-    const below = query.cursor === undefined ? this.byVersion.length + 1 : decodeCountCursor(query.cursor);
+    // A cursor above the newest version (hand-made: none is issued) lists from the newest, as the SQL engines do.
+    const below = Math.min(this.byVersion.length + 1, query.cursor === undefined ? Infinity : decodeCountCursor(query.cursor));
     const items = this.byVersion.slice(Math.max(0, below - 1 - query.limit), Math.max(0, below - 1)).reverse();
     const last = items.at(-1);
     return { items: cloneJson(items), nextCursor: last && last.version > 1 && items.length === query.limit ? encodeCountCursor(last.version) : null };

@@ -1009,6 +1009,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
         expect(pages).toEqual([[7, 6, 5], [4, 3, 2], [1]]);
         // A page that ends exactly at the oldest snapshot says there is no more.
         expect((await store.queryResources({ limit: 7 })).nextCursor).toBeNull();
+        // A cursor is a version to list below, whatever issued it: above the newest, from the newest.
+        const beyond = Buffer.from("[100]").toString("base64url");
+        expect((await store.queryResources({ limit: 2, cursor: beyond })).items.map((s) => s.version)).toEqual([7, 6]);
+        expect(await store.queryResources({ cursor: Buffer.from("[1]").toString("base64url") })).toEqual({ items: [], nextCursor: null });
       });
 
       it("rejects a foreign or tampered cursor, a huge limit and unknown query keys, naming the field", async () => {
