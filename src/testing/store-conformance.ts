@@ -37,6 +37,20 @@ async function eventsReady(store: Store): Promise<void> {
   await (store.events as { connected?: () => Promise<void> }).connected?.();
 }
 
+/** Every page of a listing in order, following `nextCursor` until it is null. */
+async function pagesOf<T>(fetch: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor: string | null }>): Promise<T[][]> {
+  const pages: T[][] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await fetch(cursor);
+    pages.push(page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return pages;
+}
+
+const withCursor = (cursor: string | undefined) => (cursor === undefined ? {} : { cursor });
+
 export function describeStoreConformance(name: string, factory: StoreFactory, test: ConformanceTestApi): void {
   const { afterEach, beforeEach, describe, expect, it, vi } = test;
   /** Retries an assertion until it holds: events of a remote store arrive shortly after the call that caused them. */
@@ -999,14 +1013,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
         const added = [];
         for (let n = 1; n <= 7; n++) added.push(await store.addResources(snapshot(n)));
         expect((await store.queryResources()).items).toEqual([...added].reverse());
-        const pages: number[][] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await store.queryResources({ limit: 3, ...(cursor === undefined ? {} : { cursor }) });
-          pages.push(page.items.map((s) => s.version));
-          cursor = page.nextCursor ?? undefined;
-        } while (cursor !== undefined);
-        expect(pages).toEqual([[7, 6, 5], [4, 3, 2], [1]]);
+        const pages = await pagesOf((cursor) => store.queryResources({ limit: 3, ...withCursor(cursor) }));
+        expect(pages.map((page) => page.map((s) => s.version))).toEqual([[7, 6, 5], [4, 3, 2], [1]]);
         // A page that ends exactly at the oldest snapshot says there is no more.
         expect((await store.queryResources({ limit: 7 })).nextCursor).toBeNull();
         // A cursor is a version to list below, whatever issued it: above the newest, from the newest.
@@ -1177,16 +1185,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
       it("pages a long log by cursor with no gap or repeat, also with a kind filter", async () => {
         await store.recordRun({ runId: "long", algorithm: "rl" });
         await store.addRunEntries("long", Array.from({ length: 25 }, (_, i) => ({ kind: i % 3 === 0 ? "evaluation" : "rl.step", data: { i } })));
-        const collect = async (query: { kind?: string[]; afterSequence?: number }) => {
-          const pages: number[][] = [];
-          let cursor: string | undefined;
-          do {
-            const page = await store.queryRunEntries({ runId: "long", limit: 4, ...query, ...(cursor === undefined ? {} : { cursor }) });
-            pages.push(page.items.map((e) => e.sequence));
-            cursor = page.nextCursor ?? undefined;
-          } while (cursor !== undefined);
-          return pages;
-        };
+        const collect = async (query: { kind?: string[]; afterSequence?: number }) =>
+          (await pagesOf((cursor) => store.queryRunEntries({ runId: "long", limit: 4, ...query, ...withCursor(cursor) }))).map((page) => page.map((e) => e.sequence));
         const pages = await collect({});
         expect(pages.flat()).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
         expect(pages.map((p) => p.length)).toEqual([4, 4, 4, 4, 4, 4, 1]);
@@ -1209,29 +1209,17 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
         expect((await store.queryRuns({ limit: 1 })).items.map((r) => r.runId)).toEqual(["a-run"]);
 
         const now = await Promise.all(ids.map((id) => store.getRun(id)));
-        const pages: string[][] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await store.queryRuns({ limit: 3, ...(cursor === undefined ? {} : { cursor }) });
-          pages.push(page.items.map((r) => r.runId));
-          cursor = page.nextCursor ?? undefined;
-        } while (cursor !== undefined);
+        const pages = await pagesOf((cursor) => store.queryRuns({ limit: 3, ...withCursor(cursor) }));
         expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
-        expect(pages.flat()).toEqual([...now].sort(byRecency).map((r) => r.runId));
+        expect(pages.flat().map((r) => r.runId)).toEqual([...now].sort(byRecency).map((r) => r.runId));
 
         const rl = await store.queryRuns({ algorithm: ["rl"] });
         expect(rl.items.map((r) => r.runId)).toEqual(now.filter((r) => r.algorithm === "rl").sort(byRecency).map((r) => r.runId));
         const done = await store.queryRuns({ status: ["completed"], algorithm: ["rl", "apo"] });
         expect(done.items.map((r) => r.runId).sort()).toEqual(["b-run", "c-run", "g-run"]);
         expect((await store.queryRuns({ algorithm: ["gepa"] })).items).toEqual([]);
-        const filteredPages: string[] = [];
-        cursor = undefined;
-        do {
-          const page = await store.queryRuns({ algorithm: ["rl"], limit: 1, ...(cursor === undefined ? {} : { cursor }) });
-          filteredPages.push(...page.items.map((r) => r.runId));
-          cursor = page.nextCursor ?? undefined;
-        } while (cursor !== undefined);
-        expect(filteredPages).toEqual(rl.items.map((r) => r.runId));
+        const filteredPages = await pagesOf((cursor) => store.queryRuns({ algorithm: ["rl"], limit: 1, ...withCursor(cursor) }));
+        expect(filteredPages.flat()).toEqual(rl.items);
       });
 
       it("announces every change to a run, with its entry count, after it is stored", async () => {
