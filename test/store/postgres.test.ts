@@ -563,6 +563,15 @@ describe("PostgreSQL event payloads", () => {
     expect(decoded?.type === "attempt" && decoded.error?.message).toMatch(/^(\u{1F600}"\n)+.*… \(trimmed/u);
   });
 
+  it("carries run events between processes, and only well-formed ones", () => {
+    const run: StoreEvent = { type: "run", runId: "run-1", status: "stopped", entries: 12, at: 5 };
+    const [payload] = encodeAnnouncements(origin, [event(1), run]);
+    expect(decodeAnnouncement(payload!)).toEqual({ ok: true, origin, events: [event(1), run] });
+    for (const bad of [{ ...run, status: "paused" }, { ...run, entries: -1 }, { ...run, runId: "has space" }]) {
+      expect(decodeAnnouncement(`{"v":1,"o":"x","e":[${JSON.stringify(bad)}]}`).ok, JSON.stringify(bad)).toBe(false);
+    }
+  });
+
   it("rejects payloads that are not store events", () => {
     for (const payload of ["nope", "[]", '{"v":2,"o":"x","e":[]}', '{"v":1,"o":"x","e":[{"type":"rollout"}]}']) {
       expect(decodeAnnouncement(payload).ok, payload).toBe(false);
