@@ -8,6 +8,11 @@ export function encodeCursor(values: CursorValues): string {
   return Buffer.from(JSON.stringify(values), "utf8").toString("base64url");
 }
 
+/** The error for a cursor that this query did not issue. */
+export function foreignCursor(): ValidationError {
+  return new ValidationError("cursor", [{ path: "cursor", message: "is not a cursor issued for this query; pass nextCursor back unchanged" }]);
+}
+
 /**
  * Decodes a cursor issued by {@link encodeCursor} with `shape` describing each position
  * (`"number"`, `"int"` for a non-negative safe integer, `"string"`, or `"number?"` for a number
@@ -15,8 +20,7 @@ export function encodeCursor(values: CursorValues): string {
  * cursor from another query, tampered with, or garbage — is a ValidationError, never a crash.
  */
 export function decodeCursor(cursor: string, shape: ReadonlyArray<"number" | "int" | "string" | "number?">): Array<string | number | null> {
-  const invalid = () =>
-    new ValidationError("cursor", [{ path: "cursor", message: "is not a cursor issued for this query; pass nextCursor back unchanged" }]);
+  const invalid = foreignCursor;
   let values: unknown;
   try {
     values = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));

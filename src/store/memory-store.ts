@@ -36,7 +36,7 @@ import {
   matchesRolloutFilters,
   sortValue,
 } from "./ordering.js";
-import { compareRuns, decodeCountCursor, decodeRunCursor, encodeCountCursor, encodeRunCursor, runOwnedElsewhere } from "./runs.js";
+import { compareRuns, decodeCountCursor, decodeRunCursor, encodeCountCursor, encodeRunCursor, runEntriesStart, runOwnedElsewhere } from "./runs.js";
 import { type RolloutChange, isAttemptActive, isRolloutQueued, recordActivity } from "./state-machine.js";
 
 interface RolloutEntry {
@@ -302,11 +302,10 @@ export class MemoryEngine implements StorageEngine {
   }
 
   async queryResources(query: ParsedResourcesQuery): Promise<Page<ResourcesSnapshot>> {
-    // A cursor above the newest version (hand-made: none is issued) lists from the newest, as the SQL engines do.
-    const below = Math.min(this.byVersion.length + 1, query.cursor === undefined ? Infinity : decodeCountCursor(query.cursor));
+    const below = query.cursor === undefined ? this.byVersion.length + 1 : decodeCountCursor("resources", query.cursor);
     const items = this.byVersion.slice(Math.max(0, below - 1 - query.limit), Math.max(0, below - 1)).reverse();
     const last = items.at(-1);
-    return { items: cloneJson(items), nextCursor: last && last.version > 1 && items.length === query.limit ? encodeCountCursor(last.version) : null };
+    return { items: cloneJson(items), nextCursor: last && last.version > 1 && items.length === query.limit ? encodeCountCursor("resources", last.version) : null };
   }
 
   async upsertRun(update: ParsedRunUpdate, now: number): Promise<TrainingRun> {
@@ -355,10 +354,10 @@ export class MemoryEngine implements StorageEngine {
   async queryRunEntries(query: ParsedRunEntryQuery): Promise<Page<RunEntry>> {
     const log = this.runs.get(query.runId);
     if (!log) return { items: [], nextCursor: null };
-    const from = Math.max(query.afterSequence ?? 0, query.cursor === undefined ? 0 : decodeCountCursor(query.cursor));
+    const from = runEntriesStart(query);
     const matching = log.entries.slice(from).filter((entry) => !query.kind || query.kind.includes(entry.kind));
     const items = matching.slice(0, query.limit);
-    return { items: cloneJson(items), nextCursor: matching.length > query.limit ? encodeCountCursor(items.at(-1)!.sequence) : null };
+    return { items: cloneJson(items), nextCursor: matching.length > query.limit ? encodeCountCursor("entries", items.at(-1)!.sequence) : null };
   }
 
   async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {

@@ -6,13 +6,11 @@ import type {
   JsonObject,
   Page,
   ParsedRolloutQuery,
-  ParsedRunEntryQuery,
   RunEntry,
   RunStatus,
   TrainingRun,
 } from "../types/index.js";
 import type { RolloutKey } from "./ordering.js";
-import { decodeCountCursor } from "./runs.js";
 
 /** The attempt columns both SQL schemas have. */
 export interface AttemptColumns {
@@ -122,12 +120,4 @@ export function runFromRow<J>(row: RunColumns<J>, json: (value: J) => JsonObject
 
 export function runEntryFromRow<J>(row: RunEntryColumns<J>, json: (value: J) => JsonObject): RunEntry {
   return { runId: row.run_id, sequence: row.sequence, kind: row.kind, key: row.key, at: row.at, data: json(row.data) };
-}
-
-/**
- * Where a page of a run's log starts: after `afterSequence` and after the cursor's sequence,
- * whichever is later (a reader may pass both while it follows a growing log).
- */
-export function runEntriesStart(query: ParsedRunEntryQuery): number {
-  return Math.max(query.afterSequence ?? 0, query.cursor === undefined ? 0 : decodeCountCursor(query.cursor));
 }

@@ -28,8 +28,8 @@ import type {
 import { NotFoundError, StoreClosedError, StoreUnavailableError, TracetrainError, ValidationError, cloneJson } from "../../types/index.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
 import { asciiLower, decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
-import { decodeCountCursor, decodeRunCursor, encodeCountCursor, encodeRunCursor, runOwnedElsewhere } from "../runs.js";
-import { type RunColumns, type RunEntryColumns, attemptFromRow, pageFromRows, runEntriesStart, runEntryFromRow, runFromRow, sortedRolloutRows } from "../sql-rows.js";
+import { decodeCountCursor, decodeRunCursor, encodeCountCursor, encodeRunCursor, runEntriesStart, runOwnedElsewhere } from "../runs.js";
+import { type RunColumns, type RunEntryColumns, attemptFromRow, pageFromRows, runEntryFromRow, runFromRow, sortedRolloutRows } from "../sql-rows.js";
 import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
 import { channelFor, decodeAnnouncement, encodeAnnouncements } from "./announcements.js";
 import { type CallOutcome, Coalescer } from "./coalescer.js";
@@ -667,9 +667,9 @@ export class PostgresEngine implements StorageEngine {
   }
 
   async queryResources(query: ParsedResourcesQuery): Promise<Page<ResourcesSnapshot>> {
-    const below = query.cursor === undefined ? 2 ** 31 - 1 : Math.min(decodeCountCursor(query.cursor), 2 ** 31 - 1);
+    const below = query.cursor === undefined ? 2 ** 31 - 1 : Math.min(decodeCountCursor("resources", query.cursor), 2 ** 31 - 1);
     const rows = await this.query<ResourcesRow>(this.sql.resourcesBelow, [below, query.limit + 1]);
-    return pageFromRows(rows, query.limit, resourcesFromRow, (last) => encodeCountCursor(last.version));
+    return pageFromRows(rows, query.limit, resourcesFromRow, (last) => encodeCountCursor("resources", last.version));
   }
 
   // ---- training runs -----------------------------------------------------------------------
@@ -728,7 +728,7 @@ export class PostgresEngine implements StorageEngine {
     if (query.kind) params.push(query.kind);
     const sql = `SELECT ${RUN_ENTRY} FROM ${this.quoted}.run_entries WHERE run_id = $1 AND sequence > $2::bigint${kind} ORDER BY sequence LIMIT $3`;
     const rows = await this.query<RunEntryRow>(sql, params);
-    return pageFromRows(rows, query.limit, (row) => runEntryFromRow(row, asIs), (last) => encodeCountCursor(last.sequence));
+    return pageFromRows(rows, query.limit, (row) => runEntryFromRow(row, asIs), (last) => encodeCountCursor("entries", last.sequence));
   }
 
   async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {

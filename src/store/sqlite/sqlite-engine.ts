@@ -30,14 +30,13 @@ import { NotFoundError } from "../../types/index.js";
 import { type AppendedSpans, type ResolvedSpanQuery, type StorageEngine, type TouchedAttempt, groupByAttempt } from "../engine.js";
 import { asciiLower, decodeRolloutCursor, decodeSpanCursor, encodeRolloutCursor, encodeSpanCursor } from "../ordering.js";
 import { type RolloutChange, isRolloutQueued, recordActivity } from "../state-machine.js";
-import { decodeCountCursor, decodeRunCursor, encodeCountCursor, encodeRunCursor, runOwnedElsewhere } from "../runs.js";
+import { decodeCountCursor, decodeRunCursor, encodeCountCursor, encodeRunCursor, runEntriesStart, runOwnedElsewhere } from "../runs.js";
 import {
   type AttemptColumns,
   type RunColumns,
   type RunEntryColumns,
   attemptFromRow,
   pageFromRows,
-  runEntriesStart,
   runEntryFromRow,
   runFromRow,
   sortedRolloutRows,
@@ -514,9 +513,9 @@ export class SqliteEngine implements StorageEngine {
   }
 
   async queryResources(query: ParsedResourcesQuery): Promise<Page<ResourcesSnapshot>> {
-    const below = query.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCountCursor(query.cursor);
+    const below = query.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCountCursor("resources", query.cursor);
     const rows = this.sql.resourcesBelow.all(below, query.limit + 1) as ResourcesRow[];
-    return pageFromRows(rows, query.limit, resourcesFromRow, (last) => encodeCountCursor(last.version));
+    return pageFromRows(rows, query.limit, resourcesFromRow, (last) => encodeCountCursor("resources", last.version));
   }
 
   // ---- training runs -----------------------------------------------------------------------
@@ -589,7 +588,7 @@ export class SqliteEngine implements StorageEngine {
     }
     const sql = `SELECT * FROM run_entries WHERE ${where.join(" AND ")} ORDER BY sequence LIMIT @limit`;
     const rows = this.statement(sql).all(params) as RunEntryRow[];
-    return pageFromRows(rows, query.limit, (row) => runEntryFromRow(row, parseObject), (last) => encodeCountCursor(last.sequence));
+    return pageFromRows(rows, query.limit, (row) => runEntryFromRow(row, parseObject), (last) => encodeCountCursor("entries", last.sequence));
   }
 
   async recordWorker(workerId: string, now: number, update: { dequeued?: boolean; stats?: JsonObject }): Promise<void> {
