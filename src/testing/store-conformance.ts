@@ -1244,6 +1244,24 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
         stored.forEach((entries, i) => expect(entries).toBeGreaterThanOrEqual([0, 2, 3, 3][i]!));
       });
 
+      it("stores entry data, config and summary exactly as sent, whatever text and numbers they hold", async () => {
+        const tricky = {
+          text: 'quotes " and \\ backslashes, {braces}, [brackets], commas, NULL, \u00e9t\u00e9 and \u{1F600}',
+          empty: "",
+          numbers: [0, -1.5, 1e-7, 123456789012345, Number.MAX_SAFE_INTEGER, 1e21],
+          nested: { deeper: [[], {}, [null, true, false]] },
+          "key with spaces": 1,
+          "": "empty key",
+        };
+        const run = await store.recordRun({ runId: "exact", algorithm: "gepa", config: tricky, summary: { best: tricky } });
+        expect(run.config).toEqual(tricky);
+        await store.addRunEntries("exact", [{ kind: "candidate", data: tricky }, { kind: "candidate", data: {} }]);
+        const [first, second] = (await store.queryRunEntries({ runId: "exact" })).items;
+        expect(first!.data).toEqual(tricky);
+        expect(second!.data).toEqual({});
+        expect(await store.getRun("exact")).toMatchObject({ config: tricky, summary: { best: tricky } });
+      });
+
       it("keeps stored entries and runs independent of the caller's objects", async () => {
         const config = { nested: { lr: 1 } };
         const data = { list: [1, 2] };
