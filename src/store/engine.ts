@@ -103,8 +103,8 @@ export interface StorageEngine {
   queryResources(query: ParsedResourcesQuery): Promise<Page<ResourcesSnapshot>>;
 
   /**
-   * Creates the run (createdAt = updatedAt = `now`, config `{}` when not given) or updates it:
-   * status always, config and summary when given, updatedAt = `now`. Atomic. Throws ConflictError,
+   * Creates the run (createdAt = updatedAt = `now`, status `running` and config `{}` when not
+   * given) or updates it: status, config and summary when given, updatedAt = `now`. Atomic. Throws ConflictError,
    * changing nothing, when the stored run has another algorithm.
    */
   upsertRun(update: ParsedRunUpdate, now: number): Promise<TrainingRun>;

@@ -312,8 +312,8 @@ export class MemoryEngine implements StorageEngine {
     const log = this.runs.get(update.runId);
     if (log && log.run.algorithm !== update.algorithm) throw runOwnedElsewhere(log.run, update.algorithm);
     const run: TrainingRun = log
-      ? { ...log.run, status: update.status, updatedAt: now, ...(update.config ? { config: update.config } : {}), ...(update.summary ? { summary: update.summary } : {}) }
-      : { runId: update.runId, algorithm: update.algorithm, status: update.status, createdAt: now, updatedAt: now, config: update.config ?? {}, summary: update.summary ?? null, entries: 0 };
+      ? { ...log.run, status: update.status ?? log.run.status, updatedAt: now, ...(update.config ? { config: update.config } : {}), ...(update.summary ? { summary: update.summary } : {}) }
+      : { runId: update.runId, algorithm: update.algorithm, status: update.status ?? "running", createdAt: now, updatedAt: now, config: update.config ?? {}, summary: update.summary ?? null, entries: 0 };
     const stored = cloneJson(run);
     if (log) log.run = stored;
     else this.runs.set(run.runId, { run: stored, entries: [], keys: new Set() });

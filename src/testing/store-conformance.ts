@@ -1099,6 +1099,14 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
         expect(await store.getRun("r")).toEqual(kept);
       });
 
+      it("keeps the stored status when an update names none (a summary written after the end does not reopen the run)", async () => {
+        expect((await store.recordRun({ runId: "late", algorithm: "apo" })).status).toBe("running");
+        await store.recordRun({ runId: "late", algorithm: "apo", status: "completed" });
+        const updated = await store.recordRun({ runId: "late", algorithm: "apo", summary: { best: 1 } });
+        expect(updated).toMatchObject({ status: "completed", summary: { best: 1 } });
+        expect((await store.getRun("late")).status).toBe("completed");
+      });
+
       it("refuses a run id held by another algorithm with a ConflictError that changes nothing", async () => {
         const rl = await store.recordRun({ runId: "shared", algorithm: "rl", config: { lr: 1 } });
         await store.addRunEntries("shared", [{ kind: "rl.step", data: { step: 1 } }]);

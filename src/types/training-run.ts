@@ -21,7 +21,8 @@ export const RunUpdateSchema = z.strictObject({
   runId: IdSchema,
   /** The algorithm that owns the run; a later update naming another one is refused (two algorithms sharing a runId). */
   algorithm: NameSchema,
-  status: RunStatusSchema.default("running"),
+  /** `running` when the run is created without one; an update without one keeps the stored status. */
+  status: RunStatusSchema.optional(),
   /** The settings the run was started with (JSON), shown as they are. Replaces the stored ones when given. */
   config: JsonObjectSchema.optional(),
   /** The run's result or progress digest (JSON). Replaces the stored one when given. */

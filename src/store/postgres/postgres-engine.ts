@@ -677,7 +677,7 @@ export class PostgresEngine implements StorageEngine {
   async upsertRun(update: ParsedRunUpdate, now: number): Promise<TrainingRun> {
     const config = update.config === undefined ? null : JSON.stringify(update.config);
     const summary = update.summary === undefined ? null : JSON.stringify(update.summary);
-    const [row] = await this.query<RunRow>(this.sql.upsertRun, [update.runId, update.algorithm, update.status, now, config, summary]);
+    const [row] = await this.query<RunRow>(this.sql.upsertRun, [update.runId, update.algorithm, update.status ?? null, now, config, summary]);
     if (row) return runFromRow(row, asIs);
     // No row: the run exists under another algorithm, which never changes once set.
     const [other] = await this.query<RunRow>(this.sql.runById, [update.runId]);

@@ -159,13 +159,14 @@ export function statements(s: string) {
 
     runById: statement(`SELECT ${RUN_COLUMNS} FROM ${s}.runs WHERE run_id = $1`),
     /**
-     * Creates run `$1` or, when its algorithm `$2` matches, updates its status `$3`, updatedAt `$4`
-     * and the config `$5` and summary `$6` given (null: keep). Returns no row for another algorithm's run.
+     * Creates run `$1` or, when its algorithm `$2` matches, updates its updatedAt `$4` and the status
+     * `$3`, config `$5` and summary `$6` given (null: keep; a new run's status is `running`).
+     * Returns no row for another algorithm's run.
      */
     upsertRun: statement(
       `INSERT INTO ${s}.runs AS r (run_id, algorithm, status, created_at, updated_at, config, summary, entries)
-       VALUES ($1, $2, $3, $4, $4, COALESCE($5::jsonb, '{}'::jsonb), $6::jsonb, 0)
-       ON CONFLICT (run_id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+       VALUES ($1, $2, COALESCE($3::text, 'running'), $4, $4, COALESCE($5::jsonb, '{}'::jsonb), $6::jsonb, 0)
+       ON CONFLICT (run_id) DO UPDATE SET status = COALESCE($3::text, r.status), updated_at = EXCLUDED.updated_at,
          config = COALESCE($5::jsonb, r.config), summary = COALESCE($6::jsonb, r.summary)
        WHERE r.algorithm = EXCLUDED.algorithm
        RETURNING ${RUN_COLUMNS}`,

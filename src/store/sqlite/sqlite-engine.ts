@@ -241,10 +241,10 @@ export class SqliteEngine implements StorageEngine {
       runById: db.prepare("SELECT * FROM runs WHERE run_id = ?"),
       insertRun: db.prepare(
         `INSERT INTO runs (run_id, algorithm, status, created_at, updated_at, config, summary, entries)
-         VALUES (@run_id, @algorithm, @status, @now, @now, COALESCE(@config, '{}'), @summary, 0)`,
+         VALUES (@run_id, @algorithm, COALESCE(@status, 'running'), @now, @now, COALESCE(@config, '{}'), @summary, 0)`,
       ),
       updateRun: db.prepare(
-        "UPDATE runs SET status = @status, updated_at = @now, config = COALESCE(@config, config), summary = COALESCE(@summary, summary) WHERE run_id = @run_id",
+        "UPDATE runs SET status = COALESCE(@status, status), updated_at = @now, config = COALESCE(@config, config), summary = COALESCE(@summary, summary) WHERE run_id = @run_id",
       ),
       insertRunEntry: db.prepare(
         `INSERT INTO run_entries (run_id, sequence, kind, key, at, data) VALUES (?, ?, ?, ?, ?, ?)
@@ -524,7 +524,7 @@ export class SqliteEngine implements StorageEngine {
     const params = {
       run_id: update.runId,
       algorithm: update.algorithm,
-      status: update.status,
+      status: update.status ?? null,
       now,
       config: update.config === undefined ? null : JSON.stringify(update.config),
       summary: update.summary === undefined ? null : JSON.stringify(update.summary),
