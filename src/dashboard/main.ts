@@ -7,6 +7,8 @@ import { readToken, showLogin } from "./auth.js";
 import { h, show } from "./dom.js";
 import { Live } from "./live.js";
 import { rolloutsPage } from "./rollouts.js";
+import { runPage } from "./run-page.js";
+import { runsPage } from "./runs.js";
 import { setUpTheme } from "./theme.js";
 import { tracePage } from "./trace.js";
 
@@ -45,6 +47,9 @@ async function boot(): Promise<void> {
 function route(api: Api, session: Live): () => void {
   const trace = /^#\/trace\/([^/]+)\/([^/]+)$/.exec(location.hash);
   if (trace) return tracePage(main, api, session, decodeURIComponent(trace[1]!), decodeURIComponent(trace[2]!));
+  if (location.hash === "#/runs") return runsPage(main, api, session);
+  const run = /^#\/runs\/([^/]+)$/.exec(location.hash);
+  if (run) return runPage(main, api, session, decodeURIComponent(run[1]!));
   return rolloutsPage(main, api, session);
 }
 

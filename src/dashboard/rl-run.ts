@@ -1,0 +1,28 @@
+/** An RL run: one line chart per metric over its steps, redrawn as steps arrive. */
+import { lineChart } from "./chart.js";
+import { h, show } from "./dom.js";
+import type { RunEntry, TrainingRun } from "./records.js";
+import { rlCharts, rlSteps } from "./run-model.js";
+
+export function rlView(): { element: HTMLElement; update(run: TrainingRun, entries: readonly RunEntry[]): void } {
+  const status = h("p", { class: "run-progress", role: "status" });
+  const charts = h("div", { class: "charts" });
+  const element = h("section", { "aria-labelledby": "curves-title" }, h("h2", { id: "curves-title" }, "Curves per step"), status, charts);
+  return {
+    element,
+    update(run, entries) {
+      const steps = rlSteps(entries);
+      const last = steps.at(-1);
+      status.textContent =
+        last === undefined
+          ? "No step recorded yet."
+          : `${steps.length} step${steps.length === 1 ? "" : "s"}; policy version ${String(last.newPolicyVersion)}${run.status === "running" ? " — running, the curves grow as steps are recorded" : ""}.`;
+      status.dataset.steps = String(steps.length);
+      const specs = rlCharts(entries);
+      // One step axis for all charts, so a step sits at the same place in each.
+      const stepsShown = specs.flatMap((spec) => spec.series.flatMap((series) => series.points.map((p) => p.x)));
+      const domain: [number, number] | undefined = stepsShown.length === 0 ? undefined : [Math.min(...stepsShown), Math.max(...stepsShown)];
+      show(charts, ...specs.map((spec) => lineChart(spec, "step", domain)));
+    },
+  };
+}
