@@ -46,7 +46,9 @@ export function promptView(algorithm: string): { element: HTMLElement; update(_r
   const render = () => {
     const focusedKey = tree.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.key : undefined;
     const inFront = frontWins(state.run.front);
-    show(tree, ...lineage(state.run.candidates).map((node) => treeItem(node, undefined, 1, state, inFront)));
+    let ids = 0;
+    const context: TreeContext = { state, inFront, nextId: () => `lineage-node-${ids++}` };
+    show(tree, ...lineage(state.run.candidates).map((node) => treeItem(node, undefined, 1, context)));
     if (tree.childElementCount === 0) tree.append(h("li", { class: "empty" }, "No candidate recorded yet."));
     roveFocus(tree, focusedKey);
     renderDetails(details, state);
@@ -78,8 +80,17 @@ export function promptView(algorithm: string): { element: HTMLElement; update(_r
 
 // ---- the tree -------------------------------------------------------------------------------
 
-function treeItem(node: LineageNode, parent: string | undefined, level: number, state: State, inFront: Map<string, number>): HTMLElement {
+interface TreeContext {
+  state: State;
+  inFront: Map<string, number>;
+  nextId: () => string;
+}
+
+function treeItem(node: LineageNode, parent: string | undefined, level: number, context: TreeContext): HTMLElement {
+  const { state, inFront } = context;
   const { candidate } = node;
+  // The item is named by its own line: some browsers would name it by all its text, children included.
+  const labelId = context.nextId();
   const key = `${parent ?? ""}>${candidate.candidateId}`;
   const open = node.children.length > 0 && !state.collapsed.has(key);
   const wins = inFront.get(candidate.candidateId);
@@ -91,6 +102,7 @@ function treeItem(node: LineageNode, parent: string | undefined, level: number, 
       "aria-level": level,
       "aria-selected": String(state.selected === candidate.candidateId),
       "aria-expanded": node.children.length > 0 ? String(open) : undefined,
+      "aria-labelledby": labelId,
       "data-key": key,
       "data-candidate-id": candidate.candidateId,
       "data-parent": parent,
@@ -99,7 +111,7 @@ function treeItem(node: LineageNode, parent: string | undefined, level: number, 
     },
     h(
       "div",
-      { class: "node" },
+      { class: "node", id: labelId },
       h("span", { class: "toggle", "aria-hidden": "true" }, node.children.length === 0 ? "·" : open ? "▾" : "▸"),
       h("span", { class: "mono cid" }, candidate.candidateId),
       h("span", { class: `origin origin-${candidate.origin}` }, candidate.origin),
@@ -113,7 +125,7 @@ function treeItem(node: LineageNode, parent: string | undefined, level: number, 
     ),
   );
   if (node.children.length > 0) {
-    item.append(h("ul", { role: "group", hidden: !open }, ...node.children.map((child) => treeItem(child, candidate.candidateId, level + 1, state, inFront))));
+    item.append(h("ul", { role: "group", hidden: !open }, ...node.children.map((child) => treeItem(child, candidate.candidateId, level + 1, context))));
   }
   return item;
 }

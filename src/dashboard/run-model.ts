@@ -9,6 +9,62 @@ import type { CandidateData, EvaluationData, FrontData, RLStepData, RunEntry, Sc
 /** The entry kinds the built-in algorithms write (src/types/training-run.ts `RunEntryKinds`). */
 export const KINDS = { rlStep: "rl.step", evaluation: "evaluation", candidate: "candidate", score: "score", front: "front", spend: "spend" } as const;
 
+// ---- entries the pages can read ---------------------------------------------------------------
+
+/** An entry of a known kind whose data lacks what the pages read (a custom writer, an older version). */
+export interface Unreadable {
+  sequence: number;
+  kind: string;
+  problem: string;
+}
+
+type Check = (data: Readonly<Record<string, unknown>>) => string | undefined;
+const isNumber = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+const isString = (v: unknown) => typeof v === "string";
+const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown) => Array.isArray(v) && v.every(isString);
+const isInterval = (v: unknown) => v === null || v === undefined || (Array.isArray(v) && v.length === 2 && v.every(isNumber));
+const isEdits = (v: unknown) => Array.isArray(v) && v.every((e) => isObject(e) && isString(e.component) && isString(e.before) && isString(e.after));
+const isCounts = (v: unknown) => v === undefined || (isObject(v) && Object.values(v as object).every(isNumber));
+const isLimits = (v: unknown) => isObject(v) && ["maxRollouts", "maxOptimizerTokens", "maxUsd"].every((k) => (v as Record<string, unknown>)[k] === null || isNumber((v as Record<string, unknown>)[k]));
+const field =
+  (name: string, test: (v: unknown) => boolean, expected: string): Check =>
+  (data) =>
+    test(data[name]) ? undefined : `${name} is not ${expected}`;
+
+/** What each kind must hold for the pages to draw it (the rest is read as optional). */
+const CHECKS: Record<string, Check[]> = {
+  "rl.step": [field("step", Number.isInteger, "a whole number"), field("seconds", isObject, "an object of seconds per phase")],
+  evaluation: [field("label", isString, "a string"), field("split", isString, "a split name"), field("ci95", isInterval, "a [low, high] interval")],
+  candidate: [
+    field("candidateId", isString, "a string"),
+    field("origin", isString, "a string"),
+    field("parents", isStrings, "a list of candidate ids"),
+    field("edits", isEdits, "a list of {component, before, after} texts"),
+    field("rationale", (v) => v === null || isString(v), "a string or null"),
+    field("iteration", isNumber, "a number"),
+    field("accepted", (v) => typeof v === "boolean", "true or false"),
+  ],
+  score: [field("candidateId", isString, "a string"), field("on", isString, "a string"), field("mean", (v) => v === null || isNumber(v), "a number or null"), field("n", isNumber, "a number"), field("ci95", isInterval, "a [low, high] interval")],
+  front: [field("iteration", isNumber, "a number"), field("candidateIds", isStrings, "a list of candidate ids"), field("wins", isCounts, "counts per candidate")],
+  spend: [field("rollouts", isNumber, "a number"), field("optimizerTokens", isNumber, "a number"), field("usd", (v) => v === null || isNumber(v), "a number or null"), field("limits", isLimits, "{maxRollouts, maxOptimizerTokens, maxUsd}, each a number or null")],
+};
+
+/**
+ * The entries the pages can draw, and those of a known kind they cannot (said on the page rather
+ * than breaking it). Kinds the dashboard does not know pass through untouched.
+ */
+export function readable(entries: readonly RunEntry[]): { entries: RunEntry[]; unreadable: Unreadable[] } {
+  const ok: RunEntry[] = [];
+  const unreadable: Unreadable[] = [];
+  for (const entry of entries) {
+    const problem = (CHECKS[entry.kind] ?? []).map((check) => check(entry.data)).find((p) => p !== undefined);
+    if (problem === undefined) ok.push(entry);
+    else unreadable.push({ sequence: entry.sequence, kind: entry.kind, problem });
+  }
+  return { entries: ok, unreadable };
+}
+
 // ---- RL -------------------------------------------------------------------------------------
 
 export interface Point {

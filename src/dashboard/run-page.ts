@@ -10,7 +10,7 @@ import type { Live } from "./live.js";
 import { promptView } from "./prompt-run.js";
 import type { Page, RunEntry, TrainingRun } from "./records.js";
 import { rlView } from "./rl-run.js";
-import { KINDS, headline } from "./run-model.js";
+import { KINDS, type Unreadable, headline, readable } from "./run-model.js";
 
 /** A page section that redraws itself from the whole log whenever the log grows. */
 export interface RunView {
@@ -92,16 +92,20 @@ export class RunLog {
 export function runPage(main: HTMLElement, api: Api, live: Live, runId: string): () => void {
   const header = h("dl", { class: "run-header" });
   const problem = h("p", { class: "error", role: "alert", hidden: true });
+  const warning = h("p", { class: "warning", id: "unreadable", hidden: true });
   const body = h("div", { class: "run-body" }, h("p", {}, "Loading…"));
-  show(main, h("p", {}, h("a", { href: "#/runs" }, "← Runs")), h("h1", {}, "Run ", h("span", { class: "mono" }, runId)), header, problem, body);
+  show(main, h("p", {}, h("a", { href: "#/runs" }, "← Runs")), h("h1", {}, "Run ", h("span", { class: "mono" }, runId)), header, problem, warning, body);
 
   let view: RunView | undefined;
   const log = new RunLog(
     api,
     runId,
-    (run, entries) => {
+    (run, all) => {
       problem.hidden = true;
-      show(header, ...headerItems(run, entries));
+      const { entries, unreadable } = readable(all);
+      warning.hidden = unreadable.length === 0;
+      warning.textContent = unreadableText(unreadable);
+      show(header, ...headerItems(run, all));
       if (view === undefined) {
         view = viewFor(run, entries);
         show(body, view.element);
@@ -123,6 +127,13 @@ function viewFor(run: TrainingRun, entries: readonly RunEntry[]): RunView {
   if (run.algorithm === "rl" || kinds.has(KINDS.rlStep)) return rlView();
   if (run.algorithm === "apo" || run.algorithm === "gepa" || kinds.has(KINDS.candidate)) return promptView(run.algorithm);
   return entryCountsView();
+}
+
+function unreadableText(unreadable: readonly Unreadable[]): string {
+  if (unreadable.length === 0) return "";
+  const shown = unreadable.slice(0, 3).map((u) => `#${u.sequence} ${u.kind}: ${u.problem}`);
+  const more = unreadable.length > shown.length ? `; and ${unreadable.length - shown.length} more` : "";
+  return `${unreadable.length} log entr${unreadable.length === 1 ? "y" : "ies"} left out, not in the form this page reads — ${shown.join("; ")}${more}.`;
 }
 
 function headerItems(run: TrainingRun, entries: readonly RunEntry[]): HTMLElement[] {

@@ -169,9 +169,15 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     await store.addRunEntries(runId, [rlStepEntry(5), rlStepEntry(6)]);
     await countIs(page, points("reward", "train"), 6);
     await countIs(page, points("reward", "val"), 4);
+    // An entry this page cannot read is named above the charts, and the rest still draw.
+    await store.addRunEntries(runId, [{ kind: RunEntryKinds.rlStep, data: { step: "seven" } }]);
+    await page.locator("#unreadable").filter({ hasText: "rl.step: step is not a whole number" }).waitFor();
+    await store.addRunEntries(runId, [rlStepEntry(7)]);
+    await countIs(page, points("reward", "train"), 7);
+    expect(await page.getByRole("alert").filter({ hasText: /\S/ }).count()).toBe(0);
     await store.recordRun({ runId, algorithm: "rl", status: "completed" });
     await page.locator(".run-header [data-status='completed']").waitFor();
-    expect(await page.locator(points("staleness", "staleness")).count()).toBe(6);
+    expect(await page.locator(points("staleness", "staleness")).count()).toBe(7);
     expect(page.errors).toEqual([]);
     await page.context().close();
   });
@@ -183,6 +189,8 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     // Each candidate sits under each of its parents (the merge under both), the seed at the top.
     const placed = await tree.locator("[role=treeitem]").evaluateAll((items) => items.map((i) => `${i.getAttribute("data-parent") ?? "-"}>${i.getAttribute("data-candidate-id")}@${i.getAttribute("aria-level")}`));
     expect(placed.sort()).toEqual(["->c0@1", "c0>c1@2", "c0>c3@2", "c1>c2@3", "c2>c4@4", "c2>m5@4", "c3>m5@3"].sort());
+    // Each item is named by its own line, not by everything under it.
+    expect(await tree.getByRole("treeitem", { name: /c1 reflection iteration 1/ }).count()).toBe(1);
     const item = (id: string, parent = "") => tree.locator(`[role=treeitem][data-key='${parent}>${id}']`);
     expect(await item("c4", "c2").locator(".verdict").first().innerText()).toBe("rejected");
     expect(await item("m5", "c2").locator(".scores").first().innerText()).toContain("pareto 0.74 ± 0.22 (n=12)");

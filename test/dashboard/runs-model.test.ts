@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { RunEntry } from "../../src/dashboard/records.js";
-import { lineage, promptRun, rlCharts, spendBars, wordDiff, headline, type LineageNode } from "../../src/dashboard/run-model.js";
+import { type LineageNode, headline, lineage, promptRun, readable, rlCharts, spendBars, wordDiff } from "../../src/dashboard/run-model.js";
 import { integerTicks, niceTicks } from "../../src/dashboard/ticks.js";
 import { GEPA_CANDIDATES, GEPA_FRONT, GEPA_SPEND, INITIAL_VAL, RL_STEPS, entry, rlStepData, rlStepEntry } from "./run-fixtures.js";
 import { RunEntryKinds } from "tracetrain/schemas";
@@ -89,6 +89,32 @@ describe("APO/GEPA lineage", () => {
     expect(run.scores.get("c1")!.map((s) => `${s.on}=${s.mean}`)).toEqual(["minibatch=0.6", "pareto=0.5"]);
     expect(run.front).toEqual(GEPA_FRONT);
     expect(run.spend).toEqual(GEPA_SPEND);
+  });
+});
+
+describe("entries the pages cannot read", () => {
+  it("are set aside with the field at fault, while the rest, and kinds the dashboard does not know, pass", () => {
+    const log = logOf([
+      rlStepEntry(1),
+      { kind: RunEntryKinds.rlStep, data: { step: "two", seconds: {} } },
+      { kind: RunEntryKinds.candidate, data: { ...GEPA_CANDIDATES[1]!, parents: "c0" } },
+      { kind: RunEntryKinds.score, data: { candidateId: "c1", on: "pareto", mean: 0.5, n: 3, ci95: [0.1] } },
+      { kind: RunEntryKinds.spend, data: { rollouts: 1, optimizerTokens: 2, usd: null, limits: { maxRollouts: "many" } } },
+      { kind: "custom.note", data: { anything: true } },
+    ]);
+    const { entries, unreadable } = readable(log);
+    expect(entries.map((e) => e.sequence)).toEqual([1, 6]);
+    expect(unreadable).toEqual([
+      { sequence: 2, kind: "rl.step", problem: "step is not a whole number" },
+      { sequence: 3, kind: "candidate", problem: "parents is not a list of candidate ids" },
+      { sequence: 4, kind: "score", problem: "ci95 is not a [low, high] interval" },
+      { sequence: 5, kind: "spend", problem: "limits is not {maxRollouts, maxOptimizerTokens, maxUsd}, each a number or null" },
+    ]);
+  });
+
+  it("include none of what the fixtures (checked by the store's schemas) write", () => {
+    const all = logOf([...rlLog.map((e) => ({ kind: e.kind, data: e.data })), ...GEPA_CANDIDATES.map((c) => entry(RunEntryKinds.candidate, c as unknown as Record<string, unknown>))]);
+    expect(readable(all).unreadable).toEqual([]);
   });
 });
 
