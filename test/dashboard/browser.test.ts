@@ -9,13 +9,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Rollout, Span, Store } from "tracetrain";
-import { type StoreServer, startStoreServer } from "tracetrain/server";
-import { buildDashboardInto, filledStore } from "./support.js";
+import type { StoreServer } from "tracetrain/server";
+import { CHROMIUM, type ServedDashboard, type WatchedPage, filledStore, newTab, serveDashboard } from "./support.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
 const skip = !hasChromium && process.env.CI !== "true";
@@ -27,7 +26,6 @@ interface BrowserGlobals {
   document: { querySelectorAll(selector: string): { length: number } };
   location: { hash: string };
 }
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-browser-"));
 // Screenshots are always taken; they replace the README's (docs/images/) only when asked, so a
 // test run does not leave the working tree changed: UPDATE_SCREENSHOTS=1 npx vitest run test/dashboard
@@ -37,35 +35,26 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
   let store: Store;
   let server: StoreServer;
   let browser: Browser;
+  let served: ServedDashboard | undefined;
   let all: Rollout[];
 
   beforeAll(async () => {
-    const build = join(dir, "build");
-    buildDashboardInto(build);
     store = await filledStore(join(dir, "store.db"));
     all = (await store.queryRollouts({ limit: 1000 })).items;
-    server = await startStoreServer({ store, port: 0, token: TOKEN, logger: quiet, dashboard: { dir: build } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    served = await serveDashboard(dir, store, TOKEN);
+    ({ server, browser } = served);
     mkdirSync(images, { recursive: true });
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** A fresh tab (its own sessionStorage) that fails the test on any uncaught page error. */
-  async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<Page & { errors: string[] }> {
+  async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<WatchedPage> {
     // UTC, so a test can type a creation time as the store's ISO time.
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme, timezoneId: "UTC" });
-    const page = (await context.newPage()) as Page & { errors: string[] };
-    page.errors = [];
-    page.on("pageerror", (error) => page.errors.push(error.message));
+    const page = await newTab(browser, { height: 800, colorScheme });
     await page.goto(`${server.url}/${hash}`);
     return page;
   }

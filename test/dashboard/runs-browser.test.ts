@@ -10,15 +10,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore } from "tracetrain/store";
-import { type StoreServer, startStoreServer } from "tracetrain/server";
+import type { StoreServer } from "tracetrain/server";
 import { RunEntryKinds } from "tracetrain/schemas";
-import { buildDashboardInto } from "./support.js";
+import { CHROMIUM, type ServedDashboard, type WatchedPage, newTab, serveDashboard } from "./support.js";
 import { GEPA_CANDIDATES, GEPA_FRONT, GEPA_RUN_ID, GEPA_SPEND, INITIAL_VAL, RL_RUN_ID, RL_STEPS, entry, recordGepaRun, recordRlRun, rlStepData, rlStepEntry } from "./run-fixtures.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
 const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";
 if (skip) console.warn(`SKIPPED: the dashboard run-page tests need Chromium at ${CHROMIUM}; CI installs it.`);
@@ -29,7 +28,6 @@ interface BrowserGlobals {
   document: { querySelectorAll(selector: string): { length: number } };
   location: { hash: string };
 }
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-runs-"));
 // As in browser.test.ts: the README's images are replaced only with UPDATE_SCREENSHOTS=1.
 const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : join(dir, "images");
@@ -49,34 +47,25 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
   let store: MemoryStore;
   let server: StoreServer;
   let browser: Browser;
+  let served: ServedDashboard | undefined;
 
   beforeAll(async () => {
-    const build = join(dir, "build");
-    buildDashboardInto(build);
     store = new MemoryStore({ watchdogIntervalMs: false });
     await recordRlRun(store);
     await recordGepaRun(store);
-    server = await startStoreServer({ store, port: 0, token: TOKEN, logger: quiet, dashboard: { dir: build } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    served = await serveDashboard(dir, store, TOKEN);
+    ({ server, browser } = served);
     mkdirSync(images, { recursive: true });
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** A signed-in tab (its own sessionStorage) on `hash`, failing the test on any uncaught page error. */
-  async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<Page & { errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme, timezoneId: "UTC" });
-    const page = (await context.newPage()) as Page & { errors: string[] };
-    page.errors = [];
-    page.on("pageerror", (error) => page.errors.push(error.message));
+  async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<WatchedPage> {
+    const page = await newTab(browser, { height: 900, colorScheme });
     await page.goto(`${server.url}/#token=${TOKEN}`);
     await page.locator("#live[data-state='live']").waitFor();
     await page.evaluate((target) => {
@@ -241,6 +230,27 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     await store.addRunEntries(GEPA_RUN_ID, [entry(RunEntryKinds.candidate, late)]);
     await tree.locator("[role=treeitem][data-key='m5>c6']").first().waitFor();
     expect(await page.locator("#candidate h2").innerText()).toContain("m5");
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("pages through runs with the store's cursors: Older and Newer", async () => {
+    // Runs last: it fills the list past one page.
+    for (let i = 0; i < 26; i++) await store.recordRun({ runId: `apo-page-${String(i).padStart(2, "0")}`, algorithm: "apo", status: "completed" });
+    const first = await store.queryRuns({ limit: 25 });
+    const second = (await store.queryRuns({ limit: 25, cursor: first.nextCursor! })).items.map((r) => r.runId);
+    const page = await open("#/runs");
+    const ids = () => page.locator("#runs tbody tr[data-run-id]").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-run-id")));
+    await countIs(page, "#runs tbody tr[data-run-id]", 25);
+    expect(await ids()).toEqual(first.items.map((r) => r.runId));
+    expect(await page.getByRole("button", { name: "Newer" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Older" }).click();
+    await countIs(page, "#runs tbody tr[data-run-id]", second.length);
+    expect(await ids()).toEqual(second);
+    expect(second).toContain(RL_RUN_ID);
+    await page.getByRole("button", { name: "Newer" }).click();
+    await countIs(page, "#runs tbody tr[data-run-id]", 25);
+    expect(await ids()).toEqual(first.items.map((r) => r.runId));
     expect(page.errors).toEqual([]);
     await page.context().close();
   });

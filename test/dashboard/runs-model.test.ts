@@ -13,7 +13,7 @@ import { GEPA_CANDIDATES, GEPA_FRONT, GEPA_SPEND, INITIAL_VAL, RL_STEPS, entry, 
 import { RunEntryKinds } from "tracetrain/schemas";
 
 /** Input entries as the store returns them: numbered in order. */
-function logOf(inputs: ReadonlyArray<ReturnType<typeof entry>>): RunEntry[] {
+function logOf(inputs: ReadonlyArray<{ kind: string; key?: string | undefined; data: object }>): RunEntry[] {
   return inputs.map((input, i) => ({ runId: "r", sequence: i + 1, kind: input.kind, key: input.key ?? null, at: 1_000 + i, data: input.data as Record<string, unknown> }));
 }
 

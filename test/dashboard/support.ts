@@ -8,8 +8,10 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
+import { type Browser, type Page, chromium } from "playwright-core";
 import { type Store, Trainer, agent, emitReward, withAgent } from "tracetrain";
 import { SqliteStore } from "tracetrain/store";
+import { type StoreServer, startStoreServer } from "tracetrain/server";
 import { type Responder, startMockLlm } from "tracetrain/testing";
 import { runApo, train, val } from "../support/room-apo.js";
 
@@ -67,3 +69,51 @@ export async function filledStore(path: string): Promise<Store> {
 }
 
 export const scratch = (dir: string, name: string) => join(dir, name);
+
+/** Debian's Chromium (`apt-get install -y chromium`), the one browser the dashboard tests drive. */
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** Chromium headless, without the sandbox (containers) and the GPU, and with no traffic of its own. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+/** A page that keeps its uncaught errors, so a test can require that there were none. */
+export type WatchedPage = Page & { errors: string[] };
+
+/** A fresh tab in a context of its own (its own sessionStorage), in UTC, that records uncaught page errors. */
+export async function newTab(browser: Browser, options: { height: number; colorScheme: "light" | "dark" }): Promise<WatchedPage> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: options.height }, colorScheme: options.colorScheme, timezoneId: "UTC" });
+  const page = (await context.newPage()) as WatchedPage;
+  page.errors = [];
+  page.on("pageerror", (error) => page.errors.push(error.message));
+  return page;
+}
+
+/** A store server for a browser test, serving the dashboard, and the Chromium that opens it. */
+export interface ServedDashboard {
+  server: StoreServer;
+  browser: Browser;
+  /** Closes the browser and the server (not the store: the test owns it). */
+  close(): Promise<void>;
+}
+
+/** Builds the dashboard into `dir`/build and serves it over `store` behind `token`, with a Chromium to open it. */
+export async function serveDashboard(dir: string, store: Store, token: string): Promise<ServedDashboard> {
+  const build = join(dir, "build");
+  buildDashboardInto(build);
+  const server = await startStoreServer({ store, port: 0, token, logger: quiet, dashboard: { dir: build } });
+  const browser = await launchChromium();
+  return {
+    server,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
