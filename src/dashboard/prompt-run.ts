@@ -7,7 +7,7 @@
 import { type DiffRow, lineDiff } from "./diff.js";
 import { type Child, h, show } from "./dom.js";
 import type { CandidateData, FrontData, RunEntry, ScoreData, SpendData } from "./records.js";
-import { type LineageNode, type PromptRun, lineage, promptRun, spendBars, wordDiff } from "./run-model.js";
+import { type LineageNode, type PromptRun, frontMembers, lineage, promptRun, spendBars, wordDiff } from "./run-model.js";
 import { number } from "./ticks.js";
 
 interface State {
@@ -18,7 +18,7 @@ interface State {
 }
 
 export function promptView(algorithm: string): { element: HTMLElement; update(_run: unknown, entries: readonly RunEntry[]): void } {
-  const frontName = algorithm === "apo" ? "Beam" : "Pareto front";
+  const beam = algorithm === "apo";
   const state: State = { run: promptRun([]), selected: undefined, collapsed: new Set() };
   const tree = h("ul", { role: "tree", id: "lineage", "aria-label": "Candidate lineage", "aria-describedby": "lineage-help" });
   const details = h("section", { id: "candidate", class: "candidate", "aria-labelledby": "candidate-title", "aria-live": "polite" });
@@ -43,16 +43,20 @@ export function promptView(algorithm: string): { element: HTMLElement; update(_r
     spend,
   );
 
+  let detailsShown: string | undefined;
   const render = () => {
     const focusedKey = tree.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.key : undefined;
-    const inFront = frontWins(state.run.front);
+    const inFront = new Map(frontMembers(state.run.front, beam ? "beam" : "front").map((m) => [m.candidateId, m.badge]));
     let ids = 0;
     const context: TreeContext = { state, inFront, nextId: () => `lineage-node-${ids++}` };
     show(tree, ...lineage(state.run.candidates).map((node) => treeItem(node, undefined, 1, context)));
     if (tree.childElementCount === 0) tree.append(h("li", { class: "empty" }, "No candidate recorded yet."));
     roveFocus(tree, focusedKey);
-    renderDetails(details, state);
-    renderFront(front, frontName, state.run.front);
+    // Redrawn only when what it shows changed: a live update must not reset a diff being read.
+    const shown = JSON.stringify([state.selected, state.selected === undefined ? null : [state.run.candidates.get(state.selected), state.run.scores.get(state.selected)]]);
+    if (shown !== detailsShown) renderDetails(details, state);
+    detailsShown = shown;
+    renderFront(front, beam, state.run.front);
     renderSpend(spend, state.run.spend);
   };
 
@@ -82,7 +86,8 @@ export function promptView(algorithm: string): { element: HTMLElement; update(_r
 
 interface TreeContext {
   state: State;
-  inFront: Map<string, number>;
+  /** The badge of each candidate in the front. */
+  inFront: Map<string, string>;
   nextId: () => string;
 }
 
@@ -93,7 +98,7 @@ function treeItem(node: LineageNode, parent: string | undefined, level: number, 
   const labelId = context.nextId();
   const key = `${parent ?? ""}>${candidate.candidateId}`;
   const open = node.children.length > 0 && !state.collapsed.has(key);
-  const wins = inFront.get(candidate.candidateId);
+  const badge = inFront.get(candidate.candidateId);
   const item = h(
     "li",
     {
@@ -107,7 +112,7 @@ function treeItem(node: LineageNode, parent: string | undefined, level: number, 
       "data-candidate-id": candidate.candidateId,
       "data-parent": parent,
       "data-origin": candidate.origin,
-      class: [wins === undefined ? "" : "in-front", candidate.accepted ? "" : "rejected"].filter(Boolean).join(" ") || undefined,
+      class: [badge === undefined ? "" : "in-front", candidate.accepted ? "" : "rejected"].filter(Boolean).join(" ") || undefined,
     },
     h(
       "div",
@@ -117,7 +122,7 @@ function treeItem(node: LineageNode, parent: string | undefined, level: number, 
       h("span", { class: `origin origin-${candidate.origin}` }, candidate.origin),
       h("span", { class: "iteration" }, `iteration ${candidate.iteration}`),
       h("span", { class: candidate.accepted ? "verdict accepted" : "verdict rejected" }, candidate.accepted ? "accepted" : "rejected"),
-      wins === undefined ? null : h("span", { class: "front-badge" }, `front · ${wins} win${wins === 1 ? "" : "s"}`),
+      badge === undefined ? null : h("span", { class: "front-badge" }, badge),
       h("span", { class: "scores" }, scoresText(state.run.scores.get(candidate.candidateId))),
       candidate.parents.length > 1 ? h("span", { class: "note" }, `merge of ${candidate.parents.join(" + ")}`) : null,
       node.shownUnder === undefined ? null : h("span", { class: "note" }, node.shownUnder === "" ? "children listed above" : `children listed under ${node.shownUnder}`),
@@ -297,22 +302,18 @@ function diffRow(row: DiffRow): HTMLTableRowElement {
 
 // ---- front and spend ------------------------------------------------------------------------
 
-/** Candidates in the current front, with their wins (0 when the front has no wins, as a beam). */
-function frontWins(front: FrontData | undefined): Map<string, number> {
-  return new Map((front?.candidateIds ?? []).map((id) => [id, front?.wins?.[id] ?? 0]));
-}
-
-function renderFront(section: HTMLElement, name: string, front: FrontData | undefined): void {
+function renderFront(section: HTMLElement, beam: boolean, front: FrontData | undefined): void {
+  const name = beam ? "Beam" : "Pareto front";
   if (front === undefined) {
     show(section, h("h2", { id: "front-title" }, name), h("p", { class: "empty" }, "Not recorded yet."));
     return;
   }
-  const ranked = [...frontWins(front)].sort((a, b) => b[1] - a[1]);
+  const members = frontMembers(front, beam ? "beam" : "front");
   show(
     section,
     h("h2", { id: "front-title" }, `${name} after iteration ${front.iteration}`),
     h("p", { class: "empty" }, front.wins === undefined ? "The candidates still in play (highlighted in the lineage)." : "The candidates still in play (highlighted in the lineage), with the tasks each wins."),
-    h("ol", { class: "front" }, ...ranked.map(([id, wins]) => h("li", { "data-candidate-id": id }, h("span", { class: "mono" }, id), front.wins === undefined ? null : ` — ${wins} win${wins === 1 ? "" : "s"}`))),
+    h("ol", { class: "front" }, ...members.map((m) => h("li", { "data-candidate-id": m.candidateId }, h("span", { class: "mono" }, m.candidateId), m.wins === undefined ? null : ` — ${m.wins} win${m.wins === 1 ? "" : "s"}`))),
   );
 }
 

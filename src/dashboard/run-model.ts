@@ -92,14 +92,16 @@ export function rlSteps(entries: readonly RunEntry[]): RLStepData[] {
   return [...byStep.values()].sort((a, b) => a.step - b.step);
 }
 
+/** Every evaluation outside the steps, in the order recorded. */
+export function evaluations(entries: readonly RunEntry[]): EvaluationData[] {
+  return entries.filter((entry) => entry.kind === KINDS.evaluation).map((entry) => entry.data as unknown as EvaluationData);
+}
+
 /** The validation before the first step (`evaluation` labelled `initial` on val): the val curve's step 0. */
 export function initialEvaluation(entries: readonly RunEntry[]): EvaluationData | undefined {
-  let found: EvaluationData | undefined;
-  for (const entry of entries) {
-    const data = entry.data as unknown as EvaluationData;
-    if (entry.kind === KINDS.evaluation && data.label === "initial" && data.split === "val") found = data;
-  }
-  return found;
+  return evaluations(entries)
+    .filter((e) => e.label === "initial" && e.split === "val")
+    .at(-1);
 }
 
 const PHASES = ["rollouts", "adapt", "train", "eval"] as const;
@@ -199,6 +201,24 @@ export function lineage(candidates: ReadonlyMap<string, CandidateData>): Lineage
   // Candidates only reachable through a cycle have no root: list them at the top so none is hidden.
   for (const candidate of candidates.values()) if (!placed.has(candidate.candidateId)) forest.push(build(candidate, undefined, new Set()));
   return forest;
+}
+
+/** A candidate in the current front (or beam), as the page labels it. */
+export interface FrontMember {
+  candidateId: string;
+  /** Tasks it wins among the front; undefined when the front does not count wins (APO's beam). */
+  wins: number | undefined;
+  /** `front · 7 wins`, or just `beam` / `front` without wins. */
+  badge: string;
+}
+
+/** The front's members, most wins first (a beam keeps its own order). */
+export function frontMembers(front: FrontData | undefined, name: "front" | "beam"): FrontMember[] {
+  const members = (front?.candidateIds ?? []).map((candidateId) => {
+    const wins = front?.wins === undefined ? undefined : (front.wins[candidateId] ?? 0);
+    return { candidateId, wins, badge: wins === undefined ? name : `${name} · ${wins} win${wins === 1 ? "" : "s"}` };
+  });
+  return members.sort((a, b) => (b.wins ?? 0) - (a.wins ?? 0));
 }
 
 // ---- spend ----------------------------------------------------------------------------------

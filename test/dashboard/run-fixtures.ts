@@ -60,6 +60,7 @@ export function rlStepData(n: number): RLStepEntry {
 
 export const rlStepEntry = (n: number) => entry(RunEntryKinds.rlStep, rlStepData(n) as unknown as Record<string, unknown>, `step-${n}`);
 export const INITIAL_VAL = { label: "initial", split: "val", mean: 0.18, n: 16, ci95: [0.06, 0.3] } as const;
+export const FINAL_TEST = { label: "final", split: "test", mean: 0.71, n: 40, ci95: [0.57, 0.85] } as const;
 
 /** Records the RL run with steps 1…`steps`; `running` unless said otherwise. */
 export async function recordRlRun(store: Store, runId = RL_RUN_ID, steps = RL_STEPS, status: "running" | "completed" = "completed"): Promise<void> {
@@ -68,6 +69,7 @@ export async function recordRlRun(store: Store, runId = RL_RUN_ID, steps = RL_ST
   const stepEntries = Array.from({ length: steps }, (_, i) => rlStepEntry(i + 1));
   if (stepEntries.length > 0) await store.addRunEntries(runId, stepEntries);
   const last = rlStepData(steps);
+  if (status === "completed") await store.addRunEntries(runId, [entry(RunEntryKinds.evaluation, { ...FINAL_TEST, ci95: [...FINAL_TEST.ci95] }, "final-test")]);
   await store.recordRun({ runId, algorithm: "rl", status, summary: { steps, trainReward: last.trainReward ?? 0, policyVersion: steps } });
 }
 

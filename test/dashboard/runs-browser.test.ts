@@ -16,7 +16,7 @@ import { MemoryStore } from "tracetrain/store";
 import type { StoreServer } from "tracetrain/server";
 import { RunEntryKinds } from "tracetrain/schemas";
 import { CHROMIUM, type ServedDashboard, type WatchedPage, newTab, serveDashboard } from "./support.js";
-import { GEPA_CANDIDATES, GEPA_FRONT, GEPA_RUN_ID, GEPA_SPEND, INITIAL_VAL, RL_RUN_ID, RL_STEPS, entry, recordGepaRun, recordRlRun, rlStepData, rlStepEntry } from "./run-fixtures.js";
+import { FINAL_TEST, GEPA_CANDIDATES, GEPA_FRONT, GEPA_RUN_ID, GEPA_SPEND, INITIAL_VAL, RL_RUN_ID, RL_STEPS, entry, recordGepaRun, recordRlRun, rlStepData, rlStepEntry } from "./run-fixtures.js";
 
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
 const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";
@@ -139,6 +139,11 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     expect(await table.locator("tbody tr").count()).toBe(RL_STEPS + 1);
     expect(await table.locator("tbody tr").nth(1).locator("th, td").allTextContents()).toEqual(["1", String(steps[0]!.trainReward), "—"]);
     expect(await page.locator(".run-header").innerText()).toContain("rl");
+    // The evaluations outside the steps, as recorded: before the first step, and the final test.
+    expect(await page.locator("#evaluations tbody tr").evaluateAll((trs) => trs.map((tr) => tr.textContent))).toEqual([
+      `${INITIAL_VAL.label}${INITIAL_VAL.split}${INITIAL_VAL.mean}${INITIAL_VAL.ci95[0]} – ${INITIAL_VAL.ci95[1]}${INITIAL_VAL.n}`,
+      `${FINAL_TEST.label}${FINAL_TEST.split}${FINAL_TEST.mean}${FINAL_TEST.ci95[0]} – ${FINAL_TEST.ci95[1]}${FINAL_TEST.n}`,
+    ]);
     await page.screenshot({ path: join(images, "dashboard-run-rl.png"), fullPage: true });
     expect(page.errors).toEqual([]);
     await page.context().close();
@@ -225,11 +230,18 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     expect(await page.locator("[data-spend='Rollouts'] .spend-text").innerText()).toBe("412 of 600 (69%)");
     await page.screenshot({ path: join(images, "dashboard-run-gepa.png"), fullPage: true });
 
-    // Live: a candidate recorded now joins the tree under its parent; the selection stays.
+    // Live: a candidate recorded now joins the tree under its parent; the selection stays, and the
+    // diff being read is not redrawn (same element) since nothing in it changed.
+    const reading = await page.locator("#candidate table.diff").elementHandle();
     const late = { ...GEPA_CANDIDATES[3]!, candidateId: "c6", parents: ["m5"], iteration: 6, rationale: "Late reflection." };
     await store.addRunEntries(GEPA_RUN_ID, [entry(RunEntryKinds.candidate, late)]);
     await tree.locator("[role=treeitem][data-key='m5>c6']").first().waitFor();
     expect(await page.locator("#candidate h2").innerText()).toContain("m5");
+    expect(await reading!.evaluate((table) => table.isConnected)).toBe(true);
+    // A new score for the selected candidate does redraw it.
+    await store.addRunEntries(GEPA_RUN_ID, [entry(RunEntryKinds.score, { candidateId: "m5", on: "val", mean: 0.8, n: 20, ci95: [0.62, 0.98] })]);
+    await page.locator("#candidate .scores-table tr").filter({ hasText: "val" }).waitFor();
+    expect(await reading!.evaluate((table) => table.isConnected)).toBe(false);
     expect(page.errors).toEqual([]);
     await page.context().close();
   });

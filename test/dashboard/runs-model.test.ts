@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { RunEntry } from "../../src/dashboard/records.js";
-import { type LineageNode, headline, lineage, promptRun, readable, rlCharts, spendBars, wordDiff } from "../../src/dashboard/run-model.js";
+import { type LineageNode, frontMembers, headline, lineage, promptRun, readable, rlCharts, spendBars, wordDiff } from "../../src/dashboard/run-model.js";
 import { integerTicks, niceTicks } from "../../src/dashboard/ticks.js";
 import { GEPA_CANDIDATES, GEPA_FRONT, GEPA_SPEND, INITIAL_VAL, RL_STEPS, entry, rlStepData, rlStepEntry } from "./run-fixtures.js";
 import { RunEntryKinds } from "tracetrain/schemas";
@@ -115,6 +115,22 @@ describe("entries the pages cannot read", () => {
   it("include none of what the fixtures (checked by the store's schemas) write", () => {
     const all = logOf([...rlLog.map((e) => ({ kind: e.kind, data: e.data })), ...GEPA_CANDIDATES.map((c) => entry(RunEntryKinds.candidate, c as unknown as Record<string, unknown>))]);
     expect(readable(all).unreadable).toEqual([]);
+  });
+});
+
+describe("the front", () => {
+  it("ranks a Pareto front by wins and badges each member with them; a beam (no wins) keeps its order and says beam", () => {
+    expect(frontMembers(GEPA_FRONT, "front").map((m) => [m.candidateId, m.badge])).toEqual([
+      ["m5", "front · 7 wins"],
+      ["c3", "front · 3 wins"],
+      ["c2", "front · 2 wins"],
+    ]);
+    expect(frontMembers({ iteration: 2, candidateIds: ["b", "a"] }, "beam")).toEqual([
+      { candidateId: "b", wins: undefined, badge: "beam" },
+      { candidateId: "a", wins: undefined, badge: "beam" },
+    ]);
+    expect(frontMembers({ iteration: 1, candidateIds: ["x"], wins: {} }, "front")[0]!.badge).toBe("front · 0 wins");
+    expect(frontMembers(undefined, "front")).toEqual([]);
   });
 });
 
