@@ -9,12 +9,13 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Browser, Page } from "playwright-core";
+import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Rollout, Span, Store } from "tracetrain";
-import type { StoreServer } from "tracetrain/server";
-import { CHROMIUM, type ServedDashboard, type WatchedPage, filledStore, newTab, serveDashboard } from "./support.js";
+import { type StoreServer, startStoreServer } from "tracetrain/server";
+import { buildDashboardInto, filledStore } from "./support.js";
 
+const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
 const skip = !hasChromium && process.env.CI !== "true";
@@ -26,6 +27,7 @@ interface BrowserGlobals {
   document: { querySelectorAll(selector: string): { length: number } };
   location: { hash: string };
 }
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-browser-"));
 // Screenshots are always taken; they replace the README's (docs/images/) only when asked, so a
 // test run does not leave the working tree changed: UPDATE_SCREENSHOTS=1 npx vitest run test/dashboard
@@ -35,26 +37,35 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
   let store: Store;
   let server: StoreServer;
   let browser: Browser;
-  let served: ServedDashboard | undefined;
   let all: Rollout[];
 
   beforeAll(async () => {
+    const build = join(dir, "build");
+    buildDashboardInto(build);
     store = await filledStore(join(dir, "store.db"));
     all = (await store.queryRollouts({ limit: 1000 })).items;
-    served = await serveDashboard(dir, store, TOKEN);
-    ({ server, browser } = served);
+    server = await startStoreServer({ store, port: 0, token: TOKEN, logger: quiet, dashboard: { dir: build } });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
     mkdirSync(images, { recursive: true });
   }, 60_000);
   afterAll(async () => {
-    await served?.close();
+    await browser?.close();
+    await server?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** A fresh tab (its own sessionStorage) that fails the test on any uncaught page error. */
-  async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<WatchedPage> {
+  async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<Page & { errors: string[] }> {
     // UTC, so a test can type a creation time as the store's ISO time.
-    const page = await newTab(browser, { height: 800, colorScheme });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme, timezoneId: "UTC" });
+    const page = (await context.newPage()) as Page & { errors: string[] };
+    page.errors = [];
+    page.on("pageerror", (error) => page.errors.push(error.message));
     await page.goto(`${server.url}/${hash}`);
     return page;
   }

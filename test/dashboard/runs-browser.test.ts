@@ -13,9 +13,9 @@ import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore } from "tracetrain/store";
-import type { StoreServer } from "tracetrain/server";
+import { type StoreServer, startStoreServer } from "tracetrain/server";
 import { RunEntryKinds } from "tracetrain/schemas";
-import { CHROMIUM, type ServedDashboard, type WatchedPage, newTab, serveDashboard } from "./support.js";
+import { CHROMIUM, buildDashboardInto, launchChromium, openTab } from "./support.js";
 import { FINAL_TEST, GEPA_CANDIDATES, GEPA_FRONT, GEPA_RUN_ID, GEPA_SPEND, INITIAL_VAL, RL_RUN_ID, RL_STEPS, entry, recordGepaRun, recordRlRun, rlStepData, rlStepEntry } from "./run-fixtures.js";
 
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
@@ -28,6 +28,7 @@ interface BrowserGlobals {
   document: { querySelectorAll(selector: string): { length: number } };
   location: { hash: string };
 }
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-runs-"));
 // As in browser.test.ts: the README's images are replaced only with UPDATE_SCREENSHOTS=1.
 const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : join(dir, "images");
@@ -47,26 +48,27 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
   let store: MemoryStore;
   let server: StoreServer;
   let browser: Browser;
-  let served: ServedDashboard | undefined;
 
   beforeAll(async () => {
     store = new MemoryStore({ watchdogIntervalMs: false });
     await recordRlRun(store);
     await recordGepaRun(store);
-    served = await serveDashboard(dir, store, TOKEN);
-    ({ server, browser } = served);
+    const build = join(dir, "build");
+    buildDashboardInto(build);
+    server = await startStoreServer({ store, port: 0, token: TOKEN, logger: quiet, dashboard: { dir: build } });
+    browser = await launchChromium();
     mkdirSync(images, { recursive: true });
   }, 60_000);
   afterAll(async () => {
-    await served?.close();
+    await browser?.close();
+    await server?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** A signed-in tab (its own sessionStorage) on `hash`, failing the test on any uncaught page error. */
-  async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<WatchedPage> {
-    const page = await newTab(browser, { height: 900, colorScheme });
-    await page.goto(`${server.url}/#token=${TOKEN}`);
+  async function open(hash: string, colorScheme: "light" | "dark" = "light"): Promise<Page & { errors: string[] }> {
+    const page = await openTab(browser, `${server.url}/#token=${TOKEN}`, colorScheme);
     await page.locator("#live[data-state='live']").waitFor();
     await page.evaluate((target) => {
       (globalThis as unknown as BrowserGlobals).location.hash = target;
@@ -240,7 +242,7 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     expect(await reading!.evaluate((table) => table.isConnected)).toBe(true);
     // A new score for the selected candidate does redraw it.
     await store.addRunEntries(GEPA_RUN_ID, [entry(RunEntryKinds.score, { candidateId: "m5", on: "val", mean: 0.8, n: 20, ci95: [0.62, 0.98] })]);
-    await page.locator("#candidate .scores-table tr").filter({ hasText: "val" }).waitFor();
+    await page.locator("#candidate .scores-table").getByRole("cell", { name: "val", exact: true }).waitFor();
     expect(await reading!.evaluate((table) => table.isConnected)).toBe(false);
     expect(page.errors).toEqual([]);
     await page.context().close();

@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { type Store, Trainer, agent, emitReward, withAgent } from "tracetrain";
-import { SqliteStore } from "tracetrain/store";
 import { type StoreServer, startStoreServer } from "tracetrain/server";
+import { SqliteStore } from "tracetrain/store";
 import { type Responder, startMockLlm } from "tracetrain/testing";
 import { runApo, train, val } from "../support/room-apo.js";
 
@@ -70,10 +70,10 @@ export async function filledStore(path: string): Promise<Store> {
 
 export const scratch = (dir: string, name: string) => join(dir, name);
 
-/** Debian's Chromium (`apt-get install -y chromium`), the one browser the dashboard tests drive. */
+/** Debian's Chromium, which the browser tests drive (never a downloaded one). */
 export const CHROMIUM = "/usr/bin/chromium";
 
-/** Chromium headless, without the sandbox (containers) and the GPU, and with no traffic of its own. */
+/** Chromium headless, without the sandbox (containers) and without reaching the network on its own. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -82,38 +82,40 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A page that keeps its uncaught errors, so a test can require that there were none. */
-export type WatchedPage = Page & { errors: string[] };
-
-/** A fresh tab in a context of its own (its own sessionStorage), in UTC, that records uncaught page errors. */
-export async function newTab(browser: Browser, options: { height: number; colorScheme: "light" | "dark" }): Promise<WatchedPage> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: options.height }, colorScheme: options.colorScheme, timezoneId: "UTC" });
-  const page = (await context.newPage()) as WatchedPage;
+/** A tab of its own (its own sessionStorage) at 1280×800 in UTC, collecting uncaught page errors for the test to check. */
+export async function openTab(browser: Browser, url: string, colorScheme: "light" | "dark" = "light"): Promise<Page & { errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme, timezoneId: "UTC" });
+  const page = (await context.newPage()) as Page & { errors: string[] };
   page.errors = [];
   page.on("pageerror", (error) => page.errors.push(error.message));
+  await page.goto(url);
   return page;
 }
 
-/** A store server for a browser test, serving the dashboard, and the Chromium that opens it. */
-export interface ServedDashboard {
+/** A filled store served with a fresh dashboard build behind `token`, and a Chromium to look at it. */
+export interface DashboardRig {
+  store: Store;
   server: StoreServer;
   browser: Browser;
-  /** Closes the browser and the server (not the store: the test owns it). */
+  /** Closes the browser, the server and the store. */
   close(): Promise<void>;
 }
 
-/** Builds the dashboard into `dir`/build and serves it over `store` behind `token`, with a Chromium to open it. */
-export async function serveDashboard(dir: string, store: Store, token: string): Promise<ServedDashboard> {
+/** Builds the dashboard into `dir`, fills a store there ({@link filledStore}), serves both and launches Chromium. */
+export async function startDashboardRig(dir: string, token: string): Promise<DashboardRig> {
   const build = join(dir, "build");
   buildDashboardInto(build);
+  const store = await filledStore(join(dir, "store.db"));
   const server = await startStoreServer({ store, port: 0, token, logger: quiet, dashboard: { dir: build } });
   const browser = await launchChromium();
   return {
+    store,
     server,
     browser,
     async close() {
       await browser.close();
       await server.close();
+      await store.close();
     },
   };
 }
