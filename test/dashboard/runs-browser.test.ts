@@ -153,8 +153,13 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
 
   it("follows a running RL run: each step recorded while the page is open adds a point, fetched after the last sequence seen", async () => {
     const runId = "rl-live";
-    await recordRlRun(store, runId, 3, "running");
+    await recordRlRun(store, runId, 0, "running");
     const page = await open(`#/runs/${runId}`);
+    // Before the first step: only the initial validation, and the other charts say they are empty.
+    await page.locator(".run-progress").filter({ hasText: "No step recorded yet." }).waitFor();
+    await countIs(page, points("reward", "val"), 1);
+    expect(await page.locator("#chart-staleness .empty").innerText()).toBe("No values recorded yet.");
+    await store.addRunEntries(runId, [1, 2, 3].map(rlStepEntry));
     await countIs(page, points("reward", "train"), 3);
     const seen = (await store.getRun(runId)).entries;
     const asked = page.waitForRequest((request) => new URL(request.url()).pathname === `/v1/runs/${runId}/entries` && new URL(request.url()).searchParams.get("afterSequence") === String(seen));
