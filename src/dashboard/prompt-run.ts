@@ -21,6 +21,7 @@ export function promptView(algorithm: string): { element: HTMLElement; update(_r
   const beam = algorithm === "apo";
   const state: State = { run: promptRun([]), selected: undefined, collapsed: new Set() };
   const tree = h("ul", { role: "tree", id: "lineage", "aria-label": "Candidate lineage", "aria-describedby": "lineage-help" });
+  const noCandidate = h("p", { class: "empty", hidden: true }, "No candidate recorded yet.");
   const details = h("section", { id: "candidate", class: "candidate", "aria-labelledby": "candidate-title", "aria-live": "polite" });
   const front = h("section", { id: "front", "aria-labelledby": "front-title" });
   const spend = h("section", { id: "spend", "aria-labelledby": "spend-title" });
@@ -36,6 +37,7 @@ export function promptView(algorithm: string): { element: HTMLElement; update(_r
         h("h2", { id: "lineage-title" }, "Candidate lineage"),
         h("p", { id: "lineage-help", class: "empty" }, "Children under their parents; a merge is listed under each parent. ↑ ↓ move, → ← open and close, Enter shows a candidate's edits."),
         tree,
+        noCandidate,
       ),
       details,
     ),
@@ -50,7 +52,9 @@ export function promptView(algorithm: string): { element: HTMLElement; update(_r
     let ids = 0;
     const context: TreeContext = { state, inFront, nextId: () => `lineage-node-${ids++}` };
     show(tree, ...lineage(state.run.candidates).map((node) => treeItem(node, undefined, 1, context)));
-    if (tree.childElementCount === 0) tree.append(h("li", { class: "empty" }, "No candidate recorded yet."));
+    // A tree holds only tree items: with none, it is hidden and a note stands in for it.
+    tree.hidden = tree.childElementCount === 0;
+    noCandidate.hidden = !tree.hidden;
     roveFocus(tree, focusedKey);
     // Redrawn only when what it shows changed: a live update must not reset a diff being read.
     const shown = JSON.stringify([state.selected, state.selected === undefined ? null : [state.run.candidates.get(state.selected), state.run.scores.get(state.selected)]]);
@@ -125,7 +129,7 @@ function treeItem(node: LineageNode, parent: string | undefined, level: number, 
       badge === undefined ? null : h("span", { class: "front-badge" }, badge),
       h("span", { class: "scores" }, scoresText(state.run.scores.get(candidate.candidateId))),
       candidate.parents.length > 1 ? h("span", { class: "note" }, `merge of ${candidate.parents.join(" + ")}`) : null,
-      node.shownUnder === undefined ? null : h("span", { class: "note" }, node.shownUnder === "" ? "children listed above" : `children listed under ${node.shownUnder}`),
+      node.shownUnder === undefined ? null : h("span", { class: "note" }, node.shownUnder === "" ? "also listed above, with its children" : `also listed under ${node.shownUnder}, with its children`),
       node.missingParents.length === 0 ? null : h("span", { class: "note" }, `parent ${node.missingParents.join(", ")} not recorded`),
     ),
   );

@@ -194,6 +194,9 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     expect(await tree.getByRole("treeitem", { name: /c1 reflection iteration 1/ }).count()).toBe(1);
     const item = (id: string, parent = "") => tree.locator(`[role=treeitem][data-key='${parent}>${id}']`);
     expect(await item("c4", "c2").locator(".verdict").first().innerText()).toBe("rejected");
+    // The merge's second place points to its first, where anything under it is listed.
+    expect(await item("m5", "c3").locator(".note").allInnerTexts()).toEqual(["merge of c2 + c3", "also listed under c2, with its children"]);
+    expect(await item("m5", "c3").getAttribute("aria-expanded")).toBeNull();
     expect(await item("m5", "c2").locator(".scores").first().innerText()).toContain("pareto 0.74 ± 0.22 (n=12)");
     // The current front is highlighted with its wins.
     expect((await tree.locator("[role=treeitem].in-front").evaluateAll((items) => items.map((i) => i.getAttribute("data-candidate-id")))).sort()).toEqual(["c2", "c3", "m5", "m5"]);
