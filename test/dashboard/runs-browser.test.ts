@@ -256,7 +256,7 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     await page.context().close();
   });
 
-  it("pages through runs with the store's cursors: Older and Newer", async () => {
+  it("pages through runs with the store's cursors (Older, Newer), and says when a run is not in the store", async () => {
     // Runs last: it fills the list past one page.
     for (let i = 0; i < 26; i++) await store.recordRun({ runId: `apo-page-${String(i).padStart(2, "0")}`, algorithm: "apo", status: "completed" });
     const first = await store.queryRuns({ limit: 25 });
@@ -273,6 +273,15 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     await page.getByRole("button", { name: "Newer" }).click();
     await countIs(page, "#runs tbody tr[data-run-id]", 25);
     expect(await ids()).toEqual(first.items.map((r) => r.runId));
+
+    // A run the store does not have is said so, not drawn empty.
+    await page.evaluate(() => {
+      (globalThis as unknown as BrowserGlobals).location.hash = "#/runs/no-such-run";
+    });
+    const alert = page.getByRole("alert").filter({ hasText: "Could not load run no-such-run:" });
+    await alert.waitFor();
+    expect(await alert.innerText()).toMatch(/not found/i);
+    expect(await page.locator(".chart, #lineage").count()).toBe(0);
     expect(page.errors).toEqual([]);
     await page.context().close();
   });
