@@ -9,6 +9,8 @@ import { Live } from "./live.js";
 import { rolloutsPage } from "./rollouts.js";
 import { setUpTheme } from "./theme.js";
 import { tracePage } from "./trace.js";
+import { runPage } from "./run-page.js";
+import { runsPage } from "./runs.js";
 
 const main = document.getElementById("main") as HTMLElement;
 const indicator = document.getElementById("live") as HTMLElement;
@@ -44,6 +46,8 @@ async function boot(): Promise<void> {
 /** Shows the page the address names; returns what stops it. */
 function route(api: Api, session: Live): () => void {
   const trace = /^#\/trace\/([^/]+)\/([^/]+)$/.exec(location.hash);
+  const run = /^#\/runs(?:\/([^/]+))?$/.exec(location.hash);
+  if (run) return run[1] === undefined ? runsPage(main, api, session) : runPage(main, api, session, decodeURIComponent(run[1]));
   if (trace) return tracePage(main, api, session, decodeURIComponent(trace[1]!), decodeURIComponent(trace[2]!));
   return rolloutsPage(main, api, session);
 }

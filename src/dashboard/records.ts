@@ -73,8 +73,100 @@ export interface ChatView {
   calls: ChatCall[];
 }
 
+/** A training run's header (`GET /v1/runs`, `GET /v1/runs/:runId`). */
+export interface TrainingRun {
+  runId: string;
+  algorithm: string;
+  status: "running" | "completed" | "stopped" | "failed";
+  createdAt: number;
+  updatedAt: number;
+  config: Record<string, unknown>;
+  summary: Record<string, unknown> | null;
+  /** Entries in the run's log; also the sequence of the last one. */
+  entries: number;
+}
+
+/** One entry of a run's log (`GET /v1/runs/:runId/entries`); `data` is read by kind below. */
+export interface RunEntry {
+  runId: string;
+  sequence: number;
+  kind: string;
+  key: string | null;
+  at: number;
+  data: Record<string, unknown>;
+}
+
+/** `rl.step` data: the fields the RL page draws. */
+export interface RLStepData {
+  step: number;
+  trainReward: number | null;
+  valReward?: number;
+  zeroAdvantageShare: number;
+  mergeRatio: number | null;
+  staleness: number;
+  seconds: { rollouts: number; adapt: number; train: number; eval: number };
+  tokensPerReward?: number | null;
+  policyVersion: string | number;
+  newPolicyVersion: string | number;
+}
+
+/** `evaluation` data: a mean reward outside the steps (`initial` is RL's step 0). */
+export interface EvaluationData {
+  label: string;
+  split: "train" | "val" | "test";
+  mean: number | null;
+  n: number;
+  ci95?: [number, number] | null;
+}
+
+/** `candidate` data: an APO/GEPA prompt candidate, where it came from and why. */
+export interface CandidateData {
+  candidateId: string;
+  resourcesId: string;
+  origin: "seed" | "edit" | "reflection" | "merge";
+  parents: string[];
+  edits: Array<{ component: string; before: string; after: string }>;
+  rationale: string | null;
+  iteration: number;
+  accepted: boolean;
+}
+
+/** `score` data: a candidate's score on a set of tasks; the latest per (candidate, on) is current. */
+export interface ScoreData {
+  candidateId: string;
+  on: string;
+  mean: number | null;
+  n: number;
+  ci95: [number, number] | null;
+}
+
+/** `front` data: the Pareto front (GEPA) or beam (APO) and, for a front, the tasks each candidate wins. */
+export interface FrontData {
+  iteration: number;
+  candidateIds: string[];
+  wins?: Record<string, number>;
+}
+
+/** `spend` data: what the run has used so far against its limits (null: no limit). */
+export interface SpendData {
+  rollouts: number;
+  optimizerTokens: number;
+  usd: number | null;
+  limits: { maxRollouts: number | null; maxOptimizerTokens: number | null; maxUsd: number | null };
+}
+
+/** A training run was created or updated, or its log grew. */
+export interface RunEvent {
+  type: "run";
+  runId: string;
+  status: TrainingRun["status"];
+  entries: number;
+  at: number;
+}
+
 /** A store event, as `GET /v1/events` sends it. */
 export type StoreEvent =
+  | RunEvent
   | { type: "rollout"; rolloutId: string; status: RolloutStatus }
   | { type: "attempt"; rolloutId: string; attemptId: string; status: string }
   | { type: "spans"; rolloutId: string; attemptId: string; count: number }
