@@ -166,8 +166,17 @@ export function finiteOrNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
-/** The `spend` entry for what a budgeted run has spent so far and its limits. */
-export function spendEntry(spend: Spend, limits: { maxRollouts?: number | undefined; maxOptimizerTokens?: number | undefined; maxUsd?: number | undefined }): EntryData<"spend"> {
+/**
+ * Records what a budgeted run has spent so far, and its limits. Keyed by the amounts: a resumed
+ * run that reaches a state its first run recorded adds nothing, and one that goes further adds
+ * its new state (the last `spend` entry is the latest).
+ */
+export function recordSpend(log: RunLog, spend: Spend, limits: { maxRollouts?: number | undefined; maxOptimizerTokens?: number | undefined; maxUsd?: number | undefined }): void {
+  const entry = spendEntry(spend, limits);
+  log.add("spend", `spend-${entry.rollouts}-${entry.optimizerTokens}`, entry);
+}
+
+function spendEntry(spend: Spend, limits: { maxRollouts?: number | undefined; maxOptimizerTokens?: number | undefined; maxUsd?: number | undefined }): EntryData<"spend"> {
   return {
     rollouts: spend.rollouts,
     optimizerTokens: spend.optimizerTokens.input + spend.optimizerTokens.output,

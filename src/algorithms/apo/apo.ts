@@ -31,7 +31,7 @@ import { Optimizer } from "../optimizer.js";
 import { randomFor } from "../../util/index.js";
 import { type Estimate, estimate } from "./stats.js";
 import { indices } from "../stats.js";
-import { RunLog, type RunRecordStats, runStatusOf, scoreEntry, spendEntry } from "../run-log.js";
+import { recordSpend, RunLog, type RunRecordStats, runStatusOf, scoreEntry } from "../run-log.js";
 
 /** Why the run ended. */
 export type StopReason = "completed" | BudgetLimit | "interrupted";
@@ -196,7 +196,7 @@ class APORun {
       if (ctx.signal.aborted) break;
       const next = await this.round(round, beam, { runId, rollouts, board, children, targets, searchTasks, valOrder, evalTasks });
       beam = next.beam;
-      log.add("spend", `spend-r${round}`, this.spendEntry());
+      recordSpend(log, this.budget.spend(), settings);
       await log.flush();
       if (next.stoppedBy) {
         this.stoppedBecause = next.stoppedBy;
@@ -247,11 +247,11 @@ class APORun {
     ctx.progress.phase(`round ${round}/${settings.rounds}: running ${beam.length} prompt(s) on training minibatches`, 0);
     const gradient = await this.runMinibatches(round, beam, run);
     if (gradient.stoppedBy) return { beam, stoppedBy: gradient.stoppedBy };
+    if (ctx.signal.aborted) return { beam };
     for (const parent of beam) {
       const scored = estimate(gradient.byParent.get(parent.id)!.map(rewardOrZero));
       if (scored.n > 0) this.log.add("score", `score-${parent.id}-minibatch-r${round}`, scoreEntry(parent.id, "minibatch", scored));
     }
-    if (ctx.signal.aborted) return { beam };
 
     const described = new Map(
       await Promise.all(beam.map(async (parent) => [parent.id, await describeRuns(ctx.store, ctx.adapter, gradient.byParent.get(parent.id)!)] as const)),
@@ -287,7 +287,8 @@ class APORun {
       if (arm) record.score = armScore(run.board, arm, namespace).score;
     }
     const beamScores = next.map((c) => armScore(run.board, c, namespace));
-    this.recordEvaluation(round, arms, next, run.board, namespace);
+    // An interrupted evaluation ranks on what it had: not recorded, or the resumed run's complete one would be skipped as a duplicate.
+    if (!ctx.signal.aborted) this.recordEvaluation(round, arms, next, run.board, namespace);
     this.history.push({ round, parents: gradient.parents, children: records, evaluation: { rollouts: evaluation.rollouts, fullCost: evaluation.fullCost, rungs: evaluation.rungs }, beam: beamScores });
     const leader = beamScores[0]!;
     ctx.progress.note(`round ${round}: leader ${leader.id} scores ${leader.score.toFixed(3)} on ${leader.n} validation tasks (${evaluation.rollouts} evaluation rollouts)`);
@@ -431,7 +432,7 @@ class APORun {
     ctx.progress.note(`APO run ${runId}: ${check.summary}`);
     if (published) ctx.progress.note(`published ${published.resourcesId} (${published.candidate})`);
     const spend = this.budget.spend();
-    this.log.add("spend", "spend-final", this.spendEntry());
+    recordSpend(this.log, spend, this.settings);
     if (spend.unpricedModels.length > 0) ctx.logger.warn(`APO: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to APO)`);
     return {
       runId,
@@ -487,10 +488,6 @@ class APORun {
       if (scored.n > 0) this.log.add("score", `score-${arm.id}-val-r${round}-${scored.n}`, scoreEntry(arm.id, "val", scored));
     }
     this.log.add("front", `front-${round}`, { iteration: round, candidateIds: beam.map((c) => c.id) });
-  }
-
-  private spendEntry() {
-    return spendEntry(this.budget.spend(), this.settings);
   }
 
   /** The log line that says, before anything runs, how much the run may spend at most. */

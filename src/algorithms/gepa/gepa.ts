@@ -18,7 +18,7 @@ import { Budget, type BudgetLimit, type Spend } from "../budget.js";
 import { type ComponentCoverage, reportCoverage } from "../coverage.js";
 import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut, recordHeldOut } from "../held-out.js";
 import { type Estimate, estimate, indices, mean } from "../stats.js";
-import { RunLog, type RunRecordStats, runStatusOf, scoreEntry, spendEntry } from "../run-log.js";
+import { recordSpend, RunLog, type RunRecordStats, runStatusOf, scoreEntry } from "../run-log.js";
 import { rewardOrZero } from "../evaluate.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
@@ -243,7 +243,7 @@ class GEPARun {
       if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted after ${iteration - 1} proposal(s)` };
       const merged = this.mergesDue > 0 ? await this.mergeProposal(iteration) : "no-merge";
       const stop = merged !== "no-merge" ? merged : await this.iterate(iteration, templates);
-      this.log.add("spend", `spend-${iteration}`, spendEntry(this.budget.spend(), settings));
+      recordSpend(this.log, this.budget.spend(), settings);
       await this.log.flush();
       if (stop) return stop;
     }
@@ -268,6 +268,7 @@ class GEPARun {
     }
     const { component, chosenBy } = await this.chooseComponent(parent, parentRuns.ended);
     const parentRewards = parentRuns.ended.map(rewardOrZero);
+    // After the check for an interruption above: a cut-short minibatch is not recorded.
     this.log.add("score", `score-${parent.candidate.id}-minibatch-i${iteration}`, scoreEntry(parent.candidate.id, "minibatch", estimate(parentRewards), false));
     const earlier = this.earlierRuns(parent, parentRuns.ended);
     parent.trainRuns.push(...parentRuns.ended);
@@ -652,7 +653,7 @@ class GEPARun {
     ctx.progress.note(`GEPA run ${this.runId}: ${summary}. Stopped: ${stop.detail}`);
     if (published) ctx.progress.note(`published ${published.resourcesId} (${published.candidate})`);
     const spend = this.budget.spend();
-    this.log.add("spend", "spend-final", spendEntry(spend, this.settings));
+    recordSpend(this.log, spend, this.settings);
     if (spend.unpricedModels.length > 0) ctx.logger.warn(`GEPA: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to GEPA)`);
     const pareto = (member: PoolMember | undefined) => ({ paretoScore: member ? member.mean : Number.NaN, paretoN: member ? n : 0 });
     return {

@@ -150,7 +150,9 @@ class RLRun {
     const evaluating = options.evalEvery > 0 && ctx.val.length > 0;
     const evaluationStarted = performance.now();
     const initial = evaluating ? await this.evaluate(0) : null;
-    if (initial) {
+    // Entries are keyed so a resumed run records nothing twice: work an interruption cut short is
+    // not recorded, or the resumed run's complete version of it would be skipped as a duplicate.
+    if (initial && !ctx.signal.aborted) {
       log.add("evaluation", "evaluation-initial", evaluationEntry("initial", initial));
       await log.flush();
     }
@@ -183,8 +185,10 @@ class RLRun {
       this.steps.push(record);
       ctx.progress.note(describeStep(record, options.steps));
       // Recorded as soon as the step ends: a reader of the store follows the curves live.
-      log.add("rl.step", `step-${step}`, record);
-      await log.flush();
+      if (!ctx.signal.aborted) {
+        log.add("rl.step", `step-${step}`, record);
+        await log.flush();
+      }
       const lastStep = step === options.steps;
       if (this.canCheckpoint && ((options.checkpointEvery > 0 && step % options.checkpointEvery === 0) || lastStep)) {
         this.checkpoints.push(await options.backend.checkpoint({ name: `${this.runId}.step${step}` }));
@@ -192,7 +196,7 @@ class RLRun {
     }
     const evaluated = initial && final && this.steps.some((s) => s.valReward !== undefined) ? { initial, final } : null;
     const verdict = evaluated && verdictOf(evaluated.initial, evaluated.final);
-    if (evaluated) log.add("evaluation", "evaluation-final", evaluationEntry("final", evaluated.final));
+    if (evaluated && !ctx.signal.aborted) log.add("evaluation", "evaluation-final", evaluationEntry("final", evaluated.final));
     if (verdict) ctx.progress.note(`RL run ${this.runId}: ${verdict.summary}`);
     return {
       runId: this.runId,
