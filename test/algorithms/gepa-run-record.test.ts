@@ -111,9 +111,11 @@ describe("GEPA's record in the store", () => {
       const after = await entriesOf(store, "gepa-resume");
       expect(after.slice(0, before.length)).toEqual(before);
       const candidates = after.filter((e) => e.kind === "candidate").map((e) => e.data);
-      const byId = (a: { candidateId?: unknown }, b: { candidateId?: unknown }) => String(a.candidateId).localeCompare(String(b.candidateId));
-      // The feedback texts name the mock model's tool-call ids, which count its requests: compared apart.
-      const lineage = (entries: Array<Record<string, unknown>>) => entries.map(({ rationale, ...rest }) => ({ ...rest, rationale: typeof rationale === "string" ? rationale.replace(/call_\d+/g, "call") : rationale })).sort(byId);
+      // The feedback texts name the mock model's tool-call ids, which count its requests: compared without them.
+      const lineage = (entries: Array<Record<string, unknown>>) =>
+        entries
+          .map((e): Record<string, unknown> => ({ ...e, rationale: typeof e.rationale === "string" ? e.rationale.replace(/call_\d+/g, "call") : e.rationale }))
+          .sort((a, b) => String(a.candidateId).localeCompare(String(b.candidateId)));
       expect(lineage(candidates)).toEqual(lineage(referenceCandidates));
       expectSpend((await entriesOf(store, "gepa-resume", ["spend"])).at(-1)!.data, resumed.result.spend);
     } finally {
