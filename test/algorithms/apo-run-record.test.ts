@@ -99,7 +99,7 @@ describe("APO's record in the store", () => {
     // Spend after each round, and at the end exactly the result's.
     const spends = await entriesOf(store, "apo-rec", ["spend"]);
     expect(spends.map((e) => e.key)).toEqual(spends.map((e) => `spend-${e.data.rollouts}-${e.data.optimizerTokens}`));
-    expect(spends).toHaveLength(3); // after each round, and after the final check
+    expect(spends).toHaveLength(5); // after each round's proposals, after each round, and after the final check
     expectSpend(spends.at(-1), result.spend);
     expect(spends.at(-1)!.data.limits).toEqual({ maxRollouts: null, maxOptimizerTokens: null, maxUsd: null });
   });

@@ -272,6 +272,8 @@ class APORun {
     ctx.progress.phase(`round ${round}/${settings.rounds}: asking ${settings.critiqueModel ?? settings.model} for ${requests.length} edits`, 0);
     const made = await this.makeChildren(requests, run);
     const records = made.records;
+    // What the round's proposals cost, before their evaluation adds its rollouts.
+    recordSpend(this.log, this.budget.spend(), settings);
     if (made.stoppedBy) {
       this.history.push({ round, parents: gradient.parents, children: records, evaluation: { rollouts: 0, fullCost: 0, rungs: [] }, beam: beam.map((c) => armScore(run.board, c)) });
       return { beam, stoppedBy: made.stoppedBy };
