@@ -1,6 +1,7 @@
 /** The recorder algorithms write their runs with: checked entries, keyed writes, a store failure that never ends the run. */
 import { describe, expect, it } from "vitest";
-import { MemoryStore } from "tracetrain/store";
+import { HttpStore, MemoryStore } from "tracetrain/store";
+import { startStoreServer } from "tracetrain/server";
 import { jsonOf, RunLog } from "../../src/algorithms/run-log.js";
 import { entriesOf } from "../support/run-records.js";
 
@@ -61,6 +62,31 @@ describe("RunLog", () => {
       expect(await log.end("completed", {})).toMatchObject(expected);
     }
     expect(await entriesOf(store, "r3")).toHaveLength(1);
+  });
+
+  it("records through a store server as in process, and a server that goes away is one warning", async () => {
+    const backing = new MemoryStore();
+    const quiet = collecting().logger;
+    const server = await startStoreServer({ store: backing, port: 0, logger: quiet });
+    const client = new HttpStore(server.url, { retryDelaysMs: [], logger: quiet });
+    const { warnings, logger } = collecting();
+    try {
+      const log = await RunLog.open({ store: client, logger }, "r4", "rl", { steps: 2 });
+      log.add("spend", "spend-1", spend);
+      await log.flush();
+      expect((await entriesOf(backing, "r4")).map((e) => [e.kind, e.key, e.data])).toEqual([["spend", "spend-1", spend]]);
+      expect(await client.getRun("r4")).toMatchObject({ algorithm: "rl", status: "running", config: { steps: 2 }, entries: 1 });
+      await server.close();
+      log.add("spend", "spend-2", spend);
+      await log.flush();
+      // The flush above, the one in end() and the header's update all failed; the second entry never reached the store.
+      expect(await log.end("completed", {})).toEqual({ added: 1, duplicates: 0, failedWrites: 3, lost: 1 });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/^RL run r4: the store did not take the run's record \(.+\); training goes on/);
+    } finally {
+      await client.close();
+      await server.close();
+    }
   });
 
   it("turns options into JSON without serializing clients or functions", () => {
