@@ -194,7 +194,11 @@ export const ComponentEditSchema = z.object({
 /** `candidate`: a prompt candidate proposed by APO or GEPA, with where it came from and why. */
 export const CandidateEntrySchema = z.object({
   candidateId: z.string().min(1).max(128),
-  /** The resources snapshot that holds it; null for a proposal refused before it was published (an unusable edit, a duplicate). */
+  /**
+   * The resources snapshot that holds it; null for a proposal refused before it was published (an
+   * unusable edit, a duplicate). A resumed run that asks again where it was refused may then record
+   * the same candidateId once more, published.
+   */
   resourcesId: IdSchema.nullable(),
   /** seed, an APO edit, a GEPA reflection or a GEPA merge. */
   origin: z.enum(["seed", "edit", "reflection", "merge"]),

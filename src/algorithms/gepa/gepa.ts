@@ -23,7 +23,7 @@ import { rewardOrZero } from "../evaluate.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
 import { Optimizer } from "../optimizer.js";
-import { type Candidate, findCandidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishMerge, publishSeed, templateOf } from "./candidates.js";
+import { type Candidate, clip, findCandidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishMerge, publishSeed, templateOf } from "./candidates.js";
 import { snapshotId, templateEdits } from "../snapshots.js";
 import { blamedComponent, promptTemplates, selectComponents } from "./components.js";
 import { type GateVerdict, minibatchGate } from "./gate.js";
@@ -322,7 +322,7 @@ class GEPARun {
     if (outcome.kind === "rejected") {
       ctx.logger.warn(`GEPA: proposal ${iteration}'s rewrite of '${component}' rejected: ${outcome.problem}`);
       record({ status: "invalid-edit", detail: outcome.problem });
-      this.recordUnpublished({ id: childId, origin: "reflection", parents: [parent.candidate.id], edits: [], rationale: dataset.text, iteration, detail: outcome.problem });
+      this.recordUnpublished({ id: childId, origin: "reflection", parents: [parent.candidate.id], edits: [], rationale: clip(dataset.text), iteration, detail: outcome.problem });
       return undefined;
     }
     const key = fingerprint({ id: childId, resources: { ...parent.candidate.resources, [component]: { ...templateOf(parent.candidate, component), template: outcome.template } } }, this.components);
@@ -331,7 +331,7 @@ class GEPARun {
       const detail = twin === parent.candidate.id ? `the rewrite left '${component}' as it was` : `the rewrite recreates ${twin}`;
       record({ status: "duplicate", detail });
       const edits = [{ component, before: templateOf(parent.candidate, component).template, after: outcome.template }].filter((e) => e.before !== e.after);
-      this.recordUnpublished({ id: childId, origin: "reflection", parents: [parent.candidate.id], edits, rationale: dataset.text, iteration, detail });
+      this.recordUnpublished({ id: childId, origin: "reflection", parents: [parent.candidate.id], edits, rationale: clip(dataset.text), iteration, detail });
       return undefined;
     }
     const feedback = { rollouts: dataset.records.map((r) => r.rollout.rolloutId), score: dataset.score, text: dataset.text };
