@@ -12,35 +12,12 @@
  */
 import type { z } from "zod";
 import type { Store } from "../store/index.js";
-import {
-  CandidateEntrySchema,
-  EvaluationEntrySchema,
-  FrontEntrySchema,
-  type JsonObject,
-  type JsonValue,
-  type Logger,
-  RLStepEntrySchema,
-  type RunEntryInput,
-  RunEntryKinds,
-  type RunStatus,
-  ScoreEntrySchema,
-  SpendEntrySchema,
-} from "../types/index.js";
+import { type JsonObject, type JsonValue, type Logger, RunEntryDataSchemas, type RunEntryInput, type RunStatus } from "../types/index.js";
 import { describeErrorChain } from "../util/index.js";
 import type { Spend } from "./budget.js";
 import type { Estimate } from "./stats.js";
 
-/** The schema of each kind of entry the built-in algorithms write. */
-const ENTRY_SCHEMAS = {
-  [RunEntryKinds.rlStep]: RLStepEntrySchema,
-  [RunEntryKinds.evaluation]: EvaluationEntrySchema,
-  [RunEntryKinds.candidate]: CandidateEntrySchema,
-  [RunEntryKinds.score]: ScoreEntrySchema,
-  [RunEntryKinds.front]: FrontEntrySchema,
-  [RunEntryKinds.spend]: SpendEntrySchema,
-} as const;
-
-type EntrySchemas = typeof ENTRY_SCHEMAS;
+type EntrySchemas = typeof RunEntryDataSchemas;
 export type EntryKind = keyof EntrySchemas;
 export type EntryData<K extends EntryKind> = z.input<EntrySchemas[K]>;
 
@@ -85,7 +62,7 @@ export class RunLog {
 
   /** Queues an entry, checked against its kind's schema; written at the next {@link flush}. */
   add<K extends EntryKind>(kind: K, key: string, data: EntryData<K>): void {
-    const parsed = ENTRY_SCHEMAS[kind].safeParse(data);
+    const parsed = RunEntryDataSchemas[kind].safeParse(data);
     if (!parsed.success) {
       this.stats.lost++;
       if (!this.warnedKinds.has(kind)) {

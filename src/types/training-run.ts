@@ -248,3 +248,13 @@ export const SpendEntrySchema = z.object({
   }),
 });
 export type SpendEntry = z.infer<typeof SpendEntrySchema>;
+
+/** The schema of each built-in entry kind's `data`, by kind: what writers check against and readers parse with. */
+export const RunEntryDataSchemas = {
+  [RunEntryKinds.rlStep]: RLStepEntrySchema,
+  [RunEntryKinds.evaluation]: EvaluationEntrySchema,
+  [RunEntryKinds.candidate]: CandidateEntrySchema,
+  [RunEntryKinds.score]: ScoreEntrySchema,
+  [RunEntryKinds.front]: FrontEntrySchema,
+  [RunEntryKinds.spend]: SpendEntrySchema,
+} as const;

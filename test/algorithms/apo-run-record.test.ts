@@ -7,25 +7,18 @@
 import { describe, expect, it } from "vitest";
 import { APO, type APOOptions, type APOResult } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
-import { CandidateEntrySchema, EvaluationEntrySchema, FrontEntrySchema, RunEntryKinds, ScoreEntrySchema, SpendEntrySchema, type RunEntry } from "tracetrain/schemas";
+import { CandidateEntrySchema, EvaluationEntrySchema, FrontEntrySchema, RunEntryDataSchemas, SpendEntrySchema, type RunEntry } from "tracetrain/schemas";
 import { startMockLlm } from "tracetrain/testing";
 import { combinedResponder, runApo, runRoomAlgorithm } from "../support/room-apo.js";
 import { EntrylessStore, entriesOf, interruptible, untilEntry } from "../support/run-records.js";
 
 const SMALL = { rounds: 2, beamWidth: 2, branchFactor: 2, gradientBatchSize: 4, evaluation: { maxTasks: 16 } } as const;
 
-const SCHEMAS = {
-  [RunEntryKinds.candidate]: CandidateEntrySchema,
-  [RunEntryKinds.score]: ScoreEntrySchema,
-  [RunEntryKinds.front]: FrontEntrySchema,
-  [RunEntryKinds.spend]: SpendEntrySchema,
-  [RunEntryKinds.evaluation]: EvaluationEntrySchema,
-} as const;
-
 /** Every entry parsed with its kind's schema (a kind APO does not write fails the test). */
 function parsed(entries: RunEntry[]) {
   return entries.map((e) => {
-    const schema = SCHEMAS[e.kind as keyof typeof SCHEMAS];
+    expect(e.kind).not.toBe("rl.step");
+    const schema = RunEntryDataSchemas[e.kind as keyof typeof RunEntryDataSchemas];
     expect(schema, `kind ${e.kind}`).toBeDefined();
     return { kind: e.kind, key: e.key, data: schema.parse(e.data) as Record<string, unknown> };
   });
