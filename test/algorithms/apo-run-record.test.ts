@@ -9,8 +9,8 @@ import { APO, type APOOptions, type APOResult } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
 import { CandidateEntrySchema, EvaluationEntrySchema, FrontEntrySchema, RunEntryDataSchemas, SpendEntrySchema, type RunEntry } from "tracetrain/schemas";
 import { startMockLlm } from "tracetrain/testing";
-import { combinedResponder, runApo, runRoomAlgorithm } from "../support/room-apo.js";
-import { EntrylessStore, entriesOf, interruptible, untilEntry } from "../support/run-records.js";
+import { combinedResponder, runApo, runInterrupted } from "../support/room-apo.js";
+import { EntrylessStore, entriesOf } from "../support/run-records.js";
 
 const SMALL = { rounds: 2, beamWidth: 2, branchFactor: 2, gradientBatchSize: 4, evaluation: { maxTasks: 16 } } as const;
 
@@ -114,18 +114,7 @@ describe("APO's record in the store", () => {
     const llm = await startMockLlm({ responder: combinedResponder({}) });
     const store = new MemoryStore();
     try {
-      let interrupt!: () => void;
-      const first = runRoomAlgorithm<APOResult>(
-        (client) => {
-          const wrapped = interruptible(new APO({ model: "mock-optimizer", ...options, client }));
-          interrupt = wrapped.interrupt;
-          return wrapped.algorithm;
-        },
-        { llm, store },
-      );
-      await untilEntry(store, "apo-resume", (e) => e.kind === "candidate" && e.data.iteration === 1);
-      interrupt();
-      const stopped = await first;
+      const stopped = await runInterrupted((client) => new APO({ model: "mock-optimizer", ...options, client }), "apo-resume", (e) => e.kind === "candidate" && e.data.iteration === 1, { llm, store });
       expect(stopped.result.stoppedBecause).toBe("interrupted");
       expect(await store.getRun("apo-resume")).toMatchObject({ status: "stopped", summary: { stoppedBecause: "interrupted" } });
       const before = await entriesOf(store, "apo-resume");

@@ -9,8 +9,8 @@ import { GEPA, type GEPAOptions, type GEPAResult } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
 import { CandidateEntrySchema, EvaluationEntrySchema, FrontEntrySchema, ScoreEntrySchema, SpendEntrySchema } from "tracetrain/schemas";
 import { startMockLlm } from "tracetrain/testing";
-import { combinedResponder, type RigOptions, type RigRun, runRoomAlgorithm } from "../support/room-apo.js";
-import { EntrylessStore, entriesOf, interruptible, untilEntry } from "../support/run-records.js";
+import { combinedResponder, type RigOptions, type RigRun, runInterrupted, runRoomAlgorithm } from "../support/room-apo.js";
+import { EntrylessStore, entriesOf } from "../support/run-records.js";
 
 function runGepa(options: Omit<GEPAOptions, "client">, rig: RigOptions = {}): Promise<RigRun<GEPAResult>> {
   return runRoomAlgorithm((client) => new GEPA({ model: "mock-optimizer", ...options, client }), rig);
@@ -89,18 +89,8 @@ describe("GEPA's record in the store", () => {
     const llm = await startMockLlm({ responder: combinedResponder() });
     const store = new MemoryStore();
     try {
-      let interrupt!: () => void;
-      const first = runRoomAlgorithm<GEPAResult>(
-        (client) => {
-          const wrapped = interruptible(new GEPA({ model: "mock-optimizer", ...options, client }));
-          interrupt = wrapped.interrupt;
-          return wrapped.algorithm;
-        },
-        { llm, store },
-      );
-      await untilEntry(store, "gepa-resume", (e) => e.kind === "candidate" && e.data.iteration !== 0);
-      interrupt();
-      expect((await first).result.stoppedBecause).toBe("interrupted");
+      const stopped = await runInterrupted((client) => new GEPA({ model: "mock-optimizer", ...options, client }), "gepa-resume", (e) => e.kind === "candidate" && e.data.iteration !== 0, { llm, store });
+      expect(stopped.result.stoppedBecause).toBe("interrupted");
       expect(await store.getRun("gepa-resume")).toMatchObject({ status: "stopped", summary: { stoppedBecause: "interrupted" } });
       const before = await entriesOf(store, "gepa-resume");
 
