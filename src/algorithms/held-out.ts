@@ -13,6 +13,7 @@ import type { AlgorithmContext } from "./algorithm.js";
 import type { BudgetLimit } from "./budget.js";
 import { rewardOrZero } from "./evaluate.js";
 import type { MeteredRollouts } from "./metered-rollouts.js";
+import { finiteOrNull, interval, type RunLog, scoreEntry } from "./run-log.js";
 import { type Estimate, estimate, indices, pairedDifference, signed } from "./stats.js";
 
 /** With fewer validation tasks than this, none are held out: a third of them is too few to check on. */
@@ -176,6 +177,20 @@ async function runArms<C extends CheckedCandidate>(run: HeldOutRun<C>, arms: rea
   const n = plan.tasks.length;
   // A rollout missing here was cut by an interruption, which the caller checks for.
   return new Map(arms.map((arm, a) => [arm.id, requests.slice(a * n, (a + 1) * n).flatMap((r) => { const rollout = byId.get(r.rolloutId); return rollout ? [rewardOrZero(rollout)] : []; })]));
+}
+
+/**
+ * Records the check in the run's log: each arm's held-out score (a `score` entry on `held-out`)
+ * and the same as an `evaluation` entry labelled with the candidate id.
+ */
+export function recordHeldOut(log: RunLog, plan: HeldOutPlan, outcome: HeldOutOutcome<CheckedCandidate>, arms: { best: CheckedCandidate; seed: CheckedCandidate }): void {
+  const split = plan.mode;
+  const scoredArms = arms.best.id === arms.seed.id ? ([[arms.seed, outcome.seed]] as const) : ([[arms.seed, outcome.seed], [arms.best, outcome.best]] as const);
+  for (const [arm, scored] of scoredArms) {
+    if (scored.n === 0) continue;
+    log.add("score", `score-${arm.id}-held-out-${scored.n}`, scoreEntry(arm.id, "held-out", scored));
+    log.add("evaluation", `evaluation-held-out-${arm.id}`, { label: arm.id, split, mean: finiteOrNull(scored.mean), n: scored.n, ci95: interval(scored) });
+  }
 }
 
 function verdictSentence(bestId: string, improvement: Estimate & { significant: boolean } | null, where: string): string {

@@ -3,6 +3,7 @@ export { evaluate, summarize, EvaluateOptionsSchema, type EvaluateOptions, type 
 export { runBatch, type BatchOptions } from "./rollout-batch.js";
 export { promptCoverage, coverageOfRun, coverageWarning, type ComponentCoverage } from "./coverage.js";
 export { substitutionsResource, withSubstitutions } from "./substitutions.js";
+export type { RunRecordStats } from "./run-log.js";
 export * from "./apo/index.js";
 export * from "./rl/index.js";
 export * from "./gepa/index.js";

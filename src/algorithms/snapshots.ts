@@ -25,6 +25,16 @@ export function changedResources(a: ResourcesMap, b: ResourcesMap): string[] {
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((name) => canonicalJson(a[name] ?? null) !== canonicalJson(b[name] ?? null));
 }
 
+/** The prompt templates whose text differs from `before` to `after`, with both texts: what a candidate changed against its parent. */
+export function templateEdits(before: ResourcesMap, after: ResourcesMap): Array<{ component: string; before: string; after: string }> {
+  return changedResources(before, after).flatMap((component) => {
+    const was = before[component];
+    const now = after[component];
+    if (was?.kind !== "prompt_template" || now?.kind !== "prompt_template" || was.template === now.template) return [];
+    return [{ component, before: was.template, after: now.template }];
+  });
+}
+
 /**
  * Refuses to resume `algorithm` run `runId` with other starting resources than it was started
  * with: its stored candidates and scores were measured from those.

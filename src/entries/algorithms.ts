@@ -35,4 +35,5 @@ export {
   coverageWarning,
   type ComponentCoverage,
   substitutionsResource,
+  type RunRecordStats,
 } from "../algorithms/index.js";

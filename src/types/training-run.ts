@@ -124,28 +124,52 @@ export const RunEntryKinds = {
   spend: "spend",
 } as const;
 
-/** `rl.step`: one RL step, as its progress line reports it. */
+/** `rl.step`: one RL step, as its progress line reports it (RL's `StepRecord`). */
 export const RLStepEntrySchema = z.object({
   step: z.number().int().min(1),
+  /**
+   * The policy the update started from (in `sync` mode, the one every rollout of the step sampled
+   * from; in `async` mode they may be up to `maxStaleness` versions older), and the one it produced.
+   */
   policyVersion: PolicyVersionSchema,
   newPolicyVersion: PolicyVersionSchema,
   trainReward: z.number().nullable(),
+  /** Mean validation reward after this step's update, when the step evaluated. */
   valReward: z.number().optional(),
+  /** Rollouts run for the step, refills included. */
   rollouts: z.number().int().nonnegative(),
+  /**
+   * Rollouts left out of the batch: failed for an infrastructure reason, without a reward, or (in
+   * `async` mode) with a sample more than `maxStaleness` versions behind the update.
+   */
   dropped: z.object({ failed: z.number().int(), noReward: z.number().int(), stale: z.number().int() }),
+  /** Groups run, refills included. */
   groups: z.number().int().nonnegative(),
+  /** Share of the step's groups (refills included) whose rollouts all scored alike: no signal, left out of the batch. */
   zeroAdvantageShare: z.number(),
+  /** Dynamic sampling: refill rounds and groups run, the rollouts they added, and the no-signal share of the step's first groups. */
   refill: z.object({ rounds: z.number().int(), groups: z.number().int(), rollouts: z.number().int(), initialZeroAdvantageShare: z.number() }),
   samples: z.number().int().nonnegative(),
   samplesPerRollout: z.number(),
+  /** Mean share of a rollout's calls merged into fewer samples (1: all in one, 0: none merged). */
   mergeRatio: z.number().nullable(),
+  /** Calls recorded without token ids, which cannot be trained on and were left out. */
   textOnlyCalls: z.number().int().nonnegative(),
+  /** Mean policy-version lag of the batch's samples behind the policy the update started from (0: all from it). */
   staleness: z.number(),
+  /** Wall time per phase, in seconds (in `async` mode a step's rollouts overlap the previous update). */
   seconds: z.object({ rollouts: z.number(), adapt: z.number(), train: z.number(), eval: z.number() }),
+  /** What the backend reported for the update. */
   metrics: z.record(z.string(), z.number().nullable()),
-  chunks: z.number().int().min(1),
+  /** Requests the update was sent in (more than 1 when the backend refused the whole step as too large; 0 when no update was sent). */
+  chunks: z.number().int().nonnegative(),
+  /** The step's update was skipped: no sample carried a learning signal, or the backend had applied it already. */
   skipped: z.enum(["no signal", "already applied"]).optional(),
-  /** Reward tokens: sampled tokens per unit of train reward gained, when the backend reports tokens. */
+  /**
+   * Tokens the policy sampled for the step's rollouts per unit of train reward they earned (their
+   * total reward): absent when some call of the step was recorded without token ids, null when
+   * the rollouts earned no positive reward.
+   */
   tokensPerReward: z.number().nullable().optional(),
 });
 export type RLStepEntry = z.infer<typeof RLStepEntrySchema>;
@@ -171,8 +195,12 @@ export const ComponentEditSchema = z.object({
 /** `candidate`: a prompt candidate proposed by APO or GEPA, with where it came from and why. */
 export const CandidateEntrySchema = z.object({
   candidateId: z.string().min(1).max(128),
-  /** The resources snapshot that holds it. */
-  resourcesId: IdSchema,
+  /**
+   * The resources snapshot that holds it; null for a proposal refused before it was published (an
+   * unusable edit, a duplicate). A resumed run that asks again where it was refused may then record
+   * the same candidateId once more, published.
+   */
+  resourcesId: IdSchema.nullable(),
   /** seed, an APO edit, a GEPA reflection or a GEPA merge. */
   origin: z.enum(["seed", "edit", "reflection", "merge"]),
   parents: z.array(z.string()),
@@ -184,6 +212,8 @@ export const CandidateEntrySchema = z.object({
   iteration: z.number().int().nonnegative(),
   /** Whether it passed the gate into the pool (false: proposed and rejected). */
   accepted: z.boolean(),
+  /** Why it was accepted or rejected, in words (the gate's reason, the edit's problem). */
+  detail: z.string().nullable().optional(),
 });
 export type CandidateEntry = z.infer<typeof CandidateEntrySchema>;
 
@@ -219,3 +249,13 @@ export const SpendEntrySchema = z.object({
   }),
 });
 export type SpendEntry = z.infer<typeof SpendEntrySchema>;
+
+/** The schema of each built-in entry kind's `data`, by kind: what writers check against and readers parse with. */
+export const RunEntryDataSchemas = {
+  [RunEntryKinds.rlStep]: RLStepEntrySchema,
+  [RunEntryKinds.evaluation]: EvaluationEntrySchema,
+  [RunEntryKinds.candidate]: CandidateEntrySchema,
+  [RunEntryKinds.score]: ScoreEntrySchema,
+  [RunEntryKinds.front]: FrontEntrySchema,
+  [RunEntryKinds.spend]: SpendEntrySchema,
+} as const;

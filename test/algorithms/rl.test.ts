@@ -7,57 +7,14 @@ import OpenAI from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Attr } from "tracetrain/instrumentations";
 import { MemoryStore } from "tracetrain/store";
-import { agent, Trainer, ValidationError } from "tracetrain";
+import { Trainer, ValidationError } from "tracetrain";
 import { startGateway } from "tracetrain/gateway";
 import { RL } from "../../src/algorithms/rl/rl.js";
-import type { TrainingBackend } from "../../src/algorithms/rl/training-backend.js";
-import { PROTOCOL, type TrainRequest, type TrainResponse } from "../../src/algorithms/rl/protocol.js";
-import { type MockLlm, startMockLlm } from "tracetrain/testing";
+import { type CallerTask as Task, caller, RecordingBackend } from "./fixtures/rl-recording.js";
+import { startMockLlm } from "tracetrain/testing";
 import { slowCaller } from "./fixtures/rl-worker-agent.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** Records every batch and bumps the version; `hold` lets a test keep an update in progress. */
-class RecordingBackend implements TrainingBackend {
-  version = 0;
-  readonly requests: TrainRequest[] = [];
-  hold: Promise<void> | undefined;
-  constructor(private readonly upstream: MockLlm) {}
-  async info() {
-    return { protocol: PROTOCOL, model: "policy", policy_version: this.version, capabilities: { token_ids: true, logprobs: true, checkpoint: false } } as const;
-  }
-  async endpoints() {
-    return { policy_version: this.version, endpoints: [{ name: "mock", base_url: this.upstream.baseUrl, model: "policy", policy_version: this.version }] };
-  }
-  async train(request: TrainRequest): Promise<TrainResponse> {
-    this.requests.push(request);
-    await this.hold;
-    this.version++;
-    return { policy_version: this.version, metrics: { samples: request.samples.length } };
-  }
-  async checkpoint(): Promise<never> {
-    throw new Error("no checkpoints");
-  }
-  async close() {}
-}
-
-type Task = { calls: number; hang?: boolean; throwBefore?: boolean; throwAfter?: boolean };
-
-/** Makes `calls` LLM calls that do not extend each other (each its own sample); rewards every other rollout of a group. */
-const caller = agent(
-  async (task: Task, ctx) => {
-    const llm = ctx.llm();
-    const client = new OpenAI({ baseURL: llm.baseUrl, apiKey: "none", maxRetries: 0 });
-    if (task.throwBefore) throw new Error("could not reach the model");
-    for (let i = 0; i < task.calls; i++) {
-      await client.chat.completions.create({ model: llm.model, messages: [{ role: "user", content: `call ${i} of ${ctx.rollout.rolloutId}` }] });
-    }
-    if (task.hang) await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
-    if (task.throwAfter) throw new Error("could not parse the model's answer");
-    return Number(ctx.rollout.rolloutId.split(".").at(-1)) % 2;
-  },
-  { name: "caller" },
-);
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();

@@ -5,6 +5,8 @@
 import OpenAI from "openai";
 import { type Agent, type Algorithm, APO, type APOOptions, type APOResult, type FitResult, type Store, Trainer, type TrainerOptions } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
+import type { RunEntry } from "tracetrain/schemas";
+import { interruptible, untilEntry } from "./run-records.js";
 import { roomSelector, SEED_PROMPTS } from "../../examples/room-selector/agent.js";
 import { type MockLlm, startMockLlm } from "tracetrain/testing";
 import { loadRooms, loadRoomTasks, type RoomTask } from "../../examples/room-selector/rooms.js";
@@ -82,4 +84,20 @@ export async function runRoomAlgorithm<R>(make: (client: APOOptions["client"]) =
     await trainer.close();
     if (!options.llm) await llm.close();
   }
+}
+
+/**
+ * Runs the optimizer `make` builds on the room task and interrupts it in process, as Ctrl-C would,
+ * once the store's log of run `runId` holds an entry `when` accepts.
+ */
+export async function runInterrupted<R>(make: (client: APOOptions["client"]) => Algorithm<R>, runId: string, when: (entry: RunEntry) => boolean, options: RigOptions & { store: Store }): Promise<RigRun<R>> {
+  let interrupt!: () => void;
+  const running = runRoomAlgorithm<R>((client) => {
+    const wrapped = interruptible(make(client));
+    interrupt = wrapped.interrupt;
+    return wrapped.algorithm;
+  }, options);
+  await untilEntry(options.store, runId, when);
+  interrupt();
+  return running;
 }

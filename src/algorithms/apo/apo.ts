@@ -18,10 +18,10 @@ import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, countTokens, type Spend } from "../budget.js";
 import { type ComponentCoverage, reportCoverage } from "../coverage.js";
 import { type Candidate, CANDIDATE_RESOURCE, childResources, findCandidate, publishCandidate, seedCandidate } from "./candidates.js";
-import { snapshotId } from "../snapshots.js";
+import { snapshotId, templateEdits } from "../snapshots.js";
 import { type ChildSettings, type Proposal, proposeChild } from "./children.js";
 import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluation, rotateOrder, Scoreboard, successiveHalving } from "./evaluation.js";
-import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut } from "../held-out.js";
+import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut, recordHeldOut } from "../held-out.js";
 import { rewardOrZero } from "../evaluate.js";
 import { describeRuns } from "../experiments.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
@@ -31,6 +31,7 @@ import { Optimizer } from "../optimizer.js";
 import { randomFor } from "../../util/index.js";
 import { type Estimate, estimate } from "./stats.js";
 import { indices } from "../stats.js";
+import { recordSpend, RunLog, type RunRecordStats, runStatusOf, scoreEntry } from "../run-log.js";
 
 /** Why the run ended. */
 export type StopReason = "completed" | BudgetLimit | "interrupted";
@@ -98,6 +99,8 @@ export interface APOResult {
   /** Rollouts an earlier run of this runId had made that this one read back instead of running. */
   reusedRollouts: number;
   stoppedBecause: StopReason;
+  /** What became of the run's record in the store (`store.queryRunEntries({ runId })`). */
+  record: RunRecordStats;
   /**
    * How each target reached the agent: read through `ctx.prompt()`, substituted in flight, or
    * neither (`neverMatched` — its candidates ran as the seed). Null if it could not be read.
@@ -132,6 +135,7 @@ class APORun {
   /** Candidate id by the text of its templates: an edit that recreates a known candidate is not evaluated twice. */
   private readonly seen = new Map<string, string>();
   private stoppedBecause: StopReason = "completed";
+  private log!: RunLog;
 
   constructor(
     private readonly ctx: AlgorithmContext,
@@ -144,6 +148,20 @@ class APORun {
     const { snapshot, targets } = this.checkInputs();
     const { ctx, settings } = this;
     const runId = settings.runId ?? `apo-${randomUUID().slice(0, 8)}`;
+    const { instructions: _instructions, priceTable: _prices, ...options } = settings;
+    this.log = await RunLog.open(ctx, runId, "apo", options);
+    try {
+      const result = await this.search(runId, snapshot, targets);
+      const record = await this.log.end(runStatusOf(result.stoppedBecause), runSummary(result));
+      return { ...result, record };
+    } catch (error) {
+      await this.log.fail(error);
+      throw error;
+    }
+  }
+
+  private async search(runId: string, snapshot: ResourcesSnapshot, targets: string[]): Promise<Omit<APOResult, "record">> {
+    const { ctx, settings, log } = this;
     const rollouts = await MeteredRollouts.open(ctx, runId, this.budget);
     const board = new Scoreboard(rollouts, runId, ctx.val);
     const heldOut = planHeldOut(ctx, settings.seed);
@@ -155,6 +173,9 @@ class APORun {
     this.checkRolloutBudget(heldOut);
     this.budget.reserve(heldOut.rollouts);
     this.seen.set(fingerprint(seed, targets), seed.id);
+    log.add("candidate", "candidate-seed", { candidateId: seed.id, resourcesId: seed.resourcesId, origin: "seed", parents: [], edits: [], rationale: null, iteration: 0, accepted: true });
+    log.add("front", "front-0", { iteration: 0, candidateIds: [seed.id] });
+    await log.flush();
     if (rollouts.found > 0) ctx.progress.note(`APO run ${runId}: resuming; the store has ${rollouts.found} of its rollouts, which will not run again`);
     ctx.progress.note(`APO run ${runId}: ${heldOut.note}`);
     ctx.progress.note(this.projection(runId, targets, seed, evalTasks, heldOut.rollouts));
@@ -175,6 +196,8 @@ class APORun {
       if (ctx.signal.aborted) break;
       const next = await this.round(round, beam, { runId, rollouts, board, children, targets, searchTasks, valOrder, evalTasks });
       beam = next.beam;
+      recordSpend(log, this.budget.spend(), settings);
+      await log.flush();
       if (next.stoppedBy) {
         this.stoppedBecause = next.stoppedBy;
         ctx.logger.warn(`APO run ${runId}: stopped in round ${round}: the ${next.stoppedBy} budget is reached`);
@@ -225,6 +248,10 @@ class APORun {
     const gradient = await this.runMinibatches(round, beam, run);
     if (gradient.stoppedBy) return { beam, stoppedBy: gradient.stoppedBy };
     if (ctx.signal.aborted) return { beam };
+    for (const parent of beam) {
+      const scored = estimate(gradient.byParent.get(parent.id)!.map(rewardOrZero));
+      if (scored.n > 0) this.log.add("score", `score-${parent.id}-minibatch-r${round}`, scoreEntry(parent.id, "minibatch", scored));
+    }
 
     const described = new Map(
       await Promise.all(beam.map(async (parent) => [parent.id, await describeRuns(ctx.store, ctx.adapter, gradient.byParent.get(parent.id)!)] as const)),
@@ -245,6 +272,8 @@ class APORun {
     ctx.progress.phase(`round ${round}/${settings.rounds}: asking ${settings.critiqueModel ?? settings.model} for ${requests.length} edits`, 0);
     const made = await this.makeChildren(requests, run);
     const records = made.records;
+    // What the round's proposals cost, before their evaluation adds its rollouts.
+    recordSpend(this.log, this.budget.spend(), settings);
     if (made.stoppedBy) {
       this.history.push({ round, parents: gradient.parents, children: records, evaluation: { rollouts: 0, fullCost: 0, rungs: [] }, beam: beam.map((c) => armScore(run.board, c)) });
       return { beam, stoppedBy: made.stoppedBy };
@@ -260,6 +289,8 @@ class APORun {
       if (arm) record.score = armScore(run.board, arm, namespace).score;
     }
     const beamScores = next.map((c) => armScore(run.board, c, namespace));
+    // An interrupted evaluation ranks on what it had: not recorded, or the resumed run's complete one would be skipped as a duplicate.
+    if (!ctx.signal.aborted) this.recordEvaluation(round, arms, next, run.board, namespace);
     this.history.push({ round, parents: gradient.parents, children: records, evaluation: { rollouts: evaluation.rollouts, fullCost: evaluation.fullCost, rungs: evaluation.rungs }, beam: beamScores });
     const leader = beamScores[0]!;
     ctx.progress.note(`round ${round}: leader ${leader.id} scores ${leader.score.toFixed(3)} on ${leader.n} validation tasks (${evaluation.rollouts} evaluation rollouts)`);
@@ -321,6 +352,7 @@ class APORun {
       const base = { id: request.id, parent: request.parent.id };
       switch (outcome.kind) {
         case "found": {
+          this.recordCandidate(outcome.candidate, request.parent, { round: request.round, critique: outcome.candidate.critique });
           for (const call of outcome.candidate.calls) this.budget.addOptimizerCall(call);
           this.seen.set(fingerprint(outcome.candidate, run.targets), outcome.candidate.id);
           children.push(outcome.candidate);
@@ -335,10 +367,12 @@ class APORun {
           const twin = this.seen.get(key);
           if (twin !== undefined) {
             this.edits.duplicates++;
+            this.recordUnpublished(request, { edits: templateEdits(request.parent.resources, childResources(request.parent, outcome.target, outcome.template)), critique: outcome.critique, detail: `same templates as ${twin}` });
             records.push({ ...base, target: outcome.target, status: "duplicate", detail: `same templates as ${twin}`, critique: outcome.critique });
             break;
           }
           const candidate = await publishCandidate(ctx.store, run.runId, { id: request.id, round: request.round, target: outcome.target, template: outcome.template, critique: outcome.critique, calls: outcome.calls }, request.parent);
+          this.recordCandidate(candidate, request.parent, { round: request.round, critique: outcome.critique });
           this.seen.set(key, candidate.id);
           if (outcome.repaired) this.edits.repaired++;
           this.edits.evaluated++;
@@ -349,6 +383,7 @@ class APORun {
         case "rejected":
           this.edits.proposed++;
           this.edits.rejected++;
+          this.recordUnpublished(request, { edits: [], critique: outcome.critique, detail: outcome.problem });
           ctx.logger.warn(`APO: edit ${request.id} of '${outcome.target}' rejected: ${outcome.problem}`);
           records.push({ ...base, target: outcome.target, status: "rejected", detail: outcome.problem });
           break;
@@ -385,11 +420,12 @@ class APORun {
   }
 
   /** The held-out check, the verdict, and publishing the outcome. */
-  private async finish(state: { runId: string; rollouts: MeteredRollouts; seed: Candidate; best: Candidate; heldOut: HeldOutPlan }): Promise<Omit<APOResult, "coverage">> {
+  private async finish(state: { runId: string; rollouts: MeteredRollouts; seed: Candidate; best: Candidate; heldOut: HeldOutPlan }): Promise<Omit<APOResult, "coverage" | "record">> {
     const { ctx } = this;
     const { runId, seed, best } = state;
     const check = await heldOutCheck({ ctx, rollouts: state.rollouts, plan: state.heldOut, best, seed, metadata: { apo: runId } });
     if (check.stoppedBy) this.stoppedBecause = check.stoppedBy;
+    recordHeldOut(this.log, state.heldOut, check, { best, seed });
     let published: APOResult["published"] = null;
     if (check.winner) {
       const snapshot = await ctx.store.addResources(check.winner.resources, { resourcesId: snapshotId(runId, "best") });
@@ -398,6 +434,7 @@ class APORun {
     ctx.progress.note(`APO run ${runId}: ${check.summary}`);
     if (published) ctx.progress.note(`published ${published.resourcesId} (${published.candidate})`);
     const spend = this.budget.spend();
+    recordSpend(this.log, spend, this.settings);
     if (spend.unpricedModels.length > 0) ctx.logger.warn(`APO: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to APO)`);
     return {
       runId,
@@ -415,6 +452,44 @@ class APORun {
       reusedRollouts: state.rollouts.reused,
       stoppedBecause: this.stoppedBecause,
     };
+  }
+
+  /** A proposal published as a candidate (or read back from an earlier run of this runId). */
+  private recordCandidate(candidate: Candidate, parent: Candidate, made: { round: number; critique: string | null }): void {
+    this.log.add("candidate", `candidate-${candidate.id}`, {
+      candidateId: candidate.id,
+      resourcesId: candidate.resourcesId,
+      origin: "edit",
+      parents: [parent.id],
+      edits: templateEdits(parent.resources, candidate.resources),
+      rationale: made.critique,
+      iteration: made.round,
+      accepted: true,
+    });
+  }
+
+  /** A proposal refused before it was published: an unusable edit, or one that recreates a known candidate. */
+  private recordUnpublished(request: { id: string; round: number; parent: Candidate }, refused: { edits: Array<{ component: string; before: string; after: string }>; critique: string; detail: string }): void {
+    this.log.add("candidate", `candidate-${request.id}-unpublished`, {
+      candidateId: request.id,
+      resourcesId: null,
+      origin: "edit",
+      parents: [request.parent.id],
+      edits: refused.edits,
+      rationale: refused.critique || null,
+      iteration: request.round,
+      accepted: false,
+      detail: refused.detail,
+    });
+  }
+
+  /** The round's validation scores (mean and 95% interval over the tasks each arm ran) and the new beam. */
+  private recordEvaluation(round: number, arms: readonly Candidate[], beam: readonly Candidate[], board: Scoreboard, namespace: string): void {
+    for (const arm of arms) {
+      const scored = estimate(board.rewardsOf(arm, board.tasksOf(arm, namespace), namespace));
+      if (scored.n > 0) this.log.add("score", `score-${arm.id}-val-r${round}-${scored.n}`, scoreEntry(arm.id, "val", scored));
+    }
+    this.log.add("front", `front-${round}`, { iteration: round, candidateIds: beam.map((c) => c.id) });
   }
 
   /** The log line that says, before anything runs, how much the run may spend at most. */
@@ -444,6 +519,19 @@ class APORun {
       (limits.length > 0 ? `Limits: ${limits.join(", ")}.` : "No budget limits set.")
     );
   }
+}
+
+/** The run's header summary: the outcome without the per-round history (that is in the log). */
+function runSummary(result: Omit<APOResult, "record">) {
+  const { best, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause } = result;
+  const { resources: _resources, ...bestScores } = best;
+  return { best: bestScores, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause, stopDetail: stopDetailOf(stoppedBecause) };
+}
+
+function stopDetailOf(stoppedBecause: StopReason): string {
+  if (stoppedBecause === "completed") return "ran every round";
+  if (stoppedBecause === "interrupted") return "interrupted: nothing was published; run again with the same runId to resume";
+  return `the ${stoppedBecause} budget was reached`;
 }
 
 interface RunState {

@@ -38,7 +38,7 @@ export interface ChildSettings {
 
 export type Proposal =
   | { kind: "proposal"; target: string; template: string; critique: string; calls: MeteredCall[]; repaired: boolean }
-  | { kind: "rejected"; target: string; problem: string; calls: MeteredCall[] }
+  | { kind: "rejected"; target: string; problem: string; critique: string; calls: MeteredCall[] }
   | { kind: "stopped"; stoppedBy: BudgetLimit; calls: MeteredCall[] };
 
 /** Asks for a critique, then an edit, and checks it. Throws when the optimizer call itself fails. */
@@ -57,7 +57,7 @@ export async function proposeChild(request: ChildRequest, settings: ChildSetting
   const { critique, blamed } = splitBlame(critiqueReply.text);
   const target = settings.targetChoice === "blame" && blamed !== undefined && settings.targets.includes(blamed) ? blamed : request.target;
   const parentTemplate = templateOf(request.parent, target);
-  if (critique.trim() === "") return { kind: "rejected", target, problem: "the critique was empty", calls };
+  if (critique.trim() === "") return { kind: "rejected", target, problem: "the critique was empty", critique, calls };
 
   const editPrompt = render(pick(settings.instructions.edit, settings.seed, `edit.${request.id}`), {
     target,
@@ -69,7 +69,7 @@ export async function proposeChild(request: ChildRequest, settings: ChildSetting
   const edit = await requestEdit({ optimizer: settings.optimizer, model: settings.editModel, prompt: editPrompt, parent: parentTemplate, maxLength: settings.maxTemplateLength, signal: settings.signal, seed: settings.seed, label: `edit.${request.id}` });
   calls.push(...edit.calls);
   if (edit.kind === "stopped") return { kind: "stopped", stoppedBy: edit.stoppedBy, calls };
-  if (edit.kind === "rejected") return { kind: "rejected", target, problem: edit.problem, calls };
+  if (edit.kind === "rejected") return { kind: "rejected", target, problem: edit.problem, critique, calls };
   return { kind: "proposal", target, template: edit.template, critique, calls, repaired: edit.repaired };
 }
 

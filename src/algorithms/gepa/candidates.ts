@@ -116,6 +116,7 @@ export function fingerprint(candidate: Pick<Candidate, "id" | "resources">, comp
 }
 
 
-function clip(text: string): string {
+/** Feedback text as a lineage keeps it: clipped to its first {@link MAX_FEEDBACK_CHARS} characters. */
+export function clip(text: string): string {
   return text.length <= MAX_FEEDBACK_CHARS ? text : `${text.slice(0, MAX_FEEDBACK_CHARS)}… (${text.length - MAX_FEEDBACK_CHARS} more characters)`;
 }

@@ -16,14 +16,15 @@ import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { Budget, type BudgetLimit, type Spend } from "../budget.js";
 import { type ComponentCoverage, reportCoverage } from "../coverage.js";
-import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut } from "../held-out.js";
-import { type Estimate, indices, mean } from "../stats.js";
+import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut, recordHeldOut } from "../held-out.js";
+import { type Estimate, estimate, indices, mean } from "../stats.js";
+import { recordSpend, RunLog, type RunRecordStats, runStatusOf, scoreEntry } from "../run-log.js";
 import { rewardOrZero } from "../evaluate.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
 import { Optimizer } from "../optimizer.js";
-import { type Candidate, findCandidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishMerge, publishSeed, templateOf } from "./candidates.js";
-import { snapshotId } from "../snapshots.js";
+import { type Candidate, clip, findCandidate, fingerprint, LINEAGE_RESOURCE, publishChild, publishMerge, publishSeed, templateOf } from "./candidates.js";
+import { snapshotId, templateEdits } from "../snapshots.js";
 import { blamedComponent, promptTemplates, selectComponents } from "./components.js";
 import { type GateVerdict, minibatchGate } from "./gate.js";
 import { mergeTasks, pairKey, planMerge } from "./merge.js";
@@ -119,6 +120,8 @@ export interface GEPAResult {
   stoppedBecause: GEPAStopReason;
   /** The stop in a sentence, naming the limit and what it left undone. */
   stopDetail: string;
+  /** What became of the run's record in the store (`store.queryRunEntries({ runId })`). */
+  record: RunRecordStats;
 }
 
 /**
@@ -178,6 +181,9 @@ class GEPARun {
   private mergesDue = 0;
   private merges = 0;
   private readonly triedPairs = new Set<string>();
+  private log!: RunLog;
+  /** The front last recorded, to record it again only when it changes. */
+  private lastFront = "";
 
   constructor(
     private readonly ctx: AlgorithmContext,
@@ -187,9 +193,22 @@ class GEPARun {
   }
 
   async execute(): Promise<GEPAResult> {
-    const { ctx, settings } = this;
     const snapshot = this.checkInputs();
-    this.runId = settings.runId ?? `gepa-${randomUUID().slice(0, 8)}`;
+    this.runId = this.settings.runId ?? `gepa-${randomUUID().slice(0, 8)}`;
+    const { instruction: _instruction, priceTable: _prices, ...options } = this.settings;
+    this.log = await RunLog.open(this.ctx, this.runId, "gepa", options);
+    try {
+      const result = await this.search(snapshot);
+      const record = await this.log.end(runStatusOf(result.stoppedBecause), runSummary(result));
+      return { ...result, record };
+    } catch (error) {
+      await this.log.fail(error);
+      throw error;
+    }
+  }
+
+  private async search(snapshot: ResourcesSnapshot): Promise<Omit<GEPAResult, "record">> {
+    const { ctx, settings } = this;
     this.heldOut = planHeldOut(ctx, settings.seed);
     const searchable = this.heldOut.searchIndices;
     const paretoSize = Math.min(settings.paretoTasks ?? defaultParetoTasks(settings.maxRollouts, this.heldOut.rollouts), searchable.length);
@@ -199,6 +218,8 @@ class GEPARun {
     this.rollouts = await MeteredRollouts.open(ctx, this.runId, this.budget);
     this.optimizer = new Optimizer(settings.client, { temperature: settings.temperature, maxOutputTokens: settings.maxOutputTokens }, this.budget, ctx.logger);
     const { seed, resumed } = await publishSeed(ctx.store, this.runId, snapshot);
+    this.log.add("candidate", "candidate-seed", { candidateId: seed.id, resourcesId: seed.resourcesId, origin: "seed", parents: [], edits: [], rationale: null, iteration: 0, accepted: true });
+    await this.log.flush();
     if (resumed) ctx.progress.note(`GEPA run ${this.runId}: resuming; the store has ${this.rollouts.found} of its rollouts, which will not run again`);
     ctx.progress.note(`GEPA run ${this.runId}: ${this.heldOut.note}`);
     const templates = promptTemplates(seed.resources, [LINEAGE_RESOURCE]);
@@ -209,7 +230,7 @@ class GEPARun {
     const seedScores = await this.scoreOnPareto(seed);
     let stop: Stop | undefined = "stoppedBy" in seedScores ? this.budgetStop(seedScores.stoppedBy, "scoring the seed on the Pareto tasks") : undefined;
     if (!stop) {
-      if (!("stoppedBy" in seedScores)) this.addToPool(seed, seedScores.scores, 0);
+      if (!("stoppedBy" in seedScores)) this.addToPool(seed, seedScores.scores, 0, 0);
       stop = await this.evolve(templates);
     }
     return this.finish(seed, stop);
@@ -221,11 +242,9 @@ class GEPARun {
     for (let iteration = 1; iteration <= settings.maxProposals; iteration++) {
       if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted after ${iteration - 1} proposal(s)` };
       const merged = this.mergesDue > 0 ? await this.mergeProposal(iteration) : "no-merge";
-      if (merged !== "no-merge") {
-        if (merged) return merged;
-        continue;
-      }
-      const stop = await this.iterate(iteration, templates);
+      const stop = merged !== "no-merge" ? merged : await this.iterate(iteration, templates);
+      recordSpend(this.log, this.budget.spend(), settings);
+      await this.log.flush();
       if (stop) return stop;
     }
     return { reason: "completed", detail: `made all ${settings.maxProposals} proposals (maxProposals)` };
@@ -249,6 +268,8 @@ class GEPARun {
     }
     const { component, chosenBy } = await this.chooseComponent(parent, parentRuns.ended);
     const parentRewards = parentRuns.ended.map(rewardOrZero);
+    // After the check for an interruption above: a cut-short minibatch is not recorded.
+    this.log.add("score", `score-${parent.candidate.id}-minibatch-i${iteration}`, scoreEntry(parent.candidate.id, "minibatch", estimate(parentRewards), false));
     const earlier = this.earlierRuns(parent, parentRuns.ended);
     parent.trainRuns.push(...parentRuns.ended);
     const base = { iteration, kind: "reflection" as const, parent: parent.candidate.id, component, chosenBy, parentScore: mean(parentRewards) };
@@ -301,12 +322,16 @@ class GEPARun {
     if (outcome.kind === "rejected") {
       ctx.logger.warn(`GEPA: proposal ${iteration}'s rewrite of '${component}' rejected: ${outcome.problem}`);
       record({ status: "invalid-edit", detail: outcome.problem });
+      this.recordUnpublished({ id: childId, origin: "reflection", parents: [parent.candidate.id], edits: [], rationale: clip(dataset.text), iteration, detail: outcome.problem });
       return undefined;
     }
     const key = fingerprint({ id: childId, resources: { ...parent.candidate.resources, [component]: { ...templateOf(parent.candidate, component), template: outcome.template } } }, this.components);
     const twin = this.seen.get(key);
     if (twin !== undefined) {
-      record({ status: "duplicate", detail: twin === parent.candidate.id ? `the rewrite left '${component}' as it was` : `the rewrite recreates ${twin}` });
+      const detail = twin === parent.candidate.id ? `the rewrite left '${component}' as it was` : `the rewrite recreates ${twin}`;
+      record({ status: "duplicate", detail });
+      const edits = [{ component, before: templateOf(parent.candidate, component).template, after: outcome.template }].filter((e) => e.before !== e.after);
+      this.recordUnpublished({ id: childId, origin: "reflection", parents: [parent.candidate.id], edits, rationale: clip(dataset.text), iteration, detail });
       return undefined;
     }
     const feedback = { rollouts: dataset.records.map((r) => r.rollout.rolloutId), score: dataset.score, text: dataset.text };
@@ -322,7 +347,10 @@ class GEPARun {
     const childRuns = await this.runOn(child, minibatch.map((t) => ctx.train[t]!), "train", (j) => `m${iteration}.${child.id}.${j}`);
     if ("stoppedBy" in childRuns) return this.budgetStop(childRuns.stoppedBy, `proposal ${iteration}'s child minibatch`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted during proposal ${iteration}` };
-    const gate = minibatchGate(parentRewards, childRuns.ended.map(rewardOrZero));
+    const childRewards = childRuns.ended.map(rewardOrZero);
+    this.log.add("score", `score-${child.id}-minibatch-i${iteration}`, scoreEntry(child.id, "minibatch", estimate(childRewards), false));
+    const gate = minibatchGate(parentRewards, childRewards);
+    this.recordCandidate(child, iteration, gate.accepted, gate.reason);
     if (!gate.accepted) {
       record({ status: "rejected-by-gate", child: child.id, gate, detail: gate.reason });
       return undefined;
@@ -339,7 +367,7 @@ class GEPARun {
     if ("stoppedBy" in scored) return this.budgetStop(scored.stoppedBy, `scoring the accepted ${child.id} on the ${this.paretoTasks.length} Pareto tasks (it passed its gate but is not in the pool)`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted while scoring ${child.id} on the Pareto tasks` };
     const parent = this.member(child.lineage.parents[0]!);
-    this.addToPool(child, scored.scores, parent.next, trainRuns);
+    this.addToPool(child, scored.scores, parent.next, iteration, trainRuns);
     if (child.lineage.kind === "reflection" && this.merges + this.mergesDue < settings.maxMerges) this.mergesDue++;
     ctx.progress.note(`GEPA: ${child.id} (${origin}) scores ${mean(scored.scores).toFixed(3)} on the Pareto tasks`);
     return undefined;
@@ -375,7 +403,9 @@ class GEPARun {
     const key = fingerprint({ id: "merge", resources: plan.resources }, this.components);
     const twin = this.seen.get(key);
     if (twin !== undefined) {
-      record({ status: "duplicate", detail: `the merge of ${plan.parents.join(" and ")} recreates ${twin}` });
+      const detail = `the merge of ${plan.parents.join(" and ")} recreates ${twin}`;
+      record({ status: "duplicate", detail });
+      this.recordUnpublished({ id: `c${iteration}`, origin: "merge", parents: [...plan.parents], edits: templateEdits(strong!.candidate.resources, plan.resources), rationale: null, iteration, detail });
       return undefined;
     }
     const limit = this.budget.wouldExceedRollouts(tasks.length);
@@ -390,6 +420,7 @@ class GEPARun {
     const rewards = ran.ended.map(rewardOrZero);
     const gate = minibatchGate(tasks.map((t) => strong!.scores[t]!), rewards);
     const reused = found ? { reused: true } : {};
+    this.recordCandidate(child, iteration, gate.accepted, `against ${strong!.candidate.id}: ${gate.reason}`);
     if (!gate.accepted) {
       record({ status: "rejected-by-gate", child: child.id, gate, detail: `against ${strong!.candidate.id}: ${gate.reason}`, ...reused });
       return undefined;
@@ -558,15 +589,50 @@ class GEPARun {
     return this.pool.map((m) => ({ id: m.candidate.id, scores: m.scores }));
   }
 
-  private addToPool(candidate: Candidate, scores: number[], next: number, trainRuns: Rollout[] = []): void {
+  private addToPool(candidate: Candidate, scores: number[], next: number, iteration: number, trainRuns: Rollout[] = []): void {
     this.pool.push({ candidate, scores, mean: mean(scores.filter(Number.isFinite)), next, trainRuns });
+    this.log.add("score", `score-${candidate.id}-pareto-${scores.length}`, scoreEntry(candidate.id, "pareto", estimate(scores.filter(Number.isFinite)), false));
+    this.recordFront(iteration);
+  }
+
+  /** The Pareto front and each member's wins, recorded when they changed. */
+  private recordFront(iteration: number): void {
+    const wins = Object.fromEntries(selectionWeights(this.scored()));
+    const front = { iteration, candidateIds: Object.keys(wins), wins };
+    const key = canonicalJson({ candidateIds: front.candidateIds, wins });
+    if (key === this.lastFront) return;
+    this.lastFront = key;
+    this.log.add("front", `front-${iteration}`, front);
+  }
+
+  /** A published candidate (a rewrite or a merge), with whether its gate let it into the pool. */
+  private recordCandidate(child: Candidate, iteration: number, accepted: boolean, detail: string): void {
+    const { lineage } = child;
+    const parent = this.member(lineage.parents[0]!).candidate;
+    this.log.add("candidate", `candidate-${child.id}`, {
+      candidateId: child.id,
+      resourcesId: child.resourcesId,
+      origin: lineage.kind,
+      parents: lineage.parents,
+      edits: templateEdits(parent.resources, child.resources),
+      rationale: lineage.feedback?.text ?? null,
+      iteration,
+      accepted,
+      detail,
+    });
+  }
+
+  /** A proposal refused before it was published: an unusable rewrite, or one that recreates a known candidate. */
+  private recordUnpublished(proposal: { id: string; origin: "reflection" | "merge"; parents: string[]; edits: Array<{ component: string; before: string; after: string }>; rationale: string | null; iteration: number; detail: string }): void {
+    const { id, ...rest } = proposal;
+    this.log.add("candidate", `candidate-${id}-unpublished`, { candidateId: id, resourcesId: null, ...rest, accepted: false });
   }
 
   private member(id: string): PoolMember {
     return this.pool.find((m) => m.candidate.id === id)!;
   }
 
-  private async finish(seed: Candidate, searchStop: Stop): Promise<GEPAResult> {
+  private async finish(seed: Candidate, searchStop: Stop): Promise<Omit<GEPAResult, "record">> {
     const { ctx } = this;
     const scored = this.scored();
     const seedMember = this.pool.find((m) => m.candidate.id === seed.id);
@@ -576,6 +642,7 @@ class GEPARun {
     const search = this.searchSentence(best, seed, bestScored, seedMember);
     this.budget.release();
     const check = await heldOutCheck({ ctx, rollouts: this.rollouts, plan: this.heldOut, best, seed, metadata: { gepa: this.runId } });
+    recordHeldOut(this.log, this.heldOut, check, { best, seed });
     const stop: Stop = check.stoppedBy && searchStop.reason !== "interrupted" ? { reason: check.stoppedBy, detail: check.summary } : searchStop;
     let published: GEPAResult["published"] = null;
     if (check.winner && !ctx.signal.aborted) {
@@ -586,6 +653,7 @@ class GEPARun {
     ctx.progress.note(`GEPA run ${this.runId}: ${summary}. Stopped: ${stop.detail}`);
     if (published) ctx.progress.note(`published ${published.resourcesId} (${published.candidate})`);
     const spend = this.budget.spend();
+    recordSpend(this.log, spend, this.settings);
     if (spend.unpricedModels.length > 0) ctx.logger.warn(`GEPA: no price for ${spend.unpricedModels.join(", ")}: their calls count as $0 (pass prices to GEPA)`);
     const pareto = (member: PoolMember | undefined) => ({ paretoScore: member ? member.mean : Number.NaN, paretoN: member ? n : 0 });
     return {
@@ -633,6 +701,13 @@ class GEPARun {
       onFront: front.has(m.candidate.id),
     }));
   }
+}
+
+/** The run's header summary: the outcome without the pool and proposals (those are in the log). */
+function runSummary(result: Omit<GEPAResult, "record">) {
+  const { best, seed, improvement, heldOut, verdict, summary, published, components, spend, stoppedBecause, stopDetail } = result;
+  const { resources: _resources, ...bestScores } = best;
+  return { best: bestScores, seed, improvement, heldOut, verdict, summary, published, components, spend, proposals: result.proposals.length, poolSize: result.pool.length, stoppedBecause, stopDetail };
 }
 
 /** At most 32, and with a rollout budget at most an eighth of what the final check leaves (at least 8). */

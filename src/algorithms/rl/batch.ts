@@ -95,6 +95,8 @@ export interface Batch {
   mergeRatio: number | null;
   /** Mean policy-version lag of the samples behind `current`. */
   staleness: number;
+  /** Sampled tokens per unit of reward over the rollouts judged (see `StepRecord.tokensPerReward`); undefined when some call had no token ids. */
+  tokensPerReward: number | null | undefined;
 }
 
 /**
@@ -130,7 +132,15 @@ export function assembleBatch(kept: readonly KeptRollout[], options: BatchOption
     textOnlyCalls,
     mergeRatio: mean(mergeRatios),
     staleness: mean(samples.map((s) => lag(s.policy_version, options.current))) ?? 0,
+    tokensPerReward: textOnlyCalls > 0 ? undefined : tokensPerReward(fresh),
   };
+}
+
+/** Tokens the policy sampled (mask 1) for these rollouts per unit of their total reward; null when they earned none. */
+function tokensPerReward(rollouts: readonly KeptRollout[]): number | null {
+  const reward = rollouts.reduce((sum, k) => sum + k.reward, 0);
+  const tokens = rollouts.reduce((sum, k) => sum + k.adapted.samples.reduce((n, s) => n + trainedTokens(s), 0), 0);
+  return reward > 0 ? tokens / reward : null;
 }
 
 function isStale(k: KeptRollout, options: BatchOptions): boolean {

@@ -24,6 +24,8 @@ import { PolicyUpdates, upstreamsOf } from "./policy-updates.js";
 import { BackendInfoSchema, type CheckpointResponse } from "./protocol.js";
 import { type RLResult, type StepRecord, describeStep } from "./step-record.js";
 import { verdictOf } from "./verdict.js";
+import { type EntryData, finiteOrNull, interval, RunLog, runStatusOf } from "../run-log.js";
+import { estimate } from "../stats.js";
 
 export type { RLResult, StepRecord } from "./step-record.js";
 export type { Verdict } from "./verdict.js";
@@ -43,13 +45,37 @@ export class RL implements Algorithm<RLResult> {
 
   async run(ctx: AlgorithmContext): Promise<RLResult> {
     if (ctx.train.length === 0) throw new ValidationError("RL", [{ path: "train", message: "RL needs training tasks" }]);
-    const run = await RLRun.start(ctx, this.options);
+    const runId = this.options.runId ?? `rl-${randomUUID().slice(0, 8)}`;
+    const log = await RunLog.open(ctx, runId, this.name, this.options);
     try {
-      return await run.execute();
-    } finally {
-      await run.close();
+      const run = await RLRun.start(ctx, this.options, runId, log);
+      let outcome: Omit<RLResult, "record">;
+      try {
+        outcome = await run.execute();
+      } finally {
+        await run.close();
+      }
+      const record = await log.end(runStatusOf(outcome.stoppedBecause), runSummary(outcome));
+      return { ...outcome, record };
+    } catch (error) {
+      await log.fail(error);
+      throw error;
     }
   }
+}
+
+/** The run's header summary: what a reader of the runs list needs without reading every step. */
+function runSummary(result: Omit<RLResult, "record">) {
+  return {
+    verdict: result.verdict,
+    initialValReward: result.initialValReward,
+    finalValReward: result.finalValReward,
+    steps: result.steps.length,
+    policyVersions: { initial: result.steps[0]?.policyVersion ?? result.policyVersion, final: result.policyVersion },
+    checkpoints: result.checkpoints.map((c) => c.checkpoint_id),
+    stoppedBecause: result.stoppedBecause,
+    evaluationSeconds: result.evaluationSeconds,
+  };
 }
 
 /** A step's rollouts, read, with what dynamic sampling added. */
@@ -72,6 +98,7 @@ class RLRun {
   private constructor(
     private readonly ctx: AlgorithmContext,
     private readonly options: ParsedRLOptions,
+    private readonly log: RunLog,
     private readonly runId: string,
     private readonly gateway: Gateway,
     private readonly ownsGateway: boolean,
@@ -82,8 +109,7 @@ class RLRun {
     this.collapse = new CollapseWatch(options.dynamicSampling === false ? DEFAULT_COLLAPSE_STEPS : options.dynamicSampling.collapseSteps);
   }
 
-  static async start(ctx: AlgorithmContext, options: ParsedRLOptions): Promise<RLRun> {
-    const runId = options.runId ?? `rl-${randomUUID().slice(0, 8)}`;
+  static async start(ctx: AlgorithmContext, options: ParsedRLOptions, runId: string, log: RunLog): Promise<RLRun> {
     const info = parseOrThrow(BackendInfoSchema, await options.backend.info(), "backend info");
     const { endpoints, policy_version } = await options.backend.endpoints();
     const policy = { model: info.model, policyVersion: policy_version, sampling: options.sampling };
@@ -112,18 +138,24 @@ class RLRun {
       // A fresh id per start: a resumed run has a new gateway URL, and a snapshot never changes.
       const snapshot = await ctx.store.addResources(resources, { resourcesId: `${runId}.resources-${randomUUID().slice(0, 8)}` });
       ctx.progress.note(`RL run ${runId} (${options.mode}): ${info.model} (policy ${updates.version}) via ${endpoints.length} endpoint(s), gateway ${gateway.url}`);
-      return new RLRun(ctx, options, runId, gateway, given === undefined, snapshot.resourcesId, updates, info.capabilities.checkpoint);
+      return new RLRun(ctx, options, log, runId, gateway, given === undefined, snapshot.resourcesId, updates, info.capabilities.checkpoint);
     } catch (error) {
       if (!given) await gateway.close();
       throw error;
     }
   }
 
-  async execute(): Promise<RLResult> {
-    const { ctx, options } = this;
+  async execute(): Promise<Omit<RLResult, "record">> {
+    const { ctx, options, log } = this;
     const evaluating = options.evalEvery > 0 && ctx.val.length > 0;
     const evaluationStarted = performance.now();
     const initial = evaluating ? await this.evaluate(0) : null;
+    // Entries are keyed so a resumed run records nothing twice: work an interruption cut short is
+    // not recorded, or the resumed run's complete version of it would be skipped as a duplicate.
+    if (initial && !ctx.signal.aborted) {
+      log.add("evaluation", "evaluation-initial", evaluationEntry("initial", initial));
+      await log.flush();
+    }
     let evaluationSeconds = seconds(evaluationStarted);
     let final = initial;
     // Async: once a step's rollouts are in, the next `lookahead` steps' rollouts start and run
@@ -152,12 +184,19 @@ class RLRun {
       }
       this.steps.push(record);
       ctx.progress.note(describeStep(record, options.steps));
+      // Recorded as soon as the step ends: a reader of the store follows the curves live.
+      if (!ctx.signal.aborted) {
+        log.add("rl.step", `step-${step}`, record);
+        await log.flush();
+      }
       const lastStep = step === options.steps;
       if (this.canCheckpoint && ((options.checkpointEvery > 0 && step % options.checkpointEvery === 0) || lastStep)) {
         this.checkpoints.push(await options.backend.checkpoint({ name: `${this.runId}.step${step}` }));
       }
     }
-    const verdict = initial && final && this.steps.some((s) => s.valReward !== undefined) ? verdictOf(initial, final) : null;
+    const evaluated = initial && final && this.steps.some((s) => s.valReward !== undefined) ? { initial, final } : null;
+    const verdict = evaluated && verdictOf(evaluated.initial, evaluated.final);
+    if (evaluated && !ctx.signal.aborted) log.add("evaluation", "evaluation-final", evaluationEntry("final", evaluated.final));
     if (verdict) ctx.progress.note(`RL run ${this.runId}: ${verdict.summary}`);
     return {
       runId: this.runId,
@@ -217,6 +256,7 @@ class RLRun {
       metrics: update?.metrics ?? {},
       chunks: update?.chunks ?? 0,
       ...(update?.skipped ? { skipped: update.skipped } : {}),
+      ...(batch.tokensPerReward === undefined ? {} : { tokensPerReward: batch.tokensPerReward }),
     };
   }
 
@@ -311,6 +351,12 @@ const DEFAULT_COLLAPSE_STEPS = 3;
 function settledLater<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
   return promise;
+}
+
+/** An `evaluation` entry for one validation pass (per-task rewards, in task order). */
+function evaluationEntry(label: string, rewards: readonly number[]): EntryData<"evaluation"> {
+  const scored = estimate(rewards);
+  return { label, split: "val", mean: finiteOrNull(scored.mean), n: scored.n, ci95: interval(scored) };
 }
 
 function mean(values: readonly number[]): number {
