@@ -128,9 +128,13 @@ export class RunLog {
   }
 }
 
-/** The run status for how an algorithm ended: an interruption or a budget leaves it resumable (`stopped`). */
+/**
+ * The run status for how an algorithm ended: only an interruption leaves it `stopped` (resumable
+ * where it was cut short). A budget reached is how a prompt optimizer normally ends: `completed`,
+ * with the limit named in the summary's `stopDetail`.
+ */
 export function runStatusOf(stoppedBecause: string): RunStatus {
-  return stoppedBecause === "completed" || stoppedBecause === "no-components" ? "completed" : "stopped";
+  return stoppedBecause === "interrupted" ? "stopped" : "completed";
 }
 
 /** An estimate's 95% interval as [low, high]; null when it has none (no samples). */

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { IdSchema, PolicyVersionSchema, TimestampSchema } from "./common.js";
 import { JsonObjectSchema } from "./json.js";
 
-/** `running` until the algorithm ends it; `stopped` is an interrupted run (Ctrl-C, budget, abort) that may be resumed. */
+/** `running` until the algorithm ends it; `stopped` is an interrupted run (Ctrl-C, abort) that may be resumed; a run that spent its budget is `completed`. */
 export const RunStatusSchema = z.enum(["running", "completed", "stopped", "failed"]);
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 

@@ -100,7 +100,7 @@ describe("APO's record in the store", () => {
   it("ends a run its budget stopped as stopped, with the limit in its spend entries", async () => {
     const run = await runApo({ ...SMALL, rounds: 10, maxRollouts: 120, runId: "apo-capped" });
     expect(run.result.stoppedBecause).toBe("maxRollouts");
-    expect(await run.store.getRun("apo-capped")).toMatchObject({ status: "stopped", summary: { stoppedBecause: "maxRollouts", stopDetail: "the maxRollouts budget was reached" } });
+    expect(await run.store.getRun("apo-capped")).toMatchObject({ status: "completed", summary: { stoppedBecause: "maxRollouts", stopDetail: "the maxRollouts budget was reached" } });
     const spends = await entriesOf(run.store, "apo-capped", ["spend"]);
     expectSpend(spends.at(-1), run.result.spend);
     for (const spend of spends) expect(spend.data.limits).toEqual({ maxRollouts: 120, maxOptimizerTokens: null, maxUsd: null });

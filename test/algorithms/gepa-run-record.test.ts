@@ -25,7 +25,7 @@ describe("GEPA's record in the store", () => {
     const { result, store } = await runGepa({ seed: 1, runId: "gepa-rec", minibatchSize: 3, paretoTasks: 12, maxRollouts: 120 });
     expect(result.stoppedBecause).toBe("maxRollouts");
     const header = await store.getRun("gepa-rec");
-    expect(header).toMatchObject({ algorithm: "gepa", status: "stopped", config: { minibatchSize: 3, paretoTasks: 12, maxRollouts: 120, client: "[OpenAI]" } });
+    expect(header).toMatchObject({ algorithm: "gepa", status: "completed", config: { minibatchSize: 3, paretoTasks: 12, maxRollouts: 120, client: "[OpenAI]" } });
     expect(header.summary).toMatchObject({ stoppedBecause: "maxRollouts", stopDetail: result.stopDetail, verdict: result.verdict, best: { candidateId: result.best.candidateId }, poolSize: result.pool.length });
 
     const candidates = (await entriesOf(store, "gepa-rec", ["candidate"])).map((e) => CandidateEntrySchema.parse(e.data));

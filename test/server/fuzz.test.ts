@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { AttemptedRolloutSchema, type RolloutStatus } from "tracetrain/schemas";
+import { type AttemptStatusEvent, type AttemptedRollout, AttemptedRolloutSchema, type RolloutStatus, type RolloutStatusEvent, STORE_EVENT_TYPES } from "tracetrain/schemas";
 import { HttpStore, MemoryStore, SqliteStore } from "tracetrain/store";
 import { type Logger, type Store } from "tracetrain";
 import { PostgresStore } from "tracetrain/postgres";
@@ -168,6 +168,11 @@ class Model {
       return;
     }
     if (HeartbeatResultSchema.safeParse(json).success && typeof workerId === "string") this.workers.add(workerId);
+  }
+
+  /** An attempt a dequeue created and gave back when its client had gone: it stays in the store, and its rollout is queued again. */
+  learnReleased(rolloutId: string, attemptId: string, status: RolloutStatus): void {
+    this.learnAttempt(rolloutId, attemptId, status);
   }
 
   private learnRollout(rolloutId: string, status: RolloutStatus): void {
@@ -982,12 +987,13 @@ function routedPath(target: string): string | undefined {
 
 /**
  * The store behind the server, wrapped to see its long-polls: how many are in flight, and what an
- * abandoned one returned (a dequeue can claim work in the instant its client gives up; the model
- * must then learn that claim from here, since no answer reached the client).
+ * abandoned one did. A dequeue can claim work in the instant its client gives up: it then either
+ * returns the claim (no answer reaches the client) or notices the hang-up and gives the claim back,
+ * which leaves a released attempt and requeues the rollout. The model must learn both from here.
  */
 interface Probe {
   inFlight: number;
-  dequeued: Array<{ request: unknown; claimed: unknown }>;
+  dequeued: Array<{ request: unknown; claimed: unknown; released: Array<{ rolloutId: string; attemptId: string; status: RolloutStatus }> }>;
 }
 
 function probed(store: Store): { store: Store; probe: Probe } {
@@ -1000,11 +1006,28 @@ function probed(store: Store): { store: Store; probe: Probe } {
       if (key !== "dequeue" && key !== "waitForRollouts") return method.bind(target);
       return async (...args: unknown[]) => {
         probe.inFlight++;
+        // The attempts this dequeue creates, and their rollouts' latest status, from the store's events.
+        const created = new Map<string, string>();
+        const statuses = new Map<string, RolloutStatus>();
+        const onAttempt = (event: AttemptStatusEvent) => {
+          if (event.previous === null) created.set(event.attemptId, event.rolloutId);
+        };
+        const onRollout = (event: RolloutStatusEvent) => void statuses.set(event.rolloutId, event.status);
+        if (key === "dequeue") {
+          target.events.on("attempt", onAttempt);
+          target.events.on("rollout", onRollout);
+        }
         try {
           const result = await method.apply(target, args);
-          if (key === "dequeue") probe.dequeued.push({ request: args[0], claimed: { claimed: result } });
+          if (key === "dequeue") {
+            const returned = new Set((result as AttemptedRollout[]).map((c) => c.attempt.attemptId));
+            const released = [...created].filter(([attemptId]) => !returned.has(attemptId)).map(([attemptId, rolloutId]) => ({ rolloutId, attemptId, status: statuses.get(rolloutId)! }));
+            probe.dequeued.push({ request: args[0], claimed: { claimed: result }, released });
+          }
           return result;
         } finally {
+          target.events.off("attempt", onAttempt);
+          target.events.off("rollout", onRollout);
           probe.inFlight--;
         }
       };
@@ -1117,7 +1140,10 @@ async function fuzz(backend: Backend, open: () => Store): Promise<void> {
   const settleAbandoned = async (c: FuzzCase, before: number) => {
     tally.abandonedLongPolls++;
     if (!(await until(() => probe.inFlight === 0, 5000))) return fail(c, "an abandoned long-poll was still held by the server after 5 s");
-    for (const { request, claimed } of probe.dequeued.slice(before)) model.learn(claimed, request);
+    for (const { request, claimed, released } of probe.dequeued.slice(before)) {
+      model.learn(claimed, request);
+      for (const r of released) model.learnReleased(r.rolloutId, r.attemptId, r.status);
+    }
   };
 
   try {
@@ -1144,7 +1170,7 @@ async function fuzz(backend: Backend, open: () => Store): Promise<void> {
 
     // Nothing leaked: long-polls and event streams all ended with their connections.
     expect(await until(() => probe.inFlight === 0, 2000)).toBe(true);
-    expect(await until(() => (["rollout", "attempt", "spans", "resources"] as const).every((t) => inner.events.listenerCount(t) === 0), 2000)).toBe(true);
+    expect(await until(() => STORE_EVENT_TYPES.every((t) => inner.events.listenerCount(t) === 0), 2000)).toBe(true);
     // No global prototype gained a property, and a fresh object inherits nothing odd.
     expect([Object.prototype, Array.prototype, Function.prototype].map((p) => Object.getOwnPropertyNames(p).sort().join())).toEqual(prototypes);
     expect((({}) as Record<string, unknown>).polluted).toBeUndefined();
