@@ -15,12 +15,15 @@ const BATCH = 50;
 export interface ChatOptions {
   /** Calls of these agents are marked. */
   selectedAgents: ReadonlySet<string>;
+  /** Whether the token switch starts on (the page keeps it across live redraws). */
+  showTokens: boolean;
+  onShowTokens: (on: boolean) => void;
 }
 
 export function chatView(view: ChatView, options: ChatOptions): Child {
   if (view.calls.length === 0) return h("p", { class: "empty" }, "No LLM call in this attempt.");
   const list = h("div", { class: "chat" });
-  const toggle = h("input", { type: "checkbox", id: "token-toggle" });
+  const toggle = h("input", { type: "checkbox", id: "token-toggle", checked: options.showTokens });
   let shown = 0;
   const more = h("button", { type: "button", class: "more" });
   const render = () => {
@@ -33,7 +36,10 @@ export function chatView(view: ChatView, options: ChatOptions): Child {
     shown = Math.min(view.calls.length, shown + BATCH);
     render();
   });
-  toggle.addEventListener("change", render);
+  toggle.addEventListener("change", () => {
+    options.onShowTokens(toggle.checked);
+    render();
+  });
   shown = Math.min(BATCH, view.calls.length);
   render();
   return h("div", {}, h("label", { class: "switch" }, toggle, " Show token ids and logprobs"), list, more);

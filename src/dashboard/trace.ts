@@ -24,6 +24,7 @@ function section(id: string, title: string): HTMLElement {
 
 export function tracePage(main: HTMLElement, api: Api, live: Live, rolloutId: string, attemptId: string, query: URLSearchParams): () => void {
   const selected = new Set((query.get("agents") ?? "").split(",").filter((a) => a !== ""));
+  let showTokens = false;
   const summary = h("p", {});
   const spans = section("spans", "Spans");
   const detail = h("section", { id: "span-detail", "aria-live": "polite", "aria-label": "Span attributes", hidden: true });
@@ -54,7 +55,11 @@ export function tracePage(main: HTMLElement, api: Api, live: Live, rolloutId: st
       ? `Rollout ${rolloutId} · attempt ${attempt.sequence} · ${attempt.status} · reward ${reward(attempt.finalReward)} · ${duration(attempt.endedAt === null ? null : attempt.endedAt - attempt.startedAt)} · ${outline.spans.length} spans`
       : `Rollout ${rolloutId} has no attempt ${attemptId}.`;
     const drawn = waterfall(outline.spans, { selectedAgents: selected, onOpen: (span) => void openSpan(span.spanId) });
+    // A live redraw keeps the reader where they were in the list.
+    const scrolled = spans.querySelector(".wf-scroll")?.scrollTop ?? 0;
     show(spans, h("h2", { id: "spans-title" }, "Spans"), drawn);
+    const scroller = spans.querySelector(".wf-scroll");
+    if (scroller !== null) scroller.scrollTop = scrolled;
     // The marker a reader (and the benchmark) waits for, set once the rows are laid out: reading a
     // layout property makes the browser do that work now, so it is counted before the marker.
     const grid = spans.querySelector<HTMLElement>("#waterfall");
@@ -66,7 +71,7 @@ export function tracePage(main: HTMLElement, api: Api, live: Live, rolloutId: st
     show(agents, h("h2", { id: "agents-title" }, "Agents"), agentPicker(view, selected, (picked) => (location.hash = traceHash(rolloutId, attemptId, picked))));
     show(diagnostics, h("h2", { id: "diagnostics-title" }, "Training data"), diagnosticsView(view.diagnostics));
     show(coverage, h("h2", { id: "coverage-title" }, "Capture coverage"), coverageView(view.coverage));
-    show(chat, h("h2", { id: "chat-title" }, "LLM calls"), chatView(view, { selectedAgents: selected }));
+    show(chat, h("h2", { id: "chat-title" }, "LLM calls"), chatView(view, { selectedAgents: selected, showTokens, onShowTokens: (on) => (showTokens = on) }));
   };
 
   const chatQuery = selected.size === 0 ? "" : `?${new URLSearchParams({ agents: [...selected].join(",") })}`;

@@ -49,8 +49,8 @@ const text = (value: unknown) => (typeof value === "string" && value !== "" ? va
 
 function layerOf(adapted: AdaptedAttempt, spanId: string): string {
   const attributes = adapted.tree.byId.get(spanId)?.span?.attributes ?? {};
-  // The tracetrain SDK labels everything it records; a span without a label came over OTLP from another tool.
-  return text(attributes[Attr.layer]) ?? "otlp";
+  // The tracetrain SDK labels everything it records; a span without a label was sent by another tool (over OTLP, or straight to the store).
+  return text(attributes[Attr.layer]) ?? "unlabelled";
 }
 
 /** One call in the chat view: the page reads this shape (src/dashboard/records.ts, `ChatCall`). */
