@@ -320,6 +320,32 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     await page.context().close();
   });
 
+  it("draws a 3000-span attempt by the rows in view only, and reaches its last span from the keyboard", async () => {
+    const { rolloutId } = await store.enqueue({ input: { question: "many spans" }, mode: "val" });
+    const [claimed] = await store.dequeue({ workerId: "browser-test-worker" });
+    const attemptId = claimed!.attempt.attemptId;
+    const traceId = "c".repeat(32);
+    const id = (n: number) => n.toString(16).padStart(16, "0");
+    const now = Date.now();
+    const spans = Array.from({ length: 3000 }, (_, n) => ({ rolloutId, attemptId, traceId, spanId: id(n + 1), parentId: n === 0 ? null : id(1), name: `step ${n}`, startTime: now + n, endTime: now + n + 5 }));
+    await store.addSpans(spans);
+    const page = await openTrace(`#/trace/${rolloutId}/${attemptId}`);
+    await page.locator("#waterfall[data-drawn='3000']").waitFor();
+    expect(await page.locator("#waterfall").getAttribute("aria-rowcount")).toBe("3001");
+    const drawn = await page.locator(ROW).count();
+    expect(drawn).toBeGreaterThan(10);
+    expect(drawn).toBeLessThan(100);
+    await page.locator("#waterfall").focus();
+    await page.keyboard.press("End");
+    const last = page.locator(`${ROW}[data-span-id='${id(3000)}']`);
+    await last.waitFor();
+    expect(await last.getAttribute("aria-selected")).toBe("true");
+    expect(await last.isVisible()).toBe(true);
+    expect(await page.locator(`${ROW}[data-span-id='${id(2)}']`).count()).toBe(0);
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
   it("follows a running attempt: spans recorded while its trace is open appear as new bars", async () => {
     const { rolloutId } = await store.enqueue({ input: { question: "running" }, mode: "val" });
     const [claimed] = await store.dequeue({ workerId: "browser-test-worker" });
