@@ -31,7 +31,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-browser-"));
 // Screenshots are always taken; they replace the README's (docs/images/) only when asked, so a
 // test run does not leave the working tree changed: UPDATE_SCREENSHOTS=1 npx vitest run test/dashboard
-const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : (process.env.SCREENSHOTS_DIR ?? join(dir, "images"));
+const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : join(dir, "images");
 
 describe.skipIf(skip)("the dashboard in Chromium", () => {
   let store: Store;
@@ -174,6 +174,11 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     return { rolloutId: room.rolloutId, attemptId: room.attempts[0]!.attemptId };
   };
   const teamRollout = () => all.find((r) => r.mode === "test")!;
+  /** The two-agent team's first attempt and its spans, as stored. */
+  const teamAttempt = async () => {
+    const { rolloutId, attemptId } = teamRollout().attempts[0]!;
+    return { rolloutId, attemptId, spans: (await store.querySpans({ rolloutId, attemptId, limit: 10_000 })).items as Span[] };
+  };
 
   it("draws an attempt's span tree with a waterfall bar per span, its rewards, and its LLM calls as chat with tool calls", async () => {
     const { rolloutId, attemptId } = roomAttempt();
@@ -244,9 +249,7 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
   });
 
   it("shows a call's exact token ids and logprobs when asked, and says plainly when a call has none", async () => {
-    const team = teamRollout();
-    const { rolloutId, attemptId } = team.attempts[0]!;
-    const spans = (await store.querySpans({ rolloutId, attemptId, limit: 10_000 })).items as Span[];
+    const { rolloutId, attemptId, spans } = await teamAttempt();
     const writer = spans.find((s) => s.attributes["tracetrain.span.type"] === "llm" && s.attributes["tracetrain.agent.name"] === "writer")!;
     const promptIds = writer.attributes["tracetrain.llm.prompt_token_ids"] as number[];
     const [responseIds] = writer.attributes["tracetrain.llm.response_token_ids"] as number[][];
@@ -274,8 +277,7 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
   });
 
   it("selects agents from the page: the summary says which calls become training data and why, and the selected agent's calls and spans are marked", async () => {
-    const team = teamRollout();
-    const { rolloutId, attemptId } = team.attempts[0]!;
+    const { rolloutId, attemptId } = teamRollout().attempts[0]!;
     const page = await openTrace(`#/trace/${rolloutId}/${attemptId}`);
     const summary = page.locator("#diagnostics-summary");
     await summary.waitFor();
@@ -302,9 +304,7 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
   });
 
   it("reports which capture layer recorded each call", async () => {
-    const team = teamRollout();
-    const { rolloutId, attemptId } = team.attempts[0]!;
-    const spans = (await store.querySpans({ rolloutId, attemptId, limit: 10_000 })).items as Span[];
+    const { rolloutId, attemptId, spans } = await teamAttempt();
     const layers = new Map<string, number>();
     for (const s of spans) layers.set(String(s.attributes["tracetrain.layer"]), (layers.get(String(s.attributes["tracetrain.layer"])) ?? 0) + 1);
     const page = await openTrace(`#/trace/${rolloutId}/${attemptId}`);

@@ -87,14 +87,23 @@ describe("what the trace page reads, as the routes send it", () => {
   });
 });
 
+/** A fresh MemoryStore behind a store server, with one claimed attempt, for `use`; both closed after. */
+async function withAttempt(use: (ctx: { memory: MemoryStore; url: string; rolloutId: string; attemptId: string }) => Promise<void>): Promise<void> {
+  const memory = new MemoryStore();
+  const local = await startStoreServer({ store: memory, port: 0, logger: quiet, dashboard: { dir: join(dir, "no-build") } });
+  try {
+    const { rolloutId } = await memory.enqueue({ input: "hand-made spans" });
+    const [claimed] = await memory.dequeue({ workerId: "w" });
+    await use({ memory, url: local.url, rolloutId, attemptId: claimed!.attempt.attemptId });
+  } finally {
+    await local.close();
+    await memory.close();
+  }
+}
+
 describe("the trace outline and span routes", () => {
   it("send every span in outline, each with the agent it ran for (its own, else its nearest ancestor's), and one span whole", async () => {
-    const memory = new MemoryStore();
-    const local = await startStoreServer({ store: memory, port: 0, logger: quiet, dashboard: { dir: join(dir, "no-build") } });
-    try {
-      const { rolloutId } = await memory.enqueue({ input: "outline" });
-      const [claimed] = await memory.dequeue({ workerId: "w" });
-      const attemptId = claimed!.attempt.attemptId;
+    await withAttempt(async ({ memory, url, rolloutId, attemptId }) => {
       const traceId = "b".repeat(32);
       const id = (n: number) => String(n).repeat(16);
       const at = 1_700_000_000_000;
@@ -106,7 +115,7 @@ describe("the trace outline and span routes", () => {
         span(4, 3, { "tracetrain.span.type": "reward", "tracetrain.reward.value": 0.5 }),
         span(5, 9, {}), // its parent was never recorded
       ]);
-      const response = await fetch(`${local.url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/trace`);
+      const response = await fetch(`${url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/trace`);
       expect(response.status).toBe(200);
       const outline = TraceOutlineSchema.parse(await response.json());
       expect(outline.spans.map((s) => [s.name, s.agent, s.type, s.layer, s.reward])).toEqual([
@@ -118,23 +127,20 @@ describe("the trace outline and span routes", () => {
       ]);
       expect(outline.spans[1]).toMatchObject({ spanId: id(2), parentId: id(1), startTime: at + 2, endTime: at + 20, status: "unset", sequence: 2 });
 
-      const whole = await fetch(`${local.url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/spans/${id(4)}`);
+      const whole = await fetch(`${url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/spans/${id(4)}`);
       const stored = (await memory.querySpans({ rolloutId, attemptId })).items.find((s) => s.spanId === id(4));
       expect(await whole.json()).toEqual(stored);
 
-      const missing = await fetch(`${local.url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/spans/${id(7)}`);
+      const missing = await fetch(`${url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/spans/${id(7)}`);
       expect(missing.status).toBe(404);
       expect(((await missing.json()) as { error: { message: string } }).error.message).toBe(`span '${id(7)}' not found in attempt '${attemptId}' of rollout '${rolloutId}'`);
-      const typo = await fetch(`${local.url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/trace?limit=10`);
+      const typo = await fetch(`${url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/trace?limit=10`);
       expect(typo.status).toBe(400);
       expect(((await typo.json()) as { error: { message: string } }).error.message).toBe("invalid trace query: limit: this route takes no query parameter");
-      const noAttempt = await fetch(`${local.url}/v1/rollouts/${rolloutId}/attempts/at-nope/trace`);
+      const noAttempt = await fetch(`${url}/v1/rollouts/${rolloutId}/attempts/at-nope/trace`);
       expect(noAttempt.status).toBe(404);
       expect(((await noAttempt.json()) as { error: { message: string } }).error.message).toContain("at-nope");
-    } finally {
-      await local.close();
-      await memory.close();
-    }
+    });
   });
 });
 
@@ -187,12 +193,7 @@ describe("the chat view under a selection", () => {
 
 describe("the capture-coverage report", () => {
   it("merges one call recorded by two layers into one call, names both layers, and counts it once per layer", async () => {
-    const memory = new MemoryStore();
-    const local = await startStoreServer({ store: memory, port: 0, logger: quiet, dashboard: { dir: join(dir, "no-build") } });
-    try {
-      const { rolloutId } = await memory.enqueue({ input: "coverage" });
-      const [claimed] = await memory.dequeue({ workerId: "w" });
-      const attemptId = claimed!.attempt.attemptId;
+    await withAttempt(async ({ memory, url, rolloutId, attemptId }) => {
       const at = { rolloutId, attemptId };
       // The SDK's record of the call (outer) and the gateway's (inner, with token ids): one call, response id r1.
       const spans = [
@@ -202,7 +203,7 @@ describe("the capture-coverage report", () => {
         llm(4, { ...at, parent: 1, responseId: "r2", agent: "writer" }),
       ];
       await memory.addSpans(spans.map(({ sequence: _sequence, ...input }) => input));
-      const response = await fetch(`${local.url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/chat`);
+      const response = await fetch(`${url}/v1/rollouts/${rolloutId}/attempts/${attemptId}/chat`);
       const view = ChatViewSchema.parse(await response.json());
       expect(view.calls.map((c) => [c.callId, c.layers, c.mergedSpanIds])).toEqual([
         [sid(3), ["gateway", "openai"], [sid(2)]],
@@ -219,9 +220,6 @@ describe("the capture-coverage report", () => {
         "1 of 2 call(s) have no token ids (text only: not trainable by RL); the gateway or a vLLM-style server records them",
       ]);
       expect(view.diagnostics.dropped.map((d) => [d.spanId, d.reason])).toEqual([[sid(2), "duplicate_call"]]);
-    } finally {
-      await local.close();
-      await memory.close();
-    }
+    });
   });
 });
