@@ -33,7 +33,7 @@ export function tracePage(main: HTMLElement, api: Api, live: Live, rolloutId: st
   const coverage = section("coverage", "Capture coverage");
   const chat = section("chat", "LLM calls");
   const problem = h("p", { class: "error", role: "alert", hidden: true });
-  show(main, h("p", {}, h("a", { href: "#/" }, "← Rollouts")), h("h1", {}, "Trace of attempt ", h("span", { class: "mono" }, attemptId)), summary, problem, spans, detail, agents, diagnostics, chat, coverage);
+  show(main, h("p", {}, h("a", { href: "#/" }, "← Rollouts")), h("h1", {}, "Trace of attempt ", h("span", { class: "mono" }, attemptId)), summary, problem, spans, detail, agents, diagnostics, coverage, chat);
 
   const base = `/v1/rollouts/${encodeURIComponent(rolloutId)}/attempts/${encodeURIComponent(attemptId)}`;
   const fail = (error: unknown) => {
@@ -75,27 +75,52 @@ export function tracePage(main: HTMLElement, api: Api, live: Live, rolloutId: st
   };
 
   const chatQuery = selected.size === 0 ? "" : `?${new URLSearchParams({ agents: [...selected].join(",") })}`;
+  // Set when the user leaves the page: an answer arriving later must not draw over the next page.
+  let left = false;
   const load = async () => {
     try {
       // The waterfall first: the chat view adapts every span, which takes longer on the same server; asked
       // for at once, it would hold the spans back.
       const [rollout, outline] = await Promise.all([api.get<Rollout>(`/v1/rollouts/${encodeURIComponent(rolloutId)}`), api.get<TraceOutline>(`${base}/trace`)]);
+      if (left) return;
       drawSpans(rollout, outline);
-      drawChat(await api.get<ChatView>(`${base}/chat${chatQuery}`));
+      const view = await api.get<ChatView>(`${base}/chat${chatQuery}`);
+      if (left) return;
+      drawChat(view);
       problem.hidden = true;
     } catch (error) {
-      fail(error);
+      if (!left) fail(error);
     }
   };
-  void load();
+  // One load at a time: changes that arrive during a load make one more load after it, so an older
+  // answer never lands over a newer one and a busy attempt still gets its chat drawn.
+  let loading = false;
+  let stale = false;
+  const refresh = async () => {
+    if (loading) {
+      stale = true;
+      return;
+    }
+    loading = true;
+    do {
+      stale = false;
+      await load();
+    } while (stale);
+    loading = false;
+  };
+  void refresh();
   let queued = false;
-  return live.subscribe((event) => {
+  const unsubscribe = live.subscribe((event) => {
     if (event.type !== "spans" && event.type !== "attempt") return;
     if (event.attemptId !== attemptId || queued) return;
     queued = true;
     requestAnimationFrame(() => {
       queued = false;
-      void load();
+      void refresh();
     });
   });
+  return () => {
+    left = true;
+    unsubscribe();
+  };
 }

@@ -31,12 +31,13 @@ export function createChatViewRoute(store: Store): Route {
       const attempt = rollout.attempts.find((a) => a.attemptId === attemptId);
       const context = { ...contextFromRollout(rollout), finalReward: attempt?.finalReward ?? null };
       const adapted = adaptAttempt({ rolloutId, attemptId, spans }, { credit, context, ...(agents.length > 0 ? { agents } : {}) });
+      const rewards = new Map(adapted.trajectory.transitions.map((t) => [t.callId, t.reward]));
       const view: ChatView = {
         rolloutId,
         attemptId,
         agents: agentsPresent(adapted),
         selection: { agents: agents.length > 0 ? agents : null, credit: credit.name },
-        calls: adapted.calls.map((call) => chatCall(call, adapted)),
+        calls: adapted.calls.map((call) => chatCall(call, adapted, rewards)),
         coverage: coverage(adapted),
         diagnostics: diagnostics(adapted),
       };
@@ -54,8 +55,8 @@ function layerOf(adapted: AdaptedAttempt, spanId: string): string {
 }
 
 /** One call in the chat view: the page reads this shape (src/dashboard/records.ts, `ChatCall`). */
-function chatCall(call: ExtractedCall, adapted: AdaptedAttempt): ChatViewCall {
-  const reward = adapted.trajectory.transitions.find((t) => t.callId === call.callId)?.reward;
+function chatCall(call: ExtractedCall, adapted: AdaptedAttempt, rewards: ReadonlyMap<string, number | undefined>): ChatViewCall {
+  const reward = rewards.get(call.callId);
   return {
     callId: call.callId,
     agentName: call.agentName ?? null,
