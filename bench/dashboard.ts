@@ -1,27 +1,35 @@
 /**
- * Dashboard benchmark (issue 17): what the Rollouts page and the trace page cost the store. Fills a
- * SQLite store through its own API with 100k rollouts and 1M spans (one attempt holds 10k
- * realistic LLM-call spans, the rest ~10 small spans each), then measures, on the filled store:
+ * Dashboard benchmark (issue 17): what the Rollouts page and the trace page cost. Fills a SQLite
+ * store through its own API with 100k rollouts and 1M spans (one attempt holds 10k realistic
+ * LLM-call spans, the rest ~10 small spans each), then measures, on the filled store:
  *
  * - the first page (50 rows) of several filtered and sorted rollout listings, through the store
  *   in-process and through HttpStore on loopback (the dashboard's path): p50/p95 per combination;
- * - reading the 10k-span attempt (`querySpans`, limit 10k), both ways;
- * - a same-run reference: the unfiltered first page in creation order.
+ * - the trace page's request for the 10k-span attempt: `GET …/attempts/:id/trace` (every span in
+ *   outline: what the waterfall draws), fetched and parsed as the page does it; and, as same-run
+ *   references, reading the same spans whole with `querySpans` (in-process and over HttpStore,
+ *   which also validates every span) and the chat view the page asks for next;
+ * - in Chromium (playwright-core driving /usr/bin/chromium): from navigating to that trace until
+ *   its waterfall is drawn (the page sets `data-drawn` on #waterfall once its rows are in place).
  *
- * Prints one JSON line per listing and transport, then a summary line
- *   {"bench":"dashboard","rollouts":100000,"spans":1000000,"list_p50_ms":…,"list_p95_ms":…,"trace_10k_ms":…,…}
- * where `list_p50_ms`/`list_p95_ms` are the slowest filtered combination's p50/p95 over HttpStore
- * and `trace_10k_ms` the median time to read the 10k-span attempt over HttpStore. The browser's
- * time to draw that trace (`render_10k_ms`) belongs to the dashboard slice and is not measured here.
+ * Prints one JSON line per measurement, then exactly
+ *   {"bench":"dashboard","rollouts":…,"spans":…,"list_p50_ms":…,"trace_10k_ms":…,"render_10k_ms":…}
+ * where `list_p50_ms` is the slowest filtered combination's p50 over HttpStore, `trace_10k_ms` the
+ * median of the trace request and `render_10k_ms` the median time to draw; the reference line
+ * before it holds the same-run figures to compare with.
  * The HTTP server runs in this process: requests are timed one at a time, so client and server
- * never compete for the event loop.
+ * never compete for the event loop (the browser is another process).
  *
  *   npm run bench -- dashboard [--rollouts N] [--spans N] [--samples N] [--keep PATH]
+ *   DASHBOARD_BENCH_ROLLOUTS=2000 DASHBOARD_BENCH_SPANS=30000 npm run bench -- dashboard   (a quick run while developing)
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
 import type { JsonObject, ParsedSpanInput, RolloutQuery } from "tracetrain/schemas";
 import { HttpStore, SqliteStore } from "tracetrain/store";
 import { startStoreServer } from "tracetrain/server";
@@ -44,7 +52,12 @@ interface Options {
 function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
     args,
-    options: { rollouts: { type: "string", default: "100000" }, spans: { type: "string", default: "1000000" }, samples: { type: "string", default: "30" }, keep: { type: "string" } },
+    options: {
+      rollouts: { type: "string", default: process.env.DASHBOARD_BENCH_ROLLOUTS ?? "100000" },
+      spans: { type: "string", default: process.env.DASHBOARD_BENCH_SPANS ?? "1000000" },
+      samples: { type: "string", default: "30" },
+      keep: { type: "string" },
+    },
   });
   const count = (name: string, text: string, min: number) => {
     const n = Number(text);
@@ -149,12 +162,57 @@ async function timeIt(samples: number, run: () => Promise<unknown>): Promise<{ p
   return { p50: round(percentile(times, 50), 2), p95: round(percentile(times, 95), 2) };
 }
 
+function expectSpans(count: number, what: string): void {
+  if (count !== TRACE_SPANS) throw new Error(`${what} gave ${count} spans of the ${TRACE_SPANS}-span attempt`);
+}
+
+const CHROMIUM = "/usr/bin/chromium";
+
+/**
+ * Milliseconds from navigating to the trace until its waterfall is drawn, in a fresh browser
+ * context each time (no cache): the dashboard as `npm run build` builds it, served by this server.
+ */
+async function renderTimes(url: string, trace: { rolloutId: string; attemptId: string }, samples: number): Promise<{ drawn: number[]; complete: number[] }> {
+  if (!existsSync(CHROMIUM)) throw new Error(`render_10k_ms needs Chromium at ${CHROMIUM} (apt-get install -y --no-install-recommends chromium)`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
+  const drawn: number[] = [];
+  const complete: number[] = [];
+  try {
+    const hash = `#/trace/${encodeURIComponent(trace.rolloutId)}/${encodeURIComponent(trace.attemptId)}`;
+    // The first run warms the browser and the server's statement cache; it is not counted.
+    for (let k = 0; k <= samples; k++) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      await page.goto(`${url}/${hash}`, { waitUntil: "commit" });
+      await page.locator(`#waterfall[data-drawn='${TRACE_SPANS}']`).waitFor({ timeout: 60_000 });
+      // The chat view comes next; waiting for it keeps its work from spilling into the next sample.
+      await page.locator("#diagnostics-summary").waitFor({ timeout: 60_000 });
+      // Both read on the page's clock, from navigation start: this process also runs the server, so
+      // its own clock would count the server's work on the chat view into the waterfall's time.
+      const [drawnAt, completeAt] = await page.evaluate(() => [performance.getEntriesByName("tracetrain:waterfall-drawn")[0]?.startTime ?? Number.NaN, performance.now()]);
+      await context.close();
+      if (errors.length > 0) throw new Error(`the trace page failed: ${errors.join("; ")}`);
+      if (k === 0) continue;
+      if (!Number.isFinite(drawnAt)) throw new Error("the trace page drew its waterfall without marking it (performance mark tracetrain:waterfall-drawn)");
+      drawn.push(drawnAt!);
+      complete.push(completeAt!);
+    }
+    return { drawn, complete };
+  } finally {
+    await browser.close();
+  }
+}
+
 export async function main(args: string[]): Promise<void> {
   const options = parseOptions(args);
   const dir = options.keep === undefined ? mkdtempSync(join(tmpdir(), "tracetrain-dashboard-")) : undefined;
   const path = options.keep ?? join(dir!, "store.db");
   const store = new SqliteStore(path, { watchdogIntervalMs: false });
-  const server = await startStoreServer({ store, port: 0 });
+  const build = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-build-"));
+  execFileSync(process.execPath, [fileURLToPath(new URL("../scripts/build-dashboard.mjs", import.meta.url)), build], { stdio: ["ignore", "ignore", "inherit"] });
+  const server = await startStoreServer({ store, port: 0, dashboard: { dir: build } });
   const http = new HttpStore(server.url, { retryDelaysMs: [] });
   try {
     const fillStarted = performance.now();
@@ -203,34 +261,46 @@ export async function main(args: string[]): Promise<void> {
         }
       }
     }
-    const traces: Record<string, number> = {};
+    const print = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ bench: "dashboard", ...line })}\n`);
+    const samples = Math.max(3, Math.ceil(options.samples / 3));
+    const base = `${server.url}/v1/rollouts/${encodeURIComponent(trace.rolloutId)}/attempts/${encodeURIComponent(trace.attemptId)}`;
+    // What the page does: fetch, then parse the JSON (the browser parses it too; nothing validates it again).
+    const pageRequest = (path: string, check: (body: unknown) => void) => async () => {
+      const response = await fetch(`${base}${path}`);
+      if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status}`);
+      check(await response.json());
+    };
+    const outline = await timeIt(samples, pageRequest("/trace", (body) => expectSpans((body as { spans: unknown[] }).spans.length, "trace outline")));
+    print({ case: "trace_10k", request: "GET /attempts/:id/trace (page)", p50_ms: outline.p50, p95_ms: outline.p95 });
+    const whole: Record<string, number> = {};
     for (const [transport, target] of [["store", store], ["http", http]] as const) {
-      const read = async () => {
-        const page = await target.querySpans({ ...trace, limit: TRACE_SPANS });
-        if (page.items.length !== TRACE_SPANS) throw new Error(`read ${page.items.length} spans of the ${TRACE_SPANS}-span attempt`);
-      };
-      const { p50, p95 } = await timeIt(Math.max(3, Math.ceil(options.samples / 3)), read);
-      traces[transport] = p50;
-      process.stdout.write(`${JSON.stringify({ bench: "dashboard", case: "trace_10k", transport, p50_ms: p50, p95_ms: p95 })}\n`);
+      const { p50, p95 } = await timeIt(samples, async () => expectSpans((await target.querySpans({ ...trace, limit: TRACE_SPANS })).items.length, "querySpans"));
+      whole[transport] = p50;
+      print({ case: "trace_10k_whole_spans", transport, p50_ms: p50, p95_ms: p95 });
     }
-    process.stdout.write(
-      `${JSON.stringify({
-        bench: "dashboard",
-        rollouts: stats.rollouts.total,
-        spans: stats.spans,
-        list_p50_ms: listP50,
-        list_p95_ms: listP95,
-        trace_10k_ms: traces.http,
-        trace_10k_store_ms: traces.store,
-        unfiltered_p50_ms: reference,
-        fill_s: fillSeconds,
-        note: "list_*: slowest filtered first page over HttpStore; render_10k_ms is measured by the browser slice",
-      })}\n`,
-    );
+    const chat = await timeIt(samples, pageRequest("/chat", () => undefined));
+    print({ case: "trace_10k_chat_view", request: "GET /attempts/:id/chat (page, after the waterfall)", p50_ms: chat.p50, p95_ms: chat.p95 });
+    const render = await renderTimes(server.url, trace, samples);
+    const renderP50 = round(percentile(Float64Array.from(render.drawn), 50), 1);
+    const completeP50 = round(percentile(Float64Array.from(render.complete), 50), 1);
+    print({ case: "render_10k", waterfall_p50_ms: renderP50, with_chat_p50_ms: completeP50, samples });
+    print({
+      case: "reference",
+      list_p95_ms: listP95,
+      unfiltered_p50_ms: reference,
+      trace_10k_whole_spans_http_ms: whole.http,
+      trace_10k_whole_spans_store_ms: whole.store,
+      chat_view_10k_ms: chat.p50,
+      render_10k_with_chat_ms: completeP50,
+      fill_s: fillSeconds,
+      note: "list_*: slowest filtered first page over HttpStore; trace_10k_ms: the trace page's span request; whole_spans: the same spans read whole (the page's request before this change)",
+    });
+    print({ rollouts: stats.rollouts.total, spans: stats.spans, list_p50_ms: listP50, trace_10k_ms: outline.p50, render_10k_ms: renderP50 });
   } finally {
     await http.close();
     await server.close();
     await store.close();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    rmSync(build, { recursive: true, force: true });
   }
 }

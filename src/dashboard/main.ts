@@ -1,6 +1,6 @@
 /**
  * The dashboard's entry: checks the token (no data is shown without the store's consent), then
- * shows the page the address names — `#/` rollouts, `#/trace/<rolloutId>/<attemptId>` a trace.
+ * shows the page the address names — `#/` rollouts, `#/trace/<rolloutId>/<attemptId>[?agents=a,b]` a trace.
  */
 import { Api, Unauthorized } from "./api.js";
 import { readToken, showLogin } from "./auth.js";
@@ -45,10 +45,10 @@ async function boot(): Promise<void> {
 
 /** Shows the page the address names; returns what stops it. */
 function route(api: Api, session: Live): () => void {
-  const trace = /^#\/trace\/([^/]+)\/([^/]+)$/.exec(location.hash);
+  const trace = /^#\/trace\/([^/?]+)\/([^/?]+)(?:\?(.*))?$/.exec(location.hash);
   const run = /^#\/runs(?:\/([^/]+))?$/.exec(location.hash);
   if (run) return run[1] === undefined ? runsPage(main, api, session) : runPage(main, api, session, decodeURIComponent(run[1]));
-  if (trace) return tracePage(main, api, session, decodeURIComponent(trace[1]!), decodeURIComponent(trace[2]!));
+  if (trace) return tracePage(main, api, session, decodeURIComponent(trace[1]!), decodeURIComponent(trace[2]!), new URLSearchParams(trace[3] ?? ""));
   return rolloutsPage(main, api, session);
 }
 

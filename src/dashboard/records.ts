@@ -36,7 +36,9 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** A span whole (`GET …/attempts/:attemptId/spans/:spanId`). */
 export interface Span {
+  traceId: string;
   spanId: string;
   parentId: string | null;
   name: string;
@@ -44,6 +46,7 @@ export interface Span {
   endTime: number;
   status: { code: string; message?: string };
   attributes: Record<string, unknown>;
+  events: Array<{ name: string; time: number; attributes: Record<string, unknown> }>;
   sequence: number;
 }
 
@@ -61,16 +64,64 @@ export interface ChatCall {
   model: string | null;
   selected: boolean;
   exclusion: string | null;
+  reward: number | null;
   prompt: ChatMessage[];
-  responses: Array<{ message: ChatMessage | null; finishReason: string | null }>;
+  /** Null: the call recorded no token ids (text only). */
+  promptTokenIds: number[] | null;
+  responses: Array<{ message: ChatMessage | null; finishReason: string | null; tokenIds: number[] | null; logprobs: number[] | null }>;
   toolUses: Array<{ id?: string; name: string; arguments?: unknown; result?: unknown; spanId?: string }>;
   problems: string[];
+  layers: string[];
+  mergedSpanIds: string[];
 }
 
+export interface CaptureCoverage {
+  layers: Array<{ layer: string; spans: number; calls: number }>;
+  merged: number;
+  warnings: string[];
+}
+
+export interface TraceDiagnostics {
+  callsFound: number;
+  callsSelected: number;
+  callsWithTokenIds: number;
+  creditPolicy: string;
+  finalReward: number | null;
+  summary: string;
+  dropped: Array<{ spanId: string; reason: string; detail: string }>;
+  warnings: string[];
+}
+
+/** `GET …/attempts/:attemptId/chat`. */
 export interface ChatView {
   rolloutId: string;
   attemptId: string;
+  agents: string[];
+  selection: { agents: string[] | null; credit: string };
   calls: ChatCall[];
+  coverage: CaptureCoverage;
+  diagnostics: TraceDiagnostics;
+}
+
+/** One span as the waterfall draws it (`GET …/attempts/:attemptId/trace`). */
+export interface SpanOutline {
+  spanId: string;
+  parentId: string | null;
+  name: string;
+  startTime: number;
+  endTime: number;
+  sequence: number;
+  status: string;
+  type: string | null;
+  layer: string | null;
+  agent: string | null;
+  reward: number | null;
+}
+
+export interface TraceOutline {
+  rolloutId: string;
+  attemptId: string;
+  spans: SpanOutline[];
 }
 
 /** A training run's header (`GET /v1/runs`, `GET /v1/runs/:runId`). */

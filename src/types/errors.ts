@@ -46,7 +46,7 @@ export class TracetrainError extends Error {
 }
 
 /** The kinds of records a store holds, used in error messages and details. */
-export type EntityKind = "rollout" | "attempt" | "resources" | "worker" | "run" | "store";
+export type EntityKind = "rollout" | "attempt" | "span" | "resources" | "worker" | "run" | "store";
 
 /** A rollout, attempt, resources snapshot or worker id that the store does not know. */
 export class NotFoundError extends TracetrainError {

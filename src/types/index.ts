@@ -22,3 +22,4 @@ export * from "./ids.js";
 export * from "./attribute-value.js";
 export * from "./reward-record.js";
 export * from "./substitutions.js";
+export * from "./trace-view.js";

@@ -161,25 +161,43 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     await page.context().close();
   });
 
-  it("draws an attempt's span tree with a waterfall bar per span, its rewards, and its LLM calls as chat with tool calls", async () => {
+  const ROW = "#waterfall .wf-body [data-span-id]";
+  /** A signed-in tab showing the trace at `hash` (the token link itself always opens the rollouts). */
+  const openTrace = async (hash: string) => {
+    const page = await open(`#token=${TOKEN}`);
+    await goTo(page, hash);
+    return page;
+  };
+  /** The room task's first rewarded train rollout: an APO run's traced attempt with tool calls. */
+  const roomAttempt = () => {
     const room = all.find((r) => r.mode === "train" && r.status === "succeeded" && r.attempts[0]!.spanCount > 3)!;
-    const attempt = room.attempts[0]!;
-    const spans = (await store.querySpans({ rolloutId: room.rolloutId, attemptId: attempt.attemptId, limit: 10_000 })).items as Span[];
+    return { rolloutId: room.rolloutId, attemptId: room.attempts[0]!.attemptId };
+  };
+  const teamRollout = () => all.find((r) => r.mode === "test")!;
+  /** The two-agent team's first attempt and its spans, as stored. */
+  const teamAttempt = async () => {
+    const { rolloutId, attemptId } = teamRollout().attempts[0]!;
+    return { rolloutId, attemptId, spans: (await store.querySpans({ rolloutId, attemptId, limit: 10_000 })).items as Span[] };
+  };
+
+  it("draws an attempt's span tree with a waterfall bar per span, its rewards, and its LLM calls as chat with tool calls", async () => {
+    const { rolloutId, attemptId } = roomAttempt();
+    const spans = (await store.querySpans({ rolloutId, attemptId, limit: 10_000 })).items as Span[];
     const page = await open(`#token=${TOKEN}`);
     await rowsOf(page).first().waitFor();
-    await goTo(page, `#/trace/${room.rolloutId}/${attempt.attemptId}`);
-    const bars = page.locator("#waterfall tbody tr rect.span");
-    await bars.first().waitFor();
-    expect(await bars.count()).toBe(spans.length);
-    expect(new Set(await page.locator("#waterfall tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-span-id"))))).toEqual(new Set(spans.map((s) => s.spanId)));
+    await goTo(page, `#/trace/${rolloutId}/${attemptId}`);
+    await page.locator(`#waterfall[data-drawn='${spans.length}']`).waitFor();
+    expect(await page.locator(`${ROW} .wf-span`).count()).toBe(spans.length);
+    expect(new Set(await page.locator(ROW).evaluateAll((rows) => rows.map((r) => r.getAttribute("data-span-id"))))).toEqual(new Set(spans.map((s) => s.spanId)));
     // Children sit under their parent: deeper rows are indented further.
     const root = spans.find((s) => s.parentId === null)!;
     const child = spans.find((s) => s.parentId === root.spanId)!;
-    expect(await page.locator(`#waterfall tr[data-span-id='${child.spanId}'] td`).first().getAttribute("aria-level")).toBe("2");
+    expect(await page.locator(`#waterfall [data-span-id='${child.spanId}']`).getAttribute("aria-level")).toBe("2");
     const rewardSpans = spans.filter((s) => typeof s.attributes["tracetrain.reward.value"] === "number");
     expect(await page.locator(".rewards .reward text").allTextContents()).toEqual(rewardSpans.map((s) => String(s.attributes["tracetrain.reward.value"])));
     expect(rewardSpans.length).toBeGreaterThan(0);
     const chat = page.locator(".chat");
+    await chat.first().waitFor();
     expect(await chat.locator(".msg[data-role='system']").count()).toBeGreaterThan(0);
     expect(await chat.locator(".msg[data-role='user']").count()).toBeGreaterThan(0);
     expect(await chat.locator(".msg.response[data-role='assistant']").count()).toBeGreaterThan(0);
@@ -190,8 +208,32 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     await page.context().close();
   });
 
+  it("opens a span with every attribute it recorded, from the keyboard or by clicking its row", async () => {
+    const { rolloutId, attemptId } = roomAttempt();
+    const spans = (await store.querySpans({ rolloutId, attemptId, limit: 10_000 })).items as Span[];
+    const llm = spans.find((s) => s.attributes["tracetrain.span.type"] === "llm")!;
+    const page = await openTrace(`#/trace/${rolloutId}/${attemptId}`);
+    await page.locator("#waterfall[data-drawn]").waitFor();
+    await page.locator(`#waterfall [data-span-id='${llm.spanId}']`).click();
+    const detail = page.locator(`#span-detail .span-detail[data-span-id='${llm.spanId}']`);
+    await detail.waitFor();
+    // Attributes the outline does not carry are there, with their values.
+    expect(await detail.locator("#span-attributes tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-key")))).toEqual(Object.keys(llm.attributes));
+    expect(await detail.locator("tr[data-key='gen_ai.request.model'] td").innerText()).toBe(String(llm.attributes["gen_ai.request.model"]));
+    // Keyboard: the grid is one tab stop; Home goes to the first row, Enter opens it.
+    await page.locator("#waterfall").focus();
+    await page.keyboard.press("Home");
+    await page.keyboard.press("Enter");
+    const first = await page.locator(`${ROW}[aria-selected='true']`).getAttribute("data-span-id");
+    await page.locator(`#span-detail .span-detail[data-span-id='${first}']`).waitFor();
+    await page.keyboard.press("ArrowDown");
+    expect(await page.locator("#waterfall").getAttribute("aria-activedescendant")).toBe("wf-row-1");
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
   it("names each agent's calls in a multi-agent trace, in the dark theme", async () => {
-    const team = all.find((r) => r.mode === "test")!;
+    const team = teamRollout();
     const page = await open(`#token=${TOKEN}`, "dark");
     await rowsOf(page).first().waitFor();
     await goTo(page, `#/trace/${team.rolloutId}/${team.attempts[0]!.attemptId}`);
@@ -202,6 +244,104 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     expect(titles.some((t) => t.includes("writer"))).toBe(true);
     expect(await page.locator(".chat").innerText()).toContain("1. Draft. 2. Review.");
     await page.screenshot({ path: join(images, "dashboard-trace-dark.png"), fullPage: false });
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("shows a call's exact token ids and logprobs when asked, and says plainly when a call has none", async () => {
+    const { rolloutId, attemptId, spans } = await teamAttempt();
+    const writer = spans.find((s) => s.attributes["tracetrain.span.type"] === "llm" && s.attributes["tracetrain.agent.name"] === "writer")!;
+    const promptIds = writer.attributes["tracetrain.llm.prompt_token_ids"] as number[];
+    const [responseIds] = writer.attributes["tracetrain.llm.response_token_ids"] as number[][];
+    const [logprobs] = writer.attributes["tracetrain.llm.logprobs"] as number[][];
+    expect(promptIds.length).toBeGreaterThan(0);
+    const page = await openTrace(`#/trace/${rolloutId}/${attemptId}`);
+    const toggle = page.getByLabel("Show token ids and logprobs");
+    await toggle.waitFor();
+    // Off by default: no token is shown until asked for.
+    expect(await toggle.isChecked()).toBe(false);
+    expect(await page.locator(".chat .tokens").count()).toBe(0);
+    await toggle.check();
+    const writerCall = page.locator(`.chat article[data-call-id='${writer.spanId}']`);
+    expect(await writerCall.locator(".prompt-token-ids").innerText()).toBe(promptIds.join(" "));
+    expect(await writerCall.locator(".response-token-ids").innerText()).toBe(responseIds!.join(" "));
+    expect(await writerCall.locator(".logprobs tbody tr td:nth-child(3)").allInnerTexts()).toEqual(logprobs!.map((l) => l.toFixed(4)));
+    const planner = page.locator(".chat article").filter({ hasText: "planner" });
+    expect(await planner.locator(".text-only").innerText()).toContain("Text only: not trainable by RL");
+    await writerCall.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(images, "dashboard-trace-tokens.png"), fullPage: false });
+    await toggle.uncheck();
+    expect(await page.locator(".chat .tokens").count()).toBe(0);
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("selects agents from the page: the summary says which calls become training data and why, and the selected agent's calls and spans are marked", async () => {
+    const { rolloutId, attemptId } = teamRollout().attempts[0]!;
+    const page = await openTrace(`#/trace/${rolloutId}/${attemptId}`);
+    const summary = page.locator("#diagnostics-summary");
+    await summary.waitFor();
+    expect(await summary.innerText()).toBe("2 of 2 calls become training data");
+    expect(await page.locator(".chat .badge-selected").count()).toBe(2);
+    await page.getByRole("checkbox", { name: "planner" }).check();
+    await page.waitForURL((url) => url.hash === `#/trace/${rolloutId}/${attemptId}?agents=planner`);
+    await summary.filter({ hasText: "1 of 2 calls become training data; 1 dropped: 1 agent not selected" }).waitFor();
+    const planner = page.locator(".chat article").filter({ hasText: "planner" });
+    const writer = page.locator(".chat article").filter({ hasText: "writer" });
+    expect(await planner.getAttribute("class")).toContain("agent-selected");
+    expect(await planner.locator(".badge-selected").innerText()).toBe("training data");
+    expect((await writer.getAttribute("class")) ?? "").not.toContain("agent-selected");
+    expect(await writer.locator(".badge-dropped").innerText()).toBe("not training data: agent not selected");
+    // The planner's spans are marked in the waterfall, the writer's are not.
+    await page.locator("#waterfall[data-drawn]").waitFor();
+    expect(await page.locator(`${ROW}[data-agent='planner']`).count()).toBeGreaterThan(0);
+    expect(await page.locator(`${ROW}[data-agent='planner']:not(.agent-selected)`).count()).toBe(0);
+    expect(await page.locator(`${ROW}.agent-selected:not([data-agent='planner'])`).count()).toBe(0);
+    expect(await page.getByRole("checkbox", { name: "planner" }).isChecked()).toBe(true);
+    await page.screenshot({ path: join(images, "dashboard-trace-agents.png"), fullPage: true });
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("reports which capture layer recorded each call", async () => {
+    const { rolloutId, attemptId, spans } = await teamAttempt();
+    const layers = new Map<string, number>();
+    for (const s of spans) layers.set(String(s.attributes["tracetrain.layer"]), (layers.get(String(s.attributes["tracetrain.layer"])) ?? 0) + 1);
+    const page = await openTrace(`#/trace/${rolloutId}/${attemptId}`);
+    const table = page.locator("#coverage");
+    await table.waitFor();
+    const rows = (await table.locator("tbody tr").allInnerTexts()).map((text) => text.split("\t").map((cell) => cell.trim()));
+    expect(new Map(rows.map(([layer, count]) => [layer, Number(count)]))).toEqual(layers);
+    // Both calls went through the openai SDK; the writer's has token ids, the planner's is text only.
+    expect(rows.find(([layer]) => layer === "openai")?.[2]).toBe("2");
+    expect(await page.locator(".chat .badge-layers").allInnerTexts()).toEqual(["recorded by openai", "recorded by openai"]);
+    expect(await page.locator("#coverage-warnings").innerText()).toContain("1 of 2 call(s) have no token ids (text only: not trainable by RL)");
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("draws a 3000-span attempt by the rows in view only, and reaches its last span from the keyboard", async () => {
+    const { rolloutId } = await store.enqueue({ input: { question: "many spans" }, mode: "val" });
+    const [claimed] = await store.dequeue({ workerId: "browser-test-worker" });
+    const attemptId = claimed!.attempt.attemptId;
+    const traceId = "c".repeat(32);
+    const id = (n: number) => n.toString(16).padStart(16, "0");
+    const now = Date.now();
+    const spans = Array.from({ length: 3000 }, (_, n) => ({ rolloutId, attemptId, traceId, spanId: id(n + 1), parentId: n === 0 ? null : id(1), name: `step ${n}`, startTime: now + n, endTime: now + n + 5 }));
+    await store.addSpans(spans);
+    const page = await openTrace(`#/trace/${rolloutId}/${attemptId}`);
+    await page.locator("#waterfall[data-drawn='3000']").waitFor();
+    expect(await page.locator("#waterfall").getAttribute("aria-rowcount")).toBe("3001");
+    const drawn = await page.locator(ROW).count();
+    expect(drawn).toBeGreaterThan(10);
+    expect(drawn).toBeLessThan(100);
+    await page.locator("#waterfall").focus();
+    await page.keyboard.press("End");
+    const last = page.locator(`${ROW}[data-span-id='${id(3000)}']`);
+    await last.waitFor();
+    expect(await last.getAttribute("aria-selected")).toBe("true");
+    expect(await last.isVisible()).toBe(true);
+    expect(await page.locator(`${ROW}[data-span-id='${id(2)}']`).count()).toBe(0);
     expect(page.errors).toEqual([]);
     await page.context().close();
   });
@@ -217,10 +357,10 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     const page = await open(`#token=${TOKEN}`);
     await page.locator("#live[data-state='live']").waitFor();
     await goTo(page, `#/trace/${rolloutId}/${attemptId}`);
-    await page.locator("#waterfall tr[data-span-id='1111111111111111']").waitFor();
+    await page.locator("#waterfall [data-span-id='1111111111111111']").waitFor();
     await store.addSpans([{ rolloutId, attemptId, traceId, spanId: "2".repeat(16), parentId: "1".repeat(16), name: "step two", startTime: now + 10, endTime: now + 40 }]);
-    await page.locator("#waterfall tr[data-span-id='2222222222222222'] rect.span").waitFor();
-    expect(await page.locator("#waterfall tbody tr").count()).toBe(2);
+    await page.locator("#waterfall [data-span-id='2222222222222222'] .wf-span").waitFor();
+    expect(await page.locator(ROW).count()).toBe(2);
     expect(page.errors).toEqual([]);
     await page.context().close();
   });

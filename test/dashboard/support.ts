@@ -1,7 +1,8 @@
 /**
  * What the dashboard tests share: the dashboard built by the real build step into a scratch
  * folder, and a SQLite store filled by real runs — APO on the room-selector example (openai SDK,
- * tool calls) and a two-agent team (planner, writer) traced by the Trainer, both against the
+ * tool calls) and a two-agent team (planner, writer; the writer's calls with exact token ids and
+ * logprobs) traced by the Trainer, both against the
  * mock LLM over loopback HTTP.
  */
 import { execFileSync } from "node:child_process";
@@ -34,10 +35,13 @@ const team = agent(
   async (task: { goal: string }, ctx) => {
     const llm = ctx.llm();
     const client = new OpenAI({ baseURL: llm.baseUrl, apiKey: "test", maxRetries: 0 });
-    const ask = async (system: string, user: string) =>
-      (await client.chat.completions.create({ model: llm.model, messages: [{ role: "system", content: system }, { role: "user", content: user }] })).choices[0]!.message.content ?? "";
-    const plan = await withAgent("planner", () => ask("You are the planner. Break the goal into numbered steps.", task.goal));
-    const text = await withAgent("writer", () => ask("You are the writer. Turn the plan into one short paragraph.", plan));
+    // vLLM's extensions: the server returns exact token ids and logprobs when asked (the writer asks; the planner does not).
+    const ask = async (system: string, user: string, tokens: boolean) => {
+      const params = { model: llm.model, messages: [{ role: "system" as const, content: system }, { role: "user" as const, content: user }], ...(tokens ? { return_token_ids: true, logprobs: true } : {}) };
+      return (await client.chat.completions.create(params)).choices[0]!.message.content ?? "";
+    };
+    const plan = await withAgent("planner", () => ask("You are the planner. Break the goal into numbered steps.", task.goal, false));
+    const text = await withAgent("writer", () => ask("You are the writer. Turn the plan into one short paragraph.", plan, true));
     emitReward(text.length > 20 ? 1 : 0);
   },
   { name: "team" },
