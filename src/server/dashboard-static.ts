@@ -5,11 +5,13 @@
  * the token the user gave it.
  *
  * Only files that exist in the build folder when first asked for are served, by exact name, so a
- * hostile path (`..`, encoded slashes, NUL bytes) is simply not one of them.
+ * hostile path (`..`, encoded slashes, NUL bytes) is simply not one of them. Each is kept gzipped
+ * too, and sent so to a browser that accepts it: a remote dashboard loads a third of the bytes.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { TracetrainError } from "../types/index.js";
@@ -26,6 +28,7 @@ const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-sr
 
 interface StaticFile {
   body: Buffer;
+  gzipped: Buffer;
   type: string;
   etag: string;
 }
@@ -48,10 +51,15 @@ export function createDashboardRoutes(dir?: string): Route[] {
       etag: file.etag,
       "x-content-type-options": "nosniff",
       "referrer-policy": "no-referrer",
+      vary: "accept-encoding",
     };
     if (file.type.startsWith("text/html")) headers["content-security-policy"] = CONTENT_SECURITY_POLICY;
     if (request.headers["if-none-match"] === file.etag) {
       response.writeHead(304, headers).end();
+      return;
+    }
+    if (acceptsGzip(request)) {
+      response.writeHead(200, { ...headers, "content-encoding": "gzip", "content-length": String(file.gzipped.length) }).end(file.gzipped);
       return;
     }
     response.writeHead(200, { ...headers, "content-length": String(file.body.length) }).end(file.body);
@@ -77,7 +85,18 @@ function readBuild(dir: string): Map<string, StaticFile> {
     const type = CONTENT_TYPES[name.slice(name.lastIndexOf("."))];
     if (type === undefined || !/^[\w-]+\.\w+$/.test(name)) continue;
     const body = readFileSync(join(dir, name));
-    files.set(name, { body, type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"` });
+    files.set(name, { body, gzipped: gzipSync(body, { level: 9 }), type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"` });
   }
   return files;
+}
+
+/** Whether the request's Accept-Encoding allows gzip (and does not refuse it with `q=0`). */
+function acceptsGzip(request: IncomingMessage): boolean {
+  const header = request.headers["accept-encoding"];
+  if (typeof header !== "string") return false;
+  return header.split(",").some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(";");
+    const refused = params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p));
+    return (coding === "gzip" || coding === "*") && !refused;
+  });
 }

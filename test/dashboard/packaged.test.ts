@@ -3,7 +3,9 @@
  * build into dist/dashboard/) into a scratch folder, and the built server finding the dashboard
  * beside its own chunks with no option given.
  */
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "tsup";
@@ -41,10 +43,60 @@ describe("the built dashboard", () => {
     }
   });
 
-  it("reports the size of what it built, which stays small (no library in the browser bundle)", () => {
-    const match = /dashboard: (\d+) files, ([\d.]+) KiB/.exec(printed);
-    expect(match).not.toBeNull();
+  it("reports the size of what it built, which stays small, gzipped as the server sends it", () => {
+    const match = /dashboard: (\d+) files, ([\d.]+) KiB \(([\d.]+) KiB gzipped, as served\)/.exec(printed);
+    expect(match, printed).not.toBeNull();
     console.log(printed.trim());
-    expect(Number(match![2])).toBeLessThan(100);
+    expect(Number(match![2])).toBeLessThan(200);
+    expect(Number(match![3])).toBeLessThan(60);
+  });
+
+  it("loads nothing but its own modules: every import in the build is a relative path to a built file", () => {
+    const dir = join(outDir, "dashboard");
+    const modules = readdirSync(dir).filter((name) => name.endsWith(".js"));
+    expect(modules.length).toBeGreaterThan(5);
+    let checked = 0;
+    for (const name of modules) {
+      const text = readFileSync(join(dir, name), "utf8");
+      const specifiers = [...text.matchAll(/(?:^|[;\n])\s*(?:import|export)\s[^;]*?from\s*"([^"]+)"/g), ...text.matchAll(/import\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]!);
+      for (const specifier of specifiers) {
+        expect(specifier, `${name} imports ${specifier}`).toMatch(/^\.\/[\w-]+\.js$/);
+        expect(existsSync(join(dir, specifier)), `${name} imports ${specifier}, which was not built`).toBe(true);
+        checked++;
+      }
+    }
+    // Every module but the leaves imports something: a regex that matched nothing would prove nothing.
+    expect(checked).toBeGreaterThan(modules.length);
+  });
+
+  it("is sent gzipped to a browser that accepts it, and whole to one that does not", async () => {
+    const { startStoreServer } = (await import(join(outDir, "server.js"))) as typeof import("tracetrain/server");
+    const { MemoryStore } = (await import(join(outDir, "store.js"))) as typeof import("tracetrain/store");
+    const store = new MemoryStore();
+    const server = await startStoreServer({ store, port: 0 });
+    try {
+      const built = readFileSync(join(outDir, "dashboard", "main.js"));
+      const raw = (encoding: string) =>
+        new Promise<{ headers: import("node:http").IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+          const request = httpGet(`${server.url}/dashboard/main.js`, { headers: { "accept-encoding": encoding } }, (response) => {
+            const chunks: Buffer[] = [];
+            response.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve({ headers: response.headers, body: Buffer.concat(chunks) })).on("error", reject);
+          });
+          request.on("error", reject);
+        });
+      const zipped = await raw("br, gzip;q=0.8");
+      expect(zipped.headers["content-encoding"]).toBe("gzip");
+      expect(zipped.headers.vary).toBe("accept-encoding");
+      expect(gunzipSync(zipped.body).equals(built)).toBe(true);
+      expect(zipped.body.length).toBeLessThan(built.length);
+      for (const refused of ["identity", "gzip;q=0", ""]) {
+        const plain = await raw(refused);
+        expect(plain.headers["content-encoding"], refused).toBeUndefined();
+        expect(plain.body.equals(built), refused).toBe(true);
+      }
+    } finally {
+      await server.close();
+      await store.close();
+    }
   });
 });
