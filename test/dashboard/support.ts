@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
+import { type Browser, type Page, chromium } from "playwright-core";
 import { type Store, Trainer, agent, emitReward, withAgent } from "tracetrain";
 import { SqliteStore } from "tracetrain/store";
 import { type Responder, startMockLlm } from "tracetrain/testing";
@@ -67,3 +68,25 @@ export async function filledStore(path: string): Promise<Store> {
 }
 
 export const scratch = (dir: string, name: string) => join(dir, name);
+
+/** Debian's Chromium, which the browser tests drive (never a downloaded one). */
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** Chromium headless, without the sandbox (containers) and without reaching the network on its own. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+/** A tab of its own (its own sessionStorage) at 1280×800 in UTC, collecting uncaught page errors for the test to check. */
+export async function openTab(browser: Browser, url: string, colorScheme: "light" | "dark" = "light"): Promise<Page & { errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme, timezoneId: "UTC" });
+  const page = (await context.newPage()) as Page & { errors: string[] };
+  page.errors = [];
+  page.on("pageerror", (error) => page.errors.push(error.message));
+  await page.goto(url);
+  return page;
+}
