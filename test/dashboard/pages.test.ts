@@ -11,15 +11,14 @@ import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Rollout, Store } from "tracetrain";
-import { type StoreServer, startStoreServer } from "tracetrain/server";
-import { CHROMIUM, buildDashboardInto, filledStore, launchChromium, openTab } from "./support.js";
+import type { StoreServer } from "tracetrain/server";
+import { CHROMIUM, type DashboardRig, openTab, startDashboardRig } from "./support.js";
 
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
 const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";
 if (skip) console.warn(`SKIPPED: the dashboard page tests need Chromium at ${CHROMIUM}; CI installs it.`);
 
 const TOKEN = "pages-s3cret";
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-pages-"));
 const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : join(dir, "images");
 /** What the functions run in the page read (this project's TypeScript has no DOM types). */
@@ -29,24 +28,20 @@ interface BrowserGlobals {
 const traceId = "b".repeat(32);
 
 describe.skipIf(skip)("the dashboard's runners, resources and version columns in Chromium", () => {
+  let rig: DashboardRig;
   let store: Store;
   let server: StoreServer;
   let browser: Browser;
   let all: Rollout[];
 
   beforeAll(async () => {
-    const build = join(dir, "build");
-    buildDashboardInto(build);
-    store = await filledStore(join(dir, "store.db"));
+    rig = await startDashboardRig(dir, TOKEN);
+    ({ store, server, browser } = rig);
     all = (await store.queryRollouts({ limit: 1000 })).items;
-    server = await startStoreServer({ store, port: 0, token: TOKEN, logger: quiet, dashboard: { dir: build } });
-    browser = await launchChromium();
     mkdirSync(images, { recursive: true });
   }, 120_000);
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await store?.close();
+    await rig?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { type Store, Trainer, agent, emitReward, withAgent } from "tracetrain";
+import { type StoreServer, startStoreServer } from "tracetrain/server";
 import { SqliteStore } from "tracetrain/store";
 import { type Responder, startMockLlm } from "tracetrain/testing";
 import { runApo, train, val } from "../support/room-apo.js";
@@ -89,4 +90,32 @@ export async function openTab(browser: Browser, url: string, colorScheme: "light
   page.on("pageerror", (error) => page.errors.push(error.message));
   await page.goto(url);
   return page;
+}
+
+/** A filled store served with a fresh dashboard build behind `token`, and a Chromium to look at it. */
+export interface DashboardRig {
+  store: Store;
+  server: StoreServer;
+  browser: Browser;
+  /** Closes the browser, the server and the store. */
+  close(): Promise<void>;
+}
+
+/** Builds the dashboard into `dir`, fills a store there ({@link filledStore}), serves both and launches Chromium. */
+export async function startDashboardRig(dir: string, token: string): Promise<DashboardRig> {
+  const build = join(dir, "build");
+  buildDashboardInto(build);
+  const store = await filledStore(join(dir, "store.db"));
+  const server = await startStoreServer({ store, port: 0, token, logger: quiet, dashboard: { dir: build } });
+  const browser = await launchChromium();
+  return {
+    store,
+    server,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+      await store.close();
+    },
+  };
 }
