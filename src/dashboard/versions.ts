@@ -27,9 +27,12 @@ export interface RowVersions {
 
 type Outcome<T> = { value: T } | { error: string };
 
+/** Snapshots never change: each is read once while the dashboard is open, whichever page asks. */
+const snapshots = new Map<string, Outcome<ResourcesSnapshot>>();
+/** Reads under way, so two pages (or two live updates) asking at once share one request. */
+const reading = new Map<string, Promise<void>>();
+
 export class Versions {
-  /** Snapshots never change: each is read once per page. */
-  private readonly snapshots = new Map<string, Outcome<ResourcesSnapshot>>();
   /** By attempt, with the span count read: new spans of a running attempt have it read again. */
   private readonly recorded = new Map<string, { spanCount: number; versions: Outcome<Array<string | number>> }>();
 
@@ -38,7 +41,7 @@ export class Versions {
   /** The cells of `rollout` from what is known so far. */
   of(rollout: Rollout): RowVersions {
     if (rollout.resourcesId === null) return { resources: { text: "—", title: "created before any resources existed" }, policy: { text: "—", title: undefined } };
-    const snapshot = this.snapshots.get(rollout.resourcesId);
+    const snapshot = snapshots.get(rollout.resourcesId);
     if (snapshot === undefined) return { resources: { text: "…", title: rollout.resourcesId }, policy: { text: "…", title: undefined } };
     if ("error" in snapshot) return { resources: { text: "?", title: `${rollout.resourcesId}: ${snapshot.error}` }, policy: { text: "?", title: snapshot.error } };
     const resources = { text: `v${snapshot.value.version}`, title: snapshot.value.resourcesId };
@@ -53,12 +56,24 @@ export class Versions {
     return { resources, policy: { text: calls.value.join(", "), title: "recorded by the gateway on its latest attempt's LLM calls" } };
   }
 
+  private read(resourcesId: string): Promise<void> {
+    let read = reading.get(resourcesId);
+    if (read === undefined) {
+      read = outcome(this.api.get<ResourcesSnapshot>(`/v1/resources/${encodeURIComponent(resourcesId)}`)).then((result) => {
+        snapshots.set(resourcesId, result);
+        reading.delete(resourcesId);
+      });
+      reading.set(resourcesId, read);
+    }
+    return read;
+  }
+
   /** Reads what the rows need and is not known yet; true when something new was learned. */
   async load(rollouts: readonly Rollout[]): Promise<boolean> {
-    const ids = [...new Set(rollouts.flatMap((r) => (r.resourcesId === null || this.snapshots.has(r.resourcesId) ? [] : [r.resourcesId])))];
-    await Promise.all(ids.map(async (id) => this.snapshots.set(id, await outcome(this.api.get<ResourcesSnapshot>(`/v1/resources/${encodeURIComponent(id)}`)))));
+    const ids = [...new Set(rollouts.flatMap((r) => (r.resourcesId === null || snapshots.has(r.resourcesId) ? [] : [r.resourcesId])))];
+    await Promise.all(ids.map((id) => this.read(id)));
     const versioned = rollouts.filter((r) => {
-      const snapshot = r.resourcesId === null ? undefined : this.snapshots.get(r.resourcesId);
+      const snapshot = r.resourcesId === null ? undefined : snapshots.get(r.resourcesId);
       const last = r.attempts.at(-1);
       const stale = last !== undefined && last.spanCount > 0 && this.recorded.get(last.attemptId)?.spanCount !== last.spanCount;
       return stale && snapshot !== undefined && "value" in snapshot && publishedPolicy(snapshot.value) !== undefined;

@@ -113,6 +113,15 @@ describe.skipIf(skip)("the dashboard's runners, resources and version columns in
     await page.getByRole("button", { name: `Attempts of ${longTask.rolloutId}` }).click();
     await page.locator(`[id="attempts-${longTask.rolloutId}"] .task-full summary`).click();
     expect(JSON.parse(await page.locator(`[id="attempts-${longTask.rolloutId}"] .task-full pre`).innerText())).toEqual(longTask.input);
+    // Each snapshot was read once since the page loaded, however many rows and views showed it.
+    const snapshotReads = await page.evaluate(() =>
+      (globalThis as unknown as { performance: { getEntriesByType(type: string): Array<{ name: string }> } }).performance
+        .getEntriesByType("resource")
+        .map((entry) => new URL(entry.name).pathname)
+        .filter((path) => path.startsWith("/v1/resources/")),
+    );
+    expect(snapshotReads.length).toBeGreaterThan(1);
+    expect(snapshotReads.length).toBe(new Set(snapshotReads).size);
     expect(page.errors).toEqual([]);
     await page.context().close();
   });
