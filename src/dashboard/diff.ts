@@ -115,6 +115,29 @@ function rowsOf(ops: readonly Op[], a: readonly string[], b: readonly string[]):
   return rows;
 }
 
+/**
+ * The rows with each run of unchanged lines cut to `context` lines either side of a change (none
+ * before the first change or after the last), the rest counted in one `{ folded }` item — unless
+ * folding would hide a single line.
+ */
+export function foldUnchanged(rows: readonly DiffRow[], context: number): Array<DiffRow | { folded: number }> {
+  const out: Array<DiffRow | { folded: number }> = [];
+  for (let i = 0; i < rows.length; ) {
+    if (rows[i]!.kind !== "same") {
+      out.push(rows[i++]!);
+      continue;
+    }
+    let end = i;
+    while (end < rows.length && rows[end]!.kind === "same") end++;
+    const keepHead = i === 0 ? 0 : context;
+    const keepTail = end === rows.length ? 0 : context;
+    if (end - i > keepHead + keepTail + 1) out.push(...rows.slice(i, i + keepHead), { folded: end - i - keepHead - keepTail }, ...rows.slice(end - keepTail, end));
+    else out.push(...rows.slice(i, end));
+    i = end;
+  }
+  return out;
+}
+
 /** One field of an LLM resource on both sides (`undefined`: the side has no such field). */
 export interface FieldRow {
   field: string;

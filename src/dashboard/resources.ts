@@ -5,7 +5,7 @@
  * versions appear as the store announces them.
  */
 import type { Api } from "./api.js";
-import { type DiffRow, type FieldRow, type ResourceChange, resourcesDiff } from "./diff.js";
+import { type DiffRow, type FieldRow, type ResourceChange, foldUnchanged, resourcesDiff } from "./diff.js";
 import { type Child, h, show } from "./dom.js";
 import { time } from "./format.js";
 import type { Live } from "./live.js";
@@ -182,7 +182,7 @@ function changeView(change: ResourceChange, previous: ResourcesSnapshot | undefi
 
 function linesTable(rows: readonly DiffRow[], label: string, left: string, right: string): HTMLTableElement {
   const body = h("tbody");
-  for (const item of folded(rows)) {
+  for (const item of foldUnchanged(rows, CONTEXT)) {
     if ("folded" in item) {
       body.append(h("tr", { class: "diff-fold" }, h("td", { colspan: 4 }, `⋯ ${item.folded} unchanged line${item.folded === 1 ? "" : "s"}`)));
       continue;
@@ -208,26 +208,6 @@ function linesTable(rows: readonly DiffRow[], label: string, left: string, right
     h("thead", {}, h("tr", {}, h("th", { scope: "col", class: "ln" }, "#"), h("th", { scope: "col" }, left), h("th", { scope: "col", class: "ln" }, "#"), h("th", { scope: "col" }, right))),
     body,
   );
-}
-
-/** The rows with runs of unchanged lines longer than twice {@link CONTEXT} folded in the middle. */
-function folded(rows: readonly DiffRow[]): Array<DiffRow | { folded: number }> {
-  const out: Array<DiffRow | { folded: number }> = [];
-  for (let i = 0; i < rows.length; ) {
-    if (rows[i]!.kind !== "same") {
-      out.push(rows[i++]!);
-      continue;
-    }
-    let end = i;
-    while (end < rows.length && rows[end]!.kind === "same") end++;
-    const keepHead = i === 0 ? 0 : CONTEXT;
-    const keepTail = end === rows.length ? 0 : CONTEXT;
-    if (end - i > keepHead + keepTail + 1) {
-      out.push(...rows.slice(i, i + keepHead), { folded: end - i - keepHead - keepTail }, ...rows.slice(end - keepTail, end));
-    } else out.push(...rows.slice(i, end));
-    i = end;
-  }
-  return out;
 }
 
 function fieldsTable(rows: readonly FieldRow[], label: string, left: string, right: string): HTMLTableElement {

@@ -3,7 +3,7 @@
  * optimality, how removals and additions pair up side by side, and each resource kind's comparison.
  */
 import { describe, expect, it } from "vitest";
-import { type DiffRow, MAX_LCS_CELLS, fieldDiff, lineDiff, resourcesDiff } from "../../src/dashboard/diff.js";
+import { type DiffRow, MAX_LCS_CELLS, fieldDiff, foldUnchanged, lineDiff, resourcesDiff } from "../../src/dashboard/diff.js";
 
 /** The rows as `=a`, `-a`, `+b`, `~a|b` strings, to compare whole diffs at a glance. */
 const compact = (rows: readonly DiffRow[]) =>
@@ -79,6 +79,23 @@ describe("lineDiff", () => {
     expect(rows.at(-1)!.kind).toBe("same");
     expect(rows.slice(1, -1).every((row) => row.kind === "changed")).toBe(true);
     expect(rows.length).toBe(side + 2);
+  });
+});
+
+describe("foldUnchanged", () => {
+  const text = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `l${from + i}`).join("\n");
+  const shape = (items: ReturnType<typeof foldUnchanged>) => items.map((item) => ("folded" in item ? `…${item.folded}` : compact([item])[0]));
+
+  it("keeps the context around a change and folds the rest, with nothing kept before the first change or after the last", () => {
+    const rows = lineDiff(`${text(1, 10)}\nold\n${text(11, 20)}`, `${text(1, 10)}\nnew\n${text(11, 20)}`);
+    expect(shape(foldUnchanged(rows, 2))).toEqual(["…8", "=l9", "=l10", "~old|new", "=l11", "=l12", "…8"]);
+  });
+
+  it("folds the middle of a long unchanged run between two changes, and never a single line", () => {
+    const rows = lineDiff(`a\n${text(1, 6)}\nb`, `A\n${text(1, 6)}\nB`);
+    expect(shape(foldUnchanged(rows, 2))).toEqual(["~a|A", "=l1", "=l2", "…2", "=l5", "=l6", "~b|B"]);
+    const short = lineDiff(`a\n${text(1, 5)}\nb`, `A\n${text(1, 5)}\nB`);
+    expect(shape(foldUnchanged(short, 2))).toEqual(["~a|A", "=l1", "=l2", "=l3", "=l4", "=l5", "~b|B"]);
   });
 });
 
