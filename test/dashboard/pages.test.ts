@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Rollout, Store } from "tracetrain";
+import type { ResourcesSnapshot, Rollout, Store } from "tracetrain";
 import type { StoreServer } from "tracetrain/server";
 import { CHROMIUM, type DashboardRig, openTab, startDashboardRig } from "./support.js";
 
@@ -26,6 +26,48 @@ interface BrowserGlobals {
   document: { activeElement: { id: string } | null; documentElement: { scrollWidth: number } };
 }
 const traceId = "b".repeat(32);
+
+/** An element as the contrast check reads it in the page. */
+interface Styled {
+  parentElement: Styled | null;
+}
+interface StyleReader {
+  getComputedStyle(element: Styled): { color: string; backgroundColor: string };
+}
+
+/** sRGB channels (0–1) of a computed CSS colour: `rgb()`/`rgba()` or `color(srgb …)` (what color-mix() computes to). */
+function channels(css: string): [number, number, number] {
+  const rgb = /^rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)/.exec(css);
+  if (rgb) return [Number(rgb[1]) / 255, Number(rgb[2]) / 255, Number(rgb[3]) / 255];
+  const srgb = /^color\(srgb ([\d.]+) ([\d.]+) ([\d.]+)/.exec(css);
+  if (srgb) return [Number(srgb[1]), Number(srgb[2]), Number(srgb[3])];
+  throw new Error(`cannot read the colour ${css}`);
+}
+
+/** WCAG 2 contrast ratio of two computed colours. */
+function contrastRatio(a: string, b: string): number {
+  const luminance = (css: string) => {
+    const [r, g, b] = channels(css).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4)) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (light + 0.05) / (dark + 0.05);
+}
+
+/** The contrast of the first element matching `selector` against the background it is drawn on. */
+async function contrastOf(page: Page, selector: string): Promise<number> {
+  const [color, background] = await page.locator(selector).first().evaluate((element) => {
+    const view = globalThis as unknown as StyleReader;
+    let at = element as unknown as Styled | null;
+    let background = "rgba(0, 0, 0, 0)";
+    while (at !== null && (background === "rgba(0, 0, 0, 0)" || background === "transparent")) {
+      background = view.getComputedStyle(at).backgroundColor;
+      at = at.parentElement;
+    }
+    return [view.getComputedStyle(element as unknown as Styled).color, background] as const;
+  });
+  return contrastRatio(color, background);
+}
 
 describe.skipIf(skip)("the dashboard's runners, resources and version columns in Chromium", () => {
   let rig: DashboardRig;
@@ -177,6 +219,15 @@ describe.skipIf(skip)("the dashboard's runners, resources and version columns in
     expect(await busy.locator("td.time").nth(1).getAttribute("title")).toContain("late after 1 s, the heartbeat timeout of its rollouts");
     expect(workers.length).toBe(reads);
     await page.screenshot({ path: join(images, "dashboard-runners.png") });
+    // Readable in both themes (WCAG AA for text: 4.5:1): the late age, a busy status, a trace link.
+    const dark = await open("#/runners", "dark");
+    await dark.locator("#runners tr[data-worker-id='runners-page-worker'] .age.late").waitFor();
+    for (const tab of [page, dark]) {
+      for (const selector of ["#runners .age.late", "#runners .status-busy", "#runners ul.current a", "#runners th[scope='row']"]) {
+        expect(await contrastOf(tab, selector), selector).toBeGreaterThanOrEqual(4.5);
+      }
+    }
+    await dark.context().close();
 
     await busy.locator(`li[data-rollout-id='${running.rolloutId}'] a`).click();
     await page.waitForURL(`**/#/trace/${running.rolloutId}/${running.attemptId}`);
@@ -186,6 +237,70 @@ describe.skipIf(skip)("the dashboard's runners, resources and version columns in
     const idle = page.locator("#runners tr[data-worker-id='runners-page-worker'][data-status='idle']");
     await idle.waitFor();
     expect(await idle.locator("td").last().innerText()).toBe("—");
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+  it("lists the resources versions, shows what APO's candidate changed in the prompt side by side, and shows a new version live", async () => {
+    // The store's listing, newest first, as the page reads it (GET /v1/resources).
+    const listing = await fetch(`${server.url}/v1/resources?limit=1000`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(listing.status).toBe(200);
+    const versions = ((await listing.json()) as { items: ResourcesSnapshot[] }).items;
+    expect(versions.length).toBeGreaterThan(2);
+    // APO's published candidate (a child of the seed, which it publishes just before): the prompt it edited.
+    const origin = (v: ResourcesSnapshot) => {
+      const resource = v.resources["tracetrain.apo"];
+      return resource?.kind === "json" ? (resource.value as { candidate?: string; parent?: string; target?: string }) : undefined;
+    };
+    const template = (v: ResourcesSnapshot, name: string) => {
+      const resource = v.resources[name];
+      return resource?.kind === "prompt_template" ? resource.template : undefined;
+    };
+    const candidate = versions.find((v) => origin(v)?.parent === "seed")!;
+    const previous = versions[versions.indexOf(candidate) + 1]!;
+    expect(origin(previous)?.candidate).toBe("seed");
+    const target = origin(candidate)!.target!;
+    const [edited, seed] = [template(candidate, target)!, template(previous, target)!];
+    expect(edited).not.toBe(seed);
+    const lines = (text: string) => text.split("\n");
+
+    const page = await open("#/resources");
+    const rows = page.locator("#versions > tbody > tr[data-resources-id]");
+    await rows.first().waitFor();
+    expect(await rows.evaluateAll((r) => r.map((e) => e.getAttribute("data-resources-id")))).toEqual(versions.map((v) => v.resourcesId));
+    expect(await page.getByRole("link", { name: "Resources" }).getAttribute("aria-current")).toBe("page");
+
+    await page.getByRole("button", { name: `Changes in version ${candidate.version}` }).click();
+    await page.locator("#diff-title").filter({ hasText: `v${candidate.version} (${candidate.resourcesId}) against v${previous.version} (${previous.resourcesId})` }).waitFor();
+    expect(new URL(page.url()).hash).toBe(`#/resources/${candidate.resourcesId}`);
+    const change = page.locator(`#diff article[data-resource='${target}']`);
+    expect(await change.getAttribute("data-change")).toBe("changed");
+    const added = lines(edited).filter((line) => !lines(seed).includes(line));
+    expect(added.length).toBeGreaterThan(0);
+    expect(await change.locator("td.after ins").allInnerTexts()).toEqual(added);
+    expect(await change.locator("td.before del").allInnerTexts()).toEqual(lines(seed).filter((line) => !lines(edited).includes(line)));
+    await page.screenshot({ path: join(images, "dashboard-resources.png") });
+    const dark = await open(`#/resources/${candidate.resourcesId}`, "dark");
+    await dark.locator(`#diff article[data-resource='${target}'] td.after ins`).first().waitFor();
+    for (const tab of [page, dark]) {
+      for (const selector of ["#diff td.after ins", "#diff .ln", "#diff .badge", "#versions .kind"]) {
+        expect(await contrastOf(tab, selector), selector).toBeGreaterThanOrEqual(4.5);
+      }
+    }
+    await dark.context().close();
+
+    // A version published while the page is open joins the top; the diff stays on the chosen one.
+    const published = await store.addResources({ main: { kind: "llm", baseUrl: "http://127.0.0.1:9/v1", model: "live-model", apiKey: "sk-live-secret", policyVersion: 5 } });
+    await page.locator(`#versions > tbody > tr[data-resources-id='${published.resourcesId}']`).waitFor();
+    expect(await rows.first().getAttribute("data-resources-id")).toBe(published.resourcesId);
+    expect(await page.locator("#diff-title").innerText()).toContain(candidate.resourcesId);
+    // Its LLM endpoint compares field by field, and its key is never shown.
+    await page.getByRole("button", { name: `Changes in version ${published.version}` }).press("Enter");
+    const model = page.locator(`#diff article[data-resource='main'] tr[data-field='model']`);
+    await model.filter({ hasText: "live-model" }).waitFor();
+    expect(await model.getAttribute("class")).toBe("diff-changed");
+    expect(await page.locator(`#diff article[data-resource='main'] tr[data-field='apiKey'] td.after`).innerText()).toContain("(set)");
+    expect(await page.locator("main").innerText()).not.toContain("sk-live-secret");
+    expect(await focusedId(page)).toBe(`version-${published.resourcesId}`);
     expect(page.errors).toEqual([]);
     await page.context().close();
   });
