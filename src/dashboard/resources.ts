@@ -59,20 +59,23 @@ export function resourcesPage(main: HTMLElement, api: Api, live: Live, chosen: s
     for (;;) {
       const below = state.versions.find((v) => v.version < snapshot.version);
       if (below !== undefined || state.next === null) return below;
-      await older();
+      // Without the older page, "the first version" would be a lie: say it could not be shown.
+      if (!(await older())) throw new Error(`the version before v${snapshot.version} could not be loaded`);
     }
   };
 
-  const older = async () => {
-    if (state.next === null) return;
+  /** Loads the next older page; false (the problem shown) when it could not. */
+  const older = async (): Promise<boolean> => {
+    if (state.next === null) return true;
     try {
       const page = await api.get<Page<ResourcesSnapshot>>(`/v1/resources?${new URLSearchParams({ limit: String(PAGE_SIZE), cursor: state.next })}`);
       merge(state, page.items);
       state.next = page.nextCursor;
       renderList();
+      return true;
     } catch (error) {
       fail("Could not load older versions", error);
-      throw error;
+      return false;
     }
   };
 
