@@ -243,7 +243,7 @@ describe.skipIf(skip)("the dashboard's runners, resources and version columns in
   it("lists the resources versions, shows what APO's candidate changed in the prompt side by side, and shows a new version live", async () => {
     // The store's listing, newest first, as the page reads it (GET /v1/resources).
     const listing = await fetch(`${server.url}/v1/resources?limit=1000`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    expect(listing.status).toBe(200);
+    expect(listing.status, "GET /v1/resources, the store's resources listing").toBe(200);
     const versions = ((await listing.json()) as { items: ResourcesSnapshot[] }).items;
     expect(versions.length).toBeGreaterThan(2);
     // APO's published candidate (a child of the seed, which it publishes just before): the prompt it edited.
