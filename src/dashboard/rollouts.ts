@@ -38,11 +38,13 @@ interface State {
   next: string | null;
   rows: Map<string, Rollout>;
   expanded: Set<string>;
+  /** Expanded rows whose full task is open (kept when a live update redraws the rows). */
+  taskOpen: Set<string>;
 }
 
 /** Renders the page into `main` under the view the address names; returns what stops its live updates. */
 export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => void {
-  const state: State = { view: viewFromHash(location.hash), previous: [], cursor: undefined, next: null, rows: new Map(), expanded: new Set() };
+  const state: State = { view: viewFromHash(location.hash), previous: [], cursor: undefined, next: null, rows: new Map(), expanded: new Set(), taskOpen: new Set() };
   const tbody = h("tbody");
   const pageInfo = h("span", { role: "status" });
   const olderButton = h("button", { type: "button", onclick: () => void go(state.next ?? undefined, "forward") }, "Older");
@@ -54,7 +56,7 @@ export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => voi
     // Rows are rebuilt: the focused control is found again by its id, so focus stays where it was.
     const focused = document.activeElement instanceof HTMLElement && tbody.contains(document.activeElement) ? document.activeElement.id : "";
     show(tbody, ...(state.rows.size === 0 ? [h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" }, "No rollouts match."))] : []));
-    for (const rollout of state.rows.values()) tbody.append(...rolloutRows(rollout, versions.of(rollout), state.expanded.has(rollout.rolloutId), () => toggle(rollout.rolloutId)));
+    for (const rollout of state.rows.values()) tbody.append(...rolloutRows(rollout, versions.of(rollout), state.expanded.has(rollout.rolloutId), () => toggle(rollout.rolloutId), state.taskOpen));
     if (focused !== "") document.getElementById(focused)?.focus();
     olderButton.disabled = state.next === null;
     newerButton.disabled = state.previous.length === 0;
@@ -248,7 +250,7 @@ function msOfInput(value: string): string {
   return Number.isNaN(ms) ? value : String(ms);
 }
 
-function rolloutRows(rollout: Rollout, versions: RowVersions, expanded: boolean, toggle: () => void): HTMLTableRowElement[] {
+function rolloutRows(rollout: Rollout, versions: RowVersions, expanded: boolean, toggle: () => void, taskOpen: Set<string>): HTMLTableRowElement[] {
   const last = rollout.attempts.at(-1);
   const button = h(
     "button",
@@ -279,9 +281,19 @@ function rolloutRows(rollout: Rollout, versions: RowVersions, expanded: boolean,
       "tr",
       { class: "attempts", id: `attempts-${rollout.rolloutId}` },
       h("td", {}),
-      h("td", { colspan: COLUMNS.length - 1 }, h("details", { class: "task-full" }, h("summary", {}, "Task"), h("pre", {}, JSON.stringify(rollout.input, null, 2))), attemptsTable(rollout.attempts)),
+      h("td", { colspan: COLUMNS.length - 1 }, taskDetails(rollout, taskOpen), attemptsTable(rollout.attempts)),
     ),
   ];
+}
+
+/** The whole task, folded under a summary; whether it is open outlives a redraw. */
+function taskDetails(rollout: Rollout, taskOpen: Set<string>): HTMLDetailsElement {
+  const details = h("details", { class: "task-full", open: taskOpen.has(rollout.rolloutId) }, h("summary", {}, "Task"), h("pre", {}, JSON.stringify(rollout.input, null, 2)));
+  details.addEventListener("toggle", () => {
+    if (details.open) taskOpen.add(rollout.rolloutId);
+    else taskOpen.delete(rollout.rolloutId);
+  });
+  return details;
 }
 
 /** A time short enough for a narrow column — the clock time today, the date and minute before — with the full time as its title. */
