@@ -136,3 +136,34 @@ export function stillMatches(view: View, rollout: RolloutFields): boolean {
 export function joinsFirstPage(view: View, rollout: RolloutFields): boolean {
   return view.sortBy === "createdAt" && view.order === "desc" && view.fields.text === "" && stillMatches(view, rollout);
 }
+
+/** What the page needs of a rollout to place it under a view's sort. */
+export interface SortableFields {
+  createdAt: number;
+  endedAt: number | null;
+  finalReward: number | null;
+}
+
+/** A rollout's value under a sort field; null (unfinished, unrewarded) sorts last either way. */
+export function sortValueOf(rollout: SortableFields, field: SortField): number | null {
+  if (field === "duration") return rollout.endedAt === null ? null : rollout.endedAt - rollout.createdAt;
+  return rollout[field];
+}
+
+/**
+ * The rows in the view's order, as the store orders them: by the sort field, a missing value last
+ * whatever the direction, ties by creation in the same direction. Rows the store would still tie
+ * (same creation time) keep their order, so a live update moves only the row that changed.
+ */
+export function sortedRows<T extends SortableFields>(view: Pick<View, "sortBy" | "order">, rows: readonly T[]): T[] {
+  const sign = view.order === "asc" ? 1 : -1;
+  return [...rows].sort((a, b) => {
+    const [x, y] = [sortValueOf(a, view.sortBy), sortValueOf(b, view.sortBy)];
+    if (x !== y) {
+      if (x === null) return 1;
+      if (y === null) return -1;
+      return sign * (x - y);
+    }
+    return sign * (a.createdAt - b.createdAt);
+  });
+}

@@ -34,7 +34,7 @@ export class Live {
   private async run(): Promise<void> {
     for (let failures = 0; !this.stop.signal.aborted; failures++) {
       try {
-        await this.api.events(["rollout", "attempt", "spans", "run"], (event) => this.emit(event), () => this.state("live", "live"), this.stop.signal);
+        await this.api.events(["rollout", "attempt", "spans", "resources", "run"], (event) => this.emit(event), () => this.state("live", "live"), this.stop.signal);
         failures = 0;
       } catch (error) {
         if (this.stop.signal.aborted) return;

@@ -29,6 +29,7 @@ export interface Rollout {
   endedAt: number | null;
   finalReward: number | null;
   attempts: Attempt[];
+  config: { heartbeatTimeoutMs?: number };
 }
 
 export interface Page<T> {
@@ -221,4 +222,28 @@ export type StoreEvent =
   | { type: "rollout"; rolloutId: string; status: RolloutStatus }
   | { type: "attempt"; rolloutId: string; attemptId: string; status: string }
   | { type: "spans"; rolloutId: string; attemptId: string; count: number }
-  | { type: "resources"; resourcesId: string };
+  | { type: "resources"; resourcesId: string; version: number };
+
+export type Resource =
+  | { kind: "prompt_template"; template: string; engine: "mustache" | "fstring" }
+  | { kind: "llm"; baseUrl: string; model: string; apiKey?: string; sampling?: Record<string, unknown>; policyVersion?: string | number }
+  | { kind: "json"; value: unknown };
+
+/** An immutable, versioned set of named resources. */
+export interface ResourcesSnapshot {
+  resourcesId: string;
+  version: number;
+  createdAt: number;
+  resources: Record<string, Resource>;
+}
+
+/** A runner process known to the store through its dequeues and heartbeats (`GET /v1/workers`). */
+export interface Worker {
+  workerId: string;
+  status: "idle" | "busy";
+  firstSeenAt: number;
+  lastSeenAt: number;
+  lastDequeueAt: number | null;
+  activeAttempts: number;
+  stats: Record<string, unknown> | null;
+}

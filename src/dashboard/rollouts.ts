@@ -1,14 +1,16 @@
 /**
  * The rollouts page: a page of rollouts under the view (filters and sort, kept in the address),
- * sortable column headers, a row expands into its attempts, and rows change and appear as store
- * events arrive.
+ * sortable column headers, a row expands into its attempts, and rows change, appear and (under a
+ * sort by a value that changes) move as store events arrive. Each row names the resources version
+ * it ran with and the policy version that answered it (see versions.ts).
  */
 import type { Api } from "./api.js";
 import { type Child, h, show } from "./dom.js";
-import { type Field, type RolloutFields, type SortField, type View, ROLLOUT_FILTERS, hashOf, joinsFirstPage, problemsOf, rolloutQuery, stillMatches, viewFromHash } from "./filters.js";
+import { type Field, type RolloutFields, type SortField, type View, ROLLOUT_FILTERS, hashOf, joinsFirstPage, problemsOf, rolloutQuery, sortedRows, stillMatches, viewFromHash } from "./filters.js";
 import { duration, preview, reward, time } from "./format.js";
 import type { Live } from "./live.js";
 import type { Attempt, Page, Rollout, StoreEvent } from "./records.js";
+import { type RowVersions, Versions } from "./versions.js";
 
 const PAGE_SIZE = 25;
 /** The table's columns; those with a sort field are sortable. */
@@ -25,6 +27,7 @@ const COLUMNS: ReadonlyArray<{ label: string; sort?: SortField }> = [
   { label: "Duration", sort: "duration" },
   { label: "Worker" },
   { label: "Resources" },
+  { label: "Policy" },
 ];
 
 interface State {
@@ -35,20 +38,26 @@ interface State {
   next: string | null;
   rows: Map<string, Rollout>;
   expanded: Set<string>;
+  /** Expanded rows whose full task is open (kept when a live update redraws the rows). */
+  taskOpen: Set<string>;
 }
 
 /** Renders the page into `main` under the view the address names; returns what stops its live updates. */
 export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => void {
-  const state: State = { view: viewFromHash(location.hash), previous: [], cursor: undefined, next: null, rows: new Map(), expanded: new Set() };
+  const state: State = { view: viewFromHash(location.hash), previous: [], cursor: undefined, next: null, rows: new Map(), expanded: new Set(), taskOpen: new Set() };
   const tbody = h("tbody");
   const pageInfo = h("span", { role: "status" });
   const olderButton = h("button", { type: "button", onclick: () => void go(state.next ?? undefined, "forward") }, "Older");
   const newerButton = h("button", { type: "button", onclick: () => void go(state.previous.at(-1), "back") }, "Newer");
   const problem = h("p", { class: "error", role: "alert", hidden: true });
 
+  const versions = new Versions(api);
   const render = () => {
+    // Rows are rebuilt: the focused control is found again by its id, so focus stays where it was.
+    const focused = document.activeElement instanceof HTMLElement && tbody.contains(document.activeElement) ? document.activeElement.id : "";
     show(tbody, ...(state.rows.size === 0 ? [h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" }, "No rollouts match."))] : []));
-    for (const rollout of state.rows.values()) tbody.append(...rolloutRows(rollout, state.expanded.has(rollout.rolloutId), () => toggle(rollout.rolloutId)));
+    for (const rollout of state.rows.values()) tbody.append(...rolloutRows(rollout, versions.of(rollout), state.expanded.has(rollout.rolloutId), () => toggle(rollout.rolloutId), state.taskOpen));
+    if (focused !== "") document.getElementById(focused)?.focus();
     olderButton.disabled = state.next === null;
     newerButton.disabled = state.previous.length === 0;
     pageInfo.textContent = `${state.rows.size} rollout${state.rows.size === 1 ? "" : "s"} on this page`;
@@ -67,10 +76,16 @@ export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => voi
       state.next = page.nextCursor;
       problem.hidden = true;
       render();
+      await resolveVersions();
     } catch (error) {
       problem.hidden = false;
       problem.textContent = `Could not load rollouts: ${error instanceof Error ? error.message : String(error)}`;
     }
+  };
+
+  /** Reads what the rows' version cells need (each snapshot once), then shows it. */
+  const resolveVersions = async () => {
+    if (await versions.load([...state.rows.values()])) render();
   };
 
   const go = async (cursor: string | undefined, direction: "forward" | "back") => {
@@ -113,12 +128,17 @@ export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => voi
   const refresh = async (rolloutId: string) => {
     const rollout = await api.get<Rollout>(`/v1/rollouts/${encodeURIComponent(rolloutId)}`);
     if (state.rows.has(rolloutId)) {
-      if (stillMatches(state.view, rollout)) state.rows.set(rolloutId, rollout);
-      else state.rows.delete(rolloutId);
+      if (!stillMatches(state.view, rollout)) state.rows.delete(rolloutId);
+      else {
+        state.rows.set(rolloutId, rollout);
+        // Only an end changes a sort value (reward, end time, duration): the rows are put back in order.
+        if (state.view.sortBy !== "createdAt") state.rows = new Map(sortedRows(state.view, [...state.rows.values()]).map((r) => [r.rolloutId, r]));
+      }
     } else if (state.cursor === undefined && joinsFirstPage(state.view, rollout satisfies RolloutFields)) {
       state.rows = new Map([[rolloutId, rollout], ...state.rows]);
     } else return;
     render();
+    await resolveVersions();
   };
   const onEvent = (event: StoreEvent) => {
     if (event.type !== "rollout" && event.type !== "attempt") return;
@@ -230,7 +250,7 @@ function msOfInput(value: string): string {
   return Number.isNaN(ms) ? value : String(ms);
 }
 
-function rolloutRows(rollout: Rollout, expanded: boolean, toggle: () => void): HTMLTableRowElement[] {
+function rolloutRows(rollout: Rollout, versions: RowVersions, expanded: boolean, toggle: () => void, taskOpen: Set<string>): HTMLTableRowElement[] {
   const last = rollout.attempts.at(-1);
   const button = h(
     "button",
@@ -241,20 +261,48 @@ function rolloutRows(rollout: Rollout, expanded: boolean, toggle: () => void): H
     "tr",
     { "data-rollout-id": rollout.rolloutId, "data-status": rollout.status },
     h("td", {}, button),
-    h("td", { class: "mono" }, rollout.rolloutId),
+    h("td", { class: "mono clip id", title: rollout.rolloutId }, rollout.rolloutId),
     h("td", { class: `status status-${rollout.status}` }, rollout.status),
     h("td", {}, rollout.mode),
-    h("td", { title: preview(rollout.input, 500) }, preview(rollout.input)),
+    h("td", { class: "clip task", title: preview(rollout.input, 500) }, preview(rollout.input)),
     h("td", { class: "num" }, reward(rollout.finalReward)),
     h("td", { class: "num" }, rollout.attempts.length),
-    h("td", { class: "time" }, time(rollout.createdAt)),
-    h("td", { class: "time" }, rollout.endedAt === null ? "—" : time(rollout.endedAt)),
+    timeCell(rollout.createdAt),
+    timeCell(rollout.endedAt),
     h("td", { class: "num" }, duration(rollout.endedAt === null ? null : rollout.endedAt - rollout.createdAt)),
-    h("td", { class: "mono" }, last?.workerId ?? "—"),
-    h("td", { class: "mono" }, rollout.resourcesId ?? "—"),
+    h("td", { class: "mono clip worker", title: last?.workerId ?? undefined }, last?.workerId ?? "—"),
+    h("td", { class: "mono resources", title: versions.resources.title }, versions.resources.text),
+    h("td", { class: "mono policy", title: versions.policy.title }, versions.policy.text),
   );
   if (!expanded) return [row];
-  return [row, h("tr", { class: "attempts", id: `attempts-${rollout.rolloutId}` }, h("td", {}), h("td", { colspan: COLUMNS.length - 1 }, attemptsTable(rollout.attempts)))];
+  return [
+    row,
+    h(
+      "tr",
+      { class: "attempts", id: `attempts-${rollout.rolloutId}` },
+      h("td", {}),
+      h("td", { colspan: COLUMNS.length - 1 }, taskDetails(rollout, taskOpen), attemptsTable(rollout.attempts)),
+    ),
+  ];
+}
+
+/** The whole task, folded under a summary; whether it is open outlives a redraw. */
+function taskDetails(rollout: Rollout, taskOpen: Set<string>): HTMLDetailsElement {
+  const details = h("details", { class: "task-full", open: taskOpen.has(rollout.rolloutId) }, h("summary", {}, "Task"), h("pre", {}, JSON.stringify(rollout.input, null, 2)));
+  details.addEventListener("toggle", () => {
+    if (details.open) taskOpen.add(rollout.rolloutId);
+    else taskOpen.delete(rollout.rolloutId);
+  });
+  return details;
+}
+
+/** A time short enough for a narrow column — the clock time today, the date and minute before — with the full time as its title. */
+function timeCell(ms: number | null): HTMLTableCellElement {
+  if (ms === null) return h("td", { class: "time" }, "—");
+  const date = new Date(ms);
+  const today = date.toDateString() === new Date().toDateString();
+  const text = today ? date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : date.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return h("td", { class: "time", title: time(ms) }, h("time", { datetime: date.toISOString() }, text));
 }
 
 function attemptsTable(attempts: readonly Attempt[]): Child {
