@@ -2,7 +2,7 @@
  * Reading one attempt's spans for the dashboard's routes: the attempt must exist (a 404 names what
  * does not), and an attempt too big to show is refused rather than loaded whole.
  */
-import { NotFoundError, type Rollout, type Span, TracetrainError, ValidationError } from "../types/index.js";
+import { NotFoundError, type Rollout, type Span, TracetrainError } from "../types/index.js";
 import type { Store } from "../store/index.js";
 
 /** The most spans one trace view reads. */
@@ -45,12 +45,3 @@ export async function rolloutWithAttempt(store: Store, rolloutId: string, attemp
   return rollout;
 }
 
-/** Rejects query parameters a route does not read: a typo must not pass silently. */
-export function onlyParams(params: URLSearchParams, allowed: readonly string[], what: string): void {
-  for (const key of params.keys()) {
-    if (!allowed.includes(key)) {
-      throw new ValidationError(what, [{ path: key, message: allowed.length === 0 ? "this route takes no query parameter" : `unknown query parameter (expected ${allowed.join(" or ")})` }]);
-    }
-    if (params.getAll(key).length > 1) throw new ValidationError(what, [{ path: key, message: "given more than once (list values are comma-separated)" }]);
-  }
-}

@@ -7,10 +7,10 @@
  * get. Read only; behind the bearer token like the rest of the API.
  */
 import { Attr, type CaptureCoverage, type ChatView, type ChatViewCall, type TraceDiagnostics } from "../types/index.js";
-import type { Store } from "../store/index.js";
+import { type Store, rejectUnknownParams } from "../store/index.js";
 import { type Route, requestUrl, sendJson } from "../http/index.js";
 import { type AdaptedAttempt, type ExtractedCall, adaptAttempt, contextFromRollout, creditPolicyFromName } from "../adapters/index.js";
-import { attemptSpans, onlyParams, rolloutWithAttempt } from "./attempt-spans.js";
+import { attemptSpans, rolloutWithAttempt } from "./attempt-spans.js";
 
 /** The chat-view route over `store`; `startStoreServer` adds it with the dashboard. */
 export function createChatViewRoute(store: Store): Route {
@@ -19,7 +19,7 @@ export function createChatViewRoute(store: Store): Route {
     path: "/v1/rollouts/:rolloutId/attempts/:attemptId/chat",
     async handle(request, response, _body, { params }) {
       const query = requestUrl(request.url).searchParams;
-      onlyParams(query, ["agents", "credit"], "chat view query");
+      rejectUnknownParams(query, ["agents", "credit"], "chat view query");
       const agents = query.get("agents")?.split(",").filter((a) => a !== "") ?? [];
       const creditName = query.get("credit") ?? "final";
       const credit = creditPolicyFromName(creditName); // a ValidationError (400) names an unknown policy

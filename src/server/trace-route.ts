@@ -5,9 +5,9 @@
  * user opens it. Read only; behind the bearer token like the rest of the API.
  */
 import { Attr, type Span, type SpanOutline, type TraceOutline } from "../types/index.js";
-import type { Store } from "../store/index.js";
+import { type Store, rejectUnknownParams } from "../store/index.js";
 import { type Route, requestUrl, sendJson } from "../http/index.js";
-import { attemptSpan, attemptSpans, onlyParams } from "./attempt-spans.js";
+import { attemptSpan, attemptSpans } from "./attempt-spans.js";
 
 /** The outline and span routes over `store`; `startStoreServer` adds them with the dashboard. */
 export function createTraceRoutes(store: Store): Route[] {
@@ -16,7 +16,7 @@ export function createTraceRoutes(store: Store): Route[] {
       method: "GET",
       path: "/v1/rollouts/:rolloutId/attempts/:attemptId/trace",
       async handle(request, response, _body, { params }) {
-        onlyParams(requestUrl(request.url).searchParams, [], "trace query");
+        rejectUnknownParams(requestUrl(request.url).searchParams, [], "trace query");
         const rolloutId = params.rolloutId ?? "";
         const attemptId = params.attemptId ?? "";
         const body: TraceOutline = { rolloutId, attemptId, spans: outline(await attemptSpans(store, rolloutId, attemptId)) };
@@ -27,7 +27,7 @@ export function createTraceRoutes(store: Store): Route[] {
       method: "GET",
       path: "/v1/rollouts/:rolloutId/attempts/:attemptId/spans/:spanId",
       async handle(request, response, _body, { params }) {
-        onlyParams(requestUrl(request.url).searchParams, [], "span query");
+        rejectUnknownParams(requestUrl(request.url).searchParams, [], "span query");
         sendJson(response, 200, await attemptSpan(store, params.rolloutId ?? "", params.attemptId ?? "", params.spanId ?? ""));
       },
     },

@@ -9,13 +9,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Rollout, Span, Store } from "tracetrain";
 import { type StoreServer, startStoreServer } from "tracetrain/server";
-import { buildDashboardInto, filledStore } from "./support.js";
+import { CHROMIUM, buildDashboardInto, filledStore, launchChromium } from "./support.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
 const skip = !hasChromium && process.env.CI !== "true";
@@ -45,11 +44,7 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     store = await filledStore(join(dir, "store.db"));
     all = (await store.queryRollouts({ limit: 1000 })).items;
     server = await startStoreServer({ store, port: 0, token: TOKEN, logger: quiet, dashboard: { dir: build } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
     mkdirSync(images, { recursive: true });
   }, 60_000);
   afterAll(async () => {

@@ -6,17 +6,10 @@
  * cannot drift from what the algorithms write.
  */
 import type { Store } from "tracetrain";
-import { CandidateEntrySchema, EvaluationEntrySchema, FrontEntrySchema, RLStepEntrySchema, RunEntryKinds, ScoreEntrySchema, SpendEntrySchema } from "tracetrain/schemas";
+import { RunEntryDataSchemas, RunEntryKinds } from "tracetrain/schemas";
 import type { CandidateEntry, RLStepEntry, RunEntryInput } from "tracetrain/schemas";
 
-const SCHEMAS = {
-  [RunEntryKinds.rlStep]: RLStepEntrySchema,
-  [RunEntryKinds.evaluation]: EvaluationEntrySchema,
-  [RunEntryKinds.candidate]: CandidateEntrySchema,
-  [RunEntryKinds.score]: ScoreEntrySchema,
-  [RunEntryKinds.front]: FrontEntrySchema,
-  [RunEntryKinds.spend]: SpendEntrySchema,
-} as const;
+const SCHEMAS = RunEntryDataSchemas;
 type Kind = keyof typeof SCHEMAS;
 
 /** An entry whose data has been parsed by its kind's schema (throws on any drift). */

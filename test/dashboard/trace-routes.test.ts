@@ -187,7 +187,7 @@ describe("the chat view under a selection", () => {
     expect(((await credit.json()) as { error: { message: string } }).error.message).toBe("invalid credit policy: credit: unknown policy 'best': expected final, lastCall, perCall or discounted(γ)");
     const typo = await fetch(`${server.url}${base}/chat?agent=planner`);
     expect(typo.status).toBe(400);
-    expect(((await typo.json()) as { error: { message: string } }).error.message).toBe("invalid chat view query: agent: unknown query parameter (expected agents or credit)");
+    expect(((await typo.json()) as { error: { message: string } }).error.message).toBe("invalid chat view query: agent: unknown query parameter (expected one of agents, credit)");
   });
 });
 

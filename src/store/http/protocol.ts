@@ -93,86 +93,71 @@ export function toSearchParams(query: Record<string, QueryValue>): string {
   return text ? `?${text}` : "";
 }
 
-const list = (value: string | null) => (value === null ? undefined : value.split(",").filter((s) => s.length > 0));
-const number = (value: string | null) => (value === null ? undefined : value.trim() === "" ? Number.NaN : Number(value));
-const text = (value: string | null) => (value === null ? undefined : value);
+/** How a query parameter's text is read: a comma-separated list, a number, or text as it is. */
+type ParamKind = "list" | "number" | "text";
 
-const ROLLOUT_PARAMS = ["status", "mode", "idPrefix", "text", "minReward", "maxReward", "createdAfter", "createdBefore", "sortBy", "order", "limit", "cursor"];
-const RESOURCES_PARAMS = ["limit", "cursor"];
-const RUN_PARAMS = ["algorithm", "status", "limit", "cursor"];
-const RUN_ENTRY_PARAMS = ["kind", "afterSequence", "limit", "cursor"];
-const SPAN_PARAMS = ["attemptId", "name", "namePrefix", "limit", "cursor"];
+const READ: Record<ParamKind, (value: string) => unknown> = {
+  list: (value) => value.split(",").filter((s) => s.length > 0),
+  // A bad number arrives as NaN, which the store's schema rejects naming the field.
+  number: (value) => (value.trim() === "" ? Number.NaN : Number(value)),
+  text: (value) => value,
+};
 
-/** An unknown or repeated parameter is rejected as the in-process store rejects an unknown key: a typo must not pass silently. */
-function rejectUnknown(params: URLSearchParams, allowed: readonly string[], what: string): void {
+const ROLLOUT_PARAMS: Record<string, ParamKind> = {
+  status: "list", mode: "list", idPrefix: "text", text: "text", minReward: "number", maxReward: "number",
+  createdAfter: "number", createdBefore: "number", sortBy: "text", order: "text", limit: "number", cursor: "text",
+};
+const SPAN_PARAMS: Record<string, ParamKind> = { attemptId: "text", name: "text", namePrefix: "text", limit: "number", cursor: "text" };
+const RESOURCES_PARAMS: Record<string, ParamKind> = { limit: "number", cursor: "text" };
+const RUN_PARAMS: Record<string, ParamKind> = { algorithm: "list", status: "list", limit: "number", cursor: "text" };
+const RUN_ENTRY_PARAMS: Record<string, ParamKind> = { kind: "list", afterSequence: "number", limit: "number", cursor: "text" };
+
+/**
+ * Rejects a query parameter not in `allowed`, or one given twice, as the in-process store rejects
+ * an unknown key: a typo must not pass silently, and only the first of two values would be read.
+ */
+export function rejectUnknownParams(params: URLSearchParams, allowed: readonly string[], what: string): void {
   for (const key of params.keys()) {
-    if (!allowed.includes(key)) throw new ValidationError(what, [{ path: key, message: `unknown query parameter (expected one of ${allowed.join(", ")})` }]);
-    // Only the first value would be read: the others must not be dropped silently.
+    if (!allowed.includes(key)) {
+      const expected = allowed.length === 0 ? "this route takes no query parameter" : `unknown query parameter (expected one of ${allowed.join(", ")})`;
+      throw new ValidationError(what, [{ path: key, message: expected }]);
+    }
     if (params.getAll(key).length > 1) throw new ValidationError(what, [{ path: key, message: "given more than once (list values are comma-separated)" }]);
   }
 }
 
-/** A rollout query from URL params; the store validates the result (a bad number arrives as NaN and is rejected there). */
+/** The query `fields` describe, read from URL params (absent ones left out); the store validates the result. */
+function queryFromParams(params: URLSearchParams, fields: Record<string, ParamKind>, what: string): Record<string, unknown> {
+  rejectUnknownParams(params, Object.keys(fields), what);
+  const query: Record<string, unknown> = {};
+  for (const [key, kind] of Object.entries(fields)) {
+    const value = params.get(key);
+    if (value !== null) query[key] = READ[kind](value);
+  }
+  return query;
+}
+
+/** A rollout query from URL params. */
 export function rolloutQueryFromParams(params: URLSearchParams): RolloutQuery {
-  rejectUnknown(params, ROLLOUT_PARAMS, "rollout query");
-  return dropUndefined({
-    status: list(params.get("status")),
-    mode: list(params.get("mode")),
-    idPrefix: text(params.get("idPrefix")),
-    text: text(params.get("text")),
-    minReward: number(params.get("minReward")),
-    maxReward: number(params.get("maxReward")),
-    createdAfter: number(params.get("createdAfter")),
-    createdBefore: number(params.get("createdBefore")),
-    sortBy: text(params.get("sortBy")),
-    order: text(params.get("order")),
-    limit: number(params.get("limit")),
-    cursor: text(params.get("cursor")),
-  }) as RolloutQuery;
+  return queryFromParams(params, ROLLOUT_PARAMS, "rollout query") as RolloutQuery;
 }
 
 /** A span query (without its rollout id, which is in the path) from URL params. */
 export function spanQueryFromParams(rolloutId: string, params: URLSearchParams): SpanQuery {
-  rejectUnknown(params, SPAN_PARAMS, "span query");
-  return dropUndefined({
-    rolloutId,
-    attemptId: text(params.get("attemptId")),
-    name: text(params.get("name")),
-    namePrefix: text(params.get("namePrefix")),
-    limit: number(params.get("limit")),
-    cursor: text(params.get("cursor")),
-  }) as SpanQuery;
+  return { rolloutId, ...queryFromParams(params, SPAN_PARAMS, "span query") } as SpanQuery;
 }
 
 /** A resources listing query from URL params. */
 export function resourcesQueryFromParams(params: URLSearchParams): ResourcesQuery {
-  rejectUnknown(params, RESOURCES_PARAMS, "resources query");
-  return dropUndefined({ limit: number(params.get("limit")), cursor: text(params.get("cursor")) }) as ResourcesQuery;
+  return queryFromParams(params, RESOURCES_PARAMS, "resources query") as ResourcesQuery;
 }
 
 /** A run listing query from URL params. */
 export function runQueryFromParams(params: URLSearchParams): RunQuery {
-  rejectUnknown(params, RUN_PARAMS, "run query");
-  return dropUndefined({
-    algorithm: list(params.get("algorithm")),
-    status: list(params.get("status")),
-    limit: number(params.get("limit")),
-    cursor: text(params.get("cursor")),
-  }) as RunQuery;
+  return queryFromParams(params, RUN_PARAMS, "run query") as RunQuery;
 }
 
 /** A run log query (without its run id, which is in the path) from URL params. */
 export function runEntryQueryFromParams(runId: string, params: URLSearchParams): RunEntryQuery {
-  rejectUnknown(params, RUN_ENTRY_PARAMS, "run entry query");
-  return dropUndefined({
-    runId,
-    kind: list(params.get("kind")),
-    afterSequence: number(params.get("afterSequence")),
-    limit: number(params.get("limit")),
-    cursor: text(params.get("cursor")),
-  }) as RunEntryQuery;
-}
-
-function dropUndefined(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+  return { runId, ...queryFromParams(params, RUN_ENTRY_PARAMS, "run entry query") } as RunEntryQuery;
 }
