@@ -14,7 +14,7 @@ import type { z } from "zod";
 import type { Store } from "../store/index.js";
 import { type JsonObject, type JsonValue, type Logger, RunEntryDataSchemas, type RunEntryInput, type RunStatus } from "../types/index.js";
 import { describeErrorChain } from "../util/index.js";
-import type { Spend } from "./budget.js";
+import type { BudgetLimit, Spend } from "./budget.js";
 import type { Estimate } from "./stats.js";
 
 type EntrySchemas = typeof RunEntryDataSchemas;
@@ -147,17 +147,20 @@ export function finiteOrNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
+/** A run's budget as its options hold it (an option left out: no limit). */
+type SpendLimits = { [K in BudgetLimit]?: number | undefined };
+
 /**
  * Records what a budgeted run has spent so far, and its limits. Keyed by the amounts: a resumed
  * run that reaches a state its first run recorded adds nothing, and one that goes further adds
  * its new state (the last `spend` entry is the latest).
  */
-export function recordSpend(log: RunLog, spend: Spend, limits: { maxRollouts?: number | undefined; maxOptimizerTokens?: number | undefined; maxUsd?: number | undefined }): void {
+export function recordSpend(log: RunLog, spend: Spend, limits: SpendLimits): void {
   const entry = spendEntry(spend, limits);
   log.add("spend", `spend-${entry.rollouts}-${entry.optimizerTokens}`, entry);
 }
 
-function spendEntry(spend: Spend, limits: { maxRollouts?: number | undefined; maxOptimizerTokens?: number | undefined; maxUsd?: number | undefined }): EntryData<"spend"> {
+function spendEntry(spend: Spend, limits: SpendLimits): EntryData<"spend"> {
   return {
     rollouts: spend.rollouts,
     optimizerTokens: spend.optimizerTokens.input + spend.optimizerTokens.output,

@@ -11,8 +11,8 @@ import { type JsonlSink, writeJsonl } from "../adapters/index.js";
 import { mergeTransitions } from "../adapters/index.js";
 import { contextFromRollout } from "../adapters/index.js";
 import { TraceAdapter } from "../adapters/index.js";
-import type { Store } from "../store/index.js";
-import type { MergedSample, Rollout, RolloutMode, Span } from "../types/index.js";
+import { type Store, spansOf } from "../store/index.js";
+import type { MergedSample, Rollout, RolloutMode } from "../types/index.js";
 
 /** What to export. */
 export interface ExportOptions {
@@ -39,7 +39,6 @@ export interface ExportSummary {
 }
 
 const ROLLOUT_PAGE = 100;
-const SPAN_PAGE = 1000;
 
 type Item = ExportItem & { record: unknown };
 
@@ -60,7 +59,7 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
     rollouts++;
     const context = contextFromRollout(rollout);
     if (context.finalReward !== undefined && context.finalReward !== null) rolloutRewards.set(rollout.rolloutId, context.finalReward);
-    const [attempt] = adapter.attempts(await trajectorySpans(store, rollout.rolloutId), context);
+    const [attempt] = adapter.attempts(await spansOf(store, rollout.rolloutId, "latest"), context);
     if (attempt === undefined) continue; // a rollout that recorded no span at all
     let items: Item[];
     if (options.format === "chat") {
@@ -93,18 +92,6 @@ async function* succeededRollouts(store: Store, modes: RolloutMode[] | undefined
     yield* page.items;
     cursor = page.nextCursor ?? undefined;
   } while (cursor !== undefined);
-}
-
-/** The spans of a rollout's latest attempt (its trajectory), every page. */
-async function trajectorySpans(store: Store, rolloutId: string): Promise<Span[]> {
-  const spans: Span[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.querySpans({ rolloutId, attemptId: "latest", limit: SPAN_PAGE, ...(cursor ? { cursor } : {}) });
-    spans.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
-  return spans;
 }
 
 /** One line for a person: what was exported and what was left out. */

@@ -10,7 +10,7 @@ import { Attr, type CaptureCoverage, type ChatView, type ChatViewCall, type Trac
 import { type Store, rejectUnknownParams } from "../store/index.js";
 import { type Route, requestUrl, sendJson } from "../http/index.js";
 import { type AdaptedAttempt, type ExtractedCall, adaptAttempt, contextFromRollout, creditPolicyFromName } from "../adapters/index.js";
-import { attemptSpans, rolloutWithAttempt } from "./attempt-spans.js";
+import { readAttempt } from "./attempt-spans.js";
 
 /** The chat-view route over `store`; `startStoreServer` adds it with the dashboard. */
 export function createChatViewRoute(store: Store): Route {
@@ -25,8 +25,7 @@ export function createChatViewRoute(store: Store): Route {
       const credit = creditPolicyFromName(creditName); // a ValidationError (400) names an unknown policy
       const rolloutId = params.rolloutId ?? "";
       const attemptId = params.attemptId ?? "";
-      const rollout = await rolloutWithAttempt(store, rolloutId, attemptId);
-      const spans = await attemptSpans(store, rolloutId, attemptId);
+      const { rollout, spans } = await readAttempt(store, rolloutId, attemptId);
       // The context is the attempt's own outcome, as the store recorded it (not the rollout's latest attempt's).
       const attempt = rollout.attempts.find((a) => a.attemptId === attemptId);
       const context = { ...contextFromRollout(rollout), finalReward: attempt?.finalReward ?? null };

@@ -7,7 +7,7 @@
 import { Attr, type Span, type SpanOutline, type TraceOutline } from "../types/index.js";
 import { type Store, rejectUnknownParams } from "../store/index.js";
 import { type Route, requestUrl, sendJson } from "../http/index.js";
-import { attemptSpan, attemptSpans } from "./attempt-spans.js";
+import { attemptSpan, readAttempt } from "./attempt-spans.js";
 
 /** The outline and span routes over `store`; `startStoreServer` adds them with the dashboard. */
 export function createTraceRoutes(store: Store): Route[] {
@@ -19,7 +19,7 @@ export function createTraceRoutes(store: Store): Route[] {
         rejectUnknownParams(requestUrl(request.url).searchParams, [], "trace query");
         const rolloutId = params.rolloutId ?? "";
         const attemptId = params.attemptId ?? "";
-        const body: TraceOutline = { rolloutId, attemptId, spans: outline(await attemptSpans(store, rolloutId, attemptId)) };
+        const body: TraceOutline = { rolloutId, attemptId, spans: outline((await readAttempt(store, rolloutId, attemptId)).spans) };
         sendJson(response, 200, body);
       },
     },
@@ -44,16 +44,17 @@ export function outline(spans: readonly Span[]): SpanOutline[] {
     const known = agents.get(span.spanId);
     if (known !== undefined) return known;
     // Walk up to the first span that knows its agent (or was resolved before), then fill in the path.
-    const path: Span[] = [];
+    const path = new Set<Span>();
     let found: string | null = null;
-    for (let at: Span | undefined = span; at !== undefined && !path.includes(at); at = at.parentId === null ? undefined : byId.get(at.parentId)) {
+    // A Set, not a list: the walk checks for a parent loop at every step, and a chain may be thousands of spans deep.
+    for (let at: Span | undefined = span; at !== undefined && !path.has(at); at = at.parentId === null ? undefined : byId.get(at.parentId)) {
       const resolved = agents.get(at.spanId);
       if (resolved !== undefined) {
         found = resolved;
         break;
       }
       const own = text(at.attributes[Attr.agentName]) ?? text(at.attributes[Attr.genAiAgentName]);
-      path.push(at);
+      path.add(at);
       if (own !== null) {
         found = own;
         break;

@@ -16,4 +16,4 @@ export { createStore, type CreateStoreOptions, CreateStoreOptionsSchema } from "
 export { isAttemptActive, isRolloutQueued, isRolloutTerminal } from "./state-machine.js";
 export { parseRequest } from "./requests.js";
 export { newId } from "./ids.js";
-export { spansOf } from "./spans-of.js";
+export { type SpansOfOptions, spanPages, spansOf } from "./spans-of.js";
