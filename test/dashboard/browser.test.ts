@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Rollout, Span, Store } from "tracetrain";
-import { type StoreServer, startStoreServer } from "tracetrain/server";
-import { CHROMIUM, buildDashboardInto, filledStore, launchChromium } from "./support.js";
+import type { StoreServer } from "tracetrain/server";
+import { CHROMIUM, type DashboardRig, startDashboardRig } from "./support.js";
 
 const hasChromium = existsSync(CHROMIUM);
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
@@ -26,7 +26,6 @@ interface BrowserGlobals {
   document: { querySelectorAll(selector: string): { length: number } };
   location: { hash: string };
 }
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-browser-"));
 // Screenshots are always taken; they replace the README's (docs/images/) only when asked, so a
 // test run does not leave the working tree changed: UPDATE_SCREENSHOTS=1 npx vitest run test/dashboard
@@ -38,19 +37,16 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
   let browser: Browser;
   let all: Rollout[];
 
+  let rig: DashboardRig | undefined;
+
   beforeAll(async () => {
-    const build = join(dir, "build");
-    buildDashboardInto(build);
-    store = await filledStore(join(dir, "store.db"));
+    rig = await startDashboardRig(dir, TOKEN);
+    ({ store, server, browser } = rig);
     all = (await store.queryRollouts({ limit: 1000 })).items;
-    server = await startStoreServer({ store, port: 0, token: TOKEN, logger: quiet, dashboard: { dir: build } });
-    browser = await launchChromium();
     mkdirSync(images, { recursive: true });
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await store?.close();
+    await rig?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -24,23 +24,30 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
+/** Runs `use` against the built startStoreServer (over a built MemoryStore), closing both after. */
+async function withBuiltServer(use: (url: string) => Promise<void>): Promise<void> {
+  const { startStoreServer } = (await import(join(outDir, "server.js"))) as typeof import("tracetrain/server");
+  const { MemoryStore } = (await import(join(outDir, "store.js"))) as typeof import("tracetrain/store");
+  const store = new MemoryStore();
+  const server = await startStoreServer({ store, port: 0 });
+  try {
+    await use(server.url);
+  } finally {
+    await server.close();
+    await store.close();
+  }
+}
+
 describe("the built dashboard", () => {
   it("is served by the built startStoreServer from dist/dashboard/ by default", async () => {
-    const { startStoreServer } = (await import(join(outDir, "server.js"))) as typeof import("tracetrain/server");
-    const { MemoryStore } = (await import(join(outDir, "store.js"))) as typeof import("tracetrain/store");
-    const store = new MemoryStore();
-    const server = await startStoreServer({ store, port: 0 });
-    try {
-      const page = await fetch(`${server.url}/`);
+    await withBuiltServer(async (url) => {
+      const page = await fetch(`${url}/`);
       expect(page.status).toBe(200);
       expect(await page.text()).toBe(readFileSync(join(root, "src", "dashboard", "index.html"), "utf8"));
-      const main = await fetch(`${server.url}/dashboard/main.js`);
+      const main = await fetch(`${url}/dashboard/main.js`);
       expect(main.status).toBe(200);
       expect(await main.text()).toBe(readFileSync(join(outDir, "dashboard", "main.js"), "utf8"));
-    } finally {
-      await server.close();
-      await store.close();
-    }
+    });
   });
 
   it("reports the size of what it built, which stays small, gzipped as the server sends it", () => {
@@ -70,15 +77,11 @@ describe("the built dashboard", () => {
   });
 
   it("is sent gzipped to a browser that accepts it, and whole to one that does not", async () => {
-    const { startStoreServer } = (await import(join(outDir, "server.js"))) as typeof import("tracetrain/server");
-    const { MemoryStore } = (await import(join(outDir, "store.js"))) as typeof import("tracetrain/store");
-    const store = new MemoryStore();
-    const server = await startStoreServer({ store, port: 0 });
-    try {
+    await withBuiltServer(async (url) => {
       const built = readFileSync(join(outDir, "dashboard", "main.js"));
       const raw = (encoding: string) =>
         new Promise<{ headers: import("node:http").IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-          const request = httpGet(`${server.url}/dashboard/main.js`, { headers: { "accept-encoding": encoding } }, (response) => {
+          const request = httpGet(`${url}/dashboard/main.js`, { headers: { "accept-encoding": encoding } }, (response) => {
             const chunks: Buffer[] = [];
             response.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve({ headers: response.headers, body: Buffer.concat(chunks) })).on("error", reject);
           });
@@ -94,9 +97,6 @@ describe("the built dashboard", () => {
         expect(plain.headers["content-encoding"], refused).toBeUndefined();
         expect(plain.body.equals(built), refused).toBe(true);
       }
-    } finally {
-      await server.close();
-      await store.close();
-    }
+    });
   });
 });

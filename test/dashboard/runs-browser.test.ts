@@ -13,9 +13,9 @@ import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore } from "tracetrain/store";
-import { type StoreServer, startStoreServer } from "tracetrain/server";
+import type { StoreServer } from "tracetrain/server";
 import { RunEntryKinds } from "tracetrain/schemas";
-import { CHROMIUM, buildDashboardInto, launchChromium, openTab } from "./support.js";
+import { CHROMIUM, type DashboardRig, openTab, startDashboardRig } from "./support.js";
 import { FINAL_TEST, GEPA_CANDIDATES, GEPA_FRONT, GEPA_RUN_ID, GEPA_SPEND, INITIAL_VAL, RL_RUN_ID, RL_STEPS, entry, recordGepaRun, recordRlRun, rlStepData, rlStepEntry } from "./run-fixtures.js";
 
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
@@ -28,7 +28,6 @@ interface BrowserGlobals {
   document: { querySelectorAll(selector: string): { length: number } };
   location: { hash: string };
 }
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-runs-"));
 // As in browser.test.ts: the README's images are replaced only with UPDATE_SCREENSHOTS=1.
 const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : join(dir, "images");
@@ -49,20 +48,18 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
   let server: StoreServer;
   let browser: Browser;
 
+  let rig: DashboardRig | undefined;
+
   beforeAll(async () => {
     store = new MemoryStore({ watchdogIntervalMs: false });
     await recordRlRun(store);
     await recordGepaRun(store);
-    const build = join(dir, "build");
-    buildDashboardInto(build);
-    server = await startStoreServer({ store, port: 0, token: TOKEN, logger: quiet, dashboard: { dir: build } });
-    browser = await launchChromium();
+    rig = await startDashboardRig(dir, TOKEN, async () => store);
+    ({ server, browser } = rig);
     mkdirSync(images, { recursive: true });
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await store?.close();
+    await rig?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -105,11 +105,11 @@ export interface DashboardRig {
   close(): Promise<void>;
 }
 
-/** Builds the dashboard into `dir`, fills a store there ({@link filledStore}), serves both and launches Chromium. */
-export async function startDashboardRig(dir: string, token: string): Promise<DashboardRig> {
+/** Builds the dashboard into `dir`, fills a store there (by default {@link filledStore}), serves both and launches Chromium. */
+export async function startDashboardRig(dir: string, token: string, makeStore: (dir: string) => Promise<Store> = (at) => filledStore(join(at, "store.db"))): Promise<DashboardRig> {
   const build = join(dir, "build");
   buildDashboardInto(build);
-  const store = await filledStore(join(dir, "store.db"));
+  const store = await makeStore(dir);
   const server = await startStoreServer({ store, port: 0, token, logger: quiet, dashboard: { dir: build } });
   const browser = await launchChromium();
   return {
