@@ -1,0 +1,51 @@
+/**
+ * examples/custom-algorithm, run as a user runs it (`tsx main.ts`) in a child process against the
+ * simulated model: best-of-N rejection sampling prints its before/after table and writes its SFT set.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+describe("examples/custom-algorithm/main.ts", () => {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "custom-algorithm-"));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const example = (args: string[]) =>
+    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/custom-algorithm/main.ts", ...args], {
+      cwd: root,
+      env: { ...process.env, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, CI: "1" } as NodeJS.ProcessEnv,
+      timeout: 120_000,
+    });
+
+  it("samples 4 answers per task, keeps the best that scored and prints the table", async () => {
+    const out = join(dir, "sft.jsonl");
+    const { stdout, stderr } = await example(["--out", out]);
+    expect(stderr).toContain("using the simulated model");
+    expect(stdout).toMatch(/^ +records +mean reward$/m);
+    // The same seed gives the same figures, whatever order the runners' requests arrive in.
+    expect(stdout).toMatch(/^all rollouts +48 +0\.438$/m);
+    expect(stdout).toMatch(/^kept \(best of 4\) +10 +1\.000$/m);
+    expect(stdout).toContain("12 tasks, 48 rollouts, 10 kept (reward ≥ 1)");
+    expect(stdout).toContain(`SFT dataset: ${out}`);
+    const lines = (await readFile(out, "utf8")).trim().split("\n");
+    expect(lines).toHaveLength(10);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      messages: [
+        { role: "system", content: "Add the two numbers. Reply with the sum." },
+        { role: "user", content: expect.stringMatching(/^What is \d+ \+ \d+\?$/) },
+        { role: "assistant", content: expect.stringMatching(/^\d+ \+ \d+ = \d+$/) },
+      ],
+    });
+  }, 180_000);
+
+  it("explains a bad flag", async () => {
+    await expect(example(["--n", "0"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--n expects a whole number ≥ 1, got '0'") });
+  }, 180_000);
+});
