@@ -1,8 +1,9 @@
 /** The example's task: small sums, each scored by whether the answer's last number is the sum. */
-export interface SumTask {
+/** A type, not an interface, so that it is a JSON value the store accepts as a task. */
+export type SumTask = {
   question: string;
   answer: number;
-}
+};
 
 /** Twelve sums, the same every run. */
 export const TASKS: readonly SumTask[] = Array.from({ length: 12 }, (_, i) => {
