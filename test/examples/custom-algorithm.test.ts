@@ -3,7 +3,7 @@
  * simulated model: best-of-N rejection sampling prints its before/after table and writes its SFT set.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,6 +43,14 @@ describe("examples/custom-algorithm/main.ts", () => {
         { role: "assistant", content: expect.stringMatching(/^\d+ \+ \d+ = \d+$/) },
       ],
     });
+  }, 180_000);
+
+  it("passes its own tests (node:test), run as the example's `npm test` runs them", async () => {
+    const tests = (await readdir(join(root, "examples/custom-algorithm/test"))).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/custom-algorithm/test/${f}`);
+    expect(tests.length).toBeGreaterThan(1);
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 120_000 });
+    expect(stdout).toMatch(/^# fail 0$/m);
+    expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
   }, 180_000);
 
   it("explains a bad flag", async () => {
