@@ -9,7 +9,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { finished } from "node:stream/promises";
 import type { Algorithm, AlgorithmContext, Rollout, Span } from "tracetrain";
-import { contextFromRollout, filterForExport, groupIdOf, toChatRecord, writeJsonl } from "tracetrain/adapters";
+import { type ChatSample, contextFromRollout, filterForExport, groupIdOf, toChatRecord, writeJsonl } from "tracetrain/adapters";
 import { runBatch, summarize } from "tracetrain/algorithms";
 
 export interface BestOfNOptions {
@@ -40,47 +40,52 @@ export function bestOfN(options: BestOfNOptions): Algorithm<BestOfNResult> {
   return {
     name: "best-of-n",
     async run(ctx: AlgorithmContext): Promise<BestOfNResult> {
-      const { n, threshold, out } = options;
       const runId = options.runId ?? `best-of-n-${randomUUID()}`;
+      const { n, threshold, out } = options;
       // Recorded in the store, the run shows on the dashboard's Runs page while it runs and after.
       await ctx.store.recordRun({ runId, algorithm: "best-of-n", config: { n, threshold, out, tasks: ctx.train.length } });
-
-      ctx.progress.phase(`sampling ${n} answers for each of ${ctx.train.length} tasks`, ctx.train.length * n);
-      const tasks = ctx.train.flatMap((task) => Array.from({ length: n }, () => task));
-      const rollouts = await runBatch(ctx, tasks, { mode: "train", metadata: { runId } });
-      const meanAll = summarize(rollouts).meanReward;
-      const partial = { runId, tasks: ctx.train.length, rollouts: rollouts.length, meanAll };
-      if (ctx.signal.aborted) return stop(ctx, { ...partial, kept: 0, meanKept: null, file: null, interrupted: true });
-
-      // Every succeeded rollout's conversation, read from the store through the trainer's adapter;
-      // the package's export filter then keeps the best rollout of each task's group.
-      const rewardOf = new Map(rollouts.map((r) => [r.rolloutId, r.finalReward ?? undefined]));
-      const samples = [];
-      for (const rollout of rollouts.filter((r) => r.status === "succeeded")) {
-        if (ctx.signal.aborted) return stop(ctx, { ...partial, kept: 0, meanKept: null, file: null, interrupted: true });
-        samples.push(...ctx.adapter.toChatSamples(await trajectory(ctx, rollout), contextFromRollout(rollout)));
+      try {
+        return await sampleAndPublish(ctx, runId, options);
+      } catch (error) {
+        await ctx.store.recordRun({ runId, algorithm: "best-of-n", status: "failed", summary: { error: String(error) } });
+        throw error;
       }
-      const kept = filterForExport(samples, { minReward: threshold, topK: 1, rolloutReward: (id) => rewardOf.get(id) });
-
-      await mkdir(dirname(out), { recursive: true });
-      const file = createWriteStream(out);
-      await writeJsonl(kept.map(toChatRecord), file);
-      file.end();
-      await finished(file);
-
-      const keptRewards = kept.map((s) => rewardOf.get(s.rolloutId) ?? 0);
-      const byTask = new Map(rollouts.map((r) => [groupIdOf(r), 0]));
-      await ctx.store.addRunEntries(runId, [...byTask.keys()].map((group) => {
-        const sample = kept.find((s) => s.groupId === group);
-        return { kind: "best-of-n.task", key: group, data: { group, kept: sample !== undefined, reward: sample === undefined ? null : (rewardOf.get(sample.rolloutId) ?? null) } };
-      }));
-      const meanKept = keptRewards.length > 0 ? keptRewards.reduce((a, b) => a + b, 0) / keptRewards.length : null;
-      ctx.progress.note(`kept ${kept.length} of ${ctx.train.length} tasks (mean reward ${meanKept?.toFixed(3) ?? "n/a"}), written to ${out}`);
-      const result = { ...partial, kept: kept.length, meanKept, file: out, interrupted: false };
-      await ctx.store.recordRun({ runId, algorithm: "best-of-n", status: "completed", summary: { ...result } });
-      return result;
     },
   };
+}
+
+async function sampleAndPublish(ctx: AlgorithmContext, runId: string, { n, threshold, out }: BestOfNOptions): Promise<BestOfNResult> {
+  ctx.progress.phase(`sampling ${n} answers for each of ${ctx.train.length} tasks`, ctx.train.length * n);
+  const tasks = ctx.train.flatMap((task) => Array.from({ length: n }, () => task));
+  const rollouts = await runBatch(ctx, tasks, { mode: "train", metadata: { runId } });
+  const summary = { runId, tasks: ctx.train.length, rollouts: rollouts.length, meanAll: summarize(rollouts).meanReward };
+  const stopped = { ...summary, kept: 0, meanKept: null, file: null, interrupted: true };
+
+  // Each succeeded rollout's conversation, read from the store through the trainer's adapter; the
+  // package's export filter then keeps the best rollout of each task (its group) above the threshold.
+  const rewardOf = new Map(rollouts.map((r) => [r.rolloutId, r.finalReward ?? undefined]));
+  const samples: ChatSample[] = [];
+  for (const rollout of rollouts.filter((r) => r.status === "succeeded")) {
+    if (ctx.signal.aborted) return stop(ctx, stopped);
+    samples.push(...ctx.adapter.toChatSamples(await trajectory(ctx, rollout), contextFromRollout(rollout)));
+  }
+  if (ctx.signal.aborted) return stop(ctx, stopped);
+  const kept = filterForExport(samples, { minReward: threshold, topK: 1, rolloutReward: (id) => rewardOf.get(id) });
+
+  await mkdir(dirname(out), { recursive: true });
+  const file = createWriteStream(out);
+  await writeJsonl(kept.map(toChatRecord), file);
+  await finished(file.end());
+
+  const keptReward = new Map(kept.map((s) => [s.groupId, rewardOf.get(s.rolloutId) ?? null]));
+  const groups = [...new Set(rollouts.map(groupIdOf))];
+  await ctx.store.addRunEntries(runId, groups.map((group) => ({ kind: "best-of-n.task", key: group, data: { group, kept: keptReward.has(group), reward: keptReward.get(group) ?? null } })));
+  const rewards = kept.map((s) => rewardOf.get(s.rolloutId) ?? 0);
+  const meanKept = rewards.length > 0 ? rewards.reduce((a, b) => a + b, 0) / rewards.length : null;
+  ctx.progress.note(`kept ${kept.length} of ${ctx.train.length} tasks (mean reward ${meanKept?.toFixed(3) ?? "n/a"}), written to ${out}`);
+  const result = { ...summary, kept: kept.length, meanKept, file: out, interrupted: false };
+  await ctx.store.recordRun({ runId, algorithm: "best-of-n", status: "completed", summary: { ...result } });
+  return result;
 }
 
 /** The spans of a rollout's latest attempt (its trajectory), page by page. */

@@ -1,6 +1,6 @@
 /** Best-of-N on the simulated model: what it publishes, and that it keeps only the best. */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -15,8 +15,8 @@ interface ChatLine {
   messages: { role: string; content: string }[];
 }
 
-async function runBestOfN(mock: MockLlm, out: string, threshold: number) {
-  const trainer = new Trainer({
+function trainerFor(mock: MockLlm, out: string, threshold: number) {
+  return new Trainer({
     store: "memory",
     runners: 4,
     progress: false,
@@ -26,6 +26,10 @@ async function runBestOfN(mock: MockLlm, out: string, threshold: number) {
       main: { kind: "llm", baseUrl: mock.baseUrl, model: "mock" },
     },
   });
+}
+
+async function runBestOfN(mock: MockLlm, out: string, threshold: number) {
+  const trainer = trainerFor(mock, out, threshold);
   try {
     const fit = await trainer.fit(adder, { train: TASKS });
     const result: BestOfNResult = fit.result;
@@ -79,5 +83,20 @@ describe("best-of-N on the simulated model", () => {
     assert.equal(result.kept, TASKS.length);
     assert.equal(lines.length, TASKS.length);
     assert.ok(result.meanKept! >= result.meanAll!);
+  });
+
+  it("records the run as failed, and fails, when the dataset cannot be written", async () => {
+    const blocker = join(dir, "not-a-folder");
+    await writeFile(blocker, "");
+    const trainer = trainerFor(mock, join(blocker, "sft.jsonl"), 1);
+    try {
+      // mkdir answers EEXIST (a file is in the way) on Linux; ENOTDIR elsewhere.
+      await assert.rejects(trainer.fit(adder, { train: TASKS }), (error: NodeJS.ErrnoException) => ["EEXIST", "ENOTDIR"].includes(error.code ?? ""));
+      const run = await (await trainer.store()).getRun("test-1");
+      assert.equal(run.status, "failed");
+      assert.match(String(run.summary?.error), /not-a-folder/);
+    } finally {
+      await trainer.close();
+    }
   });
 });
