@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMockLlm } from "../../src/testing/index.js";
+import { sumResponder } from "../../examples/custom-algorithm/mock-model.js";
 
 describe("examples/custom-algorithm/main.ts", () => {
   const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -17,10 +19,10 @@ describe("examples/custom-algorithm/main.ts", () => {
     dir = await mkdtemp(join(tmpdir(), "custom-algorithm-"));
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
-  const example = (args: string[]) =>
+  const example = (args: string[], env: Record<string, string | undefined> = { OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined }) =>
     promisify(execFile)(process.execPath, ["--import", "tsx", "examples/custom-algorithm/main.ts", ...args], {
       cwd: root,
-      env: { ...process.env, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, CI: "1" } as NodeJS.ProcessEnv,
+      env: { ...process.env, ...env, CI: "1" } as NodeJS.ProcessEnv,
       timeout: 120_000,
     });
 
@@ -51,6 +53,20 @@ describe("examples/custom-algorithm/main.ts", () => {
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 120_000 });
     expect(stdout).toMatch(/^# fail 0$/m);
     expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
+  }, 180_000);
+
+  it("calls the endpoint OPENAI_BASE_URL names instead of starting its own model", async () => {
+    const endpoint = await startMockLlm({ responder: sumResponder(0) });
+    try {
+      const { stdout, stderr } = await example(["--out", join(dir, "endpoint.jsonl")], { OPENAI_BASE_URL: endpoint.baseUrl, OPENAI_API_KEY: "sk-test", OPENAI_MODEL: "remote-model" });
+      expect(stderr).not.toContain("using the simulated model");
+      const chats = endpoint.requests.filter((r) => r.path === "/v1/chat/completions");
+      expect(chats).toHaveLength(48);
+      expect(chats.every((r) => (r.body as { model?: unknown }).model === "remote-model" && r.headers.authorization === "Bearer sk-test")).toBe(true);
+      expect(stdout).toMatch(/^kept \(best of 4\) +10 +1\.000$/m);
+    } finally {
+      await endpoint.close();
+    }
   }, 180_000);
 
   it("explains a bad flag", async () => {
