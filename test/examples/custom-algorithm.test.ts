@@ -1,0 +1,75 @@
+/**
+ * examples/custom-algorithm, run as a user runs it (`tsx main.ts`) in a child process against the
+ * simulated model: best-of-N rejection sampling prints its before/after table and writes its SFT set.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMockLlm } from "../../src/testing/index.js";
+import { sumResponder } from "../../examples/custom-algorithm/mock-model.js";
+
+describe("examples/custom-algorithm/main.ts", () => {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "custom-algorithm-"));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const example = (args: string[], env: Record<string, string | undefined> = { OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined }) =>
+    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/custom-algorithm/main.ts", ...args], {
+      cwd: root,
+      env: { ...process.env, ...env, CI: "1" } as NodeJS.ProcessEnv,
+      timeout: 120_000,
+    });
+
+  it("samples 4 answers per task, keeps the best that scored and prints the table", async () => {
+    const out = join(dir, "sft.jsonl");
+    const { stdout, stderr } = await example(["--out", out]);
+    expect(stderr).toContain("using the simulated model");
+    expect(stdout).toMatch(/^ +records +mean reward$/m);
+    // The same seed gives the same figures, whatever order the runners' requests arrive in.
+    expect(stdout).toMatch(/^all rollouts +48 +0\.438$/m);
+    expect(stdout).toMatch(/^kept \(best of 4\) +10 +1\.000$/m);
+    expect(stdout).toContain("12 tasks, 48 rollouts, 10 kept (reward ≥ 1)");
+    expect(stdout).toContain(`SFT dataset: ${out}`);
+    const lines = (await readFile(out, "utf8")).trim().split("\n");
+    expect(lines).toHaveLength(10);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      messages: [
+        { role: "system", content: "Add the two numbers. Reply with the sum." },
+        { role: "user", content: expect.stringMatching(/^What is \d+ \+ \d+\?$/) },
+        { role: "assistant", content: expect.stringMatching(/^\d+ \+ \d+ = \d+$/) },
+      ],
+    });
+  }, 180_000);
+
+  it("passes its own tests (node:test), run as the example's `npm test` runs them", async () => {
+    const tests = (await readdir(join(root, "examples/custom-algorithm/test"))).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/custom-algorithm/test/${f}`);
+    expect(tests.length).toBeGreaterThan(1);
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 120_000 });
+    expect(stdout).toMatch(/^# fail 0$/m);
+    expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
+  }, 180_000);
+
+  it("calls the endpoint OPENAI_BASE_URL names instead of starting its own model", async () => {
+    const endpoint = await startMockLlm({ responder: sumResponder(0) });
+    try {
+      const { stdout, stderr } = await example(["--out", join(dir, "endpoint.jsonl")], { OPENAI_BASE_URL: endpoint.baseUrl, OPENAI_API_KEY: "sk-test", OPENAI_MODEL: "remote-model" });
+      expect(stderr).not.toContain("using the simulated model");
+      const chats = endpoint.requests.filter((r) => r.path === "/v1/chat/completions");
+      expect(chats).toHaveLength(48);
+      expect(chats.every((r) => (r.body as { model?: unknown }).model === "remote-model" && r.headers.authorization === "Bearer sk-test")).toBe(true);
+      expect(stdout).toMatch(/^kept \(best of 4\) +10 +1\.000$/m);
+    } finally {
+      await endpoint.close();
+    }
+  }, 180_000);
+
+  it("explains a bad flag", async () => {
+    await expect(example(["--n", "0"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--n expects a whole number ≥ 1, got '0'") });
+  }, 180_000);
+});
