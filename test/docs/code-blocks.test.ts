@@ -66,6 +66,8 @@ const EXPECTED: Record<string, Array<[marker: string, printed: RegExp]>> = {
     ["const summarizer = agent(", /^1 (?=.*\bfetch\b)(?=.*\b(ai|otel)\b)/],
     ["const writerAgent = agent(", /^researcher,writer$/],
     ["const support = agent(", /^true 1$/],
+    // A LangChain model built from ctx.llm() and ctx.prompt(): one call, recorded once.
+    ["const helper = agent(", /^1 1$/],
   ],
   "docs/write-an-algorithm.md": [
     // The echoing LLM repeats the user message: the terse template's replies stay short, the verbose one's do not.
