@@ -52,9 +52,11 @@ export const expenseAgent = agent(
     const { text } = await generateText({
       // .chat: the Chat Completions API, which every OpenAI-compatible server speaks (the default is Responses).
       model: openai.chat(llm.model),
+      // `system`: the spelling AI SDK 6 and 7 both take (7 also reads `instructions`).
       system: ctx.prompt("system").format({}),
       prompt: reportText(task),
       tools,
+      // `stopWhen: stepCountIs(n)` in AI SDK 6 and 7 alike (4 had `maxSteps`).
       stopWhen: stepCountIs(MAX_STEPS),
       // AI SDK 6 only (AI SDK 7 publishes its steps on a diagnostics channel without it).
       experimental_telemetry: { isEnabled: true },
