@@ -17,7 +17,6 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const IN_FLIGHT = new Set([
   "examples/sql-agent",
   "examples/openai-agents-handoff",
-  "examples/ai-sdk-agent",
   "examples/langchain-agent",
   "examples/python-agent",
   "docs/reference/cli.md",
