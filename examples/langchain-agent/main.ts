@@ -20,6 +20,7 @@ import { SYSTEM_PROMPT } from "./support-agent.js";
 import { loadTasks, splitTasks, type SupportTask } from "./tasks.js";
 
 const flags = parseFlags();
+checkEndpointEnv(process.env.OPENAI_BASE_URL);
 const simulated = process.env.OPENAI_BASE_URL === undefined;
 const mock = simulated ? await startSimulatedModels({ seed: flags.seed }) : undefined;
 if (mock !== undefined) {
@@ -140,6 +141,21 @@ function parseFlags() {
     };
   } catch (error) {
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  }
+}
+
+/** A typo in OPENAI_BASE_URL would otherwise surface as a connection error deep inside the first rollout. */
+function checkEndpointEnv(value: string | undefined): void {
+  if (value === undefined) return;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !["http:", "https:"].includes(url.protocol)) {
+    console.error(`error: OPENAI_BASE_URL expects an http(s) URL such as https://api.openai.com/v1, got '${value}' (unset it to use the simulated models)`);
     process.exit(2);
   }
 }

@@ -61,8 +61,9 @@ describe("examples/langchain-agent/main.ts", () => {
     }
   }, 240_000);
 
-  it("explains a bad flag", async () => {
+  it("explains a bad flag or endpoint", async () => {
     await expect(example(["--rounds", "0"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--rounds expects a whole number ≥ 1, got '0'") });
     await expect(example(["--beam", "two"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--beam expects a whole number ≥ 1, got 'two'") });
+    await expect(example([], { OPENAI_BASE_URL: "api.example.com/v1" })).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("OPENAI_BASE_URL expects an http(s) URL such as https://api.openai.com/v1, got 'api.example.com/v1'") });
   }, 240_000);
 });
