@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { SqliteStore } from "tracetrain/store";
 import type { MockLlm } from "tracetrain/testing";
 import { FRAMEWORK_NAMES } from "../../src/cli/init/index.js";
 import { startTracetrain } from "../support/processes.js";
@@ -53,6 +54,28 @@ beforeAll(async () => {
   for (const [i, run] of runs.entries()) expect(run, FRAMEWORK_NAMES[i]).toMatchObject({ code: 0 });
 }, 240_000);
 
+/**
+ * What APO reads is the traces: every rollout of the run holds its one LLM call (once, whatever
+ * layers saw it), with the system prompt the agent sent — captured with nothing in agent.ts but
+ * the framework's own code.
+ */
+async function expectOneRecordedCallPerRollout(db: string, framework: string): Promise<void> {
+  const store = new SqliteStore(db);
+  try {
+    const rollouts = (await store.queryRollouts({ limit: 1000 })).items;
+    expect(rollouts.length, framework).toBeGreaterThan(40);
+    for (const rollout of rollouts) {
+      const spans = (await store.querySpans({ rolloutId: rollout.rolloutId, attemptId: "latest" })).items;
+      const calls = spans.filter((span) => span.attributes["tracetrain.span.type"] === "llm");
+      expect(calls, `${framework}: ${rollout.rolloutId}`).toHaveLength(1);
+      expect(JSON.stringify(calls[0]!.attributes["gen_ai.input.messages"]), framework).toContain("You route customer support tickets");
+    }
+    if (framework === "openai-agents") expect((await store.querySpans({ rolloutId: rollouts[0]!.rolloutId, attemptId: "latest", name: "invoke_agent router" })).items).toHaveLength(1);
+  } finally {
+    await store.close();
+  }
+}
+
 describe("tracetrain init", () => {
   it("writes the project and says what to do next", () => {
     const dir = join(base, "openai");
@@ -88,9 +111,11 @@ describe("tracetrain init", () => {
     await expect(promisify(execFile)(process.execPath, [tsc, "--noEmit", "-p", checkConfig], { cwd: root, timeout: 300_000 })).resolves.toMatchObject({ stdout: "" });
   }, 360_000);
 
-  it.each(FRAMEWORK_NAMES)("%s: npm start evaluates, optimizes and prints the before/after table offline", async (framework) => {
-    const { stdout, stderr } = await start(join(base, framework));
+  it.each(FRAMEWORK_NAMES)("%s: npm start evaluates, optimizes and prints the before/after table offline, every call recorded", async (framework) => {
+    const db = join(base, `${framework}.db`);
+    const { stdout, stderr } = await start(join(base, framework), ["--store", `sqlite:${db}`]);
     expect(stderr).toContain("using the simulated models of mock-model.ts");
+    await expectOneRecordedCallPerRollout(db, framework);
     // The same figures for every framework: one simulated model, and an order-independent run.
     expect(stdout).toMatch(/^ +accuracy on 8 held-out tickets$/m);
     expect(stdout).toMatch(/^before: seed prompt +0\.375$/m);
