@@ -6,10 +6,10 @@
  * runs rendered by the same code the optimizers use.
  */
 import { execFile } from "node:child_process";
-import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { expectExampleTestsToPass } from "../support/example-tests.js";
 import { APO, GEPA, type Rollout } from "tracetrain";
 import { PromptTemplate, RolloutSchema } from "../../src/types/index.js";
 import { renderRuns, type RunRecord } from "../../src/algorithms/experiments.js";
@@ -320,11 +320,5 @@ describe("examples/refund-desk/main.ts", () => {
     await expect(example(["--noise", "2"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--noise expects a number from 0 up to (not including) 1, got '2'") });
   }, 180_000);
 
-  it("passes its own tests (node:test), run as the example's `npm test` runs them", async () => {
-    const tests = (await readdir(`${root}/examples/refund-desk/test`)).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/refund-desk/test/${f}`);
-    expect(tests.length).toBeGreaterThan(0);
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 120_000 });
-    expect(stdout).toMatch(/^# fail 0$/m);
-    expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
-  }, 180_000);
+  it("passes its own tests (node:test), run as the example's `npm test` runs them", () => expectExampleTestsToPass("refund-desk"), 180_000);
 });

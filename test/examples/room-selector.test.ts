@@ -5,10 +5,10 @@
  * real server — and the example's own node:test tests.
  */
 import { execFile } from "node:child_process";
-import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { expectExampleTestsToPass } from "../support/example-tests.js";
 import { startSimulatedRoomModels } from "../support/room-apo.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -56,11 +56,5 @@ describe("examples/room-selector", () => {
     await expect(example(["--rounds", "two"], {})).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--rounds expects a whole number, got 'two'") });
   }, 180_000);
 
-  it("passes its own tests (node:test), run as the example's `npm test` runs them", async () => {
-    const tests = (await readdir(`${root}/examples/room-selector/test`)).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/room-selector/test/${f}`);
-    expect(tests.length).toBeGreaterThan(0);
-    const { stdout } = await run(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 120_000 });
-    expect(stdout).toMatch(/^# fail 0$/m);
-    expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
-  }, 180_000);
+  it("passes its own tests (node:test), run as the example's `npm test` runs them", () => expectExampleTestsToPass("room-selector"), 180_000);
 });
