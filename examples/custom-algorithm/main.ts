@@ -15,15 +15,7 @@ import { bestOfN } from "./best-of-n.js";
 import { startSumModel } from "./mock-model.js";
 import { TASKS } from "./tasks.js";
 
-const { values } = parseArgs({
-  options: {
-    n: { type: "string", default: "4" },
-    threshold: { type: "string", default: "1" },
-    seed: { type: "string", default: "0" },
-    out: { type: "string", default: ".tracetrain/best-of-n/sft.jsonl" },
-    store: { type: "string", default: "memory" },
-  },
-});
+const { values } = parseFlags();
 const n = Number(values.n);
 const threshold = Number(values.threshold);
 const seed = Number(values.seed);
@@ -54,6 +46,23 @@ try {
 } finally {
   await trainer.close();
   await mock?.close();
+}
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        n: { type: "string", default: "4" },
+        threshold: { type: "string", default: "1" },
+        seed: { type: "string", default: "0" },
+        out: { type: "string", default: ".tracetrain/best-of-n/sft.jsonl" },
+        store: { type: "string", default: "memory" },
+      },
+    });
+  } catch (error) {
+    // node:util's message names the flag ("Unknown option '--x'"): told in one line, not as a crash.
+    return fail(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function fail(message: string): never {

@@ -4,12 +4,12 @@
  * the before/after table on the held-out reports is printed with the calls captured per rollout.
  */
 import { execFile } from "node:child_process";
-import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { startMockLlm } from "../../src/testing/index.js";
+import { startMockLlm } from "tracetrain/testing";
 import { agentModel, optimizerModel } from "../../examples/ai-sdk-agent/mock-model.js";
+import { expectExampleTestsToPass } from "../support/example-tests.js";
 
 const TABLE = [
   /^1\. evaluate: the agent unchanged on 12 held-out reports: mean reward 0\.083$/m,
@@ -59,11 +59,7 @@ describe("examples/ai-sdk-agent/main.ts", () => {
   }, 300_000);
 
   it("passes its own tests (node:test), run as the example's `npm test` runs them", async () => {
-    const tests = (await readdir(`${root}examples/ai-sdk-agent/test`)).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/ai-sdk-agent/test/${f}`);
-    expect(tests.length).toBe(3);
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 240_000 });
-    expect(stdout).toMatch(/^# fail 0$/m);
-    expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
+    await expectExampleTestsToPass("ai-sdk-agent");
   }, 300_000);
 
   it("explains a bad flag or setting in one line, exit code 2", async () => {

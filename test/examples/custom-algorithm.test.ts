@@ -3,14 +3,15 @@
  * simulated model: best-of-N rejection sampling prints its before/after table and writes its SFT set.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMockLlm } from "../../src/testing/index.js";
+import { startMockLlm } from "tracetrain/testing";
 import { sumResponder } from "../../examples/custom-algorithm/mock-model.js";
+import { expectExampleTestsToPass } from "../support/example-tests.js";
 
 describe("examples/custom-algorithm/main.ts", () => {
   const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -48,12 +49,8 @@ describe("examples/custom-algorithm/main.ts", () => {
   }, 180_000);
 
   it("passes its own tests (node:test), run as the example's `npm test` runs them", async () => {
-    const tests = (await readdir(join(root, "examples/custom-algorithm/test"))).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/custom-algorithm/test/${f}`);
-    expect(tests.length).toBeGreaterThan(1);
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 120_000 });
-    expect(stdout).toMatch(/^# fail 0$/m);
-    expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
-  }, 180_000);
+    await expectExampleTestsToPass("custom-algorithm");
+  }, 300_000);
 
   it("calls the endpoint OPENAI_BASE_URL names instead of starting its own model", async () => {
     const endpoint = await startMockLlm({ responder: sumResponder(0) });
@@ -69,7 +66,10 @@ describe("examples/custom-algorithm/main.ts", () => {
     }
   }, 180_000);
 
-  it("explains a bad flag", async () => {
+  it("explains a bad or unknown flag in one line, exit code 2", async () => {
     await expect(example(["--n", "0"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--n expects a whole number ≥ 1, got '0'") });
+    const unknown = await example(["--samples", "4"]).then(() => undefined, (error: { code: number; stderr: string }) => error);
+    expect(unknown).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: Unknown option '--samples'/) });
+    expect(unknown?.stderr).not.toContain("    at ");
   }, 180_000);
 });

@@ -4,13 +4,12 @@
  * tunable one is optimized with APO, and the before/after table is printed.
  */
 import { execFile } from "node:child_process";
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { startMockLlm } from "../../src/testing/index.js";
+import { startMockLlm } from "tracetrain/testing";
 import { simulatedModels } from "../../examples/langchain-agent/mock-model.js";
+import { expectExampleTestsToPass } from "../support/example-tests.js";
 
 describe("examples/langchain-agent/main.ts", () => {
   const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -39,11 +38,7 @@ describe("examples/langchain-agent/main.ts", () => {
   }, 300_000);
 
   it("passes its own tests (node:test), run as the example's `npm test` runs them", async () => {
-    const tests = (await readdir(join(root, "examples/langchain-agent/test"))).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/langchain-agent/test/${f}`);
-    expect(tests.length).toBeGreaterThan(2);
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", "--test-reporter=tap", ...tests], { cwd: root, timeout: 280_000 });
-    expect(stdout).toMatch(/^# fail 0$/m);
-    expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
+    await expectExampleTestsToPass("langchain-agent");
   }, 300_000);
 
   it("calls the endpoint OPENAI_BASE_URL names, with its model and key, instead of starting its own", async () => {

@@ -4,11 +4,11 @@
  * desk, the triage and the other specialists keep theirs, and the before/after table says so.
  */
 import { execFile } from "node:child_process";
-import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { startSimulatedModels } from "../../examples/openai-agents-handoff/simulation/index.js";
+import { expectExampleTestsToPass } from "../support/example-tests.js";
 
 describe("examples/openai-agents-handoff/main.ts", () => {
   const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -37,11 +37,7 @@ describe("examples/openai-agents-handoff/main.ts", () => {
   }, 300_000);
 
   it("passes its own tests (node:test), run as the example's `npm test` runs them", async () => {
-    const tests = (await readdir(`${root}examples/openai-agents-handoff/test`)).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/openai-agents-handoff/test/${f}`);
-    expect(tests.length).toBeGreaterThan(3);
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 240_000 });
-    expect(stdout).toMatch(/^# fail 0$/m);
-    expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
+    await expectExampleTestsToPass("openai-agents-handoff");
   }, 300_000);
 
   it("calls the endpoint OPENAI_BASE_URL names, for the agents and the reflection, instead of starting its own models", async () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { expectExampleTestsToPass } from "../support/example-tests.js";
-import { startMockLlm } from "../../src/testing/index.js";
+import { startMockLlm } from "tracetrain/testing";
 import { simulatedResponder } from "../../examples/python-agent/simulation.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

@@ -1,6 +1,7 @@
 /**
  * An example's own node:test files, run from the repository root as its `npm test` runs them in
- * its folder (here `tracetrain` resolves to src/ through the root tsconfig's paths).
+ * its folder (here `tracetrain` resolves to src/ through the root tsconfig's paths). TAP named
+ * explicitly: Node 20 and 24 differ in the default reporter off a terminal.
  */
 import { execFile } from "node:child_process";
 import { readdir } from "node:fs/promises";
@@ -13,7 +14,7 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 export async function expectExampleTestsToPass(name: string): Promise<void> {
   const tests = (await readdir(`${root}/examples/${name}/test`)).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/${name}/test/${f}`);
   expect(tests.length).toBeGreaterThan(0);
-  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 180_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", "--test-reporter=tap", ...tests], { cwd: root, timeout: 280_000 });
   expect(stdout).toMatch(/^# fail 0$/m);
   expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
 }
