@@ -187,6 +187,13 @@ export function commandOf(argv: readonly string[]): { name: CommandName; args: s
   return undefined;
 }
 
+/** What `tracetrain X --help` should name for a failure of `argv`: its command, the family of an unfinished one ("store"), or nothing. */
+export function helpTopicOf(argv: readonly string[]): string | undefined {
+  const first = argv[0];
+  const family = first !== undefined && subcommandsOf(first).length > 0;
+  return commandOf(argv)?.name ?? (family ? first : undefined);
+}
+
 /** The commands whose first word is `first` ("store" → ["serve"]), by their second word. */
 export function subcommandsOf(first: string): string[] {
   return COMMAND_NAMES.filter((name) => name.startsWith(`${first} `)).map((name) => name.slice(first.length + 1));

@@ -17,7 +17,7 @@ import { startGateway } from "../gateway/index.js";
 import { type StoreServer, startStoreServer } from "../server/index.js";
 import { RolloutModeSchema, type RolloutMode } from "../types/index.js";
 import { DATASET_FORMATS, loadDataset, redactUrl } from "../util/index.js";
-import { COMMAND_SPECS, type CommandName, commandOf, subcommandsOf } from "./commands.js";
+import { COMMAND_SPECS, type CommandName, commandOf, helpTopicOf } from "./commands.js";
 import { CommandError, UsageError, describeFailure, stackOf } from "./errors.js";
 import { describeExport, exportFromStore } from "./export.js";
 import { parseArguments, parseOptions, unknownCommandError, withoutDebugFlag } from "./options.js";
@@ -39,12 +39,6 @@ const COMMANDS: Record<CommandName, (args: string[]) => Promise<number>> = {
   "dataset check": datasetCheck,
 };
 
-/** What `tracetrain X --help` should name for a failure of `argv`: its command, the family of an unfinished one ("store"), or nothing. */
-function helpTopic(argv: readonly string[]): string | undefined {
-  const first = argv[0];
-  const family = first !== undefined && subcommandsOf(first).length > 0;
-  return commandOf(argv)?.name ?? (family ? first : undefined);
-}
 
 async function main(argv: string[]): Promise<number> {
   const [first, second] = argv;
@@ -57,11 +51,11 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (first === "help" || first === "--help" || first === "-h") {
-    process.stdout.write(`${second === undefined ? USAGE : usageOf(second)}\n`);
+    process.stdout.write(`${second === undefined ? USAGE : usageOf(argv.slice(1).join(" "))}\n`);
     return 0;
   }
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(`${usageOf(first)}\n`);
+    process.stdout.write(`${usageOf(helpTopicOf(argv) ?? first)}\n`);
     return 0;
   }
   const command = commandOf(argv);
@@ -300,7 +294,7 @@ const { argv, debug } = withoutDebugFlag(process.argv.slice(2));
 main(argv).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const failure = describeFailure(error, helpTopic(argv));
+    const failure = describeFailure(error, helpTopicOf(argv));
     process.stderr.write(`tracetrain: ${failure.message}\n${debug ? `${stackOf(error)}\n` : ""}`);
     process.exit(failure.exitCode);
   },

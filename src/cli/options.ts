@@ -64,9 +64,10 @@ export interface CheckedCommandLine {
  * options and arguments must parse, required options must be there and every value must be of
  * its kind (a port, a whole number, one of the choices, …). Throws the {@link UsageError} the
  * command would print. Checks done only once the command runs (that a file exists, that a store
- * answers) are not made.
+ * answers) are not made; nor is the kind of a value `isPlaceholder` says stands for another (a
+ * documented `--port "$PORT"`).
  */
-export function checkCommandLine(input: readonly string[]): CheckedCommandLine {
+export function checkCommandLine(input: readonly string[], options: { isPlaceholder?: (value: string) => boolean } = {}): CheckedCommandLine {
   const { argv } = withoutDebugFlag(input);
   const first = argv[0];
   const none = { command: undefined, values: {}, positionals: [] };
@@ -84,7 +85,7 @@ export function checkCommandLine(input: readonly string[]): CheckedCommandLine {
     const value = read[name];
     if (option.required && (value === undefined || value === false)) throw new UsageError(`--${name}`, "required");
     if (option.type !== "string" || !("check" in option)) continue;
-    for (const text of [value].flat()) if (typeof text === "string") checkValue(`--${name}`, option.check, text);
+    for (const text of [value].flat()) if (typeof text === "string" && options.isPlaceholder?.(text) !== true) checkValue(`--${name}`, option.check, text);
   }
   return { command: found.name, values: read, positionals };
 }

@@ -39,12 +39,7 @@ export const APOOptionsSchema = z.strictObject({
     .prefault({}),
   /** Your own critique and edit instructions (mustache; see the README for their variables). @default {}: the built-in {@link DEFAULT_PROMPTS} */
   prompts: z
-    .strictObject({
-      /** Critique instructions, one picked per critique; variables `target`, `template`, `targets`, `experiments`, `score` (`template` and `experiments` required). @default the built-in ones */
-      critique: z.array(z.string().min(1)).min(1).optional(),
-      /** Edit instructions, one picked per edit; variables `target`, `template`, `critique`, `placeholders`, `engine` (`template` and `critique` required). @default the built-in ones */
-      edit: z.array(z.string().min(1)).min(1).optional(),
-    })
+    .strictObject({ critique: z.array(z.string().min(1)).min(1).optional(), edit: z.array(z.string().min(1)).min(1).optional() })
     .default({}),
   /** Which template a child edits: the one the critique blames (`TARGET: name`) or strictly in turn. @default "blame" */
   targetChoice: z.enum(["blame", "round-robin"]).default("blame"),
