@@ -53,6 +53,8 @@ const TOKEN_FROM_ENV = "TRACETRAIN_TOKEN";
 const host = { type: "string", value: "HOST", default: "127.0.0.1", description: "The interface to listen on; anything but loopback needs a token (or --insecure)." } as const;
 const port = (number: string) => ({ type: "string", value: "PORT", default: number, check: { kind: "port" }, description: "The port to listen on; 0 picks a free one." }) as const;
 const insecure = { type: "boolean", default: false, description: "Listen beyond loopback without a token, on a trusted private network only." } as const;
+const storeToken = { type: "string", value: "TOKEN", env: TOKEN_FROM_ENV, description: "The store server's token." } as const;
+const agentName = { type: "string", value: "AGENT", description: "The agent to run, when the module exports several." } as const;
 const seed = { type: "string", value: "N", default: "0", check: { kind: "whole", min: 0 }, description: "Seeds every random choice: the same seed gives the same run." } as const;
 
 export const COMMAND_SPECS = {
@@ -83,9 +85,9 @@ export const COMMAND_SPECS = {
     options: {
       store: { type: "string", value: "URL", required: true, description: "The http(s):// URL of a store server (tracetrain store serve)." },
       agent: { type: "string", value: "PATH", required: true, description: "The module that exports the agent: a .js file, or a .ts file when tsx is installed." },
-      name: { type: "string", value: "AGENT", description: "The agent to run, when the module exports several." },
+      name: agentName,
       concurrency: { type: "string", value: "N", default: "8", check: { kind: "whole", min: 1 }, description: "Rollouts run at once." },
-      token: { type: "string", value: "TOKEN", env: TOKEN_FROM_ENV, description: "The store server's token." },
+      token: storeToken,
     },
   },
   export: {
@@ -102,7 +104,7 @@ export const COMMAND_SPECS = {
       per: { type: "string", value: "call|conversation", default: "conversation", check: { kind: "choice", choices: ["call", "conversation"] }, description: "Chat records per LLM call or per conversation." },
       "max-length": { type: "string", value: "N", check: { kind: "whole", min: 1 }, description: "Token samples never merge past N tokens." },
       out: { type: "string", value: "FILE", description: "Where to write the JSONL. Default: stdout." },
-      token: { type: "string", value: "TOKEN", env: TOKEN_FROM_ENV, description: "The store server's token." },
+      token: storeToken,
     },
   },
   gateway: {
@@ -119,7 +121,7 @@ export const COMMAND_SPECS = {
       "record-unscoped": { type: "boolean", default: false, description: "Record calls made without a rollout prefix, each as an online rollout of its own." },
       capture: { type: "string", value: "train|always|never", default: "train", check: { kind: "choice", choices: ["train", "always", "never"] }, description: "When to ask upstreams for exact token ids and logprobs: for calls of train rollouts, always or never." },
       "skip-probe": { type: "boolean", default: false, description: "Do not ask each upstream at start what it supports." },
-      "store-token": { type: "string", value: "TOKEN", env: TOKEN_FROM_ENV, description: "The store server's token." },
+      "store-token": storeToken,
     },
   },
   harness: {
@@ -127,7 +129,7 @@ export const COMMAND_SPECS = {
       'Run one rollout as an Agent Lightning v1.0 harness process (their controller starts one per rollout): the agent gets the LLM "main" at AGL_OPENAI_BASE_URL with key AGL_KEY (none when empty; model --model, default "auto"; mode val when the URL says /mode/val/, else train), through a local relay that holds calls while the proxy answers 429/503 with Retry-After (up to --max-pause, default 1800 s), plus the resources of FILE (a JSON resources map); its reward is POSTed as a reward event to AGL_EVENT_URL. The task is the JSON in variable VAR, or an object of --task-env fields: FIELD (default VAR) is the text of VAR, JSON-decoded with :json. Exit 0 once the reward is posted; 1 when the agent fails, gives no reward or the post fails; 2 on a missing variable or bad input. python/tracetrain_harness.py starts it from Agent Lightning\'s local controller.',
     options: {
       agent: { type: "string", value: "PATH", required: true, description: "The module that exports the agent (.js, or .ts when tsx is installed)." },
-      name: { type: "string", value: "AGENT", description: "The agent to run, when the module exports several." },
+      name: agentName,
       "task-env": { type: "string", value: "[FIELD=]VAR[:json]", multiple: true, description: "A task field read from environment variable VAR (FIELD defaults to VAR; :json decodes it); repeats." },
       "task-json-env": { type: "string", value: "VAR", description: "The environment variable that holds the whole task as JSON (instead of --task-env)." },
       model: { type: "string", value: "NAME", default: "auto", description: 'The model name the agent\'s LLM "main" gets.' },

@@ -1,6 +1,6 @@
 /** Reading a command's options: node's parser, with its errors turned into one-line usage errors. */
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { type CommandName, COMMAND_SPECS, commandOf, subcommandsOf } from "./commands.js";
+import { type CommandName, type CommandSpec, COMMAND_SPECS, commandOf, subcommandsOf } from "./commands.js";
 import { UsageError } from "./errors.js";
 import { valueNameOf } from "./usage.js";
 import { checkValue } from "./values.js";
@@ -78,14 +78,15 @@ export function checkCommandLine(input: readonly string[], options: { isPlacehol
     throw unknownCommandError(argv);
   }
   if (found.args.includes("--help") || found.args.includes("-h")) return { ...none, command: found.name };
-  const spec = COMMAND_SPECS[found.name] as (typeof COMMAND_SPECS)[CommandName] & { positionals?: readonly string[] };
+  const spec: CommandSpec = COMMAND_SPECS[found.name];
   const { values, positionals } = parseArguments(found.name, found.args, spec.options, spec.positionals ?? []);
   const read = values as CheckedCommandLine["values"];
   for (const [name, option] of Object.entries(spec.options)) {
     const value = read[name];
     if (option.required && (value === undefined || value === false)) throw new UsageError(`--${name}`, "required");
-    if (option.type !== "string" || !("check" in option)) continue;
-    for (const text of [value].flat()) if (typeof text === "string" && options.isPlaceholder?.(text) !== true) checkValue(`--${name}`, option.check, text);
+    const check = option.type === "string" ? option.check : undefined;
+    if (check === undefined) continue;
+    for (const text of [value].flat()) if (typeof text === "string" && options.isPlaceholder?.(text) !== true) checkValue(`--${name}`, check, text);
   }
   return { command: found.name, values: read, positionals };
 }

@@ -1,5 +1,5 @@
 /** The text of `tracetrain --help`, and of each command's `--help`, written from {@link COMMAND_SPECS}. */
-import { COMMAND_NAMES, COMMAND_SPECS, type CommandName, type OptionSpec, commandSpec } from "./commands.js";
+import { COMMAND_NAMES, COMMAND_SPECS, type CommandName, type CommandSpec, type OptionSpec, commandSpec } from "./commands.js";
 
 const WIDTH = 100;
 
@@ -38,7 +38,7 @@ function optionSynopsis(name: string, option: OptionSpec): string {
 
 /** `tracetrain NAME POSITIONALS OPTIONS…`, wrapped under the command's name. */
 export function synopsisOf(name: CommandName, indent = "  "): string[] {
-  const spec = COMMAND_SPECS[name] as (typeof COMMAND_SPECS)[CommandName] & { positionals?: readonly string[] };
+  const spec: CommandSpec = COMMAND_SPECS[name];
   const head = `tracetrain ${name}`;
   const parts = [...(spec.positionals ?? []), ...Object.entries(spec.options).map(([option, o]) => optionSynopsis(option, o))];
   const lines: string[] = [];
