@@ -50,6 +50,8 @@ export interface CommandSpec {
 }
 
 const TOKEN_FROM_ENV = "TRACETRAIN_TOKEN";
+/** What `tracetrain init --framework` takes: the templates' names (init/templates; a test holds the two equal), listed here so that --help loads no template. */
+const INIT_FRAMEWORKS = ["openai", "ai-sdk", "langchain", "openai-agents", "plain"] as const;
 const host = { type: "string", value: "HOST", default: "127.0.0.1", description: "The interface to listen on; anything but loopback needs a token (or --insecure)." } as const;
 const port = (number: string) => ({ type: "string", value: "PORT", default: number, check: { kind: "port" }, description: "The port to listen on; 0 picks a free one." }) as const;
 const insecure = { type: "boolean", default: false, description: "Listen beyond loopback without a token, on a trusted private network only." } as const;
@@ -166,6 +168,21 @@ export const COMMAND_SPECS = {
     positionals: ["FILE"],
     options: {
       format: { type: "string", value: DATASET_FORMATS.join("|"), check: { kind: "choice", choices: DATASET_FORMATS }, description: "Read the file as this format, whatever its extension." },
+    },
+  },
+  init: {
+    summary:
+      "Write a small project into DIR (default: this folder), which must be new or empty unless --force (then same-named files are replaced): an agent for the framework (default openai) that reads its prompt with ctx.prompt() and its model with ctx.llm(), 24 support tickets, simulated models, and main.ts, which evaluates the agent, optimizes its prompt with APO and prints a before/after table. Then: cd DIR, npm install, npm start (offline; set OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL for a real endpoint).",
+    positionals: ["[DIR]"],
+    options: {
+      framework: {
+        type: "string",
+        value: INIT_FRAMEWORKS.join("|"),
+        default: "openai",
+        check: { kind: "choice", choices: INIT_FRAMEWORKS },
+        description: "The framework the agent is written with (plain: the openai SDK without a framework).",
+      },
+      force: { type: "boolean", default: false, description: "Write into a folder that is not empty; files of the same name are replaced, others left alone." },
     },
   },
 } as const satisfies Record<string, CommandSpec>;

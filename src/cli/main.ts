@@ -37,6 +37,7 @@ const COMMANDS: Record<CommandName, (args: string[]) => Promise<number>> = {
   "backend serve": backendServe,
   demo: demoCommand,
   "dataset check": datasetCheck,
+  init: async (args) => (await import("./init/index.js")).initCommand(args),
 };
 
 

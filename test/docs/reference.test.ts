@@ -10,6 +10,7 @@ import { ROOT } from "../../scripts/reference/options-reference.js";
 import { referenceFiles } from "../../scripts/reference/reference-files.js";
 import { COMMAND_NAMES, COMMAND_SPECS } from "../../src/cli/commands.js";
 import { usageOf } from "../../src/cli/usage.js";
+import { FRAMEWORK_NAMES } from "../../src/cli/init/index.js";
 
 // Generating reads every options type through the TypeScript checker: once for all the tests.
 const generated = referenceFiles();
@@ -38,6 +39,10 @@ describe("the generated reference", () => {
 });
 
 describe("the CLI's help and reference", () => {
+  it("offer tracetrain init the frameworks it has templates for", () => {
+    expect(COMMAND_SPECS.init.options.framework.check.choices).toEqual(FRAMEWORK_NAMES);
+  });
+
   it("explain every option of every command, from the definitions the parser reads", async () => {
     const cli = (await generated)["docs/reference/cli.md"]!;
     for (const name of COMMAND_NAMES) {
