@@ -34,6 +34,8 @@ import {
 } from "../types/index.js";
 import { sleep } from "../util/index.js";
 import { startAglRelay } from "./agl-relay.js";
+import { COMMAND_SPECS } from "./commands.js";
+import { seconds } from "./values.js";
 
 /** The three variables of Agent Lightning's contract (task fields come on top). */
 export const AGL_ENV = { baseUrl: "AGL_OPENAI_BASE_URL", eventUrl: "AGL_EVENT_URL", key: "AGL_KEY" } as const;
@@ -135,15 +137,7 @@ interface HarnessOptions {
   maxPauseSeconds: number;
 }
 
-const OPTIONS = {
-  agent: { type: "string" },
-  name: { type: "string" },
-  "task-env": { type: "string", multiple: true },
-  "task-json-env": { type: "string" },
-  model: { type: "string", default: "auto" },
-  resources: { type: "string" },
-  "max-pause": { type: "string", default: "1800" },
-} as const;
+const OPTIONS = COMMAND_SPECS.harness.options;
 
 /** A POSIX environment variable name. */
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -166,10 +160,7 @@ function parseOptions(args: string[]): HarnessOptions {
   const repeated = taskFields.find((f, i) => taskFields.findIndex((g) => g.field === f.field) !== i);
   if (repeated) throw new ValidationError("command line", [{ path: "--task-env", message: `field '${repeated.field}' is given twice` }]);
   if (values.model.trim() === "") throw new ValidationError("command line", [{ path: "--model", message: "expected a model name" }]);
-  const maxPauseSeconds = Number(values["max-pause"]);
-  if (values["max-pause"].trim() === "" || !Number.isFinite(maxPauseSeconds) || maxPauseSeconds < 0) {
-    throw new ValidationError("command line", [{ path: "--max-pause", message: `expected seconds (a number ≥ 0), got ${JSON.stringify(values["max-pause"])}` }]);
-  }
+  const maxPauseSeconds = seconds("--max-pause", values["max-pause"]);
   return {
     agentPath: values.agent,
     agentName: values.name,

@@ -1,19 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `tracetrain` command.
- *
- *   tracetrain store serve [--store URL] [--host H] [--port P] [--token T] [--insecure]
- *   tracetrain dashboard --store PATH|URL [--host H] [--port P] [--token T]
- *   tracetrain runner --store URL --agent PATH [--name AGENT] [--concurrency N] [--token T]
- *   tracetrain export --store URL --format chat|tokens [--mode M] [--agent NAME] [--min-reward X] [--top-k N] [--out FILE] …
- *   tracetrain gateway --store URL --upstream URL [--upstream URL …] [--port P] [--token T] …
- *   tracetrain harness --agent PATH [--name AGENT] [--task-env [FIELD=]VAR[:json] …] [--task-json-env VAR] [--model M] [--resources FILE] [--max-pause S]
- *
- *   tracetrain backend serve --reference [--actions A,B,…] [--host H] [--port P] [--token T] [--seed N]
- *   tracetrain demo [--steps N] [--dir DIR] [--seed N] [--async]
- *   tracetrain dataset check FILE [--format jsonl|json|csv]
- *   tracetrain init [DIR] [--framework openai|ai-sdk|langchain|openai-agents|plain] [--force]
- *   tracetrain --version | --help | COMMAND --help
+ * The `tracetrain` command. Its commands and their options are defined in commands.ts (which
+ * `--help` and docs/reference/cli.md are written from); the handlers are here.
  *
  * A failure is one line on stderr: exit 2 for what the user can fix (see errors.ts), 1 otherwise;
  * `--debug` anywhere (or TRACETRAIN_DEBUG=1) adds the stack trace.
@@ -28,16 +16,18 @@ import { runWorker } from "../runner/index.js";
 import { startGateway } from "../gateway/index.js";
 import { type StoreServer, startStoreServer } from "../server/index.js";
 import { RolloutModeSchema, type RolloutMode } from "../types/index.js";
-import { DATASET_FORMATS, type DatasetFormat, loadDataset, redactUrl } from "../util/index.js";
+import { DATASET_FORMATS, loadDataset, redactUrl } from "../util/index.js";
+import { COMMAND_SPECS, type CommandName, commandOf, helpTopicOf } from "./commands.js";
 import { CommandError, UsageError, describeFailure, stackOf } from "./errors.js";
 import { describeExport, exportFromStore } from "./export.js";
-import { parseArguments, parseOptions } from "./options.js";
+import { parseArguments, parseOptions, unknownCommandError, withoutDebugFlag } from "./options.js";
 import { needsTsx, rerunWithTsx } from "./typescript-loading.js";
 import { USAGE, usageOf } from "./usage.js";
+import { choiceOf, finiteNumber, parsePort, wholeNumber } from "./values.js";
 import { packageVersion } from "./version.js";
 
-/** Each command, by the words that name it. */
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+/** Each command's handler, by the words that name it (commands.ts defines them and their options). */
+const COMMANDS: Record<CommandName, (args: string[]) => Promise<number>> = {
   "store serve": serve,
   dashboard: dashboardCommand,
   runner,
@@ -50,21 +40,6 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   init: async (args) => (await import("./init/index.js")).initCommand(args),
 };
 
-/** What `tracetrain X --help` should name for a failure of `argv`: its command, the family of an unfinished one ("store"), or nothing. */
-function helpTopic(argv: readonly string[]): string | undefined {
-  const first = argv[0];
-  const family = first !== undefined && Object.keys(COMMANDS).some((name) => name.startsWith(`${first} `));
-  return commandOf(argv)?.name ?? (family ? first : undefined);
-}
-
-/** The command `argv` names ("store serve", "runner", …) and its arguments, or undefined. */
-function commandOf(argv: readonly string[]): { name: string; args: string[] } | undefined {
-  const [first, second] = argv;
-  if (first === undefined) return undefined;
-  if (second !== undefined && `${first} ${second}` in COMMANDS) return { name: `${first} ${second}`, args: argv.slice(2) };
-  if (first in COMMANDS) return { name: first, args: argv.slice(1) };
-  return undefined;
-}
 
 async function main(argv: string[]): Promise<number> {
   const [first, second] = argv;
@@ -77,32 +52,20 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (first === "help" || first === "--help" || first === "-h") {
-    process.stdout.write(`${second === undefined ? USAGE : usageOf(second)}\n`);
+    process.stdout.write(`${second === undefined ? USAGE : usageOf(argv.slice(1).join(" "))}\n`);
     return 0;
   }
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(`${usageOf(first)}\n`);
+    process.stdout.write(`${usageOf(helpTopicOf(argv) ?? first)}\n`);
     return 0;
   }
   const command = commandOf(argv);
-  if (command !== undefined) return COMMANDS[command.name]!(command.args);
-  const subcommands = Object.keys(COMMANDS).filter((name) => name.startsWith(`${first} `)).map((name) => name.slice(first.length + 1));
-  if (subcommands.length > 0) {
-    throw new UsageError(first, second === undefined ? `expected ${subcommands.join(" or ")} after it` : `unknown subcommand ${JSON.stringify(second)}: expected ${subcommands.join(" or ")}`);
-  }
-  throw new UsageError(first, "unknown command");
+  if (command !== undefined) return COMMANDS[command.name](command.args);
+  throw unknownCommandError(argv);
 }
 
 async function backendServe(args: string[]): Promise<number> {
-  const values = parseOptions("backend serve", args, {
-    reference: { type: "boolean", default: false },
-    actions: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: "4749" },
-    token: { type: "string" },
-    insecure: { type: "boolean", default: false },
-    seed: { type: "string", default: "0" },
-  });
+  const values = parseOptions("backend serve", args, COMMAND_SPECS["backend serve"].options);
   if (!values.reference) {
     throw new UsageError("--reference", "only the reference backend can be served from here; GPU trainers serve the protocol themselves (docs/rl-backend-protocol.md)");
   }
@@ -121,12 +84,7 @@ async function backendServe(args: string[]): Promise<number> {
 }
 
 async function demoCommand(args: string[]): Promise<number> {
-  const values = parseOptions("demo", args, {
-    steps: { type: "string", default: "30" },
-    dir: { type: "string" },
-    seed: { type: "string", default: "0" },
-    async: { type: "boolean", default: false },
-  });
+  const values = parseOptions("demo", args, COMMAND_SPECS.demo.options);
   const steps = wholeNumber("--steps", values.steps, 1);
   const seed = wholeNumber("--seed", values.seed, 0);
   const { runDemo } = await import("../demo/index.js");
@@ -135,10 +93,9 @@ async function demoCommand(args: string[]): Promise<number> {
 }
 
 async function datasetCheck(args: string[]): Promise<number> {
-  const { values, positionals } = parseArguments("dataset check", args, { format: { type: "string" } }, ["FILE"]);
+  const { values, positionals } = parseArguments("dataset check", args, COMMAND_SPECS["dataset check"].options, COMMAND_SPECS["dataset check"].positionals);
   const [file] = positionals as [string];
-  const format = values.format;
-  if (format !== undefined && !isDatasetFormat(format)) throw new UsageError("--format", `expected ${DATASET_FORMATS.join(", ")}, got ${format}`);
+  const format = values.format === undefined ? undefined : choiceOf("--format", values.format, DATASET_FORMATS);
   const rows = await loadDataset(file, format === undefined ? {} : { format });
   const first = rows[0];
   const fields = typeof first === "object" && first !== null && !Array.isArray(first) ? `; fields of the first row: ${Object.keys(first).join(", ")}` : "";
@@ -146,18 +103,8 @@ async function datasetCheck(args: string[]): Promise<number> {
   return 0;
 }
 
-function isDatasetFormat(text: string): text is DatasetFormat {
-  return (DATASET_FORMATS as readonly string[]).includes(text);
-}
-
 async function serve(args: string[]): Promise<number> {
-  const values = parseOptions("store serve", args, {
-    store: { type: "string", default: "sqlite:./.tracetrain/tracetrain.db" },
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: "4747" },
-    token: { type: "string" },
-    insecure: { type: "boolean", default: false },
-  });
+  const values = parseOptions("store serve", args, COMMAND_SPECS["store serve"].options);
   const port = parsePort(values.port);
   if (values.store.startsWith("http")) throw new UsageError("--store", "serve a database (sqlite:…, postgres://…, memory), not another server");
   const token = values.token ?? process.env.TRACETRAIN_TOKEN;
@@ -180,12 +127,7 @@ async function serve(args: string[]): Promise<number> {
  * address to open, token included.
  */
 async function dashboardCommand(args: string[]): Promise<number> {
-  const values = parseOptions("dashboard", args, {
-    store: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: "4750" },
-    token: { type: "string" },
-  });
+  const values = parseOptions("dashboard", args, COMMAND_SPECS.dashboard.options);
   if (values.store === undefined) throw new UsageError("--store", "give the store to look at: a SQLite file, sqlite:PATH, postgres://… or a store server's http(s):// URL");
   const port = parsePort(values.port);
   const token = values.token ?? process.env.TRACETRAIN_TOKEN;
@@ -215,24 +157,11 @@ function storeSpecOf(text: string): string {
 }
 
 async function gatewayCommand(args: string[]): Promise<number> {
-  const values = parseOptions("gateway", args, {
-    store: { type: "string" },
-    upstream: { type: "string", multiple: true },
-    "upstream-key": { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: "4748" },
-    token: { type: "string" },
-    "store-token": { type: "string" },
-    insecure: { type: "boolean", default: false },
-    "record-unscoped": { type: "boolean", default: false },
-    capture: { type: "string", default: "train" },
-    "skip-probe": { type: "boolean", default: false },
-  });
+  const values = parseOptions("gateway", args, COMMAND_SPECS.gateway.options);
   if (!values.store) throw new UsageError("--store", "required");
   if (!values.upstream?.length) throw new UsageError("--upstream", "required");
   const port = parsePort(values.port);
-  const capture = values.capture;
-  if (capture !== "train" && capture !== "always" && capture !== "never") throw new UsageError("--capture", `expected train, always or never, got ${capture}`);
+  const capture = choiceOf("--capture", values.capture, ["train", "always", "never"]);
   const token = values.token ?? process.env.TRACETRAIN_GATEWAY_TOKEN;
   const storeToken = values["store-token"] ?? process.env.TRACETRAIN_TOKEN;
   const upstreamKey = values["upstream-key"] ?? process.env.TRACETRAIN_UPSTREAM_KEY;
@@ -265,13 +194,7 @@ async function gatewayCommand(args: string[]): Promise<number> {
 }
 
 async function runner(args: string[]): Promise<number> {
-  const values = parseOptions("runner", args, {
-    store: { type: "string" },
-    agent: { type: "string" },
-    name: { type: "string" },
-    concurrency: { type: "string", default: "8" },
-    token: { type: "string" },
-  });
+  const values = parseOptions("runner", args, COMMAND_SPECS.runner.options);
   if (!values.store) throw new UsageError("--store", "required");
   if (!values.agent) throw new UsageError("--agent", "required");
   const concurrency = wholeNumber("--concurrency", values.concurrency, 1);
@@ -300,37 +223,14 @@ async function runner(args: string[]): Promise<number> {
 }
 
 async function exportCommand(args: string[]): Promise<number> {
-  const values = parseOptions("export", args, {
-    store: { type: "string" },
-    format: { type: "string" },
-    mode: { type: "string", multiple: true },
-    agent: { type: "string", multiple: true },
-    "min-reward": { type: "string" },
-    "top-k": { type: "string" },
-    credit: { type: "string", default: "final" },
-    per: { type: "string", default: "conversation" },
-    "max-length": { type: "string" },
-    out: { type: "string" },
-    token: { type: "string" },
-  });
+  const values = parseOptions("export", args, COMMAND_SPECS.export.options);
   if (!values.store) throw new UsageError("--store", "required");
-  const format = values.format;
-  if (format !== "chat" && format !== "tokens") throw new UsageError("--format", `expected chat or tokens, got ${format ?? "nothing"}`);
-  const modes = (values.mode ?? []).flatMap((m) => m.split(",")).map((m): RolloutMode => {
-    const parsed = RolloutModeSchema.safeParse(m.trim());
-    if (!parsed.success) throw new UsageError("--mode", `expected train, val or test, got ${m}`);
-    return parsed.data;
-  });
-  const number = (flag: string, text: string | undefined): number | undefined => {
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (text.trim() === "" || !Number.isFinite(n)) throw new UsageError(flag, `expected a number, got ${text}`);
-    return n;
-  };
-  const minReward = number("--min-reward", values["min-reward"]);
+  const format = choiceOf("--format", values.format, ["chat", "tokens"]);
+  const modes = (values.mode ?? []).flatMap((m) => m.split(",")).map((m): RolloutMode => choiceOf("--mode", m.trim(), RolloutModeSchema.options));
+  const minReward = values["min-reward"] === undefined ? undefined : finiteNumber("--min-reward", values["min-reward"]);
   const topK = values["top-k"] === undefined ? undefined : wholeNumber("--top-k", values["top-k"], 1);
   const maxLength = values["max-length"] === undefined ? undefined : wholeNumber("--max-length", values["max-length"], 1);
-  if (values.per !== "call" && values.per !== "conversation") throw new UsageError("--per", `expected call or conversation, got ${values.per}`);
+  const per = choiceOf("--per", values.per, ["call", "conversation"]);
   const credit = creditPolicyFromName(values.credit);
   const token = values.token ?? process.env.TRACETRAIN_TOKEN;
 
@@ -345,7 +245,7 @@ async function exportCommand(args: string[]): Promise<number> {
     if (file) await once(file, "open");
     const summary = await exportFromStore(
       store,
-      { format, modes, agents: values.agent, minReward, topK, credit, per: values.per, maxLength },
+      { format, modes, agents: values.agent, minReward, topK, credit, per, maxLength },
       file ?? process.stdout,
     );
     process.stderr.write(`${describeExport(summary, format)}\n`);
@@ -383,18 +283,6 @@ async function checkReachable(store: Store, spec: string): Promise<void> {
   if (/^https?:\/\//.test(spec)) await store.stats();
 }
 
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (text.trim() === "" || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError("--port", `expected a port number (0 to 65535), got ${text}`);
-  return port;
-}
-
-function wholeNumber(flag: string, text: string, min: number): number {
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isInteger(n) || n < min) throw new UsageError(flag, `expected a whole number ≥ ${min}, got ${text}`);
-  return n;
-}
-
 /** Resolves on SIGINT or SIGTERM: how a serving command is asked to stop. */
 function stopSignal(): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -403,20 +291,11 @@ function stopSignal(): Promise<void> {
   });
 }
 
-/** `--debug` may stand anywhere before a `--`; it is taken out before the command reads its options. */
-function withoutDebugFlag(argv: string[]): { argv: string[]; debug: boolean } {
-  const end = argv.indexOf("--");
-  const options = end < 0 ? argv : argv.slice(0, end);
-  const kept = options.filter((arg) => arg !== "--debug");
-  const debug = kept.length !== options.length || process.env.TRACETRAIN_DEBUG === "1";
-  return { argv: end < 0 ? kept : [...kept, ...argv.slice(end)], debug };
-}
-
 const { argv, debug } = withoutDebugFlag(process.argv.slice(2));
 main(argv).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const failure = describeFailure(error, helpTopic(argv));
+    const failure = describeFailure(error, helpTopicOf(argv));
     process.stderr.write(`tracetrain: ${failure.message}\n${debug ? `${stackOf(error)}\n` : ""}`);
     process.exit(failure.exitCode);
   },

@@ -1,7 +1,9 @@
 /** Reading a command's options: node's parser, with its errors turned into one-line usage errors. */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type CommandName, type CommandSpec, COMMAND_SPECS, commandOf, subcommandsOf } from "./commands.js";
 import { UsageError } from "./errors.js";
 import { valueNameOf } from "./usage.js";
+import { checkValue } from "./values.js";
 
 type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
@@ -33,6 +35,64 @@ export function parseArguments<const O extends OptionsConfig>(command: string, a
   if (positionals.length < required) throw new UsageError(names[positionals.length]!, "required");
   if (positionals.length > names.length) throw new UsageError(positionals[names.length]!, "unexpected argument");
   return { values, positionals };
+}
+
+/** Why `argv` names no command: an unknown word, or a family (`store`) without a known subcommand. */
+export function unknownCommandError(argv: readonly string[]): UsageError {
+  const [first = "", second] = argv;
+  const subcommands = subcommandsOf(first);
+  if (subcommands.length > 0) {
+    return new UsageError(first, second === undefined ? `expected ${subcommands.join(" or ")} after it` : `unknown subcommand ${JSON.stringify(second)}: expected ${subcommands.join(" or ")}`);
+  }
+  return new UsageError(first, "unknown command");
+}
+
+/** `--debug` may stand anywhere before a `--`; it is taken out before the command reads its options. */
+export function withoutDebugFlag(argv: readonly string[]): { argv: string[]; debug: boolean } {
+  const end = argv.indexOf("--");
+  const options = end < 0 ? argv : argv.slice(0, end);
+  const kept = options.filter((arg) => arg !== "--debug");
+  const debug = kept.length !== options.length || process.env.TRACETRAIN_DEBUG === "1";
+  return { argv: end < 0 ? kept : [...kept, ...argv.slice(end)], debug };
+}
+
+/** What {@link checkCommandLine} found: the command (none for --help and --version) and its arguments as read. */
+export interface CheckedCommandLine {
+  command: CommandName | undefined;
+  values: Record<string, string | boolean | Array<string | boolean> | undefined>;
+  positionals: string[];
+}
+
+/**
+ * Reads `tracetrain ARGV` as the command would, without running it: the command must exist, its
+ * options and arguments must parse, required options must be there and every value must be of
+ * its kind (a port, a whole number, one of the choices, …). Throws the {@link UsageError} the
+ * command would print. Checks done only once the command runs (that a file exists, that a store
+ * answers) are not made; nor is the kind of a value `isPlaceholder` says stands for another (a
+ * documented `--port "$PORT"`).
+ */
+export function checkCommandLine(input: readonly string[], options: { isPlaceholder?: (value: string) => boolean } = {}): CheckedCommandLine {
+  const { argv } = withoutDebugFlag(input);
+  const first = argv[0];
+  const none = { command: undefined, values: {}, positionals: [] };
+  if (first === undefined || ["--version", "-v", "version", "--help", "-h", "help"].includes(first)) return none;
+  const found = commandOf(argv);
+  if (found === undefined) {
+    if (argv.includes("--help") || argv.includes("-h")) return none;
+    throw unknownCommandError(argv);
+  }
+  if (found.args.includes("--help") || found.args.includes("-h")) return { ...none, command: found.name };
+  const spec: CommandSpec = COMMAND_SPECS[found.name];
+  const { values, positionals } = parseArguments(found.name, found.args, spec.options, spec.positionals ?? []);
+  const read = values as CheckedCommandLine["values"];
+  for (const [name, option] of Object.entries(spec.options)) {
+    const value = read[name];
+    if (option.required && (value === undefined || value === false)) throw new UsageError(`--${name}`, "required");
+    const check = option.type === "string" ? option.check : undefined;
+    if (check === undefined) continue;
+    for (const text of [value].flat()) if (typeof text === "string" && options.isPlaceholder?.(text) !== true) checkValue(`--${name}`, check, text);
+  }
+  return { command: found.name, values: read, positionals };
 }
 
 function usageErrorOf(error: unknown, command: string, options: OptionsConfig): unknown {

@@ -23,7 +23,16 @@ export const GatewayPolicySchema = z.strictObject({
   /** Replaces the `model` of every forwarded call. */
   model: z.string().min(1).optional(),
   /** Request fields set on every call of a rollout in that mode, over what the agent sent (e.g. `{temperature: 1}`). */
-  sampling: z.strictObject({ train: SamplingSchema.optional(), val: SamplingSchema.optional(), test: SamplingSchema.optional() }).optional(),
+  sampling: z
+    .strictObject({
+      /** Fields set on calls of training rollouts. */
+      train: SamplingSchema.optional(),
+      /** Fields set on calls of validation rollouts. */
+      val: SamplingSchema.optional(),
+      /** Fields set on calls of test rollouts. */
+      test: SamplingSchema.optional(),
+    })
+    .optional(),
   /** Stamped on every recorded call as `tracetrain.llm.policy_version`. */
   policyVersion: PolicyVersionSchema.optional(),
 });

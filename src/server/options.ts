@@ -45,7 +45,10 @@ export const StoreServerOptionsSchema = z.strictObject({
    * package, `{ dir }` a build in another folder, `false` none.
    * @default true
    */
-  dashboard: z.union([z.boolean(), z.strictObject({ dir: z.string().min(1) })]).default(true),
+  dashboard: z.union([z.boolean(), z.strictObject({
+      /** A folder holding a dashboard build (its index.html and assets). */
+      dir: z.string().min(1),
+    })]).default(true),
   /** Receives the server's errors. @default consoleLogger (warnings and errors on the console) */
   logger: LoggerSchema.default(() => consoleLogger),
 });

@@ -96,6 +96,7 @@ export interface MockLlm {
 }
 
 export interface MockLlmOptions {
+  /** What the simulated model answers to each request (default {@link echoResponder}: it repeats the last user message). */
   responder?: Responder;
   /** The port to listen on (default: a free one). */
   port?: number;

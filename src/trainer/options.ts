@@ -83,7 +83,10 @@ export const TrainerOptionsSchema = z.strictObject({
    * endpoint is then reached from the runners' machines, not this one.
    * @default true, with a 5000 ms timeout
    */
-  checkEndpoints: z.union([z.boolean(), z.strictObject({ timeoutMs: z.number().int().min(1).max(600_000) })]).default(true),
+  checkEndpoints: z.union([z.boolean(), z.strictObject({
+      /** How long each endpoint gets to answer, in ms (at most 600000). */
+      timeoutMs: z.number().int().min(1).max(600_000),
+    })]).default(true),
   /**
    * Hook the agent frameworks in this process so their LLM calls are recorded: `true` for the
    * tracer's defaults (the openai SDK, fetch, LangChain.js, the OpenAI Agents SDK), options for

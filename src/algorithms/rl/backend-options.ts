@@ -33,9 +33,9 @@ export function parseServeTrainingBackendOptions(options: ServeTrainingBackendOp
 
 /** Timeouts of one exchange per route, in ms: connecting, sending, the backend's work, the answer. */
 export const RouteTimeoutsSchema = z.strictObject({
-  /** @default 30000 */
+  /** Asking what the backend is (`GET /v2/info`). @default 30000 */
   info: DurationMsSchema.default(30_000),
-  /** @default 30000 */
+  /** Asking where the policy is served (`GET /v2/endpoints`). @default 30000 */
   endpoints: DurationMsSchema.default(30_000),
   /** A training step (including weight sync to the endpoints) can take many minutes. @default 3600000 (1 h) */
   train: DurationMsSchema.default(60 * 60_000),
@@ -88,9 +88,9 @@ export const JsonlExportBackendOptionsSchema = z.strictObject({
   /** What the endpoints return, reported by `info()`. @default neither token ids nor logprobs */
   capabilities: z
     .strictObject({
-      /** @default false */
+      /** The endpoints return exact token ids. @default false */
       token_ids: z.boolean().default(false),
-      /** @default false */
+      /** The endpoints return logprobs. @default false */
       logprobs: z.boolean().default(false),
       /** What those logprobs are: the model's own distribution, or the one sampled from. @default "raw" */
       logprobs_mode: z.enum(["raw", "processed"]).default("raw"),

@@ -42,11 +42,23 @@ export const RLOptionsSchema = z.strictObject({
   llmResource: IdSchema.default("main"),
   /** Request fields the gateway sets per mode. @default temperature 1 for train, 0 for val and test */
   sampling: z
-    .strictObject({ train: JsonObjectSchema.optional(), val: JsonObjectSchema.optional(), test: JsonObjectSchema.optional() })
+    .strictObject({
+      /** Request fields set on every call of a training rollout (e.g. `{ temperature: 1 }`). */
+      train: JsonObjectSchema.optional(),
+      /** Request fields set on every call of a validation rollout. */
+      val: JsonObjectSchema.optional(),
+      /** Request fields set on every call of a test rollout. */
+      test: JsonObjectSchema.optional(),
+    })
     .default({ train: { temperature: 1 }, val: { temperature: 0 }, test: { temperature: 0 } }),
   /** A running gateway to use, or where to start one. @default { port: 0 }: loopback, a free port */
   gateway: z
-    .union([z.custom<Gateway>(isGateway, "expected a Gateway from startGateway()"), z.strictObject({ host: z.string().optional(), port: z.number().int().min(0).max(65535).optional() })])
+    .union([z.custom<Gateway>(isGateway, "expected a Gateway from startGateway()"), z.strictObject({
+        /** The interface the gateway RL starts listens on. @default "127.0.0.1" */
+        host: z.string().optional(),
+        /** Its port; 0 picks a free one. @default 0 */
+        port: z.number().int().min(0).max(65535).optional(),
+      })])
     .default({ port: 0 }),
   /** Failed rollouts of these kinds are left out of the batch; others count with reward 0. @default the infrastructure's faults: infra_error, unresponsive, timeout, cancelled */
   dropFailures: z.array(FailureKindSchema).default(["infra_error", "unresponsive", "timeout", "cancelled"]),

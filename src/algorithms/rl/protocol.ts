@@ -69,11 +69,13 @@ export type ParsedBackendInfo = z.output<typeof BackendInfoSchema>;
 
 /** An OpenAI-compatible server that samples from the current policy. */
 export const EndpointSchema = z.object({
+  /** What the endpoint is called in logs and records. */
   name: z.string().min(1).max(256),
   /** Up to and including `/v1`. */
   base_url: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
   /** The model name this endpoint serves the policy under; it may change with every version. */
   model: z.string().min(1),
+  /** The version of the weights this endpoint serves. */
   policy_version: PolicyVersionSchema,
 });
 export type Endpoint = z.infer<typeof EndpointSchema>;

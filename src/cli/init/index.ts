@@ -5,6 +5,7 @@
  */
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { basename, join, relative, resolve } from "node:path";
+import { COMMAND_SPECS } from "../commands.js";
 import { CommandError, UsageError } from "../errors.js";
 import { parseArguments } from "../options.js";
 import { packageManifest } from "../version.js";
@@ -13,7 +14,7 @@ import { FRAMEWORK_NAMES, type FrameworkName, projectFiles } from "./templates/i
 export { FRAMEWORK_NAMES, type FrameworkName, projectFiles } from "./templates/index.js";
 
 export async function initCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArguments("init", args, { framework: { type: "string", default: "openai" }, force: { type: "boolean", default: false } }, ["[DIR]"]);
+  const { values, positionals } = parseArguments("init", args, COMMAND_SPECS.init.options, COMMAND_SPECS.init.positionals);
   const framework = frameworkOf(values.framework);
   const dir = resolve(positionals[0] ?? ".");
   const files = projectFiles(framework, packageNameOf(dir), packageManifest());

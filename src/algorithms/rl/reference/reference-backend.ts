@@ -50,7 +50,7 @@ export const ReferenceStateSchema = z.object({
 });
 export type ReferenceState = z.infer<typeof ReferenceStateSchema>;
 
-const ReferenceBackendOptionsSchema = z.strictObject({
+export const ReferenceBackendOptionsSchema = z.strictObject({
   /** What the policy can answer, and the values it gives a tool parameter without an `enum`: phrases of one or more o200k tokens. */
   actions: z.array(z.string().min(1)).min(1).max(4096),
   /** Seeds sampling for requests without their own `seed` (default 0). */
@@ -87,6 +87,7 @@ const ReferenceBackendOptionsSchema = z.strictObject({
   model: z.string().min(1).max(256).default("tracetrain-reference"),
   /** The endpoint's name in `endpoints()` (default "reference"). */
   name: z.string().min(1).max(256).default("reference"),
+  /** The interface the policy endpoint listens on (default "127.0.0.1"). */
   host: z.string().min(1).default("127.0.0.1"),
   /** Default 0: a free port. */
   port: z.number().int().min(0).max(65535).default(0),
