@@ -4,12 +4,13 @@
  * user would, in a scratch working directory, against the deterministic LLM server (through
  * OPENAI_BASE_URL, as a user would point it at a real endpoint).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type MockLlm, startMockLlm } from "tracetrain/testing";
+import { docFiles } from "./doc-files.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const scratch = join(root, "test", ".tmp");
@@ -75,16 +76,8 @@ const EXPECTED: Record<string, Array<[marker: string, printed: RegExp]>> = {
   ],
 };
 
-/** README.md and every guide under docs/ but the generated reference, as repository paths. */
-function documents(): string[] {
-  const guides = (readdirSync(join(root, "docs"), { recursive: true }) as string[])
-    .map((file) => join("docs", file).split("\\").join("/"))
-    .filter((file) => file.endsWith(".md") && !file.startsWith("docs/reference/"));
-  return ["README.md", ...guides.sort()];
-}
-
 const blocksOf = (file: string) => [...readFileSync(join(root, file), "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-const withBlocks = documents()
+const withBlocks = docFiles(root, { reference: false })
   .map((file) => ({ file, blocks: blocksOf(file) }))
   .filter(({ blocks }) => blocks.length > 0);
 

@@ -1,27 +1,16 @@
 /**
- * Every relative link and #anchor of README.md and docs/*.md resolves: the target file or folder
- * exists, and an anchor names a heading of its document (GitHub's heading ids). The README became
+ * Every relative link and #anchor of README.md, the guides under docs/ and the examples' READMEs
+ * resolves: the target file or folder exists, and an anchor names a heading of its document
+ * (GitHub's heading ids). The README became
  * a short page linking into guides; a section renamed or moved must not leave dead links behind.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { docFiles } from "./doc-files.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-
-/**
- * Targets being written on other branches of issue 18 (examples, the generated reference) at the
- * time these guides were: tolerated while absent, checked like any other once they exist.
- */
-const IN_FLIGHT = new Set([
-  "examples/sql-agent",
-  "examples/openai-agents-handoff",
-  "examples/langchain-agent",
-  "examples/python-agent",
-  "docs/reference/cli.md",
-  "docs/reference/options.md",
-]);
 
 interface Link {
   line: number;
@@ -81,15 +70,15 @@ function problem(file: string, target: string): string | null {
   const anchor = hash < 0 ? null : decodeURIComponent(target.slice(hash + 1));
   const resolved = path === "" ? file : normalize(join(dirname(file), decodeURIComponent(path))).replace(/\/$/, "");
   if (relative(root, join(root, resolved)).startsWith("..")) return `${target} leaves the repository`;
-  if (!existsSync(join(root, resolved))) return IN_FLIGHT.has(resolved) ? null : `${resolved} does not exist`;
+  if (!existsSync(join(root, resolved))) return `${resolved} does not exist`;
   if (anchor === null) return null;
   if (statSync(join(root, resolved)).isDirectory() || !resolved.endsWith(".md")) return `#${anchor}: ${resolved} is not a Markdown file`;
   return headingIds(readFileSync(join(root, resolved), "utf8")).has(anchor) ? null : `${resolved} has no heading #${anchor}`;
 }
 
-const documents = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)];
+const documents = docFiles(root, { examples: true });
 
-describe("links of README.md and docs/*.md", () => {
+describe("links of README.md, docs/ and the examples' READMEs", () => {
   it("reads the links of every document (the checker sees them)", () => {
     const readme = linksOf(readFileSync(join(root, "README.md"), "utf8")).map((l) => l.target);
     expect(readme).toContain("docs/wrap-your-agent.md");

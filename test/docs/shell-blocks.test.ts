@@ -16,7 +16,8 @@ import { describeFailure } from "../../src/cli/errors.js";
 import { checkCommandLine } from "../../src/cli/options.js";
 import { ValidationError } from "tracetrain";
 import { startTracetrain } from "../support/processes.js";
-import { type ShellCommand, commandsOf, docFiles, isPlaceholder, shellBlocks, splitCommands } from "./shell-lines.js";
+import { docFiles } from "./doc-files.js";
+import { type ShellCommand, commandsOf, isPlaceholder, shellBlocks, splitCommands } from "./shell-lines.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
@@ -79,7 +80,7 @@ function isValid(args: string[]): boolean {
   }
 }
 
-const documented = docFiles(root).map((file) => {
+const documented = docFiles(root, { examples: true }).map((file) => {
   const blocks = shellBlocks(readFileSync(join(root, file), "utf8"));
   return { file, blocks: blocks.map((block) => commandsOf(file, block)) };
 });

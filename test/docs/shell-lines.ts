@@ -3,8 +3,6 @@
  * joined, `&&`/`;`/`|` split, comments and `VAR=value` prefixes taken off) and, for `$ ` transcripts,
  * what each command is shown to print.
  */
-import { readdirSync } from "node:fs";
-import { join, relative } from "node:path";
 
 export interface ShellCommand {
   /** `FILE:LINE` of the command in the docs. */
@@ -16,17 +14,6 @@ export interface ShellCommand {
 }
 
 const SHELL_FENCE = /^```(?:bash|sh|shell|console|zsh)[ \t]*$/;
-
-/** README.md and every .md file under docs/ (whatever their layout: sections may move between them). */
-export function docFiles(root: string): string[] {
-  const walk = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) return walk(path);
-      return entry.name.endsWith(".md") ? [path] : [];
-    });
-  return [join(root, "README.md"), ...walk(join(root, "docs"))].map((path) => relative(root, path)).sort();
-}
 
 /** The shell blocks of a Markdown text: each block's lines and the 1-based line of its first one. */
 export function shellBlocks(markdown: string): Array<{ line: number; lines: string[] }> {
