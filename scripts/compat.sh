@@ -89,7 +89,8 @@ run_profile() {
 JSON
   cp -r compat/tests compat/support compat/cjs-agent "$app/"
   cp README.md "$app/repo/README.md"
-  cp test/readme.test.ts "$app/repo/readme.test.ts"
+  cp -r docs "$app/repo/docs"
+  cp test/docs/code-blocks.test.ts "$app/repo/code-blocks.test.ts"
 
   t0=$(date +%s)
   # shellcheck disable=SC2086 # the framework list is a word list on purpose

@@ -1,5 +1,5 @@
-// Preloaded into each README example (node --import): what the example prints with console.log
-// goes, one JSON string per call, to CONSOLE_LOG_FILE — as test/readme.test.ts collects it in the
+// Preloaded into each README or guide code block (node --import): what the example prints with console.log
+// goes, one JSON string per call, to CONSOLE_LOG_FILE — as test/docs/code-blocks.test.ts collects it in the
 // repository — so other output (progress, traces printed by dev()) cannot be mistaken for it.
 import { appendFileSync } from "node:fs";
 

@@ -9,7 +9,7 @@ import { runAndCount, useMockAndTrainer } from "../support/helpers.mjs";
 
 const setup = useMockAndTrainer({}, ({ mock }) => {
   setDefaultOpenAIClient(new OpenAI({ baseURL: mock.baseUrl, apiKey: "test", maxRetries: 0 }));
-  // As the README says: the SDK's own exporter would send traces to OpenAI; tracetrain records alone.
+  // As docs/wrap-your-agent.md says: the SDK's own exporter would send traces to OpenAI; tracetrain records alone.
   setTraceProcessors([]);
   setTracingDisabled(false);
 });

@@ -8,9 +8,10 @@ import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { finished } from "node:stream/promises";
-import type { Algorithm, AlgorithmContext, Rollout, Span } from "tracetrain";
+import type { Algorithm, AlgorithmContext } from "tracetrain";
 import { type ChatSample, contextFromRollout, filterForExport, groupIdOf, toChatRecord, writeJsonl } from "tracetrain/adapters";
 import { runBatch, summarize } from "tracetrain/algorithms";
+import { spansOf } from "tracetrain/store";
 
 export interface BestOfNOptions {
   /** Rollouts per train task. */
@@ -67,7 +68,7 @@ async function sampleAndPublish(ctx: AlgorithmContext, runId: string, { n, thres
   const samples: ChatSample[] = [];
   for (const rollout of rollouts.filter((r) => r.status === "succeeded")) {
     if (ctx.signal.aborted) return stop(ctx, stopped);
-    samples.push(...ctx.adapter.toChatSamples(await trajectory(ctx, rollout), contextFromRollout(rollout)));
+    samples.push(...ctx.adapter.toChatSamples(await spansOf(ctx.store, rollout.rolloutId, "latest"), contextFromRollout(rollout)));
   }
   if (ctx.signal.aborted) return stop(ctx, stopped);
   const kept = filterForExport(samples, { minReward: threshold, topK: 1, rolloutReward: (id) => rewardOf.get(id) });
@@ -86,18 +87,6 @@ async function sampleAndPublish(ctx: AlgorithmContext, runId: string, { n, thres
   const result = { ...summary, kept: kept.length, meanKept, file: out, interrupted: false };
   await ctx.store.recordRun({ runId, algorithm: "best-of-n", status: "completed", summary: { ...result } });
   return result;
-}
-
-/** The spans of a rollout's latest attempt (its trajectory), page by page. */
-async function trajectory(ctx: AlgorithmContext, rollout: Rollout): Promise<Span[]> {
-  const spans: Span[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await ctx.store.querySpans({ rolloutId: rollout.rolloutId, attemptId: "latest", limit: 1000, ...(cursor ? { cursor } : {}) });
-    spans.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
-  return spans;
 }
 
 /** An interrupted run is `stopped` in the store: nothing is published. */

@@ -12,6 +12,7 @@
  *   tracetrain backend serve --reference [--actions A,B,…] [--host H] [--port P] [--token T] [--seed N]
  *   tracetrain demo [--steps N] [--dir DIR] [--seed N] [--async]
  *   tracetrain dataset check FILE [--format jsonl|json|csv]
+ *   tracetrain init [DIR] [--framework openai|ai-sdk|langchain|openai-agents|plain] [--force]
  *   tracetrain --version | --help | COMMAND --help
  *
  * A failure is one line on stderr: exit 2 for what the user can fix (see errors.ts), 1 otherwise;
@@ -46,6 +47,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   "backend serve": backendServe,
   demo: demoCommand,
   "dataset check": datasetCheck,
+  init: async (args) => (await import("./init/index.js")).initCommand(args),
 };
 
 /** What `tracetrain X --help` should name for a failure of `argv`: its command, the family of an unfinished one ("store"), or nothing. */

@@ -17,7 +17,10 @@ export function parseOptions<const O extends OptionsConfig>(command: string, arg
   }
 }
 
-/** {@link parseOptions} for a command that takes exactly the positional arguments `names` (`FILE`), in that order. */
+/**
+ * {@link parseOptions} for a command that takes the positional arguments `names` (`FILE`), in that
+ * order; a name in brackets (`[DIR]`) may be left out, and only after the required ones.
+ */
 export function parseArguments<const O extends OptionsConfig>(command: string, args: string[], options: O, names: readonly string[]) {
   let parsed;
   try {
@@ -26,7 +29,8 @@ export function parseArguments<const O extends OptionsConfig>(command: string, a
     throw usageErrorOf(error, command, options);
   }
   const { values, positionals } = parsed;
-  if (positionals.length < names.length) throw new UsageError(names[positionals.length]!, "required");
+  const required = names.filter((name) => !name.startsWith("[")).length;
+  if (positionals.length < required) throw new UsageError(names[positionals.length]!, "required");
   if (positionals.length > names.length) throw new UsageError(positionals[names.length]!, "unexpected argument");
   return { values, positionals };
 }

@@ -57,6 +57,13 @@ export const USAGE = `usage:
   tracetrain dataset check FILE [--format jsonl|json|csv]
       Read a dataset file as loadDataset does (JSONL, JSON or CSV, by its extension unless
       --format says) and print how many rows it has, or the first problem as FILE:LINE: what.
+  tracetrain init [DIR] [--framework openai|ai-sdk|langchain|openai-agents|plain] [--force]
+      Write a small project into DIR (default: this folder), which must be new or empty unless
+      --force (then same-named files are replaced): an agent for the framework (default openai)
+      that reads its prompt with ctx.prompt() and its model with ctx.llm(), 24 support tickets,
+      simulated models, and main.ts, which evaluates the agent, optimizes its prompt with APO and
+      prints a before/after table. Then: cd DIR, npm install, npm start (offline; set
+      OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL for a real endpoint).
   tracetrain --version
       Print tracetrain's version. Any command followed by --help prints its own usage.
 

@@ -28,4 +28,7 @@ export {
   isAttemptActive,
   isRolloutQueued,
   isRolloutTerminal,
+  spansOf,
+  spanPages,
+  type SpansOfOptions,
 } from "../store/index.js";

@@ -236,7 +236,11 @@ export class Trainer<R = unknown> {
   /** Removes the instrumentations this trainer installed and closes the store if it opened it. */
   async close(): Promise<void> {
     if (this.instrumented) this.tracer.uninstrument();
-    if (this.ownsStore && this.storePromise) await (await this.storePromise).close();
+    if (!this.ownsStore || this.storePromise === undefined) return;
+    // A store that failed to open has nothing to close, and its error already reached the call
+    // that opened it: `finally { await trainer.close() }` must not throw it a second time.
+    const store = await this.storePromise.catch(() => undefined);
+    await store?.close();
   }
 }
 

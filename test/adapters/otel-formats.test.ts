@@ -280,6 +280,22 @@ it("reads the framework role names some GenAI instrumentations write (Human, AI,
   ]);
 });
 
+it("keeps the exact tokens a GenAI call carries under tracetrain's keys (a program in another language with vLLM's ids)", () => {
+  const call = chatCall({
+    "gen_ai.input.messages": json([{ role: "user", parts: [{ type: "text", content: "Weather in Rome?" }] }]),
+    "gen_ai.output.messages": json(partsOutput),
+    "tracetrain.llm.prompt_token_ids": [9, 8, 7],
+    "tracetrain.llm.response_token_ids": [[5, 6]],
+    "tracetrain.llm.logprobs": [[-0.5, -0.25]],
+  });
+  const [withIds] = toTransitions([storedSpan(1, { name: call.name, attributes: call.attributes })]);
+  expect(withIds).toMatchObject({ textOnly: false, prompt: { tokenIds: [9, 8, 7] }, response: { tokenIds: [5, 6], logprobs: [-0.5, -0.25], message: { role: "assistant", content: "Sunny." } } });
+  const { "tracetrain.llm.prompt_token_ids": _p, "tracetrain.llm.response_token_ids": _r, "tracetrain.llm.logprobs": _l, ...textOnly } = call.attributes;
+  const [without] = toTransitions([storedSpan(2, { name: call.name, attributes: textOnly })]);
+  expect(without).toMatchObject({ textOnly: true, response: { message: { role: "assistant", content: "Sunny." } } });
+  expect(without!.prompt.tokenIds).toBeUndefined();
+});
+
 // ---- property: arbitrary GenAI parts ----------------------------------------------------------
 
 /** Every part the conventions define, well- and ill-formed, and some they do not. */

@@ -3,7 +3,7 @@
  * real store server on loopback, over a SQLite store filled by real runs (APO on the room task,
  * a two-agent team): what a user sees — rows, filters, an expanded row's attempts, a waterfall bar
  * per span, chat messages — a live change arriving without reload, and the token gate. Takes the
- * README's screenshots (docs/images/).
+ * dashboard guide's screenshots (docs/images/, shown in docs/dashboard.md).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +27,7 @@ interface BrowserGlobals {
   location: { hash: string };
 }
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-browser-"));
-// Screenshots are always taken; they replace the README's (docs/images/) only when asked, so a
+// Screenshots are always taken; they replace the dashboard guide's (docs/images/) only when asked, so a
 // test run does not leave the working tree changed: UPDATE_SCREENSHOTS=1 npx vitest run test/dashboard
 const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : join(dir, "images");
 

@@ -1,7 +1,7 @@
 /**
  * The rollouts table's version columns, the runners page and the resources page in a real
  * Chromium, against a real store server over a SQLite store filled by real runs (APO on the room
- * task, a two-agent team run by the Trainer's runners). Takes the README's screenshots of the new
+ * task, a two-agent team run by the Trainer's runners). Takes the dashboard guide's screenshots of the new
  * pages (docs/images/, with UPDATE_SCREENSHOTS=1).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";

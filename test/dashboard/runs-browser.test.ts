@@ -4,7 +4,7 @@
  * algorithms record theirs (run-fixtures.ts, every entry checked by its schema): the runs list,
  * one curve per RL metric with a point per step, a run that grows while its page is open, the
  * GEPA lineage, a candidate's diff and the critique behind it, the front, spend against budget,
- * keyboard use of the tree, and the token gate. Takes the README's screenshots (docs/images/).
+ * keyboard use of the tree, and the token gate. Takes the dashboard guide's screenshots (docs/images/, shown in docs/dashboard.md).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,7 +29,7 @@ interface BrowserGlobals {
   location: { hash: string };
 }
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-dashboard-runs-"));
-// As in browser.test.ts: the README's images are replaced only with UPDATE_SCREENSHOTS=1.
+// As in browser.test.ts: the dashboard guide's images are replaced only with UPDATE_SCREENSHOTS=1.
 const images = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../docs/images/", import.meta.url)) : join(dir, "images");
 
 const steps = Array.from({ length: RL_STEPS }, (_, i) => rlStepData(i + 1));

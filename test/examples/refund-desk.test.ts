@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { expectExampleTestsToPass } from "../support/example-tests.js";
 import { APO, GEPA, type Rollout } from "tracetrain";
 import { PromptTemplate, RolloutSchema } from "../../src/types/index.js";
 import { renderRuns, type RunRecord } from "../../src/algorithms/experiments.js";
@@ -286,27 +287,38 @@ describe("APO on the refund desk", () => {
   }, 120_000);
 });
 
-describe("examples/refund-desk/run.ts", () => {
+describe("examples/refund-desk/main.ts", () => {
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const example = (args: string[]) =>
-    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/refund-desk/run.ts", ...args], {
+    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/refund-desk/main.ts", ...args], {
       cwd: root,
       env: { ...process.env, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, CI: "1" } as NodeJS.ProcessEnv,
       timeout: 120_000,
     });
 
   it("runs GEPA on the simulated models and prints what it found", async () => {
-    const { stdout, stderr } = await example(["--max-rollouts", "220", "--runners", "4"]);
+    // The defaults, as `npm start` runs them; the figures are those the example's README quotes.
+    const { stdout, stderr } = await example([]);
     expect(stderr).toContain("using the simulated refund-desk models");
-    expect(stdout).toMatch(/^ +Pareto \(\d+ val tasks\) +held out \(60 test tasks, 95% CI\)$/m);
-    expect(stdout).toMatch(/^seed +0\.\d{3} +0\.333 ± 0\.120$/m);
-    expect(stdout).toMatch(/^best \(c\d+\) +0\.\d{3} +0\.\d{3} ± 0\.\d{3}$/m);
+    expect(stdout).toMatch(/^ +Pareto \(22 val tasks\) +held out \(60 test tasks, 95% CI\)$/m);
+    expect(stdout).toMatch(/^seed +0\.273 +0\.333 ± 0\.120$/m);
+    expect(stdout).toMatch(/^best \(c12\) +0\.773 +0\.733 ± 0\.113$/m);
+    expect(stdout).toMatch(/^verdict: improved$/m);
     expect(stdout).toMatch(/^components evolved: system, lookup_tool$/m);
-    expect(stdout).toMatch(/^stopped: maxRollouts: /m);
+    expect(stdout).toMatch(/^stopped: completed: made all 20 proposals \(maxProposals\)$/m);
+    expect(stdout).toContain("rollouts: 264; reflection: 21889 tokens; cost $0.0000");
     expect(stdout).toContain("best lookup_order description:");
   }, 180_000);
 
-  it("explains a bad flag", async () => {
-    await expect(example(["--noise", "2"])).rejects.toMatchObject({ stderr: expect.stringContaining("--noise expects a number from 0 up to (not including) 1, got '2'") });
+  it("stops at the rollout budget it is given", async () => {
+    const { stdout } = await example(["--max-rollouts", "220", "--runners", "4"]);
+    expect(stdout).toMatch(/^seed +0\.\d{3} +0\.333 ± 0\.120$/m);
+    expect(stdout).toMatch(/^stopped: maxRollouts: /m);
   }, 180_000);
+
+  it("explains a bad flag", async () => {
+    await expect(example(["--noise", "2"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--noise expects a number from 0 up to (not including) 1, got '2'") });
+  }, 180_000);
+
+  it("passes its own tests (node:test), run as the example's `npm test` runs them", () => expectExampleTestsToPass("refund-desk"), 180_000);
 });

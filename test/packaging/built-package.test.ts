@@ -90,4 +90,14 @@ describe("the built package", () => {
     // src/runner/worker-pool.ts finds it as new URL("./worker-main.js", import.meta.url) from a chunk.
     expect(existsSync(built("worker-main.js"))).toBe(true);
   });
+
+  it("writes a `tracetrain init` project from the built command alone, with its own version as the dependency", () => {
+    const cli = built(manifest.bin.tracetrain!.replace("./dist/", ""));
+    const project = join(outDir, "init-project");
+    expect(node([cli, "init", project, "--framework", "langchain"])).toContain("npm start");
+    const written = JSON.parse(readFileSync(join(project, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    expect(written.dependencies).toMatchObject({ tracetrain: `^${manifest.version}`, "@langchain/openai": "^1.0.0" });
+    expect(readFileSync(join(project, "agent.ts"), "utf8")).toContain('import { ChatOpenAI } from "@langchain/openai";');
+    expect(readdirSync(project).sort()).toEqual([".gitignore", "README.md", "agent.ts", "main.ts", "mock-model.ts", "package.json", "tasks.jsonl", "tickets.ts", "tsconfig.json"]);
+  });
 });

@@ -113,10 +113,10 @@ describe.each(backends)("reward route with a %s", (_name, open) => {
     expect(shape(span!).events).toEqual([{ name: "gen_ai.evaluation.result", attributes: { [Attr.evaluationName]: "reward", [Attr.evaluationScore]: 1 } }]);
   });
 
-  it("runs the README's curl command as written", async () => {
-    const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
-    const command = /^curl -X POST "\$STORE\/v1\/rollouts\/.*\/rewards".*$/m.exec(readme)?.[0];
-    expect(command, "the README shows the reward curl command").toBeDefined();
+  it("runs the guide's curl command as written", async () => {
+    const guide = readFileSync(fileURLToPath(new URL("../../docs/wrap-your-agent.md", import.meta.url)), "utf8");
+    const command = /^curl -X POST "\$STORE\/v1\/rollouts\/.*\/rewards".*$/m.exec(guide)?.[0];
+    expect(command, "docs/wrap-your-agent.md shows the reward curl command").toBeDefined();
     const target = await claim();
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", STORE: server.url, ROLLOUT_ID: target.rolloutId, ATTEMPT_ID: target.attemptId, TRACETRAIN_TOKEN: TOKEN };
     const { stdout } = await run("/bin/sh", ["-c", command!], { env });

@@ -27,7 +27,7 @@ const questions: Task[] = [
   { question: "What is 2 + 2?", answer: "4" },
 ];
 
-/** The README's first example, its client pointed where `baseURL` says (as OPENAI_BASE_URL would). */
+/** The README's first example (also in docs/evaluate.md), its client pointed where `baseURL` says (as OPENAI_BASE_URL would). */
 function quizFor(baseURL: string, apiKey = "none") {
   const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
   return agent(

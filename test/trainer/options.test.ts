@@ -2,8 +2,9 @@
  * Trainer options are one zod schema: every bad value is a ValidationError naming its field (or
  * a path inside it), unknown keys are refused, and the documented values are accepted.
  */
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { Trainer, Tracer, TraceAdapter, evaluate } from "tracetrain";
+import { Trainer, Tracer, TraceAdapter, agent, evaluate } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
 import { namesOnly, validationError } from "../support/validation.js";
 
@@ -94,6 +95,14 @@ describe("Trainer options", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("fails the run on a store that cannot open, and close() then has nothing to close", async () => {
+    // A SQLite file under a regular file cannot be created: the error belongs to the call that opens the store.
+    const trainer = new Trainer({ store: `sqlite:${fileURLToPath(import.meta.url)}/cannot/open.db` });
+    const opened = trainer.evaluate(agent(async () => 1, { name: "one" }), [{}]);
+    await expect(opened).rejects.toThrow();
+    await expect(trainer.close()).resolves.toBeUndefined();
   });
 });
 

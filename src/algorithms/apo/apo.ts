@@ -111,7 +111,7 @@ export interface APOResult {
 /**
  * Automatic prompt optimization. Use as `new Trainer({ algorithm: new APO({ client: new OpenAI() }) })`;
  * `fit(agent, { train, val, test })` returns an {@link APOResult}, its verdict measured on `test`
- * (or, without it, on a third of `val` the search never sees). See the README, "Optimizing prompts".
+ * (or, without it, on a third of `val` the search never sees). See docs/prompt-optimization.md.
  */
 export class APO implements Algorithm<APOResult> {
   readonly name = "apo";

@@ -37,7 +37,7 @@ export const APOOptionsSchema = z.strictObject({
       maxTasks: positiveInt.optional(),
     })
     .prefault({}),
-  /** Your own critique and edit instructions (mustache; see the README for their variables). @default {}: the built-in {@link DEFAULT_PROMPTS} */
+  /** Your own critique and edit instructions (mustache; docs/prompt-optimization.md lists their variables). @default {}: the built-in {@link DEFAULT_PROMPTS} */
   prompts: z
     .strictObject({ critique: z.array(z.string().min(1)).min(1).optional(), edit: z.array(z.string().min(1)).min(1).optional() })
     .default({}),

@@ -33,7 +33,7 @@ export type { Verdict } from "./verdict.js";
 /**
  * Reinforcement learning through a training backend. Use as
  * `new Trainer({ algorithm: new RL({ backend }) })`; the agent reads its model with
- * `ctx.llm()` (the gateway's URL for its rollout). See the README, "Reinforcement learning".
+ * `ctx.llm()` (the gateway's URL for its rollout). See docs/reinforcement-learning.md.
  */
 export class RL implements Algorithm<RLResult> {
   readonly name = "rl";

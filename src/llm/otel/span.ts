@@ -32,6 +32,9 @@ export function recordedForm(name: string, attributes: OtelAttributes, events: r
   if (type === SpanTypes.llm) {
     for (const key in attributes) if (!isConvertedContentKey(key)) out[key] = attributes[key];
     Object.assign(out, requestAttributes(llmRequestOf(name, all, dialect, issues)), responseAttributes(llmResponseOf(all, dialect, issues)));
+    // No dialect has exact tokens: a program in another language that got them from its engine
+    // (vLLM's ids) sends them under tracetrain's keys, which the conversion must not drop.
+    for (const key of TOKEN_KEYS) if (out[key] === undefined && attributes[key] !== undefined) out[key] = attributes[key];
     out[Attr.timeToFirstChunk] = timeToFirstChunkOf(all, events);
     out[Attr.contentIssues] = issueLines(issues);
   } else {
@@ -59,6 +62,9 @@ export function roleAttributes(type: SpanType, dialect: Dialect, name: string, a
 }
 
 const EXECUTE_TOOL = "execute_tool ";
+
+/** The token-level keys a foreign LLM span may carry as tracetrain writes them. */
+const TOKEN_KEYS = [Attr.promptTokenIds, Attr.responseTokenIds, Attr.logprobs] as const;
 
 /** Issues as the lines of `tracetrain.llm.content_issues` (undefined when there are none). */
 export function issueLines(issues: readonly ContentIssue[]): string[] | undefined {
