@@ -12,7 +12,7 @@ import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { ChatOpenAI } from "@langchain/openai";
 import { agent, emitReward, operation } from "tracetrain";
 import { type GoldAnswer, type SqlTask, verify } from "./eval-set.js";
-import { AGENTS, checkerMessage, extractSql, parseReview, rewriterMessage, type Verdict, writerMessage } from "./prompts.js";
+import { AGENTS, checkerMessage, extractSql, parseReview, rewriterMessage, STRATEGIES, STRATEGY_PROMPT, type Verdict, writerMessage } from "./prompts.js";
 import { describeResult, type QueryResult, type SqlRunner } from "./sql.js";
 
 export interface SqlAgentOptions {
@@ -40,10 +40,14 @@ export function makeSqlAgent(options: SqlAgentOptions) {
     async (task: SqlTask, ctx) => {
       const gold = options.gold.get(task.id);
       if (gold === undefined) throw new Error(`no gold answer for task '${task.id}'`);
-      const llm = ctx.llm();
+      const llm = ctx.llm("main");
       const model = new ChatOpenAI({ model: llm.model, apiKey: llm.apiKey ?? process.env.OPENAI_API_KEY ?? "none", configuration: { baseURL: llm.baseUrl } });
       // Each agent reads its own prompt from the resources, so an optimizer can change one and not the others.
       const prompt = Object.fromEntries(AGENTS.map((name) => [name, ctx.prompt(name).format({})])) as Record<(typeof AGENTS)[number], string>;
+      // With a `writer_policy` LLM (RL), the writer chooses a strategy first; greedy outside training.
+      const policyLlm = ctx.resources.writer_policy?.kind === "llm" ? ctx.llm("writer_policy") : undefined;
+      const policy = policyLlm && new ChatOpenAI({ model: policyLlm.model, apiKey: policyLlm.apiKey ?? "none", temperature: ctx.rollout.mode === "train" ? 1 : 0, configuration: { baseURL: policyLlm.baseUrl } });
+      const strategyHint = async (question: string) => (policy === undefined ? "" : (STRATEGIES[String((await policy.invoke([{ role: "system", content: STRATEGY_PROMPT }, { role: "user", content: question }], { signal: ctx.signal })).content).trim()] ?? ""));
       const ask = async (system: string, user: string) =>
         String(
           (
@@ -58,7 +62,10 @@ export function makeSqlAgent(options: SqlAgentOptions) {
         );
 
       const graph = new StateGraph(State)
-        .addNode("writer", async (s) => ({ sql: extractSql(await ask(prompt.writer, writerMessage(s.question, options.schema))), rewrites: 0 }))
+        .addNode("writer", async (s) => {
+          const hint = await strategyHint(s.question);
+          return { sql: extractSql(await ask(hint === "" ? prompt.writer : `${prompt.writer}\n${hint}`, writerMessage(s.question, options.schema))), rewrites: 0 };
+        })
         .addNode("checker", async (s) => {
           const result = await operation("run_sql", () => options.sql.run(s.sql), { input: { sql: s.sql } });
           const review = parseReview(await ask(prompt.checker, checkerMessage(s.question, s.sql, describeResult(result))));

@@ -50,3 +50,20 @@ export function parseReview(reply: string): { verdict: Verdict; critique: string
   const critique = /CRITIQUE:\s*([\s\S]*)/i.exec(reply)?.[1]?.trim() ?? reply.trim();
   return { verdict, critique };
 }
+
+/**
+ * Under RL (`npm start -- --algorithm rl`), the writer first asks its policy model — the LLM
+ * resource `writer_policy`, which RL points at the training backend through its gateway — which
+ * strategy the question needs, and adds that strategy's hint to its prompt. The reference backend
+ * can only answer one of a fixed set of phrases: these.
+ */
+export const STRATEGIES: Readonly<Record<string, string>> = {
+  "count distinct": 'For "how many different …" questions count distinct values: COUNT(DISTINCT column).',
+  "order and limit": 'For "top N", "which N … the most" or "the N longest" questions, ORDER BY the measure and LIMIT N.',
+  "line revenue": "Revenue from tracks is SUM(InvoiceLine.UnitPrice * InvoiceLine.Quantity); never sum Invoice.Total over joined invoice lines.",
+  "foreign keys": "Join through the foreign-key columns: Customer.SupportRepId and Employee.ReportsTo reference Employee.EmployeeId.",
+  "having": "Filter on an aggregate (COUNT, SUM …) with HAVING after GROUP BY, never in WHERE.",
+  plain: "",
+};
+
+export const STRATEGY_PROMPT = `Choose the query strategy this question needs. Answer with exactly one of: ${Object.keys(STRATEGIES).join(", ")}.`;

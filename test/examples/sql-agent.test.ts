@@ -54,6 +54,18 @@ describe("examples/sql-agent", () => {
     expect(optimized.stdout).toMatch(/^self-check agreement 0\.867 /m);
   }, 400_000);
 
+  it("main.ts --algorithm rl: the reference policy trained through the gateway on the writer's calls only", async () => {
+    const { stdout, stderr } = await run("main.ts", ["--algorithm", "rl", "--steps", "6"]);
+    expect(stdout).toMatch(/^before \(initial policy\) +\d\.\d{3} +\d\.\d{3}$/m);
+    expect(stdout).toMatch(/^after \(writer's policy RL\) +\d\.\d{3} +\d\.\d{3}$/m);
+    expect(stdout).toContain("checker prompt: unchanged\nrewriter prompt: unchanged");
+    // The policy's samples sample at temperature 1 in arrival order: the figures vary, the run must train.
+    const version = Number(/policy version (\d+)/.exec(stdout)?.[1]);
+    expect(version).toBeGreaterThan(0);
+    expect(stderr).toMatch(/step 6\/6 · train reward/);
+    expect(stderr).not.toMatch(/failed \(agent_error\)/);
+  }, 400_000);
+
   it("eval.ts (npm run eval): execution accuracy, self-check agreement, the confusion and a row per question", async () => {
     const { stdout } = await run("eval.ts", ["--verbose"]);
     expect(stdout).toContain("30 questions (all), 1 rewrite(s) at most, seed prompts");
@@ -91,7 +103,7 @@ describe("examples/sql-agent", () => {
   }, 400_000);
 
   it("explains a bad flag with exit code 2", async () => {
-    await expect(run("main.ts", ["--algorithm", "ppo"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--algorithm expects gepa or apo, got 'ppo'") });
+    await expect(run("main.ts", ["--algorithm", "ppo"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--algorithm expects gepa, apo or rl, got 'ppo'") });
     await expect(run("eval.ts", ["--split", "dev"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--split expects all, train, val or test, got 'dev'") });
     await expect(run("eval.ts", ["--prompts", join(dir, "missing.json")])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--prompts expects a readable JSON file") });
   }, 400_000);
