@@ -8,29 +8,20 @@
  * --seed N (0, simulated models only) --max-rewrites N (1) --store URL (memory) --runners N (4).
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { asTasks, split } from "./eval-set.js";
 import { AGENTS, type AgentName } from "./prompts.js";
 import { evaluateSqlAgent, formatReport } from "./report.js";
-import { fail, setUp, wholeNumber } from "./setup.js";
+import { fail, parseFlags, setUp, wholeNumber } from "./setup.js";
 
-const flags = (() => {
-  try {
-    return parseArgs({
-      options: {
-        split: { type: "string", default: "all" },
-        prompts: { type: "string" },
-        verbose: { type: "boolean", default: false },
-        seed: { type: "string", default: "0" },
-        "max-rewrites": { type: "string", default: "1" },
-        store: { type: "string", default: "memory" },
-        runners: { type: "string", default: "4" },
-      },
-    }).values;
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-})();
+const flags = parseFlags({
+  split: { type: "string", default: "all" },
+  prompts: { type: "string" },
+  verbose: { type: "boolean", default: false },
+  seed: { type: "string", default: "0" },
+  "max-rewrites": { type: "string", default: "1" },
+  store: { type: "string", default: "memory" },
+  runners: { type: "string", default: "4" },
+});
 const part = flags.split;
 if (part !== "all" && part !== "train" && part !== "val" && part !== "test") fail(`--split expects all, train, val or test, got '${part}'`);
 const seed = wholeNumber("seed", flags.seed);

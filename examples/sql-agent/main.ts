@@ -13,35 +13,26 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { parseArgs } from "node:util";
 import OpenAI from "openai";
 import { type Algorithm, APO, type APOResult, GEPA, type GEPAResult, type ResourcesMap, RL, TraceAdapter, Trainer } from "tracetrain";
 import { ReferenceBackend } from "tracetrain/rl";
 import { split } from "./eval-set.js";
 import { AGENTS, type AgentName, SEED_PROMPTS, STRATEGIES } from "./prompts.js";
 import { type EvaluationReport, evaluateSqlAgent } from "./report.js";
-import { fail, setUp, type Setup, wholeNumber } from "./setup.js";
+import { fail, parseFlags, setUp, type Setup, wholeNumber } from "./setup.js";
 
-const flags = (() => {
-  try {
-    return parseArgs({
-      options: {
-        algorithm: { type: "string", default: "gepa" },
-        seed: { type: "string", default: "0" },
-        store: { type: "string", default: "memory" },
-        "max-rewrites": { type: "string", default: "1" },
-        "max-rollouts": { type: "string", default: "240" },
-        proposals: { type: "string", default: "12" },
-        rounds: { type: "string", default: "2" },
-        steps: { type: "string", default: "24" },
-        runners: { type: "string", default: "4" },
-        out: { type: "string", default: ".tracetrain/sql-agent/prompts.json" },
-      },
-    }).values;
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-})();
+const flags = parseFlags({
+  algorithm: { type: "string", default: "gepa" },
+  seed: { type: "string", default: "0" },
+  store: { type: "string", default: "memory" },
+  "max-rewrites": { type: "string", default: "1" },
+  "max-rollouts": { type: "string", default: "240" },
+  proposals: { type: "string", default: "12" },
+  rounds: { type: "string", default: "2" },
+  steps: { type: "string", default: "24" },
+  runners: { type: "string", default: "4" },
+  out: { type: "string", default: ".tracetrain/sql-agent/prompts.json" },
+});
 const algorithm = flags.algorithm;
 if (algorithm !== "gepa" && algorithm !== "apo" && algorithm !== "rl") fail(`--algorithm expects gepa, apo or rl, got '${algorithm}'`);
 const seed = wholeNumber("seed", flags.seed);

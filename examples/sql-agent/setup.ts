@@ -2,6 +2,7 @@
  * What main.ts and eval.ts share: the model endpoint (the simulated models unless OPENAI_BASE_URL
  * is set), the database, the gold answers, the agent, and flag checking.
  */
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { ResourcesMap } from "tracetrain";
 import { makeSqlAgent } from "./agent.js";
 import { type EvalItem, goldAnswers, loadEvalItems } from "./eval-set.js";
@@ -55,6 +56,15 @@ export async function setUp(options: { seed: number; maxRewrites: number }): Pro
     await sql.close();
     await mock?.close();
     throw error;
+  }
+}
+
+/** The command line's flags; an unknown or malformed one is a bad flag. */
+export function parseFlags<const T extends NonNullable<ParseArgsConfig["options"]>>(options: T) {
+  try {
+    return parseArgs({ options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
   }
 }
 
