@@ -3,13 +3,10 @@
  * simulated models: the AI SDK agent is evaluated unchanged, APO optimizes its system prompt, and
  * the before/after table on the held-out reports is printed with the calls captured per rollout.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { startMockLlm } from "tracetrain/testing";
 import { agentModel, optimizerModel } from "../../examples/ai-sdk-agent/mock-model.js";
-import { expectExampleTestsToPass } from "../support/example-tests.js";
+import { expectExampleTestsToPass, runExample } from "../support/example-tests.js";
 
 const TABLE = [
   /^1\. evaluate: the agent unchanged on 12 held-out reports: mean reward 0\.083$/m,
@@ -23,13 +20,7 @@ const TABLE = [
 ];
 
 describe("examples/ai-sdk-agent/main.ts", () => {
-  const root = fileURLToPath(new URL("../..", import.meta.url));
-  const example = (args: string[], env: Record<string, string | undefined> = { OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined }) =>
-    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/ai-sdk-agent/main.ts", ...args], {
-      cwd: root,
-      env: { ...process.env, ...env, CI: "1" } as NodeJS.ProcessEnv,
-      timeout: 240_000,
-    });
+  const example = (args: string[], env?: Record<string, string | undefined>) => runExample("ai-sdk-agent", args, env);
 
   it("evaluates the agent unchanged, then APO's prompt beats the seed on the held-out reports", async () => {
     const { stdout, stderr } = await example([]);

@@ -2,30 +2,21 @@
  * examples/custom-algorithm, run as a user runs it (`tsx main.ts`) in a child process against the
  * simulated model: best-of-N rejection sampling prints its before/after table and writes its SFT set.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMockLlm } from "tracetrain/testing";
 import { sumResponder } from "../../examples/custom-algorithm/mock-model.js";
-import { expectExampleTestsToPass } from "../support/example-tests.js";
+import { expectExampleTestsToPass, runExample } from "../support/example-tests.js";
 
 describe("examples/custom-algorithm/main.ts", () => {
-  const root = fileURLToPath(new URL("../..", import.meta.url));
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "custom-algorithm-"));
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
-  const example = (args: string[], env: Record<string, string | undefined> = { OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined }) =>
-    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/custom-algorithm/main.ts", ...args], {
-      cwd: root,
-      env: { ...process.env, ...env, CI: "1" } as NodeJS.ProcessEnv,
-      timeout: 120_000,
-    });
+  const example = (args: string[], env?: Record<string, string | undefined>) => runExample("custom-algorithm", args, env);
 
   it("samples 4 answers per task, keeps the best that scored and prints the table", async () => {
     const out = join(dir, "sft.jsonl");

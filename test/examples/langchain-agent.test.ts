@@ -3,22 +3,13 @@
  * simulated models: the unchanged createAgent agent is evaluated with its calls shown, then the
  * tunable one is optimized with APO, and the before/after table is printed.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { startMockLlm } from "tracetrain/testing";
 import { simulatedModels } from "../../examples/langchain-agent/mock-model.js";
-import { expectExampleTestsToPass } from "../support/example-tests.js";
+import { expectExampleTestsToPass, runExample } from "../support/example-tests.js";
 
 describe("examples/langchain-agent/main.ts", () => {
-  const root = fileURLToPath(new URL("../..", import.meta.url));
-  const example = (args: string[], env: Record<string, string | undefined> = { OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, OPENAI_MODEL: undefined }) =>
-    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/langchain-agent/main.ts", ...args], {
-      cwd: root,
-      env: { ...process.env, ...env, CI: "1" } as NodeJS.ProcessEnv,
-      timeout: 240_000,
-    });
+  const example = (args: string[], env?: Record<string, string | undefined>) => runExample("langchain-agent", args, env);
 
   it("evaluates the unchanged agent with its calls, then APO improves the tunable one on held-out questions", async () => {
     const { stdout, stderr } = await example([]);

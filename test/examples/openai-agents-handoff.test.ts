@@ -3,22 +3,12 @@
  * the simulated models: GEPA improves the billing specialist's instructions of an OpenAI Agents SDK
  * desk, the triage and the other specialists keep theirs, and the before/after table says so.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { startSimulatedModels } from "../../examples/openai-agents-handoff/simulation/index.js";
-import { expectExampleTestsToPass } from "../support/example-tests.js";
+import { expectExampleTestsToPass, runExample } from "../support/example-tests.js";
 
 describe("examples/openai-agents-handoff/main.ts", () => {
-  const root = fileURLToPath(new URL("../..", import.meta.url));
-  const example = (args: string[], env: Record<string, string | undefined> = { OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, OPENAI_MODEL: undefined, OPTIMIZER_MODEL: undefined }) =>
-    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/openai-agents-handoff/main.ts", ...args], {
-      cwd: root,
-      // vitest sets NODE_ENV=test, under which the Agents SDK turns its tracing off: the example must turn it back on.
-      env: { ...process.env, ...env, CI: "1" } as NodeJS.ProcessEnv,
-      timeout: 240_000,
-    });
+  const example = (args: string[], env?: Record<string, string | undefined>) => runExample("openai-agents-handoff", args, env);
 
   it("optimizes the billing specialist only and prints the held-out table", async () => {
     const { stdout, stderr } = await example([]);

@@ -5,11 +5,8 @@
  * over the mock LLM; the reflection prompts are tracetrain's own (GEPA's and APO's), filled with
  * runs rendered by the same code the optimizers use.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { expectExampleTestsToPass } from "../support/example-tests.js";
+import { expectExampleTestsToPass, runExample } from "../support/example-tests.js";
 import { APO, GEPA, type Rollout } from "tracetrain";
 import { PromptTemplate, RolloutSchema } from "../../src/types/index.js";
 import { renderRuns, type RunRecord } from "../../src/algorithms/experiments.js";
@@ -288,13 +285,7 @@ describe("APO on the refund desk", () => {
 });
 
 describe("examples/refund-desk/main.ts", () => {
-  const root = fileURLToPath(new URL("../..", import.meta.url));
-  const example = (args: string[]) =>
-    promisify(execFile)(process.execPath, ["--import", "tsx", "examples/refund-desk/main.ts", ...args], {
-      cwd: root,
-      env: { ...process.env, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, CI: "1" } as NodeJS.ProcessEnv,
-      timeout: 120_000,
-    });
+  const example = (args: string[], env?: Record<string, string | undefined>) => runExample("refund-desk", args, env);
 
   it("runs GEPA on the simulated models and prints what it found", async () => {
     // The defaults, as `npm start` runs them; the figures are those the example's README quotes.

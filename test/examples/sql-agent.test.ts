@@ -4,32 +4,22 @@
  * gain on the held-out questions; the evaluation set reports execution accuracy and the checker's
  * self-check agreement.
  */
-import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMockLlm } from "../../src/testing/index.js";
+import { startMockLlm } from "tracetrain/testing";
 import { SEED_PROMPTS } from "../../examples/sql-agent/prompts.js";
 import { sqlModels } from "../../examples/sql-agent/simulation/models.js";
-
-const OFFLINE = { OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, OPENAI_MODEL: undefined, OPTIMIZER_MODEL: undefined };
+import { OFFLINE, expectExampleTestsToPass, runExample } from "../support/example-tests.js";
 
 describe("examples/sql-agent", () => {
-  const root = fileURLToPath(new URL("../..", import.meta.url));
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "sql-agent-"));
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
-  const run = (script: string, args: string[], env: Record<string, string | undefined> = OFFLINE) =>
-    promisify(execFile)(process.execPath, ["--import", "tsx", `examples/sql-agent/${script}`, ...args], {
-      cwd: root,
-      env: { ...process.env, ...env, CI: "1" } as NodeJS.ProcessEnv,
-      timeout: 240_000,
-    });
+  const run = (script: string, args: string[], env = OFFLINE) => runExample("sql-agent", args, env, script);
 
   it("main.ts: GEPA on the writer only, and the before/after table on the held-out test questions", async () => {
     const out = join(dir, "prompts.json");
@@ -81,12 +71,8 @@ describe("examples/sql-agent", () => {
   }, 400_000);
 
   it("passes its own tests (node:test), run as the example's `npm test` runs them", async () => {
-    const tests = (await readdir(join(root, "examples/sql-agent/test"))).filter((f) => f.endsWith(".test.ts")).map((f) => `examples/sql-agent/test/${f}`);
-    expect(tests.length).toBeGreaterThan(2);
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--test", ...tests], { cwd: root, timeout: 400_000 });
-    expect(stdout).toMatch(/^# fail 0$/m);
-    expect(stdout).toMatch(/^# pass [1-9]\d*$/m);
-  }, 400_000);
+    await expectExampleTestsToPass("sql-agent");
+  }, 300_000);
 
   it("calls the endpoint OPENAI_BASE_URL names instead of starting its own models", async () => {
     const endpoint = await startMockLlm({ responder: sqlModels(0) });
