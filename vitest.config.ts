@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
@@ -21,5 +22,8 @@ export default defineConfig({
     // only catches a hang, like the test's own timeout.
     expect: { poll: { timeout: 60_000, interval: 20 } },
     pool: "forks",
+    // Most test files spend their time waiting on child processes and loopback servers, not on
+    // the CPU: vitest's default (cores − 1) would run one file at a time on a 2-core machine.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });
