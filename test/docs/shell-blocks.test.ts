@@ -8,7 +8,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { commandSpec, helpTopicOf } from "../../src/cli/commands.js";
@@ -20,13 +20,17 @@ import { docFiles } from "./doc-files.js";
 import { type ShellCommand, commandsOf, isPlaceholder, shellBlocks, splitCommands } from "./shell-lines.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+/** The npm scripts of the package in `dir` (a repository path): the repository's, or an example's. */
+const scriptsIn = (dir: string) => (JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+const scripts = scriptsIn(".");
+/** The package a document's commands run in when no `cd` came first: its own folder's (an example's), else the repository's. */
+const packageOf = (file: string) => (existsSync(join(root, dirname(file), "package.json")) ? dirname(file) : ".");
 
 /** Commands a reader may be shown besides `tracetrain`: package managers, the shell's own, and the tools the guides use. */
 const ALLOWED = new Set(["npm", "npx", "node", "tsx", "cd", "export", "eval", "source", "curl", "git", "python", "python3", "pip", "uv", "sqlite3", "psql", "docker", "vllm", "mkdir", "cp", "mv", "rm", "ls", "cat", "echo", "open", "kill"]);
 
 /** The arguments of `tracetrain` a command runs, or undefined for a command that is not tracetrain. */
-function tracetrainArgs(words: readonly string[]): string[] | undefined {
+function tracetrainArgs(words: readonly string[], packageScripts: Record<string, string> = scripts): string[] | undefined {
   const [first, ...rest] = words;
   if (first === "tracetrain") return rest;
   if (first === "npx") {
@@ -35,7 +39,7 @@ function tracetrainArgs(words: readonly string[]): string[] | undefined {
   }
   // `npm run demo -- --steps 5`: a script of this package that is the CLI from source.
   if (first === "npm" && rest[0] === "run" && rest[1] !== undefined) {
-    const cli = /^tsx src\/cli\/main\.ts\b(.*)$/.exec(scripts[rest[1]] ?? "");
+    const cli = /^tsx src\/cli\/main\.ts\b(.*)$/.exec(packageScripts[rest[1]] ?? "");
     if (cli === undefined || cli === null) return undefined;
     const dash = rest.indexOf("--");
     return [...(splitCommands(cli[1]!)[0] ?? []), ...(dash < 0 ? [] : rest.slice(dash + 1))];
@@ -43,12 +47,12 @@ function tracetrainArgs(words: readonly string[]): string[] | undefined {
   return undefined;
 }
 
-/** What is wrong with one documented command, or undefined. `inRoot`: no `cd` came before it in its block. */
-function problemOf(command: ShellCommand, inRoot: boolean): string | undefined {
-  const args = tracetrainArgs(command.words);
+/** What is wrong with one documented command, or undefined. `cwd`: the package it runs in, undefined after a `cd`. */
+function problemOf(command: ShellCommand, cwd: string | undefined): string | undefined {
+  const args = tracetrainArgs(command.words, cwd === undefined ? {} : scriptsIn(cwd));
   if (args !== undefined) return tracetrainProblem(args, command.output);
   const [first = "", second, third] = command.words;
-  if (first === "npm" && second === "run" && third !== undefined && inRoot && !(third in scripts)) return `npm run ${third}: package.json has no script "${third}"`;
+  if (first === "npm" && second === "run" && third !== undefined && cwd !== undefined && !(third in scriptsIn(cwd))) return `npm run ${third}: ${join(cwd, "package.json")} has no script "${third}"`;
   if (ALLOWED.has(first)) return undefined;
   if (/^\.{0,2}\/?[\w.-]+(\/[\w.-]+)+$/.test(first)) return existsSync(join(root, first)) ? undefined : `${first}: no such file in the repository`;
   return `${first}: neither a tracetrain command nor an allowed one (${[...ALLOWED].join(", ")})`;
@@ -98,10 +102,10 @@ describe("shell blocks of the docs", () => {
   for (const { file, blocks } of documented) {
     it(`${file}: every command is a valid tracetrain command or an allowed one`, () => {
       const problems = blocks.flatMap((commands) => {
-        let inRoot = true;
+        let cwd: string | undefined = packageOf(file);
         return commands.flatMap((command) => {
-          const problem = problemOf(command, inRoot);
-          if (command.words[0] === "cd") inRoot = false;
+          const problem = problemOf(command, cwd);
+          if (command.words[0] === "cd") cwd = undefined;
           return problem === undefined ? [] : [`${command.where}: ${problem}`];
         });
       });
@@ -111,7 +115,7 @@ describe("shell blocks of the docs", () => {
 });
 
 describe("the checker", () => {
-  const check = (line: string, output?: string[]) => problemOf({ where: "x", words: splitCommands(line)[0]!, output }, true);
+  const check = (line: string, output?: string[]) => problemOf({ where: "x", words: splitCommands(line)[0]!, output }, ".");
 
   it("rejects what the CLI would reject, with the CLI's own message", () => {
     expect(check("npx tracetrain runner --store http://h:4747 --agent a.js --concurency 4")).toMatch(/--concurency: unknown option; did you mean --concurrency\?/);
@@ -124,6 +128,15 @@ describe("the checker", () => {
     expect(check("rsync -a . host:")).toMatch(/rsync: neither a tracetrain command nor an allowed one/);
     expect(check("npm run no-such-script")).toMatch(/no script "no-such-script"/);
     expect(check("npm run demo -- --steps zero")).toMatch(/--steps: expected a whole number/);
+  });
+
+  it("reads `npm run` in an example's README against that example's package.json", () => {
+    const npmRun = (script: string, cwd: string) => problemOf({ where: "x", words: ["npm", "run", script], output: undefined }, cwd);
+    expect(npmRun("eval", "examples/sql-agent")).toBeUndefined();
+    expect(npmRun("eval", ".")).toBe('npm run eval: package.json has no script "eval"');
+    expect(npmRun("demo", "examples/sql-agent")).toBe('npm run demo: examples/sql-agent/package.json has no script "demo"');
+    expect(packageOf("examples/sql-agent/README.md")).toBe("examples/sql-agent");
+    expect(packageOf("docs/store.md")).toBe(".");
   });
 
   it("accepts valid commands, placeholders for values, and a transcript's documented failure", () => {
