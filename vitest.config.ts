@@ -2,6 +2,9 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+/** The tests that run whole example projects: examples/* and what `tracetrain init` writes. */
+export const EXAMPLE_PROJECT_TESTS = ["test/examples/**/*.test.ts", "test/cli/init.test.ts"];
+
 const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
 
 export default defineConfig({
@@ -15,6 +18,9 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // Whole example projects (each a minute of child processes): `npm run test:examples`
+    // (vitest.examples.config.ts) runs them, and CI runs them also from the packed tarball.
+    exclude: EXAMPLE_PROJECT_TESTS,
     // Hang detectors, not budgets: on a busy 2-core machine a test may take many times its usual time.
     testTimeout: 90_000,
     hookTimeout: 90_000,
