@@ -62,7 +62,7 @@ const seed = { type: "string", value: "N", default: "0", check: { kind: "whole",
 export const COMMAND_SPECS = {
   "store serve": {
     summary:
-      'Serve a store over HTTP. --store: "sqlite:PATH" (default sqlite:./.tracetrain/tracetrain.db), "postgres://…" or "memory". --host defaults to 127.0.0.1; binding any other address needs a token (--token or TRACETRAIN_TOKEN) unless --insecure.',
+      'Serve a store over HTTP. --store: "sqlite:PATH" (default sqlite:./.tracetrain/tracetrain.db), "postgres://…" or "memory". --host defaults to 127.0.0.1; binding another address needs a token (--token or TRACETRAIN_TOKEN) unless --insecure.',
     options: {
       store: { type: "string", value: "URL", default: "sqlite:./.tracetrain/tracetrain.db", description: 'The database to serve: "sqlite:PATH", "postgres://…" or "memory" (not another server).' },
       host,

@@ -56,7 +56,7 @@ export const TASKS_JSONL = [
   ["The website shows an error when I search for shoes.", "technical"],
   ["I returned the package last week and still have no refund.", "billing"],
   ["Cancelled the order yesterday, when will the refund reach my card?", "billing"],
-  ["I tried to order again but cannot log in any more.", "account"],
+  ["I tried to order again but can no longer log in.", "account"],
   ["The website keeps rejecting my password after the update.", "account"],
   ["My account says delivered, but one item is missing from the box.", "shipping"],
   ["I got the wrong item; the website listed a blue lamp.", "shipping"],
