@@ -21,5 +21,6 @@ export * from "./conventions.js";
 export * from "./ids.js";
 export * from "./attribute-value.js";
 export * from "./reward-record.js";
+export * from "./behaviour.js";
 export * from "./substitutions.js";
 export * from "./trace-view.js";

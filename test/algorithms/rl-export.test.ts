@@ -72,7 +72,7 @@ describe("JsonlExportBackend", () => {
     expect(Date.parse(manifest.updated_at)).toBeGreaterThanOrEqual(Date.parse(manifest.created_at));
     expect(await backend.endpoints()).toEqual({ policy_version: "base", endpoints: [endpoint] });
     // Its capabilities as they are: no weights to restore, chunks appended, endpoints that never stop.
-    expect((await backend.info()).capabilities).toEqual({ token_ids: false, logprobs: false, logprobs_mode: "raw", checkpoint: true, restore: false, chunked_train: true, serves_while_training: true });
+    expect((await backend.info()).capabilities).toEqual({ token_ids: false, logprobs: false, logprobs_mode: "raw", checkpoint: true, restore: false, supervised: false, chunked_train: true, serves_while_training: true });
     expect((await backend.info()).hyperparameters).toEqual([]);
     await backend.close();
   });
@@ -260,7 +260,7 @@ describe("protocolJsonSchemas()", () => {
   const example = request(12, [sample("ro-1"), sample("ro-2", { policy_version: 3 })]);
 
   it("describes every payload, with the required fields of the zod schemas", () => {
-    expect(Object.keys(schemas).sort()).toEqual(["BackendInfo", "CheckpointRequest", "CheckpointResponse", "EndpointsResponse", "ProtocolError", "RestoreRequest", "RestoreResponse", "TrainRequest", "TrainResponse"]);
+    expect(Object.keys(schemas).sort()).toEqual(["BackendInfo", "CheckpointRequest", "CheckpointResponse", "EndpointsResponse", "ProtocolError", "RestoreRequest", "RestoreResponse", "SuperviseRequest", "TrainRequest", "TrainResponse"]);
     const train = schemas.TrainRequest!;
     expect(train.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     expect(train.required).toEqual(["step", "policy_version", "samples"]);

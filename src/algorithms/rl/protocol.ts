@@ -49,6 +49,8 @@ export const BackendInfoSchema = z.object({
     checkpoint: z.boolean(),
     /** `POST /v2/restore` works. @default false */
     restore: z.boolean().default(false),
+    /** `POST /v2/supervise` works: supervised (next-token cross-entropy) steps, for SFT and distillation. @default false */
+    supervised: z.boolean().default(false),
     /** `POST /v2/train` accepts a step in several `chunk`s. @default false */
     chunked_train: z.boolean().default(false),
     /**
@@ -183,6 +185,40 @@ export const TrainResponseSchema = z.object({
 });
 export type TrainResponse = z.input<typeof TrainResponseSchema>;
 
+/**
+ * One supervised sample: a token sequence from a trajectory worth imitating. Its loss-mask-1
+ * tokens are learnt by next-token cross-entropy; no advantage, no logprobs (nothing is importance
+ * weighted: the tokens are targets, whoever sampled them — the policy itself or a teacher model).
+ */
+export const SuperviseSampleSchema = z
+  .object({
+    rollout_id: z.string().min(1),
+    prompt_ids: TokenIds.min(1),
+    response_ids: TokenIds.min(1),
+    /** 1 for tokens to learn (what the model wrote), 0 for tokens inserted between calls (tool results, the next prompt). */
+    loss_mask: z.array(z.union([z.literal(0), z.literal(1)])),
+    /** Each mask-1 token's weight in the step's loss; the weights of a step (all its chunks) add up to 1. */
+    token_weight: z.number().positive(),
+    /** The reward of the trajectory it came from, for the backend's logs. */
+    reward: z.number().optional(),
+  })
+  .refine((s) => s.loss_mask.length === s.response_ids.length, { message: "loss_mask must have one entry per response token", path: ["loss_mask"] });
+export type SuperviseSample = z.infer<typeof SuperviseSampleSchema>;
+
+/**
+ * `POST /v2/supervise`: one supervised update (or one chunk of it). Steps share the counter of
+ * `/v2/train`: a backend refuses a step number it has already applied by either route (409).
+ */
+export const SuperviseRequestSchema = z.object({
+  step: z.number().int().nonnegative(),
+  policy_version: PolicyVersionSchema,
+  samples: z.array(SuperviseSampleSchema).min(1),
+  /** Overrides for this step only; names outside `info.hyperparameters` are refused (400). */
+  hyperparameters: HyperparametersSchema.optional(),
+  chunk: TrainChunkSchema.optional(),
+});
+export type SuperviseRequest = z.infer<typeof SuperviseRequestSchema>;
+
 /** `POST /v2/checkpoint` */
 export const CheckpointRequestSchema = z.object({ name: z.string().min(1).max(256).optional() });
 export type CheckpointRequest = z.infer<typeof CheckpointRequestSchema>;
@@ -227,6 +263,7 @@ export function protocolJsonSchemas(): Record<string, unknown> {
     EndpointsResponse: EndpointsResponseSchema,
     TrainRequest: TrainRequestSchema,
     TrainResponse: TrainResponseSchema,
+    SuperviseRequest: SuperviseRequestSchema,
     CheckpointRequest: CheckpointRequestSchema,
     CheckpointResponse: CheckpointResponseSchema,
     RestoreRequest: RestoreRequestSchema,

@@ -1,4 +1,4 @@
-import type { BackendInfo, CheckpointRequest, CheckpointResponse, EndpointsResponse, RestoreRequest, RestoreResponse, TrainRequest, TrainResponse } from "./protocol.js";
+import type { BackendInfo, CheckpointRequest, CheckpointResponse, EndpointsResponse, RestoreRequest, RestoreResponse, SuperviseRequest, TrainRequest, TrainResponse } from "./protocol.js";
 
 /**
  * Where model weights are trained: a GPU trainer behind HTTP ({@link HttpTrainingBackend}), the
@@ -15,6 +15,12 @@ export interface TrainingBackend {
    * endpoints serve the new policy.
    */
   train(request: TrainRequest, options?: { signal?: AbortSignal }): Promise<TrainResponse>;
+  /**
+   * Applies one supervised update — next-token cross-entropy on the samples' mask-1 tokens — (or
+   * holds one chunk of it), for SFT and distillation. Only when `info().capabilities.supervised`.
+   * Resolves once the endpoints serve the new policy; the response is the same as `train`'s.
+   */
+  supervise?(request: SuperviseRequest, options?: { signal?: AbortSignal }): Promise<TrainResponse>;
   /** Saves the current policy (only when `info().capabilities.checkpoint`). */
   checkpoint(request?: CheckpointRequest): Promise<CheckpointResponse>;
   /** Serves a checkpoint's policy again (only when `info().capabilities.restore`). */
