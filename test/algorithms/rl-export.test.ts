@@ -72,7 +72,7 @@ describe("JsonlExportBackend", () => {
     expect(Date.parse(manifest.updated_at)).toBeGreaterThanOrEqual(Date.parse(manifest.created_at));
     expect(await backend.endpoints()).toEqual({ policy_version: "base", endpoints: [endpoint] });
     // Its capabilities as they are: no weights to restore, chunks appended, endpoints that never stop.
-    expect((await backend.info()).capabilities).toEqual({ token_ids: false, logprobs: false, logprobs_mode: "raw", checkpoint: true, restore: false, supervised: false, chunked_train: true, serves_while_training: true });
+    expect((await backend.info()).capabilities).toEqual({ token_ids: false, logprobs: false, logprobs_mode: "raw", checkpoint: true, restore: false, supervised: false, supervised_chat: false, chunked_train: true, serves_while_training: true });
     expect((await backend.info()).hyperparameters).toEqual([]);
     await backend.close();
   });

@@ -157,7 +157,7 @@ describe("protocol over HTTP: serveTrainingBackend ↔ HttpTrainingBackend", () 
       protocol: PROTOCOL,
       model: "fake-model",
       policy_version: 0,
-      capabilities: { token_ids: true, logprobs: true, logprobs_mode: "raw", checkpoint: true, restore: false, supervised: false, chunked_train: false, serves_while_training: false },
+      capabilities: { token_ids: true, logprobs: true, logprobs_mode: "raw", checkpoint: true, restore: false, supervised: false, supervised_chat: false, chunked_train: false, serves_while_training: false },
       hyperparameters: [],
       name: "fake",
     });

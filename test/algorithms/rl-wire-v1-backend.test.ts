@@ -130,7 +130,7 @@ describe("a tracetrain-rl/1-only backend through HttpTrainingBackend", () => {
       protocol: PROTOCOL,
       model: "old-model",
       policy_version: version,
-      capabilities: { token_ids: true, logprobs: true, logprobs_mode: "raw", checkpoint: true, restore: false, supervised: false, chunked_train: false, serves_while_training: false },
+      capabilities: { token_ids: true, logprobs: true, logprobs_mode: "raw", checkpoint: true, restore: false, supervised: false, supervised_chat: false, chunked_train: false, serves_while_training: false },
       hyperparameters: [],
       name: "a /1 trainer",
     });

@@ -53,7 +53,7 @@ class FullBackend implements TrainingBackend {
       protocol: PROTOCOL,
       model: `policy-v${this.version}`,
       policy_version: this.version,
-      capabilities: { token_ids: true, logprobs: true, logprobs_mode: "processed", checkpoint: true, restore: true, supervised: true, chunked_train: true, serves_while_training: true },
+      capabilities: { token_ids: true, logprobs: true, logprobs_mode: "processed", checkpoint: true, restore: true, supervised: true, supervised_chat: true, chunked_train: true, serves_while_training: true },
       hyperparameters: ["learning_rate", "entropy_coef"],
     };
   }
@@ -142,7 +142,7 @@ describe("tracetrain-rl/2 over HTTP: a backend with every capability", () => {
   it("negotiates /2 and passes the new sample and info fields through unchanged", async () => {
     const info = await client.info();
     expect(client.protocol).toBe(PROTOCOL);
-    expect(info.capabilities).toEqual({ token_ids: true, logprobs: true, logprobs_mode: "processed", checkpoint: true, restore: true, supervised: true, chunked_train: true, serves_while_training: true });
+    expect(info.capabilities).toEqual({ token_ids: true, logprobs: true, logprobs_mode: "processed", checkpoint: true, restore: true, supervised: true, supervised_chat: true, chunked_train: true, serves_while_training: true });
     expect(info.hyperparameters).toEqual(["learning_rate", "entropy_coef"]);
     const request: TrainRequest = { step: 1, policy_version: 0, samples: [sample("a", [1, 1, 0], 0.25), sample("b", [0, 1], 0.5)], hyperparameters: { learning_rate: 1e-6, entropy_coef: 0.01 } };
     const answer = await client.train(request);
@@ -218,7 +218,7 @@ describe("tracetrain-rl/2 over HTTP: a backend without the optional capabilities
       protocol: PROTOCOL,
       model: "plain",
       policy_version: 0,
-      capabilities: { token_ids: true, logprobs: true, logprobs_mode: "raw", checkpoint: false, restore: false, supervised: false, chunked_train: false, serves_while_training: false },
+      capabilities: { token_ids: true, logprobs: true, logprobs_mode: "raw", checkpoint: false, restore: false, supervised: false, supervised_chat: false, chunked_train: false, serves_while_training: false },
       hyperparameters: [],
     });
   });

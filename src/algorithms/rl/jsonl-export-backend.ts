@@ -96,7 +96,7 @@ export class JsonlExportBackend implements TrainingBackend {
       protocol: PROTOCOL,
       model,
       policy_version: this.policyVersion(),
-      capabilities: { ...capabilities, checkpoint: true, restore: false, supervised: false, chunked_train: true, serves_while_training: true },
+      capabilities: { ...capabilities, checkpoint: true, restore: false, supervised: false, supervised_chat: false, chunked_train: true, serves_while_training: true },
       hyperparameters,
       name: `JSONL export to ${this.dir} (dry: weights never change)`,
     };

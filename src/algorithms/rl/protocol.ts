@@ -49,8 +49,13 @@ export const BackendInfoSchema = z.object({
     checkpoint: z.boolean(),
     /** `POST /v2/restore` works. @default false */
     restore: z.boolean().default(false),
-    /** `POST /v2/supervise` works: supervised (next-token cross-entropy) steps, for SFT and distillation. @default false */
+    /** `POST /v2/supervise` takes token `samples`: supervised (next-token cross-entropy) steps, for SFT. @default false */
     supervised: z.boolean().default(false),
+    /**
+     * `POST /v2/supervise` takes `chat` records, which the backend renders with its own chat
+     * template: distillation from a teacher whose token ids are not the student's. @default false
+     */
+    supervised_chat: z.boolean().default(false),
     /** `POST /v2/train` accepts a step in several `chunk`s. @default false */
     chunked_train: z.boolean().default(false),
     /**
@@ -206,17 +211,47 @@ export const SuperviseSampleSchema = z
 export type SuperviseSample = z.infer<typeof SuperviseSampleSchema>;
 
 /**
- * `POST /v2/supervise`: one supervised update (or one chunk of it). Steps share the counter of
- * `/v2/train`: a backend refuses a step number it has already applied by either route (409).
+ * One supervised chat sample: a conversation in OpenAI fine-tuning form (with the tools offered).
+ * The backend renders it with its own chat template and learns the assistant messages — for a
+ * teacher's trajectories, whose token ids are not the student's.
  */
-export const SuperviseRequestSchema = z.object({
-  step: z.number().int().nonnegative(),
-  policy_version: PolicyVersionSchema,
-  samples: z.array(SuperviseSampleSchema).min(1),
-  /** Overrides for this step only; names outside `info.hyperparameters` are refused (400). */
-  hyperparameters: HyperparametersSchema.optional(),
-  chunk: TrainChunkSchema.optional(),
+/** A chat message as OpenAI's fine-tuning format writes it (further fields pass through). */
+export const WireChatMessageSchema = z.looseObject({
+  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
+  /** Text, or content parts; null for an assistant message that only calls tools. */
+  content: z.union([z.string(), z.array(z.record(z.string(), z.unknown())), z.null()]).optional(),
+  tool_calls: z.array(z.record(z.string(), z.unknown())).optional(),
+  tool_call_id: z.string().optional(),
+  name: z.string().optional(),
 });
+
+export const SuperviseChatSampleSchema = z.object({
+  rollout_id: z.string().min(1),
+  messages: z.array(WireChatMessageSchema).min(1),
+  /** The tools offered, as in a chat request (`{ type: "function", function: {…} }`). */
+  tools: z.array(z.record(z.string(), z.unknown())).optional(),
+  /** The sample's weight in the step's loss (spread over its assistant tokens); the weights of a step add up to 1. */
+  weight: z.number().positive(),
+  reward: z.number().optional(),
+});
+export type SuperviseChatSample = z.infer<typeof SuperviseChatSampleSchema>;
+
+/**
+ * `POST /v2/supervise`: one supervised update (or one chunk of it), from token `samples`
+ * (`capabilities.supervised`) or `chat` samples (`capabilities.supervised_chat`). Steps share the
+ * counter of `/v2/train`: a backend refuses a step number it has already applied by either route (409).
+ */
+export const SuperviseRequestSchema = z
+  .object({
+    step: z.number().int().nonnegative(),
+    policy_version: PolicyVersionSchema,
+    samples: z.array(SuperviseSampleSchema).optional(),
+    chat: z.array(SuperviseChatSampleSchema).optional(),
+    /** Overrides for this step only; names outside `info.hyperparameters` are refused (400). */
+    hyperparameters: HyperparametersSchema.optional(),
+    chunk: TrainChunkSchema.optional(),
+  })
+  .refine((r) => (r.samples?.length ?? 0) + (r.chat?.length ?? 0) > 0, { message: "a supervised step needs token samples or chat samples", path: ["samples"] });
 export type SuperviseRequest = z.infer<typeof SuperviseRequestSchema>;
 
 /** `POST /v2/checkpoint` */
