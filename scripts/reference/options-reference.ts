@@ -77,6 +77,19 @@ export const SECTIONS: Section[] = [
     ],
   },
   {
+    title: "Behaviour filter",
+    entries: [
+      {
+        call: "new BehaviourFilter(options)",
+        from: "tracetrain",
+        module: "src/adapters/behaviour/filter.ts",
+        declaration: { schema: "BehaviourFilterOptionsSchema" },
+        note: "The `behaviour` option of `new Trainer`; see docs/behaviour-filter.md.",
+      },
+      { call: "behaviourHooks(filter, options)", from: "tracetrain", module: "src/trainer/behaviour-hooks.ts", declaration: { schema: "BehaviourHooksOptionsSchema" } },
+    ],
+  },
+  {
     title: "Stores and servers",
     entries: [
       {

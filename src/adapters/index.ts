@@ -40,3 +40,4 @@ export {
   type MergeStats,
 } from "./diagnostics.js";
 export { TraceAdapter, type TraceAdapterOptions, type AdaptResult } from "./trace-adapter.js";
+export * from "./behaviour/index.js";

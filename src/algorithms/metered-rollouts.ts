@@ -1,19 +1,29 @@
 /**
  * Every rollout an optimizer run (APO, GEPA) makes goes through here: named by a stable id (so a resumed run finds
  * what it ran before instead of running it again), checked against the budget before it is
- * enqueued, and priced after it ends from the token usage its LLM spans recorded.
+ * enqueued, priced after it ends from the token usage its LLM spans recorded, and reviewed by the
+ * behaviour filter when the trainer has one — its verdicts are what {@link MeteredRollouts.rewardOf}
+ * and {@link MeteredRollouts.trainable} answer with.
  */
-import type { EnqueueRequest, Rollout, RolloutStatus } from "../types/index.js";
+import type { RecordedFinding } from "../adapters/index.js";
+import type { BehaviourCounts, BehaviourEntry, EnqueueRequest, Rollout, RolloutStatus } from "../types/index.js";
 import { spansOf } from "../store/index.js";
 import type { AlgorithmContext } from "./algorithm.js";
 import { runRollouts } from "./rollout-batch.js";
 import type { Budget, BudgetLimit } from "./budget.js";
+import { type RolloutVerdict, addCounts, emptyCounts, reviewRollouts, stopOf } from "./behaviour-review.js";
+import { rewardOrZero } from "./evaluate.js";
 
 export type MeteredResult = { ended: Rollout[]; stoppedBy?: undefined } | { ended?: undefined; stoppedBy: BudgetLimit };
 
 export class MeteredRollouts {
   /** Rollouts this run found in the store from an earlier, interrupted run and did not run again. */
   reused = 0;
+  /** The first behaviour finding whose action is `stop`: the run ends after its current round. */
+  behaviourStop: RecordedFinding | undefined;
+  private readonly verdicts = new Map<string, RolloutVerdict>();
+  /** Behaviour counts since the last {@link takeBehaviour}. */
+  private counts: BehaviourCounts = emptyCounts();
 
   private constructor(
     private readonly ctx: AlgorithmContext,
@@ -65,7 +75,31 @@ export class MeteredRollouts {
     this.reused += requests.filter((r) => r.rolloutId !== undefined && this.existing.has(r.rolloutId)).length;
     const ended = await runRollouts(this.ctx, requests);
     for (const rollout of ended) await this.price(rollout);
+    if (this.ctx.behaviour !== undefined) {
+      const review = await reviewRollouts(this.ctx, ended);
+      for (const [id, verdict] of review.verdicts) this.verdicts.set(id, verdict);
+      this.counts = addCounts(this.counts, review.counts);
+      this.behaviourStop ??= review.stop;
+    }
     return { ended };
+  }
+
+  /** What candidates are compared on: the outcome reward plus its behaviour penalty (0 for a failed rollout, as without a filter). */
+  rewardOf(rollout: Rollout): number {
+    return this.verdicts.get(rollout.rolloutId)?.reward ?? rewardOrZero(rollout);
+  }
+
+  /** The rollouts an optimizer may learn from (critiques, reflections): those the behaviour filter did not exclude. */
+  trainable(rollouts: readonly Rollout[]): Rollout[] {
+    return rollouts.filter((r) => this.verdicts.get(r.rolloutId)?.excluded !== true);
+  }
+
+  /** The `behaviour` entry for the round that just ended (counts since the last call), or undefined without a filter. */
+  takeBehaviour(label: string): BehaviourEntry | undefined {
+    if (this.ctx.behaviour === undefined) return undefined;
+    const counts = this.counts;
+    this.counts = emptyCounts();
+    return { label, counts, runFindings: [], stop: this.behaviourStop === undefined ? null : stopOf(this.behaviourStop) };
   }
 
   /** Adds what the agent's own LLM calls cost, by the usage its spans recorded (calls seen by two layers count once). */

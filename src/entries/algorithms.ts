@@ -36,4 +36,8 @@ export {
   type ComponentCoverage,
   substitutionsResource,
   type RunRecordStats,
+  reviewRollouts,
+  recordFindings,
+  type BehaviourReview,
+  type RolloutVerdict,
 } from "../algorithms/index.js";

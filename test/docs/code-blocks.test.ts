@@ -27,6 +27,10 @@ const EXPECTED: Record<string, Array<[marker: string, printed: RegExp]>> = {
     // The echoing test LLM repeats the question, so neither answer is right: a real score of 0.
     ['const quiz = agent(', /^mean reward 0 over 2 rollouts$/],
   ],
+  "docs/behaviour-filter.md": [
+    // The reference policy guesses among four colours: some answers say yellow, and each is penalized.
+    ["const noYellow: Detector = {", /^true true true$/],
+  ],
   "docs/evaluate.md": [
     ['const quiz = agent(', /^mean reward 0 over 2 rollouts$/],
     // Datasets: a CSV converted by a schema, and a broken JSONL line named by file:line:column.

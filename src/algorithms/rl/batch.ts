@@ -4,10 +4,11 @@
  * from groups that carry a signal, and (in `async` mode) only from samples recent enough.
  */
 import { contextFromRollout } from "../../adapters/index.js";
-import type { AdaptResult } from "../../adapters/index.js";
+import type { AdaptResult, RecordedFinding } from "../../adapters/index.js";
 import { spansOf } from "../../store/index.js";
-import type { Rollout } from "../../types/index.js";
+import type { BehaviourCounts, Rollout } from "../../types/index.js";
 import type { AlgorithmContext } from "../algorithm.js";
+import { type BehaviourReview, addCounts } from "../behaviour-review.js";
 import { rewardOrZero } from "../evaluate.js";
 import { type AdvantageOptions, groupAdvantages } from "./advantages.js";
 import type { PolicyVersion, TrainSample } from "./protocol.js";
@@ -29,10 +30,18 @@ export interface Collected {
   dropped: { failed: number; noReward: number };
   /** What the first failed rollout said, for the warning when nothing could be trained on. */
   firstError: string | undefined;
+  /** What the behaviour filter found and did (all zero without one); excluded rollouts are not in `kept`. */
+  behaviour: BehaviourCounts;
+  /** The first finding whose action is `stop`. */
+  stop: RecordedFinding | undefined;
 }
 
-/** Reads ended rollouts: which may be trained on, and their token samples. */
-export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rollout[], dropFailures: readonly string[]): Promise<Collected> {
+/**
+ * Reads ended rollouts: which may be trained on, and their token samples. `review` (the behaviour
+ * filter's verdicts on them) sets each one's reward — the outcome plus its penalty, which the
+ * trajectories carry too — and leaves excluded ones out.
+ */
+export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rollout[], dropFailures: readonly string[], review: BehaviourReview): Promise<Collected> {
   const dropKinds = new Set<string>(dropFailures);
   const dropped = { failed: 0, noReward: 0 };
   let firstError: string | undefined;
@@ -50,7 +59,10 @@ export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rol
       continue;
     }
     if (!attempt) continue;
-    const context = contextFromRollout(rollout);
+    const verdict = review.verdicts.get(rollout.rolloutId);
+    if (verdict?.excluded) continue;
+    const reward = verdict?.reward ?? rewardOrZero(rollout);
+    const context = { ...contextFromRollout(rollout), ...(verdict !== undefined && verdict.penalty !== 0 ? { finalReward: reward } : {}) };
     const adapted = ctx.adapter.adapt(await spansOf(ctx.store, rollout.rolloutId, attempt.attemptId), context);
     // An agent that failed before its model answered anything (the endpoint unreachable, say)
     // says nothing about the policy: counting it as reward 0 would punish the others in its group.
@@ -58,9 +70,20 @@ export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rol
       dropped.failed++;
       continue;
     }
-    kept.push({ rollout, groupId: context.groupId ?? rollout.rolloutId, reward: rewardOrZero(rollout), adapted });
+    kept.push({ rollout, groupId: context.groupId ?? rollout.rolloutId, reward, adapted });
   }
-  return { kept, ended: ended.length, dropped, firstError };
+  return { kept, ended: ended.length, dropped, firstError, behaviour: review.counts, stop: review.stop };
+}
+
+/** `extra` (a refill's rollouts) added to `collected`. */
+export function addCollected(collected: Collected, extra: Collected): void {
+  collected.kept.push(...extra.kept);
+  collected.ended += extra.ended;
+  collected.dropped.failed += extra.dropped.failed;
+  collected.dropped.noReward += extra.dropped.noReward;
+  collected.firstError ??= extra.firstError;
+  collected.behaviour = addCounts(collected.behaviour, extra.behaviour);
+  collected.stop ??= extra.stop;
 }
 
 /** The groups of `kept` whose rollouts all scored alike (or that kept a single rollout): no signal. */
