@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { type GroupMember, type RecordedFinding, type ScopedFinding, type BehaviourFilter, adaptAttempt, contextFromRollout, findingSpan, findingsOf, groupIdOf, isFindingSpan } from "../adapters/index.js";
 import type { AdapterSpan, AdaptedAttempt } from "../adapters/index.js";
 import { spansOf, type Store } from "../store/index.js";
-import type { BehaviourCounts, BehaviourStop, Rollout, SpanInput } from "../types/index.js";
+import { Attr, type BehaviourCounts, type BehaviourStop, type Rollout, type SpanInput, SpanTypes } from "../types/index.js";
 import { mapLimited } from "../util/index.js";
 import type { AlgorithmContext } from "./algorithm.js";
 import { rewardOrZero } from "./evaluate.js";
@@ -104,7 +104,8 @@ export async function recordFindings(
   const decision = filter.judge(findingsOf(spans), found);
   if (decision.added.length === 0) return { decision, written: 0 };
   const byId = new Map(spans.map((s) => [s.spanId, s]));
-  const root = spans.find((s) => (s.parentId ?? null) === null && !isFindingSpan(s));
+  // The rollout's own span when the tracer recorded one; else the first root (a gateway's call has no parent).
+  const root = spans.find((s) => s.attributes?.[Attr.spanType] === SpanTypes.rollout) ?? spans.find((s) => (s.parentId ?? null) === null && !isFindingSpan(s));
   const added = decision.added.map((f) => findingSpan(f, placementOf(f, byId, root)));
   const result = await store.addSpans(added);
   return { decision, written: result.added };

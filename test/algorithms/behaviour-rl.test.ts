@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { agent, BehaviourFilter, type BehaviourFilterOptions, behaviourHooks, findingsOf, RL, type RLResult, Trainer } from "tracetrain";
+import { agent, BehaviourFilter, type BehaviourFilterOptions, behaviourHooks, type Detector, findingsOf, RL, type RLResult, Trainer } from "tracetrain";
 import { SqliteStore, spansOf } from "tracetrain/store";
 import { BehaviourEntrySchema, type SpanInput } from "tracetrain/schemas";
 import { startMockLlm, type MockLlm } from "tracetrain/testing";
@@ -48,7 +48,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function fit(filter: Omit<BehaviourFilterOptions, "detectors">, options: { steps?: number; live?: boolean } = {}) {
+async function fit(filter: Omit<BehaviourFilterOptions, "detectors"> & { detectors?: Detector[] }, options: { steps?: number; live?: boolean } = {}) {
   const behaviour = new BehaviourFilter({ detectors: [secretWord], ...filter });
   const backend = new RecordingBackend(llm);
   const trainer = new Trainer({
@@ -153,6 +153,44 @@ describe("RL under a behaviour filter", () => {
     expect(run).toMatchObject({ status: "stopped", summary: { stoppedBecause: "behaviour", stoppedBy: { detector: "secret-word" } } });
     const [entry] = (await entriesOf(store, "rl-beh", ["behaviour"])).map((e) => BehaviourEntrySchema.parse(e.data));
     expect(entry).toMatchObject({ label: "step-1", counts: { findings: 2, excluded: 2 }, stop: { detector: "secret-word", rolloutId: result.stoppedBy!.rolloutId } });
+  });
+
+  it("group detectors: a finding naming one rollout of a task's group goes to it, one naming none to every member", async () => {
+    const bestOfGroup: Detector = {
+      name: "best-of-group",
+      inspectGroup: (members) => {
+        const best = members.find((m) => m.reward === 1);
+        return [
+          { rule: "group-seen", severity: "low", message: `${members.length} rollouts of one task`, evidence: "" },
+          ...(best ? [{ rule: "top-scorer", severity: "medium" as const, message: "scored best in its group", evidence: String(best.reward), rolloutId: best.attempt.rolloutId }] : []),
+        ];
+      },
+    };
+    const { result, backend } = await fit({ detectors: [bestOfGroup], policy: { "best-of-group": { action: "log", rules: { "top-scorer": "penalize" } } }, penalty: { perFinding: 0.5 } });
+    for (const row of await batchOf(backend)) expect(row.trained, row.rolloutId).toBe(row.outcome === 1 ? 0.5 : 0);
+    for (const [rolloutId, list] of await findingsByRollout()) {
+      const top = (await store.getRollout(rolloutId)).finalReward === 1;
+      expect(list.map((f) => [f.rule, f.scope, f.penalty]), rolloutId).toEqual([["group-seen", "group", 0], ...(top ? [["top-scorer", "group", -0.5]] : [])]);
+      // A finding about no span in particular hangs under the rollout's root span.
+      const spans = await spansOf(store, rolloutId, list[0]!.attemptId);
+      const root = spans.find((s) => s.parentId === null && s.name === "tracetrain.rollout")!;
+      for (const f of list) expect(spans.find((s) => s.spanId === f.findingSpanId)!.parentId).toBe(root.spanId);
+    }
+    expect(result.steps[0]!.behaviour).toMatchObject({ rollouts: 4, findings: 6, penalized: 2, byAction: { log: 4, penalize: 2 } });
+  });
+
+  it("run detectors: a finding over the steps so far stops the run after the step it was reported on", async () => {
+    const twoSteps: Detector = { name: "two-steps", observeSteps: (history) => (history.length === 2 ? [{ rule: "enough", severity: "critical", message: `train reward ${history.map((h) => h.trainReward).join(" → ")}`, evidence: "" }] : []) };
+    const { result, backend } = await fit({ detectors: [twoSteps], policy: { "two-steps": "stop" } }, { steps: 4 });
+    expect(result.steps).toHaveLength(2);
+    expect(backend.requests).toHaveLength(2);
+    expect(result.stoppedBecause).toBe("behaviour");
+    expect(result.stoppedBy).toEqual({ detector: "two-steps", rule: "enough", severity: "critical", message: "train reward 0.5 → 0.5" });
+    const entries = (await entriesOf(store, "rl-beh", ["behaviour"])).map((e) => BehaviourEntrySchema.parse(e.data));
+    expect(entries.map((e) => [e.label, e.runFindings.length, e.stop?.detector ?? null])).toEqual([
+      ["step-1", 0, null],
+      ["step-2", 1, "two-steps"],
+    ]);
   });
 
   it("live hooks write each finding while the rollout ends; the review then finds them and writes none again", async () => {
