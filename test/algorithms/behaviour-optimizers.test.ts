@@ -70,7 +70,7 @@ const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.le
 
 describe("APO under a behaviour filter", () => {
   it("penalize: minibatch and evaluation scores are outcome + penalty, as the trace records them", async () => {
-    const { result } = await apo({ runId: "apo-pen", rounds: 1 }, filterOf({ policy: { projector: "penalize" }, penalty: { perFinding: 1 } }));
+    const { result, optimizerPrompts } = await apo({ runId: "apo-pen", rounds: 1 }, filterOf({ policy: { projector: "penalize" }, penalty: { perFinding: 1 } }));
     const minibatch = await rolloutsOf("apo-pen.g1.seed.");
     expect(minibatch).toHaveLength(6);
     // The flagged rollouts (and only they) carry a penalty of −1 on their finding span.
@@ -88,6 +88,10 @@ describe("APO under a behaviour filter", () => {
     expect((await rolloutsOf("apo-pen.e.")).some((r) => r.penalty < 0)).toBe(true);
     const recorded = (await entriesOf(store, "apo-pen", ["behaviour"])).map((e) => BehaviourEntrySchema.parse(e.data));
     expect(recorded.map((e) => e.label)).toEqual(["round-1", "final-check"]);
+    // The critique is told what was flagged and what it cost, next to the run.
+    const critique = optimizerPrompts.find((p) => p.includes("### Run 1"))!;
+    expect(critique).toContain("Behaviour flagged (projector/asked-for-projector, medium, penalize): the request asks for a projector");
+    expect(critique).toMatch(/reward [01], minus a behaviour penalty of 1: -?[01]/);
     expect(recorded.reduce((n, e) => n + e.counts.penalized, 0)).toBe(result.behaviour!.penalized);
     expect(result.behaviour!.penalized).toBeGreaterThan(0);
     expect(result.behaviour!.findings).toBe(result.behaviour!.penalized);
