@@ -56,7 +56,8 @@ export type ReviewSpan = AdapterSpan & Pick<SpanInput, "traceId">;
  */
 export async function reviewRollouts(ctx: Pick<AlgorithmContext, "store" | "adapter" | "behaviour">, rollouts: readonly Rollout[]): Promise<BehaviourReview> {
   const filter = ctx.behaviour;
-  if (filter === undefined) {
+  // Run detectors alone (observeSteps) never look at a trace, and live hooks write only what `inspect` finds.
+  if (filter === undefined || !filter.inspectsTraces) {
     const verdicts = new Map(rollouts.map((r) => [r.rolloutId, cleanVerdict(r)]));
     return { verdicts, counts: countVerdicts([...verdicts.values()]), stop: undefined, written: 0 };
   }

@@ -12,12 +12,13 @@ import type { RunnerHooks } from "../runner/index.js";
 import type { Store } from "../store/index.js";
 import { parseOrThrow } from "../types/index.js";
 import { hasMethods } from "../util/index.js";
+import { isTraceAdapter } from "./options.js";
 
 export const BehaviourHooksOptionsSchema = z.strictObject({
   /** Where the finding spans go: the store the runner reports to (an `HttpStore` on a remote runner). */
   store: z.custom<Store>((value) => hasMethods(value, ["addSpans"]), "expected a Store (an object with addSpans())"),
   /** How the trace is read (agents selected, credit policy): the trainer's adapter. @default new TraceAdapter() */
-  adapter: z.instanceof(TraceAdapter, { message: "expected a TraceAdapter" }).optional(),
+  adapter: z.custom<TraceAdapter>(isTraceAdapter, "expected a TraceAdapter").optional(),
 });
 export type BehaviourHooksOptions = z.input<typeof BehaviourHooksOptionsSchema>;
 

@@ -32,6 +32,14 @@ const sayer = agent(
 );
 
 
+/** A recording backend that keeps serving while it trains, as async mode needs. */
+class ServingBackend extends RecordingBackend {
+  override async info() {
+    const info = await super.info();
+    return { ...info, capabilities: { ...info.capabilities, serves_while_training: true } };
+  }
+}
+
 const TRAIN: WordTask[] = [{ word: "SECRET" }, { word: "hello" }];
 
 let dir: string;
@@ -48,9 +56,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function fit(filter: Omit<BehaviourFilterOptions, "detectors"> & { detectors?: Detector[] }, options: { steps?: number; live?: boolean } = {}) {
+async function fit(filter: Omit<BehaviourFilterOptions, "detectors"> & { detectors?: Detector[] }, options: { steps?: number; live?: boolean; mode?: "sync" | "async" } = {}) {
   const behaviour = new BehaviourFilter({ detectors: [secretWord], ...filter });
-  const backend = new RecordingBackend(llm);
+  const backend = options.mode === "async" ? new ServingBackend(llm) : new RecordingBackend(llm);
   const trainer = new Trainer({
     store,
     runners: 4,
@@ -59,7 +67,7 @@ async function fit(filter: Omit<BehaviourFilterOptions, "detectors"> & { detecto
     logger: { debug() {}, info() {}, warn() {}, error() {} },
     behaviour,
     ...(options.live ? { hooks: behaviourHooks(behaviour, { store }) } : {}),
-    algorithm: new RL({ backend, steps: options.steps ?? 1, tasksPerStep: 2, groupSize: 2, evalEvery: 0, dynamicSampling: false, runId: "rl-beh" }),
+    algorithm: new RL({ backend, mode: options.mode ?? "sync", steps: options.steps ?? 1, tasksPerStep: 2, groupSize: 2, evalEvery: 0, dynamicSampling: false, runId: "rl-beh" }),
   });
   try {
     const result = (await trainer.fit(sayer, { train: TRAIN })).result as RLResult;
@@ -153,6 +161,15 @@ describe("RL under a behaviour filter", () => {
     expect(run).toMatchObject({ status: "stopped", summary: { stoppedBecause: "behaviour", stoppedBy: { detector: "secret-word" } } });
     const [entry] = (await entriesOf(store, "rl-beh", ["behaviour"])).map((e) => BehaviourEntrySchema.parse(e.data));
     expect(entry).toMatchObject({ label: "step-1", counts: { findings: 2, excluded: 2 }, stop: { detector: "secret-word", rolloutId: result.stoppedBy!.rolloutId } });
+  });
+
+  it("stop in async mode: the next step's rollouts, already started, are cancelled rather than left queued", async () => {
+    const { result } = await fit({ policy: { "secret-word": "stop" } }, { steps: 3, mode: "async" });
+    expect(result.stoppedBecause).toBe("behaviour");
+    expect(result.steps).toHaveLength(1);
+    const all = (await store.queryRollouts({ idPrefix: "rl-beh.", limit: 100 })).items;
+    expect(all.filter((r) => r.rolloutId.startsWith("rl-beh.s2.")).length).toBeGreaterThan(0);
+    expect(all.filter((r) => r.status === "queuing" || r.status === "running" || r.status === "requeuing")).toEqual([]);
   });
 
   it("group detectors: a finding naming one rollout of a task's group goes to it, one naming none to every member", async () => {

@@ -79,6 +79,11 @@ export class BehaviourFilter {
     this.penalty = Object.freeze({ ...parsed.penalty });
   }
 
+  /** Whether any detector looks at traces (one attempt's, or a group's): a review must read them. */
+  get inspectsTraces(): boolean {
+    return this.detectors.some((d) => d.inspect !== undefined || d.inspectGroup !== undefined);
+  }
+
   /** Whether any detector looks at task groups (then a review adapts every rollout of a group together). */
   get inspectsGroups(): boolean {
     return this.detectors.some((d) => d.inspectGroup !== undefined);

@@ -12,7 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { type Gateway, startGateway } from "../../gateway/index.js";
 import type { EnqueueRequest } from "../../types/index.js";
-import { ValidationError, parseOrThrow } from "../../types/index.js";
+import { ConflictError, NotFoundError, ValidationError, parseOrThrow } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { rewardOrZero } from "../evaluate.js";
@@ -201,6 +201,7 @@ class RLRun {
       if (stop !== undefined) {
         stoppedBy = stop;
         ctx.logger.warn(`RL run ${this.runId}: stopped after step ${step} by behaviour finding ${stop.detector}/${stop.rule} (${stop.severity}): ${stop.message}`);
+        await this.cancelAhead([...inFlight.keys()]);
         break;
       }
       const lastStep = step === options.steps;
@@ -224,6 +225,24 @@ class RLRun {
       ...(stoppedBy === undefined ? {} : { stoppedBy }),
       evaluationSeconds,
     };
+  }
+
+  /**
+   * In `async` mode the next steps' rollouts already run when a behaviour finding stops the run:
+   * they are cancelled, not left queued for no one. (A refill they had started is not known here;
+   * it ends as the runners stop.)
+   */
+  private async cancelAhead(steps: readonly number[]): Promise<void> {
+    for (const step of steps) {
+      for (const { rolloutId } of this.requestsOf(step)) {
+        try {
+          await this.ctx.store.cancelRollout(rolloutId!, { reason: "a behaviour finding stopped the training run" });
+        } catch (error) {
+          // Not enqueued yet (NotFound) or already ended (Conflict): nothing to cancel.
+          if (!(error instanceof NotFoundError || error instanceof ConflictError)) throw error;
+        }
+      }
+    }
   }
 
   /**
