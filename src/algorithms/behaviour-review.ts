@@ -11,13 +11,16 @@
  * difference, whoever reads it.
  */
 import { createHash } from "node:crypto";
-import { type GroupMember, type RecordedFinding, type ScopedFinding, type BehaviourFilter, adaptAttempt, contextFromRollout, findingSpan, findingsOf, groupIdOf, isFindingSpan } from "../adapters/index.js";
+import { type BehaviourDecision, type GroupMember, type RecordedFinding, type ScopedFinding, type BehaviourFilter, adaptAttempt, contextFromRollout, findingSpan, findingsOf, groupIdOf, isFindingSpan } from "../adapters/index.js";
 import type { AdapterSpan, AdaptedAttempt } from "../adapters/index.js";
 import { spansOf, type Store } from "../store/index.js";
 import { Attr, type BehaviourCounts, type BehaviourStop, type Rollout, type SpanInput, SpanTypes } from "../types/index.js";
 import { mapLimited } from "../util/index.js";
 import type { AlgorithmContext } from "./algorithm.js";
 import { rewardOrZero } from "./evaluate.js";
+
+/** Finding spans per store write: well under any store's batch and an HTTP store's body limits. */
+const WRITE_CHUNK = 1000;
 
 /** What a review decided about one rollout. */
 export interface RolloutVerdict {
@@ -64,7 +67,7 @@ export async function reviewRollouts(ctx: Pick<AlgorithmContext, "store" | "adap
   const read = await mapLimited(rollouts, 8, async (rollout) => readAttempt(ctx, filter, rollout));
   const groupFindings = filter.inspectsGroups ? inspectGroups(filter, read) : new Map<string, ScopedFinding[]>();
   const verdicts = new Map<string, RolloutVerdict>();
-  let written = 0;
+  const toWrite: SpanInput[] = [];
   let stop: RecordedFinding | undefined;
   for (const item of read) {
     if (item.attempt === undefined) {
@@ -72,9 +75,8 @@ export async function reviewRollouts(ctx: Pick<AlgorithmContext, "store" | "adap
       continue;
     }
     const found = [...item.found, ...(groupFindings.get(item.rollout.rolloutId) ?? [])];
-    const recorded = await recordFindings(ctx.store, filter, item.spans, found);
-    written += recorded.written;
-    const { decision } = recorded;
+    const { decision, spans } = judgeFindings(filter, item.spans, found);
+    toWrite.push(...spans);
     const outcome = rewardOrZero(item.rollout);
     verdicts.set(item.rollout.rolloutId, {
       rolloutId: item.rollout.rolloutId,
@@ -87,6 +89,9 @@ export async function reviewRollouts(ctx: Pick<AlgorithmContext, "store" | "adap
     });
     stop ??= decision.stop;
   }
+  // One write for the whole review: a store transaction per rollout cost more than the review itself.
+  let written = 0;
+  for (let i = 0; i < toWrite.length; i += WRITE_CHUNK) written += (await ctx.store.addSpans(toWrite.slice(i, i + WRITE_CHUNK))).added;
   return { verdicts, counts: countVerdicts([...verdicts.values()]), stop, written };
 }
 
@@ -101,15 +106,20 @@ export async function recordFindings(
   filter: BehaviourFilter,
   spans: readonly ReviewSpan[],
   found: readonly ScopedFinding[],
-): Promise<{ decision: ReturnType<BehaviourFilter["judge"]>; written: number }> {
+): Promise<{ decision: BehaviourDecision; written: number }> {
+  const { decision, spans: added } = judgeFindings(filter, spans, found);
+  if (added.length === 0) return { decision, written: 0 };
+  return { decision, written: (await store.addSpans(added)).added };
+}
+
+/** The decision on one attempt's findings, and the spans of the findings it adds (placed in the attempt's trace). */
+function judgeFindings(filter: BehaviourFilter, spans: readonly ReviewSpan[], found: readonly ScopedFinding[]): { decision: BehaviourDecision; spans: SpanInput[] } {
   const decision = filter.judge(findingsOf(spans), found);
-  if (decision.added.length === 0) return { decision, written: 0 };
+  if (decision.added.length === 0) return { decision, spans: [] };
   const byId = new Map(spans.map((s) => [s.spanId, s]));
   // The rollout's own span when the tracer recorded one; else the first root (a gateway's call has no parent).
   const root = spans.find((s) => s.attributes?.[Attr.spanType] === SpanTypes.rollout) ?? spans.find((s) => (s.parentId ?? null) === null && !isFindingSpan(s));
-  const added = decision.added.map((f) => findingSpan(f, placementOf(f, byId, root)));
-  const result = await store.addSpans(added);
-  return { decision, written: result.added };
+  return { decision, spans: decision.added.map((f) => findingSpan(f, placementOf(f, byId, root))) };
 }
 
 /** A finding hangs under the span it points at, else under the attempt's root span. */
