@@ -58,7 +58,7 @@ export const SECTIONS: Section[] = [
       { call: "new Runner(options)", from: "tracetrain", module: "src/runner/options.ts", declaration: { schema: "RunnerOptionsSchema" } },
       { call: "loadDataset(path, options)", from: "tracetrain", module: "src/util/dataset.ts", declaration: { schema: "DatasetOptionsSchema" } },
       { call: "evaluate(options)", from: "tracetrain", module: "src/algorithms/evaluate.ts", declaration: { schema: "EvaluateOptionsSchema" } },
-      { call: "new APO(options)", from: "tracetrain", module: "src/algorithms/apo/options.ts", declaration: { schema: "APOOptionsSchema" }, opaque: ["prompts"] },
+      { call: "new APO(options)", from: "tracetrain", module: "src/algorithms/apo/options.ts", declaration: { schema: "APOOptionsSchema" } },
       { call: "new GEPA(options)", from: "tracetrain", module: "src/algorithms/gepa/options.ts", declaration: { schema: "GEPAOptionsSchema" } },
       { call: "new RL(options)", from: "tracetrain", module: "src/algorithms/rl/options.ts", declaration: { schema: "RLOptionsSchema" } },
     ],
