@@ -34,6 +34,7 @@ import {
   type TrainingBackend,
   type UnsupportedFeature,
 } from "../algorithms/index.js";
+import { rejectionAssertion } from "./rejection.js";
 
 /** The parts of vitest the suite uses: pass `import * as vitest from "vitest"`. */
 export type BackendConformanceTestApi = Pick<typeof Vitest, "describe" | "it" | "expect" | "beforeEach" | "afterEach">;
@@ -75,16 +76,7 @@ export function describeBackendConformance(name: string, factory: BackendFactory
   const { afterEach, beforeEach, describe, expect, it } = test;
 
   /** Asserts that `promise` rejects with an instance of `type`, and returns the error for further checks. */
-  async function rejection<E extends Error>(promise: Promise<unknown>, type: abstract new (...args: never[]) => E): Promise<E> {
-    let outcome: unknown;
-    try {
-      await promise;
-    } catch (error) {
-      outcome = error;
-    }
-    expect(outcome, `expected a ${type.name}`).toBeInstanceOf(type);
-    return outcome as E;
-  }
+  const rejection = rejectionAssertion(expect);
 
   async function refusedWithPath(promise: Promise<unknown>, path: string): Promise<void> {
     const error = await rejection(promise, ValidationError);
