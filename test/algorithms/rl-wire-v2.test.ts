@@ -329,16 +329,16 @@ describe("tracetrain-rl/2 over HTTP: a backend without the optional capabilities
     expect(backend.received).toEqual([]);
   });
 
-  it("a backend claiming supervised steps without a supervise method gets a 501, not a crash", async () => {
+  it("a backend claiming supervised steps without a supervise method is served as one without them", async () => {
     const claiming = new PlainBackend();
-    claiming.info = async () => ({ protocol: PROTOCOL, model: "plain", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: false, supervised: true } });
+    claiming.info = async () => ({ protocol: PROTOCOL, model: "plain", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: false, supervised: true, supervised_chat: true } });
     const claimingServer = await serveTrainingBackend(claiming);
     try {
       const client = new HttpTrainingBackend(claimingServer.url, { retryDelaysMs: [] });
-      const error = await failure(client.supervise({ step: 1, policy_version: 0, samples: [{ rollout_id: "r", prompt_ids: [1], response_ids: [2], loss_mask: [1], token_weight: 1 }] }));
-      expect(error).toBeInstanceOf(BackendUnsupportedError);
-      expect((error as BackendUnsupportedError).status).toBe(501);
-      expect((error as BackendUnsupportedError).feature).toBe("supervised");
+      expect((await client.info()).capabilities).toMatchObject({ supervised: false, supervised_chat: false });
+      const raw = await post(claimingServer.url, "/v2/supervise", { step: 1, policy_version: 0, samples: [{ rollout_id: "r", prompt_ids: [1], response_ids: [2], loss_mask: [1], token_weight: 1 }] });
+      expect(raw.status).toBe(501);
+      expect(raw.json.error?.details).toEqual({ feature: "supervised" });
     } finally {
       await claimingServer.close();
     }

@@ -113,8 +113,12 @@ function buildRouter(backend: TrainingBackend, url: () => string): Router<Handle
   const serial = serializer();
   const info = async (): Promise<ParsedBackendInfo> => {
     const answer = checkAnswer(BackendInfoSchema, await backend.info(), "info");
-    // A backend without a restore method cannot restore, whatever its info says.
-    return backend.restore === undefined ? { ...answer, capabilities: { ...answer.capabilities, restore: false } } : answer;
+    // A backend without a restore (supervise) method cannot restore (take supervised steps), whatever its info says.
+    const missing = {
+      ...(backend.restore === undefined ? { restore: false } : {}),
+      ...(backend.supervise === undefined ? { supervised: false, supervised_chat: false } : {}),
+    };
+    return { ...answer, capabilities: { ...answer.capabilities, ...missing } };
   };
   const checkpoint = async (body: unknown, signal: AbortSignal) => {
     const request = parseOrThrow(CheckpointRequestSchema, body ?? {}, "checkpoint request");
