@@ -25,7 +25,8 @@ export {
 export { adaptAttempt, adaptSpans, toTransitions, toTrajectories, diagnose, type AdaptedAttempt, type AdapterOptions } from "./transitions.js";
 export { toChatMessages, toChatSamples, chatSamplesOf, sameMessage, toFineTuningMessage, offeredTools, type OfferedTool, type ChatMessagesOptions, type ChatSample } from "./chat-messages.js";
 export { mergeTransitions, toMergedSamples, startsWithSequence, type MergeOptions, type MergeResult, type AttemptMerge, type MergedSamplesOptions } from "./merge.js";
-export { toTokenRecord, toChatRecord, filterForExport, topKPerGroup, toJsonLine, toJsonl, type ExportItem, type ExportFilter } from "./export-formats.js";
+export { toOpenAiChatRecord, toHfChatRecord, hasUntrainedTurns, functionTools } from "./chat-formats.js";
+export { toTokenRecord, toSftTokenRecord, toChatRecord, filterForExport, topKPerGroup, toJsonLine, toJsonl, type ExportItem, type ExportFilter } from "./export-formats.js";
 export { writeJsonl, type JsonlSink } from "./export-writer.js";
 export {
   DiagnosticsCollector,
