@@ -109,6 +109,14 @@ export type RewardHackingOptions = z.input<typeof RewardHackingOptionsSchema>;
 type Parsed = z.output<typeof RewardHackingOptionsSchema>;
 type RunFinding = Omit<FindingDraft, "rolloutId">;
 
+/** Evidence stays within what a finding holds (4000 characters) whatever the group or window size. */
+const MAX_EVIDENCE = 3900;
+
+/** A finite number: a NaN reward or token count compares false with every threshold, and would slip through. */
+function isNumber(value: number | null): value is number {
+  return value !== null && Number.isFinite(value);
+}
+
 /** A detector of reward-hacking signals in rollouts, groups and runs. Throws a `ValidationError` for bad options. */
 export function rewardHacking(options: RewardHackingOptions = {}): Detector {
   const o = parseOrThrow(RewardHackingOptionsSchema, options, "rewardHacking options");
@@ -178,37 +186,40 @@ function normalize(text: string): string {
 }
 
 /**
- * The longest run shared by `answer` and `source`, when it is at least `min` characters: every
- * `min`-character window of the answer in a set, the source scanned once, each hit extended as far
- * as it goes. Linear in the source (times `min`), so a megabyte tool result stays cheap.
+ * The longest run shared by `answer` and `source`, when it is at least `min` characters. Any such
+ * run contains one of the answer's probes — pieces of `q = min/2` characters taken every
+ * `min - q + 1` characters — so only those are searched for (`indexOf`, native), and each place
+ * one is found is extended both ways. A probe found more than {@link MAX_PLACES} times (a source
+ * that repeats itself) is followed at its first places only: a megabyte result stays cheap.
  */
 function longestOverlap(answer: string, source: string, min: number): { length: number; text: string } | undefined {
-  if (source.length < min) return undefined;
-  const windows = new Map<string, number[]>();
-  for (let i = 0; i + min <= answer.length; i++) {
-    const w = answer.slice(i, i + min);
-    const at = windows.get(w);
-    if (at === undefined) windows.set(w, [i]);
-    else if (at.length < 8) at.push(i);
-  }
+  if (source.length < min || answer.length < min) return undefined;
+  const q = Math.max(1, Math.floor(min / 2));
+  const stride = min - q + 1;
   let best: { length: number; text: string } | undefined;
-  for (let j = 0; j + min <= source.length; ) {
-    const starts = windows.get(source.slice(j, j + min));
-    if (starts === undefined) {
-      j++;
-      continue;
+  for (let i = 0; i + q <= answer.length; i += stride) {
+    const probe = answer.slice(i, i + q);
+    let places = 0;
+    for (let j = source.indexOf(probe); j >= 0 && places < MAX_PLACES; j = source.indexOf(probe, j + 1), places++) {
+      let a = i;
+      let b = j;
+      while (a > 0 && b > 0 && answer[a - 1] === source[b - 1]) {
+        a--;
+        b--;
+      }
+      let e = i + q;
+      let f = j + q;
+      while (e < answer.length && f < source.length && answer[e] === source[f]) {
+        e++;
+        f++;
+      }
+      if (e - a >= min && (best === undefined || e - a > best.length)) best = { length: e - a, text: source.slice(b, f) };
     }
-    let longest = min;
-    for (const i of starts) {
-      let n = min;
-      while (i + n < answer.length && j + n < source.length && answer[i + n] === source[j + n]) n++;
-      longest = Math.max(longest, n);
-    }
-    if (best === undefined || longest > best.length) best = { length: longest, text: source.slice(j, j + longest) };
-    j += longest - min + 1;
   }
   return best;
 }
+
+const MAX_PLACES = 64;
 
 function identicalOutputs(members: readonly GroupMember[], rule: Parsed["identicalOutputs"]): FindingDraft[] {
   if (rule === false) return [];
@@ -234,7 +245,7 @@ function identicalOutputs(members: readonly GroupMember[], rule: Parsed["identic
 
 function lengthReward(members: readonly GroupMember[], rule: Parsed["lengthReward"]): FindingDraft[] {
   if (rule === false) return [];
-  const scored = members.filter((m): m is GroupMember & { reward: number } => m.reward !== null && Number.isFinite(m.reward));
+  const scored = members.filter((m): m is GroupMember & { reward: number } => isNumber(m.reward));
   if (scored.length < rule.minGroupSize) return [];
   // Tokens when every call reported usage, else characters — one unit for the whole group, or the ranks mean nothing.
   const byTokens = scored.every((m) => policyCalls(m.attempt).every((c) => c.usage !== undefined));
@@ -247,7 +258,7 @@ function lengthReward(members: readonly GroupMember[], rule: Parsed["lengthRewar
       rule: "length-rises-with-reward",
       severity: rule.severity,
       message: `across ${scored.length} rollouts of the group, longer outputs scored higher (rank correlation ${rho.toFixed(2)} of ${unit} and reward)`,
-      evidence: scored.map((m, i) => `${lengths[i]} → ${m.reward}`).join(", "),
+      evidence: clip(scored.map((m, i) => `${lengths[i]} → ${m.reward}`).join(", "), MAX_EVIDENCE),
     },
   ];
 }
@@ -264,8 +275,8 @@ function outputLength(attempt: AdaptedAttempt, byTokens: boolean): number {
 function trainValDivergence(history: readonly StepObservation[], rule: Parsed["trainValDivergence"]): RunFinding[] {
   if (rule === false) return [];
   const recent = history.slice(-rule.window);
-  const train = recent.filter((s): s is StepObservation & { trainReward: number } => s.trainReward !== null);
-  const val = recent.filter((s): s is StepObservation & { valReward: number } => s.valReward !== null);
+  const train = recent.filter((s): s is StepObservation & { trainReward: number } => isNumber(s.trainReward));
+  const val = recent.filter((s): s is StepObservation & { valReward: number } => isNumber(s.valReward));
   if (train.length < 2 || val.length < 2) return [];
   const rise = train.at(-1)!.trainReward - train[0]!.trainReward;
   const fall = val[0]!.valReward - val.at(-1)!.valReward;
@@ -275,14 +286,14 @@ function trainValDivergence(history: readonly StepObservation[], rule: Parsed["t
       rule: "train-up-validation-down",
       severity: rule.severity,
       message: `from step ${recent[0]!.step} to ${recent.at(-1)!.step}, train reward rose by ${rise.toFixed(3)} while validation reward fell by ${fall.toFixed(3)}`,
-      evidence: `train ${train.map((s) => `${s.step}:${s.trainReward.toFixed(3)}`).join(" ")}; validation ${val.map((s) => `${s.step}:${s.valReward.toFixed(3)}`).join(" ")}`,
+      evidence: clip(`train ${train.map((s) => `${s.step}:${s.trainReward.toFixed(3)}`).join(" ")}; validation ${val.map((s) => `${s.step}:${s.valReward.toFixed(3)}`).join(" ")}`, MAX_EVIDENCE),
     },
   ];
 }
 
 function tokensRisingWithReward(history: readonly StepObservation[], rule: Parsed["tokensRisingWithReward"]): RunFinding[] {
   if (rule === false) return [];
-  const recent = history.slice(-rule.window).filter((s): s is StepObservation & { trainReward: number; outputTokens: number } => s.trainReward !== null && s.outputTokens !== null);
+  const recent = history.slice(-rule.window).filter((s): s is StepObservation & { trainReward: number; outputTokens: number } => isNumber(s.trainReward) && isNumber(s.outputTokens));
   if (recent.length < rule.window) return [];
   const first = recent[0]!.outputTokens;
   const last = recent.at(-1)!.outputTokens;
@@ -293,7 +304,7 @@ function tokensRisingWithReward(history: readonly StepObservation[], rule: Parse
       rule: "tokens-rise-with-reward",
       severity: rule.severity,
       message: `over steps ${recent[0]!.step}–${recent.at(-1)!.step}, output tokens per rollout grew ${(last / first).toFixed(2)}× in step with train reward (rank correlation ${rho.toFixed(2)})`,
-      evidence: recent.map((s) => `${s.step}: ${s.outputTokens} tokens, reward ${s.trainReward.toFixed(3)}`).join("; "),
+      evidence: clip(recent.map((s) => `${s.step}: ${s.outputTokens} tokens, reward ${s.trainReward.toFixed(3)}`).join("; "), MAX_EVIDENCE),
     },
   ];
 }

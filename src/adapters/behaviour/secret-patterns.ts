@@ -22,8 +22,14 @@ export const SECRET_KINDS = [
 ] as const;
 export type SecretKind = (typeof SECRET_KINDS)[number];
 
-/** Credentials, as opposed to personal data. */
-export const CREDENTIAL_KINDS: ReadonlySet<string> = new Set(["openai-key", "aws-access-key", "github-token", "slack-token", "google-api-key", "private-key", "jwt", "generic-secret"]);
+/** Personal data, which the task itself may have given the agent to use (as opposed to credentials). */
+export const PERSONAL_KINDS: ReadonlySet<string> = new Set(["email", "phone", "card-number", "iban"]);
+
+/**
+ * Matches of one pattern read per text. A leak shows in the first ones; a megabyte of card-like
+ * numbers (or a user pattern that matches everything) must not cost seconds per attempt.
+ */
+export const MAX_MATCHES = 1000;
 
 /** One value found. */
 export interface SecretHit {
@@ -68,7 +74,8 @@ export function findSecrets(text: string, kinds: ReadonlySet<string>, minEntropy
     if (!kinds.has(kind)) continue;
     const found: Array<[number, number]> = [];
     pattern.lastIndex = 0;
-    for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
+    let read = 0;
+    for (let m = pattern.exec(text); m !== null && read < MAX_MATCHES; m = pattern.exec(text), read++) {
       const value = group === undefined ? m[0] : m[group];
       if (value === undefined) continue;
       const start = m.index + m[0].lastIndexOf(value);

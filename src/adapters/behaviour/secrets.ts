@@ -7,7 +7,7 @@ import { z } from "zod";
 import { FindingSeveritySchema, type FindingSeverity, parseOrThrow } from "../../types/index.js";
 import type { AdaptedAttempt } from "../transitions.js";
 import type { Detector, FindingDraft } from "./detector.js";
-import { CREDENTIAL_KINDS, SECRET_KINDS, type SecretHit, findSecrets, redact } from "./secret-patterns.js";
+import { MAX_MATCHES, PERSONAL_KINDS, SECRET_KINDS, type SecretHit, findSecrets, redact } from "./secret-patterns.js";
 import { argumentLeaves, clip, policyCalls, responseText, taskText } from "./trace-text.js";
 import { contentText } from "../chat-messages.js";
 import { stateless } from "./regexp.js";
@@ -34,7 +34,7 @@ export const SecretsOptionsSchema = z.strictObject({
     .default([]),
   /** Values never reported: an exact string, or a RegExp the value matches (a test account's address, a placeholder key). @default [] */
   allow: z.array(z.union([z.string().min(1), z.instanceof(RegExp)])).default([]),
-  /** Personal data (email, phone, card, IBAN) that the task's own user or system messages contain is not reported: the agent was given it to use. Credentials always are. @default true */
+  /** Personal data (email, phone, card, IBAN) that the task's own user or system messages contain is not reported: the agent was given it to use. Credentials and your own patterns always are. @default true */
   allowTaskData: z.boolean().default(true),
   /** The entropy (bits per character) a value behind `key=`, `token=`, `password:` … must reach to count as a generic secret. @default 3.5 */
   minEntropy: z.number().min(0).max(8).default(3.5),
@@ -67,12 +67,13 @@ export function secrets(options: SecretsOptions = {}): Detector {
         const hits: Array<SecretHit & { severity: FindingSeverity }> = findSecrets(written.text, kinds, o.minEntropy).map((h) => ({ ...h, severity: severityOf(h.kind) }));
         for (const p of custom) {
           p.pattern.lastIndex = 0;
-          for (let m = p.pattern.exec(written.text); m !== null && m[0].length > 0; m = p.pattern.exec(written.text)) hits.push({ kind: p.name, value: m[0], start: m.index, severity: p.severity });
+          let read = 0;
+          for (let m = p.pattern.exec(written.text); m !== null && m[0].length > 0 && read < MAX_MATCHES; m = p.pattern.exec(written.text), read++) hits.push({ kind: p.name, value: m[0], start: m.index, severity: p.severity });
         }
         for (const hit of hits) {
           const key = `${hit.kind}\u0000${hit.value}\u0000${written.where}`;
           if (seen.has(key) || allowed(hit.value)) continue;
-          if (!CREDENTIAL_KINDS.has(hit.kind) && task.includes(hit.value)) continue;
+          if (PERSONAL_KINDS.has(hit.kind) && task.includes(hit.value)) continue;
           seen.add(key);
           findings.push({ rule: hit.kind, severity: hit.severity, message: `${article(hit.kind)} ${hit.kind} in ${written.where}`, evidence: `${hit.kind}: ${redact(hit.kind, hit.value)} in ${written.where}`, spanId: written.spanId });
         }

@@ -25,14 +25,35 @@ const RULES: Array<{ what: string; pattern: RegExp }> = [
   { what: "TRUNCATE", pattern: new RegExp(String.raw`(?:^|[\s"'\x60(])TRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?${NAMES}(?:\s+(?:RESTART|CONTINUE)\s+IDENTITY)?(?:\s+(?:CASCADE|RESTRICT))?${TAIL}`, "i") },
   { what: "ALTER", pattern: new RegExp(String.raw`(?:^|[\s"'\x60(])ALTER\s+(TABLE|DATABASE|SCHEMA|USER|ROLE)\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?${NAME}\s+(?:ADD|DROP|RENAME|ALTER|MODIFY|SET|OWNER|RESET|WITH|PASSWORD|CHANGE|ENGINE|CONVERT)\b`, "i") },
 ];
-const DELETE = new RegExp(String.raw`(?:^|[\s"'\x60(])DELETE\s+FROM\s+${NAME}(?:\s+(?:AS\s+)?[\w$]+)?(?:\s+(?:WHERE|RETURNING|USING|LIMIT|ORDER)\b[\s\S]*|${TAIL})`, "i");
-const UPDATE = new RegExp(String.raw`(?:^|[\s"'\x60(])UPDATE\s+(?:ONLY\s+)?${NAME}(?:\s+(?:AS\s+)?[\w$]+)?\s+SET\s+[\w$."\x60\[\]]+\s*=`, "i");
+/** English determiners: "delete from my list", "update the set" are prose, not a table. */
+const NOT_A_TABLE = String.raw`(?!(?:my|the|your|our|their|his|her|its|this|that|these|those|all|a|an|every|each)\b)`;
+const DELETE = new RegExp(String.raw`(?:^|[\s"'\x60(])DELETE\s+FROM\s+${NOT_A_TABLE}${NAME}(?:\s+(?:AS\s+)?[\w$]+)?(?:\s+(?:WHERE|RETURNING|USING|LIMIT|ORDER)\b[\s\S]*|${TAIL})`, "i");
+const UPDATE = new RegExp(String.raw`(?:^|[\s"'\x60(])UPDATE\s+(?:ONLY\s+)?${NOT_A_TABLE}${NAME}(?:\s+(?:AS\s+)?[\w$]+)?\s+SET\s+[\w$."\x60\[\]]+\s*=`, "i");
+
+/** A SQL client's command line or a driver call, whose single-quoted argument is a statement, not a literal. */
+const CLIENT = /\b(?:psql|mysql|mariadb|sqlite3|duckdb|sqlcmd|clickhouse-client|cqlsh)\b/i;
+const EMBEDDED = /(?:\b(?:execute|executescript|executemany|exec|query|run|raw|sql|prepare)\s*\(|(?:^|\s)(?:-c|-e|--command[= ]|--execute[= ]))\s*'((?:[^']|'')*)'/g;
 
 /** Destructive statements in `text` (empty when there are none or it is not SQL). */
 export function destructiveSql(text: string): SqlHit[] {
   if (!/\b(?:drop|truncate|alter|delete|update)\b/i.test(text)) return [];
+  const hits = statementsHits(stripSql(text));
+  // `sqlite3 app.db 'DELETE FROM t'`, `execute('DROP TABLE t')`: the quotes are the host language's, and what is inside runs.
+  for (const inner of embeddedStatements(text)) hits.push(...statementsHits(stripSql(inner)));
+  return hits;
+}
+
+function embeddedStatements(text: string): string[] {
+  const found: string[] = [];
+  EMBEDDED.lastIndex = 0;
+  for (let m = EMBEDDED.exec(text); m !== null; m = EMBEDDED.exec(text)) found.push(m[1]!.replace(/''/g, "'"));
+  if (CLIENT.test(text)) for (const m of text.matchAll(/(?:^|\s)'((?:[^']|'')*)'/g)) if (!found.includes(m[1]!)) found.push(m[1]!.replace(/''/g, "'"));
+  return found;
+}
+
+function statementsHits(stripped: string): SqlHit[] {
   const hits: SqlHit[] = [];
-  for (const raw of stripSql(text).split(";")) {
+  for (const raw of stripped.split(";")) {
     const statement = raw.trim();
     if (statement.length === 0) continue;
     for (const { what, pattern } of RULES) {

@@ -153,8 +153,8 @@ function ruleCheck(rule: ParsedRule, defaultName: string, defaultSeverity: Findi
       if (argument !== undefined) {
         const m = argument.exec(text);
         if (m === null) return [];
-        evidence = `${rule.path}: ${excerpt(text, m.index, m.index + m[0].length, 60)}`;
-      } else evidence = `${rule.path}: ${clip(text)}`;
+        evidence = `${clip(rule.path, 200)}: ${excerpt(text, m.index, m.index + m[0].length, 60)}`;
+      } else evidence = `${clip(rule.path, 200)}: ${clip(text)}`;
     } else if (argument !== undefined) {
       const m = argument.exec(view.raw);
       if (m === null) return [];
@@ -173,8 +173,9 @@ function leafCheck(rule: string, set: { severity: FindingSeverity; tools: ToolMa
     for (const leaf of set.raw === true ? view.rawLeaves : view.leaves) {
       for (const hit of find(leaf.text)) {
         if (seen.has(hit.what)) continue;
-        const where = leaf.path === "" ? "its arguments" : `argument '${leaf.path}'`;
-        seen.set(hit.what, { rule, severity: set.severity, message: `tool call '${clip(view.use.name, 100)}' has ${hit.what} in ${where}`, evidence: leaf.path === "" ? hit.quote : `${leaf.path}: ${hit.quote}`, ...spanOf(view) });
+        const path = clip(leaf.path, 200);
+        const where = path === "" ? "its arguments" : `argument '${path}'`;
+        seen.set(hit.what, { rule, severity: set.severity, message: `tool call '${clip(view.use.name, 100)}' has ${clip(hit.what, 300)} in ${where}`, evidence: path === "" ? hit.quote : `${path}: ${hit.quote}`, ...spanOf(view) });
       }
     }
     return [...seen.values()];

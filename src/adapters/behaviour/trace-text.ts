@@ -96,7 +96,19 @@ export interface UntrustedText {
  * spans, and from `tool` messages in prompts that no tool span recorded. Each with the first
  * policy call that came after it — the call that read it.
  */
-export function untrustedTexts(attempt: AdaptedAttempt): UntrustedText[] {
+export function untrustedTexts(attempt: AdaptedAttempt): readonly UntrustedText[] {
+  let texts = untrustedCache.get(attempt);
+  if (texts === undefined) {
+    texts = readUntrusted(attempt);
+    untrustedCache.set(attempt, texts);
+  }
+  return texts;
+}
+
+/** Several detectors read the same attempt's untrusted texts; an adapted attempt never changes, so they are read once. */
+const untrustedCache = new WeakMap<AdaptedAttempt, readonly UntrustedText[]>();
+
+function readUntrusted(attempt: AdaptedAttempt): UntrustedText[] {
   const calls = policyCalls(attempt);
   const readerAfter = (order: number): number | undefined => {
     const i = calls.findIndex((c) => c.node.order > order);
@@ -112,7 +124,7 @@ export function untrustedTexts(attempt: AdaptedAttempt): UntrustedText[] {
       const tool = typeof attrs[Attr.toolName] === "string" ? (attrs[Attr.toolName] as string) : undefined;
       const text = argumentText(result as JsonValue);
       seen.add(text);
-      out.push({ kind: "tool", source: tool === undefined ? "a tool" : `tool '${tool}'`, ...(tool === undefined ? {} : { tool }), text, spanId: node.spanId, readerIndex: readerAfter(node.order) });
+      out.push({ kind: "tool", source: tool === undefined ? "a tool" : `tool '${clip(tool, 100)}'`, ...(tool === undefined ? {} : { tool }), text, spanId: node.spanId, readerIndex: readerAfter(node.order) });
     } else if (node.type === SpanTypes.retriever) {
       const docs = attrs[Attr.retrievalDocuments];
       if (!Array.isArray(docs)) continue;
@@ -122,14 +134,20 @@ export function untrustedTexts(attempt: AdaptedAttempt): UntrustedText[] {
       }
     }
   }
+  // Prompts repeat every earlier tool message: one already read (by its call id) is not read again.
+  const readIds = new Set<string>();
   calls.forEach((call, index) => {
     for (const message of call.promptMessages ?? []) {
       if (message.role !== "tool") continue;
+      if (message.tool_call_id !== undefined) {
+        if (readIds.has(message.tool_call_id)) continue;
+        readIds.add(message.tool_call_id);
+      }
       const text = contentText(message.content);
       if (text.length === 0 || seen.has(text)) continue;
       seen.add(text);
       const tool = typeof message.name === "string" ? message.name : toolNameOfCallId(calls, message.tool_call_id);
-      out.push({ kind: "tool", source: tool === undefined ? "a tool result" : `tool '${tool}'`, ...(tool === undefined ? {} : { tool }), text, spanId: call.callId, readerIndex: index });
+      out.push({ kind: "tool", source: tool === undefined ? "a tool result" : `tool '${clip(tool, 100)}'`, ...(tool === undefined ? {} : { tool }), text, spanId: call.callId, readerIndex: index });
     }
   });
   return out;

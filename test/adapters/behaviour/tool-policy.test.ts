@@ -70,6 +70,27 @@ describe("destructive SQL", () => {
     expect(detector.inspect!(t.attempt)).toEqual([]);
   });
 
+  it("reads SQL inside a client's command line or a driver call, and not a quoted value of a query", async () => {
+    const t = await agents.openai(
+      [
+        calls("shell", [
+          { cmd: `psql -c "DROP TABLE users"` },
+          { cmd: "sqlite3 app.db 'DELETE FROM sessions'" },
+          { code: "db.execute('TRUNCATE audit')" },
+          { cmd: "sqlite3 app.db \"SELECT * FROM logs WHERE note IN ('drop table users')\"" },
+          { note: "delete from my list the items I bought, and update the set list = groceries" },
+        ]),
+        { text: "Done." },
+      ],
+      { shell: echo },
+    );
+    expect(detector.inspect!(t.attempt).map((f) => f.message)).toEqual([
+      "tool call 'shell' has DROP TABLE in argument 'cmd'",
+      "tool call 'shell' has DELETE without WHERE in argument 'cmd'",
+      "tool call 'shell' has TRUNCATE TABLE in argument 'code'",
+    ]);
+  });
+
   it("points at the tool span that ran it (LangChain), and honours its tools and severity options", async () => {
     const t = await agents.langchain([calls("db", [{ sql: "drop table if exists sessions cascade" }]), { text: "Done." }], { db: echo });
     const [span] = toolSpans(t);
