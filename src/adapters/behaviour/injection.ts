@@ -86,22 +86,11 @@ export function injection(options: InjectionOptions = {}): Detector {
 function inspectSource(source: UntrustedText, calls: readonly ExtractedCall[], toolNames: ReadonlySet<string>, task: string, directives: typeof DIRECTIVES, o: z.output<typeof InjectionOptionsSchema>): FindingDraft | undefined {
   const folded = fold(source.text);
   const text = folded.text;
-  const reasons: string[] = [];
-  const starts: number[] = [];
-  let at: { start: number; end: number } | undefined;
-  for (const { why, pattern } of directives) {
-    const m = pattern.exec(text);
-    if (m === null) continue;
-    reasons.push(why);
-    starts.push(m.index);
-    at ??= { start: m.index, end: m.index + m[0].length };
-  }
-  const hiddenMarkup = HIDDEN_MARKUP.some((p) => p.test(text));
-  if (folded.hidden || hiddenMarkup) {
-    // Hidden text is only an injection when it carries something for the model; an invisible joiner in a name is not.
-    if (reasons.length > 0) reasons.push(folded.hidden ? "is hidden in invisible characters" : "is hidden in markup");
-  }
+  const { reasons, starts, at } = findDirectives(text, directives);
   if (at === undefined) return undefined;
+  // Hidden text is said only when it carries an instruction: an invisible character in a name is no injection.
+  if (folded.hidden) reasons.push("is hidden in invisible characters");
+  else if (HIDDEN_MARKUP.some((p) => p.test(text))) reasons.push("is hidden in markup");
   const reader = source.readerIndex === undefined ? undefined : calls[source.readerIndex];
   const injected = excerpt(text, at.start, at.end, 80);
   const followed = reader === undefined ? undefined : followedBy(reader, payloadOf(instructionText(text, starts), toolNames, source.tool, o.minQuoteLength), task);
@@ -122,6 +111,21 @@ function inspectSource(source: UntrustedText, calls: readonly ExtractedCall[], t
     evidence: `injected: ${injected}`,
     spanId: source.spanId,
   };
+}
+
+/** Which directives the text holds (each one's reason), where each first matched, and the first match. */
+function findDirectives(text: string, directives: typeof DIRECTIVES): { reasons: string[]; starts: number[]; at: { start: number; end: number } | undefined } {
+  const reasons: string[] = [];
+  const starts: number[] = [];
+  let at: { start: number; end: number } | undefined;
+  for (const { why, pattern } of directives) {
+    const m = pattern.exec(text);
+    if (m === null) continue;
+    reasons.push(why);
+    starts.push(m.index);
+    at ??= { start: m.index, end: m.index + m[0].length };
+  }
+  return { reasons, starts, at };
 }
 
 /**

@@ -10,7 +10,13 @@
 const INVISIBLE = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u206A-\u206F\uFEFF]/g;
 /** Unicode tag characters U+E0020–U+E007E: an invisible copy of printable ASCII. */
 const TAGS = /[\u{E0020}-\u{E007E}]/gu;
-const TAG_OR_INVISIBLE = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u206A-\u206F\uFEFF\u{E0000}-\u{E007F}]/u;
+const INVISIBLE_OR_TAG = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u206A-\u206F\uFEFF\u{E0000}-\u{E007F}]/u;
+/**
+ * What hides text from a reader: tag characters, zero-width spaces and joiners that are not the
+ * one inside emoji sequences (U+200D), direction overrides (Trojan Source). A soft hyphen or an
+ * emoji's joiner is ordinary text.
+ */
+const HIDING = /[\u200B\u200C\u2060-\u2064\uFEFF\u202A-\u202E\u2066-\u2069\u{E0000}-\u{E007F}]/u;
 
 /** Cyrillic and Greek letters drawn like Latin ones (the pairs confusables.txt lists most often). */
 const LOOKALIKES: Record<string, string> = {
@@ -28,9 +34,9 @@ export interface Folded {
 
 /** Folds `text` for matching (see the module comment). Linear in the length of the text. */
 export function fold(text: string): Folded {
-  const hidden = TAG_OR_INVISIBLE.test(text);
+  const hidden = HIDING.test(text);
   let out = text.normalize("NFKC");
-  if (hidden) out = out.replace(TAGS, (c) => String.fromCharCode(c.codePointAt(0)! - 0xe0000)).replace(INVISIBLE, "").replace(/[\u{E0000}-\u{E007F}]/gu, "");
+  if (INVISIBLE_OR_TAG.test(out)) out = out.replace(TAGS, (c) => String.fromCharCode(c.codePointAt(0)! - 0xe0000)).replace(INVISIBLE, "").replace(/[\u{E0000}-\u{E007F}]/gu, "");
   out = out.replace(LOOKALIKE, (c) => LOOKALIKES[c] ?? c);
   return { text: out, hidden };
 }

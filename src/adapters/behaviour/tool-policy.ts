@@ -139,7 +139,7 @@ function toolMatcher(tools: string[] | RegExp | undefined): ToolMatcher {
 }
 
 function ruleCheck(rule: ParsedRule, defaultName: string, defaultSeverity: FindingSeverity, verb: string): Check {
-  const tool = rule.tool === undefined ? () => true : typeof rule.tool === "string" ? ((name: string) => name === rule.tool) : ((re: RegExp) => (name: string) => re.test(name))(stateless(rule.tool));
+  const tool = toolMatcher(rule.tool === undefined ? undefined : typeof rule.tool === "string" ? [rule.tool] : rule.tool);
   const argument = rule.argument === undefined ? undefined : typeof rule.argument === "string" ? new RegExp(escapeRegExp(rule.argument), "i") : stateless(rule.argument);
   const name = rule.rule ?? defaultName;
   const severity = rule.severity ?? defaultSeverity;
@@ -187,7 +187,7 @@ function spanOf(view: ToolCallView): { spanId: string } {
 }
 
 /** The value at a JSON path (`a.b[0]`, `$.a["b c"]`), or undefined when any step is missing. */
-export function valueAtPath(value: JsonValue | undefined, path: string): JsonValue | undefined {
+function valueAtPath(value: JsonValue | undefined, path: string): JsonValue | undefined {
   const steps = [...path.replace(/^\$\.?/, "").matchAll(/([^.[\]]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : (m[3] ?? m[1]!)));
   let current: JsonValue | undefined = value;
   for (const step of steps) {
