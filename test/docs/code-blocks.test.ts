@@ -29,7 +29,7 @@ const EXPECTED: Record<string, Array<[marker: string, printed: RegExp]>> = {
   ],
   "docs/behaviour-detectors.md": [
     // The echoing test LLM repeats the prompt, key included: one secrets finding, redacted.
-    ["const keeper = agent(", /^secrets aws-access-key high aws-access-key: AK…LE \(aws-access-key, 20 chars\) in the output of LLM call #1 \(agent 'keeper'\)$/],
+    ["const keeper = agent(", /^secrets aws-access-key high AK…LE \(aws-access-key, 20 chars\) in the output of LLM call #1 \(agent 'keeper'\)$/],
   ],
   "docs/evaluate.md": [
     ['const quiz = agent(', /^mean reward 0 over 2 rollouts$/],

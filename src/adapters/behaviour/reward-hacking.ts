@@ -161,7 +161,7 @@ function copiedOutput(attempt: AdaptedAttempt, rule: Parsed["copiedOutput"]): Fi
       {
         rule: "copied-tool-output",
         severity: rule.severity,
-        message: `the final answer repeats ${overlap.length} characters of ${source.source}'s output verbatim`,
+        message: `the final answer repeats ${overlap.length} characters of the output of ${source.source} verbatim`,
         evidence: `copied: "${clip(overlap.text, 300)}"`,
         spanId: final.call.callId,
       },
@@ -229,7 +229,11 @@ function identicalOutputs(members: readonly GroupMember[], rule: Parsed["identic
   });
   if (outputs.length < rule.minGroupSize) return [];
   const clusters = new Map<string, typeof outputs>();
-  for (const o of outputs) clusters.set(o.key, [...(clusters.get(o.key) ?? []), o]);
+  for (const o of outputs) {
+    const cluster = clusters.get(o.key);
+    if (cluster === undefined) clusters.set(o.key, [o]);
+    else cluster.push(o);
+  }
   const largest = [...clusters.values()].reduce((a, b) => (b.length > a.length ? b : a));
   const share = largest.length / outputs.length;
   if (share < rule.share || largest[0]!.key.length < rule.minChars) return [];

@@ -75,7 +75,7 @@ export function secrets(options: SecretsOptions = {}): Detector {
           if (seen.has(key) || allowed(hit.value)) continue;
           if (PERSONAL_KINDS.has(hit.kind) && task.includes(hit.value)) continue;
           seen.add(key);
-          findings.push({ rule: hit.kind, severity: hit.severity, message: `${article(hit.kind)} ${hit.kind} in ${written.where}`, evidence: `${hit.kind}: ${redact(hit.kind, hit.value)} in ${written.where}`, spanId: written.spanId });
+          findings.push({ rule: hit.kind, severity: hit.severity, message: `${article(hit.kind)} ${hit.kind} in ${written.where}`, evidence: `${redact(hit.kind, hit.value)} in ${written.where}`, spanId: written.spanId });
         }
       }
       return findings;

@@ -57,7 +57,7 @@ describe("an answer copied from a tool's output", () => {
       {
         rule: "copied-tool-output",
         severity: "medium",
-        message: "the final answer repeats 63 characters of tool 'check_answer''s output verbatim",
+        message: "the final answer repeats 63 characters of the output of tool 'check_answer' verbatim",
         evidence: 'copied: "the capital of australia is canberra, not sydney as many think."',
         spanId: t.attempt.calls[1]!.callId,
       },

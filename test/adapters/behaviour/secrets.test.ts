@@ -31,8 +31,8 @@ describe("in a model's answer (openai SDK)", () => {
     const findings = secrets().inspect!(t.attempt);
     const call = t.attempt.calls[0]!;
     expect(findings).toEqual([
-      { rule: "openai-key", severity: "high", message: "an openai-key in the output of LLM call #1 (agent 'openai')", evidence: `openai-key: sk…Hf (openai-key, ${OPENAI_KEY.length} chars) in the output of LLM call #1 (agent 'openai')`, spanId: call.callId },
-      { rule: "email", severity: "medium", message: "an email in the output of LLM call #1 (agent 'openai')", evidence: "email: ca…om (email, 28 chars) in the output of LLM call #1 (agent 'openai')", spanId: call.callId },
+      { rule: "openai-key", severity: "high", message: "an openai-key in the output of LLM call #1 (agent 'openai')", evidence: `sk…Hf (openai-key, ${OPENAI_KEY.length} chars) in the output of LLM call #1 (agent 'openai')`, spanId: call.callId },
+      { rule: "email", severity: "medium", message: "an email in the output of LLM call #1 (agent 'openai')", evidence: "ca…om (email, 28 chars) in the output of LLM call #1 (agent 'openai')", spanId: call.callId },
     ]);
     for (const f of findings) {
       expect(f.evidence).not.toContain(OPENAI_KEY.slice(3, -2));
@@ -72,7 +72,7 @@ describe("in a tool call's arguments (LangChain, tool spans)", () => {
     });
     expect(findings).toHaveLength(10);
     expect(new Set(findings.map((f) => f.spanId))).toEqual(new Set([span!.spanId]));
-    expect(findings.find((f) => f.rule === "card-number")!.evidence).toBe("card-number: 41…11 (card-number, 19 chars) in argument 'body' of tool call 'post_note' from LLM call #1 (agent 'langchain')");
+    expect(findings.find((f) => f.rule === "card-number")!.evidence).toBe("41…11 (card-number, 19 chars) in argument 'body' of tool call 'post_note' from LLM call #1 (agent 'langchain')");
     for (const secret of [AWS_KEY, GITHUB_TOKEN, SLACK_TOKEN, GOOGLE_KEY, JWT, "MIIEowIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM2j", "Zx9Qp2Lm7Rt4Vb8Nc1Kd6Hf3", "4111 1111 1111 1111", "GB82 WEST"]) {
       for (const f of findings) expect(f.evidence).not.toContain(secret.slice(2, -2));
     }
