@@ -74,6 +74,10 @@ export const SECTIONS: Section[] = [
         note: "Also the `adapter` option of `new Trainer`; `tracetrain export` sets `credit`, `chat` (--per), `maxLength` and `agents` from its flags.",
       },
       { call: "filterForExport(items, filter)", from: "tracetrain/adapters", module: "src/adapters/export-formats.ts", declaration: { type: "ExportFilter" } },
+      { call: "toolPolicy(options)", from: "tracetrain/adapters", module: "src/adapters/behaviour/tool-policy.ts", declaration: { schema: "ToolPolicyOptionsSchema" }, note: "A behaviour detector: see [Behaviour detectors](../behaviour-detectors.md#toolpolicy)." },
+      { call: "injection(options)", from: "tracetrain/adapters", module: "src/adapters/behaviour/injection.ts", declaration: { schema: "InjectionOptionsSchema" } },
+      { call: "secrets(options)", from: "tracetrain/adapters", module: "src/adapters/behaviour/secrets.ts", declaration: { schema: "SecretsOptionsSchema" }, opaque: ["severities"] },
+      { call: "rewardHacking(options)", from: "tracetrain/adapters", module: "src/adapters/behaviour/reward-hacking.ts", declaration: { schema: "RewardHackingOptionsSchema" } },
     ],
   },
   {

@@ -41,3 +41,20 @@ export {
   type MergeStats,
 } from "./diagnostics.js";
 export { TraceAdapter, type TraceAdapterOptions, type AdaptResult } from "./trace-adapter.js";
+export {
+  toolPolicy,
+  injection,
+  secrets,
+  rewardHacking,
+  builtInDetectors,
+  SECRET_KINDS,
+  type Detector,
+  type FindingDraft,
+  type GroupMember,
+  type StepObservation,
+  type ToolPolicyOptions,
+  type InjectionOptions,
+  type SecretsOptions,
+  type SecretKind,
+  type RewardHackingOptions,
+} from "./behaviour/index.js";
