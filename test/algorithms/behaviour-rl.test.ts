@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { builtInDetectors } from "tracetrain/adapters";
 import { agent, BehaviourFilter, type BehaviourFilterOptions, behaviourHooks, type Detector, findingsOf, RL, type RLResult, Trainer } from "tracetrain";
 import { SqliteStore, spansOf } from "tracetrain/store";
 import { BehaviourEntrySchema, type SpanInput } from "tracetrain/schemas";
@@ -56,7 +57,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function fit(filter: Omit<BehaviourFilterOptions, "detectors"> & { detectors?: Detector[] }, options: { steps?: number; live?: boolean; mode?: "sync" | "async" } = {}) {
+async function fit(filter: Omit<BehaviourFilterOptions, "detectors"> & { detectors?: Detector[] }, options: { steps?: number; live?: boolean; mode?: "sync" | "async"; train?: WordTask[] } = {}) {
   const behaviour = new BehaviourFilter({ detectors: [secretWord], ...filter });
   const backend = options.mode === "async" ? new ServingBackend(llm) : new RecordingBackend(llm);
   const trainer = new Trainer({
@@ -70,7 +71,7 @@ async function fit(filter: Omit<BehaviourFilterOptions, "detectors"> & { detecto
     algorithm: new RL({ backend, mode: options.mode ?? "sync", steps: options.steps ?? 1, tasksPerStep: 2, groupSize: 2, evalEvery: 0, dynamicSampling: false, runId: "rl-beh" }),
   });
   try {
-    const result = (await trainer.fit(sayer, { train: TRAIN })).result as RLResult;
+    const result = (await trainer.fit(sayer, { train: options.train ?? TRAIN })).result as RLResult;
     return { result, backend };
   } finally {
     await trainer.close();
@@ -208,6 +209,20 @@ describe("RL under a behaviour filter", () => {
       ["step-1", 0, null],
       ["step-2", 1, "two-steps"],
     ]);
+  });
+
+  it("the built-in detectors under the filter: an AWS key the model repeats is a secrets finding, and exclude keeps it out of the batch", async () => {
+    const train = [{ word: "AKIAIOSFODNN7EXAMPLE" }, { word: "hello" }];
+    const { result, backend } = await fit({ detectors: builtInDetectors(), policy: { secrets: "exclude" } }, { steps: 2, train });
+    for (let step = 0; step < 2; step++) expect((await batchOf(backend, step)).map((r) => r.word)).toEqual(["hello", "hello"]);
+    for (const [rolloutId, list] of await findingsByRollout()) {
+      const key = ((await store.getRollout(rolloutId)).input as WordTask).word !== "hello";
+      const secrets = list.filter((f) => f.detector === "secrets");
+      expect(secrets.length > 0, rolloutId).toBe(key);
+      // Evidence is redacted: the key itself is never written into the trace again.
+      for (const f of secrets) expect(f.evidence).not.toContain("AKIAIOSFODNN7EXAMPLE");
+    }
+    expect(result.steps.map((s) => s.behaviour?.excluded)).toEqual([2, 2]);
   });
 
   it("live hooks write each finding while the rollout ends; the review then finds them and writes none again", async () => {
