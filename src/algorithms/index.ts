@@ -7,3 +7,4 @@ export type { RunRecordStats } from "./run-log.js";
 export * from "./apo/index.js";
 export * from "./rl/index.js";
 export * from "./gepa/index.js";
+export * from "./sft/index.js";

@@ -1,5 +1,5 @@
 export { RL, type RLResult, type StepRecord, type Verdict } from "./rl.js";
-export type { RLOptions } from "./options.js";
+export { type RLOptions, SamplingByModeSchema } from "./options.js";
 export type { TrainingBackend } from "./training-backend.js";
 export { HttpTrainingBackend } from "./http-backend.js";
 export { serveTrainingBackend, type TrainingBackendServer } from "./backend-server.js";
@@ -7,6 +7,10 @@ export { JsonlExportBackend, type ExportManifest } from "./jsonl-export-backend.
 export type { HttpTrainingBackendOptions, RouteTimeouts, ServeTrainingBackendOptions, JsonlExportBackendOptions } from "./backend-options.js";
 export { ReferenceBackend, type ReferenceBackendOptions, type ReferenceState } from "./reference/index.js";
 export { TrainChunkAssembler, type ChunkOutcome } from "./train-chunks.js";
+// What SFT shares with RL: reading a round's rollouts, sending updates and following versions, the verdict.
+export { collectRollouts, type Collected, type KeptRollout } from "./batch.js";
+export { PolicyUpdates, type SupervisedItem, upstreamsOf } from "./policy-updates.js";
+export { verdictOf } from "./verdict.js";
 export { BackendError, BackendUnavailableError, BackendTimeoutError, BackendAuthError, BackendResponseError, BackendAbortedError, BackendUnsupportedError, type UnsupportedFeature } from "./backend-errors.js";
 export {
   PROTOCOL as RL_PROTOCOL,
@@ -26,4 +30,11 @@ export {
   type TrainChunk,
   type ParsedBackendInfo,
   type PolicyVersion,
+  BackendInfoSchema,
+  HyperparametersSchema,
+  SuperviseChatSampleSchema,
+  trainedTokenCount,
+  type SuperviseRequest,
+  type SuperviseSample,
+  type SuperviseChatSample,
 } from "./protocol.js";
