@@ -123,6 +123,14 @@ describe("SFT by rejection sampling", () => {
     expect(result.verdict).toBeNull();
   }, 60_000);
 
+  it("sends the same trajectories as chat samples when told to, and the backend learns them as well", async () => {
+    const result = await fitEcho({ ...BUDGET, rounds: 2, runId: "sft-chat", samples: "chat" });
+    expect(result.rounds.map((r) => r.samples.kind)).toEqual(["chat", "chat"]);
+    for (const round of result.rounds) expect(round.metrics).toMatchObject({ chat_samples: round.filter.kept, samples: 0 });
+    expect(result.rounds.every((r) => r.stats.trainedTokens === null)).toBe(true);
+    expect(result.finalValReward).toBeGreaterThanOrEqual(0.9);
+  }, 60_000);
+
   it("trains only on the selected agents' calls: a rollout without one is left out and counted", async () => {
     const selected = await fitEcho({ rounds: 1, tasksPerRound: 2, samplesPerTask: 4, runId: "sft-agents", filter: { minReward: null, agents: ["echo"] }, evalEvery: 0 });
     expect(selected.rounds[0]!.filter).toMatchObject({ ended: 8, noSelectedCalls: 0, kept: 8 });
@@ -227,6 +235,8 @@ describe("SFT options", () => {
     expect(refused({ backend, filter: { minRewrd: 1 } })).toEqual(["filter"]);
     expect(refused({ backend, teacher: { baseUrl: "ftp://x", model: "m" } })[0]).toMatch(/^teacher/);
     expect(refused({ backend, samples: "bytes" })).toEqual(["samples"]);
+    // A teacher is a base URL and a model, or an llm resource.
+    expect(() => new SFT({ backend, teacher: { kind: "llm", baseUrl: "http://127.0.0.1:9/v1", model: "t", sampling: { temperature: 0.7 } } })).not.toThrow();
     expect(refused({ backend: { info() {}, endpoints() {}, train() {}, checkpoint() {}, close() {} } })).toEqual(["backend"]);
   });
 

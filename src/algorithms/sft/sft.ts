@@ -305,7 +305,8 @@ async function startTeacherGateway(ctx: AlgorithmContext, options: ParsedSFTOpti
   return startGateway({
     store: ctx.store,
     upstreams: [{ name: "teacher", url: teacher.baseUrl, model: teacher.model, ...(teacher.apiKey ? { apiKey: teacher.apiKey } : {}), capabilities: { tokenIds: false, logprobs: false } }],
-    policy: { model: teacher.model, policyVersion: "teacher", sampling: options.sampling },
+    // An llm resource's own sampling fields apply to the teacher's calls, over `sampling.train`.
+    policy: { model: teacher.model, policyVersion: "teacher", sampling: { ...options.sampling, train: { ...options.sampling.train, ...("sampling" in teacher ? teacher.sampling : {}) } } },
     logger: ctx.logger,
     port: 0,
   });
