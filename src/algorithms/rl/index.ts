@@ -6,15 +6,24 @@ export { serveTrainingBackend, type TrainingBackendServer } from "./backend-serv
 export { JsonlExportBackend, type ExportManifest } from "./jsonl-export-backend.js";
 export type { HttpTrainingBackendOptions, RouteTimeouts, ServeTrainingBackendOptions, JsonlExportBackendOptions } from "./backend-options.js";
 export { ReferenceBackend, type ReferenceBackendOptions, type ReferenceState } from "./reference/index.js";
-export { TrainChunkAssembler, type ChunkOutcome } from "./train-chunks.js";
+export { TrainChunkAssembler, SuperviseChunkAssembler, StepChunkAssembler, type StepRequest, type ChunkOutcome } from "./train-chunks.js";
+export { sendStepInChunks, superviseInChunks, type ChunkedStep } from "./chunked-send.js";
 // What SFT shares with RL: reading a round's rollouts, sending updates and following versions, the verdict.
 export { collectRollouts, type Collected, type KeptRollout } from "./batch.js";
-export { PolicyUpdates, type SupervisedItem, upstreamsOf } from "./policy-updates.js";
+export { PolicyUpdates, upstreamsOf } from "./policy-updates.js";
 export { verdictOf } from "./verdict.js";
 export { BackendError, BackendUnavailableError, BackendTimeoutError, BackendAuthError, BackendResponseError, BackendAbortedError, BackendUnsupportedError, type UnsupportedFeature } from "./backend-errors.js";
 export {
   PROTOCOL as RL_PROTOCOL,
   protocolJsonSchemas,
+  BackendInfoSchema,
+  EndpointsResponseSchema,
+  TrainResponseSchema,
+  CheckpointResponseSchema,
+  RestoreResponseSchema,
+  type SuperviseRequest,
+  type SuperviseSample,
+  type SuperviseChatSample,
   type BackendInfo,
   type Endpoint,
   type EndpointsResponse,
@@ -30,11 +39,7 @@ export {
   type TrainChunk,
   type ParsedBackendInfo,
   type PolicyVersion,
-  BackendInfoSchema,
   HyperparametersSchema,
   SuperviseChatSampleSchema,
   trainedTokenCount,
-  type SuperviseRequest,
-  type SuperviseSample,
-  type SuperviseChatSample,
 } from "./protocol.js";

@@ -1,12 +1,12 @@
 /**
  * The trainer's side of the backend conversation: sending a step's batch — RL's `train`, or SFT's
  * supervised `supervise` — with its hyperparameters, split into chunks when the backend refuses it
- * whole as too large; restoring a checkpoint; and following the policy to its new version —
- * version, endpoints and the model name each endpoint serves it under — in the gateway.
+ * whole as too large (chunked-send.ts); restoring a checkpoint; and following the policy to its new
+ * version — version, endpoints and the model name each endpoint serves it under — in the gateway.
  */
 import type { Gateway, UpstreamInput } from "../../gateway/index.js";
-import { ConflictError, type Logger, TracetrainError, ValidationError } from "../../types/index.js";
-import { BackendError } from "./backend-errors.js";
+import { ConflictError, type Logger, ValidationError } from "../../types/index.js";
+import { sendStepInChunks, superviseInChunks } from "./chunked-send.js";
 import type { ParsedRLOptions } from "./options.js";
 import {
   type Endpoint,
@@ -14,9 +14,7 @@ import {
   HyperparametersSchema,
   type ParsedBackendInfo,
   type PolicyVersion,
-  type SuperviseChatSample,
-  type SuperviseSample,
-  type TrainChunk,
+  type SuperviseRequest,
   type TrainResponse,
   type TrainSample,
 } from "./protocol.js";
@@ -32,8 +30,8 @@ export interface UpdateOutcome {
 /** What the updates need of an algorithm's options (RL's; SFT's with `mode: "sync"`). */
 export type UpdateOptions = Pick<ParsedRLOptions, "backend" | "mode" | "hyperparameters" | "restore">;
 
-/** One item of a supervised step: a token sample or a chat sample. */
-export type SupervisedItem = { tokens: SuperviseSample } | { chat: SuperviseChatSample };
+/** A supervised step's samples (its step number, version and hyperparameters are the updates'). */
+export type SupervisedSamples = Pick<SuperviseRequest, "samples" | "chat">;
 
 export class PolicyUpdates {
   constructor(
@@ -60,34 +58,33 @@ export class PolicyUpdates {
    */
   async train(step: number, samples: TrainSample[], signal: AbortSignal): Promise<UpdateOutcome> {
     if (samples.length === 0 || samples.every((s) => s.advantage === 0)) return { metrics: {}, skipped: "no signal", chunks: 0 };
-    const { backend } = this.options;
-    return this.update(step, samples, (base, part, chunk) => backend.train({ ...base, samples: part, ...(chunk === undefined ? {} : { chunk }) }, { signal }));
+    return this.update(step, (hyperparameters) => this.send(step, samples, hyperparameters, signal));
   }
 
   /**
-   * Sends one supervised step (token and chat samples, for SFT), as {@link train} sends a train
-   * step: gateway paused around it in `sync` mode, split into chunks after a 413, the new version
-   * installed. The caller checks that there is something to send and that the backend can take it.
+   * Sends one supervised step (token and chat samples, for SFT) as {@link train} sends a train
+   * step: the gateway paused around it in `sync` mode, split into chunks after a 413, the new
+   * version installed. The caller checks that there is something to send.
    */
-  async supervise(step: number, items: SupervisedItem[], signal: AbortSignal): Promise<UpdateOutcome> {
-    const { backend } = this.options;
-    const supervise = backend.supervise?.bind(backend);
-    if (supervise === undefined) throw new ValidationError(`${this.who} options`, [{ path: "backend", message: "this backend has no supervise() method: it cannot take supervised steps" }]);
-    return this.update(step, items, (base, part, chunk) => {
-      const samples = part.flatMap((item) => ("tokens" in item ? [item.tokens] : []));
-      const chat = part.flatMap((item) => ("chat" in item ? [item.chat] : []));
-      return supervise({ ...base, ...(samples.length > 0 ? { samples } : {}), ...(chat.length > 0 ? { chat } : {}), ...(chunk === undefined ? {} : { chunk }) }, { signal });
-    });
+  async supervise(step: number, samples: SupervisedSamples, signal: AbortSignal): Promise<UpdateOutcome> {
+    return this.update(step, (hyperparameters) =>
+      superviseInChunks(
+        this.options.backend,
+        this.info,
+        { step, policy_version: this.current, ...samples, ...(hyperparameters === undefined ? {} : { hyperparameters }) },
+        { signal, logger: this.logger, sender: this.who, smaller: "lower tasksPerRound or samplesPerTask" },
+      ),
+    );
   }
 
-  /** Sends a step's items through `post` and follows the policy to the version it produced. */
-  private async update<T>(step: number, items: readonly T[], post: Post<T>): Promise<UpdateOutcome> {
+  /** Sends a step (`send` given its hyperparameters) and follows the policy to the version it produced. */
+  private async update(step: number, send: (hyperparameters: Hyperparameters | undefined) => Promise<{ response: TrainResponse; chunks: number }>): Promise<UpdateOutcome> {
     const hyperparameters = this.hyperparametersFor(step);
     const pausing = this.options.mode === "sync";
     if (pausing) await this.gateway.pause();
     try {
       try {
-        const { response, chunks } = await this.send(step, items, hyperparameters, post);
+        const { response, chunks } = await send(hyperparameters);
         await this.install(response.policy_version, response.endpoints);
         return { metrics: response.metrics, chunks };
       } catch (error) {
@@ -122,42 +119,18 @@ export class PolicyUpdates {
     this.current = version;
   }
 
-  /**
-   * Sends the step whole; after a 413 from a backend that takes chunked steps, in 2, 4, 8… chunks
-   * (token weights stay those of the whole step), starting over from chunk 0 with each split.
-   */
-  private async send<T>(step: number, items: readonly T[], hyperparameters: Hyperparameters | undefined, post: Post<T>): Promise<{ response: TrainResponse; chunks: number }> {
+  /** Sends the step whole, or in chunks after a 413 from a backend that takes them (chunked-send.ts). */
+  private async send(step: number, samples: TrainSample[], hyperparameters: Hyperparameters | undefined, signal: AbortSignal): Promise<{ response: TrainResponse; chunks: number }> {
     const base = { step, policy_version: this.current, ...(hyperparameters === undefined ? {} : { hyperparameters }) };
-    for (let count = 1; ; count *= 2) {
-      count = Math.min(count, items.length);
-      try {
-        if (count === 1) return { response: await post(base, [...items], undefined), chunks: 1 };
-        return { response: await this.sendChunks(base, items, count, post), chunks: count };
-      } catch (error) {
-        if (!(error instanceof BackendError && error.code === "payload_too_large")) throw error;
-        if (!this.info.capabilities.chunked_train) {
-          throw new TracetrainError(
-            "payload_too_large",
-            `the backend refused step ${step} (${items.length} samples) as too large and does not take chunked steps (capabilities.chunked_train): ${this.who === "RL" ? "lower tasksPerStep or groupSize" : "lower tasksPerRound or samplesPerTask"}, or raise the backend's request size limit`,
-            { step, samples: items.length },
-            { cause: error },
-          );
-        }
-        if (count === items.length) {
-          throw new TracetrainError("payload_too_large", `the backend refused a single sample of step ${step} as too large: raise its request size limit or shorten the agent's trajectories`, { step }, { cause: error });
-        }
-        this.logger.warn(`${this.who}: the backend refused step ${step} in ${count} request(s) as too large; sending it in ${Math.min(count * 2, items.length)} chunks`);
-      }
-    }
-  }
-
-  private async sendChunks<T>(base: StepBase, items: readonly T[], count: number, post: Post<T>): Promise<TrainResponse> {
-    const size = Math.ceil(items.length / count);
-    let response: TrainResponse | undefined;
-    for (let index = 0; index < count; index++) {
-      response = await post(base, items.slice(index * size, (index + 1) * size), { index, count });
-    }
-    return response!;
+    return sendStepInChunks({
+      step,
+      items: samples,
+      chunkedTrain: this.info.capabilities.chunked_train,
+      logger: this.logger,
+      sender: "RL",
+      smaller: "lower tasksPerStep or groupSize",
+      send: (part, chunk) => this.options.backend.train({ ...base, samples: part, ...(chunk === undefined ? {} : { chunk }) }, { signal }),
+    });
   }
 
   /** The step's hyperparameters, checked against the names the backend takes. */
@@ -190,15 +163,6 @@ function checkCapabilities(options: UpdateOptions, info: ParsedBackendInfo, who:
     throw new ValidationError(`${who} options`, [{ path: "restore", message: "this backend cannot restore checkpoints (info().capabilities.restore is false)" }]);
   }
 }
-
-interface StepBase {
-  step: number;
-  policy_version: PolicyVersion;
-  hyperparameters?: Hyperparameters;
-}
-
-/** Posts one request of a step: its items, and which chunk it is when the step is split. */
-type Post<T> = (base: StepBase, part: T[], chunk: TrainChunk | undefined) => Promise<TrainResponse>;
 
 /** The gateway's upstreams for a backend's endpoints, each forwarding with its own model name. */
 export function upstreamsOf(endpoints: readonly Endpoint[], capabilities: { token_ids: boolean; logprobs: boolean }): UpstreamInput[] {

@@ -11,7 +11,7 @@ import type { TraceAdapter } from "../../adapters/index.js";
 import type { Store } from "../../store/index.js";
 import { spansOf } from "../../store/index.js";
 import { ValidationError, parseOrThrow } from "../../types/index.js";
-import { type KeptRollout, type ParsedBackendInfo, SuperviseChatSampleSchema, type SupervisedItem, trainedTokenCount } from "../rl/index.js";
+import { type KeptRollout, type ParsedBackendInfo, type SuperviseChatSample, SuperviseChatSampleSchema, type SuperviseSample, trainedTokenCount } from "../rl/index.js";
 import type { ParsedSFTOptions } from "./options.js";
 
 export type SampleKind = "tokens" | "chat";
@@ -46,15 +46,13 @@ export function sampleKindOf(kept: readonly KeptRollout[], mode: ParsedSFTOption
 }
 
 /** The kept rollouts' merged token samples; each mask-1 token weighs 1 / (its rollout's mask-1 tokens × rollouts kept). */
-export function tokenItems(kept: readonly KeptRollout[]): SupervisedItem[] {
+export function tokenSamples(kept: readonly KeptRollout[]): SuperviseSample[] {
   const trained = kept.filter((k) => trainedTokensOf(k) > 0);
   return trained.flatMap((k) => {
     const weight = 1 / (trainedTokensOf(k) * trained.length);
     return k.adapted.samples
       .filter((s) => trainedTokenCount(s.responseMask) > 0)
-      .map((s): SupervisedItem => ({
-        tokens: { rollout_id: k.rollout.rolloutId, prompt_ids: s.promptIds, response_ids: s.responseIds, loss_mask: s.responseMask, token_weight: weight, reward: k.reward },
-      }));
+      .map((s): SuperviseSample => ({ rollout_id: k.rollout.rolloutId, prompt_ids: s.promptIds, response_ids: s.responseIds, loss_mask: s.responseMask, token_weight: weight, reward: k.reward }));
   });
 }
 
@@ -64,7 +62,7 @@ export function trainedTokensOf(k: KeptRollout): number {
 }
 
 /** The kept rollouts' chat records (per conversation, the selected agents' calls); a rollout's records share its 1 / (rollouts kept). */
-export async function chatItems(store: Store, adapter: TraceAdapter, kept: readonly KeptRollout[]): Promise<SupervisedItem[]> {
+export async function chatSamples(store: Store, adapter: TraceAdapter, kept: readonly KeptRollout[]): Promise<SuperviseChatSample[]> {
   const perRollout = await Promise.all(
     kept.map(async (k) => {
       const attempt = k.rollout.attempts.at(-1);
@@ -75,12 +73,12 @@ export async function chatItems(store: Store, adapter: TraceAdapter, kept: reado
   );
   const rollouts = perRollout.filter((records) => records.length > 0).length;
   return perRollout.flatMap((records) =>
-    records.map(({ k, record }): SupervisedItem => ({
-      chat: parseOrThrow(
+    records.map(({ k, record }) =>
+      parseOrThrow(
         SuperviseChatSampleSchema,
         { rollout_id: k.rollout.rolloutId, messages: record.messages, ...(record.tools === undefined ? {} : { tools: record.tools }), weight: 1 / (rollouts * records.length), reward: k.reward },
         `chat sample of rollout ${k.rollout.rolloutId}`,
       ),
-    })),
+    ),
   );
 }

@@ -23,7 +23,7 @@ import { BackendInfoSchema, type CheckpointResponse, type ParsedBackendInfo, Pol
 import { filterRollouts } from "./filter.js";
 import { type ParsedSFTOptions, parseSFTOptions, type SFTOptions } from "./options.js";
 import { type RoundRecord, type SFTResult, type SFTVerdict, describeRound } from "./round-record.js";
-import { chatItems, sampleKindOf, textOnlyCalls, tokenItems, trainedTokensOf } from "./samples.js";
+import { chatSamples, sampleKindOf, textOnlyCalls, tokenSamples, trainedTokensOf } from "./samples.js";
 
 export type { SFTResult, RoundRecord as SFTRoundRecord, SFTVerdict } from "./round-record.js";
 
@@ -239,17 +239,18 @@ class SFTRun {
       return record;
     }
     const kind = sampleKindOf(kept, options.samples, this.info.capabilities);
-    const items = kind === "tokens" ? tokenItems(kept) : await chatItems(ctx.store, adapter, kept);
-    record.samples = { kind, count: items.length };
+    const batch = kind === "tokens" ? { samples: tokenSamples(kept) } : { chat: await chatSamples(ctx.store, adapter, kept) };
+    const count = (batch.samples?.length ?? 0) + (batch.chat?.length ?? 0);
+    record.samples = { kind, count };
     record.stats.trainedTokens = kind === "tokens" ? kept.reduce((n, k) => n + trainedTokensOf(k), 0) : null;
     record.seconds.adapt = secondsSince(started);
-    if (items.length === 0) {
+    if (count === 0) {
       ctx.logger.warn(`SFT: the ${kept.length} rollout(s) kept in round ${round} hold no model output to learn; no update this round`);
       record.skipped = "nothing kept";
       return record;
     }
     started = performance.now();
-    const update = await this.updates.supervise(round, items, ctx.signal);
+    const update = await this.updates.supervise(round, batch, ctx.signal);
     record.seconds.train = secondsSince(started);
     record.newPolicyVersion = this.updates.version;
     record.metrics = update.metrics;

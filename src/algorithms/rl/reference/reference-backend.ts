@@ -36,7 +36,7 @@ import {
   type PolicyVersion,
   trainedTokenCount,
 } from "../protocol.js";
-import { TrainChunkAssembler } from "../train-chunks.js";
+import { type StepRequest, type StepChunkAssembler, SuperviseChunkAssembler, TrainChunkAssembler } from "../train-chunks.js";
 import type { TrainingBackend } from "../training-backend.js";
 import { type RequestMessage, RequestMessageSchema, encodeAssistantMessage, encodeChat, isKnownToken, tokenize } from "./chat-template.js";
 import { type Action, type Context, Grammar } from "./grammar.js";
@@ -133,7 +133,8 @@ export class ReferenceBackend implements TrainingBackend {
   private version: number;
   private lastStep: number | null;
   private readonly checkpoints = new Map<string, ReferenceState>();
-  private readonly chunks = new TrainChunkAssembler();
+  /** Parts of a chunked step by route; one step at a time across both (see {@link refuseApplied}). */
+  private readonly chunks = { train: new TrainChunkAssembler(), supervise: new SuperviseChunkAssembler() };
   /** Updates and restores run one at a time; sampling goes on meanwhile from the parameters serving. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -219,7 +220,7 @@ export class ReferenceBackend implements TrainingBackend {
     const settings = this.updateSettings(batch.hyperparameters, "train request");
     return this.exclusive(async () => {
       this.refuseApplied("train", batch.step);
-      const outcome = this.chunks.add(batch);
+      const outcome = this.assemble("train", this.chunks.train, batch);
       if (outcome.pending) return { policy_version: this.version, metrics: {}, pending: true };
       const whole = outcome.request;
       const tokens = this.learnTokens(whole.samples.map((sample, i) => trainSequence(sample, i)), "train request");
@@ -257,7 +258,7 @@ export class ReferenceBackend implements TrainingBackend {
     const settings: UpdateSettings = { ...base, entropyCoef: batch.hyperparameters?.entropy_coef === undefined ? 0 : base.entropyCoef, objective: "nll" };
     return this.exclusive(async () => {
       this.refuseApplied("supervise", batch.step);
-      const outcome = this.chunks.addSupervised(batch);
+      const outcome = this.assemble("supervise", this.chunks.supervise, batch);
       if (outcome.pending) return { policy_version: this.version, metrics: {}, pending: true };
       const whole = outcome.request;
       const samples = whole.samples ?? [];
@@ -313,7 +314,8 @@ export class ReferenceBackend implements TrainingBackend {
       this.parameters = new Parameters(this.parameters.size, state.policy);
       this.version = state.policyVersion;
       this.lastStep = maxStep(this.lastStep, state.lastStep);
-      this.chunks.reset();
+      this.chunks.train.reset();
+      this.chunks.supervise.reset();
       return { policy_version: this.version, last_step: this.lastStep };
     });
   }
@@ -348,6 +350,18 @@ export class ReferenceBackend implements TrainingBackend {
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Hands a request to its route's assembler, after refusing it while the other route holds parts
+   * of a step: train and supervised steps share one counter, so one step is assembled at a time.
+   */
+  private assemble<R extends StepRequest>(route: "train" | "supervise", assembler: StepChunkAssembler<R>, request: R) {
+    const other = route === "train" ? this.chunks.supervise : this.chunks.train;
+    if (other.pendingStep !== undefined) {
+      throw new ValidationError(`${route} request`, [{ path: "chunk", message: `parts of ${route === "train" ? "supervised" : "train"} step ${other.pendingStep} are held; send its remaining parts before another step` }]);
+    }
+    return assembler.add(request);
   }
 
   /** A step number already applied, by either route, is refused: the counter is shared. */
