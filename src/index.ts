@@ -28,7 +28,7 @@ export { Trainer, type TrainerOptions, type FitResult } from "./trainer/index.js
 export { loadDataset, type DatasetOptions, type DatasetFormat } from "./util/index.js";
 
 // Algorithms and the adapter that turns spans into their training data.
-export { evaluate, type EvaluationResult, APO, type APOOptions, type APOResult, GEPA, type GEPAOptions, type GEPAResult, RL, type RLOptions, type RLResult } from "./algorithms/index.js";
+export { evaluate, type EvaluationResult, APO, type APOOptions, type APOResult, GEPA, type GEPAOptions, type GEPAResult, RL, type RLOptions, type RLResult, SFT, type SFTOptions, type SFTResult } from "./algorithms/index.js";
 export type { Algorithm, AlgorithmContext } from "./algorithms/index.js";
 export { TraceAdapter, type TraceAdapterOptions, type AdaptResult } from "./adapters/index.js";
 

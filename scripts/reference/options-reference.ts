@@ -61,6 +61,7 @@ export const SECTIONS: Section[] = [
       { call: "new APO(options)", from: "tracetrain", module: "src/algorithms/apo/options.ts", declaration: { schema: "APOOptionsSchema" } },
       { call: "new GEPA(options)", from: "tracetrain", module: "src/algorithms/gepa/options.ts", declaration: { schema: "GEPAOptionsSchema" } },
       { call: "new RL(options)", from: "tracetrain", module: "src/algorithms/rl/options.ts", declaration: { schema: "RLOptionsSchema" } },
+      { call: "new SFT(options)", from: "tracetrain", module: "src/algorithms/sft/options.ts", declaration: { schema: "SFTOptionsSchema" } },
     ],
   },
   {

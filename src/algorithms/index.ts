@@ -8,3 +8,4 @@ export { reviewRollouts, recordFindings, type BehaviourReview, type RolloutVerdi
 export * from "./apo/index.js";
 export * from "./rl/index.js";
 export * from "./gepa/index.js";
+export * from "./sft/index.js";

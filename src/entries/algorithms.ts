@@ -1,7 +1,7 @@
 /**
  * `tracetrain/algorithms`: the {@link Algorithm} contract and what helps write one (`runBatch`,
  * `summarize`), and the details of the built-in ones — APO's price table and optimizer prompts.
- * `evaluate`, `APO` and `RL` themselves are at the root; RL's backend protocol is in `tracetrain/rl`.
+ * `evaluate`, `APO`, `RL` and `SFT` themselves are at the root; RL's backend protocol is in `tracetrain/rl`.
  *
  * @packageDocumentation
  */
@@ -40,4 +40,7 @@ export {
   recordFindings,
   type BehaviourReview,
   type RolloutVerdict,
+  type SFTRoundRecord,
+  type SFTVerdict,
+  type SFTFilter,
 } from "../algorithms/index.js";

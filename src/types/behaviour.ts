@@ -15,8 +15,9 @@ export type FindingSeverity = z.infer<typeof FindingSeveritySchema>;
  * - `log`: record the finding, change nothing else;
  * - `penalize`: also lower the rollout's reward (by the policy's penalty), recorded as a reward
  *   adjustment of its own — never a silent change of the reward;
- * - `exclude`: also keep the rollout out of training data (RL batches, SFT records, APO/GEPA
- *   reflections and scores);
+ * - `exclude`: also keep the rollout out of training data (RL batches, SFT samples, the runs
+ *   APO critiques and GEPA reflects on). APO and GEPA still count it in a candidate's score, with
+ *   any penalty: dropping a flagged run from the score would reward the candidate for the flag;
  * - `stop`: also stop the run after the current step, saying which finding stopped it.
  */
 export const BehaviourActionSchema = z.enum(["log", "penalize", "exclude", "stop"]);

@@ -117,6 +117,7 @@ export type ParsedResourcesQuery = z.infer<typeof ResourcesQuerySchema>;
 /** The entry kinds the built-in algorithms write, and the schema of each one's `data`. */
 export const RunEntryKinds = {
   rlStep: "rl.step",
+  sftRound: "sft.round",
   evaluation: "evaluation",
   candidate: "candidate",
   score: "score",
@@ -221,6 +222,61 @@ export const RLStepEntrySchema = z.object({
 });
 export type RLStepEntry = z.infer<typeof RLStepEntrySchema>;
 
+/** `sft.round`: one SFT round — sample, filter, supervised update, evaluate — as its progress line reports it. */
+export const SFTRoundEntrySchema = z.object({
+  round: z.number().int().min(1),
+  /** The policy the round's training rollouts sampled from (the student's, also when a teacher collected), and the one its update produced. */
+  policyVersion: PolicyVersionSchema,
+  newPolicyVersion: PolicyVersionSchema,
+  /** Who wrote the trajectories: the policy itself (rejection sampling) or a teacher model (distillation). */
+  source: z.enum(["policy", "teacher"]),
+  /** Rollouts run for the round. */
+  rollouts: z.number().int().nonnegative(),
+  /**
+   * What each filter did, in the order they run: rollouts that ended, then those left out as failed,
+   * without a reward, excluded by the behaviour filter, without a call of the selected agents,
+   * below the reward threshold, or beyond the top-k of their task group; `kept` is what remains.
+   */
+  filter: z.object({
+    ended: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+    noReward: z.number().int().nonnegative(),
+    excludedByBehaviour: z.number().int().nonnegative(),
+    noSelectedCalls: z.number().int().nonnegative(),
+    belowThreshold: z.number().int().nonnegative(),
+    beyondTopK: z.number().int().nonnegative(),
+    kept: z.number().int().nonnegative(),
+  }),
+  /**
+   * The round's figures in one object (token efficiency adds its own here): the mean reward of the
+   * rollouts judged and of those kept, the share kept, the tokens trained on (null for chat
+   * samples, which the backend tokenizes), and the mean validation reward after the update when
+   * the round evaluated.
+   */
+  stats: z.object({
+    trainReward: z.number().nullable(),
+    keptReward: z.number().nullable(),
+    keptShare: z.number().nullable(),
+    trainedTokens: z.number().int().nonnegative().nullable(),
+    valReward: z.number().optional(),
+  }),
+  /** What was sent: exact token samples (with loss masks), chat samples (rendered by the backend), or nothing. */
+  samples: z.object({ kind: z.enum(["tokens", "chat", "none"]), count: z.number().int().nonnegative() }),
+  /** Selected calls of the kept rollouts recorded without token ids. */
+  textOnlyCalls: z.number().int().nonnegative(),
+  /** Wall time per phase, in seconds. */
+  seconds: z.object({ rollouts: z.number(), adapt: z.number(), train: z.number(), eval: z.number() }),
+  /** What the backend reported for the update. */
+  metrics: z.record(z.string(), z.number().nullable()),
+  /** Requests the update was sent in (0 when none was sent). */
+  chunks: z.number().int().nonnegative(),
+  /** No update: no rollout passed the filters, or the backend had applied the step already. */
+  skipped: z.enum(["nothing kept", "already applied"]).optional(),
+  /** What the behaviour filter found in the round's rollouts and did (only with a filter). */
+  behaviour: BehaviourCountsSchema.optional(),
+});
+export type SFTRoundEntry = z.infer<typeof SFTRoundEntrySchema>;
+
 /** `evaluation`: a mean reward on a split outside the steps (RL's validation before the first step, a held-out check). */
 export const EvaluationEntrySchema = z.object({
   /** What was scored: `initial`, `final`, `held-out`, or a candidate id. */
@@ -300,6 +356,7 @@ export type SpendEntry = z.infer<typeof SpendEntrySchema>;
 /** The schema of each built-in entry kind's `data`, by kind: what writers check against and readers parse with. */
 export const RunEntryDataSchemas = {
   [RunEntryKinds.rlStep]: RLStepEntrySchema,
+  [RunEntryKinds.sftRound]: SFTRoundEntrySchema,
   [RunEntryKinds.evaluation]: EvaluationEntrySchema,
   [RunEntryKinds.candidate]: CandidateEntrySchema,
   [RunEntryKinds.score]: ScoreEntrySchema,

@@ -58,6 +58,10 @@ const EXPECTED: Record<string, Array<[marker: string, printed: RegExp]>> = {
     // The reference policy learns to say the colour asked for.
     ["const sayColour = agent(", /^validation reward 0\.\d\d → (0\.9\d|1\.00)$/],
   ],
+  "docs/sft.md": [
+    // Rejection sampling on the reference policy: it keeps its right answers and learns them.
+    ["const sayColour = agent(", /^validation reward 0\.\d\d → (0\.9\d|1\.00): improved$/],
+  ],
   "docs/store.md": [
     ['createStore("sqlite:./runs/tracetrain.db")', /^succeeded 1 1$/],
     ["startStoreServer({ store: new MemoryStore()", /^succeeded$/],

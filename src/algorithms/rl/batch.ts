@@ -32,6 +32,8 @@ export interface Collected {
   firstError: string | undefined;
   /** What the behaviour filter found and did (all zero without one); excluded rollouts are not in `kept`. */
   behaviour: BehaviourCounts;
+  /** Rollouts that would have been kept but the behaviour filter excluded from training data. */
+  excluded: number;
   /** The first finding whose action is `stop`. */
   stop: RecordedFinding | undefined;
 }
@@ -45,6 +47,7 @@ export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rol
   const dropKinds = new Set<string>(dropFailures);
   const dropped = { failed: 0, noReward: 0 };
   let firstError: string | undefined;
+  let excluded = 0;
   const kept: KeptRollout[] = [];
   for (const rollout of ended) {
     const attempt = rollout.attempts.at(-1);
@@ -60,7 +63,10 @@ export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rol
     }
     if (!attempt) continue;
     const verdict = review.verdicts.get(rollout.rolloutId);
-    if (verdict?.excluded) continue;
+    if (verdict?.excluded) {
+      excluded++;
+      continue;
+    }
     const reward = verdict?.reward ?? rewardOrZero(rollout);
     const context = { ...contextFromRollout(rollout), ...(verdict !== undefined && verdict.penalty !== 0 ? { finalReward: reward } : {}) };
     const adapted = ctx.adapter.adapt(await spansOf(ctx.store, rollout.rolloutId, attempt.attemptId), context);
@@ -72,7 +78,7 @@ export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rol
     }
     kept.push({ rollout, groupId: context.groupId ?? rollout.rolloutId, reward, adapted });
   }
-  return { kept, ended: ended.length, dropped, firstError, behaviour: review.counts, stop: review.stop };
+  return { kept, ended: ended.length, dropped, firstError, behaviour: review.counts, excluded, stop: review.stop };
 }
 
 /** `extra` (a refill's rollouts) added to `collected`. */
@@ -82,6 +88,7 @@ export function addCollected(collected: Collected, extra: Collected): void {
   collected.dropped.failed += extra.dropped.failed;
   collected.dropped.noReward += extra.dropped.noReward;
   collected.firstError ??= extra.firstError;
+  collected.excluded += extra.excluded;
   collected.behaviour = addCounts(collected.behaviour, extra.behaviour);
   collected.stop ??= extra.stop;
 }

@@ -1,5 +1,5 @@
 export { RL, type RLResult, type StepRecord, type Verdict } from "./rl.js";
-export type { RLOptions } from "./options.js";
+export { type RLOptions, SamplingByModeSchema } from "./options.js";
 export type { TrainingBackend } from "./training-backend.js";
 export { HttpTrainingBackend } from "./http-backend.js";
 export { serveTrainingBackend, type TrainingBackendServer } from "./backend-server.js";
@@ -8,6 +8,10 @@ export type { HttpTrainingBackendOptions, RouteTimeouts, ServeTrainingBackendOpt
 export { ReferenceBackend, type ReferenceBackendOptions, type ReferenceState } from "./reference/index.js";
 export { TrainChunkAssembler, SuperviseChunkAssembler, StepChunkAssembler, type StepRequest, type ChunkOutcome } from "./train-chunks.js";
 export { sendStepInChunks, superviseInChunks, type ChunkedStep } from "./chunked-send.js";
+// What SFT shares with RL: reading a round's rollouts, sending updates and following versions, the verdict.
+export { collectRollouts, type Collected, type KeptRollout } from "./batch.js";
+export { PolicyUpdates, upstreamsOf } from "./policy-updates.js";
+export { verdictOf } from "./verdict.js";
 export { BackendError, BackendUnavailableError, BackendTimeoutError, BackendAuthError, BackendResponseError, BackendAbortedError, BackendUnsupportedError, type UnsupportedFeature } from "./backend-errors.js";
 export {
   PROTOCOL as RL_PROTOCOL,
@@ -35,4 +39,7 @@ export {
   type TrainChunk,
   type ParsedBackendInfo,
   type PolicyVersion,
+  HyperparametersSchema,
+  SuperviseChatSampleSchema,
+  trainedTokenCount,
 } from "./protocol.js";

@@ -16,6 +16,18 @@ function isGateway(value: unknown): value is Gateway {
 
 const FailureKindSchema = z.enum(["agent_error", "infra_error", "timeout", "unresponsive", "cancelled"]);
 
+/** Request fields the gateway sets on the calls of each rollout mode (RL's and SFT's `sampling` option). */
+export const SamplingByModeSchema = z
+  .strictObject({
+    /** Request fields set on every call of a training rollout (e.g. `{ temperature: 1 }`). */
+    train: JsonObjectSchema.optional(),
+    /** Request fields set on every call of a validation rollout. */
+    val: JsonObjectSchema.optional(),
+    /** Request fields set on every call of a test rollout. */
+    test: JsonObjectSchema.optional(),
+  })
+  .default({ train: { temperature: 1 }, val: { temperature: 0 }, test: { temperature: 0 } });
+
 export const RLOptionsSchema = z.strictObject({
   /** Where the weights are trained: `HttpTrainingBackend`, `ReferenceBackend`, `JsonlExportBackend`, or your own. */
   backend: z.custom<TrainingBackend>(isTrainingBackend, "expected a TrainingBackend: an object with info(), endpoints(), train(), checkpoint() and close()"),
@@ -41,16 +53,7 @@ export const RLOptionsSchema = z.strictObject({
   /** The llm resource the agent reads with `ctx.llm(name)`; APO-style prompt resources are kept. @default "main" */
   llmResource: IdSchema.default("main"),
   /** Request fields the gateway sets per mode. @default temperature 1 for train, 0 for val and test */
-  sampling: z
-    .strictObject({
-      /** Request fields set on every call of a training rollout (e.g. `{ temperature: 1 }`). */
-      train: JsonObjectSchema.optional(),
-      /** Request fields set on every call of a validation rollout. */
-      val: JsonObjectSchema.optional(),
-      /** Request fields set on every call of a test rollout. */
-      test: JsonObjectSchema.optional(),
-    })
-    .default({ train: { temperature: 1 }, val: { temperature: 0 }, test: { temperature: 0 } }),
+  sampling: SamplingByModeSchema,
   /** A running gateway to use, or where to start one. @default { port: 0 }: loopback, a free port */
   gateway: z
     .union([z.custom<Gateway>(isGateway, "expected a Gateway from startGateway()"), z.strictObject({

@@ -1,14 +1,23 @@
 /**
- * RL's side of the backend conversation: sending a step's batch (with its hyperparameters, split
- * into chunks when the backend refuses it whole as too large: chunked-send.ts), restoring a checkpoint, and
- * following the policy to its new version — version, endpoints and the model name each endpoint
- * serves it under — in the gateway.
+ * The trainer's side of the backend conversation: sending a step's batch — RL's `train`, or SFT's
+ * supervised `supervise` — with its hyperparameters, split into chunks when the backend refuses it
+ * whole as too large (chunked-send.ts); restoring a checkpoint; and following the policy to its new
+ * version — version, endpoints and the model name each endpoint serves it under — in the gateway.
  */
 import type { Gateway, UpstreamInput } from "../../gateway/index.js";
 import { ConflictError, type Logger, ValidationError } from "../../types/index.js";
-import { sendStepInChunks } from "./chunked-send.js";
+import { sendStepInChunks, superviseInChunks } from "./chunked-send.js";
 import type { ParsedRLOptions } from "./options.js";
-import { type Endpoint, type Hyperparameters, HyperparametersSchema, type ParsedBackendInfo, type PolicyVersion, type TrainResponse, type TrainSample } from "./protocol.js";
+import {
+  type Endpoint,
+  type Hyperparameters,
+  HyperparametersSchema,
+  type ParsedBackendInfo,
+  type PolicyVersion,
+  type SuperviseRequest,
+  type TrainResponse,
+  type TrainSample,
+} from "./protocol.js";
 import type { StepRecord } from "./step-record.js";
 
 export interface UpdateOutcome {
@@ -18,15 +27,23 @@ export interface UpdateOutcome {
   chunks: number;
 }
 
+/** What the updates need of an algorithm's options (RL's; SFT's with `mode: "sync"`). */
+export type UpdateOptions = Pick<ParsedRLOptions, "backend" | "mode" | "hyperparameters" | "restore">;
+
+/** A supervised step's samples (its step number, version and hyperparameters are the updates'). */
+export type SupervisedSamples = Pick<SuperviseRequest, "samples" | "chat">;
+
 export class PolicyUpdates {
   constructor(
-    private readonly options: ParsedRLOptions,
+    private readonly options: UpdateOptions,
     private readonly info: ParsedBackendInfo,
     private readonly gateway: Gateway,
     private readonly logger: Logger,
     private current: PolicyVersion,
+    /** Who speaks in warnings and errors: "RL", "SFT". */
+    private readonly who = "RL",
   ) {
-    checkCapabilities(options, info);
+    checkCapabilities(options, info, who);
     if (options.hyperparameters !== undefined && typeof options.hyperparameters !== "function") this.hyperparametersFor(0);
   }
 
@@ -41,12 +58,33 @@ export class PolicyUpdates {
    */
   async train(step: number, samples: TrainSample[], signal: AbortSignal): Promise<UpdateOutcome> {
     if (samples.length === 0 || samples.every((s) => s.advantage === 0)) return { metrics: {}, skipped: "no signal", chunks: 0 };
+    return this.update(step, (hyperparameters) => this.send(step, samples, hyperparameters, signal));
+  }
+
+  /**
+   * Sends one supervised step (token and chat samples, for SFT) as {@link train} sends a train
+   * step: the gateway paused around it in `sync` mode, split into chunks after a 413, the new
+   * version installed. The caller checks that there is something to send.
+   */
+  async supervise(step: number, samples: SupervisedSamples, signal: AbortSignal): Promise<UpdateOutcome> {
+    return this.update(step, (hyperparameters) =>
+      superviseInChunks(
+        this.options.backend,
+        this.info,
+        { step, policy_version: this.current, ...samples, ...(hyperparameters === undefined ? {} : { hyperparameters }) },
+        { signal, logger: this.logger, sender: this.who, smaller: "lower tasksPerRound or samplesPerTask" },
+      ),
+    );
+  }
+
+  /** Sends a step (`send` given its hyperparameters) and follows the policy to the version it produced. */
+  private async update(step: number, send: (hyperparameters: Hyperparameters | undefined) => Promise<{ response: TrainResponse; chunks: number }>): Promise<UpdateOutcome> {
     const hyperparameters = this.hyperparametersFor(step);
     const pausing = this.options.mode === "sync";
     if (pausing) await this.gateway.pause();
     try {
       try {
-        const { response, chunks } = await this.send(step, samples, hyperparameters, signal);
+        const { response, chunks } = await send(hyperparameters);
         await this.install(response.policy_version, response.endpoints);
         return { metrics: response.metrics, chunks };
       } catch (error) {
@@ -54,7 +92,7 @@ export class PolicyUpdates {
         if (!(error instanceof ConflictError)) throw error;
         const current = await this.options.backend.endpoints();
         await this.install(current.policy_version, current.endpoints);
-        this.logger.warn(`RL: the backend had already applied step ${step}; continuing from policy ${current.policy_version}`);
+        this.logger.warn(`${this.who}: the backend had already applied step ${step}; continuing from policy ${current.policy_version}`);
         return { metrics: {}, skipped: "already applied", chunks: 0 };
       }
     } finally {
@@ -65,7 +103,7 @@ export class PolicyUpdates {
   /** Serves a backend checkpoint's policy (the `restore` option). */
   async restore(checkpointId: string): Promise<void> {
     const { backend } = this.options;
-    if (!backend.restore) throw new ValidationError("RL options", [{ path: "restore", message: "this backend has no restore() method" }]);
+    if (!backend.restore) throw new ValidationError(`${this.who} options`, [{ path: "restore", message: "this backend has no restore() method" }]);
     const restored = await backend.restore({ checkpoint_id: checkpointId });
     await this.install(restored.policy_version, restored.endpoints);
   }
@@ -102,27 +140,27 @@ export class PolicyUpdates {
     const value: unknown = typeof option === "function" ? option(step) : option;
     const parsed = HyperparametersSchema.safeParse(value);
     if (!parsed.success) {
-      throw new ValidationError("RL options", [{ path: "hyperparameters", message: `step ${step}: expected a record of numbers, strings and booleans (${parsed.error.issues[0]?.message ?? "invalid"})` }]);
+      throw new ValidationError(`${this.who} options`, [{ path: "hyperparameters", message: `step ${step}: expected a record of numbers, strings and booleans (${parsed.error.issues[0]?.message ?? "invalid"})` }]);
     }
     const known = new Set(this.info.hyperparameters);
     const unknown = Object.keys(parsed.data).filter((name) => !known.has(name));
     if (unknown.length > 0) {
       const offered = this.info.hyperparameters.length === 0 ? "it takes none" : `it takes ${this.info.hyperparameters.join(", ")}`;
-      throw new ValidationError("RL options", unknown.map((name) => ({ path: `hyperparameters.${name}`, message: `the backend does not take hyperparameter '${name}' (${offered})` })));
+      throw new ValidationError(`${this.who} options`, unknown.map((name) => ({ path: `hyperparameters.${name}`, message: `the backend does not take hyperparameter '${name}' (${offered})` })));
     }
     return parsed.data;
   }
 }
 
 /** What the options ask of the backend that it must say it can do. */
-function checkCapabilities(options: ParsedRLOptions, info: ParsedBackendInfo): void {
+function checkCapabilities(options: UpdateOptions, info: ParsedBackendInfo, who: string): void {
   if (options.mode === "async" && !info.capabilities.serves_while_training) {
-    throw new ValidationError("RL options", [
+    throw new ValidationError(`${who} options`, [
       { path: "mode", message: "'async' needs a backend that keeps serving while it trains (info().capabilities.serves_while_training); this one does not: use mode 'sync'" },
     ]);
   }
   if (options.restore !== undefined && (!info.capabilities.restore || options.backend.restore === undefined)) {
-    throw new ValidationError("RL options", [{ path: "restore", message: "this backend cannot restore checkpoints (info().capabilities.restore is false)" }]);
+    throw new ValidationError(`${who} options`, [{ path: "restore", message: "this backend cannot restore checkpoints (info().capabilities.restore is false)" }]);
   }
 }
 

@@ -13,13 +13,11 @@ import { randomUUID } from "node:crypto";
 import { type Gateway, startGateway } from "../../gateway/index.js";
 import type { EnqueueRequest } from "../../types/index.js";
 import { ConflictError, NotFoundError, ValidationError, parseOrThrow } from "../../types/index.js";
-import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
-import { rewardOrZero } from "../evaluate.js";
 import { runRollouts } from "../rollout-batch.js";
 import { type Collected, addCollected, assembleBatch, collectRollouts, groupsWithoutSignal } from "./batch.js";
-import { reviewRollouts, stopOf } from "../behaviour-review.js";
-import type { StepObservation } from "../../adapters/index.js";
+import { reviewRollouts } from "../behaviour-review.js";
+import { BehaviourSteps } from "../behaviour-steps.js";
 import type { BehaviourStop } from "../../types/index.js";
 import { trainedTokens } from "./train-samples.js";
 import { CollapseWatch, RewardRange, refillRequests } from "./dynamic-sampling.js";
@@ -28,8 +26,8 @@ import { PolicyUpdates, upstreamsOf } from "./policy-updates.js";
 import { BackendInfoSchema, type CheckpointResponse } from "./protocol.js";
 import { type RLResult, type StepRecord, describeStep } from "./step-record.js";
 import { verdictOf } from "./verdict.js";
-import { type EntryData, finiteOrNull, interval, RunLog, runStatusOf } from "../run-log.js";
-import { estimate } from "../stats.js";
+import type { RunLog } from "../run-log.js";
+import { evaluationEntry, recordedRun, scoreTasks, seededTask, secondsSince } from "../policy-run.js";
 
 export type { RLResult, StepRecord } from "./step-record.js";
 export type { Verdict } from "./verdict.js";
@@ -50,21 +48,19 @@ export class RL implements Algorithm<RLResult> {
   async run(ctx: AlgorithmContext): Promise<RLResult> {
     if (ctx.train.length === 0) throw new ValidationError("RL", [{ path: "train", message: "RL needs training tasks" }]);
     const runId = this.options.runId ?? `rl-${randomUUID().slice(0, 8)}`;
-    const log = await RunLog.open(ctx, runId, this.name, this.options);
-    try {
-      const run = await RLRun.start(ctx, this.options, runId, log);
-      let outcome: Omit<RLResult, "record">;
-      try {
-        outcome = await run.execute();
-      } finally {
-        await run.close();
-      }
-      const record = await log.end(runStatusOf(outcome.stoppedBecause), runSummary(outcome));
-      return { ...outcome, record };
-    } catch (error) {
-      await log.fail(error);
-      throw error;
-    }
+    return recordedRun(
+      ctx,
+      { runId, algorithm: this.name, options: this.options },
+      async (log) => {
+        const run = await RLRun.start(ctx, this.options, runId, log);
+        try {
+          return await run.execute();
+        } finally {
+          await run.close();
+        }
+      },
+      runSummary,
+    );
   }
 }
 
@@ -99,8 +95,7 @@ class RLRun {
   private readonly checkpoints: CheckpointResponse[] = [];
   private readonly collapse: CollapseWatch;
   private readonly rewardRange = new RewardRange();
-  /** What run detectors of the behaviour filter see, step by step. */
-  private readonly observations: StepObservation[] = [];
+  private readonly behaviour: BehaviourSteps;
 
   private constructor(
     private readonly ctx: AlgorithmContext,
@@ -114,6 +109,7 @@ class RLRun {
     private readonly canCheckpoint: boolean,
   ) {
     this.collapse = new CollapseWatch(options.dynamicSampling === false ? DEFAULT_COLLAPSE_STEPS : options.dynamicSampling.collapseSteps);
+    this.behaviour = new BehaviourSteps(ctx, log);
   }
 
   static async start(ctx: AlgorithmContext, options: ParsedRLOptions, runId: string, log: RunLog): Promise<RLRun> {
@@ -160,10 +156,10 @@ class RLRun {
     // Entries are keyed so a resumed run records nothing twice: work an interruption cut short is
     // not recorded, or the resumed run's complete version of it would be skipped as a duplicate.
     if (initial && !ctx.signal.aborted) {
-      log.add("evaluation", "evaluation-initial", evaluationEntry("initial", initial));
+      log.add("evaluation", "evaluation-initial", evaluationEntry("initial", "val", initial));
       await log.flush();
     }
-    let evaluationSeconds = seconds(evaluationStarted);
+    let evaluationSeconds = secondsSince(evaluationStarted);
     let final = initial;
     // Async: once a step's rollouts are in, the next `lookahead` steps' rollouts start and run
     // while it trains. A step started k steps early is trained at most k versions after it
@@ -187,7 +183,7 @@ class RLRun {
         const started = performance.now();
         final = await this.evaluate(step);
         record.valReward = mean(final);
-        record.seconds.eval = seconds(started);
+        record.seconds.eval = secondsSince(started);
         evaluationSeconds += record.seconds.eval;
       }
       this.steps.push(record);
@@ -211,7 +207,7 @@ class RLRun {
     }
     const evaluated = initial && final && this.steps.some((s) => s.valReward !== undefined) ? { initial, final } : null;
     const verdict = evaluated && verdictOf(evaluated.initial, evaluated.final);
-    if (evaluated && !ctx.signal.aborted) log.add("evaluation", "evaluation-final", evaluationEntry("final", evaluated.final));
+    if (evaluated && !ctx.signal.aborted) log.add("evaluation", "evaluation-final", evaluationEntry("final", "val", evaluated.final));
     if (verdict) ctx.progress.note(`RL run ${this.runId}: ${verdict.summary}`);
     return {
       runId: this.runId,
@@ -245,25 +241,12 @@ class RLRun {
     }
   }
 
-  /**
-   * The behaviour filter after a step: run detectors see the step, the step's `behaviour` entry is
-   * recorded, and the finding that stops the run (from a rollout or from the run) is returned.
-   */
+  /** The behaviour filter after a step (see {@link BehaviourSteps}). */
   private behaviourAfter(step: number, record: StepRecord, rollouts: StepRollouts): BehaviourStop | undefined {
-    const { ctx, log } = this;
-    if (ctx.behaviour === undefined) return undefined;
     const { kept } = rollouts.collected;
     const tokens = kept.map((k) => k.adapted.samples.reduce((n, s) => n + trainedTokens(s), 0));
-    this.observations.push({ step, trainReward: record.trainReward, valReward: record.valReward ?? null, outputTokens: tokens.length === 0 ? null : mean(tokens) });
-    const runFindings = ctx.behaviour.observeSteps(this.observations);
-    const fromRun = runFindings.find((f) => f.action === "stop");
-    const found = rollouts.collected.stop;
-    const stop = found !== undefined ? stopOf(found) : fromRun !== undefined ? stopOf(fromRun) : undefined;
-    if (!ctx.signal.aborted) {
-      const described = runFindings.map(({ detector, rule, severity, message, action }) => ({ detector, rule, severity, message, action }));
-      log.add("behaviour", `behaviour-step-${step}`, { label: `step-${step}`, counts: rollouts.collected.behaviour, runFindings: described, stop: stop ?? null });
-    }
-    return stop;
+    const observation = { step, trainReward: record.trainReward, valReward: record.valReward ?? null, outputTokens: tokens.length === 0 ? null : mean(tokens) };
+    return this.behaviour.after(`step-${step}`, observation, rollouts.collected.behaviour, rollouts.collected.stop);
   }
 
   async close(): Promise<void> {
@@ -286,7 +269,7 @@ class RLRun {
       const { failed, noReward } = collected.dropped;
       ctx.logger.warn(`RL: no rollout of step ${step} gave a training sample (${failed} failed, ${noReward} without reward${collected.firstError ? `; first failure: ${collected.firstError}` : ""})`);
     }
-    const adaptSeconds = rollouts.seconds.adapt + seconds(started);
+    const adaptSeconds = rollouts.seconds.adapt + secondsSince(started);
     started = performance.now();
     const update = ctx.signal.aborted ? undefined : await this.updates.train(step, batch.samples, ctx.signal);
     const signalGroups = batch.groups - batch.zeroAdvantageGroups;
@@ -307,7 +290,7 @@ class RLRun {
       mergeRatio: batch.mergeRatio,
       textOnlyCalls: batch.textOnlyCalls,
       staleness: batch.staleness,
-      seconds: { ...rollouts.seconds, adapt: adaptSeconds, train: seconds(started), eval: 0 },
+      seconds: { ...rollouts.seconds, adapt: adaptSeconds, train: secondsSince(started), eval: 0 },
       metrics: update?.metrics ?? {},
       chunks: update?.chunks ?? 0,
       ...(update?.skipped ? { skipped: update.skipped } : {}),
@@ -326,11 +309,11 @@ class RLRun {
     const run = async (requests: EnqueueRequest[]) => {
       let started = performance.now();
       const ended = await runRollouts(ctx, requests);
-      timing.rollouts += seconds(started);
+      timing.rollouts += secondsSince(started);
       started = performance.now();
       const review = await reviewRollouts(ctx, ended);
       const collected = await collectRollouts(ctx, ended, options.dropFailures, review);
-      timing.adapt += seconds(started);
+      timing.adapt += secondsSince(started);
       return collected;
     };
     const requests = this.requestsOf(step);
@@ -370,9 +353,7 @@ class RLRun {
     const { tasksPerStep, seed, groupSize } = this.options;
     const requests: EnqueueRequest[] = [];
     for (let k = (step - 1) * tasksPerStep; k < step * tasksPerStep; k++) {
-      const epoch = Math.floor(k / train.length);
-      const order = randomFor(seed, `epoch.${epoch}`).shuffle(train.map((_, i) => i));
-      const task = train[order[k % train.length]!]!;
+      const task = seededTask(train, seed, k);
       const groupId = `${this.runId}.s${step}.${k}`;
       for (let j = 0; j < groupSize; j++) {
         requests.push({ rolloutId: `${groupId}.${j}`, input: task, mode: "train", resourcesId: this.resourcesId, metadata: { rl: this.runId, step, groupId } });
@@ -386,14 +367,7 @@ class RLRun {
     const { ctx, options } = this;
     const tasks = ctx.val.slice(0, options.evalTasks ?? ctx.val.length);
     ctx.progress.phase(`evaluating policy ${this.updates.version} on ${tasks.length} validation tasks`, tasks.length);
-    const id = (i: number) => `${this.runId}.v${step}.${i}`;
-    const ended = await runRollouts(
-      ctx,
-      tasks.map((input, i) => ({ rolloutId: id(i), input, mode: "val" as const, resourcesId: this.resourcesId, metadata: { rl: this.runId, step, purpose: "evaluate" } })),
-    );
-    const rewards = new Map(ended.map((r) => [r.rolloutId, rewardOrZero(r)]));
-    // Every task asked counts, so a rollout that never ended (an interruption) counts as 0.
-    return tasks.map((_, i) => rewards.get(id(i)) ?? 0);
+    return scoreTasks(ctx, tasks, { idOf: (i) => `${this.runId}.v${step}.${i}`, mode: "val", resourcesId: this.resourcesId, metadata: { rl: this.runId, step } });
   }
 }
 
@@ -406,16 +380,7 @@ function settledLater<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
-/** An `evaluation` entry for one validation pass (per-task rewards, in task order). */
-function evaluationEntry(label: string, rewards: readonly number[]): EntryData<"evaluation"> {
-  const scored = estimate(rewards);
-  return { label, split: "val", mean: finiteOrNull(scored.mean), n: scored.n, ci95: interval(scored) };
-}
-
 function mean(values: readonly number[]): number {
   return values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
 }
 
-function seconds(since: number): number {
-  return Math.round(performance.now() - since) / 1000;
-}

@@ -195,6 +195,11 @@ export function encodeSegments(segments: readonly Segment[]): number[] {
   return segments.flatMap((s) => tokenize(s.text));
 }
 
+/** The token ids the model writes for an assistant message (its text, then its tool calls), without the end marker: a response as sampled. */
+export function encodeAssistantMessage(message: RequestMessage): number[] {
+  return encodeSegments(messageSegments(message));
+}
+
 /** The prompt's token ids. */
 export function encodeChat(messages: readonly RequestMessage[], tools?: readonly unknown[], toolChoice?: ToolChoice): number[] {
   return encodeSegments(chatSegments(messages, tools, toolChoice));

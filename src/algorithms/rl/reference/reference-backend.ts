@@ -7,6 +7,8 @@
  *
  * Responses follow a grammar (grammar.ts): an answer among the actions, or a tool call whose tool
  * and argument value the policy chooses. The policy is log-linear over hashed features (policy.ts).
+ * Supervised steps (`supervise`, for SFT) learn by next-token cross-entropy at the same choice
+ * points, from token samples or from chat samples rendered with the policy's own chat template.
  */
 import { readFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,19 +25,24 @@ import {
   type RestoreRequest,
   RestoreRequestSchema,
   type RestoreResponse,
+  type SuperviseChatSample,
+  type SuperviseRequest,
+  SuperviseRequestSchema,
   type TrainRequest,
   TrainRequestSchema,
   type TrainResponse,
   type TrainSample,
+  type SuperviseSample,
+  type PolicyVersion,
   trainedTokenCount,
 } from "../protocol.js";
-import { TrainChunkAssembler } from "../train-chunks.js";
+import { type StepRequest, type StepChunkAssembler, SuperviseChunkAssembler, TrainChunkAssembler } from "../train-chunks.js";
 import type { TrainingBackend } from "../training-backend.js";
-import { isKnownToken, tokenize } from "./chat-template.js";
+import { type RequestMessage, RequestMessageSchema, encodeAssistantMessage, encodeChat, isKnownToken, tokenize } from "./chat-template.js";
 import { type Action, type Context, Grammar } from "./grammar.js";
 import { Parameters, PolicyStateSchema, type Settings, policyStateProblem } from "./policy.js";
 import { type ReferenceServer, type ServedModel, startReferenceServer } from "./server.js";
-import { type TrainToken, type UpdateSettings, updatePolicy } from "./update.js";
+import { type TrainToken, type UpdateMetrics, type UpdateSettings, updatePolicy } from "./update.js";
 
 export const REFERENCE_STATE_FORMAT = "tracetrain-reference/2";
 
@@ -126,7 +133,8 @@ export class ReferenceBackend implements TrainingBackend {
   private version: number;
   private lastStep: number | null;
   private readonly checkpoints = new Map<string, ReferenceState>();
-  private readonly chunks = new TrainChunkAssembler();
+  /** Parts of a chunked step by route; one step at a time across both (see {@link refuseApplied}). */
+  private readonly chunks = { train: new TrainChunkAssembler(), supervise: new SuperviseChunkAssembler() };
   /** Updates and restores run one at a time; sampling goes on meanwhile from the parameters serving. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -185,6 +193,8 @@ export class ReferenceBackend implements TrainingBackend {
         restore: true,
         chunked_train: true,
         serves_while_training: true,
+        supervised: true,
+        supervised_chat: true,
       },
       hyperparameters: HYPERPARAMETERS,
       name: `tracetrain reference backend: log-linear policy over hashed features at choice points (answer or tool call, tool, argument) with a copy pointer, ${this.grammar.actions.length} actions; ${loss}, entropy bonus, ${optimizer}; CPU`,
@@ -207,25 +217,15 @@ export class ReferenceBackend implements TrainingBackend {
     options?.signal?.throwIfAborted();
     this.checkOpen();
     const batch = parseOrThrow(TrainRequestSchema, request, "train request");
-    const settings = this.updateSettings(batch.hyperparameters);
+    const settings = this.updateSettings(batch.hyperparameters, "train request");
     return this.exclusive(async () => {
-      if (this.lastStep !== null && batch.step <= this.lastStep) {
-        throw new ConflictError(`train step ${batch.step} was already applied (the last applied step is ${this.lastStep})`, { step: batch.step, lastStep: this.lastStep });
-      }
-      const outcome = this.chunks.add(batch);
+      this.refuseApplied("train", batch.step);
+      const outcome = this.assemble("train", this.chunks.train, batch);
       if (outcome.pending) return { policy_version: this.version, metrics: {}, pending: true };
       const whole = outcome.request;
-      const tokens = this.trainTokens(whole.samples);
+      const tokens = this.learnTokens(whole.samples.map((sample, i) => trainSequence(sample, i)), "train request");
       const versionBefore = this.version;
-      const started = performance.now();
-      const updated = this.parameters.clone();
-      const update = await updatePolicy(updated, tokens.choices, settings);
-      // The new version's feature values count this batch's contexts too.
-      for (const context of tokens.contexts) updated.countDocument(context.features);
-      this.checkOpen();
-      this.parameters = updated;
-      this.version++;
-      this.lastStep = whole.step;
+      const { update, seconds } = await this.applyUpdate(whole.step, tokens, settings);
       return {
         policy_version: this.version,
         metrics: {
@@ -236,7 +236,48 @@ export class ReferenceBackend implements TrainingBackend {
           mean_reward: weightedMean(whole.samples, (s) => s.reward),
           mean_advantage: weightedMean(whole.samples, (s) => s.advantage),
           ...(typeof whole.policy_version === "number" ? { staleness: versionBefore - whole.policy_version } : {}),
-          update_seconds: (performance.now() - started) / 1000,
+          update_seconds: seconds,
+        },
+      };
+    });
+  }
+
+  /**
+   * Applies one supervised update — next-token cross-entropy at the choice points of the mask-1
+   * tokens (forced tokens have probability 1 and carry no gradient) — or holds one part of a
+   * chunked step. Chat samples are rendered with the policy's chat template; each assistant message
+   * (but those with `weight: 0`) is a target and must be a response the grammar writes after the
+   * messages before it. Steps share the counter of `train`; the new version is served the same way.
+   * The entropy bonus is off unless the step's `entropy_coef` sets it: cross-entropy is the objective.
+   */
+  async supervise(request: SuperviseRequest, options?: { signal?: AbortSignal }): Promise<TrainResponse> {
+    options?.signal?.throwIfAborted();
+    this.checkOpen();
+    const batch = parseOrThrow(SuperviseRequestSchema, request, "supervise request");
+    const base = this.updateSettings(batch.hyperparameters, "supervise request");
+    const settings: UpdateSettings = { ...base, entropyCoef: batch.hyperparameters?.entropy_coef === undefined ? 0 : base.entropyCoef, objective: "nll" };
+    return this.exclusive(async () => {
+      this.refuseApplied("supervise", batch.step);
+      const outcome = this.assemble("supervise", this.chunks.supervise, batch);
+      if (outcome.pending) return { policy_version: this.version, metrics: {}, pending: true };
+      const whole = outcome.request;
+      const samples = whole.samples ?? [];
+      const chat = whole.chat ?? [];
+      const sequences = [...samples.map((sample, i) => supervisedSequence(sample, i, this.version)), ...chat.flatMap((sample, i) => chatSequences(sample, i, this.version))];
+      const tokens = this.learnTokens(sequences, "supervise request");
+      const { update, seconds } = await this.applyUpdate(whole.step, tokens, settings);
+      const rewards = [...samples, ...chat].flatMap((s) => (s.reward === undefined ? [] : [s.reward]));
+      return {
+        policy_version: this.version,
+        metrics: {
+          ...supervisedMetrics(update),
+          tokens: sequences.reduce((n, q) => n + trainedTokenCount(q.mask), 0),
+          choice_tokens: tokens.choices.length,
+          forced_tokens: tokens.forced,
+          samples: samples.length,
+          chat_samples: chat.length,
+          ...(rewards.length === 0 ? {} : { mean_reward: rewards.reduce((a, b) => a + b, 0) / rewards.length }),
+          update_seconds: seconds,
         },
       };
     });
@@ -273,7 +314,8 @@ export class ReferenceBackend implements TrainingBackend {
       this.parameters = new Parameters(this.parameters.size, state.policy);
       this.version = state.policyVersion;
       this.lastStep = maxStep(this.lastStep, state.lastStep);
-      this.chunks.reset();
+      this.chunks.train.reset();
+      this.chunks.supervise.reset();
       return { policy_version: this.version, last_step: this.lastStep };
     });
   }
@@ -310,16 +352,53 @@ export class ReferenceBackend implements TrainingBackend {
     return run;
   }
 
+  /**
+   * Hands a request to its route's assembler, after refusing it while the other route holds parts
+   * of a step: train and supervised steps share one counter, so one step is assembled at a time.
+   */
+  private assemble<R extends StepRequest>(route: "train" | "supervise", assembler: StepChunkAssembler<R>, request: R) {
+    const other = route === "train" ? this.chunks.supervise : this.chunks.train;
+    if (other.pendingStep !== undefined) {
+      throw new ValidationError(`${route} request`, [{ path: "chunk", message: `parts of ${route === "train" ? "supervised" : "train"} step ${other.pendingStep} are held; send its remaining parts before another step` }]);
+    }
+    return assembler.add(request);
+  }
+
+  /** A step number already applied, by either route, is refused: the counter is shared. */
+  private refuseApplied(route: string, step: number): void {
+    if (this.lastStep !== null && step <= this.lastStep) {
+      throw new ConflictError(`${route} step ${step} was already applied (the last applied step is ${this.lastStep})`, { step, lastStep: this.lastStep });
+    }
+  }
+
+  /**
+   * Computes the update on a copy of the parameters, yielding to the event loop as it goes, so the
+   * endpoint keeps sampling from the current version; the new parameters are swapped in whole and
+   * the version bumped at the end.
+   */
+  private async applyUpdate(step: number, tokens: LearnTokens, settings: UpdateSettings): Promise<{ update: UpdateMetrics; seconds: number }> {
+    const started = performance.now();
+    const updated = this.parameters.clone();
+    const update = await updatePolicy(updated, tokens.choices, settings);
+    // The new version's feature values count this batch's contexts too.
+    for (const context of tokens.contexts) updated.countDocument(context.features);
+    this.checkOpen();
+    this.parameters = updated;
+    this.version++;
+    this.lastStep = step;
+    return { update, seconds: (performance.now() - started) / 1000 };
+  }
+
   /** The update's settings: the options, overridden by the step's hyperparameters (unknown names refused, naming them). */
-  private updateSettings(overrides: Hyperparameters | undefined): UpdateSettings {
+  private updateSettings(overrides: Hyperparameters | undefined, what: string): UpdateSettings {
     const unknown = Object.keys(overrides ?? {}).filter((name) => !HYPERPARAMETERS.includes(name));
     if (unknown.length > 0) {
       throw new ValidationError(
-        "train request",
+        what,
         unknown.map((name) => ({ path: `hyperparameters.${name}`, message: `not a hyperparameter of the reference backend (it takes ${HYPERPARAMETERS.join(", ")})` })),
       );
     }
-    const step = parseOrThrow(HyperparametersSchema, overrides ?? {}, "train request hyperparameters");
+    const step = parseOrThrow(HyperparametersSchema, overrides ?? {}, `${what} hyperparameters`);
     const o = this.options;
     return {
       optimizer: o.optimizer,
@@ -335,26 +414,29 @@ export class ReferenceBackend implements TrainingBackend {
     };
   }
 
-  /** The choice tokens of a batch (each run of mask-1 tokens parsed against the grammar), after checking every sample's token ids. */
-  private trainTokens(samples: readonly TrainSample[]): { choices: TrainToken[]; forced: number; contexts: Context[] } {
+  /** The choice tokens of a batch (each run of mask-1 tokens parsed against the grammar), after checking every sequence's token ids. */
+  private learnTokens(sequences: readonly LearnSequence[], what: string): LearnTokens {
     const issues: ValidationIssue[] = [];
     const choices: TrainToken[] = [];
     const contexts: Context[] = [];
     let forced = 0;
-    samples.forEach((sample, s) => {
-      const unknown = [...sample.prompt_ids, ...sample.response_ids].findIndex((id) => !isKnownToken(id));
-      if (unknown !== -1) {
-        const inPrompt = unknown < sample.prompt_ids.length;
-        const path = inPrompt ? `samples[${s}].prompt_ids[${unknown}]` : `samples[${s}].response_ids[${unknown - sample.prompt_ids.length}]`;
-        issues.push({ path, message: `token id ${inPrompt ? sample.prompt_ids[unknown] : sample.response_ids[unknown - sample.prompt_ids.length]} is not in the o200k_base vocabulary` });
-        return;
+    for (const q of sequences) {
+      if (q.problem !== undefined) {
+        issues.push({ path: q.path("response", 0), message: q.problem });
+        continue;
       }
-      const settings = samplingOf(sample);
-      for (const [start, end] of generatedRuns(sample.response_mask)) {
-        const prompt = [...sample.prompt_ids, ...sample.response_ids.slice(0, start)];
-        const parsed = this.grammar.parse(prompt, sample.response_ids.slice(start, end));
+      const unknown = [...q.promptIds, ...q.responseIds].findIndex((id) => !isKnownToken(id));
+      if (unknown !== -1) {
+        const inPrompt = unknown < q.promptIds.length;
+        const id = inPrompt ? q.promptIds[unknown] : q.responseIds[unknown - q.promptIds.length];
+        issues.push({ path: inPrompt ? q.path("prompt", unknown) : q.path("response", unknown - q.promptIds.length), message: `token id ${id} is not in the o200k_base vocabulary` });
+        continue;
+      }
+      for (const [start, end] of generatedRuns(q.mask)) {
+        const prompt = [...q.promptIds, ...q.responseIds.slice(0, start)];
+        const parsed = this.grammar.parse(prompt, q.responseIds.slice(start, end));
         if ("problem" in parsed) {
-          issues.push({ path: `samples[${s}].response_ids[${start}]`, message: `the generated tokens from here to ${end - 1} are not a response the reference policy writes after this prompt: ${parsed.problem}` });
+          issues.push({ path: q.path("response", start), message: `${q.label}the generated tokens from here to ${end - 1} are not a response the reference policy writes after this prompt: ${parsed.problem}` });
           continue;
         }
         contexts.push(parsed.context);
@@ -363,17 +445,17 @@ export class ReferenceBackend implements TrainingBackend {
         for (const at of positions) {
           choices.push({
             choices: parsed.walk.choices.filter((c) => c.at === at),
-            settings,
-            recorded: sample.logprobs[start + at] ?? null,
-            advantage: sample.advantage,
-            weight: sample.token_weight,
-            policyVersion: sample.policy_version,
+            settings: q.settings,
+            recorded: q.logprobs?.[start + at] ?? null,
+            advantage: q.advantage,
+            weight: q.weight,
+            policyVersion: q.policyVersion,
           });
         }
       }
-    });
-    if (issues.length > 0) throw new ValidationError("train request", issues.slice(0, 20));
-    if (choices.length === 0 && forced === 0) throw new ValidationError("train request", [{ path: "samples", message: "no response token has mask 1: there is nothing to learn from" }]);
+    }
+    if (issues.length > 0) throw new ValidationError(what, issues.slice(0, 20));
+    if (choices.length === 0 && forced === 0) throw new ValidationError(what, [{ path: "samples", message: "no response token has mask 1: there is nothing to learn from" }]);
     return { choices, forced, contexts };
   }
 
@@ -447,6 +529,123 @@ function generatedRuns(mask: readonly number[]): Array<[number, number]> {
   });
   if (start !== -1) runs.push([start, mask.length]);
   return runs;
+}
+
+/** A token sequence to learn from, whichever route and form brought it. */
+interface LearnSequence {
+  /** Where an issue is reported: `samples[3].response_ids[7]`, `chat[1].messages[4]`. */
+  path: (part: "prompt" | "response", index: number) => string;
+  /** Prefix of a grammar problem's message (names a chat sample). */
+  label: string;
+  promptIds: readonly number[];
+  responseIds: readonly number[];
+  /** 1 for the tokens to learn. */
+  mask: readonly (0 | 1)[];
+  logprobs: readonly (number | null)[] | undefined;
+  settings: Settings;
+  advantage: number;
+  weight: number;
+  policyVersion: PolicyVersion | undefined;
+  /** Why the sequence cannot be learnt at all (a chat message the template cannot render). */
+  problem?: string;
+}
+
+interface LearnTokens {
+  choices: TrainToken[];
+  forced: number;
+  contexts: Context[];
+}
+
+const DEFAULT_SETTINGS: Settings = { temperature: 1, topP: 1, topK: 0 };
+
+function tokenPath(kind: string, index: number): LearnSequence["path"] {
+  return (part, at) => `${kind}[${index}].${part}_ids[${at}]`;
+}
+
+function trainSequence(sample: TrainSample, index: number): LearnSequence {
+  return {
+    path: tokenPath("samples", index),
+    label: "",
+    promptIds: sample.prompt_ids,
+    responseIds: sample.response_ids,
+    mask: sample.response_mask,
+    logprobs: sample.logprobs,
+    settings: samplingOf(sample),
+    advantage: sample.advantage,
+    weight: sample.token_weight,
+    policyVersion: sample.policy_version,
+  };
+}
+
+/**
+ * A supervised token sample: its tokens are targets (advantage 1), scored at temperature 1 — the
+ * policy's own distribution, not the sampler's — and never stale (no ratio is taken).
+ */
+function supervisedSequence(sample: SuperviseSample, index: number, current: number): LearnSequence {
+  return {
+    path: tokenPath("samples", index),
+    label: "",
+    promptIds: sample.prompt_ids,
+    responseIds: sample.response_ids,
+    mask: sample.loss_mask,
+    logprobs: undefined,
+    settings: DEFAULT_SETTINGS,
+    advantage: 1,
+    weight: sample.token_weight,
+    policyVersion: current,
+  };
+}
+
+/**
+ * A chat sample's targets: one sequence per assistant message (but those with `weight: 0`), its
+ * prompt the messages before it rendered with the chat template, its response the tokens the
+ * policy would write for it. The sample's weight is spread evenly over its target tokens.
+ */
+function chatSequences(sample: SuperviseChatSample, index: number, current: number): LearnSequence[] {
+  const label = `sample '${sample.rollout_id}': `;
+  const messages: RequestMessage[] = [];
+  const targets: Array<{ at: number; promptIds: number[]; responseIds: number[]; problem?: string }> = [];
+  sample.messages.forEach((wire, at) => {
+    const parsed = RequestMessageSchema.safeParse(wire);
+    if (!parsed.success) {
+      targets.push({ at, promptIds: [], responseIds: [], problem: `${label}the chat template cannot render this message (${parsed.error.issues[0]?.message ?? "invalid"})` });
+      return;
+    }
+    const message = parsed.data;
+    if (message.role === "assistant" && wire.weight !== 0) {
+      const responseIds = encodeAssistantMessage(message);
+      const promptIds = encodeChat(messages, sample.tools);
+      targets.push(responseIds.length === 0 ? { at, promptIds, responseIds, problem: `${label}an assistant message without text or tool calls has nothing to learn` } : { at, promptIds, responseIds });
+    }
+    messages.push(message);
+  });
+  if (targets.length === 0) {
+    return [{ ...emptyChatSequence(index, label), problem: `${label}no assistant message to learn (every one has weight 0, or there is none)` }];
+  }
+  const tokens = targets.reduce((n, t) => n + t.responseIds.length, 0);
+  return targets.map((t) => ({
+    path: () => `chat[${index}].messages[${t.at}]`,
+    label,
+    promptIds: t.promptIds,
+    responseIds: t.responseIds,
+    mask: t.responseIds.map((): 1 => 1),
+    logprobs: undefined,
+    settings: DEFAULT_SETTINGS,
+    advantage: 1,
+    weight: sample.weight / Math.max(1, tokens),
+    policyVersion: current,
+    ...(t.problem === undefined ? {} : { problem: t.problem }),
+  }));
+}
+
+function emptyChatSequence(index: number, label: string): LearnSequence {
+  return { path: () => `chat[${index}].messages`, label, promptIds: [], responseIds: [], mask: [], logprobs: undefined, settings: DEFAULT_SETTINGS, advantage: 1, weight: 1, policyVersion: undefined };
+}
+
+/** What a supervised update reports: the cross-entropy and how far the policy moved (ratios, clipping and importance weights play no part). */
+function supervisedMetrics(update: UpdateMetrics): Record<string, number> {
+  const { loss, grad_norm, grad_clipped_fraction, entropy, approx_kl } = update;
+  return { loss, grad_norm, grad_clipped_fraction, entropy, approx_kl };
 }
 
 function samplingOf(sample: TrainSample): Settings {

@@ -13,6 +13,11 @@
  * the sampler really drew from), π_prox the pre-update policy (recomputed here), μ the behaviour
  * policy that sampled. With one pass over fresh samples r = ρ = 1 and the gradient is REINFORCE's
  * with the trainer's group baseline; with more passes the clip bites (PPO).
+ *
+ * The same machinery makes the supervised step (`objective: "nll"`, for SFT): next-token
+ * cross-entropy on the choice tokens, loss = −Σ_t w_t · log π_θ(t) / Σ_t w_t (plus the entropy
+ * bonus), with no advantage, ratio, clip or importance weight — the tokens are targets, whoever
+ * sampled them.
  */
 import type { PlacedChoice } from "./grammar.js";
 import {
@@ -50,6 +55,8 @@ export interface UpdateSettings {
   logprobsMode: "raw" | "processed";
   /** The version serving now: samples from it were drawn by exactly the pre-update policy. */
   currentVersion: number;
+  /** `policy_gradient` (the default): the clipped objective above; `nll`: next-token cross-entropy (supervised). */
+  objective?: "policy_gradient" | "nll";
 }
 
 export interface UpdateMetrics {
@@ -172,33 +179,24 @@ async function gradientPass(parameters: Parameters, tokens: readonly TrainToken[
 
 /** Adds one token's loss and gradient to the pass. */
 function tokenGradient(parameters: Parameters, token: TrainToken, proximal: number, behaviour: number, s: UpdateSettings, pass: PassMetrics): void {
+  const supervised = s.objective === "nll";
   // The pre-update policy cannot produce this token under its settings (top-p moved): no ratio exists.
-  if (proximal === -Infinity) return;
+  if (proximal === -Infinity && !supervised) return;
   const w = token.weight;
-  const a = token.advantage;
   const points = token.choices.map((c) => {
     const logits = parameters.logits(c.point);
     return { choice: c, logits, processed: processedLogProbs(logits, token.settings) };
   });
   const logprob = points.reduce((sum, p) => sum + p.processed[p.choice.chosen]!, 0);
-  const r = Math.exp(logprob - proximal);
-  const rawRho = Math.exp(proximal - behaviour);
-  const rho = Math.min(rawRho, s.tisCap);
-  if (rawRho > s.tisCap) pass.capped += w;
-  const clippedRatio = Math.min(Math.max(r, 1 - s.clipLow), 1 + s.clipHigh);
-  pass.loss -= w * rho * Math.min(r * a, clippedRatio * a);
-  pass.ratio += w * r;
-  // Past the clip range, on the side the advantage pushes towards, the min picks the constant term.
-  const clipped = (a > 0 && r > 1 + s.clipHigh) || (a < 0 && r < 1 - s.clipLow);
-  if (clipped) pass.clipped += w;
+  // ∂loss/∂log π of the token: its scale on each choice's log-probability gradient.
+  const policyScale = supervised ? crossEntropyTerm(w, logprob, pass) : clippedTerm(token, logprob, proximal, behaviour, s, pass);
   for (const p of points) {
     const terms = p.choice.point.terms;
     const valueOf = parameters.termValues(p.choice.point);
     const { entropy, gradient: dEntropy } = entropyAndGradient(p.logits, token.settings);
     pass.entropy += w * entropy;
     pass.loss -= w * s.entropyCoef * entropy;
-    // ∂loss/∂logits: −w·ρ·A·r·∂logπ (unless clipped or impossible now) − w·β·∂H
-    const policyScale = clipped || logprob === -Infinity ? 0 : -w * rho * a * r;
+    // ∂loss/∂logits: policyScale·∂logπ − w·β·∂H
     const dLog = policyScale === 0 ? undefined : processedLogProbGradient(p.processed, p.choice.chosen, token.settings);
     terms.forEach((candidateTerms, j) => {
       const g = (dLog === undefined ? 0 : policyScale * dLog[j]!) - w * s.entropyCoef * dEntropy[j]!;
@@ -209,4 +207,31 @@ function tokenGradient(parameters: Parameters, token: TrainToken, proximal: numb
       }
     });
   }
+}
+
+/** The clipped policy-gradient term of one token: adds its loss, returns −w·ρ·A·r (0 when clipped or impossible now). */
+function clippedTerm(token: TrainToken, logprob: number, proximal: number, behaviour: number, s: UpdateSettings, pass: PassMetrics): number {
+  const w = token.weight;
+  const a = token.advantage;
+  const r = Math.exp(logprob - proximal);
+  const rawRho = Math.exp(proximal - behaviour);
+  const rho = Math.min(rawRho, s.tisCap);
+  if (rawRho > s.tisCap) pass.capped += w;
+  const clippedRatio = Math.min(Math.max(r, 1 - s.clipLow), 1 + s.clipHigh);
+  pass.loss -= w * rho * Math.min(r * a, clippedRatio * a);
+  pass.ratio += w * r;
+  // Past the clip range, on the side the advantage pushes towards, the min picks the constant term.
+  const clipped = (a > 0 && r > 1 + s.clipHigh) || (a < 0 && r < 1 - s.clipLow);
+  if (clipped) pass.clipped += w;
+  return clipped || logprob === -Infinity ? 0 : -w * rho * a * r;
+}
+
+/**
+ * The cross-entropy term of one token: adds −w·log π, returns −w. No ratio, clip or importance
+ * weight: a target is learnt however far the policy has already moved towards it.
+ */
+function crossEntropyTerm(w: number, logprob: number, pass: PassMetrics): number {
+  pass.loss -= w * logprob;
+  pass.ratio += w;
+  return -w;
 }
