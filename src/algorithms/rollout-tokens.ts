@@ -1,0 +1,30 @@
+/**
+ * The token figures of ended rollouts, read from the store: what each rollout's last attempt spent
+ * (see adapters' token accounting), and the sums and tokens-per-reward of a set of them.
+ */
+import { type ExtractedCall, type Price, sumFigures, tokenFigures, tokensPerReward } from "../adapters/index.js";
+import { spansOf } from "../store/index.js";
+import type { Rollout, TokenFigures } from "../types/index.js";
+import type { AlgorithmContext } from "./algorithm.js";
+
+/** The calls of a rollout's last attempt (none when it never started one). */
+export async function callsOfRollout(ctx: Pick<AlgorithmContext, "store" | "adapter">, rollout: Rollout): Promise<ExtractedCall[]> {
+  const attempt = rollout.attempts.at(-1);
+  if (!attempt) return [];
+  const spans = await spansOf(ctx.store, rollout.rolloutId, attempt.attemptId);
+  return ctx.adapter.attempts(spans).flatMap((adapted) => adapted.calls);
+}
+
+/** Each rollout's figures, by rollout id. */
+export async function tokensOfRollouts(ctx: Pick<AlgorithmContext, "store" | "adapter">, rollouts: readonly Rollout[], prices: Readonly<Record<string, Price>>): Promise<Map<string, TokenFigures>> {
+  const out = new Map<string, TokenFigures>();
+  for (const rollout of rollouts) out.set(rollout.rolloutId, tokenFigures(await callsOfRollout(ctx, rollout), prices));
+  return out;
+}
+
+/** A set of rollouts' summed figures and Σ tokens / Σ reward (rewards as given; null when they sum to ≤ 0). */
+export function aggregateTokens(items: ReadonlyArray<{ tokens: TokenFigures; reward: number | null }>): { tokens: TokenFigures; tokensPerReward: number | null } {
+  const tokens = sumFigures(items.map((i) => i.tokens));
+  const reward = items.reduce((sum, i) => sum + (i.reward ?? 0), 0);
+  return { tokens, tokensPerReward: tokensPerReward(tokens.total, reward) };
+}
