@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { IdSchema, PolicyVersionSchema, TimestampSchema } from "./common.js";
 import { JsonObjectSchema } from "./json.js";
+import { TokenFiguresSchema } from "./tokens.js";
 
 /** `running` until the algorithm ends it; `stopped` is an interrupted run (Ctrl-C, abort) that may be resumed; a run that spent its budget is `completed`. */
 export const RunStatusSchema = z.enum(["running", "completed", "stopped", "failed"]);
@@ -171,6 +172,12 @@ export const RLStepEntrySchema = z.object({
    * the rollouts earned no positive reward.
    */
   tokensPerReward: z.number().nullable().optional(),
+  /** What every LLM call of the step's rollouts spent (refills and dropped rollouts included; judges apart), from usage or counted. */
+  tokens: TokenFiguresSchema.optional(),
+  /** `tokens.total` over the train reward of the rollouts judged (Σ tokens / Σ reward); null when that reward is ≤ 0. */
+  totalTokensPerReward: z.number().nullable().optional(),
+  /** The length penalty's effect on the rollouts judged: mean reward change (≤ 0) and the share it changed; absent without one. */
+  lengthPenalty: z.object({ mean: z.number(), penalizedShare: z.number().min(0).max(1) }).optional(),
 });
 export type RLStepEntry = z.infer<typeof RLStepEntrySchema>;
 

@@ -10,13 +10,15 @@
  * reach the batch.
  */
 import { randomUUID } from "node:crypto";
+import { DEFAULT_PRICES, type Price, sumFigures } from "../../adapters/index.js";
 import { type Gateway, startGateway } from "../../gateway/index.js";
-import type { EnqueueRequest } from "../../types/index.js";
+import type { EnqueueRequest, TokenFigures } from "../../types/index.js";
 import { ValidationError, parseOrThrow } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { rewardOrZero } from "../evaluate.js";
 import { runRollouts } from "../rollout-batch.js";
+import { aggregateTokens } from "../rollout-tokens.js";
 import { type Collected, assembleBatch, collectRollouts, groupsWithoutSignal } from "./batch.js";
 import { CollapseWatch, RewardRange, refillRequests } from "./dynamic-sampling.js";
 import { type ParsedRLOptions, parseRLOptions, type RLOptions } from "./options.js";
@@ -75,6 +77,8 @@ function runSummary(result: Omit<RLResult, "record">) {
     checkpoints: result.checkpoints.map((c) => c.checkpoint_id),
     stoppedBecause: result.stoppedBecause,
     evaluationSeconds: result.evaluationSeconds,
+    tokens: result.tokens,
+    tokensPerReward: result.tokensPerReward,
   };
 }
 
@@ -94,6 +98,10 @@ class RLRun {
   private readonly checkpoints: CheckpointResponse[] = [];
   private readonly collapse: CollapseWatch;
   private readonly rewardRange = new RewardRange();
+  private readonly prices: Readonly<Record<string, Price>>;
+  /** What the run's training rollouts spent, and those judged with their rewards (for Σ tokens / Σ reward). */
+  private readonly spent: TokenFigures[] = [];
+  private readonly judged: Array<{ tokens: TokenFigures; reward: number }> = [];
 
   private constructor(
     private readonly ctx: AlgorithmContext,
@@ -106,6 +114,7 @@ class RLRun {
     private readonly updates: PolicyUpdates,
     private readonly canCheckpoint: boolean,
   ) {
+    this.prices = { ...DEFAULT_PRICES, ...options.prices };
     this.collapse = new CollapseWatch(options.dynamicSampling === false ? DEFAULT_COLLAPSE_STEPS : options.dynamicSampling.collapseSteps);
   }
 
@@ -208,6 +217,8 @@ class RLRun {
       checkpoints: this.checkpoints,
       stoppedBecause: ctx.signal.aborted ? "interrupted" : "completed",
       evaluationSeconds,
+      tokens: sumFigures(this.spent),
+      tokensPerReward: aggregateTokens(this.judged).tokensPerReward,
     };
   }
 
@@ -226,7 +237,12 @@ class RLRun {
       current: sampledWith,
       maxStaleness: options.mode === "async" ? options.maxStaleness : undefined,
       resourcesId: this.resourcesId,
+      lengthPenalty: options.lengthPenalty,
     });
+    const judged = collected.kept.map((k) => ({ tokens: k.tokens, reward: k.reward }));
+    const spent = sumFigures([...judged.map((k) => k.tokens), ...collected.droppedTokens]);
+    this.spent.push(spent);
+    this.judged.push(...judged);
     if (batch.samples.length === 0 && collected.ended > 0 && collected.kept.length === 0) {
       const { failed, noReward } = collected.dropped;
       ctx.logger.warn(`RL: no rollout of step ${step} gave a training sample (${failed} failed, ${noReward} without reward${collected.firstError ? `; first failure: ${collected.firstError}` : ""})`);
@@ -257,6 +273,9 @@ class RLRun {
       chunks: update?.chunks ?? 0,
       ...(update?.skipped ? { skipped: update.skipped } : {}),
       ...(batch.tokensPerReward === undefined ? {} : { tokensPerReward: batch.tokensPerReward }),
+      tokens: spent,
+      totalTokensPerReward: aggregateTokens(judged).tokensPerReward,
+      ...(batch.lengthPenalty === undefined ? {} : { lengthPenalty: batch.lengthPenalty }),
     };
   }
 
@@ -272,7 +291,7 @@ class RLRun {
       const ended = await runRollouts(ctx, requests);
       timing.rollouts += seconds(started);
       started = performance.now();
-      const collected = await collectRollouts(ctx, ended, options.dropFailures);
+      const collected = await collectRollouts(ctx, ended, options.dropFailures, this.prices);
       timing.adapt += seconds(started);
       return collected;
     };
@@ -303,6 +322,7 @@ class RLRun {
       collected.dropped.failed += extra.dropped.failed;
       collected.dropped.noReward += extra.dropped.noReward;
       collected.firstError ??= extra.firstError;
+      collected.droppedTokens.push(...extra.droppedTokens);
       refill.rounds++;
       refill.groups += missing;
       refill.rollouts += more.length;
