@@ -232,6 +232,10 @@ export const ScoreEntrySchema = z.object({
   mean: z.number().nullable(),
   n: z.number().int().nonnegative(),
   ci95: z.tuple([z.number(), z.number()]).nullable(),
+  /** What the scored rollouts' LLM calls spent (judges apart); absent in records written before tokens were counted. */
+  tokens: TokenFiguresSchema.optional(),
+  /** Σ tokens / Σ reward over the scored rollouts; null when their rewards sum to ≤ 0. */
+  tokensPerReward: z.number().nullable().optional(),
 });
 export type ScoreEntry = z.infer<typeof ScoreEntrySchema>;
 

@@ -162,7 +162,7 @@ class APORun {
 
   private async search(runId: string, snapshot: ResourcesSnapshot, targets: string[]): Promise<Omit<APOResult, "record">> {
     const { ctx, settings, log } = this;
-    const rollouts = await MeteredRollouts.open(ctx, runId, this.budget);
+    const rollouts = await MeteredRollouts.open(ctx, runId, this.budget, settings.priceTable);
     const board = new Scoreboard(rollouts, runId, ctx.val);
     const heldOut = planHeldOut(ctx, settings.seed);
     const searchTasks = heldOut.searchIndices;
