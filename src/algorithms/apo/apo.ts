@@ -11,7 +11,7 @@
  * aside), and only a gain whose 95% interval lies above zero there is called an improvement.
  */
 import { randomUUID } from "node:crypto";
-import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout } from "../../types/index.js";
+import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, TokenFigures } from "../../types/index.js";
 import { TracetrainError, ValidationError } from "../../types/index.js";
 import { mapLimited } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
@@ -99,6 +99,9 @@ export interface APOResult {
   /** Rollouts an earlier run of this runId had made that this one read back instead of running. */
   reusedRollouts: number;
   stoppedBecause: StopReason;
+  /** What every rollout of the run spent (judges apart; rollouts an earlier run made count when read back), and Σ tokens / Σ reward over them. */
+  tokens: TokenFigures;
+  tokensPerReward: number | null;
   /** What became of the run's record in the store (`store.queryRunEntries({ runId })`). */
   record: RunRecordStats;
   /**
@@ -249,8 +252,9 @@ class APORun {
     if (gradient.stoppedBy) return { beam, stoppedBy: gradient.stoppedBy };
     if (ctx.signal.aborted) return { beam };
     for (const parent of beam) {
-      const scored = estimate(gradient.byParent.get(parent.id)!.map(rewardOrZero));
-      if (scored.n > 0) this.log.add("score", `score-${parent.id}-minibatch-r${round}`, scoreEntry(parent.id, "minibatch", scored));
+      const runs = gradient.byParent.get(parent.id)!;
+      const scored = estimate(runs.map(rewardOrZero));
+      if (scored.n > 0) this.log.add("score", `score-${parent.id}-minibatch-r${round}`, scoreEntry(parent.id, "minibatch", scored, true, run.rollouts.tokensOfMany(runs.map((r) => r.rolloutId))));
     }
 
     const described = new Map(
@@ -451,6 +455,7 @@ class APORun {
       edits: { ...this.edits },
       reusedRollouts: state.rollouts.reused,
       stoppedBecause: this.stoppedBecause,
+      ...state.rollouts.totals(),
     };
   }
 
@@ -486,8 +491,9 @@ class APORun {
   /** The round's validation scores (mean and 95% interval over the tasks each arm ran) and the new beam. */
   private recordEvaluation(round: number, arms: readonly Candidate[], beam: readonly Candidate[], board: Scoreboard, namespace: string): void {
     for (const arm of arms) {
-      const scored = estimate(board.rewardsOf(arm, board.tasksOf(arm, namespace), namespace));
-      if (scored.n > 0) this.log.add("score", `score-${arm.id}-val-r${round}-${scored.n}`, scoreEntry(arm.id, "val", scored));
+      const tasks = board.tasksOf(arm, namespace);
+      const scored = estimate(board.rewardsOf(arm, tasks, namespace));
+      if (scored.n > 0) this.log.add("score", `score-${arm.id}-val-r${round}-${scored.n}`, scoreEntry(arm.id, "val", scored, true, board.tokensOf(arm, tasks, namespace)));
     }
     this.log.add("front", `front-${round}`, { iteration: round, candidateIds: beam.map((c) => c.id) });
   }
@@ -523,9 +529,9 @@ class APORun {
 
 /** The run's header summary: the outcome without the per-round history (that is in the log). */
 function runSummary(result: Omit<APOResult, "record">) {
-  const { best, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause } = result;
+  const { best, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause, tokens, tokensPerReward } = result;
   const { resources: _resources, ...bestScores } = best;
-  return { best: bestScores, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause, stopDetail: stopDetailOf(stoppedBecause) };
+  return { best: bestScores, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause, stopDetail: stopDetailOf(stoppedBecause), tokens, tokensPerReward };
 }
 
 function stopDetailOf(stoppedBecause: StopReason): string {
