@@ -11,8 +11,9 @@ import { type JsonlSink, writeJsonl } from "../adapters/index.js";
 import { mergeTransitions } from "../adapters/index.js";
 import { contextFromRollout } from "../adapters/index.js";
 import { TraceAdapter } from "../adapters/index.js";
+import { DEFAULT_PRICES, sumFigures, tokenFigures, tokensPerReward } from "../adapters/index.js";
 import { type Store, spansOf } from "../store/index.js";
-import type { MergedSample, Rollout, RolloutMode } from "../types/index.js";
+import type { MergedSample, Rollout, RolloutMode, TokenFigures } from "../types/index.js";
 
 /** What to export. */
 export interface ExportOptions {
@@ -36,6 +37,12 @@ export interface ExportSummary {
   rollouts: number;
   records: number;
   diagnostics: DiagnosticsSummary;
+  /** What the LLM calls of the rollouts read spent (judges apart), from usage or counted. */
+  tokens: TokenFigures;
+  /** `tokens.total / records`: what one exported record cost to collect; null without records. */
+  tokensPerRecord: number | null;
+  /** Σ tokens / Σ final reward of the rollouts read; null when the rewards sum to ≤ 0. */
+  tokensPerReward: number | null;
 }
 
 const ROLLOUT_PAGE = 100;
@@ -54,6 +61,8 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
   const held: Item[] = [];
   let rollouts = 0;
   let records = 0;
+  const spent: TokenFigures[] = [];
+  let rewardSum = 0;
 
   for await (const rollout of succeededRollouts(store, options.modes)) {
     rollouts++;
@@ -61,6 +70,8 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
     if (context.finalReward !== undefined && context.finalReward !== null) rolloutRewards.set(rollout.rolloutId, context.finalReward);
     const [attempt] = adapter.attempts(await spansOf(store, rollout.rolloutId, "latest"), context);
     if (attempt === undefined) continue; // a rollout that recorded no span at all
+    spent.push(tokenFigures(attempt.calls, DEFAULT_PRICES));
+    rewardSum += context.finalReward ?? 0;
     let items: Item[];
     if (options.format === "chat") {
       diagnostics.push(attempt.diagnostics);
@@ -81,7 +92,8 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
     const kept = filterForExport(held, { minReward: options.minReward, topK: options.topK, rolloutReward: (id) => rolloutRewards.get(id) });
     records += await writeJsonl(kept.map((i) => i.record), out);
   }
-  return { rollouts, records, diagnostics: summarizeDiagnostics(diagnostics) };
+  const tokens = sumFigures(spent);
+  return { rollouts, records, diagnostics: summarizeDiagnostics(diagnostics), tokens, tokensPerRecord: records === 0 ? null : tokens.total / records, tokensPerReward: tokensPerReward(tokens.total, rewardSum) };
 }
 
 /** Succeeded rollouts, oldest first, following the store's cursor. */
@@ -108,6 +120,15 @@ export function describeExport(summary: ExportSummary, format: ExportOptions["fo
     `exported ${summary.records} ${format} record(s) from ${summary.rollouts} rollout(s): ` +
     `${d.callsFound} LLM calls found${counted > 0 ? ` (${counted} more records of them counted once)` : ""}, ${d.callsSelected} selected, ${d.callsWithTokenIds} with token ids` +
     `${d.emptyAttempts > 0 ? `, ${d.emptyAttempts} rollout(s) gave nothing` : ""}${d.attemptsWithoutReward > 0 ? `, ${d.attemptsWithoutReward} without reward` : ""}${merge}` +
-    `${dropped ? `; left out: ${dropped}` : ""}`
+    `${dropped ? `; left out: ${dropped}` : ""}; ${describeTokens(summary)}`
   );
+}
+
+/** The export's token figures in words: totals, where they came from, cost, per record and per unit reward. */
+function describeTokens(summary: ExportSummary): string {
+  const t = summary.tokens;
+  const sources = t.source === "mixed" ? `mixed: ${t.callsBySource.usage} calls with usage, ${t.callsBySource.counted} counted` : t.source;
+  const cost = t.costUsd === null ? `cost unknown (no price for ${t.unpricedModels.join(", ")})` : `$${t.costUsd.toFixed(4)}`;
+  const per = (x: number | null) => (x === null ? "n/a" : x.toFixed(1));
+  return `tokens ${t.total} (${t.input} in, ${t.output} out; ${sources}), ${cost}, ${per(summary.tokensPerRecord)} per record, ${per(summary.tokensPerReward)} per unit reward${t.judge.calls > 0 ? `; judges ${t.judge.total} apart` : ""}`;
 }
