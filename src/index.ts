@@ -47,6 +47,7 @@ export type {
   Trajectory,
   ChatMessage,
   TraceReport,
+  TokenFigures,
   JsonValue,
   Logger,
 } from "./types/index.js";

@@ -5,6 +5,7 @@
 import { type ExtractedCall, type Price, sumFigures, tokenFigures, tokensPerReward } from "../adapters/index.js";
 import { spansOf } from "../store/index.js";
 import type { Rollout, TokenFigures } from "../types/index.js";
+import { mapLimited } from "../util/index.js";
 import type { AlgorithmContext } from "./algorithm.js";
 
 /** The calls of a rollout's last attempt (none when it never started one). */
@@ -15,11 +16,13 @@ export async function callsOfRollout(ctx: Pick<AlgorithmContext, "store" | "adap
   return ctx.adapter.attempts(spans).flatMap((adapted) => adapted.calls);
 }
 
+/** Span reads in flight at once: a remote store answers them in parallel. */
+const READS_IN_FLIGHT = 8;
+
 /** Each rollout's figures, by rollout id. */
 export async function tokensOfRollouts(ctx: Pick<AlgorithmContext, "store" | "adapter">, rollouts: readonly Rollout[], prices: Readonly<Record<string, Price>>): Promise<Map<string, TokenFigures>> {
-  const out = new Map<string, TokenFigures>();
-  for (const rollout of rollouts) out.set(rollout.rolloutId, tokenFigures(await callsOfRollout(ctx, rollout), prices));
-  return out;
+  const figures = await mapLimited(rollouts, READS_IN_FLIGHT, async (rollout) => tokenFigures(await callsOfRollout(ctx, rollout), prices));
+  return new Map(rollouts.map((r, i) => [r.rolloutId, figures[i]!]));
 }
 
 /** A set of rollouts' summed figures and Σ tokens / Σ reward (rewards as given; null when they sum to ≤ 0). */
