@@ -3,7 +3,7 @@
  * what it ran before instead of running it again), checked against the budget before it is
  * enqueued, and priced after it ends from the token usage its LLM spans recorded.
  */
-import { type Price, tokenFigures } from "../adapters/index.js";
+import { DEFAULT_PRICES, type Price, tokenFigures } from "../adapters/index.js";
 import type { EnqueueRequest, Rollout, RolloutStatus, TokenFigures } from "../types/index.js";
 import type { AlgorithmContext } from "./algorithm.js";
 import type { Budget, BudgetLimit } from "./budget.js";
@@ -28,7 +28,7 @@ export class MeteredRollouts {
     private readonly prices: Readonly<Record<string, Price>>,
   ) {}
 
-  static async open(ctx: AlgorithmContext, runId: string, budget: Budget, prices: Readonly<Record<string, Price>>): Promise<MeteredRollouts> {
+  static async open(ctx: AlgorithmContext, runId: string, budget: Budget, prices: Readonly<Record<string, Price>> = DEFAULT_PRICES): Promise<MeteredRollouts> {
     const existing = new Map<string, RolloutStatus>();
     let cursor: string | undefined;
     do {

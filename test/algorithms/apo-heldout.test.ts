@@ -116,7 +116,7 @@ describe("APO's held-out verdict", () => {
       const controller = new AbortController();
       if (options.aborted) controller.abort();
       const ctx = { store, progress: { phase() {}, expect() {}, rolloutEnded() {}, note() {} }, signal: controller.signal } as unknown as AlgorithmContext;
-      const rollouts = await MeteredRollouts.open(ctx, "cut", new Budget({ maxRollouts: options.maxRollouts }, {}), {});
+      const rollouts = await MeteredRollouts.open(ctx, "cut", new Budget({ maxRollouts: options.maxRollouts }, {}));
       const plan = planHeldOut({ val: lottery.tasks(options.val ?? 4), test: lottery.tasks(options.test ?? 0, 500) }, 1);
       return heldOutCheck({ ctx, rollouts, plan, best: arm("r1.0"), seed: arm("seed"), metadata: { test: "cut" } });
     };

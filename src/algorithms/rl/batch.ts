@@ -3,7 +3,7 @@
  * rollouts without a reward left out), then → training samples, with rollout-level advantages, only
  * from groups that carry a signal, and (in `async` mode) only from samples recent enough.
  */
-import { contextFromRollout, tokenFigures } from "../../adapters/index.js";
+import { DEFAULT_PRICES, contextFromRollout, tokenFigures } from "../../adapters/index.js";
 import type { AdaptResult, Price } from "../../adapters/index.js";
 import { spansOf } from "../../store/index.js";
 import type { Rollout, TokenFigures } from "../../types/index.js";
@@ -38,7 +38,7 @@ export interface Collected {
 }
 
 /** Reads ended rollouts: which may be trained on, and their token samples. */
-export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rollout[], dropFailures: readonly string[], prices: Readonly<Record<string, Price>>): Promise<Collected> {
+export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rollout[], dropFailures: readonly string[], prices: Readonly<Record<string, Price>> = DEFAULT_PRICES): Promise<Collected> {
   const dropKinds = new Set<string>(dropFailures);
   const dropped = { failed: 0, noReward: 0 };
   let firstError: string | undefined;
