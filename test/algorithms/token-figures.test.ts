@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { get_encoding } from "@dqbd/tiktoken";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Trainer, agent, evaluate, withReward, type AgentContext } from "tracetrain";
+import { Trainer, TraceAdapter, agent, evaluate, withReward, type AgentContext } from "tracetrain";
+import { rolloutTokenSummary } from "tracetrain/algorithms";
 import { SqliteStore } from "tracetrain/store";
 import { type MockLlm, startMockLlm } from "tracetrain/testing";
 
@@ -82,11 +83,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function evaluateTasks(tasks: Task[], prices: Record<string, { input: number; output: number }> = {}) {
+async function evaluateTasks(tasks: Task[], prices: Record<string, { input: number; output: number }> = {}, check?: (store: SqliteStore) => Promise<void>) {
   const store = new SqliteStore(join(dir, `run-${Math.random().toString(36).slice(2)}.db`));
   const trainer = new Trainer({ store, logger: quiet, algorithm: evaluate({ prices }), initialResources: { main: { kind: "llm", baseUrl: mock.baseUrl, model: "gpt-4.1-mini" } } });
   try {
     const { result } = await trainer.fit(tokenAgent, { val: tasks });
+    await check?.(store);
     return result;
   } finally {
     await trainer.close();
@@ -100,7 +102,14 @@ describe("evaluate() reports tokens", () => {
       { mode: "plain", text: "tell me about the weather in Lisbon", model: "gpt-4.1-mini" },
       { mode: "stream-usage", text: "count to five slowly please", model: "gpt-4.1-mini" },
     ];
-    const result = await evaluateTasks(tasks);
+    let summary: Awaited<ReturnType<typeof rolloutTokenSummary>> | undefined;
+    const result = await evaluateTasks(tasks, {}, async (store) => {
+      // The one call an algorithm makes for a batch of ended rollouts: the same figures evaluate() reports.
+      summary = await rolloutTokenSummary({ store, adapter: new TraceAdapter() }, (await store.queryRollouts({})).items);
+    });
+    expect(summary!.tokens).toEqual(result.tokens);
+    expect(summary!.tokensPerReward).toBe(result.tokensPerReward);
+    expect([...summary!.byRollout.keys()].sort()).toEqual(result.tasks.map((t) => t.rolloutId).sort());
     for (const [i, task] of tasks.entries()) {
       const usage = seen.get(task.text)![0]!.usage!;
       const score = result.tasks[i]!;
