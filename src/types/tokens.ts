@@ -45,3 +45,9 @@ export const TokenFiguresSchema = TokenCountsSchema.extend({
   judge: TokenCountsSchema,
 });
 export type TokenFigures = z.infer<typeof TokenFiguresSchema>;
+
+/** `GET /v1/tokens?rollouts=…`: each named rollout's latest attempt and what its calls spent (rollouts not started yet are left out). */
+export const RolloutTokensSchema = z.strictObject({
+  items: z.array(z.strictObject({ rolloutId: z.string(), attemptId: z.string(), tokens: TokenFiguresSchema })),
+});
+export type RolloutTokens = z.infer<typeof RolloutTokensSchema>;

@@ -313,6 +313,13 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     expect(input).toBeGreaterThan(0);
     expect(await page.locator("#tokens-summary").innerText()).toMatch(new RegExp(`^${input + output} tokens \\(${input} in, ${output} out; usage\\) · cost unknown \\(no price for `));
     expect(await page.locator("#tokens-by-model tbody tr").count()).toBeGreaterThan(0);
+    // The rollouts list shows the same total in the rollout's row, the figures in its title.
+    await page.evaluate(() => {
+      (globalThis as unknown as BrowserGlobals).location.hash = "#/";
+    });
+    const cell = page.locator(`#rollouts tr[data-rollout-id='${rolloutId}'] td.tokens`);
+    await cell.and(page.locator(`td.tokens:text-is('${input + output}')`)).waitFor();
+    expect(await cell.getAttribute("title")).toMatch(new RegExp(`^${input + output} tokens \\(${input} in, ${output} out; usage\\)`));
     expect(page.errors).toEqual([]);
     await page.context().close();
   });
