@@ -38,7 +38,8 @@ export interface CallTokens {
 export function callTokens(call: ExtractedCall): CallTokens {
   const model = call.model ?? UNKNOWN_MODEL;
   if (call.usage !== undefined) return { model, input: call.usage.inputTokens, output: call.usage.outputTokens, source: "usage", judge: call.insideReward };
-  const input = call.promptTokenIds?.length ?? countMessageTokens(call.promptMessages ?? []) + REPLY_PRIMING_TOKENS;
+  // A call whose prompt was not recorded at all has no input to count (not even the reply's priming).
+  const input = call.promptTokenIds?.length ?? (call.promptMessages === undefined ? 0 : countMessageTokens(call.promptMessages) + REPLY_PRIMING_TOKENS);
   let output = 0;
   for (const choice of call.choices) {
     output += choice.tokenIds?.length ?? (choice.message === undefined ? 0 : countTextTokens(messageText(choice.message)));

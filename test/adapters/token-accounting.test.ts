@@ -1,8 +1,23 @@
 /** Token accounting's pure rules: sources, sums, costs, and tokens per unit reward at the edges. */
 import { describe, expect, it } from "vitest";
-import { type CallTokens, DEFAULT_PRICES, figuresOf, sumFigures, tokensPerReward } from "tracetrain/adapters";
+import { type CallTokens, DEFAULT_PRICES, type ExtractedCall, callTokens, figuresOf, sumFigures, tokensPerReward } from "tracetrain/adapters";
 
 const call = (over: Partial<CallTokens>): CallTokens => ({ model: "gpt-4.1-mini", input: 100, output: 20, source: "usage", judge: false, ...over });
+
+/** The fields of a call token accounting reads. */
+const extracted = (over: Partial<ExtractedCall>): ExtractedCall => ({ usage: undefined, model: undefined, promptTokenIds: undefined, promptMessages: undefined, choices: [], insideReward: false, ...over }) as unknown as ExtractedCall;
+
+describe("a call's tokens", () => {
+  it("takes the reported usage first, then counts the recorded token ids exactly", () => {
+    const ids = { promptTokenIds: [1, 2, 3, 4], choices: [{ tokenIds: [5, 6] }, { tokenIds: [7] }] };
+    expect(callTokens(extracted({ ...ids, usage: { inputTokens: 40, outputTokens: 9 }, model: "m" }))).toEqual({ model: "m", input: 40, output: 9, source: "usage", judge: false });
+    expect(callTokens(extracted({ ...ids, insideReward: true }))).toEqual({ model: "unknown", input: 4, output: 3, source: "counted", judge: true });
+  });
+
+  it("counts nothing for a prompt that was not recorded", () => {
+    expect(callTokens(extracted({ choices: [{ message: { role: "assistant", content: "" } }] }))).toMatchObject({ input: 0, output: 0, source: "counted" });
+  });
+});
 
 describe("token figures", () => {
   it("says where counts came from: usage, counted, mixed, none", () => {
