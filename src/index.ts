@@ -32,6 +32,11 @@ export { evaluate, type EvaluationResult, APO, type APOOptions, type APOResult, 
 export type { Algorithm, AlgorithmContext } from "./algorithms/index.js";
 export { TraceAdapter, type TraceAdapterOptions, type AdaptResult } from "./adapters/index.js";
 
+// The behaviour filter: detectors, a policy for their findings, findings as spans of the trace.
+export { BehaviourFilter, type BehaviourFilterOptions, type Detector, type RecordedFinding, findingsOf } from "./adapters/index.js";
+export { behaviourHooks, type BehaviourHooksOptions } from "./trainer/index.js";
+export type { Finding, FindingSeverity, BehaviourAction } from "./types/index.js";
+
 // Records (their zod schemas are in `tracetrain/schemas`).
 export type {
   Task,

@@ -11,3 +11,14 @@ export function round(value: number, digits = 0): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
 }
+
+/** The median wall time of `repeats` runs of `run`, in seconds. */
+export function medianSeconds(run: () => void, repeats = 3): number {
+  const times = new Float64Array(repeats);
+  for (let i = 0; i < repeats; i++) {
+    const started = performance.now();
+    run();
+    times[i] = (performance.now() - started) / 1000;
+  }
+  return percentile(times, 50);
+}

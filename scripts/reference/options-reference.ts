@@ -58,7 +58,7 @@ export const SECTIONS: Section[] = [
       { call: "new Runner(options)", from: "tracetrain", module: "src/runner/options.ts", declaration: { schema: "RunnerOptionsSchema" } },
       { call: "loadDataset(path, options)", from: "tracetrain", module: "src/util/dataset.ts", declaration: { schema: "DatasetOptionsSchema" } },
       { call: "evaluate(options)", from: "tracetrain", module: "src/algorithms/evaluate.ts", declaration: { schema: "EvaluateOptionsSchema" } },
-      { call: "new APO(options)", from: "tracetrain", module: "src/algorithms/apo/options.ts", declaration: { schema: "APOOptionsSchema" }, opaque: ["prompts"] },
+      { call: "new APO(options)", from: "tracetrain", module: "src/algorithms/apo/options.ts", declaration: { schema: "APOOptionsSchema" } },
       { call: "new GEPA(options)", from: "tracetrain", module: "src/algorithms/gepa/options.ts", declaration: { schema: "GEPAOptionsSchema" } },
       { call: "new RL(options)", from: "tracetrain", module: "src/algorithms/rl/options.ts", declaration: { schema: "RLOptionsSchema" } },
     ],
@@ -74,6 +74,23 @@ export const SECTIONS: Section[] = [
         note: "Also the `adapter` option of `new Trainer`; `tracetrain export` sets `credit`, `chat` (--per), `maxLength` and `agents` from its flags.",
       },
       { call: "filterForExport(items, filter)", from: "tracetrain/adapters", module: "src/adapters/export-formats.ts", declaration: { type: "ExportFilter" } },
+      { call: "toolPolicy(options)", from: "tracetrain/adapters", module: "src/adapters/behaviour/tool-policy.ts", declaration: { schema: "ToolPolicyOptionsSchema" }, note: "A behaviour detector: see [Behaviour detectors](../behaviour-detectors.md#toolpolicy)." },
+      { call: "injection(options)", from: "tracetrain/adapters", module: "src/adapters/behaviour/injection.ts", declaration: { schema: "InjectionOptionsSchema" } },
+      { call: "secrets(options)", from: "tracetrain/adapters", module: "src/adapters/behaviour/secrets.ts", declaration: { schema: "SecretsOptionsSchema" }, opaque: ["severities"] },
+      { call: "rewardHacking(options)", from: "tracetrain/adapters", module: "src/adapters/behaviour/reward-hacking.ts", declaration: { schema: "RewardHackingOptionsSchema" } },
+    ],
+  },
+  {
+    title: "Behaviour filter",
+    entries: [
+      {
+        call: "new BehaviourFilter(options)",
+        from: "tracetrain",
+        module: "src/adapters/behaviour/filter.ts",
+        declaration: { schema: "BehaviourFilterOptionsSchema" },
+        note: "The `behaviour` option of `new Trainer`; see docs/behaviour-filter.md.",
+      },
+      { call: "behaviourHooks(filter, options)", from: "tracetrain", module: "src/trainer/behaviour-hooks.ts", declaration: { schema: "BehaviourHooksOptionsSchema" } },
     ],
   },
   {

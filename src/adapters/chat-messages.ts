@@ -125,7 +125,8 @@ export function sameMessage(a: ChatMessage, b: ChatMessage): boolean {
   return true;
 }
 
-function contentText(content: ChatMessage["content"]): string {
+/** A message content as plain text: text parts joined with newlines, other parts as JSON. */
+export function contentText(content: ChatMessage["content"]): string {
   if (content === undefined || content === null) return "";
   if (typeof content === "string") return content;
   const texts: string[] = [];

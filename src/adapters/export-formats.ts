@@ -1,11 +1,13 @@
 /**
- * Export formats: chat JSONL for SFT (OpenAI fine-tuning records) and tokenized JSONL for RL
- * (`prompt_ids`, `response_ids`, `response_mask`, `logprobs`, `reward`, `rollout_id`, `group_id`,
- * `policy_version`), and the filters both share: a reward threshold and the top k rollouts of
- * each group. Pure: turning records into lines is here, writing them is the caller's.
+ * Export formats: chat JSONL for SFT (OpenAI fine-tuning records, or Hugging Face `messages`:
+ * chat-formats.ts), tokenized JSONL for RL (`prompt_ids`, `response_ids`, `response_mask`,
+ * `logprobs`, `reward`, `rollout_id`, `group_id`, `policy_version`) and for SFT (`input_ids`,
+ * `labels`), and the filters they share: a reward threshold and the top k rollouts of each group.
+ * Pure: turning records into lines is here, writing them is the caller's.
  */
-import type { ChatRecord, MergedSample, TokenRecord } from "../types/index.js";
+import { type ChatRecord, IGNORE_LABEL, type MergedSample, type SftTokenRecord, type TokenRecord } from "../types/index.js";
 import type { ChatSample } from "./chat-messages.js";
+import { toOpenAiChatRecord } from "./chat-formats.js";
 
 /** The tokenized-JSONL record of a merged sample. */
 export function toTokenRecord(sample: MergedSample): TokenRecord {
@@ -21,9 +23,25 @@ export function toTokenRecord(sample: MergedSample): TokenRecord {
   };
 }
 
-/** The chat-JSONL record of a chat sample. */
+/**
+ * The exact-token SFT record of a merged sample: `input_ids` = prompt + response, `labels` the
+ * ids the model wrote (response mask 1) and −100 everywhere else — the prompt and the tokens
+ * inserted between calls are context, not targets.
+ */
+export function toSftTokenRecord(sample: MergedSample): SftTokenRecord {
+  return {
+    input_ids: [...sample.promptIds, ...sample.responseIds],
+    labels: [...sample.promptIds.map(() => IGNORE_LABEL), ...sample.responseIds.map((id, i) => (sample.responseMask[i] === 1 ? id : IGNORE_LABEL))],
+    rollout_id: sample.rolloutId,
+    group_id: sample.groupId ?? null,
+    reward: sample.reward ?? null,
+    policy_version: sample.policyVersion ?? null,
+  };
+}
+
+/** The OpenAI fine-tuning record of a chat sample (tools in the function shape, arguments as JSON text). */
 export function toChatRecord(sample: ChatSample): ChatRecord {
-  return sample.record;
+  return toOpenAiChatRecord(sample.record);
 }
 
 /** What the export filters read from an item (a chat sample or a merged sample). */

@@ -25,7 +25,8 @@ export {
 export { adaptAttempt, adaptSpans, toTransitions, toTrajectories, diagnose, type AdaptedAttempt, type AdapterOptions } from "./transitions.js";
 export { toChatMessages, toChatSamples, chatSamplesOf, sameMessage, toFineTuningMessage, offeredTools, type OfferedTool, type ChatMessagesOptions, type ChatSample } from "./chat-messages.js";
 export { mergeTransitions, toMergedSamples, startsWithSequence, type MergeOptions, type MergeResult, type AttemptMerge, type MergedSamplesOptions } from "./merge.js";
-export { toTokenRecord, toChatRecord, filterForExport, topKPerGroup, toJsonLine, toJsonl, type ExportItem, type ExportFilter } from "./export-formats.js";
+export { toOpenAiChatRecord, toHfChatRecord, hasUntrainedTurns, functionTools } from "./chat-formats.js";
+export { toTokenRecord, toSftTokenRecord, toChatRecord, filterForExport, topKPerGroup, toJsonLine, toJsonl, type ExportItem, type ExportFilter } from "./export-formats.js";
 export { writeJsonl, type JsonlSink } from "./export-writer.js";
 export {
   DiagnosticsCollector,
@@ -55,3 +56,42 @@ export {
   UNKNOWN_MODEL,
   type CallTokens,
 } from "./token-accounting.js";
+export {
+  toolPolicy,
+  injection,
+  secrets,
+  rewardHacking,
+  builtInDetectors,
+  SECRET_KINDS,
+  type Detector,
+  type FindingDraft,
+  type GroupMember,
+  type StepObservation,
+  type ToolPolicyOptions,
+  type InjectionOptions,
+  type SecretsOptions,
+  type SecretKind,
+  type RewardHackingOptions,
+  BehaviourFilter,
+  BehaviourFilterOptionsSchema,
+  type BehaviourFilterOptions,
+  type BehaviourDecision,
+  type RunFinding,
+  type ScopedFinding,
+  DetectorPolicySchema,
+  PenaltySchema,
+  actionFor,
+  excludes,
+  type DetectorPolicy,
+  type PenaltyOptions,
+  findingsOf,
+  findingSpan,
+  findingSpanId,
+  isFindingSpan,
+  RecordedFindingSchema,
+  FindingScopeSchema,
+  type RecordedFinding,
+  type AttemptFinding,
+  type FindingScope,
+  type FindingPlacement,
+} from "./behaviour/index.js";

@@ -1,6 +1,6 @@
 import type { Logger, ResourcesSnapshot, RolloutConfigInput, Task } from "../types/index.js";
 import type { Store } from "../store/index.js";
-import type { TraceAdapter } from "../adapters/index.js";
+import type { BehaviourFilter, TraceAdapter } from "../adapters/index.js";
 
 /** How an algorithm reports progress; the trainer shows it as a bar or as log lines. */
 export interface ProgressReporter {
@@ -35,6 +35,11 @@ export interface AlgorithmContext {
   rolloutConfig: RolloutConfigInput;
   logger: Logger;
   progress: ProgressReporter;
+  /**
+   * The trainer's behaviour filter (`Trainer({ behaviour })`), if any: an algorithm honours it by
+   * passing its ended rollouts to `reviewRollouts(ctx, rollouts)` and training on what that says.
+   */
+  behaviour?: BehaviourFilter | undefined;
   /** Fires when the run is interrupted (Ctrl-C); stop enqueuing and return. */
   signal: AbortSignal;
 }

@@ -5,7 +5,7 @@
  * error. Low rewards first; everything bounded in length, so one verbose run cannot crowd out the
  * others.
  */
-import { type ChatSample, offeredTools, type RewardFeedback, type TraceAdapter } from "../adapters/index.js";
+import { type ChatSample, findingsOf, offeredTools, type RecordedFinding, type RewardFeedback, type TraceAdapter } from "../adapters/index.js";
 import { type Store, spansOf } from "../store/index.js";
 import type { ChatMessage, JsonValue, Rollout } from "../types/index.js";
 import { rewardOrZero } from "./evaluate.js";
@@ -16,6 +16,7 @@ const MAX_SYSTEM_CHARS = 4000;
 const MAX_FEEDBACK_CHARS = 1500;
 const MAX_TOOL_CHARS = 600;
 const MAX_TOOLS_SHOWN = 20;
+const MAX_FINDINGS_SHOWN = 5;
 const MAX_TOTAL_CHARS = 16_000;
 
 /** One run as the optimizer is shown it: the task, the feedback, one conversation and its tools, the reward and any error. */
@@ -31,6 +32,8 @@ export interface RunRecord {
   agents: string[];
   /** LLM calls the run recorded, and how many of them the caller's filter kept. */
   calls: { total: number; kept: number };
+  /** The behaviour findings its trace holds: the optimizer is told what was flagged and what it cost. */
+  findings?: RecordedFinding[] | undefined;
 }
 
 /** A run's calls (as chat samples, with their agent and tools) and its rewards' feedback, read once from its traces. */
@@ -38,6 +41,7 @@ export interface RunCalls {
   rollout: Rollout;
   samples: ChatSample[];
   feedback: RewardFeedback[];
+  findings: RecordedFinding[];
 }
 
 /** Chooses the calls that matter to a reader of the run (GEPA: those a component shaped). */
@@ -54,19 +58,19 @@ export async function readRun(store: Store, adapter: TraceAdapter, rollout: Roll
 /** The calls and feedback of a run's last attempt, through the adapter. */
 export async function readRunCalls(store: Store, adapter: TraceAdapter, rollout: Rollout): Promise<RunCalls> {
   const attempt = rollout.attempts.at(-1);
-  if (!attempt) return { rollout, samples: [], feedback: [] };
+  if (!attempt) return { rollout, samples: [], feedback: [], findings: [] };
   const spans = await spansOf(store, rollout.rolloutId, attempt.attemptId);
-  return { rollout, samples: adapter.toChatSamples(spans), feedback: adapter.feedback(spans) };
+  return { rollout, samples: adapter.toChatSamples(spans), feedback: adapter.feedback(spans), findings: findingsOf(spans) };
 }
 
 /** A run as shown, from calls already read: the kept calls' longest conversation, its tools, and the feedback that concerns them. */
-export function runRecord({ rollout, samples, feedback }: RunCalls, keep?: CallFilter): RunRecord {
+export function runRecord({ rollout, samples, feedback, findings }: RunCalls, keep?: CallFilter): RunRecord {
   const kept = keep ? samples.filter(keep) : samples;
   const longest = kept.reduce<ChatSample | undefined>((best, s) => (best === undefined || s.record.messages.length > best.record.messages.length ? s : best), undefined);
   const agents = [...new Set(kept.flatMap((s) => (s.agentName === undefined ? [] : [s.agentName])))].sort();
   // A reward given under another agent judges that agent's calls, not the ones kept here.
   const relevant = keep ? feedback.filter((f) => f.agentName === undefined || agents.includes(f.agentName)) : feedback;
-  return { rollout, conversation: longest?.record.messages ?? [], tools: longest?.record.tools ?? [], feedback: relevant, agents, calls: { total: samples.length, kept: kept.length } };
+  return { rollout, conversation: longest?.record.messages ?? [], tools: longest?.record.tools ?? [], feedback: relevant, agents, calls: { total: samples.length, kept: kept.length }, findings };
 }
 
 /** The experiments text for a set of rollouts of one prompt. */
@@ -76,7 +80,7 @@ export async function describeRuns(store: Store, adapter: TraceAdapter, rollouts
 
 /** Runs as text, low rewards first, bounded in length. */
 export function renderRuns(records: readonly RunRecord[]): string {
-  const ordered = [...records].sort((a, b) => rewardOrZero(a.rollout) - rewardOrZero(b.rollout));
+  const ordered = [...records].sort((a, b) => runReward(a) - runReward(b));
   const parts: string[] = [];
   // A system prompt or a set of tools is shown once in full; runs that had the same say so instead of repeating it.
   const seen: Seen = { systems: new Map(), tools: new Map() };
@@ -99,10 +103,15 @@ interface Seen {
   tools: Map<string, number>;
 }
 
-function renderRun({ rollout, conversation, tools, feedback }: RunRecord, number: number, seen: Seen): string {
+function renderRun(record: RunRecord, number: number, seen: Seen): string {
+  const { rollout, conversation, tools, feedback } = record;
   const attempt = rollout.attempts.at(-1);
-  const lines = [`### Run ${number}: reward ${rollout.status === "succeeded" ? (rollout.finalReward ?? "none") : `0 (${rollout.status})`}`];
+  const penalty = penaltyOf(record);
+  const outcome = rollout.status === "succeeded" ? (rollout.finalReward ?? "none") : `0 (${rollout.status})`;
+  const reward = penalty === 0 ? `${outcome}` : `${outcome}, minus a behaviour penalty of ${-penalty}: ${runReward(record)}`;
+  const lines = [`### Run ${number}: reward ${reward}`];
   if (feedback.length > 0) lines.push(`Feedback: ${describeFeedback(feedback)}`);
+  lines.push(...describeFindings(record.findings ?? []));
   lines.push(`Task: ${clip(JSON.stringify(rollout.input), MAX_TASK_CHARS)}`);
   if (attempt) {
     if (conversation.length > 0) {
@@ -115,6 +124,23 @@ function renderRun({ rollout, conversation, tools, feedback }: RunRecord, number
     if (attempt.error) lines.push(`Error (${attempt.error.kind}): ${clip(attempt.error.message.split("\n")[0] ?? "", 500)}`);
   }
   return lines.join("\n");
+}
+
+/** The sum of a run's behaviour penalties (0 or negative). */
+function penaltyOf(record: RunRecord): number {
+  return (record.findings ?? []).reduce((sum, f) => sum + f.penalty, 0);
+}
+
+/** The reward a run is judged by: its outcome (0 unless it succeeded) plus its behaviour penalty. */
+export function runReward(record: RunRecord): number {
+  return rewardOrZero(record.rollout) + penaltyOf(record);
+}
+
+/** One line per behaviour finding (a few at most): what was flagged, and what the policy did. */
+function describeFindings(findings: readonly RecordedFinding[]): string[] {
+  const shown = findings.slice(0, MAX_FINDINGS_SHOWN).map((f) => `Behaviour flagged (${f.detector}/${f.rule}, ${f.severity}, ${f.action}): ${clip(oneLine(f.message), MAX_FEEDBACK_CHARS / 4)}`);
+  if (findings.length > MAX_FINDINGS_SHOWN) shown.push(`(${findings.length - MAX_FINDINGS_SHOWN} more behaviour finding(s) left out)`);
+  return shown;
 }
 
 /** The feedback texts on one line, each named by its reward when there are several. */

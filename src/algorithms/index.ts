@@ -5,6 +5,7 @@ export { rolloutTokenSummary } from "./rollout-tokens.js";
 export { promptCoverage, coverageOfRun, coverageWarning, type ComponentCoverage } from "./coverage.js";
 export { substitutionsResource, withSubstitutions } from "./substitutions.js";
 export type { RunRecordStats } from "./run-log.js";
+export { reviewRollouts, recordFindings, type BehaviourReview, type RolloutVerdict, type ReviewSpan } from "./behaviour-review.js";
 export * from "./apo/index.js";
 export * from "./rl/index.js";
 export * from "./gepa/index.js";

@@ -1,14 +1,17 @@
 /**
  * Every rollout an optimizer run (APO, GEPA) makes goes through here: named by a stable id (so a resumed run finds
  * what it ran before instead of running it again), checked against the budget before it is
- * enqueued, and priced after it ends from the token usage its LLM spans recorded.
+ * enqueued, priced after it ends from the token usage its LLM spans recorded, and reviewed by the
+ * behaviour filter when the trainer has one — its verdicts are what {@link MeteredRollouts.rewardOf}
+ * and {@link MeteredRollouts.trainable} answer with.
  */
-import { DEFAULT_PRICES, type Price, tokenFigures } from "../adapters/index.js";
-import type { EnqueueRequest, Rollout, RolloutStatus, TokenFigures } from "../types/index.js";
+import { DEFAULT_PRICES, type Price, type RecordedFinding, tokenFigures } from "../adapters/index.js";
+import type { BehaviourCounts, BehaviourEntry, EnqueueRequest, Rollout, RolloutStatus, TokenFigures } from "../types/index.js";
 import type { AlgorithmContext } from "./algorithm.js";
 import type { Budget, BudgetLimit } from "./budget.js";
-import { rewardOrZero } from "./evaluate.js";
+import { type RolloutVerdict, addCounts, emptyCounts, reviewRollouts, stopOf } from "./behaviour-review.js";
 import { runRollouts } from "./rollout-batch.js";
+import { rewardOrZero } from "./evaluate.js";
 import { aggregateTokens, callsOfRollout } from "./rollout-tokens.js";
 
 export type MeteredResult = { ended: Rollout[]; stoppedBy?: undefined } | { ended?: undefined; stoppedBy: BudgetLimit };
@@ -18,6 +21,11 @@ export class MeteredRollouts {
   reused = 0;
   /** Each ended rollout's token figures and reward (failed: 0), by rollout id. */
   private readonly spent = new Map<string, { tokens: TokenFigures; reward: number }>();
+  /** The first behaviour finding whose action is `stop`: the run ends after its current round. */
+  behaviourStop: RecordedFinding | undefined;
+  private readonly verdicts = new Map<string, RolloutVerdict>();
+  /** Behaviour counts since the last {@link takeBehaviour}. */
+  private counts: BehaviourCounts = emptyCounts();
 
   private constructor(
     private readonly ctx: AlgorithmContext,
@@ -70,6 +78,12 @@ export class MeteredRollouts {
     this.reused += requests.filter((r) => r.rolloutId !== undefined && this.existing.has(r.rolloutId)).length;
     const ended = await runRollouts(this.ctx, requests);
     for (const rollout of ended) await this.price(rollout);
+    if (this.ctx.behaviour !== undefined) {
+      const review = await reviewRollouts(this.ctx, ended);
+      for (const [id, verdict] of review.verdicts) this.verdicts.set(id, verdict);
+      this.counts = addCounts(this.counts, review.counts);
+      this.behaviourStop ??= review.stop;
+    }
     return { ended };
   }
 
@@ -86,6 +100,24 @@ export class MeteredRollouts {
   /** Every rollout this run ended (in this process): summed figures and Σ tokens / Σ reward. */
   totals(): { tokens: TokenFigures; tokensPerReward: number | null } {
     return aggregateTokens([...this.spent.values()]);
+  }
+
+  /** What candidates are compared on: the outcome reward plus its behaviour penalty (0 for a failed rollout, as without a filter). */
+  rewardOf(rollout: Rollout): number {
+    return this.verdicts.get(rollout.rolloutId)?.reward ?? rewardOrZero(rollout);
+  }
+
+  /** The rollouts an optimizer may learn from (critiques, reflections): those the behaviour filter did not exclude. */
+  trainable(rollouts: readonly Rollout[]): Rollout[] {
+    return rollouts.filter((r) => this.verdicts.get(r.rolloutId)?.excluded !== true);
+  }
+
+  /** The `behaviour` entry for the round that just ended (counts since the last call), or undefined without a filter. */
+  takeBehaviour(label: string): BehaviourEntry | undefined {
+    if (this.ctx.behaviour === undefined) return undefined;
+    const counts = this.counts;
+    this.counts = emptyCounts();
+    return { label, counts, runFindings: [], stop: this.behaviourStop === undefined ? null : stopOf(this.behaviourStop) };
   }
 
   /**

@@ -134,7 +134,7 @@ export class RunLog {
  * with the limit named in the summary's `stopDetail`.
  */
 export function runStatusOf(stoppedBecause: string): RunStatus {
-  return stoppedBecause === "interrupted" ? "stopped" : "completed";
+  return stoppedBecause === "interrupted" || stoppedBecause === "behaviour" ? "stopped" : "completed";
 }
 
 /** An estimate's 95% interval as [low, high]; null when it has none (no samples). */

@@ -94,10 +94,16 @@ export const COMMAND_SPECS = {
   },
   export: {
     summary:
-      'Write the succeeded rollouts\' trajectories as JSONL (to FILE, or stdout): "chat" is OpenAI fine-tuning records for SFT, "tokens" is token samples for RL (prompt_ids, response_ids, response_mask, logprobs, reward, rollout_id, group_id, policy_version; only calls with exact token ids). --mode and --agent may repeat. --top-k keeps the k best rollouts of each task. --credit: final (default), lastCall, perCall or discounted:γ. A summary of what was exported and left out goes to stderr.',
+      'Write the succeeded rollouts\' trajectories as JSONL (to FILE, or stdout): "chat" is OpenAI fine-tuning records for SFT (with tools), "hf" Hugging Face messages for TRL\'s SFTTrainer (tool-call arguments as objects), "tokens" token samples for RL (prompt_ids, response_ids, response_mask, logprobs, reward, rollout_id, group_id, policy_version) and "sft-tokens" exact-token SFT samples (input_ids, labels with -100 where no loss is taken); the token formats need calls with exact token ids. --mode and --agent may repeat. --top-k keeps the k best rollouts of each task. --credit: final (default), lastCall, perCall or discounted:γ. A summary of what was exported and left out goes to stderr.',
     options: {
       store: { type: "string", value: "URL", required: true, description: "The store to read: sqlite:PATH (which must exist), postgres://… or a store server's http(s):// URL." },
-      format: { type: "string", value: "chat|tokens", required: true, check: { kind: "choice", choices: ["chat", "tokens"] }, description: '"chat": OpenAI fine-tuning records (SFT); "tokens": token samples with exact ids (RL).' },
+      format: {
+        type: "string",
+        value: "chat|hf|tokens|sft-tokens",
+        required: true,
+        check: { kind: "choice", choices: ["chat", "hf", "tokens", "sft-tokens"] },
+        description: '"chat": OpenAI fine-tuning records; "hf": Hugging Face messages (TRL SFTTrainer); "tokens": token samples with exact ids (RL); "sft-tokens": input_ids and labels (SFT).',
+      },
       mode: { type: "string", value: "train|val|test", multiple: true, check: { kind: "choice", choices: RolloutModeSchema.options, commaList: true }, description: "Only rollouts of these modes; repeats, or a comma list. Default: every mode." },
       agent: { type: "string", value: "NAME", multiple: true, description: "Only calls of these agents; repeats. Default: every agent." },
       "min-reward": { type: "string", value: "X", check: { kind: "number" }, description: "Only rollouts whose final reward is at least X." },

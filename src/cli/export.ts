@@ -6,7 +6,7 @@
 import { type ChatSample, chatSamplesOf } from "../adapters/index.js";
 import type { CreditPolicy } from "../adapters/index.js";
 import { type AdapterDiagnostics, type DiagnosticsSummary, summarizeDiagnostics } from "../adapters/index.js";
-import { type ExportItem, filterForExport, toTokenRecord } from "../adapters/index.js";
+import { type ExportItem, filterForExport, hasUntrainedTurns, toHfChatRecord, toOpenAiChatRecord, toSftTokenRecord, toTokenRecord } from "../adapters/index.js";
 import { type JsonlSink, writeJsonl } from "../adapters/index.js";
 import { mergeTransitions } from "../adapters/index.js";
 import { contextFromRollout } from "../adapters/index.js";
@@ -15,9 +15,19 @@ import { DEFAULT_PRICES, sumFigures, tokenFigures, tokensPerReward } from "../ad
 import { type Store, spansOf } from "../store/index.js";
 import type { MergedSample, Rollout, RolloutMode, TokenFigures } from "../types/index.js";
 
+/**
+ * The record formats: `chat`, OpenAI fine-tuning records; `hf`, Hugging Face `messages` (TRL's
+ * conversational format); `tokens`, token samples for RL; `sft-tokens`, `input_ids` + `labels` for
+ * SFT. The first two are built from chat samples, the last two from merged token samples.
+ */
+export const EXPORT_FORMATS = ["chat", "hf", "tokens", "sft-tokens"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+const isChatFormat = (format: ExportFormat): format is "chat" | "hf" => format === "chat" || format === "hf";
+
 /** What to export. */
 export interface ExportOptions {
-  format: "chat" | "tokens";
+  format: ExportFormat;
   /** Rollout modes to read (default: all). */
   modes?: RolloutMode[] | undefined;
   /** Only these agents' calls. */
@@ -36,6 +46,8 @@ export interface ExportOptions {
 export interface ExportSummary {
   rollouts: number;
   records: number;
+  /** `hf` records holding assistant turns that are not trained on (`weight: 0` in OpenAI's format), which the Hugging Face format cannot mark. */
+  untrainedTurnRecords: number;
   diagnostics: DiagnosticsSummary;
   /** What the LLM calls of the rollouts read spent (judges apart), from usage or counted. */
   tokens: TokenFigures;
@@ -63,6 +75,7 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
   let records = 0;
   const spent: TokenFigures[] = [];
   let rewardSum = 0;
+  let untrainedTurnRecords = 0;
 
   for await (const rollout of succeededRollouts(store, options.modes)) {
     rollouts++;
@@ -73,14 +86,18 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
     spent.push(tokenFigures(attempt.calls, DEFAULT_PRICES));
     rewardSum += context.finalReward ?? 0;
     let items: Item[];
-    if (options.format === "chat") {
+    if (isChatFormat(options.format)) {
       diagnostics.push(attempt.diagnostics);
-      items = chatSamplesOf(attempt, options.per ?? "conversation").map((s: ChatSample) => ({ rolloutId: s.rolloutId, groupId: s.groupId, reward: s.reward, record: s.record }));
+      const hf = options.format === "hf";
+      items = chatSamplesOf(attempt, options.per ?? "conversation").map((s: ChatSample) => {
+        if (hf && hasUntrainedTurns(s.record)) untrainedTurnRecords++;
+        return { rolloutId: s.rolloutId, groupId: s.groupId, reward: s.reward, record: hf ? toHfChatRecord(s.record) : toOpenAiChatRecord(s.record) };
+      });
     } else {
       const merged = mergeTransitions(attempt.trajectory.transitions, { maxLength: options.maxLength, credit: options.credit });
       const stats = merged.attempts[0];
       diagnostics.push(stats === undefined ? attempt.diagnostics : { ...attempt.diagnostics, merge: { ...stats } });
-      items = merged.samples.map((s: MergedSample) => ({ rolloutId: s.rolloutId, groupId: s.groupId, reward: s.reward, record: toTokenRecord(s) }));
+      items = merged.samples.map((s: MergedSample) => ({ rolloutId: s.rolloutId, groupId: s.groupId, reward: s.reward, record: options.format === "tokens" ? toTokenRecord(s) : toSftTokenRecord(s) }));
     }
     if (options.topK === undefined) {
       records += await writeJsonl(filterForExport(items, { minReward: options.minReward }).map((i) => i.record), out);
@@ -93,7 +110,7 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
     records += await writeJsonl(kept.map((i) => i.record), out);
   }
   const tokens = sumFigures(spent);
-  return { rollouts, records, diagnostics: summarizeDiagnostics(diagnostics), tokens, tokensPerRecord: records === 0 ? null : tokens.total / records, tokensPerReward: tokensPerReward(tokens.total, rewardSum) };
+  return { rollouts, records, untrainedTurnRecords, diagnostics: summarizeDiagnostics(diagnostics), tokens, tokensPerRecord: records === 0 ? null : tokens.total / records, tokensPerReward: tokensPerReward(tokens.total, rewardSum) };
 }
 
 /** Succeeded rollouts, oldest first, following the store's cursor. */
@@ -115,12 +132,16 @@ export function describeExport(summary: ExportSummary, format: ExportOptions["fo
     .filter(([reason]) => reason !== "duplicate_call" && reason !== "wrapper_call")
     .map(([reason, n]) => `${reason.replaceAll("_", " ")} ${n}`)
     .join(", ");
-  const merge = format === "tokens" && d.mergeRatio !== null ? `; merge ratio ${d.mergeRatio.toFixed(2)} (${d.mismatches} mismatches)` : "";
+  const merge = !isChatFormat(format) && d.mergeRatio !== null ? `; merge ratio ${d.mergeRatio.toFixed(2)} (${d.mismatches} mismatches)` : "";
   return (
     `exported ${summary.records} ${format} record(s) from ${summary.rollouts} rollout(s): ` +
     `${d.callsFound} LLM calls found${counted > 0 ? ` (${counted} more records of them counted once)` : ""}, ${d.callsSelected} selected, ${d.callsWithTokenIds} with token ids` +
     `${d.emptyAttempts > 0 ? `, ${d.emptyAttempts} rollout(s) gave nothing` : ""}${d.attemptsWithoutReward > 0 ? `, ${d.attemptsWithoutReward} without reward` : ""}${merge}` +
-    `${dropped ? `; left out: ${dropped}` : ""}; ${describeTokens(summary)}`
+    `${dropped ? `; left out: ${dropped}` : ""}` +
+    (summary.untrainedTurnRecords > 0
+      ? `; ${summary.untrainedTurnRecords} hf record(s) hold assistant turns that are context, not targets (weight 0 in the chat format), which Hugging Face messages cannot mark: train on assistant turns with care, or use --format chat`
+      : "") +
+    `; ${describeTokens(summary)}`
   );
 }
 

@@ -19,7 +19,7 @@ import { RolloutModeSchema, type RolloutMode } from "../types/index.js";
 import { DATASET_FORMATS, loadDataset, redactUrl } from "../util/index.js";
 import { COMMAND_SPECS, type CommandName, commandOf, helpTopicOf } from "./commands.js";
 import { CommandError, UsageError, describeFailure, stackOf } from "./errors.js";
-import { describeExport, exportFromStore } from "./export.js";
+import { EXPORT_FORMATS, describeExport, exportFromStore } from "./export.js";
 import { parseArguments, parseOptions, unknownCommandError, withoutDebugFlag } from "./options.js";
 import { needsTsx, rerunWithTsx } from "./typescript-loading.js";
 import { USAGE, usageOf } from "./usage.js";
@@ -225,7 +225,7 @@ async function runner(args: string[]): Promise<number> {
 async function exportCommand(args: string[]): Promise<number> {
   const values = parseOptions("export", args, COMMAND_SPECS.export.options);
   if (!values.store) throw new UsageError("--store", "required");
-  const format = choiceOf("--format", values.format, ["chat", "tokens"]);
+  const format = choiceOf("--format", values.format, EXPORT_FORMATS);
   const modes = (values.mode ?? []).flatMap((m) => m.split(",")).map((m): RolloutMode => choiceOf("--mode", m.trim(), RolloutModeSchema.options));
   const minReward = values["min-reward"] === undefined ? undefined : finiteNumber("--min-reward", values["min-reward"]);
   const topK = values["top-k"] === undefined ? undefined : wholeNumber("--top-k", values["top-k"], 1);

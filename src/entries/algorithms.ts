@@ -37,4 +37,8 @@ export {
   type ComponentCoverage,
   substitutionsResource,
   type RunRecordStats,
+  reviewRollouts,
+  recordFindings,
+  type BehaviourReview,
+  type RolloutVerdict,
 } from "../algorithms/index.js";

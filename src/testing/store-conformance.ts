@@ -16,6 +16,7 @@ import type { SpanInput } from "../types/index.js";
 import { ConflictError, NotFoundError, StoreClosedError, ValidationError } from "../types/index.js";
 import type { Store, StoreEventMap, StoreOptions } from "../store/index.js";
 import { sleep } from "../util/index.js";
+import { rejectionAssertion } from "./rejection.js";
 import { makeSpan } from "./spans.js";
 
 /** The parts of vitest the suite uses: pass `import * as vitest from "vitest"`. */
@@ -56,16 +57,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
   /** Retries an assertion until it holds: events of a remote store arrive shortly after the call that caused them. */
   const eventually = (assertion: () => void) => vi.waitFor(assertion, { timeout: 5000, interval: 10 });
   /** Asserts that `promise` rejects with an instance of `type`, and returns the error for further checks. */
-  async function expectCode<E extends Error>(promise: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
-    let outcome: unknown;
-    try {
-      await promise;
-    } catch (error) {
-      outcome = error;
-    }
-    expect(outcome, `expected a ${type.name}`).toBeInstanceOf(type);
-    return outcome as E;
-  }
+  const expectCode = rejectionAssertion(expect);
 
   describe(`Store conformance: ${name}`, () => {
     let store: Store;

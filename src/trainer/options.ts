@@ -10,7 +10,7 @@ import { StoreSchema } from "../store/index.js";
 import type { InstrumentOptions } from "../tracer/index.js";
 import { GraceMsSchema, MAX_CONCURRENCY, RunnerOptionsSchema } from "../runner/index.js";
 import { type Algorithm, evaluate } from "../algorithms/index.js";
-import { TraceAdapter } from "../adapters/index.js";
+import { BehaviourFilter, TraceAdapter } from "../adapters/index.js";
 import { hasMethods } from "../util/index.js";
 import { ProgressModeSchema } from "./progress.js";
 
@@ -21,8 +21,13 @@ function isAlgorithm(value: unknown): value is Algorithm<unknown> {
   return hasMethods(value, ["run"]) && typeof (value as { name?: unknown }).name === "string";
 }
 
-function isTraceAdapter(value: unknown): value is TraceAdapter {
+export function isTraceAdapter(value: unknown): value is TraceAdapter {
   return value instanceof TraceAdapter || hasMethods(value, ["adapt", "with", "toTransitions", "toTrajectories", "toMergedSamples", "toChatSamples"]);
+}
+
+/** A BehaviourFilter, also one from another copy of tracetrain (an ES module and a CommonJS one in one process). */
+function isBehaviourFilter(value: unknown): value is BehaviourFilter {
+  return value instanceof BehaviourFilter || hasMethods(value, ["inspect", "inspectGroup", "observeSteps", "judge", "actionFor"]);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -63,6 +68,12 @@ export const TrainerOptionsSchema = z.strictObject({
   rolloutConfig: RolloutConfigSchema.optional(),
   /** How the algorithm turns spans into training data: agents to train, credit policy. @default new TraceAdapter(): every agent, `finalCredit` */
   adapter: z.custom<TraceAdapter>(isTraceAdapter, "expected a TraceAdapter").default(() => new TraceAdapter()),
+  /**
+   * A behaviour filter: detectors and the policy for their findings. RL, APO and GEPA review the
+   * rollouts they learn from with it — findings become spans of the traces, and `penalize`,
+   * `exclude` and `stop` change training as docs/behaviour-filter.md says. @default none
+   */
+  behaviour: z.custom<BehaviourFilter>(isBehaviourFilter, "expected a BehaviourFilter: new BehaviourFilter({ detectors, policy })").optional(),
   /** Called around every rollout run in this process. @default none */
   hooks: runner.hooks,
   /** Records the agent's spans. @default a new Tracer reporting to `logger` */

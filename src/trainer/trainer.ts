@@ -155,6 +155,7 @@ export class Trainer<R = unknown> {
         test: test as readonly Task[],
         initialResources,
         adapter: this.options.adapter,
+        ...(this.options.behaviour === undefined ? {} : { behaviour: this.options.behaviour }),
         rolloutConfig: this.options.rolloutConfig ?? executor.defaultRolloutConfig,
         logger: this.logger,
         progress,

@@ -13,6 +13,8 @@ export const SpanNames = {
   message: "tracetrain.message",
   object: "tracetrain.object",
   exception: "tracetrain.exception",
+  /** A behaviour filter's finding (see types/behaviour.ts): a child of the span it points at. */
+  behaviourFinding: "tracetrain.behaviour.finding",
 } as const;
 
 /** What a span represents; written to {@link Attr.spanType} so adapters never guess from names. */
@@ -32,6 +34,8 @@ export const SpanTypes = {
   message: "message",
   object: "object",
   exception: "exception",
+  /** A behaviour finding: never a call or a reward, adapters leave it out of training data. */
+  behaviour: "behaviour",
 } as const;
 export type SpanType = (typeof SpanTypes)[keyof typeof SpanTypes];
 
@@ -109,6 +113,21 @@ export const Attr = {
   /** On a `handoff` span: the agent handing off, and the agent taking over. */
   handoffFrom: "tracetrain.handoff.from",
   handoffTo: "tracetrain.handoff.to",
+
+  /** On a behaviour finding span: who found what (see `Finding`). */
+  behaviourDetector: "tracetrain.behaviour.detector",
+  behaviourRule: "tracetrain.behaviour.rule",
+  behaviourSeverity: "tracetrain.behaviour.severity",
+  behaviourMessage: "tracetrain.behaviour.message",
+  behaviourEvidence: "tracetrain.behaviour.evidence",
+  /** The span the finding points at (also its parent when that span is in the attempt's trace). */
+  behaviourTarget: "tracetrain.behaviour.target_span_id",
+  /** What the policy did about it: `log`, `penalize`, `exclude` or `stop`. */
+  behaviourAction: "tracetrain.behaviour.action",
+  /** The reward change this finding made (0 or negative): the rollout's trained reward is its outcome reward plus these. */
+  behaviourPenalty: "tracetrain.behaviour.penalty",
+  /** `attempt` (one trace) or `group` (the rollouts of one task compared). */
+  behaviourScope: "tracetrain.behaviour.scope",
 
   // OpenTelemetry GenAI
   operationName: "gen_ai.operation.name",

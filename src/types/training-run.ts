@@ -123,7 +123,52 @@ export const RunEntryKinds = {
   score: "score",
   front: "front",
   spend: "spend",
+  behaviour: "behaviour",
 } as const;
+
+/** What a behaviour filter found in some rollouts (a step's, a round's), and what it did. */
+export const BehaviourCountsSchema = z.object({
+  /** Rollouts reviewed. */
+  rollouts: z.number().int().nonnegative(),
+  /** Findings in them (per rollout: one finding about a task group counts once for each rollout it names). */
+  findings: z.number().int().nonnegative(),
+  byDetector: z.record(z.string(), z.number().int().nonnegative()),
+  bySeverity: z.record(z.string(), z.number().int().nonnegative()),
+  byAction: z.record(z.string(), z.number().int().nonnegative()),
+  /** Rollouts whose reward a `penalize` finding lowered. */
+  penalized: z.number().int().nonnegative(),
+  /** Rollouts left out of training data (`exclude` or `stop`). */
+  excluded: z.number().int().nonnegative(),
+  /** Sum of the penalties (0 or negative). */
+  penalty: z.number().max(0),
+});
+export type BehaviourCounts = z.infer<typeof BehaviourCountsSchema>;
+
+/** The finding that stopped a run. */
+export const BehaviourStopSchema = z.object({
+  detector: z.string(),
+  rule: z.string(),
+  severity: z.string(),
+  message: z.string(),
+  /** The rollout it was found in (absent for a finding about the run). */
+  rolloutId: z.string().optional(),
+  attemptId: z.string().optional(),
+  /** The finding's span (absent for a finding about the run). */
+  findingSpanId: z.string().optional(),
+});
+export type BehaviourStop = z.infer<typeof BehaviourStopSchema>;
+
+/** `behaviour`: what the behaviour filter found in one step (RL) or round (APO, GEPA). */
+export const BehaviourEntrySchema = z.object({
+  /** `step-3`, `round-2`, `iteration-5`. */
+  label: z.string().min(1).max(128),
+  counts: BehaviourCountsSchema,
+  /** Findings about the run as a whole (run detectors), with the action each got. */
+  runFindings: z.array(z.object({ detector: z.string(), rule: z.string(), severity: z.string(), message: z.string(), action: z.string() })).default([]),
+  /** The finding that stops the run after this step or round, if one did. */
+  stop: BehaviourStopSchema.nullable(),
+});
+export type BehaviourEntry = z.infer<typeof BehaviourEntrySchema>;
 
 /** `rl.step`: one RL step, as its progress line reports it (RL's `StepRecord`). */
 export const RLStepEntrySchema = z.object({
@@ -178,6 +223,8 @@ export const RLStepEntrySchema = z.object({
   totalTokensPerReward: z.number().nullable().optional(),
   /** The length penalty's effect on the rollouts judged: mean reward change (≤ 0) and the share it changed; absent without one. */
   lengthPenalty: z.object({ mean: z.number(), penalizedShare: z.number().min(0).max(1) }).optional(),
+  /** What the behaviour filter found in the step's training rollouts and did (absent without a filter). */
+  behaviour: BehaviourCountsSchema.optional(),
 });
 export type RLStepEntry = z.infer<typeof RLStepEntrySchema>;
 
@@ -269,4 +316,5 @@ export const RunEntryDataSchemas = {
   [RunEntryKinds.score]: ScoreEntrySchema,
   [RunEntryKinds.front]: FrontEntrySchema,
   [RunEntryKinds.spend]: SpendEntrySchema,
+  [RunEntryKinds.behaviour]: BehaviourEntrySchema,
 } as const;

@@ -1,9 +1,23 @@
 /** Export formats and filters, the JSONL writer, and the attempt context taken from a rollout. */
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { ChatRecordSchema, TokenRecordSchema } from "tracetrain/schemas";
+import { type ChatRecord, ChatRecordSchema, HfChatRecordSchema, SftTokenRecordSchema, TokenRecordSchema } from "tracetrain/schemas";
 import { type Rollout, TraceAdapter } from "tracetrain";
-import { contextFromRollout, filterForExport, groupIdOf, toChatSamples, toJsonl, toMergedSamples, toTokenRecord, topKPerGroup, writeJsonl } from "tracetrain/adapters";
+import {
+  contextFromRollout,
+  filterForExport,
+  groupIdOf,
+  hasUntrainedTurns,
+  toChatSamples,
+  toHfChatRecord,
+  toJsonl,
+  toMergedSamples,
+  toOpenAiChatRecord,
+  toSftTokenRecord,
+  toTokenRecord,
+  topKPerGroup,
+  writeJsonl,
+} from "tracetrain/adapters";
 import { llm, reward } from "./build.js";
 
 describe("tokenized JSONL", () => {
@@ -145,5 +159,52 @@ describe("attempt context from a rollout", () => {
   it("takes the latest attempt's final reward", () => {
     expect(contextFromRollout(rollout(1, {}, [0, 0.5]))).toEqual({ groupId: groupIdOf(rollout(1)), finalReward: 0.5 });
     expect(contextFromRollout(rollout(1, {}, [undefined]))).toEqual({ groupId: groupIdOf(rollout(1)) });
+  });
+});
+
+describe("chat records in OpenAI and Hugging Face form", () => {
+  const record: ChatRecord = {
+    messages: [
+      { role: "user", content: "Find the gem" },
+      // A framework that kept arguments as an object, and a weight-0 turn (another agent's).
+      { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "open_box", arguments: { box: 2 } } }], weight: 0 },
+      { role: "tool", tool_call_id: "c1", content: "red" },
+      { role: "assistant", content: "", tool_calls: [{ id: "c2", type: "function", function: { name: "say", arguments: "not json" } }] },
+      { role: "tool", tool_call_id: "c2", content: "ok", weight: 1 },
+      { role: "assistant", content: "red" },
+    ],
+    // Anthropic's tool shape, one OpenAI one, and a definition without a name.
+    tools: [{ name: "open_box", description: "Opens a box", input_schema: { type: "object" } }, { type: "function", function: { name: "say", parameters: { type: "object" }, strict: true } }, { description: "nameless" }],
+  };
+
+  it("OpenAI: arguments as JSON text, weights only on assistant messages, tools as functions", () => {
+    const openai = toOpenAiChatRecord(record);
+    expect(openai.messages[1]).toEqual({ role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "open_box", arguments: '{"box":2}' } }], weight: 0 });
+    expect(openai.messages[4]).toEqual({ role: "tool", tool_call_id: "c2", content: "ok" });
+    expect(openai.tools).toEqual([
+      { type: "function", function: { name: "open_box", description: "Opens a box", parameters: { type: "object" } } },
+      { type: "function", function: { name: "say", parameters: { type: "object" }, strict: true } },
+    ]);
+    expect(ChatRecordSchema.safeParse(openai).success).toBe(true);
+  });
+
+  it("Hugging Face: arguments as objects (text kept when it is not JSON), tool messages named, no weights", () => {
+    const hf = HfChatRecordSchema.parse(toHfChatRecord(record));
+    expect(hf.messages).toEqual([
+      { role: "user", content: "Find the gem" },
+      { role: "assistant", tool_calls: [{ id: "c1", type: "function", function: { name: "open_box", arguments: { box: 2 } } }] },
+      { role: "tool", tool_call_id: "c1", name: "open_box", content: "red" },
+      { role: "assistant", tool_calls: [{ id: "c2", type: "function", function: { name: "say", arguments: "not json" } }] },
+      { role: "tool", tool_call_id: "c2", name: "say", content: "ok" },
+      { role: "assistant", content: "red" },
+    ]);
+    expect(hf.tools).toEqual(toOpenAiChatRecord(record).tools);
+    expect(hasUntrainedTurns(record)).toBe(true);
+    expect(hasUntrainedTurns({ messages: record.messages.slice(2) })).toBe(false);
+  });
+
+  it("exact-token SFT records: labels are -100 on the prompt and on inserted tokens", () => {
+    const sample = { rolloutId: "r", attemptId: "a", groupId: "g", callIds: ["c"], promptIds: [1, 2], responseIds: [3, 4, 5], responseMask: [1, 0, 1] as Array<0 | 1>, reward: 0.5 };
+    expect(SftTokenRecordSchema.parse(toSftTokenRecord(sample))).toEqual({ input_ids: [1, 2, 3, 4, 5], labels: [-100, -100, 3, -100, 5], rollout_id: "r", group_id: "g", reward: 0.5, policy_version: null });
   });
 });

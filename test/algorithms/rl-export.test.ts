@@ -72,7 +72,7 @@ describe("JsonlExportBackend", () => {
     expect(Date.parse(manifest.updated_at)).toBeGreaterThanOrEqual(Date.parse(manifest.created_at));
     expect(await backend.endpoints()).toEqual({ policy_version: "base", endpoints: [endpoint] });
     // Its capabilities as they are: no weights to restore, chunks appended, endpoints that never stop.
-    expect((await backend.info()).capabilities).toEqual({ token_ids: false, logprobs: false, logprobs_mode: "raw", checkpoint: true, restore: false, supervised: false, supervised_chat: false, chunked_train: true, serves_while_training: true });
+    expect((await backend.info()).capabilities).toEqual({ token_ids: false, logprobs: false, logprobs_mode: "raw", checkpoint: true, restore: false, supervised: true, supervised_chat: true, chunked_train: true, serves_while_training: true });
     expect((await backend.info()).hyperparameters).toEqual([]);
     await backend.close();
   });
@@ -187,6 +187,46 @@ describe("JsonlExportBackend", () => {
     expect(manifestOf(dir).pending).toMatchObject({ step: 9, received: 1 });
     const orphan = await restarted.train(chunk(1, [sample("h")], 8)).catch((e: unknown) => e);
     expect((orphan as ValidationError).issues[0]?.message).toBe("expected chunk 1 of 3 of step 9, got chunk 1 of 3 of step 8");
+  });
+
+  it("writes a supervised step as supervise-<n>.jsonl beside the train steps, on one step counter", async () => {
+    const dir = freshDir();
+    const backend = new JsonlExportBackend(dir, { model: "qwen", endpoints: [endpoint] });
+    await backend.train(request(0, [sample("ro-1")]));
+    const tokens = { rollout_id: "best", prompt_ids: [1, 2, 3], response_ids: [4, 5], loss_mask: [1, 0] as Array<0 | 1>, token_weight: 1, reward: 1 };
+    const chat = {
+      rollout_id: "teacher",
+      messages: [
+        { role: "user" as const, content: "Open box 2." },
+        { role: "assistant" as const, content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "open_box", arguments: '{"box":2}' } }] },
+        { role: "tool" as const, tool_call_id: "call_1", content: "A red gem." },
+        { role: "assistant" as const, content: "red" },
+      ],
+      tools: [{ type: "function", function: { name: "open_box", parameters: { type: "object", properties: { box: { type: "integer" } } } } }],
+      weight: 0.5,
+      reward: 1,
+    };
+    await expect(backend.supervise({ step: 0, policy_version: "base", samples: [tokens] })).rejects.toBeInstanceOf(ConflictError);
+    expect(await backend.supervise({ step: 1, policy_version: "base", samples: [tokens], chunk: { index: 0, count: 2 } })).toEqual({ policy_version: "base", metrics: { samples: 1, tokens: 5 }, pending: true });
+    // A train part cannot continue a pending supervised step.
+    const crossed = await backend.train({ ...request(1, [sample("x")]), chunk: { index: 1, count: 2 } }).catch((e: unknown) => e);
+    expect((crossed as ValidationError).issues).toEqual([{ path: "chunk.index", message: "expected chunk 1 of 2 of supervised step 1, got chunk 1 of 2 of step 1" }]);
+    expect(await backend.supervise({ step: 1, policy_version: "base", chat: [chat], chunk: { index: 1, count: 2 } })).toEqual({ policy_version: "base", metrics: { samples: 2, tokens: 5 }, pending: false });
+    await expect(backend.train(request(1, [sample("ro-2")]))).rejects.toBeInstanceOf(ConflictError);
+
+    expect(readdirSync(dir).sort()).toEqual([MANIFEST_FILE, "step-0.jsonl", "supervise-1.jsonl"]);
+    const { rollout_id, weight, reward, messages, tools } = chat;
+    // Token samples as sent; chat samples as OpenAI fine-tuning records, the sample's own fields beside them.
+    expect(linesOf(join(dir, "supervise-1.jsonl"))).toEqual([tokens, { messages, tools, rollout_id, weight, reward }]);
+    const manifest = manifestOf(dir);
+    expect(manifest.steps.map(({ step, kind, file, samples, chat_samples, tokens, chunks }) => ({ step, kind, file, samples, chat_samples, tokens, chunks }))).toEqual([
+      { step: 0, kind: "train", file: "step-0.jsonl", samples: 1, chat_samples: undefined, tokens: 7, chunks: undefined },
+      { step: 1, kind: "supervise", file: "supervise-1.jsonl", samples: 2, chat_samples: 1, tokens: 5, chunks: 2 },
+    ]);
+    // A manifest written before supervised steps existed (no kind) still reads: its steps are train steps.
+    const old = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), "utf8")) as { steps: Array<Record<string, unknown>> };
+    for (const step of old.steps) delete step.kind;
+    expect(ExportManifestSchema.parse(old).steps.map((s) => s.kind)).toEqual(["train", "train"]);
   });
 
   it("can be served over the protocol", async () => {

@@ -170,7 +170,7 @@ describe("a tracetrain-rl/1-only backend through HttpTrainingBackend", () => {
     expect(logger.warnings).toHaveLength(1);
   });
 
-  it("refuses hyperparameters, chunks and restore with typed errors, sending nothing", async () => {
+  it("refuses hyperparameters, chunks, restore and supervised steps with typed errors, sending nothing", async () => {
     const client = new HttpTrainingBackend(url, { retryDelaysMs: [], logger: memoryLogger() });
     await client.info();
     hits.length = 0;
@@ -191,6 +191,11 @@ describe("a tracetrain-rl/1-only backend through HttpTrainingBackend", () => {
     expect(restore).toBeInstanceOf(BackendUnsupportedError);
     expect((restore as BackendUnsupportedError).feature).toBe("restore");
     expect((restore as Error).message).toBe(`restore: the backend at ${url} speaks tracetrain-rl/1, which has no restore route`);
+
+    const supervise = await client.supervise({ step: 20, policy_version: version, samples: [{ rollout_id: "a", prompt_ids: [1], response_ids: [2], loss_mask: [1], token_weight: 1 }] }).catch((e: unknown) => e);
+    expect(supervise).toBeInstanceOf(BackendUnsupportedError);
+    expect((supervise as BackendUnsupportedError).feature).toBe("supervised");
+    expect((supervise as Error).message).toBe(`supervise: the backend at ${url} speaks tracetrain-rl/1, which has no supervised steps`);
     expect(hits).toEqual([]);
   });
 

@@ -3,9 +3,9 @@
  * `HttpTrainingBackend`: restore, chunked steps, per-step hyperparameters, the 501 for what a
  * backend cannot do — and a version-1 client (raw fetch) still served by the same server.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConflictError, ValidationError } from "../../src/types/index.js";
-import { BackendUnsupportedError } from "../../src/algorithms/rl/backend-errors.js";
+import { BackendAbortedError, BackendUnsupportedError } from "../../src/algorithms/rl/backend-errors.js";
 import { type TrainingBackendServer, serveTrainingBackend } from "../../src/algorithms/rl/backend-server.js";
 import { HttpTrainingBackend } from "../../src/algorithms/rl/http-backend.js";
 import {
@@ -15,6 +15,7 @@ import {
   PROTOCOL,
   type RestoreRequest,
   type RestoreResponse,
+  type SuperviseRequest,
   type TrainRequest,
   type TrainResponse,
   type TrainSample,
@@ -46,6 +47,11 @@ class FullBackend implements TrainingBackend {
   lastStep: number | null = null;
   readonly checkpoints = new Map<string, number>();
   readonly received: TrainRequest[] = [];
+  readonly supervised: SuperviseRequest[] = [];
+  /** While set, a supervised step waits for it (or for its abort signal). */
+  gate: Promise<void> | undefined;
+  /** Supervised steps that reached the gate. */
+  waiting = 0;
   private held: TrainSample[] = [];
 
   async info(): Promise<BackendInfo> {
@@ -73,6 +79,21 @@ class FullBackend implements TrainingBackend {
     this.version++;
     this.lastStep = request.step;
     return { policy_version: this.version, metrics: { token_weight_sum: weight }, endpoints: (await this.endpoints()).endpoints };
+  }
+
+  /** Shares `lastStep` with train, as the protocol wants: one step counter for both routes. */
+  async supervise(request: SuperviseRequest, options: { signal?: AbortSignal } = {}): Promise<TrainResponse> {
+    if (this.lastStep !== null && request.step <= this.lastStep) throw new ConflictError(`step ${request.step} was already applied`);
+    if (this.gate !== undefined) {
+      this.waiting++;
+      const signal = options.signal;
+      await Promise.race([this.gate, new Promise((_, reject) => signal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true }))]);
+    }
+    this.supervised.push(request);
+    if (request.chunk !== undefined && request.chunk.index < request.chunk.count - 1) return { policy_version: this.version, metrics: {}, pending: true };
+    this.version++;
+    this.lastStep = request.step;
+    return { policy_version: this.version, metrics: { loss: 1.25 } };
   }
 
   async checkpoint(): Promise<CheckpointResponse> {
@@ -198,6 +219,51 @@ describe("tracetrain-rl/2 over HTTP: a backend with every capability", () => {
     expect(unknown).toBeInstanceOf(ValidationError);
     expect((unknown as ValidationError).issues[0]?.path).toBe("checkpoint_id");
   });
+  it("passes a supervised step through unchanged — token and chat samples, in chunks — sharing the step counter with train", async () => {
+    const start = backend.version;
+    const step = (backend.lastStep ?? -1) + 1;
+    const tokens = { rollout_id: "best", prompt_ids: [1, 2], response_ids: [3, 4, 5], loss_mask: [1, 0, 1] as Array<0 | 1>, token_weight: 0.25, reward: 1 };
+    const chat = {
+      rollout_id: "teacher",
+      messages: [
+        { role: "user" as const, content: "Open box 2." },
+        { role: "assistant" as const, content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "open_box", arguments: '{"box":2}' } }] },
+        { role: "tool" as const, tool_call_id: "call_1", content: "red" },
+        { role: "assistant" as const, content: "red" },
+      ],
+      tools: [{ type: "function", function: { name: "open_box", parameters: { type: "object", properties: { box: { type: "integer" } } } } }],
+      weight: 0.5,
+    };
+    const first: SuperviseRequest = { step, policy_version: start, samples: [tokens], hyperparameters: { learning_rate: 0.1 }, chunk: { index: 0, count: 2 } };
+    const last: SuperviseRequest = { step, policy_version: start, chat: [chat], chunk: { index: 1, count: 2 } };
+    expect(await client.supervise(first)).toEqual({ policy_version: start, metrics: {}, pending: true });
+    expect(await client.supervise(last)).toEqual({ policy_version: start + 1, metrics: { loss: 1.25 }, pending: false });
+    expect(backend.supervised.slice(-2)).toEqual([first, last]);
+    // One counter for both routes: the step is taken for train too, and for supervise again.
+    expect(await failure(client.train({ step, policy_version: start + 1, samples: [sample("a", [1], 1)] }))).toBeInstanceOf(ConflictError);
+    expect(await failure(client.supervise({ ...first, chunk: undefined }))).toBeInstanceOf(ConflictError);
+  });
+
+  it("checks a supervised step before sending it, and aborts one in flight", async () => {
+    const sent = backend.supervised.length;
+    const bad = await failure(client.supervise({ step: 100, policy_version: 0, samples: [{ rollout_id: "r", prompt_ids: [1], response_ids: [2, 3], loss_mask: [1], token_weight: 1 }] }));
+    expect((bad as ValidationError).issues).toEqual([{ path: "samples[0].loss_mask", message: "loss_mask must have one entry per response token" }]);
+    const hyper = await failure(client.supervise({ step: 100, policy_version: 0, samples: [{ rollout_id: "r", prompt_ids: [1], response_ids: [2], loss_mask: [1], token_weight: 1 }], hyperparameters: { momentum: 0.9 } }));
+    expect((hyper as ValidationError).issues[0]?.path).toBe("hyperparameters.momentum");
+    expect(backend.supervised).toHaveLength(sent);
+
+    let open!: () => void;
+    backend.gate = new Promise((resolve) => (open = resolve));
+    const abort = new AbortController();
+    const pending = client.supervise({ step: 100, policy_version: backend.version, samples: [{ rollout_id: "r", prompt_ids: [1], response_ids: [2], loss_mask: [1], token_weight: 1 }] }, { signal: abort.signal });
+    await vi.waitFor(() => expect(backend.waiting).toBe(1));
+    abort.abort();
+    const aborted = await failure(pending);
+    expect(aborted).toBeInstanceOf(BackendAbortedError);
+    expect(aborted.message).toContain("POST /v2/supervise was aborted by the caller; the update may or may not have been applied");
+    open();
+    backend.gate = undefined;
+  });
 });
 
 describe("tracetrain-rl/2 over HTTP: a backend without the optional capabilities", () => {
@@ -243,6 +309,39 @@ describe("tracetrain-rl/2 over HTTP: a backend without the optional capabilities
     const hyper = await failure(client.train({ step: 1, policy_version: 0, samples: [sample("a", [1], 1)], hyperparameters: { learning_rate: 1 } }));
     expect((hyper as ValidationError).issues[0]?.message).toBe("not a hyperparameter of this backend: this backend accepts none (info.hyperparameters is empty)");
     expect(backend.received).toEqual([]);
+  });
+
+  it("answers a supervised step with 501 naming the capability; the client refuses it before sending", async () => {
+    const tokens = { rollout_id: "r", prompt_ids: [1], response_ids: [2], loss_mask: [1], token_weight: 1 };
+    const raw = await post(server.url, "/v2/supervise", { step: 1, policy_version: 0, samples: [tokens] });
+    expect(raw.status).toBe(501);
+    expect(raw.json.error).toEqual({ code: "not_supported", message: "this backend takes no supervised steps (it has no supervise method)", details: { feature: "supervised" } });
+    const chat = [{ rollout_id: "r", messages: [{ role: "user", content: "hi" }], weight: 1 }];
+    expect((await post(server.url, "/v2/supervise", { step: 1, policy_version: 0, chat })).json.error?.details).toEqual({ feature: "supervised_chat" });
+
+    const client = new HttpTrainingBackend(server.url, { retryDelaysMs: [] });
+    const refused = await failure(client.supervise({ step: 1, policy_version: 0, samples: [{ ...tokens, loss_mask: [1] }] }));
+    expect(refused).toBeInstanceOf(BackendUnsupportedError);
+    expect((refused as BackendUnsupportedError).feature).toBe("supervised");
+    expect(refused.message).toBe(`POST /v2/supervise: the backend at ${server.url} takes no supervised steps on token samples (info.capabilities.supervised is false)`);
+    const refusedChat = await failure(client.supervise({ step: 1, policy_version: 0, chat: [{ rollout_id: "r", messages: [{ role: "user", content: "hi" }], weight: 1 }] }));
+    expect((refusedChat as BackendUnsupportedError).feature).toBe("supervised_chat");
+    expect(backend.received).toEqual([]);
+  });
+
+  it("a backend claiming supervised steps without a supervise method is served as one without them", async () => {
+    const claiming = new PlainBackend();
+    claiming.info = async () => ({ protocol: PROTOCOL, model: "plain", policy_version: 0, capabilities: { token_ids: true, logprobs: true, checkpoint: false, supervised: true, supervised_chat: true } });
+    const claimingServer = await serveTrainingBackend(claiming);
+    try {
+      const client = new HttpTrainingBackend(claimingServer.url, { retryDelaysMs: [] });
+      expect((await client.info()).capabilities).toMatchObject({ supervised: false, supervised_chat: false });
+      const raw = await post(claimingServer.url, "/v2/supervise", { step: 1, policy_version: 0, samples: [{ rollout_id: "r", prompt_ids: [1], response_ids: [2], loss_mask: [1], token_weight: 1 }] });
+      expect(raw.status).toBe(501);
+      expect(raw.json.error?.details).toEqual({ feature: "supervised" });
+    } finally {
+      await claimingServer.close();
+    }
   });
 
   it("a backend's own BackendUnsupportedError is a 501 that reaches the client typed, with its feature", async () => {

@@ -31,7 +31,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   dashboard: [],
   algorithms: ["types", "util", "llm", "http", "store", "adapters", "gateway"],
   trainer: ["types", "util", "store", "tracer", "runner", "adapters", "algorithms", "server"],
-  testing: ["types", "util", "llm", "http", "store"],
+  // The backend conformance suite checks TrainingBackends against the protocol's schemas.
+  testing: ["types", "util", "llm", "http", "store", "algorithms"],
   demo: ["types", "util", "store", "runner", "trainer", "algorithms"],
   cli: ["types", "util", "llm", "http", "store", "tracer", "runner", "gateway", "server", "adapters", "algorithms", "trainer", "demo"],
   entries: ["types", "util", "llm", "http", "otlp", "store", "tracer", "runner", "gateway", "server", "adapters", "algorithms", "trainer", "testing"],

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChatRecordSchema, type TokenRecord, TokenRecordSchema } from "tracetrain/schemas";
+import { ChatRecordSchema, SftTokenRecordSchema, type TokenRecord, TokenRecordSchema } from "tracetrain/schemas";
 import { SqliteStore } from "tracetrain/store";
 import { withAgent } from "tracetrain";
 import { startHarness } from "../adapters/harness.js";
@@ -78,7 +78,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("tracetrain export", () => {
   it("writes token samples, chat records and the filtered variants", async () => {
     const out = (name: string) => join(dir, name);
-    const [tokens, valChat, best, rich, checkers, bad, missing] = await Promise.all([
+    const [tokens, valChat, best, rich, checkers, bad, missing, valHf, sftTokens] = await Promise.all([
       tracetrain(["export", "--store", `sqlite:${db}`, "--format", "tokens", "--out", out("tokens.jsonl")]),
       tracetrain(["export", "--store", `sqlite:${db}`, "--format", "chat", "--mode", "val", "--out", out("val.jsonl")]),
       tracetrain(["export", "--store", `sqlite:${db}`, "--format", "tokens", "--agent", "writer", "--top-k", "1", "--out", out("best.jsonl")]),
@@ -86,6 +86,8 @@ describe("tracetrain export", () => {
       tracetrain(["export", "--store", `sqlite:${db}`, "--format", "chat", "--agent", "checker"]),
       tracetrain(["export", "--store", `sqlite:${db}`, "--format", "csv"]),
       tracetrain(["export", "--format", "chat"]),
+      tracetrain(["export", "--store", `sqlite:${db}`, "--format", "hf", "--mode", "val"]),
+      tracetrain(["export", "--store", `sqlite:${db}`, "--format", "sft-tokens"]),
     ]);
 
     // Tokens: the failed rollout is not training data; each other gives the writer's merged sample and the checker's.
@@ -103,6 +105,20 @@ describe("tracetrain export", () => {
     expect(records[0]!.group_id).toMatch(/^task-[0-9a-f]{16}$/);
     expect(records[2]!.group_id).toBe(records[0]!.group_id);
     expect(records[4]!.group_id).not.toBe(records[0]!.group_id);
+    // sft-tokens: the same merged samples; labels skip the prompt and the tokens inserted between calls (mask 0).
+    expect(sftTokens.code, sftTokens.stderr).toBe(0);
+    const sft = lines(sftTokens.stdout).map((r) => SftTokenRecordSchema.parse(r));
+    expect(sft).toEqual(
+      records.map((r) => ({
+        input_ids: [...r.prompt_ids, ...r.response_ids],
+        labels: [...r.prompt_ids.map(() => -100), ...r.response_ids.map((id, i) => (r.response_mask[i] === 1 ? id : -100))],
+        rollout_id: r.rollout_id,
+        group_id: r.group_id,
+        reward: r.reward,
+        policy_version: r.policy_version,
+      })),
+    );
+    expect(sft[0]!.labels.slice(records[0]!.prompt_ids.length)).toContain(-100);
     // Tokens: exactly the usage the mock reported for the three rollouts' calls; rewards 1 + 0.25 + 0.5.
     const total = usage.input + usage.output;
     expect(tokens.stderr).toBe(
@@ -124,6 +140,10 @@ describe("tracetrain export", () => {
       { messages: [{ role: "user", content: "Check the answer" }, { role: "assistant", content: "echo: Check the answer" }] },
     ]);
     for (const record of chat) expect(ChatRecordSchema.safeParse(record).success).toBe(true);
+    // Without tools, Hugging Face messages are the same conversation.
+    expect(valHf.code, valHf.stderr).toBe(0);
+    expect(lines(valHf.stdout)).toEqual(chat);
+    expect(valHf.stderr).toMatch(/^exported 2 hf record\(s\) from 1 rollout\(s\)/);
 
     expect(best.code, best.stderr).toBe(0);
     expect((lines(readFileSync(out("best.jsonl"), "utf8")) as TokenRecord[]).map((r) => r.rollout_id)).toEqual([ids.a1, ids.b]);
@@ -139,7 +159,7 @@ describe("tracetrain export", () => {
     expect(checkers.stderr).toMatch(/^exported 3 chat record\(s\) from 3 rollout\(s\)/);
 
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--format: expected chat or tokens, got csv/);
+    expect(bad.stderr).toMatch(/--format: expected chat, hf, tokens or sft-tokens, got csv/);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--store: required/);
   }, 180_000);

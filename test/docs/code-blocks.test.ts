@@ -27,6 +27,14 @@ const EXPECTED: Record<string, Array<[marker: string, printed: RegExp]>> = {
     // The echoing test LLM repeats the question, so neither answer is right: a real score of 0.
     ['const quiz = agent(', /^mean reward 0 over 2 rollouts$/],
   ],
+  "docs/behaviour-filter.md": [
+    // The reference policy guesses among four colours: some answers say yellow, and each is penalized.
+    ["const noYellow: Detector = {", /^true true true$/],
+  ],
+  "docs/behaviour-detectors.md": [
+    // The echoing test LLM repeats the prompt, key included: one secrets finding, redacted.
+    ["const keeper = agent(", /^secrets aws-access-key high AK…LE \(aws-access-key, 20 chars\) in the output of LLM call #1 \(agent 'keeper'\)$/],
+  ],
   "docs/evaluate.md": [
     ['const quiz = agent(', /^mean reward 0 over 2 rollouts$/],
     // Datasets: a CSV converted by a schema, and a broken JSONL line named by file:line:column.

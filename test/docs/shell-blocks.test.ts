@@ -120,7 +120,7 @@ describe("the checker", () => {
   it("rejects what the CLI would reject, with the CLI's own message", () => {
     expect(check("npx tracetrain runner --store http://h:4747 --agent a.js --concurency 4")).toMatch(/--concurency: unknown option; did you mean --concurrency\?/);
     expect(check("tracetrain store serve --port http")).toMatch(/--port: expected a port number/);
-    expect(check("tracetrain export --store sqlite:x.db --format csv")).toMatch(/--format: expected chat or tokens, got csv/);
+    expect(check("tracetrain export --store sqlite:x.db --format csv")).toMatch(/--format: expected chat, hf, tokens or sft-tokens, got csv/);
     expect(check("tracetrain export --store sqlite:x.db --format chat --credit sometimes")).toMatch(/--credit: unknown policy 'sometimes'/);
     expect(check("tracetrain export --format chat")).toMatch(/--store: required/);
     expect(check("tracetrain trian")).toMatch(/trian: unknown command/);

@@ -1,19 +1,11 @@
 import { expect } from "vitest";
 import { MissingDependencyError, ValidationError } from "tracetrain";
 import { SqliteStore, type SqliteDriverName } from "tracetrain/store";
+import { rejectionAssertion } from "../../src/testing/rejection.js";
 export { hexId, makeSpan } from "../../src/testing/spans.js";
 
 /** Asserts that `promise` rejects with an instance of `type`, and returns the error for further checks. */
-export async function expectCode<E extends Error>(promise: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
-  let outcome: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    outcome = error;
-  }
-  expect(outcome, `expected a ${type.name}`).toBeInstanceOf(type);
-  return outcome as E;
-}
+export const expectCode = rejectionAssertion(expect);
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -32,7 +32,7 @@ export interface RigOptions extends SimulationOptions {
   /** The agent to optimize instead of the example's (a variant of it). */
   agent?: Agent<RoomTask>;
   /** Trainer options to set as well (the rig runs quietly, checking endpoints, by default). */
-  trainer?: Pick<TrainerOptions, "progress" | "checkEndpoints">;
+  trainer?: Pick<TrainerOptions, "progress" | "checkEndpoints" | "behaviour">;
 }
 
 export interface RigRun<R = APOResult> {

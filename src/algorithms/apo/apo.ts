@@ -11,7 +11,7 @@
  * aside), and only a gain whose 95% interval lies above zero there is called an improvement.
  */
 import { randomUUID } from "node:crypto";
-import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, TokenFigures } from "../../types/index.js";
+import type { BehaviourCounts, BehaviourStop, EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, TokenFigures } from "../../types/index.js";
 import { TracetrainError, ValidationError } from "../../types/index.js";
 import { mapLimited } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
@@ -22,7 +22,7 @@ import { snapshotId, templateEdits } from "../snapshots.js";
 import { type ChildSettings, type Proposal, proposeChild } from "./children.js";
 import { type EvaluationOptions, evaluateAll, halvingSchedule, type RoundEvaluation, rotateOrder, Scoreboard, successiveHalving } from "./evaluation.js";
 import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut, recordHeldOut } from "../held-out.js";
-import { rewardOrZero } from "../evaluate.js";
+import { addCounts, emptyCounts } from "../behaviour-review.js";
 import { describeRuns } from "../experiments.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
@@ -34,7 +34,8 @@ import { indices } from "../stats.js";
 import { recordSpend, RunLog, type RunRecordStats, runStatusOf, scoreEntry } from "../run-log.js";
 
 /** Why the run ended. */
-export type StopReason = "completed" | BudgetLimit | "interrupted";
+/** Why the run ended: all rounds, a budget, an interruption, or a behaviour finding whose action is `stop` (see `stoppedBy`). */
+export type StopReason = "completed" | BudgetLimit | "interrupted" | "behaviour";
 
 /** What became of one child a round asked for. */
 export interface ChildRecord {
@@ -102,6 +103,10 @@ export interface APOResult {
   /** What every rollout of the run spent (judges apart; rollouts an earlier run made count when read back), and Σ tokens / Σ reward over them. */
   tokens: TokenFigures;
   tokensPerReward: number | null;
+  /** The behaviour finding that stopped the run after its round, when one did. */
+  stoppedBy?: BehaviourStop;
+  /** What the behaviour filter found and did over the whole run (absent without a filter). */
+  behaviour?: BehaviourCounts;
   /** What became of the run's record in the store (`store.queryRunEntries({ runId })`). */
   record: RunRecordStats;
   /**
@@ -138,6 +143,8 @@ class APORun {
   /** Candidate id by the text of its templates: an edit that recreates a known candidate is not evaluated twice. */
   private readonly seen = new Map<string, string>();
   private stoppedBecause: StopReason = "completed";
+  private stoppedBy: BehaviourStop | undefined;
+  private behaviour: BehaviourCounts | undefined;
   private log!: RunLog;
 
   constructor(
@@ -206,11 +213,27 @@ class APORun {
         ctx.logger.warn(`APO run ${runId}: stopped in round ${round}: the ${next.stoppedBy} budget is reached`);
         break;
       }
+      if (this.recordBehaviour(rollouts, `round-${round}`)) {
+        ctx.logger.warn(`APO run ${runId}: stopped after round ${round} by behaviour finding ${this.stoppedBy!.detector}/${this.stoppedBy!.rule}: ${this.stoppedBy!.message}`);
+        break;
+      }
     }
     if (ctx.signal.aborted) this.stoppedBecause = "interrupted";
     this.budget.release();
     const result = await this.finish({ runId, rollouts, seed, best: beam[0]!, heldOut });
     return { ...result, coverage: await reportCoverage(ctx.store, ctx.logger, `APO run ${runId}`, runId, targets) };
+  }
+
+  /** Records the round's `behaviour` entry; true when a finding stops the run. */
+  private recordBehaviour(rollouts: MeteredRollouts, label: string, options = { stops: true }): boolean {
+    const entry = rollouts.takeBehaviour(label);
+    if (entry === undefined) return false;
+    this.behaviour = addCounts(this.behaviour ?? emptyCounts(), entry.counts);
+    if (!this.ctx.signal.aborted) this.log.add("behaviour", `behaviour-${label}`, entry);
+    if (entry.stop === null || !options.stops || this.stoppedBy !== undefined) return false;
+    this.stoppedBecause = "behaviour";
+    this.stoppedBy = entry.stop;
+    return true;
   }
 
   /** What APO needs from the trainer, checked before anything runs. */
@@ -253,12 +276,12 @@ class APORun {
     if (ctx.signal.aborted) return { beam };
     for (const parent of beam) {
       const runs = gradient.byParent.get(parent.id)!;
-      const scored = estimate(runs.map(rewardOrZero));
+      const scored = estimate(runs.map((r) => run.rollouts.rewardOf(r)));
       if (scored.n > 0) this.log.add("score", `score-${parent.id}-minibatch-r${round}`, scoreEntry(parent.id, "minibatch", scored, true, run.rollouts.tokensOfMany(runs.map((r) => r.rolloutId))));
     }
 
     const described = new Map(
-      await Promise.all(beam.map(async (parent) => [parent.id, await describeRuns(ctx.store, ctx.adapter, gradient.byParent.get(parent.id)!)] as const)),
+      await Promise.all(beam.map(async (parent) => [parent.id, await describeRuns(ctx.store, ctx.adapter, run.rollouts.trainable(gradient.byParent.get(parent.id)!))] as const)),
     );
     const requests = beam.flatMap((parent, i) =>
       Array.from({ length: settings.branchFactor }, (_, j) => {
@@ -324,7 +347,7 @@ class APORun {
       const rollout = ended.get(request.rolloutId);
       if (rollout) byParent.get(beam[Math.floor(i / size)]!.id)!.push(rollout);
     }
-    const parents = beam.map((c) => ({ id: c.id, minibatchScore: estimate(byParent.get(c.id)!.map(rewardOrZero)).mean, rollouts: byParent.get(c.id)!.length }));
+    const parents = beam.map((c) => ({ id: c.id, minibatchScore: estimate(byParent.get(c.id)!.map((r) => run.rollouts.rewardOf(r))).mean, rollouts: byParent.get(c.id)!.length }));
     return { byParent, parents };
   }
 
@@ -430,6 +453,8 @@ class APORun {
     const check = await heldOutCheck({ ctx, rollouts: state.rollouts, plan: state.heldOut, best, seed, metadata: { apo: runId } });
     if (check.stoppedBy) this.stoppedBecause = check.stoppedBy;
     recordHeldOut(this.log, state.heldOut, check, { best, seed });
+    // The final check's rollouts are counted too; a stop found there has nothing left to stop.
+    this.recordBehaviour(state.rollouts, "final-check", { stops: false });
     let published: APOResult["published"] = null;
     if (check.winner) {
       const snapshot = await ctx.store.addResources(check.winner.resources, { resourcesId: snapshotId(runId, "best") });
@@ -456,6 +481,8 @@ class APORun {
       reusedRollouts: state.rollouts.reused,
       stoppedBecause: this.stoppedBecause,
       ...state.rollouts.totals(),
+      ...(this.stoppedBy === undefined ? {} : { stoppedBy: this.stoppedBy }),
+      ...(this.behaviour === undefined ? {} : { behaviour: this.behaviour }),
     };
   }
 
@@ -537,6 +564,7 @@ function runSummary(result: Omit<APOResult, "record">) {
 function stopDetailOf(stoppedBecause: StopReason): string {
   if (stoppedBecause === "completed") return "ran every round";
   if (stoppedBecause === "interrupted") return "interrupted: nothing was published; run again with the same runId to resume";
+  if (stoppedBecause === "behaviour") return "a behaviour finding whose policy action is stop ended the run after its round";
   return `the ${stoppedBecause} budget was reached`;
 }
 

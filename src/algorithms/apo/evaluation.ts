@@ -11,7 +11,6 @@
 import type { EnqueueRequest, Task, TokenFigures } from "../../types/index.js";
 import type { BudgetLimit } from "../budget.js";
 import type { MeteredRollouts } from "../metered-rollouts.js";
-import { rewardOrZero } from "../evaluate.js";
 import { estimate } from "./stats.js";
 import type { Candidate } from "./candidates.js";
 
@@ -105,7 +104,8 @@ export class Scoreboard {
       if (!rollout) continue; // interrupted before it ended
       let known = this.rewards.get(`${namespace}|${candidate.id}`);
       if (!known) this.rewards.set(`${namespace}|${candidate.id}`, (known = new Map()));
-      known.set(task, rewardOrZero(rollout));
+      // The behaviour penalty counts: a candidate that scores by misbehaving is not the better one.
+      known.set(task, this.rollouts.rewardOf(rollout));
       let ids = this.rolloutIds.get(`${namespace}|${candidate.id}`);
       if (!ids) this.rolloutIds.set(`${namespace}|${candidate.id}`, (ids = new Map()));
       ids.set(task, rollout.rolloutId);

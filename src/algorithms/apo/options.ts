@@ -39,7 +39,12 @@ export const APOOptionsSchema = z.strictObject({
     .prefault({}),
   /** Your own critique and edit instructions (mustache; docs/prompt-optimization.md lists their variables). @default {}: the built-in {@link DEFAULT_PROMPTS} */
   prompts: z
-    .strictObject({ critique: z.array(z.string().min(1)).min(1).optional(), edit: z.array(z.string().min(1)).min(1).optional() })
+    .strictObject({
+      /** Critique instructions, one variant per entry (a call's variant follows from the seed); variables `target`, `template`, `targets`, `experiments`, `score` — `template` and `experiments` required. @default the built-in critiques */
+      critique: z.array(z.string().min(1)).min(1).optional(),
+      /** Edit instructions, one variant per entry; variables `target`, `template`, `critique`, `placeholders`, `engine` — `template` and `critique` required. @default the built-in edits */
+      edit: z.array(z.string().min(1)).min(1).optional(),
+    })
     .default({}),
   /** Which template a child edits: the one the critique blames (`TARGET: name`) or strictly in turn. @default "blame" */
   targetChoice: z.enum(["blame", "round-robin"]).default("blame"),

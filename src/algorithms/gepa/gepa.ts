@@ -10,7 +10,7 @@
  * run resumed with its runId reads back what it made instead of making it again.
  */
 import { randomUUID } from "node:crypto";
-import type { EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, Task, TokenFigures } from "../../types/index.js";
+import type { BehaviourCounts, BehaviourStop, EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, Task, TokenFigures } from "../../types/index.js";
 import { canonicalJson, TracetrainError, ValidationError } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
@@ -19,7 +19,7 @@ import { type ComponentCoverage, reportCoverage } from "../coverage.js";
 import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut, recordHeldOut } from "../held-out.js";
 import { type Estimate, estimate, indices, mean } from "../stats.js";
 import { finiteOrNull, recordSpend, RunLog, type RunRecordStats, runStatusOf, scoreEntry } from "../run-log.js";
-import { rewardOrZero } from "../evaluate.js";
+import { addCounts, emptyCounts, stopOf } from "../behaviour-review.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
 import { Optimizer } from "../optimizer.js";
@@ -35,7 +35,7 @@ import { componentUse, reflectiveDataset } from "./reflective-dataset.js";
 import { readRunCalls } from "../experiments.js";
 
 /** Why the run ended: all proposals made, a budget, an interruption, or nothing the agent used to evolve. */
-export type GEPAStopReason = "completed" | BudgetLimit | "interrupted" | "no-components";
+export type GEPAStopReason = "completed" | BudgetLimit | "interrupted" | "no-components" | "behaviour";
 
 /** What became of one iteration. */
 export interface ProposalRecord {
@@ -125,6 +125,10 @@ export interface GEPAResult {
   /** What every rollout of the run spent (judges apart; rollouts an earlier run made count when read back), and Σ tokens / Σ reward over them. */
   tokens: TokenFigures;
   tokensPerReward: number | null;
+  /** The behaviour finding that stopped the run after its proposal, when one did (`stoppedBecause: "behaviour"`). */
+  stoppedBy?: BehaviourStop;
+  /** What the behaviour filter found and did over the whole run (absent without a filter). */
+  behaviour?: BehaviourCounts;
   /** What became of the run's record in the store (`store.queryRunEntries({ runId })`). */
   record: RunRecordStats;
 }
@@ -189,6 +193,8 @@ class GEPARun {
   private merges = 0;
   private readonly triedPairs = new Set<string>();
   private log!: RunLog;
+  /** Behaviour counts over the run so far (undefined without a filter). */
+  private behaviour: BehaviourCounts | undefined;
   /** The front last recorded, to record it again only when it changes. */
   private lastFront = "";
 
@@ -251,8 +257,10 @@ class GEPARun {
       const merged = this.mergesDue > 0 ? await this.mergeProposal(iteration) : "no-merge";
       const stop = merged !== "no-merge" ? merged : await this.iterate(iteration, templates);
       recordSpend(this.log, this.budget.spend(), settings);
+      const behaviourStop = this.recordBehaviour(`iteration-${iteration}`);
       await this.log.flush();
       if (stop) return stop;
+      if (behaviourStop) return { reason: "behaviour", detail: `stopped after proposal ${iteration} by behaviour finding ${behaviourStop.detector}/${behaviourStop.rule}: ${behaviourStop.message}` };
     }
     return { reason: "completed", detail: `made all ${settings.maxProposals} proposals (maxProposals)` };
   }
@@ -274,7 +282,7 @@ class GEPARun {
       if (stop) return stop;
     }
     const { component, chosenBy } = await this.chooseComponent(parent, parentRuns.ended);
-    const parentRewards = parentRuns.ended.map(rewardOrZero);
+    const parentRewards = parentRuns.ended.map((r) => this.rollouts.rewardOf(r));
     // After the check for an interruption above: a cut-short minibatch is not recorded.
     this.log.add("score", `score-${parent.candidate.id}-minibatch-i${iteration}`, scoreEntry(parent.candidate.id, "minibatch", estimate(parentRewards), false, this.spentOn(parentRuns.ended)));
     const earlier = this.earlierRuns(parent, parentRuns.ended);
@@ -286,7 +294,7 @@ class GEPARun {
       record({ status: "skipped", detail: `the parent scored the perfect ${settings.perfectScore} on every minibatch task: nothing to reflect on` });
       return undefined;
     }
-    const dataset = await reflectiveDataset(ctx.store, ctx.adapter, component, templateOf(parent.candidate, component), [...parentRuns.ended, ...earlier], { agents: settings.agents });
+    const dataset = await reflectiveDataset(ctx.store, ctx.adapter, component, templateOf(parent.candidate, component), this.rollouts.trainable([...parentRuns.ended, ...earlier]), { agents: settings.agents });
     if (dataset.records.length === 0) {
       record({ status: "skipped", detail: `'${component}' shaped no LLM call of the ${size} minibatch runs` });
       return undefined;
@@ -354,7 +362,7 @@ class GEPARun {
     const childRuns = await this.runOn(child, minibatch.map((t) => ctx.train[t]!), "train", (j) => `m${iteration}.${child.id}.${j}`);
     if ("stoppedBy" in childRuns) return this.budgetStop(childRuns.stoppedBy, `proposal ${iteration}'s child minibatch`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted during proposal ${iteration}` };
-    const childRewards = childRuns.ended.map(rewardOrZero);
+    const childRewards = childRuns.ended.map((r) => this.rollouts.rewardOf(r));
     this.log.add("score", `score-${child.id}-minibatch-i${iteration}`, scoreEntry(child.id, "minibatch", estimate(childRewards), false, this.spentOn(childRuns.ended)));
     const gate = minibatchGate(parent.rewards, childRewards, this.gateTokens(parent.runs.map((r) => r.rolloutId), childRuns.ended.map((r) => r.rolloutId)));
     this.recordCandidate(child, iteration, gate.accepted, gate.reason);
@@ -424,7 +432,7 @@ class GEPARun {
     const ran = await this.runOn(child, tasks.map((t) => ctx.val[this.paretoTasks[t]!]!), "val", (j) => `p.${child.id}.${this.paretoTasks[tasks[j]!]}`);
     if ("stoppedBy" in ran) return this.budgetStop(ran.stoppedBy, `proposal ${iteration}'s merge`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted during proposal ${iteration}` };
-    const rewards = ran.ended.map(rewardOrZero);
+    const rewards = ran.ended.map((r) => this.rollouts.rewardOf(r));
     const gate = minibatchGate(tasks.map((t) => strong!.scores[t]!), rewards, this.gateTokens(tasks.map((t) => strong!.tokens[t]!), ran.ended.map((r) => r.rolloutId)));
     const reused = found ? { reused: true } : {};
     this.recordCandidate(child, iteration, gate.accepted, `against ${strong!.candidate.id}: ${gate.reason}`);
@@ -566,7 +574,7 @@ class GEPARun {
     const ran = await this.runOn(candidate, missing.map((p) => this.ctx.val[this.paretoTasks[p]!]!), "val", (j) => `p.${candidate.id}.${this.paretoTasks[missing[j]!]}`);
     if ("stoppedBy" in ran) return ran;
     const byPosition = new Map(known);
-    for (const [j, rollout] of ran.ended.entries()) byPosition.set(missing[j]!, rewardOrZero(rollout));
+    for (const [j, rollout] of ran.ended.entries()) byPosition.set(missing[j]!, this.rollouts.rewardOf(rollout));
     // Known rewards came from rollouts under the same ids (a merge runs its Pareto tasks as `p.<id>.<task>`).
     const rolloutIds = indices(this.paretoTasks.length).map((p) => this.rollouts.idFor(`p.${candidate.id}.${this.paretoTasks[p]}`));
     return { scores: indices(this.paretoTasks.length).map((p) => byPosition.get(p) ?? Number.NaN), rolloutIds };
@@ -659,6 +667,15 @@ class GEPARun {
     this.log.add("candidate", `candidate-${id}-unpublished`, { candidateId: id, resourcesId: null, ...rest, accepted: false });
   }
 
+  /** Records the `behaviour` entry of what ran since the last one; returns the finding that stops the run, if any. */
+  private recordBehaviour(label: string): BehaviourStop | undefined {
+    const entry = this.rollouts.takeBehaviour(label);
+    if (entry === undefined) return undefined;
+    this.behaviour = addCounts(this.behaviour ?? emptyCounts(), entry.counts);
+    if (!this.ctx.signal.aborted) this.log.add("behaviour", `behaviour-${label}`, entry);
+    return entry.stop ?? undefined;
+  }
+
   private member(id: string): PoolMember {
     return this.pool.find((m) => m.candidate.id === id)!;
   }
@@ -674,6 +691,7 @@ class GEPARun {
     this.budget.release();
     const check = await heldOutCheck({ ctx, rollouts: this.rollouts, plan: this.heldOut, best, seed, metadata: { gepa: this.runId } });
     recordHeldOut(this.log, this.heldOut, check, { best, seed });
+    this.recordBehaviour("final-check");
     const stop: Stop = check.stoppedBy && searchStop.reason !== "interrupted" ? { reason: check.stoppedBy, detail: check.summary } : searchStop;
     let published: GEPAResult["published"] = null;
     if (check.winner && !ctx.signal.aborted) {
@@ -705,6 +723,8 @@ class GEPARun {
       stoppedBecause: stop.reason,
       stopDetail: stop.detail,
       ...this.rollouts.totals(),
+      ...(stop.reason === "behaviour" && this.rollouts.behaviourStop !== undefined ? { stoppedBy: stopOf(this.rollouts.behaviourStop) } : {}),
+      ...(this.behaviour === undefined ? {} : { behaviour: this.behaviour }),
     };
   }
 

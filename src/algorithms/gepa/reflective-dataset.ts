@@ -7,14 +7,13 @@
 import type { TraceAdapter } from "../../adapters/index.js";
 import type { Store } from "../../store/index.js";
 import type { PromptTemplateResource, Rollout } from "../../types/index.js";
-import { rewardOrZero } from "../evaluate.js";
-import { readRunCalls, renderRuns, runRecord, type RunRecord } from "../experiments.js";
+import { readRunCalls, renderRuns, runRecord, runReward, type RunRecord } from "../experiments.js";
 import { type ComponentUse, selectComponents, shapedBy } from "./components.js";
 
 export interface ReflectiveDataset {
   component: string;
   records: RunRecord[];
-  /** Mean reward of the runs kept. */
+  /** Mean reward of the runs kept (behaviour penalties included). */
   score: number;
   /** The records as the reflection model reads them. */
   text: string;
@@ -42,7 +41,7 @@ export async function reflectiveDataset(
   const reader = options.agents === undefined ? adapter : adapter.with({ agents: options.agents });
   const all = await Promise.all(runs.map(async (rollout) => runRecord(await readRunCalls(store, reader, rollout), (call) => keep(call.record))));
   const records = all.filter((record) => record.calls.kept > 0);
-  const score = records.length === 0 ? Number.NaN : records.reduce((sum, r) => sum + rewardOrZero(r.rollout), 0) / records.length;
+  const score = records.length === 0 ? Number.NaN : records.reduce((sum, r) => sum + runReward(r), 0) / records.length;
   return { component, records, score, text: renderRuns(records) };
 }
 

@@ -72,8 +72,9 @@ export class BackendResponseError extends BackendError {
 }
 
 /**
- * The backend cannot do what was asked: it speaks `tracetrain-rl/1` (no hyperparameters, chunks or
- * restore), or its `info().capabilities` lack it (`restore`, `chunked_train`). Over HTTP a server
+ * The backend cannot do what was asked: it speaks `tracetrain-rl/1` (no hyperparameters, chunks,
+ * restore or supervised steps), or its `info().capabilities` lack it (`restore`, `chunked_train`,
+ * `supervised`, `supervised_chat`). Over HTTP a server
  * answers it with 501 and code `not_supported`. Asking again will not help; `feature` says what is missing.
  */
 export class BackendUnsupportedError extends BackendError {
@@ -86,7 +87,7 @@ export class BackendUnsupportedError extends BackendError {
 }
 
 /** What a backend may lack: a capability of `tracetrain-rl/2`, or (`protocol`) the version itself. */
-export type UnsupportedFeature = "hyperparameters" | "chunked_train" | "restore" | "protocol";
+export type UnsupportedFeature = "hyperparameters" | "chunked_train" | "restore" | "supervised" | "supervised_chat" | "protocol";
 
 /** The caller aborted the call (its AbortSignal) or closed the client while it was in flight. */
 export class BackendAbortedError extends BackendError {

@@ -39,6 +39,8 @@ export const RouteTimeoutsSchema = z.strictObject({
   endpoints: DurationMsSchema.default(30_000),
   /** A training step (including weight sync to the endpoints) can take many minutes. @default 3600000 (1 h) */
   train: DurationMsSchema.default(60 * 60_000),
+  /** A supervised step (`POST /v2/supervise`), weight sync included, like a training step. @default 3600000 (1 h) */
+  supervise: DurationMsSchema.default(60 * 60_000),
   /** Saving a large model can take minutes too. @default 900000 (15 min) */
   checkpoint: DurationMsSchema.default(15 * 60_000),
   /** Loading a checkpoint back into the trainer and the endpoints. @default 900000 (15 min) */
@@ -52,9 +54,9 @@ export const HttpTrainingBackendOptionsSchema = z.strictObject({
     .string()
     .regex(/^[\x21-\x7e]+$/, "expected printable ASCII without spaces")
     .optional(),
-  /** One number for every route, or per route. @default info and endpoints 30 s, train 1 h, checkpoint and restore 15 min */
+  /** One number for every route, or per route. @default info and endpoints 30 s, train and supervise 1 h, checkpoint and restore 15 min */
   timeoutMs: z
-    .union([DurationMsSchema.transform((ms) => ({ info: ms, endpoints: ms, train: ms, checkpoint: ms, restore: ms })), RouteTimeoutsSchema])
+    .union([DurationMsSchema.transform((ms) => ({ info: ms, endpoints: ms, train: ms, supervise: ms, checkpoint: ms, restore: ms })), RouteTimeoutsSchema])
     .prefault({}),
   /** Delays between retries of the GETs (and of POSTs that never left), in ms. @default [500, 2000, 5000] */
   retryDelaysMs: z

@@ -7,7 +7,7 @@
  *
  * Plain `node:http` with the store server's plumbing (router, body limits, token checks, exposure
  * checks, JSON error bodies). Requests are validated before the backend sees them; the backend's
- * answers are validated before the client sees them. One train, checkpoint or restore runs at a time, in
+ * answers are validated before the client sees them. One train, supervise, checkpoint or restore runs at a time, in
  * arrival order: a backend owns one set of weights, and a resent step queued behind the original
  * then meets the backend's 409 instead of racing it.
  */
@@ -25,6 +25,9 @@ import {
   type ParsedBackendInfo,
   RestoreRequestSchema,
   RestoreResponseSchema,
+  SuperviseChatSampleSchema,
+  SuperviseRequestSchema,
+  SuperviseSampleSchema,
   TrainRequestSchema,
   TrainResponseSchema,
   TrainSampleSchema,
@@ -32,7 +35,7 @@ import {
 import { TrainRequestV1Schema, TrainSampleV1Schema } from "./protocol-v1.js";
 import { infoToV1, trainRequestFromV1, trainResponseToV1 } from "./protocol-v1-mapping.js";
 import type { TrainingBackend } from "./training-backend.js";
-import { checkTrainRequest } from "./train-request-checks.js";
+import { checkSuperviseRequest, checkTrainRequest } from "./train-request-checks.js";
 import { BackendResponseError, BackendUnsupportedError } from "./backend-errors.js";
 import { type ServeTrainingBackendOptions, parseServeTrainingBackendOptions } from "./backend-options.js";
 
@@ -110,8 +113,12 @@ function buildRouter(backend: TrainingBackend, url: () => string): Router<Handle
   const serial = serializer();
   const info = async (): Promise<ParsedBackendInfo> => {
     const answer = checkAnswer(BackendInfoSchema, await backend.info(), "info");
-    // A backend without a restore method cannot restore, whatever its info says.
-    return backend.restore === undefined ? { ...answer, capabilities: { ...answer.capabilities, restore: false } } : answer;
+    // A backend without a restore (supervise) method cannot restore (take supervised steps), whatever its info says.
+    const missing = {
+      ...(backend.restore === undefined ? { restore: false } : {}),
+      ...(backend.supervise === undefined ? { supervised: false, supervised_chat: false } : {}),
+    };
+    return { ...answer, capabilities: { ...answer.capabilities, ...missing } };
   };
   const checkpoint = async (body: unknown, signal: AbortSignal) => {
     const request = parseOrThrow(CheckpointRequestSchema, body ?? {}, "checkpoint request");
@@ -127,6 +134,16 @@ function buildRouter(backend: TrainingBackend, url: () => string): Router<Handle
       const request = parseTrainRequest(body, TrainEnvelopeSchema, TrainSampleSchema);
       if (request.hyperparameters !== undefined || request.chunk !== undefined) checkTrainRequest(request, await info(), "POST /v2/train", url());
       return train(request, signal);
+    })
+    .add("POST", "/v2/supervise", async (body, signal) => {
+      const request = parseSuperviseRequest(body);
+      const supervise = backend.supervise?.bind(backend);
+      if (supervise === undefined) {
+        const feature = (request.samples?.length ?? 0) > 0 ? "supervised" : "supervised_chat";
+        throw new BackendUnsupportedError("POST /v2/supervise", feature, "this backend takes no supervised steps (it has no supervise method)");
+      }
+      checkSuperviseRequest(request, await info(), "POST /v2/supervise", url());
+      return serial(signal, async () => checkAnswer(TrainResponseSchema, await supervise(request, { signal }), "supervise"));
     })
     .add("POST", "/v2/checkpoint", checkpoint)
     .add("POST", "/v2/restore", async (body, signal) => {
@@ -144,6 +161,7 @@ function buildRouter(backend: TrainingBackend, url: () => string): Router<Handle
 }
 
 const TrainEnvelopeSchema = TrainRequestSchema.extend({ samples: z.array(z.unknown()).min(1) });
+const SuperviseEnvelopeSchema = z.object({ ...SuperviseRequestSchema.shape, samples: z.array(z.unknown()).optional(), chat: z.array(z.unknown()).optional() });
 const TrainEnvelopeV1Schema = TrainRequestV1Schema.extend({ samples: z.array(z.unknown()).min(1) });
 
 /**
@@ -154,15 +172,32 @@ const TrainEnvelopeV1Schema = TrainRequestV1Schema.extend({ samples: z.array(z.u
 function parseTrainRequest<E extends z.ZodType<{ samples: unknown[] }>, S extends z.ZodType>(body: unknown, envelopeSchema: E, sampleSchema: S): Omit<z.output<E>, "samples"> & { samples: z.output<S>[] } {
   const envelope = parseOrThrow(envelopeSchema, body, "train request");
   const issues: ValidationIssue[] = [];
-  const samples = envelope.samples.map((sample, i) => {
-    if (issues.length >= 20) return undefined;
-    const result = sampleSchema.safeParse(sample);
-    if (result.success) return result.data;
-    issues.push(...toValidationIssues(result.error, 20 - issues.length, sample, ["samples", i]));
-    return undefined;
-  });
+  const samples = parseEach(envelope.samples, sampleSchema, "samples", issues);
   if (issues.length > 0) throw new ValidationError("train request", issues);
-  return { ...envelope, samples: samples.filter((s): s is z.output<S> => s !== undefined) };
+  return { ...envelope, samples };
+}
+
+/** A supervise request, its token and chat samples checked one by one as a train request's are. */
+function parseSuperviseRequest(body: unknown): z.output<typeof SuperviseRequestSchema> {
+  const envelope = parseOrThrow(SuperviseEnvelopeSchema, body, "supervise request");
+  const issues: ValidationIssue[] = [];
+  const samples = envelope.samples === undefined ? undefined : parseEach(envelope.samples, SuperviseSampleSchema, "samples", issues);
+  const chat = envelope.chat === undefined ? undefined : parseEach(envelope.chat, SuperviseChatSampleSchema, "chat", issues);
+  if (issues.length > 0) throw new ValidationError("supervise request", issues);
+  // The whole-request rules (at least one sample of either kind) are the schema's.
+  return parseOrThrow(SuperviseRequestSchema, { ...envelope, ...(samples === undefined ? {} : { samples }), ...(chat === undefined ? {} : { chat }) }, "supervise request");
+}
+
+/** Parses each item, adding its problems (at `<key>.<i>.…`) to `issues` until there are 20. */
+function parseEach<S extends z.ZodType>(items: readonly unknown[], schema: S, key: string, issues: ValidationIssue[]): z.output<S>[] {
+  const parsed: z.output<S>[] = [];
+  for (const [i, item] of items.entries()) {
+    if (issues.length >= 20) break;
+    const result = schema.safeParse(item);
+    if (result.success) parsed.push(result.data);
+    else issues.push(...toValidationIssues(result.error, 20 - issues.length, item, [key, i]));
+  }
+  return parsed;
 }
 
 /** The status and body of an error: a capability the backend lacks is 501 `not_supported`, naming it. */
@@ -212,7 +247,7 @@ function serializer(): <T>(signal: AbortSignal, task: () => Promise<T>) => Promi
 }
 
 function allowed(path: string): string {
-  return /^\/v[12]\/(train|checkpoint|restore)$/.test(path) ? "POST" : "GET";
+  return /^\/v[12]\/(train|supervise|checkpoint|restore)$/.test(path) ? "POST" : "GET";
 }
 
 function parseJson(body: Buffer): unknown {

@@ -4,10 +4,11 @@
  * from groups that carry a signal, and (in `async` mode) only from samples recent enough.
  */
 import { DEFAULT_PRICES, contextFromRollout, tokenFigures } from "../../adapters/index.js";
-import type { AdaptResult, Price } from "../../adapters/index.js";
+import type { AdaptResult, Price, RecordedFinding } from "../../adapters/index.js";
 import { spansOf } from "../../store/index.js";
-import type { Rollout, TokenFigures } from "../../types/index.js";
+import type { BehaviourCounts, Rollout, TokenFigures } from "../../types/index.js";
 import type { AlgorithmContext } from "../algorithm.js";
+import { type BehaviourReview, addCounts } from "../behaviour-review.js";
 import { rewardOrZero } from "../evaluate.js";
 import { callsOfRollout } from "../rollout-tokens.js";
 import { type AdvantageOptions, groupAdvantages } from "./advantages.js";
@@ -35,10 +36,18 @@ export interface Collected {
   firstError: string | undefined;
   /** What the rollouts left out spent (they spent it all the same). */
   droppedTokens: TokenFigures[];
+  /** What the behaviour filter found and did (all zero without one); excluded rollouts are not in `kept`. */
+  behaviour: BehaviourCounts;
+  /** The first finding whose action is `stop`. */
+  stop: RecordedFinding | undefined;
 }
 
-/** Reads ended rollouts: which may be trained on, and their token samples. */
-export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rollout[], dropFailures: readonly string[], prices: Readonly<Record<string, Price>> = DEFAULT_PRICES): Promise<Collected> {
+/**
+ * Reads ended rollouts: which may be trained on, and their token samples. `review` (the behaviour
+ * filter's verdicts on them) sets each one's reward — the outcome plus its penalty, which the
+ * trajectories carry too — and leaves excluded ones out.
+ */
+export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rollout[], dropFailures: readonly string[], review: BehaviourReview, prices: Readonly<Record<string, Price>> = DEFAULT_PRICES): Promise<Collected> {
   const dropKinds = new Set<string>(dropFailures);
   const dropped = { failed: 0, noReward: 0 };
   let firstError: string | undefined;
@@ -60,19 +69,37 @@ export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rol
       continue;
     }
     if (!attempt) continue;
-    const context = contextFromRollout(rollout);
+    const verdict = review.verdicts.get(rollout.rolloutId);
+    if (verdict?.excluded) {
+      await spentBy(rollout);
+      continue;
+    }
+    const reward = verdict?.reward ?? rewardOrZero(rollout);
+    const context = { ...contextFromRollout(rollout), ...(verdict !== undefined && verdict.penalty !== 0 ? { finalReward: reward } : {}) };
     const adapted = ctx.adapter.adapt(await spansOf(ctx.store, rollout.rolloutId, attempt.attemptId), context);
+    const tokens = tokenFigures(adapted.calls, prices);
     // An agent that failed before its model answered anything (the endpoint unreachable, say)
     // says nothing about the policy: counting it as reward 0 would punish the others in its group.
-    const tokens = tokenFigures(adapted.calls, prices);
     if (rollout.status !== "succeeded" && adapted.samples.length === 0) {
       dropped.failed++;
       droppedTokens.push(tokens);
       continue;
     }
-    kept.push({ rollout, groupId: context.groupId ?? rollout.rolloutId, reward: rewardOrZero(rollout), adapted, tokens });
+    kept.push({ rollout, groupId: context.groupId ?? rollout.rolloutId, reward, adapted, tokens });
   }
-  return { kept, ended: ended.length, dropped, firstError, droppedTokens };
+  return { kept, ended: ended.length, dropped, firstError, droppedTokens, behaviour: review.counts, stop: review.stop };
+}
+
+/** `extra` (a refill's rollouts) added to `collected`. */
+export function addCollected(collected: Collected, extra: Collected): void {
+  collected.kept.push(...extra.kept);
+  collected.ended += extra.ended;
+  collected.dropped.failed += extra.dropped.failed;
+  collected.dropped.noReward += extra.dropped.noReward;
+  collected.firstError ??= extra.firstError;
+  collected.droppedTokens.push(...extra.droppedTokens);
+  collected.behaviour = addCounts(collected.behaviour, extra.behaviour);
+  collected.stop ??= extra.stop;
 }
 
 /** The groups of `kept` whose rollouts all scored alike (or that kept a single rollout): no signal. */

@@ -35,6 +35,8 @@ import {
   RestoreRequestSchema,
   type RestoreResponse,
   RestoreResponseSchema,
+  type SuperviseRequest,
+  SuperviseRequestSchema,
   type TrainRequest,
   TrainRequestSchema,
   type TrainResponse,
@@ -43,7 +45,7 @@ import {
 import { BackendInfoV1Schema, PROTOCOL_V1, TrainResponseV1Schema } from "./protocol-v1.js";
 import { infoFromV1, samplingDroppedWarning, trainRequestToV1, trainResponseFromV1 } from "./protocol-v1-mapping.js";
 import type { TrainingBackend } from "./training-backend.js";
-import { checkTrainRequest } from "./train-request-checks.js";
+import { checkSuperviseRequest, checkTrainRequest } from "./train-request-checks.js";
 import {
   BackendAbortedError,
   BackendAuthError,
@@ -68,6 +70,7 @@ const ROUTES = {
   info: { method: "GET", idempotent: true },
   endpoints: { method: "GET", idempotent: true },
   train: { method: "POST", idempotent: false },
+  supervise: { method: "POST", idempotent: false },
   checkpoint: { method: "POST", idempotent: false },
   restore: { method: "POST", idempotent: false },
 } as const satisfies Record<RouteName, { method: string; idempotent: boolean }>;
@@ -80,7 +83,7 @@ function routeLabel(version: Version, route: RouteName): string {
 /** An error body as our server sends it: the protocol's, plus the optional list of issues of a 400. */
 const ErrorDetailsSchema = z.object({ issues: z.array(z.object({ path: z.string(), message: z.string() })).max(100) });
 /** A 501's details: which capability the backend lacks. */
-const FeatureDetailsSchema = z.object({ feature: z.enum(["hyperparameters", "chunked_train", "restore", "protocol"] satisfies UnsupportedFeature[]) });
+const FeatureDetailsSchema = z.object({ feature: z.enum(["hyperparameters", "chunked_train", "restore", "supervised", "supervised_chat", "protocol"] satisfies UnsupportedFeature[]) });
 
 /** What negotiation settled: the version spoken and the backend's latest info (for capability checks). */
 interface Spoken {
@@ -157,6 +160,25 @@ export class HttpTrainingBackend implements TrainingBackend {
     }
     checkTrainRequest(body, info, routeLabel(2, "train"), this.url);
     return this.call(2, "train", TrainResponseSchema, body, options.signal);
+  }
+
+  /**
+   * Sends one supervised step (or one `chunk` of it) to `POST /v2/supervise` and waits until the
+   * backend has applied it and its endpoints serve the new policy. Checked here first, before
+   * anything is sent: the schema; a version-1 backend, which has no supervised steps; token
+   * `samples` against `capabilities.supervised` and `chat` samples against
+   * `capabilities.supervised_chat` (BackendUnsupportedError naming the capability); hyperparameters
+   * and chunks as for `train`. Errors, retries and aborting are those of `train`: a step that may
+   * have reached the backend is never resent blindly (resend the same `step`; 409 means applied).
+   */
+  async supervise(request: SuperviseRequest, options: { signal?: AbortSignal } = {}): Promise<TrainResponse> {
+    const body = parseOrThrow(SuperviseRequestSchema, request, "supervise request");
+    const { version, info } = await this.negotiate();
+    const label = routeLabel(version, "supervise");
+    const kind = (body.samples?.length ?? 0) > 0 ? "supervised" : "supervised_chat";
+    if (version === 1) throw new BackendUnsupportedError(label, kind, `supervise: the backend at ${this.url} speaks ${PROTOCOL_V1}, which has no supervised steps`);
+    checkSuperviseRequest(body, info, label, this.url);
+    return this.call(2, "supervise", TrainResponseSchema, body, options.signal);
   }
 
   async checkpoint(request: CheckpointRequest = {}): Promise<CheckpointResponse> {
@@ -321,7 +343,7 @@ function errorFor(at: Exchanged, status: number, contentType: string, text: stri
 
 /** What a 501 without a `details.feature` is about, judged by its route. */
 function featureOf(route: RouteName): UnsupportedFeature {
-  return route === "restore" ? "restore" : route === "train" ? "chunked_train" : "protocol";
+  return route === "restore" ? "restore" : route === "train" ? "chunked_train" : route === "supervise" ? "supervised" : "protocol";
 }
 
 type ParsedErrorBody = { error: { code: string; message: string }; issues: ValidationIssue[]; feature: UnsupportedFeature | undefined } | { problem: string };
@@ -440,9 +462,9 @@ async function readCapped(body: AsyncIterable<Uint8Array> | null, limit: number,
 
 // ---- helpers --------------------------------------------------------------------------------------
 
-/** What a failed train leaves the caller to do: its outcome is unknown, and the `step` contract settles it. */
+/** What a failed train or supervise leaves the caller to do: its outcome is unknown, and the `step` contract settles it. */
 function unknownOutcome(route: RouteName): string {
-  return route === "train" ? "; the update may or may not have been applied: resend the same step (409 means it was)" : "";
+  return route === "train" || route === "supervise" ? "; the update may or may not have been applied: resend the same step (409 means it was)" : "";
 }
 
 /** Errors proving the request never reached the server, so even a POST may be resent. */

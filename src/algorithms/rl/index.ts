@@ -7,11 +7,20 @@ export { serveTrainingBackend, type TrainingBackendServer } from "./backend-serv
 export { JsonlExportBackend, type ExportManifest } from "./jsonl-export-backend.js";
 export type { HttpTrainingBackendOptions, RouteTimeouts, ServeTrainingBackendOptions, JsonlExportBackendOptions } from "./backend-options.js";
 export { ReferenceBackend, type ReferenceBackendOptions, type ReferenceState } from "./reference/index.js";
-export { TrainChunkAssembler, type ChunkOutcome } from "./train-chunks.js";
+export { TrainChunkAssembler, SuperviseChunkAssembler, StepChunkAssembler, type StepRequest, type ChunkOutcome } from "./train-chunks.js";
+export { sendStepInChunks, superviseInChunks, type ChunkedStep } from "./chunked-send.js";
 export { BackendError, BackendUnavailableError, BackendTimeoutError, BackendAuthError, BackendResponseError, BackendAbortedError, BackendUnsupportedError, type UnsupportedFeature } from "./backend-errors.js";
 export {
   PROTOCOL as RL_PROTOCOL,
   protocolJsonSchemas,
+  BackendInfoSchema,
+  EndpointsResponseSchema,
+  TrainResponseSchema,
+  CheckpointResponseSchema,
+  RestoreResponseSchema,
+  type SuperviseRequest,
+  type SuperviseSample,
+  type SuperviseChatSample,
   type BackendInfo,
   type Endpoint,
   type EndpointsResponse,

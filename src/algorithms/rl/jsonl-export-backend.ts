@@ -4,8 +4,11 @@
  * the same, never-updated policy.
  *
  * Layout of `dir`: `step-<n>.jsonl` — one `TrainSample` of protocol `tracetrain-rl/2` (as sent:
- * with its `token_weight` and `sampling`) per line — and `manifest.json`, which lists only complete
- * step files, each with the step's `hyperparameters`. A step sent in chunks is appended chunk by
+ * with its `token_weight` and `sampling`) per line; `supervise-<n>.jsonl` for a supervised step —
+ * its token samples as sent (with `loss_mask` and `token_weight`), then its chat samples, each an
+ * OpenAI fine-tuning chat record (`messages`, `tools`) with the sample's `rollout_id`, `weight` and
+ * `reward` beside them — and `manifest.json`, which lists only complete step files of both kinds
+ * (train and supervised steps share one step counter), each with the step's `hyperparameters`. A step sent in chunks is appended chunk by
  * chunk and listed under `pending` until its last chunk arrives. Every file is written to a
  * temporary name, flushed to disk and renamed, so a crash leaves either the old file or the new
  * one, and never a half-written step listed as complete. The manifest is read back on first use,
@@ -25,21 +28,28 @@ import {
   PROTOCOL,
   type ParsedBackendInfo,
   PolicyVersionSchema,
+  type SuperviseRequest,
+  SuperviseRequestSchema,
   type TrainRequest,
   TrainRequestSchema,
   type TrainResponse,
 } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
-import { checkTrainRequest } from "./train-request-checks.js";
+import { checkSuperviseRequest, checkTrainRequest } from "./train-request-checks.js";
 import { BackendAbortedError } from "./backend-errors.js";
 import { type JsonlExportBackendOptions, type ParsedJsonlExportBackendOptions, parseJsonlExportBackendOptions } from "./backend-options.js";
 
 const StepFields = {
   step: z.number().int().nonnegative(),
+  /** `train` (`step-<n>.jsonl`) or `supervise` (`supervise-<n>.jsonl`). @default "train" (manifests written before supervised steps) */
+  kind: z.enum(["train", "supervise"]).default("train"),
   /** Relative to the manifest's directory. */
   file: z.string().min(1),
+  /** Samples of either kind. */
   samples: z.number().int().positive(),
-  /** Prompt and response tokens of all its samples. */
+  /** How many of them are chat samples (a supervised step's). */
+  chat_samples: z.number().int().positive().optional(),
+  /** Prompt and response tokens of all its token samples. */
   tokens: z.number().int().nonnegative(),
   /** The `policy_version` of the train request. */
   policy_version: PolicyVersionSchema,
@@ -87,8 +97,9 @@ export class JsonlExportBackend implements TrainingBackend {
   }
 
   /**
-   * Its capabilities as they are: checkpoints (the manifest) and chunked steps yes, restore no
-   * (there are no weights to go back to), and the endpoints keep serving during a "step".
+   * Its capabilities as they are: checkpoints (the manifest), chunked steps and supervised steps of
+   * both kinds yes, restore no (there are no weights to go back to), and the endpoints keep serving
+   * during a "step".
    */
   async info(): Promise<ParsedBackendInfo> {
     const { model, capabilities, hyperparameters } = this.options;
@@ -96,7 +107,7 @@ export class JsonlExportBackend implements TrainingBackend {
       protocol: PROTOCOL,
       model,
       policy_version: this.policyVersion(),
-      capabilities: { ...capabilities, checkpoint: true, restore: false, supervised: false, supervised_chat: false, chunked_train: true, serves_while_training: true },
+      capabilities: { ...capabilities, checkpoint: true, restore: false, supervised: true, supervised_chat: true, chunked_train: true, serves_while_training: true },
       hyperparameters,
       name: `JSONL export to ${this.dir} (dry: weights never change)`,
     };
@@ -114,17 +125,34 @@ export class JsonlExportBackend implements TrainingBackend {
   async train(request: TrainRequest, options: { signal?: AbortSignal } = {}): Promise<TrainResponse> {
     const parsed = parseOrThrow(TrainRequestSchema, request, "train request");
     checkTrainRequest(parsed, await this.info(), "train", this.dir);
+    return this.writeStep(stepPart("train", parsed, parsed.samples, 0), options.signal);
+  }
+
+  /**
+   * Writes a supervised step as `supervise-<n>.jsonl` (token samples, then chat samples) and lists
+   * it; the policy is unchanged. It shares the step counter with `train`: a step number already
+   * written by either is refused (409). Chunks as for `train`.
+   */
+  async supervise(request: SuperviseRequest, options: { signal?: AbortSignal } = {}): Promise<TrainResponse> {
+    const parsed = parseOrThrow(SuperviseRequestSchema, request, "supervise request");
+    checkSuperviseRequest(parsed, await this.info(), "supervise", this.dir);
+    const chat = (parsed.chat ?? []).map(({ messages, tools, rollout_id, weight, reward }) => ({ messages, ...(tools === undefined ? {} : { tools }), rollout_id, weight, ...(reward === undefined ? {} : { reward }) }));
+    return this.writeStep(stepPart("supervise", parsed, [...(parsed.samples ?? []), ...chat], chat.length), options.signal);
+  }
+
+  /** One request's part of a step: refused if the step is already listed, listed once its last part is written. */
+  private writeStep(part: StepPart, signal: AbortSignal | undefined): Promise<TrainResponse> {
     return this.serially(async () => {
-      if (options.signal?.aborted) throw new BackendAbortedError("train", "train was aborted before the step was written");
+      if (signal?.aborted) throw new BackendAbortedError(part.kind, `${part.kind} was aborted before the step was written`);
       const manifest = await this.loadManifest();
-      const existing = manifest.steps.find((s) => s.step === parsed.step);
-      if (existing) throw new ConflictError(`step ${parsed.step} was already written (${existing.file})`, { step: parsed.step, file: existing.file });
-      const part = await this.writePart(manifest, parsed);
+      const existing = manifest.steps.find((s) => s.step === part.step);
+      if (existing) throw new ConflictError(`step ${part.step} was already written (${existing.file})`, { step: part.step, file: existing.file });
+      const written = await this.writePart(manifest, part);
       const now = new Date().toISOString();
-      const { count, received, ...fields } = part;
+      const { count, received, ...fields } = written;
       const metrics = { samples: fields.samples, tokens: fields.tokens };
       if (received < count) {
-        await this.saveManifest({ ...manifest, pending: part, updated_at: now });
+        await this.saveManifest({ ...manifest, pending: written, updated_at: now });
         return { policy_version: this.policyVersion(), metrics, pending: true };
       }
       const entry = { ...fields, ...(count > 1 ? { chunks: count } : {}), written_at: now };
@@ -134,25 +162,25 @@ export class JsonlExportBackend implements TrainingBackend {
     });
   }
 
-  /** Writes one request's samples: a new step file, or (a later chunk) the step file with them appended. */
-  private async writePart(manifest: ExportManifest, request: z.output<typeof TrainRequestSchema>): Promise<PendingStep> {
-    const { index, count } = request.chunk ?? { index: 0, count: 1 };
-    const file = `step-${request.step}.jsonl`;
-    const lines = request.samples.map((sample) => `${JSON.stringify(sample)}\n`).join("");
-    const tokens = request.samples.reduce((sum, s) => sum + s.prompt_ids.length + s.response_ids.length, 0);
-    const hyperparameters = request.hyperparameters === undefined ? {} : { hyperparameters: request.hyperparameters };
+  /** Writes one request's lines: a new step file, or (a later chunk) the step file with them appended. */
+  private async writePart(manifest: ExportManifest, part: StepPart): Promise<PendingStep> {
+    const { index, count } = part.chunk ?? { index: 0, count: 1 };
+    const file = `${part.kind === "train" ? "step" : "supervise"}-${part.step}.jsonl`;
+    const lines = part.lines.map((line) => `${JSON.stringify(line)}\n`).join("");
+    const hyperparameters = part.hyperparameters === undefined ? {} : { hyperparameters: part.hyperparameters };
+    const chat = (held: number) => (held + part.chatSamples > 0 ? { chat_samples: held + part.chatSamples } : {});
     if (index === 0) {
       await writeAtomically(join(this.dir, file), lines);
-      return { step: request.step, file, samples: request.samples.length, tokens, policy_version: request.policy_version, ...hyperparameters, count, received: 1 };
+      return { step: part.step, kind: part.kind, file, samples: part.lines.length, ...chat(0), tokens: part.tokens, policy_version: part.policy_version, ...hyperparameters, count, received: 1 };
     }
     const held = manifest.pending;
-    if (held === undefined || held.step !== request.step || held.count !== count || held.received !== index) {
-      const expected = held === undefined ? "a chunk 0 first: no step is pending" : `chunk ${held.received} of ${held.count} of step ${held.step}`;
-      throw new ValidationError("train request", [{ path: "chunk.index", message: `expected ${expected}, got chunk ${index} of ${count} of step ${request.step}` }]);
+    if (held === undefined || held.step !== part.step || held.kind !== part.kind || held.count !== count || held.received !== index) {
+      const expected = held === undefined ? "a chunk 0 first: no step is pending" : `chunk ${held.received} of ${held.count} of ${stepName(held.kind)} ${held.step}`;
+      throw new ValidationError(`${part.kind} request`, [{ path: "chunk.index", message: `expected ${expected}, got chunk ${index} of ${count} of ${stepName(part.kind)} ${part.step}` }]);
     }
     const before = await readFile(join(this.dir, held.file), "utf8");
     await writeAtomically(join(this.dir, held.file), before + lines);
-    return { ...held, ...hyperparameters, samples: held.samples + request.samples.length, tokens: held.tokens + tokens, received: index + 1 };
+    return { ...held, ...hyperparameters, samples: held.samples + part.lines.length, ...chat(held.chat_samples ?? 0), tokens: held.tokens + part.tokens, received: index + 1 };
   }
 
   /** Writes the manifest; its path is the checkpoint's location. */
@@ -202,6 +230,29 @@ export class JsonlExportBackend implements TrainingBackend {
     await writeAtomically(join(this.dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     this.manifest = manifest;
   }
+}
+
+/** What one request adds to a step: its lines, and the figures the manifest keeps. */
+interface StepPart {
+  kind: "train" | "supervise";
+  step: number;
+  policy_version: ExportManifest["policy_version"];
+  hyperparameters: ExportManifest["steps"][number]["hyperparameters"];
+  chunk: TrainRequest["chunk"];
+  lines: unknown[];
+  chatSamples: number;
+  /** Prompt and response tokens of its token samples. */
+  tokens: number;
+}
+
+function stepName(kind: StepPart["kind"]): string {
+  return kind === "train" ? "step" : "supervised step";
+}
+
+function stepPart(kind: StepPart["kind"], request: TrainRequest | SuperviseRequest, lines: unknown[], chatSamples: number): StepPart {
+  const samples = "samples" in request && request.samples !== undefined ? request.samples : [];
+  const tokens = samples.reduce((sum, s) => sum + s.prompt_ids.length + s.response_ids.length, 0);
+  return { kind, step: request.step, policy_version: request.policy_version, hyperparameters: request.hyperparameters, chunk: request.chunk, lines, chatSamples, tokens };
 }
 
 function parseManifest(text: string, path: string): ExportManifest {

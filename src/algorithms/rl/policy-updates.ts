@@ -1,12 +1,12 @@
 /**
  * RL's side of the backend conversation: sending a step's batch (with its hyperparameters, split
- * into chunks when the backend refuses it whole as too large), restoring a checkpoint, and
+ * into chunks when the backend refuses it whole as too large: chunked-send.ts), restoring a checkpoint, and
  * following the policy to its new version — version, endpoints and the model name each endpoint
  * serves it under — in the gateway.
  */
 import type { Gateway, UpstreamInput } from "../../gateway/index.js";
-import { ConflictError, type Logger, TracetrainError, ValidationError } from "../../types/index.js";
-import { BackendError } from "./backend-errors.js";
+import { ConflictError, type Logger, ValidationError } from "../../types/index.js";
+import { sendStepInChunks } from "./chunked-send.js";
 import type { ParsedRLOptions } from "./options.js";
 import { type Endpoint, type Hyperparameters, HyperparametersSchema, type ParsedBackendInfo, type PolicyVersion, type TrainResponse, type TrainSample } from "./protocol.js";
 import type { StepRecord } from "./step-record.js";
@@ -81,43 +81,18 @@ export class PolicyUpdates {
     this.current = version;
   }
 
-  /**
-   * Sends the step whole; after a 413 from a backend that takes chunked steps, in 2, 4, 8… chunks
-   * (token weights stay those of the whole step), starting over from chunk 0 with each split.
-   */
+  /** Sends the step whole, or in chunks after a 413 from a backend that takes them (chunked-send.ts). */
   private async send(step: number, samples: TrainSample[], hyperparameters: Hyperparameters | undefined, signal: AbortSignal): Promise<{ response: TrainResponse; chunks: number }> {
     const base = { step, policy_version: this.current, ...(hyperparameters === undefined ? {} : { hyperparameters }) };
-    for (let count = 1; ; count *= 2) {
-      count = Math.min(count, samples.length);
-      try {
-        if (count === 1) return { response: await this.options.backend.train({ ...base, samples }, { signal }), chunks: 1 };
-        return { response: await this.sendChunks(base, samples, count, signal), chunks: count };
-      } catch (error) {
-        if (!(error instanceof BackendError && error.code === "payload_too_large")) throw error;
-        if (!this.info.capabilities.chunked_train) {
-          throw new TracetrainError(
-            "payload_too_large",
-            `the backend refused step ${step} (${samples.length} samples) as too large and does not take chunked steps (capabilities.chunked_train): lower tasksPerStep or groupSize, or raise the backend's request size limit`,
-            { step, samples: samples.length },
-            { cause: error },
-          );
-        }
-        if (count === samples.length) {
-          throw new TracetrainError("payload_too_large", `the backend refused a single sample of step ${step} as too large: raise its request size limit or shorten the agent's trajectories`, { step }, { cause: error });
-        }
-        this.logger.warn(`RL: the backend refused step ${step} in ${count} request(s) as too large; sending it in ${Math.min(count * 2, samples.length)} chunks`);
-      }
-    }
-  }
-
-  private async sendChunks(base: { step: number; policy_version: PolicyVersion; hyperparameters?: Hyperparameters }, samples: TrainSample[], count: number, signal: AbortSignal): Promise<TrainResponse> {
-    const size = Math.ceil(samples.length / count);
-    let response: TrainResponse | undefined;
-    for (let index = 0; index < count; index++) {
-      const part = samples.slice(index * size, (index + 1) * size);
-      response = await this.options.backend.train({ ...base, samples: part, chunk: { index, count } }, { signal });
-    }
-    return response!;
+    return sendStepInChunks({
+      step,
+      items: samples,
+      chunkedTrain: this.info.capabilities.chunked_train,
+      logger: this.logger,
+      sender: "RL",
+      smaller: "lower tasksPerStep or groupSize",
+      send: (part, chunk) => this.options.backend.train({ ...base, samples: part, ...(chunk === undefined ? {} : { chunk }) }, { signal }),
+    });
   }
 
   /** The step's hyperparameters, checked against the names the backend takes. */

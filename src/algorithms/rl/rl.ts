@@ -13,13 +13,17 @@ import { randomUUID } from "node:crypto";
 import { DEFAULT_PRICES, type Price, sumFigures } from "../../adapters/index.js";
 import { type Gateway, startGateway } from "../../gateway/index.js";
 import type { EnqueueRequest, TokenFigures } from "../../types/index.js";
-import { ValidationError, parseOrThrow } from "../../types/index.js";
+import { ConflictError, NotFoundError, ValidationError, parseOrThrow } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { rewardOrZero } from "../evaluate.js";
 import { runRollouts } from "../rollout-batch.js";
 import { aggregateTokens } from "../rollout-tokens.js";
-import { type Collected, assembleBatch, collectRollouts, groupsWithoutSignal } from "./batch.js";
+import { type Collected, addCollected, assembleBatch, collectRollouts, groupsWithoutSignal } from "./batch.js";
+import { reviewRollouts, stopOf } from "../behaviour-review.js";
+import type { StepObservation } from "../../adapters/index.js";
+import type { BehaviourStop } from "../../types/index.js";
+import { trainedTokens } from "./train-samples.js";
 import { CollapseWatch, RewardRange, refillRequests } from "./dynamic-sampling.js";
 import { type ParsedRLOptions, parseRLOptions, type RLOptions } from "./options.js";
 import { PolicyUpdates, upstreamsOf } from "./policy-updates.js";
@@ -76,6 +80,7 @@ function runSummary(result: Omit<RLResult, "record">) {
     policyVersions: { initial: result.steps[0]?.policyVersion ?? result.policyVersion, final: result.policyVersion },
     checkpoints: result.checkpoints.map((c) => c.checkpoint_id),
     stoppedBecause: result.stoppedBecause,
+    ...(result.stoppedBy === undefined ? {} : { stoppedBy: result.stoppedBy }),
     evaluationSeconds: result.evaluationSeconds,
     tokens: result.tokens,
     tokensPerReward: result.tokensPerReward,
@@ -102,6 +107,8 @@ class RLRun {
   /** What the run's training rollouts spent, and those judged with their rewards (for Σ tokens / Σ reward). */
   private readonly spent: TokenFigures[] = [];
   private readonly judged: Array<{ tokens: TokenFigures; reward: number }> = [];
+  /** What run detectors of the behaviour filter see, step by step. */
+  private readonly observations: StepObservation[] = [];
 
   private constructor(
     private readonly ctx: AlgorithmContext,
@@ -175,6 +182,7 @@ class RLRun {
     // was slower than sync).
     const lookahead = options.mode === "async" ? Math.max(1, options.maxStaleness) : 0;
     const inFlight = new Map<number, Promise<StepRollouts>>();
+    let stoppedBy: BehaviourStop | undefined;
     for (let step = 1; step <= options.steps && !ctx.signal.aborted; step++) {
       if (!inFlight.has(step)) inFlight.set(step, settledLater(this.collectStep(step)));
       const rollouts = await inFlight.get(step)!;
@@ -193,10 +201,17 @@ class RLRun {
       }
       this.steps.push(record);
       ctx.progress.note(describeStep(record, options.steps));
+      const stop = this.behaviourAfter(step, record, rollouts);
       // Recorded as soon as the step ends: a reader of the store follows the curves live.
       if (!ctx.signal.aborted) {
         log.add("rl.step", `step-${step}`, record);
         await log.flush();
+      }
+      if (stop !== undefined) {
+        stoppedBy = stop;
+        ctx.logger.warn(`RL run ${this.runId}: stopped after step ${step} by behaviour finding ${stop.detector}/${stop.rule} (${stop.severity}): ${stop.message}`);
+        await this.cancelAhead([...inFlight.keys()]);
+        break;
       }
       const lastStep = step === options.steps;
       if (this.canCheckpoint && ((options.checkpointEvery > 0 && step % options.checkpointEvery === 0) || lastStep)) {
@@ -215,11 +230,51 @@ class RLRun {
       verdict,
       policyVersion: this.updates.version,
       checkpoints: this.checkpoints,
-      stoppedBecause: ctx.signal.aborted ? "interrupted" : "completed",
+      stoppedBecause: ctx.signal.aborted ? "interrupted" : stoppedBy !== undefined ? "behaviour" : "completed",
+      ...(stoppedBy === undefined ? {} : { stoppedBy }),
       evaluationSeconds,
       tokens: sumFigures(this.spent),
       tokensPerReward: aggregateTokens(this.judged).tokensPerReward,
     };
+  }
+
+  /**
+   * In `async` mode the next steps' rollouts already run when a behaviour finding stops the run:
+   * they are cancelled, not left queued for no one. (A refill they had started is not known here;
+   * it ends as the runners stop.)
+   */
+  private async cancelAhead(steps: readonly number[]): Promise<void> {
+    for (const step of steps) {
+      for (const { rolloutId } of this.requestsOf(step)) {
+        try {
+          await this.ctx.store.cancelRollout(rolloutId!, { reason: "a behaviour finding stopped the training run" });
+        } catch (error) {
+          // Not enqueued yet (NotFound) or already ended (Conflict): nothing to cancel.
+          if (!(error instanceof NotFoundError || error instanceof ConflictError)) throw error;
+        }
+      }
+    }
+  }
+
+  /**
+   * The behaviour filter after a step: run detectors see the step, the step's `behaviour` entry is
+   * recorded, and the finding that stops the run (from a rollout or from the run) is returned.
+   */
+  private behaviourAfter(step: number, record: StepRecord, rollouts: StepRollouts): BehaviourStop | undefined {
+    const { ctx, log } = this;
+    if (ctx.behaviour === undefined) return undefined;
+    const { kept } = rollouts.collected;
+    const tokens = kept.map((k) => k.adapted.samples.reduce((n, s) => n + trainedTokens(s), 0));
+    this.observations.push({ step, trainReward: record.trainReward, valReward: record.valReward ?? null, outputTokens: tokens.length === 0 ? null : mean(tokens) });
+    const runFindings = ctx.behaviour.observeSteps(this.observations);
+    const fromRun = runFindings.find((f) => f.action === "stop");
+    const found = rollouts.collected.stop;
+    const stop = found !== undefined ? stopOf(found) : fromRun !== undefined ? stopOf(fromRun) : undefined;
+    if (!ctx.signal.aborted) {
+      const described = runFindings.map(({ detector, rule, severity, message, action }) => ({ detector, rule, severity, message, action }));
+      log.add("behaviour", `behaviour-step-${step}`, { label: `step-${step}`, counts: rollouts.collected.behaviour, runFindings: described, stop: stop ?? null });
+    }
+    return stop;
   }
 
   async close(): Promise<void> {
@@ -276,6 +331,7 @@ class RLRun {
       tokens: spent,
       totalTokensPerReward: aggregateTokens(judged).tokensPerReward,
       ...(batch.lengthPenalty === undefined ? {} : { lengthPenalty: batch.lengthPenalty }),
+      ...(ctx.behaviour === undefined ? {} : { behaviour: collected.behaviour }),
     };
   }
 
@@ -291,7 +347,8 @@ class RLRun {
       const ended = await runRollouts(ctx, requests);
       timing.rollouts += seconds(started);
       started = performance.now();
-      const collected = await collectRollouts(ctx, ended, options.dropFailures, this.prices);
+      const review = await reviewRollouts(ctx, ended);
+      const collected = await collectRollouts(ctx, ended, options.dropFailures, review, this.prices);
       timing.adapt += seconds(started);
       return collected;
     };
@@ -317,12 +374,7 @@ class RLRun {
       ctx.progress.phase(`step ${step}/${options.steps}: refilling ${missing} group(s) without signal (round ${round})`, more.length);
       const extra = await run(more);
       this.rewardRange.observe(extra.kept.map((k) => k.reward));
-      collected.kept.push(...extra.kept);
-      collected.ended += extra.ended;
-      collected.dropped.failed += extra.dropped.failed;
-      collected.dropped.noReward += extra.dropped.noReward;
-      collected.firstError ??= extra.firstError;
-      collected.droppedTokens.push(...extra.droppedTokens);
+      addCollected(collected, extra);
       refill.rounds++;
       refill.groups += missing;
       refill.rollouts += more.length;

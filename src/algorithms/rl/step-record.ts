@@ -1,5 +1,5 @@
 /** What RL reports: one record per step, the progress line made of it, and the run's result. */
-import type { RLStepEntry, TokenFigures } from "../../types/index.js";
+import type { BehaviourStop, RLStepEntry, TokenFigures } from "../../types/index.js";
 import type { RunRecordStats } from "../run-log.js";
 import type { CheckpointResponse, PolicyVersion } from "./protocol.js";
 import type { Verdict } from "./verdict.js";
@@ -17,7 +17,10 @@ export interface RLResult {
   verdict: Verdict | null;
   policyVersion: PolicyVersion;
   checkpoints: CheckpointResponse[];
-  stoppedBecause: "completed" | "interrupted";
+  /** `behaviour`: a behaviour finding whose policy action is `stop` ended the run after its step (see `stoppedBy`). */
+  stoppedBecause: "completed" | "interrupted" | "behaviour";
+  /** The finding that stopped the run, when one did. */
+  stoppedBy?: BehaviourStop;
   /** Wall time spent scoring validation tasks, the evaluation before the first step included, in seconds. */
   evaluationSeconds: number;
   /** What the LLM calls of this run's training rollouts spent (validation rollouts not included). */
@@ -43,6 +46,7 @@ export function describeStep(r: StepRecord, steps: number): string {
     ...(r.skipped ? [`update skipped (${r.skipped})`] : []),
     ...(r.tokens === undefined ? [] : [`${r.tokens.total} tokens${r.totalTokensPerReward == null ? "" : ` (${r.totalTokensPerReward.toFixed(0)} per reward)`}`]),
     ...(r.lengthPenalty === undefined ? [] : [`length penalty ${r.lengthPenalty.mean.toFixed(3)} on ${Math.round(r.lengthPenalty.penalizedShare * 100)}%`]),
+    ...(r.behaviour && r.behaviour.findings > 0 ? [`${r.behaviour.findings} behaviour finding(s): ${r.behaviour.penalized} penalized, ${r.behaviour.excluded} excluded`] : []),
     ...(dropped > 0 ? [`${dropped} rollouts dropped${r.dropped.stale > 0 ? ` (${r.dropped.stale} stale)` : ""}`] : []),
   ];
   return parts.join(" · ");
