@@ -52,6 +52,7 @@ export type {
   Trajectory,
   ChatMessage,
   TraceReport,
+  TokenFigures,
   JsonValue,
   Logger,
 } from "./types/index.js";

@@ -41,6 +41,21 @@ export {
   type MergeStats,
 } from "./diagnostics.js";
 export { TraceAdapter, type TraceAdapterOptions, type AdaptResult } from "./trace-adapter.js";
+export { DEFAULT_PRICES, priceOf, costOf, type Price } from "./prices.js";
+export {
+  callTokens,
+  tokenFigures,
+  figuresOf,
+  sumFigures,
+  emptyFigures,
+  tokensPerReward,
+  countMessageTokens,
+  countTextTokens,
+  TOKENS_PER_MESSAGE,
+  REPLY_PRIMING_TOKENS,
+  UNKNOWN_MODEL,
+  type CallTokens,
+} from "./token-accounting.js";
 export {
   toolPolicy,
   injection,

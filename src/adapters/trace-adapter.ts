@@ -4,7 +4,7 @@
  * diagnostics — is made the same way.
  */
 import type { ChatRecord, MergedSample, TokenRecord, Trajectory, Transition } from "../types/index.js";
-import type { CallSelectionOptions } from "./calls.js";
+import type { CallSelectionOptions, ExtractedCall } from "./calls.js";
 import { type ChatSample, chatSamplesOf } from "./chat-messages.js";
 import { type CreditPolicy, finalCredit } from "./credit.js";
 import type { AdapterDiagnostics } from "./diagnostics.js";
@@ -34,6 +34,8 @@ export interface AdaptResult {
   samples: MergedSample[];
   /** One per attempt, with merge statistics. */
   diagnostics: AdapterDiagnostics[];
+  /** Every LLM call found, each once, selected or not (judges included): what token accounting counts. */
+  calls: ExtractedCall[];
 }
 
 /** Adapter options bundled in one object. All methods are pure and accept spans of any number of attempts. */
@@ -66,7 +68,7 @@ export class TraceAdapter {
       const { rolloutId: _r, attemptId: _a, ...merge } = m;
       return { ...a.diagnostics, merge };
     });
-    return { trajectories: attempts.map((a) => a.trajectory), samples: merged.samples, diagnostics };
+    return { trajectories: attempts.map((a) => a.trajectory), samples: merged.samples, diagnostics, calls: attempts.flatMap((a) => a.calls) };
   }
 
   /** The selected calls' transitions, attempt by attempt (see {@link toTransitions}). */

@@ -4,30 +4,10 @@
  * agent's own LLM calls (from the token usage its spans recorded), priced per model. A run asks
  * before each step whether it still fits, so it stops at a limit rather than past it.
  */
+import { type Price, costOf, priceOf } from "../adapters/index.js";
 import { o200k } from "../util/index.js";
 
-/** USD per million tokens. */
-export interface Price {
-  input: number;
-  output: number;
-}
-
-/**
- * List prices in USD per million tokens as OpenAI published them in 2025. Pass `prices` to APO to
- * correct or extend them; a model missing here is priced at 0 and reported once.
- */
-export const DEFAULT_PRICES: Readonly<Record<string, Price>> = Object.freeze({
-  "gpt-4.1": { input: 2, output: 8 },
-  "gpt-4.1-mini": { input: 0.4, output: 1.6 },
-  "gpt-4.1-nano": { input: 0.1, output: 0.4 },
-  "gpt-4o": { input: 2.5, output: 10 },
-  "gpt-4o-mini": { input: 0.15, output: 0.6 },
-  "gpt-5": { input: 1.25, output: 10 },
-  "gpt-5-mini": { input: 0.25, output: 2 },
-  "gpt-5-nano": { input: 0.05, output: 0.4 },
-  o3: { input: 2, output: 8 },
-  "o4-mini": { input: 1.1, output: 4.4 },
-});
+export { DEFAULT_PRICES, type Price } from "../adapters/index.js";
 
 export interface BudgetLimits {
   maxRollouts?: number;
@@ -135,17 +115,12 @@ export class Budget {
   }
 
   private cost(model: string, inputTokens: number, outputTokens: number): number {
-    const price = this.priceOf(model);
+    const price = priceOf(this.prices, model);
     if (!price) {
       this.unpriced.add(model);
       return 0;
     }
-    return (inputTokens * price.input + outputTokens * price.output) / 1e6;
-  }
-
-  /** A model's price; dated snapshots (`gpt-4.1-mini-2025-04-14`) take their family's. */
-  private priceOf(model: string): Price | undefined {
-    return this.prices[model] ?? this.prices[model.replace(/-\d{4}-\d{2}-\d{2}$/, "")];
+    return costOf(price, inputTokens, outputTokens);
   }
 
   private totalUsd(): number {

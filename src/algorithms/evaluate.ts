@@ -1,8 +1,11 @@
 import { z } from "zod";
-import type { AttemptError, Rollout, Task } from "../types/index.js";
+import { DEFAULT_PRICES, emptyFigures, tokensPerReward } from "../adapters/index.js";
+import type { AttemptError, Rollout, Task, TokenFigures } from "../types/index.js";
 import { RolloutModeSchema, parseOrThrow } from "../types/index.js";
 import type { Algorithm, AlgorithmContext } from "./algorithm.js";
+import { PriceSchema } from "./optimizer-options.js";
 import { runBatch } from "./rollout-batch.js";
+import { aggregateTokens, tokensOfRollouts } from "./rollout-tokens.js";
 
 /** The score of one task. */
 export interface TaskScore {
@@ -13,6 +16,10 @@ export interface TaskScore {
   reward: number | null;
   /** Why the rollout did not succeed (its last attempt's error: kind and message, the agent's stack included); null when it succeeded. */
   error: AttemptError | null;
+  /** What its LLM calls spent (judge calls apart); null when the tokens were not read. */
+  tokens: TokenFigures | null;
+  /** `tokens.total / reward`; null without tokens or without a positive reward. */
+  tokensPerReward: number | null;
 }
 
 /** What an evaluation measured. */
@@ -27,6 +34,10 @@ export interface EvaluationResult {
   cancelled: number;
   /** Succeeded rollouts that produced no reward. */
   missingRewards: number;
+  /** Every task's tokens summed (all rollouts, failed ones too: they were spent). */
+  tokens: TokenFigures;
+  /** Σ tokens / Σ reward over the tasks with a reward; null when those rewards sum to ≤ 0. */
+  tokensPerReward: number | null;
 }
 
 /** A rollout's reward, with a failed or reward-less rollout counted as 0 (the strict reading). */
@@ -34,15 +45,23 @@ export function rewardOrZero(rollout: Rollout): number {
   return rollout.status === "succeeded" ? (rollout.finalReward ?? 0) : 0;
 }
 
-/** Scores a set of rollouts. */
-export function summarize(rollouts: readonly Rollout[]): EvaluationResult {
-  const scores = rollouts.map((r) => ({
-    task: r.input,
-    rolloutId: r.rolloutId,
-    status: r.status,
-    reward: r.status === "succeeded" ? r.finalReward : null,
-    error: r.status === "succeeded" ? null : (r.attempts.at(-1)?.error ?? null),
-  }));
+/** Scores a set of rollouts, with the token figures of each when `tokens` (by rollout id) has them. */
+export function summarize(rollouts: readonly Rollout[], tokens: ReadonlyMap<string, TokenFigures> = new Map()): EvaluationResult {
+  const scores = rollouts.map((r) => {
+    const reward = r.status === "succeeded" ? r.finalReward : null;
+    const figures = tokens.get(r.rolloutId) ?? null;
+    return {
+      task: r.input,
+      rolloutId: r.rolloutId,
+      status: r.status,
+      reward,
+      error: r.status === "succeeded" ? null : (r.attempts.at(-1)?.error ?? null),
+      tokens: figures,
+      tokensPerReward: figures === null ? null : tokensPerReward(figures.total, reward),
+    };
+  });
+  const spent = aggregateTokens(scores.flatMap((s) => (s.tokens === null ? [] : [{ tokens: s.tokens, reward: s.reward }])));
+  const rewarded = aggregateTokens(scores.flatMap((s) => (s.tokens === null || s.reward === null ? [] : [{ tokens: s.tokens, reward: s.reward }])));
   const rewards = scores.map((s) => s.reward).filter((r): r is number => r !== null);
   const count = (status: Rollout["status"]) => scores.filter((s) => s.status === status).length;
   return {
@@ -53,6 +72,8 @@ export function summarize(rollouts: readonly Rollout[]): EvaluationResult {
     failed: count("failed"),
     cancelled: count("cancelled"),
     missingRewards: scores.filter((s) => s.status === "succeeded" && s.reward === null).length,
+    tokens: scores.some((s) => s.tokens !== null) ? spent.tokens : emptyFigures(),
+    tokensPerReward: rewarded.tokensPerReward,
   };
 }
 
@@ -62,6 +83,8 @@ export const EvaluateOptionsSchema = z.strictObject({
    * @default "val" when there is a validation set, else "train"
    */
   mode: RolloutModeSchema.optional(),
+  /** USD per million tokens by model, merged over `DEFAULT_PRICES`, for the cost figures. @default {} */
+  prices: z.record(z.string().min(1), PriceSchema).default({}),
 });
 export type EvaluateOptions = z.input<typeof EvaluateOptionsSchema>;
 
@@ -71,7 +94,7 @@ export type EvaluateOptions = z.input<typeof EvaluateOptionsSchema>;
  * no validation set).
  */
 export function evaluate(options: EvaluateOptions = {}): Algorithm<EvaluationResult> {
-  const { mode: chosenMode } = parseOrThrow(EvaluateOptionsSchema, options, "evaluate options");
+  const { mode: chosenMode, prices } = parseOrThrow(EvaluateOptionsSchema, options, "evaluate options");
   return {
     name: "evaluate",
     async run(ctx: AlgorithmContext): Promise<EvaluationResult> {
@@ -79,8 +102,8 @@ export function evaluate(options: EvaluateOptions = {}): Algorithm<EvaluationRes
       const mode = chosenMode ?? (ctx.val.length > 0 ? "val" : "train");
       ctx.progress.phase(`evaluating ${tasks.length} tasks`, tasks.length);
       const rollouts = await runBatch(ctx, tasks, { mode, ...(ctx.initialResources ? { resourcesId: ctx.initialResources.resourcesId } : {}) });
-      const result = summarize(rollouts);
-      ctx.progress.note(`mean reward ${result.meanReward === null ? "n/a" : result.meanReward.toFixed(4)} over ${rewardsCount(result)} of ${tasks.length} tasks${failures(result)}`);
+      const result = summarize(rollouts, await tokensOfRollouts(ctx, rollouts, { ...DEFAULT_PRICES, ...prices }));
+      ctx.progress.note(`mean reward ${result.meanReward === null ? "n/a" : result.meanReward.toFixed(4)} over ${rewardsCount(result)} of ${tasks.length} tasks${failures(result)}; ${describeTokens(result)}`);
       return result;
     },
   };
@@ -98,4 +121,12 @@ function failures(result: EvaluationResult): string {
   for (const t of failed) kinds.set(t.error!.kind, (kinds.get(t.error!.kind) ?? 0) + 1);
   const first = failed[0]!.error!;
   return `; ${failed.length} did not succeed (${[...kinds].map(([kind, n]) => `${n} ${kind}`).join(", ")}) — first: ${first.message.split("\n")[0]}`;
+}
+
+/** The evaluation's token line: total, where the counts came from, cost, tokens per reward. */
+function describeTokens(result: EvaluationResult): string {
+  const t = result.tokens;
+  const cost = t.costUsd === null ? `cost unknown (no price for ${t.unpricedModels.join(", ")})` : `$${t.costUsd.toFixed(4)}`;
+  const perReward = result.tokensPerReward === null ? "n/a" : result.tokensPerReward.toFixed(1);
+  return `${t.total} tokens (${t.input} in, ${t.output} out; ${t.source}), ${cost}, ${perReward} tokens per unit reward`;
 }

@@ -1,6 +1,7 @@
 export type { Algorithm, AlgorithmContext, ProgressReporter } from "./algorithm.js";
 export { evaluate, summarize, EvaluateOptionsSchema, type EvaluateOptions, type EvaluationResult, type TaskScore } from "./evaluate.js";
 export { runBatch, type BatchOptions } from "./rollout-batch.js";
+export { rolloutTokenSummary } from "./rollout-tokens.js";
 export { promptCoverage, coverageOfRun, coverageWarning, type ComponentCoverage } from "./coverage.js";
 export { substitutionsResource, withSubstitutions } from "./substitutions.js";
 export type { RunRecordStats } from "./run-log.js";

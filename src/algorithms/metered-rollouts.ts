@@ -5,20 +5,22 @@
  * behaviour filter when the trainer has one — its verdicts are what {@link MeteredRollouts.rewardOf}
  * and {@link MeteredRollouts.trainable} answer with.
  */
-import type { RecordedFinding } from "../adapters/index.js";
-import type { BehaviourCounts, BehaviourEntry, EnqueueRequest, Rollout, RolloutStatus } from "../types/index.js";
-import { spansOf } from "../store/index.js";
+import { DEFAULT_PRICES, type Price, type RecordedFinding, tokenFigures } from "../adapters/index.js";
+import type { BehaviourCounts, BehaviourEntry, EnqueueRequest, Rollout, RolloutStatus, TokenFigures } from "../types/index.js";
 import type { AlgorithmContext } from "./algorithm.js";
-import { runRollouts } from "./rollout-batch.js";
 import type { Budget, BudgetLimit } from "./budget.js";
 import { type RolloutVerdict, addCounts, emptyCounts, reviewRollouts, stopOf } from "./behaviour-review.js";
+import { runRollouts } from "./rollout-batch.js";
 import { rewardOrZero } from "./evaluate.js";
+import { aggregateTokens, callsOfRollout } from "./rollout-tokens.js";
 
 export type MeteredResult = { ended: Rollout[]; stoppedBy?: undefined } | { ended?: undefined; stoppedBy: BudgetLimit };
 
 export class MeteredRollouts {
   /** Rollouts this run found in the store from an earlier, interrupted run and did not run again. */
   reused = 0;
+  /** Each ended rollout's token figures and reward (failed: 0), by rollout id. */
+  private readonly spent = new Map<string, { tokens: TokenFigures; reward: number }>();
   /** The first behaviour finding whose action is `stop`: the run ends after its current round. */
   behaviourStop: RecordedFinding | undefined;
   private readonly verdicts = new Map<string, RolloutVerdict>();
@@ -31,9 +33,10 @@ export class MeteredRollouts {
     private readonly budget: Budget,
     /** Status of every rollout of this run the store had when the run (re)started. */
     private readonly existing: ReadonlyMap<string, RolloutStatus>,
+    private readonly prices: Readonly<Record<string, Price>>,
   ) {}
 
-  static async open(ctx: AlgorithmContext, runId: string, budget: Budget): Promise<MeteredRollouts> {
+  static async open(ctx: AlgorithmContext, runId: string, budget: Budget, prices: Readonly<Record<string, Price>> = DEFAULT_PRICES): Promise<MeteredRollouts> {
     const existing = new Map<string, RolloutStatus>();
     let cursor: string | undefined;
     do {
@@ -41,7 +44,7 @@ export class MeteredRollouts {
       for (const rollout of page.items) existing.set(rollout.rolloutId, rollout.status);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    return new MeteredRollouts(ctx, runId, budget, existing);
+    return new MeteredRollouts(ctx, runId, budget, existing, prices);
   }
 
   /** How many rollouts of this run the store already had. */
@@ -84,6 +87,21 @@ export class MeteredRollouts {
     return { ended };
   }
 
+  /** A rollout's token figures (undefined until it ended in a run of this process). */
+  tokensOf(rolloutId: string): TokenFigures | undefined {
+    return this.spent.get(rolloutId)?.tokens;
+  }
+
+  /** These rollouts' summed figures and Σ tokens / Σ reward (those not ended here left out). */
+  tokensOfMany(rolloutIds: readonly string[]): { tokens: TokenFigures; tokensPerReward: number | null } {
+    return aggregateTokens(rolloutIds.flatMap((id) => this.spent.get(id) ?? []));
+  }
+
+  /** Every rollout this run ended (in this process): summed figures and Σ tokens / Σ reward. */
+  totals(): { tokens: TokenFigures; tokensPerReward: number | null } {
+    return aggregateTokens([...this.spent.values()]);
+  }
+
   /** What candidates are compared on: the outcome reward plus its behaviour penalty (0 for a failed rollout, as without a filter). */
   rewardOf(rollout: Rollout): number {
     return this.verdicts.get(rollout.rolloutId)?.reward ?? rewardOrZero(rollout);
@@ -102,12 +120,14 @@ export class MeteredRollouts {
     return { label, counts, runFindings: [], stop: this.behaviourStop === undefined ? null : stopOf(this.behaviourStop) };
   }
 
-  /** Adds what the agent's own LLM calls cost, by the usage its spans recorded (calls seen by two layers count once). */
+  /**
+   * Adds what the agent's own LLM calls cost to the budget, by the usage its spans recorded (calls
+   * seen by two layers count once), and keeps the rollout's token figures.
+   */
   private async price(rollout: Rollout): Promise<void> {
-    const attempt = rollout.attempts.at(-1);
-    if (!attempt) return;
-    const spans = await spansOf(this.ctx.store, rollout.rolloutId, attempt.attemptId);
-    const calls = this.ctx.adapter.attempts(spans).flatMap((adapted) => adapted.calls);
+    const calls = await callsOfRollout(this.ctx, rollout);
+    if (rollout.attempts.length === 0) return;
     this.budget.addRolloutUsage(calls.flatMap((call) => (call.usage ? [{ model: call.model ?? "unknown", ...call.usage }] : [])));
+    this.spent.set(rollout.rolloutId, { tokens: tokenFigures(calls, this.prices), reward: rewardOrZero(rollout) });
   }
 }

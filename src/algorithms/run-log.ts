@@ -12,7 +12,7 @@
  */
 import type { z } from "zod";
 import type { Store } from "../store/index.js";
-import { type JsonObject, type JsonValue, type Logger, RunEntryDataSchemas, type RunEntryInput, type RunStatus } from "../types/index.js";
+import { type JsonObject, type JsonValue, type Logger, RunEntryDataSchemas, type RunEntryInput, type RunStatus, type TokenFigures } from "../types/index.js";
 import { describeErrorChain } from "../util/index.js";
 import type { BudgetLimit, Spend } from "./budget.js";
 import type { Estimate } from "./stats.js";
@@ -206,6 +206,6 @@ function jsonObjectOf(value: object): JsonObject {
 }
 
 /** A `score` entry from an estimate over `n` tasks (`withInterval` false: the algorithm computes none there). */
-export function scoreEntry(candidateId: string, on: string, scored: Estimate, withInterval = true): EntryData<"score"> {
-  return { candidateId, on, mean: finiteOrNull(scored.mean), n: scored.n, ci95: withInterval ? interval(scored) : null };
+export function scoreEntry(candidateId: string, on: string, scored: Estimate, withInterval = true, spent?: { tokens: TokenFigures; tokensPerReward: number | null }): EntryData<"score"> {
+  return { candidateId, on, mean: finiteOrNull(scored.mean), n: scored.n, ci95: withInterval ? interval(scored) : null, ...(spent === undefined ? {} : { tokens: spent.tokens, tokensPerReward: spent.tokensPerReward }) };
 }

@@ -11,8 +11,9 @@ import { type JsonlSink, writeJsonl } from "../adapters/index.js";
 import { mergeTransitions } from "../adapters/index.js";
 import { contextFromRollout } from "../adapters/index.js";
 import { TraceAdapter } from "../adapters/index.js";
+import { DEFAULT_PRICES, sumFigures, tokenFigures, tokensPerReward } from "../adapters/index.js";
 import { type Store, spansOf } from "../store/index.js";
-import type { MergedSample, Rollout, RolloutMode } from "../types/index.js";
+import type { MergedSample, Rollout, RolloutMode, TokenFigures } from "../types/index.js";
 
 /**
  * The record formats: `chat`, OpenAI fine-tuning records; `hf`, Hugging Face `messages` (TRL's
@@ -48,6 +49,12 @@ export interface ExportSummary {
   /** `hf` records holding assistant turns that are not trained on (`weight: 0` in OpenAI's format), which the Hugging Face format cannot mark. */
   untrainedTurnRecords: number;
   diagnostics: DiagnosticsSummary;
+  /** What the LLM calls of the rollouts read spent (judges apart), from usage or counted. */
+  tokens: TokenFigures;
+  /** `tokens.total / records`: what one exported record cost to collect; null without records. */
+  tokensPerRecord: number | null;
+  /** Σ tokens / Σ final reward of the rollouts read; null when the rewards sum to ≤ 0. */
+  tokensPerReward: number | null;
 }
 
 const ROLLOUT_PAGE = 100;
@@ -66,6 +73,8 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
   const held: Item[] = [];
   let rollouts = 0;
   let records = 0;
+  const spent: TokenFigures[] = [];
+  let rewardSum = 0;
   let untrainedTurnRecords = 0;
 
   for await (const rollout of succeededRollouts(store, options.modes)) {
@@ -74,6 +83,8 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
     if (context.finalReward !== undefined && context.finalReward !== null) rolloutRewards.set(rollout.rolloutId, context.finalReward);
     const [attempt] = adapter.attempts(await spansOf(store, rollout.rolloutId, "latest"), context);
     if (attempt === undefined) continue; // a rollout that recorded no span at all
+    spent.push(tokenFigures(attempt.calls, DEFAULT_PRICES));
+    rewardSum += context.finalReward ?? 0;
     let items: Item[];
     if (isChatFormat(options.format)) {
       diagnostics.push(attempt.diagnostics);
@@ -98,7 +109,8 @@ export async function exportFromStore(store: Store, options: ExportOptions, out:
     const kept = filterForExport(held, { minReward: options.minReward, topK: options.topK, rolloutReward: (id) => rolloutRewards.get(id) });
     records += await writeJsonl(kept.map((i) => i.record), out);
   }
-  return { rollouts, records, untrainedTurnRecords, diagnostics: summarizeDiagnostics(diagnostics) };
+  const tokens = sumFigures(spent);
+  return { rollouts, records, untrainedTurnRecords, diagnostics: summarizeDiagnostics(diagnostics), tokens, tokensPerRecord: records === 0 ? null : tokens.total / records, tokensPerReward: tokensPerReward(tokens.total, rewardSum) };
 }
 
 /** Succeeded rollouts, oldest first, following the store's cursor. */
@@ -128,6 +140,16 @@ export function describeExport(summary: ExportSummary, format: ExportOptions["fo
     `${dropped ? `; left out: ${dropped}` : ""}` +
     (summary.untrainedTurnRecords > 0
       ? `; ${summary.untrainedTurnRecords} hf record(s) hold assistant turns that are context, not targets (weight 0 in the chat format), which Hugging Face messages cannot mark: train on assistant turns with care, or use --format chat`
-      : "")
+      : "") +
+    `; ${describeTokens(summary)}`
   );
+}
+
+/** The export's token figures in words: totals, where they came from, cost, per record and per unit reward. */
+function describeTokens(summary: ExportSummary): string {
+  const t = summary.tokens;
+  const sources = t.source === "mixed" ? `mixed: ${t.callsBySource.usage} calls with usage, ${t.callsBySource.counted} counted` : t.source;
+  const cost = t.costUsd === null ? `cost unknown (no price for ${t.unpricedModels.join(", ")})` : `$${t.costUsd.toFixed(4)}`;
+  const per = (x: number | null) => (x === null ? "n/a" : x.toFixed(1));
+  return `tokens ${t.total} (${t.input} in, ${t.output} out; ${sources}), ${cost}, ${per(summary.tokensPerRecord)} per record, ${per(summary.tokensPerReward)} per unit reward${t.judge.calls > 0 ? `; judges ${t.judge.total} apart` : ""}`;
 }

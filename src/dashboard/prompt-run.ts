@@ -9,6 +9,7 @@ import { type Child, h, show } from "./dom.js";
 import type { CandidateData, FrontData, RunEntry, ScoreData, SpendData } from "./records.js";
 import { type LineageNode, type PromptRun, frontMembers, lineage, promptRun, spendBars, wordDiff } from "./run-model.js";
 import { number } from "./ticks.js";
+import { costText, perRewardText, tokensLine } from "./tokens.js";
 
 interface State {
   run: PromptRun;
@@ -141,7 +142,7 @@ function treeItem(node: LineageNode, parent: string | undefined, level: number, 
 
 function scoresText(scores: readonly ScoreData[] | undefined): string {
   if (scores === undefined || scores.length === 0) return "not scored";
-  return scores.map((score) => `${score.on} ${scoreText(score)}`).join(" · ");
+  return scores.map((score) => `${score.on} ${scoreText(score)}${score.tokens === undefined ? "" : `, ${score.tokens.total} tokens`}`).join(" · ");
 }
 
 /** `0.72 ± 0.08 (n=20)`: the mean, half the 95% interval, and how many tasks. */
@@ -243,7 +244,7 @@ function metaText(candidate: CandidateData): string {
 
 function scoresTable(scores: readonly ScoreData[] | undefined): Child {
   if (scores === undefined || scores.length === 0) return h("p", { class: "empty" }, "Not scored.");
-  const head = ["On", "Mean", "95% interval", "Tasks"];
+  const head = ["On", "Mean", "95% interval", "Tasks", "Tokens", "Cost", "Tokens / reward"];
   return h(
     "table",
     { class: "scores-table" },
@@ -260,6 +261,9 @@ function scoresTable(scores: readonly ScoreData[] | undefined): Child {
           h("td", { class: "num" }, score.mean === null ? "—" : number(score.mean)),
           h("td", { class: "num" }, score.ci95 === null ? "—" : `${number(score.ci95[0])} – ${number(score.ci95[1])}`),
           h("td", { class: "num" }, score.n),
+          h("td", { class: "num", title: score.tokens === undefined ? "not recorded" : tokensLine(score.tokens) }, score.tokens === undefined ? "—" : score.tokens.total),
+          h("td", { class: "num" }, score.tokens === undefined ? "—" : costText(score.tokens.costUsd, score.tokens.unpricedModels)),
+          h("td", { class: "num" }, perRewardText(score.tokensPerReward)),
         ),
       ),
     ),

@@ -93,6 +93,24 @@ export interface TraceDiagnostics {
   warnings: string[];
 }
 
+/** Tokens of a set of calls (src/types/tokens.ts `TokenCounts`). */
+export interface TokenCountsData {
+  input: number;
+  output: number;
+  total: number;
+  calls: number;
+  costUsd: number | null;
+}
+
+/** What calls spent, and where the counts came from (src/types/tokens.ts `TokenFigures`). */
+export interface TokenFiguresData extends TokenCountsData {
+  source: "usage" | "counted" | "mixed" | "none";
+  callsBySource: { usage: number; counted: number };
+  byModel: Record<string, TokenCountsData>;
+  unpricedModels: string[];
+  judge: TokenCountsData;
+}
+
 /** `GET …/attempts/:attemptId/chat`. */
 export interface ChatView {
   rolloutId: string;
@@ -102,6 +120,8 @@ export interface ChatView {
   calls: ChatCall[];
   coverage: CaptureCoverage;
   diagnostics: TraceDiagnostics;
+  /** Absent from a server older than token accounting. */
+  tokens?: TokenFiguresData;
 }
 
 /** One span as the waterfall draws it (`GET …/attempts/:attemptId/trace`). */
@@ -158,6 +178,9 @@ export interface RLStepData {
   staleness: number;
   seconds: { rollouts: number; adapt: number; train: number; eval: number };
   tokensPerReward?: number | null;
+  tokens?: TokenFiguresData;
+  totalTokensPerReward?: number | null;
+  lengthPenalty?: { mean: number; penalizedShare: number };
   policyVersion: string | number;
   newPolicyVersion: string | number;
 }
@@ -190,6 +213,8 @@ export interface ScoreData {
   mean: number | null;
   n: number;
   ci95: [number, number] | null;
+  tokens?: TokenFiguresData;
+  tokensPerReward?: number | null;
 }
 
 /** `front` data: the Pareto front (GEPA) or beam (APO) and, for a front, the tasks each candidate wins. */

@@ -4,6 +4,7 @@ import { h, show } from "./dom.js";
 import type { EvaluationData, RunEntry, TrainingRun } from "./records.js";
 import { evaluations, rlCharts, rlSteps } from "./run-model.js";
 import { number } from "./ticks.js";
+import { costText } from "./tokens.js";
 
 export function rlView(): { element: HTMLElement; update(run: TrainingRun, entries: readonly RunEntry[]): void } {
   const status = h("p", { class: "run-progress", role: "status" });
@@ -18,7 +19,7 @@ export function rlView(): { element: HTMLElement; update(run: TrainingRun, entri
       status.textContent =
         last === undefined
           ? "No step recorded yet."
-          : `${steps.length} step${steps.length === 1 ? "" : "s"}; policy version ${String(last.newPolicyVersion)}${run.status === "running" ? " — running, the curves grow as steps are recorded" : ""}.`;
+          : `${steps.length} step${steps.length === 1 ? "" : "s"}; policy version ${String(last.newPolicyVersion)}${tokensSoFar(steps)}${run.status === "running" ? " — running, the curves grow as steps are recorded" : ""}.`;
       status.dataset.steps = String(steps.length);
       const specs = rlCharts(entries);
       // One step axis for all charts, so a step sits at the same place in each.
@@ -28,6 +29,16 @@ export function rlView(): { element: HTMLElement; update(run: TrainingRun, entri
       show(scores, ...evaluationsTable(evaluations(entries)));
     },
   };
+}
+
+/** The training tokens of the steps recorded so far, summed (cost unknown once a step's is). */
+function tokensSoFar(steps: ReturnType<typeof rlSteps>): string {
+  const counted = steps.flatMap((s) => (s.tokens === undefined ? [] : [s.tokens]));
+  if (counted.length === 0) return "";
+  const total = counted.reduce((n, t) => n + t.total, 0);
+  const cost = counted.reduce<number | null>((sum, t) => (sum === null || t.costUsd === null ? null : sum + t.costUsd), 0);
+  const unpriced = [...new Set(counted.flatMap((t) => t.unpricedModels))];
+  return `; ${total} training tokens, ${costText(cost, unpriced)}`;
 }
 
 /** The evaluations outside the steps (before the first, final, held-out), as recorded. */

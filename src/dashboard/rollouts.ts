@@ -2,7 +2,8 @@
  * The rollouts page: a page of rollouts under the view (filters and sort, kept in the address),
  * sortable column headers, a row expands into its attempts, and rows change, appear and (under a
  * sort by a value that changes) move as store events arrive. Each row names the resources version
- * it ran with and the policy version that answered it (see versions.ts).
+ * it ran with and the policy version that answered it (see versions.ts), and what an ended
+ * rollout's latest attempt spent in tokens (token-cells.ts).
  */
 import type { Api } from "./api.js";
 import { type Child, h, show } from "./dom.js";
@@ -10,6 +11,7 @@ import { type Field, type RolloutFields, type SortField, type View, ROLLOUT_FILT
 import { duration, preview, reward, time } from "./format.js";
 import type { Live } from "./live.js";
 import type { Attempt, Page, Rollout, StoreEvent } from "./records.js";
+import { type TokenCell, TokenCells } from "./token-cells.js";
 import { type RowVersions, Versions } from "./versions.js";
 
 const PAGE_SIZE = 25;
@@ -21,6 +23,7 @@ const COLUMNS: ReadonlyArray<{ label: string; sort?: SortField }> = [
   { label: "Mode" },
   { label: "Task" },
   { label: "Reward", sort: "finalReward" },
+  { label: "Tokens" },
   { label: "Attempts" },
   { label: "Created", sort: "createdAt" },
   { label: "Ended", sort: "endedAt" },
@@ -52,11 +55,12 @@ export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => voi
   const problem = h("p", { class: "error", role: "alert", hidden: true });
 
   const versions = new Versions(api);
+  const tokens = new TokenCells(api);
   const render = () => {
     // Rows are rebuilt: the focused control is found again by its id, so focus stays where it was.
     const focused = document.activeElement instanceof HTMLElement && tbody.contains(document.activeElement) ? document.activeElement.id : "";
     show(tbody, ...(state.rows.size === 0 ? [h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" }, "No rollouts match."))] : []));
-    for (const rollout of state.rows.values()) tbody.append(...rolloutRows(rollout, versions.of(rollout), state.expanded.has(rollout.rolloutId), () => toggle(rollout.rolloutId), state.taskOpen));
+    for (const rollout of state.rows.values()) tbody.append(...rolloutRows(rollout, versions.of(rollout), tokens.of(rollout), state.expanded.has(rollout.rolloutId), () => toggle(rollout.rolloutId), state.taskOpen));
     if (focused !== "") document.getElementById(focused)?.focus();
     olderButton.disabled = state.next === null;
     newerButton.disabled = state.previous.length === 0;
@@ -85,7 +89,8 @@ export function rolloutsPage(main: HTMLElement, api: Api, live: Live): () => voi
 
   /** Reads what the rows' version cells need (each snapshot once), then shows it. */
   const resolveVersions = async () => {
-    if (await versions.load([...state.rows.values()])) render();
+    const [newVersions, newTokens] = await Promise.all([versions.load([...state.rows.values()]), tokens.load([...state.rows.values()])]);
+    if (newVersions || newTokens) render();
   };
 
   const go = async (cursor: string | undefined, direction: "forward" | "back") => {
@@ -250,7 +255,7 @@ function msOfInput(value: string): string {
   return Number.isNaN(ms) ? value : String(ms);
 }
 
-function rolloutRows(rollout: Rollout, versions: RowVersions, expanded: boolean, toggle: () => void, taskOpen: Set<string>): HTMLTableRowElement[] {
+function rolloutRows(rollout: Rollout, versions: RowVersions, tokens: TokenCell, expanded: boolean, toggle: () => void, taskOpen: Set<string>): HTMLTableRowElement[] {
   const last = rollout.attempts.at(-1);
   const button = h(
     "button",
@@ -266,6 +271,7 @@ function rolloutRows(rollout: Rollout, versions: RowVersions, expanded: boolean,
     h("td", {}, rollout.mode),
     h("td", { class: "clip task", title: preview(rollout.input, 500) }, preview(rollout.input)),
     h("td", { class: "num" }, reward(rollout.finalReward)),
+    h("td", { class: "num tokens", title: tokens.title }, tokens.text),
     h("td", { class: "num" }, rollout.attempts.length),
     timeCell(rollout.createdAt),
     timeCell(rollout.endedAt),

@@ -106,7 +106,11 @@ export function initialEvaluation(entries: readonly RunEntry[]): EvaluationData 
 
 const PHASES = ["rollouts", "adapt", "train", "eval"] as const;
 
-/** The RL page's charts, one per metric; a value the step did not report (null, absent) leaves a gap. */
+/**
+ * The RL page's charts, one per metric; a value the step did not report (null, absent) leaves a
+ * gap. The token, cost and length-penalty charts are drawn only when some step reported them (a
+ * run recorded before tokens were counted, or without a penalty, has none).
+ */
 export function rlCharts(entries: readonly RunEntry[]): ChartSpec[] {
   const steps = rlSteps(entries);
   const initial = initialEvaluation(entries);
@@ -114,6 +118,7 @@ export function rlCharts(entries: readonly RunEntry[]): ChartSpec[] {
     name,
     points: [...start, ...steps.flatMap((step) => pointOf(step.step, value(step)))],
   });
+  const optional = (spec: ChartSpec): ChartSpec[] => (spec.series.some((s) => s.points.length > 0) ? [spec] : []);
   return [
     {
       id: "reward",
@@ -123,7 +128,15 @@ export function rlCharts(entries: readonly RunEntry[]): ChartSpec[] {
     },
     { id: "no-signal", title: "No-signal share", yLabel: "share of groups", series: [series("no-signal share", (s) => s.zeroAdvantageShare)] },
     { id: "merge-ratio", title: "Merge ratio", yLabel: "samples per call", series: [series("merge ratio", (s) => s.mergeRatio)] },
-    { id: "tokens-per-reward", title: "Tokens per unit reward", yLabel: "tokens", series: [series("tokens per reward", (s) => s.tokensPerReward)] },
+    {
+      id: "tokens-per-reward",
+      title: "Tokens per unit reward",
+      yLabel: "tokens",
+      series: [series("sampled tokens per reward", (s) => s.tokensPerReward), series("all tokens per reward", (s) => s.totalTokensPerReward)],
+    },
+    ...optional({ id: "tokens", title: "Tokens per step", yLabel: "tokens", series: [series("input", (s) => s.tokens?.input), series("output", (s) => s.tokens?.output)] }),
+    ...optional({ id: "cost", title: "Cost per step", yLabel: "USD", series: [series("cost", (s) => s.tokens?.costUsd)] }),
+    ...optional({ id: "length-penalty", title: "Length penalty", yLabel: "reward change / share", series: [series("mean penalty", (s) => s.lengthPenalty?.mean), series("share penalized", (s) => s.lengthPenalty?.penalizedShare)] }),
     { id: "staleness", title: "Staleness", yLabel: "policy versions behind", series: [series("staleness", (s) => s.staleness)] },
     { id: "seconds", title: "Seconds per phase", yLabel: "seconds", series: PHASES.map((phase) => series(phase, (s) => s.seconds[phase])) },
   ];

@@ -9,6 +9,7 @@ import { h, show } from "./dom.js";
 import { duration, reward } from "./format.js";
 import type { Live } from "./live.js";
 import type { ChatView, Rollout, Span, TraceOutline } from "./records.js";
+import { tokensView } from "./tokens.js";
 import { agentPicker, coverageView, diagnosticsView, spanDetail } from "./trace-sections.js";
 import { waterfall } from "./waterfall.js";
 
@@ -31,9 +32,10 @@ export function tracePage(main: HTMLElement, api: Api, live: Live, rolloutId: st
   const agents = section("agents", "Agents");
   const diagnostics = section("diagnostics", "Training data");
   const coverage = section("coverage", "Capture coverage");
+  const tokens = section("tokens", "Tokens");
   const chat = section("chat", "LLM calls");
   const problem = h("p", { class: "error", role: "alert", hidden: true });
-  show(main, h("p", {}, h("a", { href: "#/" }, "← Rollouts")), h("h1", {}, "Trace of attempt ", h("span", { class: "mono" }, attemptId)), summary, problem, spans, detail, agents, diagnostics, coverage, chat);
+  show(main, h("p", {}, h("a", { href: "#/" }, "← Rollouts")), h("h1", {}, "Trace of attempt ", h("span", { class: "mono" }, attemptId)), summary, problem, spans, detail, agents, diagnostics, tokens, coverage, chat);
 
   const base = `/v1/rollouts/${encodeURIComponent(rolloutId)}/attempts/${encodeURIComponent(attemptId)}`;
   const fail = (error: unknown) => {
@@ -70,6 +72,7 @@ export function tracePage(main: HTMLElement, api: Api, live: Live, rolloutId: st
   const drawChat = (view: ChatView) => {
     show(agents, h("h2", { id: "agents-title" }, "Agents"), agentPicker(view, selected, (picked) => (location.hash = traceHash(rolloutId, attemptId, picked))));
     show(diagnostics, h("h2", { id: "diagnostics-title" }, "Training data"), diagnosticsView(view.diagnostics));
+    show(tokens, h("h2", { id: "tokens-title" }, "Tokens"), view.tokens === undefined ? h("p", { class: "empty" }, "This server does not report tokens.") : tokensView(view.tokens));
     show(coverage, h("h2", { id: "coverage-title" }, "Capture coverage"), coverageView(view.coverage));
     show(chat, h("h2", { id: "chat-title" }, "LLM calls"), chatView(view, { selectedAgents: selected, showTokens, onShowTokens: (on) => (showTokens = on) }));
   };

@@ -1,6 +1,6 @@
 /**
  * `tracetrain/algorithms`: the {@link Algorithm} contract and what helps write one (`runBatch`,
- * `summarize`), and the details of the built-in ones — APO's price table and optimizer prompts.
+ * `summarize`, `rolloutTokenSummary`), and the details of the built-in ones — APO's price table and optimizer prompts.
  * `evaluate`, `APO`, `RL` and `SFT` themselves are at the root; RL's backend protocol is in `tracetrain/rl`.
  *
  * @packageDocumentation
@@ -17,6 +17,7 @@ export {
   type TaskScore,
   runBatch,
   type BatchOptions,
+  rolloutTokenSummary,
   APO,
   type APOOptions,
   type APOResult,

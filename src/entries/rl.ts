@@ -11,6 +11,8 @@ export {
   type RLResult,
   type StepRecord,
   type Verdict,
+  type LengthPenalty,
+  lengthPenaltyOf,
   type TrainingBackend,
   HttpTrainingBackend,
   type HttpTrainingBackendOptions,

@@ -9,7 +9,7 @@
 import { Attr, type CaptureCoverage, type ChatView, type ChatViewCall, type TraceDiagnostics } from "../types/index.js";
 import { type Store, rejectUnknownParams } from "../store/index.js";
 import { type Route, requestUrl, sendJson } from "../http/index.js";
-import { type AdaptedAttempt, type ExtractedCall, adaptAttempt, contextFromRollout, creditPolicyFromName } from "../adapters/index.js";
+import { type AdaptedAttempt, type ExtractedCall, DEFAULT_PRICES, adaptAttempt, contextFromRollout, creditPolicyFromName, tokenFigures } from "../adapters/index.js";
 import { readAttempt } from "./attempt-spans.js";
 
 /** The chat-view route over `store`; `startStoreServer` adds it with the dashboard. */
@@ -39,6 +39,7 @@ export function createChatViewRoute(store: Store): Route {
         calls: adapted.calls.map((call) => chatCall(call, adapted, rewards)),
         coverage: coverage(adapted),
         diagnostics: diagnostics(adapted),
+        tokens: tokenFigures(adapted.calls, DEFAULT_PRICES),
       };
       sendJson(response, 200, view);
     },

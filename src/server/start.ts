@@ -2,6 +2,7 @@ import type { Route } from "../http/index.js";
 import { createOtlpIngestRoute } from "./otlp-ingest.js";
 import { createRewardRoute } from "./reward-route.js";
 import { createChatViewRoute } from "./chat-view-route.js";
+import { createTokensRoute } from "./tokens-route.js";
 import { createTraceRoutes } from "./trace-route.js";
 import { createDashboardRoutes } from "./dashboard-static.js";
 import { type StoreServerOptions, parseStoreServerOptions } from "./options.js";
@@ -20,7 +21,7 @@ import { type StoreServer, serveParsed } from "./store-server.js";
  */
 export async function startStoreServer(options: StoreServerOptions): Promise<StoreServer> {
   const parsed = parseStoreServerOptions(options);
-  const dashboard = parsed.dashboard === false ? [] : [...createDashboardRoutes(parsed.dashboard === true ? undefined : parsed.dashboard.dir), createChatViewRoute(parsed.store), ...createTraceRoutes(parsed.store)];
+  const dashboard = parsed.dashboard === false ? [] : [...createDashboardRoutes(parsed.dashboard === true ? undefined : parsed.dashboard.dir), createChatViewRoute(parsed.store), createTokensRoute(parsed.store), ...createTraceRoutes(parsed.store)];
   return serveParsed({ ...parsed, extraRoutes: withDefaultRoutes(parsed.extraRoutes, [createOtlpIngestRoute(parsed.store), createRewardRoute(parsed.store), ...dashboard]) });
 }
 

@@ -24,3 +24,4 @@ export * from "./reward-record.js";
 export * from "./behaviour.js";
 export * from "./substitutions.js";
 export * from "./trace-view.js";
+export * from "./tokens.js";

@@ -5,6 +5,7 @@
  * reads; a test holds the two together), so every field the page shows is here.
  */
 import { z } from "zod";
+import { TokenFiguresSchema } from "./tokens.js";
 import { ChatMessageSchema } from "./transition.js";
 
 /** One span as the waterfall draws it; every other attribute is one request away (`…/spans/:spanId`). */
@@ -97,5 +98,7 @@ export const ChatViewSchema = z.strictObject({
   calls: z.array(ChatViewCallSchema),
   coverage: CaptureCoverageSchema,
   diagnostics: TraceDiagnosticsSchema,
+  /** What the attempt's calls spent (every call, whatever the agent selection; judges apart), priced with the default table. */
+  tokens: TokenFiguresSchema,
 });
 export type ChatView = z.infer<typeof ChatViewSchema>;

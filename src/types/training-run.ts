@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { IdSchema, PolicyVersionSchema, TimestampSchema } from "./common.js";
 import { JsonObjectSchema } from "./json.js";
+import { TokenFiguresSchema } from "./tokens.js";
 
 /** `running` until the algorithm ends it; `stopped` is an interrupted run (Ctrl-C, abort) that may be resumed; a run that spent its budget is `completed`. */
 export const RunStatusSchema = z.enum(["running", "completed", "stopped", "failed"]);
@@ -217,6 +218,12 @@ export const RLStepEntrySchema = z.object({
    * the rollouts earned no positive reward.
    */
   tokensPerReward: z.number().nullable().optional(),
+  /** What every LLM call of the step's rollouts spent (refills and dropped rollouts included; judges apart), from usage or counted. */
+  tokens: TokenFiguresSchema.optional(),
+  /** `tokens.total` over the train reward of the rollouts judged (Σ tokens / Σ reward); null when that reward is ≤ 0. */
+  totalTokensPerReward: z.number().nullable().optional(),
+  /** The length penalty's effect on the rollouts judged: mean reward change (≤ 0) and the share it changed; absent without one. */
+  lengthPenalty: z.object({ mean: z.number(), penalizedShare: z.number().min(0).max(1) }).optional(),
   /** What the behaviour filter found in the step's training rollouts and did (absent without a filter). */
   behaviour: BehaviourCountsSchema.optional(),
 });
@@ -274,6 +281,10 @@ export const SFTRoundEntrySchema = z.object({
   skipped: z.enum(["nothing kept", "already applied"]).optional(),
   /** What the behaviour filter found in the round's rollouts and did (only with a filter). */
   behaviour: BehaviourCountsSchema.optional(),
+  /** What the round's collection rollouts spent — all of them, kept or not (the teacher's calls when distilling). */
+  tokens: TokenFiguresSchema.optional(),
+  /** `tokens.total` over the reward of the rollouts judged (Σ tokens / Σ reward); null when that reward is ≤ 0. */
+  tokensPerReward: z.number().nullable().optional(),
 });
 export type SFTRoundEntry = z.infer<typeof SFTRoundEntrySchema>;
 
@@ -328,6 +339,10 @@ export const ScoreEntrySchema = z.object({
   mean: z.number().nullable(),
   n: z.number().int().nonnegative(),
   ci95: z.tuple([z.number(), z.number()]).nullable(),
+  /** What the scored rollouts' LLM calls spent (judges apart); absent in records written before tokens were counted. */
+  tokens: TokenFiguresSchema.optional(),
+  /** Σ tokens / Σ reward over the scored rollouts; null when their rewards sum to ≤ 0. */
+  tokensPerReward: z.number().nullable().optional(),
 });
 export type ScoreEntry = z.infer<typeof ScoreEntrySchema>;
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { APO, type APOOptions, type APOResult } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
-import { CandidateEntrySchema, EvaluationEntrySchema, FrontEntrySchema, RunEntryDataSchemas, SpendEntrySchema, type RunEntry } from "tracetrain/schemas";
+import { CandidateEntrySchema, EvaluationEntrySchema, ScoreEntrySchema, FrontEntrySchema, RunEntryDataSchemas, SpendEntrySchema, type RunEntry } from "tracetrain/schemas";
 import { startMockLlm } from "tracetrain/testing";
 import { combinedResponder, runApo, runInterrupted } from "../support/room-apo.js";
 import { EntrylessStore, entriesOf } from "../support/run-records.js";
@@ -38,6 +38,12 @@ describe("APO's record in the store", () => {
     const entries = parsed(await entriesOf(store, "apo-rec"));
     expect(result.record).toEqual({ added: entries.length, duplicates: 0, failedWrites: 0, lost: 0 });
     const candidates = entries.filter((e) => e.kind === "candidate").map((e) => CandidateEntrySchema.parse(e.data));
+    // Token figures: the run's, and each minibatch and validation score's (from the usage the mock reported; its model has no price).
+    expect(result.tokens).toMatchObject({ source: "usage", costUsd: null, unpricedModels: ["room-agent"] });
+    expect(header.summary).toMatchObject({ tokens: { total: result.tokens.total }, tokensPerReward: result.tokensPerReward });
+    const searchScores = entries.filter((e) => e.kind === "score").map((e) => ScoreEntrySchema.parse(e.data)).filter((e) => e.on !== "held-out");
+    expect(searchScores.length).toBeGreaterThan(0);
+    for (const score of searchScores) expect(score.tokens!.calls).toBeGreaterThanOrEqual(score.n);
 
     // One candidate entry per proposal the optimizer answered: published when evaluated, refused otherwise.
     const children = result.history.flatMap((h) => h.children.map((c) => ({ ...c, round: h.round })));

@@ -92,6 +92,12 @@ describe("SFT under a behaviour filter", () => {
     expect(await wordsOf(backend.supervised[0]!)).toEqual(["SECRET", "hello"]);
     expect(result.rounds[0]!.filter).toMatchObject({ ended: 4, excludedByBehaviour: 0, belowThreshold: 2, kept: 2 });
     expect(result.rounds[0]!.behaviour).toMatchObject({ rollouts: 4, findings: 2, excluded: 0, penalized: 0 });
+    // Token figures: every collection call counted once, from the mock's reported usage; Σ tokens / Σ reward over the 4 rollouts judged (reward 2).
+    const tokens = result.rounds[0]!.tokens!;
+    expect(tokens).toMatchObject({ calls: 4, source: "usage" });
+    expect(tokens.total).toBe(tokens.input + tokens.output);
+    expect(result.rounds[0]!.tokensPerReward).toBe(tokens.total / 2);
+    expect(result.tokens.total).toBe(tokens.total);
   });
 
   it("exclude: the flagged rollouts never reach the supervised data, and the round counts them", async () => {

@@ -19,6 +19,8 @@ const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tracetrain-export-"));
 const db = join(dir, "store.db");
 const ids: Record<string, string> = {};
+/** The usage the mock reported for the calls of the rollouts that succeeded. */
+const usage = { input: 0, output: 0 };
 
 /** Runs `tracetrain ARGS`; resolves with its exit code, stdout and stderr. */
 function tracetrain(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -37,8 +39,19 @@ const lines = (text: string): unknown[] => text.trim().split("\n").filter(Boolea
 beforeAll(async () => {
   const h = await startHarness(new SqliteStore(db));
   const client = new OpenAI({ baseURL: h.mock.baseUrl, apiKey: "test", maxRetries: 0 });
-  const ask = (agentName: string, messages: ChatCompletionMessageParam[]) =>
-    withAgent(agentName, () => client.chat.completions.create({ model: "mock-model", messages, return_token_ids: true } as OpenAI.ChatCompletionCreateParamsNonStreaming));
+  let pending = { input: 0, output: 0 };
+  const ask = async (agentName: string, messages: ChatCompletionMessageParam[]) => {
+    const r = await withAgent(agentName, () => client.chat.completions.create({ model: "mock-model", messages, return_token_ids: true } as OpenAI.ChatCompletionCreateParamsNonStreaming));
+    pending.input += r.usage!.prompt_tokens;
+    pending.output += r.usage!.completion_tokens;
+    return r;
+  };
+  const spent = <T>(run: T): T => {
+    usage.input += pending.input;
+    usage.output += pending.output;
+    pending = { input: 0, output: 0 };
+    return run;
+  };
   // A writer that revises its answer once (two calls that merge), then a checker.
   const rewards = [1, 0.25, 0.5];
   const solve = async (task: { q: string; fail?: boolean }) => {
@@ -51,11 +64,12 @@ beforeAll(async () => {
     return rewards.shift();
   };
   // Two rollouts of task A (one group: group ids come from the task), one of task B.
-  ids.a1 = (await h.run("solver", solve, { q: "Task A" })).rollout.rolloutId;
+  ids.a1 = spent(await h.run("solver", solve, { q: "Task A" })).rollout.rolloutId;
   // A failed attempt of the same task: runner.step rethrows the agent's error; its rollout is failed in the store.
   await expect(h.run("solver", solve, { q: "Task A", fail: true })).rejects.toThrow("the agent failed");
-  ids.a2 = (await h.run("solver", solve, { q: "Task A" })).rollout.rolloutId;
-  ids.b = (await h.run("solver", solve, { q: "Task B" }, "val")).rollout.rolloutId;
+  pending = { input: 0, output: 0 }; // the failed rollout is not exported
+  ids.a2 = spent(await h.run("solver", solve, { q: "Task A" })).rollout.rolloutId;
+  ids.b = spent(await h.run("solver", solve, { q: "Task B" }, "val")).rollout.rolloutId;
   await h.close();
 }, 180_000);
 
@@ -105,7 +119,12 @@ describe("tracetrain export", () => {
       })),
     );
     expect(sft[0]!.labels.slice(records[0]!.prompt_ids.length)).toContain(-100);
-    expect(tokens.stderr).toBe("exported 6 tokens record(s) from 3 rollout(s): 9 LLM calls found, 9 selected, 9 with token ids; merge ratio 1.00 (0 mismatches)\n");
+    // Tokens: exactly the usage the mock reported for the three rollouts' calls; rewards 1 + 0.25 + 0.5.
+    const total = usage.input + usage.output;
+    expect(tokens.stderr).toBe(
+      "exported 6 tokens record(s) from 3 rollout(s): 9 LLM calls found, 9 selected, 9 with token ids; merge ratio 1.00 (0 mismatches); " +
+        `tokens ${total} (${usage.input} in, ${usage.output} out; usage), cost unknown (no price for mock-model), ${(total / 6).toFixed(1)} per record, ${(total / 1.75).toFixed(1)} per unit reward\n`,
+    );
 
     expect(valChat.code, valChat.stderr).toBe(0);
     const chat = lines(readFileSync(out("val.jsonl"), "utf8"));

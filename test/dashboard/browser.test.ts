@@ -307,6 +307,19 @@ describe.skipIf(skip)("the dashboard in Chromium", () => {
     expect(rows.find(([layer]) => layer === "openai")?.[2]).toBe("2");
     expect(await page.locator(".chat .badge-layers").allInnerTexts()).toEqual(["recorded by openai", "recorded by openai"]);
     expect(await page.locator("#coverage-warnings").innerText()).toContain("1 of 2 call(s) have no token ids (text only: not trainable by RL)");
+    // The trace's token totals: the usage its two calls recorded, counted once.
+    const usage = (key: string) => spans.filter((s) => s.attributes["tracetrain.span.type"] === "llm").reduce((n, s) => n + Number(s.attributes[key] ?? 0), 0);
+    const [input, output] = [usage("gen_ai.usage.input_tokens"), usage("gen_ai.usage.output_tokens")];
+    expect(input).toBeGreaterThan(0);
+    expect(await page.locator("#tokens-summary").innerText()).toMatch(new RegExp(`^${input + output} tokens \\(${input} in, ${output} out; usage\\) · cost unknown \\(no price for `));
+    expect(await page.locator("#tokens-by-model tbody tr").count()).toBeGreaterThan(0);
+    // The rollouts list shows the same total in the rollout's row, the figures in its title.
+    await page.evaluate(() => {
+      (globalThis as unknown as BrowserGlobals).location.hash = "#/";
+    });
+    const cell = page.locator(`#rollouts tr[data-rollout-id='${rolloutId}'] td.tokens`);
+    await cell.and(page.locator(`td.tokens:text-is('${input + output}')`)).waitFor();
+    expect(await cell.getAttribute("title")).toMatch(new RegExp(`^${input + output} tokens \\(${input} in, ${output} out; usage\\)`));
     expect(page.errors).toEqual([]);
     await page.context().close();
   });

@@ -46,9 +46,21 @@ export function rlStepData(n: number): RLStepEntry {
     metrics: { loss: Math.round((0.9 - 0.05 * n) * 1000) / 1000, kl: null },
     chunks: 1,
     tokensPerReward: n === 1 ? null : Math.round(52_000 / n),
+    // Every call reported usage; step 1 earned no reward, so no tokens per unit reward either.
+    tokens: stepTokens(n),
+    totalTokensPerReward: n === 1 ? null : Math.round(stepTokens(n).total / (trainReward * 32)),
+    ...(n > 5 ? { lengthPenalty: { mean: -0.01 * (n - 5), penalizedShare: Math.min(1, 0.1 * (n - 5)) } } : {}),
   };
   if (n % 2 === 0) data.valReward = Math.round((0.2 + 0.055 * n) * 1000) / 1000;
   return data;
+}
+
+/** Step `n`'s token figures: prompts shrink a little as the policy learns; priced as gpt-4.1-mini. */
+export function stepTokens(n: number): NonNullable<RLStepEntry["tokens"]> {
+  const input = 96_000 - 2_000 * n;
+  const output = 18_000 - 900 * n;
+  const counts = { input, output, total: input + output, calls: 64, costUsd: (input * 0.4 + output * 1.6) / 1e6 };
+  return { ...counts, source: "usage", callsBySource: { usage: 64, counted: 0 }, byModel: { "gpt-4.1-mini": counts }, unpricedModels: [], judge: { input: 0, output: 0, total: 0, calls: 0, costUsd: 0 } };
 }
 
 export const rlStepEntry = (n: number) => entry(RunEntryKinds.rlStep, rlStepData(n) as unknown as Record<string, unknown>, `step-${n}`);

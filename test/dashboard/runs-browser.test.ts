@@ -16,7 +16,7 @@ import { MemoryStore } from "tracetrain/store";
 import type { StoreServer } from "tracetrain/server";
 import { RunEntryKinds } from "tracetrain/schemas";
 import { CHROMIUM, type DashboardRig, openTab, startDashboardRig } from "./support.js";
-import { FINAL_TEST, GEPA_CANDIDATES, GEPA_FRONT, GEPA_RUN_ID, GEPA_SPEND, INITIAL_VAL, RL_RUN_ID, RL_STEPS, entry, recordGepaRun, recordRlRun, rlStepData, rlStepEntry } from "./run-fixtures.js";
+import { FINAL_TEST, GEPA_CANDIDATES, GEPA_FRONT, GEPA_RUN_ID, GEPA_SPEND, INITIAL_VAL, RL_RUN_ID, RL_STEPS, entry, recordGepaRun, recordRlRun, rlStepData, rlStepEntry, stepTokens } from "./run-fixtures.js";
 
 // Skipped on a machine without Chromium, never in CI (.ci/run installs it): there a missing browser fails.
 const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";
@@ -38,7 +38,10 @@ const expectedPoints: Record<string, Record<string, number>> = {
   reward: { train: steps.filter((s) => s.trainReward !== null).length, val: steps.filter((s) => s.valReward !== undefined).length + 1 },
   "no-signal": { "no-signal share": steps.length },
   "merge-ratio": { "merge ratio": steps.filter((s) => s.mergeRatio !== null).length },
-  "tokens-per-reward": { "tokens per reward": steps.filter((s) => typeof s.tokensPerReward === "number").length },
+  "tokens-per-reward": { "sampled tokens per reward": steps.filter((s) => typeof s.tokensPerReward === "number").length, "all tokens per reward": steps.filter((s) => typeof s.totalTokensPerReward === "number").length },
+  tokens: { input: steps.length, output: steps.length },
+  cost: { cost: steps.length },
+  "length-penalty": { "mean penalty": steps.filter((s) => s.lengthPenalty).length, "share penalized": steps.filter((s) => s.lengthPenalty).length },
   staleness: { staleness: steps.length },
   seconds: { rollouts: steps.length, adapt: steps.length, train: steps.length, eval: steps.length },
 };
@@ -115,6 +118,8 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
   it("draws the RL run: a chart per metric, a point per step that reported it, axes, hover titles and a data table", async () => {
     const page = await open(`#/runs/${RL_RUN_ID}`);
     await page.locator(".run-progress[data-steps='10']").waitFor();
+    const trainingTokens = steps.reduce((n, s) => n + s.tokens!.total, 0);
+    expect(await page.locator(".run-progress").innerText()).toContain(`; ${trainingTokens} training tokens, $`);
     const charts = page.locator("figure.chart");
     expect(await charts.evaluateAll((figures) => figures.map((f) => f.getAttribute("data-chart")))).toEqual(Object.keys(expectedPoints));
     for (const [chart, series] of Object.entries(expectedPoints)) {
@@ -246,8 +251,11 @@ describe.skipIf(skip)("the training-run pages in Chromium", () => {
     expect(await page.locator("#candidate h2").innerText()).toContain("m5");
     expect(await reading!.evaluate((table) => table.isConnected)).toBe(true);
     // A new score for the selected candidate does redraw it.
-    await store.addRunEntries(GEPA_RUN_ID, [entry(RunEntryKinds.score, { candidateId: "m5", on: "val", mean: 0.8, n: 20, ci95: [0.62, 0.98] })]);
+    await store.addRunEntries(GEPA_RUN_ID, [entry(RunEntryKinds.score, { candidateId: "m5", on: "val", mean: 0.8, n: 20, ci95: [0.62, 0.98], tokens: stepTokens(3), tokensPerReward: 131_625 })]);
     await page.locator("#candidate .scores-table").getByRole("cell", { name: "val", exact: true }).waitFor();
+    // Its tokens, cost and tokens per unit reward sit beside the score.
+    const valRow = page.locator("#candidate .scores-table tbody tr").filter({ has: page.getByRole("cell", { name: "val", exact: true }) });
+    expect((await valRow.locator("td").allInnerTexts()).slice(3)).toEqual(["20", "105300", "$0.0605", "131625.0"]);
     expect(await reading!.evaluate((table) => table.isConnected)).toBe(false);
     expect(page.errors).toEqual([]);
     await page.context().close();

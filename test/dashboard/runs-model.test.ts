@@ -25,7 +25,7 @@ describe("RL curves", () => {
   const series = (chart: string, name: string) => charts.get(chart)!.series.find((s) => s.name === name)!.points;
 
   it("has one chart per metric, seconds with a line per phase", () => {
-    expect([...charts.keys()]).toEqual(["reward", "no-signal", "merge-ratio", "tokens-per-reward", "staleness", "seconds"]);
+    expect([...charts.keys()]).toEqual(["reward", "no-signal", "merge-ratio", "tokens-per-reward", "tokens", "cost", "length-penalty", "staleness", "seconds"]);
     expect(charts.get("seconds")!.series.map((s) => s.name)).toEqual(["rollouts", "adapt", "train", "eval"]);
     expect(series("seconds", "train")).toEqual(steps.map((s) => ({ x: s.step, y: s.seconds.train })));
   });
@@ -37,7 +37,12 @@ describe("RL curves", () => {
     expect(series("reward", "train")).toHaveLength(RL_STEPS);
     // Step 1 had no merge ratio and no tokens per reward (null): a gap, not a zero.
     expect(series("merge-ratio", "merge ratio").map((p) => p.x)).toEqual(steps.slice(1).map((s) => s.step));
-    expect(series("tokens-per-reward", "tokens per reward")).toHaveLength(RL_STEPS - 1);
+    expect(series("tokens-per-reward", "sampled tokens per reward")).toHaveLength(RL_STEPS - 1);
+    expect(series("tokens-per-reward", "all tokens per reward")).toHaveLength(RL_STEPS - 1);
+    expect(series("tokens", "input")).toEqual(steps.map((s) => ({ x: s.step, y: s.tokens!.input })));
+    expect(series("cost", "cost")[0]!.y).toBeCloseTo((94_000 * 0.4 + 17_100 * 1.6) / 1e6, 12);
+    // The penalty began at step 6: no points before it.
+    expect(series("length-penalty", "mean penalty").map((p) => p.x)).toEqual([6, 7, 8, 9, 10]);
   });
 
   it("counts a step recorded twice (a resumed run) once, with its later values", () => {

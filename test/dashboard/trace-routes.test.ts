@@ -27,8 +27,10 @@ import {
   type Span,
   SpanSchema,
   type StoreEvent,
+  type TokenFigures,
   type TraceOutline,
   TraceOutlineSchema,
+  RolloutTokensSchema,
 } from "../../src/types/index.js";
 import type { Store } from "tracetrain";
 import { MemoryStore } from "tracetrain/store";
@@ -45,6 +47,7 @@ export const fits = {
   event: (e: StoreEvent): Dashboard.StoreEvent => e,
   chatView: (v: ChatView): Dashboard.ChatView => v,
   traceOutline: (t: TraceOutline): Dashboard.TraceOutline => t,
+  tokens: (t: TokenFigures): Dashboard.TokenFiguresData => t,
 };
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -84,6 +87,28 @@ describe("what the trace page reads, as the routes send it", () => {
         if (first !== undefined) SpanSchema.parse(await get(`${base}/spans/${first.spanId}`));
       }
     }
+  });
+});
+
+describe("the rollouts list's token route", () => {
+  it("sends each named rollout's latest attempt's figures — the chat view's — and refuses a bad request", async () => {
+    const rollouts = (await store.queryRollouts({ limit: 1000 })).items.filter((r) => r.attempts.length > 0).slice(0, 10);
+    const body = RolloutTokensSchema.parse(await get(`/v1/tokens?rollouts=${rollouts.map((r) => r.rolloutId).join(",")}`));
+    expect(body.items.map((i) => [i.rolloutId, i.attemptId])).toEqual(rollouts.map((r) => [r.rolloutId, r.attempts.at(-1)!.attemptId]));
+    for (const item of body.items) {
+      const view = ChatViewSchema.parse(await get(`/v1/rollouts/${item.rolloutId}/attempts/${item.attemptId}/chat`));
+      expect(item.tokens).toEqual(view.tokens);
+    }
+    expect(body.items.some((i) => i.tokens.total > 0)).toBe(true);
+    const error = async (path: string, status: number) => {
+      const response = await fetch(`${server.url}${path}`);
+      expect([path, response.status]).toEqual([path, status]);
+      return ((await response.json()) as { error: { message: string } }).error.message;
+    };
+    expect(await error("/v1/tokens", 400)).toBe("invalid tokens query: rollouts: must name 1 to 100 rollout ids, comma-separated (got 0)");
+    expect(await error(`/v1/tokens?rollouts=${Array.from({ length: 101 }, (_, i) => `r${i}`).join(",")}`, 400)).toMatch(/got 101/);
+    expect(await error("/v1/tokens?rollouts=nope", 404)).toMatch(/nope/);
+    expect(await error("/v1/tokens?rollouts=a&limit=3", 400)).toMatch(/limit/);
   });
 });
 

@@ -66,6 +66,10 @@ const EXPECTED: Record<string, Array<[marker: string, printed: RegExp]>> = {
     ['createStore("sqlite:./runs/tracetrain.db")', /^succeeded 1 1$/],
     ["startStoreServer({ store: new MemoryStore()", /^succeeded$/],
   ],
+  "docs/token-efficiency.md": [
+    // The echoing test LLM reports usage; the wordy system prompt costs more tokens per unit reward at the same score.
+    ["const oneWord = agent(", /^usage 2 true true$/],
+  ],
   "docs/training-data.md": [
     // From traces to training data: one example per credit policy.
     ["const pipeline = agent(", /^writer 1 final textOnly=true$/],

@@ -11,7 +11,7 @@
  * aside), and only a gain whose 95% interval lies above zero there is called an improvement.
  */
 import { randomUUID } from "node:crypto";
-import type { BehaviourCounts, BehaviourStop, EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout } from "../../types/index.js";
+import type { BehaviourCounts, BehaviourStop, EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, TokenFigures } from "../../types/index.js";
 import { TracetrainError, ValidationError } from "../../types/index.js";
 import { mapLimited } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
@@ -100,6 +100,9 @@ export interface APOResult {
   /** Rollouts an earlier run of this runId had made that this one read back instead of running. */
   reusedRollouts: number;
   stoppedBecause: StopReason;
+  /** What every rollout of the run spent (judges apart; rollouts an earlier run made count when read back), and Σ tokens / Σ reward over them. */
+  tokens: TokenFigures;
+  tokensPerReward: number | null;
   /** The behaviour finding that stopped the run after its round, when one did. */
   stoppedBy?: BehaviourStop;
   /** What the behaviour filter found and did over the whole run (absent without a filter). */
@@ -169,7 +172,7 @@ class APORun {
 
   private async search(runId: string, snapshot: ResourcesSnapshot, targets: string[]): Promise<Omit<APOResult, "record">> {
     const { ctx, settings, log } = this;
-    const rollouts = await MeteredRollouts.open(ctx, runId, this.budget);
+    const rollouts = await MeteredRollouts.open(ctx, runId, this.budget, settings.priceTable);
     const board = new Scoreboard(rollouts, runId, ctx.val);
     const heldOut = planHeldOut(ctx, settings.seed);
     const searchTasks = heldOut.searchIndices;
@@ -272,8 +275,9 @@ class APORun {
     if (gradient.stoppedBy) return { beam, stoppedBy: gradient.stoppedBy };
     if (ctx.signal.aborted) return { beam };
     for (const parent of beam) {
-      const scored = estimate(gradient.byParent.get(parent.id)!.map((r) => run.rollouts.rewardOf(r)));
-      if (scored.n > 0) this.log.add("score", `score-${parent.id}-minibatch-r${round}`, scoreEntry(parent.id, "minibatch", scored));
+      const runs = gradient.byParent.get(parent.id)!;
+      const scored = estimate(runs.map((r) => run.rollouts.rewardOf(r)));
+      if (scored.n > 0) this.log.add("score", `score-${parent.id}-minibatch-r${round}`, scoreEntry(parent.id, "minibatch", scored, true, run.rollouts.tokensOfMany(runs.map((r) => r.rolloutId))));
     }
 
     const described = new Map(
@@ -476,6 +480,7 @@ class APORun {
       edits: { ...this.edits },
       reusedRollouts: state.rollouts.reused,
       stoppedBecause: this.stoppedBecause,
+      ...state.rollouts.totals(),
       ...(this.stoppedBy === undefined ? {} : { stoppedBy: this.stoppedBy }),
       ...(this.behaviour === undefined ? {} : { behaviour: this.behaviour }),
     };
@@ -513,8 +518,9 @@ class APORun {
   /** The round's validation scores (mean and 95% interval over the tasks each arm ran) and the new beam. */
   private recordEvaluation(round: number, arms: readonly Candidate[], beam: readonly Candidate[], board: Scoreboard, namespace: string): void {
     for (const arm of arms) {
-      const scored = estimate(board.rewardsOf(arm, board.tasksOf(arm, namespace), namespace));
-      if (scored.n > 0) this.log.add("score", `score-${arm.id}-val-r${round}-${scored.n}`, scoreEntry(arm.id, "val", scored));
+      const tasks = board.tasksOf(arm, namespace);
+      const scored = estimate(board.rewardsOf(arm, tasks, namespace));
+      if (scored.n > 0) this.log.add("score", `score-${arm.id}-val-r${round}-${scored.n}`, scoreEntry(arm.id, "val", scored, true, board.tokensOf(arm, tasks, namespace)));
     }
     this.log.add("front", `front-${round}`, { iteration: round, candidateIds: beam.map((c) => c.id) });
   }
@@ -550,9 +556,9 @@ class APORun {
 
 /** The run's header summary: the outcome without the per-round history (that is in the log). */
 function runSummary(result: Omit<APOResult, "record">) {
-  const { best, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause } = result;
+  const { best, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause, tokens, tokensPerReward } = result;
   const { resources: _resources, ...bestScores } = best;
-  return { best: bestScores, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause, stopDetail: stopDetailOf(stoppedBecause) };
+  return { best: bestScores, seed, improvement, heldOut, verdict, summary, published, spend, edits, stoppedBecause, stopDetail: stopDetailOf(stoppedBecause), tokens, tokensPerReward };
 }
 
 function stopDetailOf(stoppedBecause: StopReason): string {

@@ -8,7 +8,7 @@
  * has already done. `full` instead runs every candidate on a fresh batch of tasks each round, as
  * Agent Lightning's APO does — kept as the reference the benchmark compares against.
  */
-import type { EnqueueRequest, Task } from "../../types/index.js";
+import type { EnqueueRequest, Task, TokenFigures } from "../../types/index.js";
 import type { BudgetLimit } from "../budget.js";
 import type { MeteredRollouts } from "../metered-rollouts.js";
 import { estimate } from "./stats.js";
@@ -42,6 +42,8 @@ export interface RoundEvaluation {
 /** Runs evaluation rollouts and remembers each (candidate, validation task) reward. */
 export class Scoreboard {
   private readonly rewards = new Map<string, Map<number, number>>();
+  /** The rollout behind each reward, same keys. */
+  private readonly rolloutIds = new Map<string, Map<number, string>>();
 
   constructor(
     private readonly rollouts: MeteredRollouts,
@@ -61,6 +63,12 @@ export class Scoreboard {
 
   mean(candidate: Candidate, tasks: readonly number[], namespace = ""): number {
     return estimate(this.rewardsOf(candidate, tasks, namespace).filter((v) => !Number.isNaN(v))).mean;
+  }
+
+  /** What the candidate's rollouts on these tasks spent (those it has a reward for), and Σ tokens / Σ reward. */
+  tokensOf(candidate: Candidate, tasks: readonly number[], namespace = ""): { tokens: TokenFigures; tokensPerReward: number | null } {
+    const ids = this.rolloutIds.get(`${namespace}|${candidate.id}`);
+    return this.rollouts.tokensOfMany(tasks.flatMap((t) => ids?.get(t) ?? []));
   }
 
   /** Tasks (validation indices) this candidate has a reward for. */
@@ -98,6 +106,9 @@ export class Scoreboard {
       if (!known) this.rewards.set(`${namespace}|${candidate.id}`, (known = new Map()));
       // The behaviour penalty counts: a candidate that scores by misbehaving is not the better one.
       known.set(task, this.rollouts.rewardOf(rollout));
+      let ids = this.rolloutIds.get(`${namespace}|${candidate.id}`);
+      if (!ids) this.rolloutIds.set(`${namespace}|${candidate.id}`, (ids = new Map()));
+      ids.set(task, rollout.rolloutId);
     }
     return { rollouts: missing.length };
   }

@@ -10,7 +10,7 @@
  * run resumed with its runId reads back what it made instead of making it again.
  */
 import { randomUUID } from "node:crypto";
-import type { BehaviourCounts, BehaviourStop, EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, Task } from "../../types/index.js";
+import type { BehaviourCounts, BehaviourStop, EnqueueRequest, PromptTemplateResource, ResourcesSnapshot, Rollout, Task, TokenFigures } from "../../types/index.js";
 import { canonicalJson, TracetrainError, ValidationError } from "../../types/index.js";
 import { randomFor } from "../../util/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
@@ -18,7 +18,7 @@ import { Budget, type BudgetLimit, type Spend } from "../budget.js";
 import { type ComponentCoverage, reportCoverage } from "../coverage.js";
 import { type HeldOutPlan, type HeldOutSource, heldOutCheck, planHeldOut, recordHeldOut } from "../held-out.js";
 import { type Estimate, estimate, indices, mean } from "../stats.js";
-import { recordSpend, RunLog, type RunRecordStats, runStatusOf, scoreEntry } from "../run-log.js";
+import { finiteOrNull, recordSpend, RunLog, type RunRecordStats, runStatusOf, scoreEntry } from "../run-log.js";
 import { addCounts, emptyCounts, stopOf } from "../behaviour-review.js";
 import { MeteredRollouts } from "../metered-rollouts.js";
 import { templateNameIssues } from "../optimizer-options.js";
@@ -29,7 +29,7 @@ import { blamedComponent, promptTemplates, selectComponents } from "./components
 import { type GateVerdict, minibatchGate } from "./gate.js";
 import { mergeTasks, pairKey, planMerge } from "./merge.js";
 import { type GEPAOptions, type GEPASettings, parseGEPAOptions } from "./options.js";
-import { bestByMean, meanScore, nonDominated, type ScoredCandidate, selectionWeights, selectParent } from "./pareto.js";
+import { bestByMean, bestByRewardAndTokens, meanScore, meanTokens, nonDominated, type ScoredCandidate, selectionWeights, selectParent } from "./pareto.js";
 import { reflect } from "./reflection.js";
 import { componentUse, reflectiveDataset } from "./reflective-dataset.js";
 import { readRunCalls } from "../experiments.js";
@@ -79,6 +79,8 @@ export interface PoolEntry {
   wins: number;
   /** Whether it is on the Pareto front (not dominated). */
   onFront: boolean;
+  /** Mean tokens its Pareto rollouts spent; null when unknown. */
+  meanTokens: number | null;
 }
 
 export interface GEPAResult {
@@ -120,6 +122,9 @@ export interface GEPAResult {
   stoppedBecause: GEPAStopReason;
   /** The stop in a sentence, naming the limit and what it left undone. */
   stopDetail: string;
+  /** What every rollout of the run spent (judges apart; rollouts an earlier run made count when read back), and Σ tokens / Σ reward over them. */
+  tokens: TokenFigures;
+  tokensPerReward: number | null;
   /** The behaviour finding that stopped the run after its proposal, when one did (`stoppedBecause: "behaviour"`). */
   stoppedBy?: BehaviourStop;
   /** What the behaviour filter found and did over the whole run (absent without a filter). */
@@ -150,6 +155,8 @@ interface PoolMember {
   candidate: Candidate;
   /** Rewards on the Pareto tasks, in their order. */
   scores: number[];
+  /** Tokens each of those rollouts spent (NaN where unknown): the second objective when `objectives` has "tokens". */
+  tokens: number[];
   /** Its mean on them. */
   mean: number;
   /** The component it will have evolved next (round-robin per candidate, as in GEPA). */
@@ -221,7 +228,7 @@ class GEPARun {
     this.paretoTasks = randomFor(settings.seed, "pareto-tasks").shuffle(searchable).slice(0, paretoSize);
     this.checkRolloutBudget();
     this.budget.reserve(this.heldOut.rollouts);
-    this.rollouts = await MeteredRollouts.open(ctx, this.runId, this.budget);
+    this.rollouts = await MeteredRollouts.open(ctx, this.runId, this.budget, settings.priceTable);
     this.optimizer = new Optimizer(settings.client, { temperature: settings.temperature, maxOutputTokens: settings.maxOutputTokens }, this.budget, ctx.logger);
     const { seed, resumed } = await publishSeed(ctx.store, this.runId, snapshot);
     this.log.add("candidate", "candidate-seed", { candidateId: seed.id, resourcesId: seed.resourcesId, origin: "seed", parents: [], edits: [], rationale: null, iteration: 0, accepted: true });
@@ -236,7 +243,7 @@ class GEPARun {
     const seedScores = await this.scoreOnPareto(seed);
     let stop: Stop | undefined = "stoppedBy" in seedScores ? this.budgetStop(seedScores.stoppedBy, "scoring the seed on the Pareto tasks") : undefined;
     if (!stop) {
-      if (!("stoppedBy" in seedScores)) this.addToPool(seed, seedScores.scores, 0, 0);
+      if (!("stoppedBy" in seedScores)) this.addToPool(seed, seedScores, 0, 0);
       stop = await this.evolve(templates);
     }
     return this.finish(seed, stop);
@@ -277,7 +284,7 @@ class GEPARun {
     const { component, chosenBy } = await this.chooseComponent(parent, parentRuns.ended);
     const parentRewards = parentRuns.ended.map((r) => this.rollouts.rewardOf(r));
     // After the check for an interruption above: a cut-short minibatch is not recorded.
-    this.log.add("score", `score-${parent.candidate.id}-minibatch-i${iteration}`, scoreEntry(parent.candidate.id, "minibatch", estimate(parentRewards), false));
+    this.log.add("score", `score-${parent.candidate.id}-minibatch-i${iteration}`, scoreEntry(parent.candidate.id, "minibatch", estimate(parentRewards), false, this.spentOn(parentRuns.ended)));
     const earlier = this.earlierRuns(parent, parentRuns.ended);
     parent.trainRuns.push(...parentRuns.ended);
     const base = { iteration, kind: "reflection" as const, parent: parent.candidate.id, component, chosenBy, parentScore: mean(parentRewards) };
@@ -295,7 +302,7 @@ class GEPARun {
     const { id: childId, found } = await this.childSlot(`c${iteration}`, (c) => c.lineage.kind === "reflection" && c.lineage.parents[0] === parent.candidate.id && c.lineage.component === component);
     if (found) {
       for (const call of found.lineage.calls) this.budget.addOptimizerCall(call);
-      return this.judgeChild(found, { ...base, reused: true }, minibatch, parentRewards, iteration);
+      return this.judgeChild(found, { ...base, reused: true }, minibatch, { rewards: parentRewards, runs: parentRuns.ended }, iteration);
     }
     let outcome;
     try {
@@ -344,11 +351,11 @@ class GEPARun {
     }
     const feedback = { rollouts: dataset.records.map((r) => r.rollout.rolloutId), score: dataset.score, text: dataset.text };
     const child = await publishChild(ctx.store, parent.candidate, { id: childId, component, template: outcome.template, feedback, calls: outcome.calls });
-    return this.judgeChild(child, base, minibatch, parentRewards, iteration);
+    return this.judgeChild(child, base, minibatch, { rewards: parentRewards, runs: parentRuns.ended }, iteration);
   }
 
   /** Runs a rewritten child on its parent's minibatch, gates it, and scores it on the Pareto tasks if it passes. */
-  private async judgeChild(child: Candidate, base: Omit<ProposalRecord, "status" | "detail">, minibatch: number[], parentRewards: number[], iteration: number): Promise<Stop | undefined> {
+  private async judgeChild(child: Candidate, base: Omit<ProposalRecord, "status" | "detail">, minibatch: number[], parent: { rewards: number[]; runs: readonly Rollout[] }, iteration: number): Promise<Stop | undefined> {
     const { ctx } = this;
     const record = (r: Pick<ProposalRecord, "status" | "detail" | "child" | "gate">) => void this.proposals.push({ ...base, ...r });
     this.seen.set(fingerprint(child, this.components), child.id);
@@ -356,8 +363,8 @@ class GEPARun {
     if ("stoppedBy" in childRuns) return this.budgetStop(childRuns.stoppedBy, `proposal ${iteration}'s child minibatch`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted during proposal ${iteration}` };
     const childRewards = childRuns.ended.map((r) => this.rollouts.rewardOf(r));
-    this.log.add("score", `score-${child.id}-minibatch-i${iteration}`, scoreEntry(child.id, "minibatch", estimate(childRewards), false));
-    const gate = minibatchGate(parentRewards, childRewards);
+    this.log.add("score", `score-${child.id}-minibatch-i${iteration}`, scoreEntry(child.id, "minibatch", estimate(childRewards), false, this.spentOn(childRuns.ended)));
+    const gate = minibatchGate(parent.rewards, childRewards, this.gateTokens(parent.runs.map((r) => r.rolloutId), childRuns.ended.map((r) => r.rolloutId)));
     this.recordCandidate(child, iteration, gate.accepted, gate.reason);
     if (!gate.accepted) {
       record({ status: "rejected-by-gate", child: child.id, gate, detail: gate.reason });
@@ -375,7 +382,7 @@ class GEPARun {
     if ("stoppedBy" in scored) return this.budgetStop(scored.stoppedBy, `scoring the accepted ${child.id} on the ${this.paretoTasks.length} Pareto tasks (it passed its gate but is not in the pool)`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted while scoring ${child.id} on the Pareto tasks` };
     const parent = this.member(child.lineage.parents[0]!);
-    this.addToPool(child, scored.scores, parent.next, iteration, trainRuns);
+    this.addToPool(child, scored, parent.next, iteration, trainRuns);
     if (child.lineage.kind === "reflection" && this.merges + this.mergesDue < settings.maxMerges) this.mergesDue++;
     ctx.progress.note(`GEPA: ${child.id} (${origin}) scores ${mean(scored.scores).toFixed(3)} on the Pareto tasks`);
     return undefined;
@@ -426,7 +433,7 @@ class GEPARun {
     if ("stoppedBy" in ran) return this.budgetStop(ran.stoppedBy, `proposal ${iteration}'s merge`);
     if (ctx.signal.aborted) return { reason: "interrupted", detail: `interrupted during proposal ${iteration}` };
     const rewards = ran.ended.map((r) => this.rollouts.rewardOf(r));
-    const gate = minibatchGate(tasks.map((t) => strong!.scores[t]!), rewards);
+    const gate = minibatchGate(tasks.map((t) => strong!.scores[t]!), rewards, this.gateTokens(tasks.map((t) => strong!.tokens[t]!), ran.ended.map((r) => r.rolloutId)));
     const reused = found ? { reused: true } : {};
     this.recordCandidate(child, iteration, gate.accepted, `against ${strong!.candidate.id}: ${gate.reason}`);
     if (!gate.accepted) {
@@ -562,13 +569,15 @@ class GEPARun {
   }
 
   /** Runs `candidate` on the Pareto tasks (those positions `known` lacks); rewards in task order. */
-  private async scoreOnPareto(candidate: Candidate, known: ReadonlyMap<number, number> = new Map()): Promise<{ scores: number[] } | { stoppedBy: BudgetLimit }> {
+  private async scoreOnPareto(candidate: Candidate, known: ReadonlyMap<number, number> = new Map()): Promise<{ scores: number[]; rolloutIds: string[] } | { stoppedBy: BudgetLimit }> {
     const missing = indices(this.paretoTasks.length).filter((position) => !known.has(position));
     const ran = await this.runOn(candidate, missing.map((p) => this.ctx.val[this.paretoTasks[p]!]!), "val", (j) => `p.${candidate.id}.${this.paretoTasks[missing[j]!]}`);
     if ("stoppedBy" in ran) return ran;
     const byPosition = new Map(known);
     for (const [j, rollout] of ran.ended.entries()) byPosition.set(missing[j]!, this.rollouts.rewardOf(rollout));
-    return { scores: indices(this.paretoTasks.length).map((p) => byPosition.get(p) ?? Number.NaN) };
+    // Known rewards came from rollouts under the same ids (a merge runs its Pareto tasks as `p.<id>.<task>`).
+    const rolloutIds = indices(this.paretoTasks.length).map((p) => this.rollouts.idFor(`p.${candidate.id}.${this.paretoTasks[p]}`));
+    return { scores: indices(this.paretoTasks.length).map((p) => byPosition.get(p) ?? Number.NaN), rolloutIds };
   }
 
   /** Runs `candidate` on `tasks` (ids from `key`), the rollouts in task order. */
@@ -593,13 +602,35 @@ class GEPARun {
     return { reason: limit, detail: `the ${limit} budget left no room for ${what}, after ${made} proposal(s), ${accepted} accepted` };
   }
 
+  /** The pool as the Pareto rules see it: with tokens only when they are an objective. */
   private scored(): ScoredCandidate[] {
-    return this.pool.map((m) => ({ id: m.candidate.id, scores: m.scores }));
+    const withTokens = this.settings.objectives.includes("tokens");
+    return this.pool.map((m) => ({ id: m.candidate.id, scores: m.scores, ...(withTokens ? { tokens: m.tokens } : {}) }));
   }
 
-  private addToPool(candidate: Candidate, scores: number[], next: number, iteration: number, trainRuns: Rollout[] = []): void {
-    this.pool.push({ candidate, scores, mean: mean(scores.filter(Number.isFinite)), next, trainRuns });
-    this.log.add("score", `score-${candidate.id}-pareto-${scores.length}`, scoreEntry(candidate.id, "pareto", estimate(scores.filter(Number.isFinite)), false));
+  /**
+   * The tokens the gate weighs when they are an objective: the parent's (its rollout ids, or its
+   * known per-task counts) against the child's, on the same tasks. Undefined when tokens are not
+   * an objective or some count is unknown (the gate then judges on reward alone).
+   */
+  private gateTokens(parent: ReadonlyArray<string | number>, child: readonly string[]): { parent: number; child: number } | undefined {
+    if (!this.settings.objectives.includes("tokens")) return undefined;
+    const count = (x: string | number) => (typeof x === "number" ? x : (this.rollouts.tokensOf(x)?.total ?? Number.NaN));
+    const sum = (xs: ReadonlyArray<string | number>) => xs.reduce<number>((n, x) => n + count(x), 0);
+    const totals = { parent: sum(parent), child: sum(child) };
+    return Number.isFinite(totals.parent) && Number.isFinite(totals.child) ? totals : undefined;
+  }
+
+  /** What these rollouts spent, for a score entry. */
+  private spentOn(rollouts: readonly Rollout[]): { tokens: TokenFigures; tokensPerReward: number | null } {
+    return this.rollouts.tokensOfMany(rollouts.map((r) => r.rolloutId));
+  }
+
+  private addToPool(candidate: Candidate, pareto: { scores: number[]; rolloutIds: string[] }, next: number, iteration: number, trainRuns: Rollout[] = []): void {
+    const { scores, rolloutIds } = pareto;
+    const tokens = rolloutIds.map((id) => this.rollouts.tokensOf(id)?.total ?? Number.NaN);
+    this.pool.push({ candidate, scores, tokens, mean: mean(scores.filter(Number.isFinite)), next, trainRuns });
+    this.log.add("score", `score-${candidate.id}-pareto-${scores.length}`, scoreEntry(candidate.id, "pareto", estimate(scores.filter(Number.isFinite)), false, this.rollouts.tokensOfMany(rolloutIds)));
     this.recordFront(iteration);
   }
 
@@ -653,7 +684,7 @@ class GEPARun {
     const { ctx } = this;
     const scored = this.scored();
     const seedMember = this.pool.find((m) => m.candidate.id === seed.id);
-    const bestScored = scored.length > 0 ? bestByMean(scored) : undefined;
+    const bestScored = scored.length === 0 ? undefined : this.settings.objectives.includes("tokens") ? bestByRewardAndTokens(scored, this.settings.tokenWeight) : bestByMean(scored);
     const best = bestScored ? this.member(bestScored.id).candidate : seed;
     const n = this.paretoTasks.length;
     const search = this.searchSentence(best, seed, bestScored, seedMember);
@@ -691,6 +722,7 @@ class GEPARun {
       reusedRollouts: this.rollouts.reused,
       stoppedBecause: stop.reason,
       stopDetail: stop.detail,
+      ...this.rollouts.totals(),
       ...(stop.reason === "behaviour" && this.rollouts.behaviourStop !== undefined ? { stoppedBy: stopOf(this.rollouts.behaviourStop) } : {}),
       ...(this.behaviour === undefined ? {} : { behaviour: this.behaviour }),
     };
@@ -717,6 +749,7 @@ class GEPARun {
       merged: m.candidate.lineage.merged,
       feedback: m.candidate.lineage.feedback,
       score: meanScore({ id: m.candidate.id, scores: m.scores }),
+      meanTokens: finiteOrNull(meanTokens({ id: m.candidate.id, scores: m.scores, tokens: m.tokens })),
       wins: weights.get(m.candidate.id) ?? 0,
       onFront: front.has(m.candidate.id),
     }));
@@ -725,9 +758,9 @@ class GEPARun {
 
 /** The run's header summary: the outcome without the pool and proposals (those are in the log). */
 function runSummary(result: Omit<GEPAResult, "record">) {
-  const { best, seed, improvement, heldOut, verdict, summary, published, components, spend, stoppedBecause, stopDetail } = result;
+  const { best, seed, improvement, heldOut, verdict, summary, published, components, spend, stoppedBecause, stopDetail, tokens, tokensPerReward } = result;
   const { resources: _resources, ...bestScores } = best;
-  return { best: bestScores, seed, improvement, heldOut, verdict, summary, published, components, spend, proposals: result.proposals.length, poolSize: result.pool.length, stoppedBecause, stopDetail };
+  return { best: bestScores, seed, improvement, heldOut, verdict, summary, published, components, spend, proposals: result.proposals.length, poolSize: result.pool.length, stoppedBecause, stopDetail, tokens, tokensPerReward };
 }
 
 /** At most 32, and with a rollout budget at most an eighth of what the final check leaves (at least 8). */

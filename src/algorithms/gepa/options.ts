@@ -66,6 +66,25 @@ export const GEPAOptionsSchema = z.strictObject({
    * merging. @default 5
    */
   maxMerges: z.number().int().min(0).max(1000).default(5),
+  /**
+   * What the Pareto front keeps a candidate for, per validation task: `["reward"]` — the best
+   * score; `["reward", "tokens"]` — not being dominated on (score, tokens its rollout spent): a
+   * cheaper candidate with an equal score stays, one worse on both does not. With tokens, the
+   * final pick is the best mean reward, ties going to fewer mean tokens (or see `tokenWeight`).
+   * @default ["reward"]
+   */
+  objectives: z
+    .array(z.enum(["reward", "tokens"]))
+    .min(1)
+    .max(2)
+    .refine((o) => o[0] === "reward" && new Set(o).size === o.length, 'must be ["reward"] or ["reward", "tokens"]')
+    .default(["reward"]),
+  /**
+   * With `objectives` `["reward", "tokens"]`: the final pick maximizes mean reward − tokenWeight ×
+   * mean tokens / 1000 (the reward you would give up for 1000 fewer tokens per task).
+   * @default no weight: best reward, ties by fewer tokens
+   */
+  tokenWeight: z.number().min(0).optional(),
   /** Your own reflection instruction (mustache; variables `component`, `template`, `runs`, `score`, `placeholders`, `engine`). @default the built-in one */
   reflectionPrompt: z.string().min(1).optional(),
 });
@@ -79,6 +98,7 @@ export function parseGEPAOptions(options: GEPAOptions): GEPASettings {
   const parsed = parseOrThrow(GEPAOptionsSchema, options, "GEPA options");
   const instruction = parsed.reflectionPrompt ?? DEFAULT_REFLECTION_PROMPT;
   const issues = checkInstructions("GEPA", "reflectionPrompt", [instruction], REFLECTION_VARIABLES).map((issue) => ({ ...issue, path: "reflectionPrompt" }));
+  if (parsed.tokenWeight !== undefined && !parsed.objectives.includes("tokens")) issues.push({ path: "tokenWeight", message: 'needs objectives ["reward", "tokens"]' });
   if (issues.length > 0) throw new ValidationError("GEPA options", issues);
   return { ...parsed, instruction, priceTable: priceTable(parsed.prices) };
 }

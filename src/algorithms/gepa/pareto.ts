@@ -3,6 +3,11 @@
  * 2507.19457, §3.3). A candidate stays a possible parent while it is best — alone or tied — on at
  * least one validation task that no better-placed candidate covers, so a candidate that wins a
  * subset of tasks is kept even when its mean is lower. Pure functions: the loop passes scores in.
+ *
+ * With tokens as a second objective (a candidate's `tokens` given), "best on a task" becomes "not
+ * dominated on it": no other candidate scores at least as well with at most as many tokens, and
+ * strictly better on one. A cheaper candidate with an equal score then wins the task too; one
+ * worse on both does not. Without `tokens` this is the plain rule (the top score wins).
  */
 import { randomFor } from "../../util/index.js";
 import { mean } from "../stats.js";
@@ -12,12 +17,17 @@ export interface ScoredCandidate {
   id: string;
   /** Rewards in task order; a task not run is NaN and counts for nobody. */
   scores: readonly number[];
+  /**
+   * Tokens its rollout spent on each task, in task order: given, they are the second objective.
+   * NaN where unknown: that pair of candidates is then compared on the score alone.
+   */
+  tokens?: readonly number[];
 }
 
 export interface Frontier {
   /** The best score on each task. */
   best: number[];
-  /** Who reaches it on each task (ties: all of them, in candidate order). */
+  /** Who is not dominated on each task (one objective: who reaches the best score; ties: all of them, in candidate order). */
   winners: string[][];
 }
 
@@ -30,9 +40,27 @@ export function frontier(candidates: readonly ScoredCandidate[]): Frontier {
     const scored = candidates.filter((c) => Number.isFinite(c.scores[t]));
     const top = Math.max(...scored.map((c) => c.scores[t]!));
     best.push(scored.length === 0 ? Number.NaN : top);
-    winners.push(scored.filter((c) => c.scores[t] === top).map((c) => c.id));
+    winners.push(scored.filter((c) => !scored.some((d) => d !== c && dominates(d, c, t))).map((c) => c.id));
   }
   return { best, winners };
+}
+
+/** Whether `d` dominates `c` on task `t`: at least as good on both objectives, better on one. */
+function dominates(d: ScoredCandidate, c: ScoredCandidate, t: number): boolean {
+  const ds = d.scores[t]!;
+  const cs = c.scores[t]!;
+  const dt = d.tokens?.[t];
+  const ct = c.tokens?.[t];
+  if (dt === undefined || ct === undefined || !Number.isFinite(dt) || !Number.isFinite(ct)) return ds > cs;
+  return ds >= cs && dt <= ct && (ds > cs || dt < ct);
+}
+
+/** Whether two candidates reached the same result on task `t` (tokens compared only where both are known). */
+function samePoint(a: ScoredCandidate, b: ScoredCandidate, t: number): boolean {
+  const at = a.tokens?.[t];
+  const bt = b.tokens?.[t];
+  const tokensKnown = at !== undefined && bt !== undefined && Number.isFinite(at) && Number.isFinite(bt);
+  return a.scores[t] === b.scores[t] && (!tokensKnown || at === bt);
 }
 
 /** Mean over the tasks run (NaN when none). */
@@ -42,17 +70,21 @@ export function meanScore(candidate: ScoredCandidate): number {
 
 /**
  * The frontier's candidates after removing the dominated ones: a candidate is dominated when every
- * task it wins is also won by another candidate still kept. Candidates are examined weakest first
- * (lowest mean, then oldest), so of two that win exactly the same tasks the stronger — or, at equal
- * means, the newer — stays: an evolved candidate that ties its ancestor is not silently replaced by it.
+ * task it wins is also won by another candidate still kept, with the same result there (the same
+ * score, and with tokens the same count: a co-winner that trades score for tokens is no substitute).
+ * Candidates are examined weakest first (lowest mean, then oldest), so of two that win exactly the
+ * same tasks the stronger — or, at equal means, the newer — stays: an evolved candidate that ties
+ * its ancestor is not silently replaced by it.
  */
 export function nonDominated(candidates: readonly ScoredCandidate[], front: Frontier = frontier(candidates)): string[] {
   const order = candidates.map((c, i) => ({ id: c.id, i, mean: meanScore(c) }));
+  const byId = new Map(candidates.map((c) => [c.id, c]));
   const kept = new Set(front.winners.flat());
   const weakestFirst = order.filter((c) => kept.has(c.id)).sort((a, b) => nanLow(a.mean) - nanLow(b.mean) || a.i - b.i);
   for (const { id } of weakestFirst) {
-    const wins = front.winners.filter((w) => w.includes(id));
-    if (wins.every((w) => w.some((other) => other !== id && kept.has(other)))) kept.delete(id);
+    const self = byId.get(id)!;
+    const covered = front.winners.every((w, t) => !w.includes(id) || w.some((other) => other !== id && kept.has(other) && samePoint(byId.get(other)!, self, t)));
+    if (covered) kept.delete(id);
   }
   return order.filter((c) => kept.has(c.id)).map((c) => c.id);
 }
@@ -96,6 +128,33 @@ export function selectParent(candidates: readonly ScoredCandidate[], seed: numbe
  */
 export function bestByMean(candidates: readonly ScoredCandidate[]): ScoredCandidate {
   return candidates.reduce((best, c) => (nanLow(meanScore(c)) >= nanLow(meanScore(best)) ? c : best));
+}
+
+/** Mean tokens over the tasks where they are known (NaN when nowhere). */
+export function meanTokens(candidate: ScoredCandidate): number {
+  return mean((candidate.tokens ?? []).filter(Number.isFinite));
+}
+
+/**
+ * The final pick with tokens as a second objective. With `tokenWeight` (reward given up per 1000
+ * tokens), the highest mean reward − tokenWeight × mean tokens / 1000. Without it, the best mean
+ * reward, ties by fewer mean tokens, then the newer candidate (as {@link bestByMean}).
+ */
+export function bestByRewardAndTokens(candidates: readonly ScoredCandidate[], tokenWeight: number | undefined): ScoredCandidate {
+  const tokensOf = (c: ScoredCandidate) => {
+    const t = meanTokens(c);
+    return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
+  };
+  if (tokenWeight !== undefined) {
+    // A weight of 0 ignores tokens, even unknown ones (0 × ∞ would be NaN).
+    const value = (c: ScoredCandidate) => nanLow(meanScore(c)) - (tokenWeight === 0 ? 0 : (tokenWeight * tokensOf(c)) / 1000);
+    return candidates.reduce((best, c) => (value(c) >= value(best) ? c : best));
+  }
+  return candidates.reduce((best, c) => {
+    const byScore = nanLow(meanScore(c)) - nanLow(meanScore(best));
+    if (byScore !== 0) return byScore > 0 ? c : best;
+    return tokensOf(c) <= tokensOf(best) ? c : best;
+  });
 }
 
 function nanLow(x: number): number {

@@ -3,14 +3,16 @@
  * rollouts without a reward left out), then → training samples, with rollout-level advantages, only
  * from groups that carry a signal, and (in `async` mode) only from samples recent enough.
  */
-import { contextFromRollout } from "../../adapters/index.js";
-import type { AdaptResult, RecordedFinding } from "../../adapters/index.js";
+import { DEFAULT_PRICES, contextFromRollout, tokenFigures } from "../../adapters/index.js";
+import type { AdaptResult, Price, RecordedFinding } from "../../adapters/index.js";
 import { spansOf } from "../../store/index.js";
-import type { BehaviourCounts, Rollout } from "../../types/index.js";
+import type { BehaviourCounts, Rollout, TokenFigures } from "../../types/index.js";
 import type { AlgorithmContext } from "../algorithm.js";
 import { type BehaviourReview, addCounts } from "../behaviour-review.js";
 import { rewardOrZero } from "../evaluate.js";
+import { callsOfRollout } from "../rollout-tokens.js";
 import { type AdvantageOptions, groupAdvantages } from "./advantages.js";
+import { type LengthPenalty, lengthPenaltyOf } from "./length-penalty.js";
 import type { PolicyVersion, TrainSample } from "./protocol.js";
 import { toTrainSamples, trainedTokens } from "./train-samples.js";
 
@@ -20,6 +22,8 @@ export interface KeptRollout {
   groupId: string;
   reward: number;
   adapted: AdaptResult;
+  /** What its LLM calls spent. */
+  tokens: TokenFigures;
 }
 
 /** A step's rollouts, read. */
@@ -30,6 +34,8 @@ export interface Collected {
   dropped: { failed: number; noReward: number };
   /** What the first failed rollout said, for the warning when nothing could be trained on. */
   firstError: string | undefined;
+  /** What the rollouts left out spent (they spent it all the same). */
+  droppedTokens: TokenFigures[];
   /** What the behaviour filter found and did (all zero without one); excluded rollouts are not in `kept`. */
   behaviour: BehaviourCounts;
   /** Rollouts that would have been kept but the behaviour filter excluded from training data. */
@@ -43,42 +49,49 @@ export interface Collected {
  * filter's verdicts on them) sets each one's reward — the outcome plus its penalty, which the
  * trajectories carry too — and leaves excluded ones out.
  */
-export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rollout[], dropFailures: readonly string[], review: BehaviourReview): Promise<Collected> {
+export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rollout[], dropFailures: readonly string[], review: BehaviourReview, prices: Readonly<Record<string, Price>> = DEFAULT_PRICES): Promise<Collected> {
   const dropKinds = new Set<string>(dropFailures);
   const dropped = { failed: 0, noReward: 0 };
   let firstError: string | undefined;
   let excluded = 0;
   const kept: KeptRollout[] = [];
+  const droppedTokens: TokenFigures[] = [];
+  const spentBy = async (r: Rollout) => droppedTokens.push(tokenFigures(await callsOfRollout(ctx, r), prices));
   for (const rollout of ended) {
     const attempt = rollout.attempts.at(-1);
     const kind = rollout.status === "cancelled" ? "cancelled" : attempt?.error?.kind;
     if (rollout.status !== "succeeded") firstError ??= attempt?.error ? `${attempt.error.kind}: ${attempt.error.message.split("\n")[0]}` : rollout.status;
     if (rollout.status !== "succeeded" && kind !== undefined && dropKinds.has(kind)) {
       dropped.failed++;
+      await spentBy(rollout);
       continue;
     }
     if (rollout.status === "succeeded" && rollout.finalReward === null) {
       dropped.noReward++;
+      await spentBy(rollout);
       continue;
     }
     if (!attempt) continue;
     const verdict = review.verdicts.get(rollout.rolloutId);
     if (verdict?.excluded) {
       excluded++;
+      await spentBy(rollout);
       continue;
     }
     const reward = verdict?.reward ?? rewardOrZero(rollout);
     const context = { ...contextFromRollout(rollout), ...(verdict !== undefined && verdict.penalty !== 0 ? { finalReward: reward } : {}) };
     const adapted = ctx.adapter.adapt(await spansOf(ctx.store, rollout.rolloutId, attempt.attemptId), context);
+    const tokens = tokenFigures(adapted.calls, prices);
     // An agent that failed before its model answered anything (the endpoint unreachable, say)
     // says nothing about the policy: counting it as reward 0 would punish the others in its group.
     if (rollout.status !== "succeeded" && adapted.samples.length === 0) {
       dropped.failed++;
+      droppedTokens.push(tokens);
       continue;
     }
-    kept.push({ rollout, groupId: context.groupId ?? rollout.rolloutId, reward, adapted });
+    kept.push({ rollout, groupId: context.groupId ?? rollout.rolloutId, reward, adapted, tokens });
   }
-  return { kept, ended: ended.length, dropped, firstError, behaviour: review.counts, excluded, stop: review.stop };
+  return { kept, ended: ended.length, dropped, firstError, droppedTokens, behaviour: review.counts, excluded, stop: review.stop };
 }
 
 /** `extra` (a refill's rollouts) added to `collected`. */
@@ -89,6 +102,7 @@ export function addCollected(collected: Collected, extra: Collected): void {
   collected.dropped.noReward += extra.dropped.noReward;
   collected.firstError ??= extra.firstError;
   collected.excluded += extra.excluded;
+  collected.droppedTokens.push(...extra.droppedTokens);
   collected.behaviour = addCounts(collected.behaviour, extra.behaviour);
   collected.stop ??= extra.stop;
 }
@@ -110,6 +124,8 @@ export interface BatchOptions {
   maxStaleness: number | undefined;
   /** Only rollouts run with this resources snapshot (this start of the run) are judged stale: older ones were judged when they ran. */
   resourcesId: string;
+  /** Added to each rollout's reward before advantages; undefined: none. */
+  lengthPenalty?: LengthPenalty | undefined;
 }
 
 export interface Batch {
@@ -127,6 +143,8 @@ export interface Batch {
   staleness: number;
   /** Sampled tokens per unit of reward over the rollouts judged (see `StepRecord.tokensPerReward`); undefined when some call had no token ids. */
   tokensPerReward: number | null | undefined;
+  /** What the length penalty did to the rollouts judged; undefined without one. */
+  lengthPenalty: { mean: number; penalizedShare: number } | undefined;
 }
 
 /**
@@ -136,13 +154,22 @@ export interface Batch {
  */
 export function assembleBatch(kept: readonly KeptRollout[], options: BatchOptions): Batch {
   const fresh = kept.filter((k) => !isStale(k, options));
+  const penalty = options.lengthPenalty;
+  const shaped = new Map(fresh.map((k) => [k.rollout.rolloutId, penalty === undefined ? k.reward : k.reward + lengthPenaltyOf(sampledTokens(k), penalty)]));
   const { advantages, groups, zeroAdvantageGroups, noSignal } = groupAdvantages(
-    fresh.map((k) => ({ rolloutId: k.rollout.rolloutId, groupId: k.groupId, reward: k.reward })),
+    fresh.map((k) => ({ rolloutId: k.rollout.rolloutId, groupId: k.groupId, reward: shaped.get(k.rollout.rolloutId)! })),
     options.advantage,
   );
   const training = fresh.filter((k) => !noSignal.has(k.groupId) && k.adapted.samples.some((s) => trainedTokens(s) > 0));
   const samples = training.flatMap((k) =>
-    toTrainSamples(k.adapted.samples, { rolloutId: k.rollout.rolloutId, groupId: k.groupId, advantage: advantages.get(k.rollout.rolloutId) ?? 0, reward: k.reward, rollouts: training.length }),
+    toTrainSamples(k.adapted.samples, {
+      rolloutId: k.rollout.rolloutId,
+      groupId: k.groupId,
+      advantage: advantages.get(k.rollout.rolloutId) ?? 0,
+      reward: k.reward,
+      ...(penalty === undefined ? {} : { shapedReward: shaped.get(k.rollout.rolloutId)! }),
+      rollouts: training.length,
+    }),
   );
   let textOnlyCalls = 0;
   const mergeRatios: number[] = [];
@@ -163,13 +190,23 @@ export function assembleBatch(kept: readonly KeptRollout[], options: BatchOption
     mergeRatio: mean(mergeRatios),
     staleness: mean(samples.map((s) => lag(s.policy_version, options.current))) ?? 0,
     tokensPerReward: textOnlyCalls > 0 ? undefined : tokensPerReward(fresh),
+    lengthPenalty: penalty === undefined ? undefined : penaltySummary(fresh.map((k) => shaped.get(k.rollout.rolloutId)! - k.reward)),
   };
+}
+
+/** Tokens the policy sampled for a rollout (its samples' mask-1 tokens): the length the penalty reads. */
+function sampledTokens(k: KeptRollout): number {
+  return k.adapted.samples.reduce((n, s) => n + trainedTokens(s), 0);
+}
+
+function penaltySummary(penalties: readonly number[]): { mean: number; penalizedShare: number } {
+  return { mean: mean(penalties) ?? 0, penalizedShare: penalties.length === 0 ? 0 : penalties.filter((p) => p < 0).length / penalties.length };
 }
 
 /** Tokens the policy sampled (mask 1) for these rollouts per unit of their total reward; null when they earned none. */
 function tokensPerReward(rollouts: readonly KeptRollout[]): number | null {
   const reward = rollouts.reduce((sum, k) => sum + k.reward, 0);
-  const tokens = rollouts.reduce((sum, k) => sum + k.adapted.samples.reduce((n, s) => n + trainedTokens(s), 0), 0);
+  const tokens = rollouts.reduce((sum, k) => sum + sampledTokens(k), 0);
   return reward > 0 ? tokens / reward : null;
 }
 

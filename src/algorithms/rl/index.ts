@@ -1,5 +1,6 @@
 export { RL, type RLResult, type StepRecord, type Verdict } from "./rl.js";
 export { type RLOptions, SamplingByModeSchema } from "./options.js";
+export { type LengthPenalty, lengthPenaltyOf } from "./length-penalty.js";
 export type { TrainingBackend } from "./training-backend.js";
 export { HttpTrainingBackend } from "./http-backend.js";
 export { serveTrainingBackend, type TrainingBackendServer } from "./backend-server.js";

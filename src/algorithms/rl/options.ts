@@ -3,6 +3,8 @@ import { z } from "zod";
 import { IdSchema, JsonObjectSchema, parseOrThrow } from "../../types/index.js";
 import type { Gateway } from "../../gateway/index.js";
 import { hasMethods } from "../../util/index.js";
+import { PriceSchema } from "../optimizer-options.js";
+import { LengthPenaltySchema } from "./length-penalty.js";
 import { type Hyperparameters, HyperparametersSchema } from "./protocol.js";
 import type { TrainingBackend } from "./training-backend.js";
 
@@ -107,6 +109,16 @@ export const RLOptionsSchema = z.strictObject({
     .optional(),
   /** A backend checkpoint id to start from (`backend.restore`; needs `capabilities.restore`). */
   restore: z.string().min(1).max(256).optional(),
+  /**
+   * A penalty for long rollouts, added to each rollout's reward before advantages: `linear`
+   * (`perToken` past `freeTokens`) or DAPO's `overlong` soft penalty (`maxTokens`, `buffer`,
+   * `coefficient`). The length is the rollout's sampled tokens. Recorded per step
+   * (`lengthPenalty`), and each sample sends its original `reward` beside its `shaped_reward`.
+   * @default no penalty
+   */
+  lengthPenalty: LengthPenaltySchema.optional(),
+  /** USD per million tokens by model, merged over `DEFAULT_PRICES`, for the steps' cost figures. @default {} */
+  prices: z.record(z.string().min(1), PriceSchema).default({}),
 });
 
 export type RLOptions = z.input<typeof RLOptionsSchema>;

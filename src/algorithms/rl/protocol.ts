@@ -121,6 +121,8 @@ export const TrainSampleBaseSchema = z.object({
   advantage: z.number(),
   /** The rollout's reward. */
   reward: z.number(),
+  /** The reward the advantage was computed from, when RL's `lengthPenalty` changed it (`reward` stays the original). */
+  shaped_reward: z.number().optional(),
   /** The policy version that generated it (staleness = current − this). */
   policy_version: PolicyVersionSchema.optional(),
 });

@@ -10,11 +10,13 @@
  * reach the batch.
  */
 import { randomUUID } from "node:crypto";
+import { DEFAULT_PRICES, type Price, sumFigures } from "../../adapters/index.js";
 import { type Gateway, startGateway } from "../../gateway/index.js";
-import type { EnqueueRequest } from "../../types/index.js";
+import type { EnqueueRequest, TokenFigures } from "../../types/index.js";
 import { ConflictError, NotFoundError, ValidationError, parseOrThrow } from "../../types/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { runRollouts } from "../rollout-batch.js";
+import { aggregateTokens } from "../rollout-tokens.js";
 import { type Collected, addCollected, assembleBatch, collectRollouts, groupsWithoutSignal } from "./batch.js";
 import { reviewRollouts } from "../behaviour-review.js";
 import { BehaviourSteps } from "../behaviour-steps.js";
@@ -76,6 +78,8 @@ function runSummary(result: Omit<RLResult, "record">) {
     stoppedBecause: result.stoppedBecause,
     ...(result.stoppedBy === undefined ? {} : { stoppedBy: result.stoppedBy }),
     evaluationSeconds: result.evaluationSeconds,
+    tokens: result.tokens,
+    tokensPerReward: result.tokensPerReward,
   };
 }
 
@@ -96,6 +100,10 @@ class RLRun {
   private readonly collapse: CollapseWatch;
   private readonly rewardRange = new RewardRange();
   private readonly behaviour: BehaviourSteps;
+  private readonly prices: Readonly<Record<string, Price>>;
+  /** What the run's training rollouts spent, and those judged with their rewards (for Σ tokens / Σ reward). */
+  private readonly spent: TokenFigures[] = [];
+  private readonly judged: Array<{ tokens: TokenFigures; reward: number }> = [];
 
   private constructor(
     private readonly ctx: AlgorithmContext,
@@ -108,6 +116,7 @@ class RLRun {
     private readonly updates: PolicyUpdates,
     private readonly canCheckpoint: boolean,
   ) {
+    this.prices = { ...DEFAULT_PRICES, ...options.prices };
     this.collapse = new CollapseWatch(options.dynamicSampling === false ? DEFAULT_COLLAPSE_STEPS : options.dynamicSampling.collapseSteps);
     this.behaviour = new BehaviourSteps(ctx, log);
   }
@@ -220,6 +229,8 @@ class RLRun {
       stoppedBecause: ctx.signal.aborted ? "interrupted" : stoppedBy !== undefined ? "behaviour" : "completed",
       ...(stoppedBy === undefined ? {} : { stoppedBy }),
       evaluationSeconds,
+      tokens: sumFigures(this.spent),
+      tokensPerReward: aggregateTokens(this.judged).tokensPerReward,
     };
   }
 
@@ -264,7 +275,12 @@ class RLRun {
       current: sampledWith,
       maxStaleness: options.mode === "async" ? options.maxStaleness : undefined,
       resourcesId: this.resourcesId,
+      lengthPenalty: options.lengthPenalty,
     });
+    const judged = collected.kept.map((k) => ({ tokens: k.tokens, reward: k.reward }));
+    const spent = sumFigures([...judged.map((k) => k.tokens), ...collected.droppedTokens]);
+    this.spent.push(spent);
+    this.judged.push(...judged);
     if (batch.samples.length === 0 && collected.ended > 0 && collected.kept.length === 0) {
       const { failed, noReward } = collected.dropped;
       ctx.logger.warn(`RL: no rollout of step ${step} gave a training sample (${failed} failed, ${noReward} without reward${collected.firstError ? `; first failure: ${collected.firstError}` : ""})`);
@@ -295,6 +311,9 @@ class RLRun {
       chunks: update?.chunks ?? 0,
       ...(update?.skipped ? { skipped: update.skipped } : {}),
       ...(batch.tokensPerReward === undefined ? {} : { tokensPerReward: batch.tokensPerReward }),
+      tokens: spent,
+      totalTokensPerReward: aggregateTokens(judged).tokensPerReward,
+      ...(batch.lengthPenalty === undefined ? {} : { lengthPenalty: batch.lengthPenalty }),
       ...(ctx.behaviour === undefined ? {} : { behaviour: collected.behaviour }),
     };
   }
@@ -312,7 +331,7 @@ class RLRun {
       timing.rollouts += secondsSince(started);
       started = performance.now();
       const review = await reviewRollouts(ctx, ended);
-      const collected = await collectRollouts(ctx, ended, options.dropFailures, review);
+      const collected = await collectRollouts(ctx, ended, options.dropFailures, review, this.prices);
       timing.adapt += secondsSince(started);
       return collected;
     };

@@ -1,5 +1,5 @@
 /** What RL reports: one record per step, the progress line made of it, and the run's result. */
-import type { BehaviourStop, RLStepEntry } from "../../types/index.js";
+import type { BehaviourStop, RLStepEntry, TokenFigures } from "../../types/index.js";
 import type { RunRecordStats } from "../run-log.js";
 import type { CheckpointResponse, PolicyVersion } from "./protocol.js";
 import type { Verdict } from "./verdict.js";
@@ -23,6 +23,10 @@ export interface RLResult {
   stoppedBy?: BehaviourStop;
   /** Wall time spent scoring validation tasks, the evaluation before the first step included, in seconds. */
   evaluationSeconds: number;
+  /** What the LLM calls of this run's training rollouts spent (validation rollouts not included). */
+  tokens: TokenFigures;
+  /** Σ tokens / Σ train reward over the rollouts judged; null when that reward is ≤ 0. */
+  tokensPerReward: number | null;
   /** What became of the run's record in the store (`store.queryRunEntries({ runId })`). */
   record: RunRecordStats;
 }
@@ -40,6 +44,8 @@ export function describeStep(r: StepRecord, steps: number): string {
     `policy ${r.newPolicyVersion}`,
     ...(r.chunks > 1 ? [`sent in ${r.chunks} chunks`] : []),
     ...(r.skipped ? [`update skipped (${r.skipped})`] : []),
+    ...(r.tokens === undefined ? [] : [`${r.tokens.total} tokens${r.totalTokensPerReward == null ? "" : ` (${r.totalTokensPerReward.toFixed(0)} per reward)`}`]),
+    ...(r.lengthPenalty === undefined ? [] : [`length penalty ${r.lengthPenalty.mean.toFixed(3)} on ${Math.round(r.lengthPenalty.penalizedShare * 100)}%`]),
     ...(r.behaviour && r.behaviour.findings > 0 ? [`${r.behaviour.findings} behaviour finding(s): ${r.behaviour.penalized} penalized, ${r.behaviour.excluded} excluded`] : []),
     ...(dropped > 0 ? [`${dropped} rollouts dropped${r.dropped.stale > 0 ? ` (${r.dropped.stale} stale)` : ""}`] : []),
   ];

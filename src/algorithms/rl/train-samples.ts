@@ -13,6 +13,8 @@ export interface SampleRollout {
   groupId: string;
   advantage: number;
   reward: number;
+  /** The reward its advantage came from, when a length penalty changed it. */
+  shapedReward?: number;
   /** Rollouts in the step's batch that have at least one trained token: each gets 1/rollouts of the loss. */
   rollouts: number;
 }
@@ -44,6 +46,7 @@ export function toTrainSamples(samples: readonly MergedSample[], rollout: Sample
       logprobs: s.logprobs ?? s.responseIds.map(() => null),
       advantage: rollout.advantage,
       reward: rollout.reward,
+      ...(rollout.shapedReward === undefined ? {} : { shaped_reward: rollout.shapedReward }),
       token_weight: tokenWeight,
       ...(s.policyVersion === undefined ? {} : { policy_version: s.policyVersion }),
       ...(s.sampling === undefined ? {} : { sampling: wireSampling(s.sampling) }),

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { IdSchema, LlmResourceSchema, parseOrThrow } from "../../types/index.js";
 import { hasMethods } from "../../util/index.js";
+import { PriceSchema } from "../optimizer-options.js";
 import { HyperparametersSchema, SamplingByModeSchema, type TrainingBackend } from "../rl/index.js";
 
 function isSupervisingBackend(value: unknown): value is TrainingBackend {
@@ -71,6 +72,8 @@ export const SFTOptionsSchema = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff).default(0),
   /** Names the run's rollouts; pass an earlier run's id to resume it (rollouts the store has are not run again). @default a new id */
   runId: IdSchema.max(64).optional(),
+  /** USD per million tokens by model, merged over `DEFAULT_PRICES`, for the rounds' cost figures. @default {} */
+  prices: z.record(z.string().min(1), PriceSchema).default({}),
 });
 
 export type SFTOptions = z.input<typeof SFTOptionsSchema>;

@@ -1,5 +1,5 @@
 /** What SFT reports: one record per round, the progress line made of it, and the run's result. */
-import type { BehaviourStop, SFTRoundEntry } from "../../types/index.js";
+import type { BehaviourStop, SFTRoundEntry, TokenFigures } from "../../types/index.js";
 import type { CheckpointResponse, PolicyVersion, Verdict } from "../rl/index.js";
 import type { RunRecordStats } from "../run-log.js";
 
@@ -23,6 +23,10 @@ export interface SFTResult {
   checkpoints: CheckpointResponse[];
   /** Training (collection) rollouts run, over every round. */
   trainingRollouts: number;
+  /** What the collection rollouts spent over every round (the teacher's calls when distilling). */
+  tokens: TokenFigures;
+  /** `tokens.total` over the reward of the rollouts judged, over every round (Σ tokens / Σ reward); null when that reward is ≤ 0. */
+  tokensPerReward: number | null;
   /** `behaviour`: a behaviour finding whose policy action is `stop` ended the run after its round (see `stoppedBy`). */
   stoppedBecause: "completed" | "interrupted" | "behaviour";
   /** The finding that stopped the run, when one did. */

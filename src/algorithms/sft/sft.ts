@@ -12,7 +12,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { type Gateway, startGateway } from "../../gateway/index.js";
-import type { BehaviourStop, EnqueueRequest, Task } from "../../types/index.js";
+import type { BehaviourStop, EnqueueRequest, Task, TokenFigures } from "../../types/index.js";
+import { DEFAULT_PRICES, type Price, sumFigures } from "../../adapters/index.js";
+import { aggregateTokens } from "../rollout-tokens.js";
 import { ValidationError, parseOrThrow } from "../../types/index.js";
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { evaluationEntry, recordedRun, scoreTasks, seededTask, secondsSince } from "../policy-run.js";
@@ -71,6 +73,8 @@ function runSummary(result: Omit<SFTResult, "record">) {
     finalValReward: result.finalValReward,
     rounds: result.rounds.length,
     trainingRollouts: result.trainingRollouts,
+    tokens: result.tokens,
+    tokensPerReward: result.tokensPerReward,
     policyVersions: { initial: result.rounds[0]?.policyVersion ?? result.policyVersion, final: result.policyVersion },
     checkpoints: result.checkpoints.map((c) => c.checkpoint_id),
     stoppedBecause: result.stoppedBecause,
@@ -93,6 +97,10 @@ class SFTRun {
   private readonly checkpoints: CheckpointResponse[] = [];
   private trainingRollouts = 0;
   private readonly behaviour: BehaviourSteps;
+  private readonly prices: Readonly<Record<string, Price>>;
+  /** What the run's collection rollouts spent, and those judged with their rewards (for Σ tokens / Σ reward). */
+  private readonly spent: TokenFigures[] = [];
+  private readonly judged: Array<{ tokens: TokenFigures; reward: number }> = [];
   /** What the behaviour filter's review of the last round found: its counts, the finding that stops the run, the mean tokens per kept rollout. */
   private reviewed: { counts: Collected["behaviour"]; stop: Collected["stop"]; outputTokens: number | null } | undefined;
 
@@ -106,6 +114,7 @@ class SFTRun {
     private readonly updates: PolicyUpdates,
   ) {
     this.behaviour = new BehaviourSteps(ctx, log);
+    this.prices = { ...DEFAULT_PRICES, ...options.prices };
   }
 
   static async start(ctx: AlgorithmContext, options: ParsedSFTOptions, runId: string, log: RunLog): Promise<SFTRun> {
@@ -195,6 +204,8 @@ class SFTRun {
       policyVersion: this.updates.version,
       checkpoints: this.checkpoints,
       trainingRollouts: this.trainingRollouts,
+      tokens: sumFigures(this.spent),
+      tokensPerReward: aggregateTokens(this.judged).tokensPerReward,
       stoppedBecause: ctx.signal.aborted ? "interrupted" : stoppedBy !== undefined ? "behaviour" : "completed",
       ...(stoppedBy === undefined ? {} : { stoppedBy }),
       evaluationSeconds,
@@ -226,12 +237,15 @@ class SFTRun {
     started = performance.now();
     // The behaviour filter's verdicts: excluded rollouts are left out (and counted), penalties lower the rewards the threshold and top-k see.
     const review = await reviewRollouts(ctx, ended);
-    const collected = await collectRollouts({ ...ctx, adapter }, ended, INFRASTRUCTURE_FAILURES, review);
-    const tokens = collected.kept.map(trainedTokensOf);
-    this.reviewed = { counts: collected.behaviour, stop: collected.stop, outputTokens: tokens.length === 0 ? null : mean(tokens) };
+    const collected = await collectRollouts({ ...ctx, adapter }, ended, INFRASTRUCTURE_FAILURES, review, this.prices);
+    const judged = collected.kept.map((k) => ({ tokens: k.tokens, reward: k.reward }));
+    const spent = sumFigures([...judged.map((k) => k.tokens), ...collected.droppedTokens]);
+    this.spent.push(spent);
+    this.judged.push(...judged);
+    const trained = collected.kept.map(trainedTokensOf);
+    this.reviewed = { counts: collected.behaviour, stop: collected.stop, outputTokens: trained.length === 0 ? null : mean(trained) };
     const { kept, counts } = filterRollouts(collected, { minReward: options.filter.minReward, topK: options.filter.topK });
     const sampledWith = this.updates.version;
-    const judged = collected.kept.map((k) => k.reward);
     const record: RoundRecord = {
       round,
       policyVersion: sampledWith,
@@ -239,13 +253,15 @@ class SFTRun {
       source: this.sources.teacher ? "teacher" : "policy",
       rollouts: ended.length,
       filter: counts,
-      stats: { trainReward: meanOrNull(judged), keptReward: meanOrNull(kept.map((k) => k.reward)), keptShare: counts.ended === 0 ? null : counts.kept / counts.ended, trainedTokens: null },
+      stats: { trainReward: meanOrNull(judged.map((k) => k.reward)), keptReward: meanOrNull(kept.map((k) => k.reward)), keptShare: counts.ended === 0 ? null : counts.kept / counts.ended, trainedTokens: null },
       samples: { kind: "none", count: 0 },
       textOnlyCalls: textOnlyCalls(kept),
       seconds: { rollouts: rolloutSeconds, adapt: 0, train: 0, eval: 0 },
       metrics: {},
       chunks: 0,
       ...(ctx.behaviour === undefined ? {} : { behaviour: collected.behaviour }),
+      tokens: spent,
+      tokensPerReward: aggregateTokens(judged).tokensPerReward,
     };
     if (kept.length === 0 || ctx.signal.aborted) {
       record.seconds.adapt = secondsSince(started);
