@@ -185,6 +185,20 @@ export interface RLStepData {
   newPolicyVersion: string | number;
 }
 
+/** `sft.round` data: what one SFT round kept, trained on and measured (src/types/training-run.ts `SFTRoundEntrySchema`). */
+export interface SFTRoundData {
+  round: number;
+  policyVersion: string | number;
+  newPolicyVersion: string | number;
+  source: "policy" | "teacher";
+  filter: { ended: number; failed: number; noReward: number; excludedByBehaviour: number; noSelectedCalls: number; belowThreshold: number; beyondTopK: number; kept: number };
+  stats: { trainReward: number | null; keptReward: number | null; keptShare: number | null; trainedTokens: number | null; valReward?: number };
+  seconds: { rollouts: number; adapt: number; train: number; eval: number };
+  metrics: Record<string, number | null>;
+  tokens?: TokenFiguresData;
+  tokensPerReward?: number | null;
+}
+
 /** `evaluation` data: a mean reward outside the steps (`initial` is RL's step 0). */
 export interface EvaluationData {
   label: string;

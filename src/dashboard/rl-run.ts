@@ -1,39 +1,75 @@
-/** An RL run: one line chart per metric over its steps, redrawn as steps arrive. */
+/** RL and SFT runs: one line chart per metric over their steps (rounds), redrawn as they arrive. */
 import { lineChart } from "./chart.js";
 import { h, show } from "./dom.js";
-import type { EvaluationData, RunEntry, TrainingRun } from "./records.js";
-import { evaluations, rlCharts, rlSteps } from "./run-model.js";
+import type { EvaluationData, RunEntry, TokenFiguresData, TrainingRun } from "./records.js";
+import { type ChartSpec, evaluations, rlCharts, rlSteps, sftCharts, sftRounds } from "./run-model.js";
 import { number } from "./ticks.js";
 import { costText } from "./tokens.js";
 
-export function rlView(): { element: HTMLElement; update(run: TrainingRun, entries: readonly RunEntry[]): void } {
+type RunView = { element: HTMLElement; update(run: TrainingRun, entries: readonly RunEntry[]): void };
+
+/** What a policy run's page reads from its log: its charts, and how far it got. */
+interface PolicyRunPage {
+  /** What the x axis counts. */
+  unit: "step" | "round";
+  charts(entries: readonly RunEntry[]): ChartSpec[];
+  progress(entries: readonly RunEntry[]): { count: number; version: string | number; tokens: TokenFiguresData[] } | undefined;
+}
+
+const tokensOf = (records: ReadonlyArray<{ tokens?: TokenFiguresData | undefined }>) => records.flatMap((r) => (r.tokens === undefined ? [] : [r.tokens]));
+
+export function rlView(): RunView {
+  return policyRunView({
+    unit: "step",
+    charts: rlCharts,
+    progress(entries) {
+      const steps = rlSteps(entries);
+      const last = steps.at(-1);
+      return last && { count: steps.length, version: last.newPolicyVersion, tokens: tokensOf(steps) };
+    },
+  });
+}
+
+export function sftView(): RunView {
+  return policyRunView({
+    unit: "round",
+    charts: sftCharts,
+    progress(entries) {
+      const rounds = sftRounds(entries);
+      const last = rounds.at(-1);
+      return last && { count: rounds.length, version: last.newPolicyVersion, tokens: tokensOf(rounds) };
+    },
+  });
+}
+
+function policyRunView(page: PolicyRunPage): RunView {
+  const { unit } = page;
   const status = h("p", { class: "run-progress", role: "status" });
   const charts = h("div", { class: "charts" });
   const scores = h("section", { id: "evaluations", "aria-labelledby": "evaluations-title" });
-  const element = h("div", {}, h("section", { "aria-labelledby": "curves-title" }, h("h2", { id: "curves-title" }, "Curves per step"), status, charts), scores);
+  const element = h("div", {}, h("section", { "aria-labelledby": "curves-title" }, h("h2", { id: "curves-title" }, `Curves per ${unit}`), status, charts), scores);
   return {
     element,
     update(run, entries) {
-      const steps = rlSteps(entries);
-      const last = steps.at(-1);
+      const progress = page.progress(entries);
+      const count = progress?.count ?? 0;
       status.textContent =
-        last === undefined
-          ? "No step recorded yet."
-          : `${steps.length} step${steps.length === 1 ? "" : "s"}; policy version ${String(last.newPolicyVersion)}${tokensSoFar(steps)}${run.status === "running" ? " — running, the curves grow as steps are recorded" : ""}.`;
-      status.dataset.steps = String(steps.length);
-      const specs = rlCharts(entries);
-      // One step axis for all charts, so a step sits at the same place in each.
-      const stepsShown = specs.flatMap((spec) => spec.series.flatMap((series) => series.points.map((p) => p.x)));
-      const domain: [number, number] | undefined = stepsShown.length === 0 ? undefined : [Math.min(...stepsShown), Math.max(...stepsShown)];
-      show(charts, ...specs.map((spec) => lineChart(spec, "step", domain)));
+        progress === undefined
+          ? `No ${unit} recorded yet.`
+          : `${count} ${unit}${count === 1 ? "" : "s"}; policy version ${String(progress.version)}${tokensSoFar(progress.tokens)}${run.status === "running" ? ` — running, the curves grow as ${unit}s are recorded` : ""}.`;
+      status.dataset.steps = String(count);
+      const specs = page.charts(entries);
+      // One axis for all charts, so a step sits at the same place in each.
+      const shown = specs.flatMap((spec) => spec.series.flatMap((series) => series.points.map((p) => p.x)));
+      const domain: [number, number] | undefined = shown.length === 0 ? undefined : [Math.min(...shown), Math.max(...shown)];
+      show(charts, ...specs.map((spec) => lineChart(spec, unit, domain)));
       show(scores, ...evaluationsTable(evaluations(entries)));
     },
   };
 }
 
-/** The training tokens of the steps recorded so far, summed (cost unknown once a step's is). */
-function tokensSoFar(steps: ReturnType<typeof rlSteps>): string {
-  const counted = steps.flatMap((s) => (s.tokens === undefined ? [] : [s.tokens]));
+/** The training tokens recorded so far, summed (cost unknown once a step's is). */
+function tokensSoFar(counted: readonly TokenFiguresData[]): string {
   if (counted.length === 0) return "";
   const total = counted.reduce((n, t) => n + t.total, 0);
   const cost = counted.reduce<number | null>((sum, t) => (sum === null || t.costUsd === null ? null : sum + t.costUsd), 0);

@@ -4,10 +4,10 @@
  * so the unit tests run it under Node.
  */
 import { lineDiff } from "./diff.js";
-import type { CandidateData, EvaluationData, FrontData, RLStepData, RunEntry, ScoreData, SpendData } from "./records.js";
+import type { CandidateData, EvaluationData, FrontData, RLStepData, RunEntry, ScoreData, SFTRoundData, SpendData } from "./records.js";
 
 /** The entry kinds the built-in algorithms write (src/types/training-run.ts `RunEntryKinds`). */
-export const KINDS = { rlStep: "rl.step", evaluation: "evaluation", candidate: "candidate", score: "score", front: "front", spend: "spend" } as const;
+export const KINDS = { rlStep: "rl.step", sftRound: "sft.round", evaluation: "evaluation", candidate: "candidate", score: "score", front: "front", spend: "spend" } as const;
 
 // ---- entries the pages can read ---------------------------------------------------------------
 
@@ -35,6 +35,12 @@ const field =
 /** What each kind must hold for the pages to draw it (the rest is read as optional). */
 const CHECKS: Record<string, Check[]> = {
   "rl.step": [field("step", Number.isInteger, "a whole number"), field("seconds", isObject, "an object of seconds per phase")],
+  "sft.round": [
+    field("round", Number.isInteger, "a whole number"),
+    field("filter", (v) => isCounts(v) && v !== undefined, "counts per filter"),
+    field("stats", isObject, "an object of round figures"),
+    field("seconds", isObject, "an object of seconds per phase"),
+  ],
   evaluation: [field("label", isString, "a string"), field("split", isString, "a split name"), field("ci95", isInterval, "a [low, high] interval")],
   candidate: [
     field("candidateId", isString, "a string"),
@@ -139,6 +145,54 @@ export function rlCharts(entries: readonly RunEntry[]): ChartSpec[] {
     ...optional({ id: "length-penalty", title: "Length penalty", yLabel: "reward change / share", series: [series("mean penalty", (s) => s.lengthPenalty?.mean), series("share penalized", (s) => s.lengthPenalty?.penalizedShare)] }),
     { id: "staleness", title: "Staleness", yLabel: "policy versions behind", series: [series("staleness", (s) => s.staleness)] },
     { id: "seconds", title: "Seconds per phase", yLabel: "seconds", series: PHASES.map((phase) => series(phase, (s) => s.seconds[phase])) },
+  ];
+}
+
+// ---- SFT ------------------------------------------------------------------------------------
+
+/** The rounds of an SFT run in round order (a round recorded twice, by a resumed run, counts once: the later entry). */
+export function sftRounds(entries: readonly RunEntry[]): SFTRoundData[] {
+  const byRound = new Map<number, SFTRoundData>();
+  for (const entry of entries) if (entry.kind === KINDS.sftRound) byRound.set((entry.data as unknown as SFTRoundData).round, entry.data as unknown as SFTRoundData);
+  return [...byRound.values()].sort((a, b) => a.round - b.round);
+}
+
+/** What the filters left out each round, in the order they run (the record's `filter` counts). */
+const FILTERS = [
+  ["failed", "failed"],
+  ["noReward", "no reward"],
+  ["excludedByBehaviour", "excluded by behaviour"],
+  ["noSelectedCalls", "no selected call"],
+  ["belowThreshold", "below threshold"],
+  ["beyondTopK", "beyond top-k"],
+] as const;
+
+/** The SFT page's charts: rewards (validation from round 0), what was kept and why the rest was not, the update's loss, tokens, seconds. */
+export function sftCharts(entries: readonly RunEntry[]): ChartSpec[] {
+  const rounds = sftRounds(entries);
+  const initial = initialEvaluation(entries);
+  const series = (name: string, value: (round: SFTRoundData) => number | null | undefined, start: Point[] = []): Series => ({
+    name,
+    points: [...start, ...rounds.flatMap((r) => pointOf(r.round, value(r)))],
+  });
+  const optional = (spec: ChartSpec): ChartSpec[] => (spec.series.some((s) => s.points.length > 0) ? [spec] : []);
+  return [
+    {
+      id: "reward",
+      title: "Reward",
+      yLabel: "mean reward",
+      series: [series("sampled", (r) => r.stats.trainReward), series("kept", (r) => r.stats.keptReward), series("val", (r) => r.stats.valReward, initial ? pointOf(0, initial.mean) : [])],
+    },
+    {
+      id: "filters",
+      title: "Rollouts kept and left out",
+      yLabel: "rollouts",
+      series: [series("kept", (r) => r.filter.kept), ...FILTERS.map(([key, name]) => series(name, (r) => r.filter[key])).filter((s) => s.points.some((p) => p.y > 0))],
+    },
+    ...optional({ id: "loss", title: "Supervised loss", yLabel: "loss", series: [series("loss", (r) => r.metrics.loss)] }),
+    ...optional({ id: "tokens", title: "Tokens per round", yLabel: "tokens", series: [series("input", (r) => r.tokens?.input), series("output", (r) => r.tokens?.output)] }),
+    ...optional({ id: "tokens-per-reward", title: "Tokens per unit reward", yLabel: "tokens", series: [series("tokens per reward", (r) => r.tokensPerReward)] }),
+    { id: "seconds", title: "Seconds per phase", yLabel: "seconds", series: PHASES.map((phase) => series(phase, (r) => r.seconds[phase])) },
   ];
 }
 

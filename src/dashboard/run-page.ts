@@ -9,7 +9,7 @@ import { time } from "./format.js";
 import type { Live } from "./live.js";
 import { promptView } from "./prompt-run.js";
 import type { Page, RunEntry, TrainingRun } from "./records.js";
-import { rlView } from "./rl-run.js";
+import { rlView, sftView } from "./rl-run.js";
 import { KINDS, type Unreadable, headline, readable } from "./run-model.js";
 
 /** A page section that redraws itself from the whole log whenever the log grows. */
@@ -125,6 +125,7 @@ export function runPage(main: HTMLElement, api: Api, live: Live, runId: string):
 function viewFor(run: TrainingRun, entries: readonly RunEntry[]): RunView {
   const kinds = new Set(entries.map((e) => e.kind));
   if (run.algorithm === "rl" || kinds.has(KINDS.rlStep)) return rlView();
+  if (run.algorithm === "sft" || kinds.has(KINDS.sftRound)) return sftView();
   if (run.algorithm === "apo" || run.algorithm === "gepa" || kinds.has(KINDS.candidate)) return promptView(run.algorithm);
   return entryCountsView();
 }

@@ -7,7 +7,8 @@
  */
 import type { Store } from "tracetrain";
 import { RunEntryDataSchemas, RunEntryKinds } from "tracetrain/schemas";
-import type { CandidateEntry, RLStepEntry, RunEntryInput } from "tracetrain/schemas";
+import { SFTRoundEntrySchema } from "tracetrain/schemas";
+import type { CandidateEntry, RLStepEntry, RunEntryInput, SFTRoundEntry } from "tracetrain/schemas";
 
 const SCHEMAS = RunEntryDataSchemas;
 type Kind = keyof typeof SCHEMAS;
@@ -76,6 +77,39 @@ export async function recordRlRun(store: Store, runId = RL_RUN_ID, steps = RL_ST
   const last = rlStepData(steps);
   if (status === "completed") await store.addRunEntries(runId, [entry(RunEntryKinds.evaluation, { ...FINAL_TEST, ci95: [...FINAL_TEST.ci95] }, "final-test")]);
   await store.recordRun({ runId, algorithm: "rl", status, summary: { steps, trainReward: last.trainReward ?? 0, policyVersion: steps } });
+}
+
+// ---- SFT ------------------------------------------------------------------------------------
+
+export const SFT_RUN_ID = "sft-boxes-0001";
+export const SFT_ROUNDS = 4;
+
+/** An SFT round as the store's schema accepts it: 64 rollouts, more kept as the policy learns; round 1 without tokens (an older record). */
+export function sftRound(n: number): SFTRoundEntry {
+  const kept = Math.min(64, 8 * n);
+  return SFTRoundEntrySchema.parse({
+    round: n,
+    policyVersion: n - 1,
+    newPolicyVersion: n,
+    source: "policy",
+    rollouts: 64,
+    filter: { ended: 64, failed: 1, noReward: 0, excludedByBehaviour: n === 2 ? 3 : 0, noSelectedCalls: 0, belowThreshold: 63 - kept - (n === 2 ? 3 : 0), beyondTopK: 0, kept },
+    stats: { trainReward: kept / 64, keptReward: 1, keptShare: kept / 64, trainedTokens: 40 * kept, ...(n % 2 === 0 ? { valReward: n / 4 } : {}) },
+    samples: { kind: "tokens", count: kept },
+    textOnlyCalls: 0,
+    seconds: { rollouts: 2, adapt: 0.5, train: 0.1 * n, eval: n % 2 === 0 ? 1 : 0 },
+    metrics: { loss: 2 / n },
+    chunks: 1,
+    ...(n === 1 ? {} : { tokens: { ...stepTokens(n), source: "usage" }, tokensPerReward: 1000 / n }),
+  });
+}
+
+/** An SFT run of `SFT_ROUNDS` rounds, with the validation before the first. */
+export async function recordSftRun(store: Store, runId = SFT_RUN_ID): Promise<void> {
+  await store.recordRun({ runId, algorithm: "sft", status: "running", config: { rounds: SFT_ROUNDS, tasksPerRound: 16, samplesPerTask: 4 } });
+  await store.addRunEntries(runId, [entry(RunEntryKinds.evaluation, { ...INITIAL_VAL, ci95: [...INITIAL_VAL.ci95] }, "initial-val")]);
+  await store.addRunEntries(runId, Array.from({ length: SFT_ROUNDS }, (_, i) => entry(RunEntryKinds.sftRound, sftRound(i + 1) as unknown as Record<string, unknown>, `round-${i + 1}`)));
+  await store.recordRun({ runId, algorithm: "sft", status: "completed", summary: { rounds: SFT_ROUNDS } });
 }
 
 // ---- GEPA -----------------------------------------------------------------------------------

@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from "vitest";
 import type { RunEntry } from "../../src/dashboard/records.js";
-import { type LineageNode, frontMembers, headline, lineage, promptRun, readable, rlCharts, spendBars, wordDiff } from "../../src/dashboard/run-model.js";
+import { type LineageNode, frontMembers, headline, lineage, promptRun, readable, rlCharts, sftCharts, spendBars, wordDiff } from "../../src/dashboard/run-model.js";
 import { integerTicks, niceTicks } from "../../src/dashboard/ticks.js";
-import { GEPA_CANDIDATES, GEPA_FRONT, GEPA_SPEND, INITIAL_VAL, RL_STEPS, entry, rlStepData, rlStepEntry } from "./run-fixtures.js";
+import { GEPA_CANDIDATES, GEPA_FRONT, GEPA_SPEND, INITIAL_VAL, RL_STEPS, entry, rlStepData, rlStepEntry, sftRound } from "./run-fixtures.js";
 import { RunEntryKinds } from "tracetrain/schemas";
 
 /** Input entries as the store returns them: numbered in order. */
@@ -51,6 +51,28 @@ describe("RL curves", () => {
     const train = rlCharts(log)[0]!.series[0]!.points;
     expect(train).toHaveLength(RL_STEPS);
     expect(train.find((p) => p.x === 3)).toEqual({ x: 3, y: 0.99 });
+  });
+});
+
+describe("SFT curves", () => {
+  const rounds = [1, 2, 3, 4].map(sftRound);
+  const log = logOf([entry(RunEntryKinds.evaluation, { ...INITIAL_VAL, ci95: [...INITIAL_VAL.ci95] }), ...rounds.map((r) => entry("sft.round", r as unknown as Record<string, unknown>, `round-${r.round}`))]);
+  const charts = new Map(sftCharts(log).map((chart) => [chart.id, chart]));
+  const series = (chart: string, name: string) => charts.get(chart)!.series.find((s) => s.name === name)?.points;
+
+  it("reads every round the store's schema accepts, and draws one chart per figure", () => {
+    expect(readable(log).unreadable).toEqual([]);
+    expect([...charts.keys()]).toEqual(["reward", "filters", "loss", "tokens", "tokens-per-reward", "seconds"]);
+  });
+
+  it("draws validation from round 0, what was kept and why the rest was not, and leaves gaps where a round reported nothing", () => {
+    expect(series("reward", "val")).toEqual([{ x: 0, y: INITIAL_VAL.mean }, { x: 2, y: 0.5 }, { x: 4, y: 1 }]);
+    expect(series("filters", "kept")).toEqual(rounds.map((r) => ({ x: r.round, y: r.filter.kept })));
+    expect(series("filters", "excluded by behaviour")).toEqual(rounds.map((r) => ({ x: r.round, y: r.filter.excludedByBehaviour })));
+    // A filter that never left anything out is not drawn.
+    expect(series("filters", "beyond top-k")).toBeUndefined();
+    expect(series("loss", "loss")!.map((p) => p.y)).toEqual([2, 1, 2 / 3, 0.5]);
+    expect(series("tokens-per-reward", "tokens per reward")!.map((p) => p.x)).toEqual([2, 3, 4]);
   });
 });
 
