@@ -8,29 +8,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { builtInDetectors } from "tracetrain/adapters";
-import { agent, BehaviourFilter, type BehaviourFilterOptions, behaviourHooks, type Detector, findingsOf, RL, type RLResult, Trainer } from "tracetrain";
+import { BehaviourFilter, type BehaviourFilterOptions, behaviourHooks, type Detector, findingsOf, RL, type RLResult, Trainer } from "tracetrain";
 import { SqliteStore, spansOf } from "tracetrain/store";
 import { BehaviourEntrySchema, type SpanInput } from "tracetrain/schemas";
 import { startMockLlm, type MockLlm } from "tracetrain/testing";
 import { RecordingBackend } from "./fixtures/rl-recording.js";
 import { entriesOf } from "../support/run-records.js";
-import { secretWord } from "../support/behaviour.js";
+import { type WordTask, WORD_TASKS, sayer, secretWord } from "../support/behaviour.js";
 
-type WordTask = { word: string };
-
-/** Asks the model to say the task's word; the second rollout of each group earns 1, the first 0. */
-const sayer = agent(
-  async (task: WordTask, ctx) => {
-    const llm = ctx.llm();
-    const client = new OpenAI({ baseURL: llm.baseUrl, apiKey: "none", maxRetries: 0 });
-    await client.chat.completions.create({ model: llm.model, messages: [{ role: "user", content: `say ${task.word} (${ctx.rollout.rolloutId})` }] });
-    return Number(ctx.rollout.rolloutId.split(".").at(-1)) % 2;
-  },
-  { name: "sayer" },
-);
 
 
 /** A recording backend that keeps serving while it trains, as async mode needs. */
@@ -41,7 +28,7 @@ class ServingBackend extends RecordingBackend {
   }
 }
 
-const TRAIN: WordTask[] = [{ word: "SECRET" }, { word: "hello" }];
+const TRAIN = WORD_TASKS;
 
 let dir: string;
 let store: SqliteStore;

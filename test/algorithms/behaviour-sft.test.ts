@@ -8,27 +8,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { agent, BehaviourFilter, type BehaviourFilterOptions, SFT, type SFTResult, Trainer } from "tracetrain";
+import { BehaviourFilter, type BehaviourFilterOptions, SFT, type SFTResult, Trainer } from "tracetrain";
 import { SqliteStore } from "tracetrain/store";
 import { startMockLlm, type MockLlm } from "tracetrain/testing";
 import type { SuperviseRequest, TrainResponse } from "../../src/algorithms/rl/protocol.js";
 import { RecordingBackend } from "./fixtures/rl-recording.js";
-import { secretWord } from "../support/behaviour.js";
+import { type WordTask, WORD_TASKS, sayer, secretWord } from "../support/behaviour.js";
 
-type WordTask = { word: string };
-
-/** Asks the model to say the task's word; the second rollout of each group earns 1, the first 0. */
-const sayer = agent(
-  async (task: WordTask, ctx) => {
-    const llm = ctx.llm();
-    const client = new OpenAI({ baseURL: llm.baseUrl, apiKey: "none", maxRetries: 0 });
-    await client.chat.completions.create({ model: llm.model, messages: [{ role: "user", content: `say ${task.word} (${ctx.rollout.rolloutId})` }] });
-    return Number(ctx.rollout.rolloutId.split(".").at(-1)) % 2;
-  },
-  { name: "sayer" },
-);
 
 /** Records every supervised step it is sent (token samples carry their rollout ids). */
 class SupervisingBackend extends RecordingBackend {
@@ -44,7 +31,7 @@ class SupervisingBackend extends RecordingBackend {
   }
 }
 
-const TRAIN: WordTask[] = [{ word: "SECRET" }, { word: "hello" }];
+const TRAIN = WORD_TASKS;
 
 let dir: string;
 let store: SqliteStore;

@@ -47,7 +47,7 @@ describe("tracetrain usage mistakes", () => {
       [["runner", "--bogus"], "invalid command line: --bogus: unknown option (see tracetrain runner --help)"],
       [["runner", "--concurency", "3"], "--concurency: unknown option; did you mean --concurrency? (see tracetrain runner --help)"],
       [["export", "--store"], "--store: expected a value (--store URL) (see tracetrain export --help)"],
-      [["export", "--store", "memory", "--format"], "--format: expected a value (--format chat|tokens) (see tracetrain export --help)"],
+      [["export", "--store", "memory", "--format"], "--format: expected a value (--format chat|hf|tokens|sft-tokens) (see tracetrain export --help)"],
       [["gateway", "--bogus"], "--bogus: unknown option (see tracetrain gateway --help)"],
       [["backend", "serve", "--port", "--reference"], "--port: expected a value (--port PORT) (see tracetrain backend serve --help)"],
       [["demo", "--steps=3", "more"], "more: unexpected argument (options are written --name value) (see tracetrain demo --help)"],
