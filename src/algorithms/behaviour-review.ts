@@ -48,6 +48,11 @@ export interface BehaviourReview {
   stop: RecordedFinding | undefined;
   /** Finding spans this review wrote (findings a live hook had written already are not written again). */
   written: number;
+  /**
+   * The spans of each reviewed rollout's latest attempt as the review read them (before its own
+   * finding spans, which adapters ignore): what the algorithm adapts next, so no trace is read twice.
+   */
+  spans: ReadonlyMap<string, readonly ReviewSpan[]>;
 }
 
 /** The spans a review reads: adapter spans that also carry their trace id. */
@@ -62,7 +67,7 @@ export async function reviewRollouts(ctx: Pick<AlgorithmContext, "store" | "adap
   // Run detectors alone (observeSteps) never look at a trace, and live hooks write only what `inspect` finds.
   if (filter === undefined || !filter.inspectsTraces) {
     const verdicts = new Map(rollouts.map((r) => [r.rolloutId, cleanVerdict(r)]));
-    return { verdicts, counts: countVerdicts([...verdicts.values()]), stop: undefined, written: 0 };
+    return { verdicts, counts: countVerdicts([...verdicts.values()]), stop: undefined, written: 0, spans: new Map() };
   }
   const read = await mapLimited(rollouts, 8, async (rollout) => readAttempt(ctx, filter, rollout));
   const groupFindings = filter.inspectsGroups ? inspectGroups(filter, read) : new Map<string, ScopedFinding[]>();
@@ -92,7 +97,8 @@ export async function reviewRollouts(ctx: Pick<AlgorithmContext, "store" | "adap
   // One write for the whole review: a store transaction per rollout cost more than the review itself.
   let written = 0;
   for (let i = 0; i < toWrite.length; i += WRITE_CHUNK) written += (await ctx.store.addSpans(toWrite.slice(i, i + WRITE_CHUNK))).added;
-  return { verdicts, counts: countVerdicts([...verdicts.values()]), stop, written };
+  const spans = new Map(read.flatMap((item) => (item.attempt === undefined ? [] : [[item.rollout.rolloutId, item.spans] as const])));
+  return { verdicts, counts: countVerdicts([...verdicts.values()]), stop, written, spans };
 }
 
 /**

@@ -83,7 +83,7 @@ export function planHeldOut(ctx: Pick<AlgorithmContext, "val" | "test">, seed: n
 }
 
 function noCheckReason(valTasks: number): string {
-  return `no test split was given, and ${valTasks} validation task(s) are too few to hold any out (it takes ${MIN_VAL_TO_HOLD_OUT}); pass test tasks to fit, or more validation tasks`;
+  return `no test split was given, and ${valTasks} validation task(s) are too few to hold some out (it takes ${MIN_VAL_TO_HOLD_OUT}); pass test tasks to fit, or more validation tasks`;
 }
 
 /** A candidate as the check needs it (APO's and GEPA's candidates both fit). */

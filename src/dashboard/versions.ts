@@ -40,7 +40,7 @@ export class Versions {
 
   /** The cells of `rollout` from what is known so far. */
   of(rollout: Rollout): RowVersions {
-    if (rollout.resourcesId === null) return { resources: { text: "—", title: "created before any resources existed" }, policy: { text: "—", title: undefined } };
+    if (rollout.resourcesId === null) return { resources: { text: "—", title: "created before the first resources snapshot" }, policy: { text: "—", title: undefined } };
     const snapshot = snapshots.get(rollout.resourcesId);
     if (snapshot === undefined) return { resources: { text: "…", title: rollout.resourcesId }, policy: { text: "…", title: undefined } };
     if ("error" in snapshot) return { resources: { text: "?", title: `${rollout.resourcesId}: ${snapshot.error}` }, policy: { text: "?", title: snapshot.error } };

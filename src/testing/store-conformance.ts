@@ -860,7 +860,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory, te
           expect(await all({ minReward: 2 })).toEqual([]);
         });
 
-        it("combines every filter with any sort, across pages", async () => {
+        it("combines every filter with every sort, across pages", async () => {
           await fill();
           const query: Query = { mode: ["train", "test"], minReward: 0, text: "question", sortBy: "finalReward", order: "desc" };
           expect(await all(query, 2)).toEqual([8, 3, 5, 6, 0]);

@@ -130,7 +130,7 @@ export class TraceState {
  */
 function noCallWarning(rolloutId: string, agentFailed: boolean, fromStore: boolean): string {
   const where = fromStore ? "recorded no LLM call (none in the store for this attempt)" : "recorded no LLM call in this process";
-  if (agentFailed) return `rollout ${rolloutId} ${where}: the agent threw before any call was recorded — see report.agentError and the attempt's error`;
+  if (agentFailed) return `rollout ${rolloutId} ${where}: the agent threw before a single call was recorded — see report.agentError and the attempt's error`;
   const elsewhere = fromStore ? "its calls go to a gateway or OTLP collector that records into another store" : "its calls are recorded by a gateway or over OTLP, which this process does not count";
   return `rollout ${rolloutId} ${where}. Likely reasons: the agent's LLM client is not one the tracer hooks (check tracer.instrument()'s results, or route the calls through the gateway); ${elsewhere}; or the agent made no call`;
 }

@@ -89,7 +89,7 @@ describe("APO's held-out verdict", () => {
     expect(result.verdict).toBe("not checked");
     expect(result.heldOut).toEqual({ source: "none", n: 0 });
     expect(result.improvement).toBeNull();
-    expect(result.summary).toMatch(/^not checked: no test split was given, and 5 validation task\(s\) are too few to hold any out \(it takes 6\); pass test tasks to fit, or more validation tasks/);
+    expect(result.summary).toMatch(/^not checked: no test split was given, and 5 validation task\(s\) are too few to hold some out \(it takes 6\); pass test tasks to fit, or more validation tasks/);
     expect(result.stoppedBecause).toBe("completed");
     expect(result.published).toEqual({ resourcesId: "too-few.best", candidate: "seed" });
     expect((await runsOf(store, "too-few")).filter((r) => r.purpose === "held-out check")).toEqual([]);

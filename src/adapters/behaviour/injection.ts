@@ -36,7 +36,7 @@ export type InjectionOptions = z.input<typeof InjectionOptionsSchema>;
 
 /** What makes text an instruction to the model; each a reason shown in the finding. */
 const DIRECTIVES: Array<{ why: string; pattern: RegExp }> = [
-  { why: "overrides earlier instructions", pattern: /\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|every\s+)?(?:of\s+)?(?:the\s+|your\s+|my\s+|these\s+|those\s+)?(?:previous|prior|above|earlier|preceding|original|system|existing)\s+(?:instructions?|prompts?|rules|directions|directives|guidelines|messages?|context)\b/i },
+  { why: "overrides earlier instructions", pattern: /\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|an[y]\s+|every\s+)?(?:of\s+)?(?:the\s+|your\s+|my\s+|these\s+|those\s+)?(?:previous|prior|above|earlier|preceding|original|system|existing)\s+(?:instructions?|prompts?|rules|directions|directives|guidelines|messages?|context)\b/i },
   { why: "claims new instructions", pattern: /\b(?:new|updated|revised|real|actual)\s+(?:system\s+)?(?:instructions?|prompt|directives?|task)\s*:/i },
   { why: "fakes a system or assistant turn", pattern: /(?:^|\n)\s*(?:#{1,3}\s*)?(?:system|assistant|developer)\s*:|<\|im_start\|>\s*(?:system|assistant)|<\/?(?:system|assistant)(?:_message)?>|\[\/?(?:INST|SYSTEM)\]|<<SYS>>/i },
   { why: "addresses the model", pattern: /\b(?:(?:dear|attention|note to|hey)\s+(?:ai|assistant|model|llm|agent|chatbot|gpt)\b|(?:as an?|you are an?)\s+(?:ai|language model|assistant)\b[^.\n]{0,40}\byou\s+(?:must|should|will))/i },

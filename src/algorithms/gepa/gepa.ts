@@ -512,7 +512,7 @@ class GEPARun {
       if (this.fixed.length > 0) ctx.logger.warn(`GEPA: not evolved: ${this.fixed.map((f) => `${f.name} (${f.why})`).join("; ")} — name them in components to evolve them anyway`);
     }
     if (this.components.length === 0) {
-      return { reason: "no-components", detail: `no prompt template (${templates.join(", ")}) shaped any LLM call of the seed's first ${runs.length} runs, so there is nothing to evolve: name components explicitly if the agent uses them in a way GEPA cannot see` };
+      return { reason: "no-components", detail: `no prompt template (${templates.join(", ")}) shaped an LLM call of the seed's first ${runs.length} runs, so there is nothing to evolve: name components explicitly if the agent uses them in a way GEPA cannot see` };
     }
     this.seen.set(fingerprint(seed, this.components), seed.id);
     return undefined;

@@ -80,7 +80,8 @@ export async function collectRollouts(ctx: AlgorithmContext, ended: readonly Rol
     }
     const reward = verdict?.reward ?? rewardOrZero(rollout);
     const context = { ...contextFromRollout(rollout), ...(verdict !== undefined && verdict.penalty !== 0 ? { finalReward: reward } : {}) };
-    const adapted = ctx.adapter.adapt(await spansOf(ctx.store, rollout.rolloutId, attempt.attemptId), context);
+    const spans = review.spans.get(rollout.rolloutId) ?? (await spansOf(ctx.store, rollout.rolloutId, attempt.attemptId));
+    const adapted = ctx.adapter.adapt(spans, context);
     const tokens = tokenFigures(adapted.calls, prices);
     // An agent that failed before its model answered anything (the endpoint unreachable, say)
     // says nothing about the policy: counting it as reward 0 would punish the others in its group.

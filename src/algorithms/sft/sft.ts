@@ -92,6 +92,13 @@ interface Sources {
   collectWith: string;
 }
 
+/** What the behaviour filter's review of a round found: its counts, the finding that stops the run, the mean trained tokens per rollout judged. */
+interface RoundReview {
+  counts: Collected["behaviour"];
+  stop: Collected["stop"];
+  outputTokens: number | null;
+}
+
 class SFTRun {
   private readonly rounds: RoundRecord[] = [];
   private readonly checkpoints: CheckpointResponse[] = [];
@@ -101,8 +108,6 @@ class SFTRun {
   /** What the run's collection rollouts spent, and those judged with their rewards (for Σ tokens / Σ reward). */
   private readonly spent: TokenFigures[] = [];
   private readonly judged: Array<{ tokens: TokenFigures; reward: number }> = [];
-  /** What the behaviour filter's review of the last round found: its counts, the finding that stops the run, the mean tokens per kept rollout. */
-  private reviewed: { counts: Collected["behaviour"]; stop: Collected["stop"]; outputTokens: number | null } | undefined;
 
   private constructor(
     private readonly ctx: AlgorithmContext,
@@ -160,7 +165,7 @@ class SFTRun {
     let final = initial;
     let stoppedBy: BehaviourStop | undefined;
     for (let round = 1; round <= options.rounds && !ctx.signal.aborted; round++) {
-      const record = await this.round(round);
+      const { record, reviewed } = await this.round(round);
       if (evaluating && (round % options.evalEvery === 0 || round === options.rounds) && !ctx.signal.aborted) {
         const evalStarted = performance.now();
         final = await this.evaluate("val", round);
@@ -170,8 +175,7 @@ class SFTRun {
       }
       this.rounds.push(record);
       ctx.progress.note(describeRound(record, options.rounds));
-      const reviewed = this.reviewed;
-      const stop = reviewed && this.behaviour.after(`round-${round}`, { step: round, trainReward: record.stats.trainReward, valReward: record.stats.valReward ?? null, outputTokens: reviewed.outputTokens }, reviewed.counts, reviewed.stop);
+      const stop = this.behaviour.after(`round-${round}`, { step: round, trainReward: record.stats.trainReward, valReward: record.stats.valReward ?? null, outputTokens: reviewed.outputTokens }, reviewed.counts, reviewed.stop);
       if (!ctx.signal.aborted) {
         log.add("sft.round", `round-${round}`, record);
         await log.flush();
@@ -224,8 +228,8 @@ class SFTRun {
     return null;
   }
 
-  /** One round: collect, filter, build samples, update. */
-  private async round(round: number): Promise<RoundRecord> {
+  /** One round: collect, filter, build samples, update; with what the behaviour filter's review found (for the run's step-by-step detectors and its stop). */
+  private async round(round: number): Promise<{ record: RoundRecord; reviewed: RoundReview }> {
     const { ctx, options } = this;
     const adapter = options.filter.agents === undefined ? ctx.adapter : ctx.adapter.with({ agents: options.filter.agents });
     const requests = this.requestsOf(round);
@@ -243,7 +247,7 @@ class SFTRun {
     this.spent.push(spent);
     this.judged.push(...judged);
     const trained = collected.kept.map(trainedTokensOf);
-    this.reviewed = { counts: collected.behaviour, stop: collected.stop, outputTokens: trained.length === 0 ? null : mean(trained) };
+    const reviewed: RoundReview = { counts: collected.behaviour, stop: collected.stop, outputTokens: trained.length === 0 ? null : mean(trained) };
     const { kept, counts } = filterRollouts(collected, { minReward: options.filter.minReward, topK: options.filter.topK });
     const sampledWith = this.updates.version;
     const record: RoundRecord = {
@@ -269,7 +273,7 @@ class SFTRun {
         ctx.logger.warn(`SFT: no rollout of round ${round} passed the filters (${describeCounts(counts)}${collected.firstError ? `; first failure: ${collected.firstError}` : ""}); no update this round`);
         record.skipped = "nothing kept";
       }
-      return record;
+      return { record, reviewed };
     }
     const kind = sampleKindOf(kept, options.samples, this.info.capabilities);
     const batch = kind === "tokens" ? { samples: tokenSamples(kept) } : { chat: await chatSamples(ctx.store, adapter, kept) };
@@ -280,7 +284,7 @@ class SFTRun {
     if (count === 0) {
       ctx.logger.warn(`SFT: the ${kept.length} rollout(s) kept in round ${round} hold no model output to learn; no update this round`);
       record.skipped = "nothing kept";
-      return record;
+      return { record, reviewed };
     }
     started = performance.now();
     const update = await this.updates.supervise(round, batch, ctx.signal);
@@ -289,7 +293,7 @@ class SFTRun {
     record.metrics = update.metrics;
     record.chunks = update.chunks;
     if (update.skipped === "already applied") record.skipped = "already applied";
-    return record;
+    return { record, reviewed };
   }
 
   /** The round's groups: the training set in a seeded order, epoch after epoch, `samplesPerTask` rollouts per task. */
