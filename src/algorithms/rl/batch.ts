@@ -156,7 +156,7 @@ export interface Batch {
 export function assembleBatch(kept: readonly KeptRollout[], options: BatchOptions): Batch {
   const fresh = kept.filter((k) => !isStale(k, options));
   const penalty = options.lengthPenalty;
-  const shaped = new Map(fresh.map((k) => [k.rollout.rolloutId, penalty === undefined ? k.reward : k.reward + lengthPenaltyOf(sampledTokens(k), penalty)]));
+  const shaped = new Map(fresh.map((k) => [k.rollout.rolloutId, penalty === undefined ? k.reward : k.reward + lengthPenaltyOf(trainedTokensOf(k), penalty)]));
   const { advantages, groups, zeroAdvantageGroups, noSignal } = groupAdvantages(
     fresh.map((k) => ({ rolloutId: k.rollout.rolloutId, groupId: k.groupId, reward: shaped.get(k.rollout.rolloutId)! })),
     options.advantage,
@@ -195,8 +195,8 @@ export function assembleBatch(kept: readonly KeptRollout[], options: BatchOption
   };
 }
 
-/** Tokens the policy sampled for a rollout (its samples' mask-1 tokens): the length the penalty reads. */
-function sampledTokens(k: KeptRollout): number {
+/** Tokens the policy sampled for a rollout — its samples' mask-1 tokens, what training learns from: the length a length penalty reads. */
+export function trainedTokensOf(k: KeptRollout): number {
   return k.adapted.samples.reduce((n, s) => n + trainedTokens(s), 0);
 }
 
@@ -207,7 +207,7 @@ function penaltySummary(penalties: readonly number[]): { mean: number; penalized
 /** Tokens the policy sampled (mask 1) for these rollouts per unit of their total reward; null when they earned none. */
 function tokensPerReward(rollouts: readonly KeptRollout[]): number | null {
   const reward = rollouts.reduce((sum, k) => sum + k.reward, 0);
-  const tokens = rollouts.reduce((sum, k) => sum + sampledTokens(k), 0);
+  const tokens = rollouts.reduce((sum, k) => sum + trainedTokensOf(k), 0);
   return reward > 0 ? tokens / reward : null;
 }
 

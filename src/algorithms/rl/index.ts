@@ -10,7 +10,7 @@ export { ReferenceBackend, type ReferenceBackendOptions, type ReferenceState } f
 export { TrainChunkAssembler, SuperviseChunkAssembler, StepChunkAssembler, type StepRequest, type ChunkOutcome } from "./train-chunks.js";
 export { sendStepInChunks, superviseInChunks, type ChunkedStep } from "./chunked-send.js";
 // What SFT shares with RL: reading a round's rollouts, sending updates and following versions, the verdict.
-export { collectRollouts, type Collected, type KeptRollout } from "./batch.js";
+export { collectRollouts, trainedTokensOf, type Collected, type KeptRollout } from "./batch.js";
 export { PolicyUpdates, upstreamsOf } from "./policy-updates.js";
 export { verdictOf } from "./verdict.js";
 export { BackendError, BackendUnavailableError, BackendTimeoutError, BackendAuthError, BackendResponseError, BackendAbortedError, BackendUnsupportedError, type UnsupportedFeature } from "./backend-errors.js";

@@ -17,11 +17,10 @@ import { ConflictError, NotFoundError, ValidationError, parseOrThrow } from "../
 import type { Algorithm, AlgorithmContext } from "../algorithm.js";
 import { runRollouts } from "../rollout-batch.js";
 import { aggregateTokens } from "../rollout-tokens.js";
-import { type Collected, addCollected, assembleBatch, collectRollouts, groupsWithoutSignal } from "./batch.js";
+import { type Collected, addCollected, assembleBatch, collectRollouts, groupsWithoutSignal, trainedTokensOf } from "./batch.js";
 import { reviewRollouts } from "../behaviour-review.js";
 import { BehaviourSteps } from "../behaviour-steps.js";
 import type { BehaviourStop } from "../../types/index.js";
-import { trainedTokens } from "./train-samples.js";
 import { CollapseWatch, RewardRange, refillRequests } from "./dynamic-sampling.js";
 import { type ParsedRLOptions, parseRLOptions, type RLOptions } from "./options.js";
 import { PolicyUpdates, upstreamsOf } from "./policy-updates.js";
@@ -255,7 +254,7 @@ class RLRun {
   /** The behaviour filter after a step (see {@link BehaviourSteps}). */
   private behaviourAfter(step: number, record: StepRecord, rollouts: StepRollouts): BehaviourStop | undefined {
     const { kept } = rollouts.collected;
-    const tokens = kept.map((k) => k.adapted.samples.reduce((n, s) => n + trainedTokens(s), 0));
+    const tokens = kept.map(trainedTokensOf);
     const observation = { step, trainReward: record.trainReward, valReward: record.valReward ?? null, outputTokens: tokens.length === 0 ? null : mean(tokens) };
     return this.behaviour.after(`step-${step}`, observation, rollouts.collected.behaviour, rollouts.collected.stop);
   }

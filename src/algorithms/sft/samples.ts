@@ -11,7 +11,7 @@ import type { TraceAdapter } from "../../adapters/index.js";
 import type { Store } from "../../store/index.js";
 import { spansOf } from "../../store/index.js";
 import { ValidationError, parseOrThrow } from "../../types/index.js";
-import { type KeptRollout, type ParsedBackendInfo, type SuperviseChatSample, SuperviseChatSampleSchema, type SuperviseSample, trainedTokenCount } from "../rl/index.js";
+import { type KeptRollout, type ParsedBackendInfo, type SuperviseChatSample, SuperviseChatSampleSchema, type SuperviseSample, trainedTokenCount, trainedTokensOf } from "../rl/index.js";
 import type { ParsedSFTOptions } from "./options.js";
 
 export type SampleKind = "tokens" | "chat";
@@ -56,10 +56,6 @@ export function tokenSamples(kept: readonly KeptRollout[]): SuperviseSample[] {
   });
 }
 
-/** Tokens a rollout's samples train on. */
-export function trainedTokensOf(k: KeptRollout): number {
-  return k.adapted.samples.reduce((sum, s) => sum + trainedTokenCount(s.responseMask), 0);
-}
 
 /** The kept rollouts' chat records (per conversation, the selected agents' calls); a rollout's records share its 1 / (rollouts kept). */
 export async function chatSamples(store: Store, adapter: TraceAdapter, kept: readonly KeptRollout[]): Promise<SuperviseChatSample[]> {

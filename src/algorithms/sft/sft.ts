@@ -21,13 +21,13 @@ import { evaluationEntry, recordedRun, scoreTasks, seededTask, secondsSince } fr
 import { runRollouts } from "../rollout-batch.js";
 import type { RunLog } from "../run-log.js";
 import { mean } from "../stats.js";
-import { BackendInfoSchema, type CheckpointResponse, type Collected, type ParsedBackendInfo, PolicyUpdates, collectRollouts, upstreamsOf, verdictOf } from "../rl/index.js";
+import { BackendInfoSchema, type CheckpointResponse, type Collected, type ParsedBackendInfo, PolicyUpdates, collectRollouts, trainedTokensOf, upstreamsOf, verdictOf } from "../rl/index.js";
 import { reviewRollouts } from "../behaviour-review.js";
 import { BehaviourSteps } from "../behaviour-steps.js";
 import { filterRollouts } from "./filter.js";
 import { type ParsedSFTOptions, parseSFTOptions, type SFTOptions } from "./options.js";
 import { type RoundRecord, type SFTResult, type SFTVerdict, describeRound } from "./round-record.js";
-import { chatSamples, sampleKindOf, textOnlyCalls, tokenSamples, trainedTokensOf } from "./samples.js";
+import { chatSamples, sampleKindOf, textOnlyCalls, tokenSamples } from "./samples.js";
 
 export type { SFTResult, RoundRecord as SFTRoundRecord, SFTVerdict } from "./round-record.js";
 
